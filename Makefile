@@ -1,0 +1,48 @@
+# Two commands a learner or instructor needs:
+#   make lessons   run every notebook (quick profile; PROFILE=full for the real lessons)
+#   make test      unit tests + every notebook executed in the quick profile, offline
+SHELL := /bin/bash
+PYTHON ?= $(shell command -v python3.11 || command -v python3)
+VENV ?= .venv
+PY := $(VENV)/bin/python
+PROFILE ?= quick
+STAMP := $(VENV)/.course-installed
+
+export TF_USE_LEGACY_KERAS := 1
+export TF_CPP_MIN_LOG_LEVEL := 2
+export PIP_DISABLE_PIP_VERSION_CHECK := 1
+
+.PHONY: lessons test unit venv lab clean help
+
+help:
+	@echo "make lessons [PROFILE=quick|full]  execute every notebook, write build/report.md"
+	@echo "make test                          unit tests + quick-profile notebooks, offline"
+	@echo "make lab                           start JupyterLab with the course kernel"
+	@echo "make clean                         remove build/ (keeps .venv and data/)"
+
+venv: $(STAMP)
+
+$(STAMP): pyproject.toml
+	@$(PYTHON) -c 'import sys; assert sys.version_info[:2] >= (3, 10), "Python 3.10-3.12 needed (3.11 recommended)"'
+	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --upgrade --quiet pip
+	$(PY) -m pip install --quiet -e .
+	$(PY) -m ipykernel install --sys-prefix --name transfer-course \
+		--display-name "Transfer learning course (.venv)" --env TF_USE_LEGACY_KERAS 1 >/dev/null
+	@touch $(STAMP)
+	@echo "course environment ready in $(VENV)"
+
+lessons: $(STAMP)
+	$(PY) -m course_utils.runner --profile $(PROFILE)
+
+test: $(STAMP)
+	$(PY) -m pytest
+
+unit: $(STAMP)
+	$(PY) -m pytest -m "not notebooks"
+
+lab: $(STAMP)
+	$(VENV)/bin/jupyter lab notebooks/
+
+clean:
+	rm -rf build

@@ -1,0 +1,32 @@
+"""Shared, tested helpers for the transfer-learning course notebooks.
+
+Importing the package sets ``TF_USE_LEGACY_KERAS=1`` (Keras 2, needed by TF
+Hub) and, when TensorFlow was already imported with Keras 3, stops with a
+message that says to restart the kernel.
+"""
+from __future__ import annotations
+
+import os as _os
+
+from course_utils import env as _env
+
+_env.use_legacy_keras()
+if _os.environ.get("COURSE_OFFLINE") == "1":
+    _env.block_network()
+if _env.tensorflow_imported():
+    _env.check_keras2()
+
+from course_utils.env import KerasVersionError  # noqa: E402
+from course_utils.lesson import start_lesson  # noqa: E402
+from course_utils.profiles import ProfileError, resolve_profile  # noqa: E402
+from course_utils.report import record, record_figure  # noqa: E402
+
+__all__ = [
+    "KerasVersionError",
+    "ProfileError",
+    "record",
+    "record_figure",
+    "resolve_profile",
+    "start_lesson",
+]
+__version__ = "0.1.0"

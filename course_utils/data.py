@@ -1,0 +1,134 @@
+"""Data the lessons share: MNIST (or its offline stand-in) and generated image sets.
+
+Generated images carry a real, learnable signal: every class has its own
+colour and stripe orientation, blurred by noise, random brightness and a
+random phase, so a small head on top of even a random-init backbone beats
+chance, and "accuracy above chance" is a check that can fail.
+"""
+from __future__ import annotations
+
+import colorsys
+from pathlib import Path
+from typing import Sequence
+
+import numpy as np
+
+
+class DataLayoutError(ValueError):
+    """Data on disk that does not have the layout a loader expects."""
+
+
+def class_proportions(num_classes: int, imbalance: Sequence[float] | None) -> np.ndarray:
+    if imbalance is None:
+        return np.full(num_classes, 1.0 / num_classes)
+    weights = np.asarray(imbalance, dtype=float)
+    if weights.shape != (num_classes,) or np.any(weights < 0) or weights.sum() <= 0:
+        raise ValueError(
+            f"imbalance must give {num_classes} non-negative weights, got {list(imbalance)}"
+        )
+    return weights / weights.sum()
+
+
+def make_images(num_images: int, image_size: int | tuple[int, int] = 32, num_classes: int = 2,
+                *, imbalance: Sequence[float] | None = None, signal: float = 1.0,
+                channels: int = 3, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
+    """Generated uint8 images ``[N, H, W, channels]`` and int labels ``[N]``.
+
+    ``imbalance`` gives relative class weights (``[1, 3]`` for about 25% / 75%);
+    the counts are exact, then shuffled. ``signal`` scales how strongly the
+    class colour and stripes show through the noise (0 = pure noise).
+    """
+    if num_images < 1 or num_classes < 2:
+        raise ValueError("need at least 1 image and 2 classes")
+    height, width = (image_size, image_size) if isinstance(image_size, int) else image_size
+    rng = np.random.default_rng(seed)
+    proportions = class_proportions(num_classes, imbalance)
+    counts = np.floor(proportions * num_images).astype(int)
+    counts[np.argmax(proportions)] += num_images - counts.sum()
+    labels = np.repeat(np.arange(num_classes), counts)
+    rng.shuffle(labels)
+
+    yy, xx = np.mgrid[0:height, 0:width].astype(np.float32)
+    yy /= max(height - 1, 1)
+    xx /= max(width - 1, 1)
+    images = np.empty((num_images, height, width, channels), dtype=np.uint8)
+    for i, label in enumerate(labels):
+        hue = label / num_classes
+        colour = np.array(colorsys.hsv_to_rgb(hue, 0.75, 0.9), dtype=np.float32)
+        angle = np.pi * label / num_classes
+        frequency = 3.0 + 2.0 * (label % 3)
+        phase = rng.uniform(0, 2 * np.pi)
+        stripes = 0.5 + 0.5 * np.sin(2 * np.pi * frequency * (np.cos(angle) * xx + np.sin(angle) * yy) + phase)
+        brightness = rng.uniform(0.7, 1.1)
+        base = rng.uniform(0.25, 0.6, size=3).astype(np.float32)
+        pattern = base + signal * (colour - base)[None, None, :] * (0.6 + 0.4 * stripes[..., None])
+        noise = rng.normal(0.0, 0.12, size=(height, width, 3))
+        rgb = np.clip(pattern * brightness + noise, 0.0, 1.0)
+        if channels == 1:
+            rgb = rgb.mean(axis=-1, keepdims=True)
+        images[i] = (rgb * 255).astype(np.uint8)
+    return images, labels
+
+
+def write_image_folder(root: str | Path, images: np.ndarray, labels: np.ndarray,
+                       class_names: Sequence[str], *, ext: str = "jpg",
+                       start_index: int = 0) -> dict[str, int]:
+    """Write ``root/<class name>/<class>_<n>.<ext>``; returns the count per class."""
+    from PIL import Image
+
+    root = Path(root)
+    counts = {name: 0 for name in class_names}
+    for name in class_names:
+        (root / name).mkdir(parents=True, exist_ok=True)
+    for i, (image, label) in enumerate(zip(images, labels)):
+        name = class_names[int(label)]
+        pil = Image.fromarray(image[..., 0] if image.shape[-1] == 1 else image)
+        pil.save(root / name / f"{name}.{start_index + i:05d}.{ext}", quality=95)
+        counts[name] += 1
+    return counts
+
+
+def _digits_as_mnist(seed: int = 0):
+    """scikit-learn's bundled 8x8 digits, upscaled to 28x28 in [0, 1], split 80 / 20."""
+    import tensorflow as tf
+    from sklearn.datasets import load_digits
+
+    digits = load_digits()
+    images = (digits.images / 16.0).astype("float32")[..., None]
+    images = tf.image.resize(images, (20, 20), method="bilinear").numpy()
+    images = np.pad(images[..., 0], ((0, 0), (4, 4), (4, 4)))  # MNIST-like 4-px margin
+    labels = digits.target.astype("int64")
+    order = np.random.default_rng(seed).permutation(len(labels))
+    images, labels = images[order], labels[order]
+    cut = int(0.8 * len(labels))
+    return (images[:cut], labels[:cut]), (images[cut:], labels[cut:])
+
+
+def load_mnist(dataset: str = "mnist", seed: int = 0):
+    """``(x_train, y_train), (x_test, y_test)``: 28x28 float32 in [0, 1], int labels.
+
+    ``"mnist"`` is the real data through ``tf.keras.datasets.mnist`` (cached
+    as ``$KERAS_HOME/datasets/mnist.npz``; a learner without internet can put
+    a copy of that file there). ``"digits"`` is the offline stand-in.
+    """
+    if dataset == "digits":
+        return _digits_as_mnist(seed)
+    if dataset != "mnist":
+        raise ValueError(f"unknown dataset {dataset!r}: use 'mnist' or 'digits'")
+    import tensorflow as tf
+
+    (x_train, y_train), (x_test, y_test) = tf.keras.datasets.mnist.load_data()
+    return (x_train.astype("float32") / 255.0, y_train.astype("int64")), (
+        x_test.astype("float32") / 255.0,
+        y_test.astype("int64"),
+    )
+
+
+def random_images(num_images: int, image_size: int, seed: int = 0):
+    """Lesson 02's data: ``tf.random.normal((n, size, size, 3))`` and labels ``0..n-1``."""
+    import tensorflow as tf
+
+    tf.random.set_seed(seed)
+    images = tf.random.normal((num_images, image_size, image_size, 3), seed=seed)
+    labels = tf.constant(list(range(num_images)))
+    return images, labels

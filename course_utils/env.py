@@ -1,0 +1,125 @@
+"""Process environment for the course: Keras 2, cache folders, seeds, device.
+
+TF Hub layers only work with the Keras 2 API (the `tf_keras` package). In
+TensorFlow 2.16 and later `tf.keras` is Keras 3 unless the environment
+variable ``TF_USE_LEGACY_KERAS=1`` is set *before* TensorFlow is imported.
+This module sets it (``course_utils`` imports it first thing) and refuses to
+go on, with a one-line message, when TensorFlow is already running Keras 3.
+"""
+from __future__ import annotations
+
+import os
+import socket
+import sys
+from pathlib import Path
+
+LEGACY_KERAS_VAR = "TF_USE_LEGACY_KERAS"
+
+RESTART_MESSAGE = (
+    "TensorFlow was already imported with Keras 3, but this course needs Keras 2 "
+    "(tf_keras) for TF Hub layers: restart the kernel and run the notebook from "
+    "the first cell (it sets TF_USE_LEGACY_KERAS=1 before TensorFlow is imported)."
+)
+
+
+class KerasVersionError(RuntimeError):
+    """TensorFlow runs Keras 3 in this process; only a kernel restart fixes it."""
+
+
+def project_root() -> Path:
+    """The course checkout (the folder that holds ``course_utils/``)."""
+    return Path(__file__).resolve().parent.parent
+
+
+def data_dir() -> Path:
+    """Where downloads and caches live: ``$COURSE_DATA_DIR`` or ``<project>/data``."""
+    return Path(os.environ.get("COURSE_DATA_DIR") or project_root() / "data")
+
+
+def use_legacy_keras() -> None:
+    """Ask TensorFlow for Keras 2; a no-op when it is set already."""
+    os.environ[LEGACY_KERAS_VAR] = "1"
+
+
+def keras_flavour() -> str:
+    """``"keras2"`` or ``"keras3"``: what ``tf.keras`` is in this process.
+
+    Imports TensorFlow, so call it after :func:`use_legacy_keras`.
+    """
+    import tensorflow as tf
+
+    layer_module = tf.keras.layers.Layer.__module__
+    return "keras2" if layer_module.startswith("tf_keras") else "keras3"
+
+
+def check_keras2() -> None:
+    """Raise :class:`KerasVersionError` when ``tf.keras`` is Keras 3 here."""
+    if keras_flavour() != "keras2":
+        raise KerasVersionError(RESTART_MESSAGE)
+
+
+def keras_version() -> str:
+    import tf_keras
+
+    return tf_keras.__version__
+
+
+def set_cache_dirs(tfhub: Path, tfds: Path, keras_home: Path) -> dict[str, str]:
+    """Point TF Hub, TFDS and Keras at folders under the project (never /tmp)."""
+    values = {"TFHUB_CACHE_DIR": tfhub, "TFDS_DATA_DIR": tfds, "KERAS_HOME": keras_home}
+    for key, path in values.items():
+        Path(path).mkdir(parents=True, exist_ok=True)
+        os.environ[key] = str(path)
+    return {k: str(v) for k, v in values.items()}
+
+
+def set_seeds(seed: int = 0) -> None:
+    """Seed Python, NumPy and TensorFlow in one call."""
+    import tensorflow as tf
+
+    tf.keras.utils.set_random_seed(seed)
+
+
+def describe_device() -> str:
+    """A short text: the GPUs TensorFlow sees, or that it runs on the CPU."""
+    import tensorflow as tf
+
+    gpus = tf.config.list_physical_devices("GPU")
+    if gpus:
+        return f"GPU x{len(gpus)} ({', '.join(g.name for g in gpus)})"
+    return f"CPU only ({os.cpu_count()} cores) - no GPU visible to TensorFlow"
+
+
+class NetworkBlockedError(OSError):
+    """Raised by the offline guard when code tries to reach a remote host."""
+
+
+def block_network() -> None:
+    """Refuse every connection except to this machine (used by the tests).
+
+    ``COURSE_OFFLINE=1`` turns it on at import time, so notebook kernels that
+    the tests start are guarded as well as the test process itself.
+    """
+    if getattr(socket.socket.connect, "_course_guard", False):
+        return
+    original = socket.socket.connect
+
+    def guarded_connect(self, address):
+        host = address[0] if isinstance(address, tuple) else address
+        if isinstance(host, str) and (
+            host in ("localhost", "::1", "") or host.startswith("127.") or host.startswith("/")
+        ):
+            return original(self, address)
+        if self.family == getattr(socket, "AF_UNIX", None):
+            return original(self, address)
+        raise NetworkBlockedError(
+            f"offline guard: refused a connection to {address!r}; the quick profile "
+            "and the tests must never need the network"
+        )
+
+    guarded_connect._course_guard = True
+    socket.socket.connect = guarded_connect
+
+
+def tensorflow_imported() -> bool:
+    return "tensorflow" in sys.modules

@@ -1,0 +1,145 @@
+"""TF Hub handles: where they are cached, and locally built stand-ins for the quick profile.
+
+``hub.KerasLayer(handle)`` resolves a URL handle to
+``$TFHUB_CACHE_DIR/<sha1 of the handle>``: if that folder holds a SavedModel,
+no download happens. The quick profile builds a small image feature-vector
+SavedModel there, with the real module's signature (float32 images in [0, 1],
+``[batch, height, width, 3]`` -> ``[batch, dim]``) and its variables exposed,
+so the lesson's ``hub.KerasLayer(url, ...)`` line runs unchanged and offline.
+The quick profile uses its own cache folder, so a stand-in never shadows a
+real download.
+"""
+from __future__ import annotations
+
+import hashlib
+import os
+import shutil
+from pathlib import Path
+
+import numpy as np
+import tensorflow as tf
+
+STAND_IN_MARKER = "COURSE_STAND_IN.txt"
+
+
+class HubCacheError(RuntimeError):
+    """The TF Hub cache is not set up for the requested operation."""
+
+
+def cache_dir() -> Path:
+    value = os.environ.get("TFHUB_CACHE_DIR")
+    if not value:
+        raise HubCacheError(
+            "TFHUB_CACHE_DIR is not set: call start_lesson(...) first, or set it to a folder "
+            "under the project's data/ directory"
+        )
+    return Path(value)
+
+
+def cache_key(handle: str) -> str:
+    """The folder name TF Hub uses for ``handle``: the SHA-1 of the handle string."""
+    return hashlib.sha1(handle.encode("utf-8")).hexdigest()
+
+
+def cache_path(handle: str) -> Path:
+    return cache_dir() / cache_key(handle)
+
+
+def is_cached(handle: str) -> bool:
+    return (cache_path(handle) / "saved_model.pb").exists()
+
+
+def is_stand_in(handle: str) -> bool:
+    return (cache_path(handle) / STAND_IN_MARKER).exists()
+
+
+class _FeatureVector(tf.Module):
+    """Two random strided convolutions, global pooling, a projection to ``dim``.
+
+    Untrained, but it keeps colour and coarse texture statistics, so classes
+    that differ in those stay separable for a linear head.
+    """
+
+    def __init__(self, dim: int, seed: int):
+        super().__init__(name="stand_in_feature_vector")
+        rng = np.random.default_rng(seed)
+        self.conv1 = tf.Variable(rng.normal(0, 0.5, (3, 3, 3, 16)).astype("float32"), name="conv1")
+        self.conv2 = tf.Variable(rng.normal(0, 0.15, (3, 3, 16, 32)).astype("float32"), name="conv2")
+        self.proj = tf.Variable(rng.normal(0, 0.3, (3 + 16 + 32, dim)).astype("float32"), name="proj")
+
+    @tf.function(input_signature=[tf.TensorSpec([None, None, None, 3], tf.float32)])
+    def __call__(self, images):
+        h1 = tf.nn.relu(tf.nn.conv2d(images, self.conv1, 2, "SAME"))
+        h2 = tf.nn.relu(tf.nn.conv2d(h1, self.conv2, 2, "SAME"))
+        pooled = tf.concat(
+            [
+                tf.reduce_mean(images, axis=[1, 2]) * 4.0,
+                tf.reduce_mean(h1, axis=[1, 2]),
+                tf.reduce_mean(h2, axis=[1, 2]),
+            ],
+            axis=-1,
+        )
+        return tf.nn.relu(tf.matmul(pooled, self.proj))
+
+
+def build_feature_vector(path: str | Path, dim: int, seed: int = 0, note: str = "") -> Path:
+    """Save a TF Hub-format image feature-vector SavedModel at ``path``.
+
+    The module exposes ``__call__``, ``variables``, ``trainable_variables``
+    and ``regularization_losses``, so ``hub.KerasLayer(path, trainable=True)``
+    sees its weights. Written to a temporary folder and moved into place, so
+    an interrupted build leaves nothing half-written.
+    """
+    path = Path(path)
+    module = _FeatureVector(dim, seed)
+    root = tf.train.Checkpoint()
+    root.module = module
+    root.__call__ = module.__call__
+    root.variables = list(module.variables)
+    root.trainable_variables = list(module.trainable_variables)
+    root.regularization_losses = []
+    tmp = path.with_name(path.name + ".building")
+    shutil.rmtree(tmp, ignore_errors=True)
+    tf.saved_model.save(root, str(tmp))
+    (tmp / STAND_IN_MARKER).write_text(
+        f"Locally built stand-in (random weights, output dim {dim}, seed {seed}). {note}\n"
+        "Not a pretrained model: the course's quick profile uses it to run offline.\n"
+    )
+    shutil.rmtree(path, ignore_errors=True)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    os.replace(tmp, path)
+    return path
+
+
+def install_stand_in(handle: str, dim: int, seed: int = 0) -> Path:
+    """Build (once) a stand-in for ``handle`` in the TF Hub cache; returns its folder.
+
+    Refuses to write into a cache that holds a real download of that handle.
+    """
+    target = cache_path(handle)
+    if is_cached(handle):
+        if is_stand_in(handle):
+            return target
+        raise HubCacheError(
+            f"{target} holds a real download of {handle}; the quick profile keeps its stand-ins "
+            "in data/quick/tfhub - check TFHUB_CACHE_DIR"
+        )
+    return build_feature_vector(target, dim, seed, note=f"Stands in for {handle}.")
+
+
+def prepare_handle(handle: str, source: str, dim: int, seed: int = 0) -> str:
+    """Make ``handle`` loadable for the profile's ``source`` and say what will load.
+
+    ``source="download"``: TF Hub downloads it on first use into the cache
+    (tfhub.dev handles now redirect to Kaggle Models; the cache key is the
+    same). ``source="stand-in"``: a local stand-in is built under the handle.
+    """
+    if source == "stand-in":
+        install_stand_in(handle, dim, seed)
+        print(f"TF Hub {handle}\n  -> local stand-in at {cache_path(handle)} (random weights, {dim}-d output)")
+    elif source == "download":
+        state = "cached" if is_cached(handle) else "will download on first use (needs the internet once)"
+        print(f"TF Hub {handle}\n  -> {cache_path(handle)} ({state})")
+    else:
+        raise ValueError(f"unknown hub source {source!r}: use 'download' or 'stand-in'")
+    return handle

@@ -1,0 +1,76 @@
+"""The one setup call every notebook makes: profile, caches, seeds, banner, record."""
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+
+from course_utils import env, report
+from course_utils.profiles import Settings, lesson_settings
+
+
+def cache_dirs(profile: str) -> dict[str, Path]:
+    """Where TF Hub, TFDS and Keras keep their files for ``profile``.
+
+    ``full`` honours folders the learner already named in the environment,
+    else uses ``data/``; ``quick`` always uses ``data/quick/`` so a locally
+    built stand-in can never be mistaken for the real model or data set.
+    """
+    root = env.data_dir()
+    if profile == "quick":
+        base = root / "quick"
+        return {"tfhub": base / "tfhub", "tfds": base / "tfds", "keras_home": base / "keras"}
+    return {
+        "tfhub": Path(os.environ.get("COURSE_TFHUB_CACHE_DIR") or root / "tfhub"),
+        "tfds": Path(os.environ.get("COURSE_TFDS_DATA_DIR") or root / "tfds"),
+        "keras_home": Path(os.environ.get("COURSE_KERAS_HOME") or root / "keras"),
+    }
+
+
+def banner(cfg: Settings, versions: dict[str, str]) -> str:
+    lines = [
+        f"Lesson {cfg.lesson}: {cfg.title}",
+        f"  profile     : {cfg.profile}"
+        + ("  (offline stand-ins; figures prove the code, they are NOT the lesson's results)"
+           if cfg.profile == "quick" else "  (the lesson as taught: real data and weights)"),
+        f"  data        : {cfg.data}",
+        f"  weights     : {cfg.weights}",
+        f"  TensorFlow  : {versions['tensorflow']}   Keras: {versions['keras']} (tf_keras, Keras 2 API)",
+        f"  device      : {versions['device']}",
+    ]
+    return "\n".join(lines)
+
+
+def start_lesson(lesson: str, profile: str | None = None, **overrides: Any) -> Settings:
+    """Resolve the profile and settings, prepare caches and seeds, print the banner.
+
+    ``profile`` is the notebook's ``PROFILE`` parameter (``None`` reads
+    ``$COURSE_PROFILE``, else ``full``). Keyword overrides that are ``None``
+    keep the profile's value. Returns the lesson's :class:`Settings`.
+    """
+    env.use_legacy_keras()
+    cfg = lesson_settings(lesson, profile, **overrides)
+    dirs = cache_dirs(cfg.profile)
+    env.set_cache_dirs(dirs["tfhub"], dirs["tfds"], dirs["keras_home"])
+    env.check_keras2()
+
+    import tensorflow as tf
+
+    env.set_seeds(cfg.get("seed", 0))
+    versions = {
+        "tensorflow": tf.__version__,
+        "keras": env.keras_version(),
+        "device": env.describe_device(),
+    }
+    print(banner(cfg, versions))
+    report.begin(
+        lesson,
+        {
+            "title": cfg.title,
+            "profile": cfg.profile,
+            "data": cfg.data,
+            "weights": cfg.weights,
+            **versions,
+        },
+    )
+    return cfg

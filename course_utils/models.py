@@ -1,0 +1,143 @@
+"""Model surgery and proofs: find layers, swap heads, count what trains.
+
+The notebooks keep the lesson's own code visible (the freezing loop, the
+head swap); these helpers do the same thing reusably and, above all, *show*
+which layers and how many parameters really train.
+"""
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Union
+
+import numpy as np
+
+LayerKey = Union[int, str]
+
+
+class LayerNotFoundError(LookupError):
+    """A layer index or name that the model does not have."""
+
+
+class ModelFileError(FileNotFoundError):
+    """A saved model file that is missing or not a Keras model file."""
+
+
+def _keras():
+    import tensorflow as tf
+
+    return tf.keras
+
+
+def find_layer(model, key: LayerKey):
+    """The layer at index ``key`` (negative counts from the end) or named ``key``.
+
+    The error for a wrong key lists what is valid, so a typo is a one-line fix.
+    """
+    layers = model.layers
+    if isinstance(key, (int, np.integer)) and not isinstance(key, bool):
+        if -len(layers) <= key < len(layers):
+            return layers[key]
+        raise LayerNotFoundError(
+            f"layer index {key} is out of range: {model.name!r} has {len(layers)} layers "
+            f"(valid indices {-len(layers)} to {len(layers) - 1})"
+        )
+    if isinstance(key, str):
+        for layer in layers:
+            if layer.name == key:
+                return layer
+        names = [layer.name for layer in layers]
+        shown = ", ".join(names) if len(names) <= 40 else ", ".join(names[:20] + ["..."] + names[-20:])
+        raise LayerNotFoundError(f"no layer named {key!r} in {model.name!r}; valid names: {shown}")
+    raise TypeError(f"layer key must be an int index or a str name, not {type(key).__name__}")
+
+
+def replace_head(model, num_outputs: int, *, from_layer: LayerKey = -2, activation=None,
+                 name: str = "new_head"):
+    """A new functional model: ``model``'s inputs, features from ``from_layer``, a new Dense.
+
+    This is the lesson's head swap: ``Model(model.inputs, Dense(n)(features))``.
+    The layers are shared with ``model`` (and so are their weights).
+    """
+    keras = _keras()
+    features = find_layer(model, from_layer).output
+    outputs = keras.layers.Dense(num_outputs, activation=activation, name=name)(features)
+    return keras.Model(inputs=model.inputs, outputs=outputs, name=f"{model.name}_{num_outputs}way")
+
+
+def cut_at(model, layer: LayerKey):
+    """A model from ``model``'s inputs to ``layer``'s output (e.g. ``"mixed7"``)."""
+    keras = _keras()
+    return keras.Model(model.inputs, find_layer(model, layer).output, name=f"{model.name}_to_{find_layer(model, layer).name}")
+
+
+def freeze_all(model) -> None:
+    """``model.trainable = False``: every layer (and nested model) stops training."""
+    model.trainable = False
+
+
+def freeze_first(model, n: int) -> list[str]:
+    """Freeze ``model.layers[:n]``, make the rest trainable; returns the frozen names."""
+    if not 0 <= n <= len(model.layers):
+        raise LayerNotFoundError(
+            f"cannot freeze the first {n} layers: {model.name!r} has {len(model.layers)} layers"
+        )
+    for index, layer in enumerate(model.layers):
+        layer.trainable = index >= n
+    return [layer.name for layer in model.layers[:n]]
+
+
+def _count(weights) -> int:
+    return int(sum(int(np.prod(w.shape)) for w in weights))
+
+
+def parameter_counts(model) -> dict[str, int]:
+    """``{"trainable": ..., "non_trainable": ..., "total": ...}`` parameter counts."""
+    trainable = _count(model.trainable_weights)
+    non_trainable = _count(model.non_trainable_weights)
+    return {"trainable": trainable, "non_trainable": non_trainable, "total": trainable + non_trainable}
+
+
+def trainable_report(model):
+    """A table (pandas DataFrame): layer, type, trainable flag, parameters, trainable parameters.
+
+    Read it after every freezing step: it is the check that would have caught
+    the lesson's ``layers.trainable = False`` typo.
+    """
+    import pandas as pd
+
+    rows = []
+    for index, layer in enumerate(model.layers):
+        rows.append(
+            {
+                "index": index,
+                "layer": layer.name,
+                "type": type(layer).__name__,
+                "trainable": bool(layer.trainable),
+                "params": _count(layer.weights),
+                "trainable_params": _count(layer.trainable_weights),
+            }
+        )
+    return pd.DataFrame(rows).set_index("index")
+
+
+def summarize_trainable(model) -> str:
+    """One line: how many layers and parameters train, e.g. for a markdown cell."""
+    counts = parameter_counts(model)
+    layers_training = sum(1 for layer in model.layers if layer.trainable and layer.trainable_weights)
+    return (
+        f"{model.name}: {layers_training} of {len(model.layers)} layers train; "
+        f"trainable params {counts['trainable']:,} / total {counts['total']:,}"
+    )
+
+
+def load_saved_model(path: str | Path, **kwargs):
+    """``tf.keras.models.load_model`` with a clear error when the file is not there."""
+    path = Path(path)
+    if not path.exists():
+        raise ModelFileError(
+            f"no saved model at {path}: run the cell that trains and saves it first "
+            "(or point MODEL_PATH at your own .keras file)"
+        )
+    if path.is_file() and path.suffix not in (".keras", ".h5"):
+        raise ModelFileError(f"{path} is not a .keras or .h5 file; save with model.save('name.keras')")
+    return _keras().models.load_model(path, **kwargs)

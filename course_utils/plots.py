@@ -1,0 +1,118 @@
+"""Plots the lessons share: learning curves, image grids, prediction grids.
+
+Every function returns the matplotlib Figure (the notebook displays it; tests
+inspect titles, colours and panels).
+"""
+from __future__ import annotations
+
+from typing import Mapping, Sequence
+
+import matplotlib.pyplot as plt
+import numpy as np
+
+RIGHT_COLOUR = "blue"
+WRONG_COLOUR = "red"
+
+
+def _history_dict(history) -> dict[str, list[float]]:
+    return dict(history.history) if hasattr(history, "history") else dict(history)
+
+
+def plot_history(histories, metrics: Sequence[str] = ("accuracy", "loss"), title: str | None = None):
+    """Learning curves, one panel per metric, training solid and validation dashed.
+
+    ``histories`` is a Keras ``History`` (or its ``.history`` dict), or a
+    mapping ``{run name: History}`` to compare several runs on shared axes.
+    """
+    if hasattr(histories, "history") or (
+        isinstance(histories, Mapping) and histories and all(
+            isinstance(v, (list, tuple)) for v in histories.values())
+    ):
+        runs = {"": _history_dict(histories)}
+    else:
+        runs = {name: _history_dict(h) for name, h in histories.items()}
+    fig, axes = plt.subplots(1, len(metrics), figsize=(5.5 * len(metrics), 4), squeeze=False)
+    colours = plt.rcParams["axes.prop_cycle"].by_key()["color"]
+    for ax, metric in zip(axes[0], metrics):
+        for i, (name, hist) in enumerate(runs.items()):
+            if metric not in hist:
+                raise KeyError(f"history has no {metric!r}; it has {sorted(hist)}")
+            colour = colours[i % len(colours)]
+            epochs = np.arange(1, len(hist[metric]) + 1)
+            label = f"{name} " if name else ""
+            ax.plot(epochs, hist[metric], "-o", color=colour, label=f"{label}training")
+            if f"val_{metric}" in hist:
+                ax.plot(epochs, hist[f"val_{metric}"], "--s", color=colour, label=f"{label}validation")
+        ax.set_title(f"{metric}: training vs validation")
+        ax.set_xlabel("epoch")
+        ax.set_ylabel(metric)
+        ax.grid(alpha=0.3)
+        ax.legend()
+    if title:
+        fig.suptitle(title)
+    fig.tight_layout()
+    return fig
+
+
+def _show_image(ax, image):
+    image = np.asarray(image)
+    if image.ndim == 3 and image.shape[-1] == 1:
+        image = image[..., 0]
+    if image.dtype != np.uint8:
+        low, high = float(image.min()), float(image.max())
+        if low < 0.0 or high > 1.0:
+            image = (image - low) / (high - low + 1e-8)
+    ax.imshow(image, cmap="gray" if image.ndim == 2 else None)
+    ax.axis("off")
+
+
+def plot_images(images, titles: Sequence[str] | None = None, cols: int = 5, size: float = 2.2):
+    """A grid of images with optional titles."""
+    images = list(images)
+    rows = max(1, int(np.ceil(len(images) / cols)))
+    fig, axes = plt.subplots(rows, cols, figsize=(size * cols, size * rows), squeeze=False)
+    for i, ax in enumerate(axes.flat):
+        if i < len(images):
+            _show_image(ax, images[i])
+            if titles is not None:
+                ax.set_title(titles[i], fontsize=9)
+        else:
+            ax.axis("off")
+    fig.tight_layout()
+    return fig
+
+
+def prediction_title(predicted: int, true: int, class_names: Sequence[str]) -> tuple[str, str]:
+    """``("roses", "blue")`` when right, ``("roses (tulips)", "red")`` when wrong."""
+    if int(predicted) == int(true):
+        return class_names[int(predicted)], RIGHT_COLOUR
+    return f"{class_names[int(predicted)]} ({class_names[int(true)]})", WRONG_COLOUR
+
+
+def plot_prediction_grid(images, true_labels, predicted_labels, class_names: Sequence[str],
+                         rows: int = 6, cols: int = 5, title: str | None = None):
+    """Images titled with the prediction: blue when right, red with [true] when wrong.
+
+    Shows the first ``rows * cols`` images (fewer if there are fewer).
+    """
+    images = np.asarray(images)
+    true_labels = np.asarray(true_labels)
+    predicted_labels = np.asarray(predicted_labels)
+    if not (len(images) == len(true_labels) == len(predicted_labels)):
+        raise ValueError(
+            f"images ({len(images)}), true labels ({len(true_labels)}) and predictions "
+            f"({len(predicted_labels)}) must have the same length"
+        )
+    count = min(len(images), rows * cols)
+    fig, axes = plt.subplots(rows, cols, figsize=(2.2 * cols, 2.4 * rows), squeeze=False)
+    for i, ax in enumerate(axes.flat):
+        if i >= count:
+            ax.axis("off")
+            continue
+        _show_image(ax, images[i])
+        text, colour = prediction_title(predicted_labels[i], true_labels[i], class_names)
+        ax.set_title(text, color=colour, fontsize=9)
+    right = int(np.sum(true_labels[:count] == predicted_labels[:count]))
+    fig.suptitle(title or f"{right} of {count} right (blue right, red wrong with the true label)")
+    fig.tight_layout()
+    return fig

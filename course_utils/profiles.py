@@ -1,0 +1,234 @@
+"""What the ``quick`` and ``full`` profiles mean, for every lesson, in one place.
+
+``full`` is the lesson as taught: the real data set, the real pretrained
+weights, the lesson's epochs and sizes. ``quick`` runs the *same notebook
+code* offline in seconds: generated (or small bundled) data, random-init or
+locally built weights. A notebook asks for its settings once::
+
+    cfg = start_lesson("01", PROFILE, epochs=EPOCHS)
+
+and reads ``cfg.epochs``, ``cfg.batch_size`` ... from then on; there are no
+``if quick:`` branches in the lessons.
+"""
+from __future__ import annotations
+
+import os
+from typing import Any, Mapping
+
+PROFILES = ("full", "quick")
+PROFILE_ENV_VAR = "COURSE_PROFILE"
+
+
+class ProfileError(ValueError):
+    """An unknown profile, lesson or setting name."""
+
+
+def resolve_profile(parameter: str | None = None) -> str:
+    """The profile to run: the notebook's parameter, else ``$COURSE_PROFILE``, else ``full``.
+
+    A learner who opens a notebook in Jupyter or Colab without setting anything
+    gets the real lesson; the runner and the tests pass ``quick``.
+    """
+    chosen = parameter if parameter not in (None, "") else os.environ.get(PROFILE_ENV_VAR) or "full"
+    value = str(chosen).strip().lower()
+    if value not in PROFILES:
+        source = "PROFILE parameter" if parameter not in (None, "") else f"${PROFILE_ENV_VAR}"
+        raise ProfileError(
+            f"unknown profile {chosen!r} (from the {source}): use 'full' (real data and "
+            "weights) or 'quick' (offline, small, seconds)"
+        )
+    return value
+
+
+# Each lesson: settings shared by both profiles, then what differs.
+# `data` and `weights` are the sentences the banner and the report show.
+LESSONS: dict[str, dict[str, Any]] = {
+    "01": {
+        "title": "Reuse your own saved Keras model: swap its head, freeze it",
+        "common": {"batch_size": 32, "pretrain_epochs": 2, "epochs": 3, "seed": 0},
+        "full": {
+            "data": "MNIST via tf.keras.datasets (60,000 train / 10,000 test, 28x28)",
+            "weights": "a small CNN trained and saved by this notebook (.keras)",
+            "dataset": "mnist",
+            "train_limit": None,
+        },
+        "quick": {
+            "data": "scikit-learn's bundled 8x8 digits, upscaled to 28x28 (1,437 train / 360 test)",
+            "weights": "a small CNN trained and saved by this notebook (.keras)",
+            "dataset": "digits",
+            "train_limit": None,
+        },
+    },
+    "02": {
+        "title": "A Keras Applications model and a TF Hub model on 5 random images",
+        "common": {
+            "epochs": 15,
+            "num_examples": 5,
+            "seed": 0,
+            "hub_handle": "https://tfhub.dev/google/imagenet/inception_v3/feature_vector/5",
+        },
+        "full": {
+            "data": "5 random images (tf.random.normal), labels 0-4",
+            "weights": "InceptionV3 ImageNet weights (Keras Applications) and the TF Hub "
+            "Inception-v3 feature vector",
+            "image_size": 299,
+            "app_weights": "imagenet",
+            "hub_source": "download",
+        },
+        "quick": {
+            "data": "5 random images (tf.random.normal) at 75x75, labels 0-4",
+            "weights": "InceptionV3 with random init (weights=None) and a locally built "
+            "TF Hub-format stand-in under the real handle",
+            "image_size": 75,
+            "app_weights": None,
+            "hub_source": "stand-in",
+        },
+    },
+    "03": {
+        "title": "TF Hub feature extractors on tf_flowers: MobileNet-v2 and Inception-v3",
+        "common": {
+            "epochs": 6,
+            "seed": 0,
+            "split": ["train[:10%]", "train[10%:25%]", "train[25%:]"],
+            "mobilenet_handle": "https://tfhub.dev/google/tf2-preview/mobilenet_v2/feature_vector/4",
+            "inception_handle": "https://tfhub.dev/google/tf2-preview/inception_v3/feature_vector/4",
+        },
+        "full": {
+            "data": "tf_flowers via TFDS (3,670 photos, 5 classes)",
+            "weights": "TF Hub MobileNet-v2 and Inception-v3 feature vectors (ImageNet)",
+            "batch_size": 367,
+            "hub_source": "download",
+            "flowers_source": "tfds",
+            "num_images": None,
+        },
+        "quick": {
+            "data": "generated 5-class 'flowers' prepared as a local TFDS dataset",
+            "weights": "locally built TF Hub-format stand-ins under the real handles",
+            "batch_size": 32,
+            "hub_source": "stand-in",
+            "flowers_source": "generated",
+            "num_images": 250,
+        },
+    },
+    "04": {
+        "title": "VGG19 four ways: as is, last layer, first 8 frozen, from scratch",
+        "common": {"batch_size": 64, "validation_split": 0.3, "image_size": 32, "seed": 0},
+        "full": {
+            "data": "Kaggle Aerial Cactus Identification (17,500 32x32 JPEGs, about 3:1)",
+            "weights": "VGG19 ImageNet weights (Keras Applications)",
+            "epochs": 5,
+            "vgg_weights": "imagenet",
+            "cactus_source": "kaggle",
+            "num_images": None,
+        },
+        "quick": {
+            "data": "generated 32x32 'cactus' images in the Kaggle CSV + folder layout (about 3:1)",
+            "weights": "VGG19 with random init (weights=None); Part A predictions mean nothing",
+            "epochs": 3,
+            "vgg_weights": None,
+            "cactus_source": "generated",
+            "num_images": 400,
+        },
+    },
+    "05": {
+        "title": "InceptionV3 cut at mixed7, a new dense head, augmentation and dropout",
+        "common": {"image_size": 150, "batch_size": 20, "learning_rate": 1e-4, "seed": 0},
+        "full": {
+            "data": "cats_and_dogs_filtered (2,000 train / 1,000 validation)",
+            "weights": "InceptionV3 no-top ImageNet weights file, loaded with load_weights",
+            "epochs": 100,
+            "steps_per_epoch": 100,
+            "validation_steps": 50,
+            "catsdogs_source": "download",
+            "weights_source": "download",
+            "num_images": None,
+        },
+        "quick": {
+            "data": "generated two-class images in the cats_and_dogs_filtered folder layout",
+            "weights": "a random-init InceptionV3 no-top weights file in the same format",
+            "epochs": 3,
+            "steps_per_epoch": 4,
+            "validation_steps": 2,
+            "catsdogs_source": "generated",
+            "weights_source": "stand-in",
+            "num_images": 120,
+        },
+    },
+    "06": {
+        "title": "VGG16 from ImageNet to CIFAR-10: frozen convolutions, retrained classifier",
+        "common": {"seed": 0, "num_classes": 10},
+        "full": {
+            "data": "CIFAR-10 via tf.keras.datasets (50,000 / 10,000, 32x32)",
+            "weights": "VGG16 ImageNet weights with its top (Keras Applications)",
+            "epochs": 10,
+            "batch_size": 256,
+            "large_size": 224,
+            "vgg_weights": "imagenet",
+            "cifar_source": "keras",
+            "train_limit": None,
+        },
+        "quick": {
+            "data": "generated 10-class 32x32 colour images (CIFAR-10 shaped)",
+            "weights": "VGG16 with random init (weights=None)",
+            "epochs": 2,
+            "batch_size": 32,
+            "large_size": 224,
+            "vgg_weights": None,
+            "cifar_source": "generated",
+            "train_limit": 500,
+        },
+    },
+}
+
+
+class Settings(Mapping[str, Any]):
+    """A lesson's resolved settings: read them as ``cfg.epochs`` or ``cfg["epochs"]``."""
+
+    def __init__(self, lesson: str, profile: str, values: Mapping[str, Any]):
+        self._values = dict(values)
+        self._values["lesson"] = lesson
+        self._values["profile"] = profile
+
+    def __getattr__(self, name: str) -> Any:
+        try:
+            return self._values[name]
+        except KeyError:
+            raise AttributeError(
+                f"lesson {self._values['lesson']} has no setting {name!r}; it has: "
+                + ", ".join(sorted(self._values))
+            ) from None
+
+    def __getitem__(self, key: str) -> Any:
+        return self._values[key]
+
+    def __iter__(self):
+        return iter(self._values)
+
+    def __len__(self) -> int:
+        return len(self._values)
+
+    def __repr__(self) -> str:
+        inner = ", ".join(f"{k}={v!r}" for k, v in sorted(self._values.items()))
+        return f"Settings({inner})"
+
+
+def lesson_settings(lesson: str, profile: str | None = None, **overrides: Any) -> Settings:
+    """The settings of ``lesson`` for ``profile``, with non-``None`` overrides applied.
+
+    An override whose value is ``None`` keeps the profile's value, so a
+    notebook's parameters cell can say ``EPOCHS = None`` for "the default".
+    """
+    if lesson not in LESSONS:
+        raise ProfileError(f"unknown lesson {lesson!r}: the course has {', '.join(LESSONS)}")
+    profile = resolve_profile(profile)
+    spec = LESSONS[lesson]
+    values = {"title": spec["title"], **spec["common"], **spec[profile]}
+    for key, value in overrides.items():
+        if key not in values:
+            raise ProfileError(
+                f"lesson {lesson} has no setting {key!r} to override; valid: "
+                + ", ".join(sorted(values))
+            )
+        if value is not None:
+            values[key] = value
+    return Settings(lesson, profile, values)

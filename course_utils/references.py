@@ -1,0 +1,45 @@
+"""The figures the original lessons reported (from LESSONS.md), keyed by metric.
+
+The run report prints them beside ours. They are the lessons' numbers, not
+the course's: quick-profile figures are never compared to them as results.
+"""
+from __future__ import annotations
+
+REFERENCES: dict[str, dict[str, str]] = {
+    "01": {
+        "accuracy_after_1_epoch": "over 97% after 1 epoch (MNIST test)",
+        "test_accuracy": "almost 99% after 3 epochs",
+        "epoch_time_unfrozen_s": "about 15-16 s per epoch unfrozen (presenter's machine)",
+        "epoch_time_frozen_s": "about half the unfrozen epoch time",
+        "frozen_speedup": "about 2x (frozen epoch about half as long)",
+    },
+    "02": {
+        "app_train_accuracy": "100% training accuracy, very low loss (memorised 5 points)",
+        "hub_train_accuracy": "100% training accuracy, loss still high after 15 epochs",
+    },
+    "03": {
+        "mobilenet_val_accuracy": "above 80% after 6 epochs, no overfitting",
+        "mobilenet_test_accuracy": "above 80% after 6 epochs",
+        "inception_val_accuracy": "above 80% after 6 epochs, similar to MobileNet-v2",
+        "inception_test_accuracy": "above 80% after 6 epochs",
+    },
+    "04": {
+        "b_val_accuracy": "learning curves only (no figure reported)",
+        "c_val_accuracy": "learning curves only (no figure reported)",
+        "d_val_accuracy": "learning curves only (no figure reported)",
+    },
+    "05": {
+        "gap_without_dropout": "training and validation accuracy diverge (overfitting)",
+        "gap_with_dropout": "smaller gap after Dropout(0.2)",
+    },
+    "06": {
+        "small_test_accuracy": "about 77-78% (PyTorch, 64x64 crops, 50 epochs)",
+        "large_test_accuracy": "84.9% at 224x224 (PyTorch, 50 epochs, 213 min)",
+        "frozen_vs_full_epoch_ratio": "38 min frozen vs 90 min from scratch = 0.42 (PyTorch, GPU)",
+    },
+}
+
+
+def reference_for(lesson: str, metric: str) -> str:
+    """The lesson's reported figure for ``metric``, or an empty string."""
+    return REFERENCES.get(lesson, {}).get(metric, "")

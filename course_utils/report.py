@@ -1,0 +1,111 @@
+"""Record a notebook's key figures and plots for the run report.
+
+A notebook calls :func:`record` for every figure the lesson is about, and
+:func:`record_figure` for its key plot. Each call rewrites one JSON file per
+lesson under the records folder (``$COURSE_RECORDS_DIR``, else
+``<project>/build/records``); the runner reads them to build the report.
+"""
+from __future__ import annotations
+
+import json
+import math
+import os
+import time
+from pathlib import Path
+from typing import Any
+
+from course_utils.env import project_root
+from course_utils.references import reference_for
+
+_current: dict[str, Any] = {}
+
+
+def records_dir() -> Path:
+    path = Path(os.environ.get("COURSE_RECORDS_DIR") or project_root() / "build" / "records")
+    path.mkdir(parents=True, exist_ok=True)
+    return path
+
+
+def records_path(lesson: str) -> Path:
+    return records_dir() / f"lesson_{lesson}.json"
+
+
+def _write(state: dict[str, Any]) -> None:
+    path = records_path(state["lesson"])
+    tmp = path.with_suffix(".json.part")
+    tmp.write_text(json.dumps(state, indent=2, default=_jsonable))
+    os.replace(tmp, path)
+
+
+def _jsonable(value: Any) -> Any:
+    if hasattr(value, "item"):
+        return value.item()
+    if hasattr(value, "tolist"):
+        return value.tolist()
+    return str(value)
+
+
+def begin(lesson: str, meta: dict[str, Any]) -> None:
+    """Start a fresh record for ``lesson`` (drops figures of any earlier run)."""
+    _current.clear()
+    _current.update({"lesson": lesson, "started": time.time(), **meta, "figures": [], "plots": []})
+    _write(_current)
+
+
+def current_lesson() -> str:
+    if not _current:
+        raise RuntimeError(
+            "no lesson started: run the notebook's setup cell (start_lesson) before record()"
+        )
+    return _current["lesson"]
+
+
+def record(name: str, value: Any, *, unit: str = "", note: str = "", reference: str | None = None) -> Any:
+    """Record one key figure of the running lesson; returns ``value`` unchanged.
+
+    ``reference`` defaults to what the original lesson reported for ``name``
+    (see :mod:`course_utils.references`). Recording the same name again
+    replaces the earlier value.
+    """
+    lesson = current_lesson()
+    if hasattr(value, "numpy"):
+        value = value.numpy()
+    if hasattr(value, "item"):
+        value = value.item()
+    if isinstance(value, float) and not math.isfinite(value):
+        raise ValueError(f"record({name!r}): value is {value}, not a finite number")
+    entry = {
+        "name": name,
+        "value": value,
+        "unit": unit,
+        "note": note,
+        "reference": reference if reference is not None else reference_for(lesson, name),
+    }
+    figures = [f for f in _current["figures"] if f["name"] != name]
+    figures.append(entry)
+    _current["figures"] = figures
+    _write(_current)
+    return value
+
+
+def record_figure(fig, name: str = "key_plot") -> Path:
+    """Save ``fig`` as the lesson's PNG for the HTML report; returns the path."""
+    lesson = current_lesson()
+    path = records_dir() / f"lesson_{lesson}_{name}.png"
+    fig.savefig(path, dpi=80, bbox_inches="tight")
+    if path.name not in _current["plots"]:
+        _current["plots"].append(path.name)
+    _write(_current)
+    return path
+
+
+def load_records(lesson: str, directory: Path | None = None) -> dict[str, Any] | None:
+    path = (directory or records_dir()) / f"lesson_{lesson}.json"
+    if not path.exists():
+        return None
+    return json.loads(path.read_text())
+
+
+def figures_by_name(records: dict[str, Any]) -> dict[str, Any]:
+    """``{name: value}`` of a lesson's recorded figures."""
+    return {f["name"]: f["value"] for f in records.get("figures", [])}

@@ -1,0 +1,238 @@
+"""Execute every course notebook and write the run report.
+
+    python -m course_utils.runner                 # quick profile, all notebooks
+    python -m course_utils.runner --profile full  # the real lessons
+    python -m course_utils.runner --only 01 03    # some lessons
+
+Executed notebooks go to ``build/executed/`` (also rendered to HTML), the
+figures each notebook recorded to ``build/records/``, and the report to
+``build/report.md`` and ``build/report.html``. A failing notebook is reported
+with its failing cell; the runner goes on with the others and exits 1.
+"""
+from __future__ import annotations
+
+import argparse
+import base64
+import html
+import json
+import os
+import sys
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+from course_utils.env import project_root
+from course_utils.profiles import PROFILES, resolve_profile
+
+
+@dataclass
+class NotebookRun:
+    notebook: str
+    lesson: str
+    status: str = "not run"  # "ok", "failed", "timeout"
+    seconds: float = 0.0
+    error: str = ""
+    failing_cell: int | None = None
+    records: dict = field(default_factory=dict)
+
+
+def lesson_id(path: Path) -> str:
+    return path.name[:2]
+
+
+def find_notebooks(folder: Path, only: list[str] | None = None) -> list[Path]:
+    found = sorted(p for p in folder.glob("[0-9][0-9]_*.ipynb"))
+    if only:
+        wanted = {o.zfill(2) for o in only}
+        found = [p for p in found if lesson_id(p) in wanted]
+        missing = wanted - {lesson_id(p) for p in found}
+        if missing:
+            raise SystemExit(f"no notebook for lesson(s) {', '.join(sorted(missing))} in {folder}")
+    return found
+
+
+def kernel_environment(profile: str, records: Path) -> dict[str, str]:
+    """What the runner puts in the environment the notebook kernels inherit."""
+    return {
+        "TF_USE_LEGACY_KERAS": "1",
+        "TF_CPP_MIN_LOG_LEVEL": "2",
+        "COURSE_PROFILE": profile,
+        "COURSE_RECORDS_DIR": str(records),
+    }
+
+
+def _first_error_line(exc: BaseException) -> str:
+    ename = getattr(exc, "ename", type(exc).__name__)
+    evalue = str(getattr(exc, "evalue", exc)).strip().splitlines()
+    return f"{ename}: {evalue[0] if evalue else ''}".strip()
+
+
+def run_notebook(path: Path, out_dir: Path, profile: str, timeout: int) -> NotebookRun:
+    import papermill as pm
+    from papermill.exceptions import PapermillExecutionError
+
+    run = NotebookRun(notebook=path.name, lesson=lesson_id(path))
+    output = out_dir / path.name
+    start = time.perf_counter()
+    try:
+        pm.execute_notebook(
+            str(path),
+            str(output),
+            parameters={"PROFILE": profile},
+            kernel_name="python3",
+            cwd=str(path.parent),
+            progress_bar=False,
+            log_output=False,
+            execution_timeout=timeout,
+        )
+        run.status = "ok"
+    except PapermillExecutionError as exc:
+        run.status = "timeout" if "CellTimeoutError" in exc.ename or "Timeout" in exc.ename else "failed"
+        run.failing_cell = exc.exec_count
+        run.error = _first_error_line(exc)
+    except Exception as exc:  # kernel died, bad notebook JSON, timeouts raised outside cells
+        name = type(exc).__name__
+        run.status = "timeout" if "Timeout" in name else "failed"
+        run.error = _first_error_line(exc)
+    run.seconds = time.perf_counter() - start
+    return run
+
+
+def format_value(name: str, value, unit: str = "") -> str:
+    if isinstance(value, float):
+        if "accuracy" in name and 0.0 <= value <= 1.0 and not unit:
+            return f"{value * 100:.1f}%"
+        text = f"{value:.3g}" if abs(value) < 1000 else f"{value:,.0f}"
+    elif isinstance(value, int) and not isinstance(value, bool):
+        text = f"{value:,}"
+    else:
+        text = str(value)
+    return f"{text} {unit}".strip()
+
+
+def render_markdown(runs: list[NotebookRun], profile: str, total: float) -> str:
+    lines = [
+        "# Run report",
+        "",
+        f"Profile: **{profile}**. Total wall time {total:.0f} s. "
+        + ("Quick-profile figures come from offline stand-ins (generated data, random or locally "
+           "built weights): they prove the code runs; they are not the lessons' results."
+           if profile == "quick" else "Full profile: real data and pretrained weights."),
+        "",
+        "| Lesson | Notebook | Status | Profile | Data | Weights | Wall time |",
+        "|---|---|---|---|---|---|---|",
+    ]
+    for run in runs:
+        rec = run.records or {}
+        status = run.status if run.status == "ok" else f"**{run.status.upper()}**"
+        lines.append(
+            f"| {run.lesson} | {run.notebook} | {status} | {rec.get('profile', profile)} | "
+            f"{rec.get('data', '')} | {rec.get('weights', '')} | {run.seconds:.1f} s |"
+        )
+    for run in runs:
+        rec = run.records or {}
+        lines += ["", f"## Lesson {run.lesson}: {rec.get('title', run.notebook)}", ""]
+        if run.status != "ok":
+            cell = f" in cell [{run.failing_cell}]" if run.failing_cell is not None else ""
+            lines += [f"**{run.status.upper()}**{cell}: `{run.error}`", ""]
+        figures = rec.get("figures", [])
+        if figures:
+            lines += [f"| Figure | Ours ({rec.get('profile', profile)}) | The lesson reported |", "|---|---|---|"]
+            for fig in figures:
+                ours = format_value(fig["name"], fig["value"], fig.get("unit", ""))
+                note = f" ({fig['note']})" if fig.get("note") else ""
+                lines.append(f"| {fig['name']} | {ours}{note} | {fig.get('reference', '')} |")
+        elif run.status == "ok":
+            lines.append("No figures recorded.")
+    return "\n".join(lines) + "\n"
+
+
+def render_html(markdown_text: str, runs: list[NotebookRun], records_dir: Path) -> str:
+    body = []
+    for line in markdown_text.splitlines():
+        body.append(html.escape(line))
+    parts = [
+        "<!doctype html><html><head><meta charset='utf-8'><title>Run report</title>",
+        "<style>body{font-family:sans-serif;max-width:1100px;margin:2em auto}"
+        "pre{white-space:pre-wrap}img{max-width:100%;border:1px solid #ccc}</style></head><body>",
+        "<pre>" + "\n".join(body) + "</pre>",
+    ]
+    for run in runs:
+        for name in (run.records or {}).get("plots", []):
+            png = records_dir / name
+            if png.exists():
+                data = base64.b64encode(png.read_bytes()).decode("ascii")
+                parts.append(f"<h3>Lesson {run.lesson}: {html.escape(name)}</h3>")
+                parts.append(f"<img alt='{html.escape(name)}' src='data:image/png;base64,{data}'>")
+    parts.append("</body></html>")
+    return "\n".join(parts)
+
+
+def render_notebook_html(executed: Path) -> Path | None:
+    try:
+        import nbformat
+        from nbconvert import HTMLExporter
+
+        body, _ = HTMLExporter().from_notebook_node(nbformat.read(executed, as_version=4))
+        target = executed.with_suffix(".html")
+        target.write_text(body, encoding="utf-8")
+        return target
+    except Exception as exc:  # rendering is a convenience; never fail the run for it
+        print(f"    (could not render {executed.name} to HTML: {exc})")
+        return None
+
+
+def run_all(notebooks: list[Path], build: Path, profile: str, timeout: int) -> list[NotebookRun]:
+    executed = build / "executed"
+    records = build / "records"
+    executed.mkdir(parents=True, exist_ok=True)
+    records.mkdir(parents=True, exist_ok=True)
+    os.environ.update(kernel_environment(profile, records))
+    runs = []
+    for index, path in enumerate(notebooks, 1):
+        for stale in records.glob(f"lesson_{lesson_id(path)}*"):
+            stale.unlink()
+        print(f"[{index}/{len(notebooks)}] {path.name} ({profile}) ...", flush=True)
+        run = run_notebook(path, executed, profile, timeout)
+        record_file = records / f"lesson_{run.lesson}.json"
+        if record_file.exists():
+            run.records = json.loads(record_file.read_text())
+        if (executed / path.name).exists():
+            render_notebook_html(executed / path.name)
+        where = f" in cell [{run.failing_cell}]" if run.failing_cell is not None else ""
+        detail = "" if run.status == "ok" else f"{where}: {run.error}"
+        print(f"    {run.status} in {run.seconds:.1f} s{detail}", flush=True)
+        runs.append(run)
+    return runs
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--profile", default=None, help=f"one of {PROFILES} (default: $COURSE_PROFILE or quick)")
+    parser.add_argument("--only", nargs="*", help="lesson numbers to run, e.g. 01 03")
+    parser.add_argument("--notebooks", type=Path, default=project_root() / "notebooks")
+    parser.add_argument("--build", type=Path, default=project_root() / "build")
+    parser.add_argument("--timeout", type=int, default=1800, help="seconds one cell may take (default 1800)")
+    args = parser.parse_args(argv)
+    profile = resolve_profile(args.profile or os.environ.get("COURSE_PROFILE") or "quick")
+    notebooks = find_notebooks(args.notebooks, args.only)
+    if not notebooks:
+        print(f"no notebooks found in {args.notebooks}", file=sys.stderr)
+        return 1
+    start = time.perf_counter()
+    runs = run_all(notebooks, args.build, profile, args.timeout)
+    total = time.perf_counter() - start
+    text = render_markdown(runs, profile, total)
+    (args.build / "report.md").write_text(text)
+    (args.build / "report.html").write_text(render_html(text, runs, args.build / "records"))
+    (args.build / "runs.json").write_text(json.dumps([asdict(r) for r in runs], indent=2))
+    failed = [r for r in runs if r.status != "ok"]
+    print(f"\n{len(runs) - len(failed)} of {len(runs)} notebooks ran in {total:.0f} s; "
+          f"report: {args.build / 'report.md'}")
+    for run in failed:
+        print(f"  {run.notebook}: {run.status} in cell [{run.failing_cell}]: {run.error}")
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
