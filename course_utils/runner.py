@@ -58,6 +58,8 @@ def kernel_environment(profile: str, records: Path) -> dict[str, str]:
         "TF_CPP_MIN_LOG_LEVEL": "2",
         "COURSE_PROFILE": profile,
         "COURSE_RECORDS_DIR": str(records),
+        # inline plots embed PNGs in the executed notebook (Agg would embed nothing)
+        "MPLBACKEND": "module://matplotlib_inline.backend_inline",
     }
 
 
@@ -187,7 +189,20 @@ def run_all(notebooks: list[Path], build: Path, profile: str, timeout: int) -> l
     records = build / "records"
     executed.mkdir(parents=True, exist_ok=True)
     records.mkdir(parents=True, exist_ok=True)
-    os.environ.update(kernel_environment(profile, records))
+    kernel_env = kernel_environment(profile, records)
+    saved = {key: os.environ.get(key) for key in kernel_env}
+    os.environ.update(kernel_env)  # kernels inherit the runner's environment
+    try:
+        return _run_each(notebooks, executed, records, profile, timeout)
+    finally:
+        for key, value in saved.items():
+            if value is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = value
+
+
+def _run_each(notebooks, executed, records, profile, timeout) -> list[NotebookRun]:
     runs = []
     for index, path in enumerate(notebooks, 1):
         for stale in records.glob(f"lesson_{lesson_id(path)}*"):

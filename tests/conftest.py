@@ -1,0 +1,64 @@
+"""Shared test setup: offline, Agg plots, an isolated data folder, and the notebook runs.
+
+Every notebook is executed at most once per test session, in the quick
+profile, through the same runner `make lessons` uses; the lesson tests ask
+for it with ``course_run.lesson("03")``.
+"""
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+
+# Before anything imports TensorFlow or course_utils.
+os.environ["TF_USE_LEGACY_KERAS"] = "1"
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+os.environ["MPLBACKEND"] = "Agg"
+os.environ["COURSE_OFFLINE"] = "1"  # course_utils refuses non-local connections, kernels too
+os.environ["COURSE_PROFILE"] = "quick"
+
+import course_utils  # noqa: E402,F401  (installs the offline guard in this process)
+from course_utils import runner  # noqa: E402
+
+
+@pytest.fixture(scope="session", autouse=True)
+def isolated_data_dir(tmp_path_factory):
+    """Everything the tests download or build goes to a fresh folder, not data/."""
+    folder = tmp_path_factory.mktemp("course_data")
+    os.environ["COURSE_DATA_DIR"] = str(folder)
+    os.environ["COURSE_RECORDS_DIR"] = str(tmp_path_factory.mktemp("records"))
+    return folder
+
+
+class CourseRun:
+    """Runs each lesson's notebook once, on first request, and keeps the result."""
+
+    def __init__(self, build: Path):
+        self.build = build
+        self._runs: dict[str, runner.NotebookRun] = {}
+
+    def lesson(self, lesson: str) -> runner.NotebookRun:
+        if lesson not in self._runs:
+            notebooks = runner.find_notebooks(ROOT / "notebooks", [lesson])
+            (run,) = runner.run_all(notebooks, self.build, "quick", timeout=600)
+            self._runs[lesson] = run
+        return self._runs[lesson]
+
+    def figures(self, lesson: str) -> dict:
+        run = self.lesson(lesson)
+        assert run.status == "ok", f"lesson {lesson} notebook {run.status}: cell [{run.failing_cell}] {run.error}"
+        return {f["name"]: f["value"] for f in run.records["figures"]}
+
+    def executed(self, lesson: str):
+        import nbformat
+
+        run = self.lesson(lesson)
+        return nbformat.read(self.build / "executed" / run.notebook, as_version=4)
+
+
+@pytest.fixture(scope="session")
+def course_run(tmp_path_factory, isolated_data_dir):
+    return CourseRun(tmp_path_factory.mktemp("build"))

@@ -1,0 +1,80 @@
+import numpy as np
+import pytest
+from PIL import Image
+
+from course_utils import data
+
+
+def test_make_images_shapes_and_types():
+    images, labels = data.make_images(30, 24, 3, seed=1)
+    assert images.shape == (30, 24, 24, 3) and images.dtype == np.uint8
+    assert labels.shape == (30,) and set(labels) == {0, 1, 2}
+
+
+def test_make_images_rectangular_and_grey():
+    images, _ = data.make_images(4, (16, 20), 2, channels=1)
+    assert images.shape == (4, 16, 20, 1)
+
+
+def test_imbalance_gives_exact_proportions():
+    _, labels = data.make_images(400, 8, 2, imbalance=[1, 3])
+    assert np.bincount(labels).tolist() == [100, 300]
+
+
+def test_same_seed_same_images_other_seed_other_images():
+    a, _ = data.make_images(5, 8, 2, seed=3)
+    b, _ = data.make_images(5, 8, 2, seed=3)
+    c, _ = data.make_images(5, 8, 2, seed=4)
+    assert np.array_equal(a, b) and not np.array_equal(a, c)
+
+
+def _nearest_centroid_accuracy(images, labels):
+    features = images.reshape(len(images), -1, images.shape[-1]).mean(axis=1)
+    half = len(images) // 2
+    centroids = np.stack([features[:half][labels[:half] == k].mean(0) for k in np.unique(labels)])
+    predicted = np.argmin(((features[half:, None, :] - centroids[None]) ** 2).sum(-1), axis=1)
+    return (predicted == labels[half:]).mean()
+
+
+def test_generated_classes_are_learnable():
+    images, labels = data.make_images(400, 16, 5, seed=0)
+    assert _nearest_centroid_accuracy(images, labels) > 0.6  # chance is 0.2
+
+
+def test_zero_signal_is_not_learnable():
+    images, labels = data.make_images(400, 16, 5, seed=0, signal=0.0)
+    assert _nearest_centroid_accuracy(images, labels) < 0.4
+
+
+@pytest.mark.parametrize("bad", [[1], [1, -1], [0, 0]])
+def test_bad_imbalance_is_rejected(bad):
+    with pytest.raises(ValueError, match="imbalance must give 2 non-negative weights"):
+        data.make_images(10, 8, 2, imbalance=bad)
+
+
+def test_write_image_folder_layout(tmp_path):
+    images, labels = data.make_images(12, 16, 2, seed=0)
+    counts = data.write_image_folder(tmp_path, images, labels, ["cats", "dogs"])
+    assert sum(counts.values()) == 12
+    files = sorted(tmp_path.glob("*/*.jpg"))
+    assert len(files) == 12 and {f.parent.name for f in files} == {"cats", "dogs"}
+    assert Image.open(files[0]).size == (16, 16)
+
+
+def test_digits_stand_in_is_mnist_shaped():
+    (x_train, y_train), (x_test, y_test) = data.load_mnist("digits")
+    assert x_train.shape[1:] == (28, 28) and x_train.dtype == np.float32
+    assert 0.0 <= x_train.min() and x_train.max() <= 1.0
+    assert len(x_train) + len(x_test) == 1797
+    assert set(np.unique(y_train)) == set(range(10))
+
+
+def test_unknown_dataset():
+    with pytest.raises(ValueError, match="unknown dataset 'fashion'"):
+        data.load_mnist("fashion")
+
+
+def test_random_images_are_the_lessons_data():
+    x, y = data.random_images(5, 32)
+    assert tuple(x.shape) == (5, 32, 32, 3)
+    assert y.numpy().tolist() == [0, 1, 2, 3, 4]

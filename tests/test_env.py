@@ -1,0 +1,76 @@
+import os
+import socket
+import subprocess
+import sys
+
+import pytest
+
+from course_utils import env
+from course_utils.lesson import cache_dirs
+
+
+def _run(code: str, **extra_env) -> subprocess.CompletedProcess:
+    environment = {k: v for k, v in os.environ.items() if k != "TF_USE_LEGACY_KERAS"}
+    environment.update(extra_env)
+    return subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                          env=environment, timeout=240)
+
+
+def test_importing_the_package_sets_legacy_keras():
+    assert os.environ["TF_USE_LEGACY_KERAS"] == "1"
+    assert env.keras_flavour() == "keras2"
+
+
+def test_keras3_already_imported_gives_the_restart_message():
+    result = _run("import tensorflow as tf; tf.keras.layers.Dense; import course_utils")
+    assert result.returncode != 0
+    last_line = result.stderr.strip().splitlines()[-1]
+    assert last_line.startswith("course_utils.env.KerasVersionError:")
+    assert "restart the kernel" in last_line
+
+
+def test_tensorflow_imported_with_legacy_flag_is_accepted():
+    result = _run("import os; os.environ['TF_USE_LEGACY_KERAS'] = '1'\n"
+                  "import tensorflow as tf\nfrom tensorflow.keras import layers\n"
+                  "import course_utils\nfrom course_utils import env\nprint(env.keras_flavour())")
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert result.stdout.strip().endswith("keras2")
+
+
+def test_offline_guard_refuses_remote_hosts_but_not_loopback():
+    env.block_network()  # the tests run with COURSE_OFFLINE=1: already on, must stay idempotent
+    with pytest.raises(env.NetworkBlockedError, match="refused a connection"):
+        socket.create_connection(("203.0.113.1", 80), timeout=1)
+    server = socket.socket()
+    server.bind(("127.0.0.1", 0))
+    server.listen(1)
+    client = socket.create_connection(server.getsockname(), timeout=1)
+    client.close()
+    server.close()
+
+
+def test_quick_caches_never_share_folders_with_full(tmp_path, monkeypatch):
+    monkeypatch.setenv("COURSE_DATA_DIR", str(tmp_path))
+    quick, full = cache_dirs("quick"), cache_dirs("full")
+    for key in quick:
+        assert quick[key] != full[key]
+        assert tmp_path in quick[key].parents and tmp_path in full[key].parents
+        assert "quick" in quick[key].parts
+
+
+def test_full_caches_honour_the_learners_folders(tmp_path, monkeypatch):
+    monkeypatch.setenv("COURSE_TFHUB_CACHE_DIR", str(tmp_path / "my_hub"))
+    assert cache_dirs("full")["tfhub"] == tmp_path / "my_hub"
+
+
+def test_set_cache_dirs_creates_and_exports(tmp_path, monkeypatch):
+    for key in ("TFHUB_CACHE_DIR", "TFDS_DATA_DIR", "KERAS_HOME"):
+        monkeypatch.delenv(key, raising=False)
+    env.set_cache_dirs(tmp_path / "a", tmp_path / "b", tmp_path / "c")
+    assert os.environ["TFHUB_CACHE_DIR"] == str(tmp_path / "a")
+    assert (tmp_path / "c").is_dir()
+
+
+def test_describe_device_mentions_cpu_or_gpu():
+    text = env.describe_device()
+    assert "CPU" in text or "GPU" in text

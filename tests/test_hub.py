@@ -1,0 +1,83 @@
+import numpy as np
+import pytest
+import tensorflow as tf
+import tensorflow_hub as hub
+
+from course_utils import hub as course_hub
+
+HANDLE = "https://tfhub.dev/google/tf2-preview/mobilenet_v2/feature_vector/4"
+
+
+@pytest.fixture
+def hub_cache(tmp_path, monkeypatch):
+    monkeypatch.setenv("TFHUB_CACHE_DIR", str(tmp_path))
+    return tmp_path
+
+
+def test_cache_key_is_sha1_of_handle():
+    assert course_hub.cache_key(HANDLE) == "145bb06ec3b59b08fb564ab752bd5aa222bfb50a"
+
+
+def test_cache_dir_unset_is_explained(monkeypatch):
+    monkeypatch.delenv("TFHUB_CACHE_DIR", raising=False)
+    with pytest.raises(course_hub.HubCacheError, match="start_lesson"):
+        course_hub.cache_dir()
+
+
+def test_stand_in_loads_under_the_real_handle_offline(hub_cache):
+    course_hub.prepare_handle(HANDLE, "stand-in", dim=1280)
+    assert course_hub.is_cached(HANDLE) and course_hub.is_stand_in(HANDLE)
+    assert not list(hub_cache.glob("*.building"))
+    layer = hub.KerasLayer(HANDLE, input_shape=(224, 224, 3))
+    model = tf.keras.Sequential([layer, tf.keras.layers.Dense(5)])
+    out = model(np.random.default_rng(0).uniform(size=(2, 224, 224, 3)).astype("float32"))
+    assert out.shape == (2, 5)
+    assert layer.output_shape == (None, 1280) or tuple(layer.compute_output_shape((None, 224, 224, 3))) == (None, 1280)
+
+
+def test_stand_in_variables_follow_trainable(hub_cache):
+    course_hub.install_stand_in(HANDLE, dim=64)
+    frozen = hub.KerasLayer(HANDLE, trainable=False)
+    frozen.build((None, 32, 32, 3))
+    assert len(frozen.trainable_weights) == 0 and len(frozen.non_trainable_weights) == 3
+    trainable = hub.KerasLayer(HANDLE, trainable=True)
+    trainable.build((None, 32, 32, 3))
+    assert len(trainable.trainable_weights) == 3
+
+
+def test_stand_in_features_separate_colours(hub_cache):
+    path = course_hub.build_feature_vector(hub_cache / "fv", dim=32)
+    module = tf.saved_model.load(str(path))
+    red = np.zeros((1, 16, 16, 3), "float32")
+    red[..., 0] = 1
+    blue = np.zeros((1, 16, 16, 3), "float32")
+    blue[..., 2] = 1
+    assert module(red).shape == (1, 32)
+    assert float(tf.norm(module(red) - module(blue))) > 0.1
+
+
+def test_install_is_idempotent(hub_cache):
+    first = course_hub.install_stand_in(HANDLE, dim=8)
+    stamp = (first / "saved_model.pb").stat().st_mtime_ns
+    course_hub.install_stand_in(HANDLE, dim=8)
+    assert (first / "saved_model.pb").stat().st_mtime_ns == stamp
+
+
+def test_stand_in_never_overwrites_a_real_download(hub_cache):
+    real = course_hub.cache_path(HANDLE)
+    real.mkdir(parents=True)
+    (real / "saved_model.pb").write_bytes(b"real")
+    with pytest.raises(course_hub.HubCacheError, match="holds a real download"):
+        course_hub.install_stand_in(HANDLE, dim=8)
+    assert (real / "saved_model.pb").read_bytes() == b"real"
+
+
+def test_download_source_only_reports(hub_cache, capsys):
+    assert course_hub.prepare_handle(HANDLE, "download", dim=8) == HANDLE
+    assert "will download on first use" in capsys.readouterr().out
+    assert not course_hub.is_cached(HANDLE)
+
+
+def test_unknown_source(hub_cache):
+    with pytest.raises(ValueError, match="unknown hub source"):
+        course_hub.prepare_handle(HANDLE, "kaggle", dim=8)

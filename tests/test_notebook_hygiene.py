@@ -1,0 +1,64 @@
+"""Committed notebooks: stripped, parameterised, on the python3 kernel, badge in sync."""
+import json
+import re
+from pathlib import Path
+
+import pytest
+
+from course_utils import links, profiles
+
+NOTEBOOKS = sorted((Path(__file__).resolve().parent.parent / "notebooks").glob("[0-9][0-9]_*.ipynb"))
+
+
+def test_every_lesson_has_a_notebook():
+    assert NOTEBOOKS, "no notebooks found"
+    assert {p.name[:2] for p in NOTEBOOKS} <= set(profiles.LESSONS)
+
+
+@pytest.fixture(params=NOTEBOOKS, ids=lambda p: p.name)
+def notebook(request):
+    return request.param, json.loads(request.param.read_text())
+
+
+def test_no_outputs_committed(notebook):
+    path, nb = notebook
+    dirty = [i for i, c in enumerate(nb["cells"]) if c["cell_type"] == "code" and (c.get("outputs") or c.get("execution_count"))]
+    assert not dirty, f"{path.name}: cells {dirty} carry outputs; strip them before committing"
+    assert "widgets" not in nb.get("metadata", {})
+
+
+def test_parameters_cell_comes_first_among_code_cells(notebook):
+    path, nb = notebook
+    code = [c for c in nb["cells"] if c["cell_type"] == "code"]
+    assert "parameters" in code[0].get("metadata", {}).get("tags", []), path.name
+    assert "PROFILE = None" in "".join(code[0]["source"])
+
+
+def test_setup_cell_sets_legacy_keras_before_tensorflow(notebook):
+    path, nb = notebook
+    source = "\n".join("".join(c["source"]) for c in nb["cells"] if c["cell_type"] == "code")
+    assert 'os.environ["TF_USE_LEGACY_KERAS"] = "1"' in source
+    assert source.index("TF_USE_LEGACY_KERAS") < source.index("import tensorflow")
+    assert "import keras\n" not in source and "from keras " not in source
+    assert re.search(r'start_lesson\(\s*"%s"' % path.name[:2], source), "setup must call start_lesson"
+
+
+def test_kernelspec_is_python3(notebook):
+    _, nb = notebook
+    assert nb["metadata"]["kernelspec"]["name"] == "python3"
+    assert nb["metadata"]["kernelspec"]["language"] == "python"
+
+
+def test_colab_badge_agrees_with_links(notebook):
+    path, nb = notebook
+    first = "".join(nb["cells"][0]["source"])
+    assert links.colab_url(path.name) in first, f"{path.name}: badge does not match course_utils.links"
+
+
+def test_no_legacy_api_in_code(notebook):
+    path, nb = notebook
+    for cell in nb["cells"]:
+        if cell["cell_type"] != "code":
+            continue
+        src = "".join(cell["source"])
+        assert "fit_generator(" not in src and "lr=" not in src.replace("learning_rate=", ""), path.name

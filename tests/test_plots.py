@@ -1,0 +1,82 @@
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.colors as mcolors  # noqa: E402
+import numpy as np  # noqa: E402
+import pytest  # noqa: E402
+
+from course_utils import plots  # noqa: E402
+
+HISTORY = {"accuracy": [0.5, 0.7, 0.8], "val_accuracy": [0.4, 0.6, 0.7],
+           "loss": [1.0, 0.7, 0.5], "val_loss": [1.1, 0.8, 0.6]}
+
+
+def test_plot_history_one_panel_per_metric_train_and_validation():
+    fig = plots.plot_history(HISTORY)
+    axes = fig.axes
+    assert len(axes) == 2
+    assert axes[0].get_title() == "accuracy: training vs validation"
+    assert axes[1].get_title() == "loss: training vs validation"
+    assert [line.get_label() for line in axes[0].lines] == ["training", "validation"]
+    assert list(axes[0].lines[1].get_ydata()) == HISTORY["val_accuracy"]
+
+
+def test_plot_history_compares_runs_on_shared_axes():
+    fig = plots.plot_history({"a": HISTORY, "b": HISTORY}, metrics=("accuracy",), title="cmp")
+    (ax,) = fig.axes
+    assert [line.get_label() for line in ax.lines] == ["a training", "a validation", "b training", "b validation"]
+    assert ax.lines[0].get_color() != ax.lines[2].get_color()
+    assert fig._suptitle.get_text() == "cmp"
+
+
+def test_plot_history_accepts_a_keras_history_object():
+    class FakeHistory:
+        history = HISTORY
+
+    assert len(plots.plot_history(FakeHistory(), metrics=("loss",)).axes) == 1
+
+
+def test_plot_history_missing_metric():
+    with pytest.raises(KeyError, match="no 'auc'"):
+        plots.plot_history(HISTORY, metrics=("auc",))
+
+
+def test_prediction_title():
+    names = ["daisy", "roses", "tulips"]
+    assert plots.prediction_title(1, 1, names) == ("roses", "blue")
+    assert plots.prediction_title(1, 2, names) == ("roses (tulips)", "red")
+
+
+def test_prediction_grid_panels_titles_and_colours():
+    rng = np.random.default_rng(0)
+    images = rng.uniform(size=(30, 8, 8, 3))
+    true = np.arange(30) % 3
+    predicted = true.copy()
+    predicted[[0, 7]] = (predicted[[0, 7]] + 1) % 3
+    names = ["a", "b", "c"]
+    fig = plots.plot_prediction_grid(images, true, predicted, names)
+    axes = fig.axes
+    assert len(axes) == 30
+    colours = [mcolors.to_hex(ax.title.get_color()) for ax in axes]
+    assert colours.count(mcolors.to_hex("red")) == 2
+    assert colours.count(mcolors.to_hex("blue")) == 28
+    assert axes[0].get_title() == "b (a)"
+    assert axes[1].get_title() == "b"
+    assert fig._suptitle.get_text().startswith("28 of 30 right")
+
+
+def test_prediction_grid_fewer_images_than_panels():
+    fig = plots.plot_prediction_grid(np.zeros((4, 5, 5, 3)), [0, 1, 0, 1], [0, 1, 1, 1], ["x", "y"])
+    titled = [ax for ax in fig.axes if ax.get_title()]
+    assert len(fig.axes) == 30 and len(titled) == 4
+
+
+def test_prediction_grid_length_mismatch():
+    with pytest.raises(ValueError, match="must have the same length"):
+        plots.plot_prediction_grid(np.zeros((3, 4, 4, 3)), [0, 1], [0, 1, 1], ["x", "y"])
+
+
+def test_plot_images_grid_and_grey():
+    fig = plots.plot_images(np.zeros((7, 6, 6)), titles=list("abcdefg"), cols=5)
+    assert len(fig.axes) == 10
+    assert [ax.get_title() for ax in fig.axes[:7]] == list("abcdefg")

@@ -1,0 +1,65 @@
+import json
+
+import nbformat
+import pytest
+
+from course_utils import runner
+
+
+def _notebook(path, *sources):
+    cells = [nbformat.v4.new_code_cell("PROFILE = None")]
+    cells[0].metadata["tags"] = ["parameters"]
+    cells += [nbformat.v4.new_code_cell(s) for s in sources]
+    nb = nbformat.v4.new_notebook(cells=cells)
+    nb.metadata = {"kernelspec": {"name": "python3", "language": "python", "display_name": "Python 3"},
+                   "language_info": {"name": "python"}}
+    nbformat.write(nb, path)
+
+
+def test_failing_notebook_is_reported_and_the_rest_still_runs(tmp_path, capsys):
+    books = tmp_path / "nb"
+    books.mkdir()
+    _notebook(books / "98_broken.ipynb", "x = 1", "raise ValueError('boom in the lesson')")
+    _notebook(books / "99_fine.ipynb", "import os\nassert os.environ['COURSE_PROFILE'] == PROFILE == 'quick'")
+    build = tmp_path / "build"
+    code = runner.main(["--profile", "quick", "--notebooks", str(books), "--build", str(build)])
+    assert code == 1
+    out = capsys.readouterr().out
+    assert "[1/2] 98_broken.ipynb" in out and "[2/2] 99_fine.ipynb" in out
+    runs = {r["notebook"]: r for r in json.loads((build / "runs.json").read_text())}
+    assert runs["98_broken.ipynb"]["status"] == "failed"
+    assert runs["98_broken.ipynb"]["failing_cell"] == 4  # execution count: parameters, injected, x = 1, raise
+    assert runs["98_broken.ipynb"]["error"] == "ValueError: boom in the lesson"
+    assert runs["99_fine.ipynb"]["status"] == "ok"
+    report = (build / "report.md").read_text()
+    assert "**FAILED**" in report and "boom in the lesson" in report
+    assert (build / "executed" / "99_fine.html").exists()
+    assert (build / "report.html").read_text().startswith("<!doctype html>")
+
+
+def test_all_ok_exits_zero(tmp_path):
+    books = tmp_path / "nb"
+    books.mkdir()
+    _notebook(books / "97_ok.ipynb", "print('fine')")
+    assert runner.main(["--notebooks", str(books), "--build", str(tmp_path / "b"), "--profile", "quick"]) == 0
+
+
+def test_only_unknown_lesson(tmp_path):
+    with pytest.raises(SystemExit, match="no notebook for lesson"):
+        runner.find_notebooks(tmp_path, ["07"])
+
+
+def test_format_value():
+    assert runner.format_value("test_accuracy", 0.9876) == "98.8%"
+    assert runner.format_value("epoch_time_s", 1.23456, "s") == "1.23 s"
+    assert runner.format_value("params", 1234567) == "1,234,567"
+
+
+def test_markdown_report_lists_figures_beside_references():
+    run = runner.NotebookRun("01_x.ipynb", "01", status="ok", seconds=3.0, records={
+        "title": "T", "profile": "quick", "data": "D", "weights": "W",
+        "figures": [{"name": "test_accuracy", "value": 0.5, "unit": "", "note": "", "reference": "almost 99%"}],
+    })
+    text = runner.render_markdown([run], "quick", 3.0)
+    assert "| test_accuracy | 50.0% | almost 99% |" in text
+    assert "not the lessons' results" in text
