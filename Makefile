@@ -6,17 +6,19 @@ PYTHON ?= $(shell command -v python3.11 || command -v python3)
 VENV ?= .venv
 PY := $(VENV)/bin/python
 PROFILE ?= quick
+EXTRAS ?= dev
 STAMP := $(VENV)/.course-installed
 
 export TF_USE_LEGACY_KERAS := 1
 export TF_CPP_MIN_LOG_LEVEL := 2
 export PIP_DISABLE_PIP_VERSION_CHECK := 1
 
-.PHONY: lessons test unit venv lab clean help
+.PHONY: lessons test unit venv lab bench clean help
 
 help:
 	@echo "make lessons [PROFILE=quick|full]  execute every notebook, write build/report.md"
 	@echo "make test                          unit tests + quick-profile notebooks, offline"
+	@echo "make bench                         input pipeline, backbone and feature-cache benchmark table"
 	@echo "make lab                           start JupyterLab with the course kernel"
 	@echo "make clean                         remove build/ (keeps .venv and data/)"
 
@@ -26,7 +28,7 @@ $(STAMP): pyproject.toml
 	@$(PYTHON) -c 'import sys; assert sys.version_info[:2] >= (3, 10), "Python 3.10-3.12 needed (3.11 recommended)"'
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --upgrade --quiet pip
-	$(PY) -m pip install --quiet -e .
+	$(PY) -m pip install --quiet -e ".[$(EXTRAS)]"
 	$(PY) -m ipykernel install --sys-prefix --name transfer-course \
 		--display-name "Transfer learning course (.venv)" --env TF_USE_LEGACY_KERAS 1 >/dev/null
 	@touch $(STAMP)
@@ -40,6 +42,9 @@ test: $(STAMP)
 
 unit: $(STAMP)
 	$(PY) -m pytest -m "not notebooks"
+
+bench: $(STAMP)
+	$(PY) benchmarks/run.py
 
 lab: $(STAMP)
 	$(VENV)/bin/jupyter lab notebooks/

@@ -8,8 +8,8 @@ chance, and "accuracy above chance" is a check that can fail.
 from __future__ import annotations
 
 import colorsys
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Sequence
 
 import numpy as np
 

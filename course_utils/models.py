@@ -7,11 +7,10 @@ which layers and how many parameters really train.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Union
 
 import numpy as np
 
-LayerKey = Union[int, str]
+LayerKey = int | str
 
 
 class LayerNotFoundError(LookupError):
@@ -66,8 +65,8 @@ def replace_head(model, num_outputs: int, *, from_layer: LayerKey = -2, activati
 
 def cut_at(model, layer: LayerKey):
     """A model from ``model``'s inputs to ``layer``'s output (e.g. ``"mixed7"``)."""
-    keras = _keras()
-    return keras.Model(model.inputs, find_layer(model, layer).output, name=f"{model.name}_to_{find_layer(model, layer).name}")
+    target = find_layer(model, layer)
+    return _keras().Model(model.inputs, target.output, name=f"{model.name}_to_{target.name}")
 
 
 def freeze_all(model) -> None:

@@ -80,7 +80,7 @@ def test_freeze_first_out_of_range():
 def test_trainable_report_catches_the_typo():
     model = small_model()
     layers = tf.keras.layers
-    for layer in model.layers[:2]:
+    for layer in model.layers[:2]:  # noqa: B007 (the typo under test)
         layers.trainable = False  # the lesson's typo: nothing is frozen
     del layers.trainable
     report = models.trainable_report(model)

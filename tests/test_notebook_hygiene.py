@@ -22,7 +22,10 @@ def notebook(request):
 
 def test_no_outputs_committed(notebook):
     path, nb = notebook
-    dirty = [i for i, c in enumerate(nb["cells"]) if c["cell_type"] == "code" and (c.get("outputs") or c.get("execution_count"))]
+    dirty = [
+        i for i, c in enumerate(nb["cells"])
+        if c["cell_type"] == "code" and (c.get("outputs") or c.get("execution_count"))
+    ]
     assert not dirty, f"{path.name}: cells {dirty} carry outputs; strip them before committing"
     assert "widgets" not in nb.get("metadata", {})
 
@@ -40,7 +43,7 @@ def test_setup_cell_sets_legacy_keras_before_tensorflow(notebook):
     assert 'os.environ["TF_USE_LEGACY_KERAS"] = "1"' in source
     assert source.index("TF_USE_LEGACY_KERAS") < source.index("import tensorflow")
     assert "import keras\n" not in source and "from keras " not in source
-    assert re.search(r'start_lesson\(\s*"%s"' % path.name[:2], source), "setup must call start_lesson"
+    assert re.search(r'start_lesson\(\s*"' + path.name[:2] + '"', source), "setup must call start_lesson"
 
 
 def test_kernelspec_is_python3(notebook):
