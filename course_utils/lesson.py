@@ -5,7 +5,7 @@ import os
 from pathlib import Path
 from typing import Any
 
-from course_utils import env, report
+from course_utils import compat, env, report
 from course_utils.profiles import Settings, lesson_settings
 
 
@@ -53,6 +53,8 @@ def start_lesson(lesson: str, profile: str | None = None, **overrides: Any) -> S
     dirs = cache_dirs(cfg.profile)
     env.set_cache_dirs(dirs["tfhub"], dirs["tfds"], dirs["keras_home"])
     env.check_keras2()
+    for warning in compat.check_stack():
+        print("warning:", warning)
 
     import tensorflow as tf
 
