@@ -16,13 +16,18 @@ import base64
 import html
 import json
 import os
+import signal
 import sys
+import threading
 import time
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 from course_utils.env import project_root
 from course_utils.profiles import PROFILES, resolve_profile
+
+DEFAULT_TIMEOUTS = {"quick": 900, "full": 12 * 3600}
 
 
 @dataclass
@@ -69,7 +74,35 @@ def _first_error_line(exc: BaseException) -> str:
     return f"{ename}: {evalue[0] if evalue else ''}".strip()
 
 
+class NotebookTimeout(Exception):
+    """The whole notebook ran longer than its time limit."""
+
+
+@contextmanager
+def time_limit(seconds: int):
+    """Raise :class:`NotebookTimeout` in this (main) thread after ``seconds``.
+
+    Uses SIGALRM where it exists; elsewhere only the per-cell limit applies.
+    """
+    usable = hasattr(signal, "SIGALRM") and threading.current_thread() is threading.main_thread()
+    if not usable or not seconds:
+        yield
+        return
+
+    def expire(signum, frame):
+        raise NotebookTimeout(f"notebook exceeded its time limit of {seconds} s")
+
+    previous = signal.signal(signal.SIGALRM, expire)
+    signal.alarm(int(seconds))
+    try:
+        yield
+    finally:
+        signal.alarm(0)
+        signal.signal(signal.SIGALRM, previous)
+
+
 def run_notebook(path: Path, out_dir: Path, profile: str, timeout: int) -> NotebookRun:
+    """Execute one notebook with papermill; ``timeout`` bounds the whole notebook (seconds)."""
     import papermill as pm
     from papermill.exceptions import PapermillExecutionError
 
@@ -77,24 +110,27 @@ def run_notebook(path: Path, out_dir: Path, profile: str, timeout: int) -> Noteb
     output = out_dir / path.name
     start = time.perf_counter()
     try:
-        pm.execute_notebook(
-            str(path),
-            str(output),
-            parameters={"PROFILE": profile},
-            kernel_name="python3",
-            cwd=str(path.parent),
-            progress_bar=False,
-            log_output=False,
-            execution_timeout=timeout,
-        )
+        with time_limit(timeout):
+            pm.execute_notebook(
+                str(path),
+                str(output),
+                parameters={"PROFILE": profile},
+                kernel_name="python3",
+                cwd=str(path.parent),
+                progress_bar=False,
+                log_output=False,
+                execution_timeout=timeout,
+            )
         run.status = "ok"
+    except NotebookTimeout as exc:
+        run.status = "timeout"
+        run.error = str(exc)
     except PapermillExecutionError as exc:
-        run.status = "timeout" if "CellTimeoutError" in exc.ename or "Timeout" in exc.ename else "failed"
+        run.status = "timeout" if "Timeout" in exc.ename else "failed"
         run.failing_cell = exc.exec_count
         run.error = _first_error_line(exc)
-    except Exception as exc:  # kernel died, bad notebook JSON, timeouts raised outside cells
-        name = type(exc).__name__
-        run.status = "timeout" if "Timeout" in name else "failed"
+    except Exception as exc:  # kernel died, bad notebook JSON, a cell over the limit
+        run.status = "timeout" if "Timeout" in type(exc).__name__ else "failed"
         run.error = _first_error_line(exc)
     run.seconds = time.perf_counter() - start
     return run
@@ -227,7 +263,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--only", nargs="*", help="lesson numbers to run, e.g. 01 03")
     parser.add_argument("--notebooks", type=Path, default=project_root() / "notebooks")
     parser.add_argument("--build", type=Path, default=project_root() / "build")
-    parser.add_argument("--timeout", type=int, default=1800, help="seconds one cell may take (default 1800)")
+    parser.add_argument("--timeout", type=int, default=None,
+                        help="seconds one notebook may take (default: quick 900, full 43200)")
     args = parser.parse_args(argv)
     profile = resolve_profile(args.profile or os.environ.get("COURSE_PROFILE") or "quick")
     notebooks = find_notebooks(args.notebooks, args.only)
@@ -235,7 +272,8 @@ def main(argv: list[str] | None = None) -> int:
         print(f"no notebooks found in {args.notebooks}", file=sys.stderr)
         return 1
     start = time.perf_counter()
-    runs = run_all(notebooks, args.build, profile, args.timeout)
+    timeout = args.timeout or DEFAULT_TIMEOUTS[profile]
+    runs = run_all(notebooks, args.build, profile, timeout)
     total = time.perf_counter() - start
     text = render_markdown(runs, profile, total)
     (args.build / "report.md").write_text(text)

@@ -63,3 +63,19 @@ def test_markdown_report_lists_figures_beside_references():
     text = runner.render_markdown([run], "quick", 3.0)
     assert "| test_accuracy | 50.0% | almost 99% |" in text
     assert "not the lessons' results" in text
+
+
+def test_a_notebook_over_its_time_limit_is_reported_as_timeout(tmp_path):
+    books = tmp_path / "nb"
+    books.mkdir()
+    _notebook(books / "96_slow.ipynb", "while True:  # a cell that never ends\n    sum(range(10_000))")
+    _notebook(books / "97_after.ipynb", "print('still runs')")
+    build = tmp_path / "build"
+    code = runner.main(["--profile", "quick", "--notebooks", str(books), "--build", str(build), "--timeout", "3"])
+    assert code == 1
+    runs = {r["notebook"]: r for r in json.loads((build / "runs.json").read_text())}
+    assert runs["96_slow.ipynb"]["status"] == "timeout"
+    assert "time limit of 3 s" in runs["96_slow.ipynb"]["error"] or "Timeout" in runs["96_slow.ipynb"]["error"]
+    assert runs["96_slow.ipynb"]["seconds"] < 30
+    assert runs["97_after.ipynb"]["status"] == "ok"
+    assert "**TIMEOUT**" in (build / "report.md").read_text()
