@@ -1,0 +1,101 @@
+"""Check image files before training, and read them as RGB whatever they were saved as.
+
+A learner's own folder can hold anything: a truncated download, a ``.txt``
+that slipped in, a greyscale scan, a CMYK JPEG, a PNG with transparency.
+:func:`scan_images` finds the unreadable ones *before* training (not in the
+middle of an epoch), reports them by name and count, and keeps the rest;
+:func:`load_rgb` converts greyscale, palette, CMYK and alpha images to plain
+RGB instead of rejecting them.
+"""
+from __future__ import annotations
+
+import os
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".bmp", ".gif"}
+
+
+@dataclass
+class ScanResult:
+    """Readable files, unreadable files with the reason, and files needing conversion."""
+
+    good: list[Path] = field(default_factory=list)
+    bad: dict[Path, str] = field(default_factory=dict)
+    converted: dict[Path, str] = field(default_factory=dict)
+
+    def summary(self) -> str:
+        text = f"{len(self.good)} readable images"
+        if self.converted:
+            modes = sorted(set(self.converted.values()))
+            text += f" ({len(self.converted)} will be converted to RGB from {', '.join(modes)})"
+        if self.bad:
+            shown = ", ".join(f"{p.name} ({why})" for p, why in list(self.bad.items())[:5])
+            more = f" and {len(self.bad) - 5} more" if len(self.bad) > 5 else ""
+            text += f"; skipped {len(self.bad)} unreadable: {shown}{more}"
+        return text
+
+
+def check_image(path: str | Path) -> str:
+    """The image's mode (``"RGB"``, ``"L"``, ``"CMYK"``, ``"RGBA"`` ...); raises ``ValueError`` if unreadable."""
+    from PIL import Image, UnidentifiedImageError
+
+    path = Path(path)
+    if path.suffix.lower() not in IMAGE_SUFFIXES:
+        raise ValueError(f"not an image file type ({path.suffix or 'no suffix'})")
+    if path.stat().st_size == 0:
+        raise ValueError("empty file")
+    try:
+        with Image.open(path) as image:
+            mode = image.mode
+            image.load()  # decodes every byte: a truncated file fails here, not mid-epoch
+    except UnidentifiedImageError:
+        raise ValueError("not a readable image") from None
+    except OSError as err:
+        raise ValueError(f"corrupt or truncated ({str(err).splitlines()[0]})") from None
+    return mode
+
+
+def scan_images(paths: Iterable[str | Path]) -> ScanResult:
+    """Open every file once; sort them into good, bad (with the reason) and to-convert."""
+    result = ScanResult()
+    for path in map(Path, paths):
+        try:
+            mode = check_image(path)
+        except ValueError as err:
+            result.bad[path] = str(err)
+            continue
+        result.good.append(path)
+        if mode != "RGB":
+            result.converted[path] = mode
+    return result
+
+
+def load_rgb(path: str | Path, size: tuple[int, int] | None = None) -> np.ndarray:
+    """The image as uint8 RGB ``[H, W, 3]``; alpha is composited on white. Optional resize to ``(w, h)``."""
+    from PIL import Image
+
+    with Image.open(path) as image:
+        if image.mode in ("RGBA", "LA") or (image.mode == "P" and "transparency" in image.info):
+            rgba = image.convert("RGBA")
+            background = Image.new("RGBA", rgba.size, (255, 255, 255, 255))
+            rgb = Image.alpha_composite(background, rgba).convert("RGB")
+        else:
+            rgb = image.convert("RGB")
+        if size is not None:
+            rgb = rgb.resize(size)
+        return np.asarray(rgb, dtype=np.uint8)
+
+
+def normalise_to_jpeg(source: str | Path, target: str | Path) -> Path:
+    """Write ``source`` as an RGB JPEG at ``target`` (atomically), for pipelines that decode JPEG only."""
+    from PIL import Image
+
+    target = Path(target)
+    tmp = target.with_name(target.name + ".part")
+    Image.fromarray(load_rgb(source)).save(tmp, format="JPEG", quality=95)
+    os.replace(tmp, target)
+    return target
