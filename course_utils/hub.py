@@ -100,7 +100,13 @@ def build_feature_vector(path: str | Path, dim: int, seed: int = 0, note: str = 
     root.regularization_losses = []
     tmp = path.with_name(path.name + ".building")
     shutil.rmtree(tmp, ignore_errors=True)
-    tf.saved_model.save(root, str(tmp))
+    logger = tf.get_logger()
+    level = logger.level
+    logger.setLevel("ERROR")  # no "Assets written to ..." lines in the notebook
+    try:
+        tf.saved_model.save(root, str(tmp))
+    finally:
+        logger.setLevel(level)
     (tmp / STAND_IN_MARKER).write_text(
         f"Locally built stand-in (random weights, output dim {dim}, seed {seed}). {note}\n"
         "Not a pretrained model: the course's quick profile uses it to run offline.\n"
@@ -138,6 +144,11 @@ def prepare_handle(handle: str, source: str, dim: int, seed: int = 0) -> str:
         install_stand_in(handle, dim, seed)
         print(f"TF Hub {handle}\n  -> local stand-in at {cache_path(handle)} (random weights, {dim}-d output)")
     elif source == "download":
+        if is_stand_in(handle):
+            raise HubCacheError(
+                f"{cache_path(handle)} holds a locally built stand-in, not the real {handle}: delete that "
+                "folder (the quick profile keeps its stand-ins in data/quick/tfhub)"
+            )
         state = "cached" if is_cached(handle) else "will download on first use (needs the internet once)"
         print(f"TF Hub {handle}\n  -> {cache_path(handle)} ({state})")
     else:

@@ -24,6 +24,8 @@ def plot_history(histories, metrics: Sequence[str] = ("accuracy", "loss"), title
     ``histories`` is a Keras ``History`` (or its ``.history`` dict), or a
     mapping ``{run name: History}`` to compare several runs on shared axes.
     """
+    if not histories:
+        raise ValueError("plot_history needs a History, its .history dict, or {run name: History}")
     if hasattr(histories, "history") or (
         isinstance(histories, Mapping) and histories and all(
             isinstance(v, (list, tuple)) for v in histories.values())
@@ -60,8 +62,10 @@ def _show_image(ax, image):
         image = image[..., 0]
     if image.dtype != np.uint8:
         low, high = float(image.min()), float(image.max())
-        if low < 0.0 or high > 1.0:
-            image = (image - low) / (high - low + 1e-8)
+        if -0.05 <= low and high <= 1.05:
+            image = np.clip(image, 0.0, 1.0)  # [0, 1] images with resize overshoot
+        else:
+            image = (image - low) / (high - low + 1e-8)  # any other range: stretch to [0, 1]
     ax.imshow(image, cmap="gray" if image.ndim == 2 else None)
     ax.axis("off")
 

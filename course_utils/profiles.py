@@ -13,7 +13,8 @@ and reads ``cfg.epochs``, ``cfg.batch_size`` ... from then on; there are no
 from __future__ import annotations
 
 import os
-from typing import Any, Mapping
+from collections.abc import Mapping
+from typing import Any
 
 PROFILES = ("full", "quick")
 PROFILE_ENV_VAR = "COURSE_PROFILE"
@@ -92,22 +93,26 @@ LESSONS: dict[str, dict[str, Any]] = {
             "split": ["train[:10%]", "train[10%:25%]", "train[25%:]"],
             "mobilenet_handle": "https://tfhub.dev/google/tf2-preview/mobilenet_v2/feature_vector/4",
             "inception_handle": "https://tfhub.dev/google/tf2-preview/inception_v3/feature_vector/4",
+            # A local flower_photos copy used instead of the download (full profile only).
+            "flowers_dir": None,
         },
         "full": {
-            "data": "tf_flowers via TFDS (3,670 photos, 5 classes)",
+            "data": "tf_flowers via TFDS (3,670 photos, 5 classes), or a local flower_photos copy",
             "weights": "TF Hub MobileNet-v2 and Inception-v3 feature vectors (ImageNet)",
+            # The lesson's batch: 367 = 10% of 3,670 = the whole test split in one batch.
             "batch_size": 367,
             "hub_source": "download",
             "flowers_source": "tfds",
             "num_images": None,
         },
         "quick": {
-            "data": "generated 5-class 'flowers' prepared as a local TFDS dataset",
-            "weights": "locally built TF Hub-format stand-ins under the real handles",
-            "batch_size": 32,
+            "data": "300 generated 5-class 'flowers' (sizes vary) prepared as a local TFDS tf_flowers",
+            "weights": "locally built TF Hub-format stand-ins under the real handles (random weights)",
+            # Smaller than the 30-image test split on purpose: predictions span 2 batches.
+            "batch_size": 16,
             "hub_source": "stand-in",
             "flowers_source": "generated",
-            "num_images": 250,
+            "num_images": 300,
         },
     },
     "04": {
@@ -132,10 +137,21 @@ LESSONS: dict[str, dict[str, Any]] = {
     },
     "05": {
         "title": "InceptionV3 cut at mixed7, a new dense head, augmentation and dropout",
-        "common": {"image_size": 150, "batch_size": 20, "learning_rate": 1e-4, "seed": 0},
+        "common": {
+            "image_size": 150,
+            "batch_size": 20,
+            "learning_rate": 1e-4,
+            "cut_layer": "mixed7",
+            "dropout_rate": 0.2,
+            "seed": 0,
+            # A learner's own copies (None: download). Used by the full profile only.
+            "weights_file": None,
+            "cats_dogs": None,
+        },
         "full": {
-            "data": "cats_and_dogs_filtered (2,000 train / 1,000 validation)",
-            "weights": "InceptionV3 no-top ImageNet weights file, loaded with load_weights",
+            "data": "cats_and_dogs_filtered (2,000 train / 1,000 validation JPEGs), downloaded and verified",
+            "weights": "InceptionV3 no-top ImageNet weights file (Keras Applications, MD5-verified), "
+            "loaded with load_weights",
             "epochs": 100,
             "steps_per_epoch": 100,
             "validation_steps": 50,
@@ -144,14 +160,19 @@ LESSONS: dict[str, dict[str, Any]] = {
             "num_images": None,
         },
         "quick": {
-            "data": "generated two-class images in the cats_and_dogs_filtered folder layout",
-            "weights": "a random-init InceptionV3 no-top weights file in the same format",
+            "data": "generated two-class images (40 train / 20 validation, 150x150) in the "
+            "cats_and_dogs_filtered folder layout: NOT cats and dogs",
+            "weights": "a random-init InceptionV3 no-top weights file (.h5, same format; BatchNorm "
+            "statistics measured on generated images), loaded with load_weights: NOT ImageNet features",
+            # 3 epochs, so the per-epoch time has two epochs without tracing. An epoch is one
+            # pass over the images (2 x 20 train, 1 x 20 validation), with the full
+            # schedule's 2:1 ratio of training to validation steps.
             "epochs": 3,
-            "steps_per_epoch": 4,
-            "validation_steps": 2,
+            "steps_per_epoch": 2,
+            "validation_steps": 1,
             "catsdogs_source": "generated",
             "weights_source": "stand-in",
-            "num_images": 120,
+            "num_images": 60,
         },
     },
     "06": {

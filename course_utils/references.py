@@ -18,10 +18,14 @@ REFERENCES: dict[str, dict[str, str]] = {
         "hub_train_accuracy": "100% training accuracy, loss still high after 15 epochs",
     },
     "03": {
+        "num_classes": "5 (dandelion, daisy, tulips, sunflowers, roses)",
+        "num_test": "367 test images (10% of 3,670; the lesson's batch size)",
         "mobilenet_val_accuracy": "above 80% after 6 epochs, no overfitting",
         "mobilenet_test_accuracy": "above 80% after 6 epochs",
+        "mobilenet_epoch_s": "not reported ('reasonable'; Colab GPU)",
         "inception_val_accuracy": "above 80% after 6 epochs, similar to MobileNet-v2",
         "inception_test_accuracy": "above 80% after 6 epochs",
+        "inception_epoch_s": "not reported (Colab GPU)",
     },
     "04": {
         "b_val_accuracy": "learning curves only (no figure reported)",
@@ -29,8 +33,11 @@ REFERENCES: dict[str, dict[str, str]] = {
         "d_val_accuracy": "learning curves only (no figure reported)",
     },
     "05": {
-        "gap_without_dropout": "training and validation accuracy diverge (overfitting)",
-        "gap_with_dropout": "smaller gap after Dropout(0.2)",
+        "gap_without_dropout": "training and validation accuracy diverge over 100 epochs (overfitting; curves only, no figure)",
+        "gap_with_dropout": "Dropout(0.2) shown as the remedy; curves only, no figure",
+        "val_accuracy_without_dropout": "curves only (no figure reported)",
+        "val_accuracy_with_dropout": "curves only (no figure reported)",
+        "mixed7_shape": "7x7 (mixed7 chosen over the last layer's 3x3)",
     },
     "06": {
         "small_test_accuracy": "about 77-78% (PyTorch, 64x64 crops, 50 epochs)",

@@ -81,3 +81,15 @@ def test_download_source_only_reports(hub_cache, capsys):
 def test_unknown_source(hub_cache):
     with pytest.raises(ValueError, match="unknown hub source"):
         course_hub.prepare_handle(HANDLE, "kaggle", dim=8)
+
+
+def test_full_profile_refuses_a_stand_in_in_its_cache(hub_cache):
+    course_hub.install_stand_in(HANDLE, dim=8)
+    with pytest.raises(course_hub.HubCacheError, match="holds a locally built stand-in"):
+        course_hub.prepare_handle(HANDLE, "download", dim=8)
+
+
+def test_building_prints_no_tensorflow_info(hub_cache, capsys):
+    course_hub.build_feature_vector(hub_cache / "quiet", dim=4)
+    captured = capsys.readouterr()
+    assert "Assets written" not in captured.out + captured.err

@@ -80,3 +80,16 @@ def test_plot_images_grid_and_grey():
     fig = plots.plot_images(np.zeros((7, 6, 6)), titles=list("abcdefg"), cols=5)
     assert len(fig.axes) == 10
     assert [ax.get_title() for ax in fig.axes[:7]] == list("abcdefg")
+
+
+def test_plot_history_empty_is_an_error():
+    with pytest.raises(ValueError, match="needs a History"):
+        plots.plot_history({})
+
+
+def test_show_image_clips_small_overshoot_instead_of_stretching():
+    image = np.full((4, 4, 3), 0.5)
+    image[0, 0] = 1.02
+    fig = plots.plot_images([image], cols=1)
+    shown = fig.axes[0].images[0].get_array()
+    assert float(shown.max()) == pytest.approx(1.0) and float(shown[1, 1, 0]) == pytest.approx(0.5)

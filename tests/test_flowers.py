@@ -1,0 +1,399 @@
+"""course_utils.flowers: the tf_flowers loader (three sources, one tfds.load), pipeline, predictions."""
+from __future__ import annotations
+
+import socket
+
+import numpy as np
+import pytest
+import tensorflow as tf
+import tensorflow_datasets as tfds
+from PIL import Image
+from tensorflow_datasets.datasets.tf_flowers import tf_flowers_dataset_builder as real_tf_flowers
+
+from course_utils import flowers
+
+# One clearly different colour per class, so a loaded image tells which folder it came from.
+COLOURS = {"dandelion": (250, 220, 0), "daisy": (255, 255, 255), "tulips": (230, 0, 0),
+           "sunflowers": (255, 140, 0), "roses": (160, 0, 120)}
+
+
+def write_folder(root, per_class=6, classes=flowers.CLASS_NAMES, seed=0):
+    """A small flower_photos folder: constant-colour JPEGs of varying sizes."""
+    rng = np.random.default_rng(seed)
+    for name in classes:
+        (root / name).mkdir(parents=True, exist_ok=True)
+        for i in range(per_class):
+            height, width = (int(v) for v in rng.integers(20, 60, size=2))
+            Image.new("RGB", (width, height), COLOURS.get(name, (0, 0, 0))).save(root / name / f"{name}_{i}.jpg")
+    return root
+
+
+@pytest.fixture
+def folder(tmp_path):
+    return write_folder(tmp_path / "flower_photos")
+
+
+@pytest.fixture
+def tfds_dir(tmp_path, monkeypatch):
+    path = tmp_path / "tfds"
+    monkeypatch.setenv("TFDS_DATA_DIR", str(path))
+    monkeypatch.setenv("COURSE_DATA_DIR", str(tmp_path / "data"))
+    monkeypatch.delenv(flowers.FOLDER_ENV_VAR, raising=False)
+    return path
+
+
+def label_of(image) -> str:
+    """The class whose colour is closest to the image's mean colour."""
+    mean = np.asarray(image, dtype=float).reshape(-1, 3).mean(axis=0)
+    return min(COLOURS, key=lambda name: np.abs(mean - COLOURS[name]).sum())
+
+
+# --------------------------------------------------------------------------- folder checks
+
+
+def test_class_names_are_tf_flowers_label_order(tmp_path):
+    real = tfds.builder("tf_flowers", data_dir=str(tmp_path)).info.features["label"].names
+    assert list(flowers.CLASS_NAMES) == real
+    assert flowers.SPLIT == ("train[:10%]", "train[10%:25%]", "train[25%:]")
+
+
+def test_find_flower_folder_accepts_the_folder_or_its_parent(folder):
+    assert flowers.find_flower_folder(folder) == folder
+    assert flowers.find_flower_folder(folder.parent) == folder  # the folder the .tgz unpacked into
+
+
+def test_missing_folder_says_the_layout_and_what_to_do(tmp_path):
+    with pytest.raises(flowers.FlowersDataError) as err:
+        flowers.find_flower_folder(tmp_path / "nowhere")
+    message = str(err.value)
+    assert "\n" not in message
+    assert "no flower folder at" in message and flowers.EXPECTED_LAYOUT in message
+    assert "FLOWERS_DIR" in message and "PROFILE='quick'" in message
+
+
+def test_archive_instead_of_folder(tmp_path):
+    archive = tmp_path / "flower_photos.tgz"
+    archive.write_bytes(b"not unpacked")
+    with pytest.raises(flowers.FlowersDataError, match="is a file, not a folder: unpack it first"):
+        flowers.find_flower_folder(archive)
+
+
+def test_missing_class_folders(tmp_path):
+    root = write_folder(tmp_path / "flower_photos", classes=("daisy", "dandelion", "tulips"))
+    with pytest.raises(flowers.FlowersDataError, match=r"no class folder\(s\) roses, sunflowers: expected"):
+        flowers.find_flower_folder(root)
+
+
+def test_extra_class_folder(folder):
+    write_folder(folder, per_class=1, classes=("cats",))
+    with pytest.raises(flowers.FlowersDataError, match=r"unexpected folder\(s\) cats besides the 5 classes"):
+        flowers.find_flower_folder(folder)
+
+
+def test_hidden_folders_are_ignored(folder):
+    (folder / ".ipynb_checkpoints").mkdir()  # Jupyter makes these
+    assert flowers.find_flower_folder(folder) == folder
+    assert sum(flowers.count_folder(folder).values()) == 30
+
+
+def test_empty_class_folder(folder):
+    for path in (folder / "roses").iterdir():
+        path.unlink()
+    (folder / "roses" / "notes.txt").write_text("no photos here")
+    with pytest.raises(flowers.FlowersDataError, match=r"roses holds no \.jpg images: expected"):
+        flowers.find_flower_folder(folder)
+
+
+def test_count_folder_in_label_order_ignoring_other_files(folder):
+    (folder / "LICENSE.txt").write_text("CC-BY")  # the real archive has one at the top
+    (folder / "daisy" / "thumbs.db").write_text("x")
+    write_folder(folder, per_class=3, classes=("daisy",), seed=1)  # overwrites 3, keeps 6
+    counts = flowers.count_folder(folder)
+    assert list(counts) == list(flowers.CLASS_NAMES)
+    assert counts == {name: 6 for name in flowers.CLASS_NAMES}
+
+
+def test_fingerprint_changes_with_the_folder(folder):
+    first = flowers.folder_fingerprint(folder)
+    assert flowers.folder_fingerprint(folder) == first and len(first) == 12
+    Image.new("RGB", (9, 9)).save(folder / "roses" / "extra.jpg")
+    assert flowers.folder_fingerprint(folder) != first
+
+
+def test_local_builder_yields_the_real_builders_keys_and_labels(folder, tmp_path):
+    builder = flowers.local_builder(folder, tmp_path / "tfds")
+    assert builder.name == "tf_flowers" and str(builder.version) == "3.0.1"
+    (split,) = builder._split_generators(dl_manager=None)
+    # The real builder's own _generate_examples turns our file list into examples.
+    examples = dict(real_tf_flowers.Builder._generate_examples(None, **split.gen_kwargs))
+    assert len(examples) == 30
+    assert "daisy/daisy_0.jpg" in examples  # the key the real archive gives that photo
+    assert {record["label"] for record in examples.values()} == set(flowers.CLASS_NAMES)
+
+
+# --------------------------------------------------------------------------- loading
+
+
+def test_local_folder_loads_through_tfds_with_real_splits(folder, tfds_dir, capsys):
+    (test, valid, train), info = flowers.load_flowers(flowers.SPLIT, "folder", folder=folder)
+    out = capsys.readouterr().out
+    assert "tfds.load('tf_flowers'" in out and "download=False" in out and "source: folder" in out
+    assert info.name == "tf_flowers"
+    assert info.features["label"].names == list(flowers.CLASS_NAMES)
+    assert flowers.split_sizes(info) == {"train[:10%]": 3, "train[10%:25%]": 5, "train[25%:]": 22}  # TFDS rounds 7.5 up
+    assert [flowers.count_examples(d) for d in (test, valid, train)] == [3, 5, 22]
+    seen = set()
+    for image, label in test.concatenate(valid).concatenate(train):
+        assert label_of(image) == flowers.CLASS_NAMES[int(label)]  # label order is tf_flowers'
+        seen.add(image.shape)
+    assert len(seen) > 5  # the sizes vary, as in the real photos
+    prepared = list((tfds_dir / "local_flowers").iterdir())
+    assert len(prepared) == 1 and (prepared[0] / "tf_flowers" / "3.0.1").is_dir()
+
+
+def test_local_folder_is_prepared_once_and_again_when_it_changes(folder, tfds_dir, capsys):
+    flowers.load_flowers(source="folder", folder=folder)
+    assert "prepared 30 images" in capsys.readouterr().out
+    flowers.load_flowers(source="folder", folder=folder)
+    assert "prepared 30 images" not in capsys.readouterr().out
+    Image.new("RGB", (20, 30), COLOURS["roses"]).save(folder / "roses" / "new.jpg")
+    _, info = flowers.load_flowers(source="folder", folder=folder)
+    assert "prepared 31 images" in capsys.readouterr().out
+    assert info.splits["train"].num_examples == 31
+
+
+def test_tfds_source_prefers_a_local_copy_named_in_the_environment(folder, tfds_dir, monkeypatch):
+    monkeypatch.setenv(flowers.FOLDER_ENV_VAR, str(folder))
+    monkeypatch.setattr(flowers, "_can_reach", lambda *a, **k: pytest.fail("must not probe the network"))
+    where = flowers.resolve_source("tfds", verbose=False)
+    assert where.kind == "folder" and where.download is False and where.folder == folder
+
+
+def test_tfds_source_offline_fails_at_once_with_advice(tfds_dir, monkeypatch):
+    probed = []
+    monkeypatch.setattr(flowers, "_can_reach", lambda host, port=443, timeout=5.0: probed.append(host) or False)
+    monkeypatch.setattr(flowers.tfds, "load", lambda *a, **k: pytest.fail("tfds.load must not be called"))
+    with pytest.raises(flowers.FlowersDataError) as err:
+        flowers.load_flowers(source="tfds")
+    assert probed == [flowers.DOWNLOAD_HOST]
+    message = str(err.value)
+    assert "cannot be reached" in message and "FLOWERS_DIR" in message and "\n" not in message
+
+
+def test_tfds_source_uses_an_already_downloaded_dataset_without_probing(folder, tfds_dir, monkeypatch):
+    # Put a prepared tf_flowers where a full run's download would be.
+    builder = flowers.local_builder(folder, tfds_dir)
+    builder.download_and_prepare(download_config=tfds.download.DownloadConfig(try_download_gcs=False))
+    monkeypatch.setattr(flowers, "_can_reach", lambda *a, **k: pytest.fail("must not probe the network"))
+    where = flowers.resolve_source("tfds", verbose=False)
+    assert (where.kind, where.data_dir, where.download) == ("tfds", tfds_dir, True)
+    (test, valid, train), info = flowers.load_flowers(source="tfds", verbose=False)
+    assert flowers.count_examples(test) == 3 and info.splits["train"].num_examples == 30
+
+
+def test_tfds_download_failure_is_one_clear_line(tfds_dir, monkeypatch):
+    monkeypatch.setattr(flowers, "_can_reach", lambda *a, **k: True)
+
+    def failing_load(*args, **kwargs):
+        assert kwargs["download"] is True and kwargs["data_dir"] == str(tfds_dir)
+        raise ConnectionError("connection reset\nlong trace")
+
+    monkeypatch.setattr(flowers.tfds, "load", failing_load)
+    with pytest.raises(flowers.FlowersDataError, match=r"failed \(ConnectionError: connection reset\); if the download"):
+        flowers.load_flowers(source="tfds", verbose=False)
+
+
+def test_generated_source_goes_through_the_same_load(tfds_dir, tmp_path, capsys):
+    (test, valid, train), info = flowers.load_flowers(source="generated", num_images=100, folder="/ignored")
+    out = capsys.readouterr().out
+    assert "FLOWERS_DIR=/ignored is ignored" in out and "source: generated" in out
+    assert flowers.split_sizes(info) == {"train[:10%]": 10, "train[10%:25%]": 15, "train[25%:]": 75}
+    assert flowers.generated_folder() == tmp_path / "data" / "quick" / "flower_photos"
+    assert flowers.count_folder(flowers.generated_folder()) == {name: 20 for name in flowers.CLASS_NAMES}
+    assert len(set(flowers.image_shapes(train, 10))) > 1
+
+
+def test_resolve_source_errors(tfds_dir, monkeypatch):
+    with pytest.raises(ValueError, match="unknown flowers source 'kaggle'"):
+        flowers.resolve_source("kaggle")
+    with pytest.raises(flowers.FlowersDataError, match="source 'folder' needs a folder"):
+        flowers.resolve_source("folder")
+    monkeypatch.delenv("TFDS_DATA_DIR")
+    with pytest.raises(flowers.FlowersDataError, match="TFDS_DATA_DIR is not set"):
+        flowers.tfds_data_dir()
+
+
+def test_can_reach_a_local_port_only_when_it_listens():
+    server = socket.socket()
+    server.bind(("127.0.0.1", 0))
+    server.listen(1)
+    port = server.getsockname()[1]
+    try:
+        assert flowers._can_reach("127.0.0.1", port, timeout=2)
+    finally:
+        server.close()
+    assert not flowers._can_reach("127.0.0.1", port, timeout=2)
+
+
+# --------------------------------------------------------------------------- generated folder
+
+
+def test_make_generated_flowers(tmp_path):
+    root = tmp_path / "flower_photos"
+    counts = flowers.make_generated_flowers(root, 50, seed=3)
+    assert counts == {name: 10 for name in flowers.CLASS_NAMES}
+    assert flowers.count_folder(root) == counts
+    assert not (tmp_path / "flower_photos.building").exists()
+    sizes = {Image.open(p).size for p in root.glob("*/*.jpg")}
+    assert len(sizes) > 10 and all(90 <= w <= 260 and 90 <= h <= 260 for w, h in sizes)
+    # The classes differ in colour: mean hue of a class is far from the others'.
+    means = {name: np.mean([np.asarray(Image.open(p), float).mean(axis=(0, 1)) for p in (root / name).glob("*.jpg")],
+                           axis=0) for name in flowers.CLASS_NAMES}
+    assert min(np.abs(means[a] - means[b]).sum() for a in means for b in means if a != b) > 15
+
+
+def test_make_generated_flowers_reuses_or_rebuilds(tmp_path):
+    root = tmp_path / "flower_photos"
+    flowers.make_generated_flowers(root, 25)
+    first = root / "roses" / sorted(p.name for p in (root / "roses").iterdir())[0]
+    stamp = first.stat().st_mtime_ns
+    flowers.make_generated_flowers(root, 25)
+    assert first.stat().st_mtime_ns == stamp  # same settings: reused
+    flowers.make_generated_flowers(root, 30)
+    assert sum(flowers.count_folder(root).values()) == 30
+    with pytest.raises(ValueError, match="at least 25"):
+        flowers.make_generated_flowers(tmp_path / "small", 10)
+
+
+def test_make_generated_flowers_never_overwrites_real_photos(folder):
+    before = flowers.count_folder(folder)
+    with pytest.raises(flowers.FlowersDataError, match="was not generated by the course: not overwriting"):
+        flowers.make_generated_flowers(folder, 50)
+    assert flowers.count_folder(folder) == before
+
+
+# --------------------------------------------------------------------------- pipeline
+
+
+def toy_dataset(n=23, seed=0):
+    """Supervised pairs with varying sizes; the label is written into the pixels."""
+    rng = np.random.default_rng(seed)
+    images = [np.full((int(rng.integers(10, 30)), int(rng.integers(10, 30)), 3), 10 * (i % 25), np.uint8) for i in range(n)]
+    return tf.data.Dataset.from_generator(
+        lambda: ((img, np.int64(i % 5)) for i, img in enumerate(images)),
+        output_signature=(tf.TensorSpec((None, None, 3), tf.uint8), tf.TensorSpec((), tf.int64)),
+    )
+
+
+def test_format_image_resizes_and_scales():
+    image = tf.constant(np.full((31, 47, 3), 255, np.uint8))
+    out, label = flowers.format_image(image, tf.constant(3), size=224)
+    assert out.shape == (224, 224, 3) and out.dtype == tf.float32
+    assert float(tf.reduce_max(out)) == pytest.approx(1.0) and int(label) == 3
+    assert flowers.format_image(image, 1, size=299)[0].shape == (299, 299, 3)
+
+
+def test_make_batches_shapes_and_order():
+    data = toy_dataset()
+    train_b, valid_b, test_b = flowers.make_batches(data, data, data, size=32, batch_size=8, num_train=23)
+    assert [int(y.shape[0]) for _, y in test_b] == flowers.batch_layout(23, 8) == [8, 8, 7]
+    images, _ = next(iter(valid_b))
+    assert images.shape == (8, 32, 32, 3) and float(tf.reduce_max(images)) <= 1.0
+    first = np.concatenate([y.numpy() for _, y in test_b])
+    assert np.array_equal(first, np.concatenate([y.numpy() for _, y in test_b]))  # fixed order
+    assert np.array_equal(first, np.arange(23) % 5)
+    shuffled = np.concatenate([y.numpy() for _, y in train_b])
+    assert sorted(shuffled) == sorted(first)  # the same examples, shuffled
+
+
+def test_batch_layout_and_the_lessons_367():
+    assert flowers.batch_layout(367, 367) == [367]  # the test split in one batch
+    assert flowers.batch_layout(2752, 367) == [367] * 7 + [183]  # the full train split
+    assert flowers.batch_layout(367, 1024) == [367]
+    assert flowers.batch_layout(30, 16) == [16, 14]
+    assert flowers.batch_layout(0, 16) == []
+    with pytest.raises(ValueError):
+        flowers.batch_layout(10, 0)
+
+
+def test_the_real_split_sizes_are_367_551_2752():
+    """What the notebook says about the full dataset, from TFDS's own split arithmetic."""
+    from tensorflow_datasets.core import naming
+
+    template = naming.ShardedFileTemplate(data_dir="/unused", dataset_name="tf_flowers", split="train",
+                                          filetype_suffix="tfrecord")
+    splits = tfds.core.SplitDict([tfds.core.SplitInfo(name="train", shard_lengths=[3670], num_bytes=0,
+                                                      filename_template=template)])
+    assert [splits[s].num_examples for s in flowers.SPLIT] == [367, 551, 2752]
+
+
+def test_the_lessons_indexing_breaks_when_the_batch_exceeds_the_split():
+    """Why 1024 'failed' in the lesson: first-batch labels indexed with range(BATCH_SIZE)."""
+    labels_of_first_batch = np.zeros(flowers.batch_layout(367, 1024)[0])
+    with pytest.raises(IndexError):
+        [labels_of_first_batch[i] for i in range(1024)]
+
+
+# --------------------------------------------------------------------------- predictions
+
+
+class LabelReader(tf.keras.Model):
+    """Reads the label the toy data wrote into the pixels: one-hot logits of (value / 10) % 5."""
+
+    def call(self, images, training=False):
+        index = tf.cast(tf.round(tf.reduce_mean(images, axis=[1, 2, 3]) * 255.0 / 10.0), tf.int64) % 5
+        return tf.one_hot(index, 5) * 10.0
+
+
+@pytest.mark.parametrize("batch_size", [1, 7, 16, 23, 1024])
+def test_collect_predictions_pairs_labels_for_any_batch_size(batch_size):
+    data = toy_dataset()
+    _, _, test_b = flowers.make_batches(data, data, data, size=16, batch_size=batch_size, num_train=23)
+    result = flowers.collect_predictions(LabelReader(), test_b, keep_images=5)
+    assert len(result) == 23 and result.logits.shape == (23, 5)
+    assert result.batch_sizes == flowers.batch_layout(23, batch_size)
+    assert result.accuracy == 1.0 and np.array_equal(result.predicted, result.labels)
+    assert result.images.shape == (5, 16, 16, 3)
+
+
+def test_collect_predictions_stays_aligned_on_a_shuffled_dataset():
+    data = toy_dataset().map(lambda x, y: flowers.format_image(x, y, 16))
+    shuffled = data.shuffle(23, seed=1, reshuffle_each_iteration=True).batch(6)
+    assert flowers.collect_predictions(LabelReader(), shuffled).accuracy == 1.0
+
+
+def test_predictions_names_and_accuracy():
+    logits = np.array([[5.0, 0, 0], [0, 5.0, 0], [0, 0, 5.0], [5.0, 0, 0]])
+    result = flowers.Predictions(logits, np.array([0, 1, 1, 0]), np.empty((0,)), [4])
+    assert list(result.predicted) == [0, 1, 2, 0] and result.accuracy == 0.75
+    true, predicted = result.names(["a", "b", "c"])
+    assert true == ["a", "b", "b", "a"] and predicted == ["a", "b", "c", "a"]
+
+
+def test_first_pairs_the_kept_images_with_their_labels():
+    """A test split larger than the kept images (367 vs 30 in the full run) still plots."""
+    data = toy_dataset(40).map(lambda x, y: flowers.format_image(x, y, 8))
+    result = flowers.collect_predictions(LabelReader(), data.batch(16), keep_images=30)
+    images, true, predicted = result.first()
+    assert len(images) == len(true) == len(predicted) == 30 and len(result) == 40
+    assert np.array_equal(true, np.arange(30) % 5) and np.array_equal(predicted, true)
+    assert len(result.first(12)[1]) == 12 and len(result.first(99)[0]) == 30
+    import matplotlib
+
+    matplotlib.use("Agg")
+    from course_utils import plots
+
+    assert len(plots.plot_prediction_grid(*result.first(), list(flowers.CLASS_NAMES)).axes) == 30
+
+
+def test_collect_predictions_on_an_empty_dataset():
+    empty = toy_dataset().take(0).map(lambda x, y: flowers.format_image(x, y, 8)).batch(4)
+    with pytest.raises(ValueError, match="yielded no batches"):
+        flowers.collect_predictions(LabelReader(), empty)
+
+
+def test_count_examples_and_image_shapes():
+    data = toy_dataset(7)
+    assert flowers.count_examples(data) == 7
+    shapes = flowers.image_shapes(data, 3)
+    assert len(shapes) == 3 and all(len(s) == 3 and s[-1] == 3 for s in shapes)
