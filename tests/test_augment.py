@@ -1,0 +1,170 @@
+"""The augmentation pipeline: the lesson's ImageDataGenerator arguments as preprocessing layers."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from course_utils import augment
+
+LESSON = augment.LESSON_GENERATOR_ARGS
+
+
+def smooth_images(count: int = 4, size: int = 48, seed: int = 0) -> np.ndarray:
+    """Images in 0..255 with structure everywhere (gradients and blobs), float32 [N, H, W, 3]."""
+    rng = np.random.default_rng(seed)
+    yy, xx = np.mgrid[0:size, 0:size].astype("float32") / size
+    images = []
+    for _ in range(count):
+        a, b, c = rng.uniform(0.5, 3.0, 3)
+        image = np.stack([np.sin(a * 6 * xx) ** 2, np.cos(b * 6 * yy) ** 2, (xx * c + yy) % 1.0], axis=-1)
+        images.append(image * 255)
+    return np.stack(images).astype("float32")
+
+
+def test_the_lesson_arguments_are_the_lessons():
+    assert LESSON == {"rescale": 1 / 255, "rotation_range": 40, "width_shift_range": 0.2,
+                      "height_shift_range": 0.2, "shear_range": 0.2, "zoom_range": 0.2, "horizontal_flip": True}
+
+
+def test_build_augmentation_maps_every_argument_onto_its_layer():
+    stack = augment.build_augmentation(**LESSON)
+    assert augment.layer_calls(stack) == [
+        "Rescaling(scale=0.003922)",
+        "RandomRotation(factor=0.1111, fill_mode='nearest')",
+        "RandomTranslation(height_factor=0.2, width_factor=0.2, fill_mode='nearest')",
+        "RandomShear(degrees=0.2, fill_mode='nearest')",
+        "RandomZoom(height_factor=(-0.2, 0.2), width_factor=(-0.2, 0.2), fill_mode='nearest')",
+        "RandomFlip(mode='horizontal')",
+    ]
+
+
+def test_only_the_arguments_given_make_layers():
+    assert augment.layer_calls(augment.build_augmentation(rescale=1 / 255)) == ["Rescaling(scale=0.003922)"]
+    assert augment.build_augmentation().layers == []
+    with pytest.raises(TypeError):
+        augment.build_augmentation(brightness_range=(0.5, 1.5))
+
+
+def test_training_output_has_the_input_shape_and_the_rescaled_range():
+    stack = augment.build_augmentation(**LESSON, seed=1)
+    images = smooth_images()
+    out = stack(images, training=True).numpy()
+    assert out.shape == images.shape and out.dtype == np.float32
+    assert out.min() >= 0.0 and out.max() <= 1.0 + 1e-6
+
+
+def test_augmentation_changes_training_images():
+    stack = augment.build_augmentation(**LESSON, seed=1)
+    images = smooth_images()
+    rescaled = images / 255
+    out = stack(images, training=True).numpy()
+    changed = np.abs(out - rescaled).mean(axis=(1, 2, 3))
+    assert (changed > 0.01).all()  # every image moved
+    again = stack(images, training=True).numpy()
+    assert np.abs(again - out).mean() > 0.01  # a new draw each call
+
+
+def test_validation_images_are_only_rescaled():
+    images = smooth_images()
+    stack = augment.build_augmentation(**LESSON, seed=1)
+    np.testing.assert_allclose(stack(images, training=False).numpy(), images / 255, atol=1e-6)
+    validation = augment.build_augmentation(rescale=1 / 255)  # the lesson's test_datagen
+    np.testing.assert_array_equal(validation(images, training=True).numpy(),
+                                  validation(images, training=False).numpy())
+
+
+def test_the_stack_works_in_a_tf_data_map_on_uint8_batches():
+    stack = augment.build_augmentation(**LESSON, seed=2)
+    images = smooth_images(6).astype("uint8")
+    ds = tf.data.Dataset.from_tensor_slices((images, np.arange(6))).batch(3)
+    ds = ds.map(lambda x, y: (stack(tf.cast(x, tf.float32), training=True), y))
+    batches = [x.numpy() for x, _ in ds]
+    assert [b.shape for b in batches] == [(3, 48, 48, 3)] * 2
+    assert all(0.0 <= b.min() and b.max() <= 1.0 + 1e-6 for b in batches)
+
+
+# --- RandomShear --------------------------------------------------------------------------------
+
+def test_shear_transform_matches_image_data_generator():
+    image = smooth_images(1, size=50)[0] / 255
+    reference = tf.keras.preprocessing.image.apply_affine_transform(
+        image, shear=20, row_axis=0, col_axis=1, channel_axis=2, fill_mode="nearest", order=1
+    )
+    ours = tf.raw_ops.ImageProjectiveTransformV3(
+        images=tf.constant(image[None], tf.float32), transforms=augment.shear_transforms([20.0], 50, 50),
+        output_shape=[50, 50], fill_value=0.0, interpolation="BILINEAR", fill_mode="NEAREST",
+    ).numpy()[0]
+    assert np.abs(ours - reference).max() < 1e-4
+    mirrored = augment.shear_transforms([-20.0], 50, 50)
+    assert not np.allclose(mirrored.numpy(), augment.shear_transforms([20.0], 50, 50).numpy())
+
+
+def test_random_shear_range_is_in_degrees():
+    images = smooth_images(8, size=150)
+    big = augment.RandomShear(30, seed=0)(images, training=True).numpy()
+    tiny = augment.RandomShear(0.2, seed=0)(images, training=True).numpy()
+    assert np.abs(big - images).mean() > 5  # 30 degrees: clearly visible
+    # 0.2 degrees: a border pixel moves by under 0.3 px, so values change by a fraction of a grey level
+    assert np.abs(tiny - images).mean() < 1.0
+    assert np.abs(tiny - images).max() > 0  # but it is applied
+
+
+def test_random_shear_is_identity_at_inference_and_for_zero_degrees():
+    images = smooth_images()
+    layer = augment.RandomShear(10)
+    np.testing.assert_array_equal(layer(images, training=False).numpy(), images)
+    np.testing.assert_array_equal(augment.RandomShear(0)(images, training=True).numpy(), images)
+
+
+def test_random_shear_accepts_single_images_and_round_trips_its_config():
+    image = smooth_images(1)[0]
+    out = augment.RandomShear(15, seed=3)(image, training=True)
+    assert out.shape == image.shape
+    layer = augment.RandomShear(15, fill_mode="reflect", interpolation="nearest", seed=3)
+    clone = augment.RandomShear.from_config(layer.get_config())
+    assert (clone.degrees, clone.fill_mode, clone.interpolation, clone.seed) == (15.0, "reflect", "nearest", 3)
+
+
+@pytest.mark.parametrize(
+    "kwargs, message",
+    [({"degrees": -1}, "degrees must be >= 0"), ({"degrees": 1, "fill_mode": "mirror"}, "fill_mode"),
+     ({"degrees": 1, "interpolation": "bicubic"}, "interpolation")],
+)
+def test_random_shear_rejects_bad_arguments(kwargs, message):
+    with pytest.raises(ValueError, match=message):
+        augment.RandomShear(**kwargs)
+
+
+# --- the mapping table and the comparison helpers -------------------------------------------------
+
+def test_mapping_table_has_a_row_per_argument_written_from_the_real_layers():
+    table = augment.mapping_table(**LESSON)
+    args = table["ImageDataGenerator"].tolist()
+    assert args[:7] == ["rescale=1./255", "rotation_range=40", "width_shift_range=0.2", "height_shift_range=0.2",
+                        "shear_range=0.2", "zoom_range=0.2", "horizontal_flip=True"]
+    assert args[7] == "fill_mode='nearest' (default)"
+    current = dict(zip(args, table["current way (tf_keras 2.21)"]))
+    stack_calls = augment.layer_calls(augment.build_augmentation(**LESSON))
+    for arg in args[:7]:
+        assert current[arg] in stack_calls
+    assert "40 / 360" in table.loc[1, "note"]
+    assert "DEGREES" in table.loc[4, "what it does"] and "no shear layer" in table.loc[4, "note"]
+    assert augment.mapping_table().equals(table)  # no arguments: the lesson's
+
+
+def test_mapping_table_rejects_arguments_it_cannot_map():
+    with pytest.raises(TypeError, match="no mapping for ImageDataGenerator argument.*channel_shift_range"):
+        augment.mapping_table(channel_shift_range=10.0)
+
+
+def test_generator_and_layer_versions_of_one_image():
+    image = smooth_images(1, size=40)[0]
+    old = augment.generator_versions(image, 3, seed=0, **LESSON)
+    new = augment.layer_versions(augment.build_augmentation(**LESSON, seed=0), image, 3)
+    for versions in (old, new):
+        assert versions.shape == (3, 40, 40, 3)
+        assert 0.0 <= versions.min() and versions.max() <= 1.0 + 1e-6
+        assert np.abs(versions - image / 255).mean(axis=(1, 2, 3)).min() > 0.005
+    again = augment.generator_versions(image, 3, seed=0, **LESSON)
+    np.testing.assert_array_equal(old, again)  # seeded

@@ -1,0 +1,263 @@
+"""cats_and_dogs_filtered: layout checks, generated stand-in, archive checks and extraction (local files only)."""
+from __future__ import annotations
+
+import shutil
+import zipfile
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from course_utils import catsdogs, downloads
+from course_utils.catsdogs import CatsDogsLayoutError
+from course_utils.data import DataLayoutError
+
+SMALL = {"train": {"cats": 4, "dogs": 4}, "validation": {"cats": 2, "dogs": 2}}
+
+
+@pytest.fixture(scope="module")
+def generated(tmp_path_factory):
+    """A small generated data set (12 images) shared by the read-only tests."""
+    return catsdogs.make_quick_cats_and_dogs(tmp_path_factory.mktemp("gen"), 12, image_size=32, seed=3)
+
+
+def copy_tree(source: Path, target: Path) -> Path:
+    shutil.copytree(source, target)
+    return target
+
+
+def zip_folder(folder: Path, zip_path: Path, top: str = "cats_and_dogs_filtered", extra: dict | None = None) -> Path:
+    with zipfile.ZipFile(zip_path, "w") as archive:
+        for path in sorted(folder.rglob("*")):
+            if path.is_file():
+                archive.write(path, f"{top}/{path.relative_to(folder)}")
+        archive.writestr(f"{top}/vectorize.py", "# the real archive carries a script too\n")
+        for name, data in (extra or {}).items():
+            archive.writestr(name, data)
+    return zip_path
+
+
+def listing(folder: Path) -> list[str]:
+    return sorted(p.name for p in folder.iterdir())
+
+
+# --- generated stand-in ---------------------------------------------------------------------
+
+def test_generated_set_has_the_real_layout_and_balanced_counts(generated):
+    counts = catsdogs.check_layout(generated, SMALL)
+    assert counts == SMALL
+    assert (generated / catsdogs.GENERATED_MARKER).read_text().startswith("Generated stand-in")
+    names = sorted(p.name for p in (generated / "train" / "cats").iterdir())
+    assert all(n.endswith(".jpg") for n in names)
+
+
+def test_generated_images_are_jpegs_of_the_requested_size_and_splits_differ(generated):
+    from PIL import Image
+
+    train, _ = catsdogs.list_images(generated, "train")
+    validation, _ = catsdogs.list_images(generated, "validation")
+    with Image.open(train[0]) as image:
+        assert image.format == "JPEG" and image.size == (32, 32) and image.mode == "RGB"
+    train_pixels = {np.asarray(Image.open(p)).tobytes() for p in train}
+    assert not any(np.asarray(Image.open(p)).tobytes() in train_pixels for p in validation)
+
+
+def test_generated_classes_differ_in_colour(generated):
+    from PIL import Image
+
+    paths, labels = catsdogs.list_images(generated, "train")
+    means = np.array([np.asarray(Image.open(p), dtype=float).mean(axis=(0, 1)) for p in paths])
+    cats, dogs = means[labels == 0].mean(0), means[labels == 1].mean(0)
+    assert np.abs(cats - dogs).max() > 30  # a learnable signal, not noise
+
+
+def test_generated_set_is_reused_or_rebuilt_when_settings_change(tmp_path):
+    first = catsdogs.make_quick_cats_and_dogs(tmp_path, 12, image_size=32)
+    stamp = (first / catsdogs.GENERATED_MARKER).stat().st_mtime_ns
+    assert catsdogs.make_quick_cats_and_dogs(tmp_path, 12, image_size=32) == first
+    assert (first / catsdogs.GENERATED_MARKER).stat().st_mtime_ns == stamp
+    catsdogs.make_quick_cats_and_dogs(tmp_path, 18, image_size=32)
+    assert catsdogs.count_images(first)["train"] == {"cats": 6, "dogs": 6}
+    assert [n for n in listing(tmp_path) if n.startswith(".")] == []  # no building folder left
+
+
+def test_generated_counts_split_two_to_one():
+    assert catsdogs.generated_counts(60) == {"train": {"cats": 20, "dogs": 20},
+                                             "validation": {"cats": 10, "dogs": 10}}
+    assert catsdogs.generated_counts(3000) == catsdogs.FULL_COUNTS
+    with pytest.raises(ValueError, match="too small"):
+        catsdogs.generated_counts(2)
+
+
+# --- layout checks and the loader ---------------------------------------------------------------
+
+def test_list_images_gives_sorted_paths_and_binary_labels(generated):
+    paths, labels = catsdogs.list_images(generated, "validation")
+    assert len(paths) == 4 and labels.tolist() == [0, 0, 1, 1]
+    assert [p.parent.name for p in paths] == ["cats", "cats", "dogs", "dogs"]
+    assert paths == sorted(paths)
+    with pytest.raises(ValueError, match="unknown split 'test'"):
+        catsdogs.list_images(generated, "test")
+
+
+@pytest.mark.parametrize(
+    "damage, problem",
+    [
+        (lambda root: shutil.rmtree(root / "validation"), "the 'validation' folder is missing"),
+        (lambda root: shutil.rmtree(root / "train" / "dogs"), "the train/dogs folder is missing"),
+        (lambda root: [p.unlink() for p in (root / "train" / "cats").iterdir()], "train/cats has no .jpg images"),
+    ],
+)
+def test_a_broken_layout_names_the_problem_and_the_way_out(generated, tmp_path, damage, problem):
+    root = copy_tree(generated, tmp_path / "copy")
+    damage(root)
+    with pytest.raises(CatsDogsLayoutError) as err:
+        catsdogs.check_layout(root)
+    message = str(err.value)
+    assert problem in message
+    assert "{train,validation}/{cats,dogs}/*.jpg" in message and "CATS_DOGS" in message and "PROFILE=quick" in message
+    assert isinstance(err.value, DataLayoutError)
+
+
+def test_missing_folder_and_wrong_counts(generated, tmp_path):
+    with pytest.raises(CatsDogsLayoutError, match="no such folder"):
+        catsdogs.check_layout(tmp_path / "nothing")
+    with pytest.raises(CatsDogsLayoutError, match="train/cats: 4 images, expected 1000"):
+        catsdogs.check_layout(generated, catsdogs.FULL_COUNTS)
+
+
+def test_other_files_are_ignored(generated, tmp_path):
+    root = copy_tree(generated, tmp_path / "copy")
+    (root / "vectorize.py").write_text("")
+    (root / "train" / "cats" / "notes.txt").write_text("")
+    assert catsdogs.check_layout(root, SMALL) == SMALL
+
+
+# --- the archive ----------------------------------------------------------------------------------
+
+def test_check_zip_accepts_a_good_archive_and_rejects_bad_ones(generated, tmp_path):
+    good = zip_folder(generated, tmp_path / "good.zip")
+    catsdogs.check_zip(good)
+
+    (tmp_path / "text.zip").write_text("not a zip")
+    with pytest.raises(downloads.VerificationError, match="not a zip archive"):
+        catsdogs.check_zip(tmp_path / "text.zip")
+
+    damaged = tmp_path / "damaged.zip"
+    with zipfile.ZipFile(damaged, "w", compression=zipfile.ZIP_STORED) as archive:
+        archive.writestr("cats_and_dogs_filtered/train/cats/cat.0.jpg", b"A" * 5000)
+    data = bytearray(damaged.read_bytes())
+    data[data.index(b"A" * 100) + 50] = ord("B")  # one changed byte inside the member
+    damaged.write_bytes(bytes(data))
+    with pytest.raises(downloads.VerificationError, match="CRC-32|damaged"):
+        catsdogs.check_zip(damaged)
+
+    evil = zip_folder(generated, tmp_path / "evil.zip", extra={"../../escape.txt": "x"})
+    with pytest.raises(downloads.VerificationError, match="unsafe member path"):
+        catsdogs.check_zip(evil)
+
+
+def test_extract_archive_moves_a_complete_folder_into_place(generated, tmp_path):
+    archive = zip_folder(generated, tmp_path / "cats_and_dogs_filtered.zip")
+    root = catsdogs.extract_archive(archive, tmp_path / "datasets", expected=SMALL)
+    assert root == tmp_path / "datasets" / "cats_and_dogs_filtered"
+    assert catsdogs.check_layout(root, SMALL) == SMALL
+    assert (root / "vectorize.py").exists()
+    assert listing(tmp_path / "datasets") == ["cats_and_dogs_filtered"]  # no temporary folder left
+
+
+def test_an_incomplete_archive_leaves_nothing_behind(generated, tmp_path):
+    partial = copy_tree(generated, tmp_path / "partial")
+    shutil.rmtree(partial / "validation" / "dogs")
+    archive = zip_folder(partial, tmp_path / "cats_and_dogs_filtered.zip")
+    with pytest.raises(CatsDogsLayoutError, match="validation/dogs folder is missing"):
+        catsdogs.extract_archive(archive, tmp_path / "datasets", expected=SMALL)
+    assert listing(tmp_path / "datasets") == []
+
+
+def local_asset(zip_path: Path) -> downloads.Asset:
+    """The archive asset, served from a local file:// URL (no network)."""
+    return downloads.Asset(
+        name="cats_and_dogs_filtered archive", filename="cats_and_dogs_filtered.zip",
+        urls=(zip_path.resolve().as_uri(),), size=zip_path.stat().st_size, extra_checks=(catsdogs.check_zip,),
+    )
+
+
+def test_download_verifies_extracts_and_then_reuses(generated, tmp_path, capsys):
+    source = zip_folder(generated, tmp_path / "served.zip")
+    folder = tmp_path / "datasets"
+    root = catsdogs.download_cats_and_dogs(folder, asset=local_asset(source), expected=SMALL)
+    assert root == folder / "cats_and_dogs_filtered"
+    assert listing(folder) == ["cats_and_dogs_filtered", "cats_and_dogs_filtered.zip"]
+    assert "extracted to" in capsys.readouterr().out
+    source.unlink()  # a second run needs neither the network nor the archive
+    assert catsdogs.download_cats_and_dogs(folder, expected=SMALL) == root
+    assert "found" in capsys.readouterr().out
+
+
+def test_a_damaged_download_is_rejected_and_nothing_is_kept(generated, tmp_path):
+    source = zip_folder(generated, tmp_path / "served.zip")
+    asset = local_asset(source)
+    source.write_bytes(b"\0" * asset.size)  # same size, not a zip: only the content check can catch it
+    with pytest.raises(downloads.VerificationError, match="not a zip archive"):
+        catsdogs.download_cats_and_dogs(tmp_path / "datasets", asset=asset, expected=SMALL,
+                                        sleep=lambda s: None)
+    assert listing(tmp_path / "datasets") == []
+
+
+def test_a_changed_extracted_folder_says_how_to_start_again(generated, tmp_path):
+    folder = tmp_path / "datasets"
+    root = copy_tree(generated, folder / "cats_and_dogs_filtered")
+    shutil.rmtree(root / "validation" / "cats")
+    with pytest.raises(CatsDogsLayoutError, match=r"To download and extract it again, delete .*cats_and_dogs_filtered\.$"):
+        catsdogs.download_cats_and_dogs(folder, expected=SMALL)
+    assert root.exists()  # never deleted for the learner
+
+
+def test_a_learners_folder_is_used_where_it_is(generated, tmp_path):
+    mine = copy_tree(generated, tmp_path / "usb" / "cats_and_dogs_filtered")
+    assert catsdogs.download_cats_and_dogs(tmp_path / "datasets", local_copy=mine.parent, expected=SMALL) == mine
+    assert catsdogs.download_cats_and_dogs(tmp_path / "datasets", local_copy=mine, expected=SMALL) == mine
+    assert not (tmp_path / "datasets").exists()  # nothing copied
+    empty = tmp_path / "empty_usb"
+    (empty / "photos").mkdir(parents=True)
+    with pytest.raises(CatsDogsLayoutError, match="empty_usb: neither it nor a folder inside it has train/"):
+        catsdogs.download_cats_and_dogs(tmp_path / "datasets", local_copy=empty)
+
+
+def test_a_learners_zip_is_verified_then_extracted(generated, tmp_path):
+    mine = zip_folder(generated, tmp_path / "my.zip")
+    asset = local_asset(mine)
+    root = catsdogs.prepare_cats_and_dogs("download", tmp_path / "datasets", local_copy=mine, asset=asset,
+                                          expected=SMALL)
+    assert catsdogs.check_layout(root, SMALL) == SMALL
+    assert mine.exists()  # the learner's archive stays where it was
+    wrong = tmp_path / "wrong.zip"
+    wrong.write_bytes(b"PK not really")
+    with pytest.raises(downloads.VerificationError, match="your copy"):
+        catsdogs.download_cats_and_dogs(tmp_path / "other", local_copy=wrong, asset=asset, expected=SMALL)
+    assert listing(tmp_path / "other") == []
+
+
+def test_the_real_archive_asset_is_honest_about_its_checks():
+    asset = catsdogs.ARCHIVE
+    assert asset.urls == ("https://storage.googleapis.com/mledu-datasets/cats_and_dogs_filtered.zip",)
+    assert asset.sha256 is None and asset.md5 is None  # none is published: none is invented
+    assert asset.size == 68_606_236
+    assert "no checksum is published" in asset.provenance
+    assert catsdogs.check_zip in asset.extra_checks
+
+
+# --- the profile switch -------------------------------------------------------------------------
+
+def test_prepare_generated_and_errors(tmp_path, monkeypatch, capsys):
+    monkeypatch.setenv("KERAS_HOME", str(tmp_path / "kh"))
+    assert catsdogs.default_folder() == tmp_path / "kh" / "datasets"
+    root = catsdogs.prepare_cats_and_dogs("generated", num_images=12, image_size=32, local_copy="/somewhere")
+    assert root == tmp_path / "kh" / "datasets" / catsdogs.GENERATED_FOLDER_NAME
+    out = capsys.readouterr().out
+    assert "not used" in out and "generated stand-in data" in out
+    with pytest.raises(ValueError, match="needs num_images"):
+        catsdogs.prepare_cats_and_dogs("generated", tmp_path)
+    with pytest.raises(ValueError, match="unknown cats-and-dogs source 'kaggle'"):
+        catsdogs.prepare_cats_and_dogs("kaggle", tmp_path)

@@ -1,0 +1,423 @@
+"""Verified downloads, tested on local files only: a server on 127.0.0.1 and patched openers."""
+from __future__ import annotations
+
+import hashlib
+import http.server
+import io
+import threading
+import urllib.error
+from pathlib import Path
+
+import pytest
+
+from course_utils import downloads
+from course_utils.downloads import Asset, OfflineError, VerificationError
+
+PAYLOAD = bytes(range(256)) * 4096 + b"tail"  # about 1 MB, several chunks
+
+
+def sha256(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
+
+
+def md5(data: bytes) -> str:
+    return hashlib.md5(data).hexdigest()
+
+
+class _Handler(http.server.BaseHTTPRequestHandler):
+    routes: dict = {}
+    hits: dict = {}
+
+    def log_message(self, *args):  # keep pytest output clean
+        pass
+
+    def do_GET(self):
+        self.hits[self.path] = self.hits.get(self.path, 0) + 1
+        kind, body = self.routes.get(self.path, ("missing", b""))
+        if kind == "missing":
+            self.send_error(404)
+            return
+        if kind == "flaky" and self.hits[self.path] <= 2:
+            self.send_error(503)
+            return
+        self.send_response(200)
+        self.send_header("Content-Type", "application/octet-stream")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        if kind == "truncated":  # announce everything, send half, hang up
+            self.wfile.write(body[: len(body) // 2])
+            self.wfile.flush()
+            self.close_connection = True
+            return
+        self.wfile.write(body)
+
+
+@pytest.fixture
+def server(monkeypatch):
+    for var in ("http_proxy", "HTTP_PROXY", "https_proxy", "HTTPS_PROXY", "all_proxy", "ALL_PROXY"):
+        monkeypatch.delenv(var, raising=False)
+    _Handler.routes = {}
+    _Handler.hits = {}
+    httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _Handler)
+    thread = threading.Thread(target=httpd.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
+    thread.start()
+    base = f"http://127.0.0.1:{httpd.server_address[1]}"
+    yield base, _Handler
+    httpd.shutdown()
+    httpd.server_close()
+
+
+def asset_for(url: str, data: bytes = PAYLOAD, **overrides) -> Asset:
+    values = {"name": "test asset", "filename": "weights.h5", "urls": (url,), "size": len(data),
+              "sha256": sha256(data), "provenance": "made by the test"}
+    values.update(overrides)
+    return Asset(**values)
+
+
+def no_sleep(recorder: list | None = None):
+    return (lambda seconds: recorder.append(seconds)) if recorder is not None else (lambda seconds: None)
+
+
+def files_in(folder: Path) -> list[str]:
+    return sorted(p.name for p in folder.iterdir()) if folder.exists() else []
+
+
+# --- fetching -------------------------------------------------------------------------------
+
+def test_good_file_is_downloaded_verified_and_moved_into_place(server, tmp_path, capsys):
+    base, handler = server
+    handler.routes["/w.h5"] = ("ok", PAYLOAD)
+    path = downloads.fetch(asset_for(f"{base}/w.h5"), tmp_path / "cache", sleep=no_sleep())
+    assert path == tmp_path / "cache" / "weights.h5"
+    assert path.read_bytes() == PAYLOAD
+    assert files_in(tmp_path / "cache") == ["weights.h5"]  # no temporary file left
+    out = capsys.readouterr().out
+    assert "verified" in out and sha256(PAYLOAD) in out
+    assert "100%" in out  # progress reached the end
+
+
+def test_wrong_checksum_is_rejected_and_nothing_is_left(server, tmp_path):
+    base, handler = server
+    handler.routes["/w.h5"] = ("ok", PAYLOAD)
+    asset = asset_for(f"{base}/w.h5", sha256="0" * 64)
+    with pytest.raises(VerificationError, match="SHA-256 .* expected 0000") as err:
+        downloads.fetch(asset, tmp_path / "cache", sleep=no_sleep())
+    assert "nothing was saved" in str(err.value)
+    assert files_in(tmp_path / "cache") == []
+    assert handler.hits["/w.h5"] == 1  # a wrong file is not fetched again and again
+
+
+def test_wrong_md5_is_rejected_when_only_an_md5_is_published(server, tmp_path):
+    base, handler = server
+    handler.routes["/w.h5"] = ("ok", PAYLOAD)
+    asset = asset_for(f"{base}/w.h5", sha256=None, md5="f" * 32)
+    with pytest.raises(VerificationError, match="MD5"):
+        downloads.fetch(asset, tmp_path, sleep=no_sleep())
+    assert files_in(tmp_path) == []
+    good = asset_for(f"{base}/w.h5", sha256=None, md5=md5(PAYLOAD))
+    assert downloads.fetch(good, tmp_path, sleep=no_sleep()).read_bytes() == PAYLOAD
+
+
+def test_wrong_size_is_rejected(server, tmp_path):
+    base, handler = server
+    handler.routes["/w.h5"] = ("ok", PAYLOAD)
+    with pytest.raises(VerificationError, match="size"):
+        downloads.fetch(asset_for(f"{base}/w.h5", size=len(PAYLOAD) + 1), tmp_path, sleep=no_sleep())
+    assert files_in(tmp_path) == []
+
+
+def test_a_wrong_mirror_falls_back_to_the_next_url(server, tmp_path):
+    base, handler = server
+    handler.routes["/bad.h5"] = ("ok", b"not the file")
+    handler.routes["/good.h5"] = ("ok", PAYLOAD)
+    asset = asset_for(f"{base}/bad.h5", urls=(f"{base}/bad.h5", f"{base}/good.h5"))
+    assert downloads.fetch(asset, tmp_path, sleep=no_sleep()).read_bytes() == PAYLOAD
+
+
+def test_interrupted_download_is_retried_then_leaves_nothing(server, tmp_path):
+    base, handler = server
+    handler.routes["/w.h5"] = ("truncated", PAYLOAD)
+    waits = []
+    with pytest.raises(OfflineError, match="TruncatedDownload|IncompleteRead"):
+        downloads.fetch(asset_for(f"{base}/w.h5"), tmp_path, retries=3, backoff=0.5, sleep=no_sleep(waits))
+    assert handler.hits["/w.h5"] == 3
+    assert waits == [0.5, 1.0]  # exponential back-off between the attempts
+    assert files_in(tmp_path) == []
+
+
+def test_a_flaky_server_succeeds_after_back_off(server, tmp_path):
+    base, handler = server
+    handler.routes["/w.h5"] = ("flaky", PAYLOAD)  # two 503s, then the file
+    waits = []
+    path = downloads.fetch(asset_for(f"{base}/w.h5"), tmp_path, retries=3, backoff=1.0, sleep=no_sleep(waits))
+    assert path.read_bytes() == PAYLOAD
+    assert waits == [1.0, 2.0]
+
+
+def test_http_404_is_not_retried(server, tmp_path):
+    base, _ = server
+    waits = []
+    with pytest.raises(OfflineError, match="HTTP Error 404"):
+        downloads.fetch(asset_for(f"{base}/nowhere.h5"), tmp_path, retries=3, sleep=no_sleep(waits))
+    assert waits == []
+    assert files_in(tmp_path) == []
+
+
+class _Response:
+    """What an opener returns: read(n), headers, a context manager."""
+
+    def __init__(self, data: bytes, fail_after: int | None = None, error: BaseException | None = None):
+        self._stream = io.BytesIO(data)
+        self.headers = {"Content-Length": str(len(data))}
+        self._fail_after = fail_after
+        self._error = error
+        self._reads = 0
+
+    def read(self, n=-1):
+        self._reads += 1
+        if self._fail_after is not None and self._reads > self._fail_after:
+            raise self._error
+        return self._stream.read(n)
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        return False
+
+
+def test_ctrl_c_during_download_leaves_no_partial_file(tmp_path):
+    def opener(url, timeout):
+        return _Response(PAYLOAD, fail_after=1, error=KeyboardInterrupt())
+
+    with pytest.raises(KeyboardInterrupt):
+        downloads.fetch(asset_for("https://example.invalid/w.h5"), tmp_path, opener=opener, sleep=no_sleep())
+    assert files_in(tmp_path) == []
+
+
+def test_connection_reset_mid_stream_is_retried(tmp_path):
+    calls = []
+
+    def opener(url, timeout):
+        calls.append(url)
+        if len(calls) == 1:
+            return _Response(PAYLOAD, fail_after=1, error=ConnectionResetError("reset by peer"))
+        return _Response(PAYLOAD)
+
+    path = downloads.fetch(asset_for("https://example.invalid/w.h5"), tmp_path, opener=opener, sleep=no_sleep())
+    assert path.read_bytes() == PAYLOAD and len(calls) == 2
+    assert files_in(tmp_path) == ["weights.h5"]
+
+
+def test_offline_message_names_asset_url_place_and_quick_profile(tmp_path):
+    def opener(url, timeout):
+        raise urllib.error.URLError("[Errno -3] Temporary failure in name resolution")
+
+    asset = downloads.INCEPTION_V3_NOTOP
+    with pytest.raises(OfflineError) as err:
+        downloads.fetch(asset, tmp_path / "models", opener=opener, retries=2, sleep=no_sleep())
+    message = str(err.value)
+    assert asset.name in message
+    assert asset.urls[0] in message and asset.urls[1] in message
+    assert str(tmp_path / "models" / asset.filename) in message  # where to put a manual copy
+    assert "PROFILE=quick" in message
+    assert "bcbd6486424b2319ff4ef7d526e38f63" in message  # what the copy is checked against
+    assert "\n" not in message  # one message, one line
+    assert files_in(tmp_path / "models") == []
+
+
+def test_the_offline_guard_refusal_is_reported_as_offline(tmp_path):
+    from course_utils.env import NetworkBlockedError
+
+    def opener(url, timeout):
+        raise urllib.error.URLError(NetworkBlockedError("offline guard: refused"))
+
+    with pytest.raises(OfflineError, match="offline guard"):
+        downloads.fetch(asset_for("https://example.invalid/w.h5"), tmp_path, opener=opener, sleep=no_sleep())
+
+
+# --- files already there, and learners' copies ------------------------------------------------
+
+def _refuse(url, timeout):
+    raise AssertionError(f"fetch went to the network for {url}")
+
+
+def test_a_verified_file_in_the_cache_is_reused_without_the_network(tmp_path, capsys):
+    (tmp_path / "weights.h5").write_bytes(PAYLOAD)
+    path = downloads.fetch(asset_for("https://example.invalid/w.h5"), tmp_path, opener=_refuse)
+    assert path.read_bytes() == PAYLOAD
+    assert "verified copy" in capsys.readouterr().out
+
+
+def test_a_corrupt_file_in_the_cache_is_fetched_again(server, tmp_path, capsys):
+    base, handler = server
+    handler.routes["/w.h5"] = ("ok", PAYLOAD)
+    (tmp_path / "weights.h5").write_bytes(PAYLOAD[:1000])
+    path = downloads.fetch(asset_for(f"{base}/w.h5"), tmp_path, sleep=no_sleep())
+    assert path.read_bytes() == PAYLOAD
+    assert "failed verification" in capsys.readouterr().out
+
+
+def test_stale_temporary_files_are_removed_and_never_trusted(tmp_path):
+    asset = asset_for("https://example.invalid/w.h5")
+    stale = tmp_path / ".weights.h5.abc123.part"
+    stale.write_bytes(PAYLOAD)  # even a complete one: a .part file is never used
+    other = tmp_path / ".other.h5.xyz.part"
+    other.write_bytes(b"x")
+    assert downloads.remove_stale_parts(asset, tmp_path) == [stale]
+    assert not stale.exists() and other.exists()  # only this asset's leftovers
+
+
+def test_a_learners_copy_is_verified_and_copied_into_place(tmp_path, capsys):
+    mine = tmp_path / "usb" / "my_weights.h5"
+    mine.parent.mkdir()
+    mine.write_bytes(PAYLOAD)
+    path = downloads.fetch(asset_for("https://example.invalid/w.h5"), tmp_path / "cache", local_copy=mine,
+                           opener=_refuse)
+    assert path == tmp_path / "cache" / "weights.h5" and path.read_bytes() == PAYLOAD
+    assert mine.read_bytes() == PAYLOAD  # the learner's file is left as it was
+    assert "your copy" in capsys.readouterr().out
+
+
+def test_a_wrong_learners_copy_is_rejected_and_left_untouched(tmp_path):
+    mine = tmp_path / "my_weights.h5"
+    mine.write_bytes(b"something else")
+    with pytest.raises(VerificationError, match="your copy .*not changed.*fresh copy from https://example.invalid"):
+        downloads.fetch(asset_for("https://example.invalid/w.h5"), tmp_path / "cache", local_copy=mine,
+                        opener=_refuse)
+    assert mine.read_bytes() == b"something else"
+    assert files_in(tmp_path / "cache") == []
+
+
+def test_a_missing_learners_copy_is_a_clear_error(tmp_path):
+    with pytest.raises(FileNotFoundError, match="no file at .*nowhere.h5.*leave the local-copy parameter empty"):
+        downloads.fetch(asset_for("https://example.invalid/w.h5"), tmp_path, local_copy=tmp_path / "nowhere.h5")
+
+
+# --- pieces -------------------------------------------------------------------------------------
+
+def test_file_digest_matches_hashlib(tmp_path):
+    (tmp_path / "f").write_bytes(PAYLOAD)
+    digest = downloads.file_digest(tmp_path / "f")
+    assert digest == downloads.Digest(len(PAYLOAD), sha256(PAYLOAD), md5(PAYLOAD))
+
+
+def test_verify_file_runs_extra_checks(tmp_path):
+    (tmp_path / "f").write_bytes(PAYLOAD)
+
+    def reject(path):
+        raise VerificationError(f"{path.name} is not an archive")
+
+    asset = asset_for("https://example.invalid/f", extra_checks=(reject,))
+    with pytest.raises(VerificationError, match="not an archive"):
+        downloads.verify_file(tmp_path / "f", asset)
+
+
+@pytest.mark.parametrize(
+    "overrides, message",
+    [
+        ({"size": None, "sha256": None}, "nothing to verify"),
+        ({"sha256": "abc"}, "SHA-256 is 64 hex digits"),
+        ({"md5": "abc"}, "MD5 is 32 hex digits"),
+        ({"urls": ()}, "at least one URL"),
+    ],
+)
+def test_an_asset_must_be_checkable(overrides, message):
+    with pytest.raises(ValueError, match=message):
+        asset_for("https://example.invalid/f", **overrides)
+
+
+def test_asset_checks_and_describe():
+    asset = downloads.INCEPTION_V3_NOTOP
+    assert asset.checks() == "size 87,910,968 bytes, MD5 bcbd6486424b2319ff4ef7d526e38f63"
+    (row,) = downloads.describe([asset])
+    assert row["file"] == "inception_v3_weights_tf_dim_ordering_tf_kernels_notop.h5"
+    assert "Keras Applications" in row["source of the figures"]
+
+
+def test_the_inception_asset_points_at_keras_and_the_lessons_bucket():
+    urls = downloads.INCEPTION_V3_NOTOP.urls
+    assert urls[0].startswith("https://storage.googleapis.com/tensorflow/keras-applications/inception_v3/")
+    assert urls[1] == (
+        "https://storage.googleapis.com/mledu-datasets/inception_v3_weights_tf_dim_ordering_tf_kernels_notop.h5"
+    )
+    assert all(u.endswith(downloads.INCEPTION_V3_NOTOP.filename) for u in urls)
+
+
+def test_progress_prints_every_step_once():
+    lines = []
+    meter = downloads.Progress("f", total=1000, step=25, printer=lines.append)
+    for done in (100, 260, 510, 510, 1000):
+        meter.update(done)
+    assert [line.split("(")[-1] for line in lines] == ["25%)", "50%)", "75%)", "100%)"]
+    unknown = []
+    meter = downloads.Progress("f", total=None, printer=unknown.append)
+    meter.update(25 * 2**20)
+    assert unknown and "MB" in unknown[0]
+
+
+def test_offline_message_is_one_line_with_everything():
+    asset = asset_for("https://example.invalid/w.h5")
+    text = downloads.offline_message(asset, Path("/data/keras/models/weights.h5"), "no route")
+    assert text.startswith("Could not download test asset from https://example.invalid/w.h5 (no route)")
+    assert "/data/keras/models/weights.h5" in text and "PROFILE=quick" in text
+
+
+# --- the lesson's weights file ------------------------------------------------------------------
+
+def test_keras_models_dir_follows_keras_home(monkeypatch, tmp_path):
+    monkeypatch.setenv("KERAS_HOME", str(tmp_path / "kh"))
+    assert downloads.keras_models_dir() == tmp_path / "kh" / "models"
+
+
+def test_prepare_weights_file_download_is_offline_safe(tmp_path):
+    def opener(url, timeout):
+        raise urllib.error.URLError("no network")
+
+    with pytest.raises(OfflineError, match="InceptionV3 no-top ImageNet weights"):
+        downloads.prepare_weights_file("download", tmp_path, opener=opener, sleep=no_sleep())
+    with pytest.raises(VerificationError):
+        bogus = tmp_path / "bogus.h5"
+        bogus.write_bytes(b"not weights")
+        downloads.prepare_weights_file("download", tmp_path, local_copy=bogus)
+    with pytest.raises(ValueError, match="unknown weights source"):
+        downloads.prepare_weights_file("imagenet", tmp_path)
+
+
+def test_calibrate_batchnorm_stores_the_batch_statistics():
+    import numpy as np
+    import tensorflow as tf
+
+    inputs = tf.keras.Input((4,))
+    bn = tf.keras.layers.BatchNormalization()
+    model = tf.keras.Model(inputs, bn(inputs))
+    data = np.random.default_rng(0).normal(3.0, 2.0, size=(256, 4)).astype("float32")
+    assert downloads.calibrate_batchnorm(model, data) == 1
+    np.testing.assert_allclose(bn.moving_mean.numpy(), data.mean(0), rtol=1e-4)
+    np.testing.assert_allclose(bn.moving_variance.numpy(), data.var(0), rtol=1e-2)
+    assert bn.momentum == 0.99  # restored
+
+
+def test_stand_in_weights_file_is_built_once_and_loads_with_the_same_code(tmp_path, capsys):
+    import numpy as np
+    import tensorflow as tf
+
+    path = downloads.prepare_weights_file("stand-in", tmp_path, local_copy=tmp_path / "ignored.h5")
+    assert path.name == downloads.RANDOM_WEIGHTS_FILENAME and path.suffix == ".h5"
+    out = capsys.readouterr().out
+    assert "built a random-init stand-in" in out and "not used" in out
+    assert files_in(tmp_path) == sorted([path.name, path.name + ".sha256"])  # no temporary file left
+
+    model = tf.keras.applications.InceptionV3(input_shape=(150, 150, 3), include_top=False, weights=None)
+    model.load_weights(str(path))  # the lesson's call, unchanged
+    bn = next(layer for layer in model.layers if isinstance(layer, tf.keras.layers.BatchNormalization))
+    assert not np.allclose(bn.moving_variance.numpy(), 1.0)  # calibrated, not the initial statistics
+
+    stamp = path.stat().st_mtime_ns
+    assert downloads.prepare_weights_file("stand-in", tmp_path) == path
+    assert path.stat().st_mtime_ns == stamp  # reused
+    with open(path, "r+b") as handle:  # damage it: the .sha256 no longer matches
+        handle.seek(5000)
+        handle.write(b"\x00" * 16)
+    downloads.prepare_weights_file("stand-in", tmp_path)
+    assert "built a random-init stand-in" in capsys.readouterr().out
