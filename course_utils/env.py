@@ -90,6 +90,16 @@ def describe_device() -> str:
     return f"CPU only ({os.cpu_count()} cores) - no GPU visible to TensorFlow"
 
 
+def _is_ip_literal(name) -> bool:
+    import ipaddress
+
+    try:
+        ipaddress.ip_address(str(name).split("%")[0])
+        return True
+    except ValueError:
+        return False
+
+
 class NetworkBlockedError(OSError):
     """Raised by the offline guard when code tries to reach a remote host."""
 
@@ -117,8 +127,19 @@ def block_network() -> None:
             "and the tests must never need the network"
         )
 
+    original_getaddrinfo = socket.getaddrinfo
+
+    def guarded_getaddrinfo(host, *args, **kwargs):
+        name = host.decode() if isinstance(host, bytes) else host
+        if name is None or name in ("localhost", "") or _is_ip_literal(name):
+            return original_getaddrinfo(host, *args, **kwargs)  # no lookup leaves the machine
+        raise NetworkBlockedError(
+            f"offline guard: refused to look up {name!r}; the quick profile and the tests must never need the network"
+        )
+
     guarded_connect._course_guard = True
     socket.socket.connect = guarded_connect
+    socket.getaddrinfo = guarded_getaddrinfo
 
 
 def tensorflow_imported() -> bool:

@@ -9,6 +9,7 @@ from collections.abc import Mapping, Sequence
 
 import matplotlib.pyplot as plt
 import numpy as np
+from matplotlib.ticker import MaxNLocator
 
 RIGHT_COLOUR = "blue"
 WRONG_COLOUR = "red"
@@ -45,6 +46,7 @@ def plot_history(histories, metrics: Sequence[str] = ("accuracy", "loss"), title
             ax.plot(epochs, hist[metric], "-o", color=colour, label=f"{label}training")
             if f"val_{metric}" in hist:
                 ax.plot(epochs, hist[f"val_{metric}"], "--s", color=colour, label=f"{label}validation")
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True))
         ax.set_title(f"{metric}: training vs validation")
         ax.set_xlabel("epoch")
         ax.set_ylabel(metric)

@@ -16,6 +16,7 @@ import base64
 import html
 import json
 import os
+import re
 import signal
 import sys
 import threading
@@ -99,6 +100,39 @@ def time_limit(seconds: int):
     finally:
         signal.alarm(0)
         signal.signal(signal.SIGALRM, previous)
+
+
+TF_LOG_LINE = re.compile(
+    r"^(?:[IWEF]\d{4} \d\d:\d\d:\d+\.\d+ +\d+ \S+:\d+\]|WARNING: All log messages before absl::InitializeLog)"
+)
+
+
+def strip_tensorflow_log_lines(path: Path) -> int:
+    """Drop TensorFlow's C++ start-up log lines (CUDA stubs, oneDNN) from an executed notebook's stderr.
+
+    They say nothing about the lesson; everything else on stderr (warnings,
+    tracebacks) stays. Returns how many lines were removed.
+    """
+    import nbformat
+
+    nb = nbformat.read(path, as_version=4)
+    removed = 0
+    for cell in nb.cells:
+        kept_outputs = []
+        for out in cell.get("outputs", []):
+            if out.get("output_type") == "stream" and out.get("name") == "stderr":
+                lines = out["text"].splitlines(keepends=True)
+                kept = [line for line in lines if not TF_LOG_LINE.match(line)]
+                removed += len(lines) - len(kept)
+                if not kept:
+                    continue
+                out["text"] = "".join(kept)
+            kept_outputs.append(out)
+        if cell.cell_type == "code":
+            cell.outputs = kept_outputs
+    if removed:
+        nbformat.write(nb, path)
+    return removed
 
 
 def run_notebook(path: Path, out_dir: Path, profile: str, timeout: int) -> NotebookRun:
@@ -249,6 +283,7 @@ def _run_each(notebooks, executed, records, profile, timeout) -> list[NotebookRu
         if record_file.exists():
             run.records = json.loads(record_file.read_text())
         if (executed / path.name).exists():
+            strip_tensorflow_log_lines(executed / path.name)
             render_notebook_html(executed / path.name)
         where = f" in cell [{run.failing_cell}]" if run.failing_cell is not None else ""
         detail = "" if run.status == "ok" else f"{where}: {run.error}"

@@ -74,3 +74,10 @@ def test_set_cache_dirs_creates_and_exports(tmp_path, monkeypatch):
 def test_describe_device_mentions_cpu_or_gpu():
     text = env.describe_device()
     assert "CPU" in text or "GPU" in text
+
+
+def test_offline_guard_refuses_name_lookups_of_remote_hosts():
+    env.block_network()
+    with pytest.raises(env.NetworkBlockedError, match="refused to look up 'storage.googleapis.com'"):
+        socket.getaddrinfo("storage.googleapis.com", 443)
+    assert socket.getaddrinfo("localhost", 80)

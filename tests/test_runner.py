@@ -79,3 +79,21 @@ def test_a_notebook_over_its_time_limit_is_reported_as_timeout(tmp_path):
     assert runs["96_slow.ipynb"]["seconds"] < 30
     assert runs["97_after.ipynb"]["status"] == "ok"
     assert "**TIMEOUT**" in (build / "report.md").read_text()
+
+
+def test_tensorflow_start_up_lines_are_stripped_but_real_warnings_stay(tmp_path):
+    nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell("import tensorflow")])
+    nb.cells[0].outputs = [
+        nbformat.v4.new_output("stream", name="stderr", text=(
+            "WARNING: All log messages before absl::InitializeLog() is called are written to STDERR\n"
+            "I0000 00:00:1795505937.662269    5040 cudart_stub.cc:31] Could not find cuda drivers on your machine.\n"
+            "E0000 00:00:1795505940.514439    5040 cuda_platform.cc:52] failed call to cuInit: UNKNOWN ERROR (303)\n"
+            "UserWarning: something the learner should see\n")),
+        nbformat.v4.new_output("stream", name="stdout", text="I0000 looks like a log line but is stdout\n"),
+    ]
+    path = tmp_path / "x.ipynb"
+    nbformat.write(nb, path)
+    assert runner.strip_tensorflow_log_lines(path) == 3
+    outputs = nbformat.read(path, as_version=4).cells[0].outputs
+    assert outputs[0]["text"] == "UserWarning: something the learner should see\n"
+    assert outputs[1]["name"] == "stdout"
