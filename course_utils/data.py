@@ -104,20 +104,44 @@ def _digits_as_mnist(seed: int = 0):
     return (images[:cut], labels[:cut]), (images[cut:], labels[cut:])
 
 
-def load_mnist(dataset: str = "mnist", seed: int = 0):
+MNIST_URL = "https://storage.googleapis.com/tensorflow/tf-keras-datasets/mnist.npz"
+# The SHA-256 tf.keras.datasets.mnist itself checks (tf_keras/datasets/mnist.py).
+MNIST_SHA256 = "731c5ac602752760c8e48fbffcf8c3b850d9dc2a2aedcf2cc48468fc17b673d1"
+
+
+def mnist_asset():
+    from course_utils.downloads import Asset
+
+    return Asset(
+        name="MNIST",
+        filename="mnist.npz",
+        urls=(MNIST_URL,),
+        sha256=MNIST_SHA256,
+        provenance="the file_hash in tf_keras/datasets/mnist.py",
+    )
+
+
+def load_mnist(dataset: str = "mnist", seed: int = 0, *, local_copy: str | Path | None = None):
     """``(x_train, y_train), (x_test, y_test)``: 28x28 float32 in [0, 1], int labels.
 
-    ``"mnist"`` is the real data through ``tf.keras.datasets.mnist`` (cached
-    as ``$KERAS_HOME/datasets/mnist.npz``; a learner without internet can put
-    a copy of that file there). ``"digits"`` is the offline stand-in.
+    ``"mnist"`` is the real data: the same file ``tf.keras.datasets.mnist``
+    downloads, fetched once into ``$KERAS_HOME/datasets/`` and checked
+    against its published SHA-256 (a learner without internet can pass
+    ``local_copy=`` or put ``mnist.npz`` there). ``"digits"`` is the
+    offline stand-in.
     """
     if dataset == "digits":
         return _digits_as_mnist(seed)
     if dataset != "mnist":
         raise ValueError(f"unknown dataset {dataset!r}: use 'mnist' or 'digits'")
-    import tensorflow as tf
+    import os
 
-    (x_train, y_train), (x_test, y_test) = tf.keras.datasets.mnist.load_data()
+    from course_utils.downloads import fetch
+
+    folder = Path(os.environ.get("KERAS_HOME") or Path.home() / ".keras") / "datasets"
+    path = fetch(mnist_asset(), folder, local_copy=local_copy)
+    with np.load(path, allow_pickle=False) as f:
+        x_train, y_train, x_test, y_test = f["x_train"], f["y_train"], f["x_test"], f["y_test"]
     return (x_train.astype("float32") / 255.0, y_train.astype("int64")), (
         x_test.astype("float32") / 255.0,
         y_test.astype("int64"),

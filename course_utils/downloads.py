@@ -312,6 +312,8 @@ def fetch(asset: Asset, folder: str | Path, *, local_copy: str | Path | None = N
                 failures.append(f"{url}: {type(err).__name__}: {err}")
                 if isinstance(err, urllib.error.HTTPError) and 400 <= err.code < 500:
                     break  # 404 and friends do not fix themselves
+                if _blocked_by_offline_guard(err):
+                    break  # the course's offline guard (tests, COURSE_OFFLINE=1): waiting cannot help
                 if attempt < retries:
                     sleep(backoff * 2 ** (attempt - 1))
             finally:
@@ -321,6 +323,13 @@ def fetch(asset: Asset, folder: str | Path, *, local_copy: str | Path | None = N
             f"{wrong_file} - nothing was saved. Tried: " + " | ".join(failures)
         ) from None
     raise OfflineError(offline_message(asset, target, failures[-1] if failures else ""))
+
+
+def _blocked_by_offline_guard(err: BaseException) -> bool:
+    from course_utils.env import NetworkBlockedError
+
+    reason = getattr(err, "reason", None)
+    return isinstance(err, NetworkBlockedError) or isinstance(reason, NetworkBlockedError)
 
 
 def _install_local_copy(asset: Asset, source: Path, target: Path, printer) -> Path:

@@ -78,3 +78,45 @@ def test_random_images_are_the_lessons_data():
     x, y = data.random_images(5, 32)
     assert tuple(x.shape) == (5, 32, 32, 3)
     assert y.numpy().tolist() == [0, 1, 2, 3, 4]
+
+
+def _fake_mnist(path, n=12):
+    rng = np.random.default_rng(0)
+    np.savez(path, x_train=rng.integers(0, 256, (n, 28, 28), dtype=np.uint8), y_train=np.arange(n) % 10,
+             x_test=rng.integers(0, 256, (4, 28, 28), dtype=np.uint8), y_test=np.arange(4))
+
+
+def test_mnist_offline_names_the_file_the_place_and_quick(tmp_path, monkeypatch):
+    monkeypatch.setenv("KERAS_HOME", str(tmp_path))
+    from course_utils.downloads import OfflineError
+
+    with pytest.raises(OfflineError) as err:
+        data.load_mnist("mnist")
+    message = str(err.value)
+    assert "Could not download MNIST from https://storage.googleapis.com/tensorflow/tf-keras-datasets/mnist.npz" in message
+    assert str(tmp_path / "datasets" / "mnist.npz") in message and "PROFILE=quick" in message
+    assert not list((tmp_path / "datasets").iterdir())  # nothing half-written
+
+
+def test_mnist_local_copy_with_the_wrong_checksum_is_refused(tmp_path, monkeypatch):
+    monkeypatch.setenv("KERAS_HOME", str(tmp_path / "keras"))
+    from course_utils.downloads import VerificationError
+
+    copy = tmp_path / "mnist.npz"
+    _fake_mnist(copy)
+    with pytest.raises(VerificationError, match="SHA-256"):
+        data.load_mnist("mnist", local_copy=copy)
+    assert copy.exists() and not list((tmp_path / "keras" / "datasets").iterdir())
+
+
+def test_mnist_reads_a_verified_file(tmp_path, monkeypatch):
+    from course_utils import downloads
+
+    monkeypatch.setenv("KERAS_HOME", str(tmp_path))
+    (tmp_path / "datasets").mkdir()
+    _fake_mnist(tmp_path / "datasets" / "mnist.npz")
+    real = downloads.file_digest(tmp_path / "datasets" / "mnist.npz")
+    monkeypatch.setattr(data, "MNIST_SHA256", real.sha256)
+    (x_train, y_train), (x_test, _) = data.load_mnist("mnist")
+    assert x_train.shape == (12, 28, 28) and x_train.dtype == np.float32 and x_train.max() <= 1.0
+    assert x_test.shape == (4, 28, 28) and y_train.dtype == np.int64
