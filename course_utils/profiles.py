@@ -217,7 +217,7 @@ LESSONS: dict[str, dict[str, Any]] = {
             "test_limit": 100,
             "large_train_limit": 8,
             "large_test_limit": 8,
-            "timing_steps": 2,
+            "timing_steps": 5,
         },
     },
 }

@@ -1,0 +1,284 @@
+"""VGG16 from ImageNet to a new 10-class task, with PyTorch's 7x7 bridge rebuilt in Keras.
+
+torchvision's VGG16 puts ``AdaptiveAvgPool2d((7, 7))`` between the
+convolutions and the classifier, so its pretrained ``fc1`` (25088 -> 4096)
+accepts any input size: a 1x1 or 2x2 feature map is spread to 7x7 first.
+Keras's VGG16 flattens ``block5_pool`` directly, so with its top it only
+takes 224x224 inputs. This module rebuilds the bridge
+(:class:`AdaptiveAveragePooling2D`, the same arithmetic as PyTorch's) and
+assembles ``VGG16 convolutions -> bridge -> Flatten -> fc1 -> fc2 -> Dense(10)``
+with fc1 and fc2 *copied* from the ImageNet model with its top.
+
+The lesson notebook writes that model out step by step;
+:func:`build_vgg16_transfer` is the same recipe, packaged for reuse and tests.
+"""
+from __future__ import annotations
+
+import time
+from collections.abc import Iterable, Sequence
+from pathlib import Path
+
+import numpy as np
+import tensorflow as tf
+
+from course_utils import downloads
+
+layers = tf.keras.layers
+
+FC_LAYERS = ("fc1", "fc2")
+BRIDGE_SIZE = 7
+FEATURE_CHANNELS = 512
+# Keras Applications' VGG16 weight files: names, addresses and MD5s as tf_keras uses them.
+_WEIGHTS_BASE = "https://storage.googleapis.com/tensorflow/keras-applications/vgg16/"
+_PROVENANCE = "MD5 published by Keras Applications (file_hash in tf_keras/src/applications/vgg16.py)"
+WEIGHTS_FILES = {
+    True: downloads.Asset(
+        name="VGG16 ImageNet weights (with the top)",
+        filename="vgg16_weights_tf_dim_ordering_tf_kernels.h5",
+        urls=(_WEIGHTS_BASE + "vgg16_weights_tf_dim_ordering_tf_kernels.h5",),
+        md5="64373286793e3c8b2b4e3219cbf3544b",
+        provenance=_PROVENANCE,
+    ),
+    False: downloads.Asset(
+        name="VGG16 ImageNet weights (no top)",
+        filename="vgg16_weights_tf_dim_ordering_tf_kernels_notop.h5",
+        urls=(_WEIGHTS_BASE + "vgg16_weights_tf_dim_ordering_tf_kernels_notop.h5",),
+        md5="6d6bbae143d832006294945121d1f1fc",
+        provenance=_PROVENANCE,
+    ),
+}
+
+
+class WeightsError(RuntimeError):
+    """VGG16 weights that could not be found, downloaded or copied; the message says what to do."""
+
+
+# --- the bridge ---------------------------------------------------------------------------
+
+def feature_map_size(input_size: int) -> int:
+    """Height (= width) of VGG16's last feature map: five 2x2 max-pools halve the size five times."""
+    if input_size < 32:
+        raise ValueError(f"VGG16 needs inputs of at least 32x32 pixels, got {input_size}")
+    size = input_size
+    for _ in range(5):
+        size //= 2
+    return size
+
+
+def adaptive_pool_matrix(input_size: int, output_size: int = BRIDGE_SIZE) -> np.ndarray:
+    """``[output_size, input_size]`` averaging weights of PyTorch's adaptive average pooling.
+
+    Output cell ``i`` averages input cells ``floor(i * n / m)`` up to
+    ``ceil((i + 1) * n / m)`` (exclusive), for ``n`` inputs and ``m`` outputs.
+    From 1 input every output copies it; from 7 to 7 it is the identity.
+    """
+    if input_size < 1 or output_size < 1:
+        raise ValueError(f"sizes must be positive, got {input_size} -> {output_size}")
+    matrix = np.zeros((output_size, input_size), dtype=np.float32)
+    for i in range(output_size):
+        start = (i * input_size) // output_size
+        end = -((-(i + 1) * input_size) // output_size)  # ceil without floats
+        matrix[i, start:end] = 1.0 / (end - start)
+    return matrix
+
+
+class AdaptiveAveragePooling2D(layers.Layer):
+    """PyTorch's ``AdaptiveAvgPool2d`` for channels-last Keras tensors: any HxW to ``output_size``.
+
+    It has no weights. The input's height and width must be known when the
+    model is built (they are: the VGG16 base gets a fixed ``input_shape``).
+    """
+
+    def __init__(self, output_size: int = BRIDGE_SIZE, **kwargs):
+        super().__init__(**kwargs)
+        self.output_size = int(output_size)
+
+    def build(self, input_shape):
+        height, width = input_shape[1], input_shape[2]
+        if height is None or width is None:
+            raise ValueError(
+                "AdaptiveAveragePooling2D needs a known height and width: give the VGG16 "
+                "base a fixed input_shape, e.g. (32, 32, 3)"
+            )
+        self._rows = tf.constant(adaptive_pool_matrix(height, self.output_size))
+        self._cols = tf.constant(adaptive_pool_matrix(width, self.output_size))
+        super().build(input_shape)
+
+    def call(self, inputs):
+        rows = tf.cast(self._rows, inputs.dtype)
+        cols = tf.cast(self._cols, inputs.dtype)
+        return tf.einsum("ih,bhwc,jw->bijc", rows, inputs, cols)
+
+    def compute_output_shape(self, input_shape):
+        return tf.TensorShape([input_shape[0], self.output_size, self.output_size, input_shape[3]])
+
+    def get_config(self):
+        return {**super().get_config(), "output_size": self.output_size}
+
+
+# --- weights ------------------------------------------------------------------------------
+
+def imagenet_weights_file(include_top: bool, folder: str | Path | None = None, **fetch_options) -> Path:
+    """The verified local file of Keras's ImageNet VGG16 weights, downloading it once if needed.
+
+    A copy that Keras itself saved earlier in ``~/.keras/models`` is used in
+    place once it passes verification; otherwise
+    :func:`course_utils.downloads.fetch` puts the file into ``folder``
+    (default ``$KERAS_HOME/models``, the project's data folder) and checks it
+    against the MD5 Keras publishes. Without the network its error says where
+    to put a copy and that ``PROFILE = 'quick'`` runs offline.
+    """
+    asset = WEIGHTS_FILES[bool(include_top)]
+    folder = Path(folder) if folder is not None else downloads.keras_models_dir()
+    legacy = Path.home() / ".keras" / "models" / asset.filename
+    if legacy.is_file() and not (folder / asset.filename).exists():
+        try:
+            downloads.verify_file(legacy, asset)
+            return legacy
+        except downloads.VerificationError:
+            pass  # a damaged old copy: fetch a good one into the project's cache
+    return downloads.fetch(asset, folder, **fetch_options)
+
+
+def load_vgg16(include_top: bool, weights: str | None = "imagenet", input_size: int | None = None):
+    """Keras's VGG16 with ``weights`` = ``"imagenet"``, ``None`` (random init) or a weights-file path.
+
+    With its top the model takes 224x224 only (its ``fc1`` expects exactly
+    7x7x512); without its top ``input_size`` picks the input.
+    """
+    VGG16 = tf.keras.applications.vgg16.VGG16
+    if weights == "imagenet":
+        weights = str(imagenet_weights_file(include_top))
+    elif weights is not None and not Path(weights).is_file():
+        raise WeightsError(f"no VGG16 weights file at {weights}: use 'imagenet', None or a .h5 path")
+    if include_top:
+        if input_size not in (None, 224):
+            raise ValueError(f"VGG16 with its top takes 224x224 inputs only, not {input_size}")
+        return VGG16(include_top=True, weights=weights)
+    if input_size is None:
+        raise ValueError("give input_size for VGG16 without its top (e.g. 32 or 224)")
+    try:
+        return VGG16(include_top=False, weights=weights, input_shape=(input_size, input_size, 3))
+    except OSError as exc:
+        raise WeightsError(f"cannot read the VGG16 weights file {weights} ({exc}): delete it and run again") from exc
+
+
+def copy_dense_weights(source, target, names: Iterable[str] = FC_LAYERS) -> list[str]:
+    """Copy the weights of the layers ``names`` from ``source`` to ``target``; returns the names.
+
+    A shape mismatch (e.g. an fc1 that does not see 7x7x512 features) is an
+    error that names the layer and both shapes.
+    """
+    copied = []
+    for name in names:
+        weights = source.get_layer(name).get_weights()
+        layer = target.get_layer(name)
+        shapes = [w.shape for w in layer.get_weights()]
+        if shapes != [w.shape for w in weights]:
+            raise ValueError(
+                f"cannot copy {name!r}: the source has shapes {[w.shape for w in weights]}, "
+                f"the target {shapes} (does the bridge give {BRIDGE_SIZE}x{BRIDGE_SIZE}x{FEATURE_CHANNELS}?)"
+            )
+        layer.set_weights(weights)
+        copied.append(name)
+    return copied
+
+
+def max_weight_difference(a, b) -> float:
+    """The largest absolute difference between two layers' (or models') weights."""
+    wa, wb = a.get_weights(), b.get_weights()
+    if [w.shape for w in wa] != [w.shape for w in wb]:
+        raise ValueError("the two have differently shaped weights")
+    return float(max((np.max(np.abs(x - y)) for x, y in zip(wa, wb)), default=0.0))
+
+
+# --- the model ----------------------------------------------------------------------------
+
+def build_vgg16_transfer(input_size: int, source, *, weights: str | None = "imagenet",
+                         num_classes: int = 10, dropout: float = 0.5):
+    """VGG16 convolutions -> 7x7 bridge -> Flatten -> fc1 -> fc2 -> new ``Dense(num_classes)``.
+
+    ``source`` is VGG16 *with* its top (:func:`load_vgg16` ``(True, ...)``):
+    its fc1 and fc2 weights are copied in. The convolutional base (a nested
+    model named ``vgg16``) gets ``weights`` for ``input_size``. Dropout after
+    fc1 and fc2 is what torchvision's classifier (and the original VGG
+    training) has; Keras's inference-only top leaves it out. Everything is
+    trainable as built: freezing is the caller's, visible step. The output
+    layer gives logits.
+    """
+    base = load_vgg16(False, weights, input_size)
+    inputs = tf.keras.Input((input_size, input_size, 3), name="image")
+    features = base(inputs)
+    bridged = AdaptiveAveragePooling2D(BRIDGE_SIZE, name="bridge")(features)
+    x = layers.Flatten(name="flatten")(bridged)
+    x = layers.Dense(4096, activation="relu", name="fc1")(x)
+    x = layers.Dropout(dropout, name="fc1_dropout")(x)
+    x = layers.Dense(4096, activation="relu", name="fc2")(x)
+    x = layers.Dropout(dropout, name="fc2_dropout")(x)
+    outputs = layers.Dense(num_classes, name="output")(x)
+    model = tf.keras.Model(inputs, outputs, name=f"vgg16_transfer_{input_size}")
+    copy_dense_weights(source, model)
+    return model
+
+
+# --- cost ---------------------------------------------------------------------------------
+
+def multiply_adds(model) -> dict[str, int]:
+    """Multiply-adds per image, ``{"convolutions": ..., "dense": ...}`` (nested models included).
+
+    A Conv2D costs ``out_h * out_w * k_h * k_w * c_in * c_out``, a Dense
+    ``inputs * units``; pooling, the bridge and activations are left out.
+    """
+    totals = {"convolutions": 0, "dense": 0}
+
+    def visit(layer):
+        if isinstance(layer, tf.keras.Model):
+            for inner in layer.layers:
+                visit(inner)
+        elif isinstance(layer, layers.Conv2D):
+            _, out_h, out_w, c_out = layer.output_shape
+            k_h, k_w, c_in, _ = layer.kernel.shape
+            totals["convolutions"] += int(out_h * out_w * k_h * k_w * c_in * c_out)
+        elif isinstance(layer, layers.Dense):
+            totals["dense"] += int(layer.kernel.shape[0] * layer.kernel.shape[1])
+
+    visit(model)
+    return totals
+
+
+def time_train_steps(model, images, labels, steps: int = 5, warmup: int = 1) -> float:
+    """Seconds of the fastest of ``steps`` ``train_on_batch`` calls on the same batch.
+
+    ``warmup`` untimed steps absorb graph tracing. The fastest step, not the
+    mean, is the estimate (as ``timeit`` does): other programs on the machine
+    can only slow a step down, so the minimum is the least disturbed figure.
+    The model must be compiled.
+    """
+    if steps < 1 or warmup < 0:
+        raise ValueError(f"need steps >= 1 and warmup >= 0, got steps={steps}, warmup={warmup}")
+    for _ in range(warmup):
+        model.train_on_batch(images, labels)
+    times = []
+    for _ in range(steps):
+        start = time.perf_counter()
+        model.train_on_batch(images, labels)
+        times.append(time.perf_counter() - start)
+    return float(min(times))
+
+
+def plot_pool_matrices(input_sizes: Sequence[int], output_size: int = BRIDGE_SIZE):
+    """One heat map per input size: which input cells each of the 7 output cells averages."""
+    import matplotlib.pyplot as plt
+
+    fig, axes = plt.subplots(1, len(input_sizes), figsize=(3.2 * len(input_sizes), 3.4), squeeze=False)
+    for ax, size in zip(axes[0], input_sizes):
+        matrix = adaptive_pool_matrix(size, output_size)
+        ax.imshow(matrix, cmap="Blues", vmin=0, vmax=1, aspect="auto")
+        ax.set_title(f"{size} -> {output_size}")
+        ax.set_xlabel("input row (or column)")
+        ax.set_ylabel("output row")
+        ax.set_xticks(range(size))
+        ax.set_yticks(range(output_size))
+    fig.suptitle("Adaptive average pooling: the weight each output cell gives each input cell")
+    fig.tight_layout()
+    return fig

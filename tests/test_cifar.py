@@ -1,0 +1,250 @@
+"""course_utils.cifar: the CIFAR-10 loader (real path tested on a fake archive), stand-in, statistics, pipeline.
+
+No test reaches the network: downloads go through a fake ``opener`` given
+to :func:`course_utils.downloads.fetch`, serving local bytes or failing.
+"""
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import io
+import pickle
+import tarfile
+import urllib.error
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from course_utils import cifar
+
+PER_BATCH = 10_000  # tf.keras.datasets.cifar10 expects exactly this many images per batch file
+
+
+def _batch(first_red: int, labels: np.ndarray) -> dict:
+    planes = np.zeros((len(labels), 3, 32, 32), dtype=np.uint8)  # CIFAR stores channels first
+    planes[:, 0] = labels[:, None, None]  # red = label
+    planes[:, 1] = 100
+    planes[:, 2] = 200
+    planes[0, 0, 0, 0] = first_red
+    return {b"data": planes.reshape(len(labels), -1), b"labels": labels.tolist()}
+
+
+@pytest.fixture(scope="module")
+def fake_archive(tmp_path_factory) -> Path:
+    """A cifar-10-python.tar.gz in the real layout with recognisable pixels (about 1 MB)."""
+    folder = tmp_path_factory.mktemp("fake_cifar")
+    inner = folder / "cifar-10-batches-py"
+    inner.mkdir()
+    rng = np.random.default_rng(0)
+    for i in range(1, 6):
+        labels = rng.integers(0, 10, PER_BATCH).astype(np.uint8)
+        (inner / f"data_batch_{i}").write_bytes(pickle.dumps(_batch(7 + i, labels)))
+    test_labels = np.arange(PER_BATCH, dtype=np.uint8) % 10
+    (inner / "test_batch").write_bytes(pickle.dumps(_batch(99, test_labels)))
+    archive = folder / "cifar-10-python.tar.gz"
+    with tarfile.open(archive, "w:gz", compresslevel=1) as tar:
+        tar.add(inner, arcname="cifar-10-batches-py")
+    return archive
+
+
+def _sha256(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+class _Response(io.BytesIO):
+    headers: dict = {}
+
+
+def _no_sleep(seconds):
+    return None
+
+
+@pytest.fixture
+def opener():
+    """``serve(path)`` gives an opener that returns the file's bytes; ``fail()`` one that raises URLError."""
+    requested: list[str] = []
+
+    def serve(source: Path):
+        def open_url(url, timeout):
+            requested.append(url)
+            return _Response(Path(source).read_bytes())
+        return {"opener": open_url, "sleep": _no_sleep, "progress": False}
+
+    def fail():
+        def open_url(url, timeout):
+            requested.append(url)
+            raise urllib.error.URLError("no network in tests")
+        return {"opener": open_url, "sleep": _no_sleep, "progress": False}
+
+    return serve, fail, requested
+
+
+@pytest.fixture
+def fake_is_real(monkeypatch, fake_archive):
+    """Make the fake archive pass as CIFAR-10: the published hash we check, and Keras's own check."""
+    from tf_keras.src.utils import data_utils
+
+    monkeypatch.setattr(cifar, "CIFAR10_ARCHIVE",
+                        dataclasses.replace(cifar.CIFAR10_ARCHIVE, sha256=_sha256(fake_archive)))
+    monkeypatch.setattr(data_utils, "validate_file", lambda *args, **kwargs: True)
+
+
+# --- the generated stand-in -------------------------------------------------------------
+
+def test_generated_has_cifar_shapes_and_all_classes():
+    (x_train, y_train), (x_test, y_test) = cifar.load_cifar10("generated", train_limit=120, test_limit=40, seed=3)
+    assert x_train.shape == (120, 32, 32, 3) and x_test.shape == (40, 32, 32, 3)
+    assert x_train.dtype == np.uint8 and y_train.dtype == np.int64
+    assert set(np.unique(y_train)) == set(range(10))
+    again = cifar.load_cifar10("generated", train_limit=120, test_limit=40, seed=3)
+    np.testing.assert_array_equal(again[0][0], x_train)
+    assert not np.array_equal(x_train[:40], x_test)  # train and test are different draws
+
+
+def test_generated_needs_sizes_and_unknown_source_is_named():
+    with pytest.raises(ValueError, match="train_limit and test_limit"):
+        cifar.load_cifar10("generated")
+    with pytest.raises(ValueError, match="'keras'"):
+        cifar.load_cifar10("tfds")
+
+
+def test_class_names():
+    assert len(cifar.CLASS_NAMES) == 10 and cifar.CLASS_NAMES[0] == "airplane" and cifar.CLASS_NAMES[9] == "truck"
+
+
+# --- the real loader, on a fake archive -------------------------------------------------------
+
+def test_local_archive_is_installed_and_read(tmp_path, fake_archive, fake_is_real, opener):
+    _, fail, requested = opener
+    cache = tmp_path / "keras"
+    (x_train, y_train), (x_test, y_test) = cifar.load_cifar10(
+        "keras", archive=fake_archive, cache_dir=cache, train_limit=25_000, **fail()
+    )
+    assert requested == []  # nothing was downloaded
+    assert (cache / "datasets" / cifar.KERAS_ARCHIVE_NAME).is_file()
+    assert fake_archive.is_file()  # the learner's file stays where it was
+    assert not list((cache / "datasets").glob("*.part"))
+    assert x_train.shape == (25_000, 32, 32, 3) and x_test.shape == (10_000, 32, 32, 3)
+    assert y_train.dtype == np.int64 and y_train.ndim == 1
+    assert tuple(x_train[0, 0, 0]) == (8, 100, 200)  # channels moved last: red, green, blue
+    assert tuple(x_test[0, 0, 0]) == (99, 100, 200)
+    np.testing.assert_array_equal(x_test[1:, 0, 0, 0], y_test[1:])  # red plane = label
+    np.testing.assert_array_equal(y_test[:10], np.arange(10))
+
+
+def test_download_goes_to_keras_home(tmp_path, monkeypatch, fake_archive, fake_is_real, opener):
+    serve, _, requested = opener
+    monkeypatch.setenv("KERAS_HOME", str(tmp_path / "home"))
+    (x_train, _), (x_test, _) = cifar.load_cifar10("keras", train_limit=10, test_limit=5, **serve(fake_archive))
+    assert requested == [cifar.CIFAR10_URL]
+    datasets = tmp_path / "home" / "datasets"
+    assert (datasets / cifar.KERAS_ARCHIVE_NAME).is_file()
+    assert (datasets / cifar.KERAS_FOLDER_NAME / "test_batch").is_file()
+    assert not list(datasets.glob("*.part"))
+    assert x_train.shape == (10, 32, 32, 3) and x_test.shape == (5, 32, 32, 3)
+    cifar.load_cifar10("keras", train_limit=10, test_limit=5, **serve(fake_archive))
+    assert len(requested) == 1  # the verified archive is reused
+
+
+def test_offline_without_archive_says_what_to_do(tmp_path, opener):
+    _, fail, _ = opener
+    with pytest.raises(cifar.CifarDataError) as info:
+        cifar.load_cifar10("keras", cache_dir=tmp_path, **fail())
+    message = str(info.value)
+    assert "CIFAR10_ARCHIVE" in message and "PROFILE=quick" in message and "cifar-10-python.tar.gz" in message
+    assert str(tmp_path / "datasets" / cifar.KERAS_ARCHIVE_NAME) in message
+    assert list((tmp_path / "datasets").iterdir()) == []
+
+
+def test_a_wrong_download_is_not_kept(tmp_path, opener):
+    serve, _, _ = opener
+    bogus = tmp_path / "bogus.tar.gz"
+    bogus.write_bytes(b"an error page, not CIFAR-10")
+    with pytest.raises(cifar.CifarDataError, match="does not match the published file"):
+        cifar.fetch_archive(tmp_path / "cache", **serve(bogus))
+    assert list((tmp_path / "cache" / "datasets").iterdir()) == []
+
+
+def test_incomplete_extracted_folder_is_explained(tmp_path, fake_archive, fake_is_real):
+    cache = tmp_path / "keras"
+    (cache / "datasets" / cifar.KERAS_FOLDER_NAME).mkdir(parents=True)  # extraction interrupted earlier
+    with pytest.raises(cifar.CifarDataError, match="incomplete"):
+        cifar.load_cifar10("keras", archive=fake_archive, cache_dir=cache)
+
+
+def test_local_archive_missing_or_wrong(tmp_path):
+    with pytest.raises(cifar.CifarDataError, match="no CIFAR-10 archive at"):
+        cifar.fetch_archive(tmp_path, archive=tmp_path / "nope.tar.gz")
+    wrong = tmp_path / "cifar-10-python.tar.gz"
+    wrong.write_bytes(b"not cifar")
+    with pytest.raises(cifar.CifarDataError, match="does not match the published file"):
+        cifar.fetch_archive(tmp_path / "cache", archive=wrong)
+    assert wrong.read_bytes() == b"not cifar"
+    assert not (tmp_path / "cache" / "datasets" / cifar.KERAS_ARCHIVE_NAME).exists()
+
+
+def test_keras_cache_dir_follows_keras_home_then_the_data_folder(tmp_path, monkeypatch):
+    monkeypatch.setenv("KERAS_HOME", str(tmp_path / "kh"))
+    assert cifar.keras_cache_dir() == tmp_path / "kh"
+    monkeypatch.delenv("KERAS_HOME")
+    monkeypatch.setenv("COURSE_DATA_DIR", str(tmp_path / "data"))
+    assert cifar.keras_cache_dir() == tmp_path / "data" / "keras"
+
+
+# --- splitting, statistics, preprocessing ----------------------------------------------------
+
+def test_split_validation_holds_out_the_last_tenth():
+    images = np.arange(50).reshape(50, 1, 1, 1)
+    labels = np.arange(50)
+    (x_tr, y_tr), (x_va, y_va) = cifar.split_validation(images, labels, 0.1)
+    assert len(x_tr) == 45 and len(x_va) == 5
+    np.testing.assert_array_equal(y_va, [45, 46, 47, 48, 49])
+    with pytest.raises(ValueError, match="between 0 and 1"):
+        cifar.split_validation(images, labels, 1.5)
+    with pytest.raises(ValueError, match="too few"):
+        cifar.split_validation(images[:1], labels[:1], 0.5)
+
+
+def test_channel_stats_match_numpy_and_work_in_chunks():
+    images = np.random.default_rng(1).integers(0, 256, (23, 8, 8, 3), dtype=np.uint8)
+    mean, std = cifar.channel_stats(images, chunk=7)
+    reference = images.astype(np.float64) / 255.0
+    np.testing.assert_allclose(mean, reference.mean(axis=(0, 1, 2)), rtol=1e-9)
+    np.testing.assert_allclose(std, reference.std(axis=(0, 1, 2)), rtol=1e-6)
+    with pytest.raises(ValueError, match=r"\[N, H, W, 3\]"):
+        cifar.channel_stats(images[..., 0])
+
+
+def test_standardize_is_the_torchvision_formula():
+    images = np.full((1, 2, 2, 3), 255, dtype=np.uint8)
+    out = cifar.standardize(images, (0.5, 0.5, 0.5), (0.25, 0.5, 1.0))
+    np.testing.assert_allclose(out[0, 0, 0], [2.0, 1.0, 0.5])
+
+
+def test_caffe_preprocess_with_imagenet_mean_equals_keras_preprocess_input():
+    from tensorflow.keras.applications import vgg16
+
+    images = np.random.default_rng(2).uniform(0, 255, (4, 5, 5, 3)).astype(np.float32)
+    imagenet_rgb = np.asarray(cifar.CAFFE_MEAN_BGR)[::-1] / 255.0
+    ours = cifar.caffe_preprocess_with(imagenet_rgb)(images)
+    np.testing.assert_allclose(ours, vgg16.preprocess_input(images.copy()), atol=1e-3)
+    shifted = cifar.caffe_preprocess_with(imagenet_rgb + 0.01)(images)
+    np.testing.assert_allclose(ours - shifted, 2.55, atol=1e-3)  # one more 0.01 * 255 subtracted
+
+
+def test_image_dataset_resizes_and_preprocesses_batch_by_batch():
+    images = np.random.default_rng(3).integers(0, 256, (10, 32, 32, 3), dtype=np.uint8)
+    labels = np.arange(10)
+    same = cifar.image_dataset(images, labels, image_size=32, batch_size=4, preprocess=lambda x: x / 255.0)
+    batches = list(same)
+    assert [b[0].shape[0] for b in batches] == [4, 4, 2]
+    assert batches[0][0].dtype.name == "float32" and float(np.max(batches[0][0])) <= 1.0
+    np.testing.assert_allclose(batches[0][0].numpy(), images[:4] / 255.0, rtol=1e-6)
+    big = cifar.image_dataset(images, labels, image_size=64, batch_size=4, preprocess=lambda x: x,
+                              shuffle=True, seed=0)
+    x, y = next(iter(big))
+    assert tuple(x.shape) == (4, 64, 64, 3)
+    assert sorted(np.concatenate([b[1].numpy() for b in big])) == list(range(10))
+    with pytest.raises(ValueError, match="10 images but 9 labels"):
+        cifar.image_dataset(images, labels[:9], image_size=32, batch_size=4, preprocess=lambda x: x)

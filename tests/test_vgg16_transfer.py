@@ -1,0 +1,297 @@
+"""course_utils.vgg16_transfer: the 7x7 bridge, the weight copy, the builder, costs and timing.
+
+VGG16 with its top has 138 million parameters (about 0.55 GB): it is built
+once for this module, with random weights (no download), as the source whose
+fc1 and fc2 the transfer models must carry.
+"""
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import io
+import math
+import urllib.error
+
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from course_utils import downloads, models
+from course_utils import vgg16_transfer as vt
+
+FC1_PARAMS = 25088 * 4096 + 4096
+FC2_PARAMS = 4096 * 4096 + 4096
+OUTPUT_PARAMS = 4096 * 10 + 10
+BASE_PARAMS = 14_714_688
+
+
+@pytest.fixture(scope="module")
+def source():
+    tf.keras.utils.set_random_seed(0)
+    model = vt.load_vgg16(include_top=True, weights=None)
+    yield model
+    del model
+
+
+def _reference_adaptive_pool(x: np.ndarray, out: int) -> np.ndarray:
+    """PyTorch's AdaptiveAvgPool2d written as loops, channels last."""
+    batch, height, width, channels = x.shape
+    result = np.zeros((batch, out, out, channels), dtype=np.float64)
+    for i in range(out):
+        h0, h1 = math.floor(i * height / out), math.ceil((i + 1) * height / out)
+        for j in range(out):
+            w0, w1 = math.floor(j * width / out), math.ceil((j + 1) * width / out)
+            result[:, i, j] = x[:, h0:h1, w0:w1].mean(axis=(1, 2))
+    return result
+
+
+# --- the bridge ----------------------------------------------------------------------------
+
+def test_feature_map_size_after_five_pools():
+    assert [vt.feature_map_size(s) for s in (32, 64, 70, 200, 224)] == [1, 2, 2, 6, 7]
+    with pytest.raises(ValueError, match="at least 32x32"):
+        vt.feature_map_size(16)
+
+
+def test_adaptive_pool_matrix_follows_pytorch():
+    np.testing.assert_array_equal(vt.adaptive_pool_matrix(1, 7), np.ones((7, 1)))
+    np.testing.assert_array_equal(vt.adaptive_pool_matrix(7, 7), np.eye(7))
+    two = vt.adaptive_pool_matrix(2, 7)
+    np.testing.assert_array_equal(two[:, 0], [1, 1, 1, 0.5, 0, 0, 0])
+    np.testing.assert_array_equal(vt.adaptive_pool_matrix(14, 7)[3], [0] * 6 + [0.5, 0.5] + [0] * 6)
+    for n in (1, 2, 3, 5, 9, 14):
+        np.testing.assert_allclose(vt.adaptive_pool_matrix(n).sum(axis=1), 1.0, rtol=1e-6)
+    with pytest.raises(ValueError, match="positive"):
+        vt.adaptive_pool_matrix(0)
+
+
+@pytest.mark.parametrize("size", [1, 2, 3, 5, 7, 9])
+def test_bridge_matches_pytorch_arithmetic(size):
+    x = np.random.default_rng(size).normal(size=(2, size, size, 4)).astype(np.float32)
+    out = vt.AdaptiveAveragePooling2D(7)(tf.constant(x)).numpy()
+    assert out.shape == (2, 7, 7, 4)
+    np.testing.assert_allclose(out, _reference_adaptive_pool(x, 7), rtol=1e-5, atol=1e-6)
+
+
+def test_bridge_tiles_a_1x1_map_and_keeps_a_7x7_map():
+    one = tf.random.normal((3, 1, 1, 512))
+    np.testing.assert_allclose(vt.AdaptiveAveragePooling2D()(one), tf.tile(one, (1, 7, 7, 1)), rtol=1e-6)
+    seven = tf.random.normal((1, 7, 7, 8))
+    np.testing.assert_allclose(vt.AdaptiveAveragePooling2D()(seven), seven, rtol=1e-6)
+
+
+def test_bridge_config_round_trip_and_unknown_size_error():
+    layer = vt.AdaptiveAveragePooling2D(5, name="b")
+    clone = vt.AdaptiveAveragePooling2D.from_config(layer.get_config())
+    assert clone.output_size == 5 and clone.name == "b"
+    assert tuple(layer.compute_output_shape(tf.TensorShape([None, 2, 2, 3]))) == (None, 5, 5, 3)
+    with pytest.raises(ValueError, match="fixed input_shape"):
+        vt.AdaptiveAveragePooling2D()(tf.keras.Input((None, None, 512)))
+
+
+# --- the model -----------------------------------------------------------------------------
+
+def _retrain_classifier_only(model):
+    for layer in model.layers:
+        layer.trainable = False
+    for name in ("fc1", "fc2", "output"):
+        model.get_layer(name).trainable = True
+
+
+def test_source_is_vgg16_with_its_imagenet_classifier(source):
+    assert source.input_shape == (None, 224, 224, 3)
+    assert source.get_layer("fc1").kernel.shape == (25088, 4096)
+    assert source.get_layer("predictions").units == 1000
+
+
+@pytest.mark.parametrize("size, feature_size", [(32, 1), (224, 7)])
+def test_transfer_model_carries_the_source_fc_weights(source, size, feature_size):
+    model = vt.build_vgg16_transfer(size, source, weights=None)
+    try:
+        assert [layer.name for layer in model.layers] == [
+            "image", "vgg16", "bridge", "flatten", "fc1", "fc1_dropout", "fc2", "fc2_dropout", "output"]
+        assert model.get_layer("vgg16").output_shape == (None, feature_size, feature_size, 512)
+        assert model.get_layer("bridge").output_shape == (None, 7, 7, 512)
+        assert model.output_shape == (None, 10)
+        for name in ("fc1", "fc2"):
+            for ours, theirs in zip(model.get_layer(name).get_weights(), source.get_layer(name).get_weights()):
+                np.testing.assert_array_equal(ours, theirs)
+            assert vt.max_weight_difference(model.get_layer(name), source.get_layer(name)) == 0.0
+        _retrain_classifier_only(model)
+        counts = models.trainable_report(model).set_index("layer")["trainable_params"]
+        assert counts["vgg16"] == 0
+        assert (counts["fc1"], counts["fc2"], counts["output"]) == (FC1_PARAMS, FC2_PARAMS, OUTPUT_PARAMS)
+        assert models.parameter_counts(model)["non_trainable"] == BASE_PARAMS
+        if size == 32:  # one forward pass works and gives logits for 10 classes
+            assert model(np.zeros((2, 32, 32, 3), np.float32)).shape == (2, 10)
+    finally:
+        del model
+
+
+def test_a_new_fc1_is_not_the_source_until_copied(source):
+    base = tf.keras.layers.Dense(4096, name="fc1")
+    holder = tf.keras.Sequential([tf.keras.Input((25088,)), base])
+    assert vt.max_weight_difference(holder.get_layer("fc1"), source.get_layer("fc1")) > 0
+    assert vt.copy_dense_weights(source, holder, ["fc1"]) == ["fc1"]
+    assert vt.max_weight_difference(holder.get_layer("fc1"), source.get_layer("fc1")) == 0.0
+
+
+def test_copy_dense_weights_names_the_mismatch(source):
+    wrong = tf.keras.Sequential([tf.keras.Input((512,)), tf.keras.layers.Dense(4096, name="fc1")])
+    with pytest.raises(ValueError, match=r"cannot copy 'fc1'.*\(25088, 4096\).*\(512, 4096\)"):
+        vt.copy_dense_weights(source, wrong, ["fc1"])
+
+
+def test_max_weight_difference_needs_equal_shapes():
+    a = tf.keras.layers.Dense(2)
+    a.build((None, 3))
+    b = tf.keras.layers.Dense(3)
+    b.build((None, 3))
+    assert vt.max_weight_difference(a, a) == 0.0
+    with pytest.raises(ValueError, match="differently shaped"):
+        vt.max_weight_difference(a, b)
+
+
+# --- weights -------------------------------------------------------------------------------
+
+def test_load_vgg16_argument_errors(tmp_path):
+    with pytest.raises(ValueError, match="224x224 inputs only"):
+        vt.load_vgg16(True, None, input_size=32)
+    with pytest.raises(ValueError, match="give input_size"):
+        vt.load_vgg16(False, None)
+    with pytest.raises(vt.WeightsError, match="no VGG16 weights file"):
+        vt.load_vgg16(False, str(tmp_path / "missing.h5"), 32)
+
+
+@pytest.fixture(scope="module")
+def notop_weights(tmp_path_factory):
+    """A random-init no-top VGG16 saved as an .h5 weights file (the format Keras downloads)."""
+    tf.keras.utils.set_random_seed(1)
+    model = vt.load_vgg16(False, None, 32)
+    path = tmp_path_factory.mktemp("weights") / vt.WEIGHTS_FILES[False].filename
+    model.save_weights(str(path))
+    first_kernel = model.get_layer("block1_conv1").get_weights()[0]
+    del model
+    return path, first_kernel
+
+
+def test_load_vgg16_from_a_weights_file_and_as_imagenet(monkeypatch, notop_weights):
+    path, first_kernel = notop_weights
+    model = vt.load_vgg16(False, str(path), 64)
+    assert model.output_shape == (None, 2, 2, 512)
+    np.testing.assert_array_equal(model.get_layer("block1_conv1").get_weights()[0], first_kernel)
+    requested = []
+    monkeypatch.setattr(vt, "imagenet_weights_file", lambda include_top: requested.append(include_top) or path)
+    model = vt.load_vgg16(False, "imagenet", 32)
+    assert requested == [False]
+    np.testing.assert_array_equal(model.get_layer("block1_conv1").get_weights()[0], first_kernel)
+
+
+class _Response(io.BytesIO):
+    headers: dict = {}
+
+
+@pytest.fixture
+def fetch_options(monkeypatch, tmp_path):
+    """Options for downloads.fetch that never reach the network; HOME moved so no real ~/.keras is seen."""
+    monkeypatch.setenv("HOME", str(tmp_path / "home"))
+    requested: list[str] = []
+
+    def serve(payload: bytes):
+        def open_url(url, timeout):
+            requested.append(url)
+            return _Response(payload)
+        return {"opener": open_url, "sleep": lambda seconds: None, "progress": False}
+
+    def fail():
+        def open_url(url, timeout):
+            requested.append(url)
+            raise urllib.error.URLError("no network in tests")
+        return {"opener": open_url, "sleep": lambda seconds: None, "progress": False}
+
+    return serve, fail, requested
+
+
+def _pretend(monkeypatch, include_top: bool, payload: bytes):
+    asset = vt.WEIGHTS_FILES[include_top]
+    monkeypatch.setitem(vt.WEIGHTS_FILES, include_top,
+                        dataclasses.replace(asset, md5=hashlib.md5(payload).hexdigest()))
+    return asset.filename
+
+
+def test_imagenet_weights_file_downloads_once_into_the_cache(monkeypatch, tmp_path, fetch_options):
+    serve, _, requested = fetch_options
+    payload = b"pretend h5"
+    fname = _pretend(monkeypatch, True, payload)
+    path = vt.imagenet_weights_file(True, tmp_path / "models", **serve(payload))
+    assert path == tmp_path / "models" / fname and path.read_bytes() == payload
+    assert requested == [vt._WEIGHTS_BASE + fname]
+    assert vt.imagenet_weights_file(True, tmp_path / "models", **serve(payload)) == path
+    assert len(requested) == 1  # the second call verified the file it had
+
+
+def test_imagenet_weights_file_defaults_to_keras_home(monkeypatch, tmp_path, fetch_options):
+    serve, _, _ = fetch_options
+    payload = b"no-top"
+    fname = _pretend(monkeypatch, False, payload)
+    monkeypatch.setenv("KERAS_HOME", str(tmp_path / "kh"))
+    assert vt.imagenet_weights_file(False, **serve(payload)) == tmp_path / "kh" / "models" / fname
+
+
+def test_imagenet_weights_file_uses_a_verified_earlier_keras_copy(monkeypatch, tmp_path, fetch_options):
+    serve, fail, requested = fetch_options
+    payload = b"old copy"
+    fname = _pretend(monkeypatch, False, payload)
+    legacy = tmp_path / "home" / ".keras" / "models" / fname
+    legacy.parent.mkdir(parents=True)
+    legacy.write_bytes(payload)
+    assert vt.imagenet_weights_file(False, tmp_path / "models", **fail()) == legacy
+    assert requested == []
+    legacy.write_bytes(b"damaged")  # a broken old copy is not used: a good one is fetched
+    assert vt.imagenet_weights_file(False, tmp_path / "models", **serve(payload)) == tmp_path / "models" / fname
+
+
+def test_imagenet_weights_file_offline_says_what_to_do(tmp_path, fetch_options):
+    _, fail, _ = fetch_options
+    with pytest.raises(downloads.OfflineError) as info:
+        vt.imagenet_weights_file(False, tmp_path / "models", **fail())
+    message = str(info.value)
+    assert "PROFILE=quick" in message and str(tmp_path / "models") in message
+    assert list((tmp_path / "models").iterdir()) == []
+
+
+# --- cost and timing -----------------------------------------------------------------------
+
+def test_multiply_adds_counts_convolutions_and_dense_layers_in_nested_models():
+    inner = tf.keras.Sequential([tf.keras.Input((8, 8, 2)), tf.keras.layers.Conv2D(4, 3, padding="same")])
+    outer = tf.keras.Sequential([tf.keras.Input((8, 8, 2)), inner, tf.keras.layers.Flatten(),
+                                 tf.keras.layers.Dense(5)])
+    assert vt.multiply_adds(outer) == {"convolutions": 8 * 8 * 3 * 3 * 2 * 4, "dense": 256 * 5}
+
+
+def test_multiply_adds_of_vgg16_at_two_sizes():
+    small = vt.multiply_adds(vt.load_vgg16(False, None, 32))["convolutions"]
+    large = vt.multiply_adds(vt.load_vgg16(False, None, 224))["convolutions"]
+    assert large == 49 * small and 15.3e9 < large < 15.4e9  # VGG16's well-known 15.5 GFLOPs less the dense part
+
+
+def test_time_train_steps_returns_seconds_and_checks_arguments():
+    model = tf.keras.Sequential([tf.keras.Input((4,)), tf.keras.layers.Dense(2)])
+    model.compile(optimizer="sgd", loss="mse")
+    x, y = np.ones((8, 4), np.float32), np.zeros((8, 2), np.float32)
+    before = model.get_weights()[0].copy()
+    seconds = vt.time_train_steps(model, x, y, steps=2, warmup=1)
+    assert 0.0 < seconds < 30.0
+    assert not np.array_equal(before, model.get_weights()[0])  # it really trained
+    with pytest.raises(ValueError, match="steps >= 1"):
+        vt.time_train_steps(model, x, y, steps=0)
+
+
+def test_plot_pool_matrices_draws_one_panel_per_size():
+    import matplotlib.pyplot as plt
+
+    fig = vt.plot_pool_matrices([1, 2, 7])
+    titles = [ax.get_title() for ax in fig.axes]
+    assert titles == ["1 -> 7", "2 -> 7", "7 -> 7"]
+    assert fig.axes[1].images[0].get_array().shape == (7, 2)
+    plt.close(fig)
