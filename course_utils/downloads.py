@@ -309,7 +309,8 @@ def fetch(asset: Asset, folder: str | Path, *, local_copy: str | Path | None = N
                 failures.append(f"{url}: {err}")
                 break  # the server has a different file: retrying gets the same bytes
             except NETWORK_ERRORS as err:
-                failures.append(f"{url}: {type(err).__name__}: {err}")
+                plain = isinstance(err, urllib.error.URLError) and not isinstance(err, urllib.error.HTTPError)
+                failures.append(f"{url}: {err.reason if plain else f'{type(err).__name__}: {err}'}")
                 if isinstance(err, urllib.error.HTTPError) and 400 <= err.code < 500:
                     break  # 404 and friends do not fix themselves
                 if _blocked_by_offline_guard(err):
