@@ -31,7 +31,7 @@ from pathlib import Path
 
 import numpy as np
 
-from course_utils import downloads
+from course_utils import downloads, images
 from course_utils.data import DataLayoutError, make_images, write_image_folder
 
 FOLDER_NAME = "cats_and_dogs_filtered"
@@ -213,6 +213,11 @@ def download_cats_and_dogs(folder: str | Path, *, local_copy: str | Path | None 
             raise _layout_error(Path(local_copy), "neither it nor a folder inside it has train/ and validation/")
         counts = check_layout(root, expected)
         print(f"cats_and_dogs_filtered: using your folder {root} ({_describe(counts)})")
+        scan = images.scan_images(p for split in SPLITS for name in CLASS_NAMES
+                                  for p in sorted((root / split / name).iterdir()) if p.is_file())
+        if scan.bad or scan.converted:  # train on a clean view; the learner's folder stays as it is
+            view, _ = images.clean_view(root, folder / (FOLDER_NAME + "_checked"))
+            return view
         return root
     final = folder / FOLDER_NAME
     if final.exists() and local_copy is None:

@@ -99,3 +99,36 @@ def normalise_to_jpeg(source: str | Path, target: str | Path) -> Path:
     Image.fromarray(load_rgb(source)).save(tmp, format="JPEG", quality=95)
     os.replace(tmp, target)
     return target
+
+
+def clean_view(source: str | Path, target: str | Path, *, printer=print) -> tuple[Path, ScanResult]:
+    """A copy of the folder tree at ``source`` that holds only readable RGB images.
+
+    Readable RGB files are linked (or copied where links are not possible),
+    greyscale / CMYK / alpha images are written as converted RGB JPEGs, and
+    unreadable files are left out and reported by name and count. The
+    learner's folder is never changed. Built in ``<target>.part`` and renamed
+    into place when complete; an older view at ``target`` is replaced.
+    """
+    import shutil
+
+    source, target = Path(source), Path(target)
+    files = sorted(p for p in source.rglob("*") if p.is_file() and not any(part.startswith(".") for part in p.parts))
+    result = scan_images(files)
+    tmp = target.with_name(target.name + ".part")
+    shutil.rmtree(tmp, ignore_errors=True)
+    for path in result.good:
+        out = tmp / path.relative_to(source)
+        out.parent.mkdir(parents=True, exist_ok=True)
+        if path in result.converted:
+            normalise_to_jpeg(path, out.with_suffix(".jpg"))
+        else:
+            try:
+                out.symlink_to(path.resolve())
+            except OSError:
+                shutil.copyfile(path, out)
+    shutil.rmtree(target, ignore_errors=True)
+    tmp.mkdir(parents=True, exist_ok=True)
+    os.replace(tmp, target)
+    printer(f"{source}: {result.summary()}")
+    return target, result

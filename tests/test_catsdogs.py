@@ -261,3 +261,23 @@ def test_prepare_generated_and_errors(tmp_path, monkeypatch, capsys):
         catsdogs.prepare_cats_and_dogs("generated", tmp_path)
     with pytest.raises(ValueError, match="unknown cats-and-dogs source 'kaggle'"):
         catsdogs.prepare_cats_and_dogs("kaggle", tmp_path)
+
+
+def test_a_learners_folder_with_broken_and_odd_images_trains_on_a_checked_view(tmp_path, capsys):
+    from PIL import Image
+
+    root = tmp_path / "mine" / "cats_and_dogs_filtered"
+    counts = {"train": {"cats": 2, "dogs": 2}, "validation": {"cats": 1, "dogs": 1}}
+    for split, per_class in counts.items():
+        for name, n in per_class.items():
+            (root / split / name).mkdir(parents=True)
+            for i in range(n):
+                Image.fromarray(np.full((8, 8, 3), 100, np.uint8)).save(root / split / name / f"{name}.{i}.jpg")
+    (root / "train" / "cats" / "cats.0.jpg").write_bytes(b"")  # an empty download
+    Image.fromarray(np.full((8, 8), 50, np.uint8)).save(root / "train" / "dogs" / "dogs.1.jpg")  # greyscale
+    view = catsdogs.download_cats_and_dogs(tmp_path / "cache", local_copy=root, expected=counts)
+    assert view != root and view.name == "cats_and_dogs_filtered_checked"
+    assert sorted(p.name for p in (view / "train" / "cats").iterdir()) == ["cats.1.jpg"]
+    assert Image.open(view / "train" / "dogs" / "dogs.1.jpg").mode == "RGB"
+    assert (root / "train" / "cats" / "cats.0.jpg").exists()  # nothing of the learner's is removed
+    assert "skipped 1 unreadable: cats.0.jpg (empty file)" in capsys.readouterr().out

@@ -60,3 +60,17 @@ def test_normalise_to_jpeg(folder):
     out = images.normalise_to_jpeg(folder / "cmyk.jpg", folder / "cmyk_rgb.jpg")
     assert Image.open(out).mode == "RGB"
     assert not list(folder.glob("*.part"))
+
+
+def test_clean_view_keeps_good_converts_odd_and_skips_bad(folder, tmp_path_factory):
+    target = tmp_path_factory.mktemp("views") / "checked"
+    before = {p.name: p.read_bytes() for p in folder.iterdir()}
+    lines = []
+    view, result = images.clean_view(folder, target, printer=lines.append)
+    assert sorted(p.name for p in view.iterdir()) == ["alpha.jpg", "cmyk.jpg", "good.jpg", "grey.jpg"]
+    for name in ["alpha.jpg", "cmyk.jpg", "grey.jpg"]:
+        assert Image.open(view / name).mode == "RGB"
+    assert (view / "good.jpg").resolve() == (folder / "good.jpg").resolve()
+    assert {p.name: p.read_bytes() for p in folder.iterdir()} == before  # the learner's folder is untouched
+    assert "skipped 4 unreadable" in lines[0] and len(result.bad) == 4
+    assert not target.with_name("checked.part").exists()
