@@ -13,11 +13,14 @@ generated 32x32 colour images (:func:`course_utils.data.make_images`), same
 shapes and dtypes as CIFAR-10.
 
 The module also holds the normalisation helpers the lesson compares (the
-dataset's own per-channel statistics versus the ImageNet ones VGG16 expects)
-and the ``tf.data`` pipeline that feeds both input sizes.
+dataset's own per-channel statistics versus the ImageNet ones VGG16 expects),
+the ``tf.data`` pipeline that feeds both input sizes, and the same
+preparation one example at a time (:func:`example_preprocessor`) for the
+feature cache, which maps it over the raw images.
 """
 from __future__ import annotations
 
+import functools
 import os
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -180,14 +183,18 @@ def caffe_preprocess_with(mean_rgb: Sequence[float]) -> Callable:
     pixel subtracted (``vgg16.preprocess_input``). This does the same with a
     mean given in [0, 1] RGB units, e.g. the dataset's own from
     :func:`channel_stats`. Works on NumPy arrays and tensors.
+
+    The function is a ``functools.partial`` holding the mean pixel, so its
+    ``repr`` (and the feature cache's key for it) shows the values.
     """
-    mean_bgr = np.asarray(mean_rgb, dtype=np.float32)[::-1] * 255.0
+    mean_bgr = tuple(float(v) for v in np.asarray(mean_rgb, dtype=np.float64)[::-1] * 255.0)
+    return functools.partial(subtract_mean_bgr, mean_bgr=mean_bgr)
 
-    def preprocess(images):
-        images = images[..., ::-1]  # RGB -> BGR
-        return images - mean_bgr
 
-    return preprocess
+def subtract_mean_bgr(images, mean_bgr: Sequence[float]):
+    """RGB images in 0-255 to BGR minus ``mean_bgr`` (Caffe style; NumPy arrays or tensors)."""
+    images = images[..., ::-1]  # RGB -> BGR
+    return images - np.asarray(mean_bgr, dtype=np.float32)
 
 
 def image_dataset(images: np.ndarray, labels: np.ndarray, *, image_size: int, batch_size: int,
@@ -206,12 +213,35 @@ def image_dataset(images: np.ndarray, labels: np.ndarray, *, image_size: int, ba
     if shuffle:
         dataset = dataset.shuffle(len(images), seed=seed, reshuffle_each_iteration=True)
     dataset = dataset.batch(batch_size)
-    source_size = images.shape[1:3]
-
-    def prepare(batch_images, batch_labels):
-        batch_images = tf.cast(batch_images, tf.float32)
-        if tuple(source_size) != (image_size, image_size):
-            batch_images = tf.image.resize(batch_images, (image_size, image_size), method="bilinear")
-        return preprocess(batch_images), batch_labels
-
+    prepare = example_preprocessor(image_size, preprocess)  # works on a batch as on one image
     return dataset.map(prepare, num_parallel_calls=tf.data.AUTOTUNE).prefetch(tf.data.AUTOTUNE)
+
+
+def prepare_images(images, image_size: int, preprocess: Callable):
+    """uint8 images (one ``[H, W, 3]`` or a batch) as the model sees them: float32, resized, preprocessed.
+
+    Bilinear resizing treats every image on its own, so a batch gives the
+    same values as its images one by one.
+    """
+    import tensorflow as tf
+
+    images = tf.cast(images, tf.float32)
+    if tuple(images.shape[-3:-1]) != (image_size, image_size):
+        images = tf.image.resize(images, (image_size, image_size), method="bilinear")
+    return preprocess(images)
+
+
+def prepare_example(image, label, *, image_size: int, preprocess: Callable):
+    """``(image, label)`` with the image through :func:`prepare_images`."""
+    return prepare_images(image, image_size, preprocess), label
+
+
+def example_preprocessor(image_size: int, preprocess: Callable) -> functools.partial:
+    """``prepare_example`` for one input size and preprocessing, as a ``functools.partial``.
+
+    What :func:`image_dataset` maps over its batches and what the feature
+    cache maps over the raw ``(image, label)`` pairs (``preprocess=``): the
+    partial's arguments (the size, the preprocessing function by name or,
+    for :func:`caffe_preprocess_with`, with its mean) are part of the cache key.
+    """
+    return functools.partial(prepare_example, image_size=int(image_size), preprocess=preprocess)

@@ -551,11 +551,37 @@ class CachedFeatures:
 
     def batches(self, batch_size: int, *, shuffle: bool = False, seed: int | None = None,
                 drop_remainder: bool = False) -> tf.data.Dataset:
-        """``dataset`` shuffled (a new order every epoch, fixed by ``seed``), batched, prefetched."""
-        dataset = self.dataset
-        if shuffle:
-            dataset = dataset.shuffle(self.count, seed=seed, reshuffle_each_iteration=True)
+        """``dataset`` shuffled (a new order every epoch, fixed by ``seed``), batched, prefetched.
+
+        An entry streamed from its memory map is shuffled by row number
+        instead: a ``shuffle`` buffer of every row would hold the whole
+        entry in memory.
+        """
+        if shuffle and self.nbytes > IN_MEMORY_LIMIT:
+            dataset = self._shuffled_rows(seed)
+        else:
+            dataset = self.dataset
+            if shuffle:
+                dataset = dataset.shuffle(self.count, seed=seed, reshuffle_each_iteration=True)
         return dataset.batch(batch_size, drop_remainder=drop_remainder).prefetch(tf.data.AUTOTUNE)
+
+    def _shuffled_rows(self, seed: int | None) -> tf.data.Dataset:
+        """The rows in a new random order every epoch, read 1,024 at a time from the memory map."""
+        features, labels = self.features, self.labels
+        spec = (tf.TensorSpec(features.shape[1:], tf.as_dtype(features.dtype)),
+                tf.TensorSpec(labels.shape[1:], tf.as_dtype(labels.dtype)))
+        rng = np.random.default_rng(seed)
+
+        def rows():
+            order = rng.permutation(len(features))
+            for start in range(0, len(order), 1024):
+                chunk = order[start:start + 1024]
+                ascending = np.sort(chunk)  # read in file order, hand out in the shuffled order
+                block_features, block_labels = np.asarray(features[ascending]), np.asarray(labels[ascending])
+                for i in np.searchsorted(ascending, chunk):
+                    yield block_features[i], block_labels[i]
+
+        return tf.data.Dataset.from_generator(rows, output_signature=spec)
 
     def describe(self) -> str:
         per = int(np.prod(self.features.shape[1:]))

@@ -95,6 +95,10 @@ LESSONS: dict[str, dict[str, Any]] = {
             "inception_handle": "https://tfhub.dev/google/tf2-preview/inception_v3/feature_vector/4",
             # A local flower_photos copy used instead of the download (full profile only).
             "flowers_dir": None,
+            # Train the heads on the frozen extractors' features, computed once and cached
+            # (course_utils.feature_cache): the same models, each epoch costs only the head.
+            # Valid: nothing random runs before the extractors. False: the lesson's loop on images.
+            "cache_features": True,
         },
         "full": {
             "data": "tf_flowers via TFDS (3,670 photos, 5 classes), or a local flower_photos copy",
@@ -117,22 +121,40 @@ LESSONS: dict[str, dict[str, Any]] = {
     },
     "04": {
         "title": "VGG19 four ways: as is, last layer, first 8 frozen, from scratch",
-        "common": {"batch_size": 64, "validation_split": 0.3, "image_size": 32, "seed": 0},
+        "common": {
+            "validation_split": 0.3,
+            "image_size": 32,
+            "seed": 0,
+            # A local copy of the Kaggle data (folder with train.csv + train/, or the competition's
+            # .zip) used instead of the download (full profile only; also $COURSE_CACTUS_DIR).
+            "cactus_dir": None,
+        },
         "full": {
-            "data": "Kaggle Aerial Cactus Identification (17,500 32x32 JPEGs, about 3:1)",
-            "weights": "VGG19 ImageNet weights (Keras Applications)",
+            "data": "Kaggle Aerial Cactus Identification (17,500 32x32 JPEGs, 75% with a cactus); "
+            "Part A: photos bundled with scikit-image",
+            "weights": "VGG19 ImageNet weights (Keras Applications), with the top (A) and without (B, C)",
             "epochs": 5,
-            "vgg_weights": "imagenet",
+            "batch_size": 64,
+            "vgg_weights": "imagenet",  # Part A, include_top=True
+            "base_weights": "imagenet",  # Parts B and C, include_top=False
+            "class_index": "keras",  # the real imagenet_class_index.json (verified download)
             "cactus_source": "kaggle",
             "num_images": None,
         },
         "quick": {
-            "data": "generated 32x32 'cactus' images in the Kaggle CSV + folder layout (about 3:1)",
-            "weights": "VGG19 with random init (weights=None); Part A predictions mean nothing",
+            "data": "200 generated 32x32 images in the Kaggle CSV + folder layout (75% has_cactus = 1); "
+            "Part A: photos bundled with scikit-image",
+            "weights": "Part A: VGG19 random init (predictions mean nothing); B, C: a locally built "
+            "no-top weights file (random zero-mean filters, LSUV-scaled); D: random init, as taught",
             "epochs": 3,
+            # 140 training images: batch 8 gives the optimiser 18 steps per epoch (the full data
+            # set at batch 64 gives 192); at batch 64 a frozen backbone's head gets 3 steps.
+            "batch_size": 8,
             "vgg_weights": None,
+            "base_weights": "stand-in",
+            "class_index": "placeholder",  # generated names: no download, clearly not ImageNet's
             "cactus_source": "generated",
-            "num_images": 400,
+            "num_images": 200,
         },
     },
     "05": {
@@ -187,6 +209,10 @@ LESSONS: dict[str, dict[str, Any]] = {
             "plateau_factor": 0.1,
             "plateau_patience": 10,
             "validation_fraction": 0.1,
+            # Train fc1/fc2/output on the frozen base's features, computed once and cached
+            # (course_utils.feature_cache), in both runs. At 224x224 they take about 100 KB per
+            # image (5 GB for 50,000): the notebook checks the disk first. False: images every epoch.
+            "cache_features": True,
         },
         "full": {
             "data": "CIFAR-10 via tf.keras.datasets (50,000 train of which 5,000 validation / 10,000 test, 32x32)",

@@ -28,9 +28,11 @@ REFERENCES: dict[str, dict[str, str]] = {
         "inception_epoch_s": "not reported (Colab GPU)",
     },
     "04": {
+        "majority_baseline": "about 75%: 13,136 of the 17,500 training images have a cactus (3:1)",
         "b_val_accuracy": "learning curves only (no figure reported)",
         "c_val_accuracy": "learning curves only (no figure reported)",
         "d_val_accuracy": "learning curves only (no figure reported)",
+        "b_epoch_s": "not reported (Kaggle notebook)",
     },
     "05": {
         "gap_without_dropout": "training and validation accuracy diverge over 100 epochs (overfitting; curves only, no figure)",

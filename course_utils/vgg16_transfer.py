@@ -11,6 +11,11 @@ with fc1 and fc2 *copied* from the ImageNet model with its top.
 
 The lesson notebook writes that model out step by step;
 :func:`build_vgg16_transfer` is the same recipe, packaged for reuse and tests.
+The ImageNet weight files come from the course's shared registry,
+:mod:`course_utils.weights` (downloaded once, verified). When the lesson
+trains the classifier on cached features of the frozen base
+(:mod:`course_utils.feature_cache`), :func:`check_feature_space` says how
+much disk they take (about 100 KB per image at 224x224) before any is written.
 """
 from __future__ import annotations
 
@@ -21,32 +26,13 @@ from pathlib import Path
 import numpy as np
 import tensorflow as tf
 
-from course_utils import downloads
+from course_utils import weights as course_weights
 
 layers = tf.keras.layers
 
 FC_LAYERS = ("fc1", "fc2")
 BRIDGE_SIZE = 7
 FEATURE_CHANNELS = 512
-# Keras Applications' VGG16 weight files: names, addresses and MD5s as tf_keras uses them.
-_WEIGHTS_BASE = "https://storage.googleapis.com/tensorflow/keras-applications/vgg16/"
-_PROVENANCE = "MD5 published by Keras Applications (file_hash in tf_keras/src/applications/vgg16.py)"
-WEIGHTS_FILES = {
-    True: downloads.Asset(
-        name="VGG16 ImageNet weights (with the top)",
-        filename="vgg16_weights_tf_dim_ordering_tf_kernels.h5",
-        urls=(_WEIGHTS_BASE + "vgg16_weights_tf_dim_ordering_tf_kernels.h5",),
-        md5="64373286793e3c8b2b4e3219cbf3544b",
-        provenance=_PROVENANCE,
-    ),
-    False: downloads.Asset(
-        name="VGG16 ImageNet weights (no top)",
-        filename="vgg16_weights_tf_dim_ordering_tf_kernels_notop.h5",
-        urls=(_WEIGHTS_BASE + "vgg16_weights_tf_dim_ordering_tf_kernels_notop.h5",),
-        md5="6d6bbae143d832006294945121d1f1fc",
-        provenance=_PROVENANCE,
-    ),
-}
 
 
 class WeightsError(RuntimeError):
@@ -118,45 +104,27 @@ class AdaptiveAveragePooling2D(layers.Layer):
 
 # --- weights ------------------------------------------------------------------------------
 
-def imagenet_weights_file(include_top: bool, folder: str | Path | None = None, **fetch_options) -> Path:
-    """The verified local file of Keras's ImageNet VGG16 weights, downloading it once if needed.
-
-    A copy that Keras itself saved earlier in ``~/.keras/models`` is used in
-    place once it passes verification; otherwise
-    :func:`course_utils.downloads.fetch` puts the file into ``folder``
-    (default ``$KERAS_HOME/models``, the project's data folder) and checks it
-    against the MD5 Keras publishes. Without the network its error says where
-    to put a copy and that ``PROFILE = 'quick'`` runs offline.
-    """
-    asset = WEIGHTS_FILES[bool(include_top)]
-    folder = Path(folder) if folder is not None else downloads.keras_models_dir()
-    legacy = Path.home() / ".keras" / "models" / asset.filename
-    if legacy.is_file() and not (folder / asset.filename).exists():
-        try:
-            downloads.verify_file(legacy, asset)
-            return legacy
-        except downloads.VerificationError:
-            pass  # a damaged old copy: fetch a good one into the project's cache
-    return downloads.fetch(asset, folder, **fetch_options)
-
-
 def load_vgg16(include_top: bool, weights: str | None = "imagenet", input_size: int | None = None):
     """Keras's VGG16 with ``weights`` = ``"imagenet"``, ``None`` (random init) or a weights-file path.
 
     With its top the model takes 224x224 only (its ``fc1`` expects exactly
-    7x7x512); without its top ``input_size`` picks the input.
+    7x7x512); without its top ``input_size`` picks the input. ``"imagenet"``
+    is the verified file :func:`course_utils.weights.resolve` provides: in
+    ``$KERAS_HOME/models`` (the project's data folder), downloaded once and
+    checked against the MD5 Keras publishes, or a good copy Keras saved
+    earlier in ``~/.keras/models``; offline, its error says where to put the
+    file and that ``PROFILE = 'quick'`` runs without it.
     """
     VGG16 = tf.keras.applications.vgg16.VGG16
-    if weights == "imagenet":
-        weights = str(imagenet_weights_file(include_top))
-    elif weights is not None and not Path(weights).is_file():
-        raise WeightsError(f"no VGG16 weights file at {weights}: use 'imagenet', None or a .h5 path")
-    if include_top:
-        if input_size not in (None, 224):
-            raise ValueError(f"VGG16 with its top takes 224x224 inputs only, not {input_size}")
-        return VGG16(include_top=True, weights=weights)
-    if input_size is None:
+    if include_top and input_size not in (None, 224):
+        raise ValueError(f"VGG16 with its top takes 224x224 inputs only, not {input_size}")
+    if not include_top and input_size is None:
         raise ValueError("give input_size for VGG16 without its top (e.g. 32 or 224)")
+    if weights not in (None, "imagenet") and not Path(weights).is_file():
+        raise WeightsError(f"no VGG16 weights file at {weights}: use 'imagenet', None or a .h5 path")
+    weights = course_weights.resolve("vgg16", weights, include_top=include_top)
+    if include_top:
+        return VGG16(include_top=True, weights=weights)
     try:
         return VGG16(include_top=False, weights=weights, input_shape=(input_size, input_size, 3))
     except OSError as exc:
@@ -219,6 +187,69 @@ def build_vgg16_transfer(input_size: int, source, *, weights: str | None = "imag
     model = tf.keras.Model(inputs, outputs, name=f"vgg16_transfer_{input_size}")
     copy_dense_weights(source, model)
     return model
+
+
+# --- cached features: how much disk they take -------------------------------------------
+
+class FeatureSpaceError(RuntimeError):
+    """The disk lacks room for the features the cache would write; the message says what to do."""
+
+
+def base_feature_bytes(input_size: int, num_images: int) -> int:
+    """Bytes of the VGG16 base's float32 features (an n x n x 512 map per image) for ``num_images``.
+
+    At 32x32 a map is 1x1x512 (2 KB per image); at 224x224 it is 7x7x512 =
+    25,088 values (about 100 KB per image, 5 GB for 50,000 images).
+    """
+    side = feature_map_size(input_size)
+    return int(num_images) * side * side * FEATURE_CHANNELS * 4
+
+
+def _free_bytes(folder: Path) -> int:
+    import shutil
+
+    existing = folder
+    while not existing.exists() and existing != existing.parent:
+        existing = existing.parent
+    return shutil.disk_usage(existing).free
+
+
+def check_feature_space(input_size: int, counts: Sequence[int], root: str | Path | None = None, *,
+                        free: int | None = None, margin: float = 1.05) -> dict[str, int]:
+    """The disk the cached base features of splits of ``counts`` images need; raises when it lacks room.
+
+    ``root`` is the feature cache folder (default
+    :func:`course_utils.feature_cache.features_root`). A split whose entry
+    looks present already (an entry there with the same number of images
+    and the same feature shape) is counted as reused, not written again.
+    Returns ``{"bytes": all features, "to_write": still to write, "free": free bytes}``;
+    raises :class:`FeatureSpaceError` when ``to_write * margin`` exceeds the
+    free space (``free`` overrides the measured figure, for tests).
+    """
+    from course_utils import feature_cache
+
+    root = Path(root) if root is not None else feature_cache.features_root()
+    side = feature_map_size(input_size)
+    shape = [side, side, FEATURE_CHANNELS]
+    present = [entry["count"] for entry in feature_cache.FeatureCache(root).entries()
+               if entry.get("files", {}).get("features.bin", {}).get("shape") == shape]
+    total = to_write = 0
+    for count in counts:
+        nbytes = base_feature_bytes(input_size, count)
+        total += nbytes
+        if count in present:
+            present.remove(count)
+        else:
+            to_write += nbytes
+    free = _free_bytes(root) if free is None else int(free)
+    if to_write * margin > free:
+        raise FeatureSpaceError(
+            f"the cached features need {to_write / 1e9:.1f} GB under {root} but only {free / 1e9:.1f} GB "
+            "are free: free some space there, point COURSE_DATA_DIR at a disk with room, train on fewer "
+            "images (LARGE_TRAIN_LIMIT), or set CACHE_FEATURES = False (no disk needed; every epoch then "
+            "runs the convolutions again)"
+        )
+    return {"bytes": total, "to_write": to_write, "free": free}
 
 
 # --- cost ---------------------------------------------------------------------------------

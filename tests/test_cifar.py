@@ -248,3 +248,30 @@ def test_image_dataset_resizes_and_preprocesses_batch_by_batch():
     assert sorted(np.concatenate([b[1].numpy() for b in big])) == list(range(10))
     with pytest.raises(ValueError, match="10 images but 9 labels"):
         cifar.image_dataset(images, labels[:9], image_size=32, batch_size=4, preprocess=lambda x: x)
+
+
+def test_caffe_preprocess_with_shows_its_mean_and_keys_the_feature_cache_by_it():
+    from course_utils import feature_cache
+
+    one, other = cifar.caffe_preprocess_with((0.5, 0.4, 0.3)), cifar.caffe_preprocess_with((0.5, 0.4, 0.31))
+    assert "mean_bgr=(76.5, 102.0, 127.5)" in repr(one)  # BGR, 0-255
+    np.testing.assert_allclose(cifar.subtract_mean_bgr(np.zeros((1, 3), np.float32), (1.0, 2.0, 3.0)),
+                               [[-1.0, -2.0, -3.0]])
+    assert (feature_cache.callable_fingerprint(cifar.example_preprocessor(32, one))
+            != feature_cache.callable_fingerprint(cifar.example_preprocessor(32, other)))
+
+
+def test_example_preprocessor_matches_the_batch_pipeline_image_by_image():
+    from tensorflow.keras.applications import vgg16
+
+    images = np.random.default_rng(4).integers(0, 256, (6, 32, 32, 3), dtype=np.uint8)
+    labels = np.arange(6)
+    for size in (32, 48):
+        prepare = cifar.example_preprocessor(size, vgg16.preprocess_input)
+        batched = np.concatenate([x.numpy() for x, _ in cifar.image_dataset(
+            images, labels, image_size=size, batch_size=4, preprocess=vgg16.preprocess_input)])
+        one_by_one = np.stack([prepare(image, label)[0].numpy() for image, label in zip(images, labels)])
+        assert one_by_one.shape == (6, size, size, 3)
+        np.testing.assert_allclose(one_by_one, batched, rtol=1e-6, atol=1e-4)
+        assert prepare(images[0], labels[0])[1] == labels[0]
+    assert (prepare.keywords["image_size"], prepare.keywords["preprocess"]) == (48, vgg16.preprocess_input)

@@ -419,6 +419,22 @@ def test_large_entries_are_memory_mapped_and_streamed(backbone, arrays, root, mo
     np.testing.assert_allclose(rows[0][0], result.features[0])
 
 
+def test_large_entries_are_shuffled_by_row_without_a_whole_entry_buffer(backbone, arrays, root, monkeypatch):
+    monkeypatch.setattr(fc, "IN_MEMORY_LIMIT", 16)
+    result = get(backbone, dataset(arrays), root)
+    batches = result.batches(8, shuffle=True, seed=1)
+    assert not any("ShuffleDataset" in type(ds).__name__ for ds in fc._datasets_in_chain(batches))  # noqa: SLF001
+    epochs = [np.concatenate([y for _, y in batches.as_numpy_iterator()]) for _ in range(2)]
+    assert not np.array_equal(epochs[0], epochs[1])  # a new order every epoch...
+    assert sorted(epochs[0].tolist()) == sorted(arrays[1].tolist())  # ...of the same rows
+    rerun = result.batches(8, shuffle=True, seed=1)
+    again = [np.concatenate([y for _, y in rerun.as_numpy_iterator()]) for _ in range(2)]
+    np.testing.assert_array_equal(np.stack(epochs), np.stack(again))  # fixed by the seed
+    features, labels = next(iter(batches.unbatch()))
+    row = int(np.flatnonzero(np.all(np.asarray(result.features) == features.numpy(), axis=1))[0])
+    assert labels.numpy() == result.labels[row]  # each row keeps its label
+
+
 # -- fingerprints ----------------------------------------------------------------
 
 def test_callable_fingerprint_sees_code_and_partial_arguments():

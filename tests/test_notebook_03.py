@@ -1,4 +1,6 @@
 """Lesson 03 executed in the quick profile: splits, feature sizes, frozen heads, learning, predictions."""
+import math
+
 import pytest
 
 pytestmark = pytest.mark.notebooks
@@ -37,6 +39,27 @@ def test_lesson_03_both_models_learn_well_above_chance(course_run):
         assert figs[f"{model}_epoch_s"] > 0, model
 
 
+def test_lesson_03_heads_train_on_cached_features_of_the_same_model(course_run):
+    """The quick profile takes the cached path (CACHE_FEATURES defaults to on) and checks it."""
+    figs = course_run.figures("03")
+    assert figs["features_cached"] is True
+    assert figs["cached_train_rows"] == figs["num_train"]  # one feature row per training image
+    # the cache holds what the extractor computes, and the head trained is mobile_model's
+    assert figs["cached_feature_max_diff"] < 1e-3
+    assert figs["cached_head_logit_max_diff"] < 1e-3
+    units = {f["name"]: f["unit"] for f in course_run.lesson("03").records["figures"]}
+    assert units["naive_epoch_s"] == units["cached_epoch_s"] == "s"
+
+
+def test_lesson_03_times_one_epoch_of_the_lessons_loop_against_the_cached_one(course_run):
+    """The naive loop still runs (one timed epoch), so it cannot rot; even the tiny stand-in costs more."""
+    figs = course_run.figures("03")
+    assert figs["naive_epoch_s"] > 0 and figs["cached_epoch_s"] > 0
+    assert math.isclose(figs["cache_epoch_speedup"], figs["naive_epoch_s"] / figs["cached_epoch_s"], rel_tol=1e-6)
+    assert figs["cache_epoch_speedup"] > 0  # how much faster is for `make bench`, not a timed test
+    assert figs["mobilenet_epoch_s"] == figs["cached_epoch_s"]
+
+
 def test_lesson_03_predictions_cover_the_test_split_over_several_batches(course_run):
     figs = course_run.figures("03")
     assert figs["test_predictions"] == figs["num_test"]
@@ -61,6 +84,8 @@ def test_lesson_03_notebook_shows_its_work(course_run):
     assert "-> features (16, 1280)" in texts and "-> features (16, 2048)" in texts
     assert "test images in 2 batch(es) of [16, 14]" in texts
     assert "logits:" in texts and "predicted id" in texts
+    assert "computing features: 225/225 examples" in texts and "epochs on cached features" in texts
+    assert "faster)" in texts  # the naive vs cached epoch line
     pngs = sum("image/png" in out.get("data", {}) for _, out in _outputs(nb))
     # show_examples, 2 x learning curves, 2 x prediction grid, comparison
     assert pngs >= 6
@@ -80,3 +105,7 @@ def test_lesson_03_has_no_profile_branches():
     assert not branches, branches
     assert "hub.KerasLayer(mobilenet_handle, input_shape=(224, 224, 3))" in code
     assert "feature_extractor_mn.trainable = False" in code
+    # the lesson's loop stays visible beside the cached form
+    assert "history_mn = mobile_model.fit(\n        train_batches, epochs=cfg.epochs" in code
+    assert "feature_cache.cached_features(feature_extractor_mn, train, preprocess=format_224" in code
+    assert "feature_cache.head_of(mobile_model, feature_extractor_mn)" in code

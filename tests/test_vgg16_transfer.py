@@ -7,16 +7,15 @@ fc1 and fc2 the transfer models must carry.
 from __future__ import annotations
 
 import dataclasses
-import hashlib
-import io
+import json
 import math
-import urllib.error
+import shutil
 
 import numpy as np
 import pytest
 import tensorflow as tf
 
-from course_utils import downloads, models
+from course_utils import downloads, feature_cache, models, weights
 from course_utils import vgg16_transfer as vt
 
 FC1_PARAMS = 25088 * 4096 + 4096
@@ -168,7 +167,7 @@ def notop_weights(tmp_path_factory):
     """A random-init no-top VGG16 saved as an .h5 weights file (the format Keras downloads)."""
     tf.keras.utils.set_random_seed(1)
     model = vt.load_vgg16(False, None, 32)
-    path = tmp_path_factory.mktemp("weights") / vt.WEIGHTS_FILES[False].filename
+    path = tmp_path_factory.mktemp("weights") / weights.asset_for("vgg16", False).filename
     model.save_weights(str(path))
     first_kernel = model.get_layer("block1_conv1").get_weights()[0]
     del model
@@ -181,83 +180,110 @@ def test_load_vgg16_from_a_weights_file_and_as_imagenet(monkeypatch, notop_weigh
     assert model.output_shape == (None, 2, 2, 512)
     np.testing.assert_array_equal(model.get_layer("block1_conv1").get_weights()[0], first_kernel)
     requested = []
-    monkeypatch.setattr(vt, "imagenet_weights_file", lambda include_top: requested.append(include_top) or path)
+    monkeypatch.setattr(weights, "imagenet_weights_file",
+                        lambda model, include_top, **options: requested.append((model, include_top)) or path)
     model = vt.load_vgg16(False, "imagenet", 32)
-    assert requested == [False]
+    assert requested == [("vgg16", False)]  # the shared registry of course_utils.weights
     np.testing.assert_array_equal(model.get_layer("block1_conv1").get_weights()[0], first_kernel)
 
 
-class _Response(io.BytesIO):
-    headers: dict = {}
+def test_vgg16_weight_files_are_the_ones_tf_keras_downloads():
+    import inspect
+
+    from tf_keras.src.applications import vgg16 as keras_vgg16
+
+    source = inspect.getsource(keras_vgg16)
+    assert weights.asset_for("vgg16", True).urls[0] == keras_vgg16.WEIGHTS_PATH
+    assert weights.asset_for("vgg16", False).urls[0] == keras_vgg16.WEIGHTS_PATH_NO_TOP
+    for top in (True, False):
+        assert f'file_hash="{weights.asset_for("vgg16", top).md5}"' in source
+    assert not hasattr(vt, "WEIGHTS_FILES")  # one registry only: course_utils.weights
 
 
 @pytest.fixture
-def fetch_options(monkeypatch, tmp_path):
-    """Options for downloads.fetch that never reach the network; HOME moved so no real ~/.keras is seen."""
-    monkeypatch.setenv("HOME", str(tmp_path / "home"))
-    requested: list[str] = []
-
-    def serve(payload: bytes):
-        def open_url(url, timeout):
-            requested.append(url)
-            return _Response(payload)
-        return {"opener": open_url, "sleep": lambda seconds: None, "progress": False}
-
-    def fail():
-        def open_url(url, timeout):
-            requested.append(url)
-            raise urllib.error.URLError("no network in tests")
-        return {"opener": open_url, "sleep": lambda seconds: None, "progress": False}
-
-    return serve, fail, requested
-
-
-def _pretend(monkeypatch, include_top: bool, payload: bytes):
-    asset = vt.WEIGHTS_FILES[include_top]
-    monkeypatch.setitem(vt.WEIGHTS_FILES, include_top,
-                        dataclasses.replace(asset, md5=hashlib.md5(payload).hexdigest()))
-    return asset.filename
-
-
-def test_imagenet_weights_file_downloads_once_into_the_cache(monkeypatch, tmp_path, fetch_options):
-    serve, _, requested = fetch_options
-    payload = b"pretend h5"
-    fname = _pretend(monkeypatch, True, payload)
-    path = vt.imagenet_weights_file(True, tmp_path / "models", **serve(payload))
-    assert path == tmp_path / "models" / fname and path.read_bytes() == payload
-    assert requested == [vt._WEIGHTS_BASE + fname]
-    assert vt.imagenet_weights_file(True, tmp_path / "models", **serve(payload)) == path
-    assert len(requested) == 1  # the second call verified the file it had
-
-
-def test_imagenet_weights_file_defaults_to_keras_home(monkeypatch, tmp_path, fetch_options):
-    serve, _, _ = fetch_options
-    payload = b"no-top"
-    fname = _pretend(monkeypatch, False, payload)
+def keras_home(monkeypatch, tmp_path):
+    """An empty KERAS_HOME, and HOME moved so that no real ~/.keras copy is seen."""
     monkeypatch.setenv("KERAS_HOME", str(tmp_path / "kh"))
-    assert vt.imagenet_weights_file(False, **serve(payload)) == tmp_path / "kh" / "models" / fname
+    monkeypatch.setenv("HOME", str(tmp_path / "home"))
+    return tmp_path / "kh"
 
 
-def test_imagenet_weights_file_uses_a_verified_earlier_keras_copy(monkeypatch, tmp_path, fetch_options):
-    serve, fail, requested = fetch_options
-    payload = b"old copy"
-    fname = _pretend(monkeypatch, False, payload)
-    legacy = tmp_path / "home" / ".keras" / "models" / fname
+def _register(monkeypatch, path):
+    """Make the registered MD5 of the no-top file that of ``path`` (a stand-in for the real file)."""
+    asset = weights.asset_for("vgg16", False)
+    monkeypatch.setitem(weights.IMAGENET_WEIGHTS, ("vgg16", False),
+                        dataclasses.replace(asset, md5=downloads.file_digest(path).md5))
+
+
+def test_imagenet_uses_a_verified_file_in_keras_home(monkeypatch, keras_home, notop_weights):
+    path, first_kernel = notop_weights
+    _register(monkeypatch, path)
+    (keras_home / "models").mkdir(parents=True)
+    shutil.copy(path, keras_home / "models" / path.name)
+    model = vt.load_vgg16(False, "imagenet", 32)  # no download: the verified file is there
+    np.testing.assert_array_equal(model.get_layer("block1_conv1").get_weights()[0], first_kernel)
+
+
+def test_imagenet_reuses_a_verified_earlier_keras_copy(monkeypatch, keras_home, tmp_path, notop_weights):
+    path, first_kernel = notop_weights
+    _register(monkeypatch, path)
+    legacy = tmp_path / "home" / ".keras" / "models" / path.name
     legacy.parent.mkdir(parents=True)
-    legacy.write_bytes(payload)
-    assert vt.imagenet_weights_file(False, tmp_path / "models", **fail()) == legacy
-    assert requested == []
-    legacy.write_bytes(b"damaged")  # a broken old copy is not used: a good one is fetched
-    assert vt.imagenet_weights_file(False, tmp_path / "models", **serve(payload)) == tmp_path / "models" / fname
+    shutil.copy(path, legacy)
+    model = vt.load_vgg16(False, "imagenet", 32)
+    np.testing.assert_array_equal(model.get_layer("block1_conv1").get_weights()[0], first_kernel)
+    assert not (keras_home / "models" / path.name).exists()  # used in place, not copied
 
 
-def test_imagenet_weights_file_offline_says_what_to_do(tmp_path, fetch_options):
-    _, fail, _ = fetch_options
+def test_imagenet_offline_says_what_to_do(keras_home):
     with pytest.raises(downloads.OfflineError) as info:
-        vt.imagenet_weights_file(False, tmp_path / "models", **fail())
+        vt.load_vgg16(False, "imagenet", 32)
     message = str(info.value)
-    assert "PROFILE=quick" in message and str(tmp_path / "models") in message
-    assert list((tmp_path / "models").iterdir()) == []
+    assert "PROFILE=quick" in message and str(keras_home / "models") in message
+    assert weights.asset_for("vgg16", False).filename in message
+    assert list((keras_home / "models").iterdir()) == []  # nothing half-downloaded left behind
+
+
+def test_an_unreadable_weights_file_says_to_delete_it(tmp_path):
+    broken = tmp_path / "vgg16_notop.h5"
+    broken.write_bytes(b"not an h5 file")
+    with pytest.raises(vt.WeightsError, match="delete it and run again"):
+        vt.load_vgg16(False, str(broken), 32)
+
+
+# --- cached features: disk space -----------------------------------------------------------
+
+def test_base_feature_bytes_at_both_sizes():
+    assert vt.base_feature_bytes(32, 1) == 512 * 4
+    assert vt.base_feature_bytes(224, 1) == 25088 * 4
+    assert 5.0e9 < vt.base_feature_bytes(224, 50_000) < 5.1e9  # the lesson's 224 run: about 5 GB
+
+
+def _fake_entry(root, count, shape):
+    folder = root / f"{count:016d}{shape[0]:016d}"
+    folder.mkdir(parents=True)
+    manifest = {"count": count, "files": {"features.bin": {"shape": shape}}}
+    (folder / feature_cache.MANIFEST).write_text(json.dumps(manifest))
+
+
+def test_check_feature_space_counts_what_is_still_to_write(tmp_path):
+    root = tmp_path / "features"
+    plan = vt.check_feature_space(224, [100, 10], root, free=10**9)
+    assert plan == {"bytes": 110 * 25088 * 4, "to_write": 110 * 25088 * 4, "free": 10**9}
+    _fake_entry(root, 100, [7, 7, 512])
+    _fake_entry(root, 10, [1, 1, 512])  # the 32x32 features of 10 images: no use at 224
+    plan = vt.check_feature_space(224, [100, 10], root, free=10**9)
+    assert plan["to_write"] == 10 * 25088 * 4 and plan["bytes"] == 110 * 25088 * 4
+    assert vt.check_feature_space(32, [100], root, free=10**9)["to_write"] == 100 * 2048  # other shape
+    assert vt.check_feature_space(224, [5], tmp_path / "not" / "yet")["free"] > 0  # nearest existing parent
+
+
+def test_check_feature_space_refuses_and_says_what_to_do(tmp_path):
+    with pytest.raises(vt.FeatureSpaceError) as info:
+        vt.check_feature_space(224, [50_000], tmp_path, free=2 * 10**9)
+    message = str(info.value)
+    assert "5.0 GB" in message and "2.0 GB" in message and str(tmp_path) in message
+    assert "CACHE_FEATURES = False" in message and "LARGE_TRAIN_LIMIT" in message
 
 
 # --- cost and timing -----------------------------------------------------------------------
