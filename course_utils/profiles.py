@@ -146,9 +146,11 @@ LESSONS: dict[str, dict[str, Any]] = {
             "Part A: photos bundled with scikit-image",
             "weights": "Part A: VGG19 random init (predictions mean nothing); B, C: a locally built "
             "no-top weights file (random zero-mean filters, LSUV-scaled); D: random init, as taught",
-            "epochs": 3,
+            "epochs": 2,
             # 140 training images: batch 8 gives the optimiser 18 steps per epoch (the full data
-            # set at batch 64 gives 192); at batch 64 a frozen backbone's head gets 3 steps.
+            # set at batch 64 gives 192); at batch 64 the head on the frozen base would get 3 steps
+            # per epoch and stay at the majority baseline. With batch 8, B beat the baseline by
+            # 0.15-0.25 after 2 epochs for each of 8 seeds (data, stand-in weights and head).
             "batch_size": 8,
             "vgg_weights": None,
             "base_weights": "stand-in",

@@ -1,0 +1,582 @@
+"""Lesson 04's data and backbone weights: Kaggle's Aerial Cactus Identification.
+
+The data set is a CSV plus a folder of images::
+
+    train.csv            id,has_cactus          (17,500 rows, 13,136 with has_cactus = 1)
+    train/<id>           one 32x32 JPEG per row (Kaggle's zip nests it as train/train/)
+
+:func:`load_cactus_table` reads any copy of that layout and checks it before
+a single epoch runs: the two columns, labels that are 0 or 1, ids that are
+unique, and every listed image present (missing ones are named and counted).
+
+Where the copy comes from (:func:`get_cactus`):
+
+* ``"kaggle"`` (full profile): a local copy the learner names (a folder or
+  the competition's ``.zip``, via the notebook's ``CACTUS_DIR`` or
+  ``$COURSE_CACTUS_DIR``), else ``data/aerial_cactus`` if a previous run
+  installed it, else a download through the Kaggle API (the ``kaggle``
+  package and an API token are needed; without them the error says exactly
+  what to do). Archives are extracted into a temporary folder that becomes
+  ``data/aerial_cactus`` only once the layout checks pass.
+* ``"generated"`` (quick profile): generated images with the real data's
+  3:1 imbalance, written in the same CSV + folder layout, so the notebook
+  reads both with the same code.
+
+Backbone weights for Parts B and C (:func:`base_weights`): ``"imagenet"`` is
+Keras's VGG19 no-top file, fetched into the project and verified;
+``"stand-in"`` is a file in the same format built offline (see
+:func:`build_stand_in_weights` for why Keras's own random initialisation is
+not good enough for a frozen backbone).
+"""
+from __future__ import annotations
+
+import hashlib
+import importlib.util
+import json
+import os
+import shutil
+import tempfile
+import zipfile
+from pathlib import Path
+
+import numpy as np
+
+from course_utils.data import DataLayoutError, make_images
+
+COMPETITION = "aerial-cactus-identification"
+COMPETITION_URL = f"https://www.kaggle.com/c/{COMPETITION}"
+CSV_NAME = "train.csv"
+ID_COLUMN = "id"
+LABEL_COLUMN = "has_cactus"
+IMAGE_FOLDER = "train"
+FOLDER_NAME = "aerial_cactus"
+GENERATED_FOLDER_NAME = "aerial_cactus_generated"
+GENERATED_MARKER = "COURSE_GENERATED.txt"
+LOCAL_DIR_ENV = "COURSE_CACTUS_DIR"
+IMAGE_SIZE = 32
+IMBALANCE = (1, 3)  # has_cactus 0 : 1, as in the real data (4,364 : 13,136)
+FULL_ROWS = 17_500
+FULL_POSITIVES = 13_136
+
+STAND_IN_FILENAME = "vgg19_notop_course_stand_in.h5"
+WEIGHT_SOURCES = ("imagenet", "stand-in")
+
+LAYOUT_HELP = (
+    f"expected {CSV_NAME} (columns {ID_COLUMN},{LABEL_COLUMN}) beside a folder {IMAGE_FOLDER}/ "
+    f"(or {IMAGE_FOLDER}/{IMAGE_FOLDER}/) holding one 32x32 JPEG per id. Point the notebook's CACTUS_DIR "
+    f"parameter (or ${LOCAL_DIR_ENV}) at your copy of the Kaggle data (the folder or the competition's "
+    ".zip), or run with PROFILE=quick (generated images, offline)."
+)
+
+
+class CactusDataError(DataLayoutError):
+    """A copy of the cactus data that is not laid out (or labelled) as the loader expects."""
+
+
+class KaggleSetupError(RuntimeError):
+    """The Kaggle download cannot run here (no client, no token, rules not accepted, no network)."""
+
+
+def _layout_error(where: Path | str, problem: str) -> CactusDataError:
+    return CactusDataError(f"{where}: {problem}; {LAYOUT_HELP}")
+
+
+# --- reading and checking a copy -------------------------------------------------------------
+
+def find_image_folder(root: str | Path, sample_ids) -> Path:
+    """The folder under ``root`` that holds the listed images: ``train/train``, ``train`` or ``root``."""
+    root = Path(root)
+    sample = [str(i) for i in list(sample_ids)[:20]]
+    candidates = [root / IMAGE_FOLDER / IMAGE_FOLDER, root / IMAGE_FOLDER, root]
+    for folder in candidates:
+        if folder.is_dir() and any((folder / name).is_file() for name in sample):
+            return folder
+    looked = ", ".join(str(c) for c in candidates[:2])
+    raise _layout_error(root, f"no image folder holding the ids listed in {CSV_NAME} (looked in {looked})")
+
+
+def _show(values, limit: int = 5) -> str:
+    values = list(values)
+    shown = ", ".join(str(v) for v in values[:limit])
+    return shown + (f" and {len(values) - limit} more" if len(values) > limit else "")
+
+
+def load_cactus_table(root: str | Path):
+    """``(table, image_dir)``: ``train.csv`` as a DataFrame (``id`` str, ``has_cactus`` int 0/1), checked.
+
+    Raises :class:`CactusDataError` naming the problem: no such folder, no
+    ``train.csv``, an unreadable CSV, missing columns, empty table, blank or
+    duplicate ids, labels other than 0 and 1 (with their CSV line numbers),
+    no image folder, or images listed but not on disk (named and counted).
+    """
+    import pandas as pd
+
+    root = Path(root).expanduser()
+    if not root.is_dir():
+        raise _layout_error(root, "no such folder")
+    csv = root / CSV_NAME
+    if not csv.is_file():
+        present = sorted(p.name for p in root.iterdir())[:8]
+        raise _layout_error(root, f"no {CSV_NAME} here (found: {', '.join(present) or 'nothing'})")
+    try:
+        table = pd.read_csv(csv, dtype=str, keep_default_na=False)
+    except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as err:
+        raise _layout_error(csv, f"not a readable CSV ({str(err).splitlines()[0]})") from None
+    table.columns = [str(c).strip() for c in table.columns]
+    missing = [c for c in (ID_COLUMN, LABEL_COLUMN) if c not in table.columns]
+    if missing:
+        raise _layout_error(csv, f"missing column(s) {', '.join(missing)}; its columns are {', '.join(table.columns)}")
+    if table.empty:
+        raise _layout_error(csv, "no rows")
+    table = table[[ID_COLUMN, LABEL_COLUMN]].copy()
+    table[ID_COLUMN] = table[ID_COLUMN].str.strip()
+    lines = table.index + 2  # CSV line numbers (line 1 is the header)
+
+    blank = table[ID_COLUMN] == ""
+    if blank.any():
+        raise _layout_error(csv, f"{int(blank.sum())} row(s) have an empty id (lines {_show(lines[blank])})")
+    duplicated = table[ID_COLUMN].duplicated()
+    if duplicated.any():
+        names = table.loc[duplicated, ID_COLUMN].unique()
+        raise _layout_error(csv, f"{len(names)} id(s) appear more than once: {_show(names)}")
+
+    labels = table[LABEL_COLUMN].str.strip()
+    valid = labels.isin(["0", "1", "0.0", "1.0"])
+    if not valid.all():
+        bad = [f"{value!r} (line {line})" for value, line in zip(labels[~valid], lines[~valid])]
+        raise CactusDataError(
+            f"{csv}: {LABEL_COLUMN} must be 0 or 1, but {int((~valid).sum())} of {len(table)} rows have "
+            f"other values: {_show(bad)}. Fix or remove those rows (the loader never guesses a label)."
+        )
+    table[LABEL_COLUMN] = labels.astype(float).astype(int)
+
+    image_dir = find_image_folder(root, table[ID_COLUMN])
+    on_disk = set(os.listdir(image_dir))
+    absent = [name for name in table[ID_COLUMN] if name not in on_disk]
+    if absent:
+        raise CactusDataError(
+            f"{image_dir}: {len(absent)} of {len(table)} images listed in {CSV_NAME} are missing: "
+            f"{_show(absent)}. A partial copy? Extract the competition's train.zip again, or delete "
+            "the folder and let the notebook download it (or run with PROFILE=quick, offline)."
+        )
+    return table.reset_index(drop=True), image_dir
+
+
+def describe_table(table) -> dict[str, object]:
+    """Rows, positives, negatives and the positive share, for a quick look at the imbalance."""
+    positives = int(table[LABEL_COLUMN].astype(int).sum())
+    return {
+        "images": len(table),
+        "has_cactus = 1": positives,
+        "has_cactus = 0": len(table) - positives,
+        "share with a cactus": round(positives / len(table), 4),
+    }
+
+
+def majority_baseline(train_labels, valid_labels) -> tuple[float, object]:
+    """``(accuracy, label)`` of always answering the training set's most common label, on validation.
+
+    The accuracy any model must beat before it has learnt anything: with
+    about 75% cactus images, "always cactus" scores about 75%.
+    """
+    train_labels = np.asarray(list(train_labels))
+    valid_labels = np.asarray(list(valid_labels))
+    if train_labels.size == 0 or valid_labels.size == 0:
+        raise ValueError("need at least one training and one validation label")
+    values, counts = np.unique(train_labels, return_counts=True)
+    majority = values[np.argmax(counts)]
+    return float(np.mean(valid_labels == majority)), majority.item() if hasattr(majority, "item") else majority
+
+
+# --- the generated stand-in -------------------------------------------------------------------
+
+def write_kaggle_layout(root: str | Path, images: np.ndarray, labels, *, seed: int = 0) -> Path:
+    """Write ``root/train.csv`` and ``root/train/<id>`` (JPEG) like the Kaggle data; returns ``root``.
+
+    Ids are random 32-hex-digit names ending in ``.jpg``, as Kaggle's are.
+    """
+    import pandas as pd
+    from PIL import Image
+
+    root = Path(root)
+    folder = root / IMAGE_FOLDER
+    folder.mkdir(parents=True, exist_ok=True)
+    rng = np.random.default_rng(seed)
+    ids = []
+    for image in images:
+        name = f"{rng.bytes(16).hex()}.jpg"
+        Image.fromarray(np.asarray(image, dtype=np.uint8)).save(folder / name, format="JPEG", quality=95)
+        ids.append(name)
+    pd.DataFrame({ID_COLUMN: ids, LABEL_COLUMN: [int(v) for v in labels]}).to_csv(root / CSV_NAME, index=False)
+    return root
+
+
+def stratified_order(labels, *, seed: int = 0) -> np.ndarray:
+    """A row order that spreads every class evenly through the table.
+
+    ``validation_split`` takes the *first* rows for validation. With a few
+    hundred rows in random order, that slice can hold 85% positives instead
+    of 75%; spread evenly, every slice keeps the overall proportions (within
+    one image), so the baseline of a small stand-in matches the real data's.
+    Within each class the order is random.
+    """
+    labels = np.asarray(labels)
+    rng = np.random.default_rng(seed)
+    position = np.empty(len(labels), dtype=float)
+    for value in np.unique(labels):
+        members = np.flatnonzero(labels == value)
+        rng.shuffle(members)
+        position[members] = (np.arange(len(members)) + rng.uniform(0.25, 0.75)) / len(members)
+    return np.argsort(position, kind="stable")
+
+
+def make_generated_cactus(root: str | Path, num_images: int, *, seed: int = 0, signal: float = 1.0) -> Path:
+    """The quick profile's data: ``num_images`` generated 32x32 images, about 75% ``has_cactus = 1``.
+
+    Class 1 ("cactus") and class 0 differ in colour and stripe direction
+    (:func:`course_utils.data.make_images`), under noise and random
+    brightness: learnable, not trivial. Rebuilt only when the settings
+    change; built in a temporary folder that replaces ``root`` when complete.
+    """
+    root = Path(root)
+    settings = {"num_images": int(num_images), "seed": int(seed), "signal": float(signal),
+                "imbalance": list(IMBALANCE), "image_size": IMAGE_SIZE, "order": "stratified"}
+    marker = root / GENERATED_MARKER
+    if marker.is_file() and (root / CSV_NAME).is_file():
+        try:
+            if json.loads(marker.read_text()).get("settings") == settings:
+                return root
+        except ValueError:
+            pass
+    images, labels = make_images(num_images, IMAGE_SIZE, 2, imbalance=IMBALANCE, signal=signal, seed=seed)
+    order = stratified_order(labels, seed=seed)
+    images, labels = images[order], labels[order]
+    root.parent.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(prefix=f".{root.name}-", suffix=".part", dir=root.parent))
+    try:
+        write_kaggle_layout(staging, images, labels, seed=seed)
+        (staging / GENERATED_MARKER).write_text(json.dumps({
+            "what": "generated stand-in for Kaggle's Aerial Cactus Identification (quick profile)",
+            "settings": settings,
+        }, indent=2))
+        if root.exists():
+            shutil.rmtree(root)
+        os.replace(staging, root)
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+    return root
+
+
+# --- the real data: a local copy or the Kaggle API --------------------------------------------
+
+def setup_message(reason: str) -> str:
+    """What to do when the Kaggle download cannot run, in one paragraph."""
+    return (
+        f"{reason}. The full profile downloads the Kaggle competition '{COMPETITION}': "
+        "(1) pip install kaggle (in the course: pip install -e '.[kaggle]'); (2) on kaggle.com open "
+        "Settings > API > Create New Token and save the "
+        "kaggle.json it gives you as ~/.kaggle/kaggle.json (chmod 600), or set KAGGLE_USERNAME and "
+        f"KAGGLE_KEY; (3) accept the competition's rules once at {COMPETITION_URL}/rules. Already have the "
+        f"data? Set the notebook's CACTUS_DIR (or ${LOCAL_DIR_ENV}) to the folder holding {CSV_NAME} and "
+        f"{IMAGE_FOLDER}/, or to the competition's .zip. PROFILE=quick runs offline with generated images."
+    )
+
+
+def kaggle_credentials() -> str | None:
+    """Where a Kaggle API token was found (environment or kaggle.json), or ``None``."""
+    if os.environ.get("KAGGLE_USERNAME") and os.environ.get("KAGGLE_KEY"):
+        return "KAGGLE_USERNAME / KAGGLE_KEY"
+    if os.environ.get("KAGGLE_API_TOKEN"):
+        return "KAGGLE_API_TOKEN"
+    home = Path.home()
+    folders = [os.environ.get("KAGGLE_CONFIG_DIR"), home / ".kaggle",
+               Path(os.environ.get("XDG_CONFIG_HOME") or home / ".config") / "kaggle"]
+    for folder in folders:
+        if folder and (Path(folder) / "kaggle.json").is_file():
+            return str(Path(folder) / "kaggle.json")
+        if folder and (Path(folder) / "access_token").is_file():
+            return str(Path(folder) / "access_token")
+    return None
+
+
+def kaggle_api():
+    """An authenticated ``KaggleApi``; :class:`KaggleSetupError` with the steps when that cannot be."""
+    if importlib.util.find_spec("kaggle") is None:
+        raise KaggleSetupError(setup_message("The `kaggle` package is not installed"))
+    if kaggle_credentials() is None:
+        raise KaggleSetupError(setup_message("No Kaggle API token was found"))
+    try:
+        from kaggle.api.kaggle_api_extended import KaggleApi  # importing kaggle signs in already
+
+        api = KaggleApi()
+        api.authenticate()
+    except (Exception, SystemExit) as err:  # the client exits on some credential errors
+        raise KaggleSetupError(setup_message(f"The Kaggle client could not sign in ({err})")) from None
+    return api
+
+
+def _download_failure(err: BaseException) -> str:
+    text = f"{type(err).__name__}: {err}".strip()
+    if "403" in text or "Forbidden" in text:
+        return setup_message(f"Kaggle refused the download (403 Forbidden): accept the rules at "
+                             f"{COMPETITION_URL}/rules while signed in, then run again ({text})")
+    if "401" in text or "Unauthorized" in text:
+        return setup_message(f"Kaggle rejected the API token (401): create a new token ({text})")
+    return setup_message(f"The download from Kaggle failed ({text}); no network here?")
+
+
+def install_from_zip(archive: str | Path, target: str | Path, *, printer=print) -> Path:
+    """Extract the competition's ``.zip`` (or a zip of ``train.csv`` + ``train/``) into ``target``.
+
+    Every member's CRC is checked, a nested ``train.zip`` is extracted too
+    (``test.zip`` is not needed and is skipped), the layout is checked with
+    :func:`load_cactus_table`, and only then does the folder become
+    ``target``. The archive itself is only read, never changed.
+    """
+    archive, target = Path(archive), Path(target)
+    if not zipfile.is_zipfile(archive):
+        raise _layout_error(archive, "not a zip archive")
+    target.parent.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(prefix=f".{target.name}-", suffix=".part", dir=target.parent))
+    try:
+        extracted = staging / "extracted"
+        _extract_checked(archive, extracted)
+        for inner in sorted(extracted.rglob("*.zip")):
+            if inner.stem == IMAGE_FOLDER:
+                _extract_checked(inner, inner.parent)
+            inner.unlink()
+        csvs = sorted(extracted.rglob(CSV_NAME), key=lambda p: len(p.parts))
+        if not csvs:
+            raise _layout_error(archive, f"no {CSV_NAME} inside")
+        import pandas as pd
+
+        ids = pd.read_csv(csvs[0], dtype=str, nrows=20).get(ID_COLUMN, pd.Series(dtype=str))
+        images = find_image_folder(csvs[0].parent, ids)
+        dataset = staging / "dataset"
+        dataset.mkdir()
+        shutil.move(str(csvs[0]), dataset / CSV_NAME)
+        shutil.move(str(images), dataset / IMAGE_FOLDER)
+        table, _ = load_cactus_table(dataset)
+        if target.exists():
+            shutil.rmtree(target)  # our own folder, incomplete (a complete one is never re-installed)
+        os.replace(dataset, target)
+        printer(f"installed {len(table):,} images and {CSV_NAME} at {target}")
+        return target
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+
+
+def _extract_checked(archive: Path, destination: Path) -> None:
+    with zipfile.ZipFile(archive) as zipped:
+        broken = zipped.testzip()
+        if broken is not None:
+            raise _layout_error(archive, f"member {broken} is corrupt (CRC mismatch); download it again")
+        zipped.extractall(destination)
+
+
+def download_cactus(target: str | Path, *, api=None, printer=print) -> Path:
+    """Download the competition through the Kaggle API and install it at ``target``.
+
+    ``api`` is an object with ``competition_download_files(competition,
+    path=..., quiet=...)``, by default :func:`kaggle_api`'s. The zip lands in
+    a temporary folder beside ``target`` and is removed afterwards.
+    """
+    target = Path(target)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    api = api if api is not None else kaggle_api()
+    work = Path(tempfile.mkdtemp(prefix=f".{target.name}-download-", suffix=".part", dir=target.parent))
+    try:
+        printer(f"downloading the Kaggle competition {COMPETITION} (about 25 MB) ...")
+        try:
+            api.competition_download_files(COMPETITION, path=str(work), quiet=False)
+        except (Exception, SystemExit) as err:
+            raise KaggleSetupError(_download_failure(err)) from None
+        archives = sorted(work.glob("*.zip"))
+        if not archives:
+            raise KaggleSetupError(setup_message(f"The Kaggle download left no .zip in {work}"))
+        return install_from_zip(archives[0], target, printer=printer)
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+
+
+def cactus_folder() -> Path:
+    """``<data>/aerial_cactus``: where the full profile installs the Kaggle data."""
+    from course_utils.env import data_dir
+
+    return data_dir() / FOLDER_NAME
+
+
+def generated_folder() -> Path:
+    """``<data>/quick/aerial_cactus_generated``: the quick profile's stand-in."""
+    from course_utils.env import data_dir
+
+    return data_dir() / "quick" / GENERATED_FOLDER_NAME
+
+
+def get_cactus(source: str, *, num_images: int | None = None, seed: int = 0,
+               local_dir: str | Path | None = None, api=None, printer=print) -> Path:
+    """The folder holding ``train.csv`` and the images, for the profile's ``source``.
+
+    ``"generated"``: the quick profile's stand-in (``num_images`` images).
+    ``"kaggle"``: ``local_dir`` (or ``$COURSE_CACTUS_DIR``) if given, a
+    folder or the competition's zip; else ``data/aerial_cactus`` if
+    installed; else the Kaggle API download.
+    """
+    if source == "generated":
+        if local_dir is not None:
+            printer(f"note: the quick profile uses generated images; CACTUS_DIR={local_dir} is not used")
+        if not num_images:
+            raise ValueError("the generated stand-in needs num_images")
+        root = make_generated_cactus(generated_folder(), num_images, seed=seed)
+        printer(f"generated stand-in data: {root}")
+        return root
+    if source != "kaggle":
+        raise ValueError(f"unknown cactus source {source!r}: use 'kaggle' or 'generated'")
+    local = local_dir if local_dir is not None else os.environ.get(LOCAL_DIR_ENV) or None
+    if local is not None:
+        local = Path(local).expanduser()
+        if local.is_file():
+            return install_from_zip(local, cactus_folder(), printer=printer)
+        if not local.is_dir():
+            raise _layout_error(local, "no such file or folder (the local copy you named)")
+        printer(f"your local copy: {local}")
+        return local
+    target = cactus_folder()
+    if (target / CSV_NAME).is_file():
+        printer(f"Kaggle data already installed at {target}")
+        return target
+    return download_cactus(target, api=api, printer=printer)
+
+
+# --- backbone weights for Parts B and C ------------------------------------------------------
+
+def stand_in_init(model, images, *, seed: int = 0) -> list[float]:
+    """Give every convolution of ``model`` random, zero-mean, variance-preserving filters.
+
+    Keras's default (Glorot-uniform) initialisation roughly halves the signal
+    at each of VGG19's 16 ReLU convolutions: at ``block5_pool`` the features
+    are about 1e-4, far too small for a new head to learn from in a few
+    steps. So, layer after layer: draw He-normal filters, subtract each
+    filter's mean (a trained filter responds to contrast, not to overall
+    brightness, and without this one shared brightness component dominates
+    all 512 features), set the bias to 0, then divide the filters by the
+    standard deviation of the layer's output on ``images`` (LSUV, "layer-
+    sequential unit-variance" initialisation). No labels are involved.
+    Returns the scale applied to each convolution.
+    """
+    import tensorflow as tf
+
+    rng = np.random.default_rng(seed)
+    x = tf.convert_to_tensor(np.asarray(images, dtype=np.float32))
+    scales = []
+    for layer in model.layers:
+        if isinstance(layer, tf.keras.layers.InputLayer):
+            continue
+        if isinstance(layer, tf.keras.layers.Conv2D):
+            kernel, bias = layer.get_weights()
+            kernel = rng.normal(0.0, np.sqrt(2.0 / np.prod(kernel.shape[:3])), kernel.shape).astype(np.float32)
+            kernel -= kernel.mean(axis=(0, 1, 2), keepdims=True)
+            bias = np.zeros_like(bias)
+            layer.set_weights([kernel, bias])
+            std = float(tf.math.reduce_std(layer(x)))
+            if not np.isfinite(std) or std <= 0:
+                raise ValueError(f"{layer.name}: output has no variance on the calibration images")
+            layer.set_weights([kernel / std, bias])
+            scales.append(1.0 / std)
+        x = layer(x)
+    return scales
+
+
+def build_stand_in_weights(path: str | Path, *, seed: int = 0, image_size: int = IMAGE_SIZE,
+                           calibration_images=None) -> Path:
+    """Save a no-top VGG19 initialised by :func:`stand_in_init` as ``.h5`` (Keras's weights format).
+
+    ``calibration_images`` default: 64 crops of the photos scikit-image ships
+    (:func:`course_utils.photos.photo_crops`), natural images unrelated to
+    the task. Written to a temporary name, then moved into place; a
+    ``.sha256`` file beside it lets later runs check it.
+    """
+    import tensorflow as tf
+
+    from course_utils.photos import photo_crops
+
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    if calibration_images is None:
+        calibration_images = photo_crops(64, image_size, seed=seed)
+    tf.keras.utils.set_random_seed(seed)
+    model = tf.keras.applications.vgg19.VGG19(weights=None, include_top=False,
+                                              input_shape=(image_size, image_size, 3))
+    stand_in_init(model, calibration_images, seed=seed)
+    handle, name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".part", dir=path.parent)
+    os.close(handle)
+    tmp = Path(name)
+    try:
+        model.save_weights(str(tmp), save_format="h5")
+        digest = _sha256(tmp)
+        os.replace(tmp, path)
+    finally:
+        tmp.unlink(missing_ok=True)
+    path.with_name(path.name + ".sha256").write_text(f"{digest}  {path.name}\n")
+    return path
+
+
+def _sha256(path: Path) -> str:
+    sha = hashlib.sha256()
+    with open(path, "rb") as handle:
+        for chunk in iter(lambda: handle.read(1 << 20), b""):
+            sha.update(chunk)
+    return sha.hexdigest()
+
+
+def stand_in_is_intact(path: str | Path) -> bool:
+    """True when ``path`` exists and matches the SHA-256 written beside it when it was built."""
+    path = Path(path)
+    sidecar = path.with_name(path.name + ".sha256")
+    if not (path.is_file() and sidecar.is_file()):
+        return False
+    return sidecar.read_text().split()[0] == _sha256(path)
+
+
+def base_weights(source: str, *, seed: int = 0, folder: str | Path | None = None, printer=print,
+                 **fetch_options) -> str:
+    """What Parts B and C pass as ``VGG19(weights=...)`` with ``include_top=False``.
+
+    ``"imagenet"``: the path of Keras's VGG19 no-top ImageNet file, fetched
+    once into ``data/keras/models`` and verified (:func:`course_utils.weights.resolve`).
+    ``"stand-in"``: the quick profile's offline file (built once, checked on reuse).
+    """
+    if source == "imagenet":
+        from course_utils import weights
+
+        return weights.resolve("vgg19", "imagenet", include_top=False, **fetch_options)
+    if source != "stand-in":
+        raise ValueError(f"unknown weights source {source!r}: use one of {', '.join(WEIGHT_SOURCES)}")
+    from course_utils.downloads import keras_models_dir
+
+    path = (Path(folder) if folder is not None else keras_models_dir()) / STAND_IN_FILENAME
+    if stand_in_is_intact(path):
+        printer(f"stand-in VGG19 no-top weights: {path}")
+    else:
+        build_stand_in_weights(path, seed=seed)
+        printer(f"built stand-in VGG19 no-top weights (random, zero-mean filters, LSUV-scaled): {path}")
+    return str(path)
+
+
+def layer_rms(model, images, *, layer_names=None):
+    """A table of each layer's output root-mean-square on ``images``: does the signal survive?"""
+    import pandas as pd
+    import tensorflow as tf
+
+    chosen = [layer for layer in model.layers
+              if (layer_names is None and isinstance(layer, (tf.keras.layers.Conv2D, tf.keras.layers.MaxPooling2D)))
+              or (layer_names is not None and layer.name in layer_names)]
+    if not chosen:
+        raise ValueError("no layer to measure: pass layer_names that the model has")
+    probe = tf.keras.Model(model.inputs, [layer.output for layer in chosen])
+    outputs = probe(tf.convert_to_tensor(np.asarray(images, dtype=np.float32)), training=False)
+    if len(chosen) == 1:
+        outputs = [outputs]
+    rows = [{"layer": layer.name, "output RMS": float(np.sqrt(np.mean(np.square(out.numpy()))))}
+            for layer, out in zip(chosen, outputs)]
+    return pd.DataFrame(rows).set_index("layer")

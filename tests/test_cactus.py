@@ -1,0 +1,468 @@
+"""The cactus CSV + folder loader, its generated stand-in, the Kaggle path and the stand-in weights."""
+import io
+import sys
+import types
+import zipfile
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from course_utils import cactus, downloads
+
+
+def _write(root, labels, *, seed=0):
+    images = np.full((len(labels), 32, 32, 3), 120, np.uint8)
+    return cactus.write_kaggle_layout(root, images, labels, seed=seed)
+
+
+def _edit_csv(root, **changes):
+    table = pd.read_csv(root / "train.csv", dtype=str, keep_default_na=False)
+    for row, value in changes.get("labels", {}).items():
+        table.loc[row, "has_cactus"] = value
+    for row, value in changes.get("ids", {}).items():
+        table.loc[row, "id"] = value
+    if "columns" in changes:
+        table.columns = changes["columns"]
+    table.to_csv(root / "train.csv", index=False)
+    return table
+
+
+# --- reading and checking ------------------------------------------------------------------------
+
+def test_kaggle_layout_round_trip(tmp_path):
+    _write(tmp_path, [1, 0, 1, 1])
+    table, image_dir = cactus.load_cactus_table(tmp_path)
+    assert list(table.columns) == ["id", "has_cactus"]
+    assert table["has_cactus"].tolist() == [1, 0, 1, 1]
+    assert image_dir == tmp_path / "train"
+    assert all(name.endswith(".jpg") and len(name) == 36 for name in table["id"])  # 32 hex digits + .jpg
+    assert cactus.describe_table(table) == {"images": 4, "has_cactus = 1": 3, "has_cactus = 0": 1,
+                                            "share with a cactus": 0.75}
+
+
+def test_kaggles_nested_train_train_folder_is_found(tmp_path):
+    _write(tmp_path, [1, 0])
+    (tmp_path / "train").rename(tmp_path / "inner")
+    (tmp_path / "train").mkdir()
+    (tmp_path / "inner").rename(tmp_path / "train" / "train")
+    _, image_dir = cactus.load_cactus_table(tmp_path)
+    assert image_dir == tmp_path / "train" / "train"
+
+
+def test_labels_written_as_floats_are_read_as_integers(tmp_path):
+    _write(tmp_path, [1, 0])
+    _edit_csv(tmp_path, labels={0: "1.0", 1: " 0 "})
+    table, _ = cactus.load_cactus_table(tmp_path)
+    assert table["has_cactus"].tolist() == [1, 0]
+
+
+def test_no_folder_and_no_csv_say_how_to_point_at_a_copy(tmp_path):
+    with pytest.raises(cactus.CactusDataError, match=r"no such folder.*CACTUS_DIR.*PROFILE=quick"):
+        cactus.load_cactus_table(tmp_path / "missing")
+    (tmp_path / "sample_submission.csv").write_text("id,has_cactus\n")
+    with pytest.raises(cactus.CactusDataError, match=r"no train\.csv here \(found: sample_submission\.csv\)"):
+        cactus.load_cactus_table(tmp_path)
+
+
+def test_missing_column_lists_the_columns_found(tmp_path):
+    _write(tmp_path, [1, 0])
+    _edit_csv(tmp_path, columns=["id", "label"])
+    with pytest.raises(cactus.CactusDataError, match="missing column.* has_cactus; its columns are id, label"):
+        cactus.load_cactus_table(tmp_path)
+
+
+def test_an_empty_or_unreadable_csv(tmp_path):
+    _write(tmp_path, [1])
+    (tmp_path / "train.csv").write_text("id,has_cactus\n")
+    with pytest.raises(cactus.CactusDataError, match="no rows"):
+        cactus.load_cactus_table(tmp_path)
+    (tmp_path / "train.csv").write_bytes(b"")
+    with pytest.raises(cactus.CactusDataError, match="not a readable CSV"):
+        cactus.load_cactus_table(tmp_path)
+
+
+def test_labels_outside_0_1_are_named_with_their_lines(tmp_path):
+    _write(tmp_path, [1, 0, 1, 0, 1])
+    _edit_csv(tmp_path, labels={1: "2", 3: "yes", 4: ""})
+    with pytest.raises(cactus.CactusDataError) as err:
+        cactus.load_cactus_table(tmp_path)
+    text = str(err.value)
+    assert "has_cactus must be 0 or 1, but 3 of 5 rows" in text
+    assert "'2' (line 3)" in text and "'yes' (line 5)" in text and "'' (line 6)" in text
+    assert "never guesses a label" in text
+
+
+def test_blank_and_duplicate_ids(tmp_path):
+    _write(tmp_path, [1, 0, 1])
+    first_id = pd.read_csv(tmp_path / "train.csv")["id"][0]
+    _edit_csv(tmp_path, ids={2: first_id})
+    with pytest.raises(cactus.CactusDataError, match=r"1 id\(s\) appear more than once: .*\.jpg"):
+        cactus.load_cactus_table(tmp_path)
+    _edit_csv(tmp_path, ids={2: "  "})
+    with pytest.raises(cactus.CactusDataError, match=r"1 row\(s\) have an empty id \(lines 4\)"):
+        cactus.load_cactus_table(tmp_path)
+
+
+def test_missing_images_are_named_and_counted(tmp_path):
+    _write(tmp_path, [1] * 8)
+    table = pd.read_csv(tmp_path / "train.csv")
+    for name in table["id"][:3]:
+        (tmp_path / "train" / name).unlink()
+    with pytest.raises(cactus.CactusDataError) as err:
+        cactus.load_cactus_table(tmp_path)
+    text = str(err.value)
+    assert "3 of 8 images listed in train.csv are missing" in text
+    assert all(name in text for name in table["id"][:3])
+
+
+def test_more_than_five_missing_images_are_summarised(tmp_path):
+    _write(tmp_path, [0] * 9)
+    table = pd.read_csv(tmp_path / "train.csv")
+    for name in table["id"][1:]:
+        (tmp_path / "train" / name).unlink()
+    with pytest.raises(cactus.CactusDataError, match="8 of 9 images .* and 3 more"):
+        cactus.load_cactus_table(tmp_path)
+
+
+def test_no_image_folder_at_all(tmp_path):
+    _write(tmp_path, [1, 0])
+    for image in (tmp_path / "train").iterdir():
+        image.unlink()
+    with pytest.raises(cactus.CactusDataError, match="no image folder holding the ids"):
+        cactus.load_cactus_table(tmp_path)
+
+
+def test_majority_baseline():
+    assert cactus.majority_baseline([1, 1, 1, 0], [1, 0, 1, 1]) == (0.75, 1)
+    assert cactus.majority_baseline(["0", "0", "1"], ["1", "1"]) == (0.0, "0")
+    with pytest.raises(ValueError, match="at least one"):
+        cactus.majority_baseline([], [1])
+
+
+# --- the generated stand-in ----------------------------------------------------------------------
+
+def test_stratified_order_keeps_the_proportion_in_every_prefix():
+    labels = np.array([1] * 150 + [0] * 50)
+    np.random.default_rng(0).shuffle(labels)
+    order = cactus.stratified_order(labels, seed=1)
+    assert sorted(order) == list(range(200))
+    ordered = labels[order]
+    for k in (10, 60, 100, 200):
+        assert abs(ordered[:k].sum() - 0.75 * k) <= 1
+
+
+def test_generated_data_has_the_real_imbalance_and_layout(tmp_path):
+    root = cactus.make_generated_cactus(tmp_path / "gen", 40, seed=2)
+    table, image_dir = cactus.load_cactus_table(root)
+    assert len(table) == 40 and table["has_cactus"].sum() == 30
+    assert table["has_cactus"][:12].sum() == 9  # the validation slice keeps 3:1
+    assert (root / cactus.GENERATED_MARKER).is_file()
+    assert not list(tmp_path.glob(".*part"))
+    from PIL import Image
+
+    with Image.open(image_dir / table["id"][0]) as image:
+        assert image.size == (32, 32) and image.format == "JPEG"
+
+
+def test_generated_data_is_reused_or_rebuilt_when_settings_change(tmp_path):
+    root = cactus.make_generated_cactus(tmp_path / "gen", 20, seed=0)
+    stamp = (root / "train.csv").stat().st_mtime_ns
+    cactus.make_generated_cactus(root, 20, seed=0)
+    assert (root / "train.csv").stat().st_mtime_ns == stamp
+    cactus.make_generated_cactus(root, 24, seed=0)
+    assert len(pd.read_csv(root / "train.csv")) == 24
+    assert len(list((root / "train").iterdir())) == 24  # the old images are gone
+
+
+def test_generated_classes_carry_a_learnable_signal(tmp_path):
+    root = cactus.make_generated_cactus(tmp_path / "gen", 40, seed=0)
+    table, image_dir = cactus.load_cactus_table(root)
+    from PIL import Image
+
+    red = np.array([np.asarray(Image.open(image_dir / name), float)[..., 0].mean() for name in table["id"]])
+    labels = table["has_cactus"].to_numpy()
+    assert red[labels == 0].mean() - red[labels == 1].mean() > 40  # class 0 is the red one
+
+
+def test_get_cactus_generated_goes_under_data_quick(tmp_path, monkeypatch):
+    monkeypatch.setenv("COURSE_DATA_DIR", str(tmp_path))
+    notes = []
+    root = cactus.get_cactus("generated", num_images=12, local_dir="/somewhere", printer=notes.append)
+    assert root == tmp_path / "quick" / cactus.GENERATED_FOLDER_NAME
+    assert "is not used" in notes[0]
+    with pytest.raises(ValueError, match="needs num_images"):
+        cactus.get_cactus("generated", num_images=None, printer=notes.append)
+    with pytest.raises(ValueError, match="use 'kaggle' or 'generated'"):
+        cactus.get_cactus("tfds")
+
+
+# --- the real data: local copies and the Kaggle download ------------------------------------------
+
+def _competition_zip(path, labels=(1, 0, 1, 1), *, nested=True, drop_image=False):
+    """A zip shaped like Kaggle's: train.csv, sample_submission.csv, train.zip (train/<id>), test.zip."""
+    source = _write(path.parent / "source", list(labels))
+    table = pd.read_csv(source / "train.csv")
+    inner = io.BytesIO()
+    with zipfile.ZipFile(inner, "w") as train_zip:
+        for i, name in enumerate(table["id"]):
+            if drop_image and i == 0:
+                continue
+            train_zip.write(source / "train" / name, f"train/{name}")
+    with zipfile.ZipFile(path, "w") as outer:
+        outer.write(source / "train.csv", "train.csv")
+        outer.writestr("sample_submission.csv", "id,has_cactus\n")
+        if nested:
+            outer.writestr("train.zip", inner.getvalue())
+        else:
+            for name in table["id"]:
+                outer.write(source / "train" / name, f"train/{name}")
+        outer.writestr("test.zip", b"PK\x05\x06" + b"\x00" * 18)  # an empty zip
+    return path
+
+
+class FakeKaggle:
+    """Stands in for KaggleApi: writes a local competition zip, or fails like Kaggle does."""
+
+    def __init__(self, tmp_path, error=None, **zip_options):
+        self.tmp_path, self.error, self.zip_options, self.calls = tmp_path, error, zip_options, []
+
+    def competition_download_files(self, competition, path=None, quiet=True):
+        self.calls.append((competition, path))
+        if self.error:
+            raise self.error
+        _competition_zip(self.tmp_path / "made" / "x.zip", **self.zip_options)
+        (self.tmp_path / "made" / "x.zip").rename(f"{path}/{competition}.zip")
+
+
+def _leftovers(folder):
+    return [p.name for p in folder.iterdir() if p.name.startswith(".")]
+
+
+def test_download_installs_the_competition_in_place(tmp_path):
+    (tmp_path / "made").mkdir()
+    api = FakeKaggle(tmp_path)
+    target = tmp_path / "data" / "aerial_cactus"
+    assert cactus.download_cactus(target, api=api, printer=lambda *_: None) == target
+    assert api.calls[0][0] == "aerial-cactus-identification"
+    table, image_dir = cactus.load_cactus_table(target)
+    assert len(table) == 4 and image_dir == target / "train"
+    assert sorted(p.name for p in target.iterdir()) == ["train", "train.csv"]  # no test set, no zips
+    assert _leftovers(target.parent) == []
+
+
+def test_a_refused_download_explains_the_rules_and_leaves_nothing(tmp_path):
+    (tmp_path / "made").mkdir()
+    target = tmp_path / "data" / "aerial_cactus"
+    api = FakeKaggle(tmp_path, error=RuntimeError("(403) Reason: Forbidden"))
+    with pytest.raises(cactus.KaggleSetupError, match=r"403 Forbidden.*/rules.*CACTUS_DIR.*PROFILE=quick"):
+        cactus.download_cactus(target, api=api, printer=lambda *_: None)
+    assert not target.exists() and _leftovers(target.parent) == []
+    api = FakeKaggle(tmp_path, error=OSError("Name or service not known"))
+    with pytest.raises(cactus.KaggleSetupError, match="no network here"):
+        cactus.download_cactus(target, api=api, printer=lambda *_: None)
+
+
+def test_an_incomplete_archive_is_not_installed(tmp_path):
+    (tmp_path / "made").mkdir()
+    target = tmp_path / "data" / "aerial_cactus"
+    with pytest.raises(cactus.CactusDataError, match="1 of 4 images listed in train.csv are missing"):
+        cactus.download_cactus(target, api=FakeKaggle(tmp_path, drop_image=True), printer=lambda *_: None)
+    assert not target.exists() and _leftovers(target.parent) == []
+
+
+def test_a_corrupt_or_foreign_archive_is_refused(tmp_path):
+    archive = _competition_zip(tmp_path / "comp.zip", nested=False)
+    data = bytearray(archive.read_bytes())
+    offset = data.find(b"JFIF")  # inside the first JPEG member's stored bytes
+    data[offset + 40] ^= 0xFF
+    broken = tmp_path / "broken.zip"
+    broken.write_bytes(bytes(data))
+    with pytest.raises(cactus.CactusDataError, match="corrupt"):
+        cactus.install_from_zip(broken, tmp_path / "out", printer=lambda *_: None)
+    (tmp_path / "not.zip").write_text("hello")
+    with pytest.raises(cactus.CactusDataError, match="not a zip archive"):
+        cactus.install_from_zip(tmp_path / "not.zip", tmp_path / "out")
+    with zipfile.ZipFile(tmp_path / "other.zip", "w") as other:
+        other.writestr("readme.txt", "x")
+    with pytest.raises(cactus.CactusDataError, match=r"no train\.csv inside"):
+        cactus.install_from_zip(tmp_path / "other.zip", tmp_path / "out")
+    assert not (tmp_path / "out").exists() and _leftovers(tmp_path) == []
+
+
+def test_a_local_folder_zip_or_env_var_is_used_without_downloading(tmp_path, monkeypatch):
+    monkeypatch.setenv("COURSE_DATA_DIR", str(tmp_path / "data"))
+    never = FakeKaggle(tmp_path, error=AssertionError("must not download"))
+    folder = _write(tmp_path / "mine", [1, 0])
+    assert cactus.get_cactus("kaggle", local_dir=folder, api=never, printer=lambda *_: None) == folder
+    monkeypatch.setenv(cactus.LOCAL_DIR_ENV, str(folder))
+    assert cactus.get_cactus("kaggle", api=never, printer=lambda *_: None) == folder
+    monkeypatch.delenv(cactus.LOCAL_DIR_ENV)
+    archive = _competition_zip(tmp_path / "aerial-cactus-identification.zip")
+    root = cactus.get_cactus("kaggle", local_dir=archive, api=never, printer=lambda *_: None)
+    assert root == tmp_path / "data" / "aerial_cactus" and archive.is_file()  # the learner's zip is untouched
+    assert cactus.get_cactus("kaggle", api=never, printer=lambda *_: None) == root  # installed: reused
+    assert never.calls == []
+    with pytest.raises(cactus.CactusDataError, match="no such file or folder"):
+        cactus.get_cactus("kaggle", local_dir=tmp_path / "typo", api=never)
+
+
+def test_get_cactus_downloads_when_nothing_is_there(tmp_path, monkeypatch):
+    monkeypatch.setenv("COURSE_DATA_DIR", str(tmp_path / "data"))
+    monkeypatch.delenv(cactus.LOCAL_DIR_ENV, raising=False)
+    (tmp_path / "made").mkdir()
+    api = FakeKaggle(tmp_path)
+    assert cactus.get_cactus("kaggle", api=api, printer=lambda *_: None) == tmp_path / "data" / "aerial_cactus"
+    assert len(api.calls) == 1
+
+
+@pytest.fixture
+def no_kaggle_token(tmp_path, monkeypatch):
+    for var in ("KAGGLE_USERNAME", "KAGGLE_KEY", "KAGGLE_API_TOKEN", "KAGGLE_CONFIG_DIR", "XDG_CONFIG_HOME"):
+        monkeypatch.delenv(var, raising=False)
+    monkeypatch.setenv("HOME", str(tmp_path / "home"))
+    return tmp_path / "home"
+
+
+def test_without_the_kaggle_package_the_message_lists_every_step(monkeypatch, no_kaggle_token):
+    monkeypatch.setattr(cactus.importlib.util, "find_spec", lambda name: None)
+    with pytest.raises(cactus.KaggleSetupError) as err:
+        cactus.kaggle_api()
+    text = str(err.value)
+    for step in ("`kaggle` package is not installed", "pip install kaggle", "~/.kaggle/kaggle.json",
+                 "KAGGLE_USERNAME", "/rules", "CACTUS_DIR", "COURSE_CACTUS_DIR", "PROFILE=quick"):
+        assert step in text, step
+
+
+def test_without_a_token_the_client_is_not_even_imported(monkeypatch, no_kaggle_token):
+    monkeypatch.setattr(cactus.importlib.util, "find_spec", lambda name: object())
+    monkeypatch.setitem(sys.modules, "kaggle", None)  # importing it would fail loudly
+    with pytest.raises(cactus.KaggleSetupError, match="No Kaggle API token was found"):
+        cactus.kaggle_api()
+
+
+def test_kaggle_credentials_are_found_where_the_client_looks(monkeypatch, no_kaggle_token):
+    assert cactus.kaggle_credentials() is None
+    token = no_kaggle_token / ".kaggle" / "kaggle.json"
+    token.parent.mkdir(parents=True)
+    token.write_text('{"username": "u", "key": "k"}')
+    assert cactus.kaggle_credentials() == str(token)
+    token.unlink()
+    config = no_kaggle_token / "elsewhere"
+    config.mkdir()
+    (config / "kaggle.json").write_text("{}")
+    monkeypatch.setenv("KAGGLE_CONFIG_DIR", str(config))
+    assert cactus.kaggle_credentials() == str(config / "kaggle.json")
+    monkeypatch.setenv("KAGGLE_USERNAME", "u")
+    monkeypatch.setenv("KAGGLE_KEY", "k")
+    assert cactus.kaggle_credentials() == "KAGGLE_USERNAME / KAGGLE_KEY"
+
+
+def _fake_kaggle_module(monkeypatch, authenticate):
+    api_class = type("KaggleApi", (), {"authenticate": authenticate})
+    extended = types.ModuleType("kaggle.api.kaggle_api_extended")
+    extended.KaggleApi = api_class
+    for name, module in [("kaggle", types.ModuleType("kaggle")), ("kaggle.api", types.ModuleType("kaggle.api")),
+                         ("kaggle.api.kaggle_api_extended", extended)]:
+        monkeypatch.setitem(sys.modules, name, module)
+    monkeypatch.setattr(cactus.importlib.util, "find_spec", lambda name: object())
+    monkeypatch.setenv("KAGGLE_USERNAME", "u")
+    monkeypatch.setenv("KAGGLE_KEY", "k")
+    return api_class
+
+
+def test_kaggle_api_signs_in_with_a_token(monkeypatch, no_kaggle_token):
+    signed = []
+    api_class = _fake_kaggle_module(monkeypatch, lambda self: signed.append(True))
+    assert isinstance(cactus.kaggle_api(), api_class) and signed == [True]
+
+
+def test_a_rejected_token_is_explained(monkeypatch, no_kaggle_token):
+    def refuse(self):
+        raise OSError("401 Unauthorized")
+
+    _fake_kaggle_module(monkeypatch, refuse)
+    with pytest.raises(cactus.KaggleSetupError, match=r"could not sign in \(401 Unauthorized\).*Create New Token"):
+        cactus.kaggle_api()
+
+
+# --- the stand-in weights for Parts B and C --------------------------------------------------------
+
+@pytest.fixture(scope="module")
+def stand_in(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("keras_models")
+    path = cactus.base_weights("stand-in", seed=0, folder=folder, printer=lambda *_: None)
+    return folder, path
+
+
+def test_stand_in_file_is_built_once_and_checked(stand_in):
+    folder, path = stand_in
+    assert path == str(folder / cactus.STAND_IN_FILENAME)
+    assert cactus.stand_in_is_intact(path)
+    stamp = (folder / cactus.STAND_IN_FILENAME).stat().st_mtime_ns
+    notes = []
+    assert cactus.base_weights("stand-in", folder=folder, printer=notes.append) == path
+    assert (folder / cactus.STAND_IN_FILENAME).stat().st_mtime_ns == stamp and "stand-in" in notes[0]
+    assert not list(folder.glob("*.part"))
+
+
+def test_a_tampered_stand_in_is_noticed(tmp_path, stand_in):
+    import shutil
+
+    copy = tmp_path / cactus.STAND_IN_FILENAME
+    shutil.copy(stand_in[1], copy)
+    assert not cactus.stand_in_is_intact(copy)  # no .sha256 beside it
+    shutil.copy(stand_in[1] + ".sha256", str(copy) + ".sha256")
+    assert cactus.stand_in_is_intact(copy)
+    with open(copy, "r+b") as handle:
+        handle.seek(-100, 2)
+        handle.write(b"\x00" * 10)
+    assert not cactus.stand_in_is_intact(copy)
+
+
+def test_stand_in_keeps_the_signal_where_keras_default_init_loses_it(stand_in):
+    import tensorflow as tf
+
+    from course_utils.photos import photo_crops
+
+    images = photo_crops(32, 32, seed=5)
+    loaded = tf.keras.applications.vgg19.VGG19(weights=stand_in[1], include_top=False, input_shape=(32, 32, 3))
+    default = tf.keras.applications.vgg19.VGG19(weights=None, include_top=False, input_shape=(32, 32, 3))
+    ours = cactus.layer_rms(loaded, images, layer_names=["block5_pool"])["output RMS"].item()
+    keras = cactus.layer_rms(default, images, layer_names=["block5_pool"])["output RMS"].item()
+    assert 0.3 < ours < 10 and keras < 1e-2  # about 2 versus about 1e-4
+    kernel = loaded.get_layer("block3_conv2").get_weights()[0]
+    assert np.abs(kernel.mean(axis=(0, 1, 2))).max() < 1e-6  # every filter has zero mean
+    assert all(np.all(layer.get_weights()[1] == 0) for layer in loaded.layers if layer.weights)
+
+
+def test_stand_in_init_scales_every_convolution_and_needs_varied_images():
+    import tensorflow as tf
+
+    model = tf.keras.applications.vgg19.VGG19(weights=None, include_top=False, input_shape=(32, 32, 3))
+    from course_utils.photos import photo_crops
+
+    assert len(cactus.stand_in_init(model, photo_crops(8, 32), seed=1)) == 16
+    with pytest.raises(ValueError, match="no variance"):
+        cactus.stand_in_init(model, np.zeros((4, 32, 32, 3), np.float32))
+
+
+def test_layer_rms_table_and_unknown_layers():
+    import tensorflow as tf
+
+    model = tf.keras.applications.vgg19.VGG19(weights=None, include_top=False, input_shape=(32, 32, 3))
+    table = cactus.layer_rms(model, np.random.default_rng(0).random((4, 32, 32, 3)))
+    assert len(table) == 16 + 5 and table.index[0] == "block1_conv1" and (table["output RMS"] > 0).all()
+    with pytest.raises(ValueError, match="no layer to measure"):
+        cactus.layer_rms(model, np.zeros((1, 32, 32, 3)), layer_names=["fc1"])
+
+
+def test_base_weights_imagenet_offline_and_unknown_sources(tmp_path, monkeypatch):
+    monkeypatch.setenv("KERAS_HOME", str(tmp_path))
+    monkeypatch.setenv("HOME", str(tmp_path / "home"))
+    with pytest.raises(downloads.OfflineError) as err:
+        cactus.base_weights("imagenet", retries=1, printer=lambda *_: None)
+    assert "vgg19_weights_tf_dim_ordering_tf_kernels_notop.h5" in str(err.value)
+    assert "PROFILE=quick" in str(err.value)
+    with pytest.raises(ValueError, match="use one of imagenet, stand-in"):
+        cactus.base_weights("random")
