@@ -16,7 +16,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from course_utils import catsdogs, data, downloads, flowers, hub, images, models, profiles, weights
+from course_utils import cactus, catsdogs, data, downloads, flowers, hub, images, models, profiles, weights
 from course_utils.env import RESTART_MESSAGE
 
 FLOWERS_FIX = flowers._how_to_fix()
@@ -207,6 +207,42 @@ def case_catsdogs_truncated_zip(tmp_path):
     return (lambda: catsdogs.check_zip(broken), downloads.VerificationError,
             f"{broken} is not a zip archive (truncated or not the right file)",
             lambda: _tree(tmp_path) == ["cats_and_dogs_filtered.zip", "good.zip"])
+
+
+# --- a learner's aerial-cactus copy (train.csv + train/) ----------------------------------
+
+def _cactus(root, rows, files=None, header="id,has_cactus"):
+    (root / "train").mkdir(parents=True)
+    (root / "train.csv").write_text(header + "\n" + "".join(f"{i},{label}\n" for i, label in rows))
+    for name in files if files is not None else [i for i, _ in rows]:
+        _jpeg(root / "train" / name, size=(32, 32))
+    return root
+
+
+def case_cactus_wrong_columns(tmp_path):
+    root = _cactus(tmp_path / "cactus", [("a.jpg", 1)], header="image,label")
+    before = _tree(root)
+    return (lambda: cactus.load_cactus_table(root), cactus.CactusDataError,
+            f"{root / 'train.csv'}: missing column(s) id, has_cactus; its columns are image, label; {cactus.LAYOUT_HELP}",
+            lambda: _tree(root) == before)
+
+
+def case_cactus_label_outside_0_1(tmp_path):
+    root = _cactus(tmp_path / "cactus", [("a.jpg", 1), ("b.jpg", "yes"), ("c.jpg", 2)])
+    return (lambda: cactus.load_cactus_table(root), cactus.CactusDataError,
+            f"{root / 'train.csv'}: has_cactus must be 0 or 1, but 2 of 3 rows have other values: "
+            "'yes' (line 3), '2' (line 4). Fix or remove those rows (the loader never guesses a label).",
+            lambda: (root / "train.csv").read_text().count("\n") == 4)
+
+
+def case_cactus_ids_without_images(tmp_path):
+    root = _cactus(tmp_path / "cactus", [("a.jpg", 1), ("b.jpg", 0), ("c.jpg", 1)], files=["a.jpg"])
+    before = _tree(root)
+    return (lambda: cactus.load_cactus_table(root), cactus.CactusDataError,
+            f"{root / 'train'}: 2 of 3 images listed in train.csv are missing: b.jpg, c.jpg. A partial copy? "
+            "Extract the competition's train.zip again, or delete the folder and let the notebook download it "
+            "(or run with PROFILE=quick, offline).",
+            lambda: _tree(root) == before)
 
 
 # --- downloads and local copies ------------------------------------------------------------
