@@ -65,3 +65,15 @@ def test_no_legacy_api_in_code(notebook):
             continue
         src = "".join(cell["source"])
         assert "fit_generator(" not in src and "lr=" not in src.replace("learning_rate=", ""), path.name
+
+
+def test_papermill_can_read_every_parameter(notebook):
+    import nbformat
+    from papermill.inspection import _infer_parameters
+
+    path, nb = notebook
+    parsed = _infer_parameters(nbformat.read(path, as_version=4))
+    code = [c for c in nb["cells"] if c["cell_type"] == "code"]
+    names = [line.split("=")[0].strip() for line in "".join(code[0]["source"]).splitlines()
+             if line.strip() and not line.lstrip().startswith("#")]
+    assert [p.name for p in parsed] == names, f"{path.name}: papermill cannot parse some parameter lines"
