@@ -68,11 +68,11 @@ def test_no_legacy_api_in_code(notebook):
 
 
 def test_papermill_can_read_every_parameter(notebook):
-    import nbformat
     from papermill.inspection import _infer_parameters
+    from papermill.iorw import load_notebook_node
 
     path, nb = notebook
-    parsed = _infer_parameters(nbformat.read(path, as_version=4))
+    parsed = _infer_parameters(load_notebook_node(str(path)))
     code = [c for c in nb["cells"] if c["cell_type"] == "code"]
     names = [line.split("=")[0].strip() for line in "".join(code[0]["source"]).splitlines()
              if line.strip() and not line.lstrip().startswith("#")]
