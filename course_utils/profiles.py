@@ -128,6 +128,11 @@ LESSONS: dict[str, dict[str, Any]] = {
             # A local copy of the Kaggle data (folder with train.csv + train/, or the competition's
             # .zip) used instead of the download (full profile only; also $COURSE_CACTUS_DIR).
             "cactus_dir": None,
+            # Part B: train the new output layer on the frozen base's features, computed once and
+            # cached (course_utils.feature_cache): the same model, each epoch costs only the head.
+            # Valid: the generators only rescale. False: the lesson's model.fit on images.
+            # Parts C and D train convolutions, so they always train on images.
+            "cache_features": True,
         },
         "full": {
             "data": "Kaggle Aerial Cactus Identification (17,500 32x32 JPEGs, 75% with a cactus); "

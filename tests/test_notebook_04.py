@@ -44,6 +44,29 @@ def test_lesson_04_b_beats_the_majority_baseline(course_run):
 
 
 @pytest.mark.notebooks
+def test_lesson_04_b_trains_on_cached_features_of_the_same_model(course_run):
+    """The quick profile takes Part B's cached path (CACHE_FEATURES defaults to on) and checks it."""
+    from course_utils import profiles
+
+    figs = course_run.figures("04")
+    num_train = figs["num_train"]
+    quick = profiles.lesson_settings("04", "quick")
+    assert num_train == quick.num_images - round(quick.num_images * quick.validation_split)  # 140 of 200
+    assert figs["b_cached_rows"] == num_train  # one feature row per training image, read from the generator
+    assert figs["b_cached_output_max_diff"] < 1e-4  # model_b on images == its trained head on the cached features
+    assert figs["b_features_s"] > 0
+    nb = course_run.executed("04")
+    outputs = "\n".join(o.get("text", "") for c in nb.cells if c.cell_type == "code" for o in c.outputs)
+    assert f"computing features: {num_train} examples" in outputs and "B (last layer, cached features)" in outputs
+    code = "\n".join(c.source for c in nb.cells if c.cell_type == "code")
+    assert "feature_cache.cached_features(model, train_generator)" in code
+    assert 'feature_cache.head_of(model_b, "block5_pool")' in code
+    # the lesson's loop stays visible as the else branch
+    assert 'train_and_report(model_b, "B (last layer)", train_generator, valid_generator)' in code
+    assert "model.fit(train_data" in code
+
+
+@pytest.mark.notebooks
 def test_lesson_04_trainable_parameters_and_epoch_times(course_run):
     figs = course_run.figures("04")
     assert figs["b_trainable_params"] == B_PARAMS
