@@ -30,7 +30,6 @@ not good enough for a frozen backbone).
 """
 from __future__ import annotations
 
-import hashlib
 import importlib.util
 import json
 import os
@@ -41,6 +40,7 @@ from pathlib import Path
 
 import numpy as np
 
+from course_utils import downloads
 from course_utils.data import DataLayoutError, make_images
 
 COMPETITION = "aerial-cactus-identification"
@@ -508,34 +508,10 @@ def build_stand_in_weights(path: str | Path, *, seed: int = 0, image_size: int =
     model = tf.keras.applications.vgg19.VGG19(weights=None, include_top=False,
                                               input_shape=(image_size, image_size, 3))
     stand_in_init(model, calibration_images, seed=seed)
-    handle, name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".part", dir=path.parent)
-    os.close(handle)
-    tmp = Path(name)
-    try:
-        model.save_weights(str(tmp), save_format="h5")
-        digest = _sha256(tmp)
-        os.replace(tmp, path)
-    finally:
-        tmp.unlink(missing_ok=True)
-    path.with_name(path.name + ".sha256").write_text(f"{digest}  {path.name}\n")
-    return path
+    return downloads.save_weights_file(model, path)
 
 
-def _sha256(path: Path) -> str:
-    sha = hashlib.sha256()
-    with open(path, "rb") as handle:
-        for chunk in iter(lambda: handle.read(1 << 20), b""):
-            sha.update(chunk)
-    return sha.hexdigest()
-
-
-def stand_in_is_intact(path: str | Path) -> bool:
-    """True when ``path`` exists and matches the SHA-256 written beside it when it was built."""
-    path = Path(path)
-    sidecar = path.with_name(path.name + ".sha256")
-    if not (path.is_file() and sidecar.is_file()):
-        return False
-    return sidecar.read_text().split()[0] == _sha256(path)
+stand_in_is_intact = downloads.weights_file_is_intact
 
 
 def base_weights(source: str, *, seed: int = 0, folder: str | Path | None = None, printer=print,

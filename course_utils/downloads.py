@@ -452,6 +452,17 @@ def build_random_weights_file(path: str | Path, *, input_shape=(150, 150, 3), se
         generated, _ = make_images(32, tuple(input_shape[:2]), num_classes=2, seed=seed + 7919)
         calibration_images = generated.astype("float32") / 255.0
     calibrate_batchnorm(model, calibration_images)
+    return save_weights_file(model, path)
+
+
+def save_weights_file(model, path: str | Path) -> Path:
+    """Save ``model``'s weights as ``.h5`` at ``path`` atomically, with a ``.sha256`` file beside it.
+
+    For weight files the course builds itself (quick-profile stand-ins): the
+    sidecar lets :func:`weights_file_is_intact` tell a complete file from a
+    damaged or half-written one.
+    """
+    path = Path(path)
     handle, name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=PART_SUFFIX, dir=path.parent)
     os.close(handle)
     tmp = Path(name)
@@ -465,7 +476,9 @@ def build_random_weights_file(path: str | Path, *, input_shape=(150, 150, 3), se
     return path
 
 
-def _stand_in_is_intact(path: Path) -> bool:
+def weights_file_is_intact(path: str | Path) -> bool:
+    """True when ``path`` exists and matches the SHA-256 written beside it by :func:`save_weights_file`."""
+    path = Path(path)
     sidecar = path.with_name(path.name + ".sha256")
     if not (path.is_file() and sidecar.is_file()):
         return False
@@ -488,7 +501,7 @@ def prepare_weights_file(source: str, folder: str | Path | None = None, *,
         if local_copy is not None:
             print(f"note: the quick profile uses random-init weights; your copy {local_copy} is not used")
         path = folder / RANDOM_WEIGHTS_FILENAME
-        if not _stand_in_is_intact(path):
+        if not weights_file_is_intact(path):
             build_random_weights_file(path, seed=seed)
             print(f"built a random-init stand-in weights file at {path}")
         else:
