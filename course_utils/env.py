@@ -73,11 +73,13 @@ def set_cache_dirs(tfhub: Path, tfds: Path, keras_home: Path) -> dict[str, str]:
     return {k: str(v) for k, v in values.items()}
 
 
-def set_seeds(seed: int = 0) -> None:
-    """Seed Python, NumPy and TensorFlow in one call."""
+def set_seeds(seed: int = 0, deterministic: bool = False) -> None:
+    """Seed Python, NumPy and TensorFlow in one call; optionally use deterministic kernels only."""
     import tensorflow as tf
 
     tf.keras.utils.set_random_seed(seed)
+    if deterministic:
+        tf.config.experimental.enable_op_determinism()
 
 
 def describe_device() -> str:

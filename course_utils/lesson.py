@@ -58,7 +58,7 @@ def start_lesson(lesson: str, profile: str | None = None, **overrides: Any) -> S
 
     import tensorflow as tf
 
-    env.set_seeds(cfg.get("seed", 0))
+    env.set_seeds(cfg.get("seed", 0), deterministic=cfg.deterministic)
     versions = {
         "tensorflow": tf.__version__,
         "keras": env.keras_version(),

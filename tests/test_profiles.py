@@ -72,3 +72,8 @@ def test_quick_is_smaller_than_full_where_sizes_differ():
     assert lesson_settings("02", "full").image_size == 299
     assert lesson_settings("02", "full").app_weights == "imagenet"
     assert lesson_settings("02", "quick").app_weights is None
+
+
+def test_quick_is_deterministic_full_is_fast():
+    assert lesson_settings("05", "quick").deterministic is True
+    assert lesson_settings("05", "full").deterministic is False

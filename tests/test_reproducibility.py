@@ -41,3 +41,19 @@ def test_lesson_01_rerun_in_one_kernel_repeats_the_fresh_run(course_run, tmp_pat
     for name, value in fresh.items():
         assert passes[0][name] == pytest.approx(value, abs=1e-6), f"{name}: fresh kernel vs first pass"
         assert passes[1][name] == pytest.approx(value, abs=1e-6), f"{name}: second pass in the same kernel"
+
+
+def test_lesson_05_repeats_exactly_in_a_second_fresh_run(course_run, tmp_path, monkeypatch):
+    """Lesson 05 is the one with random augmentation and parallel input: the hardest to repeat."""
+    from course_utils import runner
+
+    first = _comparable(course_run.figures("05"))
+    monkeypatch.setenv("COURSE_DATA_DIR", str(tmp_path / "data"))
+    (run,) = runner.run_all(runner.find_notebooks(ROOT / "notebooks", ["05"]), tmp_path / "build", "quick", 600)
+    assert run.status == "ok", run.error
+    second = _comparable({f["name"]: f["value"] for f in run.records["figures"]})
+    second.pop("full_schedule_estimate_h", None)
+    first.pop("full_schedule_estimate_h", None)  # derived from a timing
+    assert second.keys() == first.keys()
+    for name, value in first.items():
+        assert second[name] == pytest.approx(value, abs=1e-6), name
