@@ -40,7 +40,7 @@ from pathlib import Path
 
 import numpy as np
 
-from course_utils import downloads
+from course_utils import downloads, images
 from course_utils.data import DataLayoutError, make_images
 
 COMPETITION = "aerial-cactus-identification"
@@ -159,6 +159,10 @@ def load_cactus_table(root: str | Path):
             f"{_show(absent)}. A partial copy? Extract the competition's train.zip again, or delete "
             "the folder and let the notebook download it (or run with PROFILE=quick, offline)."
         )
+    scan = images.scan_images(image_dir / name for name in table[ID_COLUMN])
+    if scan.bad:  # found before training, not mid-epoch; the files themselves are left alone
+        print(f"{image_dir}: {scan.summary()}; those rows are left out")
+        table = table[~table[ID_COLUMN].isin({p.name for p in scan.bad})]
     return table.reset_index(drop=True), image_dir
 
 

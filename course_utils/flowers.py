@@ -39,7 +39,7 @@ import tensorflow_datasets as tfds
 from tensorflow_datasets.datasets.tf_flowers import tf_flowers_dataset_builder as _tf_flowers
 
 from course_utils import data as course_data
-from course_utils import env
+from course_utils import env, images
 
 DATASET = "tf_flowers"
 #: tf_flowers' label order (label 0 is dandelion); a local folder gets the same.
@@ -191,6 +191,12 @@ def prepare_local_flowers(folder: str | Path, data_dir: str | Path | None = None
         builder = local_builder(folder, target)
         prepared = builder.is_prepared()
     if not prepared:
+        photos = [p for name in CLASS_NAMES for p in _jpgs(_class_dirs(folder)[name])]
+        scan = images.scan_images(photos)
+        if scan.bad or scan.converted:  # found now, not mid-epoch; the learner's folder stays as it is
+            view, _ = images.clean_view(folder, target.with_name(target.name + "_checked"), files=photos)
+            with _absl_quiet(quiet):
+                builder = local_builder(view, target)
         start = time.perf_counter()
         out = io.StringIO()
         with contextlib.redirect_stdout(out) if quiet else contextlib.nullcontext(), _absl_quiet(quiet):
@@ -201,7 +207,7 @@ def prepare_local_flowers(folder: str | Path, data_dir: str | Path | None = None
                 )
             finally:
                 tfds.enable_progress_bar()
-        total = sum(count_folder(folder).values())
+        total = len(scan.good)
         (target / PREPARED_STAMP).write_text(json.dumps({"folder": str(folder), "images": total}))
         print(f"prepared {total} images from {folder} as tf_flowers in {target} "
               f"({time.perf_counter() - start:.1f} s, once)")

@@ -101,7 +101,8 @@ def normalise_to_jpeg(source: str | Path, target: str | Path) -> Path:
     return target
 
 
-def clean_view(source: str | Path, target: str | Path, *, printer=print) -> tuple[Path, ScanResult]:
+def clean_view(source: str | Path, target: str | Path, *, printer=print,
+               files: Iterable[str | Path] | None = None) -> tuple[Path, ScanResult]:
     """A copy of the folder tree at ``source`` that holds only readable RGB images.
 
     Readable RGB files are linked (or copied where links are not possible),
@@ -109,11 +110,13 @@ def clean_view(source: str | Path, target: str | Path, *, printer=print) -> tupl
     unreadable files are left out and reported by name and count. The
     learner's folder is never changed. Built in ``<target>.part`` and renamed
     into place when complete; an older view at ``target`` is replaced.
+    ``files`` limits the view to those files under ``source``.
     """
     import shutil
 
     source, target = Path(source), Path(target)
-    files = sorted(p for p in source.rglob("*") if p.is_file() and not any(part.startswith(".") for part in p.parts))
+    if files is None:
+        files = sorted(p for p in source.rglob("*") if p.is_file() and not any(part.startswith(".") for part in p.parts))
     result = scan_images(files)
     tmp = target.with_name(target.name + ".part")
     shutil.rmtree(tmp, ignore_errors=True)

@@ -466,3 +466,19 @@ def test_base_weights_imagenet_offline_and_unknown_sources(tmp_path, monkeypatch
     assert "PROFILE=quick" in str(err.value)
     with pytest.raises(ValueError, match="use one of imagenet, stand-in"):
         cactus.base_weights("random")
+
+
+def test_unreadable_listed_images_are_named_and_left_out_before_training(tmp_path, capsys):
+    from PIL import Image
+
+    root = tmp_path / "cactus"
+    (root / "train").mkdir(parents=True)
+    rows = [("a.jpg", 1), ("b.jpg", 0), ("c.jpg", 1)]
+    (root / "train.csv").write_text("id,has_cactus\n" + "".join(f"{i},{label}\n" for i, label in rows))
+    for name, _ in rows:
+        Image.fromarray(np.full((32, 32, 3), 90, np.uint8)).save(root / "train" / name)
+    (root / "train" / "b.jpg").write_bytes(b"")  # an empty download
+    table, image_dir = cactus.load_cactus_table(root)
+    assert table["id"].tolist() == ["a.jpg", "c.jpg"]
+    assert "skipped 1 unreadable: b.jpg (empty file); those rows are left out" in capsys.readouterr().out
+    assert (image_dir / "b.jpg").exists()  # nothing of the learner's is deleted

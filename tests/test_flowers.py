@@ -397,3 +397,15 @@ def test_count_examples_and_image_shapes():
     assert flowers.count_examples(data) == 7
     shapes = flowers.image_shapes(data, 3)
     assert len(shapes) == 3 and all(len(s) == 3 and s[-1] == 3 for s in shapes)
+
+
+def test_unreadable_photos_are_named_and_skipped_odd_ones_converted(folder, tfds_dir, capsys):
+    (folder / "daisy" / "daisy_0.jpg").write_bytes(b"")  # an empty download
+    Image.new("L", (30, 20), 128).save(folder / "tulips" / "grey.jpg")
+    before = sorted(p.name for p in folder.rglob("*"))
+    _, info = flowers.load_flowers(source="folder", folder=folder)
+    out = capsys.readouterr().out
+    assert "(1 will be converted to RGB from L); skipped 1 unreadable: daisy_0.jpg (empty file)" in out
+    assert "prepared 30 images" in out  # 30 + grey.jpg - the empty file
+    assert info.splits["train"].num_examples == 30
+    assert sorted(p.name for p in folder.rglob("*")) == before  # the learner's folder is untouched
