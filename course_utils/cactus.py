@@ -161,7 +161,7 @@ def load_cactus_table(root: str | Path):
         )
     scan = images.scan_images(image_dir / name for name in table[ID_COLUMN])
     if scan.bad:  # found before training, not mid-epoch; the files themselves are left alone
-        print(f"{image_dir}: {scan.summary()}; those rows are left out")
+        print(f"{image_dir}: {scan.summary()}; until then their rows are left out")
         table = table[~table[ID_COLUMN].isin({p.name for p in scan.bad})]
     return table.reset_index(drop=True), image_dir
 

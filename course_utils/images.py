@@ -35,7 +35,7 @@ class ScanResult:
         if self.bad:
             shown = ", ".join(f"{p.name} ({why})" for p, why in list(self.bad.items())[:5])
             more = f" and {len(self.bad) - 5} more" if len(self.bad) > 5 else ""
-            text += f"; skipped {len(self.bad)} unreadable: {shown}{more}"
+            text += f"; skipped {len(self.bad)} unreadable: {shown}{more} - re-download or replace them to use them"
         return text
 
 

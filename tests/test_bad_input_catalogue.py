@@ -21,6 +21,7 @@ from course_utils.env import RESTART_MESSAGE
 
 FLOWERS_FIX = flowers._how_to_fix()
 CATSDOGS_FIX = catsdogs.LAYOUT_HELP
+RE_DOWNLOAD = "re-download or replace them to use them"
 
 
 def _nothing(*_):
@@ -309,7 +310,8 @@ def _scan_case(tmp_path, name, content, reason):
 
     def call():
         raise ValueError(images.scan_images(sorted(folder.iterdir())).summary())
-    return (call, ValueError, f"1 readable images; skipped 1 unreadable: {name} ({reason})",
+    return (call, ValueError,
+            f"1 readable images; skipped 1 unreadable: {name} ({reason}) - {RE_DOWNLOAD}",
             lambda: bad.read_bytes() == content)
 
 
@@ -320,7 +322,8 @@ def case_truncated_jpeg(tmp_path):
     case = _scan_case(tmp_path, "half.jpg", content, "")
     reason = images.scan_images([tmp_path / "imgs" / "half.jpg"]).bad[tmp_path / "imgs" / "half.jpg"]
     assert reason.startswith("corrupt or truncated")
-    return (case[0], case[1], f"1 readable images; skipped 1 unreadable: half.jpg ({reason})", case[3])
+    return (case[0], case[1], f"1 readable images; skipped 1 unreadable: half.jpg ({reason}) - {RE_DOWNLOAD}",
+            case[3])
 
 
 def case_html_saved_as_jpeg(tmp_path):

@@ -480,5 +480,6 @@ def test_unreadable_listed_images_are_named_and_left_out_before_training(tmp_pat
     (root / "train" / "b.jpg").write_bytes(b"")  # an empty download
     table, image_dir = cactus.load_cactus_table(root)
     assert table["id"].tolist() == ["a.jpg", "c.jpg"]
-    assert "skipped 1 unreadable: b.jpg (empty file); those rows are left out" in capsys.readouterr().out
+    assert ("skipped 1 unreadable: b.jpg (empty file) - re-download or replace them to use them; "
+            "until then their rows are left out") in capsys.readouterr().out
     assert (image_dir / "b.jpg").exists()  # nothing of the learner's is deleted
