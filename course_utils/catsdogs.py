@@ -67,8 +67,9 @@ def check_zip(path: str | Path) -> None:
     treats it like a wrong checksum).
     """
     path = Path(path)
+    again = f"; download {FOLDER_NAME}.zip again, or point CATS_DOGS at a good copy"
     if not zipfile.is_zipfile(path):
-        raise downloads.VerificationError(f"{path} is not a zip archive (truncated or not the right file)")
+        raise downloads.VerificationError(f"{path} is not a zip archive (truncated or not the right file){again}")
     with zipfile.ZipFile(path) as archive:
         for name in archive.namelist():
             parts = Path(name).parts
@@ -77,9 +78,9 @@ def check_zip(path: str | Path) -> None:
         try:
             bad = archive.testzip()
         except (zipfile.BadZipFile, OSError, EOFError) as err:
-            raise downloads.VerificationError(f"{path}: damaged zip ({err})") from err
+            raise downloads.VerificationError(f"{path}: damaged zip ({err}){again}") from err
         if bad is not None:
-            raise downloads.VerificationError(f"{path}: member {bad!r} fails its CRC-32 check (damaged archive)")
+            raise downloads.VerificationError(f"{path}: member {bad!r} fails its CRC-32 check (damaged archive){again}")
 
 
 ARCHIVE = downloads.Asset(

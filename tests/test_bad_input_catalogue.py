@@ -206,7 +206,8 @@ def case_catsdogs_truncated_zip(tmp_path):
     broken = tmp_path / "cats_and_dogs_filtered.zip"
     broken.write_bytes(good.read_bytes()[:-60])
     return (lambda: catsdogs.check_zip(broken), downloads.VerificationError,
-            f"{broken} is not a zip archive (truncated or not the right file)",
+            f"{broken} is not a zip archive (truncated or not the right file); download "
+            "cats_and_dogs_filtered.zip again, or point CATS_DOGS at a good copy",
             lambda: _tree(tmp_path) == ["cats_and_dogs_filtered.zip", "good.zip"])
 
 
