@@ -42,6 +42,7 @@ import numpy as np
 
 from course_utils import downloads, images
 from course_utils.data import DataLayoutError, make_images
+from course_utils.files import replace_folder
 
 COMPETITION = "aerial-cactus-identification"
 COMPETITION_URL = f"https://www.kaggle.com/c/{COMPETITION}"
@@ -263,9 +264,7 @@ def make_generated_cactus(root: str | Path, num_images: int, *, seed: int = 0, s
             "what": "generated stand-in for Kaggle's Aerial Cactus Identification (quick profile)",
             "settings": settings,
         }, indent=2))
-        if root.exists():
-            shutil.rmtree(root)
-        os.replace(staging, root)
+        replace_folder(staging, root)
     finally:
         shutil.rmtree(staging, ignore_errors=True)
     return root
@@ -361,9 +360,7 @@ def install_from_zip(archive: str | Path, target: str | Path, *, printer=print) 
         shutil.move(str(csvs[0]), dataset / CSV_NAME)
         shutil.move(str(images), dataset / IMAGE_FOLDER)
         table, _ = load_cactus_table(dataset)
-        if target.exists():
-            shutil.rmtree(target)  # our own folder, incomplete (a complete one is never re-installed)
-        os.replace(dataset, target)
+        replace_folder(dataset, target)  # over our own incomplete folder (a complete one is never re-installed)
         printer(f"installed {len(table):,} images and {CSV_NAME} at {target}")
         return target
     finally:

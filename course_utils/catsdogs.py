@@ -33,6 +33,7 @@ import numpy as np
 
 from course_utils import downloads, images
 from course_utils.data import DataLayoutError, make_images, write_image_folder
+from course_utils.files import replace_folder
 
 FOLDER_NAME = "cats_and_dogs_filtered"
 GENERATED_FOLDER_NAME = "cats_and_dogs_generated"
@@ -189,9 +190,7 @@ def extract_archive(zip_path: str | Path, folder: str | Path, *,
             archive.extractall(tmp)
         inner = _find_data_root(tmp)
         check_layout(inner, expected)
-        if final.exists():
-            shutil.rmtree(final)
-        os.replace(inner, final)
+        replace_folder(inner, final)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
     return final
@@ -283,9 +282,7 @@ def make_quick_cats_and_dogs(folder: str | Path, num_images: int, *, image_size:
             write_image_folder(tmp / split, images, labels, CLASS_NAMES)
         check_layout(tmp, counts)
         (tmp / GENERATED_MARKER).write_text(marker)
-        if final.exists():
-            shutil.rmtree(final)
-        os.replace(tmp, final)
+        replace_folder(tmp, final)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
     return final

@@ -40,6 +40,7 @@ from tensorflow_datasets.datasets.tf_flowers import tf_flowers_dataset_builder a
 
 from course_utils import data as course_data
 from course_utils import env, images
+from course_utils.files import replace_folder
 
 DATASET = "tf_flowers"
 #: tf_flowers' label order (label 0 is dandelion); a local folder gets the same.
@@ -259,9 +260,7 @@ def make_generated_flowers(root: str | Path, num_images: int = 300, *, seed: int
     shutil.rmtree(building, ignore_errors=True)
     counts = course_data.write_image_folder(building, resized, labels, CLASS_NAMES)
     (building / GENERATED_STAMP).write_text(json.dumps({"settings": settings, "counts": counts}))
-    shutil.rmtree(root, ignore_errors=True)
-    root.parent.mkdir(parents=True, exist_ok=True)
-    os.replace(building, root)
+    replace_folder(building, root)
     return counts
 
 

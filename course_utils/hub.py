@@ -19,6 +19,8 @@ from pathlib import Path
 import numpy as np
 import tensorflow as tf
 
+from course_utils.files import replace_folder
+
 STAND_IN_MARKER = "COURSE_STAND_IN.txt"
 
 
@@ -111,10 +113,7 @@ def build_feature_vector(path: str | Path, dim: int, seed: int = 0, note: str = 
         f"Locally built stand-in (random weights, output dim {dim}, seed {seed}). {note}\n"
         "Not a pretrained model: the course's quick profile uses it to run offline.\n"
     )
-    shutil.rmtree(path, ignore_errors=True)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    os.replace(tmp, path)
-    return path
+    return replace_folder(tmp, path)
 
 
 def install_stand_in(handle: str, dim: int, seed: int = 0) -> Path:

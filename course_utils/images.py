@@ -16,6 +16,8 @@ from pathlib import Path
 
 import numpy as np
 
+from course_utils.files import replace_folder
+
 IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".bmp", ".gif"}
 
 
@@ -130,8 +132,7 @@ def clean_view(source: str | Path, target: str | Path, *, printer=print,
                 out.symlink_to(path.resolve())
             except OSError:
                 shutil.copyfile(path, out)
-    shutil.rmtree(target, ignore_errors=True)
-    tmp.mkdir(parents=True, exist_ok=True)
-    os.replace(tmp, target)
+    tmp.mkdir(parents=True, exist_ok=True)  # an empty view is still a folder
+    replace_folder(tmp, target)
     printer(f"{source}: {result.summary()}")
     return target, result
