@@ -13,13 +13,14 @@ export TF_USE_LEGACY_KERAS := 1
 export TF_CPP_MIN_LOG_LEVEL := 2
 export PIP_DISABLE_PIP_VERSION_CHECK := 1
 
-.PHONY: lessons test unit venv lab bench clean help
+.PHONY: lessons test unit venv lab bench sync clean help
 
 help:
 	@echo "make lessons [PROFILE=quick|full]  execute every notebook, write build/report.md"
 	@echo "make test                          unit tests + quick-profile notebooks, offline"
 	@echo "make bench                         input pipeline, backbone and feature-cache benchmark table"
 	@echo "make lab                           start JupyterLab with the course kernel"
+	@echo "make sync                          bring each notebook and its paired .py script in step (jupytext)"
 	@echo "make clean                         remove build/ (keeps .venv and data/)"
 
 venv: $(STAMP)
@@ -48,6 +49,9 @@ bench: $(STAMP)
 
 lab: $(STAMP)
 	$(VENV)/bin/jupyter lab notebooks/
+
+sync: $(STAMP)
+	$(VENV)/bin/jupytext --sync notebooks/[0-9][0-9]_*.ipynb
 
 clean:
 	rm -rf build

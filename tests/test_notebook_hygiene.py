@@ -77,3 +77,22 @@ def test_papermill_can_read_every_parameter(notebook):
     names = [line.split("=")[0].strip() for line in "".join(code[0]["source"]).splitlines()
              if line.strip() and not line.lstrip().startswith("#")]
     assert [p.name for p in parsed] == names, f"{path.name}: papermill cannot parse some parameter lines"
+
+
+def _cells(nb):
+    return [(c.cell_type, c.source.strip(), c.metadata.get("tags", []), c.metadata.get("nbgrader"))
+            for c in nb.cells]
+
+
+def test_paired_script_is_in_step(notebook):
+    """Each notebook has a committed percent-format script (jupytext) with the same cells."""
+    import jupytext
+
+    path, _ = notebook
+    script = path.with_suffix(".py")
+    assert script.exists(), f"{path.name} has no paired script {script.name}: run `make sync`"
+    ours, theirs = _cells(jupytext.read(path)), _cells(jupytext.read(script))
+    for i, (a, b) in enumerate(zip(ours, theirs, strict=False)):
+        assert a == b, f"{path.name} and {script.name} differ at cell {i}: run `make sync` (jupytext --sync)"
+    assert len(ours) == len(theirs), (
+        f"{path.name} has {len(ours)} cells, {script.name} {len(theirs)}: run `make sync` (jupytext --sync)")

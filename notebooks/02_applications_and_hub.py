@@ -1,0 +1,244 @@
+# ---
+# jupyter:
+#   jupytext:
+#     formats: ipynb,py:percent
+#     notebook_metadata_filter: kernelspec,-jupytext.text_representation.jupytext_version
+#     text_representation:
+#       extension: .py
+#       format_name: percent
+#       format_version: '1.3'
+#   kernelspec:
+#     display_name: Python 3
+#     language: python
+#     name: python3
+# ---
+
+# %% [markdown]
+# # Lesson 02 — A Keras Applications model and a TF Hub model on five random images
+#
+# [![Open In Colab](https://colab.research.google.com/assets/colab-badge.svg)](https://colab.research.google.com/github/transfer-learning-course/tf-keras-transfer-learning/blob/main/notebooks/02_applications_and_hub.ipynb)
+#
+# **What you will learn.** Two places to get a big pretrained network in one
+# line: **Keras Applications** (`tf.keras.applications.InceptionV3`) and
+# **TF Hub** (`hub.KerasLayer(url)`). You will see what `include_top` removes,
+# swap InceptionV3's 1000-way classifier for a 5-way one, stack your own
+# dense layers on a TF Hub feature vector, and count exactly which parameters
+# train. The data are five random "images" with five different labels: the
+# point is the mechanics, and we will be honest about what "100% accuracy"
+# on five memorised points means.
+
+# %% [markdown]
+# ## Parameters
+# `PROFILE = None` reads `$COURSE_PROFILE` and falls back to `"full"`:
+# ImageNet weights, 299x299 inputs, 15 epochs, as in the lesson.
+
+# %% tags=["parameters"]
+PROFILE = None      # "full" (ImageNet weights, TF Hub download) or "quick" (offline)
+EPOCHS = None       # full: 15
+IMAGE_SIZE = None   # full: 299, InceptionV3's native size
+
+# %% [markdown]
+# On **Colab**, the next cell installs `course_utils` (it does nothing anywhere else).
+
+# %%
+# Google Colab only: install course_utils and a tf-keras matching Colab's TensorFlow.
+# Anywhere else this cell does nothing.
+import sys
+
+IN_COLAB = "google.colab" in sys.modules
+if IN_COLAB:
+    import subprocess
+    from importlib.metadata import version
+
+    tf_minor = ".".join(version("tensorflow").split(".")[:2])
+    subprocess.run([sys.executable, "-m", "pip", "install", "-q", "--no-deps",
+                    "git+https://github.com/transfer-learning-course/tf-keras-transfer-learning.git@main"], check=True)
+    subprocess.run([sys.executable, "-m", "pip", "install", "-q", f"tf-keras=={tf_minor}.*",
+                    "tensorflow-hub", "tensorflow-datasets", "importlib_resources"], check=True)
+    if "tensorflow" in sys.modules:
+        print("TensorFlow was imported before this cell ran: use Runtime > Restart session, "
+              "then run the notebook from the top (Keras 2 must be chosen before TensorFlow loads).")
+
+# %% [markdown]
+# ## Setup
+# `TF_USE_LEGACY_KERAS=1` before TensorFlow is imported: `hub.KerasLayer` is
+# a Keras 2 layer and cannot be added to a Keras 3 model.
+
+# %%
+import os
+
+os.environ["TF_USE_LEGACY_KERAS"] = "1"  # before TensorFlow is imported
+
+import tensorflow as tf
+import tensorflow_hub as hub
+from tensorflow.keras import layers
+
+import course_utils
+from course_utils import data, models, weights
+from course_utils import hub as course_hub
+
+cfg = course_utils.start_lesson("02", PROFILE, epochs=EPOCHS, image_size=IMAGE_SIZE)
+SIZE = cfg.image_size
+
+# %% [markdown]
+# ## 1. Five random images, five classes
+# `tf.random.normal` gives pixel values around 0 with no structure at all:
+# no model can *generalise* from them, it can only memorise which of the
+# five inputs carries which label.
+
+# %%
+x, y = data.random_images(cfg.num_examples, SIZE, seed=cfg.seed)
+print("x:", x.shape, x.dtype, "| y:", y.numpy())
+
+# %% [markdown]
+# ## Part A — InceptionV3 from Keras Applications
+# `include_top=True` keeps the classifier that was trained on ImageNet. For
+# InceptionV3 the "top" is small: global average pooling, then one
+# `Dense(1000)` with softmax. `include_top=False` would stop before it and
+# give feature maps to build on. With the top and ImageNet weights the input
+# must be 299x299 (the size the `Dense` was trained for); the quick profile
+# builds the same architecture with random weights at a smaller size.
+#
+# In the lesson the call is simply `InceptionV3(include_top=True,
+# weights="imagenet")`, and Keras downloads the file into `~/.keras/models`.
+# `weights.resolve(...)` keeps that call but fetches the same file (checked
+# against the MD5 Keras publishes) into the course's `data/keras/models`, and
+# hands its path to `weights=`; in the quick profile it returns `None`.
+
+# %%
+base_model = tf.keras.applications.InceptionV3(
+    include_top=True,
+    weights=weights.resolve("inception_v3", cfg.app_weights, include_top=True),
+    input_shape=(SIZE, SIZE, 3),
+)
+print(f"{len(base_model.layers)} layers, {base_model.count_params():,} parameters")
+print("last two layers:", [(layer.name, type(layer).__name__, layer.output_shape) for layer in base_model.layers[-2:]])
+
+# %% [markdown]
+# ### Swap the 1000-way head for a 5-way one
+# Same move as lesson 01: the input of the first layer, the output of the
+# layer before the last (`avg_pool`, 2048 features), a new `Dense(5)`.
+
+# %%
+base_inputs = base_model.layers[0].input
+base_outputs = base_model.layers[-2].output
+final_outputs = layers.Dense(5, name="five_classes")(base_outputs)
+new_model = tf.keras.Model(inputs=base_inputs, outputs=final_outputs)
+print("features:", base_outputs.shape, "-> outputs:", new_model.output_shape)
+
+loss = tf.keras.losses.SparseCategoricalCrossentropy(from_logits=True)
+new_model.compile(optimizer=tf.keras.optimizers.Adam(), loss=loss, metrics=["accuracy"])
+counts_a = models.parameter_counts(new_model)
+course_utils.record("app_head_outputs", int(new_model.output_shape[-1]))
+course_utils.record("app_trainable_params", counts_a["trainable"])
+print(models.summarize_trainable(new_model))
+
+# %%
+history_a = new_model.fit(x, y, epochs=cfg.epochs, verbose=2)
+
+# %% [markdown]
+# ### What the 100% means
+# The training log shows accuracy measured *while training*: dropout-free
+# here, but every `BatchNormalization` layer normalises with the statistics
+# of the current batch. `evaluate()` runs in inference mode, where BatchNorm
+# uses its *moving* averages, which after 15 tiny batches are still far from
+# the batch statistics. So the same model on the same five points can score
+# differently. And even a perfect score says only that five points were
+# memorised: there is nothing to generalise to.
+
+# %%
+train_acc_a = history_a.history["accuracy"][-1]
+eval_loss_a, eval_acc_a = new_model.evaluate(x, y, verbose=0)
+print(f"[{cfg.profile}] last training-mode accuracy {train_acc_a:.2f}, loss {history_a.history['loss'][-1]:.4f}")
+print(f"[{cfg.profile}] evaluate() in inference mode: accuracy {eval_acc_a:.2f}, loss {eval_loss_a:.4f}")
+course_utils.record("app_train_accuracy", train_acc_a, note=f"{cfg.epochs} epochs, training mode")
+course_utils.record("app_final_loss", history_a.history["loss"][-1])
+course_utils.record("app_eval_accuracy", eval_acc_a, note="evaluate(), inference-mode BatchNorm")
+
+# %% [markdown]
+# ### Freezing works the same way
+# `base_model.trainable = False` freezes all 300-odd layers of InceptionV3 at
+# once; only the new head (2048 x 5 weights + 5 biases) is left to train.
+# (Recompile after changing `trainable`, or `fit` keeps the old setting.)
+
+# %%
+base_model.trainable = False
+new_model.compile(optimizer=tf.keras.optimizers.Adam(), loss=loss, metrics=["accuracy"])
+frozen_a = models.parameter_counts(new_model)
+print(models.summarize_trainable(new_model))
+assert frozen_a["trainable"] == 2048 * 5 + 5
+course_utils.record("app_frozen_trainable_params", frozen_a["trainable"])
+models.trainable_report(new_model).tail(4)
+
+# %% [markdown]
+# ## Part B — the same family from TF Hub
+# TF Hub publishes Inception-v3 twice: as a classifier and as a *feature
+# vector* (no top, like `include_top=False` plus pooling). We take the feature
+# vector and add our own layers. `hub.KerasLayer` is frozen by default
+# (`trainable=False`).
+#
+# **Where the model comes from.** tfhub.dev handles now redirect to Kaggle
+# Models; `hub.KerasLayer` still accepts them. The download is cached in
+# `$TFHUB_CACHE_DIR/<SHA-1 of the handle>` (here: the project's `data/tfhub`),
+# so later runs load it from disk. The quick profile builds a small stand-in
+# with the same signature (images in [0, 1] -> a 2048-vector) in its own
+# cache under the *same handle*, so the code below does not change.
+# (The lesson feeds random normal values; the real module expects pixels in
+# [0, 1], which matters for real images, as in lesson 03.)
+
+# %%
+url = course_hub.prepare_handle(cfg.hub_handle, cfg.hub_source, dim=2048)
+base_model_hub = hub.KerasLayer(url, input_shape=(SIZE, SIZE, 3))
+model = tf.keras.Sequential(
+    [
+        base_model_hub,
+        layers.Dense(128, activation="relu"),
+        layers.Dense(64, activation="relu"),
+        layers.Dense(5),
+    ]
+)
+model.compile(optimizer=tf.keras.optimizers.Adam(), loss=loss, metrics=["accuracy"])
+model.summary()
+
+# %% [markdown]
+# ### Which parameters train?
+# The table proves it: the hub layer's weights are all non-trainable, only
+# the three Dense layers train.
+
+# %%
+report_b = models.trainable_report(model)
+counts_b = models.parameter_counts(model)
+assert not report_b.iloc[0]["trainable"] and report_b.iloc[0]["trainable_params"] == 0
+course_utils.record("hub_feature_dim", int(base_model_hub.output_shape[-1]))
+course_utils.record("hub_trainable_params", counts_b["trainable"])
+report_b
+
+# %%
+history_b = model.fit(x, y, epochs=cfg.epochs, verbose=2)
+train_acc_b = history_b.history["accuracy"][-1]
+course_utils.record("hub_train_accuracy", train_acc_b, note=f"{cfg.epochs} epochs")
+course_utils.record("hub_final_loss", history_b.history["loss"][-1])
+print(f"[{cfg.profile}] TF Hub model: training accuracy {train_acc_b:.2f}, loss {history_b.history['loss'][-1]:.4f}")
+
+# %%
+from course_utils import plots
+
+fig = plots.plot_history({"InceptionV3 (Applications)": history_a, "Inception-v3 (TF Hub)": history_b},
+                         title=f"Lesson 02 ({cfg.profile} profile): five random images")
+course_utils.record_figure(fig)
+
+# %% [markdown]
+# ## Takeaways
+# - `tf.keras.applications.<Model>(include_top=..., weights="imagenet")` and
+#   `hub.KerasLayer(url)` give you a pretrained network in one line; the
+#   feature-vector variant is the one you build on.
+# - The head swap is the same everywhere: features from `layers[-2]`, a new
+#   `Dense(n)`, `Model(inputs, outputs)`; `trainable = False` freezes a whole
+#   model or hub layer; check it with the parameter counts.
+# - The lesson reports 100% training accuracy with a very low loss for the
+#   Keras model and 100% with a still-high loss for the hub model after 15
+#   epochs. That is memorising five points, measured in training mode;
+#   `evaluate()` can disagree because BatchNorm behaves differently in
+#   inference. Neither number says anything about real images.
+# - Figures printed above carry the profile that produced them; the quick
+#   profile's are from random weights and a stand-in module.
