@@ -19,11 +19,12 @@ if _env.tensorflow_imported():
 from course_utils.env import KerasVersionError  # noqa: E402
 from course_utils.lesson import start_lesson  # noqa: E402
 from course_utils.profiles import ProfileError, resolve_profile  # noqa: E402
-from course_utils.report import record, record_figure  # noqa: E402
+from course_utils.report import comparison_table, record, record_figure  # noqa: E402
 
 __all__ = [
     "KerasVersionError",
     "ProfileError",
+    "comparison_table",
     "record",
     "record_figure",
     "resolve_profile",

@@ -1,4 +1,4 @@
-"""Plots the lessons share: learning curves, image grids, prediction grids.
+"""Plots the lessons share: learning curves, image grids, the misclassified images.
 
 Every function returns the matplotlib Figure (the notebook displays it; tests
 inspect titles, colours and panels).
@@ -19,11 +19,15 @@ def _history_dict(history) -> dict[str, list[float]]:
     return dict(history.history) if hasattr(history, "history") else dict(history)
 
 
-def plot_history(histories, metrics: Sequence[str] = ("accuracy", "loss"), title: str | None = None):
+def plot_history(histories, metrics: Sequence[str] = ("accuracy", "loss"), title: str | None = None,
+                 phase_boundary: int | None = None):
     """Learning curves, one panel per metric, training solid and validation dashed.
 
     ``histories`` is a Keras ``History`` (or its ``.history`` dict), or a
     mapping ``{run name: History}`` to compare several runs on shared axes.
+    ``phase_boundary``: the number of epochs of a first phase (feature
+    extraction) before a second (fine-tuning) in the same curve; a dotted
+    line marks where the second begins.
     """
     if not histories:
         raise ValueError("plot_history needs a History, its .history dict, or {run name: History}")
@@ -46,6 +50,8 @@ def plot_history(histories, metrics: Sequence[str] = ("accuracy", "loss"), title
             ax.plot(epochs, hist[metric], "-o", color=colour, label=f"{label}training")
             if f"val_{metric}" in hist:
                 ax.plot(epochs, hist[f"val_{metric}"], "--s", color=colour, label=f"{label}validation")
+        if phase_boundary is not None:
+            ax.axvline(phase_boundary + 0.5, color="grey", linestyle=":", label="fine-tuning starts")
         ax.xaxis.set_major_locator(MaxNLocator(integer=True))
         ax.set_title(f"{metric}: training vs validation")
         ax.set_xlabel("epoch")
@@ -120,5 +126,40 @@ def plot_prediction_grid(images, true_labels, predicted_labels, class_names: Seq
         ax.set_title(text, color=colour, fontsize=9)
     right = int(np.sum(true_labels[:count] == predicted_labels[:count]))
     fig.suptitle(title or f"{right} of {count} right (blue right, red wrong with the true label)")
+    fig.tight_layout()
+    return fig
+
+
+def plot_misclassified(images, true_labels, predicted_labels, confidence, class_names: Sequence[str],
+                       max_images: int = 10, cols: int = 5, title: str | None = None):
+    """The images the model got wrong, most confident mistakes first.
+
+    Each is titled ``predicted (true)`` and the model's confidence in its
+    (wrong) prediction. ``confidence`` holds, per image, the probability the
+    model gave its predicted class (softmax of the logits, or ``max(p, 1 - p)``
+    for one sigmoid output).
+    """
+    images = np.asarray(images)
+    true_labels, predicted_labels = np.asarray(true_labels), np.asarray(predicted_labels)
+    confidence = np.asarray(confidence, dtype=float)
+    if not (len(images) == len(true_labels) == len(predicted_labels) == len(confidence)):
+        raise ValueError(
+            f"images ({len(images)}), true labels ({len(true_labels)}), predictions "
+            f"({len(predicted_labels)}) and confidences ({len(confidence)}) must have the same length"
+        )
+    wrong = np.flatnonzero(true_labels != predicted_labels)
+    wrong = wrong[np.argsort(-confidence[wrong], kind="stable")][:max_images]
+    rows = max(1, int(np.ceil(len(wrong) / cols)))
+    fig, axes = plt.subplots(rows, cols, figsize=(2.2 * cols, 2.5 * rows), squeeze=False)
+    for ax in axes.flat:
+        ax.axis("off")
+    for ax, i in zip(axes.flat, wrong):
+        _show_image(ax, images[i])
+        ax.set_title(f"{class_names[int(predicted_labels[i])]} ({class_names[int(true_labels[i])]})\n"
+                     f"{confidence[i]:.0%} sure", color=WRONG_COLOUR, fontsize=9)
+    if len(wrong) == 0:
+        axes.flat[0].text(0.5, 0.5, "no misclassified images", ha="center", va="center")
+    total = int(np.sum(true_labels != predicted_labels))
+    fig.suptitle(title or f"{total} of {len(images)} misclassified: predicted (true), most confident first")
     fig.tight_layout()
     return fig

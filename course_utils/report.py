@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from course_utils.env import project_root
-from course_utils.references import reference_for
+from course_utils.references import REFERENCES, like_for_like, reference_for
 
 _current: dict[str, Any] = {}
 
@@ -97,6 +97,52 @@ def record_figure(fig, name: str = "key_plot") -> Path:
         _current["plots"].append(path.name)
     _write(_current)
     return path
+
+
+def format_value(name: str, value: Any, unit: str = "") -> str:
+    """A recorded figure as a person reads it: accuracies in %, thousands separated, units kept."""
+    if isinstance(value, float):
+        if "accuracy" in name and 0.0 <= value <= 1.0 and not unit:
+            return f"{value * 100:.1f}%"
+        text = f"{value:.3g}" if abs(value) < 1000 else f"{value:,.0f}"
+    elif isinstance(value, int) and not isinstance(value, bool):
+        text = f"{value:,}"
+    else:
+        text = str(value)
+    return f"{text} {unit}".strip()
+
+
+def comparison(records: dict[str, Any] | None = None) -> list[dict[str, str]]:
+    """One row per figure the original lesson reported: ours beside it, and whether that is like for like.
+
+    ``records`` is a lesson's record (what :func:`load_records` returns); by
+    default the running notebook's. Figures the lesson reported that this run
+    did not record say so instead of disappearing.
+    """
+    records = records if records is not None else _current
+    if not records:
+        current_lesson()  # raises the "run start_lesson first" error
+    lesson, profile = records["lesson"], records.get("profile", "")
+    ours = {f["name"]: f for f in records.get("figures", [])}
+    rows = []
+    for name in REFERENCES.get(lesson, {}):
+        fig = ours.get(name)
+        rows.append({
+            "figure": name,
+            f"ours ({profile} profile)": (format_value(name, fig["value"], fig.get("unit", ""))
+                                          if fig else "not recorded in this run"),
+            "the original lesson": reference_for(lesson, name),
+            "like for like?": like_for_like(lesson, name, profile),
+        })
+    return rows
+
+
+def comparison_table(records: dict[str, Any] | None = None):
+    """:func:`comparison` as a pandas table, for the last cell of a notebook."""
+    import pandas as pd
+
+    table = pd.DataFrame(comparison(records)).set_index("figure")
+    return table.style.set_properties(**{"text-align": "left", "white-space": "normal"})
 
 
 def load_records(lesson: str, directory: Path | None = None) -> dict[str, Any] | None:

@@ -25,6 +25,7 @@ from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
+from course_utils import report
 from course_utils.env import project_root
 from course_utils.profiles import PROFILES, resolve_profile
 
@@ -170,18 +171,6 @@ def run_notebook(path: Path, out_dir: Path, profile: str, timeout: int) -> Noteb
     return run
 
 
-def format_value(name: str, value, unit: str = "") -> str:
-    if isinstance(value, float):
-        if "accuracy" in name and 0.0 <= value <= 1.0 and not unit:
-            return f"{value * 100:.1f}%"
-        text = f"{value:.3g}" if abs(value) < 1000 else f"{value:,.0f}"
-    elif isinstance(value, int) and not isinstance(value, bool):
-        text = f"{value:,}"
-    else:
-        text = str(value)
-    return f"{text} {unit}".strip()
-
-
 def render_markdown(runs: list[NotebookRun], profile: str, total: float) -> str:
     lines = [
         "# Run report",
@@ -208,13 +197,20 @@ def render_markdown(runs: list[NotebookRun], profile: str, total: float) -> str:
             cell = f" in cell [{run.failing_cell}]" if run.failing_cell is not None else ""
             lines += [f"**{run.status.upper()}**{cell}: `{run.error}`", ""]
         figures = rec.get("figures", [])
-        if figures:
-            lines += [f"| Figure | Ours ({rec.get('profile', profile)}) | The lesson reported |", "|---|---|---|"]
-            for fig in figures:
-                ours = format_value(fig["name"], fig["value"], fig.get("unit", ""))
+        compared = report.comparison(rec) if rec.get("lesson") else []
+        if compared:
+            lines += ["Ours beside the original lesson:", "",
+                      "| " + " | ".join(compared[0]) + " |", "|---" * len(compared[0]) + "|"]
+            lines += ["| " + " | ".join(row.values()) + " |" for row in compared]
+            lines.append("")
+        others = [fig for fig in figures if fig["name"] not in {row["figure"] for row in compared}]
+        if others:
+            lines += [f"| Other figure | Ours ({rec.get('profile', profile)}) |", "|---|---|"]
+            for fig in others:
+                ours = report.format_value(fig["name"], fig["value"], fig.get("unit", ""))
                 note = f" ({fig['note']})" if fig.get("note") else ""
-                lines.append(f"| {fig['name']} | {ours}{note} | {fig.get('reference', '')} |")
-        elif run.status == "ok":
+                lines.append(f"| {fig['name']} | {ours}{note} |")
+        elif not figures and run.status == "ok":
             lines.append("No figures recorded.")
     return "\n".join(lines) + "\n"
 

@@ -93,3 +93,34 @@ def test_show_image_clips_small_overshoot_instead_of_stretching():
     fig = plots.plot_images([image], cols=1)
     shown = fig.axes[0].images[0].get_array()
     assert float(shown.max()) == pytest.approx(1.0) and float(shown[1, 1, 0]) == pytest.approx(0.5)
+
+
+def test_plot_history_marks_the_fine_tuning_boundary():
+    hist = {"accuracy": [0.5, 0.6, 0.7, 0.8], "val_accuracy": [0.5, 0.55, 0.6, 0.7],
+            "loss": [1, 0.9, 0.8, 0.7], "val_loss": [1, 0.95, 0.9, 0.8]}
+    fig = plots.plot_history(hist, phase_boundary=2)
+    for ax in fig.axes:
+        (line,) = [ln for ln in ax.lines if ln.get_label() == "fine-tuning starts"]
+        assert line.get_xdata()[0] == 2.5  # between epoch 2 (last head-only) and 3 (first fine-tuned)
+
+
+def test_plot_misclassified_shows_only_mistakes_most_confident_first():
+    images = np.zeros((6, 8, 8, 3))
+    true = np.array([0, 1, 1, 0, 2, 2])
+    predicted = np.array([0, 0, 2, 0, 2, 1])  # images 1, 2 and 5 are wrong
+    confidence = np.array([0.9, 0.55, 0.8, 0.7, 0.6, 0.95])
+    fig = plots.plot_misclassified(images, true, predicted, confidence, ["cat", "dog", "fox"])
+    titles = [ax.get_title() for ax in fig.axes if ax.get_title()]
+    assert titles == ["dog (fox)\n95% sure", "fox (dog)\n80% sure", "cat (dog)\n55% sure"]
+    assert all(mcolors.same_color(ax.title.get_color(), "red") for ax in fig.axes if ax.get_title())
+    assert fig._suptitle.get_text().startswith("3 of 6 misclassified")
+
+
+def test_plot_misclassified_with_no_mistakes_says_so():
+    fig = plots.plot_misclassified(np.zeros((2, 4, 4)), [0, 1], [0, 1], [0.9, 0.8], ["a", "b"])
+    assert "no misclassified images" in [t.get_text() for t in fig.axes[0].texts]
+
+
+def test_plot_misclassified_length_mismatch():
+    with pytest.raises(ValueError, match=r"confidences \(1\) must have the same length"):
+        plots.plot_misclassified(np.zeros((2, 4, 4)), [0, 1], [1, 0], [0.9], ["a", "b"])

@@ -7,7 +7,7 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 import pytest  # noqa: E402
 
-from course_utils import report  # noqa: E402
+from course_utils import references, report  # noqa: E402
 
 
 @pytest.fixture
@@ -66,3 +66,32 @@ def test_record_figure_saves_png(records):
 def test_no_partial_file_left(records):
     report.record("x", 1)
     assert not list(records.glob("*.part"))
+
+
+def test_comparison_puts_ours_beside_the_lesson_and_says_if_like_for_like(records):
+    report.record("test_accuracy", 0.9876)
+    rows = {row["figure"]: row for row in report.comparison()}
+    assert set(rows) == set(references.REFERENCES["01"])  # every figure the lesson reported, once
+    row = rows["test_accuracy"]
+    assert row["ours (quick profile)"] == "98.8%"
+    assert row["the original lesson"] == "almost 99% after 3 epochs"
+    assert row["like for like?"].startswith("no: quick profile")
+    assert rows["frozen_speedup"]["ours (quick profile)"] == "not recorded in this run"
+
+
+def test_full_profile_rows_say_why_they_are_or_are_not_like_for_like(records):
+    report.begin("06", {"profile": "full"})
+    report.record("trainable_params_fc1", 102_764_544)
+    rows = {row["figure"]: row for row in report.comparison()}
+    assert rows["trainable_params_fc1"]["ours (full profile)"] == "102,764,544"
+    assert rows["trainable_params_fc1"]["like for like?"] == "yes: the same layer sizes"
+    assert rows["small_epoch_s"]["like for like?"].startswith("no: ")
+    for row in rows.values():
+        assert row["like for like?"].split(":")[0] in {"yes", "partly", "no"}, row
+
+
+def test_comparison_table_is_a_table_of_the_same_rows(records):
+    report.record("test_accuracy", 0.5)
+    table = report.comparison_table().data
+    assert list(table.columns) == ["ours (quick profile)", "the original lesson", "like for like?"]
+    assert table.loc["test_accuracy", "ours (quick profile)"] == "50.0%"

@@ -3,7 +3,7 @@ import json
 import nbformat
 import pytest
 
-from course_utils import runner
+from course_utils import references, report, runner
 
 
 def _notebook(path, *sources):
@@ -50,18 +50,23 @@ def test_only_unknown_lesson(tmp_path):
 
 
 def test_format_value():
-    assert runner.format_value("test_accuracy", 0.9876) == "98.8%"
-    assert runner.format_value("epoch_time_s", 1.23456, "s") == "1.23 s"
-    assert runner.format_value("params", 1234567) == "1,234,567"
+    assert report.format_value("test_accuracy", 0.9876) == "98.8%"
+    assert report.format_value("epoch_time_s", 1.23456, "s") == "1.23 s"
+    assert report.format_value("params", 1234567) == "1,234,567"
 
 
 def test_markdown_report_lists_figures_beside_references():
     run = runner.NotebookRun("01_x.ipynb", "01", status="ok", seconds=3.0, records={
-        "title": "T", "profile": "quick", "data": "D", "weights": "W",
-        "figures": [{"name": "test_accuracy", "value": 0.5, "unit": "", "note": "", "reference": "almost 99%"}],
+        "lesson": "01", "title": "T", "profile": "quick", "data": "D", "weights": "W",
+        "figures": [{"name": "test_accuracy", "value": 0.5, "unit": "", "note": "", "reference": "almost 99%"},
+                    {"name": "head_outputs", "value": 10, "unit": "", "note": "Dense(10)", "reference": ""}],
     })
     text = runner.render_markdown([run], "quick", 3.0)
-    assert "| test_accuracy | 50.0% | almost 99% |" in text
+    # the same rows the notebook's closing table shows, from report.comparison
+    assert ("| test_accuracy | 50.0% | almost 99% after 3 epochs | "
+            + references.QUICK_IS_NOT_LIKE_FOR_LIKE + " |") in text
+    assert "| accuracy_after_1_epoch | not recorded in this run |" in text
+    assert "| head_outputs | 10 (Dense(10)) |" in text  # figures the lesson did not report: their own table
     assert "not the lessons' results" in text
 
 
