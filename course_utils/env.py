@@ -26,14 +26,50 @@ class KerasVersionError(RuntimeError):
     """TensorFlow runs Keras 3 in this process; only a kernel restart fixes it."""
 
 
+LEARNER_FOLDER = "course_data"
+
+
+def checkout_root() -> Path | None:
+    """The course checkout that holds this ``course_utils``, or ``None`` for an installed package.
+
+    A checkout (also an editable install of one) has ``pyproject.toml`` and
+    ``notebooks/`` beside the package; ``site-packages`` has neither.
+    """
+    root = Path(__file__).resolve().parent.parent
+    if (root / "pyproject.toml").is_file() and (root / "notebooks").is_dir():
+        return root
+    return None
+
+
 def project_root() -> Path:
-    """The course checkout (the folder that holds ``course_utils/``)."""
-    return Path(__file__).resolve().parent.parent
+    """The folder the course writes under: the checkout, or the learner's ``course_data/``.
+
+    From a checkout: the checkout (``data/`` and ``build/`` live there). From
+    an installed package (``pip install``, as on Colab) ``site-packages`` is no
+    place for a learner's files: ``$COURSE_DATA_DIR`` if set, else
+    ``course_data/`` in the working directory (on Colab ``/content/course_data``,
+    shown in the file browser).
+    """
+    root = checkout_root()
+    if root is not None:
+        return root
+    named = os.environ.get("COURSE_DATA_DIR")
+    return Path(named).resolve() if named else Path.cwd().resolve() / LEARNER_FOLDER
 
 
 def data_dir() -> Path:
-    """Where downloads and caches live: ``$COURSE_DATA_DIR`` or ``<project>/data``."""
-    return Path(os.environ.get("COURSE_DATA_DIR") or project_root() / "data")
+    """Where downloads and caches live.
+
+    ``$COURSE_DATA_DIR`` if set; else ``<checkout>/data``; else, for an
+    installed package, ``./course_data`` (see :func:`project_root`). Run
+    records go to ``project_root() / "build" / "records"`` unless
+    ``$COURSE_RECORDS_DIR`` names a folder.
+    """
+    named = os.environ.get("COURSE_DATA_DIR")
+    if named:
+        return Path(named)
+    root = checkout_root()
+    return root / "data" if root is not None else project_root()
 
 
 def use_legacy_keras() -> None:

@@ -2,6 +2,7 @@ import os
 import socket
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 
@@ -81,3 +82,60 @@ def test_offline_guard_refuses_name_lookups_of_remote_hosts():
     with pytest.raises(env.NetworkBlockedError, match="refused to look up 'storage.googleapis.com'"):
         socket.getaddrinfo("storage.googleapis.com", 443)
     assert socket.getaddrinfo("localhost", 80)
+
+
+ROOT = Path(__file__).resolve().parent.parent
+_WHERE = ("import json\nfrom course_utils import env, report\n"
+          "print(json.dumps({'checkout': str(env.checkout_root()), 'root': str(env.project_root()),\n"
+          "                  'data': str(env.data_dir()), 'records': str(report.records_dir())}))")
+
+
+def _installed_copy(tmp_path):
+    """course_utils as pip puts it in site-packages: the package folder alone, no checkout around it."""
+    import shutil
+
+    site = tmp_path / "site-packages"
+    shutil.copytree(ROOT / "course_utils", site / "course_utils", ignore=shutil.ignore_patterns("__pycache__"))
+    return site
+
+
+def _where(site, cwd, **extra_env):
+    import json
+
+    environment = {k: v for k, v in os.environ.items()
+                   if k not in ("COURSE_DATA_DIR", "COURSE_RECORDS_DIR", "PYTHONPATH")}
+    environment.update(PYTHONPATH=str(site), **extra_env)
+    result = subprocess.run([sys.executable, "-c", _WHERE], capture_output=True, text=True,
+                            env=environment, cwd=cwd, timeout=120)
+    assert result.returncode == 0, result.stderr[-2000:]
+    return {k: Path(v) for k, v in json.loads(result.stdout.strip().splitlines()[-1]).items()}
+
+
+def test_installed_package_writes_to_course_data_in_the_working_directory(tmp_path):
+    site = _installed_copy(tmp_path)
+    work = tmp_path / "content"  # Colab's working directory
+    work.mkdir()
+    where = _where(site, work)
+    assert str(where["checkout"]) == "None"
+    assert where["root"] == where["data"] == work / "course_data"
+    assert where["records"] == work / "course_data" / "build" / "records" and where["records"].is_dir()
+    assert sorted(p.name for p in site.iterdir()) == ["course_utils"], "nothing may be written into site-packages"
+    assert not list(site.rglob("data")) and not list(site.rglob("build"))
+
+
+def test_installed_package_honours_course_data_dir(tmp_path):
+    site = _installed_copy(tmp_path)
+    mine = tmp_path / "my course files"
+    where = _where(site, tmp_path, COURSE_DATA_DIR=str(mine))
+    assert where["data"] == where["root"] == mine
+    assert where["records"] == mine / "build" / "records"
+    assert not (tmp_path / "course_data").exists()
+
+
+def test_checkout_keeps_data_and_build_in_the_checkout(monkeypatch):
+    monkeypatch.delenv("COURSE_DATA_DIR", raising=False)
+    assert env.checkout_root() == ROOT
+    assert env.project_root() == ROOT
+    assert env.data_dir() == ROOT / "data"
+    monkeypatch.setenv("COURSE_DATA_DIR", "/somewhere/else")
+    assert env.data_dir() == Path("/somewhere/else") and env.project_root() == ROOT
