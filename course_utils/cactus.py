@@ -5,9 +5,10 @@ The data set is a CSV plus a folder of images::
     train.csv            id,has_cactus          (17,500 rows, 13,136 with has_cactus = 1)
     train/<id>           one 32x32 JPEG per row (Kaggle's zip nests it as train/train/)
 
-:func:`load_cactus_table` reads any copy of that layout and checks it before
-a single epoch runs: the two columns, labels that are 0 or 1, ids that are
-unique, and every listed image present (missing ones are named and counted).
+The notebook reads ``train.csv`` itself (``pd.read_csv``); :func:`check_cactus_table`
+then checks the learner's copy before a single epoch runs: the two columns,
+labels that are 0 or 1, ids that are unique, and every listed image present
+(missing ones are named and counted). :func:`load_cactus_table` does both.
 
 Where the copy comes from (:func:`get_cactus`):
 
@@ -102,16 +103,8 @@ def _show(values, limit: int = 5) -> str:
     return shown + (f" and {len(values) - limit} more" if len(values) > limit else "")
 
 
-def load_cactus_table(root: str | Path):
-    """``(table, image_dir)``: ``train.csv`` as a DataFrame (``id`` str, ``has_cactus`` int 0/1), checked.
-
-    Raises :class:`CactusDataError` naming the problem: no such folder, no
-    ``train.csv``, an unreadable CSV, missing columns, empty table, blank or
-    duplicate ids, labels other than 0 and 1 (with their CSV line numbers),
-    no image folder, or images listed but not on disk (named and counted).
-    """
-    import pandas as pd
-
+def csv_path(root: str | Path) -> Path:
+    """``root/train.csv``, checked to exist; :class:`CactusDataError` naming what is there instead."""
     root = Path(root).expanduser()
     if not root.is_dir():
         raise _layout_error(root, "no such folder")
@@ -119,17 +112,31 @@ def load_cactus_table(root: str | Path):
     if not csv.is_file():
         present = sorted(p.name for p in root.iterdir())[:8]
         raise _layout_error(root, f"no {CSV_NAME} here (found: {', '.join(present) or 'nothing'})")
-    try:
-        table = pd.read_csv(csv, dtype=str, keep_default_na=False)
-    except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as err:
-        raise _layout_error(csv, f"not a readable CSV ({str(err).splitlines()[0]})") from None
+    return csv
+
+
+def check_cactus_table(table, root: str | Path):
+    """``(table, image_dir)``: ``train.csv`` as the learner read it, checked against the copy at ``root``.
+
+    ``table`` is what ``pd.read_csv(root / "train.csv")`` gave (any dtypes).
+    Returns the two columns with ``id`` as str and ``has_cactus`` as int 0/1,
+    rows of unreadable images left out (named and counted), and the folder
+    that holds the images. Raises :class:`CactusDataError` naming the
+    problem: missing columns, no rows, blank or duplicate ids, labels other
+    than 0 and 1 (with their CSV line numbers), no image folder, or images
+    listed but not on disk (named and counted).
+    """
+    root = Path(root).expanduser()
+    csv = root / CSV_NAME
+    table = table.copy()
     table.columns = [str(c).strip() for c in table.columns]
     missing = [c for c in (ID_COLUMN, LABEL_COLUMN) if c not in table.columns]
     if missing:
         raise _layout_error(csv, f"missing column(s) {', '.join(missing)}; its columns are {', '.join(table.columns)}")
     if table.empty:
         raise _layout_error(csv, "no rows")
-    table = table[[ID_COLUMN, LABEL_COLUMN]].copy()
+    table = table[[ID_COLUMN, LABEL_COLUMN]]
+    table = table.astype(object).where(table.notna(), "").astype(str)  # as read: numbers, strings or blanks
     table[ID_COLUMN] = table[ID_COLUMN].str.strip()
     lines = table.index + 2  # CSV line numbers (line 1 is the header)
 
@@ -165,6 +172,23 @@ def load_cactus_table(root: str | Path):
         print(f"{image_dir}: {scan.summary()}; until then their rows are left out")
         table = table[~table[ID_COLUMN].isin({p.name for p in scan.bad})]
     return table.reset_index(drop=True), image_dir
+
+
+def load_cactus_table(root: str | Path):
+    """``(table, image_dir)``: ``root/train.csv`` read and checked (:func:`check_cactus_table`).
+
+    Also raises :class:`CactusDataError` for no such folder, no ``train.csv``
+    or an unreadable CSV. The notebook does the read itself
+    (``pd.read_csv``) and calls :func:`check_cactus_table`.
+    """
+    import pandas as pd
+
+    csv = csv_path(root)
+    try:
+        table = pd.read_csv(csv, dtype=str, keep_default_na=False)
+    except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as err:
+        raise _layout_error(csv, f"not a readable CSV ({str(err).splitlines()[0]})") from None
+    return check_cactus_table(table, csv.parent)
 
 
 def describe_table(table) -> dict[str, object]:
@@ -440,6 +464,7 @@ def get_cactus(source: str, *, num_images: int | None = None, seed: int = 0,
             return install_from_zip(local, cactus_folder(), printer=printer)
         if not local.is_dir():
             raise _layout_error(local, "no such file or folder (the local copy you named)")
+        csv_path(local)  # the notebook reads local/train.csv next: say now if it is not there
         printer(f"your local copy: {local}")
         return local
     target = cactus_folder()

@@ -133,6 +133,21 @@ def test_no_image_folder_at_all(tmp_path):
         cactus.load_cactus_table(tmp_path)
 
 
+def test_the_notebooks_own_read_csv_is_checked_like_the_loaders(tmp_path):
+    """The notebook reads train.csv with plain pd.read_csv (ints, floats, NaN), then checks it."""
+    _write(tmp_path, [1, 0, 1])
+    table, image_dir = cactus.check_cactus_table(pd.read_csv(tmp_path / "train.csv"), tmp_path)
+    assert table["has_cactus"].tolist() == [1, 0, 1] and image_dir == tmp_path / "train"
+    _edit_csv(tmp_path, labels={1: ""})  # read as NaN, the column as floats
+    with pytest.raises(cactus.CactusDataError, match=r"1 of 3 rows have other values: '' \(line 3\)"):
+        cactus.check_cactus_table(pd.read_csv(tmp_path / "train.csv"), tmp_path)
+    _edit_csv(tmp_path, labels={1: "2"})
+    with pytest.raises(cactus.CactusDataError, match=r"'2' \(line 3\)"):
+        cactus.check_cactus_table(pd.read_csv(tmp_path / "train.csv"), tmp_path)
+    with pytest.raises(cactus.CactusDataError, match="missing column.* has_cactus; its columns are id, label"):
+        cactus.check_cactus_table(pd.DataFrame({"id": ["a.jpg"], "label": [1]}), tmp_path)
+
+
 def test_majority_baseline():
     assert cactus.majority_baseline([1, 1, 1, 0], [1, 0, 1, 1]) == (0.75, 1)
     assert cactus.majority_baseline(["0", "0", "1"], ["1", "1"]) == (0.0, "0")
@@ -305,6 +320,9 @@ def test_a_local_folder_zip_or_env_var_is_used_without_downloading(tmp_path, mon
     assert never.calls == []
     with pytest.raises(cactus.CactusDataError, match="no such file or folder"):
         cactus.get_cactus("kaggle", local_dir=tmp_path / "typo", api=never)
+    (tmp_path / "empty").mkdir()  # the notebook's pd.read_csv comes next: say so before it fails
+    with pytest.raises(cactus.CactusDataError, match=r"no train\.csv here \(found: nothing\).*CACTUS_DIR"):
+        cactus.get_cactus("kaggle", local_dir=tmp_path / "empty", api=never)
 
 
 def test_get_cactus_downloads_when_nothing_is_there(tmp_path, monkeypatch):
