@@ -6,7 +6,7 @@ PYTHON ?= $(shell command -v python3.11 || command -v python3)
 VENV ?= .venv
 PY := $(VENV)/bin/python
 PROFILE ?= quick
-EXTRAS ?= dev
+EXTRAS ?= course,dev
 STAMP := $(VENV)/.course-installed
 
 export TF_USE_LEGACY_KERAS := 1
