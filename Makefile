@@ -13,7 +13,7 @@ export TF_USE_LEGACY_KERAS := 1
 export TF_CPP_MIN_LOG_LEVEL := 2
 export PIP_DISABLE_PIP_VERSION_CHECK := 1
 
-.PHONY: lessons test unit venv lab bench sync clean help
+.PHONY: lessons test unit venv lab bench sync colab-cell clean help
 
 help:
 	@echo "make lessons [PROFILE=quick|full]  execute every notebook, write build/report.md"
@@ -21,6 +21,7 @@ help:
 	@echo "make bench                         input pipeline, backbone and feature-cache benchmark table"
 	@echo "make lab                           start JupyterLab with the course kernel"
 	@echo "make sync                          bring each notebook and its paired .py script in step (jupytext)"
+	@echo "make colab-cell                    write every notebook's Colab cell (and its script's) from course_utils/links.py"
 	@echo "make clean                         remove build/ (keeps .venv and data/)"
 
 venv: $(STAMP)
@@ -52,6 +53,9 @@ lab: $(STAMP)
 
 sync: $(STAMP)
 	$(VENV)/bin/jupytext --sync notebooks/[0-9][0-9]_*.ipynb
+
+colab-cell: $(STAMP)
+	$(PY) -m course_utils.links notebooks
 
 clean:
 	rm -rf build

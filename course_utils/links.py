@@ -1,6 +1,8 @@
 """The course's public home, kept in one place: badges and install cells derive from it."""
 from __future__ import annotations
 
+from pathlib import Path
+
 # The public repository is not published yet: change REPOSITORY here only;
 # tests/test_links.py checks that every notebook's badge agrees with it.
 REPOSITORY = "transfer-learning-course/tf-keras-transfer-learning"
@@ -19,32 +21,98 @@ def colab_badge(notebook: str) -> str:
     )
 
 
+# The Colab cell installs from here; a test or an instructor can point it at a
+# wheel or a fork instead (tools/colab_check.py points it at the local wheel).
+PIP_TARGET_VAR = "COURSE_UTILS_PIP_TARGET"
+COLAB_CELL_MARKER = 'IN_COLAB = "google.colab" in sys.modules'
+
+
 def pip_install_target() -> str:
-    """What ``pip install`` takes to get ``course_utils`` on Colab."""
+    """What ``pip install`` takes to get ``course_utils`` on Colab (unless ``$COURSE_UTILS_PIP_TARGET`` names another)."""
     return f"git+https://github.com/{REPOSITORY}.git@{BRANCH}"
 
 
 def colab_setup_source() -> str:
     """The code of every notebook's Colab cell (tests check the notebooks carry exactly this).
 
-    Outside Colab it does nothing. On Colab it installs ``course_utils``
-    without touching Colab's own TensorFlow, adds the matching ``tf-keras``
-    and says when the runtime must be restarted.
+    Outside Colab it does nothing. On Colab one ``pip install`` adds
+    ``course_utils`` (its dependencies are ranges Colab's stack already
+    satisfies) and the ``tf-keras`` of Colab's TensorFlow version, holding
+    that TensorFlow where it is; it says when the runtime must be restarted.
     """
-    return f'''# Google Colab only: install course_utils and a tf-keras matching Colab's TensorFlow.
+    return f'''# Google Colab only: install course_utils and the tf-keras that matches Colab's TensorFlow.
 # Anywhere else this cell does nothing.
 import sys
 
-IN_COLAB = "google.colab" in sys.modules
+{COLAB_CELL_MARKER}
 if IN_COLAB:
+    import os
     import subprocess
     from importlib.metadata import version
 
-    tf_minor = ".".join(version("tensorflow").split(".")[:2])
-    subprocess.run([sys.executable, "-m", "pip", "install", "-q", "--no-deps",
-                    "{pip_install_target()}"], check=True)
-    subprocess.run([sys.executable, "-m", "pip", "install", "-q", f"tf-keras=={{tf_minor}}.*",
-                    "tensorflow-hub", "tensorflow-datasets", "importlib_resources"], check=True)
+    tf_version = version("tensorflow")
+    tf_minor = ".".join(tf_version.split(".")[:2])
+    course = os.environ.get("{PIP_TARGET_VAR}",  # where course_utils comes from
+                            "{pip_install_target()}")
+    subprocess.run([sys.executable, "-m", "pip", "install", "-q", course,
+                    f"tf-keras=={{tf_minor}}.*", f"tensorflow=={{tf_version}}"], check=True)
     if "tensorflow" in sys.modules:
         print("TensorFlow was imported before this cell ran: use Runtime > Restart session, "
               "then run the notebook from the top (Keras 2 must be chosen before TensorFlow loads).")'''
+
+
+def is_colab_cell(cell) -> bool:
+    return cell.get("cell_type") == "code" and COLAB_CELL_MARKER in "".join(cell.get("source", ""))
+
+
+def write_colab_cell(notebook: Path) -> bool:
+    """Give ``notebook``'s Colab cell the source of :func:`colab_setup_source`; True when it changed.
+
+    Only that cell's source changes. Raises ``ValueError`` when the notebook
+    has no Colab cell, or more than one.
+    """
+    import nbformat
+
+    nb = nbformat.read(notebook, as_version=4)
+    cells = [cell for cell in nb.cells if is_colab_cell(cell)]
+    if len(cells) != 1:
+        raise ValueError(f"{notebook.name}: expected one Colab cell (with {COLAB_CELL_MARKER!r}), found {len(cells)}")
+    wanted = colab_setup_source()
+    if cells[0].source == wanted:
+        return False
+    cells[0].source = wanted
+    nbformat.write(nb, notebook)
+    return True
+
+
+def sync_colab_cells(folder: Path) -> list[Path]:
+    """Rewrite the Colab cell of every ``NN_*.ipynb`` in ``folder`` from this module, and its paired script.
+
+    The paired percent-format script follows through ``jupytext --sync``
+    (jupytext is in the dev extra). Returns the notebooks that changed.
+    """
+    changed = [nb for nb in sorted(Path(folder).glob("[0-9][0-9]_*.ipynb")) if write_colab_cell(nb)]
+    if changed:
+        from jupytext.cli import jupytext
+
+        jupytext(["--sync", "--quiet", *map(str, changed)])
+    return changed
+
+
+def main(argv: list[str] | None = None) -> int:
+    import argparse
+
+    parser = argparse.ArgumentParser(description="Write the Colab cell of every notebook (and its paired script) "
+                                                 "from course_utils.links.colab_setup_source().")
+    parser.add_argument("folder", type=Path, nargs="?", default=Path(__file__).resolve().parent.parent / "notebooks")
+    args = parser.parse_args(argv)
+    changed = sync_colab_cells(args.folder)
+    for nb in changed:
+        print(f"Colab cell rewritten: {nb.name} (and {nb.with_suffix('.py').name})")
+    if not changed:
+        print(f"every notebook in {args.folder} already carries the Colab cell of course_utils.links")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

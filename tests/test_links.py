@@ -19,7 +19,8 @@ def _cells(path):
 
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
 def test_notebook_carries_the_colab_cell(path):
-    assert links.colab_setup_source() in _cells(path)
+    assert links.colab_setup_source() in _cells(path), (
+        f"{path.name}: its Colab cell is not course_utils.links.colab_setup_source(): run `make colab-cell`")
 
 
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
@@ -36,8 +37,7 @@ def test_colab_cell_is_a_no_op_outside_colab(monkeypatch):
     assert namespace["IN_COLAB"] is False and calls == []
 
 
-@pytest.mark.parametrize("tensorflow_loaded", [False, True])
-def test_colab_cell_installs_without_touching_colabs_tensorflow(monkeypatch, capsys, tensorflow_loaded):
+def _run_colab_cell(monkeypatch, tensorflow_loaded=False, **environ):
     calls = []
     monkeypatch.setattr(subprocess, "run", lambda cmd, **k: calls.append(cmd))
     monkeypatch.setitem(sys.modules, "google.colab", types.ModuleType("google.colab"))
@@ -45,9 +45,68 @@ def test_colab_cell_installs_without_touching_colabs_tensorflow(monkeypatch, cap
         monkeypatch.setitem(sys.modules, "tensorflow", sys.modules.get("tensorflow", types.ModuleType("tensorflow")))
     else:
         monkeypatch.delitem(sys.modules, "tensorflow", raising=False)
+    monkeypatch.delenv(links.PIP_TARGET_VAR, raising=False)
+    for key, value in environ.items():
+        monkeypatch.setenv(key, value)
     exec(links.colab_setup_source(), {})
-    first, second = calls
-    assert "--no-deps" in first and links.pip_install_target() in first
-    assert any(arg.startswith("tf-keras==2.21.") for arg in second)
-    assert not any(arg.startswith("tensorflow==") for arg in first + second)
+    return calls
+
+
+@pytest.mark.parametrize("tensorflow_loaded", [False, True])
+def test_colab_cell_installs_in_one_resolution_holding_colabs_tensorflow(monkeypatch, capsys, tensorflow_loaded):
+    from importlib.metadata import version
+
+    (install,) = _run_colab_cell(monkeypatch, tensorflow_loaded)
+    assert install[:5] == [sys.executable, "-m", "pip", "install", "-q"]
+    assert links.pip_install_target() in install
+    assert "--no-deps" not in install  # course_utils' ranges are resolved with everything else: no conflict report
+    tf_version = version("tensorflow")
+    assert f"tensorflow=={tf_version}" in install, "Colab's TensorFlow must stay where it is"
+    assert f"tf-keras=={'.'.join(tf_version.split('.')[:2])}.*" in install
     assert ("Restart session" in capsys.readouterr().out) is tensorflow_loaded
+
+
+def test_colab_cell_installs_from_the_folder_or_wheel_an_environment_variable_names(monkeypatch):
+    (install,) = _run_colab_cell(monkeypatch, **{links.PIP_TARGET_VAR: "/tmp/dist/course_utils-0.1.0-py3-none-any.whl"})
+    assert "/tmp/dist/course_utils-0.1.0-py3-none-any.whl" in install
+    assert links.pip_install_target() not in install
+
+
+def _stale_pair(tmp_path, name="01_own_model_head_swap"):
+    """A copy of a real notebook pair whose Colab cell is an older one."""
+    import shutil
+
+    import jupytext
+
+    folder = tmp_path / "notebooks"
+    folder.mkdir()
+    shutil.copy(ROOT / "jupytext.toml", tmp_path / "jupytext.toml")
+    nb = jupytext.read(ROOT / "notebooks" / f"{name}.ipynb")
+    (cell,) = [c for c in nb.cells if links.is_colab_cell(c)]
+    cell.source = "# an older Colab cell\nimport sys\n\n" + links.COLAB_CELL_MARKER + "\nprint('old')"
+    jupytext.write(nb, folder / f"{name}.ipynb")
+    jupytext.write(nb, folder / f"{name}.py", fmt="py:percent")
+    return folder, nb
+
+
+def test_sync_rewrites_only_the_colab_cell_of_notebook_and_script(tmp_path):
+    import jupytext
+
+    folder, before = _stale_pair(tmp_path)
+    changed = links.sync_colab_cells(folder)
+    assert [p.name for p in changed] == ["01_own_model_head_swap.ipynb"]
+    for path in (folder / "01_own_model_head_swap.ipynb", folder / "01_own_model_head_swap.py"):
+        after = jupytext.read(path)
+        assert len(after.cells) == len(before.cells)
+        for old, new in zip(before.cells, after.cells, strict=True):
+            expected = links.colab_setup_source() if links.is_colab_cell(old) else old.source
+            assert new.source.strip() == expected.strip(), path.name
+    assert links.sync_colab_cells(folder) == []  # a second run changes nothing
+
+
+def test_sync_refuses_a_notebook_without_its_colab_cell(tmp_path):
+    import nbformat
+
+    nbformat.write(nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell("x = 1")]), tmp_path / "07_x.ipynb")
+    with pytest.raises(ValueError, match="expected one Colab cell"):
+        links.sync_colab_cells(tmp_path)
