@@ -3,6 +3,13 @@
     python -m course_utils.runner                 # quick profile, all notebooks
     python -m course_utils.runner --profile full  # the real lessons
     python -m course_utils.runner --only 01 03    # some lessons
+    python -m course_utils.runner --nbval         # validate with pytest --nbval-lax instead
+
+The console shows one line per notebook (name, status, time) and, while a
+notebook runs in a terminal, a progress bar over its cells. What the kernel
+process itself writes to stderr (TensorFlow's C++ start-up lines, Jupyter's
+own warnings) goes to ``build/logs/<notebook>.log``; a failing notebook's line
+points at that file and at the executed notebook.
 
 Executed notebooks go to ``build/executed/`` (also rendered to HTML), the
 figures each notebook recorded to ``build/records/``, and the report to
@@ -18,6 +25,7 @@ import json
 import os
 import re
 import signal
+import subprocess
 import sys
 import threading
 import time
@@ -30,6 +38,7 @@ from course_utils.env import project_root
 from course_utils.profiles import PROFILES, resolve_profile
 
 DEFAULT_TIMEOUTS = {"quick": 900, "full": 12 * 3600}
+LOGS = "logs"
 
 
 @dataclass
@@ -41,6 +50,7 @@ class NotebookRun:
     error: str = ""
     failing_cell: int | None = None
     records: dict = field(default_factory=dict)
+    log: str = ""  # the kernel's own stdout/stderr (TensorFlow's C++ lines, Jupyter warnings)
 
 
 def lesson_id(path: Path) -> str:
@@ -136,13 +146,49 @@ def strip_tensorflow_log_lines(path: Path) -> int:
     return removed
 
 
-def run_notebook(path: Path, out_dir: Path, profile: str, timeout: int) -> NotebookRun:
-    """Execute one notebook with papermill; ``timeout`` bounds the whole notebook (seconds)."""
+def kernel_manager_logging_to(log: Path):
+    """A Jupyter kernel manager class whose kernels write their stdout and stderr to ``log``.
+
+    The kernel process's own output never reaches the console: TensorFlow's
+    C++ start-up lines, ``[IPKernelApp] WARNING | Kernel is running over TCP
+    without encryption`` and the like. What a cell prints still reaches the
+    notebook through Jupyter's messages.
+    """
+    from jupyter_client.manager import AsyncKernelManager
+
+    class LoggedKernelManager(AsyncKernelManager):
+        async def _async_launch_kernel(self, kernel_cmd, **kw):
+            with open(log, "ab") as sink:  # the kernel keeps its own copy of the file descriptor
+                kw.update(stdout=sink, stderr=subprocess.STDOUT)
+                await super()._async_launch_kernel(kernel_cmd, **kw)
+
+    return LoggedKernelManager
+
+
+def progress_bar_options(name: str, progress: bool | None) -> dict | bool:
+    """papermill's per-cell progress bar (tqdm.auto): shown in a terminal, hidden in logs unless asked for."""
+    if progress is False:
+        return False
+    return {"desc": name, "leave": False, "disable": None if progress is None else False,
+            "file": sys.stderr, "dynamic_ncols": True}
+
+
+def run_notebook(path: Path, out_dir: Path, profile: str, timeout: int, *,
+                 log: Path | None = None, progress: bool | None = None) -> NotebookRun:
+    """Execute one notebook with papermill; ``timeout`` bounds the whole notebook (seconds).
+
+    The kernel's own stdout/stderr go to ``log`` (default ``<out_dir>/../logs/<name>.log``);
+    ``progress`` shows a per-cell bar (``None``: only on a terminal).
+    """
     import papermill as pm
     from papermill.exceptions import PapermillExecutionError
 
     run = NotebookRun(notebook=path.name, lesson=lesson_id(path))
     output = out_dir / path.name
+    log = (log or out_dir.parent / LOGS / f"{path.stem}.log").resolve()  # papermill changes directory
+    log.parent.mkdir(parents=True, exist_ok=True)
+    log.write_bytes(b"")
+    run.log = str(log)
     start = time.perf_counter()
     try:
         with time_limit(timeout):
@@ -152,9 +198,10 @@ def run_notebook(path: Path, out_dir: Path, profile: str, timeout: int) -> Noteb
                 parameters={"PROFILE": profile},
                 kernel_name="python3",
                 cwd=str(path.parent),
-                progress_bar=False,
+                progress_bar=progress_bar_options(path.name, progress),
                 log_output=False,
                 execution_timeout=timeout,
+                kernel_manager_class=kernel_manager_logging_to(log),
             )
         run.status = "ok"
     except NotebookTimeout as exc:
@@ -215,23 +262,69 @@ def render_markdown(runs: list[NotebookRun], profile: str, total: float) -> str:
     return "\n".join(lines) + "\n"
 
 
-def render_html(markdown_text: str, runs: list[NotebookRun], records_dir: Path) -> str:
-    body = []
+REPORT_CSS = """
+body{font-family:system-ui,sans-serif;max-width:1200px;margin:2em auto;padding:0 1em;color:#222;line-height:1.45}
+table{border-collapse:collapse;margin:.6em 0 1.2em;font-size:.92em}
+th,td{border:1px solid #ccc;padding:.3em .6em;text-align:left;vertical-align:top}
+th{background:#f2f2f2} tr:nth-child(even) td{background:#fafafa}
+code{background:#f4f4f4;padding:0 .2em}
+.lesson-body{display:flex;flex-wrap:wrap;gap:1.5em;align-items:flex-start}
+.lesson-text{flex:1 1 520px;min-width:0;overflow-x:auto}
+.lesson-plots{flex:0 1 440px;margin:0}
+.lesson-plots img{max-width:100%;border:1px solid #ccc}
+.lesson-plots figcaption{font-size:.85em;color:#555}
+"""
+
+
+def markdown_to_html(text: str) -> str:
+    """Markdown (with pipe tables) to HTML through mistune, the renderer nbconvert already brings."""
+    import mistune
+
+    return mistune.create_markdown(escape=True, plugins=["table"])(text)
+
+
+def _split_lessons(markdown_text: str) -> tuple[str, list[tuple[str, str, str]]]:
+    """The report's head, then ``(lesson, heading, body)`` per ``## Lesson NN`` section."""
+    head, sections = [], []
     for line in markdown_text.splitlines():
-        body.append(html.escape(line))
+        match = re.match(r"^## Lesson (\w+)", line)
+        if match:
+            sections.append((match.group(1), line[3:], []))
+        elif sections:
+            sections[-1][2].append(line)
+        else:
+            head.append(line)
+    return "\n".join(head), [(lesson, heading, "\n".join(body)) for lesson, heading, body in sections]
+
+
+def render_html(markdown_text: str, runs: list[NotebookRun], records_dir: Path) -> str:
+    """The report as a page: :func:`render_markdown`'s text as HTML, each lesson's plot beside its tables."""
+    head, sections = _split_lessons(markdown_text)
+    by_lesson = {run.lesson: run for run in runs}
     parts = [
-        "<!doctype html><html><head><meta charset='utf-8'><title>Run report</title>",
-        "<style>body{font-family:sans-serif;max-width:1100px;margin:2em auto}"
-        "pre{white-space:pre-wrap}img{max-width:100%;border:1px solid #ccc}</style></head><body>",
-        "<pre>" + "\n".join(body) + "</pre>",
+        "<!doctype html>",
+        "<html lang='en'><head><meta charset='utf-8'><title>Run report</title>",
+        f"<style>{REPORT_CSS}</style></head><body>",
+        markdown_to_html(head),
     ]
-    for run in runs:
-        for name in (run.records or {}).get("plots", []):
+    for lesson, heading, body in sections:
+        run = by_lesson.get(lesson)
+        figures = []
+        for name in (run.records or {}).get("plots", []) if run else []:
             png = records_dir / name
             if png.exists():
                 data = base64.b64encode(png.read_bytes()).decode("ascii")
-                parts.append(f"<h3>Lesson {run.lesson}: {html.escape(name)}</h3>")
-                parts.append(f"<img alt='{html.escape(name)}' src='data:image/png;base64,{data}'>")
+                figures.append(f"<img alt='{html.escape(name)}' src='data:image/png;base64,{data}'>"
+                               f"<figcaption>{html.escape(name)}</figcaption>")
+        parts += [
+            f"<section class='lesson' id='lesson-{html.escape(lesson)}'>",
+            markdown_to_html("## " + heading),
+            "<div class='lesson-body'>",
+            f"<div class='lesson-text'>{markdown_to_html(body)}</div>",
+        ]
+        if figures:
+            parts.append("<figure class='lesson-plots'>" + "".join(figures) + "</figure>")
+        parts += ["</div>", "</section>"]
     parts.append("</body></html>")
     return "\n".join(parts)
 
@@ -250,7 +343,9 @@ def render_notebook_html(executed: Path) -> Path | None:
         return None
 
 
-def run_all(notebooks: list[Path], build: Path, profile: str, timeout: int) -> list[NotebookRun]:
+def run_all(notebooks: list[Path], build: Path, profile: str, timeout: int,
+            progress: bool | None = None) -> list[NotebookRun]:
+    build = Path(build).resolve()  # the kernels run in the notebooks' folder: a relative path would land there
     executed = build / "executed"
     records = build / "records"
     executed.mkdir(parents=True, exist_ok=True)
@@ -259,7 +354,7 @@ def run_all(notebooks: list[Path], build: Path, profile: str, timeout: int) -> l
     saved = {key: os.environ.get(key) for key in kernel_env}
     os.environ.update(kernel_env)  # kernels inherit the runner's environment
     try:
-        return _run_each(notebooks, executed, records, profile, timeout)
+        return _run_each(notebooks, executed, records, profile, timeout, progress)
     finally:
         for key, value in saved.items():
             if value is None:
@@ -268,24 +363,71 @@ def run_all(notebooks: list[Path], build: Path, profile: str, timeout: int) -> l
                 os.environ[key] = value
 
 
-def _run_each(notebooks, executed, records, profile, timeout) -> list[NotebookRun]:
+def _shown(path: Path) -> str:
+    """``path`` relative to the working directory when it is inside it (shorter console lines)."""
+    try:
+        return str(path.resolve().relative_to(Path.cwd().resolve()))
+    except ValueError:
+        return str(path)
+
+
+def console_line(run: NotebookRun, width: int = 32) -> str:
+    """The one line the console shows for a finished notebook: name, status, time (and where to look)."""
+    line = f"{run.notebook:<{width}} {run.status if run.status == 'ok' else run.status.upper():<8} {run.seconds:7.1f} s"
+    if run.status != "ok":
+        where = f" in cell [{run.failing_cell}]" if run.failing_cell is not None else ""
+        line += f"{where}: {run.error}"
+        if run.log:
+            executed = Path(run.log).parent.parent / "executed" / run.notebook
+            line += f"\n{'':<{width}} see {_shown(executed.with_suffix('.html'))} and the kernel log {_shown(Path(run.log))}"
+    return line
+
+
+def _run_each(notebooks, executed, records, profile, timeout, progress=None) -> list[NotebookRun]:
     runs = []
-    for index, path in enumerate(notebooks, 1):
+    width = max(len(p.name) for p in notebooks) if notebooks else 32
+    print(f"{len(notebooks)} notebook(s), {profile} profile; kernel output in {_shown(executed.parent / LOGS)}/",
+          flush=True)
+    for path in notebooks:
         for stale in records.glob(f"lesson_{lesson_id(path)}*"):
             stale.unlink()
-        print(f"[{index}/{len(notebooks)}] {path.name} ({profile}) ...", flush=True)
-        run = run_notebook(path, executed, profile, timeout)
+        run = run_notebook(path, executed, profile, timeout, progress=progress)
         record_file = records / f"lesson_{run.lesson}.json"
         if record_file.exists():
             run.records = json.loads(record_file.read_text())
         if (executed / path.name).exists():
             strip_tensorflow_log_lines(executed / path.name)
             render_notebook_html(executed / path.name)
-        where = f" in cell [{run.failing_cell}]" if run.failing_cell is not None else ""
-        detail = "" if run.status == "ok" else f"{where}: {run.error}"
-        print(f"    {run.status} in {run.seconds:.1f} s{detail}", flush=True)
+        print(console_line(run, width), flush=True)
         runs.append(run)
     return runs
+
+
+def nbval_command(notebooks: list[Path], profile: str, records: Path) -> tuple[list[str], dict[str, str]]:
+    """``pytest --nbval-lax`` over ``notebooks`` in ``profile``: the command and the environment it adds.
+
+    The kernel is this interpreter (``--nbval-current-env``) and inherits the
+    environment: ``COURSE_PROFILE`` picks the profile (the notebooks'
+    ``PROFILE = None`` reads it), ``COURSE_OFFLINE=1`` keeps the quick profile
+    off the network. ``--nbval-lax`` checks that every cell runs without an
+    error, and compares outputs only of cells marked ``# NBVAL_CHECK_OUTPUT``.
+    """
+    command = [sys.executable, "-m", "pytest", "--nbval-lax", "--nbval-current-env",
+               f"--nbval-cell-timeout={DEFAULT_TIMEOUTS[profile]}", "-p", "no:cacheprovider",
+               *map(str, notebooks)]
+    environment = {"COURSE_PROFILE": profile, "TF_USE_LEGACY_KERAS": "1",
+                   "TF_CPP_MIN_LOG_LEVEL": "2", "COURSE_RECORDS_DIR": str(records)}
+    if profile == "quick":
+        environment["COURSE_OFFLINE"] = "1"
+    return command, environment
+
+
+def run_nbval(notebooks: list[Path], profile: str, build: Path) -> int:
+    """Validate ``notebooks`` with nbval (a pytest run of its own); returns pytest's exit code."""
+    command, extra = nbval_command(notebooks, profile, build / "nbval" / "records")
+    print("COURSE_PROFILE=" + profile + " " + " ".join(_shown(Path(c)) if c.endswith(".ipynb") else c
+                                                        for c in command[1:]), flush=True)
+    return subprocess.run(command, env={**os.environ, **extra}, cwd=project_root()).returncode
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -296,25 +438,30 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--build", type=Path, default=project_root() / "build")
     parser.add_argument("--timeout", type=int, default=None,
                         help="seconds one notebook may take (default: quick 900, full 43200)")
+    parser.add_argument("--progress", action=argparse.BooleanOptionalAction, default=None,
+                        help="a progress bar over each notebook's cells (default: only in a terminal)")
+    parser.add_argument("--nbval", action="store_true",
+                        help="validate the notebooks with pytest --nbval-lax instead (no report)")
     args = parser.parse_args(argv)
     profile = resolve_profile(args.profile or os.environ.get("COURSE_PROFILE") or "quick")
     notebooks = find_notebooks(args.notebooks, args.only)
     if not notebooks:
         print(f"no notebooks found in {args.notebooks}", file=sys.stderr)
         return 1
+    if args.nbval:
+        return run_nbval(notebooks, profile, args.build)
     start = time.perf_counter()
     timeout = args.timeout or DEFAULT_TIMEOUTS[profile]
-    runs = run_all(notebooks, args.build, profile, timeout)
+    runs = run_all(notebooks, args.build, profile, timeout, progress=args.progress)
     total = time.perf_counter() - start
     text = render_markdown(runs, profile, total)
     (args.build / "report.md").write_text(text)
     (args.build / "report.html").write_text(render_html(text, runs, args.build / "records"))
     (args.build / "runs.json").write_text(json.dumps([asdict(r) for r in runs], indent=2))
     failed = [r for r in runs if r.status != "ok"]
-    print(f"\n{len(runs) - len(failed)} of {len(runs)} notebooks ran in {total:.0f} s; "
-          f"report: {args.build / 'report.md'}")
-    for run in failed:
-        print(f"  {run.notebook}: {run.status} in cell [{run.failing_cell}]: {run.error}")
+    print(f"{len(runs) - len(failed)} of {len(runs)} notebooks ran in {total:.0f} s; "
+          f"report: {_shown(args.build / 'report.html')}" + (f"; failed: {', '.join(r.notebook for r in failed)}"
+                                                            if failed else ""))
     return 1 if failed else 0
 
 

@@ -1,4 +1,6 @@
 import json
+import re
+from html.parser import HTMLParser
 
 import nbformat
 import pytest
@@ -16,32 +18,58 @@ def _notebook(path, *sources):
     nbformat.write(nb, path)
 
 
-def test_failing_notebook_is_reported_and_the_rest_still_runs(tmp_path, capsys):
+FAKE_TF_LINE = ("E0000 00:00:1796153984.956886   10019 cuda_platform.cc:52] failed call to cuInit: "
+                "INTERNAL: CUDA error: Failed call to cuInit: UNKNOWN ERROR (303)")
+
+
+def test_failing_notebook_is_reported_and_the_rest_still_runs(tmp_path, capfd):
     books = tmp_path / "nb"
     books.mkdir()
     _notebook(books / "98_broken.ipynb", "x = 1", "raise ValueError('boom in the lesson')")
-    _notebook(books / "99_fine.ipynb", "import os\nassert os.environ['COURSE_PROFILE'] == PROFILE == 'quick'")
+    _notebook(books / "99_fine.ipynb", "import os\nassert os.environ['COURSE_PROFILE'] == PROFILE == 'quick'",
+              f"os.write(2, {FAKE_TF_LINE + chr(10)!r}.encode())  # what TensorFlow's C++ code does at import")
     build = tmp_path / "build"
     code = runner.main(["--profile", "quick", "--notebooks", str(books), "--build", str(build)])
     assert code == 1
-    out = capsys.readouterr().out
-    assert "[1/2] 98_broken.ipynb" in out and "[2/2] 99_fine.ipynb" in out
+    out, err = capfd.readouterr()  # file-descriptor level: the kernel processes write here too unless redirected
+    assert re.search(r"^98_broken\.ipynb +FAILED +\d+\.\d s in cell \[4\]: ValueError: boom in the lesson$", out, re.M)
+    assert re.search(r"^99_fine\.ipynb +ok +\d+\.\d s$", out, re.M)
+    assert re.search(r"see \S+98_broken\.html and the kernel log \S+logs/98_broken\.log$", out, re.M)
+    assert "without encryption" not in out + err and not re.search(runner.TF_LOG_LINE, out + err)
+    assert "E0000" not in out + err and "cell/s" not in err  # no progress bar outside a terminal unless asked for
+    assert "Kernel is running over TCP without encryption" in (build / "logs" / "98_broken.log").read_text()
     runs = {r["notebook"]: r for r in json.loads((build / "runs.json").read_text())}
     assert runs["98_broken.ipynb"]["status"] == "failed"
     assert runs["98_broken.ipynb"]["failing_cell"] == 4  # execution count: parameters, injected, x = 1, raise
     assert runs["98_broken.ipynb"]["error"] == "ValueError: boom in the lesson"
+    assert runs["98_broken.ipynb"]["log"] == str((build / "logs" / "98_broken.log").resolve())
     assert runs["99_fine.ipynb"]["status"] == "ok"
     report = (build / "report.md").read_text()
     assert "**FAILED**" in report and "boom in the lesson" in report
     assert (build / "executed" / "99_fine.html").exists()
-    assert (build / "report.html").read_text().startswith("<!doctype html>")
+    page = (build / "report.html").read_text()
+    assert page.startswith("<!doctype html>") and "<strong>FAILED</strong>" in page and "**" not in page
 
 
-def test_all_ok_exits_zero(tmp_path):
+def test_progress_bar_over_the_cells_when_asked(tmp_path, capfd):
     books = tmp_path / "nb"
     books.mkdir()
-    _notebook(books / "97_ok.ipynb", "print('fine')")
-    assert runner.main(["--notebooks", str(books), "--build", str(tmp_path / "b"), "--profile", "quick"]) == 0
+    _notebook(books / "97_ok.ipynb", "print('fine')", "x = 2")
+    assert runner.main(["--notebooks", str(books), "--build", str(tmp_path / "b"), "--progress"]) == 0
+    out, err = capfd.readouterr()
+    assert re.search(r"97_ok\.ipynb: +\d+%\|.*\| \d/4 \[", err), err  # 4 cells: parameters, injected, two
+    assert re.search(r"^97_ok\.ipynb +ok +\d+\.\d s$", out, re.M)
+
+
+def test_all_ok_exits_zero_and_a_relative_build_folder_is_the_callers(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    books = tmp_path / "nb"
+    books.mkdir()
+    _notebook(books / "97_ok.ipynb", "import os, pathlib\n"
+              "pathlib.Path(os.environ['COURSE_RECORDS_DIR'], 'probe').write_text('written by the kernel')")
+    assert runner.main(["--notebooks", "nb", "--build", "b", "--profile", "quick"]) == 0
+    assert (tmp_path / "b" / "records" / "probe").exists()  # the kernel runs in nb/, yet writes to ./b
+    assert not (books / "b").exists()
 
 
 def test_only_unknown_lesson(tmp_path):
@@ -102,3 +130,82 @@ def test_tensorflow_start_up_lines_are_stripped_but_real_warnings_stay(tmp_path)
     outputs = nbformat.read(path, as_version=4).cells[0].outputs
     assert outputs[0]["text"] == "UserWarning: something the learner should see\n"
     assert outputs[1]["name"] == "stdout"
+
+
+class _Page(HTMLParser):
+    """The report's tables (header cells, rows) and images, each with the lesson section it sits in."""
+
+    def __init__(self):
+        super().__init__()
+        self.tables, self.images, self.strong, self.pre = [], [], [], 0
+        self._section, self._cell, self._in_strong = None, None, False
+        self._depth = 0
+
+    def handle_starttag(self, tag, attrs):
+        attrs = dict(attrs)
+        if tag == "section":
+            self._section = attrs.get("id")
+        elif tag == "table":
+            self.tables.append({"section": self._section, "header": [], "rows": []})
+        elif tag == "tr" and self.tables:
+            self.tables[-1]["rows"].append([])
+        elif tag in ("th", "td"):
+            self._cell = [tag, ""]
+        elif tag == "img":
+            self.images.append({"section": self._section, "alt": attrs.get("alt"), "src": attrs.get("src", "")})
+        elif tag == "strong":
+            self._in_strong = True
+            self.strong.append("")
+        elif tag == "pre":
+            self.pre += 1
+
+    def handle_endtag(self, tag):
+        if tag == "section":
+            self._section = None
+        elif tag in ("th", "td") and self._cell:
+            kind, text = self._cell
+            (self.tables[-1]["header"] if kind == "th" else self.tables[-1]["rows"][-1]).append(text.strip())
+            self._cell = None
+        elif tag == "strong":
+            self._in_strong = False
+
+    def handle_data(self, data):
+        if self._cell:
+            self._cell[1] += data
+        if self._in_strong:
+            self.strong[-1] += data
+
+
+def test_html_report_renders_tables_and_puts_each_plot_beside_its_table(tmp_path):
+    import matplotlib.pyplot as plt
+
+    records = tmp_path / "records"
+    records.mkdir()
+    fig, ax = plt.subplots(figsize=(2, 2))
+    ax.plot([0, 1], [0, 1])
+    fig.savefig(records / "lesson_01_key_plot.png")
+    plt.close(fig)
+    ok = runner.NotebookRun("01_x.ipynb", "01", status="ok", seconds=3.0, records={
+        "lesson": "01", "title": "Head swap <and> freezing", "profile": "quick", "data": "D", "weights": "W",
+        "plots": ["lesson_01_key_plot.png"],
+        "figures": [{"name": "test_accuracy", "value": 0.5, "unit": "", "note": "", "reference": ""},
+                    {"name": "head_outputs", "value": 10, "unit": "", "note": "", "reference": ""}]})
+    failed = runner.NotebookRun("02_y.ipynb", "02", status="failed", seconds=1.0, failing_cell=7,
+                                error="ValueError: a | b <script>")
+    text = runner.render_markdown([ok, failed], "quick", 4.0)
+    page = _Page()
+    page.feed(runner.render_html(text, [ok, failed], records))
+
+    summary = page.tables[0]
+    assert summary["section"] is None and summary["header"][:3] == ["Lesson", "Notebook", "Status"]
+    assert [row[0] for row in summary["rows"] if row] == ["01", "02"]
+    lesson_01 = [t for t in page.tables if t["section"] == "lesson-01"]
+    assert [t["header"][0] for t in lesson_01] == ["figure", "Other figure"]  # comparison, then other figures
+    assert ["head_outputs", "10"] in lesson_01[1]["rows"]
+    (img,) = page.images
+    assert img["section"] == "lesson-01" and img["src"].startswith("data:image/png;base64,")
+    assert "FAILED" in page.strong and "quick" in page.strong
+    assert page.pre == 0
+    html_text = runner.render_html(text, [ok, failed], records)
+    assert "|---" not in html_text and "**" not in html_text
+    assert "<script>" not in html_text and "&lt;script&gt;" in html_text  # errors are text, never markup
