@@ -13,12 +13,14 @@ export TF_USE_LEGACY_KERAS := 1
 export TF_CPP_MIN_LOG_LEVEL := 2
 export PIP_DISABLE_PIP_VERSION_CHECK := 1
 
-.PHONY: lessons test unit venv lab bench sync colab-cell clean help
+.PHONY: lessons test nbval unit venv lab bench sync colab-cell clean help mutation
 
 help:
 	@echo "make lessons [PROFILE=quick|full]  execute every notebook, write build/report.md"
 	@echo "make test                          unit tests + quick-profile notebooks, offline"
+	@echo "make nbval [PROFILE=quick|full]    validate the notebooks with pytest --nbval-lax (ONLY=\"01 03\" for some)"
 	@echo "make bench                         input pipeline, backbone and feature-cache benchmark table"
+	@echo "make mutation                      mutation score of the modules that guard a learner's results (under 60 min)"
 	@echo "make lab                           start JupyterLab with the course kernel"
 	@echo "make sync                          bring each notebook and its paired .py script in step (jupytext)"
 	@echo "make colab-cell                    write every notebook's Colab cell (and its script's) from course_utils/links.py"
@@ -42,11 +44,21 @@ lessons: $(STAMP)
 test: $(STAMP)
 	$(PY) -m pytest
 
+# nbval: `pytest --nbval-lax` over the notebooks (every cell must run without an error;
+# only cells marked `# NBVAL_CHECK_OUTPUT` compare outputs). ONLY="01 03" picks lessons.
+nbval: $(STAMP)
+	$(PY) -m course_utils.runner --nbval --profile $(PROFILE) $(if $(ONLY),--only $(ONLY))
+
 unit: $(STAMP)
 	$(PY) -m pytest -m "not notebooks"
 
 bench: $(STAMP)
 	$(PY) benchmarks/run.py
+
+# Not part of `make test`: plants small bugs in the listed modules and runs the unit tests
+# against each; writes build/mutation/score.md (docs/MUTATION.md).
+mutation: $(STAMP)
+	$(PY) tools/mutation.py
 
 lab: $(STAMP)
 	$(VENV)/bin/jupyter lab notebooks/
