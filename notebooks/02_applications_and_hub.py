@@ -24,8 +24,10 @@
 # swap InceptionV3's 1000-way classifier for a 5-way one, stack your own
 # dense layers on a TF Hub feature vector, and count exactly which parameters
 # train. The data are five random "images" with five different labels: the
-# point is the mechanics, and we will be honest about what "100% accuracy"
-# on five memorised points means.
+# point is the mechanics. You will turn the model's outputs (logits) into
+# class ids, see why "100% accuracy" on five memorised points can turn into
+# 20% once the model predicts, and end with our figures beside the original
+# lesson's.
 
 # %% [markdown]
 # ## Parameters
@@ -65,16 +67,18 @@ if IN_COLAB:
 # a Keras 2 layer and cannot be added to a Keras 3 model.
 
 # %%
+import math
 import os
 
 os.environ["TF_USE_LEGACY_KERAS"] = "1"  # before TensorFlow is imported
 
 import tensorflow as tf
 import tensorflow_hub as hub
+from sklearn.metrics import accuracy_score
 from tensorflow.keras import layers
 
 import course_utils
-from course_utils import data, models, weights
+from course_utils import models, plots, weights
 from course_utils import hub as course_hub
 
 cfg = course_utils.start_lesson("02", PROFILE, epochs=EPOCHS, image_size=IMAGE_SIZE)
@@ -84,10 +88,13 @@ SIZE = cfg.image_size
 # ## 1. Five random images, five classes
 # `tf.random.normal` gives pixel values around 0 with no structure at all:
 # no model can *generalise* from them, it can only memorise which of the
-# five inputs carries which label.
+# five inputs carries which label. The labels are the lesson's
+# `tf.constant([0, 1, 2, 3, 4])`: every image its own class.
 
 # %%
-x, y = data.random_images(cfg.num_examples, SIZE, seed=cfg.seed)
+tf.random.set_seed(cfg.seed)
+x = tf.random.normal((cfg.num_examples, SIZE, SIZE, 3), seed=cfg.seed)
+y = tf.range(cfg.num_examples)
 print("x:", x.shape, x.dtype, "| y:", y.numpy())
 
 # %% [markdown]
@@ -95,15 +102,14 @@ print("x:", x.shape, x.dtype, "| y:", y.numpy())
 # `include_top=True` keeps the classifier that was trained on ImageNet. For
 # InceptionV3 the "top" is small: global average pooling, then one
 # `Dense(1000)` with softmax. `include_top=False` would stop before it and
-# give feature maps to build on. With the top and ImageNet weights the input
-# must be 299x299 (the size the `Dense` was trained for); the quick profile
-# builds the same architecture with random weights at a smaller size.
+# give feature maps to build on.
 #
 # In the lesson the call is simply `InceptionV3(include_top=True,
 # weights="imagenet")`, and Keras downloads the file into `~/.keras/models`.
 # `weights.resolve(...)` keeps that call but fetches the same file (checked
 # against the MD5 Keras publishes) into the course's `data/keras/models`, and
-# hands its path to `weights=`; in the quick profile it returns `None`.
+# hands its path to `weights=`; in the quick profile it returns `None`
+# (random weights, a smaller image size).
 
 # %%
 base_model = tf.keras.applications.InceptionV3(
@@ -113,6 +119,23 @@ base_model = tf.keras.applications.InceptionV3(
 )
 print(f"{len(base_model.layers)} layers, {base_model.count_params():,} parameters")
 print("last two layers:", [(layer.name, type(layer).__name__, layer.output_shape) for layer in base_model.layers[-2:]])
+print(f"at {SIZE}x{SIZE}: mixed10 {base_model.get_layer('mixed10').output_shape} "
+      f"-> avg_pool {base_model.get_layer('avg_pool').output_shape}")
+
+# %% [markdown]
+# ### Why 299x299 with the top?
+# Global average pooling turns the last feature map, whatever its height and
+# width, into 2048 numbers (one mean per channel): the `Dense` sees 2048
+# numbers at any input size, as the line above shows at this profile's size.
+# So the size is not forced by the layer. It is a rule of the Keras API:
+# `include_top=True` together with `weights="imagenet"` requires the default
+# input shape, and Keras refuses anything else before it downloads a byte.
+
+# %%
+try:
+    tf.keras.applications.InceptionV3(include_top=True, weights="imagenet", input_shape=(150, 150, 3))
+except ValueError as err:
+    print("ValueError:", err)
 
 # %% [markdown]
 # ### Swap the 1000-way head for a 5-way one
@@ -137,36 +160,49 @@ print(models.summarize_trainable(new_model))
 history_a = new_model.fit(x, y, epochs=cfg.epochs, verbose=2)
 
 # %% [markdown]
-# ### What the 100% means
-# The training log shows accuracy measured *while training*: dropout-free
-# here, but every `BatchNormalization` layer normalises with the statistics
-# of the current batch. `evaluate()` runs in inference mode, where BatchNorm
-# uses its *moving* averages, which after 15 tiny batches are still far from
-# the batch statistics. So the same model on the same five points can score
-# differently. And even a perfect score says only that five points were
-# memorised: there is nothing to generalise to.
+# ### From logits to class ids, and what the 100% means
+# `predict` returns five *logits* per image (the head has no softmax);
+# `argmax` picks the class id. Compare the ids with the labels.
+#
+# The training log measured accuracy *while training*, when every
+# `BatchNormalization` layer normalises with the statistics of the current
+# batch. `predict` and `evaluate()` run in inference mode, where BatchNorm
+# uses its *moving* averages, still far from those statistics after 15
+# tiny batches. Calling the model with `training=True` shows the difference.
+# Either way a perfect score only says five points were memorised.
 
 # %%
 train_acc_a = history_a.history["accuracy"][-1]
 eval_loss_a, eval_acc_a = new_model.evaluate(x, y, verbose=0)
-print(f"[{cfg.profile}] last training-mode accuracy {train_acc_a:.2f}, loss {history_a.history['loss'][-1]:.4f}")
-print(f"[{cfg.profile}] evaluate() in inference mode: accuracy {eval_acc_a:.2f}, loss {eval_loss_a:.4f}")
+logits_a = new_model.predict(x, verbose=0)
+ids_a = logits_a.argmax(axis=1)
+print("logits of image 0:", logits_a[0].round(2))
+print(f"labels {y.numpy()} | predict (inference mode) {ids_a} -> accuracy {accuracy_score(y, ids_a):.2f}")
+ids_train_mode = new_model(x, training=True).numpy().argmax(axis=1)  # also nudges BatchNorm's averages
+print(f"labels {y.numpy()} | training=True {ids_train_mode} -> accuracy {accuracy_score(y, ids_train_mode):.2f}")
+print(f"[{cfg.profile}] fit's last epoch: accuracy {train_acc_a:.2f}, loss {history_a.history['loss'][-1]:.3g}; "
+      f"evaluate(): accuracy {eval_acc_a:.2f}, loss {eval_loss_a:.4f}")
 course_utils.record("app_train_accuracy", train_acc_a, note=f"{cfg.epochs} epochs, training mode")
 course_utils.record("app_final_loss", history_a.history["loss"][-1])
 course_utils.record("app_eval_accuracy", eval_acc_a, note="evaluate(), inference-mode BatchNorm")
+course_utils.record("app_predict_accuracy", accuracy_score(y, ids_a), note="argmax of predict's logits")
+course_utils.record("app_training_mode_accuracy", accuracy_score(y, ids_train_mode),
+                    note="argmax of model(x, training=True)");
 
 # %% [markdown]
 # ### Freezing works the same way
-# `base_model.trainable = False` freezes all 300-odd layers of InceptionV3 at
-# once; only the new head (2048 x 5 weights + 5 biases) is left to train.
-# (Recompile after changing `trainable`, or `fit` keeps the old setting.)
+# `base_model.trainable = False` freezes all of InceptionV3's layers at
+# once; only the new head (one weight per feature and class, plus 5 biases)
+# is left to train. (Recompile after changing `trainable`, or `fit` keeps
+# the old setting.) The count proves it.
 
 # %%
 base_model.trainable = False
 new_model.compile(optimizer=tf.keras.optimizers.Adam(), loss=loss, metrics=["accuracy"])
 frozen_a = models.parameter_counts(new_model)
-print(models.summarize_trainable(new_model))
-assert frozen_a["trainable"] == 2048 * 5 + 5
+head_only = base_outputs.shape[-1] * 5 + 5  # 2048 features x 5 classes + 5 biases
+print(models.summarize_trainable(new_model), f"| the new head alone: {head_only:,}")
+assert frozen_a["trainable"] == head_only
 course_utils.record("app_frozen_trainable_params", frozen_a["trainable"])
 models.trainable_report(new_model).tail(4)
 
@@ -220,12 +256,34 @@ course_utils.record("hub_train_accuracy", train_acc_b, note=f"{cfg.epochs} epoch
 course_utils.record("hub_final_loss", history_b.history["loss"][-1])
 print(f"[{cfg.profile}] TF Hub model: training accuracy {train_acc_b:.2f}, loss {history_b.history['loss'][-1]:.4f}")
 
-# %%
-from course_utils import plots
+# %% [markdown]
+# The same turn from logits to ids. No BatchNorm changes mode here (a frozen
+# hub layer always runs in inference mode), yet `predict` may still disagree
+# with the log: `fit` scores each epoch *before* that epoch's update, and a
+# loss near the one of five equal scores (ln 5) means the scores are so
+# close that one more step can flip an answer.
 
+# %%
+logits_b = model.predict(x, verbose=0)
+ids_b = logits_b.argmax(axis=1)
+print(f"loss {history_b.history['loss'][-1]:.2f} vs ln 5 = {math.log(cfg.num_examples):.2f}; "
+      f"logits of image 0: {logits_b[0].round(2)}")
+print(f"labels {y.numpy()} | predict {ids_b} -> accuracy {accuracy_score(y, ids_b):.2f}")
+course_utils.record("hub_predict_accuracy", accuracy_score(y, ids_b), note="argmax of predict's logits");
+
+# %%
 fig = plots.plot_history({"InceptionV3 (Applications)": history_a, "Inception-v3 (TF Hub)": history_b},
                          title=f"Lesson 02 ({cfg.profile} profile): five random images")
-course_utils.record_figure(fig)
+course_utils.record_figure(fig);
+
+# %% [markdown]
+# ## Ours beside the original lesson
+# Each row is a figure the original lesson reported, ours from this run
+# (the column head names the profile) and whether the two compare like for
+# like.
+
+# %%
+course_utils.comparison_table()
 
 # %% [markdown]
 # ## Takeaways
@@ -235,10 +293,11 @@ course_utils.record_figure(fig)
 # - The head swap is the same everywhere: features from `layers[-2]`, a new
 #   `Dense(n)`, `Model(inputs, outputs)`; `trainable = False` freezes a whole
 #   model or hub layer; check it with the parameter counts.
-# - The lesson reports 100% training accuracy with a very low loss for the
-#   Keras model and 100% with a still-high loss for the hub model after 15
-#   epochs. That is memorising five points, measured in training mode;
-#   `evaluate()` can disagree because BatchNorm behaves differently in
-#   inference. Neither number says anything about real images.
+# - `predict` gives logits; `argmax` turns them into class ids. With
+#   BatchNorm in the model, inference can disagree with the training log.
+# - 299x299 with the top is a Keras API rule for the ImageNet weights; the
+#   global pooling would accept other sizes.
+# - The lesson's 100% training accuracy after 15 epochs is memorising five
+#   points; it says nothing about real images.
 # - Figures printed above carry the profile that produced them; the quick
 #   profile's are from random weights and a stand-in module.

@@ -3,6 +3,8 @@ import pytest
 
 pytestmark = pytest.mark.notebooks
 
+CHANCE = 0.2  # five images, five classes
+
 
 def test_lesson_02_head_swap_and_freezing(course_run):
     figs = course_run.figures("02")
@@ -19,7 +21,32 @@ def test_lesson_02_hub_layer_is_frozen_and_2048_wide(course_run):
 
 def test_lesson_02_memorises_five_points(course_run):
     figs = course_run.figures("02")
-    # five random points: training-mode accuracy must reach well above chance (20%)
-    assert figs["app_train_accuracy"] >= 0.8
-    assert figs["hub_train_accuracy"] >= 0.6
-    assert 0.0 <= figs["app_eval_accuracy"] <= 1.0
+    # five random points, chance is 20%: training mode must memorise them
+    assert figs["app_train_accuracy"] >= 4 * CHANCE
+    assert figs["app_training_mode_accuracy"] >= 4 * CHANCE
+    assert figs["hub_train_accuracy"] >= 3 * CHANCE
+
+
+def test_lesson_02_logits_to_ids_agree_with_evaluate(course_run):
+    figs = course_run.figures("02")
+    # argmax of predict's logits, scored by scikit-learn, is what evaluate() reported (both inference mode)
+    assert figs["app_predict_accuracy"] == pytest.approx(figs["app_eval_accuracy"], abs=1e-6)
+    # the TF Hub model scores above chance (20%) on the five points it was fitted to
+    assert figs["hub_predict_accuracy"] > CHANCE
+
+
+def test_lesson_02_shows_the_299_rule_is_an_api_check(course_run):
+    nb = course_run.executed("02")
+    joined = "\n".join(o.get("text", "") for c in nb.cells for o in c.get("outputs", []))
+    # the Dense sees 2048 numbers at the quick profile's 75x75: global pooling, not the size, fixes its width
+    assert "at 75x75: mixed10 (None, 1, 1, 2048) -> avg_pool (None, 2048)" in joined
+    assert "ValueError: When setting `include_top=True` and loading `imagenet` weights" in joined
+
+
+def test_lesson_02_ends_with_the_comparison_table(course_run):
+    nb = course_run.executed("02")
+    last_code = [c for c in nb.cells if c.cell_type == "code"][-1]
+    assert "comparison_table()" in last_code.source
+    html = "".join(str(o.get("data", {}).get("text/html", "")) for o in last_code.outputs)
+    assert "like for like?" in html and "hub_final_loss" in html
+    assert nb.cells[-1].cell_type == "markdown" and "Takeaways" in nb.cells[-1].source
