@@ -62,11 +62,16 @@ def test_write_image_folder_layout(tmp_path):
 
 
 def test_digits_stand_in_is_mnist_shaped():
+    from sklearn.datasets import load_digits
+
     (x_train, y_train), (x_test, y_test) = data.load_mnist("digits")
     assert x_train.shape[1:] == (28, 28) and x_train.dtype == np.float32
-    assert 0.0 <= x_train.min() and x_train.max() <= 1.0
-    assert len(x_train) + len(x_test) == 1797
-    assert set(np.unique(y_train)) == set(range(10))
+    # scaled like MNIST / 255: black is exactly 0, the brightest pixel exactly 1
+    assert x_train.min() == 0.0 and x_train.max() == 1.0
+    assert not x_train[:, :4].any() and not x_train[:, :, -4:].any()  # MNIST's empty 4-px margin
+    # every digit of scikit-learn's set, once: the label counts are the bundled set's own
+    assert np.bincount(np.concatenate([y_train, y_test])).tolist() == np.bincount(load_digits().target).tolist()
+    assert len(x_train) == int(0.8 * 1797)
 
 
 def test_unknown_dataset():
@@ -117,6 +122,10 @@ def test_mnist_reads_a_verified_file(tmp_path, monkeypatch):
     _fake_mnist(tmp_path / "datasets" / "mnist.npz")
     real = downloads.file_digest(tmp_path / "datasets" / "mnist.npz")
     monkeypatch.setattr(data, "MNIST_SHA256", real.sha256)
-    (x_train, y_train), (x_test, _) = data.load_mnist("mnist")
-    assert x_train.shape == (12, 28, 28) and x_train.dtype == np.float32 and x_train.max() <= 1.0
+    (x_train, y_train), (x_test, y_test) = data.load_mnist("mnist")
+    assert x_train.shape == (12, 28, 28) and x_train.dtype == np.float32
     assert x_test.shape == (4, 28, 28) and y_train.dtype == np.int64
+    with np.load(tmp_path / "datasets" / "mnist.npz") as raw:  # the file's bytes, divided by 255
+        np.testing.assert_array_equal(x_train, raw["x_train"].astype("float32") / 255.0)
+        np.testing.assert_array_equal(x_test, raw["x_test"].astype("float32") / 255.0)
+        assert y_train.tolist() == raw["y_train"].tolist() and y_test.tolist() == raw["y_test"].tolist()
