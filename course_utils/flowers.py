@@ -1,6 +1,15 @@
-"""tf_flowers for lesson 03: one loader, three sources, the input pipeline, batch-safe predictions.
+"""tf_flowers for lesson 03: where ``tfds.load("tf_flowers")`` reads, for three sources.
 
-Every source ends in the same call, ``tfds.load("tf_flowers", ...)``:
+The notebook makes the ``tfds.load`` call itself; :func:`resolve_source`
+only prepares what it reads and returns its ``data_dir`` and ``download``::
+
+    where = flowers.resolve_source(cfg.flowers_source, folder=cfg.flowers_dir,
+                                   num_images=cfg.num_images, seed=cfg.seed)
+    (test, valid, train), info = tfds.load(
+        "tf_flowers", split=cfg.split, as_supervised=True, with_info=True,
+        data_dir=where.data_dir, download=where.download)
+
+The sources:
 
 - ``"tfds"`` (full profile): TFDS downloads the archive (about 220 MB) once
   into ``$TFDS_DATA_DIR`` (the project's ``data/tfds``) and prepares it.
@@ -14,9 +23,11 @@ Every source ends in the same call, ``tfds.load("tf_flowers", ...)``:
   (colour and stripes per class, sizes that vary like the photos) written in
   the ``flower_photos`` layout, then prepared exactly like a local folder.
 
-Then the pipeline the lesson builds (``format_image``, :func:`make_batches`)
-and :func:`collect_predictions`, which pairs predictions and labels batch by
-batch so the result is right for any batch size.
+Small checks the notebook prints (:func:`count_examples`, :func:`image_shapes`,
+:func:`batch_layout`). :func:`load_flowers` (resolve and load in one call),
+``format_image``, :func:`make_batches` and :func:`collect_predictions` are
+older helpers the lesson no longer calls: it writes its ``format_image``,
+pipeline and batch-by-batch prediction loop in the notebook.
 """
 from __future__ import annotations
 

@@ -151,6 +151,20 @@ def test_local_folder_loads_through_tfds_with_real_splits(folder, tfds_dir, caps
     assert len(prepared) == 1 and (prepared[0] / "tf_flowers" / "3.0.1").is_dir()
 
 
+def test_the_notebooks_own_tfds_load_call_reads_the_resolved_source(folder, tfds_dir, capsys):
+    """Lesson 03 calls tfds.load itself with resolve_source's data_dir (a Path) and download flag."""
+    where = flowers.resolve_source("folder", folder=folder)
+    assert "local copy: 30 photos" in capsys.readouterr().out
+    (test, valid, train), info = tfds.load(
+        "tf_flowers", split=list(flowers.SPLIT), as_supervised=True, with_info=True,
+        data_dir=where.data_dir, download=where.download,
+    )
+    assert where.download is False and info.name == "tf_flowers"
+    assert [flowers.count_examples(d) for d in (test, valid, train)] == [3, 5, 22]
+    image, label = next(iter(train))
+    assert label_of(image) == flowers.CLASS_NAMES[int(label)]
+
+
 def test_local_folder_is_prepared_once_and_again_when_it_changes(folder, tfds_dir, capsys):
     flowers.load_flowers(source="folder", folder=folder)
     assert "prepared 30 images" in capsys.readouterr().out
