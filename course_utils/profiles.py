@@ -95,16 +95,14 @@ LESSONS: dict[str, dict[str, Any]] = {
             "inception_handle": "https://tfhub.dev/google/tf2-preview/inception_v3/feature_vector/4",
             # A local flower_photos copy used instead of the download (full profile only).
             "flowers_dir": None,
-            # Train the heads on the frozen extractors' features, computed once and cached
-            # (course_utils.feature_cache): the same models, each epoch costs only the head.
-            # Valid: nothing random runs before the extractors. False: the lesson's loop on images.
-            "cache_features": True,
         },
         "full": {
             "data": "tf_flowers via TFDS (3,670 photos, 5 classes), or a local flower_photos copy",
             "weights": "TF Hub MobileNet-v2 and Inception-v3 feature vectors (ImageNet)",
             # The lesson's batch: 367 = 10% of 3,670 = the whole test split in one batch.
             "batch_size": 367,
+            # Epochs with MobileNet-v2 itself training (learning rate 100x below the head's).
+            "fine_tune_epochs": 3,
             "hub_source": "download",
             "flowers_source": "tfds",
             "num_images": None,
@@ -114,6 +112,7 @@ LESSONS: dict[str, dict[str, Any]] = {
             "weights": "locally built TF Hub-format stand-ins under the real handles (random weights)",
             # Smaller than the 30-image test split on purpose: predictions span 2 batches.
             "batch_size": 16,
+            "fine_tune_epochs": 1,
             "hub_source": "stand-in",
             "flowers_source": "generated",
             "num_images": 300,
