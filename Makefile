@@ -13,7 +13,7 @@ export TF_USE_LEGACY_KERAS := 1
 export TF_CPP_MIN_LOG_LEVEL := 2
 export PIP_DISABLE_PIP_VERSION_CHECK := 1
 
-.PHONY: lessons test nbval unit venv lab bench sync colab-cell clean help mutation
+.PHONY: lessons test chromium nbval unit venv lab bench sync colab-cell clean help mutation
 
 help:
 	@echo "make lessons [PROFILE=quick|full]  execute every notebook, write build/report.md"
@@ -41,8 +41,13 @@ $(STAMP): pyproject.toml
 lessons: $(STAMP)
 	$(PY) -m course_utils.runner --profile $(PROFILE)
 
-test: $(STAMP)
+# The browser test (tests/test_browser.py) drives `make lab` in a headless Chromium:
+# tools/ensure_chromium.sh installs Debian's chromium + chromium-driver when missing.
+test: $(STAMP) chromium
 	$(PY) -m pytest
+
+chromium:
+	@bash tools/ensure_chromium.sh
 
 # nbval: `pytest --nbval-lax` over the notebooks (every cell must run without an error;
 # only cells marked `# NBVAL_CHECK_OUTPUT` compare outputs). ONLY="01 03" picks lessons.
@@ -60,8 +65,13 @@ bench: $(STAMP)
 mutation: $(STAMP)
 	$(PY) tools/mutation.py
 
+# LAB_DIR: the folder served; LAB_ARGS: more `jupyter lab` options (the browser test adds port and token).
+# Jupyter refuses to start as root without --allow-root (containers, cloud machines).
+LAB_DIR ?= notebooks/
+LAB_ARGS ?=
+LAB_AS_ROOT := $(if $(filter 0,$(shell id -u)),--allow-root)
 lab: $(STAMP)
-	$(VENV)/bin/jupyter lab notebooks/
+	$(VENV)/bin/jupyter lab $(LAB_AS_ROOT) $(LAB_ARGS) $(LAB_DIR)
 
 sync: $(STAMP)
 	$(VENV)/bin/jupytext --sync notebooks/[0-9][0-9]_*.ipynb
