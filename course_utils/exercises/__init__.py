@@ -1,0 +1,238 @@
+"""Exercises for the lessons: ``check()``, ``hint()`` and ``solution()`` in the notebook.
+
+Each lesson module (``lesson01`` ... ``lesson06``) defines three exercises,
+``ex1``, ``ex2`` and ``ex3``. In the notebook::
+
+    from course_utils.exercises.lesson01 import ex1, ex2, ex3
+    ex1.check(trainable_params, net)   # says what is right or what is wrong
+    ex1.hint()                          # a nudge (ex1.hint(2): the next one)
+    ex1.solution()                      # prints the code of a solution
+
+Whatever an exercise needs (a fresh model, a batch of images) the exercise
+builds itself (``ex1.model()`` and the like), so it runs in both profiles,
+offline, in seconds, and does not depend on the notebook's variable names.
+The answer cells hold the solution between nbgrader's ``### BEGIN SOLUTION``
+and ``### END SOLUTION`` marks, after ``answer = None``; the student version
+that ``python -m course_utils.exercises.grading student`` writes keeps only
+``answer = None`` and a comment (see ``grading.py``).
+
+**When does a check fail?** Two readers run the same test cell:
+
+* a learner doing Run All: an unanswered exercise (``None`` or ``...``) must
+  not stop the notebook, and a wrong answer should be *explained*, not turned
+  into a stack trace. So ``check()`` prints ``waiting for your answer`` or
+  ``not yet: <what is wrong>`` and returns normally.
+* nbgrader's autograder: a test cell earns its points unless it raises. So
+  when nbgrader executes the notebook it must raise. nbgrader sets the
+  environment variable ``NBGRADER_EXECUTION`` (``"autograde"`` or
+  ``"validate"``) for exactly this purpose (nbgrader FAQ: "Can I modify the
+  notebook behavior during autograding or validation?"); with it set,
+  ``check()`` raises :class:`ExerciseFailed` (an ``AssertionError``) carrying
+  the same message, and the test cell scores 0.
+
+One cell, one call, both behaviours, and no configuration for instructors
+who run nbgrader their own way (formgrader, the command line). The checks
+never print to stderr on success: nbgrader also scores a test cell 0 when
+it writes to stderr, so warnings raised while checking are silenced.
+"""
+from __future__ import annotations
+
+import contextlib
+import logging
+import os
+import sys
+import textwrap
+import warnings
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+
+__all__ = ["Exercise", "ExerciseFailed", "Verdict", "Wrong", "grading_mode"]
+
+GRADING_VARIABLE = "NBGRADER_EXECUTION"
+
+
+class Wrong(Exception):
+    """Raised by a checker: the answer is wrong, and the message says what is wrong."""
+
+
+class ExerciseFailed(AssertionError):
+    """A wrong or missing answer while nbgrader grades or validates the notebook."""
+
+
+@dataclass(frozen=True)
+class Verdict:
+    """What a check found: ``status`` is ``"correct"``, ``"wrong"`` or ``"waiting"``."""
+
+    status: str
+    message: str
+
+    @property
+    def correct(self) -> bool:
+        return self.status == "correct"
+
+
+def grading_mode() -> bool:
+    """True while nbgrader autogrades or validates (it sets ``NBGRADER_EXECUTION``)."""
+    return bool(os.environ.get(GRADING_VARIABLE))
+
+
+def is_missing(value) -> bool:
+    """An answer not given yet: ``None`` or ``...``."""
+    return value is None or value is Ellipsis
+
+
+@contextlib.contextmanager
+def _quiet():
+    """No Python warnings and no TensorFlow warnings while a check runs (nbgrader scores stderr as 0)."""
+    loggers = [logging.getLogger("tensorflow")]
+    levels = [logger.level for logger in loggers]
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        for logger in loggers:
+            logger.setLevel(logging.ERROR)
+        try:
+            yield
+        finally:
+            for logger, level in zip(loggers, levels):
+                logger.setLevel(level)
+
+
+class Exercise:
+    """One exercise: what to do, how to check it, hints and a solution.
+
+    ``checker(*answers)`` returns a sentence for a right answer and raises
+    :class:`Wrong` with a specific message for a wrong one. ``answers`` names
+    what ``check`` takes, in order (e.g. ``("trainable_params", "net")``).
+    """
+
+    def __init__(self, lesson: str, number: int, title: str, answers: Sequence[str],
+                 checker: Callable[..., str], hints: Sequence[str], solution: str):
+        self.lesson = lesson
+        self.number = number
+        self.title = title
+        self.answers = tuple(answers)
+        self._checker = checker
+        self._hints = tuple(hints)
+        self._solution = textwrap.dedent(solution).strip("\n")
+
+    @property
+    def label(self) -> str:
+        return f"Exercise {self.lesson}.{self.number} ({self.title})"
+
+    def __repr__(self) -> str:
+        call = ", ".join(self.answers)
+        return f"<{self.label}: ex{self.number}.check({call}), ex{self.number}.hint(), ex{self.number}.solution()>"
+
+    def verdict(self, *answers) -> Verdict:
+        """Check without printing or raising: the :class:`Verdict` (what ``check`` prints)."""
+        if len(answers) != len(self.answers):
+            wanted = ", ".join(self.answers)
+            return Verdict("wrong", f"check takes {len(self.answers)} argument(s): check({wanted})")
+        missing = [name for name, value in zip(self.answers, answers) if is_missing(value)]
+        if missing:
+            return Verdict("waiting", f"set `{missing[0]}` in the cell above and run this cell again "
+                                      f"(ex{self.number}.hint() for a hint).")
+        try:
+            with _quiet():
+                message = self._checker(*answers)
+        except Wrong as wrong:
+            return Verdict("wrong", str(wrong))
+        except Exception as error:  # the learner's object broke the check: say so, do not crash Run All
+            first = str(error).strip().splitlines()[0] if str(error).strip() else ""
+            return Verdict("wrong", f"your answer could not be checked: {type(error).__name__}: {first}")
+        return Verdict("correct", message)
+
+    def check(self, *answers) -> None:
+        """Print whether the answer is right and, if not, what is wrong.
+
+        Never raises for a learner. Under nbgrader (``NBGRADER_EXECUTION`` set)
+        a wrong or missing answer raises :class:`ExerciseFailed`.
+        """
+        verdict = self.verdict(*answers)
+        heading = {"correct": "correct", "wrong": "not yet", "waiting": "waiting for your answer"}[verdict.status]
+        text = f"{self.label} - {heading}: {verdict.message}"
+        if grading_mode() and not verdict.correct:
+            raise ExerciseFailed(text)
+        print(text)
+        sys.stdout.flush()
+
+    def hint(self, number: int = 1) -> None:
+        """Print hint ``number`` (1 first); says how many more there are."""
+        if not 1 <= number <= len(self._hints):
+            print(f"{self.label} has hints 1 to {len(self._hints)}.")
+            return
+        more = f" (more: ex{self.number}.hint({number + 1}))" if number < len(self._hints) else ""
+        print(f"Hint {number} for {self.label}{more}: {self._hints[number - 1]}")
+
+    def solution(self) -> None:
+        """Print the code of a solution."""
+        print(f"Solution to {self.label}:\n\n{self._solution}")
+
+    @property
+    def solution_code(self) -> str:
+        return self._solution
+
+
+def count_params(weights) -> int:
+    """The number of values in a list of weights (``model.trainable_weights`` and the like)."""
+    total = 0
+    for weight in weights:
+        size = 1
+        for dim in weight.shape:
+            size *= int(dim)
+        total += size
+    return total
+
+
+def as_int(value, what: str) -> int:
+    """``value`` as an int, or :class:`Wrong` saying a whole number was expected."""
+    import numbers
+
+    import numpy as np
+
+    if isinstance(value, bool) or not isinstance(value, (numbers.Number, np.number)):
+        if hasattr(value, "numpy"):
+            value = value.numpy()
+        if isinstance(value, np.ndarray) and value.size == 1:
+            value = value.item()
+        else:
+            raise Wrong(f"{what} should be a whole number, not {type(value).__name__}")
+    if float(value) != int(value):
+        raise Wrong(f"{what} should be a whole number, not {value}")
+    return int(value)
+
+
+def not_probabilities(out, last_layer=None) -> str | None:
+    """Why ``out`` (rows of class scores) are not probabilities, or None when they are.
+
+    Names the usual cause: logits from a Dense layer without an activation,
+    sigmoid where softmax was meant, softmax over the wrong axis.
+    """
+    import numpy as np
+
+    out = np.asarray(out, dtype="float64")
+    sums = out.sum(axis=-1)
+    if out.min() >= 0 and out.max() <= 1 and np.allclose(sums, 1.0, atol=1e-4):
+        return None
+    activation = getattr(getattr(last_layer, "activation", None), "__name__", None)
+    if activation == "sigmoid":
+        return ("each value lies in [0, 1] but the rows do not sum to 1: sigmoid scores every class on its own; "
+                "one class out of several needs softmax.")
+    if out.ndim == 2 and out.min() >= 0 and np.allclose(out.sum(axis=0), 1.0, atol=1e-4):
+        return "each column sums to 1, not each row: apply softmax over the classes (axis=-1), not over the images."
+    if out.min() < 0:
+        return "these are logits (some are negative), not probabilities: softmax turns each row into probabilities."
+    return "the rows do not sum to 1, so these are not probabilities: softmax turns each row into probabilities."
+
+
+def is_keras_model(value) -> bool:
+    import tensorflow as tf
+
+    return isinstance(value, tf.keras.Model)
+
+
+def require_model(value, what: str):
+    """``value`` if it is a tf.keras model, else :class:`Wrong`."""
+    if not is_keras_model(value):
+        raise Wrong(f"{what} should be a tf.keras model, not {type(value).__name__}")
+    return value

@@ -1,0 +1,201 @@
+"""Lesson 02 exercises: what include_top costs, a trainable TF Hub layer, logits to probabilities."""
+from __future__ import annotations
+
+import numpy as np
+import tensorflow as tf
+
+from course_utils.exercises import Exercise, Wrong, as_int, count_params, not_probabilities, require_model
+
+FEATURES = 2048  # Inception-v3's feature vector
+
+
+# ---------------------------------------------------------------- exercise 1
+def inception_with_top(image_size: int = 75) -> tf.keras.Model:
+    """InceptionV3 with its ImageNet top, random weights, at its smallest input size (the top's size does not depend on it).
+
+    A few seconds to build; the lesson's ``base_model`` works the same in this exercise.
+    """
+    return tf.keras.applications.InceptionV3(weights=None, include_top=True, input_shape=(image_size, image_size, 3))
+
+
+def _top_layers(model):
+    """The layers after the last feature map (4-D output): the classifier ``include_top=True`` adds."""
+    shapes = [layer.output_shape for layer in model.layers]
+    last_map = max((i for i, shape in enumerate(shapes) if isinstance(shape, tuple) and len(shape) == 4), default=None)
+    if last_map is None:
+        return []
+    return model.layers[last_map + 1:]
+
+
+def _check_top(top_params, with_top) -> str:
+    model = require_model(with_top, "with_top")
+    top = _top_layers(model)
+    expected = sum(layer.count_params() for layer in top)
+    if not top or not expected:
+        raise Wrong("this model has no top: pass a model built with include_top=True.")
+    answer = as_int(top_params, "top_params")
+    dense = [layer for layer in top if getattr(layer, "kernel", None) is not None]
+    names = ", ".join(layer.name for layer in top)
+    if answer == expected:
+        shapes = " + ".join(f"{layer.kernel.shape[0]:,} x {layer.kernel.shape[1]:,} weights + "
+                            f"{layer.kernel.shape[1]:,} biases" for layer in dense)
+        return (f"include_top=True adds {expected:,} parameters ({names}): {shapes}. "
+                f"That is {expected / model.count_params():.0%} of the model; the new Dense(5) head needs only "
+                f"{dense[-1].kernel.shape[0] * 5 + 5:,}.")
+    biases = sum(int(layer.bias.shape[0]) for layer in dense if getattr(layer, "bias", None) is not None)
+    total = model.count_params()
+    if answer == expected - biases:
+        raise Wrong(f"{answer:,} counts the weights but not the {biases:,} biases (one per output unit).")
+    if answer == total:
+        raise Wrong(f"{answer:,} is the whole model; the question asks only for its top ({names}), "
+                    "the layers after the last feature map.")
+    if answer == total - expected:
+        raise Wrong(f"{answer:,} is the model without its top (what include_top=False keeps); "
+                    "the question asks what the top adds.")
+    if dense and answer in (dense[-1].kernel.shape[0], dense[-1].kernel.shape[1]):
+        raise Wrong(f"{answer:,} is a number of features or classes, not of parameters: the Dense layer has one "
+                    "weight per (input, output) pair plus one bias per output.")
+    raise Wrong(f"{answer:,} is not what the top adds: sum count_params() over the layers after the last "
+                f"feature map ({names}).")
+
+
+ex1 = Exercise(
+    "02", 1, "what include_top adds", ("top_params", "with_top"), _check_top,
+    hints=[
+        "InceptionV3's top is two layers: global average pooling (no weights) and the Dense(1000) "
+        "classifier named 'predictions'. Look at with_top.layers[-2:].",
+        "A Dense layer from n inputs to m outputs has n x m weights and m biases; layer.count_params() "
+        "counts both.",
+    ],
+    solution="""
+        top_params = sum(layer.count_params() for layer in with_top.layers[-2:])  # avg_pool, predictions
+        print(f"{top_params:,}")
+    """,
+)
+
+
+# ---------------------------------------------------------------- exercise 2
+class _FeatureVectorModule(tf.Module):
+    """A tiny stand-in with the TF Hub image feature-vector interface: images in [0, 1] -> 2048 features.
+
+    Like Inception-v3 it keeps BatchNorm-style moving statistics, which are
+    variables that never train.
+    """
+
+    def __init__(self, seed: int = 0):
+        super().__init__(name="feature_vector_stand_in")
+        rng = np.random.default_rng(seed)
+        self.kernel = tf.Variable(rng.normal(0, 0.3, (3, 3, 3, 32)).astype("float32"), name="conv_kernel")
+        self.gamma = tf.Variable(np.ones(32, "float32"), name="bn_gamma")
+        self.beta = tf.Variable(np.zeros(32, "float32"), name="bn_beta")
+        self.moving_mean = tf.Variable(np.zeros(32, "float32"), trainable=False, name="bn_moving_mean")
+        self.moving_variance = tf.Variable(np.ones(32, "float32"), trainable=False, name="bn_moving_variance")
+        self.projection = tf.Variable(rng.normal(0, 0.1, (32, FEATURES)).astype("float32"), name="projection")
+
+    @tf.function(input_signature=[tf.TensorSpec([None, None, None, 3], tf.float32)])
+    def __call__(self, images):
+        h = tf.nn.conv2d(images, self.kernel, 2, "SAME")
+        h = (h - self.moving_mean) / tf.sqrt(self.moving_variance + 1e-3) * self.gamma + self.beta
+        return tf.nn.relu(tf.matmul(tf.reduce_mean(tf.nn.relu(h), axis=[1, 2]), self.projection))
+
+
+def feature_module(seed: int = 0) -> tf.Module:
+    """A small callable with the TF Hub feature-vector interface, for ``hub.KerasLayer(module, ...)``."""
+    return _FeatureVectorModule(seed)
+
+
+def _check_hub(trainable_params, hub_model) -> str:
+    model = require_model(hub_model, "hub_model")
+    hub_layers = [layer for layer in model.layers if type(layer).__name__ == "KerasLayer"]
+    if not hub_layers:
+        raise Wrong("hub_model has no hub.KerasLayer: put hub.KerasLayer(module, trainable=True, ...) first.")
+    hub_layer = hub_layers[0]
+    if not hub_layer.trainable:
+        raise Wrong("the hub layer is frozen (hub.KerasLayer's default is trainable=False): pass trainable=True.")
+    if model.output_shape[-1] != 5:
+        raise Wrong(f"hub_model gives {model.output_shape[-1]} outputs; the lesson's head ends in Dense(5).")
+    answer = as_int(trainable_params, "trainable_params")
+    expected = count_params(model.trainable_weights)
+    in_hub = count_params(hub_layer.trainable_weights)
+    frozen = count_params(model.non_trainable_weights)
+    head = expected - in_hub
+    if answer == expected:
+        return (f"{expected:,} parameters train: {in_hub:,} inside the hub module and {head:,} in the Dense layers; "
+                f"{frozen:,} values (the moving statistics) never train, even with trainable=True.")
+    if answer == head:
+        raise Wrong(f"{answer:,} counts only the Dense layers: with trainable=True the hub module's {in_hub:,} "
+                    "weights train too.")
+    if answer == expected + frozen:
+        raise Wrong(f"{answer:,} includes the module's {frozen:,} non-trainable values (moving statistics, like "
+                    "BatchNorm's): count model.trainable_weights only.")
+    if answer == in_hub:
+        raise Wrong(f"{answer:,} counts only the hub module: the Dense layers train too.")
+    raise Wrong(f"{answer:,} is not the number of trainable parameters: add up the sizes of "
+                "hub_model.trainable_weights.")
+
+
+ex2 = Exercise(
+    "02", 2, "count what trains in a trainable TF Hub model", ("trainable_params", "hub_model"), _check_hub,
+    hints=[
+        "hub.KerasLayer(module, trainable=True, input_shape=(64, 64, 3)) then the lesson's Sequential: "
+        "Dense(128, relu), Dense(64, relu), Dense(5).",
+        "hub_model.trainable_weights lists every weight that fit() would change; sum np.prod(w.shape).",
+    ],
+    solution="""
+        hub_layer = hub.KerasLayer(module, trainable=True, input_shape=(64, 64, 3))
+        hub_model = tf.keras.Sequential([
+            hub_layer,
+            tf.keras.layers.Dense(128, activation="relu"),
+            tf.keras.layers.Dense(64, activation="relu"),
+            tf.keras.layers.Dense(5),
+        ])
+        trainable_params = int(sum(np.prod(w.shape) for w in hub_model.trainable_weights))
+        print(f"{trainable_params:,} trainable")
+    """,
+)
+
+
+# ---------------------------------------------------------------- exercise 3
+def example_logits() -> np.ndarray:
+    """Five rows of five logits, like those Part A's new_model gives for the five random images."""
+    rng = np.random.default_rng(2)
+    logits = rng.normal(0, 1.5, (5, 5))
+    logits[np.arange(5), [1, 2, 0, 4, 3]] += 4.0
+    return logits.round(3).astype("float32")
+
+
+def _check_probabilities(probabilities, predicted) -> str:
+    logits = example_logits()
+    probs = np.asarray(probabilities, dtype="float64")
+    if probs.shape != logits.shape:
+        raise Wrong(f"probabilities has shape {probs.shape}; expected {logits.shape}: one row of 5 per image.")
+    problem = not_probabilities(probs)
+    if problem:
+        raise Wrong(f"probabilities: {problem}")
+    expected = tf.nn.softmax(logits, axis=-1).numpy()
+    if not np.allclose(probs, expected, atol=1e-4):
+        raise Wrong("each row sums to 1, but these are not the softmax of the logits: use tf.nn.softmax(logits).")
+    labels = np.asarray(predicted).reshape(-1)
+    if labels.shape != (5,):
+        raise Wrong(f"predicted has {labels.size} values; expected 5, one class per image (argmax over axis 1).")
+    right = expected.argmax(axis=1)
+    if np.array_equal(labels, expected.argmax(axis=0)) and not np.array_equal(labels, right):
+        raise Wrong("predicted takes argmax over the images (axis 0); the class of each image is the argmax "
+                    "over its row (axis=1 or -1).")
+    if not np.array_equal(labels, right):
+        raise Wrong(f"predicted {labels.tolist()} is not the most probable class of each image.")
+    return (f"probabilities sum to 1 per image; the predicted classes are {right.tolist()} "
+            f"(the same as argmax of the logits: softmax keeps the order).")
+
+
+ex3 = Exercise(
+    "02", 3, "from logits to probabilities and classes", ("probabilities", "predicted"), _check_probabilities,
+    hints=[
+        "tf.nn.softmax(logits, axis=-1) turns each row of logits into probabilities.",
+        "np.argmax(probabilities, axis=1): one class per row (image).",
+    ],
+    solution="""
+        probabilities = tf.nn.softmax(logits, axis=-1).numpy()
+        predicted = np.argmax(probabilities, axis=1)
+    """,
+)
