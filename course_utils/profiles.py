@@ -101,8 +101,11 @@ LESSONS: dict[str, dict[str, Any]] = {
             "weights": "TF Hub MobileNet-v2 and Inception-v3 feature vectors (ImageNet)",
             # The lesson's batch: 367 = 10% of 3,670 = the whole test split in one batch.
             "batch_size": 367,
-            # Epochs with MobileNet-v2 itself training (learning rate 100x below the head's).
+            # Epochs with MobileNet-v2 itself training (learning rate 100x below the head's), in
+            # batches of 32 (TensorFlow's transfer-learning tutorial's): training keeps every
+            # layer's activations for the backward pass, so memory grows with the batch.
             "fine_tune_epochs": 3,
+            "fine_tune_batch_size": 32,
             "hub_source": "download",
             "flowers_source": "tfds",
             "num_images": None,
@@ -113,6 +116,7 @@ LESSONS: dict[str, dict[str, Any]] = {
             # Smaller than the 30-image test split on purpose: predictions span 2 batches.
             "batch_size": 16,
             "fine_tune_epochs": 1,
+            "fine_tune_batch_size": 16,
             "hub_source": "stand-in",
             "flowers_source": "generated",
             "num_images": 300,

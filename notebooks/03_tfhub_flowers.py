@@ -538,7 +538,8 @@ key_plot = course_utils.record_figure(fig)
 # it with `hub.KerasLayer(handle, trainable=True)` under the trained head
 # and train at a learning rate 100 times lower than the head's, so the
 # pretrained weights move only slightly (a random head would send large
-# gradients into them).
+# gradients into them). Batches are smaller: training keeps every layer's
+# activations for the backward pass.
 #
 # **BatchNorm.** A trainable `hub.KerasLayer` passes `fit`'s `training=True`
 # to the module, whose BatchNorm layers would then swap their ImageNet
@@ -562,7 +563,8 @@ fine_tune_learning_rate = head_learning_rate / 100
 fine_model.compile(optimizer=tf.keras.optimizers.Adam(learning_rate=fine_tune_learning_rate),
                    loss=SparseCategoricalCrossentropy(from_logits=True), metrics=["accuracy"])
 val_before = fine_model.evaluate(validation_batches, verbose=0)[1]
-history_ft = fine_model.fit(train_batches, epochs=cfg.fine_tune_epochs,
+fine_tune_batches = train.shuffle(num_train_img // 4).map(format_224).batch(cfg.fine_tune_batch_size).prefetch(1)
+history_ft = fine_model.fit(fine_tune_batches, epochs=cfg.fine_tune_epochs,
                             validation_data=validation_batches, verbose=2)
 val_after = history_ft.history["val_accuracy"][-1]
 course_utils.record("finetune_learning_rate", fine_tune_learning_rate,
