@@ -56,3 +56,22 @@ def test_actions_are_pinned_by_commit():
             if "uses:" in line:
                 ref = line.split("@", 1)[1].split()[0]
                 assert len(ref) == 40, f"{path.name}: {line.strip()} is not pinned to a commit"
+
+
+def test_colab_check_is_its_own_job():
+    ci = _load("ci.yml")
+    job = ci["jobs"]["colab-check"]
+    assert any(step.get("run") == "make colab-check" for step in job["steps"])
+    assert "make colab-check" not in str(ci["jobs"]["test"]), "the Colab check needs PyPI: not in the offline test job"
+    uploads = [s for s in job["steps"] if "upload-artifact" in s.get("uses", "")]
+    assert uploads and uploads[0]["with"]["path"] == "build/colab-check/"
+
+
+def test_gpu_job_can_validate_with_nbval_in_the_full_profile():
+    gpu = _load("gpu-full.yml")
+    check = gpu["on"]["workflow_dispatch"]["inputs"]["check"]
+    assert check["options"] == ["lessons", "nbval"] and check["default"] == "lessons"  # the schedule runs lessons
+    steps = gpu["jobs"]["full"]["steps"]
+    nbval = [s for s in steps if "make nbval" in s.get("run", "")]
+    assert nbval and "PROFILE=full" in nbval[0]["run"] and nbval[0]["if"] == "inputs.check == 'nbval'"
+    assert any("course" in s.get("run", "") for s in steps if "make venv" in s.get("run", ""))
