@@ -53,7 +53,8 @@ def plot_history(histories, metrics: Sequence[str] = ("accuracy", "loss"), title
         if phase_boundary is not None:
             ax.axvline(phase_boundary + 0.5, color="grey", linestyle=":", label="fine-tuning starts")
         ax.xaxis.set_major_locator(MaxNLocator(integer=True))
-        ax.set_title(f"{metric}: training vs validation")
+        has_validation = any(f"val_{metric}" in hist for hist in runs.values())
+        ax.set_title(f"{metric}: training vs validation" if has_validation else f"{metric}: training")
         ax.set_xlabel("epoch")
         ax.set_ylabel(metric)
         ax.grid(alpha=0.3)

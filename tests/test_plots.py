@@ -124,3 +124,10 @@ def test_plot_misclassified_with_no_mistakes_says_so():
 def test_plot_misclassified_length_mismatch():
     with pytest.raises(ValueError, match=r"confidences \(1\) must have the same length"):
         plots.plot_misclassified(np.zeros((2, 4, 4)), [0, 1], [1, 0], [0.9], ["a", "b"])
+
+
+def test_plot_history_without_validation_does_not_promise_it():
+    fig = plots.plot_history({"accuracy": [0.5, 0.7], "loss": [1.0, 0.8]})
+    assert [ax.get_title() for ax in fig.axes] == ["accuracy: training", "loss: training"]
+    fig = plots.plot_history({"accuracy": [0.5], "val_accuracy": [0.4], "loss": [1.0], "val_loss": [1.1]})
+    assert [ax.get_title() for ax in fig.axes] == ["accuracy: training vs validation", "loss: training vs validation"]
