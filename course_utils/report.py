@@ -130,6 +130,7 @@ def comparison(records: dict[str, Any] | None = None) -> list[dict[str, str]]:
         rows.append({
             "figure": name,
             f"ours ({profile} profile)": (format_value(name, fig["value"], fig.get("unit", ""))
+                                          + (f" ({fig['note']})" if fig.get("note") else "")
                                           if fig else "not recorded in this run"),
             "the original lesson": reference_for(lesson, name),
             "like for like?": like_for_like(lesson, name, profile),

@@ -69,11 +69,11 @@ def test_no_partial_file_left(records):
 
 
 def test_comparison_puts_ours_beside_the_lesson_and_says_if_like_for_like(records):
-    report.record("test_accuracy", 0.9876)
+    report.record("test_accuracy", 0.9876, note="10,000 test images")
     rows = {row["figure"]: row for row in report.comparison()}
     assert set(rows) == set(references.REFERENCES["01"])  # every figure the lesson reported, once
     row = rows["test_accuracy"]
-    assert row["ours (quick profile)"] == "98.8%"
+    assert row["ours (quick profile)"] == "98.8% (10,000 test images)"  # the note says what was measured
     assert row["the original lesson"] == "almost 99% after 3 epochs"
     assert row["like for like?"].startswith("no: quick profile")
     assert rows["frozen_speedup"]["ours (quick profile)"] == "not recorded in this run"
