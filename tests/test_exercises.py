@@ -1,0 +1,540 @@
+"""The exercises: their cells (nbgrader format), every check on its solution and on typical wrong answers,
+the learner-facing API, and one lesson through nbgrader's generate_assignment and autograde."""
+from __future__ import annotations
+
+import contextlib
+import importlib
+import io
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+CELLS = sorted((ROOT / "exercises").glob("[0-9][0-9]_cells.py"))
+LESSONS = ["01", "02", "03", "04", "05", "06"]
+SOLUTION = re.compile(r"### BEGIN SOLUTION\n(.*?)\n### END SOLUTION", re.S)
+
+
+def read_cells(lesson: str):
+    import jupytext
+
+    return jupytext.read(ROOT / "exercises" / f"{lesson}_cells.py", fmt="py:percent")
+
+
+def lesson_module(lesson: str):
+    return importlib.import_module(f"course_utils.exercises.lesson{lesson}")
+
+
+def nbgrader_meta(cell) -> dict:
+    return cell.metadata.get("nbgrader", {})
+
+
+def message(exercise, *answers) -> str:
+    """The verdict's message, asserting the answer was judged wrong."""
+    verdict = exercise.verdict(*answers)
+    assert verdict.status == "wrong", verdict
+    return verdict.message
+
+
+# ------------------------------------------------------------------ the cells files
+def test_one_cells_file_per_lesson():
+    assert [p.name[:2] for p in CELLS] == LESSONS
+
+
+@pytest.mark.parametrize("lesson", LESSONS)
+def test_cells_have_three_exercises_in_nbgrader_format(lesson):
+    nb = read_cells(lesson)
+    module = lesson_module(lesson)
+    metas = [nbgrader_meta(cell) for cell in nb.cells]
+    assert all(meta.get("schema_version") == 3 and "grade_id" in meta for meta in metas), "every cell is an nbgrader cell"
+    ids = [meta["grade_id"] for meta in metas]
+    assert len(ids) == len(set(ids)), f"duplicate grade_ids: {ids}"
+    assert all(i.startswith(f"l{lesson}-") for i in ids)
+    answers = [c for c in nb.cells if nbgrader_meta(c)["solution"]]
+    checks = [c for c in nb.cells if nbgrader_meta(c)["grade"]]
+    assert [nbgrader_meta(c)["grade_id"] for c in answers] == [f"l{lesson}-ex{k}-answer" for k in (1, 2, 3)]
+    assert [nbgrader_meta(c)["grade_id"] for c in checks] == [f"l{lesson}-ex{k}-check" for k in (1, 2, 3)]
+    for k, (answer, check) in enumerate(zip(answers, checks), start=1):
+        exercise = getattr(module, f"ex{k}")
+        assert answer.cell_type == "code" and not nbgrader_meta(answer)["locked"] and not nbgrader_meta(answer)["grade"]
+        assert check.cell_type == "code" and nbgrader_meta(check)["locked"] and nbgrader_meta(check)["points"] > 0
+        assert not nbgrader_meta(check)["solution"]
+        assert nb.cells.index(check) == nb.cells.index(answer) + 1, "the check cell follows its answer cell"
+        assert check.source.strip() == f"ex{k}.check({', '.join(exercise.answers)})"
+        before, _, _ = answer.source.partition("### BEGIN SOLUTION")
+        for name in exercise.answers:  # every answer is None before the solution, or built by the cell itself
+            assert re.search(rf"^[\w, ]*\b{name}\b[\w, ]* = ", before, re.M), f"ex{k}: `{name} = ` before the solution"
+        (solution,) = SOLUTION.findall(answer.source)
+        assert solution.strip() == exercise.solution_code, f"ex{k}: solution() and the cell's solution differ"
+    others = [c for c in nb.cells if c not in answers and c not in checks]
+    assert all(nbgrader_meta(c)["locked"] and not nbgrader_meta(c)["grade"] for c in others), "task cells are read-only"
+
+
+@pytest.mark.parametrize("lesson", LESSONS)
+def test_cells_markdown_is_short(lesson):
+    markdown = [c.source for c in read_cells(lesson).cells if c.cell_type == "markdown"]
+    words = [len(re.findall(r"[\w'`.\-]+", text)) for text in markdown]
+    assert sum(words) <= 250, f"{sum(words)} markdown words"
+    assert max(words[1:]) <= 80, words
+    assert "hint()" in markdown[0] and "solution()" in markdown[0]
+
+
+def test_cells_headers_round_trip_through_jupytext():
+    import jupytext
+
+    for path in CELLS:
+        text = path.read_text()
+        nb = jupytext.reads(text, fmt="py:percent")
+        assert jupytext.writes(nb, fmt="py:percent").strip() == text.strip(), path.name
+
+
+def test_cells_pass_ruff_with_the_notebooks_rules():
+    ruff = Path(sys.executable).parent / "ruff"
+    ignores = '{"exercises/*.py" = ["B018", "E501", "F401", "I001", "E703"]}'
+    result = subprocess.run([ruff, "check", "exercises", "course_utils/exercises", "--config",
+                             f"lint.per-file-ignores = {ignores}"], cwd=ROOT, capture_output=True, text=True)
+    assert result.returncode == 0, result.stdout[-3000:]
+
+
+# ------------------------------------------------------------------ the API
+@pytest.fixture
+def toy():
+    from course_utils.exercises import Exercise, Wrong
+
+    def checker(answer):
+        if answer == 41:
+            raise Wrong("41 is one short")
+        if answer != 42:
+            raise ValueError("boom")
+        return "42 it is"
+
+    return Exercise("00", 1, "toy", ("answer",), checker, hints=["first", "second"], solution="answer = 42\n")
+
+
+def printed(call) -> str:
+    out = io.StringIO()
+    with contextlib.redirect_stdout(out):
+        call()
+    return out.getvalue()
+
+
+def test_unanswered_prints_waiting_and_never_raises(toy, monkeypatch):
+    monkeypatch.delenv("NBGRADER_EXECUTION", raising=False)
+    for missing in (None, ...):
+        assert printed(lambda m=missing: toy.check(m)) == (
+            "Exercise 00.1 (toy) - waiting for your answer: set `answer` in the cell above and run this cell "
+            "again (ex1.hint() for a hint).\n")
+
+
+def test_wrong_and_right_answers_print_what_is_wrong(toy, monkeypatch):
+    monkeypatch.delenv("NBGRADER_EXECUTION", raising=False)
+    assert printed(lambda: toy.check(41)) == "Exercise 00.1 (toy) - not yet: 41 is one short\n"
+    assert printed(lambda: toy.check(42)) == "Exercise 00.1 (toy) - correct: 42 it is\n"
+    assert printed(lambda: toy.check(7)) == "Exercise 00.1 (toy) - not yet: your answer could not be checked: ValueError: boom\n"
+    assert toy.verdict(1, 2).message == "check takes 1 argument(s): check(answer)"
+
+
+@pytest.mark.parametrize("mode", ["autograde", "validate"])
+def test_under_nbgrader_wrong_or_missing_answers_raise(toy, monkeypatch, mode):
+    from course_utils.exercises import ExerciseFailed
+
+    monkeypatch.setenv("NBGRADER_EXECUTION", mode)
+    with pytest.raises(ExerciseFailed, match=r"^Exercise 00.1 \(toy\) - not yet: 41 is one short$"):
+        toy.check(41)
+    with pytest.raises(AssertionError, match="waiting for your answer"):
+        toy.check(None)
+    assert printed(lambda: toy.check(42)) == "Exercise 00.1 (toy) - correct: 42 it is\n"
+
+
+def test_hint_and_solution(toy):
+    assert printed(toy.hint) == "Hint 1 for Exercise 00.1 (toy) (more: ex1.hint(2)): first\n"
+    assert printed(lambda: toy.hint(2)) == "Hint 2 for Exercise 00.1 (toy): second\n"
+    assert printed(lambda: toy.hint(3)) == "Exercise 00.1 (toy) has hints 1 to 2.\n"
+    assert printed(toy.solution) == "Solution to Exercise 00.1 (toy):\n\nanswer = 42\n"
+
+
+@pytest.mark.parametrize("lesson", LESSONS)
+def test_every_exercise_has_hints_and_a_solution(lesson):
+    module = lesson_module(lesson)
+    for k in (1, 2, 3):
+        exercise = getattr(module, f"ex{k}")
+        assert exercise.lesson == lesson and exercise.number == k
+        assert printed(exercise.hint).startswith(f"Hint 1 for Exercise {lesson}.{k} ")
+        shown = printed(exercise.solution)
+        assert shown.startswith(f"Solution to Exercise {lesson}.{k} ") and exercise.solution_code in shown
+        waiting = exercise.verdict(*([None] * len(exercise.answers)))
+        assert waiting.status == "waiting" and f"`{exercise.answers[0]}`" in waiting.message
+
+
+# ------------------------------------------------------------------ every check on its solution
+_SOLVED: dict[str, dict] = {}
+_INCEPTION: list = []
+
+
+def shared_inception():
+    """One InceptionV3 (its top included, 150x150, random weights, frozen) for lessons 02 and 05.
+
+    It stands in for lesson02.inception_with_top() and lesson05.backbone() (one-line builders that
+    the notebook runs exercise): building InceptionV3 costs seconds, and the checks need only its
+    layers' names and shapes.
+    """
+    if not _INCEPTION:
+        import tensorflow as tf
+
+        model = tf.keras.applications.InceptionV3(weights=None, include_top=True, input_shape=(150, 150, 3))
+        for layer in model.layers:
+            layer.trainable = False
+        _INCEPTION.append(model)
+    return _INCEPTION[0]
+
+
+def solved(lesson: str) -> dict:
+    """The namespace after running the lesson's exercise cells with their solutions (once per session)."""
+    if lesson not in _SOLVED:
+        import tensorflow as tf
+
+        from course_utils.exercises import lesson02, lesson05
+
+        tf.keras.utils.set_random_seed(0)
+        namespace: dict = {}
+        out = io.StringIO()
+        with contextlib.redirect_stdout(out), pytest.MonkeyPatch.context() as patch:
+            patch.setattr(lesson02, "inception_with_top", shared_inception)
+            patch.setattr(lesson05, "backbone", shared_inception)
+            for cell in read_cells(lesson).cells:
+                if cell.cell_type == "code":
+                    exec(compile(cell.source, f"exercises/{lesson}_cells.py", "exec"), namespace)
+        namespace["__printed__"] = out.getvalue()
+        _SOLVED[lesson] = namespace
+    return _SOLVED[lesson]
+
+
+@pytest.mark.parametrize("lesson", LESSONS)
+def test_solutions_pass_their_checks(lesson):
+    namespace = solved(lesson)
+    corrects = re.findall(rf"Exercise {lesson}\.(\d) \(.*?\) - correct: ", namespace["__printed__"])
+    assert corrects == ["1", "2", "3"], namespace["__printed__"]
+
+
+# ------------------------------------------------------------------ typical wrong answers, per lesson
+def test_lesson01_wrong_answers():
+    import tensorflow as tf
+
+    from course_utils.exercises.lesson01 import digit_cnn, ex1, ex2, ex3
+
+    cnn = digit_cnn()  # the typo: nothing frozen
+    assert message(ex1, 104_202, cnn).startswith("every layer still trains, conv1 and conv2 too.")
+    for layer in cnn.layers[1:6]:  # one layer too many: conv3
+        layer.trainable = False
+    assert message(ex1, 11_530, cnn) == ("conv3 frozen too: freeze only conv1 and conv2 "
+                                         "(if you used a slice, cnn.layers[a:b] stops before index b).")
+    cnn.get_layer("conv3").trainable = True
+    assert message(ex1, 104_202, cnn) == ("104,202 is every parameter of the model: frozen weights do not train, "
+                                          "so count only cnn.trainable_weights.")
+    assert message(ex1, 85_248, cnn) == ("85,248 counts the kernels but not the biases: every Dense and Conv2D "
+                                         "unit has one bias too.")
+
+    tf.keras.utils.set_random_seed(0)
+    cnn = digit_cnn()
+    logits = tf.keras.Model(cnn.inputs, tf.keras.layers.Dense(3)(cnn.layers[-2].output))
+    assert message(ex2, logits, cnn) == (
+        "your model's outputs: these are logits (some are negative), not probabilities: softmax turns each row "
+        "into probabilities. Give the new Dense layer activation='softmax'.")
+    on_old_head = tf.keras.Model(cnn.inputs, tf.keras.layers.Dense(3, activation="softmax")(cnn.layers[-1].output))
+    assert message(ex2, on_old_head, cnn) == (
+        "your new Dense sits on top of the old head `digits` (10 logits): take the features from "
+        "cnn.layers[-2] (flatten), not cnn.layers[-1].")
+    assert message(ex2, cnn, cnn) == ("your model gives 10 outputs per image (the old head's 10: is `digits` "
+                                      "still the last layer?); three classes need Dense(3).")
+
+    to_pool2 = tf.keras.Model(cnn.inputs, cnn.get_layer("pool2").output)
+    assert message(ex3, to_pool2, cnn) == ("your model's output has shape (None, 5, 5, 64) (pool2's output); conv2's "
+                                           "output is (None, 11, 11, 64): end the model at "
+                                           "cnn.get_layer('conv2').output.")
+    other = digit_cnn()
+    copy = tf.keras.Model(other.inputs, other.get_layer("conv2").output)
+    assert message(ex3, copy, cnn).startswith("your conv2 is a new layer with random weights of its own")
+
+
+def test_lesson02_wrong_answers():
+    import tensorflow as tf
+    import tensorflow_hub as hub
+
+    from course_utils.exercises.lesson02 import ex1, ex2, ex3, example_logits, feature_module
+
+    with_top = solved("02")["with_top"]
+    total = with_top.count_params()
+    assert message(ex1, 2_048_000, with_top) == "2,048,000 counts the weights but not the 1,000 biases (one per output unit)."
+    assert message(ex1, total, with_top) == (
+        f"{total:,} is the whole model; the question asks only for its top (avg_pool, predictions), "
+        "the layers after the last feature map.")
+    assert message(ex1, total - 2_049_000, with_top).startswith(f"{total - 2_049_000:,} is the model without its top")
+
+    def hub_model(trainable):
+        return tf.keras.Sequential([hub.KerasLayer(feature_module(), trainable=trainable, input_shape=(64, 64, 3)),
+                                    tf.keras.layers.Dense(128, activation="relu"),
+                                    tf.keras.layers.Dense(64, activation="relu"), tf.keras.layers.Dense(5)])
+
+    assert message(ex2, 270_853, hub_model(False)) == (
+        "the hub layer is frozen (hub.KerasLayer's default is trainable=False): pass trainable=True.")
+    trainable = hub_model(True)
+    assert message(ex2, 270_853, trainable) == (
+        "270,853 counts only the Dense layers: with trainable=True the hub module's 66,464 weights train too.")
+    assert message(ex2, 337_381, trainable) == (
+        "337,381 includes the module's 64 non-trainable values (moving statistics, like BatchNorm's): count "
+        "model.trainable_weights only.")
+
+    logits = example_logits()
+    right = tf.nn.softmax(logits).numpy()
+    assert message(ex3, logits, right.argmax(1)) == (
+        "probabilities: these are logits (some are negative), not probabilities: softmax turns each row into "
+        "probabilities.")
+    assert message(ex3, tf.nn.softmax(logits, axis=0).numpy(), right.argmax(1)) == (
+        "probabilities: each column sums to 1, not each row: apply softmax over the classes (axis=-1), not over "
+        "the images.")
+    assert message(ex3, right, right.argmax(0)) == (
+        "predicted takes argmax over the images (axis 0); the class of each image is the argmax over its row "
+        "(axis=1 or -1).")
+
+
+def test_lesson03_wrong_answers():
+    import tensorflow as tf
+
+    from course_utils.exercises.lesson03 import CLASS_NAMES, ex1, ex2, ex3, example_logits, setup
+
+    assert message(ex1, ["train[:20]", "train[20:30]", "train[30:]"]) == (
+        "'train[:20]' selects 20 examples by count; ask for percentages, e.g. 'train[:20%]'.")
+    assert message(ex1, ["train[:20%]", "train[10%:30%]", "train[30%:]"]) == (
+        "test and validation share 367 images: each split must start where the previous one ends.")
+    assert message(ex1, ["train[30%:]", "train[20%:30%]", "train[:20%]"]) == (
+        "your first string selects 70% and the last 20%: the order asked for is test, validation, train.")
+    assert message(ex1, ["train[:20%]", "train[20%:30%]", "train[40%:]"]) == (
+        "your splits leave 367 of the 3,670 images unused: together they must cover 0% to 100%.")
+    assert message(ex1, ["test[:20%]", "train[20%:30%]", "train[30%:]"]).startswith("'test[:20%]': tf_flowers has a")
+
+    model, batches = setup()
+    first_x, first_y = next(iter(batches))
+    all_logits = model.predict(batches, verbose=0)
+    assert message(ex2, all_logits, first_y.numpy(), model) == (
+        "70 predictions but 32 labels (the first batch's): collect the labels of every batch in the same loop as "
+        "the predictions.")
+    second_pass = np.concatenate([y.numpy() for _, y in batches])
+    wrong = message(ex2, all_logits, second_pass, model)
+    assert re.fullmatch(r"\d+ of 70 predictions are paired with the label of another image: the dataset is shuffled "
+                        r"on every pass, so model\.predict\(dataset\) and a second loop for the labels see different "
+                        r"orders\. Take images and labels from the same batch, in one loop\.", wrong), wrong
+    assert message(ex2, model(first_x).numpy(), first_y.numpy(), model) == (
+        "you have predictions for the first batch only (32): loop over every batch.")
+    namespace = solved("03")
+    probabilities = tf.nn.softmax(namespace["loop_logits"]).numpy()
+    assert message(ex2, probabilities, namespace["loop_labels"], model) == (
+        "these rows sum to 1: they are probabilities; the task asks for the logits the model returns.")
+
+    logits = example_logits()
+    ids = logits.argmax(1)
+    probs = tf.nn.softmax(logits).numpy()
+    alphabetical = sorted(CLASS_NAMES)
+    assert message(ex3, [(alphabetical[i], probs[r, i]) for r, i in enumerate(ids)]) == (
+        "image 0: 'tulips' comes from the names in alphabetical order; label i is info.features['label'].names[i] "
+        "(CLASS_NAMES here), where 0 is 'dandelion'.")
+    assert message(ex3, [(CLASS_NAMES[i], logits[r, i]) for r, i in enumerate(ids)]) == (
+        "image 0: 4.136 is a logit, not a probability: apply tf.nn.softmax to the row first.")
+    assert message(ex3, [CLASS_NAMES[i] for i in ids]) == (
+        "answer[0] should be a (name, probability) pair, not 'roses'.")
+    assert message(ex3, [(CLASS_NAMES[i], 0.5) for i in ids[:5]]) == (
+        "5 answers for 6 images (argmax over axis 0 gives one per class): take argmax over each row (axis=1).")
+
+
+def test_lesson04_wrong_answers():
+    import tensorflow as tf
+
+    from course_utils.exercises.lesson04 import ex1, ex2, ex3, frozen_model, photo
+
+    x = photo().astype("float32")[None]
+    assert message(ex1, x[0]).startswith("batch has no batch axis (224, 224, 3)")
+    assert message(ex1, x / 255) == (
+        "values in [0, 1] (divided by 255): that is the TF Hub models' convention. VGG19's weights expect "
+        "caffe-style input: BGR, 0-255 minus the ImageNet mean pixel, no scaling (vgg19.preprocess_input).")
+    assert message(ex1, x).startswith("these are the raw pixels (0 to 255, RGB)")
+    assert message(ex1, x / 127.5 - 1).startswith("values in [-1, 1]: that is the 'tf' preprocessing")
+    assert message(ex1, tf.keras.applications.imagenet_utils.preprocess_input(x.copy(), mode="torch")).startswith(
+        "ImageNet mean/std normalisation in RGB (the 'torch' mode, PyTorch's)")
+    rgb = tf.keras.applications.vgg19.preprocess_input(x.copy())[..., ::-1]
+    assert message(ex1, rgb).startswith("the mean pixel is subtracted but the channels are still in RGB order")
+
+    assert message(ex2, 50_178) == ("50,178 is the head for 224x224 inputs (a 7x7x512 map, 25,088 values after "
+                                    "Flatten); at 32x32 the map is 1x1x512.")
+    assert message(ex2, 1_024) == "1,024 counts the weights but not the 2 biases of Dense(2)."
+    assert message(ex2, 4_098).startswith("4,098 assumes a 2x2 map, after four poolings")
+
+    part_b = solved("04")["part_b"]
+    try:
+        part_b.trainable = True
+        part_b.compile(optimizer=tf.keras.optimizers.Adam(learning_rate=1e-5), loss="categorical_crossentropy")
+        assert message(ex3, 1e-5, part_b).startswith("12 layers before block5 train too (the first: block1_conv1)")
+        fresh = frozen_model()
+        for layer in fresh.layers:
+            layer.trainable = layer.name.startswith("block5") or not layer.name.startswith("block")
+        assert message(ex3, 1e-5, fresh) == (
+            "the model is compiled with a learning rate of 0.001, not your fine_tune_rate 1e-05: compile again "
+            "after changing trainable, with learning_rate=fine_tune_rate.")
+        assert message(ex3, 1e-3, fresh).startswith("the learning rate is 0.001, the first phase's: recompile with")
+    finally:
+        _SOLVED.pop("04")
+
+
+def test_lesson05_wrong_answers():
+    import tensorflow as tf
+
+    from course_utils.exercises.lesson05 import ex1, ex2, ex3, mixed7_features, sample_batch
+
+    pre_trained = solved("05")["pre_trained"]
+
+    def head_on(layer_name):
+        x = tf.keras.layers.Flatten()(pre_trained.get_layer(layer_name).output)
+        x = tf.keras.layers.Dense(1024, activation="relu")(x)
+        return tf.keras.Model(pre_trained.input, tf.keras.layers.Dense(1, activation="sigmoid")(x))
+
+    assert message(ex1, 38_537_217, head_on("mixed7")).startswith("model_mixed6 still contains mixed7")
+    at_mixed6 = head_on("mixed6")
+    assert message(ex1, 37_632 * 1024 + 1024, at_mixed6) == (
+        "38,536,192 is 37,632 x 1,024 + 1,024: something is missing. Dense(1024) has 37,632 x 1,024 weights and "
+        "1,024 biases; the output Dense(1) adds 1,024 weights and 1 bias.")
+    assert message(ex1, 17 * 17 * 768 * 1024 + 2049, at_mixed6) == (
+        "227,280,897 is the head for 299x299 inputs (a 17x17x768 map); this model takes 150x150.")
+    assert message(ex1, 37_632, at_mixed6) == "37,632 is the number of values after Flatten, not the head's parameters."
+
+    shift = tf.keras.layers.RandomTranslation(0.2, 0.2, seed=1)
+    assert message(ex2, lambda images, training: shift(images / 255.0, training=True)) == (
+        "two calls with training=False gave different images: augmentation runs on the validation data too. "
+        "Apply it only when training is True.")
+    assert message(ex2, lambda images, training: shift(images / 255.0, training=False)) == (
+        "training images come out unchanged: when training is True, pass them through the random layers, called "
+        "with training=True (in inference mode they do nothing).")
+    assert message(ex2, lambda images, training: images) == (
+        "validation values go up to 255: rescale them to [0, 1] (divide by 255, the lesson's rescale=1/255).")
+    assert message(ex2, lambda images, training: images / 255.0 / 255.0) == (
+        "validation values are at most 1/255: you rescaled twice.")
+    assert sample_batch().shape == (4, 64, 64, 3)
+
+    def head(dropout_at=None, rate=0.2):
+        features = mixed7_features()
+        stack = [tf.keras.layers.Flatten(), tf.keras.layers.Dense(1024, activation="relu"),
+                 tf.keras.layers.Dense(1, activation="sigmoid")]
+        if dropout_at is not None:
+            stack.insert(dropout_at, tf.keras.layers.Dropout(rate))
+        x = features
+        for layer in stack:
+            x = layer(x)
+        return tf.keras.Model(features, x)
+
+    assert message(ex3, head()) == "head has no Dropout layer: add Dropout(0.2) after the Dense(1024)."
+    assert message(ex3, head(3)) == ("Dropout comes after the output: it would zero the predictions themselves. "
+                                     "Put it between Dense(1024) and Dense(1).")
+    assert message(ex3, head(2, rate=0.8)) == (
+        "Dropout(0.8) drops 80% of the values in training: the rate is the fraction dropped, and the lesson's "
+        "Dropout(0.2) drops 20%.")
+    assert message(ex3, head(1)).startswith("Dropout comes before the Dense(1024)")
+
+
+def test_lesson06_wrong_answers():
+    import tensorflow as tf
+
+    from course_utils.exercises.lesson06 import ex1, ex2, ex3
+
+    assert message(ex1, 102_764_544) == (
+        "102,764,544 is fc1 on a 7x7x512 map (25,088 values): that is 224x224 inputs, or 32x32 with the bridge. "
+        "Without it the 32x32 map is 1x1x512.")
+    assert message(ex1, 2_097_152) == "2,097,152 counts the weights but not fc1's 4,096 biases."
+    assert message(ex1, 16_781_312).startswith("16,781,312 is fc2 (4,096 inputs x 4,096 units + 4,096 biases)")
+
+    transfer = solved("06")["transfer"]
+    assert message(ex2, 40_970, transfer) == (
+        "40,970 is only the output layer: what trained in the lecture's code. fc1 and fc2 train too.")
+    assert message(ex2, transfer.count_params(), transfer) == (
+        "33,638,218 is every parameter, the frozen base's too: count transfer.trainable_weights only.")
+    for name in ("fc1", "fc2"):  # the lecture's PyTorch habit
+        transfer.get_layer(name).trainable = False
+        transfer.get_layer(name).requires_grad = True
+    assert message(ex2, 40_970, transfer) == (
+        "fc1 is frozen: set transfer.get_layer('fc1').trainable = True. You set requires_grad, PyTorch's flag: "
+        "Keras never reads it.")
+    for layer in transfer.layers:
+        layer.trainable = True
+    assert message(ex2, 33_638_218, transfer).startswith("the convolutional base still trains (14,714,688 parameters)")
+
+    fixed = tf.keras.applications.VGG16(weights=None, include_top=False, input_shape=(32, 32, 3))
+    flat = tf.keras.Model(fixed.input, tf.keras.layers.Dense(10)(tf.keras.layers.Flatten()(fixed.output)))
+    wrong = message(ex3, flat)
+    assert wrong.startswith("your model fails on 64x64 inputs (") and wrong.endswith(
+        "Build the base with input_shape=(None, None, 3) and pool the feature map instead of Flatten."), wrong
+    any_base = tf.keras.applications.VGG16(weights=None, include_top=False, input_shape=(None, None, 3))
+    unpooled = tf.keras.Model(any_base.input, tf.keras.layers.Dense(10)(any_base.output))
+    assert message(ex3, unpooled) == (
+        "at 64x64 the output has shape (1, 2, 2, 10): the Dense layers ran on every cell of the feature map. Pool "
+        "it to one vector first (GlobalAveragePooling2D).")
+
+
+# ------------------------------------------------------------------ nbgrader: student version and autograde
+def _answer(cell, code: str) -> None:
+    cell.source = cell.source.replace("# YOUR CODE HERE", code)
+
+
+@pytest.mark.notebooks
+def test_lesson01_through_generate_assignment_and_autograde(tmp_path, monkeypatch):
+    """Instructor notebook -> student version (runs top to bottom, every exercise waiting) -> a submission
+    with one right, one wrong and one missing answer (and a deleted check) -> autograde scores 1 / 3."""
+    try:
+        import nbgrader  # noqa: F401
+    except ImportError:
+        pytest.fail("nbgrader is not installed: `make test` installs the grading extra (pip install -e '.[grading]')")
+    import nbformat
+
+    from course_utils.exercises import grading
+
+    monkeypatch.delenv("NBGRADER_EXECUTION", raising=False)
+    nb = read_cells("01")
+    nb.cells.insert(0, nbformat.v4.new_code_cell('import os\n\nos.environ["TF_USE_LEGACY_KERAS"] = "1"'))
+    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
+    instructor = tmp_path / "instructor" / "01_practice.ipynb"
+    instructor.parent.mkdir()
+    nbformat.write(nb, instructor)
+
+    (student,) = grading.generate_student([instructor], tmp_path / "course", tmp_path / "student")
+    released = nbformat.read(student, as_version=4)
+    text = "\n".join(cell.source for cell in released.cells)
+    assert "BEGIN SOLUTION" not in text and "layer.trainable" not in text, "the solutions are gone"
+    assert "NotImplementedError" not in text, "the stub must not raise: Run All has to reach every check"
+    answers = {c.metadata["nbgrader"]["grade_id"]: c for c in released.cells if "nbgrader" in c.metadata}
+    assert answers["l01-ex1-answer"].source == "cnn = digit_cnn()\ntrainable_params = None\n# YOUR CODE HERE"
+
+    out = io.StringIO()  # a learner's Run All of the student version: nothing raises, every exercise waits
+    with contextlib.redirect_stdout(out):
+        namespace: dict = {}
+        for cell in released.cells:
+            if cell.cell_type == "code":
+                exec(cell.source, namespace)
+    assert out.getvalue().count("waiting for your answer") == 3
+
+    _answer(answers["l01-ex1-answer"], 'for layer in cnn.layers:\n    layer.trainable = layer.name in ("add_channel", '
+                                       '"pool1", "pool2", "conv3", "flatten", "digits")\ntrainable_params = 85386')
+    _answer(answers["l01-ex2-answer"], "three_way = tf.keras.Model(cnn.inputs, tf.keras.layers.Dense(3)(cnn.layers[-2].output))")
+    answers["l01-ex1-check"].source = "pass  # a check deleted by the student: autograde restores it"
+    submitted = tmp_path / "submitted" / "01_practice.ipynb"
+    submitted.parent.mkdir()
+    nbformat.write(released, submitted)
+
+    grades = grading.autograde(submitted, "alice", tmp_path / "course", timeout=300)
+    scores = {s.grade_id: (s.score, s.max_score, s.message) for s in grades.scores}
+    assert scores["l01-ex1-check"] == (1.0, 1.0, "")
+    assert scores["l01-ex2-check"][:2] == (0.0, 1.0)
+    assert scores["l01-ex2-check"][2].startswith(
+        "ExerciseFailed: Exercise 01.2 (a three-class head that gives probabilities) - not yet: your model's outputs:")
+    assert scores["l01-ex3-check"][:2] == (0.0, 1.0)
+    assert "waiting for your answer: set `conv2_model`" in scores["l01-ex3-check"][2]
+    assert (grades.total, grades.max_total) == (1.0, 3.0)
+    assert grades.table().splitlines()[0] == "01_practice.ipynb: 1 / 3 points"
