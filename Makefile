@@ -6,7 +6,7 @@ PYTHON ?= $(shell command -v python3.11 || command -v python3)
 VENV ?= .venv
 PY := $(VENV)/bin/python
 PROFILE ?= quick
-EXTRAS ?= course,dev
+EXTRAS ?= course,dev,grading
 STAMP := $(VENV)/.course-installed
 
 export TF_USE_LEGACY_KERAS := 1
@@ -20,6 +20,8 @@ help:
 	@echo "make test                          unit tests + quick-profile notebooks, offline"
 	@echo "make nbval [PROFILE=quick|full]    validate the notebooks with pytest --nbval-lax (ONLY=\"01 03\" for some)"
 	@echo "make bench                         input pipeline, backbone and feature-cache benchmark table"
+	@echo "make student [LESSONS=\"01 03\"]     student notebooks without the exercises' solutions, build/student/ (nbgrader)"
+	@echo "make autograde NOTEBOOK=path       autograde a submitted notebook offline: points and messages per exercise"
 	@echo "make mutation                      mutation score of the modules that guard a learner's results (under 60 min)"
 	@echo "make lab                           start JupyterLab with the course kernel"
 	@echo "make sync                          bring each notebook and its paired .py script in step (jupytext)"
@@ -59,6 +61,17 @@ unit: $(STAMP)
 
 bench: $(STAMP)
 	$(PY) benchmarks/run.py
+
+# Instructors (docs/INSTRUCTORS.md, "Exercises and grading"; nbgrader comes with the grading extra):
+# the student version of the notebooks (solutions removed) in build/student/, LESSONS="01 03" for
+# some; offline autograding of a submitted notebook, NOTEBOOK=path [STUDENT=id].
+.PHONY: student autograde
+student: $(STAMP)
+	$(PY) -m course_utils.exercises.grading student $(if $(LESSONS),--lessons $(LESSONS))
+
+autograde: $(STAMP)
+	@test -n "$(NOTEBOOK)" || { echo "usage: make autograde NOTEBOOK=path/to/01_own_model_head_swap.ipynb [STUDENT=id]"; exit 2; }
+	$(PY) -m course_utils.exercises.grading autograde "$(NOTEBOOK)" --student "$(or $(STUDENT),student)"
 
 # Not part of `make test`: plants small bugs in the listed modules and runs the unit tests
 # against each; writes build/mutation/score.md (docs/MUTATION.md).
