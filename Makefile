@@ -13,7 +13,7 @@ export TF_USE_LEGACY_KERAS := 1
 export TF_CPP_MIN_LOG_LEVEL := 2
 export PIP_DISABLE_PIP_VERSION_CHECK := 1
 
-.PHONY: lessons test chromium nbval unit venv lab bench sync colab-cell clean help mutation
+.PHONY: lessons test chromium nbval unit venv lab bench sync colab-cell colab-check clean help mutation
 
 help:
 	@echo "make lessons [PROFILE=quick|full]  execute every notebook, write build/report.md"
@@ -26,6 +26,7 @@ help:
 	@echo "make lab                           start JupyterLab with the course kernel"
 	@echo "make sync                          bring each notebook and its paired .py script in step (jupytext)"
 	@echo "make colab-cell                    write every notebook's Colab cell (and its script's) from course_utils/links.py"
+	@echo "make colab-check                   lessons 01 and 03 as on Colab: the wheel beside plain TensorFlow (needs PyPI)"
 	@echo "make clean                         remove build/ (keeps .venv and data/)"
 
 venv: $(STAMP)
@@ -91,6 +92,12 @@ sync: $(STAMP)
 
 colab-cell: $(STAMP)
 	$(PY) -m course_utils.links notebooks
+
+# The Colab path, tried as a Colab user would: the wheel + plain TensorFlow (Keras 3) in a fresh
+# environment, the notebooks' own Colab cell, lessons 01 and 03 from a folder outside the checkout.
+# Needs PyPI; not part of `make test`. Results in build/colab-check/.
+colab-check: $(STAMP)
+	$(PY) tools/colab_check.py
 
 clean:
 	rm -rf build

@@ -174,7 +174,7 @@ def progress_bar_options(name: str, progress: bool | None) -> dict | bool:
 
 
 def run_notebook(path: Path, out_dir: Path, profile: str, timeout: int, *,
-                 log: Path | None = None, progress: bool | None = None) -> NotebookRun:
+                 log: Path | None = None, progress: bool | None = None, kernel_name: str = "python3") -> NotebookRun:
     """Execute one notebook with papermill; ``timeout`` bounds the whole notebook (seconds).
 
     The kernel's own stdout/stderr go to ``log`` (default ``<out_dir>/../logs/<name>.log``);
@@ -196,7 +196,7 @@ def run_notebook(path: Path, out_dir: Path, profile: str, timeout: int, *,
                 str(path),
                 str(output),
                 parameters={"PROFILE": profile},
-                kernel_name="python3",
+                kernel_name=kernel_name,
                 cwd=str(path.parent),
                 progress_bar=progress_bar_options(path.name, progress),
                 log_output=False,

@@ -1,0 +1,245 @@
+"""The Colab path, tried as a Colab user would (`make colab-check`; needs PyPI, not part of `make test`).
+
+1. Build the course_utils wheel from this checkout.
+2. Make a fresh virtual environment that stands in for a Colab runtime: plain
+   `tensorflow` (whose default `tf.keras` is Keras 3) and a Jupyter kernel,
+   nothing of the course, `TF_USE_LEGACY_KERAS` not set.
+3. Copy lessons 01 and 03 to a folder outside the checkout and run them there
+   in the quick profile (offline once course_utils is imported), on that
+   environment's kernel, with a stand-in `google.colab` module imported at
+   kernel start-up as Colab does: the notebook's own Colab cell takes its
+   Colab branch and pip-installs the wheel (`$COURSE_UTILS_PIP_TARGET`)
+   with the tf-keras that matches the TensorFlow.
+4. Check: both notebooks ran; the Colab cell's install printed no error (no
+   `ERROR: pip's dependency resolver ...`) and `pip check` is clean;
+   TensorFlow was not moved; downloads, caches and run records are in the
+   run folder's `course_data/`, nothing in site-packages.
+
+The notebooks are run with the Colab cell of course_utils/links.py (it says
+so when the committed notebooks carry another one: run `make colab-cell`).
+Results go to build/colab-check/ (summary.json, executed notebooks, logs).
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+import tomllib
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+LESSONS = ["01", "03"]
+KERNEL = "colab-standin"
+# What the course's own environment sets and a Colab runtime does not.
+NOT_ON_COLAB = ("TF_USE_LEGACY_KERAS", "COURSE_DATA_DIR", "COURSE_RECORDS_DIR", "PYTHONPATH", "JUPYTER_PATH",
+                "IPYTHONDIR", "VIRTUAL_ENV", "COURSE_TFHUB_CACHE_DIR", "COURSE_TFDS_DATA_DIR", "COURSE_KERAS_HOME",
+                "TFHUB_CACHE_DIR", "TFDS_DATA_DIR", "KERAS_HOME")
+
+
+def course_pin(name: str) -> str:
+    pins = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["optional-dependencies"]["course"]
+    return next(p for p in pins if p.split("==")[0] == name)
+
+
+def colab_environment(extra: dict[str, str] | None = None) -> dict[str, str]:
+    environment = {k: v for k, v in os.environ.items() if k not in NOT_ON_COLAB}
+    environment.update(extra or {})
+    return environment
+
+
+def make_colab_standin(folder: Path, python: Path) -> dict[str, str]:
+    """A stand-in ``google.colab`` imported at kernel start, and a kernel spec for ``python``.
+
+    ``google`` stays a namespace package (no ``__init__.py``), so
+    ``google.protobuf`` in site-packages still imports beside it. Returns the
+    environment variables that make the stand-in visible.
+    """
+    package = folder / "modules" / "google" / "colab"
+    package.mkdir(parents=True, exist_ok=True)
+    (package / "__init__.py").write_text('"""Stand-in for Colab\'s module: notebooks test only that it is imported."""\n')
+    startup = folder / "ipython" / "profile_default" / "startup"
+    startup.mkdir(parents=True, exist_ok=True)
+    (startup / "00-colab.py").write_text("import google.colab  # as a Colab runtime does before the first cell\n")
+    spec = folder / "jupyter" / "kernels" / KERNEL
+    spec.mkdir(parents=True, exist_ok=True)
+    (spec / "kernel.json").write_text(json.dumps({
+        "argv": [str(python), "-m", "ipykernel_launcher", "-f", "{connection_file}"],
+        "display_name": "Colab stand-in", "language": "python"}, indent=1))
+    return {"PYTHONPATH": str(folder / "modules"), "IPYTHONDIR": str(folder / "ipython"),
+            "JUPYTER_PATH": str(folder / "jupyter")}
+
+
+class Steps:
+    def __init__(self, cwd: Path):
+        self.started = time.perf_counter()
+        self.times: dict[str, float] = {}
+        self.cwd = cwd  # never the checkout: Python would import its course_utils from there
+
+    def run(self, name: str, command: list[str], **kwargs) -> subprocess.CompletedProcess:
+        start = time.perf_counter()
+        print(f"- {name} ...", flush=True)
+        result = subprocess.run(command, capture_output=True, text=True, cwd=self.cwd, **kwargs)
+        self.times[name] = round(time.perf_counter() - start, 1)
+        if result.returncode != 0:
+            raise SystemExit(f"colab-check: {name} failed ({' '.join(map(str, command))}):\n"
+                             f"{result.stdout[-3000:]}\n{result.stderr[-3000:]}")
+        return result
+
+
+def build_wheel(steps: Steps, work: Path) -> Path:
+    """The wheel of the current checkout (built from a copy, so the checkout gets no build/lib)."""
+    source = work / "source"
+    shutil.copytree(ROOT / "course_utils", source / "course_utils", ignore=shutil.ignore_patterns("__pycache__"))
+    for name in ("pyproject.toml", "README.md", "LICENSE"):
+        shutil.copy(ROOT / name, source / name)
+    steps.run("build the wheel", [sys.executable, "-m", "pip", "wheel", "--no-deps", "-q", "-w",
+                                  str(work / "dist"), str(source)])
+    (wheel,) = (work / "dist").glob("course_utils-*.whl")
+    return wheel
+
+
+def colab_cell_errors(executed: Path, kernel_log: Path | None) -> str:
+    """What the Colab cell's install printed as an error (pip's resolver report and the like), or ``""``."""
+    from course_utils import links
+
+    nb = json.loads(executed.read_text())
+    cells = [c for c in nb["cells"] if c["cell_type"] == "code" and links.COLAB_CELL_MARKER in "".join(c["source"])]
+    if len(cells) != 1:
+        return f"{executed.name}: {len(cells)} Colab cells"
+    printed = "".join("".join(o.get("text", "")) + "\n".join(o.get("traceback", [])) for o in cells[0].get("outputs", []))
+    if kernel_log is not None and kernel_log.exists():
+        printed += kernel_log.read_text(errors="replace")
+    return "\n".join(line for line in printed.splitlines() if "ERROR" in line or "Traceback" in line)
+
+
+def python_in(venv: Path) -> Path:
+    return venv / "bin" / "python"
+
+
+def check(condition: bool, message: str, problems: list[str]) -> None:
+    print(("  ok: " if condition else "  PROBLEM: ") + message, flush=True)
+    if not condition:
+        problems.append(message)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--work", type=Path, default=None, help="working folder, outside the checkout "
+                                                                "(default: a new temporary folder)")
+    parser.add_argument("--tensorflow", default=course_pin("tensorflow"),
+                        help="the runtime's TensorFlow (default: the course pin)")
+    parser.add_argument("--lessons", nargs="*", default=LESSONS)
+    parser.add_argument("--keep", action="store_true", help="keep the working folder (the venv is about 2 GB)")
+    parser.add_argument("--results", type=Path, default=ROOT / "build" / "colab-check")
+    args = parser.parse_args(argv)
+
+    sys.path.insert(0, str(ROOT))
+    from course_utils import links, runner
+
+    work = (args.work or Path(tempfile.mkdtemp(prefix="course-colab-check-"))).resolve()
+    if ROOT == work or ROOT in work.parents:
+        raise SystemExit(f"colab-check: the working folder must be outside the checkout, not {work}")
+    work.mkdir(parents=True, exist_ok=True)
+    results = args.results.resolve()
+    shutil.rmtree(results, ignore_errors=True)
+    results.mkdir(parents=True)
+    steps, problems = Steps(work), []
+    print(f"colab-check in {work}", flush=True)
+
+    wheel = build_wheel(steps, work)
+    venv = work / "colab-venv"
+    python = python_in(venv)
+    clean = colab_environment()
+    steps.run("create a fresh environment", [getattr(sys, "_base_executable", sys.executable), "-m", "venv", str(venv)])
+    steps.run("upgrade its pip", [str(python), "-m", "pip", "install", "-q", "--upgrade", "pip"], env=clean)
+    steps.run(f"install the runtime's {args.tensorflow} and a Jupyter kernel",
+              [str(python), "-m", "pip", "install", "-q", args.tensorflow, "ipykernel"], env=clean)
+    probe = steps.run("check the runtime is Keras 3 without the course", [str(python), "-c", (
+        "import importlib.util, json, tensorflow as tf\n"
+        "print(json.dumps({'tf': tf.__version__, 'keras': tf.keras.layers.Layer.__module__,\n"
+        "                  'tf_keras': importlib.util.find_spec('tf_keras') is not None,\n"
+        "                  'course_utils': importlib.util.find_spec('course_utils') is not None}))")], env=clean)
+    before = json.loads(probe.stdout.strip().splitlines()[-1])
+    check(before["keras"].startswith("keras."), f"default tf.keras is Keras 3 ({before['keras']})", problems)
+    check(not before["tf_keras"] and not before["course_utils"], "tf-keras and course_utils not installed yet", problems)
+
+    run_folder = work / "content"  # Colab's working folder, outside the checkout
+    run_folder.mkdir(exist_ok=True)
+    notebooks = runner.find_notebooks(ROOT / "notebooks", args.lessons)
+    for notebook in notebooks:
+        shutil.copy(notebook, run_folder / notebook.name)
+        if links.write_colab_cell(run_folder / notebook.name):
+            print(f"  note: {notebook.name} in the checkout carries an older Colab cell; "
+                  "run `make colab-cell` (this check uses course_utils/links.py's)", flush=True)
+
+    kernel_env = colab_environment({
+        **make_colab_standin(work / "standin", python),
+        links.PIP_TARGET_VAR: str(wheel),
+        "COURSE_PROFILE": "quick", "COURSE_OFFLINE": "1", "TF_CPP_MIN_LOG_LEVEL": "2",
+        "MPLBACKEND": "module://matplotlib_inline.backend_inline",
+        "PIP_DISABLE_PIP_VERSION_CHECK": "1",
+    })
+    saved = dict(os.environ)
+    os.environ.clear()
+    os.environ.update(kernel_env)  # the kernel inherits this process's environment
+    try:
+        runs = []
+        for notebook in notebooks:
+            start = time.perf_counter()
+            run = runner.run_notebook(run_folder / notebook.name, results, "quick", 1800,
+                                      log=results / "logs" / f"{notebook.stem}.log", kernel_name=KERNEL)
+            steps.times[f"lesson {run.lesson}"] = round(time.perf_counter() - start, 1)
+            print(runner.console_line(run), flush=True)
+            runs.append(run)
+    finally:
+        os.environ.clear()
+        os.environ.update(saved)
+
+    print("- checks", flush=True)
+    for run in runs:
+        check(run.status == "ok", f"{run.notebook} ran in the quick profile ({run.status} {run.error})", problems)
+    for run in runs:
+        executed = results / run.notebook
+        if executed.exists():
+            errors = colab_cell_errors(executed, Path(run.log) if run.log else None)
+            check(not errors, f"{run.notebook}: the Colab cell's pip install printed no error", problems)
+            if errors:
+                print(errors[-3000:])
+    after = steps.run("pip check", [str(python), "-m", "pip", "check"], env=clean)
+    check("No broken requirements" in after.stdout, f"pip check: {after.stdout.strip()}", problems)
+    state = json.loads(steps.run("inspect the runtime after the lessons", [str(python), "-c", (
+        "import json, sysconfig, course_utils, tensorflow as tf\n"
+        "print(json.dumps({'tf': tf.__version__, 'course_utils': course_utils.__file__,\n"
+        "                  'site': sysconfig.get_paths()['purelib']}))")], env=clean).stdout.strip().splitlines()[-1])
+    site = Path(state["site"])
+    check(state["tf"] == before["tf"], f"TensorFlow stayed at {before['tf']} (now {state['tf']})", problems)
+    check(Path(state["course_utils"]).is_relative_to(site), f"course_utils came from the wheel ({state['course_utils']})",
+          problems)
+    strays = [p.name for p in site.iterdir() if p.name in ("data", "build", "course_data")]
+    check(not strays, f"nothing written into site-packages ({strays or 'no data/, build/'})", problems)
+    course_data = run_folder / "course_data"
+    records = sorted(p.name for p in (course_data / "build" / "records").glob("lesson_*.json"))
+    check(records == [f"lesson_{r.lesson}.json" for r in runs],
+          f"run records in the learner's course_data/build/records ({records})", problems)
+    check((course_data / "quick").is_dir(), "caches and stand-ins in the learner's course_data/quick", problems)
+
+    total = round(time.perf_counter() - steps.started, 1)
+    summary = {"total_s": total, "steps_s": steps.times, "tensorflow": before["tf"], "wheel": wheel.name,
+               "lessons": {r.lesson: r.status for r in runs}, "problems": problems, "work": str(work)}
+    (results / "summary.json").write_text(json.dumps(summary, indent=2))
+    print(f"colab-check: {'PASSED' if not problems else 'FAILED'} in {total:.0f} s "
+          f"({', '.join(f'{k} {v:.0f} s' for k, v in steps.times.items())}); summary {results / 'summary.json'}")
+    if problems or args.keep:
+        print(f"working folder kept: {work}")
+    else:
+        shutil.rmtree(work, ignore_errors=True)
+    return 1 if problems else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
