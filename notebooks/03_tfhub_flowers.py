@@ -257,6 +257,7 @@ mobile_model.compile(
     loss=SparseCategoricalCrossentropy(from_logits=True),
     metrics=["accuracy"],
 )
+initial_kernel = mobile_model.layers[-1].kernel.numpy()  # before training, for the head below
 image_timer = EpochTimer()
 mobile_model.fit(train_batches, epochs=2, validation_data=validation_batches,
                  callbacks=[image_timer], verbose=2)
@@ -300,6 +301,7 @@ head_mn = tf.keras.Sequential([
     Dropout(0.5),
     Dense(num_classes),
 ])
+assert np.array_equal(head_mn.layers[-1].kernel.numpy(), initial_kernel)
 head_mn.compile(optimizer=tf.keras.optimizers.Adam(learning_rate=head_learning_rate),
                 loss=SparseCategoricalCrossentropy(from_logits=True), metrics=["accuracy"])
 mn_timer = EpochTimer()
