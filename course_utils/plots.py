@@ -151,7 +151,7 @@ def plot_misclassified(images, true_labels, predicted_labels, confidence, class_
     wrong = np.flatnonzero(true_labels != predicted_labels)
     wrong = wrong[np.argsort(-confidence[wrong], kind="stable")][:max_images]
     rows = max(1, int(np.ceil(len(wrong) / cols)))
-    fig, axes = plt.subplots(rows, cols, figsize=(2.2 * cols, 2.5 * rows), squeeze=False)
+    fig, axes = plt.subplots(rows, cols, figsize=(2.2 * cols, 3.0 * rows), squeeze=False)  # room for 2-line titles
     for ax in axes.flat:
         ax.axis("off")
     for ax, i in zip(axes.flat, wrong):
