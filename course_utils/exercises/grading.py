@@ -1,6 +1,6 @@
 """Instructors: student notebooks without solutions, and offline autograding, with nbgrader.
 
-    python -m course_utils.exercises.grading student [--lessons 01 03] [--out build/student]
+    python -m course_utils.exercises.grading student [NOTEBOOK ...] [--lessons 01 03] [--out build/student]
     python -m course_utils.exercises.grading autograde SUBMITTED.ipynb [--student NAME]
 
 nbgrader (``pip install -e ".[grading]"``) works in a *course directory*:
@@ -216,6 +216,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--timeout", type=int, default=600, help="seconds per cell when autograding")
     sub = parser.add_subparsers(dest="command", required=True)
     student = sub.add_parser("student", help="write the student notebooks (no solutions)")
+    student.add_argument("notebooks", nargs="*", type=Path,
+                         help="instructor notebooks (default: the lessons in notebooks/)")
     student.add_argument("--lessons", nargs="*", help="lesson numbers, e.g. 01 03 (default: all)")
     student.add_argument("--out", type=Path, default=STUDENT_DIR, help="where the student notebooks go")
     grade = sub.add_parser("autograde", help="autograde a submitted notebook, offline")
@@ -225,7 +227,8 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     try:
         if args.command == "student":
-            for path in generate_student(_lesson_notebooks(args.lessons), args.course_dir, args.out):
+            notebooks = args.notebooks or _lesson_notebooks(args.lessons)
+            for path in generate_student(notebooks, args.course_dir, args.out):
                 print(f"student version: {path}")
         else:
             print(autograde(args.notebook, args.student, args.course_dir, args.source, args.timeout).table())
