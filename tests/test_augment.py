@@ -84,6 +84,22 @@ def test_the_stack_works_in_a_tf_data_map_on_uint8_batches():
     assert all(0.0 <= b.min() and b.max() <= 1.0 + 1e-6 for b in batches)
 
 
+def test_a_stack_built_after_the_same_seed_repeats_its_draws_but_a_reused_stack_moves_on():
+    """Why lesson 05 re-seeds and builds new layers for each run: the layers' generator keeps its state."""
+    images = smooth_images()
+    tf.keras.utils.set_random_seed(3)
+    first_run = augment.build_augmentation(**LESSON)(images, training=True).numpy()
+    tf.keras.utils.set_random_seed(3)
+    stack = augment.build_augmentation(**LESSON)
+    second_run = stack(images, training=True).numpy()
+    np.testing.assert_array_equal(second_run, first_run)
+    reused = stack(images, training=True).numpy()  # the same layers again: their generator moved on
+    assert np.abs(reused - first_run).mean() > 0.01
+    tf.keras.utils.set_random_seed(3)
+    tf.keras.layers.Dense(4).build((None, 8))  # building a model between the seed and the layers moves them
+    assert np.abs(augment.build_augmentation(**LESSON)(images, training=True).numpy() - first_run).mean() > 0.01
+
+
 # --- RandomShear --------------------------------------------------------------------------------
 
 def test_shear_transform_matches_image_data_generator():

@@ -62,6 +62,24 @@ def test_generated_images_are_jpegs_of_the_requested_size_and_splits_differ(gene
     assert not any(np.asarray(Image.open(p)).tobytes() in train_pixels for p in validation)
 
 
+def test_a_shuffled_folder_dataset_reshuffles_per_pass_and_a_new_one_repeats_the_order(generated):
+    """Why lesson 05 builds a new training dataset for each run instead of reusing one."""
+    import tensorflow as tf
+
+    def labels_of(dataset, batches=4):
+        return np.concatenate([y.numpy().ravel() for _, y in dataset.repeat().take(batches)])
+
+    def folder_dataset():
+        return tf.keras.utils.image_dataset_from_directory(
+            generated / "train", label_mode="binary", image_size=(32, 32), batch_size=2, shuffle=True, seed=0)
+
+    dataset = folder_dataset()
+    first_pass = labels_of(dataset)
+    orders = {tuple(labels_of(dataset)) for _ in range(5)}
+    assert len(orders) > 1  # every new pass over the same dataset has another order
+    assert first_pass.tolist() == labels_of(folder_dataset()).tolist()  # a new dataset starts over
+
+
 def test_generated_classes_differ_in_colour(generated):
     from PIL import Image
 
