@@ -1,9 +1,34 @@
 """Lesson 05 executed in the quick profile, plus the mixed7 cut it relies on."""
-import math
+import json
+import re
+from pathlib import Path
 
 import pytest
 
+from course_utils import catsdogs
+from course_utils.profiles import lesson_settings
+
+NOTEBOOK = Path(__file__).resolve().parent.parent / "notebooks" / "05_inception_mixed7_dropout.ipynb"
 HEAD_PARAMS = (7 * 7 * 768 * 1024 + 1024) + (1024 + 1)
+
+
+def inception_17x17_block_kernels(c7: int, channels_in: int = 768) -> int:
+    """Convolution weights of one 17x17 Inception-v3 block (mixed4-mixed7 in Keras; no biases before BatchNorm).
+
+    Branches: 1x1 to 192; 1x1 to c7, 1x7 c7, 7x1 to 192; 1x1 to c7, 7x1, 1x7, 7x1 c7, 1x7 to 192;
+    pooling then 1x1 to 192. mixed6 has c7 = 160, mixed7 c7 = 192.
+    """
+    one_by_one = channels_in * 192
+    branch_7x7 = channels_in * c7 + 7 * c7 * c7 + 7 * c7 * 192
+    branch_7x7dbl = channels_in * c7 + 3 * 7 * c7 * c7 + 7 * c7 * 192
+    pool = channels_in * 192
+    return one_by_one + branch_7x7 + branch_7x7dbl + pool
+
+
+MIXED6_AND_MIXED7 = inception_17x17_block_kernels(160) + inception_17x17_block_kernels(192)
+QUICK = lesson_settings("05", "quick")
+FULL = lesson_settings("05", "full")
+VALIDATION_COUNTS = catsdogs.generated_counts(QUICK.num_images)["validation"]
 
 
 def test_cut_at_mixed7_gives_a_7x7x768_grid_at_150_pixels():
@@ -18,6 +43,33 @@ def test_cut_at_mixed7_gives_a_7x7x768_grid_at_150_pixels():
     assert cut.layers[-1].name == "mixed7" and len(cut.layers) < len(backbone.layers)
     with pytest.raises(models.LayerNotFoundError, match="no layer named 'mixed_7'"):
         models.cut_at(backbone, "mixed_7")
+
+
+def test_fine_tuning_settings_lower_the_learning_rate_10_to_100_fold():
+    for cfg in (QUICK, FULL):
+        assert 10 <= cfg.learning_rate / cfg.fine_tune_learning_rate <= 100
+        assert cfg.fine_tune_after == "mixed5" and cfg.cut_layer == "mixed7"
+    assert FULL.fine_tune_epochs >= 10 and QUICK.fine_tune_epochs == 1
+
+
+def test_notebook_markdown_stays_within_the_word_limits():
+    nb = json.loads(NOTEBOOK.read_text())
+    words = [len(re.findall(r"\w+", "".join(c["source"]))) for c in nb["cells"] if c["cell_type"] == "markdown"]
+    assert sum(words) <= 1300 and max(words) <= 200, (sum(words), max(words))
+
+
+def test_the_lessons_steps_are_code_in_the_notebook():
+    nb = json.loads(NOTEBOOK.read_text())
+    code = "\n".join("".join(c["source"]) for c in nb["cells"] if c["cell_type"] == "code")
+    for step in ("image_dataset_from_directory(", "weights=None", ".load_weights(", "layer.trainable = False",
+                 ".get_layer(cfg.cut_layer)", "layers.Dense(1024", "layers.Dropout(", "RMSprop(learning_rate=",
+                 ".fit(", "initial_epoch=", "phase_boundary=", ".predict(", "ConfusionMatrixDisplay",
+                 "plots.plot_misclassified(", "np.maximum(probabilities, 1 - probabilities)",
+                 "course_utils.comparison_table()"):
+        assert step in code, step
+    # every run re-seeds before its model and before its augmented pipeline
+    assert code.count("tf.keras.utils.set_random_seed(cfg.seed)") == 2
+    assert "def build_classifier" in code and "def augmented_training_data" in code
 
 
 @pytest.mark.notebooks
@@ -37,14 +89,50 @@ def test_lesson_05_augments_training_images_but_never_validation_images(course_r
 
 
 @pytest.mark.notebooks
-def test_lesson_05_records_both_runs(course_run):
+def test_lesson_05_runs_start_from_the_same_weights_and_the_same_batches(course_run):
     figs = course_run.figures("05")
-    for run in ("without_dropout", "with_dropout"):
-        gap = figs[f"gap_{run}"]
-        assert math.isfinite(gap) and -1.0 <= gap <= 1.0
-        assert 0.0 <= figs[f"val_accuracy_{run}"] <= 1.0
-    assert figs["epoch_s"] > 0
-    assert figs["full_schedule_estimate_h"] > 0
+    assert figs["same_starting_weights"] is True
+    assert figs["same_first_augmented_batch"] is True
+
+
+@pytest.mark.notebooks
+def test_lesson_05_validation_covers_every_validation_image(course_run):
+    figs = course_run.figures("05")
+    total = sum(VALIDATION_COUNTS.values())
+    for name in ("val_accuracy_without_dropout", "val_accuracy_with_dropout", "val_accuracy_before_fine_tuning",
+                 "val_accuracy_after_fine_tuning"):
+        correct = figs[name] * total
+        assert correct == pytest.approx(round(correct), abs=1e-4), f"{name}: not a whole number of {total} images"
+    # the fine-tuning phase starts where the dropout run ended
+    assert figs["val_accuracy_before_fine_tuning"] == pytest.approx(figs["val_accuracy_with_dropout"], abs=1e-7)
+
+
+@pytest.mark.notebooks
+def test_lesson_05_fine_tunes_mixed6_and_mixed7_with_batchnorm_frozen(course_run):
+    figs = course_run.figures("05")
+    assert figs["trainable_params_fine_tuning"] == HEAD_PARAMS + MIXED6_AND_MIXED7 == 42_362_881
+    assert figs["fine_tune_learning_rate"] == pytest.approx(QUICK.fine_tune_learning_rate, rel=1e-6)
+    assert figs["batchnorm_statistics_change"] == 0.0  # inference mode: moving statistics untouched
+
+
+@pytest.mark.notebooks
+def test_lesson_05_confusion_matrix_agrees_with_keras_accuracy(course_run):
+    figs = course_run.figures("05")
+    tn, fp, fn, tp = figs["confusion_matrix"]  # recorded flat, in scikit-learn's ravel() order
+    matrix = [[tn, fp], [fn, tp]]
+    assert [sum(row) for row in matrix] == [VALIDATION_COUNTS[name] for name in catsdogs.CLASS_NAMES]
+    total = sum(map(sum, matrix))
+    right = matrix[0][0] + matrix[1][1]
+    assert right / total == pytest.approx(figs["val_accuracy_after_fine_tuning"], abs=1e-6)
+    assert figs["misclassified"] == total - right
+
+
+@pytest.mark.notebooks
+def test_lesson_05_full_schedule_estimate_follows_from_the_measured_epochs(course_run):
+    figs = course_run.figures("05")
+    scale = (FULL.steps_per_epoch + FULL.validation_steps) / (QUICK.steps_per_epoch + QUICK.validation_steps)
+    expected_s = figs["epoch_s"] * scale * FULL.epochs * 2  # two runs: without and with dropout
+    assert figs["full_schedule_estimate_h"] == pytest.approx(expected_s / 3600, rel=1e-9)
 
 
 @pytest.mark.notebooks
@@ -54,10 +142,14 @@ def test_lesson_05_notebook_shows_its_plots_and_teaches_the_api_changes(course_r
     assert run.records["plots"] == ["lesson_05_key_plot.png"]
     nb = course_run.executed("05")
     images = [o for c in nb.cells if c.cell_type == "code" for o in c.outputs if "image/png" in o.get("data", {})]
-    assert len(images) >= 2  # the augmentation grid and the accuracy curves
+    assert len(images) == 5  # augmentation grid, dropout curves, fine-tuning curve, confusion matrix, gallery
     markdown = "\n".join(c.source for c in nb.cells if c.cell_type == "markdown")
     for phrase in ("`lr=`", "learning_rate=", "fit_generator", "flow_from_directory", "shear_range=0.2",
-                   "feature", "estimate"):
+                   "feature", "estimate", "## Ours beside the original lesson", "## Takeaways"):
         assert phrase in markdown
     outputs = "\n".join(o.get("text", "") for c in nb.cells if c.cell_type == "code" for o in c.outputs)
     assert "profile quick" in outputs and "estimate for the full schedule" in outputs
+    assert "validation accuracy (quick profile)" in outputs
+    last_code = [c for c in nb.cells if c.cell_type == "code"][-1]
+    table = last_code.outputs[0]["data"]["text/html"]
+    assert "like for like?" in table and "quick profile" in table and "gap_with_dropout" in table
