@@ -120,13 +120,17 @@ REFERENCES: dict[str, dict[str, Reference]] = {
     },
     "05": {
         "gap_without_dropout": Reference(
-            "training and validation accuracy diverge over 100 epochs (overfitting; curves only)",
-            "partly: same data, model and schedule; the lesson gives curves, not a number"),
+            "a curve, no number: validation accuracy 'diverging away from the training' over 100 epochs",
+            "partly: same data, model, RMSprop 1e-4 and 100 x 100-step schedule; augmentation through "
+            "layers (same ranges) and bilinear resizing (the generator's is nearest); the lesson shows a "
+            "curve, ours is one final-epoch gap"),
         "gap_with_dropout": Reference(
-            "Dropout(0.2) shown as the remedy; curves only",
-            "partly: same data, model and schedule; the lesson gives curves, not a number"),
-        "val_accuracy_without_dropout": Reference("curves only (no figure reported)", "no: no figure to compare"),
-        "val_accuracy_with_dropout": Reference("curves only (no figure reported)", "no: no figure to compare"),
+            "nothing: Dropout(0.2) is introduced as a remedy, with its code but no curve or figure",
+            "no: the lesson shows no result for the dropout run"),
+        "val_accuracy_without_dropout": Reference(
+            "no figure (the curve of the no-dropout run only)", "no: no figure to compare"),
+        "val_accuracy_with_dropout": Reference(
+            "nothing (no curve for the dropout run)", "no: nothing reported to compare"),
         "mixed7_shape": Reference("7x7 (mixed7 chosen over the last layer's 3x3)", "yes: same model and input size"),
     },
     "06": {
