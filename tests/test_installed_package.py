@@ -65,10 +65,12 @@ def test_a_resolver_error_printed_by_the_colab_cell_is_caught(tmp_path):
     cell = nbformat.v4.new_code_cell(links.colab_setup_source())
     nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell("PROFILE = None"), cell])
     nbformat.write(nb, tmp_path / "clean.ipynb")
-    (tmp_path / "kernel.log").write_text("[IPKernelApp] WARNING | Kernel is running over TCP without encryption.\n")
+    (tmp_path / "kernel.log").write_text(
+        "[IPKernelApp] WARNING | Kernel is running over TCP without encryption.\n"
+        "E0000 00:00:1796156204.808736   18274 cuda_platform.cc:52] failed call to cuInit: UNKNOWN ERROR (303)\n")
     assert check.colab_cell_errors(tmp_path / "clean.ipynb", tmp_path / "kernel.log") == ""
     cell.outputs = [nbformat.v4.new_output("stream", name="stderr", text=(
-        "ERROR: pip's dependency resolver does not currently take into account all the packages that are installed.\n"
+        "\x1b[31mERROR: pip's dependency resolver does not currently take into account all the packages that are installed.\n"
         "course-utils 0.1.0 requires jupyterlab==4.6.6, which is not installed.\n"))]
     nbformat.write(nb, tmp_path / "resolver.ipynb")
     assert "ERROR: pip's dependency resolver" in check.colab_cell_errors(tmp_path / "resolver.ipynb", None)

@@ -24,6 +24,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -114,7 +115,9 @@ def colab_cell_errors(executed: Path, kernel_log: Path | None) -> str:
     printed = "".join("".join(o.get("text", "")) + "\n".join(o.get("traceback", [])) for o in cells[0].get("outputs", []))
     if kernel_log is not None and kernel_log.exists():
         printed += kernel_log.read_text(errors="replace")
-    return "\n".join(line for line in printed.splitlines() if "ERROR" in line or "Traceback" in line)
+    # pip's errors start "ERROR: " (after a colour code); TensorFlow's C++ lines ("E0000 ... ERROR (303)") are not pip's
+    pip_error = re.compile(r"^(?:\x1b\[[0-9;]*m)?ERROR: |Traceback \(most recent call last\)")
+    return "\n".join(line for line in printed.splitlines() if pip_error.search(line))
 
 
 def python_in(venv: Path) -> Path:
