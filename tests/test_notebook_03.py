@@ -150,7 +150,7 @@ def test_lesson_03_notebook_shows_its_work(course_run):
 def test_lesson_03_markdown_is_short():
     nb = json.loads(NOTEBOOK.read_text())
     words = [len(re.findall(r"\w+", "".join(c["source"]))) for c in nb["cells"] if c["cell_type"] == "markdown"]
-    assert sum(words) <= 1300 and max(words) <= 200, (sum(words), max(words))
+    assert sum(words) <= 1600 and max(words) <= 200, (sum(words), max(words))  # the project limits, exercises included
     headings = [c["source"][0] for c in nb["cells"] if c["cell_type"] == "markdown"]
     assert any("Ours beside the original lesson" in h for h in headings)
     assert any("Takeaways" in h for h in headings)

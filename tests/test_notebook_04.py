@@ -179,7 +179,7 @@ def test_lesson_04_shows_its_plots_ends_with_the_comparison_and_stays_short(cour
     assert headings[-2:] == ["## Ours beside the original lesson", "## Takeaways"]
     assert "course_utils.comparison_table()" in _code(nb)
     words = [len(re.findall(r"\w+", cell)) for cell in markdown]
-    assert sum(words) <= 1300 and max(words) <= 200, (sum(words), max(words))
+    assert sum(words) <= 1600 and max(words) <= 200, (sum(words), max(words))  # the project limits, exercises included
 
 
 def test_lesson_04_committed_notebook_does_not_use_the_feature_cache():
