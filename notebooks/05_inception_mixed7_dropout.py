@@ -292,7 +292,7 @@ first_validation_batch, _ = next(iter(validation_ds))
 
 train_change = float(tf.reduce_mean(tf.abs(augmented - rescaled)))
 validation_change = float(tf.reduce_max(tf.abs(first_validation_batch - rescaled)))
-print(f"training map   : mean pixel change {train_change:.3f} (augmented)")
+print(f"training map   : mean pixel change {train_change:.3f} (augmented; {cfg.profile} profile images)")
 print(f"validation data: max pixel change {validation_change:.1e} (only rescaled)")
 course_utils.record("train_pixel_change", train_change, note="mean |augmented - rescaled| on one batch")
 course_utils.record("validation_pixel_change", validation_change, note="max |validation pipeline - rescaled|")
@@ -379,6 +379,7 @@ for name, h in runs.items():
     summary.append({"run": name, "final training accuracy": train_acc, "final validation accuracy": val_acc,
                     "gap (training - validation)": train_acc - val_acc})
 summary = pd.DataFrame(summary).set_index("run")
+summary.index.name = f"run ({cfg.profile} profile)"
 
 gap_without, gap_with = summary["gap (training - validation)"]
 course_utils.record("gap_without_dropout", gap_without, note=f"final epoch of {cfg.epochs}")
@@ -482,6 +483,7 @@ tn, fp, fn, tp = display.confusion_matrix.ravel()  # cats (0) are the negatives,
 course_utils.record("confusion_matrix", [tn, fp, fn, tp], note="tn, fp, fn, tp: rows true cats, dogs")
 course_utils.record("misclassified", int(np.sum(predicted != validation_labels)),
                     note=f"of {len(validation_labels)} validation images")
+print(f"fine-tuned model on the validation images ({cfg.profile} profile):")
 print(classification_report(validation_labels, predicted, target_names=list(catsdogs.CLASS_NAMES), zero_division=0))
 
 # %%
