@@ -55,7 +55,7 @@ def test_fine_tuning_settings_lower_the_learning_rate_10_to_100_fold():
 def test_notebook_markdown_stays_within_the_word_limits():
     nb = json.loads(NOTEBOOK.read_text())
     words = [len(re.findall(r"\w+", "".join(c["source"]))) for c in nb["cells"] if c["cell_type"] == "markdown"]
-    assert sum(words) <= 1300 and max(words) <= 200, (sum(words), max(words))
+    assert sum(words) <= 1600 and max(words) <= 200, (sum(words), max(words))  # the project limits, exercises included
 
 
 def test_the_lessons_steps_are_code_in_the_notebook():
