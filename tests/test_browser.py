@@ -143,6 +143,7 @@ def _click_menu(driver, menu: str, label: str):
     item[0].click()
 
 
+@pytest.mark.notebooks
 def test_make_lab_runs_lesson_01_in_chromium_with_the_course_kernel(tmp_path):
     from selenium import webdriver
     from selenium.webdriver.chrome.service import Service

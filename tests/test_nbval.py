@@ -12,12 +12,14 @@ import subprocess
 from pathlib import Path
 
 import nbformat
+import pytest
 
 from course_utils import runner
 
 ROOT = Path(__file__).resolve().parent.parent
 
 
+@pytest.mark.notebooks
 def test_nbval_lax_validates_lesson_01_in_the_quick_profile(tmp_path):
     """The nbval proof itself: lesson 01 (the shortest, about 15 s) is executed here a second time in this test run.
 
