@@ -255,7 +255,34 @@ def offline_message(asset: Asset, target: Path, reason: str = "") -> str:
     )
 
 
-def fetch(asset: Asset, folder: str | Path, *, local_copy: str | Path | None = None,
+def fetch(asset: Asset, folder: str | Path, *, local_copy: str | Path | None = None, **options) -> Path:
+    """Return the path of a verified copy of ``asset`` in ``folder``, fetching it if needed.
+
+    A classroom's shared folder (``env.find_data``) is read first: a verified copy
+    there is used as it is, never written to. Otherwise, under a cross-process lock
+    (``files.build_lock``), so of several runs at once one downloads and the others
+    reuse its file: see :func:`_fetch_unlocked` for the options and errors.
+    """
+    from course_utils import env
+    from course_utils.files import build_lock
+
+    folder = Path(folder)
+    target = target_path(asset, folder)
+    if local_copy is None:
+        shared = env.find_data(target, what=asset.name)
+        if shared != target and shared.is_file():
+            try:
+                verify_file(shared, asset, where=f"the shared copy {shared}")
+            except VerificationError as err:
+                print(f"{asset.name}: {err}; fetching your own copy into {target}")
+            else:
+                return shared
+    folder.mkdir(parents=True, exist_ok=True)
+    with build_lock(target):
+        return _fetch_unlocked(asset, folder, local_copy=local_copy, **options)
+
+
+def _fetch_unlocked(asset: Asset, folder: str | Path, *, local_copy: str | Path | None = None,
           retries: int = 3, backoff: float = 2.0, timeout: float = 60.0,
           opener: Callable | None = None, sleep: Callable[[float], None] = time.sleep,
           progress: bool = True, printer: Callable[[str], None] = print) -> Path:

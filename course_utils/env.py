@@ -72,6 +72,65 @@ def data_dir() -> Path:
     return root / "data" if root is not None else project_root()
 
 
+# -- a classroom's shared, read-only data folder (docs/INSTRUCTORS.md, "Classroom") ------------
+SHARED_DATA_VAR = "COURSE_SHARED_DATA_DIR"
+FILL_HINT = (
+    "the instructor adds it on a machine that can write there: "
+    "`make classroom-data CLASSROOM_DATA=<shared folder>` (both profiles), or "
+    "`COURSE_DATA_DIR=<shared folder> PROFILE=full make lessons`"
+)
+_reported_missing: set[str] = set()
+
+
+def shared_data_dir() -> Path | None:
+    """The classroom's read-only data folder (``$COURSE_SHARED_DATA_DIR``), or ``None``.
+
+    The course only reads there; everything a run writes goes to :func:`data_dir`.
+    """
+    named = os.environ.get(SHARED_DATA_VAR)
+    return Path(named) if named else None
+
+
+def find_data(path: str | Path, what: str | None = None) -> Path:
+    """Where to read ``path`` (a path under :func:`data_dir`, or relative to it) from.
+
+    The one resolver every module uses: the same place in the shared folder when it
+    exists there, else the learner's own path (which the caller builds or downloads,
+    as without a shared folder). A path outside the data folder is returned as is.
+    When a shared folder is set but lacks the file, one message names it and says how
+    the instructor adds it (``what`` names the thing in that message).
+    """
+    own_root = data_dir()
+    path = Path(path)
+    relative = path if not path.is_absolute() else None
+    if relative is None:
+        try:
+            relative = path.resolve().relative_to(own_root.resolve())
+        except ValueError:
+            return path
+    own = own_root / relative
+    shared = shared_data_dir()
+    if shared is None or own.exists():
+        return own
+    candidate = shared / relative
+    if candidate.exists():
+        return candidate
+    if str(relative) not in _reported_missing:
+        _reported_missing.add(str(relative))
+        print(f"shared data: {what or relative} is not in the shared folder ({candidate}); this run "
+              f"makes its own copy in {own}. To share it, {FILL_HINT}.", flush=True)
+    return own
+
+
+def describe_data_folders() -> str:
+    """One line for the banner: the learner's folder, and the shared one if any."""
+    text = f"{data_dir()} (yours, written)"
+    shared = shared_data_dir()
+    if shared is not None:
+        text += f"; shared, read only: {shared}" + ("" if shared.is_dir() else " (MISSING)")
+    return text
+
+
 def use_legacy_keras() -> None:
     """Ask TensorFlow for Keras 2; a no-op when it is set already."""
     os.environ[LEGACY_KERAS_VAR] = "1"

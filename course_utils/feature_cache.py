@@ -107,6 +107,7 @@ reported and rebuilt, never trusted.
 """
 from __future__ import annotations
 
+import contextlib
 import functools
 import hashlib
 import inspect
@@ -125,6 +126,7 @@ import numpy as np
 import tensorflow as tf
 
 from course_utils import env
+from course_utils.files import build_lock
 
 FORMAT_VERSION = 1
 MANIFEST = "manifest.json"
@@ -798,20 +800,30 @@ class FeatureCache:
         key_hash = hashlib.sha256(_json(key).encode()).hexdigest()[:32]
         folder = self.root / key_hash
 
-        if folder.exists():
-            try:
-                features, labels, stored_fps, manifest = self._load(folder, key, verify)
-            except CorruptEntryError as error:
-                print(f"feature cache: the entry {folder.name} cannot be trusted ({error}); rebuilding it",
-                      flush=True)
-            else:
-                if current_fps is not None:
-                    features, labels = _reorder(features, labels, stored_fps, current_fps)
-                return CachedFeatures(features, labels, folder, key, key_hash, True,
-                                      time.perf_counter() - started, float(manifest["seconds"]), notes)
-
-        features, labels, seconds = self._compute(backbone, before, dataset, preprocess, key, folder,
-                                                  batch_size, progress, current_fps)
+        # Read the classroom's shared copy if there is one (env.find_data); then, under a
+        # cross-process lock, look again (another run may have just built it) before computing.
+        with contextlib.ExitStack() as locked:
+            for where in (env.find_data(folder, what=f"the feature cache entry {key_hash}"), folder):
+                if where is folder:
+                    locked.enter_context(build_lock(folder))
+                    for stale in self.root.glob(f".tmp-{key_hash}-*"):  # a killed run's partial entry
+                        shutil.rmtree(stale, ignore_errors=True)
+                if where.exists():
+                    try:
+                        features, labels, stored_fps, manifest = self._load(where, key, verify)
+                    except CorruptEntryError as error:
+                        if where is folder:
+                            print(f"feature cache: the entry {folder.name} cannot be trusted ({error}); rebuilding it",
+                                  flush=True)
+                        elif where != folder:
+                            print(f"feature cache: the shared entry {where} cannot be trusted ({error})", flush=True)
+                    else:
+                        if current_fps is not None:
+                            features, labels = _reorder(features, labels, stored_fps, current_fps)
+                        return CachedFeatures(features, labels, where, key, key_hash, True,
+                                              time.perf_counter() - started, float(manifest["seconds"]), notes)
+            features, labels, seconds = self._compute(backbone, before, dataset, preprocess, key, folder,
+                                                      batch_size, progress, current_fps)
         return CachedFeatures(features, labels, folder, key, key_hash, False,
                               time.perf_counter() - started, seconds, notes)
 

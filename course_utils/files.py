@@ -1,9 +1,19 @@
-"""Put a finished folder in place: the last step of every build-then-rename in the course."""
+"""Build once, put in place: the lock + stage + rename of every build step in the course.
+
+:func:`build_once` is the one helper for it (downloads, stand-ins, prepared data sets,
+checked views, feature caches); :func:`replace_folder` is its last step.
+"""
 from __future__ import annotations
 
+import hashlib
 import os
 import shutil
+import uuid
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
+
+from filelock import FileLock
 
 
 def replace_folder(ready: str | Path, target: str | Path) -> Path:
@@ -13,7 +23,87 @@ def replace_folder(ready: str | Path, target: str | Path) -> Path:
     when everything checked out, so a reader never sees a half-built folder.
     """
     ready, target = Path(ready), Path(target)
-    shutil.rmtree(target, ignore_errors=True)
+    if target.is_symlink() or target.is_file():
+        target.unlink()
+    else:
+        shutil.rmtree(target, ignore_errors=True)
     target.parent.mkdir(parents=True, exist_ok=True)
     os.replace(ready, target)
+    return target
+
+
+def lock_path(target: str | Path) -> Path:
+    """The lock file that guards building ``target``, in ``<data dir>/.locks/``.
+
+    Named after ``target``'s absolute path, and kept out of the folders the course
+    fills, so those hold only what was built.
+    """
+    from course_utils import env
+
+    target = Path(target)
+    key = hashlib.sha1(str(target.resolve()).encode()).hexdigest()[:20]
+    return env.data_dir() / ".locks" / f"{target.name[:60]}-{key}.lock"
+
+
+@contextmanager
+def build_lock(target: str | Path, timeout: float = -1) -> Iterator[None]:
+    """Hold the cross-process lock for building ``target`` (other processes wait, then see it built).
+
+    A ``filelock`` lock: the operating system frees it when its holder dies, even by SIGKILL.
+    """
+    path = lock_path(target)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with FileLock(str(path), timeout=timeout):
+        yield
+
+
+def staging_path(target: str | Path) -> Path:
+    """A fresh, hidden name beside ``target`` for this process to build into."""
+    target = Path(target)
+    return target.parent / f".{target.name}.{os.getpid()}-{uuid.uuid4().hex[:8]}.part"
+
+
+def remove_leftovers(target: str | Path) -> list[Path]:
+    """Delete the staging folders and files of earlier, killed builds of ``target``.
+
+    Call it only while holding :func:`build_lock` for ``target``: then no live build uses them.
+    """
+    target = Path(target)
+    found = sorted(target.parent.glob(f".{target.name}.*.part*")) if target.parent.is_dir() else []
+    for path in found:
+        if path.is_dir() and not path.is_symlink():
+            shutil.rmtree(path, ignore_errors=True)
+        else:
+            path.unlink(missing_ok=True)
+    return found
+
+
+def build_once(target: str | Path, build: Callable[[Path], object], *,
+               ready: Callable[[Path], bool] | None = None) -> Path:
+    """Build ``target`` once, safely among many processes and across killed runs.
+
+    ``build(staging)`` writes the complete file or folder at ``staging``; it is then renamed
+    to ``target`` in one step, so a reader sees the old state or the finished one, never a
+    half-written one. ``ready(target)`` (default: it exists) says a built ``target`` can be
+    trusted; it is checked before and again under the lock, so of several processes asking
+    at once one builds and the others wait and reuse it. Leftovers of a killed build are
+    removed first; a ``target`` that is not ready is rebuilt.
+    """
+    target = Path(target)
+    ready = ready or (lambda path: path.exists())
+    if ready(target):
+        return target
+    with build_lock(target):
+        if ready(target):
+            return target
+        remove_leftovers(target)
+        staging = staging_path(target)
+        try:
+            build(staging)
+            replace_folder(staging, target)
+        finally:
+            if staging.is_dir() and not staging.is_symlink():
+                shutil.rmtree(staging, ignore_errors=True)
+            elif staging.exists() or staging.is_symlink():
+                staging.unlink()
     return target

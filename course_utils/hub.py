@@ -19,7 +19,8 @@ from pathlib import Path
 import numpy as np
 import tensorflow as tf
 
-from course_utils.files import replace_folder
+from course_utils import env
+from course_utils.files import build_once, replace_folder
 
 STAND_IN_MARKER = "COURSE_STAND_IN.txt"
 
@@ -122,6 +123,7 @@ def install_stand_in(handle: str, dim: int, seed: int = 0) -> Path:
     Refuses to write into a cache that holds a real download of that handle.
     """
     target = cache_path(handle)
+    link_shared(handle)
     if is_cached(handle):
         if is_stand_in(handle):
             return target
@@ -129,7 +131,29 @@ def install_stand_in(handle: str, dim: int, seed: int = 0) -> Path:
             f"{target} holds a real download of {handle}; the quick profile keeps its stand-ins "
             "in data/quick/tfhub - check TFHUB_CACHE_DIR"
         )
-    return build_feature_vector(target, dim, seed, note=f"Stands in for {handle}.")
+    # One process builds it (cross-process lock); the others wait and reuse it.
+    return build_once(target, lambda staging: build_feature_vector(staging, dim, seed, note=f"Stands in for {handle}."),
+                      ready=lambda path: (path / "saved_model.pb").exists())
+
+
+def link_shared(handle: str) -> Path | None:
+    """Make the classroom's shared copy of ``handle`` (if any) the one TF Hub loads.
+
+    TF Hub reads one cache folder, the learner's writable one; when the shared folder
+    (``env.find_data``) holds the module and the learner's cache does not, a symbolic
+    link to it is placed there (nothing is written in the shared folder).
+    """
+    target = cache_path(handle)
+    if (target / "saved_model.pb").exists():
+        return None
+    found = env.find_data(target, what=f"the TF Hub module {handle}")
+    if found == target or not (found / "saved_model.pb").exists():
+        return None
+
+    def link(staging: Path) -> None:
+        staging.symlink_to(found.resolve(), target_is_directory=True)
+
+    return build_once(target, link, ready=lambda path: (path / "saved_model.pb").exists())
 
 
 def prepare_handle(handle: str, source: str, dim: int, seed: int = 0) -> str:
@@ -143,6 +167,7 @@ def prepare_handle(handle: str, source: str, dim: int, seed: int = 0) -> str:
         install_stand_in(handle, dim, seed)
         print(f"TF Hub {handle}\n  -> local stand-in at {cache_path(handle)} (random weights, {dim}-d output)")
     elif source == "download":
+        link_shared(handle)
         if is_stand_in(handle):
             raise HubCacheError(
                 f"{cache_path(handle)} holds a locally built stand-in, not the real {handle}: delete that "

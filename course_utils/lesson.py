@@ -34,6 +34,7 @@ def banner(cfg: Settings, versions: dict[str, str]) -> str:
         + ("  (offline stand-ins; figures prove the code, they are NOT the lesson's results)"
            if cfg.profile == "quick" else "  (the lesson as taught: real data and weights)"),
         f"  data        : {cfg.data}",
+        f"  data folders: {env.describe_data_folders()}",
         f"  weights     : {cfg.weights}",
         f"  TensorFlow  : {versions['tensorflow']}   Keras: {versions['keras']} (tf_keras, Keras 2 API)",
         f"  device      : {versions['device']}",
