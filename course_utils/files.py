@@ -23,12 +23,19 @@ def replace_folder(ready: str | Path, target: str | Path) -> Path:
     when everything checked out, so a reader never sees a half-built folder.
     """
     ready, target = Path(ready), Path(target)
-    if target.is_symlink() or target.is_file():
-        target.unlink()
-    else:
-        shutil.rmtree(target, ignore_errors=True)
     target.parent.mkdir(parents=True, exist_ok=True)
-    os.replace(ready, target)
+    if target.is_dir() and not target.is_symlink() and not Path(ready).is_dir():
+        shutil.rmtree(target, ignore_errors=True)
+    elif target.is_dir() and not target.is_symlink():
+        # Moved aside, then the new one renamed in: a reader sees the old folder or the new one.
+        old = target.parent / f".{target.name}.{os.getpid()}-{uuid.uuid4().hex[:8]}.part"
+        os.rename(target, old)
+        os.replace(ready, target)
+        shutil.rmtree(old, ignore_errors=True)
+        return target
+    if target.is_file() and Path(ready).is_dir() and not target.is_symlink():
+        target.unlink()
+    os.replace(ready, target)  # a file or a symbolic link over a file, a link or nothing: one step
     return target
 
 

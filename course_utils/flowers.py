@@ -51,7 +51,7 @@ from tensorflow_datasets.datasets.tf_flowers import tf_flowers_dataset_builder a
 
 from course_utils import data as course_data
 from course_utils import env, images
-from course_utils.files import replace_folder
+from course_utils.files import build_lock, replace_folder
 
 DATASET = "tf_flowers"
 #: tf_flowers' label order (label 0 is dandelion); a local folder gets the same.
@@ -199,30 +199,37 @@ def prepare_local_flowers(folder: str | Path, data_dir: str | Path | None = None
     folder = find_flower_folder(folder)
     base = Path(data_dir) if data_dir is not None else tfds_data_dir()
     target = base / "local_flowers" / folder_fingerprint(folder)
-    with _absl_quiet(quiet):  # TFDS warns about the empty folder it is about to fill
-        builder = local_builder(folder, target)
-        prepared = builder.is_prepared()
-    if not prepared:
-        photos = [p for name in CLASS_NAMES for p in _jpgs(_class_dirs(folder)[name])]
-        scan = images.scan_images(photos)
-        if scan.bad or scan.converted:  # found now, not mid-epoch; the learner's folder stays as it is
-            view, _ = images.clean_view(folder, target.with_name(target.name + "_checked"), files=photos)
-            with _absl_quiet(quiet):
-                builder = local_builder(view, target)
-        start = time.perf_counter()
-        out = io.StringIO()
-        with contextlib.redirect_stdout(out) if quiet else contextlib.nullcontext(), _absl_quiet(quiet):
-            tfds.disable_progress_bar()
-            try:
-                builder.download_and_prepare(
-                    download_config=tfds.download.DownloadConfig(try_download_gcs=False)
-                )
-            finally:
-                tfds.enable_progress_bar()
-        total = len(scan.good)
-        (target / PREPARED_STAMP).write_text(json.dumps({"folder": str(folder), "images": total}))
-        print(f"prepared {total} images from {folder} as tf_flowers in {target} "
-              f"({time.perf_counter() - start:.1f} s, once)")
+    shared = env.find_data(target, what=f"tf_flowers prepared from {folder}")
+    if shared != target and (shared / PREPARED_STAMP).exists():
+        return shared  # the classroom's copy, read only
+    # One run prepares it (cross-process lock); TFDS's own incomplete.* folders of a killed run go first.
+    with build_lock(target):
+        for stale in (target.rglob("incomplete.*") if target.is_dir() else []):
+            shutil.rmtree(stale, ignore_errors=True)
+        with _absl_quiet(quiet):  # TFDS warns about the empty folder it is about to fill
+            builder = local_builder(folder, target)
+            prepared = builder.is_prepared()
+        if not prepared:
+            photos = [p for name in CLASS_NAMES for p in _jpgs(_class_dirs(folder)[name])]
+            scan = images.scan_images(photos)
+            if scan.bad or scan.converted:  # found now, not mid-epoch; the learner's folder stays as it is
+                view, _ = images.clean_view(folder, target.with_name(target.name + "_checked"), files=photos)
+                with _absl_quiet(quiet):
+                    builder = local_builder(view, target)
+            start = time.perf_counter()
+            out = io.StringIO()
+            with contextlib.redirect_stdout(out) if quiet else contextlib.nullcontext(), _absl_quiet(quiet):
+                tfds.disable_progress_bar()
+                try:
+                    builder.download_and_prepare(
+                        download_config=tfds.download.DownloadConfig(try_download_gcs=False)
+                    )
+                finally:
+                    tfds.enable_progress_bar()
+            total = len(scan.good)
+            (target / PREPARED_STAMP).write_text(json.dumps({"folder": str(folder), "images": total}))
+            print(f"prepared {total} images from {folder} as tf_flowers in {target} "
+                  f"({time.perf_counter() - start:.1f} s, once)")
     return target
 
 

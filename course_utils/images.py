@@ -16,7 +16,7 @@ from pathlib import Path
 
 import numpy as np
 
-from course_utils.files import replace_folder
+from course_utils.files import build_lock, remove_leftovers, replace_folder, staging_path
 
 IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".bmp", ".gif"}
 
@@ -118,21 +118,28 @@ def clean_view(source: str | Path, target: str | Path, *, printer=print,
 
     source, target = Path(source), Path(target)
     if files is None:
-        files = sorted(p for p in source.rglob("*") if p.is_file() and not any(part.startswith(".") for part in p.parts))
+        files = sorted(p for p in source.rglob("*")
+                       if p.is_file() and not any(part.startswith(".") for part in p.relative_to(source).parts))
     result = scan_images(files)
-    tmp = target.with_name(target.name + ".part")
-    shutil.rmtree(tmp, ignore_errors=True)
-    for path in result.good:
-        out = tmp / path.relative_to(source)
-        out.parent.mkdir(parents=True, exist_ok=True)
-        if path in result.converted:
-            normalise_to_jpeg(path, out.with_suffix(".jpg"))
-        else:
-            try:
-                out.symlink_to(path.resolve())
-            except OSError:
-                shutil.copyfile(path, out)
-    tmp.mkdir(parents=True, exist_ok=True)  # an empty view is still a folder
-    replace_folder(tmp, target)
+    # Under a cross-process lock, in a staging folder of this process's own (files.build_once's parts).
+    with build_lock(target):
+        shutil.rmtree(target.with_name(target.name + ".part"), ignore_errors=True)  # a killed run's, older name
+        remove_leftovers(target)
+        tmp = staging_path(target)
+        try:
+            for path in result.good:
+                out = tmp / path.relative_to(source)
+                out.parent.mkdir(parents=True, exist_ok=True)
+                if path in result.converted:
+                    normalise_to_jpeg(path, out.with_suffix(".jpg"))
+                else:
+                    try:
+                        out.symlink_to(path.resolve())
+                    except OSError:
+                        shutil.copyfile(path, out)
+            tmp.mkdir(parents=True, exist_ok=True)  # an empty view is still a folder
+            replace_folder(tmp, target)
+        finally:
+            shutil.rmtree(tmp, ignore_errors=True)
     printer(f"{source}: {result.summary()}")
     return target, result
