@@ -38,10 +38,11 @@ def _write(state: dict[str, Any]) -> None:
 
 
 def _jsonable(value: Any) -> Any:
-    if hasattr(value, "item"):
-        return value.item()
+    # tolist first: a NumPy array has .item() too, which refuses more than one element.
     if hasattr(value, "tolist"):
         return value.tolist()
+    if hasattr(value, "item"):
+        return value.item()
     return str(value)
 
 

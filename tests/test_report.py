@@ -95,3 +95,230 @@ def test_comparison_table_is_a_table_of_the_same_rows(records):
     table = report.comparison_table().data
     assert list(table.columns) == ["ours (quick profile)", "the original lesson", "like for like?"]
     assert table.loc["test_accuracy", "ours (quick profile)"] == "50.0%"
+
+
+# --- exact behaviour of the run report's record (mutation testing, issue 17) -----------------
+
+def _saved(records, lesson="01"):
+    return json.loads((records / f"lesson_{lesson}.json").read_text())
+
+
+def test_records_dir_defaults_to_build_records_of_the_project(tmp_path, monkeypatch):
+    monkeypatch.setattr(report, "project_root", lambda: tmp_path)
+    for unset in (None, ""):
+        if unset is None:
+            monkeypatch.delenv("COURSE_RECORDS_DIR", raising=False)
+        else:
+            monkeypatch.setenv("COURSE_RECORDS_DIR", unset)
+        assert report.records_dir() == tmp_path / "build" / "records"
+        assert (tmp_path / "build" / "records").is_dir()
+    monkeypatch.setenv("COURSE_RECORDS_DIR", str(tmp_path / "a" / "b"))
+    assert report.records_dir() == tmp_path / "a" / "b" and (tmp_path / "a" / "b").is_dir()
+    assert report.records_path("04") == tmp_path / "a" / "b" / "lesson_04.json"
+
+
+def test_the_record_file_is_the_state_as_indented_json_written_through_a_temporary_file(records, monkeypatch):
+    import os
+
+    moves = []
+    real_replace = os.replace
+
+    def replace(src, dst):
+        moves.append((str(src), str(dst), json.loads(open(src).read())["figures"]))
+        real_replace(src, dst)
+
+    monkeypatch.setattr(report.os, "replace", replace)
+    report.record("test_accuracy", 0.5, unit="", note="n")
+    path = records / "lesson_01.json"
+    assert moves == [(str(records / "lesson_01.json.part"), str(path), _saved(records)["figures"])]
+    assert path.read_text() == json.dumps(report._current, indent=2)
+
+
+def test_meta_values_numpy_and_others_are_written_as_json(records):
+    from pathlib import Path
+
+    report.begin("02", {"profile": "quick", "size": np.array([150, 150]), "seed": np.int64(3),
+                        "rate": np.float32(0.5), "folder": Path("data/x"), "flags": (True, None)})
+    saved = _saved(records, "02")
+    assert (saved["size"], saved["seed"], saved["rate"]) == ([150, 150], 3, 0.5)
+    assert (saved["folder"], saved["flags"]) == ("data/x", [True, None])
+
+
+def test_meta_values_with_only_item_or_neither_are_written_too(records):
+    class Scalar:
+        def item(self):
+            return 7
+
+        def __str__(self):
+            return "not this"
+
+    class Thing:
+        def __str__(self):
+            return "a thing"
+
+    report.begin("02", {"a": Scalar(), "b": Thing()})
+    saved = _saved(records, "02")
+    assert (saved["a"], saved["b"]) == (7, "a thing")
+
+
+def test_begin_starts_a_fresh_record_meta_cannot_bring_figures(records):
+    import time
+
+    before = time.time()
+    report.begin("03", {"profile": "full", "figures": [{"name": "old"}], "plots": ["old.png"]})
+    after = time.time()
+    saved = _saved(records, "03")
+    assert saved["lesson"] == "03" and saved["profile"] == "full"
+    assert before <= saved["started"] <= after
+    assert saved["figures"] == [] and saved["plots"] == []
+    assert list(saved) == ["lesson", "started", "profile", "figures", "plots"]
+    assert report.current_lesson() == "03"
+
+
+def test_record_before_start_message_is_exact():
+    report._current.clear()
+    with pytest.raises(RuntimeError) as err:
+        report.current_lesson()
+    assert str(err.value) == "no lesson started: run the notebook's setup cell (start_lesson) before record()"
+
+
+def test_record_entry_is_exact_and_the_value_comes_back_plain(records):
+    import tensorflow as tf
+
+    value = report.record("epoch_time_frozen_s", tf.constant(2.5), unit="s", note="mean of 2")
+    assert value == 2.5 and type(value) is float
+    (entry,) = _saved(records)["figures"]
+    assert entry == {"name": "epoch_time_frozen_s", "value": 2.5, "unit": "s", "note": "mean of 2",
+                     "reference": references.reference_for("01", "epoch_time_frozen_s")}
+    assert entry["reference"] == "about half the unfrozen epoch time"
+    assert type(report.record("count", np.int64(7))) is int
+
+
+def test_record_keeps_a_given_reference_even_an_empty_one(records):
+    report.record("test_accuracy", 0.9, reference="our own words")
+    report.record("train_accuracy", 0.9, reference="")
+    report.record("not_in_the_lesson", 1)
+    refs = {f["name"]: f["reference"] for f in _saved(records)["figures"]}
+    assert refs == {"test_accuracy": "our own words", "train_accuracy": "", "not_in_the_lesson": ""}
+
+
+def test_record_again_replaces_in_place_of_appending_and_keeps_the_others(records):
+    report.record("a", 1)
+    report.record("b", 2)
+    report.record("a", 3, note="again")
+    figures = _saved(records)["figures"]
+    assert [(f["name"], f["value"], f["note"]) for f in figures] == [("b", 2, ""), ("a", 3, "again")]
+
+
+@pytest.mark.parametrize("value, shown", [(float("nan"), "nan"), (float("inf"), "inf"), (np.float64("-inf"), "-inf")])
+def test_record_refuses_what_is_not_a_finite_number_with_an_exact_message(records, value, shown):
+    with pytest.raises(ValueError) as err:
+        report.record("loss", value)
+    assert str(err.value) == f"record('loss'): value is {shown}, not a finite number"
+    assert _saved(records)["figures"] == []
+
+
+def test_record_takes_non_numbers_as_they_are(records):
+    assert report.record("device", "CPU") == "CPU"
+    assert report.record("ok", True) is True
+    assert report.figures_by_name(_saved(records)) == {"device": "CPU", "ok": True}
+
+
+def test_record_figure_writes_one_png_per_name_at_80_dpi(records):
+    import io
+
+    from PIL import Image
+
+    fig, ax = plt.subplots(figsize=(4, 3))
+    ax.plot([1, 2, 3])
+    path = report.record_figure(fig)
+    assert path == records / "lesson_01_key_plot.png"
+    expected = io.BytesIO()
+    fig.savefig(expected, dpi=80, bbox_inches="tight")
+    expected.seek(0)
+    assert Image.open(path).size == Image.open(expected).size
+    assert report.record_figure(fig) == path  # again: the same file, listed once
+    other = report.record_figure(fig, name="confusion")
+    assert other == records / "lesson_01_confusion.png" and other.exists()
+    assert _saved(records)["plots"] == ["lesson_01_key_plot.png", "lesson_01_confusion.png"]
+    plt.close(fig)
+
+
+@pytest.mark.parametrize("name, value, unit, text", [
+    ("test_accuracy", 0.98765, "", "98.8%"),
+    ("test_accuracy", 0.0, "", "0.0%"),
+    ("test_accuracy", 1.0, "", "100.0%"),
+    ("val_accuracy_full", 0.5, "", "50.0%"),
+    ("test_accuracy", 1.5, "", "1.5"),
+    ("test_accuracy", -0.1, "", "-0.1"),
+    ("test_accuracy", 0.5, "fraction", "0.5 fraction"),
+    ("loss", 0.5, "", "0.5"),
+    ("loss", 0.000123456, "", "0.000123"),
+    ("epoch_s", 999.4, "s", "999 s"),
+    ("epoch_s", 999.9, "s", "1e+03 s"),
+    ("epoch_s", 1000.0, "s", "1,000 s"),
+    ("epoch_s", -1234.4, "", "-1,234"),
+    ("params", 102764544, "", "102,764,544"),
+    ("params", -5000, "weights", "-5,000 weights"),
+    ("ok", True, "", "True"),
+    ("device", "CPU", "", "CPU"),
+    ("device", None, "", "None"),
+])
+def test_format_value_shows_figures_as_a_person_reads_them(name, value, unit, text):
+    assert report.format_value(name, value, unit) == text
+
+
+def test_format_value_unit_defaults_to_none():
+    assert report.format_value("x", 12) == "12"
+
+
+def test_comparison_of_a_loaded_record_not_the_running_one(records):
+    report.begin("01", {"profile": "quick"})
+    loaded = {"lesson": "02", "profile": "full",
+              "figures": [{"name": "app_train_accuracy", "value": 1.0, "unit": ""},
+                          {"name": "hub_final_loss", "value": 0.01234, "unit": "nats"},
+                          {"name": "not_a_lesson_figure", "value": 3}]}
+    rows = report.comparison(loaded)
+    assert [row["figure"] for row in rows] == list(references.REFERENCES["02"])
+    by_name = {row["figure"]: row for row in rows}
+    assert list(by_name["app_train_accuracy"]) == ["figure", "ours (full profile)", "the original lesson",
+                                                   "like for like?"]
+    assert by_name["app_train_accuracy"]["ours (full profile)"] == "100.0%"
+    assert by_name["app_train_accuracy"]["the original lesson"] == references.reference_for("02", "app_train_accuracy")
+    assert by_name["app_train_accuracy"]["like for like?"] == references.like_for_like("02", "app_train_accuracy", "full")
+    if "hub_final_loss" in by_name:
+        assert by_name["hub_final_loss"]["ours (full profile)"] == "0.0123 nats"
+    missing = [n for n in references.REFERENCES["02"] if n not in ("app_train_accuracy", "hub_final_loss")]
+    assert all(by_name[n]["ours (full profile)"] == "not recorded in this run" for n in missing)
+
+
+def test_comparison_of_a_record_without_profile_or_figures():
+    rows = report.comparison({"lesson": "01"})
+    assert len(rows) == len(references.REFERENCES["01"])
+    assert {row["ours ( profile)"] for row in rows} == {"not recorded in this run"}
+    assert {row["like for like?"] for row in rows} == {references.QUICK_IS_NOT_LIKE_FOR_LIKE}
+    assert report.comparison({"lesson": "99", "profile": "quick"}) == []
+
+
+def test_comparison_without_a_record_or_a_running_lesson_explains():
+    report._current.clear()
+    with pytest.raises(RuntimeError, match="start_lesson"):
+        report.comparison()
+
+
+def test_comparison_table_is_indexed_by_figure_and_wraps_left_aligned(records):
+    report.record("test_accuracy", 0.5)
+    styler = report.comparison_table()
+    assert styler.data.index.name == "figure"
+    assert list(styler.data.index) == list(references.REFERENCES["01"])
+    html = styler.to_html()
+    assert "text-align: left" in html and "white-space: normal" in html
+
+
+def test_load_records_from_another_folder_and_a_missing_one(records, tmp_path_factory):
+    other = tmp_path_factory.mktemp("other")
+    (other / "lesson_05.json").write_text(json.dumps({"lesson": "05", "figures": [{"name": "a", "value": 1}]}))
+    assert report.load_records("05", other) == {"lesson": "05", "figures": [{"name": "a", "value": 1}]}
+    assert report.load_records("05") is None  # not in the records folder
+    assert report.load_records("01")["lesson"] == "01"
+    assert report.figures_by_name({"lesson": "05"}) == {}
