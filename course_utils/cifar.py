@@ -1,22 +1,24 @@
 """CIFAR-10 for lesson 06: the real data set (or a learner's local copy) and its offline stand-in.
 
-``load_cifar10("keras")`` is ``tf.keras.datasets.cifar10.load_data`` with the
-archive cached under ``$KERAS_HOME/datasets`` (tf_keras's own ``get_file``
-ignores ``KERAS_HOME`` and writes to ``~/.keras`` unless told otherwise, so we
-tell it). The archive is fetched first with :func:`course_utils.downloads.fetch`:
-verified against its published SHA-256 before it is moved into place. A
-classroom without internet passes the ``cifar-10-python.tar.gz`` it already
-has as ``archive=``.
+The lesson loads its data with one call, ``load_data()``, whatever the
+profile; :func:`loader` says which function that is:
 
-``load_cifar10("generated")`` is the quick profile's stand-in: 10 classes of
-generated 32x32 colour images (:func:`course_utils.data.make_images`), same
-shapes and dtypes as CIFAR-10.
+- ``loader("keras")`` is ``tf.keras.datasets.cifar10.load_data`` itself,
+  with ``cache_dir`` set to ``$KERAS_HOME`` (tf_keras's own ``get_file``
+  ignores ``KERAS_HOME`` and writes to ``~/.keras`` unless told otherwise).
+  The archive is fetched first with :func:`course_utils.downloads.fetch`:
+  verified against its published SHA-256 before it is moved into place. A
+  classroom without internet passes the ``cifar-10-python.tar.gz`` it
+  already has as ``archive=``.
+- ``loader("generated")`` is the quick profile's stand-in,
+  :func:`generated_load_data`: 10 classes of generated 32x32 colour images
+  (:func:`course_utils.data.make_images`), returned exactly as Keras returns
+  CIFAR-10 (uint8 images ``[N, 32, 32, 3]``, uint8 labels ``[N, 1]``).
 
 The module also holds the normalisation helpers the lesson compares (the
-dataset's own per-channel statistics versus the ImageNet ones VGG16 expects),
-the ``tf.data`` pipeline that feeds both input sizes, and the same
-preparation one example at a time (:func:`example_preprocessor`) for the
-feature cache, which maps it over the raw images.
+dataset's own per-channel statistics versus the ImageNet ones VGG16 expects)
+and the ``tf.data`` pipeline that resizes and preprocesses batch by batch.
+:func:`load_cifar10` is the older one-call loader (labels flattened to int64).
 """
 from __future__ import annotations
 
@@ -134,6 +136,65 @@ def load_cifar10(source: str = "keras", *, train_limit: int | None = None,
     return (x_train, y_train), (x_test, y_test)
 
 
+def generated_load_data(train_size: int, test_size: int, *, seed: int = 0):
+    """The quick profile's CIFAR-10 stand-in, shaped as ``tf.keras.datasets.cifar10.load_data`` returns it.
+
+    ``(x_train, y_train), (x_test, y_test)``: uint8 images ``[N, 32, 32, 3]``
+    and uint8 labels ``[N, 1]``. Each class has its own hue and stripe
+    pattern under noise (:func:`course_utils.data.make_images`), so a
+    classifier can learn them; the test images are drawn with ``seed + 1``.
+    """
+    if not train_size or not test_size or train_size < 1 or test_size < 1:
+        raise ValueError(f"the generated stand-in needs positive sizes, got train {train_size}, test {test_size}")
+    x_train, y_train = make_images(int(train_size), 32, len(CLASS_NAMES), seed=seed)
+    x_test, y_test = make_images(int(test_size), 32, len(CLASS_NAMES), seed=seed + 1)
+    return ((x_train, y_train.astype("uint8").reshape(-1, 1)),
+            (x_test, y_test.astype("uint8").reshape(-1, 1)))
+
+
+def loader(source: str = "keras", *, archive: str | Path | None = None, cache_dir: str | Path | None = None,
+           train_size: int | None = None, test_size: int | None = None, seed: int = 0,
+           **fetch_options) -> functools.partial:
+    """The profile's ``load_data``: call it with no arguments, as ``tf.keras.datasets.cifar10.load_data()``.
+
+    ``source="keras"``: ``tf.keras.datasets.cifar10.load_data`` with
+    ``cache_dir`` bound to ``cache_dir`` (default :func:`keras_cache_dir`),
+    after the verified archive is in ``<cache_dir>/datasets`` (downloaded
+    once, or copied from ``archive``; ``fetch_options`` go to
+    :func:`fetch_archive`). An extracted folder left incomplete is reported
+    here, before Keras trips over it.
+    ``source="generated"``: :func:`generated_load_data` with the sizes bound.
+    The returned ``functools.partial`` names the function in ``.func``.
+    """
+    if source == "keras":
+        import tensorflow as tf
+
+        cache = Path(cache_dir or keras_cache_dir())
+        fetch_archive(cache, archive=archive, **fetch_options)
+        _check_extracted(cache / "datasets" / KERAS_FOLDER_NAME)
+        return functools.partial(tf.keras.datasets.cifar10.load_data, cache_dir=str(cache))
+    if source == "generated":
+        if not train_size or not test_size:
+            raise ValueError("source='generated' needs train_size and test_size (the sizes to generate)")
+        return functools.partial(generated_load_data, int(train_size), int(test_size), seed=seed)
+    raise ValueError(f"unknown CIFAR-10 source {source!r}: use 'keras' (the real data) or 'generated'")
+
+
+BATCH_FILES = tuple(f"data_batch_{i}" for i in range(1, 6)) + ("test_batch",)
+
+
+def _check_extracted(folder: Path) -> None:
+    """An extracted CIFAR-10 folder must hold all six batch files (Keras does not extract again)."""
+    if not folder.is_dir():
+        return  # Keras extracts the verified archive on first use
+    missing = [name for name in BATCH_FILES if not (folder / name).is_file()]
+    if missing:
+        raise CifarDataError(
+            f"the extracted folder {folder} is incomplete ({', '.join(missing)} missing): delete that folder "
+            "(keep the .tar.gz beside it) and run again"
+        )
+
+
 def split_validation(images: np.ndarray, labels: np.ndarray, fraction: float = 0.1):
     """``(x_train, y_train), (x_valid, y_valid)``: the last ``fraction`` of the training set held out.
 
@@ -197,23 +258,28 @@ def subtract_mean_bgr(images, mean_bgr: Sequence[float]):
     return images - np.asarray(mean_bgr, dtype=np.float32)
 
 
-def image_dataset(images: np.ndarray, labels: np.ndarray, *, image_size: int, batch_size: int,
+def image_dataset(images: np.ndarray, labels: np.ndarray | None = None, *, image_size: int, batch_size: int,
                   preprocess: Callable, shuffle: bool = False, seed: int = 0):
-    """A batched ``tf.data.Dataset`` of ``(preprocessed float32 images, labels)``.
+    """A batched ``tf.data.Dataset`` of ``(preprocessed float32 images, labels)`` (images only without labels).
 
     Images are resized (bilinear) to ``image_size`` batch by batch, so 50,000
     CIFAR images upsampled to 224x224 never sit in memory at once (they would
-    take 30 GB as float32).
+    take 30 GB as float32). Without ``labels`` (what ``predict`` needs) the
+    dataset yields the images alone.
     """
     import tensorflow as tf
 
-    if len(images) != len(labels):
+    if labels is not None and len(images) != len(labels):
         raise ValueError(f"{len(images)} images but {len(labels)} labels")
-    dataset = tf.data.Dataset.from_tensor_slices((images, labels))
+    dataset = tf.data.Dataset.from_tensor_slices(images if labels is None else (images, labels))
     if shuffle:
         dataset = dataset.shuffle(len(images), seed=seed, reshuffle_each_iteration=True)
     dataset = dataset.batch(batch_size)
-    prepare = example_preprocessor(image_size, preprocess)  # works on a batch as on one image
+    if labels is None:
+        def prepare(batch):
+            return prepare_images(batch, image_size, preprocess)
+    else:
+        prepare = example_preprocessor(image_size, preprocess)  # works on a batch as on one image
     return dataset.map(prepare, num_parallel_calls=tf.data.AUTOTUNE).prefetch(tf.data.AUTOTUNE)
 
 

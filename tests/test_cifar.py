@@ -109,6 +109,39 @@ def test_generated_needs_sizes_and_unknown_source_is_named():
         cifar.load_cifar10("tfds")
 
 
+def test_generated_load_data_returns_what_keras_returns():
+    (x_train, y_train), (x_test, y_test) = cifar.generated_load_data(120, 40, seed=3)
+    assert x_train.shape == (120, 32, 32, 3) and x_test.shape == (40, 32, 32, 3)
+    assert x_train.dtype == np.uint8 and y_train.dtype == np.uint8  # as tf.keras.datasets.cifar10 gives them
+    assert y_train.shape == (120, 1) and y_test.shape == (40, 1)  # labels as a column
+    assert set(np.unique(y_train)) == set(range(10))
+    np.testing.assert_array_equal(cifar.generated_load_data(120, 40, seed=3)[0][0], x_train)
+    with pytest.raises(ValueError, match="positive sizes"):
+        cifar.generated_load_data(0, 40)
+
+
+def test_generated_classes_are_learnable_from_their_colour():
+    """The stand-in carries signal: a linear model on each image's mean colour beats chance (10%) by far."""
+    from sklearn.linear_model import LogisticRegression
+
+    (x_train, y_train), (x_test, y_test) = cifar.generated_load_data(200, 100, seed=0)
+    colour = lambda x: x.reshape(len(x), -1, 3).mean(axis=1) / 255.0  # noqa: E731
+    model = LogisticRegression(max_iter=2000).fit(colour(x_train), y_train.ravel())
+    assert model.score(colour(x_test), y_test.ravel()) > 0.5
+
+
+def test_loader_generated_is_called_like_keras_load_data():
+    load_data = cifar.loader("generated", train_size=30, test_size=10, seed=1)
+    assert load_data.func is cifar.generated_load_data
+    (x_train, y_train), (x_test, y_test) = load_data()  # no arguments, as tf.keras.datasets.cifar10.load_data()
+    assert x_train.shape == (30, 32, 32, 3) and y_test.shape == (10, 1)
+    np.testing.assert_array_equal(x_train, cifar.generated_load_data(30, 10, seed=1)[0][0])
+    with pytest.raises(ValueError, match="train_size and test_size"):
+        cifar.loader("generated")
+    with pytest.raises(ValueError, match="'keras'"):
+        cifar.loader("tfds")
+
+
 def test_class_names():
     assert len(cifar.CLASS_NAMES) == 10 and cifar.CLASS_NAMES[0] == "airplane" and cifar.CLASS_NAMES[9] == "truck"
 
@@ -131,6 +164,29 @@ def test_local_archive_is_installed_and_read(tmp_path, fake_archive, fake_is_rea
     assert tuple(x_test[0, 0, 0]) == (99, 100, 200)
     np.testing.assert_array_equal(x_test[1:, 0, 0, 0], y_test[1:])  # red plane = label
     np.testing.assert_array_equal(y_test[:10], np.arange(10))
+
+
+def test_loader_keras_is_tf_keras_load_data_on_the_verified_archive(tmp_path, fake_archive, fake_is_real, opener):
+    import tensorflow as tf
+
+    _, fail, requested = opener
+    cache = tmp_path / "keras"
+    load_data = cifar.loader("keras", archive=fake_archive, cache_dir=cache, **fail())
+    assert load_data.func is tf.keras.datasets.cifar10.load_data
+    assert load_data.keywords == {"cache_dir": str(cache)}
+    assert requested == [] and (cache / "datasets" / cifar.KERAS_ARCHIVE_NAME).is_file()
+    (x_train, y_train), (x_test, y_test) = load_data()
+    assert x_train.shape == (50_000, 32, 32, 3) and y_train.shape == (50_000, 1)
+    assert tuple(x_test[0, 0, 0]) == (99, 100, 200)
+    np.testing.assert_array_equal(y_test[:10, 0], np.arange(10))
+
+
+def test_loader_keras_explains_an_incomplete_extracted_folder(tmp_path, fake_archive, fake_is_real):
+    folder = tmp_path / "keras" / "datasets" / cifar.KERAS_FOLDER_NAME
+    folder.mkdir(parents=True)  # extraction interrupted earlier
+    (folder / "data_batch_1").write_bytes(b"")
+    with pytest.raises(cifar.CifarDataError, match=r"incomplete \(data_batch_2, .*test_batch missing\)"):
+        cifar.loader("keras", archive=fake_archive, cache_dir=tmp_path / "keras")
 
 
 def test_download_goes_to_keras_home(tmp_path, monkeypatch, fake_archive, fake_is_real, opener):
@@ -248,6 +304,14 @@ def test_image_dataset_resizes_and_preprocesses_batch_by_batch():
     assert sorted(np.concatenate([b[1].numpy() for b in big])) == list(range(10))
     with pytest.raises(ValueError, match="10 images but 9 labels"):
         cifar.image_dataset(images, labels[:9], image_size=32, batch_size=4, preprocess=lambda x: x)
+
+
+def test_image_dataset_without_labels_gives_images_only():
+    images = np.random.default_rng(5).integers(0, 256, (5, 32, 32, 3), dtype=np.uint8)
+    batches = list(cifar.image_dataset(images, image_size=64, batch_size=4, preprocess=lambda x: x - 1.0))
+    assert [tuple(b.shape) for b in batches] == [(4, 64, 64, 3), (1, 64, 64, 3)]  # tensors, not (x, y) pairs
+    np.testing.assert_allclose(np.concatenate(batches),
+                               cifar.prepare_images(images, 64, lambda x: x - 1.0).numpy(), rtol=1e-6)
 
 
 def test_caffe_preprocess_with_shows_its_mean_and_keys_the_feature_cache_by_it():
