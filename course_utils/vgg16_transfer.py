@@ -5,17 +5,18 @@ convolutions and the classifier, so its pretrained ``fc1`` (25088 -> 4096)
 accepts any input size: a 1x1 or 2x2 feature map is spread to 7x7 first.
 Keras's VGG16 flattens ``block5_pool`` directly, so with its top it only
 takes 224x224 inputs. This module rebuilds the bridge
-(:class:`AdaptiveAveragePooling2D`, the same arithmetic as PyTorch's) and
-assembles ``VGG16 convolutions -> bridge -> Flatten -> fc1 -> fc2 -> Dense(10)``
-with fc1 and fc2 *copied* from the ImageNet model with its top.
+(:class:`AdaptiveAveragePooling2D`, the same arithmetic as PyTorch's).
 
-The lesson notebook writes that model out step by step;
-:func:`build_vgg16_transfer` is the same recipe, packaged for reuse and tests.
-The ImageNet weight files come from the course's shared registry,
-:mod:`course_utils.weights` (downloaded once, verified). When the lesson
-trains the classifier on cached features of the frozen base
-(:mod:`course_utils.feature_cache`), :func:`check_feature_space` says how
-much disk they take (about 100 KB per image at 224x224) before any is written.
+The lesson notebook builds ``VGG16 convolutions -> bridge -> Flatten -> fc1
+-> fc2 -> Dense(10)`` itself, with fc1 and fc2 *copied* from the ImageNet
+model with its top; :func:`build_vgg16_transfer` is the same recipe,
+packaged for tests. The ImageNet weight files come from the course's shared
+registry, :mod:`course_utils.weights` (downloaded once, verified);
+:func:`base_weights` adds the quick profile's offline stand-in for the
+convolutional base (:func:`build_stand_in_weights`). The rest is
+measurement: the size of the base's features (:func:`base_feature_bytes`,
+about 100 KB per image at 224x224), multiply-adds per image and the time of
+a training step.
 """
 from __future__ import annotations
 
@@ -129,6 +130,103 @@ def load_vgg16(include_top: bool, weights: str | None = "imagenet", input_size: 
         return VGG16(include_top=False, weights=weights, input_shape=(input_size, input_size, 3))
     except OSError as exc:
         raise WeightsError(f"cannot read the VGG16 weights file {weights} ({exc}): delete it and run again") from exc
+
+
+# --- the quick profile's stand-in for the ImageNet convolutions ------------------------------
+
+STAND_IN_FILENAME = "vgg16_notop_course_stand_in_v1.h5"
+WEIGHT_SOURCES = ("imagenet", "stand-in", None)
+# The standard deviation the last convolution's output gets on the calibration photos.
+STAND_IN_LAST_STD = 0.1
+
+
+def stand_in_init(model, images, *, seed: int = 0, last_std: float = STAND_IN_LAST_STD) -> list[float]:
+    """Random, zero-mean, variance-preserving filters for every convolution of ``model``; returns the scales.
+
+    Keras's default (Glorot-uniform) initialisation roughly halves the signal
+    at each of VGG16's 13 ReLU convolutions: on the quick profile's images
+    the 1x1x512 features at 32x32 were about 0.07, all nearly alike, and the
+    retrained fc1/fc2 stayed at chance. So, layer after layer: He-normal
+    filters, each filter's mean subtracted (a trained filter responds to
+    contrast, not overall brightness), bias 0, then the filters divided by
+    the standard deviation of the layer's output on ``images`` (LSUV,
+    "layer-sequential unit-variance"); the last convolution is scaled to
+    ``last_std`` instead of 1, so that fc1, which sees 49 copies of each of
+    the 512 features, starts with logits of a sensible size (with 1 the
+    quick profile's SGD diverged to nan). No labels are involved.
+    """
+    rng = np.random.default_rng(seed)
+    x = tf.convert_to_tensor(np.asarray(images, dtype=np.float32))
+    convolutions = [layer for layer in model.layers if isinstance(layer, layers.Conv2D)]
+    scales = []
+    for layer in model.layers:
+        if isinstance(layer, layers.InputLayer):
+            continue
+        if isinstance(layer, layers.Conv2D):
+            kernel, bias = layer.get_weights()
+            kernel = rng.normal(0.0, np.sqrt(2.0 / np.prod(kernel.shape[:3])), kernel.shape).astype(np.float32)
+            kernel -= kernel.mean(axis=(0, 1, 2), keepdims=True)
+            bias = np.zeros_like(bias)
+            layer.set_weights([kernel, bias])
+            std = float(tf.math.reduce_std(layer(x)))
+            if not np.isfinite(std) or std <= 0:
+                raise ValueError(f"{layer.name}: output has no variance on the calibration images")
+            target = last_std if layer is convolutions[-1] else 1.0
+            layer.set_weights([kernel * (target / std), bias])
+            scales.append(target / std)
+        x = layer(x)
+    return scales
+
+
+def build_stand_in_weights(path: str | Path, *, seed: int = 0, calibration_images=None) -> Path:
+    """Save a no-top VGG16 initialised by :func:`stand_in_init` as ``.h5`` (Keras's weights format).
+
+    ``calibration_images`` (RGB, 0-255) default: 64 crops of 32x32 from the
+    photos scikit-image ships (:func:`course_utils.photos.photo_crops`),
+    natural images unrelated to the task, put through
+    ``vgg16.preprocess_input`` as the lesson's images are. The file loads
+    into a VGG16 base of any input size (convolution weights do not depend
+    on it). Saved atomically with a ``.sha256`` file beside it.
+    """
+    from course_utils import downloads
+    from course_utils.photos import photo_crops
+
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    if calibration_images is None:
+        calibration_images = photo_crops(64, 32, seed=seed) * 255.0
+    calibration = tf.keras.applications.vgg16.preprocess_input(np.array(calibration_images, dtype=np.float32))
+    tf.keras.utils.set_random_seed(seed)
+    model = tf.keras.applications.vgg16.VGG16(include_top=False, weights=None,
+                                              input_shape=tuple(calibration.shape[1:]))
+    stand_in_init(model, calibration, seed=seed)
+    return downloads.save_weights_file(model, path)
+
+
+def base_weights(source: str | None, *, seed: int = 0, folder: str | Path | None = None, printer=print,
+                 **fetch_options) -> str | None:
+    """What to pass as ``VGG16(include_top=False, weights=...)`` for the profile's ``source``.
+
+    ``"imagenet"``: the path of Keras's VGG16 no-top ImageNet file, fetched
+    once into ``$KERAS_HOME/models`` and verified (:func:`course_utils.weights.resolve`).
+    ``"stand-in"``: the quick profile's offline file (built once, checked on
+    reuse): random filters, NOT ImageNet features. ``None``: Keras's random init.
+    """
+    if source is None:
+        return None
+    if source == "imagenet":
+        return course_weights.resolve("vgg16", "imagenet", include_top=False, **fetch_options)
+    if source != "stand-in":
+        raise WeightsError(f"unknown VGG16 weights source {source!r}: use 'imagenet', 'stand-in' or None")
+    from course_utils import downloads
+
+    path = (Path(folder) if folder is not None else downloads.keras_models_dir()) / STAND_IN_FILENAME
+    if downloads.weights_file_is_intact(path):
+        printer(f"stand-in VGG16 no-top weights: {path}")
+    else:
+        build_stand_in_weights(path, seed=seed)
+        printer(f"built stand-in VGG16 no-top weights (random zero-mean filters, LSUV-scaled): {path}")
+    return str(path)
 
 
 def copy_dense_weights(source, target, names: Iterable[str] = FC_LAYERS) -> list[str]:

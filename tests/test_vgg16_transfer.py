@@ -321,3 +321,77 @@ def test_plot_pool_matrices_draws_one_panel_per_size():
     assert titles == ["1 -> 7", "2 -> 7", "7 -> 7"]
     assert fig.axes[1].images[0].get_array().shape == (7, 2)
     plt.close(fig)
+
+
+# --- the quick profile's stand-in base ---------------------------------------------------------
+
+def test_stand_in_init_gives_unit_variance_layers_and_a_small_last_one():
+    tf.keras.utils.set_random_seed(0)
+    model = vt.load_vgg16(False, None, 32)
+    images = tf.keras.applications.vgg16.preprocess_input(
+        np.random.default_rng(0).uniform(0, 255, (16, 32, 32, 3)).astype(np.float32))
+    scales = vt.stand_in_init(model, images, seed=0)
+    convolutions = [layer for layer in model.layers if isinstance(layer, tf.keras.layers.Conv2D)]
+    assert len(scales) == len(convolutions) == 13
+    x = images
+    stds = {}
+    for layer in model.layers[1:]:
+        x = layer(x)
+        if layer in convolutions:
+            stds[layer.name] = float(tf.math.reduce_std(x))
+            kernel, bias = layer.get_weights()
+            np.testing.assert_allclose(kernel.mean(axis=(0, 1, 2)), 0.0, atol=1e-6)  # zero-mean filters
+            assert not bias.any()
+    for name, std in stds.items():
+        expected = vt.STAND_IN_LAST_STD if name == "block5_conv3" else 1.0
+        assert std == pytest.approx(expected, rel=1e-3), name
+
+
+def test_base_weights_builds_the_stand_in_once_and_loads_at_any_size(tmp_path):
+    said = []
+    path = vt.base_weights("stand-in", folder=tmp_path, printer=said.append)
+    assert path == str(tmp_path / vt.STAND_IN_FILENAME) and downloads.weights_file_is_intact(path)
+    assert said[0].startswith("built stand-in VGG16 no-top weights")
+    stamp = (tmp_path / vt.STAND_IN_FILENAME).stat().st_mtime_ns
+    assert vt.base_weights("stand-in", folder=tmp_path, printer=said.append) == path
+    assert said[1].startswith("stand-in VGG16 no-top weights:")  # reused, not rebuilt
+    assert (tmp_path / vt.STAND_IN_FILENAME).stat().st_mtime_ns == stamp
+    small = tf.keras.applications.vgg16.VGG16(include_top=False, weights=path, input_shape=(32, 32, 3))
+    large = tf.keras.applications.vgg16.VGG16(include_top=False, weights=path, input_shape=(64, 64, 3))
+    np.testing.assert_array_equal(small.get_layer("block3_conv2").get_weights()[0],
+                                  large.get_layer("block3_conv2").get_weights()[0])
+    (tmp_path / vt.STAND_IN_FILENAME).write_bytes(b"damaged")
+    vt.base_weights("stand-in", folder=tmp_path, printer=said.append)
+    assert said[2].startswith("built stand-in") and downloads.weights_file_is_intact(path)
+
+
+def test_base_weights_other_sources(monkeypatch):
+    assert vt.base_weights(None) is None
+    requested = []
+    monkeypatch.setattr(weights, "resolve", lambda model, source, include_top: requested.append(
+        (model, source, include_top)) or "/somewhere/vgg16_notop.h5")
+    assert vt.base_weights("imagenet") == "/somewhere/vgg16_notop.h5"
+    assert requested == [("vgg16", "imagenet", False)]  # the shared registry of course_utils.weights
+    with pytest.raises(vt.WeightsError, match="'imagenet', 'stand-in' or None"):
+        vt.base_weights("random")
+
+
+@pytest.fixture(scope="module")
+def stand_in_file(tmp_path_factory):
+    return vt.base_weights("stand-in", folder=tmp_path_factory.mktemp("stand_in"), printer=lambda text: None)
+
+
+def test_stand_in_features_let_a_linear_model_learn_the_generated_classes(stand_in_file):
+    """Why the quick profile has a stand-in base: its 32x32 features carry the generated classes."""
+    from sklearn.linear_model import LogisticRegression
+
+    from course_utils import cifar
+
+    (x_train, y_train), (x_test, y_test) = cifar.generated_load_data(200, 100, seed=0)
+    prepare = tf.keras.applications.vgg16.preprocess_input
+    base = tf.keras.applications.vgg16.VGG16(include_top=False, weights=stand_in_file, input_shape=(32, 32, 3))
+    features = base.predict(prepare(x_train.astype(np.float32)), verbose=0).reshape(200, -1)
+    test_features = base.predict(prepare(x_test.astype(np.float32)), verbose=0).reshape(100, -1)
+    assert 0.05 < float(features.std()) < 2.0  # a sensible size for fc1, which sees 49 copies of each value
+    score = LogisticRegression(max_iter=2000).fit(features, y_train.ravel()).score(test_features, y_test.ravel())
+    assert score > 0.5  # chance: 10%
