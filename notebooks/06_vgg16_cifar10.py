@@ -18,55 +18,32 @@
 #
 # [![Open In Colab](https://colab.research.google.com/assets/colab-badge.svg)](https://colab.research.google.com/github/transfer-learning-course/tf-keras-transfer-learning/blob/main/notebooks/06_vgg16_cifar10.ipynb)
 #
-# **What you will learn.** A network trained on ImageNet already knows how to
-# turn pixels into useful features. Here you take Keras's VGG16 with its
-# ImageNet weights, keep its 13 convolutional layers frozen, retrain its two
-# big fully connected layers (`fc1`, `fc2`, 4096 units each) *with their
-# pretrained weights as the starting point*, and put a new 10-way output
-# layer on top for CIFAR-10. The lecture this lesson follows did the same in
-# PyTorch; on the way you will meet three things the PyTorch version hid:
-# the input normalisation the Keras weights really expect, the pooling
-# "bridge" that lets the pretrained `fc1` work on 32x32 images, and a
-# freezing bug that silently trained only the output layer. Then you compare
-# small (32x32) and upsampled (224x224) inputs, measure what freezing the
-# convolutions saves per epoch, and save far more by computing the frozen
-# convolutions' features once instead of in every epoch.
+# **What you will learn.** As in the PyTorch lecture this lesson follows:
+# VGG16 with its ImageNet weights, its 13 convolutional layers frozen, its
+# `fc1` and `fc2` retrained from their pretrained weights, a new 10-way
+# output layer for CIFAR-10. Also: the preprocessing the weights expect,
+# the "bridge" that lets `fc1` see small images, the lecture's freezing
+# bug, fast feature extraction, a confusion matrix and the model's
+# mistakes, and three input sizes.
 
 # %% [markdown]
 # ## Parameters
-# `PROFILE = None` reads `$COURSE_PROFILE` and falls back to `"full"`: real
-# CIFAR-10 and the ImageNet weights. The other values are `None` for "the
-# profile's default". The full profile trains the lecture's 50 epochs for
-# each run, because its learning-rate schedule (patience 10) only acts after
-# a plateau of 10 epochs: the lecture's first cut came at epoch 20 and was
-# worth 3 points of accuracy. That takes time: the lecture's GPU needed 38
-# minutes for the small run and 213 minutes for the 224x224 run. On the
-# course's 2-core test machine (CPU only, shared), training the lecture's
-# way, one step of 256 images at 32x32 took about 4 s (12 minutes per
-# epoch, 10 hours for 50), and the 224x224 run about 0.3 s per image, close
-# to 4 hours per epoch.
-#
-# `CACHE_FEATURES` (on by default) cuts most of that: the frozen
-# convolutions run once over the images, and each epoch then trains only
-# the classifier on their stored output (sections 7 and 9 explain why this
-# is the same model). A classifier step of 256 then took about 1 s on that
-# machine, at either size (about 40% of a frozen step at 32x32, measured
-# side by side), and the 224x224 run needs about 5 GB of disk for its
-# features (the notebook checks before writing). `False` runs the
-# lecture's loop on images. Still: use a GPU if you can (Colab: *Runtime →
-# Change runtime type*), or lower `EPOCHS`, `LARGE_EPOCHS`, `LARGE_SIZE` or
-# `LARGE_TRAIN_LIMIT` and say so when you compare.
+# `PROFILE = None` reads `$COURSE_PROFILE`, else `"full"`: real CIFAR-10,
+# ImageNet weights and the lecture's 50 epochs per run, hours without a GPU
+# (Colab: *Runtime → Change runtime type*). Lower the epochs if you must,
+# and say so when you compare. `"quick"` runs offline in about a minute;
+# its numbers only prove the code.
 
 # %% tags=["parameters"]
 PROFILE = None            # "full" (CIFAR-10, ImageNet weights) or "quick" (offline, about a minute)
-EPOCHS = None             # epochs of the 32x32 run (full: 50, the lecture's)
-LARGE_EPOCHS = None       # epochs of the upsampled run (full: 50)
+EPOCHS = None             # epochs of the 32x32 run (full: 50): the first on images, the rest on features
+CROP_EPOCHS = None        # epochs of the lecture's 64x64-crop run (full: 50), all on images
+LARGE_EPOCHS = None       # epochs of the 224x224 run (full: 50): the first on images, the rest on features
 BATCH_SIZE = None         # full: 256, the lecture's
 LARGE_SIZE = None         # input size of the upsampled run (full: 224)
 LARGE_TRAIN_LIMIT = None  # train the upsampled run on the first N training images only (None: all)
 LEARNING_RATE = None      # SGD learning rate (full: 0.01, the lecture's)
 CIFAR10_ARCHIVE = None    # path to a cifar-10-python.tar.gz you already have (then nothing is downloaded)
-CACHE_FEATURES = None     # True (default): train the classifier on the frozen base's cached features; False: on images
 
 # %% [markdown]
 # On **Colab**, the next cell installs `course_utils` (it does nothing anywhere else).
@@ -92,10 +69,9 @@ if IN_COLAB:
 
 # %% [markdown]
 # ## Setup
-# `TF_USE_LEGACY_KERAS=1` must be set *before* TensorFlow is imported (the
-# course uses the Keras 2 API, `tf_keras`). `start_lesson` resolves the
-# profile, points the Keras cache (`KERAS_HOME`: data set and weight files)
-# at the project's `data/` folder, seeds everything and prints what runs.
+# `TF_USE_LEGACY_KERAS=1` comes before TensorFlow is imported (Keras 2 API).
+# `start_lesson` resolves the profile, points the Keras cache at `data/`,
+# seeds everything and prints what runs.
 
 # %%
 import os
@@ -108,200 +84,159 @@ import math
 import numpy as np
 import pandas as pd
 import tensorflow as tf
+from sklearn.metrics import ConfusionMatrixDisplay, accuracy_score, confusion_matrix
 from tensorflow.keras import layers
 from tensorflow.keras.applications import vgg16
 
 import course_utils
-from course_utils import cifar, feature_cache, models, plots, vgg16_transfer
-from course_utils.references import reference_for
+from course_utils import cifar, models, plots, vgg16_transfer, weights
 from course_utils.timing import EpochTimer
 
 cfg = course_utils.start_lesson(
-    "06", PROFILE, epochs=EPOCHS, large_epochs=LARGE_EPOCHS, batch_size=BATCH_SIZE,
+    "06", PROFILE, epochs=EPOCHS, crop_epochs=CROP_EPOCHS, large_epochs=LARGE_EPOCHS, batch_size=BATCH_SIZE,
     large_size=LARGE_SIZE, large_train_limit=LARGE_TRAIN_LIMIT, learning_rate=LEARNING_RATE,
-    cache_features=CACHE_FEATURES,
 )
+tf.get_logger().setLevel("ERROR")  # quiet the retracing warnings: this lesson builds several models on purpose
+CLASS_NAMES = cifar.CLASS_NAMES
 
 # %% [markdown]
 # ## 1. The data
-# CIFAR-10: 50,000 training and 10,000 test images, 32x32 colour, 10
-# classes. `tf.keras.datasets.cifar10` downloads the 170 MB archive once
-# into `data/keras/datasets/` (without internet, give the path of a copy you
-# have as `CIFAR10_ARCHIVE`). Like the lecture we hold out the last 10% of
-# the training images for validation: the learning-rate schedule below
-# watches validation accuracy, and the test set stays untouched until the
-# end. (The quick profile generates small CIFAR-shaped stand-ins labelled
-# with the same class names.)
+# CIFAR-10 (32x32 colour images, 10 classes) is loaded with
+# `tf.keras.datasets.cifar10.load_data()`. In the full profile
+# `load_data` below *is* that function (the archive downloaded once and
+# verified; offline, set `CIFAR10_ARCHIVE`); in the quick profile it returns
+# generated stand-ins the same way. As in the lecture, the last 10% of the
+# training images are held out for validation.
 
 # %%
-(x_train_all, y_train_all), (x_test, y_test) = cifar.load_cifar10(
-    cfg.cifar_source, train_limit=cfg.train_limit, test_limit=cfg.test_limit,
-    archive=CIFAR10_ARCHIVE, seed=cfg.seed,
-)
-(x_train, y_train), (x_valid, y_valid) = cifar.split_validation(x_train_all, y_train_all, cfg.validation_fraction)
+load_data = cifar.loader(cfg.cifar_source, archive=CIFAR10_ARCHIVE, train_size=cfg.train_size,
+                         test_size=cfg.test_size, seed=cfg.seed)
+print(f"load_data is {load_data.func.__module__}.{load_data.func.__qualname__}")
+(x_train_all, y_train_all), (x_test, y_test) = load_data()
+y_train_all, y_test = y_train_all.ravel(), y_test.ravel()  # Keras gives labels as a column [N, 1]
+
+n_valid = round(len(x_train_all) * cfg.validation_fraction)
+x_train, y_train = x_train_all[:-n_valid], y_train_all[:-n_valid]
+x_valid, y_valid = x_train_all[-n_valid:], y_train_all[-n_valid:]
 print(f"train {x_train.shape}, validation {x_valid.shape}, test {x_test.shape}, dtype {x_train.dtype}")
 print("images per class (train):", np.bincount(y_train, minlength=cfg.num_classes))
-plots.plot_images(x_train[:10], [cifar.CLASS_NAMES[label] for label in y_train[:10]], cols=10, size=1.4);
+plots.plot_images(x_train[:10], [CLASS_NAMES[label] for label in y_train[:10]], cols=10, size=1.4);
 
 # %% [markdown]
-# ## 2. Normalisation: what the pretrained weights expect
-# A pretrained network only sees familiar inputs if you scale your images
-# the way its training images were scaled. The lecture used torchvision's
-# ImageNet statistics: pixels to [0, 1], minus the mean `(0.485, 0.456,
-# 0.406)`, divided by the std `(0.229, 0.224, 0.225)`, in RGB order.
-#
-# **Keras's VGG16 weights expect something else.** They were converted from
-# the original Caffe model, which was trained on BGR images in 0-255 with
-# the ImageNet mean pixel subtracted and *no* division by a std.
-# `vgg16.preprocess_input` does exactly that. Feeding these weights the
-# torchvision-normalised values (about -2 to 2) would give them inputs about
-# 60 times too small. So in Keras: always use the `preprocess_input` of the
-# application you load.
-#
-# The lecture also computed CIFAR-10's own per-channel statistics and
-# compared. Let us do the same.
+# ## 2. Normalisation: what the weights expect
+# The lecture used torchvision's ImageNet mean and std on RGB pixels in
+# [0, 1]. **Keras's VGG16 weights expect something else**: converted from
+# the original Caffe model, they want BGR pixels in 0-255 minus the ImageNet
+# mean pixel, no division. `vgg16.preprocess_input` does that: always use
+# the one of the application you load. The lecture also compared CIFAR-10's
+# own statistics with ImageNet's:
 
 # %%
 own_mean, own_std = cifar.channel_stats(x_train)
-stats = pd.DataFrame(
-    {"ImageNet mean": cifar.IMAGENET_MEAN, "this data's mean": own_mean,
-     "ImageNet std": cifar.IMAGENET_STD, "this data's std": own_std},
-    index=["R", "G", "B"],
-).round(3)
 mean_gap = float(np.max(np.abs(own_mean - np.asarray(cifar.IMAGENET_MEAN))))
 course_utils.record("dataset_vs_imagenet_mean_gap", mean_gap,
                     note="largest per-channel mean difference, [0, 1] units")
-print(f"profile {cfg.profile}: data = {cfg.data}")
-stats
-
-# %% [markdown]
-# The Keras way to use *your own* statistics with these weights is to
-# subtract your mean pixel instead of ImageNet's (still BGR, still 0-255,
-# still no std). `cifar.caffe_preprocess_with` builds that function. How far
-# apart do the two preprocessings put the same images?
-
-# %%
 sample = x_train[:256].astype("float32")
 with_imagenet = vgg16.preprocess_input(sample.copy())  # .copy(): preprocess_input may work in place
-with_own = cifar.caffe_preprocess_with(own_mean)(sample)
-print("mean pixel subtracted, BGR, ImageNet :", np.round(cifar.CAFFE_MEAN_BGR, 1))
-print("mean pixel subtracted, BGR, this data:", np.round(own_mean[::-1] * 255, 1))
-print(f"preprocessed values range from {with_imagenet.min():.0f} to {with_imagenet.max():.0f}; "
-      f"the two versions differ by at most {np.abs(with_imagenet - with_own).max():.1f} per value")
+with_own = cifar.caffe_preprocess_with(own_mean)(sample)  # the same, subtracting this data's mean pixel
+print(f"profile {cfg.profile}: preprocessed values from {with_imagenet.min():.0f} to {with_imagenet.max():.0f}; "
+      f"with this data's own mean pixel they move by at most {np.abs(with_imagenet - with_own).max():.1f}")
+pd.DataFrame({"ImageNet mean": cifar.IMAGENET_MEAN, "this data's mean": own_mean,
+              "ImageNet std": cifar.IMAGENET_STD, "this data's std": own_std}, index=["R", "G", "B"]).round(3)
 
 # %% [markdown]
-# On real CIFAR-10 the means differ by a few units on a scale of about
-# ±130, a constant shift the first convolution barely notices. The lecture
-# found CIFAR-10's statistics "essentially the same" as ImageNet's, trained
-# with both, and saw no meaningful difference, so we use what the weights
-# expect, `vgg16.preprocess_input`. When your images differ systematically
-# from ImageNet (much darker, much less colourful) the two choices can
-# differ: then try both. (The quick profile's generated images are far more
-# colourful than photos, so their gap is larger.)
+# On CIFAR-10 the two mean pixels differ by a few units on a scale of ±130,
+# a constant shift, and the lecture saw no difference in accuracy. If your
+# images differ systematically from ImageNet's (darker, less colourful), try
+# both.
 
 # %%
 preprocess = vgg16.preprocess_input
 
 # %% [markdown]
 # ## 3. The pretrained VGG16 and its classifier
-# We load VGG16 *with its top*: the 1000-class ImageNet classifier whose
-# `fc1` and `fc2` layers we want to reuse. Look at its last layers: the
-# last pooling layer gives 7x7x512 features, `Flatten` turns them into
-# 25,088 numbers, and `fc1` has a weight for each of them.
+# VGG16 *with its top* holds the `fc1` and `fc2` we reuse. Its last pooling
+# layer gives 7x7x512 features; `Flatten` makes 25,088 numbers of them, one
+# weight each in `fc1`.
 
 # %%
-source = vgg16_transfer.load_vgg16(include_top=True, weights=cfg.vgg_weights)
+top_weights = weights.resolve("vgg16", cfg.top_weights, include_top=True)  # a verified file, or None
+source = vgg16.VGG16(include_top=True, weights=top_weights)
 print("input:", source.input_shape)
 for layer in source.layers[-5:]:
     print(f"  {layer.name:12s} output {str(layer.output_shape):20s} {layer.count_params():>12,} parameters")
 
 # %% [markdown]
-# That 25,088 is why Keras's VGG16 with its top only takes 224x224 inputs:
-# 224 halved by five max-pools is 7. At 32x32 the last feature map is 1x1,
-# `Flatten` gives 512 numbers, and a VGG16 built for that size has an `fc1`
-# of the wrong shape: the pretrained weights do not fit. (With
-# `weights="imagenet"` Keras refuses to build it at all; here we build it
-# with random weights to show the mismatch.)
+# Five max-pools halve 224 to 7. At 32x32 the map is 1x1, and a VGG16
+# built for that size has an `fc1` the pretrained weights do not fit:
 
 # %%
-naive = tf.keras.applications.vgg16.VGG16(include_top=True, weights=None, input_shape=(32, 32, 3), classes=10)
+naive = vgg16.VGG16(include_top=True, weights=None, input_shape=(32, 32, 3), classes=10)
 print("fc1 kernel of a VGG16 built for 32x32 :", tuple(naive.get_layer("fc1").kernel.shape))
 print("fc1 kernel of the ImageNet VGG16      :", tuple(source.get_layer("fc1").kernel.shape))
-try:
-    vgg16_transfer.copy_dense_weights(source, naive, ["fc1"])
-except ValueError as err:
-    print("ValueError:", err)
 del naive
 
 # %% [markdown]
 # ## 4. The bridge PyTorch has and Keras lacks
-# torchvision's VGG16 has one more layer between the convolutions and the
-# classifier: `AdaptiveAvgPool2d((7, 7))`. Whatever the size of the last
-# feature map, it averages it into a 7x7 grid: output cell `i` averages the
-# input cells from `floor(i*n/7)` to `ceil((i+1)*n/7)`. A 1x1 map (32x32
-# input) is copied into all 49 cells; a 2x2 map (64x64 input, the lecture's
-# crop size) is spread out; a 7x7 map (224x224) passes unchanged. That is
-# why the lecture's pretrained classifier "just worked" on small images.
-#
-# `vgg16_transfer.AdaptiveAveragePooling2D` rebuilds that layer for Keras
-# with the same arithmetic (two small averaging matrices). The plots show
-# the weights each of the 7 output rows gives the input rows.
+# torchvision's VGG16 has `AdaptiveAvgPool2d((7, 7))` before its
+# classifier: it averages any feature map into a 7x7 grid. A 1x1 map (32x32
+# input) is copied to all 49 cells, a 2x2 map (64x64) spread out, a 7x7 map
+# (224x224) passed unchanged: so the lecture's pretrained classifier took
+# small images. `vgg16_transfer.AdaptiveAveragePooling2D` is that layer for
+# Keras.
 
 # %%
-for size in (cfg.small_size, 64, cfg.large_size):
+for size in (cfg.small_size, cfg.crop_size, cfg.large_size):
     n = vgg16_transfer.feature_map_size(size)
     print(f"{size:>3}x{size:<3} input -> {n}x{n}x512 feature map -> bridge -> 7x7x512 -> Flatten -> 25,088")
-vgg16_transfer.plot_pool_matrices([1, 2, 7]);
-
-# %%
+vgg16_transfer.plot_pool_matrices([1, 2, 7])
 demo = tf.reshape(tf.range(1.0, 5.0), (1, 2, 2, 1))  # a 2x2 map holding 1, 2, 3, 4
-print("2x2 input:\n", demo[0, :, :, 0].numpy())
-print("after the bridge (7x7):\n", vgg16_transfer.AdaptiveAveragePooling2D(7)(demo)[0, :, :, 0].numpy())
+print("a 2x2 map after the bridge (7x7):\n", vgg16_transfer.AdaptiveAveragePooling2D(7)(demo)[0, :, :, 0].numpy())
 
 # %% [markdown]
-# ## 5. The transfer model, step by step
-# The convolutional base is VGG16 *without* its top, built for our input
-# size with the ImageNet weights. On top: the bridge, `Flatten`, `fc1` and
-# `fc2` (4096 units, ReLU), and a **new** 10-way output layer (logits) in
-# place of the 1000-way ImageNet one. The dropout after `fc1` and `fc2` is
-# in torchvision's classifier (and in the original VGG training); Keras's
-# top leaves it out because it does nothing at prediction time, so we put
-# it back for training. Then the pretrained `fc1` and `fc2` weights are
-# **copied** from the model with the top: the bridge makes their shapes
-# match.
+# ## 5. The transfer model
+# The base is VGG16 *without* its top, built for our input size (the quick
+# profile's is a random stand-in, not ImageNet). On top: the bridge,
+# `Flatten`, `fc1` and `fc2` with torchvision's dropout, and a **new** 10-way
+# output layer. Then the pretrained `fc1` and `fc2` weights are copied in.
+# One function builds each run's model.
 
 # %%
-size = cfg.small_size
-base = vgg16_transfer.load_vgg16(include_top=False, weights=cfg.vgg_weights, input_size=size)
+base_weights = vgg16_transfer.base_weights(cfg.base_weights)  # a verified ImageNet file, or the stand-in
 
-inputs = tf.keras.Input((size, size, 3), name="image")
-features = base(inputs)                                                        # 1x1x512 at 32x32
-bridged = vgg16_transfer.AdaptiveAveragePooling2D(7, name="bridge")(features)  # 7x7x512, as in PyTorch
-x = layers.Flatten(name="flatten")(bridged)                                    # 25,088 numbers
-x = layers.Dense(4096, activation="relu", name="fc1")(x)
-x = layers.Dropout(0.5, name="fc1_dropout")(x)
-x = layers.Dense(4096, activation="relu", name="fc2")(x)
-x = layers.Dropout(0.5, name="fc2_dropout")(x)
-outputs = layers.Dense(cfg.num_classes, name="output")(x)                      # the new 10-way layer
-small_model = tf.keras.Model(inputs, outputs, name=f"vgg16_cifar10_{size}")
 
-for name in ("fc1", "fc2"):
-    small_model.get_layer(name).set_weights(source.get_layer(name).get_weights())
+def build_model(size, source):
+    """VGG16's convolutions for size x size inputs, the bridge, fc1/fc2 copied from `source`, a new output layer."""
+    conv_base = vgg16.VGG16(include_top=False, weights=base_weights, input_shape=(size, size, 3))
+    inputs = tf.keras.Input((size, size, 3), name="image")
+    x = conv_base(inputs)                                                # 1x1x512 at 32x32
+    x = vgg16_transfer.AdaptiveAveragePooling2D(7, name="bridge")(x)     # 7x7x512, as in PyTorch
+    x = layers.Flatten(name="flatten")(x)                                # 25,088 numbers
+    x = layers.Dense(4096, activation="relu", name="fc1")(x)
+    x = layers.Dropout(0.5, name="fc1_dropout")(x)
+    x = layers.Dense(4096, activation="relu", name="fc2")(x)
+    x = layers.Dropout(0.5, name="fc2_dropout")(x)
+    outputs = layers.Dense(cfg.num_classes, name="output")(x)            # the new 10-way layer
+    model = tf.keras.Model(inputs, outputs, name=f"vgg16_cifar10_{size}")
+    for name in ("fc1", "fc2"):
+        model.get_layer(name).set_weights(source.get_layer(name).get_weights())
+    return model
 
+
+small_model = build_model(cfg.small_size, source)
 copy_gap = max(vgg16_transfer.max_weight_difference(small_model.get_layer(name), source.get_layer(name))
                for name in ("fc1", "fc2"))
-print("feature map:", features.shape, "-> bridge:", bridged.shape)
+print("feature map:", small_model.get_layer("vgg16").output_shape, "-> bridge:", small_model.get_layer("bridge").output_shape)
 print(f"largest difference between our fc1/fc2 and the pretrained ones: {copy_gap}")
-course_utils.record("feature_map_small", list(features.shape[1:]))
-course_utils.record("bridge_output_small", list(bridged.shape[1:]))
+course_utils.record("feature_map_small", list(small_model.get_layer("vgg16").output_shape[1:]))
+course_utils.record("bridge_output_small", list(small_model.get_layer("bridge").output_shape[1:]))
 course_utils.record("fc_copy_max_abs_diff", copy_gap, note="fc1/fc2 against the VGG16 with its top")
 small_model.summary()
 
 # %% [markdown]
-# ## 6. Freezing — and the lecture's silent bug
-# The lecture froze the whole network, then tried to make the two hidden
-# fully connected layers trainable again, then replaced the output layer
-# (a new layer trains by default):
+# ## 6. Freezing, and the lecture's silent bug
+# The lecture froze everything, re-enabled two classifier layers and
+# replaced the output layer:
 #
 # ```python
 # for param in model.parameters():
@@ -311,15 +246,9 @@ small_model.summary()
 # model.classifier[6] = torch.nn.Linear(4096, 10)
 # ```
 #
-# In PyTorch `requires_grad` belongs to each parameter *tensor*. Setting it
-# on a *module* just creates a new Python attribute that nothing reads, so
-# no error and no effect: only the new output layer trained. (And
-# `classifier[1]` is a ReLU, which has no parameters at all; `fc1` is
-# `classifier[0]`. The working call is `model.classifier[0].requires_grad_(True)`.)
-#
-# The same mistake is easy in Keras: a layer accepts any attribute you set.
-# Here is the lecture's recipe with the PyTorch habit carried over, and the
-# check that catches it.
+# `requires_grad` belongs to each parameter tensor; set on a module it is a
+# new attribute nothing reads (and `classifier[1]` is a ReLU; `fc1` is
+# `classifier[0]`). No error, no effect. Keras layers accept any attribute too:
 
 # %%
 for layer in small_model.layers:
@@ -333,20 +262,14 @@ course_utils.record("trainable_params_with_lecture_bug", bug_counts["trainable"]
 print(f"trainable parameters: {bug_counts['trainable']:,} of {bug_counts['total']:,}")
 models.trainable_report(small_model)
 
-
 # %% [markdown]
-# No error, yet `fc1` and `fc2` show 0 trainable parameters: only the
-# output layer's 40,970 would train, as in the lecture (so its 77.99% and
-# 84.9% came from retraining the output layer alone). In Keras the switch is
-# `layer.trainable`. Here is the recipe done right, as a function we reuse
-# for the second run, and the counts that prove it: the VGG16 base 0,
-# `fc1` 25,088 x 4,096 + 4,096, `fc2` 4,096 x 4,096 + 4,096, the output
-# 4,096 x 10 + 10. Note that `trainable` only takes effect when the model is
-# compiled, which we do next.
+# Only the new output layer would train: the lecture's 77.99% and 84.9%
+# came from it alone. In Keras the switch is `layer.trainable`. Done right,
+# with the counts that prove it:
 
 # %%
 def retrain_classifier_only(model):
-    """The lesson's recipe: freeze everything, then let fc1, fc2 and the new output layer train."""
+    """Freeze everything, then let fc1, fc2 and the new output layer train."""
     for layer in model.layers:
         layer.trainable = False
     for name in ("fc1", "fc2", "output"):
@@ -358,179 +281,160 @@ report = models.trainable_report(small_model)
 trainable = report.set_index("layer")["trainable_params"]
 for name, key in [("vgg16", "base"), ("fc1", "fc1"), ("fc2", "fc2"), ("output", "output")]:
     course_utils.record(f"trainable_params_{key}", int(trainable[name]))
-assert trainable["vgg16"] == 0 and min(trainable["fc1"], trainable["fc2"], trainable["output"]) > 0
+assert trainable["vgg16"] == 0
+assert trainable["fc1"] == 25088 * 4096 + 4096 and trainable["fc2"] == 4096 * 4096 + 4096
+assert trainable["output"] == 4096 * cfg.num_classes + cfg.num_classes
 print(models.summarize_trainable(small_model))
 report
 
-
 # %% [markdown]
-# ## 7. Train the 32x32 run
-# **Optimiser.** The lecture used PyTorch's SGD with learning rate 0.01 and
-# momentum 0.9, and `ReduceLROnPlateau(factor=0.1, mode="max")` stepped on
-# validation accuracy (PyTorch's default patience: 10 epochs), batch 256, 50
-# epochs. The Keras equivalent is `SGD(learning_rate=0.01, momentum=0.9)`
-# (Keras's SGD has no momentum unless you ask; older code wrote `lr=`, which
-# current optimizers ignore) with the callback
-# `ReduceLROnPlateau(monitor="val_accuracy", mode="max", factor=0.1,
-# patience=10)`. The loss is cross-entropy on logits, as PyTorch's
-# `cross_entropy`. `TerminateOnNaN` stops a run whose loss blows up (then
-# lower `LEARNING_RATE`), and `EpochTimer` times each epoch.
-#
-# The images reach the model through a `tf.data` pipeline that applies
-# `preprocess_input` (and, for the second run, the resize) batch by batch.
-#
-# **The lecture's loop, and a faster one that trains the same model.** The
-# lecture trains with `small_model.fit(train_ds, ...)` (the `else` branch
-# below): in each of the 50 epochs, every image goes through the frozen
-# convolutions again. But they are frozen, and nothing random runs before
-# them (no augmentation; the dropout layers come after `fc1` and `fc2`), so
-# they turn each image into the same numbers in every epoch. Computing
-# those once and training the layers after them gives the same model: the
-# same weights to start from, the same optimiser, schedule and steps per
-# epoch; only the random order and the dropout masks differ, as between any
-# two runs.
-#
-# `feature_cache.cached_features(base, ...)` makes that one pass over the
-# *raw* images, applying the resize and `preprocess_input` itself
-# (`cifar.example_preprocessor`, one image at a time, the same arithmetic as
-# the pipeline), so its key covers the images, the preprocessing, the base
-# and its weights. It stores the features under `data/features/` (a second
-# run loads them) and refuses when something random runs before the base.
-# `feature_cache.head_of(small_model, base)` is the layers after the base
-# (bridge, `Flatten`, `fc1`, `fc2`, the dropouts, the output) as a model
-# that *shares* them with `small_model`: training it trains `small_model`,
-# which still predicts on images.
-#
-# Why cut after the base and not after `flatten`, the last frozen layer? At
-# 32x32 the bridge only copies each image's 1x1x512 map into 49 cells.
-# Cached before it, an image takes 512 numbers (2 KB; 92 MB for 45,000
-# images) instead of 25,088 (100 KB; 4.5 GB), and the head redoes the copy,
-# which costs nothing next to `fc1`.
+# ## 7. One epoch on images, the lecture's way
+# The lecture: SGD (learning rate 0.01, momentum 0.9),
+# `ReduceLROnPlateau(factor=0.1, mode="max")` on validation accuracy
+# (patience 10), batch 256, 50 epochs; Keras spells it below (older code
+# wrote `lr=`, which current optimizers ignore). `trainable` takes effect at
+# `compile`. The first epoch trains end to end on images, timed.
 
 # %%
-def compile_for_training(model):
+def compile_for_training(model, optimizer=None):
     model.compile(
-        optimizer=tf.keras.optimizers.SGD(learning_rate=cfg.learning_rate, momentum=cfg.momentum),
+        optimizer=optimizer or tf.keras.optimizers.SGD(learning_rate=cfg.learning_rate, momentum=cfg.momentum),
         loss=tf.keras.losses.SparseCategoricalCrossentropy(from_logits=True),
         metrics=["accuracy"],
     )
 
 
 def training_callbacks(timer):
-    return [
-        tf.keras.callbacks.ReduceLROnPlateau(monitor="val_accuracy", mode="max", factor=cfg.plateau_factor,
-                                             patience=cfg.plateau_patience, verbose=1),
-        tf.keras.callbacks.TerminateOnNaN(),
-        timer,
-    ]
+    return [tf.keras.callbacks.ReduceLROnPlateau(monitor="val_accuracy", mode="max", factor=cfg.plateau_factor,
+                                                 patience=cfg.plateau_patience, verbose=1),
+            tf.keras.callbacks.TerminateOnNaN(), timer]
 
 
-def make_datasets(image_size, train_limit=None, eval_limit=None):
-    """Train, validation and test pipelines at ``image_size`` (limits keep the first N images)."""
-    def pipeline(images, labels, limit, shuffle):
-        return cifar.image_dataset(images[:limit], labels[:limit], image_size=image_size,
-                                   batch_size=cfg.batch_size, preprocess=preprocess,
-                                   shuffle=shuffle, seed=cfg.seed)
-    return (pipeline(x_train, y_train, train_limit, True),
-            pipeline(x_valid, y_valid, eval_limit, False),
-            pipeline(x_test, y_test, eval_limit, False))
+def images(x, y=None, size=cfg.small_size, shuffle=False):
+    """Batches of resized, preprocessed images (with their labels when given)."""
+    return cifar.image_dataset(x, y, image_size=size, batch_size=cfg.batch_size, preprocess=preprocess,
+                               shuffle=shuffle, seed=cfg.seed)
 
 
 compile_for_training(small_model)
-train_ds, valid_ds, test_ds = make_datasets(cfg.small_size)
-before = {name: [w.copy() for w in small_model.get_layer(name).get_weights()]
-          for name in ("vgg16", "fc1", "fc2", "output")}
-
-small_head = feature_cache.head_of(small_model, base)  # bridge, flatten, fc1, fc2, output: shared with small_model
-epochs_on = "on cached features" if cfg.cache_features else "on images"
-small_timer = EpochTimer()
-if cfg.cache_features:  # the same model, trained faster: the frozen base's features are computed once
-    prepare_small = cifar.example_preprocessor(cfg.small_size, preprocess)  # float32, resize, preprocess_input
-    train_f = feature_cache.cached_features(base, (x_train, y_train), preprocess=prepare_small, model=small_model)
-    valid_f = feature_cache.cached_features(base, (x_valid, y_valid), preprocess=prepare_small, model=small_model)
-    compile_for_training(small_head)
-    history_small = small_head.fit(train_f.batches(cfg.batch_size, shuffle=True, seed=cfg.seed),
-                                   validation_data=valid_f.batches(cfg.batch_size), epochs=cfg.epochs,
-                                   callbacks=training_callbacks(small_timer), verbose=2)
-else:  # the lecture's loop: every epoch runs the frozen base again on every image
-    history_small = small_model.fit(train_ds, validation_data=valid_ds, epochs=cfg.epochs,
-                                    callbacks=training_callbacks(small_timer), verbose=2)
-small_loss, small_accuracy = small_model.evaluate(test_ds, verbose=0)  # on images: small_model carries the trained head
-course_utils.record("small_test_accuracy", small_accuracy,
-                    note=f"{cfg.small_size}x{cfg.small_size}, {cfg.epochs} epoch(s), {len(x_test):,} test images")
-small_epoch_s = course_utils.record("small_epoch_s", small_timer.steady, unit="s",
-                                    note=f"mean epoch without the first, {epochs_on}")
-print(f"profile {cfg.profile}: test accuracy {small_accuracy:.4f} at {cfg.small_size}x{cfg.small_size}, "
-      f"{small_epoch_s:.1f} s per epoch {epochs_on}")
+before = {name: [w.copy() for w in small_model.get_layer(name).get_weights()] for name in ("vgg16", "fc1", "fc2")}
+image_timer = EpochTimer()
+history_images = small_model.fit(images(x_train, y_train, shuffle=True), validation_data=images(x_valid, y_valid),
+                                 epochs=1, callbacks=training_callbacks(image_timer), verbose=2)
+small_epoch_s = course_utils.record("small_epoch_s", image_timer.times[0], unit="s",
+                                    note=f"{len(x_train):,} images at {cfg.small_size}x{cfg.small_size}, "
+                                         "end to end, graph tracing included")
 
 # %% [markdown]
-# With the cache on, two checks that it trained `small_model` itself: one
-# feature row per training image, and `small_model` on validation *images*
-# gives the same logits as `small_head` on their cached *features*.
+# ## 8. Fast feature extraction
+# That epoch ran every image through the frozen convolutions, which return
+# the same numbers every epoch: nothing random runs before them (the
+# dropout comes after `fc1` and `fc2`). So `predict` their output once and
+# `fit` the layers after the base on it: the same model, at the cost of its
+# dense layers only.
+#
+# `classifier` is those layers called on a new input: the *same layer
+# objects*, so training it trains `small_model`. It keeps `small_model`'s
+# optimizer (momentum and learning rate carry on) for epochs 2 onwards.
 
 # %%
-if cfg.cache_features:
-    print("train:", train_f.describe())
-    print("valid:", valid_f.describe())
-    check = min(16, len(x_valid))
-    on_images = small_model(cifar.prepare_images(x_valid[:check], cfg.small_size, preprocess)).numpy()
-    on_features = small_head(valid_f.features[:check]).numpy()
-    logit_gap = float(np.max(np.abs(on_images - on_features)) / np.max(np.abs(on_images)))
-    course_utils.record("features_cached", True)
-    course_utils.record("cached_train_rows", train_f.count, note="feature rows, one per training image")
-    course_utils.record("cached_head_logit_rel_diff", logit_gap,
-                        note="small_model on images vs its head on cached features, relative to the largest logit")
-    print(f"{train_f.count:,} feature rows for {len(x_train):,} training images; largest difference between "
-          f"the logits on images and on cached features: {logit_gap:.1e} of the largest logit")
-else:
-    print(f"CACHE_FEATURES is off: the model trained on images, {small_epoch_s:.1f} s per epoch")
+conv_base = small_model.get_layer("vgg16")
+train_features = conv_base.predict(images(x_train), verbose=0)
+valid_features = conv_base.predict(images(x_valid), verbose=0)
+print(f"features: train {train_features.shape}, validation {valid_features.shape}, "
+      f"{train_features.nbytes / 1e6:,.1f} MB")
+
+
+def classifier_of(model):
+    """The layers after the convolutional base as a model of their own, taking the base's features."""
+    base = model.get_layer("vgg16")
+    features = tf.keras.Input(base.output_shape[1:], name="features")
+    x = features
+    for layer in model.layers[model.layers.index(base) + 1:]:
+        x = layer(x)
+    return tf.keras.Model(features, x, name="classifier")
+
+
+classifier = classifier_of(small_model)
+compile_for_training(classifier, optimizer=small_model.optimizer)
+feature_timer = EpochTimer()
+history_features = classifier.fit(train_features, y_train, batch_size=cfg.batch_size, shuffle=True,
+                                  validation_data=(valid_features, y_valid), initial_epoch=1, epochs=cfg.epochs,
+                                  callbacks=training_callbacks(feature_timer), verbose=2)
+small_feature_epoch_s = course_utils.record(
+    "small_feature_epoch_s", feature_timer.steady, unit="s",
+    note="an epoch on the features" + ("" if len(feature_timer.times) > 1 else ", graph tracing included"))
+print(f"profile {cfg.profile}: an epoch on images {small_epoch_s:.1f} s, on features {small_feature_epoch_s:.1f} s")
 
 # %% [markdown]
-# The counts said which weights *may* train; comparing the weights before
-# and after training shows which ones *did*: the frozen base did not move
-# at all, the classifier did.
+# The proof that both ways train one model: `small_model` on validation
+# *images* gives the same logits as `classifier` on their *features*.
 
 # %%
-changes = {}
-for name, old in before.items():
-    new = small_model.get_layer(name).get_weights()
-    changes[name] = float(max(np.max(np.abs(a - b)) for a, b in zip(old, new)))
-    print(f"  {name:7s} largest weight change during training: {changes[name]:.3g}")
-course_utils.record("base_weight_change", changes["vgg16"])
-course_utils.record("fc1_weight_change", changes["fc1"])
-course_utils.record("fc2_weight_change", changes["fc2"])
-del before
+on_images = small_model.predict(images(x_valid), verbose=0)
+on_features = classifier.predict(valid_features, verbose=0)
+logit_gap = float(np.max(np.abs(on_images - on_features)) / np.max(np.abs(on_images)))
+course_utils.record("features_logit_rel_diff", logit_gap,
+                    note="small_model on images vs classifier on features, relative to the largest logit")
+course_utils.record("train_feature_rows", len(train_features), note="one per training image")
+print("the same fc1:", classifier.get_layer("fc1") is small_model.get_layer("fc1"))
+print(f"largest logit difference, images vs features: {logit_gap:.1e} of the largest logit")
+
+# %% [markdown]
+# The counts said which weights *may* train; before and after, which *did*:
+
+# %%
+changes = {name: float(max(np.max(np.abs(a - b)) for a, b in zip(old, small_model.get_layer(name).get_weights())))
+           for name, old in before.items()}
+for name, key in [("vgg16", "base"), ("fc1", "fc1"), ("fc2", "fc2")]:
+    course_utils.record(f"{key}_weight_change", changes[name])
+    print(f"  {name:6s} largest weight change during training: {changes[name]:.3g}")
+del before, train_features, valid_features, on_images, on_features
 gc.collect();
 
+# %% [markdown]
+# ## 9. Evaluation beyond accuracy
+# Softmax turns `predict`'s logits into probabilities: the largest is the
+# prediction, its value the confidence. scikit-learn's confusion matrix
+# (rows: true class, each normalised to sum to 1) holds the accuracy per
+# class on its diagonal.
+
 # %%
-shown = x_test[:15]
-predicted = small_model.predict(preprocess(shown.astype("float32")), verbose=0).argmax(axis=1)
-plots.plot_prediction_grid(shown, y_test[:15], predicted, cifar.CLASS_NAMES, rows=3, cols=5,
-                           title=f"{cfg.profile} profile, {cfg.small_size}x{cfg.small_size}: "
-                                 f"{int((predicted == y_test[:15]).sum())} of 15 right (red: wrong, true label in brackets)");
+probabilities = tf.nn.softmax(small_model.predict(images(x_test), verbose=0)).numpy()
+predicted = probabilities.argmax(axis=1)
+confidence = probabilities.max(axis=1)
+small_accuracy = course_utils.record("small_test_accuracy", accuracy_score(y_test, predicted),
+                                     note=f"{cfg.small_size}x{cfg.small_size}, {cfg.epochs} epochs "
+                                          f"(1 on images), {len(x_test):,} test images")
+labels = list(range(cfg.num_classes))
+per_class = confusion_matrix(y_test, predicted, labels=labels, normalize="true").diagonal()
+course_utils.record("small_per_class_accuracy", dict(zip(CLASS_NAMES, per_class.round(4).tolist())))
+print(f"profile {cfg.profile}: test accuracy {small_accuracy:.1%} (chance: {1 / cfg.num_classes:.0%})")
+display = ConfusionMatrixDisplay.from_predictions(y_test, predicted, labels=labels, display_labels=CLASS_NAMES,
+                                                  normalize="true", values_format=".2f", xticks_rotation=45,
+                                                  colorbar=False)
+display.ax_.set_title(f"{cfg.profile} profile, {cfg.small_size}x{cfg.small_size}: test confusion matrix")
+display.figure_.set_size_inches(7, 7)
+pd.DataFrame({"accuracy": per_class, "test images": np.bincount(y_test, minlength=cfg.num_classes)},
+             index=CLASS_NAMES).round(3).T
+
+# %%
+plots.plot_misclassified(x_test, y_test, predicted, confidence, CLASS_NAMES,
+                         title=f"{cfg.profile} profile, {cfg.small_size}x{cfg.small_size}: "
+                               f"{int((predicted != y_test).sum())} of {len(y_test)} test images wrong; "
+                               "predicted (true), most confident first");
 
 # %% [markdown]
-# ## 8. What freezing the convolutions saves
-# The lecture trained this model for 50 epochs in 38 minutes, against 90
-# minutes for a VGG16 trained from scratch (every layer trainable). We
-# measure the same comparison directly: a few training steps on the *same*
-# batch, first with the convolutions frozen, then with every layer
-# trainable (recompiled, because `trainable` takes effect at compile time).
-# We start with a third form: the classifier alone on the batch's features,
-# which is what a step costs with the cache. We only time steps; training
-# the whole network is not this lesson. Each figure is the fastest of a few
-# steps (anything else running on the machine can only slow a step down),
-# and an epoch estimate is that step time times the steps in one epoch.
+# ## 10. What freezing saves
+# The lecture: 38 minutes for 50 epochs frozen, 90 from scratch. We time a
+# few steps on one batch, frozen, then all trainable (recompiled): a frozen
+# layer runs forward but needs no gradient and no update. The fastest step
+# times the steps of an epoch is the estimate.
 
 # %%
 batch_x = preprocess(x_train[:cfg.batch_size].astype("float32"))
 batch_y = y_train[:cfg.batch_size]
 steps_per_epoch = math.ceil(len(x_train) / cfg.batch_size)
-
-batch_features = base(batch_x, training=False)
-compile_for_training(small_head)
-cached_step = vgg16_transfer.time_train_steps(small_head, batch_features, batch_y, steps=cfg.timing_steps)
-compile_for_training(small_model)
 frozen_step = vgg16_transfer.time_train_steps(small_model, batch_x, batch_y, steps=cfg.timing_steps)
 for layer in small_model.layers:
     layer.trainable = True
@@ -538,194 +442,178 @@ compile_for_training(small_model)
 print(models.summarize_trainable(small_model))
 full_step = vgg16_transfer.time_train_steps(small_model, batch_x, batch_y, steps=cfg.timing_steps)
 
-ratio = frozen_step / full_step
 note = f"fastest of {cfg.timing_steps} steps of batch {cfg.batch_size} x {steps_per_epoch} steps per epoch"
-course_utils.record("cached_epoch_s", cached_step * steps_per_epoch, unit="s", note=note + ", classifier on features")
 frozen_epoch_s = course_utils.record("frozen_epoch_s", frozen_step * steps_per_epoch, unit="s", note=note)
 course_utils.record("full_epoch_s", full_step * steps_per_epoch, unit="s", note=note)
 device = "GPU" if tf.config.list_physical_devices("GPU") else "CPU"
-course_utils.record("frozen_vs_full_epoch_ratio", ratio, note=f"{cfg.small_size}x{cfg.small_size} on the {device}")
-cached_ratio = course_utils.record("cached_vs_frozen_epoch_ratio", cached_step / frozen_step,
-                                   note=f"{cfg.small_size}x{cfg.small_size} on the {device}")
+ratio = course_utils.record("frozen_vs_full_epoch_ratio", frozen_step / full_step,
+                            note=f"{cfg.small_size}x{cfg.small_size} on the {device}")
 print(f"profile {cfg.profile}: {frozen_step:.2f} s per step frozen, {full_step:.2f} s all trainable "
       f"-> ratio {ratio:.2f} (the lecture: 38 / 90 = 0.42)")
-print(f"profile {cfg.profile}: {cached_step:.2f} s per step for the classifier on cached features "
-      f"-> {cached_ratio:.2f} of a frozen step")
 
 small_cost = vgg16_transfer.multiply_adds(small_model)
-small_layer_names = [layer.name for layer in small_model.layers]
-small_history = history_small.history
-# Free the 32x32 model: the symbolic tensors, the History and the timer all hold references to it.
-del small_model, small_head, base, inputs, features, bridged, x, outputs, history_small, small_timer
-del train_ds, valid_ds, test_ds, batch_x, batch_features
+histories = {f"{cfg.small_size}x{cfg.small_size}": {key: history_images.history[key] + history_features.history[key]
+                                                      for key in history_images.history}}
+del small_model, classifier, conv_base, history_images, history_features, image_timer, feature_timer, batch_x
 gc.collect();
 
 # %% [markdown]
-# Where does the time go? A frozen layer still runs forward, but needs no
-# gradient and no update, and nothing before it needs one either. The
-# saving is therefore the backward pass through the convolutions and the
-# update of their 14.7 million weights. How large it is depends on how the
-# work splits between the convolutions and the dense layers: at 32x32 the
-# convolutions do about 313 million multiply-adds per image and the dense
-# layers about 120 million, so both matter; at 224x224 the convolutions do
-# 49 times more and dominate (the counts are printed after the second run).
-# It also depends on the batch size and the hardware: updating the 120
-# million dense weights costs the same per step whatever the batch, so
-# small batches (the quick profile's) hide part of the saving. On this
-# course's CPU, batches of 256 at 32x32 gave about 4 s per step frozen
-# against 20 s with every layer trainable.
-#
-# The cache also drops the *forward* pass through the convolutions, which
-# freezing alone cannot: what remains is the dense layers, about 1 s per
-# step of 256 on that CPU, some 40% of a frozen step measured side by side.
-# At 32x32 the dense layers do a large share of the work, so the saving is
-# moderate; at 224x224, where the convolutions dominate, what remains is a
-# small fraction (section 9). With the quick profile's batches of 16 the
-# update of the 120 million dense weights dominates every step, so its
-# cached and frozen steps cost about the same.
-
-# %% [markdown]
-# ## 9. The same model on upsampled 224x224 images
-# The lecture's first run reached only about 78%. Its explanation: the
-# ImageNet filters were learnt on objects that fill a 224x224 image; in a
-# 32x32 image the whole object is a few feature-map cells. Upsampling CIFAR
-# to 224x224 adds no information, but it makes the objects the size the
-# filters know. The price: 49 times more convolution work per image.
-#
-# The model is the same recipe; `vgg16_transfer.build_vgg16_transfer` is
-# section 5 packaged as one function (at 224x224 the bridge has nothing to
-# do: the feature map is already 7x7). The images are resized on the fly in
-# the pipeline. In the quick profile this run sees a handful of images only,
-# to prove the code.
-#
-# **The cache at 224x224.** This is where it matters most: the lecture's
-# loop runs convolutions 49 times costlier than at 32x32 in every one of 50
-# epochs; with the cache they run once, and each epoch costs what it cost
-# at 32x32 (the dense layers see 7x7x512 either way). The price is disk.
-# The base's output is now 7x7x512 = 25,088 float32 values, about 100 KB
-# per image: 5.0 GB for the 45,000 training and 5,000 validation images
-# (cutting after the bridge would store the same). The entry is
-# memory-mapped, never loaded whole, and training reads it in a new random
-# order each epoch, so it needs disk, not RAM.
-# `vgg16_transfer.check_feature_space` prints how much will be written and
-# stops, before any work, when the disk lacks room: then free some space,
-# point `COURSE_DATA_DIR` at a bigger disk, lower `LARGE_TRAIN_LIMIT`, or
-# set `CACHE_FEATURES = False`. We keep the cache on by default here too:
-# on the course's CPU the lecture's loop would need about 4 hours per epoch
-# (200 hours for 50), the cached run one pass of a few hours plus minutes
-# per epoch; on a GPU it turns the lecture's 213 minutes into roughly one
-# pass plus 50 short epochs.
+# ## 11. The lecture's recipe: 64x64 crops, end to end
+# The lecture's code resized the images to 70x70 and trained on **random**
+# 64x64 crops (testing on the central crop). Random crops change the
+# convolutions' output every epoch, so fast feature extraction does not
+# apply: this run trains end to end. It is the one to set beside the
+# lecture's 77.99%.
 
 # %%
-large_model = vgg16_transfer.build_vgg16_transfer(cfg.large_size, source, weights=cfg.vgg_weights,
-                                                  num_classes=cfg.num_classes)
-assert [layer.name for layer in large_model.layers] == small_layer_names  # the same recipe
-print("feature map:", large_model.get_layer("vgg16").output_shape,
-      "-> bridge:", large_model.get_layer("bridge").output_shape)
-course_utils.record("feature_map_large", list(large_model.get_layer("vgg16").output_shape[1:]))
-course_utils.record("bridge_output_large", list(large_model.get_layer("bridge").output_shape[1:]))
+def crops(x, y, training):
+    """The lecture's recipe: resize to 70, then a random 64x64 crop (training) or the central one."""
+    dataset = tf.data.Dataset.from_tensor_slices((x, y))
+    if training:
+        dataset = dataset.shuffle(len(x), seed=cfg.seed)
+
+    def prepare(image, label):
+        image = tf.image.resize(tf.cast(image, tf.float32), (cfg.crop_resize, cfg.crop_resize))
+        if training:
+            image = tf.image.random_crop(image, (cfg.crop_size, cfg.crop_size, 3))
+        else:
+            image = tf.image.resize_with_crop_or_pad(image, cfg.crop_size, cfg.crop_size)
+        return preprocess(image), label
+
+    return dataset.map(prepare, num_parallel_calls=tf.data.AUTOTUNE).batch(cfg.batch_size).prefetch(tf.data.AUTOTUNE)
+
+
+crop_model = build_model(cfg.crop_size, source)
+retrain_classifier_only(crop_model)
+print(models.summarize_trainable(crop_model))
+compile_for_training(crop_model)
+crop_timer = EpochTimer()
+x_crop, y_crop = x_train[:cfg.crop_train_limit], y_train[:cfg.crop_train_limit]
+history_crop = crop_model.fit(crops(x_crop, y_crop, training=True),
+                              validation_data=crops(x_valid, y_valid, training=False),
+                              epochs=cfg.crop_epochs, callbacks=training_callbacks(crop_timer), verbose=2)
+x_crop_test, y_crop_test = x_test[:cfg.crop_test_limit], y_test[:cfg.crop_test_limit]
+crop_predicted = crop_model.predict(crops(x_crop_test, y_crop_test, training=False), verbose=0).argmax(axis=1)
+crop_accuracy = course_utils.record("crop_test_accuracy", accuracy_score(y_crop_test, crop_predicted),
+                                    note=f"70 -> random crop {cfg.crop_size} (test: central crop), "
+                                         f"{cfg.crop_epochs} epoch(s), {len(x_crop):,} train / {len(x_crop_test):,} test images")
+crop_epoch_s = course_utils.record("crop_epoch_s", crop_timer.steady, unit="s",
+                                   note=f"{len(x_crop):,} images per epoch, end to end"
+                                        + ("" if cfg.crop_epochs > 1 else ", graph tracing included"))
+print(f"profile {cfg.profile}: test accuracy {crop_accuracy:.1%} with 64x64 crops, {crop_epoch_s:.1f} s per epoch")
+histories[f"{cfg.crop_size}x{cfg.crop_size} crops"] = history_crop.history
+del crop_model, history_crop, crop_timer
+gc.collect();
+
+# %% [markdown]
+# ## 12. Upsampled to 224x224
+# The lecture's explanation for about 78%: ImageNet filters learnt objects
+# that fill 224x224 images. Upsampling adds no information but makes
+# objects the size the filters know, for 49 times the convolution work.
+# The same steps: one epoch on images, then features.
+#
+# **Memory.** At 224x224 the base gives 7x7x512 floats per image, and `fc1`
+# consumes them all: no smaller cut. As float32 the training features would
+# crowd a 12 GB Colab, so we `predict` in chunks and keep **float16** (half
+# the memory; sizes and logit shift printed below). Still too much? Set
+# `LARGE_TRAIN_LIMIT`.
+
+# %%
+large_model = build_model(cfg.large_size, source)
 del source  # fc1 and fc2 are copied: the 138-million-parameter source can go
 gc.collect()
-
 retrain_classifier_only(large_model)
 print(models.summarize_trainable(large_model))
+course_utils.record("feature_map_large", list(large_model.get_layer("vgg16").output_shape[1:]))
+course_utils.record("bridge_output_large", list(large_model.get_layer("bridge").output_shape[1:]))
+per_image = vgg16_transfer.base_feature_bytes(cfg.large_size, 1)
+print(f"base features per image: {per_image / 1e3:.0f} KB as float32; for the 50,000 CIFAR-10 training "
+      f"images {vgg16_transfer.base_feature_bytes(cfg.large_size, 50_000) / 1e9:.1f} GB")
+
+x_large, y_large = x_train[:cfg.large_train_limit], y_train[:cfg.large_train_limit]
+x_large_valid, y_large_valid = x_valid[:cfg.large_test_limit], y_valid[:cfg.large_test_limit]
 compile_for_training(large_model)
-large_train, large_valid, large_test = make_datasets(cfg.large_size, cfg.large_train_limit, cfg.large_test_limit)
-n_large_train = len(x_train[:cfg.large_train_limit])
-n_large_test = len(x_test[:cfg.large_test_limit])
-
-n_large_valid = len(x_valid[:cfg.large_test_limit])
-large_base = large_model.get_layer("vgg16")
-
 large_timer = EpochTimer()
-if cfg.cache_features:  # as in the 32x32 run: the base once, then only the classifier trains
-    plan = vgg16_transfer.check_feature_space(cfg.large_size, [n_large_train, n_large_valid])
-    print(f"cached features at {cfg.large_size}x{cfg.large_size}: {plan['bytes'] / 1e6:,.1f} MB for "
-          f"{n_large_train + n_large_valid:,} images ({plan['to_write'] / 1e6:,.1f} MB to write, "
-          f"{plan['free'] / 1e9:,.0f} GB free)")
-    prepare_large = cifar.example_preprocessor(cfg.large_size, preprocess)
-    large_train_f = feature_cache.cached_features(large_base, (x_train[:cfg.large_train_limit], y_train[:cfg.large_train_limit]),
-                                                  preprocess=prepare_large, model=large_model)
-    large_valid_f = feature_cache.cached_features(large_base, (x_valid[:cfg.large_test_limit], y_valid[:cfg.large_test_limit]),
-                                                  preprocess=prepare_large, model=large_model)
-    large_head = feature_cache.head_of(large_model, large_base)  # shared with large_model
-    compile_for_training(large_head)
-    history_large = large_head.fit(large_train_f.batches(cfg.batch_size, shuffle=True, seed=cfg.seed),
-                                   validation_data=large_valid_f.batches(cfg.batch_size), epochs=cfg.large_epochs,
-                                   callbacks=training_callbacks(large_timer), verbose=2)
-else:  # the lecture's loop: 49 times the convolution work of the 32x32 run, in every epoch
-    history_large = large_model.fit(large_train, validation_data=large_valid, epochs=cfg.large_epochs,
-                                    callbacks=training_callbacks(large_timer), verbose=2)
-large_loss, large_accuracy = large_model.evaluate(large_test, verbose=0)
-course_utils.record("large_test_accuracy", large_accuracy,
-                    note=f"{cfg.large_size}x{cfg.large_size}, {cfg.large_epochs} epoch(s), "
-                         f"{n_large_train:,} train / {n_large_test:,} test images")
-large_epoch_s = course_utils.record("large_epoch_s", large_timer.steady, unit="s",
-                    note=f"{n_large_train:,} images per epoch, {epochs_on}" + ("" if cfg.large_epochs > 1 else ", includes tracing"))
-print(f"profile {cfg.profile}: test accuracy {large_accuracy:.4f} at {cfg.large_size}x{cfg.large_size}, "
-      f"{large_epoch_s:.1f} s per epoch {epochs_on}")
+history_large_images = large_model.fit(images(x_large, y_large, cfg.large_size, shuffle=True),
+                                       validation_data=images(x_large_valid, y_large_valid, cfg.large_size),
+                                       epochs=1, callbacks=training_callbacks(large_timer), verbose=2)
+large_epoch_s = course_utils.record("large_epoch_s", large_timer.times[0], unit="s",
+                                    note=f"{len(x_large):,} images at {cfg.large_size}x{cfg.large_size}, "
+                                         "end to end, graph tracing included")
+
+# %%
+def predict_features(conv_base, x, size, chunk=2048):
+    """conv_base.predict over x, chunk by chunk, stored as float16."""
+    features = np.empty((len(x), *conv_base.output_shape[1:]), dtype="float16")
+    for start in range(0, len(x), chunk):
+        features[start:start + chunk] = conv_base.predict(images(x[start:start + chunk], size=size), verbose=0)
+    return features
+
+
+large_base = large_model.get_layer("vgg16")
+large_train_features = predict_features(large_base, x_large, cfg.large_size)
+large_valid_features = predict_features(large_base, x_large_valid, cfg.large_size)
+course_utils.record("large_feature_bytes", large_train_features.nbytes + large_valid_features.nbytes,
+                    unit="B", note=f"float16, {len(x_large) + len(x_large_valid):,} images")
+print(f"float16 features: {(large_train_features.nbytes + large_valid_features.nbytes) / 1e6:,.1f} MB for "
+      f"{len(x_large) + len(x_large_valid):,} images")
+
+large_classifier = classifier_of(large_model)
+compile_for_training(large_classifier, optimizer=large_model.optimizer)
+large_feature_timer = EpochTimer()
+history_large_features = large_classifier.fit(
+    large_train_features, y_large, batch_size=cfg.batch_size, shuffle=True,
+    validation_data=(large_valid_features, y_large_valid), initial_epoch=1, epochs=cfg.large_epochs,
+    callbacks=training_callbacks(large_feature_timer), verbose=2)
+large_feature_epoch_s = course_utils.record("large_feature_epoch_s", large_feature_timer.steady, unit="s",
+                                            note="an epoch on float16 features")
+
+check = min(16, len(x_large_valid))
+on_images = large_model.predict(images(x_large_valid[:check], size=cfg.large_size), verbose=0)
+on_features = large_classifier.predict(large_valid_features[:check], verbose=0)
+large_gap = course_utils.record("large_features_logit_rel_diff",
+                                float(np.max(np.abs(on_images - on_features)) / np.max(np.abs(on_images))),
+                                note="large_model on images vs classifier on float16 features")
+x_large_test, y_large_test = x_test[:cfg.large_test_limit], y_test[:cfg.large_test_limit]
+large_predicted = large_model.predict(images(x_large_test, size=cfg.large_size), verbose=0).argmax(axis=1)
+large_accuracy = course_utils.record("large_test_accuracy", accuracy_score(y_large_test, large_predicted),
+                                     note=f"{cfg.large_size}x{cfg.large_size}, {cfg.large_epochs} epoch(s) "
+                                          f"(1 on images), {len(x_large):,} train / {len(x_large_test):,} test images")
+print(f"logits on float16 features differ by {large_gap:.1e} of the largest")
+print(f"profile {cfg.profile}: test accuracy {large_accuracy:.1%} at {cfg.large_size}x{cfg.large_size}; "
+      f"an epoch on images {large_epoch_s:.1f} s, on features {large_feature_epoch_s:.1f} s")
 
 large_cost = vgg16_transfer.multiply_adds(large_model)
-print(f"convolution work per image: {large_cost['convolutions'] / small_cost['convolutions']:.0f}x more at "
-      f"{cfg.large_size}x{cfg.large_size} than at {cfg.small_size}x{cfg.small_size}; the dense layers cost the same")
+histories[f"{cfg.large_size}x{cfg.large_size}"] = {
+    key: history_large_images.history[key] + history_large_features.history[key] for key in history_large_images.history}
 pd.DataFrame({f"{cfg.small_size}x{cfg.small_size}": small_cost, f"{cfg.large_size}x{cfg.large_size}": large_cost}
              ).rename_axis("multiply-adds per image").map("{:,}".format)
 
 # %% [markdown]
-# ## 10. Results beside the lecture's
-# The learning curves of both runs, then our figures next to the lecture's
-# PyTorch figures. Ours come from the profile in the banner: quick-profile
-# numbers come from random weights and a few dozen generated images and
-# only prove that the code runs (random-init convolutions give features a
-# few dozen SGD steps cannot learn from, which is itself the point of
-# pretrained weights: the lecture's model was at 72.5% validation accuracy
-# after its first epoch).
+# ## Ours beside the original lesson
+# The three runs' learning curves, then each figure the lecture reported
+# beside ours, the profile that made ours, and whether the two compare like
+# for like.
 
 # %%
-fig = plots.plot_history(
-    {f"{cfg.small_size}x{cfg.small_size}": small_history, f"{cfg.large_size}x{cfg.large_size}": history_large.history},
-    title=f"Lesson 06 ({cfg.profile} profile): VGG16 with retrained fc1/fc2, small vs upsampled inputs",
-)
+fig = plots.plot_history(histories, title=f"Lesson 06 ({cfg.profile} profile): VGG16 with retrained fc1/fc2; "
+                                          "32x32 and 224x224: epoch 1 on images, then features")
 course_utils.record_figure(fig)
 
-ours = {
-    "small_test_accuracy": f"{small_accuracy:.1%}",
-    "large_test_accuracy": f"{large_accuracy:.1%}",
-    "small_epoch_s": f"{small_epoch_s:.1f} s ({epochs_on})",
-    "large_epoch_s": f"{large_epoch_s:.1f} s ({epochs_on})",
-    "frozen_epoch_s": f"{frozen_epoch_s:.1f} s (estimate, on images)",
-    "frozen_vs_full_epoch_ratio": f"{ratio:.2f}",
-    "trainable_params_with_lecture_bug": f"{bug_counts['trainable']:,}",
-    "trainable_params_fc1": f"{int(trainable['fc1']):,}",
-}
-pd.set_option("display.max_colwidth", None)
-pd.DataFrame({f"ours ({cfg.profile} profile)": ours,
-              "the lecture (PyTorch)": {name: reference_for("06", name) for name in ours}})
+# %%
+course_utils.comparison_table()
 
 # %% [markdown]
 # ## Takeaways
-# - Use the preprocessing that belongs to the weights: Keras's VGG16 wants
-#   `vgg16.preprocess_input` (BGR, 0-255, ImageNet mean pixel subtracted),
-#   not torchvision's mean/std. Your own dataset's mean is a valid
-#   alternative; for CIFAR-10 the lecture saw no meaningful difference.
-# - Reusing a classifier's pretrained dense layers needs the features in the
-#   shape they were trained on. PyTorch's adaptive average pooling to 7x7
-#   provides that for any input size; in Keras you add the bridge yourself
-#   (or, for a new head, use global pooling, which makes the head
-#   independent of the input size altogether).
-# - After every freezing step, *check*: trainable parameter counts per layer
-#   (and, after training, which weights actually changed). A misspelled or
-#   misplaced flag raises no error — the lecture's classifier layers never
-#   trained, and only the counts reveal it.
-# - Frozen convolutions make each step cheaper (no backward pass through
-#   them); how much depends on how the work splits between convolutions and
-#   dense layers, which changes with the input size.
-# - Frozen layers with nothing random before them compute the same features
-#   every epoch: compute them once (`feature_cache.cached_features`), train
-#   the layers after them (`feature_cache.head_of`), and the same model
-#   trains in a fraction of the time. Cut where the features are smallest,
-#   and check the disk first: 100 KB per image at 224x224.
-# - How many layers to retrain depends on the task: the output layer only,
-#   the last three (as here), or everything. Larger inputs (224x224) suited
-#   the ImageNet filters better (84.9% vs 78% in the lecture) at several
-#   times the cost.
+# - Use the preprocessing of the weights: `vgg16.preprocess_input` for
+#   Keras's VGG16, not torchvision's mean and std.
+# - Pretrained dense layers need features of the shape they learnt: add the
+#   bridge (for a new head, global pooling).
+# - After every freezing step, *count* the trainable parameters: the
+#   lecture's misplaced flag raised no error, and `fc1`, `fc2` never trained.
+# - Frozen convolutions with nothing random before them give the same
+#   features every epoch: `predict` them once, `fit` the classifier on them.
+#   Random crops rule this out; memory may ask for float16.
+# - Accuracy hides which classes fail: read the confusion matrix.
+# - How many layers to retrain depends on the task: the output layer, the
+#   last three (as here), or all.

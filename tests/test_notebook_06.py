@@ -1,28 +1,49 @@
 """Lesson 06 notebook, executed once in the quick profile: what it recorded must hold.
 
-The quick profile uses random-init VGG16 weights and a few dozen generated
-images, so its accuracies prove only that the runs complete; the bridge,
-the weight copy, the trainable counts and which weights moved are exact.
-Both runs train the classifier on cached features of the frozen base
-(CACHE_FEATURES defaults to on); the lecture's loop on images still runs in
-the step timings.
+The quick profile's data are generated (200 training images of which 20
+held out, 100 test images, 10 per class) and its VGG16 base is a locally
+built stand-in (random zero-mean filters, LSUV-scaled; course_utils.vgg16_transfer),
+so the 32x32 run has signal: its test accuracy is checked against chance
+(10%, ten balanced classes). The crop and 224x224 runs see 32 and 8 images
+for one or two epochs: their accuracies prove only that the code runs, so
+the tests check what is exact there instead (shapes, counts, byte sizes,
+and that the features give the same logits as the images).
 """
 from __future__ import annotations
 
+import json
 import math
+import re
+from pathlib import Path
 
+import numpy as np
 import pytest
 
 pytestmark = pytest.mark.notebooks
 
+CHANCE = 0.1  # ten balanced classes
 FC1 = 25088 * 4096 + 4096
 FC2 = 4096 * 4096 + 4096
 OUTPUT = 4096 * 10 + 10
+TRAIN, VALID, TEST = 180, 20, 100  # the quick profile's 200 generated training images, 10% held out
+NOTEBOOK = Path(__file__).resolve().parent.parent / "notebooks" / "06_vgg16_cifar10.ipynb"
 
 
 @pytest.fixture(scope="module")
 def figures(course_run):
     return course_run.figures("06")
+
+
+@pytest.fixture(scope="module")
+def outputs(course_run):
+    nb = course_run.executed("06")
+    return "\n".join(o.get("text", "") for c in nb.cells if c.cell_type == "code" for o in c.outputs)
+
+
+@pytest.fixture(scope="module")
+def code():
+    nb = json.loads(NOTEBOOK.read_text())
+    return "\n".join("".join(c["source"]) for c in nb["cells"] if c["cell_type"] == "code")
 
 
 def test_runs_in_the_quick_profile_and_records_its_plot(course_run, figures):
@@ -32,6 +53,17 @@ def test_runs_in_the_quick_profile_and_records_its_plot(course_run, figures):
     nb = course_run.executed("06")
     errors = [o for c in nb.cells if c.cell_type == "code" for o in c.outputs if o.output_type == "error"]
     assert errors == []
+
+
+def test_data_come_through_load_data_and_the_mean_gap_is_the_generated_datas(figures, outputs):
+    from course_utils import cifar
+
+    assert "load_data is course_utils.cifar.generated_load_data" in outputs
+    assert f"train ({TRAIN}, 32, 32, 3), validation ({VALID}, 32, 32, 3), test ({TEST}, 32, 32, 3)" in outputs
+    (x_train, _), _ = cifar.generated_load_data(TRAIN + VALID, TEST, seed=0)
+    mean, _ = cifar.channel_stats(x_train[:TRAIN])
+    expected = float(np.max(np.abs(mean - np.asarray(cifar.IMAGENET_MEAN))))
+    assert figures["dataset_vs_imagenet_mean_gap"] == pytest.approx(expected, rel=1e-9)
 
 
 def test_bridge_gives_7x7x512_for_both_sizes(figures):
@@ -59,54 +91,72 @@ def test_frozen_base_did_not_move_and_the_classifier_did(figures):
     assert figures["fc2_weight_change"] > 0.0
 
 
-def test_accuracies_and_times_are_recorded(figures):
-    for name in ("small_test_accuracy", "large_test_accuracy"):
-        assert 0.0 <= figures[name] <= 1.0 and math.isfinite(figures[name])
-    for name in ("small_epoch_s", "large_epoch_s", "frozen_epoch_s", "full_epoch_s"):
-        assert figures[name] > 0.0
-    # Frozen convolutions skip their backward pass and update: a step must be cheaper.
-    assert figures["frozen_vs_full_epoch_ratio"] > 0.0  # a timing: recorded, not asserted (load-sensitive)
+def test_the_32x32_run_learns_the_generated_classes(figures):
+    # 4 epochs (1 on images, 3 on features) on the stand-in base's features; 68-89% over 4 seeds
+    assert figures["small_test_accuracy"] >= 3 * CHANCE
+
+
+def test_per_class_accuracy_comes_from_the_confusion_matrix(figures):
+    from course_utils import cifar
+
+    per_class = figures["small_per_class_accuracy"]
+    assert list(per_class) == list(cifar.CLASS_NAMES)
+    assert all(0.0 <= value <= 1.0 for value in per_class.values())
+    # ten test images per class: the mean of the per-class accuracies is the accuracy
+    assert np.mean(list(per_class.values())) == pytest.approx(figures["small_test_accuracy"], abs=1e-3)
+
+
+def test_features_train_the_same_model_as_images(figures):
+    assert figures["train_feature_rows"] == TRAIN
+    # small_model on images and the classifier (the same layers) on float32 features: the same logits
+    assert figures["features_logit_rel_diff"] < 1e-5
+
+
+def test_224x224_features_are_float16_and_still_give_the_same_logits(figures):
+    assert figures["large_feature_bytes"] == (8 + 8) * 7 * 7 * 512 * 2  # 8 train + 8 validation images, float16
+    assert figures["large_features_logit_rel_diff"] < 1e-2  # float16 rounding, nothing more
+
+
+def test_times_are_recorded_and_the_ratio_is_theirs(figures):
+    for name in ("small_epoch_s", "small_feature_epoch_s", "crop_epoch_s", "large_epoch_s",
+                 "large_feature_epoch_s", "frozen_epoch_s", "full_epoch_s"):
+        assert figures[name] > 0.0, name  # timings: recorded, not compared (the machine is shared)
     assert math.isclose(figures["frozen_epoch_s"] / figures["full_epoch_s"],
                         figures["frozen_vs_full_epoch_ratio"], rel_tol=1e-6)
-    assert 0.0 <= figures["dataset_vs_imagenet_mean_gap"] < 1.0
 
 
-def test_the_classifier_trained_on_cached_features_is_small_models(figures):
-    assert figures["features_cached"] is True
-    assert figures["cached_train_rows"] == 86  # 96 generated images less the 10% held out
-    # small_model on images and its head on the cached features give the same logits
-    assert figures["cached_head_logit_rel_diff"] < 1e-4
-
-
-def test_step_timings_include_the_cached_classifier(figures):
-    assert figures["cached_epoch_s"] > 0.0
-    assert math.isclose(figures["cached_epoch_s"] / figures["frozen_epoch_s"],
-                        figures["cached_vs_frozen_epoch_ratio"], rel_tol=1e-6)
-    # the same step without the convolutions' forward pass (the fastest of several steps each, side by side);
-    # at the quick profile's batch of 16 the dense update dominates, so the saving is small but there
-    assert figures["cached_vs_frozen_epoch_ratio"] < 1.0
-
-
-def test_the_notebook_shows_the_cache_and_its_disk_plan(course_run):
+def test_the_notebook_shows_its_evaluation_and_the_comparison(course_run, outputs):
     nb = course_run.executed("06")
-    texts = "\n".join(o.get("text", "") for c in nb.cells if c.cell_type == "code" for o in c.outputs)
-    assert "computing features: 86/86 examples" in texts
-    assert "cached features at 224x224: 1.6 MB for 16 images" in texts  # 16 x 25,088 float32
-    assert "s per epoch on cached features" in texts
+    assert "profile quick: test accuracy" in outputs and "(chance: 10%)" in outputs
+    images = sum(1 for c in nb.cells if c.cell_type == "code" for o in c.outputs if "image/png" in o.get("data", {}))
+    assert images >= 5  # samples, pool matrices, confusion matrix, misclassified gallery, learning curves
+    last_code = [c for c in nb.cells if c.cell_type == "code"][-1]
+    assert last_code.source.strip() == "course_utils.comparison_table()"
+    html = "".join(o.get("data", {}).get("text/html", "") for o in last_code.outputs)
+    assert "crop_test_accuracy" in html and "77.99%" in html and "quick profile" in html
 
 
-def test_the_lectures_loop_stays_beside_the_cached_form():
-    import json
-    import re
-    from pathlib import Path
-
-    nb = json.loads((Path(__file__).resolve().parent.parent / "notebooks" / "06_vgg16_cifar10.ipynb").read_text())
-    code = "\n".join("".join(c["source"]) for c in nb["cells"] if c["cell_type"] == "code")
-    assert "history_small = small_model.fit(train_ds, validation_data=valid_ds" in code
-    assert "history_large = large_model.fit(large_train, validation_data=large_valid" in code
-    assert "feature_cache.cached_features(base, (x_train, y_train), preprocess=prepare_small, model=small_model)" in code
-    assert "feature_cache.head_of(small_model, base)" in code
-    assert "vgg16_transfer.check_feature_space(cfg.large_size" in code
+def test_the_lessons_steps_are_code_in_the_notebook(code):
+    for step in ("load_data()", "vgg16.preprocess_input", "vgg16.VGG16(include_top=False",
+                 "vgg16.VGG16(include_top=True", "layer.trainable = False",
+                 "tf.keras.optimizers.SGD(learning_rate=cfg.learning_rate, momentum=cfg.momentum)",
+                 "tf.keras.callbacks.ReduceLROnPlateau(",
+                 "small_model.fit(images(x_train, y_train, shuffle=True)",  # the lecture's loop on images
+                 "train_features = conv_base.predict(", "classifier.fit(train_features, y_train",
+                 "crop_model.fit(crops(x_crop, y_crop, training=True)", "tf.image.random_crop(",
+                 "large_model.fit(", "large_classifier.fit(", "ConfusionMatrixDisplay.from_predictions(",
+                 "confusion_matrix(", "plots.plot_misclassified(", "course_utils.comparison_table()"):
+        assert step in code, step
+    for gone in ("cached_features", "head_of", "feature_cache", "reference_for", "plot_prediction_grid"):
+        assert gone not in code, gone
     branches = [line for line in code.splitlines()
                 if re.search(r"\b(if|elif)\b", line) and re.search(r"profile|quick|full", line, re.I)]
     assert not branches, branches
+
+
+def test_markdown_stays_within_the_word_limits():
+    nb = json.loads(NOTEBOOK.read_text())
+    words = [len(re.findall(r"\w+", "".join(c["source"]))) for c in nb["cells"] if c["cell_type"] == "markdown"]
+    assert sum(words) <= 1300 and max(words) <= 200
+    text = "\n".join("".join(c["source"]) for c in nb["cells"] if c["cell_type"] == "markdown")
+    assert "## Ours beside the original lesson" in text and "## Takeaways" in text and "What you will learn" in text
