@@ -1,0 +1,213 @@
+"""Issue 16, item 1: a classroom's shared data folder, read only for learners.
+
+The instructor fills one folder; a learner names it in ``COURSE_SHARED_DATA_DIR`` and keeps
+``COURSE_DATA_DIR`` for what their runs write. Reads look in the shared folder first
+(``env.find_data``, the one resolver); nothing is ever written there.
+
+CI runs as root, and root ignores file modes, so the proof runs the lesson as the
+unprivileged user ``nobody`` (``setpriv``). This machine's Python lives under ``/root``
+(mode 0700), which ``nobody`` cannot even traverse, so the child keeps one capability,
+CAP_DAC_READ_SEARCH: it may read and search every folder, as a learner reads the course's
+installation, but writes only where the modes let ``nobody`` write. The test checks that a
+write into the shared folder really fails for that process, so a pass proves something.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import shutil
+import stat
+import subprocess
+import sys
+import tempfile
+import textwrap
+from pathlib import Path
+
+import pytest
+
+from course_utils import downloads, env, lesson
+
+ROOT = Path(__file__).resolve().parent.parent
+HANDLE = "https://tfhub.dev/google/tf2-preview/mobilenet_v2/feature_vector/4"
+NOBODY = 65534
+
+
+def tree_state(folder: Path) -> dict[str, tuple]:
+    """Every entry under ``folder``: type, mode and content hash (files) or link target."""
+    state = {}
+    for path in sorted(folder.rglob("*")):
+        info = path.lstat()
+        key = str(path.relative_to(folder))
+        if stat.S_ISLNK(info.st_mode):
+            state[key] = ("link", os.readlink(path))
+        elif stat.S_ISDIR(info.st_mode):
+            state[key] = ("dir", stat.S_IMODE(info.st_mode))
+        else:
+            state[key] = ("file", stat.S_IMODE(info.st_mode), hashlib.sha256(path.read_bytes()).hexdigest())
+    return state
+
+
+def make_read_only(folder: Path) -> None:
+    for path in [folder, *folder.rglob("*")]:
+        if not path.is_symlink():
+            path.chmod(0o555 if path.is_dir() else 0o444)
+
+
+def unprivileged(command: list[str]) -> list[str]:
+    """``command`` as the user ``nobody``, which may read every folder but write only where modes allow."""
+    setpriv = shutil.which("setpriv")
+    assert setpriv, "the classroom test needs setpriv (util-linux) to run the lesson as an unprivileged user"
+    return [setpriv, f"--reuid={NOBODY}", f"--regid={NOBODY}", "--clear-groups",
+            "--inh-caps=+dac_read_search", "--ambient-caps=+dac_read_search", "--", *command]
+
+
+@pytest.fixture
+def scratch():
+    """A temporary folder ``nobody`` can reach (pytest's own tmp folders are root's, mode 0700)."""
+    folder = Path(tempfile.mkdtemp(prefix="course-classroom-"))
+    folder.chmod(0o755)
+    yield folder
+    for path in [folder, *folder.rglob("*")]:
+        if not path.is_symlink():
+            path.chmod(0o755 if path.is_dir() else 0o644)
+    shutil.rmtree(folder)
+
+
+def owned_by_nobody(folder: Path) -> Path:
+    folder.mkdir(parents=True, exist_ok=True)
+    os.chown(folder, NOBODY, NOBODY)
+    return folder
+
+
+def asset_for(payload: bytes) -> downloads.Asset:
+    return downloads.Asset(name="classroom test file", filename="shared.bin",
+                           urls=("https://example.invalid/shared.bin",), size=len(payload),
+                           sha256=hashlib.sha256(payload).hexdigest())
+
+
+# -- the resolver -------------------------------------------------------------------------------
+def test_find_data_reads_the_shared_copy_first_and_names_a_missing_one_once(tmp_path, monkeypatch, capsys):
+    mine, shared = tmp_path / "mine", tmp_path / "shared"
+    (shared / "quick" / "tfhub" / "abc").mkdir(parents=True)
+    monkeypatch.setenv("COURSE_DATA_DIR", str(mine))
+    monkeypatch.setenv(env.SHARED_DATA_VAR, str(shared))
+    monkeypatch.setattr(env, "_reported_missing", set())
+
+    assert env.find_data(mine / "quick" / "tfhub" / "abc") == shared / "quick" / "tfhub" / "abc"
+    assert env.find_data("quick/tfhub/abc") == shared / "quick" / "tfhub" / "abc"
+    assert capsys.readouterr().out == ""
+
+    assert env.find_data(mine / "features" / "k", what="the feature cache entry k") == mine / "features" / "k"
+    env.find_data(mine / "features" / "k")
+    out = capsys.readouterr().out
+    assert out.count("\n") == 1, out  # one message, not one per call
+    assert "the feature cache entry k" in out and str(shared / "features" / "k") in out
+    assert "make classroom-data" in out and "PROFILE=full make lessons" in out
+
+    (mine / "quick" / "tfhub" / "abc").mkdir(parents=True)  # the learner's own copy wins once it exists
+    assert env.find_data(mine / "quick" / "tfhub" / "abc") == mine / "quick" / "tfhub" / "abc"
+    assert env.find_data(tmp_path / "elsewhere") == tmp_path / "elsewhere"  # outside the data folder: as is
+
+
+def test_without_a_shared_folder_nothing_changes(tmp_path, monkeypatch, capsys):
+    monkeypatch.setenv("COURSE_DATA_DIR", str(tmp_path))
+    monkeypatch.delenv(env.SHARED_DATA_VAR, raising=False)
+    assert env.find_data(tmp_path / "features" / "k") == tmp_path / "features" / "k"
+    assert capsys.readouterr().out == ""
+    assert env.describe_data_folders() == f"{tmp_path} (yours, written)"
+
+
+def test_banner_names_both_folders(tmp_path, monkeypatch):
+    from course_utils.profiles import lesson_settings
+
+    monkeypatch.setenv("COURSE_DATA_DIR", str(tmp_path / "mine"))
+    monkeypatch.setenv(env.SHARED_DATA_VAR, str(tmp_path / "shared"))
+    (tmp_path / "shared").mkdir()
+    text = lesson.banner(lesson_settings("01", "quick"), {"tensorflow": "x", "keras": "y", "device": "cpu"})
+    line = next(line for line in text.splitlines() if "data folders" in line)
+    assert str(tmp_path / "mine") in line and "(yours, written)" in line
+    assert f"shared, read only: {tmp_path / 'shared'}" in line
+
+
+# -- the proof: lesson 01 and the shared stand-in and download, as nobody, read-only ------------
+def test_a_lesson_runs_against_a_read_only_shared_folder_and_writes_nothing_there(scratch, monkeypatch):
+    from course_utils import hub
+
+    # The instructor fills the shared folder once (the quick profile's cache folders, a TF Hub
+    # stand-in, a verified download), as root, then makes it read-only.
+    shared = scratch / "shared"
+    payload = b"a verified file the whole class reads\n" * 100
+    mine_copy = scratch / "instructor.bin"
+    mine_copy.write_bytes(payload)
+    monkeypatch.setenv("COURSE_DATA_DIR", str(shared))
+    monkeypatch.delenv(env.SHARED_DATA_VAR, raising=False)
+    dirs = lesson.cache_dirs("quick")
+    env.set_cache_dirs(dirs["tfhub"], dirs["tfds"], dirs["keras_home"])
+    hub.install_stand_in(HANDLE, dim=8)
+    downloads.fetch(asset_for(payload), shared / "downloads", local_copy=mine_copy, printer=lambda line: None)
+    shutil.rmtree(shared / ".locks")  # the instructor's own lock files need not be shared
+    make_read_only(shared)
+    before = tree_state(shared)
+    assert any(key.endswith("saved_model.pb") for key in before) and "downloads/shared.bin" in before
+
+    home = owned_by_nobody(scratch / "home")
+    learner = owned_by_nobody(scratch / "learner")
+    child_env = {
+        "PATH": f"{Path(sys.executable).parent}:/usr/bin:/bin",
+        "HOME": str(home), "USER": "nobody",
+        "JUPYTER_RUNTIME_DIR": str(home / "runtime"), "JUPYTER_DATA_DIR": str(home / "jupyter"),
+        "JUPYTER_CONFIG_DIR": str(home / "jupyter-config"), "IPYTHONDIR": str(home / "ipython"),
+        "MPLCONFIGDIR": str(home / "matplotlib"), "XDG_CACHE_HOME": str(home / "cache"),
+        "TMPDIR": str(home), "TF_USE_LEGACY_KERAS": "1", "TF_CPP_MIN_LOG_LEVEL": "2",
+        "COURSE_OFFLINE": "1", "COURSE_PROFILE": "quick",
+        "COURSE_DATA_DIR": str(learner), env.SHARED_DATA_VAR: str(shared),
+    }
+
+    # 1. It is read-only for that user: a write attempt fails (else this test would prove nothing).
+    probe = subprocess.run(unprivileged([sys.executable, "-c", textwrap.dedent(f"""
+        import os
+        print(os.getuid())
+        for target in [{str(shared / 'new.txt')!r}, {str(shared / 'downloads' / 'new.txt')!r}]:
+            try:
+                open(target, "w")
+            except PermissionError:
+                print("denied")
+        """)]), env=child_env, cwd=home, capture_output=True, text=True, timeout=60)
+    assert probe.stdout.split() == [str(NOBODY), "denied", "denied"], probe.stdout + probe.stderr
+
+    # 2. The shared stand-in and download are read from there (not rebuilt, not copied).
+    reads = subprocess.run(unprivileged([sys.executable, "-c", textwrap.dedent(f"""
+        import json
+        import numpy as np
+        import course_utils
+        from course_utils import downloads, env, hub, lesson
+        from tests.test_classroom import asset_for, HANDLE
+        dirs = lesson.cache_dirs("quick")
+        env.set_cache_dirs(dirs["tfhub"], dirs["tfds"], dirs["keras_home"])
+        hub.prepare_handle(HANDLE, "stand-in", dim=8)
+        import tensorflow_hub
+        layer = tensorflow_hub.KerasLayer(HANDLE)
+        out = layer(np.zeros([1, 32, 32, 3], "float32"))
+        path = downloads.fetch(asset_for({payload!r}), env.data_dir() / "downloads", printer=lambda line: None)
+        print(json.dumps({{"shape": list(out.shape), "download": str(path),
+                           "hub": str(hub.cache_path(HANDLE).resolve())}}))
+        """)]), env={**child_env, "PYTHONPATH": str(ROOT)}, cwd=home, capture_output=True, text=True, timeout=120)
+    assert reads.returncode == 0, reads.stdout[-3000:] + reads.stderr[-3000:]
+    seen = json.loads(reads.stdout.strip().splitlines()[-1])
+    assert seen["shape"] == [1, 8]
+    assert seen["download"] == str(shared / "downloads" / "shared.bin")
+    assert seen["hub"].startswith(str(shared.resolve()))
+
+    # 3. Lesson 01, through the runner, as nobody: it succeeds and writes only into the learner's folder.
+    build = home / "build"
+    run = subprocess.run(unprivileged([sys.executable, "-m", "course_utils.runner", "--profile", "quick",
+                                       "--only", "01", "--build", str(build), "--no-progress"]),
+                         env=child_env, cwd=ROOT, capture_output=True, text=True, timeout=600)
+    runs = json.loads((build / "runs.json").read_text()) if (build / "runs.json").exists() else []
+    assert run.returncode == 0 and [r["status"] for r in runs] == ["ok"], run.stdout[-3000:] + run.stderr[-3000:]
+    executed = (build / "executed" / "01_own_model_head_swap.ipynb").read_text()
+    assert f"shared, read only: {shared}" in executed  # the banner names both folders
+    assert (learner / "pretrained" / "digit_cnn_quick.keras").is_file()
+
+    assert tree_state(shared) == before  # byte for byte, no new file, no changed mode
