@@ -1,0 +1,201 @@
+"""Issue 16, item 3: a run killed (SIGKILL) in the middle of a write.
+
+Each case starts a real Python process that patches one step of the build to
+``os.kill(os.getpid(), signal.SIGKILL)`` (mid-write or just before the final rename), then
+calls the real course function. The test checks the process really died by SIGKILL there and
+that it left nothing a later run trusts; then runs the same build again, as the next lesson
+run would, with no manual cleanup, and checks the result is complete and no leftovers remain.
+"""
+from __future__ import annotations
+
+import hashlib
+import os
+import signal
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from course_utils import downloads, images
+
+ROOT = Path(__file__).resolve().parent.parent
+KILL = "os.kill(os.getpid(), signal.SIGKILL)"
+
+
+def run_killed(code: str, **extra_env: str) -> subprocess.CompletedProcess:
+    """Run ``code`` in a fresh Python process and check that it died by SIGKILL (not of an error)."""
+    prelude = "import os, signal, sys\nsys.path.insert(0, {!r})\n".format(str(ROOT / "tests"))
+    result = subprocess.run([sys.executable, "-c", prelude + textwrap.dedent(code)],
+                            env={**os.environ, **extra_env}, cwd=ROOT, capture_output=True, text=True, timeout=180)
+    assert result.returncode == -signal.SIGKILL, (result.returncode, result.stdout[-2000:], result.stderr[-3000:])
+    return result
+
+
+def visible(folder: Path) -> list[str]:
+    return sorted(p.name for p in folder.iterdir())
+
+
+# -- downloads -----------------------------------------------------------------------------------
+@pytest.fixture
+def server():
+    from test_concurrency import _Server
+
+    serving = _Server()
+    with serving as url:
+        serving.url = url
+        yield serving
+
+
+@pytest.mark.parametrize("where", ["mid-write", "before-rename"])
+def test_a_download_killed_midway_is_not_trusted_and_the_next_run_fetches_it(tmp_path, server, where):
+    from test_concurrency import PAYLOAD
+
+    folder = tmp_path / "downloads"
+    sha = hashlib.sha256(PAYLOAD).hexdigest()
+    patch = {
+        "mid-write": f"""
+            original = downloads._Hasher.update
+            def update(self, chunk):
+                original(self, chunk)
+                if self.size > len(chunk):  # the second chunk is on disk: die mid-file
+                    {KILL}
+            downloads._Hasher.update = update
+            """,
+        "before-rename": f"""
+            def replace(*args):
+                {KILL}
+            downloads.os.replace = replace
+            """,
+    }[where]
+    run_killed(f"""
+        from course_utils import downloads
+        {textwrap.indent(textwrap.dedent(patch), "        ").strip()}
+        item = downloads.Asset(name="t", filename="file.bin", urls=({server.url!r},), size={len(PAYLOAD)},
+                               sha256={sha!r})
+        downloads.fetch(item, {str(folder)!r}, progress=False, retries=1)
+        """)
+    assert "file.bin" not in visible(folder)  # only a hidden .part: never trusted
+    assert any(name.endswith(".part") for name in visible(folder))
+
+    item = downloads.Asset(name="t", filename="file.bin", urls=(server.url,), size=len(PAYLOAD), sha256=sha)
+    path = downloads.fetch(item, folder, progress=False, retries=1, printer=lambda line: None)
+    assert hashlib.sha256(path.read_bytes()).hexdigest() == sha
+    assert visible(folder) == ["file.bin"]  # the killed run's .part is gone
+
+
+# -- checked image views -------------------------------------------------------------------------
+def test_a_checked_view_killed_before_its_rename_is_rebuilt(tmp_path):
+    from PIL import Image
+
+    source = tmp_path / "photos"
+    (source / "roses").mkdir(parents=True)
+    for index in range(3):
+        Image.fromarray(np.full((8, 8, 3), 40 * index, "uint8")).save(source / "roses" / f"r{index}.jpg")
+    Image.fromarray(np.full((8, 8), 90, "uint8")).save(source / "roses" / "grey.jpg")  # converted: a real write
+    target = tmp_path / "checked"
+    run_killed(f"""
+        from course_utils import files, images
+        def replace(*args):
+            {KILL}
+        files.os.replace = replace
+        images.clean_view({str(source)!r}, {str(target)!r})
+        """)
+    assert not target.exists() and any(name.endswith(".part") for name in visible(tmp_path))
+
+    view, result = images.clean_view(source, target, printer=lambda line: None)
+    assert sorted(p.name for p in (view / "roses").iterdir()) == ["grey.jpg", "r0.jpg", "r1.jpg", "r2.jpg"]
+    assert Image.open(view / "roses" / "grey.jpg").mode == "RGB"
+    assert visible(tmp_path) == ["checked", "photos"]
+
+
+# -- the feature cache ---------------------------------------------------------------------------
+FEATURES = """
+    import numpy as np
+    import tensorflow as tf
+    from course_utils import feature_cache as fc
+    from course_utils.data import make_images
+
+    def backbone():
+        tf.keras.utils.set_random_seed(0)
+        model = tf.keras.Sequential([tf.keras.layers.Conv2D(4, 3, strides=2, input_shape=(16, 16, 3)),
+                                     tf.keras.layers.GlobalAveragePooling2D()], name="tiny_backbone")
+        model.trainable = False
+        return model
+
+    def data():
+        images, labels = make_images(24, 16, 3, seed=0)
+        return (images.astype("float32") / 255.0, labels.astype("int64"))
+"""
+
+
+def test_a_feature_cache_write_killed_midway_is_not_trusted_and_is_recomputed(tmp_path):
+    root = tmp_path / "features"
+    run_killed(FEATURES + f"""
+    progress_update = fc._Progress.update
+    def update(self, n):  # called after each batch is written: the first batch is on disk
+        if self.label == "computing features":
+            {KILL}
+        progress_update(self, n)
+    fc._Progress.update = update
+    fc.cached_features(backbone(), data(), root={str(root)!r}, batch_size=8, progress=False)
+    """)
+    assert [name for name in visible(root) if not name.startswith(".tmp-")] == []  # nothing but a .tmp- folder
+
+    namespace: dict = {}
+    exec(textwrap.dedent(FEATURES), namespace)
+    fc = namespace["fc"]
+    fresh = fc.cached_features(namespace["backbone"](), namespace["data"](), root=root, batch_size=8, progress=False)
+    assert not fresh.hit and fresh.features.shape == (24, 4)
+    assert visible(root) == [fresh.key_hash]  # the killed run's partial folder is gone
+    again = fc.cached_features(namespace["backbone"](), namespace["data"](), root=root, batch_size=8, progress=False)
+    assert again.hit and np.array_equal(again.features, fresh.features)
+
+
+# -- a TF Hub stand-in -----------------------------------------------------------------------------
+HANDLE = "https://tfhub.dev/google/imagenet/mobilenet_v2_100_224/feature_vector/5"
+
+
+def test_a_hub_stand_in_killed_while_saving_is_rebuilt(tmp_path, monkeypatch):
+    cache = tmp_path / "tfhub"
+    run_killed(f"""
+        from course_utils import files, hub
+        def replace(*args):
+            {KILL}
+        files.os.replace = replace
+        hub.install_stand_in({HANDLE!r}, dim=6)
+        """, TFHUB_CACHE_DIR=str(cache))
+    from course_utils import hub
+
+    monkeypatch.setenv("TFHUB_CACHE_DIR", str(cache))
+    assert not hub.is_cached(HANDLE)  # nothing under the handle's name: TF Hub would not load it
+    path = hub.install_stand_in(HANDLE, dim=6)
+    assert hub.is_stand_in(HANDLE) and visible(cache) == [path.name]
+
+
+# -- a TFDS prepare ------------------------------------------------------------------------------
+def test_a_tfds_prepare_killed_midway_is_not_trusted_and_is_prepared_again(tmp_path):
+    from course_utils import flowers
+
+    photos = tmp_path / "flower_photos"
+    counts = flowers.make_generated_flowers(photos, num_images=25, size_range=(40, 60))
+    tfds_dir = tmp_path / "tfds"
+    run_killed(f"""
+        from course_utils import flowers
+        original = flowers._LocalFlowers._generate_examples
+        def generate(self, *args, **kwargs):
+            for number, example in enumerate(original(self, *args, **kwargs)):
+                if number == 5:  # five examples are being written into TFDS's incomplete folder
+                    {KILL}
+                yield example
+        flowers._LocalFlowers._generate_examples = generate
+        flowers.prepare_local_flowers({str(photos)!r}, {str(tfds_dir)!r})
+        """)
+    import tensorflow_datasets as tfds
+
+    target = flowers.prepare_local_flowers(photos, tfds_dir)
+    assert not list(target.rglob("incomplete.*"))
+    dataset = tfds.load("tf_flowers", split="train", data_dir=str(target), download=False)
+    assert sum(1 for _ in dataset) == sum(counts.values()) == 25
