@@ -22,6 +22,7 @@ help:
 	@echo "make bench                         input pipeline, backbone and feature-cache benchmark table"
 	@echo "make student [LESSONS=\"01 03\"]     student notebooks without the exercises' solutions, build/student/ (nbgrader)"
 	@echo "make autograde NOTEBOOK=path       autograde a submitted notebook offline: points and messages per exercise"
+	@echo "make classroom-data CLASSROOM_DATA=dir  fill a classroom's shared, read-only data folder (both profiles)"
 	@echo "make mutation                      mutation score of the modules that guard a learner's results (under 60 min)"
 	@echo "make lab                           start JupyterLab with the course kernel"
 	@echo "make sync                          bring each notebook and its paired .py script in step (jupytext)"
@@ -73,6 +74,22 @@ student: $(STAMP)
 autograde: $(STAMP)
 	@test -n "$(NOTEBOOK)" || { echo "usage: make autograde NOTEBOOK=path/to/01_own_model_head_swap.ipynb [STUDENT=id]"; exit 2; }
 	$(PY) -m course_utils.exercises.grading autograde "$(NOTEBOOK)" --student "$(or $(STUDENT),student)"
+
+# Instructors, a classroom (docs/INSTRUCTORS.md, "Classroom"): fill a shared data folder once. It runs
+# the lessons with COURSE_DATA_DIR=$(CLASSROOM_DATA), so every download, prepared data set and stand-in
+# lands there (the lessons also train: the full profile takes hours), then takes the write bits away
+# from group and others. PROFILES="quick" for the offline stand-ins only.
+.PHONY: classroom-data
+classroom-data: $(STAMP)
+	@test -n "$(CLASSROOM_DATA)" || { echo "usage: make classroom-data CLASSROOM_DATA=/shared/folder [PROFILES=\"quick full\"]"; exit 2; }
+	@mkdir -p "$(CLASSROOM_DATA)"
+	for profile in $(or $(PROFILES),quick full); do \
+		COURSE_DATA_DIR="$(abspath $(CLASSROOM_DATA))" $(PY) -m course_utils.runner --profile $$profile \
+			--build build/classroom-$$profile || exit 1; \
+	done
+	rm -rf "$(CLASSROOM_DATA)/.locks"
+	chmod -R go-w,a+rX "$(CLASSROOM_DATA)"
+	@echo "filled $(abspath $(CLASSROOM_DATA)); learners set COURSE_SHARED_DATA_DIR=$(abspath $(CLASSROOM_DATA))"
 
 # Not part of `make test`: plants small bugs in the listed modules and runs the unit tests
 # against each; writes build/mutation/score.md (docs/MUTATION.md).

@@ -41,9 +41,9 @@ from pathlib import Path
 
 import numpy as np
 
-from course_utils import downloads, images
+from course_utils import downloads, env, images
 from course_utils.data import DataLayoutError, make_images
-from course_utils.files import replace_folder
+from course_utils.files import build_lock, replace_folder
 
 COMPETITION = "aerial-cactus-identification"
 COMPETITION_URL = f"https://www.kaggle.com/c/{COMPETITION}"
@@ -452,7 +452,8 @@ def get_cactus(source: str, *, num_images: int | None = None, seed: int = 0,
             printer(f"note: the quick profile uses generated images; CACTUS_DIR={local_dir} is not used")
         if not num_images:
             raise ValueError("the generated stand-in needs num_images")
-        root = make_generated_cactus(generated_folder(), num_images, seed=seed)
+        with build_lock(generated_folder()):  # one run writes it, the others wait and reuse it
+            root = make_generated_cactus(generated_folder(), num_images, seed=seed)
         printer(f"generated stand-in data: {root}")
         return root
     if source != "kaggle":
@@ -467,11 +468,16 @@ def get_cactus(source: str, *, num_images: int | None = None, seed: int = 0,
         csv_path(local)  # the notebook reads local/train.csv next: say now if it is not there
         printer(f"your local copy: {local}")
         return local
-    target = cactus_folder()
+    target = env.find_data(cactus_folder(), what="the aerial cactus Kaggle data")  # a classroom's shared copy first
     if (target / CSV_NAME).is_file():
         printer(f"Kaggle data already installed at {target}")
         return target
-    return download_cactus(target, api=api, printer=printer)
+    target = cactus_folder()
+    with build_lock(target):  # one run downloads it; the others wait, then find it installed
+        if (target / CSV_NAME).is_file():
+            printer(f"Kaggle data already installed at {target}")
+            return target
+        return download_cactus(target, api=api, printer=printer)
 
 
 # --- backbone weights for Parts B and C ------------------------------------------------------

@@ -26,14 +26,15 @@ import os
 import shutil
 import tempfile
 import zipfile
+import zlib
 from collections.abc import Mapping
 from pathlib import Path
 
 import numpy as np
 
-from course_utils import downloads, images
+from course_utils import downloads, env, images
 from course_utils.data import DataLayoutError, make_images, write_image_folder
-from course_utils.files import replace_folder
+from course_utils.files import build_lock, replace_folder
 
 FOLDER_NAME = "cats_and_dogs_filtered"
 GENERATED_FOLDER_NAME = "cats_and_dogs_generated"
@@ -78,7 +79,7 @@ def check_zip(path: str | Path) -> None:
                 raise downloads.VerificationError(f"{path}: unsafe member path {name!r}; not extracting it")
         try:
             bad = archive.testzip()
-        except (zipfile.BadZipFile, OSError, EOFError) as err:
+        except (zipfile.BadZipFile, zlib.error, OSError, EOFError) as err:  # zlib: damaged deflated data
             raise downloads.VerificationError(f"{path}: damaged zip ({err}){again}") from err
         if bad is not None:
             raise downloads.VerificationError(f"{path}: member {bad!r} fails its CRC-32 check (damaged archive){again}")
@@ -157,7 +158,7 @@ def list_images(root: str | Path, split: str) -> tuple[list[Path], np.ndarray]:
         found = sorted(p for p in (root / split / name).iterdir() if p.suffix.lower() in IMAGE_SUFFIXES)
         paths += found
         labels += [label] * len(found)
-    return paths, np.asarray(labels, dtype="int64")
+    return paths, np.asarray(labels, dtype="int64")  # pragma: no mutate (numpy 2: ints are int64 everywhere)
 
 
 def _find_data_root(folder: Path) -> Path:
@@ -220,6 +221,8 @@ def download_cats_and_dogs(folder: str | Path, *, local_copy: str | Path | None 
             return view
         return root
     final = folder / FOLDER_NAME
+    if local_copy is None:  # a classroom's shared, read-only copy is read where it is (env.find_data)
+        final = env.find_data(final, what="cats_and_dogs_filtered (extracted)")
     if final.exists() and local_copy is None:
         try:  # only a complete, checked folder is ever moved here; someone changed this one
             counts = check_layout(final, expected)
@@ -227,8 +230,11 @@ def download_cats_and_dogs(folder: str | Path, *, local_copy: str | Path | None 
             raise CatsDogsLayoutError(f"{err} To download and extract it again, delete {final}.") from None
         print(f"cats_and_dogs_filtered: found {final} ({_describe(counts)})")
         return final
-    archive = downloads.fetch(asset, folder, local_copy=local_copy, **fetch_options)
-    root = extract_archive(archive, folder, expected=expected)
+    with build_lock(folder / FOLDER_NAME):  # one run downloads and extracts; the others wait, then reuse it
+        if local_copy is None and (folder / FOLDER_NAME).exists():
+            return download_cats_and_dogs(folder, asset=asset, expected=expected, **fetch_options)
+        archive = downloads.fetch(asset, folder, local_copy=local_copy, **fetch_options)
+        root = extract_archive(archive, folder, expected=expected)
     print(f"cats_and_dogs_filtered: extracted to {root} ({_describe(count_images(root))})")
     return root
 
@@ -314,7 +320,8 @@ def prepare_cats_and_dogs(source: str, folder: str | Path | None = None, *, num_
             raise ValueError("source='generated' needs num_images")
         if local_copy is not None:
             print(f"note: the quick profile generates its images; your copy {local_copy} is not used")
-        root = make_quick_cats_and_dogs(folder, num_images, image_size=image_size, seed=seed)
+        with build_lock(Path(folder) / GENERATED_FOLDER_NAME):  # one run writes it, the others reuse it
+            root = make_quick_cats_and_dogs(folder, num_images, image_size=image_size, seed=seed)
         print(f"generated stand-in data at {root} ({_describe(count_images(root))})")
         return root
     raise ValueError(f"unknown cats-and-dogs source {source!r}: use 'download' or 'generated'")

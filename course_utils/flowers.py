@@ -341,8 +341,9 @@ def resolve_source(source: str = "tfds", *, folder: str | Path | None = None,
     if source == "generated":
         if folder:
             say(f"quick profile: FLOWERS_DIR={folder} is ignored; the generated images are used")
-        root = generated_folder()
-        counts = make_generated_flowers(root, num_images or 300, seed=seed)
+        root = generated_folder()  # your own (quick to make); its prepared copy may come from the shared folder
+        with build_lock(root):  # one run writes it, the others wait and reuse it
+            counts = make_generated_flowers(root, num_images or 300, seed=seed)
         say(f"{sum(counts.values())} generated images in {root} (flower_photos layout)")
         return FlowersSource("generated", prepare_local_flowers(root, base), False, root)
     folder = folder or os.environ.get(FOLDER_ENV_VAR) or None
@@ -352,6 +353,9 @@ def resolve_source(source: str = "tfds", *, folder: str | Path | None = None,
         checked = find_flower_folder(folder)
         say(f"local copy: {sum(count_folder(checked).values())} photos in {checked}")
         return FlowersSource("folder", prepare_local_flowers(checked, base), False, checked)
+    shared = env.find_data(base / DATASET, what="tf_flowers (the real download)")
+    if shared != base / DATASET and shared.is_dir():
+        return FlowersSource("tfds", shared.parent, False, None)  # the classroom's copy, read only
     builder = tfds.builder(DATASET, data_dir=str(base))
     if not builder.is_prepared() and not _can_reach(DOWNLOAD_HOST, 443):
         raise FlowersDataError(
