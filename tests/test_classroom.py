@@ -24,6 +24,7 @@ import tempfile
 import textwrap
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from course_utils import downloads, env, lesson
@@ -128,6 +129,64 @@ def test_banner_names_both_folders(tmp_path, monkeypatch):
     line = next(line for line in text.splitlines() if "data folders" in line)
     assert str(tmp_path / "mine") in line and "(yours, written)" in line
     assert f"shared, read only: {tmp_path / 'shared'}" in line
+
+
+# -- what the modules read from the shared folder -------------------------------------------------
+def _as_instructor_then_learner(monkeypatch, shared: Path, mine: Path):
+    """Fill ``shared`` as the instructor (COURSE_DATA_DIR there), then return a switch to the learner's view."""
+    monkeypatch.setenv("COURSE_DATA_DIR", str(shared))
+    monkeypatch.delenv(env.SHARED_DATA_VAR, raising=False)
+
+    def learner():
+        monkeypatch.setenv("COURSE_DATA_DIR", str(mine))
+        monkeypatch.setenv(env.SHARED_DATA_VAR, str(shared))
+
+    return learner
+
+
+def test_a_feature_cache_entry_in_the_shared_folder_is_read_there(tmp_path, monkeypatch):
+    import tensorflow as tf
+
+    from course_utils import feature_cache as fc
+    from course_utils.data import make_images
+
+    tf.keras.utils.set_random_seed(0)
+    backbone = tf.keras.Sequential([tf.keras.layers.Conv2D(4, 3, strides=2, input_shape=(16, 16, 3)),
+                                    tf.keras.layers.GlobalAveragePooling2D()], name="tiny_backbone")
+    backbone.trainable = False
+    images, labels = make_images(24, 16, 3, seed=0)
+    data = (images.astype("float32") / 255.0, labels.astype("int64"))
+    shared, mine = tmp_path / "shared", tmp_path / "mine"
+    learner = _as_instructor_then_learner(monkeypatch, shared, mine)
+    built = fc.cached_features(backbone, data, batch_size=8, progress=False)
+    before = tree_state(shared)
+
+    learner()
+    hit = fc.cached_features(backbone, data, batch_size=8, progress=False)
+    assert hit.hit and hit.path == built.path and str(hit.path).startswith(str(shared))
+    assert np.array_equal(hit.features, built.features)
+    assert tree_state(shared) == before and not (mine / "features").exists()
+
+
+def test_a_prepared_tf_flowers_in_the_shared_folder_is_read_there(tmp_path, monkeypatch, capsys):
+    import tensorflow_datasets as tfds
+
+    from course_utils import flowers
+
+    shared, mine = tmp_path / "shared", tmp_path / "mine"
+    learner = _as_instructor_then_learner(monkeypatch, shared, mine)
+    filled = flowers.resolve_source("generated", num_images=25, data_dir=shared / "quick" / "tfds", verbose=False)
+    before = tree_state(shared)
+    capsys.readouterr()
+
+    learner()
+    used = flowers.resolve_source("generated", num_images=25, data_dir=mine / "quick" / "tfds", verbose=False)
+    assert used.data_dir == filled.data_dir and str(used.data_dir).startswith(str(shared))
+    assert "prepared" not in capsys.readouterr().out  # not prepared again
+    assert not (mine / "quick" / "tfds" / "local_flowers").exists()
+    dataset = tfds.load("tf_flowers", split="train", **used.load_kwargs())
+    assert sum(1 for _ in dataset) == 25
+    assert tree_state(shared) == before
 
 
 # -- the proof: lesson 01 and the shared stand-in and download, as nobody, read-only ------------
