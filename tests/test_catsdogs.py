@@ -299,3 +299,223 @@ def test_a_learners_folder_with_broken_and_odd_images_trains_on_a_checked_view(t
     assert Image.open(view / "train" / "dogs" / "dogs.1.jpg").mode == "RGB"
     assert (root / "train" / "cats" / "cats.0.jpg").exists()  # nothing of the learner's is removed
     assert "skipped 1 unreadable: cats.0.jpg (empty file)" in capsys.readouterr().out
+
+
+# --- issue 17: what a mutation run showed the tests above do not hold ---------------------------
+
+@pytest.mark.parametrize("member", ["/etc/cron.d/evil", "\\windows\\evil.txt", "C:/evil.txt"])
+def test_check_zip_refuses_absolute_and_drive_member_paths(generated, tmp_path, member):
+    archive = zip_folder(generated, tmp_path / "evil.zip", extra={member: "x"})
+    with pytest.raises(downloads.VerificationError, match="unsafe member path"):
+        catsdogs.check_zip(archive)
+
+
+def test_check_zip_accepts_a_colon_past_the_first_part_of_a_member_path(generated, tmp_path):
+    catsdogs.check_zip(zip_folder(generated, tmp_path / "ok.zip", extra={"cats_and_dogs_filtered/notes/a:b.txt": "x"}))
+
+
+def test_check_zip_reports_damaged_compressed_data_as_a_verification_error(tmp_path):
+    """A deflated member whose bytes were damaged fails in zlib, not in the CRC: still 'damaged zip'."""
+    damaged = tmp_path / "damaged.zip"
+    with zipfile.ZipFile(damaged, "w", compression=zipfile.ZIP_DEFLATED) as archive:
+        archive.writestr("cats_and_dogs_filtered/train/cats/cat.0.jpg", np.random.default_rng(0).bytes(200) * 40)
+    data = bytearray(damaged.read_bytes())
+    start = 30 + len("cats_and_dogs_filtered/train/cats/cat.0.jpg")  # the local header, then the deflated data
+    for i in range(start + 20, start + 60):
+        data[i] ^= 0xFF
+    damaged.write_bytes(bytes(data))
+    with pytest.raises(downloads.VerificationError) as err:
+        catsdogs.check_zip(damaged)
+    message = str(err.value)
+    assert message.startswith(f"{damaged}: damaged zip (") and "download cats_and_dogs_filtered.zip again" in message
+
+
+def test_list_images_labels_are_int64(generated):
+    _, labels = catsdogs.list_images(generated, "train")
+    assert labels.dtype == np.int64 and labels.tolist() == [0] * 4 + [1] * 4
+
+
+def test_a_learners_folder_named_otherwise_is_found_beside_other_folders(generated, tmp_path, capsys):
+    usb = tmp_path / "usb"
+    mine = copy_tree(generated, usb / "my_copy")  # not called cats_and_dogs_filtered
+    (usb / "__MACOSX").mkdir()  # what unzipping on a Mac leaves beside it
+    (usb / "readme.txt").write_text("")
+    assert catsdogs.download_cats_and_dogs(tmp_path / "datasets", local_copy=usb, expected=SMALL) == mine
+    assert "cats_and_dogs_filtered: using your folder " + str(mine) in capsys.readouterr().out
+    (usb / "other" / "train").mkdir(parents=True)  # two candidates: neither is chosen
+    with pytest.raises(CatsDogsLayoutError, match="neither it nor a folder inside it has train/"):
+        catsdogs.download_cats_and_dogs(tmp_path / "datasets", local_copy=usb, expected=SMALL)
+
+
+def test_an_archive_with_another_top_folder_name_is_extracted(generated, tmp_path):
+    archive = zip_folder(generated, tmp_path / "renamed.zip", top="cats_and_dogs_v2")
+    root = catsdogs.extract_archive(archive, tmp_path / "datasets", expected=SMALL)
+    assert root == tmp_path / "datasets" / "cats_and_dogs_filtered" and catsdogs.check_layout(root, SMALL) == SMALL
+
+
+def test_extract_archive_makes_missing_parent_folders(generated, tmp_path):
+    archive = zip_folder(generated, tmp_path / "cats_and_dogs_filtered.zip")
+    root = catsdogs.extract_archive(archive, tmp_path / "new" / "deep" / "datasets", expected=SMALL)
+    assert catsdogs.check_layout(root, SMALL) == SMALL
+
+
+def test_an_archive_with_other_counts_is_refused_by_extract_and_download(generated, tmp_path):
+    archive = zip_folder(generated, tmp_path / "served.zip")
+    more = {"train": {"cats": 5, "dogs": 4}, "validation": {"cats": 2, "dogs": 2}}
+    with pytest.raises(CatsDogsLayoutError, match=r"incomplete or different data set \(train/cats: 4 images, expected 5\)"):
+        catsdogs.extract_archive(archive, tmp_path / "datasets", expected=more)
+    assert listing(tmp_path / "datasets") == []
+    with pytest.raises(CatsDogsLayoutError, match="train/cats: 4 images, expected 5"):
+        catsdogs.download_cats_and_dogs(tmp_path / "other", asset=local_asset(archive), expected=more)
+
+
+def test_a_run_killed_mid_extraction_leaves_a_hidden_folder_the_next_run_removes(generated, tmp_path, monkeypatch):
+    archive = zip_folder(generated, tmp_path / "cats_and_dogs_filtered.zip")
+    folder = tmp_path / "datasets"
+    real_rmtree = shutil.rmtree
+    with monkeypatch.context() as patch:  # the process dies before its clean-up: nothing is removed
+        patch.setattr(catsdogs.shutil, "rmtree", lambda *args, **kwargs: None)
+        patch.setattr(catsdogs.zipfile.ZipFile, "extractall", lambda self, path: (Path(path) / "half").mkdir())
+        with pytest.raises(CatsDogsLayoutError):
+            catsdogs.extract_archive(archive, folder, expected=SMALL)
+    (left,) = listing(folder)
+    assert left.startswith(".cats_and_dogs_filtered.extracting-")  # hidden, beside the target
+    assert shutil.rmtree is real_rmtree
+    root = catsdogs.extract_archive(archive, folder, expected=SMALL)
+    assert listing(folder) == ["cats_and_dogs_filtered"] and catsdogs.check_layout(root, SMALL) == SMALL
+
+
+def test_a_leftover_that_cannot_be_removed_does_not_stop_an_extraction(generated, tmp_path, monkeypatch):
+    """A stale or finished temporary folder that resists deletion (a locked file) is left, not fatal."""
+    archive = zip_folder(generated, tmp_path / "cats_and_dogs_filtered.zip")
+    folder = tmp_path / "datasets"
+    (folder / ".cats_and_dogs_filtered.extracting-old").mkdir(parents=True)
+    real_rmtree = shutil.rmtree
+
+    def locked_rmtree(path, ignore_errors=False, **kwargs):
+        if ".extracting-" in str(path):
+            if not ignore_errors:
+                raise PermissionError(f"locked: {path}")
+            return None
+        return real_rmtree(path, ignore_errors=ignore_errors, **kwargs)
+
+    monkeypatch.setattr(catsdogs.shutil, "rmtree", locked_rmtree)
+    root = catsdogs.extract_archive(archive, folder, expected=SMALL)
+    assert catsdogs.check_layout(root, SMALL) == SMALL
+
+
+def test_a_learners_folder_with_other_counts_is_refused(generated, tmp_path):
+    mine = copy_tree(generated, tmp_path / "usb" / "cats_and_dogs_filtered")
+    (mine / "validation" / "dogs" / sorted(p.name for p in (mine / "validation" / "dogs").iterdir())[0]).unlink()
+    with pytest.raises(CatsDogsLayoutError, match="validation/dogs: 1 images, expected 2"):
+        catsdogs.download_cats_and_dogs(tmp_path / "datasets", local_copy=mine, expected=SMALL)
+
+
+def test_an_extracted_folder_with_missing_images_says_how_to_start_again(generated, tmp_path):
+    folder = tmp_path / "datasets"
+    root = copy_tree(generated, folder / "cats_and_dogs_filtered")
+    (root / "train" / "cats" / sorted(p.name for p in (root / "train" / "cats").iterdir())[0]).unlink()
+    with pytest.raises(CatsDogsLayoutError, match=r"train/cats: 3 images, expected 4.*To download and extract it again"):
+        catsdogs.download_cats_and_dogs(folder, expected=SMALL)
+
+
+def test_a_learners_folder_with_only_greyscale_images_trains_on_a_converted_view(generated, tmp_path):
+    from PIL import Image
+
+    mine = copy_tree(generated, tmp_path / "usb" / "cats_and_dogs_filtered")
+    grey = sorted((mine / "train" / "cats").iterdir())[0]
+    Image.fromarray(np.full((32, 32), 90, np.uint8)).save(grey)
+    view = catsdogs.download_cats_and_dogs(tmp_path / "datasets", local_copy=mine, expected=SMALL)
+    assert view.name == "cats_and_dogs_filtered_checked"
+    assert Image.open(view / "train" / "cats" / grey.name).mode == "RGB"
+
+
+def test_download_passes_its_options_to_fetch_and_describes_what_it_extracted(generated, tmp_path, capsys):
+    source = zip_folder(generated, tmp_path / "served.zip")
+    said = []
+    catsdogs.download_cats_and_dogs(tmp_path / "datasets", asset=local_asset(source), expected=SMALL,
+                                    printer=said.append, progress=False)
+    assert any(line.startswith("cats_and_dogs_filtered archive: downloading file://") for line in said)
+    out = capsys.readouterr().out
+    assert "extracted to" in out and "(train: 4 cats, 4 dogs; validation: 2 cats, 2 dogs)" in out
+
+
+def test_generated_counts_at_the_smallest_size():
+    assert catsdogs.generated_counts(4) == {"train": {"cats": 1, "dogs": 1}, "validation": {"cats": 1, "dogs": 1}}
+    assert catsdogs.generated_counts(40, validation_fraction=0.5) == {
+        "train": {"cats": 10, "dogs": 10}, "validation": {"cats": 10, "dogs": 10}}
+
+
+def test_generated_defaults_are_150_pixels_and_seed_0(tmp_path):
+    from PIL import Image
+
+    root = catsdogs.make_quick_cats_and_dogs(tmp_path / "a", 4)
+    paths, _ = catsdogs.list_images(root, "validation")
+    assert Image.open(paths[0]).size == (150, 150)
+    seeded = catsdogs.make_quick_cats_and_dogs(tmp_path / "b", 4, seed=0)
+    other = catsdogs.make_quick_cats_and_dogs(tmp_path / "c", 4, seed=1)
+    for split in catsdogs.SPLITS:
+        for a, b, c in zip(catsdogs.list_images(root, split)[0], catsdogs.list_images(seeded, split)[0],
+                           catsdogs.list_images(other, split)[0]):
+            assert a.read_bytes() == b.read_bytes() != c.read_bytes()  # seeded: the same images every time
+
+
+def test_generated_set_uses_the_size_the_fraction_and_rebuilds_when_images_are_missing(tmp_path):
+    from PIL import Image
+
+    root = catsdogs.make_quick_cats_and_dogs(tmp_path, 12, image_size=40, validation_fraction=0.5)
+    assert catsdogs.count_images(root) == {"train": {"cats": 3, "dogs": 3}, "validation": {"cats": 3, "dogs": 3}}
+    assert Image.open(catsdogs.list_images(root, "train")[0][0]).size == (40, 40)
+    sorted((root / "train" / "dogs").iterdir())[0].unlink()  # same settings, one image gone: built again
+    catsdogs.make_quick_cats_and_dogs(tmp_path, 12, image_size=40, validation_fraction=0.5)
+    assert catsdogs.count_images(root)["train"] == {"cats": 3, "dogs": 3}
+
+
+def test_generated_set_is_built_in_a_hidden_folder_beside_it_and_a_failure_leaves_nothing(tmp_path, monkeypatch):
+    written = []
+    real_write = catsdogs.write_image_folder
+
+    def spy(root, *args, **kwargs):
+        written.append(Path(root))
+        return real_write(root, *args, **kwargs)
+
+    monkeypatch.setattr(catsdogs, "write_image_folder", spy)
+    catsdogs.make_quick_cats_and_dogs(tmp_path, 4, image_size=16)
+    assert [p.parent.parent for p in written] == [tmp_path] * 2
+    assert all(p.parent.name.startswith(".cats_and_dogs_generated.building-") for p in written)
+
+    def failing(root, *args, **kwargs):
+        real_write(root, *args, **kwargs)
+        raise OSError("disk full")
+
+    monkeypatch.setattr(catsdogs, "write_image_folder", failing)
+    with pytest.raises(OSError, match="disk full"):
+        catsdogs.make_quick_cats_and_dogs(tmp_path / "other", 4, image_size=16)
+    assert listing(tmp_path / "other") == []
+
+
+def test_default_folder_without_keras_home_is_under_the_data_folder(tmp_path, monkeypatch):
+    monkeypatch.delenv("KERAS_HOME", raising=False)
+    monkeypatch.setenv("COURSE_DATA_DIR", str(tmp_path))
+    assert catsdogs.default_folder() == tmp_path / "keras" / "datasets"
+
+
+def test_prepare_passes_folder_size_seed_and_local_copy_on(generated, tmp_path, monkeypatch, capsys):
+    from PIL import Image
+
+    monkeypatch.setenv("KERAS_HOME", str(tmp_path / "unused"))
+    root = catsdogs.prepare_cats_and_dogs("generated", tmp_path / "mine", num_images=4, image_size=24, seed=5)
+    assert root == tmp_path / "mine" / catsdogs.GENERATED_FOLDER_NAME
+    assert Image.open(catsdogs.list_images(root, "train")[0][0]).size == (24, 24)
+    same = catsdogs.make_quick_cats_and_dogs(tmp_path / "again", 4, image_size=24, seed=5)
+    assert [p.read_bytes() for p in catsdogs.list_images(root, "train")[0]] == [
+        p.read_bytes() for p in catsdogs.list_images(same, "train")[0]]
+    default = catsdogs.prepare_cats_and_dogs("generated", tmp_path / "default", num_images=4)
+    assert Image.open(catsdogs.list_images(default, "train")[0][0]).size == (150, 150)
+    assert [p.read_bytes() for p in catsdogs.list_images(default, "train")[0]] == [
+        p.read_bytes() for p in catsdogs.list_images(catsdogs.make_quick_cats_and_dogs(tmp_path / "s0", 4), "train")[0]]
+    usb = copy_tree(generated, tmp_path / "usb" / "cats_and_dogs_filtered")
+    assert catsdogs.prepare_cats_and_dogs("download", tmp_path / "datasets", local_copy=usb, expected=SMALL) == usb
+    assert not (tmp_path / "unused").exists()
+    with pytest.raises(ValueError, match=r"^source='generated' needs num_images$"):
+        catsdogs.prepare_cats_and_dogs("generated", tmp_path)
