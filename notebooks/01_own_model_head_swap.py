@@ -45,20 +45,22 @@ BATCH_SIZE = None       # full: 32
 # On **Colab**, the next cell installs `course_utils` (it does nothing anywhere else).
 
 # %%
-# Google Colab only: install course_utils and a tf-keras matching Colab's TensorFlow.
+# Google Colab only: install course_utils and the tf-keras that matches Colab's TensorFlow.
 # Anywhere else this cell does nothing.
 import sys
 
 IN_COLAB = "google.colab" in sys.modules
 if IN_COLAB:
+    import os
     import subprocess
     from importlib.metadata import version
 
-    tf_minor = ".".join(version("tensorflow").split(".")[:2])
-    subprocess.run([sys.executable, "-m", "pip", "install", "-q", "--no-deps",
-                    "git+https://github.com/transfer-learning-course/tf-keras-transfer-learning.git@main"], check=True)
-    subprocess.run([sys.executable, "-m", "pip", "install", "-q", f"tf-keras=={tf_minor}.*",
-                    "tensorflow-hub", "tensorflow-datasets", "importlib_resources"], check=True)
+    tf_version = version("tensorflow")
+    tf_minor = ".".join(tf_version.split(".")[:2])
+    course = os.environ.get("COURSE_UTILS_PIP_TARGET",  # where course_utils comes from
+                            "git+https://github.com/transfer-learning-course/tf-keras-transfer-learning.git@main")
+    subprocess.run([sys.executable, "-m", "pip", "install", "-q", course,
+                    f"tf-keras=={tf_minor}.*", f"tensorflow=={tf_version}"], check=True)
     if "tensorflow" in sys.modules:
         print("TensorFlow was imported before this cell ran: use Runtime > Restart session, "
               "then run the notebook from the top (Keras 2 must be chosen before TensorFlow loads).")
