@@ -37,6 +37,7 @@ import os
 import shutil
 import tempfile
 import zipfile
+import zlib
 from pathlib import Path
 
 import numpy as np
@@ -393,7 +394,10 @@ def install_from_zip(archive: str | Path, target: str | Path, *, printer=print) 
 
 def _extract_checked(archive: Path, destination: Path) -> None:
     with zipfile.ZipFile(archive) as zipped:
-        broken = zipped.testzip()
+        try:
+            broken = zipped.testzip()
+        except (zipfile.BadZipFile, zlib.error, OSError, EOFError) as err:  # zlib: damaged deflated data
+            raise _layout_error(archive, f"damaged zip ({err}); download it again") from None
         if broken is not None:
             raise _layout_error(archive, f"member {broken} is corrupt (CRC mismatch); download it again")
         zipped.extractall(destination)

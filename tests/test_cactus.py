@@ -3,6 +3,7 @@ import io
 import sys
 import types
 import zipfile
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -501,3 +502,302 @@ def test_unreadable_listed_images_are_named_and_left_out_before_training(tmp_pat
     assert ("skipped 1 unreadable: b.jpg (empty file) - re-download or replace them to use them; "
             "until then their rows are left out") in capsys.readouterr().out
     assert (image_dir / "b.jpg").exists()  # nothing of the learner's is deleted
+
+
+# --- issue 17: what a mutation run found unguarded ------------------------------------------------
+
+def test_exactly_five_missing_images_are_all_named_without_a_summary(tmp_path):
+    _write(tmp_path, [1] * 6)
+    table = pd.read_csv(tmp_path / "train.csv")
+    for name in table["id"][:5]:
+        (tmp_path / "train" / name).unlink()
+    with pytest.raises(cactus.CactusDataError) as err:
+        cactus.load_cactus_table(tmp_path)
+    assert "5 of 6 images listed in train.csv are missing" in str(err.value) and " more" not in str(err.value)
+
+
+def test_stratified_order_is_seeded_and_recorded():
+    labels = np.array([1, 1, 1, 0] * 3)
+    order = cactus.stratified_order(labels)
+    assert order.tolist() == cactus.stratified_order(labels, seed=0).tolist()  # seed 0 by default
+    assert order.tolist() == STRATIFIED_SEED_0  # the quick profile's row order, recorded
+    assert cactus.stratified_order(labels, seed=1).tolist() != order.tolist()
+    assert cactus.stratified_order(labels, seed=1).tolist() == cactus.stratified_order(labels, seed=1).tolist()
+
+
+STRATIFIED_SEED_0 = [10, 11, 2, 9, 5, 3, 6, 1, 0, 7, 4, 8]
+
+
+def test_stratified_order_spreads_three_classes_too():
+    labels = np.array([0] * 10 + [1] * 20 + [2] * 30)
+    np.random.default_rng(3).shuffle(labels)
+    ordered = labels[cactus.stratified_order(labels, seed=2)]
+    for k in (6, 12, 30, 60):
+        for value, share in ((0, 1 / 6), (1, 2 / 6), (2, 3 / 6)):
+            assert abs((ordered[:k] == value).sum() - share * k) <= 1, (k, value)
+
+
+def _files(root):
+    return {p.relative_to(root).as_posix(): p.read_bytes() for p in sorted(root.rglob("*")) if p.is_file()}
+
+
+def test_generated_defaults_seed_0_and_signal_1(tmp_path):
+    default = _files(cactus.make_generated_cactus(tmp_path / "a", 16))
+    assert default == _files(cactus.make_generated_cactus(tmp_path / "b", 16, seed=0, signal=1.0))
+    weaker = _files(cactus.make_generated_cactus(tmp_path / "c", 16, signal=0.5))
+    assert weaker["train.csv"] == default["train.csv"]  # same ids and labels, other pixels
+    assert {k: v for k, v in weaker.items() if k.startswith("train/")} != {
+        k: v for k, v in default.items() if k.startswith("train/")}
+
+
+def test_generated_data_is_recorded_for_a_seed(tmp_path):
+    """The quick profile's data are deterministic: ids and labels for seed 3, recorded."""
+    root = cactus.make_generated_cactus(tmp_path / "gen", 16, seed=3)
+    table = pd.read_csv(root / "train.csv")
+    assert table["has_cactus"].tolist() == GENERATED_SEED_3_LABELS
+    assert table["id"][0] == GENERATED_SEED_3_FIRST_ID
+    again = cactus.make_generated_cactus(tmp_path / "again", 16, seed=3)
+    assert _files(again) == _files(root)
+
+
+GENERATED_SEED_3_LABELS = [1, 1, 0, 1, 1, 1, 0, 1, 1, 1, 0, 1, 1, 1, 0, 1]
+GENERATED_SEED_3_FIRST_ID = "f8c2becf931aed15f5d3ef2d059d9f3c.jpg"
+
+
+def test_generated_signal_zero_has_no_colour_difference(tmp_path):
+    from PIL import Image
+
+    root = cactus.make_generated_cactus(tmp_path / "gen", 40, seed=0, signal=0.0)
+    table, image_dir = cactus.load_cactus_table(root)
+    red = np.array([np.asarray(Image.open(image_dir / name), float)[..., 0].mean() for name in table["id"]])
+    labels = table["has_cactus"].to_numpy()
+    assert abs(red[labels == 0].mean() - red[labels == 1].mean()) < 15  # 40+ with the default signal
+
+
+def test_generated_marker_records_what_and_how(tmp_path):
+    import json
+
+    root = cactus.make_generated_cactus(tmp_path / "gen", 20, seed=4, signal=0.5)
+    text = (root / cactus.GENERATED_MARKER).read_text()
+    assert text.startswith('{\n  "what": ')  # indented for a person reading it
+    assert json.loads(text) == {
+        "what": "generated stand-in for Kaggle's Aerial Cactus Identification (quick profile)",
+        "settings": {"num_images": 20, "seed": 4, "signal": 0.5, "imbalance": [1, 3], "image_size": 32,
+                     "order": "stratified"},
+    }
+
+
+def test_generated_data_is_rebuilt_when_its_csv_or_marker_is_gone(tmp_path):
+    root = cactus.make_generated_cactus(tmp_path / "gen", 12)
+    (root / "train.csv").unlink()
+    cactus.make_generated_cactus(root, 12)
+    assert len(pd.read_csv(root / "train.csv")) == 12
+    (root / cactus.GENERATED_MARKER).unlink()
+    cactus.make_generated_cactus(root, 12)
+    assert (root / cactus.GENERATED_MARKER).is_file()
+    (root / cactus.GENERATED_MARKER).write_text("not json")
+    cactus.make_generated_cactus(root, 12)
+    assert (root / cactus.GENERATED_MARKER).read_text().startswith("{")
+
+
+def test_generated_data_is_built_in_a_hidden_part_folder_beside_it_and_a_failure_leaves_nothing(tmp_path, monkeypatch):
+    staged = []
+    real = cactus.write_kaggle_layout
+
+    def spy(root, *args, **kwargs):
+        staged.append(Path(root))
+        return real(root, *args, **kwargs)
+
+    monkeypatch.setattr(cactus, "write_kaggle_layout", spy)
+    root = cactus.make_generated_cactus(tmp_path / "new" / "deep" / "gen", 8)  # parents made too
+    (where,) = staged
+    assert where.parent == root.parent and where.name.startswith(".gen-") and where.name.endswith(".part")
+
+    def failing(root, *args, **kwargs):
+        real(root, *args, **kwargs)
+        raise OSError("disk full")
+
+    monkeypatch.setattr(cactus, "write_kaggle_layout", failing)
+    with pytest.raises(OSError, match="disk full"):
+        cactus.make_generated_cactus(tmp_path / "other" / "gen", 8)
+    assert list((tmp_path / "other").iterdir()) == []
+
+
+def test_kaggle_credentials_other_places(monkeypatch, no_kaggle_token):
+    monkeypatch.setenv("KAGGLE_USERNAME", "u")  # a name without a key is no token
+    assert cactus.kaggle_credentials() is None
+    monkeypatch.setenv("KAGGLE_API_TOKEN", "t")
+    assert cactus.kaggle_credentials() == "KAGGLE_API_TOKEN"
+    monkeypatch.delenv("KAGGLE_API_TOKEN")
+    default_config = no_kaggle_token / ".config" / "kaggle"
+    default_config.mkdir(parents=True)
+    (default_config / "access_token").write_text("t")
+    assert cactus.kaggle_credentials() == str(default_config / "access_token")
+    xdg = no_kaggle_token / "xdg"
+    (xdg / "kaggle").mkdir(parents=True)
+    (xdg / "kaggle" / "kaggle.json").write_text("{}")
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(xdg))
+    assert cactus.kaggle_credentials() == str(xdg / "kaggle" / "kaggle.json")
+
+
+def test_kaggle_api_looks_for_the_kaggle_package_and_says_what_is_missing(monkeypatch, no_kaggle_token):
+    asked = []
+    monkeypatch.setattr(cactus.importlib.util, "find_spec", lambda name: asked.append(name))
+    with pytest.raises(cactus.KaggleSetupError) as err:
+        cactus.kaggle_api()
+    assert asked == ["kaggle"]
+    assert str(err.value).startswith("The `kaggle` package is not installed. The full profile downloads")
+    monkeypatch.setattr(cactus.importlib.util, "find_spec", lambda name: object())
+    with pytest.raises(cactus.KaggleSetupError) as err:
+        cactus.kaggle_api()
+    assert str(err.value).startswith("No Kaggle API token was found. ")
+
+
+def test_setup_message_steps_read_as_written():
+    text = cactus.setup_message("Reason")
+    assert text.startswith("Reason. The full profile downloads the Kaggle competition 'aerial-cactus-identification': ")
+    assert ("(1) pip install kaggle (in the course: pip install -e '.[kaggle]'); (2) on kaggle.com open "
+            "Settings > API > Create New Token and save the kaggle.json it gives you as ~/.kaggle/kaggle.json "
+            "(chmod 600), or set KAGGLE_USERNAME and KAGGLE_KEY; (3) accept the competition's rules once at "
+            "https://www.kaggle.com/c/aerial-cactus-identification/rules.") in text
+
+
+@pytest.mark.parametrize("error, expected", [
+    (RuntimeError("403"), "Kaggle refused the download (403 Forbidden): accept the rules"),
+    (RuntimeError("Forbidden"), "Kaggle refused the download (403 Forbidden): accept the rules"),
+    (RuntimeError("401"), "Kaggle rejected the API token (401): create a new token (RuntimeError: 401)"),
+    (RuntimeError("Unauthorized"), "Kaggle rejected the API token (401): create a new token"),
+    (ConnectionError("timed out"), "The download from Kaggle failed (ConnectionError: timed out); no network here?"),
+])
+def test_download_failures_are_told_apart(error, expected):
+    assert cactus._download_failure(error).startswith(expected)
+
+
+def test_install_messages_name_the_archive(tmp_path):
+    (tmp_path / "not.zip").write_text("hello")
+    with pytest.raises(cactus.CactusDataError, match=rf"^{tmp_path / 'not.zip'}: not a zip archive; "):
+        cactus.install_from_zip(tmp_path / "not.zip", tmp_path / "out")
+    with zipfile.ZipFile(tmp_path / "other.zip", "w") as other:
+        other.writestr("readme.txt", "x")
+    with pytest.raises(cactus.CactusDataError, match=rf"^{tmp_path / 'other.zip'}: no train\.csv inside; "):
+        cactus.install_from_zip(tmp_path / "other.zip", tmp_path / "out")
+
+
+def test_a_crc_mismatch_and_damaged_compressed_data_are_both_layout_errors(tmp_path):
+    archive = _competition_zip(tmp_path / "comp.zip", nested=False)
+    data = bytearray(archive.read_bytes())
+    data[data.find(b"JFIF") + 40] ^= 0xFF  # stored member: the CRC catches it
+    (tmp_path / "crc.zip").write_bytes(bytes(data))
+    with pytest.raises(cactus.CactusDataError, match=rf"^{tmp_path / 'crc.zip'}: member train/\S+ is corrupt \(CRC"):
+        cactus.install_from_zip(tmp_path / "crc.zip", tmp_path / "out", printer=lambda *_: None)
+    deflated = tmp_path / "deflated.zip"
+    with zipfile.ZipFile(deflated, "w", compression=zipfile.ZIP_DEFLATED) as out:
+        out.writestr("train.csv", "id,has_cactus\n" + "".join(f"{i:032x}.jpg,1\n" for i in range(200)))
+    data = bytearray(deflated.read_bytes())
+    start = 30 + len("train.csv")
+    for i in range(start + 10, start + 40):  # inside the deflated bytes: zlib fails before any CRC
+        data[i] ^= 0xFF
+    deflated.write_bytes(bytes(data))
+    with pytest.raises(cactus.CactusDataError, match=rf"^{deflated}: damaged zip \("):
+        cactus.install_from_zip(deflated, tmp_path / "out", printer=lambda *_: None)
+    assert not (tmp_path / "out").exists() and _leftovers(tmp_path) == []
+
+
+def test_install_takes_the_top_train_csv_and_says_what_it_installed(tmp_path):
+    archive = _competition_zip(tmp_path / "comp.zip", nested=False)
+    with zipfile.ZipFile(archive, "a") as extra:
+        extra.writestr("backup/train.csv", "id,has_cactus\nold.jpg,1\n")  # an older copy deeper down
+    said = []
+    target = cactus.install_from_zip(archive, tmp_path / "new" / "deep" / "aerial_cactus", printer=said.append)
+    assert len(pd.read_csv(target / "train.csv")) == 4
+    assert said == [f"installed 4 images and train.csv at {target}"]
+
+
+def test_install_without_an_id_column_says_no_image_folder(tmp_path):
+    archive = tmp_path / "noid.zip"
+    with zipfile.ZipFile(archive, "w") as out:
+        out.writestr("train.csv", "name,has_cactus\na.jpg,1\n")
+        out.writestr("train/a.jpg", b"x")
+    with pytest.raises(cactus.CactusDataError, match="no image folder holding the ids"):
+        cactus.install_from_zip(archive, tmp_path / "out")
+
+
+def _locked_rmtree(marker):
+    """shutil.rmtree for a folder that resists deletion (a file still open on Windows, a lock)."""
+    import shutil
+
+    real = shutil.rmtree
+
+    def rmtree(path, ignore_errors=False, **kwargs):
+        if marker in str(path):
+            if not ignore_errors:
+                raise PermissionError(f"locked: {path}")
+            return None
+        return real(path, ignore_errors=ignore_errors, **kwargs)
+
+    return rmtree
+
+
+def test_a_temporary_folder_that_resists_deletion_is_not_fatal(tmp_path, monkeypatch):
+    (tmp_path / "made").mkdir()
+    monkeypatch.setattr(cactus.shutil, "rmtree", _locked_rmtree(".part"))
+    target = tmp_path / "data" / "aerial_cactus"
+    assert cactus.download_cactus(target, api=FakeKaggle(tmp_path), printer=lambda *_: None) == target
+    assert cactus.install_from_zip(_competition_zip(tmp_path / "z" / "c.zip"), tmp_path / "data" / "again",
+                                   printer=lambda *_: None) == tmp_path / "data" / "again"
+
+
+class RecordingKaggle(FakeKaggle):
+    def competition_download_files(self, competition, path=None, quiet=True):
+        self.quiet = quiet
+        self.where = Path(path)
+        return super().competition_download_files(competition, path=path, quiet=quiet)
+
+
+def test_download_shows_progress_works_beside_the_target_and_says_so(tmp_path, monkeypatch):
+    (tmp_path / "made").mkdir()
+    api = RecordingKaggle(tmp_path)
+    monkeypatch.setattr(cactus, "kaggle_api", lambda: api)  # what api=None signs in with
+    said = []
+    target = tmp_path / "new" / "data" / "aerial_cactus"
+    assert cactus.download_cactus(target, printer=said.append) == target
+    assert api.quiet is False  # the learner sees Kaggle's progress
+    assert api.where.parent == target.parent and api.where.name.startswith(".aerial_cactus-download-")
+    assert api.where.name.endswith(".part") and not api.where.exists()
+    assert said == ["downloading the Kaggle competition aerial-cactus-identification (about 25 MB) ...",
+                    f"installed 4 images and train.csv at {target}"]
+
+
+def test_a_download_that_leaves_no_zip_says_so(tmp_path):
+    class Empty:
+        def competition_download_files(self, competition, path=None, quiet=True):
+            pass
+
+    with pytest.raises(cactus.KaggleSetupError, match=r"^The Kaggle download left no \.zip in \S+\.part\. "):
+        cactus.download_cactus(tmp_path / "aerial_cactus", api=Empty(), printer=lambda *_: None)
+
+
+def test_get_cactus_says_where_its_data_came_from(tmp_path, monkeypatch):
+    monkeypatch.setenv("COURSE_DATA_DIR", str(tmp_path / "data"))
+    monkeypatch.delenv(cactus.LOCAL_DIR_ENV, raising=False)
+    said = []
+    root = cactus.get_cactus("generated", num_images=12, printer=said.append)
+    assert said == [f"generated stand-in data: {root}"]
+    assert _files(root) == _files(cactus.make_generated_cactus(tmp_path / "seed0", 12, seed=0))
+    seeded = cactus.get_cactus("generated", num_images=12, seed=5, printer=said.append)
+    assert _files(seeded) == _files(cactus.make_generated_cactus(tmp_path / "seed5", 12, seed=5))
+    with pytest.raises(ValueError, match=r"^the generated stand-in needs num_images$"):
+        cactus.get_cactus("generated", printer=said.append)
+    folder = _write(tmp_path / "mine", [1, 0])
+    said.clear()
+    cactus.get_cactus("kaggle", local_dir=folder, printer=said.append)
+    assert said == [f"your local copy: {folder}"]
+    with pytest.raises(cactus.CactusDataError, match=rf"^{tmp_path / 'typo'}: no such file or folder \(the local"):
+        cactus.get_cactus("kaggle", local_dir=tmp_path / "typo")
+    said.clear()
+    archive = _competition_zip(tmp_path / "aerial-cactus-identification.zip")
+    installed = cactus.get_cactus("kaggle", local_dir=archive, printer=said.append)
+    assert said == [f"installed 4 images and train.csv at {installed}"]
+    said.clear()
+    assert cactus.get_cactus("kaggle", printer=said.append) == installed
+    assert said == [f"Kaggle data already installed at {installed}"]
