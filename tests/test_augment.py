@@ -184,3 +184,37 @@ def test_generator_and_layer_versions_of_one_image():
         assert np.abs(versions - image / 255).mean(axis=(1, 2, 3)).min() > 0.005
     again = augment.generator_versions(image, 3, seed=0, **LESSON)
     np.testing.assert_array_equal(old, again)  # seeded
+
+
+# --- issue 17: what a mutation run found unguarded ------------------------------------------------
+
+def test_mapping_table_ends_with_fill_mode_and_the_resampling_row():
+    table = augment.mapping_table(**LESSON)
+    assert list(table.columns) == ["ImageDataGenerator", "what it does", "current way (tf_keras 2.21)", "note"]
+    assert table.iloc[-2].tolist() == [
+        "fill_mode='nearest' (default)",
+        "pixels moved in from outside copy the nearest edge pixel (the default 'nearest')",
+        "fill_mode='nearest' on each geometric layer",
+        "the layers default to 'reflect': pass fill_mode='nearest' to each geometric layer"]
+    assert table.iloc[-1].tolist() == [
+        "(all geometric changes in one affine transform)", "one resampling per image",
+        "one resampling per layer", "the same range of transforms; chaining adds a little blur"]
+
+
+def test_mapping_table_with_fill_mode_given_first_and_a_zero_argument():
+    table = augment.mapping_table(fill_mode="reflect", rotation_range=0, zoom_range=0.1, rescale=1 / 255)
+    rows = dict(zip(table["ImageDataGenerator"], table["current way (tf_keras 2.21)"]))
+    assert list(rows) == ["rotation_range=0", "zoom_range=0.1", "rescale=1./255", "fill_mode='reflect'",
+                          "(all geometric changes in one affine transform)"]
+    assert rows["rotation_range=0"] == "(no layer: value is 0/False)"
+    assert rows["zoom_range=0.1"] == "RandomZoom(height_factor=(-0.1, 0.1), width_factor=(-0.1, 0.1), fill_mode='reflect')"
+    assert rows["fill_mode='reflect'"] == "fill_mode='reflect' on each geometric layer"
+
+
+def test_only_rescale_is_written_as_one_over_255():
+    table = augment.mapping_table(zoom_range=1 / 255)
+    assert table["ImageDataGenerator"][0] == f"zoom_range={1 / 255!r}"
+
+
+def test_layer_call_of_a_layer_without_a_mapping_names_it_without_arguments():
+    assert augment.layer_call(tf.keras.layers.Dense(3)) == "Dense()"

@@ -129,3 +129,56 @@ def test_mnist_reads_a_verified_file(tmp_path, monkeypatch):
         np.testing.assert_array_equal(x_train, raw["x_train"].astype("float32") / 255.0)
         np.testing.assert_array_equal(x_test, raw["x_test"].astype("float32") / 255.0)
         assert y_train.tolist() == raw["y_train"].tolist() and y_test.tolist() == raw["y_test"].tolist()
+
+
+# --- issue 17: what a mutation run found unguarded ------------------------------------------------
+
+def test_digits_stand_in_is_seeded_and_its_images_match_their_labels():
+    (x_a, y_a), (xt_a, yt_a) = data.load_mnist("digits")
+    (x_b, y_b), _ = data.load_mnist("digits", seed=0)
+    (x_c, y_c), _ = data.load_mnist("digits", seed=1)
+    np.testing.assert_array_equal(x_a, x_b)  # seed 0 by default, the same split every time
+    assert y_a.tolist() == y_b.tolist() and y_a.tolist() != y_c.tolist()
+    assert (x_a.reshape(len(x_a), -1).max(axis=1) > 0.5).all()  # every image holds a digit
+    # images and labels belong together: nearest class mean, train -> test, far above chance (0.1)
+    means = np.stack([x_a[y_a == k].mean(axis=0) for k in range(10)])
+    predicted = np.argmin(((xt_a[:, None] - means[None]) ** 2).sum(axis=(2, 3)), axis=1)
+    assert (predicted == yt_a).mean() > 0.8
+    assert yt_a.dtype == np.int64
+
+
+def test_mnist_is_the_default_dataset_and_home_keras_the_default_folder(tmp_path, monkeypatch):
+    from course_utils import downloads
+
+    monkeypatch.delenv("KERAS_HOME", raising=False)
+    monkeypatch.setenv("HOME", str(tmp_path))
+    folder = tmp_path / ".keras" / "datasets"
+    folder.mkdir(parents=True)
+    _fake_mnist(folder / "mnist.npz")
+    monkeypatch.setattr(data, "MNIST_SHA256", downloads.file_digest(folder / "mnist.npz").sha256)
+    (x_train, _), (_, y_test) = data.load_mnist()
+    assert x_train.shape == (12, 28, 28) and y_test.dtype == np.int64 and y_test.tolist() == [0, 1, 2, 3]
+
+
+def test_a_mnist_file_with_python_objects_is_refused(tmp_path, monkeypatch):
+    from course_utils import downloads
+
+    monkeypatch.setenv("KERAS_HOME", str(tmp_path))
+    (tmp_path / "datasets").mkdir()
+    path = tmp_path / "datasets" / "mnist.npz"
+    np.savez(path, x_train=np.array([object()] * 2, dtype=object), y_train=np.arange(2),
+             x_test=np.zeros((1, 28, 28), np.uint8), y_test=np.arange(1))
+    monkeypatch.setattr(data, "MNIST_SHA256", downloads.file_digest(path).sha256)
+    with pytest.raises(ValueError, match="allow_pickle=False"):  # never unpickled
+        data.load_mnist("mnist")
+
+
+def test_a_refused_mnist_copy_says_where_the_checksum_comes_from(tmp_path, monkeypatch):
+    from course_utils.downloads import VerificationError
+
+    monkeypatch.setenv("KERAS_HOME", str(tmp_path / "keras"))
+    copy = tmp_path / "mnist.npz"
+    _fake_mnist(copy)
+    with pytest.raises(VerificationError) as err:
+        data.load_mnist("mnist", local_copy=copy)
+    assert "(expected values: the file_hash in tf_keras/datasets/mnist.py)" in str(err.value)
