@@ -40,7 +40,7 @@ from course_utils import profiles
 
 ROOT = Path(__file__).resolve().parent.parent
 BRIEF = ROOT.parent / "shared" / "LESSONS.md"
-LESSONS = ("01", "02", "03", "04", "05")  # lesson 06: its settings are being rewritten (issue 17 notes)
+LESSONS = ("01", "02", "03", "04", "05", "06")
 
 NB = {
     "01": "notebooks/01_own_model_head_swap.py",
@@ -48,6 +48,7 @@ NB = {
     "03": "notebooks/03_tfhub_flowers.py",
     "04": "notebooks/04_vgg19_four_ways.py",
     "05": "notebooks/05_inception_mixed7_dropout.py",
+    "06": "notebooks/06_vgg16_cifar10.py",
 }
 README = "README.md"
 INSTRUCTORS = "docs/INSTRUCTORS.md"
@@ -204,6 +205,44 @@ DOCS: tuple[Doc, ...] = (
     Doc("05", "epochs", REFERENCES, r"RMSprop [\d.e-]+ and (\d+) x \d+-step schedule"),
     Doc("05", "steps_per_epoch", REFERENCES, r"RMSprop [\d.e-]+ and \d+ x (\d+)-step schedule"),
     Doc("05", "dropout_rate", REFERENCES, r"nothing: Dropout\(([\d.]+)\) is introduced as a remedy"),
+    # --- 06: VGG16 to CIFAR-10, the lecture's recipe ------------------------------------------------
+    Doc("06", "epochs", NB["06"], r"^EPOCHS = None .*\(full: (\d+)\): the first on images"),
+    Doc("06", "crop_epochs", NB["06"], r"^CROP_EPOCHS = None .*\(full: (\d+)\), all on images"),
+    Doc("06", "large_epochs", NB["06"], r"^LARGE_EPOCHS = None .*\(full: (\d+)\): the first on images"),
+    Doc("06", "batch_size", NB["06"], r"^BATCH_SIZE = None +# full: (\d+), the lecture's"),
+    Doc("06", "large_size", NB["06"], r"^LARGE_SIZE = None .*\(full: (\d+)\)"),
+    Doc("06", "learning_rate", NB["06"], r"^LEARNING_RATE = None .*\(full: ([\d.]+), the lecture's\)"),
+    Doc("06", "crop_size", NB["06"], r"^CROP_EPOCHS = None .*the lecture's (\d+)x\d+-crop run"),
+    Doc("06", "large_size", NB["06"], r"^LARGE_EPOCHS = None .*the (\d+)x\d+ run"),
+    Doc("06", "small_size", NB["06"], r"^EPOCHS = None .*the (\d+)x\d+ run"),
+    Doc("06", "epochs", NB["06"], r"ImageNet weights and the lecture's (\d+) epochs per run"),
+    Doc("06", "crop_epochs", NB["06"], r"ImageNet weights and the lecture's (\d+) epochs per run"),
+    Doc("06", "large_epochs", NB["06"], r"ImageNet weights and the lecture's (\d+) epochs per run"),
+    Doc("06", "small_size", NB["06"], r"^# CIFAR-10 \((\d+)x\d+ colour images, \d+ classes\)"),
+    Doc("06", "num_classes", NB["06"], r"^# CIFAR-10 \(\d+x\d+ colour images, (\d+) classes\)"),
+    Doc("06", "validation_fraction", NB["06"], r"the last (\d+)% of the\n# training images are held out", parse=percent),
+    Doc("06", "learning_rate", NB["06"], r"The lecture: SGD \(learning rate ([\d.]+), momentum"),
+    Doc("06", "momentum", NB["06"], r"The lecture: SGD \(learning rate [\d.]+, momentum ([\d.]+)\)"),
+    Doc("06", "plateau_factor", NB["06"], r"`ReduceLROnPlateau\(factor=([\d.]+), mode=\"max\"\)`"),
+    Doc("06", "plateau_patience", NB["06"], r"^# \(patience (\d+)\), batch \d+, \d+ epochs"),
+    Doc("06", "batch_size", NB["06"], r"^# \(patience \d+\), batch (\d+), \d+ epochs"),
+    Doc("06", "epochs", NB["06"], r"^# \(patience \d+\), batch \d+, (\d+) epochs"),
+    Doc("06", "crop_resize", NB["06"], r"resized the images to (\d+)x\d+ and trained on \*\*random\*\*"),
+    Doc("06", "crop_size", NB["06"], r"^# (\d+)x\d+ crops \(testing on the central crop\)"),
+    Doc("06", "large_size", NB["06"], r"^# ## 12\. Upsampled to (\d+)x\d+"),
+    Doc("06", "batch_size", INSTRUCTORS, r"one training step of (\d+) images at\s+\d+x\d+ took"),
+    Doc("06", "epochs", INSTRUCTORS, r"about 12 minutes per frozen epoch, 10 hours for\s+(\d+)\."),
+    Doc("06", "crop_resize", INSTRUCTORS, r"The lecture's code resized to\s+(\d+)x\d+ and took a random"),
+    Doc("06", "crop_size", INSTRUCTORS, r"and took a random (\d+)x\d+ crop per training image"),
+    Doc("06", "plateau_patience", INSTRUCTORS, r"\(after one epoch; its patience is (\d+)\)"),
+    Doc("06", "1 - validation_fraction of 50,000 training images", INSTRUCTORS,
+        r"4\.5 GB for ([\d,]+) training images", derive=lambda s: round(50_000 * (1 - s.validation_fraction))),
+    Doc("06", "epochs", REFERENCES, r"the same 32x32 images, optimiser, schedule, batch and (\d+) epochs"),
+    Doc("06", "small_size", REFERENCES, r"\"partly: the same (\d+)x\d+ images, optimiser"),
+    Doc("06", "crop_resize", REFERENCES, r"the same recipe \((\d+) -> random \d+x\d+ crop"),
+    Doc("06", "crop_size", REFERENCES, r"the same recipe \(\d+ -> random (\d+)x\d+ crop"),
+    Doc("06", "crop_epochs", REFERENCES, r"central crop for testing\), optimiser, \"\s*\"schedule, batch and (\d+) epochs"),
+    Doc("06", "large_epochs", REFERENCES, r"the same data, size, optimiser, schedule and (\d+) epochs"),
 )
 
 # The course brief (LESSONS.md, outside the repository): the lesson's own settings, as given to the authors.
@@ -231,6 +270,14 @@ BRIEF_DOCS: tuple[Doc, ...] = (
     Doc("05", "steps_per_epoch", "LESSONS.md", r"The lesson trains \d+ epochs x (\d+) steps"),
     Doc("05", "validation_steps", "LESSONS.md", r"\(validation (\d+) steps\)"),
     Doc("05", "dropout_rate", "LESSONS.md", r"Then add `Dropout\(([\d.]+)\)` after the Dense\(1024\)"),
+    Doc("06", "num_classes", "LESSONS.md", r"CIFAR-10 \(50k/10k, 32x32 colour, (\d+) classes\)"),
+    Doc("06", "small_size", "LESSONS.md", r"CIFAR-10 \(50k/10k, (\d+)x\d+ colour"),
+    Doc("06", "learning_rate", "LESSONS.md", r"\(in\s+PyTorch, SGD ([\d.]+) with a plateau scheduler"),
+    Doc("06", "batch_size", "LESSONS.md", r"with a plateau scheduler, batch (\d+), \d+ epochs\)"),
+    Doc("06", "epochs", "LESSONS.md", r"with a plateau scheduler, batch \d+, (\d+) epochs\)"),
+    Doc("06", "large_size", "LESSONS.md", r"and [\d.]+% at (\d+)x\d+; the larger"),
+    Doc("06", "crop_resize", "LESSONS.md", r"small run\s+resized to (\d+) and cropped"),
+    Doc("06", "crop_size", "LESSONS.md", r"resized to \d+ and cropped (\d+)x\d+"),
 )
 
 # Full-profile settings no pin covers, and why. A new setting must be pinned or listed here.
@@ -265,6 +312,19 @@ NOT_PINNED: dict[str, dict[str, str]] = {
         "catsdogs_source": "a source name ('download'), not a number",
         "weights_source": "a source name ('download'), not a number",
         "num_images": "None: the whole archive, nothing to document",
+    },
+    "06": {
+        "cifar_source": "a source name ('keras'), not a number",
+        "base_weights": "a source name ('imagenet'), not a number",
+        "top_weights": "a source name ('imagenet'), not a number",
+        "train_size": "None: all 50,000 training images, nothing to document",
+        "test_size": "None: all 10,000 test images, nothing to document",
+        "crop_train_limit": "None: no limit, nothing to document",
+        "crop_test_limit": "None: no limit, nothing to document",
+        "large_train_limit": "None: no limit (the parameters cell says so: 'None: all')",
+        "large_test_limit": "None: no limit, nothing to document",
+        "timing_steps": "how many steps the frozen / unfrozen timing measures: the texts say 'a few "
+        "steps', no number",
     },
 }
 # Full-profile settings that no text in the repository states, only the course brief: pinned
