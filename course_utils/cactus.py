@@ -566,13 +566,18 @@ def base_weights(source: str, *, seed: int = 0, folder: str | Path | None = None
         raise ValueError(f"unknown weights source {source!r}: use one of {', '.join(WEIGHT_SOURCES)}")
     from course_utils.downloads import keras_models_dir
 
-    path = (Path(folder) if folder is not None else keras_models_dir()) / STAND_IN_FILENAME
+    own = (Path(folder) if folder is not None else keras_models_dir()) / STAND_IN_FILENAME
+    path = env.find_data(own, what="the stand-in VGG19 no-top weights")  # a classroom's shared copy first
     if stand_in_is_intact(path):
         printer(f"stand-in VGG19 no-top weights: {path}")
-    else:
-        build_stand_in_weights(path, seed=seed)
-        printer(f"built stand-in VGG19 no-top weights (random, zero-mean filters, LSUV-scaled): {path}")
-    return str(path)
+        return str(path)
+    with build_lock(own):  # one run builds it; the others wait and reuse it
+        if stand_in_is_intact(own):
+            printer(f"stand-in VGG19 no-top weights: {own}")
+        else:
+            build_stand_in_weights(own, seed=seed)
+            printer(f"built stand-in VGG19 no-top weights (random, zero-mean filters, LSUV-scaled): {own}")
+    return str(own)
 
 
 def layer_rms(model, images, *, layer_names=None):

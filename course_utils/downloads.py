@@ -527,11 +527,19 @@ def prepare_weights_file(source: str, folder: str | Path | None = None, *,
     if source == "stand-in":
         if local_copy is not None:
             print(f"note: the quick profile uses random-init weights; your copy {local_copy} is not used")
+        from course_utils import env
+        from course_utils.files import build_lock
+
         path = folder / RANDOM_WEIGHTS_FILENAME
-        if not weights_file_is_intact(path):
-            build_random_weights_file(path, seed=seed)
-            print(f"built a random-init stand-in weights file at {path}")
-        else:
-            print(f"random-init stand-in weights file at {path}")
+        shared = env.find_data(path, what="the random-init stand-in weights file")  # a classroom's copy first
+        if shared != path and weights_file_is_intact(shared):
+            print(f"random-init stand-in weights file at {shared}")
+            return shared
+        with build_lock(path):  # one run builds it; the others wait and reuse it
+            if not weights_file_is_intact(path):
+                build_random_weights_file(path, seed=seed)
+                print(f"built a random-init stand-in weights file at {path}")
+            else:
+                print(f"random-init stand-in weights file at {path}")
         return path
     raise ValueError(f"unknown weights source {source!r}: use 'download' or 'stand-in'")
