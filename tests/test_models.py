@@ -119,3 +119,196 @@ def test_load_saved_model_round_trip(tmp_path):
     again = models.load_saved_model(path)
     x = np.random.default_rng(0).normal(size=(3, 4)).astype("float32")
     np.testing.assert_allclose(model(x), again(x), rtol=1e-6)
+
+
+# --- exact behaviour (mutation testing, issue 17) -------------------------------------------
+
+class _Layer:
+    def __init__(self, name):
+        self.name = name
+
+
+class _Model:
+    """Just what find_layer reads: a name and a list of named layers."""
+
+    def __init__(self, count, name="fake"):
+        self.name = name
+        self.layers = [_Layer(f"l{i}") for i in range(count)]
+
+
+@pytest.mark.parametrize("key, index", [(0, 0), (2, 2), (-1, 2), (-3, 0), (np.int64(1), 1), (np.int32(-2), 1)])
+def test_find_layer_every_valid_index_including_numpy_ints(key, index):
+    model = _Model(3)
+    assert models.find_layer(model, key) is model.layers[index]
+
+
+@pytest.mark.parametrize("key", [3, -4, 100, np.int64(3)])
+def test_find_layer_index_just_outside_is_refused_with_the_exact_range(key):
+    with pytest.raises(models.LayerNotFoundError) as err:
+        models.find_layer(_Model(3, "small"), key)
+    assert str(err.value) == f"layer index {key} is out of range: 'small' has 3 layers (valid indices -3 to 2)"
+
+
+@pytest.mark.parametrize("key, kind", [(True, "bool"), (1.0, "float"), (None, "NoneType"), (b"out", "bytes")])
+def test_find_layer_refuses_other_keys_by_type(key, kind):
+    with pytest.raises(TypeError) as err:
+        models.find_layer(_Model(3), key)
+    assert str(err.value) == f"layer key must be an int index or a str name, not {kind}"
+
+
+def test_find_layer_by_name_returns_the_first_with_that_name():
+    model = _Model(3)
+    model.layers[2].name = "l1"
+    assert models.find_layer(model, "l1") is model.layers[1]
+    with pytest.raises(models.LayerNotFoundError, match="valid names: l0, l1, l1$"):
+        models.find_layer(model, "l2")
+
+
+@pytest.mark.parametrize("count", [1, 40])
+def test_find_layer_bad_name_lists_every_name_up_to_forty(count):
+    with pytest.raises(models.LayerNotFoundError) as err:
+        models.find_layer(_Model(count, "m"), "nope")
+    names = ", ".join(f"l{i}" for i in range(count))
+    assert str(err.value) == f"no layer named 'nope' in 'm'; valid names: {names}"
+
+
+def test_find_layer_bad_name_of_a_big_model_shows_the_first_and_last_twenty():
+    with pytest.raises(models.LayerNotFoundError) as err:
+        models.find_layer(_Model(41, "big"), "mixed77")
+    first = ", ".join(f"l{i}" for i in range(20))
+    last = ", ".join(f"l{i}" for i in range(21, 41))
+    assert str(err.value) == f"no layer named 'mixed77' in 'big'; valid names: {first}, ..., {last}"
+
+
+def test_error_classes_are_what_callers_catch():
+    assert issubclass(models.LayerNotFoundError, LookupError)
+    assert issubclass(models.ModelFileError, FileNotFoundError)
+
+
+def test_replace_head_is_a_new_named_model_with_a_linear_head_by_default():
+    model = small_model()
+    new = models.replace_head(model, 4)
+    assert new.name == "small_4way" and new.inputs[0] is model.inputs[0]
+    head = new.layers[-1]
+    assert head.name == "new_head" and head.activation is tf.keras.activations.linear
+    x = np.random.default_rng(0).normal(size=(5, 4)).astype("float32")
+    features = models.cut_at(model, -2)(x).numpy()
+    kernel, bias = head.get_weights()
+    np.testing.assert_allclose(new(x).numpy(), features @ kernel + bias, rtol=1e-5, atol=1e-6)
+
+
+def test_replace_head_takes_an_activation_a_name_and_another_layer():
+    new = models.replace_head(small_model(), 3, from_layer="hidden1", activation="softmax", name="flowers")
+    assert new.layers[-1].name == "flowers" and new.layers[-2].name == "hidden1"
+    assert new.layers[-1].get_weights()[0].shape == (8, 3)  # on hidden1's 8 features
+    out = new(np.ones((2, 4), "float32")).numpy()
+    np.testing.assert_allclose(out.sum(axis=1), 1.0, rtol=1e-6)
+
+
+def test_cut_at_ends_at_that_layer_and_is_named_after_it():
+    model = small_model()
+    cut = models.cut_at(model, 0)
+    assert cut.name == "small_to_hidden1" and cut.layers[-1] is model.layers[0]
+    x = np.ones((1, 4), "float32")
+    kernel, bias = model.layers[0].get_weights()
+    np.testing.assert_allclose(cut(x).numpy(), np.maximum(x @ kernel + bias, 0), rtol=1e-5, atol=1e-6)
+
+
+def test_freeze_all_sets_the_model_itself_not_trainable():
+    model = small_model()
+    models.freeze_all(model)
+    assert model.trainable is False and not model.trainable_weights
+    assert all(not layer.trainable for layer in model.layers)
+
+
+@pytest.mark.parametrize("n, flags", [(0, [True, True, True]), (1, [False, True, True]), (3, [False, False, False])])
+def test_freeze_first_at_the_boundaries_and_unfreezes_the_rest(n, flags):
+    model = small_model()
+    for layer in model.layers:
+        layer.trainable = False
+    frozen = models.freeze_first(model, n)
+    assert frozen == ["hidden1", "hidden2", "out"][:n]
+    assert [layer.trainable for layer in model.layers] == flags
+
+
+@pytest.mark.parametrize("n", [-1, 4])
+def test_freeze_first_refuses_just_outside_with_the_exact_message(n):
+    model = small_model()
+    with pytest.raises(models.LayerNotFoundError) as err:
+        models.freeze_first(model, n)
+    assert str(err.value) == f"cannot freeze the first {n} layers: 'small' has 3 layers"
+    assert all(layer.trainable for layer in model.layers)  # nothing changed
+
+
+def _model_with_batchnorm():
+    return tf.keras.Sequential([
+        tf.keras.layers.Dense(8, input_shape=(4,), name="dense"),
+        tf.keras.layers.BatchNormalization(name="bn"),
+        tf.keras.layers.Dropout(0.5, name="drop"),
+        tf.keras.layers.Dense(1200, name="wide"),
+    ], name="bn_model")
+
+
+def test_parameter_counts_split_trainable_from_moving_statistics():
+    counts = models.parameter_counts(_model_with_batchnorm())
+    dense, bn_trainable, bn_moving, wide = 4 * 8 + 8, 2 * 8, 2 * 8, 8 * 1200 + 1200
+    assert counts == {"trainable": dense + bn_trainable + wide, "non_trainable": bn_moving,
+                      "total": dense + bn_trainable + bn_moving + wide}
+
+
+def test_trainable_report_is_one_exact_row_per_layer():
+    model = _model_with_batchnorm()
+    model.layers[0].trainable = False
+    report = models.trainable_report(model)
+    assert report.index.name == "index" and report.index.tolist() == [0, 1, 2, 3]
+    assert list(report.columns) == ["layer", "type", "trainable", "params", "trainable_params"]
+    assert report["layer"].tolist() == ["dense", "bn", "drop", "wide"]
+    assert report["type"].tolist() == ["Dense", "BatchNormalization", "Dropout", "Dense"]
+    assert report["trainable"].tolist() == [False, True, True, True]
+    assert report["params"].tolist() == [40, 32, 0, 10800]
+    assert report["trainable_params"].tolist() == [0, 16, 0, 10800]
+
+
+def test_summarize_trainable_counts_only_layers_with_weights_and_separates_thousands():
+    model = _model_with_batchnorm()
+    assert models.summarize_trainable(model) == (
+        "bn_model: 3 of 4 layers train; trainable params 10,856 / total 10,872")
+    model.layers[-1].trainable = False
+    assert models.summarize_trainable(model) == "bn_model: 2 of 4 layers train; trainable params 56 / total 10,872"
+
+
+class _FakeKeras:
+    def __init__(self):
+        self.calls = []
+        self.models = self
+
+    def load_model(self, path, **kwargs):
+        self.calls.append((path, kwargs))
+        return "loaded"
+
+
+@pytest.mark.parametrize("name, make", [("m.keras", "file"), ("m.h5", "file"), ("saved_model", "folder"),
+                                        ("weird.suffix", "folder")])
+def test_load_saved_model_hands_files_and_folders_to_keras_with_the_options(tmp_path, monkeypatch, name, make):
+    fake = _FakeKeras()
+    monkeypatch.setattr(models, "_keras", lambda: fake)
+    path = tmp_path / name
+    if make == "file":
+        path.write_bytes(b"model")
+    else:
+        path.mkdir()
+    assert models.load_saved_model(str(path), compile=False) == "loaded"
+    assert fake.calls == [(path, {"compile": False})]
+
+
+def test_load_saved_model_messages_are_exact(tmp_path):
+    missing = tmp_path / "nope.keras"
+    with pytest.raises(models.ModelFileError) as err:
+        models.load_saved_model(missing)
+    assert str(err.value) == (f"no saved model at {missing}: run the cell that trains and saves it first "
+                              "(or point MODEL_PATH at your own .keras file)")
+    wrong = tmp_path / "model.pb"
+    wrong.write_bytes(b"x")
+    with pytest.raises(models.ModelFileError) as err:
+        models.load_saved_model(wrong)
+    assert str(err.value) == f"{wrong} is not a .keras or .h5 file; save with model.save('name.keras')"
