@@ -190,6 +190,7 @@ def test_a_prepared_tf_flowers_in_the_shared_folder_is_read_there(tmp_path, monk
 
 
 # -- the proof: lesson 01 and the shared stand-in and download, as nobody, read-only ------------
+@pytest.mark.notebooks  # runs lesson 01 (a second time in `make test`: as another user, on other folders)
 def test_a_lesson_runs_against_a_read_only_shared_folder_and_writes_nothing_there(scratch, monkeypatch):
     from course_utils import hub
 
