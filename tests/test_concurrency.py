@@ -115,3 +115,53 @@ def test_three_processes_downloading_the_same_file_get_one_verified_copy(tmp_pat
     assert server.gets == 1  # one run downloaded; the others waited for its lock and verified its file
     assert sorted(p.name for p in folder.iterdir()) == ["file.bin"]  # no .part left behind
     assert hashlib.sha256((folder / "file.bin").read_bytes()).hexdigest() == sha
+
+
+# -- a TFDS prepare and a feature-cache entry, three TensorFlow processes at once ----------------
+def _tensorflow_worker(photos: str, tfds_dir: str, features: str, out: str, barrier) -> None:
+    import contextlib
+    import io
+    import json
+
+    import tensorflow as tf
+
+    from course_utils import feature_cache as fc
+    from course_utils import flowers
+    from course_utils.data import make_images
+
+    tf.keras.utils.set_random_seed(0)
+    backbone = tf.keras.Sequential([tf.keras.layers.Conv2D(4, 3, strides=2, input_shape=(16, 16, 3)),
+                                    tf.keras.layers.GlobalAveragePooling2D()], name="tiny_backbone")
+    backbone.trainable = False
+    images, labels = make_images(24, 16, 3, seed=0)
+    data = (images.astype("float32") / 255.0, labels.astype("int64"))
+    barrier.wait(timeout=120)  # all three have imported TensorFlow: now they race
+    printed = io.StringIO()
+    with contextlib.redirect_stdout(printed):
+        prepared = flowers.prepare_local_flowers(photos, tfds_dir)
+    cached = fc.cached_features(backbone, data, root=features, batch_size=8, progress=False)
+    count = sum(1 for _ in flowers.tfds.load("tf_flowers", split="train", data_dir=str(prepared), download=False))
+    Path(out).write_text(json.dumps({"prepared": "prepared 25 images" in printed.getvalue(), "count": count,
+                                     "hit": cached.hit, "entry": str(cached.path),
+                                     "first_row": [float(v) for v in cached.features[0]]}))
+
+
+def test_three_tensorflow_processes_prepare_one_tfds_copy_and_one_feature_entry(tmp_path):
+    import json
+
+    from course_utils import flowers
+
+    photos = tmp_path / "flower_photos"
+    flowers.make_generated_flowers(photos, num_images=25, size_range=(40, 60))
+    tfds_dir, features = tmp_path / "tfds", tmp_path / "features"
+    outs = [tmp_path / f"run{i}.json" for i in range(PROCESSES)]
+    codes = _run_all(_tensorflow_worker, lambda i: (str(photos), str(tfds_dir), str(features), str(outs[i])))
+    assert codes == [0] * PROCESSES
+    runs = [json.loads(out.read_text()) for out in outs]
+    assert sorted(run["prepared"] for run in runs) == [False, False, True]  # one prepared, two reused it
+    assert [run["count"] for run in runs] == [25] * PROCESSES
+    assert sorted(run["hit"] for run in runs) == [False, True, True]  # one computed, two read its entry
+    assert len({run["entry"] for run in runs}) == 1 and len({tuple(run["first_row"]) for run in runs}) == 1
+    assert [p.name for p in features.iterdir()] == [Path(runs[0]["entry"]).name]  # one entry, no .tmp- folder
+    (prepared,) = (tfds_dir / "local_flowers").iterdir()
+    assert not list(prepared.rglob("incomplete.*"))
