@@ -178,17 +178,22 @@ def _natural(name: str):
 def table(scores: list[Score]) -> str:
     """The per-module score table (markdown)."""
     lines = [
-        "| module | guards | score | killed | survived | no tests | other | mutants | excluded |",
-        "|---|---|---:|---:|---:|---:|---:|---:|---:|",
+        "| module | guards | score | killed | timeout | survived | no tests | other | mutants | excluded |",
+        "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|",
     ]
     for s in scores:
         if s.percent is None:
             shown = "not run"
         else:
-            shown = f"{s.percent:.1f}%" + ("" if s.passed else " (below 80%)")
+            shown = f"{s.percent:.1f}%"
+            if s.percent < THRESHOLD:
+                shown += f" (below {THRESHOLD:.0f}%)"
+            elif s.counts["not checked"]:
+                shown += " (not all checked)"
         other = s.other + s.counts["not checked"]
         lines.append(
-            f"| {s.module.name}.py | {s.module.guards} | {shown} | {s.killed} | {s.counts['survived']} | "
+            f"| {s.module.name}.py | {s.module.guards} | {shown} | {s.counts['killed']} | {s.counts['timeout']} | "
+            f"{s.counts['survived']} | "
             f"{s.counts['no tests']} | {other} | {s.mutants} | {s.excluded} |"
         )
     return "\n".join(lines) + "\n"
