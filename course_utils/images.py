@@ -81,7 +81,8 @@ def load_rgb(path: str | Path, size: tuple[int, int] | None = None) -> np.ndarra
     from PIL import Image
 
     with Image.open(path) as image:
-        if image.mode in ("RGBA", "LA") or (image.mode == "P" and "transparency" in image.info):
+        # Alpha, or a transparent colour (palette index, grey level or RGB key), becomes white.
+        if image.mode in ("RGBA", "LA") or "transparency" in image.info:
             rgba = image.convert("RGBA")
             background = Image.new("RGBA", rgba.size, (255, 255, 255, 255))
             rgb = Image.alpha_composite(background, rgba).convert("RGB")

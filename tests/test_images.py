@@ -345,3 +345,32 @@ def test_clean_view_limited_to_some_files_and_an_empty_view(nested, tmp_path):
     assert _view_files(view) == ["roses/r2.jpg", "tulips/t1.jpg"] and not result.bad
     view, result = images.clean_view(nested, tmp_path / "none", printer=lambda line: None, files=[])
     assert view.is_dir() and _view_files(view) == [] and result.summary() == "0 readable images"
+
+
+def test_a_transparent_colour_key_in_a_grey_or_rgb_png_gets_white_too(tmp_path):
+    rgb = np.array([[[0, 0, 0], [200, 100, 50]]], np.uint8)
+    Image.fromarray(rgb).save(tmp_path / "key.png", transparency=(0, 0, 0))
+    Image.fromarray(rgb).save(tmp_path / "plain.png")
+    assert images.load_rgb(tmp_path / "key.png").tolist() == [[[255, 255, 255], [200, 100, 50]]]
+    assert images.load_rgb(tmp_path / "plain.png").tolist() == rgb.tolist()
+    grey = np.array([[0, 90]], np.uint8)
+    Image.fromarray(grey).save(tmp_path / "grey_key.png", transparency=0)
+    assert images.load_rgb(tmp_path / "grey_key.png").tolist() == [[[255, 255, 255], [90, 90, 90]]]
+
+
+def test_clean_view_of_nothing_into_a_folder_that_does_not_exist_yet(nested, tmp_path):
+    target = tmp_path / "new" / "deeper" / "view"
+    view, _ = images.clean_view(nested, target, printer=lambda line: None, files=[])
+    assert view.is_dir() and _view_files(view) == []
+
+
+def test_a_failed_clean_view_leaves_no_staging_folder_and_no_view(nested, tmp_path, monkeypatch):
+    def broken(source, target):
+        raise OSError("disk full")
+
+    monkeypatch.setattr(images, "normalise_to_jpeg", broken)
+    target = tmp_path / "views" / "checked"
+    target.parent.mkdir()
+    with pytest.raises(OSError, match="disk full"):
+        images.clean_view(nested, target, printer=lambda line: None)
+    assert list(target.parent.iterdir()) == []
