@@ -17,6 +17,7 @@ import hashlib
 import json
 import os
 import shutil
+import signal
 import stat
 import subprocess
 import sys
@@ -236,6 +237,23 @@ def test_a_lesson_runs_against_a_read_only_shared_folder_and_writes_nothing_ther
         """)]), env=child_env, cwd=home, capture_output=True, text=True, timeout=60)
     assert probe.stdout.split() == [str(NOBODY), "denied", "denied"], probe.stdout + probe.stderr
 
+    # 3 (started now, it runs beside step 2). Lesson 01, through the runner, as nobody.
+    build = home / "build"
+    with open(home / "runner.out", "w") as log:
+        lesson_run = subprocess.Popen(unprivileged([sys.executable, "-m", "course_utils.runner", "--profile", "quick",
+                                                    "--only", "01", "--build", str(build), "--no-progress"]),
+                                      env=child_env, cwd=ROOT, stdout=log, stderr=subprocess.STDOUT, text=True,
+                                      start_new_session=True)
+    try:
+        check_reads_and_lesson(shared, learner, home, build, payload, child_env, lesson_run, before)
+    finally:
+        if lesson_run.poll() is None:  # a failed check above: end the lesson run and its kernel
+            os.killpg(lesson_run.pid, signal.SIGKILL)
+            lesson_run.wait()
+
+
+def check_reads_and_lesson(shared, learner, home, build, payload, child_env, lesson_run, before):
+    """Steps 2 and 3 of the test above (step 3's lesson run is already going)."""
     # 2. The shared stand-in and download are read from there (not rebuilt, not copied).
     reads = subprocess.run(unprivileged([sys.executable, "-c", textwrap.dedent(f"""
         import json
@@ -259,13 +277,10 @@ def test_a_lesson_runs_against_a_read_only_shared_folder_and_writes_nothing_ther
     assert seen["download"] == str(shared / "downloads" / "shared.bin")
     assert seen["hub"].startswith(str(shared.resolve()))
 
-    # 3. Lesson 01, through the runner, as nobody: it succeeds and writes only into the learner's folder.
-    build = home / "build"
-    run = subprocess.run(unprivileged([sys.executable, "-m", "course_utils.runner", "--profile", "quick",
-                                       "--only", "01", "--build", str(build), "--no-progress"]),
-                         env=child_env, cwd=ROOT, capture_output=True, text=True, timeout=600)
+    # 3. Lesson 01 succeeds and writes only into the learner's folder.
+    code = lesson_run.wait(timeout=600)
     runs = json.loads((build / "runs.json").read_text()) if (build / "runs.json").exists() else []
-    assert run.returncode == 0 and [r["status"] for r in runs] == ["ok"], run.stdout[-3000:] + run.stderr[-3000:]
+    assert code == 0 and [r["status"] for r in runs] == ["ok"], (home / "runner.out").read_text()[-4000:]
     executed = (build / "executed" / "01_own_model_head_swap.ipynb").read_text()
     assert f"shared, read only: {shared}" in executed  # the banner names both folders
     assert (learner / "pretrained" / "digit_cnn_quick.keras").is_file()
