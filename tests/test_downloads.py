@@ -421,3 +421,145 @@ def test_stand_in_weights_file_is_built_once_and_loads_with_the_same_code(tmp_pa
         handle.write(b"\x00" * 16)
     downloads.prepare_weights_file("stand-in", tmp_path)
     assert "built a random-init stand-in" in capsys.readouterr().out
+
+
+# --- exact behaviour (mutation testing, issue 17) -------------------------------------------
+
+def test_default_opener_sends_the_course_user_agent_and_the_timeout(monkeypatch):
+    seen = []
+    monkeypatch.setattr(downloads.urllib.request, "urlopen", lambda request, timeout: seen.append((request, timeout)))
+    downloads.default_opener("https://example.invalid/w.h5", 7.5)
+    ((request, timeout),) = seen
+    assert request.full_url == "https://example.invalid/w.h5" and timeout == 7.5
+    assert request.header_items() == [("User-agent", downloads.USER_AGENT)]
+
+
+def test_progress_lines_are_exact_every_step_and_never_past_100():
+    lines = []
+    meter = downloads.Progress("w.h5", total=2_000_000, step=50, printer=lines.append)
+    meter.update(999_999)
+    assert lines == []
+    meter.update(1_000_000)
+    meter.update(4_000_000)  # more than announced: still stops at 100%
+    assert lines == ["  w.h5: 1.0 / 2.0 MB (50%)", "  w.h5: 4.0 / 2.0 MB (100%)"]
+
+
+def test_progress_of_a_jump_prints_each_step_passed():
+    lines = []
+    downloads.Progress("f", total=1000, printer=lines.append).update(1000)
+    assert lines == [f"  f: 0.0 / 0.0 MB ({p}%)" for p in range(10, 101, 10)]
+
+
+@pytest.mark.parametrize("total", [None, 0, -1])
+def test_progress_without_a_size_prints_every_10_mib(total):
+    lines = []
+    meter = downloads.Progress("f", total=total, printer=lines.append)
+    assert meter.total is None
+    mib = 2**20
+    for done in (10 * mib - 1, 10 * mib, 15 * mib, 20 * mib - 1, 20 * mib, 35 * mib):
+        meter.update(done)
+    assert lines == ["  f: 10.5 MB", "  f: 21.0 MB", "  f: 36.7 MB"]
+
+
+def test_progress_of_a_one_byte_file_is_in_percent():
+    lines = []
+    meter = downloads.Progress("one", total=1, step=50, printer=lines.append)
+    assert meter.total == 1 and meter.label == "one"
+    meter.update(1)
+    assert lines == ["  one: 0.0 / 0.0 MB (50%)", "  one: 0.0 / 0.0 MB (100%)"]
+
+
+class _Reads:
+    def __init__(self, chunks):
+        self.chunks = list(chunks)
+        self.sizes = []
+
+    def read(self, n):
+        self.sizes.append(n)
+        return self.chunks.pop(0) if self.chunks else b""
+
+
+def test_stream_reads_1_mib_chunks_and_digests_what_it_wrote(tmp_path):
+    response = _Reads([b"ab", b"cd"])
+    lines = []
+    digest = downloads._stream(response, tmp_path / "out", downloads.Progress("x", 4, printer=lines.append), 4)
+    assert response.sizes == [downloads.CHUNK] * 3 and downloads.CHUNK == 2**20
+    assert (tmp_path / "out").read_bytes() == b"abcd"
+    assert digest == downloads.Digest(4, sha256(b"abcd"), md5(b"abcd"))
+    assert lines[-1] == "  x: 0.0 / 0.0 MB (100%)" and len(lines) == 10
+
+
+def test_stream_says_how_much_of_the_announced_length_came(tmp_path):
+    with pytest.raises(downloads.TruncatedDownload) as err:
+        downloads._stream(_Reads([b"x" * 1000]), tmp_path / "out", None, announced=2000)
+    assert str(err.value) == "the connection ended after 1,000 of 2,000 bytes"
+    assert isinstance(err.value, ConnectionError)  # retried like any dropped connection
+
+
+def test_a_full_disk_is_a_download_error_not_retried(tmp_path, monkeypatch):
+    full = Path("/dev/full")
+    with pytest.raises(downloads.DownloadError) as err:
+        downloads._stream(_Reads([PAYLOAD]), full, None)
+    assert str(err.value) == "could not write /dev/full: [Errno 28] No space left on device"
+    assert isinstance(err.value.__cause__, OSError)
+    calls = []
+
+    def opener(url, timeout):
+        calls.append(url)
+        return _Response(PAYLOAD)
+
+    monkeypatch.setattr(downloads, "_temporary", lambda asset, folder: full)
+    with pytest.raises(downloads.DownloadError, match="could not write /dev/full"):
+        downloads.fetch(asset_for("https://example.invalid/w.h5"), tmp_path, opener=opener, sleep=no_sleep())
+    assert calls == ["https://example.invalid/w.h5"]  # not retried
+
+
+def test_offline_message_is_exact_with_and_without_a_reason():
+    asset = asset_for("https://a.invalid/w.h5", urls=("https://a.invalid/w.h5", "https://b.invalid/w.h5"),
+                      size=10, sha256=None, md5="f" * 32)
+    target = Path("/data/models/weights.h5")
+    tail = (" Without the network: download weights.h5 on a machine that has it and place it at "
+            "/data/models/weights.h5 (it is verified: size 10 bytes, MD5 " + "f" * 32 + "), or pass its path "
+            "as the notebook's local-copy parameter. PROFILE=quick runs this lesson offline, without any download.")
+    head = "Could not download test asset from https://a.invalid/w.h5 or https://b.invalid/w.h5"
+    assert downloads.offline_message(asset, target, "no route") == head + " (no route)." + tail
+    assert downloads.offline_message(asset, target) == head + "." + tail
+
+
+def test_a_learners_copy_at_the_target_itself_is_verified_in_place(tmp_path, capsys):
+    target = tmp_path / "weights.h5"
+    target.write_bytes(PAYLOAD)
+    asset = asset_for("https://example.invalid/w.h5")
+    assert downloads.fetch(asset, tmp_path, local_copy=target, opener=_refuse) == target
+    assert files_in(tmp_path) == ["weights.h5"] and target.read_bytes() == PAYLOAD
+    target.write_bytes(b"broken")
+    with pytest.raises(VerificationError) as err:
+        downloads.fetch(asset, tmp_path, local_copy=str(target), opener=_refuse)
+    assert str(err.value) == (f"test asset: your copy {target} does not match the published file: size 6 bytes, "
+                              f"expected {len(PAYLOAD):,}; SHA-256 {sha256(b'broken')}, expected {sha256(PAYLOAD)} "
+                              "(expected values: made by the test)")
+    assert target.read_bytes() == b"broken"
+
+
+def test_a_learners_copy_is_staged_beside_the_target_then_renamed(tmp_path, monkeypatch, capsys):
+    mine = tmp_path / "usb" / "mine.h5"
+    mine.parent.mkdir()
+    mine.write_bytes(PAYLOAD)
+    staged = []
+    real_copy = downloads.shutil.copyfile
+    monkeypatch.setattr(downloads.shutil, "copyfile", lambda src, dst: staged.append(Path(dst)) or real_copy(src, dst))
+    path = downloads.fetch(asset_for("https://example.invalid/w.h5"), tmp_path / "cache", local_copy=mine)
+    (tmp,) = staged
+    assert tmp.parent == tmp_path / "cache" and tmp.name.startswith(".weights.h5.") and tmp.name.endswith(".part")
+    assert files_in(tmp_path / "cache") == ["weights.h5"] and path.read_bytes() == PAYLOAD
+    assert capsys.readouterr().out == (f"test asset: your copy {mine} is verified (size {len(PAYLOAD):,} bytes, "
+                                       f"SHA-256 {sha256(PAYLOAD)}); installed at {path}\n")
+
+
+def test_describe_is_one_exact_row_per_asset():
+    asset = asset_for("https://a.invalid/w.h5", urls=("https://a.invalid/w.h5", "https://b.invalid/w.h5"))
+    assert downloads.describe([asset, downloads.INCEPTION_V3_NOTOP])[0] == {
+        "asset": "test asset", "file": "weights.h5", "url": "https://a.invalid/w.h5",
+        "verified by": f"size {len(PAYLOAD):,} bytes, SHA-256 {sha256(PAYLOAD)}",
+        "source of the figures": "made by the test"}
+    assert downloads.describe([]) == []

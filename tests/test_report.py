@@ -322,3 +322,14 @@ def test_load_records_from_another_folder_and_a_missing_one(records, tmp_path_fa
     assert report.load_records("05") is None  # not in the records folder
     assert report.load_records("01")["lesson"] == "01"
     assert report.figures_by_name({"lesson": "05"}) == {}
+
+
+def test_comparison_and_its_table_of_a_loaded_record_whose_figures_have_no_unit(records):
+    loaded = {"lesson": "01", "profile": "full", "figures": [{"name": "test_accuracy", "value": 0.5},
+                                                             {"name": "frozen_speedup", "value": 2.25}]}
+    rows = {row["figure"]: row for row in report.comparison(loaded)}
+    assert rows["test_accuracy"]["ours (full profile)"] == "50.0%"
+    assert rows["frozen_speedup"]["ours (full profile)"] == "2.25"
+    table = report.comparison_table(loaded).data  # the loaded record, not the running quick one
+    assert list(table.columns)[0] == "ours (full profile)"
+    assert table.loc["frozen_speedup", "ours (full profile)"] == "2.25"
