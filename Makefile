@@ -83,13 +83,14 @@ autograde: $(STAMP)
 classroom-data: $(STAMP)
 	@test -n "$(CLASSROOM_DATA)" || { echo "usage: make classroom-data CLASSROOM_DATA=/shared/folder [PROFILES=\"quick full\"]"; exit 2; }
 	@mkdir -p "$(CLASSROOM_DATA)"
+	shared="$$(cd "$(CLASSROOM_DATA)" && pwd)" && \
 	for profile in $(or $(PROFILES),quick full); do \
-		COURSE_DATA_DIR="$(abspath $(CLASSROOM_DATA))" $(PY) -m course_utils.runner --profile $$profile \
+		COURSE_DATA_DIR="$$shared" $(PY) -m course_utils.runner --profile $$profile \
 			--build build/classroom-$$profile || exit 1; \
-	done
-	rm -rf "$(CLASSROOM_DATA)/.locks"
-	chmod -R go-w,a+rX "$(CLASSROOM_DATA)"
-	@echo "filled $(abspath $(CLASSROOM_DATA)); learners set COURSE_SHARED_DATA_DIR=$(abspath $(CLASSROOM_DATA))"
+	done && \
+	rm -rf "$$shared/.locks" && \
+	chmod -R go-w,a+rX "$$shared" && \
+	echo "filled $$shared; learners set COURSE_SHARED_DATA_DIR=$$shared"
 
 # Not part of `make test`: plants small bugs in the listed modules and runs the unit tests
 # against each; writes build/mutation/score.md (docs/MUTATION.md).

@@ -286,3 +286,32 @@ def check_reads_and_lesson(shared, learner, home, build, payload, child_env, les
     assert (learner / "pretrained" / "digit_cnn_quick.keras").is_file()
 
     assert tree_state(shared) == before  # byte for byte, no new file, no changed mode
+
+
+# -- the instructor's make target ------------------------------------------------------------------
+def test_make_classroom_data_runs_both_profiles_into_the_named_folder(tmp_path):
+    folder = tmp_path / "class data"  # a space in the name, as on a shared drive
+    calls = tmp_path / "calls.txt"
+    stub = tmp_path / "python"  # stands in for the course Python: records what the runner would be asked
+    stub.write_text(textwrap.dedent(f"""\
+        #!/bin/sh
+        echo "$COURSE_DATA_DIR|$*" >> {str(calls)!r}
+        mkdir -p "$COURSE_DATA_DIR/.locks" "$COURSE_DATA_DIR/quick"
+        echo data > "$COURSE_DATA_DIR/quick/file.bin"
+        chmod 666 "$COURSE_DATA_DIR/quick/file.bin"; chmod 777 "$COURSE_DATA_DIR/quick"
+        """))
+    stub.chmod(0o755)
+    make = ["make", "-s", "-o", ".venv/.course-installed", f"PY={stub}", "classroom-data"]
+    done = subprocess.run([*make, f"CLASSROOM_DATA={folder}"], cwd=ROOT, capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, done.stdout + done.stderr
+    lines = calls.read_text().splitlines()
+    assert [line.split("|")[0] for line in lines] == [str(folder)] * 2  # absolute: the kernels run in notebooks/
+    assert [line.split("--profile ")[1].split()[0] for line in lines] == ["quick", "full"]
+    assert all("-m course_utils.runner" in line for line in lines)
+    assert sorted(p.name for p in folder.iterdir()) == ["quick"]  # the lock files are not shared
+    assert stat.S_IMODE((folder / "quick" / "file.bin").stat().st_mode) == 0o644  # learners may read, not write
+    assert stat.S_IMODE((folder / "quick").stat().st_mode) == 0o755
+    assert f"COURSE_SHARED_DATA_DIR={folder}" in done.stdout
+
+    usage = subprocess.run(make, cwd=ROOT, capture_output=True, text=True, timeout=60)
+    assert usage.returncode != 0 and "usage: make classroom-data CLASSROOM_DATA=" in usage.stdout + usage.stderr
