@@ -536,3 +536,255 @@ def test_a_keras_applications_backbone(root):
     assert again.hit and first.features.shape == (6, 1280)
     expected = app(images.astype("float32") / 255.0, training=False).numpy()
     np.testing.assert_allclose(again.features, expected, rtol=1e-4, atol=1e-5)
+
+
+# -- the cache key, exactly (mutation testing, issue 17) ---------------------------------------
+# The key functions are pinned to their documented recipe, computed here independently: a
+# change to the recipe silently orphans every cached entry or, worse, makes two different
+# backbones or datasets share one.
+
+def test_strip_drops_trainable_flags_at_every_depth_and_lists_tuples():
+    config = {"a": 1, "trainable": True, "b": {"trainable": False, "c": (1, [2, {"trainable": 1, "d": 4}])}}
+    assert fc._strip(config) == {"a": 1, "b": {"c": [1, [2, {"d": 4}]]}}
+    assert fc._strip("trainable") == "trainable" and fc._strip((1, 2)) == [1, 2]
+
+
+def test_json_is_sorted_compact_numpy_aware_and_address_free():
+    class Thing:
+        def __repr__(self):
+            return "<Thing object at 0x7f00deadbeef>"
+
+    assert fc._json({"b": np.array([1, 2]), "a": Thing(), "c": (np.float32(0.5),)}) == (
+        '{"a": "<Thing object>", "b": [1, 2], "c": [0.5]}')
+
+
+def test_layer_config_without_get_config_names_the_class_and_its_sublayers():
+    class Bare:
+        name = "bare"
+
+        def get_config(self):
+            raise NotImplementedError
+
+        def _flatten_layers(self, include_self, recursive):
+            return [self, layers.Dense(1), layers.ReLU()]
+
+    assert fc._layer_config(Bare()) == {"class": "Bare", "sublayers": ["Dense", "ReLU"]}
+    assert fc._layer_config(layers.ReLU(max_value=6.0, trainable=False))["max_value"] == 6.0
+    assert "trainable" not in fc._layer_config(layers.ReLU(trainable=False))
+
+
+def test_shape_reads_lists_values_and_errors():
+    assert fc._shape(lambda: tf.TensorShape([None, 3])) == [None, 3]
+    assert fc._shape(lambda: (None, 3)) == (None, 3)
+    assert fc._shape(lambda: 1 / 0) is None
+
+
+def _tiny(name, dense_name, units=2):
+    return tf.keras.Sequential([layers.Dense(units, input_shape=(3,), name=dense_name)], name=name)
+
+
+def test_architecture_text_is_the_documented_json_with_names_as_positions():
+    model = _tiny("my_model", "my_dense")
+    text = fc.describe_architecture(model)  # one layer or a list: the same
+    assert text == fc.describe_architecture([model])
+    described = json.loads(text)
+    assert described["tensorflow"] == tf.__version__
+    (part,) = described["layers"]
+    assert part["class"] == "Sequential"
+    assert part["weights"] == [[[3, 2], "float32"], [[2], "float32"]]
+    assert part["input_shape"] == [None, 3] and part["output_shape"] == [None, 2]
+    assert part["dtype_policy"] == "float32"
+    assert part["config"]["name"] == "L0"
+    assert [layer["config"]["name"] for layer in part["config"]["layers"]] == ["L1", "L2"]
+    assert "my_model" not in text and "my_dense" not in text
+    assert "trainable" not in text
+    assert described == json.loads(fc.describe_architecture([_tiny("other", "names")]))
+    assert described != json.loads(fc.describe_architecture([_tiny("my_model", "my_dense", units=3)]))
+
+
+def test_architecture_text_keeps_strings_that_are_not_layer_names():
+    relu = _tiny("relu_model", "d")
+    relu.layers[0].activation = tf.keras.activations.relu
+    text = fc.describe_architecture([relu])
+    assert '"activation": "relu"' in text
+
+
+def test_architecture_of_layers_without_shapes_or_policy():
+    class Plain:
+        name = "plain"
+        weights = []
+
+        def get_config(self):
+            return {"name": "plain", "units": 3}
+
+        @property
+        def input_shape(self):
+            raise AttributeError("never called")
+
+    (part,) = json.loads(fc.describe_architecture([Plain()]))["layers"]
+    assert part == {"class": "Plain", "config": {"name": "L0", "units": 3}, "weights": [],
+                    "input_shape": None, "output_shape": None, "dtype_policy": None}
+
+
+def _recipe(arrays_of_layers, extra=b""):
+    digest = __import__("hashlib").sha256()
+    count = 0
+    for arrays in arrays_of_layers:
+        for array in arrays:
+            array = np.ascontiguousarray(array)
+            digest.update(f"{array.shape}{array.dtype.str}".encode())
+            digest.update(array.tobytes())
+            count += 1
+    digest.update(extra)
+    digest.update(f"n={count}".encode())
+    return digest.hexdigest()
+
+
+def test_weights_fingerprint_is_sha256_of_shapes_dtypes_bytes_and_count():
+    first, second = _tiny("a", "a1"), _tiny("b", "b1", units=4)
+    expected = _recipe([first.get_weights(), second.get_weights()])
+    assert fc.weights_fingerprint([first, second]) == expected
+    assert fc.weights_fingerprint([second, first]) != expected  # layer order counts
+    assert fc.weights_fingerprint(first) == _recipe([first.get_weights()])
+    assert fc.weights_fingerprint([layers.ReLU()]) == _recipe([])  # no weights, no hub files
+
+
+def test_weights_fingerprint_tells_a_reshape_of_the_same_bytes():
+    flat = tf.keras.Sequential([layers.Dense(6, input_shape=(1,), use_bias=False)])
+    tall = tf.keras.Sequential([layers.Dense(1, input_shape=(6,), use_bias=False)])
+    tall.set_weights([flat.get_weights()[0].reshape(6, 1)])
+    assert fc.weights_fingerprint(flat) != fc.weights_fingerprint(tall)
+
+
+class _HubLike:
+    """A layer without variables whose SavedModel files are on disk (as hub.KerasLayer can be)."""
+
+    def __init__(self, handle=None, config_handle=None):
+        self.weights = []
+        if handle is not None:
+            self._handle = handle
+        self._config_handle = config_handle
+
+    def get_config(self):
+        return {"handle": self._config_handle}
+
+
+def _module_folder(tmp_path, content=b"graph"):
+    folder = tmp_path / "module"
+    (folder / "variables").mkdir(parents=True)
+    (folder / "saved_model.pb").write_bytes(content)
+    (folder / "variables" / "variables.index").write_bytes(b"index")
+    return folder
+
+
+def test_hub_files_digest_hashes_relative_paths_and_bytes_in_order(tmp_path):
+    import hashlib
+
+    folder = _module_folder(tmp_path)
+    expected = hashlib.sha256()
+    for rel in ["saved_model.pb", "variables/variables.index"]:
+        expected.update(rel.encode())
+        expected.update((folder / rel).read_bytes())
+    assert fc._hub_files_digest(_HubLike(handle=str(folder))) == expected.hexdigest()
+    assert fc._hub_files_digest(_HubLike(config_handle=str(folder))) == expected.hexdigest()
+    assert fc._hub_files_digest(_HubLike(handle=str(tmp_path / "missing"))) is None
+    assert fc._hub_files_digest(_HubLike(config_handle=42)) is None
+    (folder / "saved_model.pb").write_bytes(b"other graph")
+    assert fc._hub_files_digest(_HubLike(handle=str(folder))) != expected.hexdigest()
+
+
+def test_weights_fingerprint_of_a_variable_free_hub_layer_is_its_files(tmp_path):
+    import hashlib
+
+    folder = _module_folder(tmp_path)
+    files = fc._hub_files_digest(_HubLike(handle=str(folder)))
+    expected = hashlib.sha256(f"files:{files}".encode() + b"n=1").hexdigest()
+    assert fc.weights_fingerprint([_HubLike(handle=str(folder))]) == expected
+
+
+def _code_recipe(fn, partials=()):
+    import hashlib
+    import inspect
+
+    digest = hashlib.sha256()
+    for args, keywords in partials:
+        digest.update(fc._json([args, sorted(keywords.items())]).encode())
+    digest.update(inspect.getsource(fn).encode())
+    digest.update(fn.__qualname__.encode())
+    return digest.hexdigest()
+
+
+def test_callable_fingerprint_is_source_and_qualified_name():
+    assert fc.callable_fingerprint(to_float) == _code_recipe(to_float)
+
+
+def test_callable_fingerprint_of_a_partial_takes_its_arguments_then_the_function():
+    inner = functools.partial(scaled, factor=2)
+    outer = functools.partial(inner, 7)  # Python flattens it: scaled, (7,), {factor: 2}
+    assert fc.callable_fingerprint(outer) == _code_recipe(scaled, [((7,), {"factor": 2})])
+    assert fc.callable_fingerprint(inner) == _code_recipe(scaled, [((), {"factor": 2})])
+
+
+def test_callable_fingerprint_of_a_keras_layer_is_its_architecture():
+    import hashlib
+
+    rescale = layers.Rescaling(0.5)
+    expected = hashlib.sha256(fc.describe_architecture([rescale]).encode()).hexdigest()
+    assert fc.callable_fingerprint(rescale) == expected
+
+
+def test_callable_fingerprint_without_source_uses_bytecode_constants_and_names():
+    import hashlib
+
+    namespace = {}
+    exec("def made(image, label):\n    return image * 2.5 + offset, label\n", namespace)  # no source file
+    made = namespace["made"]
+    code = made.__code__
+    expected = hashlib.sha256()
+    expected.update(code.co_code)
+    expected.update(fc._json([repr(c) for c in code.co_consts]).encode())
+    expected.update(fc._json(list(code.co_names)).encode())
+    expected.update(b"made")
+    assert fc.callable_fingerprint(made) == expected.hexdigest()
+    namespace2 = {}
+    exec("def made(image, label):\n    return image * 3.5 + offset, label\n", namespace2)
+    assert fc.callable_fingerprint(namespace2["made"]) != fc.callable_fingerprint(made)  # a constant changed
+
+
+def test_callable_fingerprint_without_source_or_code_is_its_type():
+    import hashlib
+
+    expected = hashlib.sha256(repr(type(len)).encode() + b"len").hexdigest()
+    assert fc.callable_fingerprint(len) == expected
+
+
+def test_element_fingerprint_is_farmhash_of_every_component_and_its_shape():
+    image = tf.constant([[1, 2, 3], [4, 5, 6]], tf.uint8)
+    label = tf.constant(True)
+
+    def part(tensor):
+        return tf.fingerprint(tf.reshape(tensor, [1, -1]))[0]
+
+    parts = [part(image), part(tf.cast(tf.shape(image), tf.int64)),
+             part(tf.cast(label, tf.uint8)), part(tf.cast(tf.shape(label), tf.int64))]
+    expected = tf.bitcast(tf.fingerprint(tf.expand_dims(tf.concat(parts, 0), 0))[0], tf.uint64)
+    got = fc._element_fingerprint(image, label)
+    assert got.dtype == tf.uint64 and int(got) == int(expected)
+    transposed = tf.reshape(image, [3, 2])  # the same bytes, another shape
+    assert int(fc._element_fingerprint(transposed, label)) != int(got)
+    assert int(fc._element_fingerprint(image, tf.constant(False))) != int(got)
+
+
+def test_data_fingerprint_recipe_version_count_spec_sorted_values():
+    import hashlib
+
+    fps = np.array([30, 10, 20], dtype=np.uint64)
+    expected = hashlib.sha256(b"v1|3|the spec|" + np.array([10, 20, 30], np.uint64).tobytes()).hexdigest()
+    assert fc.data_fingerprint(fps, "the spec") == expected
+    assert fc.data_fingerprint([30, 10, 20], "the spec") == expected
+
+
+def test_spec_text_is_shapes_and_dtype_names():
+    spec = (tf.TensorSpec([32, 32, 3], tf.uint8), tf.TensorSpec([], tf.int64))
+    assert fc._spec_text(spec) == "(([32, 32, 3], 'uint8'), ([], 'int64'))"
+    assert fc._spec_text({"x": tf.TensorSpec([None, 4], tf.float32)}) == "{'x': ([None, 4], 'float32')}"
