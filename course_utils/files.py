@@ -33,8 +33,8 @@ def replace_folder(ready: str | Path, target: str | Path) -> Path:
         os.replace(ready, target)
         shutil.rmtree(old, ignore_errors=True)
         return target
-    if target.is_file() and Path(ready).is_dir() and not target.is_symlink():
-        target.unlink()
+    if (target.is_file() or target.is_symlink()) and Path(ready).is_dir() and not Path(ready).is_symlink():
+        target.unlink()  # a folder cannot be renamed over a file or a link (a dangling one included)
     os.replace(ready, target)  # a file or a symbolic link over a file, a link or nothing: one step
     return target
 

@@ -165,3 +165,29 @@ def test_three_tensorflow_processes_prepare_one_tfds_copy_and_one_feature_entry(
     assert [p.name for p in features.iterdir()] == [Path(runs[0]["entry"]).name]  # one entry, no .tmp- folder
     (prepared,) = (tfds_dir / "local_flowers").iterdir()
     assert not list(prepared.rglob("incomplete.*"))
+
+
+# -- build_once in one process: what the races above rely on -----------------------------------------
+def test_build_once_reuses_a_ready_target_and_replaces_a_dangling_link_or_a_file(tmp_path):
+    from course_utils.files import build_once
+
+    built = []
+
+    def build(staging: Path) -> None:
+        built.append(staging.name)
+        staging.mkdir()
+        (staging / "ok").write_text("1")
+
+    ready = lambda path: (path / "ok").is_file()  # noqa: E731
+    target = tmp_path / "module"
+    target.symlink_to(tmp_path / "gone", target_is_directory=True)  # a link to a shared copy that was removed
+    assert build_once(target, build, ready=ready) == target and (target / "ok").is_file() and not target.is_symlink()
+    assert build_once(target, build, ready=ready) == target and len(built) == 1  # ready: not built again
+    other = tmp_path / "other"
+    other.write_text("a file where a folder belongs")
+    build_once(other, build, ready=ready)
+    assert (other / "ok").is_file() and len(built) == 2
+    stale = tmp_path / ".third.123-abcdef01.part"  # a killed build's staging folder
+    (stale / "x").mkdir(parents=True)
+    build_once(tmp_path / "third", build, ready=ready)
+    assert not stale.exists() and sorted(p.name for p in tmp_path.iterdir()) == ["module", "other", "third"]
