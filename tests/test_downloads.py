@@ -497,10 +497,13 @@ def test_stream_says_how_much_of_the_announced_length_came(tmp_path):
 
 
 def test_a_full_disk_is_a_download_error_not_retried(tmp_path, monkeypatch):
-    full = Path("/dev/full")
+    # A link to /dev/full (every write fails with ENOSPC): fetch removes its temporary file,
+    # and that must be the link, never the device itself.
+    full = tmp_path / "full.part"
+    full.symlink_to("/dev/full")
     with pytest.raises(downloads.DownloadError) as err:
         downloads._stream(_Reads([PAYLOAD]), full, None)
-    assert str(err.value) == "could not write /dev/full: [Errno 28] No space left on device"
+    assert str(err.value) == f"could not write {full}: [Errno 28] No space left on device"
     assert isinstance(err.value.__cause__, OSError)
     calls = []
 
@@ -509,9 +512,11 @@ def test_a_full_disk_is_a_download_error_not_retried(tmp_path, monkeypatch):
         return _Response(PAYLOAD)
 
     monkeypatch.setattr(downloads, "_temporary", lambda asset, folder: full)
-    with pytest.raises(downloads.DownloadError, match="could not write /dev/full"):
-        downloads.fetch(asset_for("https://example.invalid/w.h5"), tmp_path, opener=opener, sleep=no_sleep())
+    with pytest.raises(downloads.DownloadError, match="could not write .*full.part: .*No space left"):
+        downloads.fetch(asset_for("https://example.invalid/w.h5"), tmp_path / "cache", opener=opener,
+                        sleep=no_sleep())
     assert calls == ["https://example.invalid/w.h5"]  # not retried
+    assert Path("/dev/full").is_char_device()
 
 
 def test_offline_message_is_exact_with_and_without_a_reason():
