@@ -24,13 +24,12 @@ unchanged in both profiles:
 from __future__ import annotations
 
 import json
-import os
 from collections.abc import Iterable, Sequence
 from pathlib import Path
 
 import numpy as np
 
-from course_utils import downloads
+from course_utils import downloads, files
 
 # name in skimage.data -> what the photo shows
 BUNDLED_PHOTOS: dict[str, str] = {
@@ -89,10 +88,8 @@ def write_bundled_photos(folder: str | Path | None = None, names: Sequence[str] 
     paths = []
     for name in names if names is not None else list(BUNDLED_PHOTOS):
         path = folder / f"{name}.jpg"
-        if not path.is_file():
-            tmp = path.with_name(path.name + ".part")
-            Image.fromarray(bundled_photo(name)).save(tmp, format="JPEG", quality=95)
-            os.replace(tmp, path)
+        files.build_once(path, lambda staging, name=name: Image.fromarray(bundled_photo(name)).save(
+            staging, format="JPEG", quality=95))  # one writer among runs at once; never half a file
         paths.append(path)
     return paths
 
@@ -194,10 +191,8 @@ def prepare_class_index(source: str, folder: str | Path | None = None, *, printe
     if source == "keras":
         path = downloads.fetch(IMAGENET_CLASS_INDEX, folder, printer=printer, **fetch_options)
     else:
-        path = folder / PLACEHOLDER_FILENAME
-        tmp = path.with_name(path.name + ".part")
-        tmp.write_text(json.dumps(placeholder_class_index()))
-        os.replace(tmp, path)
+        path = files.build_once(folder / PLACEHOLDER_FILENAME,
+                                lambda staging: staging.write_text(json.dumps(placeholder_class_index())))
         printer(f"class names: {NUM_IMAGENET_CLASSES} generated placeholders ({path.name}); "
                 "the quick profile's random VGG19 predicts nothing real")
     index = _check_class_index(json.loads(path.read_text()), path)

@@ -191,3 +191,26 @@ def test_build_once_reuses_a_ready_target_and_replaces_a_dangling_link_or_a_file
     (stale / "x").mkdir(parents=True)
     build_once(tmp_path / "third", build, ready=ready)
     assert not stale.exists() and sorted(p.name for p in tmp_path.iterdir()) == ["module", "other", "third"]
+
+
+# -- lesson 04's offline stand-ins: the bundled photos and the placeholder class names ------------
+def _photos_worker(folder: str, barrier) -> None:
+    from course_utils import photos
+
+    barrier.wait(timeout=60)
+    for _ in range(5):  # each run asks again, as every lesson run does
+        paths = photos.write_bundled_photos(folder)
+        photos.prepare_class_index("placeholder", folder, printer=lambda *a: None)
+    assert all(photos.check_photo(p) for p in paths)
+
+
+def test_three_runs_writing_the_photos_and_class_names_at_once_all_succeed(tmp_path):
+    from course_utils import photos
+
+    codes = _run_all(_photos_worker, lambda i: (str(tmp_path),))
+    assert codes == [0] * PROCESSES
+    expected = {f"{name}.jpg" for name in photos.BUNDLED_PHOTOS} | {photos.PLACEHOLDER_FILENAME}
+    assert {p.name for p in tmp_path.iterdir() if not p.name.startswith(".")} == expected  # no .part left
+    import json
+
+    assert json.loads((tmp_path / photos.PLACEHOLDER_FILENAME).read_text()) == photos.placeholder_class_index()
