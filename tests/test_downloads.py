@@ -568,3 +568,112 @@ def test_describe_is_one_exact_row_per_asset():
         "verified by": f"size {len(PAYLOAD):,} bytes, SHA-256 {sha256(PAYLOAD)}",
         "source of the figures": "made by the test"}
     assert downloads.describe([]) == []
+
+
+# --- a classroom's shared copy, defaults, the stand-in's recipe --------------------------------
+
+@pytest.fixture
+def classroom(tmp_path, monkeypatch):
+    """A learner's data folder and a classroom's shared one; the asset's name is unique per test."""
+    from course_utils import env
+
+    mine, shared = tmp_path / "mine", tmp_path / "shared"
+    monkeypatch.setenv("COURSE_DATA_DIR", str(mine))
+    monkeypatch.setenv(env.SHARED_DATA_VAR, str(shared))
+    asset = asset_for("https://example.invalid/w.h5", name=f"asset {tmp_path.name}",
+                      filename=f"{tmp_path.name}.h5")
+    return mine, shared, asset
+
+
+def test_a_verified_shared_copy_is_used_where_it_is_and_nothing_is_written(classroom):
+    mine, shared, asset = classroom
+    (shared / "models").mkdir(parents=True)
+    (shared / "models" / asset.filename).write_bytes(PAYLOAD)
+    path = downloads.fetch(asset, mine / "models", opener=_refuse)
+    assert path == shared / "models" / asset.filename
+    assert not (mine / "models").exists()
+
+
+def test_a_damaged_shared_copy_is_named_and_the_learner_gets_their_own(classroom, capsys):
+    mine, shared, asset = classroom
+    (shared / "models").mkdir(parents=True)
+    (shared / "models" / asset.filename).write_bytes(b"damaged")
+
+    def opener(url, timeout):
+        return _Response(PAYLOAD)
+
+    path = downloads.fetch(asset, mine / "models", opener=opener, sleep=no_sleep(), progress=False)
+    assert path == mine / "models" / asset.filename and path.read_bytes() == PAYLOAD
+    assert (shared / "models" / asset.filename).read_bytes() == b"damaged"
+    first = capsys.readouterr().out.splitlines()[0]
+    assert first == (f"{asset.name}: {asset.name}: the shared copy {shared / 'models' / asset.filename} does not "
+                     f"match the published file: size 7 bytes, expected {len(PAYLOAD):,}; SHA-256 "
+                     f"{sha256(b'damaged')}, expected {sha256(PAYLOAD)} (expected values: made by the test); "
+                     f"fetching your own copy into {mine / 'models' / asset.filename}")
+
+
+def test_a_shared_folder_without_the_file_names_the_asset_once(classroom, capsys):
+    mine, shared, asset = classroom
+    shared.mkdir()
+    mine_copy = mine.parent / "usb.h5"
+    mine_copy.write_bytes(PAYLOAD)
+    downloads.fetch(asset, mine / "models", local_copy=mine_copy)  # a learner's copy: the shared folder is not asked
+    assert "shared data:" not in capsys.readouterr().out
+    def down(url, timeout):
+        raise urllib.error.URLError("down")
+
+    with pytest.raises(OfflineError):
+        downloads.fetch(asset, mine / "other", opener=down, sleep=no_sleep())
+    assert f"shared data: {asset.name} is not in the shared folder" in capsys.readouterr().out
+
+
+def test_fetch_defaults_three_attempts_per_url_two_then_four_seconds_sixty_second_timeout(tmp_path):
+    seen, waits = [], []
+
+    def opener(url, timeout):
+        seen.append((url, timeout))
+        raise urllib.error.URLError("connection refused")
+
+    asset = asset_for("https://a.invalid/w.h5", urls=("https://a.invalid/w.h5", "https://b.invalid/w.h5"))
+    with pytest.raises(OfflineError) as err:
+        downloads.fetch(asset, tmp_path / "new" / "folder", opener=opener, sleep=waits.append)
+    assert seen == [("https://a.invalid/w.h5", 60.0)] * 3 + [("https://b.invalid/w.h5", 60.0)] * 3
+    assert waits == [2.0, 4.0, 2.0, 4.0]
+    assert "(https://b.invalid/w.h5: connection refused)" in str(err.value)
+    assert files_in(tmp_path / "new" / "folder") == []
+
+
+def test_temporary_files_are_hidden_part_files_in_the_target_folder(tmp_path):
+    asset = asset_for("https://example.invalid/w.h5")
+    first, second = downloads._temporary(asset, tmp_path), downloads._temporary(asset, tmp_path)
+    for path in (first, second):
+        assert path.parent == tmp_path and path.exists() and path.read_bytes() == b""
+        assert path.name.startswith(".weights.h5.") and path.name.endswith(".part")
+    assert first != second
+    assert downloads.remove_stale_parts(asset, tmp_path) == sorted([first, second])
+    assert downloads.remove_stale_parts(asset, tmp_path / "nowhere") == []
+
+
+@pytest.mark.parametrize("headers, length", [
+    ({"Content-Length": "123"}, 123), ({}, None), ({"Content-Length": "abc"}, None), (None, None)])
+def test_content_length_is_read_when_the_server_gives_a_number(headers, length):
+    import email.message
+
+    class Response:
+        pass
+
+    response = Response()
+    if headers is not None:
+        message = email.message.Message()
+        for key, value in headers.items():
+            message[key] = value
+        response.headers = message
+    assert downloads._content_length(response) == length
+
+
+def test_keras_models_dir_defaults_to_the_data_folder(monkeypatch, tmp_path):
+    monkeypatch.delenv("KERAS_HOME", raising=False)
+    monkeypatch.setenv("COURSE_DATA_DIR", str(tmp_path / "data"))
+    assert downloads.keras_models_dir() == tmp_path / "data" / "keras" / "models"
+    monkeypatch.setenv("KERAS_HOME", "")
+    assert downloads.keras_models_dir() == tmp_path / "data" / "keras" / "models"
