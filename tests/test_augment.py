@@ -218,3 +218,19 @@ def test_only_rescale_is_written_as_one_over_255():
 
 def test_layer_call_of_a_layer_without_a_mapping_names_it_without_arguments():
     assert augment.layer_call(tf.keras.layers.Dense(3)) == "Dense()"
+
+
+def test_generator_versions_defaults_to_the_lesson_arguments_and_seed_0(monkeypatch):
+    image = smooth_images(1, size=24)[0]
+    seeds = []
+    real = tf.keras.preprocessing.image.ImageDataGenerator.random_transform
+
+    def spy(self, x, seed=None):
+        seeds.append(seed)
+        return real(self, x, seed=seed)
+
+    monkeypatch.setattr(tf.keras.preprocessing.image.ImageDataGenerator, "random_transform", spy)
+    default = augment.generator_versions(image, 3)
+    assert seeds == [1826701614, 1367864806, 1097657231]  # drawn from default_rng(0), recorded
+    np.testing.assert_array_equal(default, augment.generator_versions(image, 3, seed=0, **LESSON))
+    assert default.dtype == np.float32 and default.max() <= 1.0 + 1e-6  # the lesson's rescale applied

@@ -519,3 +519,64 @@ def test_prepare_passes_folder_size_seed_and_local_copy_on(generated, tmp_path, 
     assert not (tmp_path / "unused").exists()
     with pytest.raises(ValueError, match=r"^source='generated' needs num_images$"):
         catsdogs.prepare_cats_and_dogs("generated", tmp_path)
+
+
+def test_a_classrooms_shared_copy_is_read_where_it_is(generated, tmp_path, monkeypatch, capsys):
+    from course_utils import env
+
+    mine, shared = tmp_path / "mine", tmp_path / "shared"
+    monkeypatch.setenv("COURSE_DATA_DIR", str(mine))
+    monkeypatch.setenv(env.SHARED_DATA_VAR, str(shared))
+    copy_tree(generated, shared / "keras" / "datasets" / "cats_and_dogs_filtered")
+    root = catsdogs.download_cats_and_dogs(mine / "keras" / "datasets", expected=SMALL)  # no asset: no download
+    assert root == shared / "keras" / "datasets" / "cats_and_dogs_filtered"
+    assert "cats_and_dogs_filtered: found" in capsys.readouterr().out and not mine.exists()
+
+
+def test_a_shared_folder_without_the_data_says_so_and_the_run_makes_its_own(generated, tmp_path, monkeypatch, capsys):
+    from course_utils import env
+
+    mine, shared = tmp_path / "mine", tmp_path / "shared"
+    shared.mkdir()
+    monkeypatch.setenv("COURSE_DATA_DIR", str(mine))
+    monkeypatch.setenv(env.SHARED_DATA_VAR, str(shared))
+    monkeypatch.setattr(env, "_reported_missing", set())
+    source = zip_folder(generated, tmp_path / "served.zip")
+    root = catsdogs.download_cats_and_dogs(mine / "keras" / "datasets", asset=local_asset(source), expected=SMALL)
+    assert root == mine / "keras" / "datasets" / "cats_and_dogs_filtered"
+    assert "shared data: cats_and_dogs_filtered (extracted) is not in the shared folder" in capsys.readouterr().out
+
+
+def _appears_while_waiting(make):
+    """A build_lock under which another run has just finished: ``make()`` runs as the lock is taken."""
+    import contextlib
+
+    @contextlib.contextmanager
+    def lock(target):
+        make()
+        yield
+
+    return lock
+
+
+def test_a_folder_extracted_by_another_run_while_waiting_is_used(generated, tmp_path, monkeypatch, capsys):
+    folder = tmp_path / "datasets"
+    never = downloads.Asset(name="cats_and_dogs_filtered archive", filename="cats_and_dogs_filtered.zip",
+                            urls=("https://example.invalid/never.zip",), size=1)
+    monkeypatch.setattr(catsdogs, "build_lock",
+                        _appears_while_waiting(lambda: copy_tree(generated, folder / "cats_and_dogs_filtered")))
+    assert catsdogs.download_cats_and_dogs(folder, asset=never, expected=SMALL) == folder / "cats_and_dogs_filtered"
+    assert "cats_and_dogs_filtered: found" in capsys.readouterr().out
+
+
+def test_a_folder_another_run_left_incomplete_while_waiting_is_refused(generated, tmp_path, monkeypatch):
+    folder = tmp_path / "datasets"
+
+    def partial():
+        root = copy_tree(generated, folder / "cats_and_dogs_filtered")
+        sorted((root / "train" / "dogs").iterdir())[0].unlink()
+
+    monkeypatch.setattr(catsdogs, "build_lock", _appears_while_waiting(partial))
+    with pytest.raises(CatsDogsLayoutError, match="train/dogs: 3 images, expected 4.*To download and extract it again"):
+        catsdogs.download_cats_and_dogs(folder, asset=local_asset(zip_folder(generated, tmp_path / "s.zip")),
+                                        expected=SMALL)
