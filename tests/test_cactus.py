@@ -801,3 +801,101 @@ def test_get_cactus_says_where_its_data_came_from(tmp_path, monkeypatch):
     said.clear()
     assert cactus.get_cactus("kaggle", printer=said.append) == installed
     assert said == [f"Kaggle data already installed at {installed}"]
+
+
+def test_generated_seeds_draw_other_images_not_only_another_order(tmp_path):
+    def pixels(root):
+        return sorted(p.read_bytes() for p in (root / "train").iterdir())
+
+    assert pixels(cactus.make_generated_cactus(tmp_path / "s0", 12, seed=0)) != pixels(
+        cactus.make_generated_cactus(tmp_path / "s3", 12, seed=3))
+
+
+def test_install_works_in_a_hidden_part_folder_beside_the_target(tmp_path, monkeypatch):
+    seen = []
+    real = cactus._extract_checked
+    monkeypatch.setattr(cactus, "_extract_checked", lambda archive, destination: seen.append(destination) or real(
+        archive, destination))
+    target = tmp_path / "data" / "aerial_cactus"
+    cactus.install_from_zip(_competition_zip(tmp_path / "comp.zip"), target, printer=lambda *_: None)
+    staging = seen[0].parent
+    assert staging.parent == target.parent and staging.name.startswith(".aerial_cactus-")
+    assert staging.name.endswith(".part") and not staging.exists()
+
+
+def test_get_cactus_reads_a_classrooms_shared_copy_or_says_it_is_missing(tmp_path, monkeypatch, capsys):
+    import shutil
+
+    from course_utils import env
+
+    mine, shared = tmp_path / "mine", tmp_path / "shared"
+    monkeypatch.setenv("COURSE_DATA_DIR", str(mine))
+    monkeypatch.setenv(env.SHARED_DATA_VAR, str(shared))
+    monkeypatch.delenv(cactus.LOCAL_DIR_ENV, raising=False)
+    monkeypatch.setattr(env, "_reported_missing", set())
+    (tmp_path / "made").mkdir()
+    said = []
+    root = cactus.get_cactus("kaggle", api=FakeKaggle(tmp_path), printer=said.append)
+    assert root == mine / "aerial_cactus"
+    assert "shared data: the aerial cactus Kaggle data is not in the shared folder" in capsys.readouterr().out
+    assert said[0].startswith("downloading the Kaggle competition")  # the printer reaches the download
+    _write(shared / "aerial_cactus", [1, 0])
+    shutil.rmtree(mine / "aerial_cactus")
+    assert cactus.get_cactus("kaggle", api=FakeKaggle(tmp_path, error=AssertionError("no")),
+                             printer=said.append) == shared / "aerial_cactus"
+
+
+def test_get_cactus_uses_data_another_run_installed_while_it_waited(tmp_path, monkeypatch):
+    import contextlib
+
+    monkeypatch.setenv("COURSE_DATA_DIR", str(tmp_path / "data"))
+    monkeypatch.delenv(cactus.LOCAL_DIR_ENV, raising=False)
+
+    @contextlib.contextmanager
+    def lock(target):
+        _write(target, [1, 0, 1])  # the other run finished while this one waited
+        yield
+
+    monkeypatch.setattr(cactus, "build_lock", lock)
+    said = []
+    root = cactus.get_cactus("kaggle", api=FakeKaggle(tmp_path, error=AssertionError("no")), printer=said.append)
+    assert root == tmp_path / "data" / "aerial_cactus"
+    assert said == [f"Kaggle data already installed at {root}"]
+
+
+def test_stand_in_file_is_the_documented_recipe(tmp_path):
+    """VGG19 without its top at 32x32, stand_in_init(seed) on 64 crops(seed) of the bundled photos."""
+    import tensorflow as tf
+
+    from course_utils.photos import photo_crops
+
+    path = cactus.build_stand_in_weights(tmp_path / "new" / "models" / "w.h5", seed=1)  # parent folders made
+    loaded = tf.keras.applications.vgg19.VGG19(weights=str(path), include_top=False, input_shape=(32, 32, 3))
+    tf.keras.utils.set_random_seed(1)
+    expected = tf.keras.applications.vgg19.VGG19(weights=None, include_top=False, input_shape=(32, 32, 3))
+    cactus.stand_in_init(expected, photo_crops(64, 32, seed=1), seed=1)
+    assert len(loaded.weights) == len(expected.weights) == 32
+    for ours, theirs in zip(loaded.weights, expected.weights):
+        np.testing.assert_allclose(ours.numpy(), theirs.numpy(), rtol=1e-6, atol=1e-7)
+
+
+def test_base_weights_says_which_stand_in_it_uses(tmp_path, stand_in, monkeypatch):
+    import shutil
+
+    folder, path = stand_in
+    said = []
+    assert cactus.base_weights("stand-in", folder=folder, printer=said.append) == path
+    assert said == [f"stand-in VGG19 no-top weights: {path}"]
+    calls = []
+
+    def build(target, seed=0):  # the real build, already done once by the fixture: copied
+        calls.append((target, seed))
+        target.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy(path, target)
+        shutil.copy(path + ".sha256", str(target) + ".sha256")
+
+    monkeypatch.setattr(cactus, "build_stand_in_weights", build)
+    said.clear()
+    built = cactus.base_weights("stand-in", seed=4, folder=tmp_path / "other", printer=said.append)
+    assert calls == [(tmp_path / "other" / cactus.STAND_IN_FILENAME, 4)]
+    assert said == [f"built stand-in VGG19 no-top weights (random, zero-mean filters, LSUV-scaled): {built}"]
