@@ -677,3 +677,69 @@ def test_keras_models_dir_defaults_to_the_data_folder(monkeypatch, tmp_path):
     assert downloads.keras_models_dir() == tmp_path / "data" / "keras" / "models"
     monkeypatch.setenv("KERAS_HOME", "")
     assert downloads.keras_models_dir() == tmp_path / "data" / "keras" / "models"
+
+
+def test_megabytes_are_millions_of_bytes_to_the_last_digit():
+    lines = []
+    downloads.Progress("f", total=1_350_000, printer=lines.append).update(1_350_000)
+    assert lines[-1] == "  f: 1.4 / 1.4 MB (100%)"
+    unknown = []
+    downloads.Progress("f", total=None, printer=unknown.append).update(10_550_000)
+    assert unknown == ["  f: 10.6 MB"]
+
+
+def test_progress_in_steps_of_one_percent_stops_at_100():
+    lines = []
+    downloads.Progress("f", total=100, step=1, printer=lines.append).update(500)
+    assert len(lines) == 100 and lines[-1].endswith("(100%)")
+
+
+def test_each_attempt_is_announced_and_the_offline_guard_is_not_retried(tmp_path):
+    from course_utils.env import NetworkBlockedError
+
+    lines, waits, calls = [], [], []
+
+    def flaky(url, timeout):
+        calls.append(url)
+        raise urllib.error.URLError("connection refused")
+
+    with pytest.raises(OfflineError):
+        downloads.fetch(asset_for("https://a.invalid/w.h5"), tmp_path, opener=flaky, sleep=waits.append,
+                        printer=lines.append)
+    assert lines == ["test asset: downloading https://a.invalid/w.h5",
+                     "test asset: downloading https://a.invalid/w.h5 (attempt 2/3)",
+                     "test asset: downloading https://a.invalid/w.h5 (attempt 3/3)"]
+    for error in (urllib.error.URLError(NetworkBlockedError("offline guard")), NetworkBlockedError("offline guard")):
+        calls.clear()
+        waits.clear()
+
+        def blocked(url, timeout, error=error):
+            calls.append(url)
+            raise error
+
+        with pytest.raises(OfflineError):
+            downloads.fetch(asset_for("https://a.invalid/w.h5"), tmp_path, opener=blocked, sleep=waits.append,
+                            printer=lines.append)
+        assert calls == ["https://a.invalid/w.h5"] and waits == []  # waiting cannot help
+
+
+def test_a_download_streams_into_a_temporary_file_in_the_target_folder(tmp_path, monkeypatch):
+    destinations = []
+    real_stream = downloads._stream
+    monkeypatch.setattr(downloads, "_stream", lambda response, destination, *rest: destinations.append(destination)
+                        or real_stream(response, destination, *rest))
+    downloads.fetch(asset_for("https://a.invalid/w.h5"), tmp_path, opener=lambda url, timeout: _Response(PAYLOAD),
+                    printer=lambda line: None)
+    (destination,) = destinations
+    assert destination.parent == tmp_path and destination.name.startswith(".weights.h5.")
+
+
+def test_verify_file_names_the_path_unless_told_where(tmp_path):
+    (tmp_path / "f").write_bytes(b"x")
+    asset = asset_for("https://a.invalid/f", sha256=None)
+    with pytest.raises(VerificationError) as err:
+        downloads.verify_file(tmp_path / "f", asset)
+    assert str(err.value) == (f"test asset: {tmp_path / 'f'} does not match the published file: size 1 bytes, "
+                              f"expected {len(PAYLOAD):,} (expected values: made by the test)")
+    with pytest.raises(VerificationError, match="^test asset: the USB stick does not match"):
+        downloads.verify_file(tmp_path / "f", asset, where="the USB stick")
