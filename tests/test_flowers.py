@@ -518,3 +518,12 @@ def test_can_reach_tries_https_for_five_seconds(monkeypatch):
 
 def test_image_shapes_reads_five_by_default():
     assert len(flowers.image_shapes(toy_dataset(7))) == 5
+
+
+def test_generated_flowers_seeds_draw_other_images_not_only_other_sizes(tmp_path):
+    def pixels(seed):
+        root = tmp_path / f"s{seed}" / "flower_photos"
+        flowers.make_generated_flowers(root, 25, seed=seed, size_range=(64, 64))  # no resizing: the images as drawn
+        return sorted(p.read_bytes() for p in root.glob("*/*.jpg"))
+
+    assert pixels(0) != pixels(1)
