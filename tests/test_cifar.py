@@ -339,3 +339,101 @@ def test_example_preprocessor_matches_the_batch_pipeline_image_by_image():
         np.testing.assert_allclose(one_by_one, batched, rtol=1e-6, atol=1e-4)
         assert prepare(images[0], labels[0])[1] == labels[0]
     assert (prepare.keywords["image_size"], prepare.keywords["preprocess"]) == (48, vgg16.preprocess_input)
+
+
+# --- issue 17: what a mutation run found unguarded ------------------------------------------------
+
+def test_loader_keras_defaults_to_keras_home(tmp_path, monkeypatch, fake_archive, fake_is_real, opener):
+    _, fail, requested = opener
+    monkeypatch.setenv("KERAS_HOME", str(tmp_path / "kh"))
+    load_data = cifar.loader("keras", archive=fake_archive, **fail())
+    assert load_data.keywords == {"cache_dir": str(tmp_path / "kh")}
+    assert (tmp_path / "kh" / "datasets" / cifar.KERAS_ARCHIVE_NAME).is_file() and requested == []
+
+
+def test_fetch_archive_messages_say_what_to_do(tmp_path, monkeypatch, opener):
+    _, fail, _ = opener
+    missing = tmp_path / "nope.tar.gz"
+    with pytest.raises(cifar.CifarDataError) as err:
+        cifar.fetch_archive(tmp_path, archive=missing)
+    assert str(err.value) == (
+        f"no CIFAR-10 archive at {missing}: download cifar-10-python.tar.gz from {cifar.CIFAR10_URL} and give "
+        "its path as CIFAR10_ARCHIVE, or leave CIFAR10_ARCHIVE = None to download it, or run the notebook "
+        "with PROFILE = 'quick' (offline, generated data)")
+    monkeypatch.setenv("KERAS_HOME", str(tmp_path / "kh"))
+    with pytest.raises(cifar.CifarDataError) as err:
+        cifar.fetch_archive(**fail())  # default folder: $KERAS_HOME/datasets
+    message = str(err.value)
+    assert str(tmp_path / "kh" / "datasets" / cifar.KERAS_ARCHIVE_NAME) in message
+    assert message.endswith("(CIFAR-10 publishes it as cifar-10-python.tar.gz: give that file's path as "
+                            "CIFAR10_ARCHIVE.)")
+
+
+def test_generated_test_images_are_drawn_with_seed_plus_one():
+    from course_utils.data import make_images
+
+    (x_train, y_train), (x_test, y_test) = cifar.generated_load_data(20, 7, seed=4)
+    np.testing.assert_array_equal(x_train, make_images(20, 32, 10, seed=4)[0])
+    np.testing.assert_array_equal(x_test, make_images(7, 32, 10, seed=5)[0])
+    np.testing.assert_array_equal(y_test.ravel(), make_images(7, 32, 10, seed=5)[1])
+    one = cifar.generated_load_data(1, 1)  # the smallest sizes, seed 0 by default
+    np.testing.assert_array_equal(one[0][0], make_images(1, 32, 10, seed=0)[0])
+
+
+@pytest.mark.parametrize("train, test", [(0, 5), (5, 0), (-1, 5), (5, -2), (None, 5)])
+def test_generated_sizes_must_be_positive(train, test):
+    with pytest.raises(ValueError, match=rf"^the generated stand-in needs positive sizes, got train {train}, test {test}$"):
+        cifar.generated_load_data(train, test)
+
+
+def test_loader_generated_defaults_and_message():
+    load_data = cifar.loader("generated", train_size=12.0, test_size=4)
+    assert load_data.args == (12, 4) and load_data.keywords == {"seed": 0}
+    with pytest.raises(ValueError, match=r"^source='generated' needs train_size and test_size \(the sizes to generate\)$"):
+        cifar.loader("generated", train_size=12)
+
+
+def test_an_incomplete_extracted_folder_names_what_is_missing(tmp_path):
+    folder = tmp_path / cifar.KERAS_FOLDER_NAME
+    folder.mkdir()
+    for name in ("data_batch_1", "data_batch_3", "test_batch"):
+        (folder / name).write_bytes(b"x")
+    with pytest.raises(cifar.CifarDataError) as err:
+        cifar._check_extracted(folder)
+    assert str(err.value) == (f"the extracted folder {folder} is incomplete (data_batch_2, data_batch_4, "
+                              "data_batch_5 missing): delete that folder (keep the .tar.gz beside it) and run again")
+    for name in ("data_batch_2", "data_batch_4", "data_batch_5"):
+        (folder / name).write_bytes(b"x")
+    cifar._check_extracted(folder)  # complete: nothing to say
+
+
+def test_channel_stats_of_a_flat_image_is_zero_not_nan_and_needs_three_channels():
+    flat = np.full((3, 4, 4, 3), 5, dtype=np.uint8)
+    mean, std = cifar.channel_stats(flat)
+    np.testing.assert_allclose(mean, 5 / 255)
+    assert np.array_equal(std, [0.0, 0.0, 0.0])  # rounding makes this variance slightly negative: clamped, not nan
+    with pytest.raises(ValueError, match=r"got shape \(3, 4, 4, 1\)"):
+        cifar.channel_stats(flat[..., :1])
+
+
+def test_image_dataset_shuffles_with_its_seed_and_again_every_pass():
+    images = np.arange(40, dtype=np.uint8).reshape(40, 1, 1, 1).repeat(32, 1).repeat(32, 2).repeat(3, 3)
+    labels = np.arange(40)
+
+    def order(dataset):
+        return np.concatenate([y.numpy() for _, y in dataset]).tolist()
+
+    one = cifar.image_dataset(images, labels, image_size=32, batch_size=8, preprocess=lambda x: x, shuffle=True, seed=3)
+    same = cifar.image_dataset(images, labels, image_size=32, batch_size=8, preprocess=lambda x: x, shuffle=True, seed=3)
+    first = order(one)
+    assert first == order(same) and sorted(first) == list(range(40)) and first != list(range(40))
+    assert order(one) != first  # a new order on the next pass (epoch)
+    plain = cifar.image_dataset(images, labels, image_size=32, batch_size=8, preprocess=lambda x: x)
+    assert order(plain) == list(range(40))
+
+
+def test_prepare_images_casts_to_float32_even_without_resizing():
+    images = np.full((2, 32, 32, 3), 7, dtype=np.uint8)
+    out = cifar.prepare_images(images, 32, lambda x: x / 2)
+    assert out.dtype.name == "float32" and float(out[0, 0, 0, 0]) == 3.5
+    assert cifar.example_preprocessor(32.0, cifar.subtract_mean_bgr).keywords["image_size"] == 32
