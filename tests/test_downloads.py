@@ -743,3 +743,54 @@ def test_verify_file_names_the_path_unless_told_where(tmp_path):
                               f"expected {len(PAYLOAD):,} (expected values: made by the test)")
     with pytest.raises(VerificationError, match="^test asset: the USB stick does not match"):
         downloads.verify_file(tmp_path / "f", asset, where="the USB stick")
+
+
+@pytest.mark.parametrize("code, attempts", [(400, 1), (404, 1), (499, 1), (500, 3), (503, 3)])
+def test_client_errors_are_not_retried_server_errors_are(tmp_path, code, attempts):
+    calls = []
+
+    def opener(url, timeout):
+        calls.append(url)
+        raise urllib.error.HTTPError(url, code, "status", {}, None)
+
+    with pytest.raises(OfflineError, match=f"HTTPError: HTTP Error {code}: status"):
+        downloads.fetch(asset_for("https://a.invalid/w.h5"), tmp_path, opener=opener, sleep=no_sleep(),
+                        printer=lambda line: None)
+    assert len(calls) == attempts
+
+
+def test_two_wrong_mirrors_are_both_named_in_one_message(tmp_path):
+    urls = ("https://a.invalid/w.h5", "https://b.invalid/w.h5")
+    asset = asset_for(urls[0], urls=urls, sha256=None)
+    with pytest.raises(VerificationError) as err:
+        downloads.fetch(asset, tmp_path, opener=lambda url, timeout: _Response(b"wrong"), printer=lambda line: None)
+    problem = f"size 5 bytes, expected {len(PAYLOAD):,} (expected values: made by the test)"
+    first = f"test asset: the download from {urls[0]} does not match the published file: {problem}"
+    second = f"test asset: the download from {urls[1]} does not match the published file: {problem}"
+    assert str(err.value) == f"{second} - nothing was saved. Tried: {urls[0]}: {first} | {urls[1]}: {second}"
+
+
+def test_no_attempt_at_all_is_offline_without_a_reason(tmp_path):
+    asset = asset_for("https://a.invalid/w.h5")
+    with pytest.raises(OfflineError) as err:
+        downloads.fetch(asset, tmp_path, retries=0, opener=_refuse, printer=lambda line: None)
+    assert str(err.value) == downloads.offline_message(asset, tmp_path / "weights.h5")
+    assert str(err.value).startswith("Could not download test asset from https://a.invalid/w.h5. Without")
+
+
+class _Unannounced(_Response):
+    def __init__(self, data):
+        super().__init__(data)
+        self.headers = {}
+
+
+def test_progress_goes_to_the_printer_and_uses_the_published_size_when_none_is_announced(tmp_path):
+    lines = []
+    downloads.fetch(asset_for("https://a.invalid/w.h5"), tmp_path, opener=lambda url, timeout: _Unannounced(PAYLOAD),
+                    printer=lines.append)
+    progress = [line for line in lines if line.startswith("  ")]
+    assert progress == [f"  weights.h5: 1.0 / 1.0 MB ({p}%)" for p in range(10, 101, 10)]  # one 1 MiB read, then 4 bytes
+    quiet = []
+    downloads.fetch(asset_for("https://a.invalid/w.h5"), tmp_path / "q", opener=lambda url, timeout: _Response(PAYLOAD),
+                    printer=quiet.append, progress=False)
+    assert [line for line in quiet if line.startswith("  ")] == [] and len(quiet) == 2
