@@ -794,3 +794,58 @@ def test_progress_goes_to_the_printer_and_uses_the_published_size_when_none_is_a
     downloads.fetch(asset_for("https://a.invalid/w.h5"), tmp_path / "q", opener=lambda url, timeout: _Response(PAYLOAD),
                     printer=quiet.append, progress=False)
     assert [line for line in quiet if line.startswith("  ")] == [] and len(quiet) == 2
+
+
+def test_the_stand_in_recipe_seed_model_and_calibration_images(tmp_path, monkeypatch):
+    import numpy as np
+    import tensorflow as tf
+
+    from course_utils import data
+
+    calls = {}
+    monkeypatch.setattr(tf.keras.utils, "set_random_seed", lambda seed: calls.setdefault("seed", seed))
+    monkeypatch.setattr(tf.keras.applications, "InceptionV3",
+                        lambda **kwargs: calls.setdefault("model", kwargs) and "the model")
+    images = np.full((32, 150, 150, 3), 51, np.uint8)
+    monkeypatch.setattr(data, "make_images", lambda *args, **kwargs: calls.setdefault("images", (args, kwargs))
+                        and (images, None))
+    monkeypatch.setattr(downloads, "calibrate_batchnorm",
+                        lambda model, batch: calls.setdefault("calibrated", (model, batch)))
+    monkeypatch.setattr(downloads, "save_weights_file", lambda model, path: calls.setdefault("saved", (model, path)))
+    downloads.build_random_weights_file(tmp_path / "new" / "w.h5", seed=3)
+    assert calls["seed"] == 3
+    assert calls["model"] == {"input_shape": (150, 150, 3), "include_top": False, "weights": None}
+    assert calls["images"] == ((32, (150, 150)), {"num_classes": 2, "seed": 3 + 7919})
+    model, batch = calls["calibrated"]
+    assert model == "the model" and batch.dtype == np.float32 and np.allclose(batch, 0.2)
+    assert calls["saved"] == ("the model", tmp_path / "new" / "w.h5") and (tmp_path / "new").is_dir()
+    calls.clear()
+    given = np.zeros((2, 75, 75, 3), np.float32)
+    downloads.build_random_weights_file(str(tmp_path / "x.h5"), input_shape=(75, 75, 3), calibration_images=given)
+    assert calls["seed"] == 0 and calls["model"]["input_shape"] == (75, 75, 3) and "images" not in calls
+    assert calls["calibrated"][1] is given
+
+
+def test_weights_file_is_intact_needs_the_file_and_a_matching_sidecar(tmp_path):
+    path = tmp_path / "w.h5"
+    assert downloads.weights_file_is_intact(path) is False
+    path.write_bytes(PAYLOAD)
+    assert downloads.weights_file_is_intact(str(path)) is False  # no sidecar
+    (tmp_path / "w.h5.sha256").write_text(f"{sha256(PAYLOAD)}  w.h5\n")
+    assert downloads.weights_file_is_intact(path) is True
+    (tmp_path / "w.h5.sha256").write_text(f"{sha256(b'other')}  w.h5\n")
+    assert downloads.weights_file_is_intact(path) is False
+
+
+def test_save_weights_file_writes_the_file_and_its_sidecar_through_a_part_file(tmp_path):
+    import tensorflow as tf
+
+    model = tf.keras.Sequential([tf.keras.layers.Dense(2, input_shape=(3,))])
+    path = downloads.save_weights_file(model, str(tmp_path / "w.h5"))
+    assert path == tmp_path / "w.h5" and files_in(tmp_path) == ["w.h5", "w.h5.sha256"]
+    assert (tmp_path / "w.h5.sha256").read_text() == f"{downloads.file_digest(path).sha256}  w.h5\n"
+    assert downloads.weights_file_is_intact(path)
+    copy = tf.keras.Sequential([tf.keras.layers.Dense(2, input_shape=(3,))])
+    copy.load_weights(str(path))
+    for a, b in zip(model.get_weights(), copy.get_weights()):
+        assert (a == b).all()
