@@ -235,10 +235,16 @@ def _mutmut() -> list[str]:
     return [str(local)] if local.exists() else ["mutmut"]
 
 
-def run_mutmut(modules, max_children: int, log: Path) -> float:
-    """``mutmut run`` over ``modules``' scored mutants; returns the seconds it took."""
+def run_mutmut(modules, max_children: int, log: Path) -> tuple[float, float]:
+    """``mutmut run`` over ``modules``' scored mutants; returns (wall seconds, CPU seconds) it took.
+
+    The CPU seconds (mutmut and every process it started) say what the run costs
+    on a machine that other work shares: on an idle one the wall time is about
+    CPU seconds / ``max_children``.
+    """
     patterns = [p for m in modules for p in m.patterns()]
     started = time.monotonic()
+    cpu_before = _children_cpu()
     with open(log, "w") as out:
         code = subprocess.call(_mutmut() + ["run", "--max-children", str(max_children), *patterns],
                                cwd=ROOT, stdout=out, stderr=subprocess.STDOUT)
@@ -246,7 +252,14 @@ def run_mutmut(modules, max_children: int, log: Path) -> float:
     if code != 0:
         tail = log.read_text(errors="replace")[-3000:]
         raise SystemExit(f"mutmut run failed (exit {code}); the end of {log}:\n{tail}")
-    return seconds
+    return seconds, _children_cpu() - cpu_before
+
+
+def _children_cpu() -> float:
+    import resource
+
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
 
 
 def read_results() -> dict[str, str]:
@@ -295,12 +308,14 @@ def main(argv: list[str] | None = None) -> int:
     if not args.report_only:
         if not args.keep:
             shutil.rmtree(ROOT / "mutants", ignore_errors=True)
-        seconds = run_mutmut(modules, args.max_children, args.out / "mutmut.log")
-        header.append(f"- mutmut run: {seconds / 60:.1f} min with --max-children {args.max_children}")
+        seconds, cpu = run_mutmut(modules, args.max_children, args.out / "mutmut.log")
+        header.append(f"- mutmut run: {seconds / 60:.1f} min with --max-children {args.max_children}, "
+                      f"{cpu / 60:.1f} CPU-minutes (mutmut and its processes)")
     excluded = {m.name: excluded_mutants(m) for m in modules}
     scores = score_modules(read_results(), modules, excluded)
     text = report(scores, header)
     (args.out / "score.md").write_text(text)
+    print("\n".join(header) + "\n")
     print(table(scores))
     print(f"written to {args.out / 'score.md'} (with the mutants not killed)")
     below = [s.module.name for s in scores if not s.passed]
