@@ -182,3 +182,17 @@ def test_a_refused_mnist_copy_says_where_the_checksum_comes_from(tmp_path, monke
     with pytest.raises(VerificationError) as err:
         data.load_mnist("mnist", local_copy=copy)
     assert "(expected values: the file_hash in tf_keras/datasets/mnist.py)" in str(err.value)
+
+
+def test_write_image_folder_adds_to_a_folder_and_writes_grey_images(tmp_path):
+    grey, labels = data.make_images(4, 8, 2, channels=1, seed=2)
+    assert data.write_image_folder(tmp_path, grey[:2], labels[:2], ["a", "b"]) == {
+        "a": int((labels[:2] == 0).sum()), "b": int((labels[:2] == 1).sum())}
+    data.write_image_folder(tmp_path, grey[2:], labels[2:], ["a", "b"], ext="png", start_index=2)  # same folders again
+    files = sorted(tmp_path.glob("*/*.png"))
+    assert len(list(tmp_path.glob("*/*"))) == 4 and len(files) == 2
+    for path in files:  # lossless: the grey pixels as generated
+        index = int(path.stem.split(".")[1])
+        with Image.open(path) as image:
+            assert image.mode == "L"
+            np.testing.assert_array_equal(np.asarray(image), grey[index][..., 0])

@@ -1,6 +1,7 @@
 """course_utils.flowers: the tf_flowers loader (three sources, one tfds.load), pipeline, predictions."""
 from __future__ import annotations
 
+import shutil
 import socket
 from pathlib import Path
 
@@ -527,3 +528,54 @@ def test_generated_flowers_seeds_draw_other_images_not_only_other_sizes(tmp_path
         return sorted(p.read_bytes() for p in root.glob("*/*.jpg"))
 
     assert pixels(0) != pixels(1)
+
+
+def test_prepare_is_quiet_by_default_and_records_what_it_prepared(folder, tfds_dir, capsys):
+    import json
+
+    target = flowers.prepare_local_flowers(folder)  # data_dir: $TFDS_DATA_DIR
+    assert target == tfds_dir / "local_flowers" / flowers.folder_fingerprint(folder)
+    lines = capsys.readouterr().out.splitlines()
+    assert len(lines) == 1 and lines[0].startswith(f"prepared 30 images from {folder} as tf_flowers in {target} (")
+    assert json.loads((target / flowers.PREPARED_STAMP).read_text()) == {"folder": str(folder), "images": 30}
+
+
+def test_prepare_removes_tfds_incomplete_folders_left_by_a_killed_run(folder, tfds_dir):
+    target = tfds_dir / "local_flowers" / flowers.folder_fingerprint(folder)
+    stale = target / "tf_flowers" / "incomplete.Q2X7"
+    stale.mkdir(parents=True)
+    (stale / "tf_flowers-train.tfrecord-00000-of-00001").write_bytes(b"half")
+    flowers.prepare_local_flowers(folder)
+    assert not list(target.rglob("incomplete.*"))
+
+
+def test_prepare_checks_only_the_class_photos_and_converts_in_a_checked_view(folder, tfds_dir, capsys):
+    (folder / "LICENSE.txt").write_text("CC-BY")  # the real archive has one at the top: not a photo to check
+    Image.new("L", (30, 20), 128).save(folder / "tulips" / "grey.jpg")
+    target = flowers.prepare_local_flowers(folder)
+    out = capsys.readouterr().out
+    assert "31 readable images (1 will be converted to RGB from L)" in out and "LICENSE" not in out
+    view = target.with_name(target.name + "_checked")
+    assert Image.open(view / "tulips" / "grey.jpg").mode == "RGB"
+
+
+def test_prepare_reads_a_classrooms_prepared_copy_or_names_the_missing_one(folder, tmp_path, monkeypatch, capsys):
+    from course_utils import env
+
+    mine, shared = tmp_path / "mine", tmp_path / "shared"
+    monkeypatch.setenv("COURSE_DATA_DIR", str(mine))
+    monkeypatch.setenv(env.SHARED_DATA_VAR, str(shared))
+    monkeypatch.setattr(env, "_reported_missing", set())
+    shared.mkdir()
+    own = flowers.prepare_local_flowers(folder, mine / "tfds")
+    assert f"shared data: tf_flowers prepared from {folder} is not in the shared folder" in capsys.readouterr().out
+    relative = own.relative_to(mine)
+    shutil.copytree(own, shared / relative)
+    shutil.rmtree(own)
+    assert flowers.prepare_local_flowers(folder, mine / "tfds") == shared / relative
+    assert "prepared" not in capsys.readouterr().out and not own.exists()
+
+
+def test_batch_layout_message():
+    with pytest.raises(ValueError, match=r"^batch_size must be at least 1, got 0$"):
+        flowers.batch_layout(10, 0)
