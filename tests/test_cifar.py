@@ -437,3 +437,26 @@ def test_prepare_images_casts_to_float32_even_without_resizing():
     out = cifar.prepare_images(images, 32, lambda x: x / 2)
     assert out.dtype.name == "float32" and float(out[0, 0, 0, 0]) == 3.5
     assert cifar.example_preprocessor(32.0, cifar.subtract_mean_bgr).keywords["image_size"] == 32
+
+
+def test_loader_is_keras_by_default_and_passes_fetch_options_on(tmp_path, fake_archive, fake_is_real, opener):
+    serve, _, requested = opener
+    load_data = cifar.loader(cache_dir=tmp_path / "keras", **serve(fake_archive))  # no archive: downloaded
+    assert requested == [cifar.CIFAR10_URL] and load_data.keywords == {"cache_dir": str(tmp_path / "keras")}
+
+
+def test_channel_stats_of_images_that_are_not_square():
+    images = np.random.default_rng(6).integers(0, 256, (5, 7, 3, 3), dtype=np.uint8)
+    mean, std = cifar.channel_stats(images)
+    reference = images.astype(np.float64) / 255.0
+    np.testing.assert_allclose(mean, reference.mean(axis=(0, 1, 2)), rtol=1e-9)
+    np.testing.assert_allclose(std, reference.std(axis=(0, 1, 2)), rtol=1e-6)
+
+
+def test_caffe_preprocessing_keeps_float32_images_float32():
+    import tensorflow as tf
+
+    out = cifar.caffe_preprocess_with((0.5, 0.4, 0.3))(np.zeros((1, 2, 2, 3), np.float32))  # as the notebook's sample
+    assert out.dtype == np.float32
+    np.testing.assert_allclose(out[0, 0, 0], [-76.5, -102.0, -127.5], rtol=1e-6)
+    assert cifar.caffe_preprocess_with((0.5, 0.4, 0.3))(tf.zeros((1, 2, 2, 3))).dtype == tf.float32
