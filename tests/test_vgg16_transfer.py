@@ -395,3 +395,49 @@ def test_stand_in_features_let_a_linear_model_learn_the_generated_classes(stand_
     assert 0.05 < float(features.std()) < 2.0  # a sensible size for fc1, which sees 49 copies of each value
     score = LogisticRegression(max_iter=2000).fit(features, y_train.ravel()).score(test_features, y_test.ravel())
     assert score > 0.5  # chance: 10%
+
+
+# --- issue 17: what a mutation run found unguarded ------------------------------------------------
+
+def test_multiply_adds_adds_up_every_dense_layer():
+    model = tf.keras.Sequential([tf.keras.Input((6,)), tf.keras.layers.Dense(4), tf.keras.layers.Dense(3)])
+    assert vt.multiply_adds(model) == {"convolutions": 0, "dense": 6 * 4 + 4 * 3}
+
+
+class _CountingModel:
+    """Stands in for a compiled model: counts train_on_batch calls."""
+
+    def __init__(self):
+        self.calls = 0
+
+    def train_on_batch(self, images, labels):
+        self.calls += 1
+
+
+def test_time_train_steps_defaults_and_the_smallest_settings():
+    model = _CountingModel()
+    assert vt.time_train_steps(model, None, None) >= 0.0 and model.calls == 1 + 5  # one warm-up, five timed
+    model = _CountingModel()
+    vt.time_train_steps(model, None, None, steps=1, warmup=0)
+    assert model.calls == 1
+    with pytest.raises(ValueError, match=r"^need steps >= 1 and warmup >= 0, got steps=3, warmup=-1$"):
+        vt.time_train_steps(model, None, None, steps=3, warmup=-1)
+
+
+def test_plot_pool_matrices_draws_weights_from_0_to_1_in_blue_with_labels():
+    import matplotlib.pyplot as plt
+
+    fig = vt.plot_pool_matrices([2, 7], output_size=5)
+    assert tuple(fig.get_size_inches()) == pytest.approx((6.4, 3.4))
+    assert fig._suptitle.get_text() == "Adaptive average pooling: the weight each output cell gives each input cell"
+    for ax, size in zip(fig.axes, (2, 7)):
+        image = ax.images[0]
+        assert image.get_cmap().name == "Blues" and image.get_clim() == (0, 1)
+        np.testing.assert_array_equal(image.get_array(), vt.adaptive_pool_matrix(size, 5))
+        assert ax.get_aspect() == "auto" and ax.get_title() == f"{size} -> 5"
+        assert ax.get_xlabel() == "input row (or column)" and ax.get_ylabel() == "output row"
+        assert list(ax.get_xticks()) == list(range(size)) and list(ax.get_yticks()) == list(range(5))
+    single = vt.plot_pool_matrices([3])
+    assert len(single.axes) == 1
+    plt.close(fig)
+    plt.close(single)
