@@ -234,3 +234,31 @@ def test_generator_versions_defaults_to_the_lesson_arguments_and_seed_0(monkeypa
     assert seeds == [1826701614, 1367864806, 1097657231]  # drawn from default_rng(0), recorded
     np.testing.assert_array_equal(default, augment.generator_versions(image, 3, seed=0, **LESSON))
     assert default.dtype == np.float32 and default.max() <= 1.0 + 1e-6  # the lesson's rescale applied
+
+
+def test_build_augmentation_names_its_layers_and_seeds_each_in_turn():
+    stack = augment.build_augmentation(**LESSON, seed=5)
+    assert stack.name == "augmentation"
+    assert [layer.name for layer in stack.layers] == ["rescale", "rotation", "shift", "shear", "zoom", "flip"]
+    assert [layer.get_config().get("seed") for layer in stack.layers[1:]] == [5, 6, 7, 8, 9]
+    unseeded = augment.build_augmentation(**LESSON)
+    assert [layer.get_config().get("seed") for layer in unseeded.layers[1:]] == [None] * 5
+    first = augment.build_augmentation(rotation_range=10, zoom_range=0.1)
+    assert [layer.get_config()["seed"] for layer in first.layers] == [None, None]
+    assert [layer.get_config()["seed"] for layer in augment.build_augmentation(
+        rotation_range=10, zoom_range=0.1, seed=0).layers] == [0, 1]
+
+
+def test_one_shift_alone_still_makes_the_translation_layer_and_fill_mode_reaches_the_shear():
+    assert augment.layer_calls(augment.build_augmentation(width_shift_range=0.1)) == [
+        "RandomTranslation(height_factor=0, width_factor=0.1, fill_mode='nearest')"]
+    assert augment.layer_calls(augment.build_augmentation(height_shift_range=0.1)) == [
+        "RandomTranslation(height_factor=0.1, width_factor=0, fill_mode='nearest')"]
+    assert augment.layer_calls(augment.build_augmentation(shear_range=1, fill_mode="reflect")) == [
+        "RandomShear(degrees=1.0, fill_mode='reflect')"]
+
+
+def test_shear_transforms_take_float64_angles():
+    transforms = augment.shear_transforms(np.array([20.0, -5.0]), 50, 50)
+    assert transforms.dtype == tf.float32 and tuple(transforms.shape) == (2, 8)
+    np.testing.assert_allclose(transforms.numpy(), augment.shear_transforms([20.0, -5.0], 50, 50).numpy())
