@@ -441,3 +441,51 @@ def test_plot_pool_matrices_draws_weights_from_0_to_1_in_blue_with_labels():
     assert len(single.axes) == 1
     plt.close(fig)
     plt.close(single)
+
+
+def test_max_weight_difference_is_the_largest_gap_and_zero_without_weights():
+    a = tf.keras.layers.Dense(2)
+    a.build((None, 3))
+    b = tf.keras.layers.Dense(2)
+    b.build((None, 3))
+    kernel = np.zeros((3, 2), np.float32)
+    a.set_weights([kernel, np.zeros(2, np.float32)])
+    kernel[1, 1] = -0.75
+    b.set_weights([kernel, np.array([0.25, 0.0], np.float32)])
+    assert vt.max_weight_difference(a, b) == 0.75
+    assert vt.max_weight_difference(tf.keras.layers.Flatten(), tf.keras.layers.Flatten()) == 0.0
+
+
+def test_stand_in_file_is_the_documented_recipe(tmp_path):
+    """VGG16 without its top, stand_in_init(seed) on 64 32x32 crops(seed) of the photos, Caffe-preprocessed."""
+    from course_utils.photos import photo_crops
+
+    path = vt.build_stand_in_weights(tmp_path / "new" / "models" / "w.h5", seed=1)  # parent folders made
+    loaded = tf.keras.applications.vgg16.VGG16(include_top=False, weights=str(path), input_shape=(32, 32, 3))
+    calibration = tf.keras.applications.vgg16.preprocess_input(photo_crops(64, 32, seed=1) * 255.0)
+    tf.keras.utils.set_random_seed(1)
+    expected = tf.keras.applications.vgg16.VGG16(include_top=False, weights=None, input_shape=(32, 32, 3))
+    vt.stand_in_init(expected, calibration, seed=1)
+    assert len(loaded.weights) == len(expected.weights) == 26
+    for ours, theirs in zip(loaded.weights, expected.weights):
+        np.testing.assert_allclose(ours.numpy(), theirs.numpy(), rtol=1e-6, atol=1e-7)
+
+
+def test_base_weights_passes_the_seed_and_says_what_it_built(tmp_path, monkeypatch):
+    calls = []
+
+    def build(path, seed=0):
+        calls.append((path, seed))
+        return downloads.save_weights_file(tf.keras.Sequential([tf.keras.Input((2,)), tf.keras.layers.Dense(1)]),
+                                           path)
+
+    monkeypatch.setattr(vt, "build_stand_in_weights", build)
+    said = []
+    path = vt.base_weights("stand-in", seed=3, folder=tmp_path, printer=said.append)
+    assert calls == [(tmp_path / vt.STAND_IN_FILENAME, 3)]
+    assert said == [f"built stand-in VGG16 no-top weights (random zero-mean filters, LSUV-scaled): {path}"]
+    assert vt.base_weights("stand-in", folder=tmp_path, printer=said.append) == path
+    assert said[1] == f"stand-in VGG16 no-top weights: {path}" and len(calls) == 1
+    monkeypatch.setenv("KERAS_HOME", str(tmp_path / "kh"))
+    assert vt.base_weights("stand-in", printer=said.append) == str(tmp_path / "kh" / "models" / vt.STAND_IN_FILENAME)
+    assert calls[-1][1] == 0  # seed 0 by default
