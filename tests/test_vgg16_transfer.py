@@ -474,8 +474,9 @@ def test_stand_in_file_is_the_documented_recipe(tmp_path):
 def test_base_weights_passes_the_seed_and_says_what_it_built(tmp_path, monkeypatch):
     calls = []
 
-    def build(path, seed=0):
+    def build(path, seed=0):  # the real one makes the folder and builds VGG16: a tiny model stands in
         calls.append((path, seed))
+        path.parent.mkdir(parents=True, exist_ok=True)
         return downloads.save_weights_file(tf.keras.Sequential([tf.keras.Input((2,)), tf.keras.layers.Dense(1)]),
                                            path)
 
