@@ -262,3 +262,56 @@ def test_shear_transforms_take_float64_angles():
     transforms = augment.shear_transforms(np.array([20.0, -5.0]), 50, 50)
     assert transforms.dtype == tf.float32 and tuple(transforms.shape) == (2, 8)
     np.testing.assert_allclose(transforms.numpy(), augment.shear_transforms([20.0, -5.0], 50, 50).numpy())
+
+
+# --- RandomShear, as the mutation run showed it unguarded --------------------------------------------
+
+def test_random_shear_fills_with_zero_or_the_nearest_pixel_and_accepts_every_fill_mode():
+    ones = np.ones((2, 40, 40, 3), np.float32)
+    constant = augment.RandomShear(30, fill_mode="constant", seed=0)(ones, training=True).numpy()
+    assert constant.min() == 0.0  # the corners moved in from outside: fill_value 0 by default
+    nearest = augment.RandomShear(30, fill_mode="nearest", seed=0)(ones, training=True).numpy()
+    np.testing.assert_allclose(nearest, 1.0)  # nothing but copies of edge pixels
+    for mode in ("reflect", "wrap"):
+        assert augment.RandomShear(5, fill_mode=mode).fill_mode == mode
+
+
+def test_random_shear_is_seeded_named_and_active_by_default():
+    images = smooth_images(2, size=40)
+    first = augment.RandomShear(10, seed=3, name="my_shear")
+    again = augment.RandomShear(10, seed=3)
+    assert first.name == "my_shear"
+    out = first(images).numpy()  # no training argument: a preprocessing layer augments by default
+    assert np.abs(out - images).mean() > 0.1
+    np.testing.assert_array_equal(out, again(images).numpy())  # the same seed, the same shear
+
+
+def test_random_shear_draws_angles_both_ways_within_the_range(monkeypatch):
+    drawn = []
+    real = augment.shear_transforms
+
+    def spy(angles, height, width):
+        drawn.append((angles.numpy(), int(height), int(width)))
+        return real(angles, height, width)
+
+    monkeypatch.setattr(augment, "shear_transforms", spy)
+    augment.RandomShear(10, seed=1)(np.zeros((64, 40, 60, 3), np.float32), training=True)
+    ((angles, height, width),) = drawn
+    assert (height, width) == (40, 60)
+    assert np.abs(angles).max() <= 10 and angles.min() < -5 and angles.max() > 5
+
+
+def test_random_shear_of_one_degree_still_shears_and_takes_uint8():
+    images = smooth_images(1, size=150).astype(np.uint8)
+    out = augment.RandomShear(1.0, seed=0)(images, training=True)
+    assert out.dtype == tf.float32
+    assert np.abs(out.numpy() - images).max() > 0
+
+
+def test_random_shear_keeps_the_shape_of_one_grey_image_and_in_a_tf_data_map():
+    grey = np.random.default_rng(0).random((20, 30, 1)).astype(np.float32)
+    layer = augment.RandomShear(15, seed=2)
+    assert tuple(layer(grey, training=True).shape) == (20, 30, 1)
+    dataset = tf.data.Dataset.from_tensor_slices(np.zeros((4, 20, 30, 3), np.float32)).batch(2)
+    mapped = dataset.map(lambda x: layer(x, training=True))
+    assert mapped.element_spec.shape.as_list() == [None, 20, 30, 3]
