@@ -196,3 +196,38 @@ def test_write_image_folder_adds_to_a_folder_and_writes_grey_images(tmp_path):
         with Image.open(path) as image:
             assert image.mode == "L"
             np.testing.assert_array_equal(np.asarray(image), grey[index][..., 0])
+
+
+# make_images is deterministic: these hashes pin the quick profile's generated pixels (numpy 2.4.6, the course's pin).
+RECORDED_RGB = "4050dec4212aed34682f6f5df24985f45c7d936dd7e172f611bba52984d6cf88"
+RECORDED_GREY = "bee5ec2df9aa178d1ca4866acb27e41ab9ba1b46e8ff546b876eff95eeceb8ab"
+
+
+def test_make_images_is_recorded_for_colour_and_grey():
+    import hashlib
+
+    rgb, labels = data.make_images(6, (5, 7), 4, seed=0)
+    assert (hashlib.sha256(rgb.tobytes()).hexdigest(), labels.tolist()) == (RECORDED_RGB, [1, 0, 3, 2, 0, 0])
+    grey, labels = data.make_images(4, 6, 2, channels=1, seed=1)
+    assert (hashlib.sha256(grey.tobytes()).hexdigest(), labels.tolist()) == (RECORDED_GREY, [0, 0, 1, 1])
+    assert all(len(np.unique(image)) > 1 for image in grey)  # each grey image is a picture, not one value
+
+
+def test_make_images_defaults_and_smallest_sizes():
+    images, labels = data.make_images(4)
+    expected, expected_labels = data.make_images(4, 32, 2, signal=1.0, channels=3, seed=0)
+    np.testing.assert_array_equal(images, expected)
+    assert images.shape == (4, 32, 32, 3) and labels.tolist() == expected_labels.tolist()
+    assert data.make_images(1, 8, 2)[0].shape == (1, 8, 8, 3)  # one image is enough
+    for bad in ((0, 8, 2), (5, 8, 1)):
+        with pytest.raises(ValueError, match=r"^need at least 1 image and 2 classes$"):
+            data.make_images(*bad)
+
+
+def test_imbalance_weights_zero_fractions_and_the_remainder():
+    assert set(data.make_images(6, 8, 2, imbalance=[0, 1])[1]) == {1}  # a class may be left out
+    assert np.bincount(data.make_images(6, 8, 2, imbalance=[0.5, 0.5])[1]).tolist() == [3, 3]
+    # floor(10 x [0.25, 0.25, 0.5]) = [2, 2, 5]: the one left over goes to the largest class
+    assert np.bincount(data.make_images(10, 8, 3, imbalance=[1, 1, 2])[1]).tolist() == [2, 2, 6]
+    with pytest.raises(ValueError, match="non-negative"):
+        data.make_images(10, 8, 2, imbalance=[2, -1])  # a positive sum does not excuse a negative weight
