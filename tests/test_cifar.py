@@ -460,3 +460,17 @@ def test_caffe_preprocessing_keeps_float32_images_float32():
     assert out.dtype == np.float32
     np.testing.assert_allclose(out[0, 0, 0], [-76.5, -102.0, -127.5], rtol=1e-6)
     assert cifar.caffe_preprocess_with((0.5, 0.4, 0.3))(tf.zeros((1, 2, 2, 3))).dtype == tf.float32
+
+
+def test_generated_test_labels_are_uint8_too_and_image_dataset_shuffles_with_seed_0_by_default():
+    _, (_, y_test) = cifar.generated_load_data(10, 5)
+    assert y_test.dtype == np.uint8 and y_test.shape == (5, 1)
+    images = np.zeros((30, 32, 32, 3), np.uint8)
+    labels = np.arange(30)
+
+    def order(**kwargs):
+        dataset = cifar.image_dataset(images, labels, image_size=32, batch_size=10, preprocess=lambda x: x,
+                                      shuffle=True, **kwargs)
+        return np.concatenate([y.numpy() for _, y in dataset]).tolist()
+
+    assert order() == order(seed=0) != order(seed=1)
