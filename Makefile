@@ -26,7 +26,7 @@ help:
 	@echo "make mutation                      mutation score of the modules that guard a learner's results (under 60 min)"
 	@echo "make lab                           start JupyterLab with the course kernel"
 	@echo "make sync                          bring each notebook and its paired .py script in step (jupytext)"
-	@echo "make colab-cell                    write every notebook's Colab cell (and its script's) from course_utils/links.py"
+	@echo "make colab-cell                    write every notebook's Colab cell (and its script's) from course_utils/course/links.py"
 	@echo "make colab-check                   lessons 01 and 03 as on Colab: the wheel beside plain TensorFlow (needs PyPI)"
 	@echo "make clean                         remove build/ (keeps .venv and data/)"
 
@@ -43,7 +43,7 @@ $(STAMP): pyproject.toml
 	@echo "course environment ready in $(VENV)"
 
 lessons: $(STAMP)
-	$(PY) -m course_utils.runner --profile $(PROFILE)
+	$(PY) -m course_utils.course.runner --profile $(PROFILE)
 
 # The browser test (tests/test_browser.py) drives `make lab` in a headless Chromium:
 # tools/ensure_chromium.sh installs Debian's chromium + chromium-driver when missing.
@@ -56,7 +56,7 @@ chromium:
 # nbval: `pytest --nbval-lax` over the notebooks (every cell must run without an error;
 # only cells marked `# NBVAL_CHECK_OUTPUT` compare outputs). ONLY="01 03" picks lessons.
 nbval: $(STAMP)
-	$(PY) -m course_utils.runner --nbval --profile $(PROFILE) $(if $(ONLY),--only $(ONLY))
+	$(PY) -m course_utils.course.runner --nbval --profile $(PROFILE) $(if $(ONLY),--only $(ONLY))
 
 unit: $(STAMP)
 	$(PY) -m pytest -m "not notebooks"
@@ -85,7 +85,7 @@ classroom-data: $(STAMP)
 	@mkdir -p "$(CLASSROOM_DATA)"
 	shared="$$(cd "$(CLASSROOM_DATA)" && pwd)" && \
 	for profile in $(or $(PROFILES),quick full); do \
-		COURSE_DATA_DIR="$$shared" $(PY) -m course_utils.runner --profile $$profile \
+		COURSE_DATA_DIR="$$shared" $(PY) -m course_utils.course.runner --profile $$profile \
 			--build build/classroom-$$profile || exit 1; \
 	done && \
 	rm -rf "$$shared/.locks" && \
@@ -109,7 +109,7 @@ sync: $(STAMP)
 	$(VENV)/bin/jupytext --sync notebooks/[0-9][0-9]_*.ipynb
 
 colab-cell: $(STAMP)
-	$(PY) -m course_utils.links notebooks
+	$(PY) -m course_utils.course.links notebooks
 
 # The Colab path, tried as a Colab user would: the wheel + plain TensorFlow (Keras 3) in a fresh
 # environment, the notebooks' own Colab cell, lessons 01 and 03 from a folder outside the checkout.

@@ -17,7 +17,7 @@ InceptionV3 at 299, from ``tf.keras.applications``):
 Offline and honest about what it is: ``weights=None`` (the compute is that of
 the real weights; the random weights' BatchNorm statistics are calibrated on
 a few generated images so the features carry the images' signal), generated
-images with a learnable signal (``course_utils.data.make_images``, 5
+images with a learnable signal (``course_utils.data.generated.make_images``, 5
 classes, 240x320, stored as JPEG like photo datasets). Accuracies show that
 the cached head trains to the same model, not what the lessons reach.
 
@@ -51,9 +51,11 @@ if str(ROOT) not in sys.path:
 import numpy as np  # noqa: E402
 import tensorflow as tf  # noqa: E402
 
-from course_utils import env, feature_cache, pipelines  # noqa: E402
-from course_utils.data import make_images  # noqa: E402
-from course_utils.timing import EpochTimer, Stopwatch  # noqa: E402
+from course_utils import features as feature_cache
+from course_utils import pipelines
+from course_utils.data.generated import make_images  # noqa: E402
+from course_utils.setup import env  # noqa: E402
+from course_utils.show.timing import EpochTimer, Stopwatch  # noqa: E402
 
 NUM_CLASSES = 5
 RAW_SIZE = (240, 320)  # a typical photo of the flowers data set

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import os as _os
 
-from course_utils import env as _env
+from course_utils.setup import env as _env
 
 _env.use_legacy_keras()
 if _os.environ.get("COURSE_OFFLINE") == "1":
@@ -16,10 +16,10 @@ if _os.environ.get("COURSE_OFFLINE") == "1":
 if _env.tensorflow_imported():
     _env.check_keras2()
 
-from course_utils.env import KerasVersionError  # noqa: E402
-from course_utils.lesson import start_lesson  # noqa: E402
-from course_utils.profiles import ProfileError, resolve_profile  # noqa: E402
-from course_utils.report import comparison_table, record, record_figure  # noqa: E402
+from course_utils.course.report import comparison_table, record, record_figure  # noqa: E402
+from course_utils.setup.env import KerasVersionError  # noqa: E402
+from course_utils.setup.lesson import start_lesson  # noqa: E402
+from course_utils.setup.profiles import ProfileError, resolve_profile  # noqa: E402
 
 __all__ = [
     "KerasVersionError",

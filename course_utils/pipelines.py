@@ -32,10 +32,10 @@ from pathlib import Path
 import numpy as np
 import tensorflow as tf
 
-from course_utils import env
+from course_utils.setup import env
 
 AUTOTUNE = tf.data.AUTOTUNE
-AUGMENTED_MARKER = "_course_augmented"  # read by course_utils.feature_cache
+AUGMENTED_MARKER = "_course_augmented"  # read by course_utils.features
 
 
 class PipelineError(ValueError):
@@ -130,7 +130,7 @@ def mark_augmented(dataset: tf.data.Dataset) -> tf.data.Dataset:
 
 def is_marked_augmented(dataset: tf.data.Dataset) -> bool:
     """True when ``dataset`` or a dataset it was built from was marked by :func:`mark_augmented`."""
-    from course_utils.feature_cache import _datasets_in_chain  # noqa: PLC0415
+    from course_utils.features import _datasets_in_chain  # noqa: PLC0415
 
     return any(getattr(ds, AUGMENTED_MARKER, False) for ds in _datasets_in_chain(dataset))
 

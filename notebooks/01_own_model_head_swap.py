@@ -83,9 +83,11 @@ from sklearn.metrics import accuracy_score
 from tensorflow.keras import layers
 
 import course_utils
-from course_utils import data, models, plots
-from course_utils.env import data_dir
-from course_utils.timing import EpochTimer
+from course_utils.data import generated, mnist
+from course_utils import models
+from course_utils.show import plots
+from course_utils.setup.env import data_dir
+from course_utils.show.timing import EpochTimer
 
 cfg = course_utils.start_lesson(
     "01", PROFILE, epochs=EPOCHS, pretrain_epochs=PRETRAIN_EPOCHS, batch_size=BATCH_SIZE
@@ -95,13 +97,13 @@ cfg = course_utils.start_lesson(
 # ## 1. The data
 # MNIST: 28x28 grey digits, scaled to [0, 1]. The lesson's own lines are
 # `tf.keras.datasets.mnist.load_data()` and a division by 255;
-# `data.load_mnist` reads the same file (downloaded once into the project's
+# `mnist.load_mnist` reads the same file (downloaded once into the project's
 # `data/` folder and checked) and scales it the same way. The quick profile
 # gets scikit-learn's small digit set instead, enlarged to the same 28x28
 # shape, so it runs offline.
 
 # %%
-(x_train, y_train), (x_test, y_test) = data.load_mnist(cfg.dataset)
+(x_train, y_train), (x_test, y_test) = mnist.load_mnist(cfg.dataset)
 print("train:", x_train.shape, x_train.dtype, "test:", x_test.shape)
 print("pixel range:", x_train.min(), "to", x_train.max(), "| classes:", np.unique(y_train))
 plots.plot_images(x_train[:10], [str(label) for label in y_train[:10]], cols=10, size=1.3);

@@ -80,8 +80,10 @@ from sklearn.metrics import accuracy_score
 from tensorflow.keras import layers
 
 import course_utils
-from course_utils import models, plots, weights
-from course_utils import hub as course_hub
+from course_utils import models
+from course_utils.show import plots
+from course_utils.models import weights
+from course_utils.models import hub as course_hub
 
 cfg = course_utils.start_lesson("02", PROFILE, epochs=EPOCHS, image_size=IMAGE_SIZE)
 SIZE = cfg.image_size

@@ -90,9 +90,11 @@ from tensorflow.keras.layers import Dense, Dropout
 from tensorflow.keras.losses import SparseCategoricalCrossentropy
 
 import course_utils
-from course_utils import flowers, models, plots
-from course_utils import hub as hub_utils
-from course_utils.timing import EpochTimer, Stopwatch
+from course_utils.data import flowers
+from course_utils import models
+from course_utils.show import plots
+from course_utils.models import hub as hub_utils
+from course_utils.show.timing import EpochTimer, Stopwatch
 
 cfg = course_utils.start_lesson(
     "03", PROFILE, epochs=EPOCHS, batch_size=BATCH_SIZE, flowers_dir=FLOWERS_DIR,

@@ -95,8 +95,11 @@ from tensorflow.keras.preprocessing.image import ImageDataGenerator, img_to_arra
 from IPython.display import display
 
 import course_utils
-from course_utils import cactus, models, photos, plots, weights
-from course_utils.timing import EpochTimer, Stopwatch
+from course_utils.data import cactus, photos
+from course_utils import models
+from course_utils.show import plots
+from course_utils.models import weights
+from course_utils.show.timing import EpochTimer, Stopwatch
 
 cfg = course_utils.start_lesson("04", PROFILE, epochs=EPOCHS, batch_size=BATCH_SIZE,
                                 fine_tune_epochs=FINE_TUNE_EPOCHS, cactus_dir=CACTUS_DIR)

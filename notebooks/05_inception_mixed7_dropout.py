@@ -90,10 +90,13 @@ from tensorflow.keras.applications.inception_v3 import InceptionV3
 from tensorflow.keras.optimizers import RMSprop
 
 import course_utils
-from course_utils import augment, catsdogs, downloads, models, plots
-from course_utils.env import describe_device
-from course_utils.profiles import lesson_settings
-from course_utils.timing import EpochTimer
+from course_utils.models import augment
+from course_utils.data import catsdogs, downloads
+from course_utils import models
+from course_utils.show import plots
+from course_utils.setup.env import describe_device
+from course_utils.setup.profiles import lesson_settings
+from course_utils.show.timing import EpochTimer
 
 cfg = course_utils.start_lesson(
     "05", PROFILE, epochs=EPOCHS, steps_per_epoch=STEPS_PER_EPOCH, validation_steps=VALIDATION_STEPS,

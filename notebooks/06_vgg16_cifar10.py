@@ -91,8 +91,11 @@ from tensorflow.keras import layers
 from tensorflow.keras.applications import vgg16
 
 import course_utils
-from course_utils import cifar, models, plots, vgg16_transfer, weights
-from course_utils.timing import EpochTimer
+from course_utils.data import cifar
+from course_utils import models
+from course_utils.show import plots
+from course_utils.models import vgg16_bridge, weights
+from course_utils.show.timing import EpochTimer
 
 cfg = course_utils.start_lesson(
     "06", PROFILE, epochs=EPOCHS, crop_epochs=CROP_EPOCHS, large_epochs=LARGE_EPOCHS, batch_size=BATCH_SIZE,
@@ -184,16 +187,16 @@ del naive
 # classifier: it averages any feature map into a 7x7 grid. A 1x1 map (32x32
 # input) is copied to all 49 cells, a 2x2 map (64x64) spread out, a 7x7 map
 # (224x224) passed unchanged: so the lecture's pretrained classifier took
-# small images. `vgg16_transfer.AdaptiveAveragePooling2D` is that layer for
+# small images. `vgg16_bridge.AdaptiveAveragePooling2D` is that layer for
 # Keras.
 
 # %%
 for size in (cfg.small_size, cfg.crop_size, cfg.large_size):
-    n = vgg16_transfer.feature_map_size(size)
+    n = vgg16_bridge.feature_map_size(size)
     print(f"{size:>3}x{size:<3} input -> {n}x{n}x512 feature map -> bridge -> 7x7x512 -> Flatten -> 25,088")
-vgg16_transfer.plot_pool_matrices([1, 2, 7])
+vgg16_bridge.plot_pool_matrices([1, 2, 7])
 demo = tf.reshape(tf.range(1.0, 5.0), (1, 2, 2, 1))  # a 2x2 map holding 1, 2, 3, 4
-print("a 2x2 map after the bridge (7x7):\n", vgg16_transfer.AdaptiveAveragePooling2D(7)(demo)[0, :, :, 0].numpy())
+print("a 2x2 map after the bridge (7x7):\n", vgg16_bridge.AdaptiveAveragePooling2D(7)(demo)[0, :, :, 0].numpy())
 
 # %% [markdown]
 # ## 5. The transfer model
@@ -204,7 +207,7 @@ print("a 2x2 map after the bridge (7x7):\n", vgg16_transfer.AdaptiveAveragePooli
 # One function builds each run's model.
 
 # %%
-base_weights = vgg16_transfer.base_weights(cfg.base_weights)  # a verified ImageNet file, or the stand-in
+base_weights = vgg16_bridge.base_weights(cfg.base_weights)  # a verified ImageNet file, or the stand-in
 
 
 def build_model(size, source):
@@ -212,7 +215,7 @@ def build_model(size, source):
     conv_base = vgg16.VGG16(include_top=False, weights=base_weights, input_shape=(size, size, 3))
     inputs = tf.keras.Input((size, size, 3), name="image")
     x = conv_base(inputs)                                                # 1x1x512 at 32x32
-    x = vgg16_transfer.AdaptiveAveragePooling2D(7, name="bridge")(x)     # 7x7x512, as in PyTorch
+    x = vgg16_bridge.AdaptiveAveragePooling2D(7, name="bridge")(x)     # 7x7x512, as in PyTorch
     x = layers.Flatten(name="flatten")(x)                                # 25,088 numbers
     x = layers.Dense(4096, activation="relu", name="fc1")(x)
     x = layers.Dropout(0.5, name="fc1_dropout")(x)
@@ -226,7 +229,7 @@ def build_model(size, source):
 
 
 small_model = build_model(cfg.small_size, source)
-copy_gap = max(vgg16_transfer.max_weight_difference(small_model.get_layer(name), source.get_layer(name))
+copy_gap = max(vgg16_bridge.max_weight_difference(small_model.get_layer(name), source.get_layer(name))
                for name in ("fc1", "fc2"))
 print("feature map:", small_model.get_layer("vgg16").output_shape, "-> bridge:", small_model.get_layer("bridge").output_shape)
 print(f"largest difference between our fc1/fc2 and the pretrained ones: {copy_gap}")
@@ -437,12 +440,12 @@ plots.plot_misclassified(x_test, y_test, predicted, confidence, CLASS_NAMES,
 batch_x = preprocess(x_train[:cfg.batch_size].astype("float32"))
 batch_y = y_train[:cfg.batch_size]
 steps_per_epoch = math.ceil(len(x_train) / cfg.batch_size)
-frozen_step = vgg16_transfer.time_train_steps(small_model, batch_x, batch_y, steps=cfg.timing_steps)
+frozen_step = vgg16_bridge.time_train_steps(small_model, batch_x, batch_y, steps=cfg.timing_steps)
 for layer in small_model.layers:
     layer.trainable = True
 compile_for_training(small_model)
 print(models.summarize_trainable(small_model))
-full_step = vgg16_transfer.time_train_steps(small_model, batch_x, batch_y, steps=cfg.timing_steps)
+full_step = vgg16_bridge.time_train_steps(small_model, batch_x, batch_y, steps=cfg.timing_steps)
 
 note = f"fastest of {cfg.timing_steps} steps of batch {cfg.batch_size} x {steps_per_epoch} steps per epoch"
 frozen_epoch_s = course_utils.record("frozen_epoch_s", frozen_step * steps_per_epoch, unit="s", note=note)
@@ -453,7 +456,7 @@ ratio = course_utils.record("frozen_vs_full_epoch_ratio", frozen_step / full_ste
 print(f"profile {cfg.profile}: {frozen_step:.2f} s per step frozen, {full_step:.2f} s all trainable "
       f"-> ratio {ratio:.2f} (the lecture: 38 / 90 = 0.42)")
 
-small_cost = vgg16_transfer.multiply_adds(small_model)
+small_cost = vgg16_bridge.multiply_adds(small_model)
 histories = {f"{cfg.small_size}x{cfg.small_size}": {key: history_images.history[key] + history_features.history[key]
                                                       for key in history_images.history}}
 del small_model, classifier, conv_base, history_images, history_features, image_timer, feature_timer, batch_x
@@ -528,9 +531,9 @@ retrain_classifier_only(large_model)
 print(models.summarize_trainable(large_model))
 course_utils.record("feature_map_large", list(large_model.get_layer("vgg16").output_shape[1:]))
 course_utils.record("bridge_output_large", list(large_model.get_layer("bridge").output_shape[1:]))
-per_image = vgg16_transfer.base_feature_bytes(cfg.large_size, 1)
+per_image = vgg16_bridge.base_feature_bytes(cfg.large_size, 1)
 print(f"base features per image: {per_image / 1e3:.0f} KB as float32; for the 50,000 CIFAR-10 training "
-      f"images {vgg16_transfer.base_feature_bytes(cfg.large_size, 50_000) / 1e9:.1f} GB")
+      f"images {vgg16_bridge.base_feature_bytes(cfg.large_size, 50_000) / 1e9:.1f} GB")
 
 x_large, y_large = x_train[:cfg.large_train_limit], y_train[:cfg.large_train_limit]
 x_large_valid, y_large_valid = x_valid[:cfg.large_test_limit], y_valid[:cfg.large_test_limit]
@@ -585,7 +588,7 @@ print(f"logits on float16 features differ by {large_gap:.1e} of the largest")
 print(f"profile {cfg.profile}: test accuracy {large_accuracy:.1%} at {cfg.large_size}x{cfg.large_size}; "
       f"an epoch on images {large_epoch_s:.1f} s, on features {large_feature_epoch_s:.1f} s")
 
-large_cost = vgg16_transfer.multiply_adds(large_model)
+large_cost = vgg16_bridge.multiply_adds(large_model)
 histories[f"{cfg.large_size}x{cfg.large_size}"] = {
     key: history_large_images.history[key] + history_large_features.history[key] for key in history_large_images.history}
 pd.DataFrame({f"{cfg.small_size}x{cfg.small_size}": small_cost, f"{cfg.large_size}x{cfg.large_size}": large_cost}

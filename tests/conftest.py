@@ -21,7 +21,7 @@ os.environ["COURSE_OFFLINE"] = "1"  # course_utils refuses non-local connections
 os.environ["COURSE_PROFILE"] = "quick"
 
 import course_utils  # noqa: E402,F401  (installs the offline guard in this process)
-from course_utils import runner  # noqa: E402
+from course_utils.course import runner  # noqa: E402
 
 
 @pytest.fixture(scope="session", autouse=True)

@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from course_utils import augment
+from course_utils.models import augment
 
 LESSON = augment.LESSON_GENERATOR_ARGS
 

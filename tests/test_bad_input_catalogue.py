@@ -16,8 +16,11 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from course_utils import cactus, catsdogs, data, downloads, flowers, hub, images, models, profiles, weights
-from course_utils.env import RESTART_MESSAGE
+from course_utils import models
+from course_utils.data import cactus, catsdogs, downloads, flowers, generated, images
+from course_utils.models import hub, weights
+from course_utils.setup import profiles
+from course_utils.setup.env import RESTART_MESSAGE
 
 FLOWERS_FIX = flowers._how_to_fix()
 CATSDOGS_FIX = catsdogs.LAYOUT_HELP
@@ -137,7 +140,7 @@ def case_keras3_already_imported(tmp_path):
         result = subprocess.run([sys.executable, "-c", "import tensorflow as tf; tf.keras.layers.Dense; import course_utils"],
                                 capture_output=True, text=True, env=env, timeout=240)
         raise RuntimeError(result.stderr.strip().splitlines()[-1])
-    return (call, RuntimeError, f"course_utils.env.KerasVersionError: {RESTART_MESSAGE}", _nothing)
+    return (call, RuntimeError, f"course_utils.setup.env.KerasVersionError: {RESTART_MESSAGE}", _nothing)
 
 
 # --- a learner's flower folder -----------------------------------------------------------
@@ -340,7 +343,7 @@ def case_empty_image_file(tmp_path):
 
 
 def case_bad_class_weights(tmp_path):
-    return (lambda: data.make_images(10, 8, 2, imbalance=[1, -1]), ValueError,
+    return (lambda: generated.make_images(10, 8, 2, imbalance=[1, -1]), ValueError,
             "imbalance must give 2 non-negative weights, got [1, -1]", _nothing)
 
 

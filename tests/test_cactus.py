@@ -9,7 +9,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from course_utils import cactus, downloads
+from course_utils.data import cactus, downloads
 
 
 def _write(root, labels, *, seed=0):
@@ -442,7 +442,7 @@ def test_a_tampered_stand_in_is_noticed(tmp_path, stand_in):
 def test_stand_in_keeps_the_signal_where_keras_default_init_loses_it(stand_in):
     import tensorflow as tf
 
-    from course_utils.photos import photo_crops
+    from course_utils.data.photos import photo_crops
 
     images = photo_crops(32, 32, seed=5)
     loaded = tf.keras.applications.vgg19.VGG19(weights=stand_in[1], include_top=False, input_shape=(32, 32, 3))
@@ -459,7 +459,7 @@ def test_stand_in_init_scales_every_convolution_and_needs_varied_images():
     import tensorflow as tf
 
     model = tf.keras.applications.vgg19.VGG19(weights=None, include_top=False, input_shape=(32, 32, 3))
-    from course_utils.photos import photo_crops
+    from course_utils.data.photos import photo_crops
 
     assert len(cactus.stand_in_init(model, photo_crops(8, 32), seed=1)) == 16
     with pytest.raises(ValueError, match="no variance"):
@@ -826,7 +826,7 @@ def test_install_works_in_a_hidden_part_folder_beside_the_target(tmp_path, monke
 def test_get_cactus_reads_a_classrooms_shared_copy_or_says_it_is_missing(tmp_path, monkeypatch, capsys):
     import shutil
 
-    from course_utils import env
+    from course_utils.setup import env
 
     mine, shared = tmp_path / "mine", tmp_path / "shared"
     monkeypatch.setenv("COURSE_DATA_DIR", str(mine))
@@ -867,7 +867,7 @@ def test_stand_in_file_is_the_documented_recipe(tmp_path):
     """VGG19 without its top at 32x32, stand_in_init(seed) on 64 crops(seed) of the bundled photos."""
     import tensorflow as tf
 
-    from course_utils.photos import photo_crops
+    from course_utils.data.photos import photo_crops
 
     path = cactus.build_stand_in_weights(tmp_path / "new" / "models" / "w.h5", seed=1)  # parent folders made
     loaded = tf.keras.applications.vgg19.VGG19(weights=str(path), include_top=False, input_shape=(32, 32, 3))

@@ -8,9 +8,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from course_utils import catsdogs, downloads
-from course_utils.catsdogs import CatsDogsLayoutError
-from course_utils.data import DataLayoutError
+from course_utils.data import catsdogs, downloads
+from course_utils.data.catsdogs import CatsDogsLayoutError
+from course_utils.data.generated import DataLayoutError
 
 SMALL = {"train": {"cats": 4, "dogs": 4}, "validation": {"cats": 2, "dogs": 2}}
 
@@ -522,7 +522,7 @@ def test_prepare_passes_folder_size_seed_and_local_copy_on(generated, tmp_path, 
 
 
 def test_a_classrooms_shared_copy_is_read_where_it_is(generated, tmp_path, monkeypatch, capsys):
-    from course_utils import env
+    from course_utils.setup import env
 
     mine, shared = tmp_path / "mine", tmp_path / "shared"
     monkeypatch.setenv("COURSE_DATA_DIR", str(mine))
@@ -534,7 +534,7 @@ def test_a_classrooms_shared_copy_is_read_where_it_is(generated, tmp_path, monke
 
 
 def test_a_shared_folder_without_the_data_says_so_and_the_run_makes_its_own(generated, tmp_path, monkeypatch, capsys):
-    from course_utils import env
+    from course_utils.setup import env
 
     mine, shared = tmp_path / "mine", tmp_path / "shared"
     shared.mkdir()

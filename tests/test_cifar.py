@@ -1,7 +1,7 @@
-"""course_utils.cifar: the CIFAR-10 loader (real path tested on a fake archive), stand-in, statistics, pipeline.
+"""course_utils.data.cifar: the CIFAR-10 loader (real path tested on a fake archive), stand-in, statistics, pipeline.
 
 No test reaches the network: downloads go through a fake ``opener`` given
-to :func:`course_utils.downloads.fetch`, serving local bytes or failing.
+to :func:`course_utils.data.downloads.fetch`, serving local bytes or failing.
 """
 from __future__ import annotations
 
@@ -16,7 +16,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from course_utils import cifar
+from course_utils.data import cifar
 
 PER_BATCH = 10_000  # tf.keras.datasets.cifar10 expects exactly this many images per batch file
 
@@ -315,7 +315,7 @@ def test_image_dataset_without_labels_gives_images_only():
 
 
 def test_caffe_preprocess_with_shows_its_mean_and_keys_the_feature_cache_by_it():
-    from course_utils import feature_cache
+    from course_utils import features as feature_cache
 
     one, other = cifar.caffe_preprocess_with((0.5, 0.4, 0.3)), cifar.caffe_preprocess_with((0.5, 0.4, 0.31))
     assert "mean_bgr=(76.5, 102.0, 127.5)" in repr(one)  # BGR, 0-255
@@ -370,7 +370,7 @@ def test_fetch_archive_messages_say_what_to_do(tmp_path, monkeypatch, opener):
 
 
 def test_generated_test_images_are_drawn_with_seed_plus_one():
-    from course_utils.data import make_images
+    from course_utils.data.generated import make_images
 
     (x_train, y_train), (x_test, y_test) = cifar.generated_load_data(20, 7, seed=4)
     np.testing.assert_array_equal(x_train, make_images(20, 32, 10, seed=4)[0])

@@ -28,7 +28,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from course_utils import downloads, env, lesson
+from course_utils.data import downloads
+from course_utils.setup import env, lesson
 
 ROOT = Path(__file__).resolve().parent.parent
 HANDLE = "https://tfhub.dev/google/tf2-preview/mobilenet_v2/feature_vector/4"
@@ -121,7 +122,7 @@ def test_without_a_shared_folder_nothing_changes(tmp_path, monkeypatch, capsys):
 
 
 def test_banner_names_both_folders(tmp_path, monkeypatch):
-    from course_utils.profiles import lesson_settings
+    from course_utils.setup.profiles import lesson_settings
 
     monkeypatch.setenv("COURSE_DATA_DIR", str(tmp_path / "mine"))
     monkeypatch.setenv(env.SHARED_DATA_VAR, str(tmp_path / "shared"))
@@ -148,8 +149,8 @@ def _as_instructor_then_learner(monkeypatch, shared: Path, mine: Path):
 def test_a_feature_cache_entry_in_the_shared_folder_is_read_there(tmp_path, monkeypatch):
     import tensorflow as tf
 
-    from course_utils import feature_cache as fc
-    from course_utils.data import make_images
+    from course_utils import features as fc
+    from course_utils.data.generated import make_images
 
     tf.keras.utils.set_random_seed(0)
     backbone = tf.keras.Sequential([tf.keras.layers.Conv2D(4, 3, strides=2, input_shape=(16, 16, 3)),
@@ -172,7 +173,7 @@ def test_a_feature_cache_entry_in_the_shared_folder_is_read_there(tmp_path, monk
 def test_a_prepared_tf_flowers_in_the_shared_folder_is_read_there(tmp_path, monkeypatch, capsys):
     import tensorflow_datasets as tfds
 
-    from course_utils import flowers
+    from course_utils.data import flowers
 
     shared, mine = tmp_path / "shared", tmp_path / "mine"
     learner = _as_instructor_then_learner(monkeypatch, shared, mine)
@@ -193,7 +194,7 @@ def test_a_prepared_tf_flowers_in_the_shared_folder_is_read_there(tmp_path, monk
 # -- the proof: lesson 01 and the shared stand-in and download, as nobody, read-only ------------
 @pytest.mark.notebooks  # runs lesson 01 (a second time in `make test`: as another user, on other folders)
 def test_a_lesson_runs_against_a_read_only_shared_folder_and_writes_nothing_there(scratch, monkeypatch):
-    from course_utils import hub
+    from course_utils.models import hub
 
     # The instructor fills the shared folder once (the quick profile's cache folders, a TF Hub
     # stand-in, a verified download), as root, then makes it read-only.
@@ -240,7 +241,7 @@ def test_a_lesson_runs_against_a_read_only_shared_folder_and_writes_nothing_ther
     # 3 (started now, it runs beside step 2). Lesson 01, through the runner, as nobody.
     build = home / "build"
     with open(home / "runner.out", "w") as log:
-        lesson_run = subprocess.Popen(unprivileged([sys.executable, "-m", "course_utils.runner", "--profile", "quick",
+        lesson_run = subprocess.Popen(unprivileged([sys.executable, "-m", "course_utils.course.runner", "--profile", "quick",
                                                     "--only", "01", "--build", str(build), "--no-progress"]),
                                       env=child_env, cwd=ROOT, stdout=log, stderr=subprocess.STDOUT, text=True,
                                       start_new_session=True)
@@ -259,7 +260,9 @@ def check_reads_and_lesson(shared, learner, home, build, payload, child_env, les
         import json
         import numpy as np
         import course_utils
-        from course_utils import downloads, env, hub, lesson
+        from course_utils.data import downloads
+        from course_utils.setup import env, lesson
+        from course_utils.models import hub
         from tests.test_classroom import asset_for, HANDLE
         dirs = lesson.cache_dirs("quick")
         env.set_cache_dirs(dirs["tfhub"], dirs["tfds"], dirs["keras_home"])
@@ -307,7 +310,7 @@ def test_make_classroom_data_runs_both_profiles_into_the_named_folder(tmp_path):
     lines = calls.read_text().splitlines()
     assert [line.split("|")[0] for line in lines] == [str(folder)] * 2  # absolute: the kernels run in notebooks/
     assert [line.split("--profile ")[1].split()[0] for line in lines] == ["quick", "full"]
-    assert all("-m course_utils.runner" in line for line in lines)
+    assert all("-m course_utils.course.runner" in line for line in lines)
     assert sorted(p.name for p in folder.iterdir()) == ["quick"]  # the lock files are not shared
     assert stat.S_IMODE((folder / "quick" / "file.bin").stat().st_mode) == 0o644  # learners may read, not write
     assert stat.S_IMODE((folder / "quick").stat().st_mode) == 0o755

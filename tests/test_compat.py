@@ -1,6 +1,6 @@
 import pytest
 
-from course_utils import compat
+from course_utils.setup import compat
 
 
 def test_the_pinned_stack_passes():

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from course_utils import downloads
+from course_utils.data import downloads
 
 PROCESSES = 3
 PAYLOAD = os.urandom(6 << 20)  # 6 MiB: long enough to download that the runs overlap
@@ -38,7 +38,7 @@ def _run_all(target, args_for) -> list[int]:
 
 # -- build_once: the helper every build step uses ------------------------------------------------
 def _build_worker(target: str, counter: str, barrier) -> None:
-    from course_utils.files import build_once
+    from course_utils.setup.files import build_once
 
     def build(staging: Path) -> None:
         with open(counter, "a") as log:
@@ -125,9 +125,9 @@ def _tensorflow_worker(photos: str, tfds_dir: str, features: str, out: str, barr
 
     import tensorflow as tf
 
-    from course_utils import feature_cache as fc
-    from course_utils import flowers
-    from course_utils.data import make_images
+    from course_utils import features as fc
+    from course_utils.data import flowers
+    from course_utils.data.generated import make_images
 
     tf.keras.utils.set_random_seed(0)
     backbone = tf.keras.Sequential([tf.keras.layers.Conv2D(4, 3, strides=2, input_shape=(16, 16, 3)),
@@ -149,7 +149,7 @@ def _tensorflow_worker(photos: str, tfds_dir: str, features: str, out: str, barr
 def test_three_tensorflow_processes_prepare_one_tfds_copy_and_one_feature_entry(tmp_path):
     import json
 
-    from course_utils import flowers
+    from course_utils.data import flowers
 
     photos = tmp_path / "flower_photos"
     flowers.make_generated_flowers(photos, num_images=25, size_range=(40, 60))
@@ -169,7 +169,7 @@ def test_three_tensorflow_processes_prepare_one_tfds_copy_and_one_feature_entry(
 
 # -- build_once in one process: what the races above rely on -----------------------------------------
 def test_build_once_reuses_a_ready_target_and_replaces_a_dangling_link_or_a_file(tmp_path):
-    from course_utils.files import build_once
+    from course_utils.setup.files import build_once
 
     built = []
 
@@ -195,7 +195,7 @@ def test_build_once_reuses_a_ready_target_and_replaces_a_dangling_link_or_a_file
 
 # -- lesson 04's offline stand-ins: the bundled photos and the placeholder class names ------------
 def _photos_worker(folder: str, barrier) -> None:
-    from course_utils import photos
+    from course_utils.data import photos
 
     barrier.wait(timeout=60)
     for _ in range(5):  # each run asks again, as every lesson run does
@@ -205,7 +205,7 @@ def _photos_worker(folder: str, barrier) -> None:
 
 
 def test_three_runs_writing_the_photos_and_class_names_at_once_all_succeed(tmp_path):
-    from course_utils import photos
+    from course_utils.data import photos
 
     codes = _run_all(_photos_worker, lambda i: (str(tmp_path),))
     assert codes == [0] * PROCESSES

@@ -2,29 +2,29 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from course_utils import data
+from course_utils.data import generated, mnist
 
 
 def test_make_images_shapes_and_types():
-    images, labels = data.make_images(30, 24, 3, seed=1)
+    images, labels = generated.make_images(30, 24, 3, seed=1)
     assert images.shape == (30, 24, 24, 3) and images.dtype == np.uint8
     assert labels.shape == (30,) and set(labels) == {0, 1, 2}
 
 
 def test_make_images_rectangular_and_grey():
-    images, _ = data.make_images(4, (16, 20), 2, channels=1)
+    images, _ = generated.make_images(4, (16, 20), 2, channels=1)
     assert images.shape == (4, 16, 20, 1)
 
 
 def test_imbalance_gives_exact_proportions():
-    _, labels = data.make_images(400, 8, 2, imbalance=[1, 3])
+    _, labels = generated.make_images(400, 8, 2, imbalance=[1, 3])
     assert np.bincount(labels).tolist() == [100, 300]
 
 
 def test_same_seed_same_images_other_seed_other_images():
-    a, _ = data.make_images(5, 8, 2, seed=3)
-    b, _ = data.make_images(5, 8, 2, seed=3)
-    c, _ = data.make_images(5, 8, 2, seed=4)
+    a, _ = generated.make_images(5, 8, 2, seed=3)
+    b, _ = generated.make_images(5, 8, 2, seed=3)
+    c, _ = generated.make_images(5, 8, 2, seed=4)
     assert np.array_equal(a, b) and not np.array_equal(a, c)
 
 
@@ -37,24 +37,24 @@ def _nearest_centroid_accuracy(images, labels):
 
 
 def test_generated_classes_are_learnable():
-    images, labels = data.make_images(400, 16, 5, seed=0)
+    images, labels = generated.make_images(400, 16, 5, seed=0)
     assert _nearest_centroid_accuracy(images, labels) > 0.6  # chance is 0.2
 
 
 def test_zero_signal_is_not_learnable():
-    images, labels = data.make_images(400, 16, 5, seed=0, signal=0.0)
+    images, labels = generated.make_images(400, 16, 5, seed=0, signal=0.0)
     assert _nearest_centroid_accuracy(images, labels) < 0.4
 
 
 @pytest.mark.parametrize("bad", [[1], [1, -1], [0, 0]])
 def test_bad_imbalance_is_rejected(bad):
     with pytest.raises(ValueError, match="imbalance must give 2 non-negative weights"):
-        data.make_images(10, 8, 2, imbalance=bad)
+        generated.make_images(10, 8, 2, imbalance=bad)
 
 
 def test_write_image_folder_layout(tmp_path):
-    images, labels = data.make_images(12, 16, 2, seed=0)
-    counts = data.write_image_folder(tmp_path, images, labels, ["cats", "dogs"])
+    images, labels = generated.make_images(12, 16, 2, seed=0)
+    counts = generated.write_image_folder(tmp_path, images, labels, ["cats", "dogs"])
     assert sum(counts.values()) == 12
     files = sorted(tmp_path.glob("*/*.jpg"))
     assert len(files) == 12 and {f.parent.name for f in files} == {"cats", "dogs"}
@@ -64,7 +64,7 @@ def test_write_image_folder_layout(tmp_path):
 def test_digits_stand_in_is_mnist_shaped():
     from sklearn.datasets import load_digits
 
-    (x_train, y_train), (x_test, y_test) = data.load_mnist("digits")
+    (x_train, y_train), (x_test, y_test) = mnist.load_mnist("digits")
     assert x_train.shape[1:] == (28, 28) and x_train.dtype == np.float32
     # scaled like MNIST / 255: black is exactly 0, the brightest pixel exactly 1
     assert x_train.min() == 0.0 and x_train.max() == 1.0
@@ -76,11 +76,11 @@ def test_digits_stand_in_is_mnist_shaped():
 
 def test_unknown_dataset():
     with pytest.raises(ValueError, match="unknown dataset 'fashion'"):
-        data.load_mnist("fashion")
+        mnist.load_mnist("fashion")
 
 
 def test_random_images_are_the_lessons_data():
-    x, y = data.random_images(5, 32)
+    x, y = generated.random_images(5, 32)
     assert tuple(x.shape) == (5, 32, 32, 3)
     assert y.numpy().tolist() == [0, 1, 2, 3, 4]
 
@@ -93,10 +93,10 @@ def _fake_mnist(path, n=12):
 
 def test_mnist_offline_names_the_file_the_place_and_quick(tmp_path, monkeypatch):
     monkeypatch.setenv("KERAS_HOME", str(tmp_path))
-    from course_utils.downloads import OfflineError
+    from course_utils.data.downloads import OfflineError
 
     with pytest.raises(OfflineError) as err:
-        data.load_mnist("mnist")
+        mnist.load_mnist("mnist")
     message = str(err.value)
     assert "Could not download MNIST from https://storage.googleapis.com/tensorflow/tf-keras-datasets/mnist.npz" in message
     assert str(tmp_path / "datasets" / "mnist.npz") in message and "PROFILE=quick" in message
@@ -105,24 +105,24 @@ def test_mnist_offline_names_the_file_the_place_and_quick(tmp_path, monkeypatch)
 
 def test_mnist_local_copy_with_the_wrong_checksum_is_refused(tmp_path, monkeypatch):
     monkeypatch.setenv("KERAS_HOME", str(tmp_path / "keras"))
-    from course_utils.downloads import VerificationError
+    from course_utils.data.downloads import VerificationError
 
     copy = tmp_path / "mnist.npz"
     _fake_mnist(copy)
     with pytest.raises(VerificationError, match="SHA-256"):
-        data.load_mnist("mnist", local_copy=copy)
+        mnist.load_mnist("mnist", local_copy=copy)
     assert copy.exists() and not list((tmp_path / "keras" / "datasets").iterdir())
 
 
 def test_mnist_reads_a_verified_file(tmp_path, monkeypatch):
-    from course_utils import downloads
+    from course_utils.data import downloads
 
     monkeypatch.setenv("KERAS_HOME", str(tmp_path))
     (tmp_path / "datasets").mkdir()
     _fake_mnist(tmp_path / "datasets" / "mnist.npz")
     real = downloads.file_digest(tmp_path / "datasets" / "mnist.npz")
-    monkeypatch.setattr(data, "MNIST_SHA256", real.sha256)
-    (x_train, y_train), (x_test, y_test) = data.load_mnist("mnist")
+    monkeypatch.setattr(mnist, "MNIST_SHA256", real.sha256)
+    (x_train, y_train), (x_test, y_test) = mnist.load_mnist("mnist")
     assert x_train.shape == (12, 28, 28) and x_train.dtype == np.float32
     assert x_test.shape == (4, 28, 28) and y_train.dtype == np.int64
     with np.load(tmp_path / "datasets" / "mnist.npz") as raw:  # the file's bytes, divided by 255
@@ -134,9 +134,9 @@ def test_mnist_reads_a_verified_file(tmp_path, monkeypatch):
 # --- issue 17: what a mutation run found unguarded ------------------------------------------------
 
 def test_digits_stand_in_is_seeded_and_its_images_match_their_labels():
-    (x_a, y_a), (xt_a, yt_a) = data.load_mnist("digits")
-    (x_b, y_b), _ = data.load_mnist("digits", seed=0)
-    (x_c, y_c), _ = data.load_mnist("digits", seed=1)
+    (x_a, y_a), (xt_a, yt_a) = mnist.load_mnist("digits")
+    (x_b, y_b), _ = mnist.load_mnist("digits", seed=0)
+    (x_c, y_c), _ = mnist.load_mnist("digits", seed=1)
     np.testing.assert_array_equal(x_a, x_b)  # seed 0 by default, the same split every time
     assert y_a.tolist() == y_b.tolist() and y_a.tolist() != y_c.tolist()
     assert (x_a.reshape(len(x_a), -1).max(axis=1) > 0.5).all()  # every image holds a digit
@@ -148,47 +148,47 @@ def test_digits_stand_in_is_seeded_and_its_images_match_their_labels():
 
 
 def test_mnist_is_the_default_dataset_and_home_keras_the_default_folder(tmp_path, monkeypatch):
-    from course_utils import downloads
+    from course_utils.data import downloads
 
     monkeypatch.delenv("KERAS_HOME", raising=False)
     monkeypatch.setenv("HOME", str(tmp_path))
     folder = tmp_path / ".keras" / "datasets"
     folder.mkdir(parents=True)
     _fake_mnist(folder / "mnist.npz")
-    monkeypatch.setattr(data, "MNIST_SHA256", downloads.file_digest(folder / "mnist.npz").sha256)
-    (x_train, _), (_, y_test) = data.load_mnist()
+    monkeypatch.setattr(mnist, "MNIST_SHA256", downloads.file_digest(folder / "mnist.npz").sha256)
+    (x_train, _), (_, y_test) = mnist.load_mnist()
     assert x_train.shape == (12, 28, 28) and y_test.dtype == np.int64 and y_test.tolist() == [0, 1, 2, 3]
 
 
 def test_a_mnist_file_with_python_objects_is_refused(tmp_path, monkeypatch):
-    from course_utils import downloads
+    from course_utils.data import downloads
 
     monkeypatch.setenv("KERAS_HOME", str(tmp_path))
     (tmp_path / "datasets").mkdir()
     path = tmp_path / "datasets" / "mnist.npz"
     np.savez(path, x_train=np.array([object()] * 2, dtype=object), y_train=np.arange(2),
              x_test=np.zeros((1, 28, 28), np.uint8), y_test=np.arange(1))
-    monkeypatch.setattr(data, "MNIST_SHA256", downloads.file_digest(path).sha256)
+    monkeypatch.setattr(mnist, "MNIST_SHA256", downloads.file_digest(path).sha256)
     with pytest.raises(ValueError, match="allow_pickle=False"):  # never unpickled
-        data.load_mnist("mnist")
+        mnist.load_mnist("mnist")
 
 
 def test_a_refused_mnist_copy_says_where_the_checksum_comes_from(tmp_path, monkeypatch):
-    from course_utils.downloads import VerificationError
+    from course_utils.data.downloads import VerificationError
 
     monkeypatch.setenv("KERAS_HOME", str(tmp_path / "keras"))
     copy = tmp_path / "mnist.npz"
     _fake_mnist(copy)
     with pytest.raises(VerificationError) as err:
-        data.load_mnist("mnist", local_copy=copy)
+        mnist.load_mnist("mnist", local_copy=copy)
     assert "(expected values: the file_hash in tf_keras/datasets/mnist.py)" in str(err.value)
 
 
 def test_write_image_folder_adds_to_a_folder_and_writes_grey_images(tmp_path):
-    grey, labels = data.make_images(4, 8, 2, channels=1, seed=2)
-    assert data.write_image_folder(tmp_path, grey[:2], labels[:2], ["a", "b"]) == {
+    grey, labels = generated.make_images(4, 8, 2, channels=1, seed=2)
+    assert generated.write_image_folder(tmp_path, grey[:2], labels[:2], ["a", "b"]) == {
         "a": int((labels[:2] == 0).sum()), "b": int((labels[:2] == 1).sum())}
-    data.write_image_folder(tmp_path, grey[2:], labels[2:], ["a", "b"], ext="png", start_index=2)  # same folders again
+    generated.write_image_folder(tmp_path, grey[2:], labels[2:], ["a", "b"], ext="png", start_index=2)  # same folders again
     files = sorted(tmp_path.glob("*/*.png"))
     assert len(list(tmp_path.glob("*/*"))) == 4 and len(files) == 2
     for path in files:  # lossless: the grey pixels as generated
@@ -206,28 +206,28 @@ RECORDED_GREY = "bee5ec2df9aa178d1ca4866acb27e41ab9ba1b46e8ff546b876eff95eeceb8a
 def test_make_images_is_recorded_for_colour_and_grey():
     import hashlib
 
-    rgb, labels = data.make_images(6, (5, 7), 4, seed=0)
+    rgb, labels = generated.make_images(6, (5, 7), 4, seed=0)
     assert (hashlib.sha256(rgb.tobytes()).hexdigest(), labels.tolist()) == (RECORDED_RGB, [1, 0, 3, 2, 0, 0])
-    grey, labels = data.make_images(4, 6, 2, channels=1, seed=1)
+    grey, labels = generated.make_images(4, 6, 2, channels=1, seed=1)
     assert (hashlib.sha256(grey.tobytes()).hexdigest(), labels.tolist()) == (RECORDED_GREY, [0, 0, 1, 1])
     assert all(len(np.unique(image)) > 1 for image in grey)  # each grey image is a picture, not one value
 
 
 def test_make_images_defaults_and_smallest_sizes():
-    images, labels = data.make_images(4)
-    expected, expected_labels = data.make_images(4, 32, 2, signal=1.0, channels=3, seed=0)
+    images, labels = generated.make_images(4)
+    expected, expected_labels = generated.make_images(4, 32, 2, signal=1.0, channels=3, seed=0)
     np.testing.assert_array_equal(images, expected)
     assert images.shape == (4, 32, 32, 3) and labels.tolist() == expected_labels.tolist()
-    assert data.make_images(1, 8, 2)[0].shape == (1, 8, 8, 3)  # one image is enough
+    assert generated.make_images(1, 8, 2)[0].shape == (1, 8, 8, 3)  # one image is enough
     for bad in ((0, 8, 2), (5, 8, 1)):
         with pytest.raises(ValueError, match=r"^need at least 1 image and 2 classes$"):
-            data.make_images(*bad)
+            generated.make_images(*bad)
 
 
 def test_imbalance_weights_zero_fractions_and_the_remainder():
-    assert set(data.make_images(6, 8, 2, imbalance=[0, 1])[1]) == {1}  # a class may be left out
-    assert np.bincount(data.make_images(6, 8, 2, imbalance=[0.5, 0.5])[1]).tolist() == [3, 3]
+    assert set(generated.make_images(6, 8, 2, imbalance=[0, 1])[1]) == {1}  # a class may be left out
+    assert np.bincount(generated.make_images(6, 8, 2, imbalance=[0.5, 0.5])[1]).tolist() == [3, 3]
     # floor(10 x [0.25, 0.25, 0.5]) = [2, 2, 5]: the one left over goes to the largest class
-    assert np.bincount(data.make_images(10, 8, 3, imbalance=[1, 1, 2])[1]).tolist() == [2, 2, 6]
+    assert np.bincount(generated.make_images(10, 8, 3, imbalance=[1, 1, 2])[1]).tolist() == [2, 2, 6]
     with pytest.raises(ValueError, match="non-negative"):
-        data.make_images(10, 8, 2, imbalance=[2, -1])  # a positive sum does not excuse a negative weight
+        generated.make_images(10, 8, 2, imbalance=[2, -1])  # a positive sum does not excuse a negative weight

@@ -10,8 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from course_utils import downloads
-from course_utils.downloads import Asset, OfflineError, VerificationError
+from course_utils.data import downloads, generated
+from course_utils.data.downloads import Asset, OfflineError, VerificationError
 
 PAYLOAD = bytes(range(256)) * 4096 + b"tail"  # about 1 MB, several chunks
 
@@ -227,7 +227,7 @@ def test_offline_message_names_asset_url_place_and_quick_profile(tmp_path):
 
 
 def test_the_offline_guard_refusal_is_reported_as_offline(tmp_path):
-    from course_utils.env import NetworkBlockedError
+    from course_utils.setup.env import NetworkBlockedError
 
     def opener(url, timeout):
         raise urllib.error.URLError(NetworkBlockedError("offline guard: refused"))
@@ -575,7 +575,7 @@ def test_describe_is_one_exact_row_per_asset():
 @pytest.fixture
 def classroom(tmp_path, monkeypatch):
     """A learner's data folder and a classroom's shared one; the asset's name is unique per test."""
-    from course_utils import env
+    from course_utils.setup import env
 
     mine, shared = tmp_path / "mine", tmp_path / "shared"
     monkeypatch.setenv("COURSE_DATA_DIR", str(mine))
@@ -695,7 +695,7 @@ def test_progress_in_steps_of_one_percent_stops_at_100():
 
 
 def test_each_attempt_is_announced_and_the_offline_guard_is_not_retried(tmp_path):
-    from course_utils.env import NetworkBlockedError
+    from course_utils.setup.env import NetworkBlockedError
 
     lines, waits, calls = [], [], []
 
@@ -800,14 +800,13 @@ def test_the_stand_in_recipe_seed_model_and_calibration_images(tmp_path, monkeyp
     import numpy as np
     import tensorflow as tf
 
-    from course_utils import data
 
     calls = {}
     monkeypatch.setattr(tf.keras.utils, "set_random_seed", lambda seed: calls.setdefault("seed", seed))
     monkeypatch.setattr(tf.keras.applications, "InceptionV3",
                         lambda **kwargs: calls.setdefault("model", kwargs) and "the model")
     images = np.full((32, 150, 150, 3), 51, np.uint8)
-    monkeypatch.setattr(data, "make_images", lambda *args, **kwargs: calls.setdefault("images", (args, kwargs))
+    monkeypatch.setattr(generated, "make_images", lambda *args, **kwargs: calls.setdefault("images", (args, kwargs))
                         and (images, None))
     monkeypatch.setattr(downloads, "calibrate_batchnorm",
                         lambda model, batch: calls.setdefault("calibrated", (model, batch)))

@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from course_utils import env
-from course_utils.lesson import cache_dirs
+from course_utils.setup import env
+from course_utils.setup.lesson import cache_dirs
 
 
 def _run(code: str, **extra_env) -> subprocess.CompletedProcess:
@@ -26,14 +26,14 @@ def test_keras3_already_imported_gives_the_restart_message():
     result = _run("import tensorflow as tf; tf.keras.layers.Dense; import course_utils")
     assert result.returncode != 0
     last_line = result.stderr.strip().splitlines()[-1]
-    assert last_line.startswith("course_utils.env.KerasVersionError:")
+    assert last_line.startswith("course_utils.setup.env.KerasVersionError:")
     assert "restart the kernel" in last_line
 
 
 def test_tensorflow_imported_with_legacy_flag_is_accepted():
     result = _run("import os; os.environ['TF_USE_LEGACY_KERAS'] = '1'\n"
                   "import tensorflow as tf\nfrom tensorflow.keras import layers\n"
-                  "import course_utils\nfrom course_utils import env\nprint(env.keras_flavour())")
+                  "import course_utils\nfrom course_utils.setup import env\nprint(env.keras_flavour())")
     assert result.returncode == 0, result.stderr[-2000:]
     assert result.stdout.strip().endswith("keras2")
 
@@ -85,7 +85,7 @@ def test_offline_guard_refuses_name_lookups_of_remote_hosts():
 
 
 ROOT = Path(__file__).resolve().parent.parent
-_WHERE = ("import json\nfrom course_utils import env, report\n"
+_WHERE = ("import json\nfrom course_utils.setup import env\nfrom course_utils.course import report\n"
           "print(json.dumps({'checkout': str(env.checkout_root()), 'root': str(env.project_root()),\n"
           "                  'data': str(env.data_dir()), 'records': str(report.records_dir())}))")
 
@@ -120,7 +120,9 @@ def test_installed_package_writes_to_course_data_in_the_working_directory(tmp_pa
     assert where["root"] == where["data"] == work / "course_data"
     assert where["records"] == work / "course_data" / "build" / "records" and where["records"].is_dir()
     assert sorted(p.name for p in site.iterdir()) == ["course_utils"], "nothing may be written into site-packages"
-    assert not list(site.rglob("data")) and not list(site.rglob("build"))
+    package_data = site / "course_utils" / "data"  # the package's data loaders, not a data folder
+    assert [p for p in site.rglob("data") if p != package_data] == [] and not list(site.rglob("build"))
+    assert (package_data / "__init__.py").is_file()
 
 
 def test_installed_package_honours_course_data_dir(tmp_path):

@@ -8,9 +8,9 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from course_utils import feature_cache as fc
+from course_utils import features as fc
 from course_utils import pipelines
-from course_utils.data import make_images
+from course_utils.data.generated import make_images
 
 SIZE = 16
 layers = tf.keras.layers
@@ -509,7 +509,7 @@ def test_head_of_errors_name_the_layers(backbone):
 def test_a_hub_keras_layer_backbone(arrays, root, tmp_path):
     import tensorflow_hub as hub
 
-    from course_utils import hub as hub_utils
+    from course_utils.models import hub as hub_utils
 
     path = hub_utils.build_feature_vector(tmp_path / "module_a", dim=8, seed=0)
     extractor = hub.KerasLayer(str(path), input_shape=(SIZE, SIZE, 3))

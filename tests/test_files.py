@@ -1,4 +1,4 @@
-from course_utils.files import replace_folder
+from course_utils.setup.files import replace_folder
 
 
 def test_replace_folder_swaps_in_the_finished_folder(tmp_path):

@@ -1,4 +1,4 @@
-"""course_utils.flowers: the tf_flowers loader (three sources, one tfds.load), pipeline, predictions."""
+"""course_utils.data.flowers: the tf_flowers loader (three sources, one tfds.load), pipeline, predictions."""
 from __future__ import annotations
 
 import shutil
@@ -12,7 +12,7 @@ import tensorflow_datasets as tfds
 from PIL import Image
 from tensorflow_datasets.datasets.tf_flowers import tf_flowers_dataset_builder as real_tf_flowers
 
-from course_utils import flowers
+from course_utils.data import flowers
 
 # One clearly different colour per class, so a loaded image tells which folder it came from.
 COLOURS = {"dandelion": (250, 220, 0), "daisy": (255, 255, 255), "tulips": (230, 0, 0),
@@ -397,7 +397,7 @@ def test_first_pairs_the_kept_images_with_their_labels():
     import matplotlib
 
     matplotlib.use("Agg")
-    from course_utils import plots
+    from course_utils.show import plots
 
     assert len(plots.plot_prediction_grid(*result.first(), list(flowers.CLASS_NAMES)).axes) == 30
 
@@ -560,7 +560,7 @@ def test_prepare_checks_only_the_class_photos_and_converts_in_a_checked_view(fol
 
 
 def test_prepare_reads_a_classrooms_prepared_copy_or_names_the_missing_one(folder, tmp_path, monkeypatch, capsys):
-    from course_utils import env
+    from course_utils.setup import env
 
     mine, shared = tmp_path / "mine", tmp_path / "shared"
     monkeypatch.setenv("COURSE_DATA_DIR", str(mine))

@@ -1,7 +1,7 @@
 """The full profile's documented settings, held against the texts that document them (issue 17, item 4).
 
 Only the quick profile runs in the tests, so nothing else notices when a
-full-profile value in ``course_utils/profiles.py`` drifts from what the
+full-profile value in ``course_utils/setup/profiles.py`` drifts from what the
 course tells learners and instructors (lesson 03's batch 367 set to 32
 passed the whole suite). Each :class:`Doc` below reads the value out of one
 document with a regular expression and compares it with the full profile;
@@ -13,7 +13,7 @@ computes the same derivation.
 The documents: each notebook's parameters cell and prose (the paired
 ``.py`` scripts; ``test_notebook_hygiene`` keeps them equal to the
 notebooks, cell by cell), README.md's tables, docs/INSTRUCTORS.md and the reference rows
-of ``course_utils/references.py`` that learners see beside their figures.
+of ``course_utils/course/references.py`` that learners see beside their figures.
 The course brief (``../shared/LESSONS.md``, beside the clone in the course's
 own workspace and CI) is checked too when it is there; a clone without it
 reports that test as skipped, with the reason.
@@ -36,7 +36,7 @@ from typing import Any
 
 import pytest
 
-from course_utils import profiles
+from course_utils.setup import profiles
 
 ROOT = Path(__file__).resolve().parent.parent
 BRIEF = ROOT.parent / "shared" / "LESSONS.md"
@@ -52,7 +52,7 @@ NB = {
 }
 README = "README.md"
 INSTRUCTORS = "docs/INSTRUCTORS.md"
-REFERENCES = "course_utils/references.py"
+REFERENCES = "course_utils/course/references.py"
 
 WORDS = {"one": 1, "two": 2, "three": 3, "four": 4, "five": 5, "six": 6, "ten": 10}
 
@@ -342,6 +342,7 @@ NOT_PINNED_ANYWHERE = {
     "weights": "the sentence the banner prints: it is the documentation, not a documented value",
     "seed": "0 in both profiles; test_reproducibility holds what the seed must do",
     "deterministic": "not a lesson setting: the quick profile's deterministic kernels",
+    "source": "not a lesson setting: SOURCE_FOR_PROFILE gives it ('real' in full), pinned in test_profiles",
     "lesson": "bookkeeping",
     "profile": "bookkeeping",
 }
@@ -372,7 +373,7 @@ def check(doc: Doc, path: Path) -> None:
     else:
         same = actual == documented
     assert same, (
-        f"lesson {doc.lesson}, full profile: {doc.setting} is {actual!r} in course_utils/profiles.py "
+        f"lesson {doc.lesson}, full profile: {doc.setting} is {actual!r} in course_utils/setup/profiles.py "
         f"(LESSONS[{doc.lesson!r}]), but {doc.path} documents {documented!r}: \"{quote}\". "
         "Change the setting back, or change the document and this pin together."
     )
@@ -455,7 +456,7 @@ def test_a_changed_setting_fails_naming_the_document_and_both_values(monkeypatch
     with pytest.raises(AssertionError) as err:
         check(doc, ROOT / doc.path)
     message = str(err.value)
-    assert "lesson 03, full profile: batch_size is 32 in course_utils/profiles.py" in message
+    assert "lesson 03, full profile: batch_size is 32 in course_utils/setup/profiles.py" in message
     assert "notebooks/03_tfhub_flowers.py documents 367" in message
     assert "BATCH_SIZE = None # full: 367, the lesson's" in message
 

@@ -3,7 +3,7 @@ import pytest
 import tensorflow as tf
 import tensorflow_hub as hub
 
-from course_utils import hub as course_hub
+from course_utils.models import hub as course_hub
 
 HANDLE = "https://tfhub.dev/google/tf2-preview/mobilenet_v2/feature_vector/4"
 

@@ -16,7 +16,7 @@ import pandas as pd
 import pytest
 from PIL import Image, ImageFile
 
-from course_utils import cactus, catsdogs, flowers
+from course_utils.data import cactus, catsdogs, flowers
 
 SOS = b"\xff\xda"  # JPEG "start of scan": the entropy-coded image data follow this marker
 CUT = 300  # bytes cut from the end, all of them image data

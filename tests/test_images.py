@@ -2,7 +2,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from course_utils import images
+from course_utils.data import images
 
 
 @pytest.fixture

@@ -59,7 +59,7 @@ def test_make_colab_check_runs_the_script():
 def test_a_resolver_error_printed_by_the_colab_cell_is_caught(tmp_path):
     import nbformat
 
-    from course_utils import links
+    from course_utils.course import links
 
     check = _colab_check()
     cell = nbformat.v4.new_code_cell(links.colab_setup_source())

@@ -19,7 +19,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from course_utils import downloads, images
+from course_utils.data import downloads, images
 
 ROOT = Path(__file__).resolve().parent.parent
 KILL = "os.kill(os.getpid(), signal.SIGKILL)"
@@ -71,7 +71,7 @@ def test_a_download_killed_midway_is_not_trusted_and_the_next_run_fetches_it(tmp
             """,
     }[where]
     run_killed(f"""
-        from course_utils import downloads
+        from course_utils.data import downloads
         {textwrap.indent(textwrap.dedent(patch), "        ").strip()}
         item = downloads.Asset(name="t", filename="file.bin", urls=({server.url!r},), size={len(PAYLOAD)},
                                sha256={sha!r})
@@ -97,7 +97,8 @@ def test_a_checked_view_killed_before_its_rename_is_rebuilt(tmp_path):
     Image.fromarray(np.full((8, 8), 90, "uint8")).save(source / "roses" / "grey.jpg")  # converted: a real write
     target = tmp_path / "checked"
     run_killed(f"""
-        from course_utils import files, images
+        from course_utils.setup import files
+        from course_utils.data import images
         def replace(*args):
             {KILL}
         files.os.replace = replace
@@ -115,8 +116,8 @@ def test_a_checked_view_killed_before_its_rename_is_rebuilt(tmp_path):
 FEATURES = """
     import numpy as np
     import tensorflow as tf
-    from course_utils import feature_cache as fc
-    from course_utils.data import make_images
+    from course_utils import features as fc
+    from course_utils.data.generated import make_images
 
     def backbone():
         tf.keras.utils.set_random_seed(0)
@@ -161,13 +162,14 @@ HANDLE = "https://tfhub.dev/google/imagenet/mobilenet_v2_100_224/feature_vector/
 def test_a_hub_stand_in_killed_while_saving_is_rebuilt(tmp_path, monkeypatch):
     cache = tmp_path / "tfhub"
     run_killed(f"""
-        from course_utils import files, hub
+        from course_utils.setup import files
+        from course_utils.models import hub
         def replace(*args):
             {KILL}
         files.os.replace = replace
         hub.install_stand_in({HANDLE!r}, dim=6)
         """, TFHUB_CACHE_DIR=str(cache))
-    from course_utils import hub
+    from course_utils.models import hub
 
     monkeypatch.setenv("TFHUB_CACHE_DIR", str(cache))
     assert not hub.is_cached(HANDLE)  # nothing under the handle's name: TF Hub would not load it
@@ -177,13 +179,13 @@ def test_a_hub_stand_in_killed_while_saving_is_rebuilt(tmp_path, monkeypatch):
 
 # -- a TFDS prepare ------------------------------------------------------------------------------
 def test_a_tfds_prepare_killed_midway_is_not_trusted_and_is_prepared_again(tmp_path):
-    from course_utils import flowers
+    from course_utils.data import flowers
 
     photos = tmp_path / "flower_photos"
     counts = flowers.make_generated_flowers(photos, num_images=25, size_range=(40, 60))
     tfds_dir = tmp_path / "tfds"
     run_killed(f"""
-        from course_utils import flowers
+        from course_utils.data import flowers
         original = flowers._LocalFlowers._generate_examples
         def generate(self, *args, **kwargs):
             for number, example in enumerate(original(self, *args, **kwargs)):

@@ -1,4 +1,4 @@
-"""The Colab badge, the install cell and the README all derive from course_utils.links."""
+"""The Colab badge, the install cell and the README all derive from course_utils.course.links."""
 import json
 import subprocess
 import sys
@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from course_utils import links
+from course_utils.course import links
 
 ROOT = Path(__file__).resolve().parent.parent
 NOTEBOOKS = sorted((ROOT / "notebooks").glob("[0-9][0-9]_*.ipynb"))
@@ -20,7 +20,7 @@ def _cells(path):
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
 def test_notebook_carries_the_colab_cell(path):
     assert links.colab_setup_source() in _cells(path), (
-        f"{path.name}: its Colab cell is not course_utils.links.colab_setup_source(): run `make colab-cell`")
+        f"{path.name}: its Colab cell is not course_utils.course.links.colab_setup_source(): run `make colab-cell`")
 
 
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)

@@ -21,12 +21,12 @@ RESULTS = """\
     course_utils.models.x_find_layer__mutmut_2: survived
     course_utils.models.x_find_layer__mutmut_10: timeout
     course_utils.models.x_find_layer__mutmut_3: no tests
-    course_utils.profiles.xǁSettingsǁ__repr____mutmut_1: killed
-    course_utils.feature_cache.x_weights_fingerprint__mutmut_1: killed
-    course_utils.feature_cache.x_weights_fingerprint__mutmut_2: survived
-    course_utils.feature_cache.xǁFeatureCacheǁget__mutmut_7: not checked
-    course_utils.feature_cache.x_as_dataset__mutmut_1: survived
-    course_utils.report.x_record__mutmut_4: suspicious
+    course_utils.setup.profiles.xǁSettingsǁ__repr____mutmut_1: killed
+    course_utils.features.x_weights_fingerprint__mutmut_1: killed
+    course_utils.features.x_weights_fingerprint__mutmut_2: survived
+    course_utils.features.xǁFeatureCacheǁget__mutmut_7: not checked
+    course_utils.features.x_as_dataset__mutmut_1: survived
+    course_utils.course.report.x_record__mutmut_4: suspicious
 """
 
 
@@ -34,15 +34,15 @@ def test_parse_results_reads_every_line_and_status_with_spaces():
     results = mutation.parse_results("Generating mutants\n" + RESULTS + "\nsome footer\n")
     assert len(results) == 10
     assert results["course_utils.models.x_find_layer__mutmut_3"] == "no tests"
-    assert results["course_utils.profiles.xǁSettingsǁ__repr____mutmut_1"] == "killed"
-    assert results["course_utils.feature_cache.xǁFeatureCacheǁget__mutmut_7"] == "not checked"
+    assert results["course_utils.setup.profiles.xǁSettingsǁ__repr____mutmut_1"] == "killed"
+    assert results["course_utils.features.xǁFeatureCacheǁget__mutmut_7"] == "not checked"
 
 
 def test_function_names_as_mutmut_spells_them():
     assert mutation.mangled("describe_architecture") == "x_describe_architecture"
     assert mutation.mangled("FeatureCache._fingerprints") == "xǁFeatureCacheǁ_fingerprints"
     assert mutation.function_of("course_utils.models.x_find_layer__mutmut_12") == "x_find_layer"
-    assert mutation.function_of("course_utils.profiles.xǁSettingsǁ__repr____mutmut_1") == "xǁSettingsǁ__repr__"
+    assert mutation.function_of("course_utils.setup.profiles.xǁSettingsǁ__repr____mutmut_1") == "xǁSettingsǁ__repr__"
 
 
 def test_a_module_scores_its_own_mutants_or_only_the_listed_functions():
@@ -50,15 +50,15 @@ def test_a_module_scores_its_own_mutants_or_only_the_listed_functions():
     assert whole.patterns() == ["course_utils.models.*"]
     assert whole.scores("course_utils.models.x_cut_at__mutmut_1")
     assert not whole.scores("course_utils.models_extra.x_cut_at__mutmut_1")
-    assert not whole.scores("course_utils.images.x_load_rgb__mutmut_1")
+    assert not whole.scores("course_utils.data.images.x_load_rgb__mutmut_1")
     key = mutation.Module("feature_cache", "key", functions=("weights_fingerprint", "FeatureCache._fingerprints"))
-    assert key.patterns() == ["course_utils.feature_cache.x_weights_fingerprint__mutmut_*",
-                              "course_utils.feature_cache.xǁFeatureCacheǁ_fingerprints__mutmut_*"]
-    assert key.scores("course_utils.feature_cache.x_weights_fingerprint__mutmut_3")
-    assert key.scores("course_utils.feature_cache.xǁFeatureCacheǁ_fingerprints__mutmut_3")
-    assert not key.scores("course_utils.feature_cache.x_weights_fingerprint_v2__mutmut_3")
-    assert not key.scores("course_utils.feature_cache.xǁFeatureCacheǁget__mutmut_3")
-    assert key.path == "course_utils/feature_cache.py"
+    assert key.patterns() == ["course_utils.features.x_weights_fingerprint__mutmut_*",
+                              "course_utils.features.xǁFeatureCacheǁ_fingerprints__mutmut_*"]
+    assert key.scores("course_utils.features.x_weights_fingerprint__mutmut_3")
+    assert key.scores("course_utils.features.xǁFeatureCacheǁ_fingerprints__mutmut_3")
+    assert not key.scores("course_utils.features.x_weights_fingerprint_v2__mutmut_3")
+    assert not key.scores("course_utils.features.xǁFeatureCacheǁget__mutmut_3")
+    assert key.path == "course_utils/features.py"
 
 
 def _modules():

@@ -1,6 +1,6 @@
 """nbval, the instructors' way to validate notebooks committed without outputs: `make nbval [PROFILE=quick|full]`.
 
-`make nbval` calls ``python -m course_utils.runner --nbval``, which runs
+`make nbval` calls ``python -m course_utils.course.runner --nbval``, which runs
 ``pytest --nbval-lax`` over the notebooks with the kernel inheriting the
 environment (``COURSE_PROFILE`` picks the profile, ``COURSE_OFFLINE=1`` keeps
 the quick profile off the network).
@@ -14,7 +14,7 @@ from pathlib import Path
 import nbformat
 import pytest
 
-from course_utils import runner
+from course_utils.course import runner
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -52,4 +52,4 @@ def test_make_nbval_runs_the_runners_nbval_in_the_given_profile():
     makefile = (ROOT / "Makefile").read_text()
     recipe = re.search(r"^nbval: .*\n((?:\t.*\n)+)", makefile, re.M)
     assert recipe, "no nbval target in the Makefile"
-    assert "-m course_utils.runner --nbval --profile $(PROFILE)" in recipe.group(1)
+    assert "-m course_utils.course.runner --nbval --profile $(PROFILE)" in recipe.group(1)

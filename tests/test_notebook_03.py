@@ -12,7 +12,7 @@ pytestmark = pytest.mark.notebooks
 NOTEBOOK = Path(__file__).resolve().parent.parent / "notebooks" / "03_tfhub_flowers.ipynb"
 CHANCE = 1 / 5  # five balanced classes: a model that guesses is right one time in five
 QUICK_BATCH = 16
-# The quick profile's stand-in feature vector (course_utils.hub._FeatureVector): two 3x3
+# The quick profile's stand-in feature vector (course_utils.models.hub._FeatureVector): two 3x3
 # convolutions (3 -> 16 -> 32 channels, no biases) and a projection of the 3 + 16 + 32 pooled
 # values to the output width.
 STAND_IN_PARAMS = {dim: 3 * 3 * 3 * 16 + 3 * 3 * 16 * 32 + (3 + 16 + 32) * dim for dim in (1280, 2048)}

@@ -68,7 +68,8 @@ def _outputs(nb) -> str:
 @pytest.mark.notebooks
 def test_lesson_04_majority_baseline_matches_the_generated_labels(course_run, tmp_path):
     """Regenerate the quick data, split it as validation_split does (first 30% validation), count."""
-    from course_utils import cactus, profiles
+    from course_utils.data import cactus
+    from course_utils.setup import profiles
 
     quick = profiles.lesson_settings("04", "quick")
     root = cactus.make_generated_cactus(tmp_path / "cactus", quick.num_images, seed=quick.seed)

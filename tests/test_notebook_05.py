@@ -5,8 +5,8 @@ from pathlib import Path
 
 import pytest
 
-from course_utils import catsdogs
-from course_utils.profiles import lesson_settings
+from course_utils.data import catsdogs
+from course_utils.setup.profiles import lesson_settings
 
 NOTEBOOK = Path(__file__).resolve().parent.parent / "notebooks" / "05_inception_mixed7_dropout.ipynb"
 HEAD_PARAMS = (7 * 7 * 768 * 1024 + 1024) + (1024 + 1)

@@ -2,7 +2,7 @@
 
 The quick profile's data are generated (200 training images of which 20
 held out, 100 test images, 10 per class) and its VGG16 base is a locally
-built stand-in (random zero-mean filters, LSUV-scaled; course_utils.vgg16_transfer),
+built stand-in (random zero-mean filters, LSUV-scaled; course_utils.models.vgg16_bridge),
 so the 32x32 run has signal: its test accuracy is checked against chance
 (10%, ten balanced classes). The crop and 224x224 runs see 32 and 8 images
 for one or two epochs: their accuracies prove only that the code runs, so
@@ -56,9 +56,9 @@ def test_runs_in_the_quick_profile_and_records_its_plot(course_run, figures):
 
 
 def test_data_come_through_load_data_and_the_mean_gap_is_the_generated_datas(figures, outputs):
-    from course_utils import cifar
+    from course_utils.data import cifar
 
-    assert "load_data is course_utils.cifar.generated_load_data" in outputs
+    assert "load_data is course_utils.data.cifar.generated_load_data" in outputs
     assert f"train ({TRAIN}, 32, 32, 3), validation ({VALID}, 32, 32, 3), test ({TEST}, 32, 32, 3)" in outputs
     (x_train, _), _ = cifar.generated_load_data(TRAIN + VALID, TEST, seed=0)
     mean, _ = cifar.channel_stats(x_train[:TRAIN])
@@ -97,7 +97,7 @@ def test_the_32x32_run_learns_the_generated_classes(figures):
 
 
 def test_per_class_accuracy_comes_from_the_confusion_matrix(figures):
-    from course_utils import cifar
+    from course_utils.data import cifar
 
     per_class = figures["small_per_class_accuracy"]
     assert list(per_class) == list(cifar.CLASS_NAMES)

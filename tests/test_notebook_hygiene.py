@@ -5,7 +5,8 @@ from pathlib import Path
 
 import pytest
 
-from course_utils import links, profiles
+from course_utils.course import links
+from course_utils.setup import profiles
 
 NOTEBOOKS = sorted((Path(__file__).resolve().parent.parent / "notebooks").glob("[0-9][0-9]_*.ipynb"))
 
@@ -55,7 +56,7 @@ def test_kernelspec_is_python3(notebook):
 def test_colab_badge_agrees_with_links(notebook):
     path, nb = notebook
     first = "".join(nb["cells"][0]["source"])
-    assert links.colab_url(path.name) in first, f"{path.name}: badge does not match course_utils.links"
+    assert links.colab_url(path.name) in first, f"{path.name}: badge does not match course_utils.course.links"
 
 
 def test_no_legacy_api_in_code(notebook):

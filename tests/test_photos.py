@@ -5,7 +5,7 @@ import json
 import numpy as np
 import pytest
 
-from course_utils import downloads, photos
+from course_utils.data import downloads, photos
 
 
 @pytest.fixture

@@ -11,8 +11,9 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from course_utils import feature_cache, pipelines
-from course_utils.data import make_images
+from course_utils import features as feature_cache
+from course_utils import pipelines
+from course_utils.data.generated import make_images
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 

@@ -5,7 +5,7 @@ import matplotlib.colors as mcolors  # noqa: E402
 import numpy as np  # noqa: E402
 import pytest  # noqa: E402
 
-from course_utils import plots  # noqa: E402
+from course_utils.show import plots  # noqa: E402
 
 HISTORY = {"accuracy": [0.5, 0.7, 0.8], "val_accuracy": [0.4, 0.6, 0.7],
            "loss": [1.0, 0.7, 0.5], "val_loss": [1.1, 0.8, 0.6]}

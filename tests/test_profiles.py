@@ -1,7 +1,7 @@
 import pytest
 
-from course_utils import profiles
-from course_utils.profiles import ProfileError, lesson_settings, resolve_profile
+from course_utils.setup import profiles
+from course_utils.setup.profiles import ProfileError, lesson_settings, resolve_profile
 
 
 def test_parameter_wins_over_environment(monkeypatch):
@@ -158,6 +158,7 @@ def test_settings_are_title_then_common_then_the_profile(lesson, profile):
     spec = profiles.LESSONS[lesson]
     expected = {"title": spec["title"], **spec["common"], **spec[profile]}
     expected.setdefault("deterministic", profile == "quick")
+    expected.setdefault("source", {"full": "real", "quick": "stand-in"}[profile])
     expected.update(lesson=lesson, profile=profile)
     assert dict(lesson_settings(lesson, profile)) == expected
 
@@ -184,7 +185,7 @@ def test_unknown_lesson_message_is_exact():
 
 
 def test_unknown_override_message_is_exact():
-    valid = sorted(["title", *profiles.LESSONS["02"]["common"], *profiles.LESSONS["02"]["quick"], "deterministic"])
+    valid = sorted(["title", *profiles.LESSONS["02"]["common"], *profiles.LESSONS["02"]["quick"], "deterministic", "source"])
     with pytest.raises(ProfileError) as error:
         lesson_settings("02", "quick", image_sise=100)
     assert str(error.value) == "lesson 02 has no setting 'image_sise' to override; valid: " + ", ".join(valid)
@@ -193,3 +194,19 @@ def test_unknown_override_message_is_exact():
 def test_an_unknown_profile_is_refused_before_overrides_are_read():
     with pytest.raises(ProfileError, match="unknown profile 'slow'"):
         lesson_settings("01", "slow", nonsense=1)
+
+
+@pytest.mark.parametrize("lesson", sorted(profiles.LESSONS))
+def test_every_lesson_gets_one_source_from_its_profile(lesson):
+    assert lesson_settings(lesson, "full").source == "real"
+    assert lesson_settings(lesson, "quick").source == "stand-in"
+
+
+def test_check_source_accepts_the_vocabulary_and_names_what_it_checked():
+    assert [profiles.check_source(s, "x") for s in profiles.SOURCES] == ["real", "stand-in"]
+    with pytest.raises(profiles.SourceError) as error:
+        profiles.check_source("kaggle", "the cactus data")
+    assert str(error.value) == (
+        "unknown source 'kaggle' for the cactus data: use 'real' (the lesson's data or pretrained "
+        "weights, downloaded once or your local_copy) or 'stand-in' (built offline)")
+    assert isinstance(error.value, ValueError)

@@ -7,7 +7,7 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 import pytest  # noqa: E402
 
-from course_utils import references, report  # noqa: E402
+from course_utils.course import references, report  # noqa: E402
 
 
 @pytest.fixture

@@ -45,7 +45,7 @@ def test_lesson_01_rerun_in_one_kernel_repeats_the_fresh_run(course_run, tmp_pat
 
 def test_lesson_05_repeats_exactly_in_a_second_fresh_run(course_run, tmp_path, monkeypatch):
     """Lesson 05 is the one with random augmentation and parallel input: the hardest to repeat."""
-    from course_utils import runner
+    from course_utils.course import runner
 
     first = _comparable(course_run.figures("05"))
     monkeypatch.setenv("COURSE_DATA_DIR", str(tmp_path / "data"))

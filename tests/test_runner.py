@@ -5,7 +5,7 @@ from html.parser import HTMLParser
 import nbformat
 import pytest
 
-from course_utils import references, report, runner
+from course_utils.course import references, report, runner
 
 
 def _notebook(path, *sources):

@@ -2,7 +2,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from course_utils.timing import EpochTimer, Stopwatch
+from course_utils.show.timing import EpochTimer, Stopwatch
 
 
 def test_epoch_timer_records_every_epoch():

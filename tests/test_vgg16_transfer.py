@@ -1,4 +1,4 @@
-"""course_utils.vgg16_transfer: the 7x7 bridge, the weight copy, the builder, costs and timing.
+"""course_utils.models.vgg16_bridge: the 7x7 bridge, the weight copy, the builder, costs and timing.
 
 VGG16 with its top has 138 million parameters (about 0.55 GB): it is built
 once for this module, with random weights (no download), as the source whose
@@ -15,8 +15,11 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from course_utils import downloads, feature_cache, models, weights
-from course_utils import vgg16_transfer as vt
+from course_utils import features as feature_cache
+from course_utils import models
+from course_utils.data import downloads
+from course_utils.models import vgg16_bridge as vt
+from course_utils.models import weights
 
 FC1_PARAMS = 25088 * 4096 + 4096
 FC2_PARAMS = 4096 * 4096 + 4096
@@ -183,7 +186,7 @@ def test_load_vgg16_from_a_weights_file_and_as_imagenet(monkeypatch, notop_weigh
     monkeypatch.setattr(weights, "imagenet_weights_file",
                         lambda model, include_top, **options: requested.append((model, include_top)) or path)
     model = vt.load_vgg16(False, "imagenet", 32)
-    assert requested == [("vgg16", False)]  # the shared registry of course_utils.weights
+    assert requested == [("vgg16", False)]  # the shared registry of course_utils.models.weights
     np.testing.assert_array_equal(model.get_layer("block1_conv1").get_weights()[0], first_kernel)
 
 
@@ -197,7 +200,7 @@ def test_vgg16_weight_files_are_the_ones_tf_keras_downloads():
     assert weights.asset_for("vgg16", False).urls[0] == keras_vgg16.WEIGHTS_PATH_NO_TOP
     for top in (True, False):
         assert f'file_hash="{weights.asset_for("vgg16", top).md5}"' in source
-    assert not hasattr(vt, "WEIGHTS_FILES")  # one registry only: course_utils.weights
+    assert not hasattr(vt, "WEIGHTS_FILES")  # one registry only: course_utils.models.weights
 
 
 @pytest.fixture
@@ -371,7 +374,7 @@ def test_base_weights_other_sources(monkeypatch):
     monkeypatch.setattr(weights, "resolve", lambda model, source, include_top: requested.append(
         (model, source, include_top)) or "/somewhere/vgg16_notop.h5")
     assert vt.base_weights("imagenet") == "/somewhere/vgg16_notop.h5"
-    assert requested == [("vgg16", "imagenet", False)]  # the shared registry of course_utils.weights
+    assert requested == [("vgg16", "imagenet", False)]  # the shared registry of course_utils.models.weights
     with pytest.raises(vt.WeightsError, match="'imagenet', 'stand-in' or None"):
         vt.base_weights("random")
 
@@ -385,7 +388,7 @@ def test_stand_in_features_let_a_linear_model_learn_the_generated_classes(stand_
     """Why the quick profile has a stand-in base: its 32x32 features carry the generated classes."""
     from sklearn.linear_model import LogisticRegression
 
-    from course_utils import cifar
+    from course_utils.data import cifar
 
     (x_train, y_train), (x_test, y_test) = cifar.generated_load_data(200, 100, seed=0)
     prepare = tf.keras.applications.vgg16.preprocess_input
@@ -458,7 +461,7 @@ def test_max_weight_difference_is_the_largest_gap_and_zero_without_weights():
 
 def test_stand_in_file_is_the_documented_recipe(tmp_path):
     """VGG16 without its top, stand_in_init(seed) on 64 32x32 crops(seed) of the photos, Caffe-preprocessed."""
-    from course_utils.photos import photo_crops
+    from course_utils.data.photos import photo_crops
 
     path = vt.build_stand_in_weights(tmp_path / "new" / "models" / "w.h5", seed=1)  # parent folders made
     loaded = tf.keras.applications.vgg16.VGG16(include_top=False, weights=str(path), input_shape=(32, 32, 3))

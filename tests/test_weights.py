@@ -1,6 +1,7 @@
 import pytest
 
-from course_utils import downloads, weights
+from course_utils.data import downloads
+from course_utils.models import weights
 
 
 def test_every_registered_file_has_a_published_hash_and_an_https_url():

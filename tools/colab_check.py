@@ -15,7 +15,7 @@
    TensorFlow was not moved; downloads, caches and run records are in the
    run folder's `course_data/`, nothing in site-packages.
 
-The notebooks are run with the Colab cell of course_utils/links.py (it says
+The notebooks are run with the Colab cell of course_utils/course/links.py (it says
 so when the committed notebooks carry another one: run `make colab-cell`).
 Results go to build/colab-check/ (summary.json, executed notebooks, logs).
 """
@@ -106,7 +106,7 @@ def build_wheel(steps: Steps, work: Path) -> Path:
 
 def colab_cell_errors(executed: Path, kernel_log: Path | None) -> str:
     """What the Colab cell's install printed as an error (pip's resolver report and the like), or ``""``."""
-    from course_utils import links
+    from course_utils.course import links
 
     nb = json.loads(executed.read_text())
     cells = [c for c in nb["cells"] if c["cell_type"] == "code" and links.COLAB_CELL_MARKER in "".join(c["source"])]
@@ -142,7 +142,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
 
     sys.path.insert(0, str(ROOT))
-    from course_utils import links, runner
+    from course_utils.course import links, runner
 
     work = (args.work or Path(tempfile.mkdtemp(prefix="course-colab-check-"))).resolve()
     if ROOT == work or ROOT in work.parents:
@@ -178,7 +178,7 @@ def main(argv: list[str] | None = None) -> int:
         shutil.copy(notebook, run_folder / notebook.name)
         if links.write_colab_cell(run_folder / notebook.name):
             print(f"  note: {notebook.name} in the checkout carries an older Colab cell; "
-                  "run `make colab-cell` (this check uses course_utils/links.py's)", flush=True)
+                  "run `make colab-cell` (this check uses course_utils/course/links.py's)", flush=True)
 
     kernel_env = colab_environment({
         **make_colab_standin(work / "standin", python),

@@ -58,19 +58,21 @@ class Module:
 
     @property
     def path(self) -> str:
-        return f"{PACKAGE}/{self.name}.py"
+        """``models`` -> ``course_utils/models/__init__.py``; ``data.images`` -> ``course_utils/data/images.py``."""
+        base = ROOT / PACKAGE / self.name.replace(".", "/")
+        return str((base / "__init__.py" if base.is_dir() else base.with_suffix(".py")).relative_to(ROOT))
 
     def patterns(self) -> list[str]:
-        """mutmut name patterns that select this module's scored mutants."""
+        """mutmut name patterns that select this module's scored mutants (not its submodules')."""
         prefix = f"{PACKAGE}.{self.name}."
         if self.functions is None:
-            return [prefix + "*"]
+            return [prefix + "x*"]  # mutmut keys every function x_name / xǁClassǁname
         return [prefix + mangled(function) + "__mutmut_*" for function in self.functions]
 
     def scores(self, mutant: str) -> bool:
         """Whether ``mutant`` (a name ``mutmut results`` lists) counts for this module."""
         prefix = f"{PACKAGE}.{self.name}."
-        if not mutant.startswith(prefix):
+        if not mutant.startswith(prefix) or "." in mutant[len(prefix):]:
             return False
         if self.functions is None:
             return True
@@ -93,24 +95,25 @@ def function_of(mutant: str) -> str:
 # The modules where a silent bug changes a learner's result (issue 17).
 MODULES: tuple[Module, ...] = (
     Module("models", "freezing and parameter reports"),
-    Module("images", "image checks"),
-    Module("downloads", "verified downloads"),
-    Module("feature_cache", "the feature cache's key", functions=(
+    Module("data.images", "image checks"),
+    Module("data.downloads", "verified downloads"),
+    Module("features", "the feature cache's key", functions=(
         # The four parts of the cache key: backbone (architecture), weights,
         # preprocessing (callable), data (per-example fingerprints, spec).
         "_strip", "_json", "_layer_config", "_shape", "describe_architecture",
         "_hub_files_digest", "weights_fingerprint", "callable_fingerprint",
         "_element_fingerprint", "data_fingerprint", "_spec_text",
     )),
-    Module("data", "data splits and loaders"),
-    Module("flowers", "data splits and loaders"),
-    Module("cactus", "data splits and loaders"),
-    Module("catsdogs", "data splits and loaders"),
-    Module("cifar", "data splits and loaders"),
-    Module("profiles", "profiles"),
-    Module("augment", "augmentation"),
-    Module("report", "the run report's record"),
-    Module("vgg16_transfer", "the VGG16 bridge"),
+    Module("data.generated", "data splits and loaders"),
+    Module("data.mnist", "data splits and loaders"),
+    Module("data.flowers", "data splits and loaders"),
+    Module("data.cactus", "data splits and loaders"),
+    Module("data.catsdogs", "data splits and loaders"),
+    Module("data.cifar", "data splits and loaders"),
+    Module("setup.profiles", "profiles"),
+    Module("models.augment", "augmentation"),
+    Module("course.report", "the run report's record"),
+    Module("models.vgg16_bridge", "the VGG16 bridge"),
 )
 
 KILLED = ("killed", "timeout")

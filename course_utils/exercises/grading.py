@@ -34,7 +34,7 @@ import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from course_utils.env import checkout_root
+from course_utils.setup.env import checkout_root
 
 ROOT = checkout_root() or Path.cwd()
 NOTEBOOKS = ROOT / "notebooks"

@@ -5,10 +5,10 @@ so a lesson that trains only a head on top of it repeats the expensive part
 of every epoch for nothing. The physical limit is one forward pass over the
 data; after it, an epoch costs only the head. This module does that pass
 once (batched, with progress), stores the result under
-``course_utils.env.data_dir() / "features"`` and hands back a ``tf.data``
+``course_utils.setup.env.data_dir() / "features"`` and hands back a ``tf.data``
 pipeline of ``(features, label)``::
 
-    from course_utils import feature_cache
+    from course_utils import features as feature_cache
 
     model = tf.keras.Sequential([backbone, Dropout(0.5), Dense(num_classes)])
     train_f = feature_cache.cached_features(backbone, train, preprocess=format_224, model=model)
@@ -125,8 +125,8 @@ from typing import Any
 import numpy as np
 import tensorflow as tf
 
-from course_utils import env
-from course_utils.files import build_lock
+from course_utils.setup import env
+from course_utils.setup.files import build_lock
 
 FORMAT_VERSION = 1
 MANIFEST = "manifest.json"

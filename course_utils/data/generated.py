@@ -1,4 +1,4 @@
-"""Data the lessons share: MNIST (or its offline stand-in) and generated image sets.
+"""Generated image sets: the quick profile's stand-in for every real data set.
 
 Generated images carry a real, learnable signal: every class has its own
 colour and stripe orientation, blurred by noise, random brightness and a
@@ -86,66 +86,6 @@ def write_image_folder(root: str | Path, images: np.ndarray, labels: np.ndarray,
         pil.save(root / name / f"{name}.{start_index + i:05d}.{ext}", quality=95)
         counts[name] += 1
     return counts
-
-
-def _digits_as_mnist(seed: int = 0):
-    """scikit-learn's bundled 8x8 digits, upscaled to 28x28 in [0, 1], split 80 / 20."""
-    import tensorflow as tf
-    from sklearn.datasets import load_digits
-
-    digits = load_digits()
-    images = (digits.images / 16.0).astype("float32")[..., None]
-    images = tf.image.resize(images, (20, 20), method="bilinear").numpy()
-    images = np.pad(images[..., 0], ((0, 0), (4, 4), (4, 4)))  # MNIST-like 4-px margin
-    labels = digits.target.astype("int64")
-    order = np.random.default_rng(seed).permutation(len(labels))
-    images, labels = images[order], labels[order]
-    cut = int(0.8 * len(labels))
-    return (images[:cut], labels[:cut]), (images[cut:], labels[cut:])
-
-
-MNIST_URL = "https://storage.googleapis.com/tensorflow/tf-keras-datasets/mnist.npz"
-# The SHA-256 tf.keras.datasets.mnist itself checks (tf_keras/datasets/mnist.py).
-MNIST_SHA256 = "731c5ac602752760c8e48fbffcf8c3b850d9dc2a2aedcf2cc48468fc17b673d1"
-
-
-def mnist_asset():
-    from course_utils.downloads import Asset
-
-    return Asset(
-        name="MNIST",
-        filename="mnist.npz",
-        urls=(MNIST_URL,),
-        sha256=MNIST_SHA256,
-        provenance="the file_hash in tf_keras/datasets/mnist.py",
-    )
-
-
-def load_mnist(dataset: str = "mnist", seed: int = 0, *, local_copy: str | Path | None = None):
-    """``(x_train, y_train), (x_test, y_test)``: 28x28 float32 in [0, 1], int labels.
-
-    ``"mnist"`` is the real data: the same file ``tf.keras.datasets.mnist``
-    downloads, fetched once into ``$KERAS_HOME/datasets/`` and checked
-    against its published SHA-256 (a learner without internet can pass
-    ``local_copy=`` or put ``mnist.npz`` there). ``"digits"`` is the
-    offline stand-in.
-    """
-    if dataset == "digits":
-        return _digits_as_mnist(seed)
-    if dataset != "mnist":
-        raise ValueError(f"unknown dataset {dataset!r}: use 'mnist' or 'digits'")
-    import os
-
-    from course_utils.downloads import fetch
-
-    folder = Path(os.environ.get("KERAS_HOME") or Path.home() / ".keras") / "datasets"
-    path = fetch(mnist_asset(), folder, local_copy=local_copy)
-    with np.load(path, allow_pickle=False) as f:
-        x_train, y_train, x_test, y_test = f["x_train"], f["y_train"], f["x_test"], f["y_test"]
-    return (x_train.astype("float32") / 255.0, y_train.astype("int64")), (
-        x_test.astype("float32") / 255.0,
-        y_test.astype("int64"),
-    )
 
 
 def random_images(num_images: int, image_size: int, seed: int = 0):

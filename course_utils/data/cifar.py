@@ -6,13 +6,13 @@ profile; :func:`loader` says which function that is:
 - ``loader("keras")`` is ``tf.keras.datasets.cifar10.load_data`` itself,
   with ``cache_dir`` set to ``$KERAS_HOME`` (tf_keras's own ``get_file``
   ignores ``KERAS_HOME`` and writes to ``~/.keras`` unless told otherwise).
-  The archive is fetched first with :func:`course_utils.downloads.fetch`:
+  The archive is fetched first with :func:`course_utils.data.downloads.fetch`:
   verified against its published SHA-256 before it is moved into place. A
   classroom without internet passes the ``cifar-10-python.tar.gz`` it
   already has as ``archive=``.
 - ``loader("generated")`` is the quick profile's stand-in,
   :func:`generated_load_data`: 10 classes of generated 32x32 colour images
-  (:func:`course_utils.data.make_images`), returned exactly as Keras returns
+  (:func:`course_utils.data.generated.make_images`), returned exactly as Keras returns
   CIFAR-10 (uint8 images ``[N, 32, 32, 3]``, uint8 labels ``[N, 1]``).
 
 The module also holds the normalisation helpers the lesson compares (the
@@ -29,8 +29,9 @@ from pathlib import Path
 
 import numpy as np
 
-from course_utils import downloads, env
-from course_utils.data import make_images
+from course_utils.data import downloads
+from course_utils.setup import env
+from course_utils.data.generated import make_images
 
 CLASS_NAMES = (
     "airplane", "automobile", "bird", "cat", "deer",
@@ -76,7 +77,7 @@ def fetch_archive(cache_dir: str | Path | None = None, *, archive: str | Path | 
                   **fetch_options) -> Path:
     """The verified CIFAR-10 archive in ``<cache_dir>/datasets``, downloaded or copied from ``archive``.
 
-    :func:`course_utils.downloads.fetch` does the work (temporary name, size
+    :func:`course_utils.data.downloads.fetch` does the work (temporary name, size
     and SHA-256 check, atomic move); ``fetch_options`` go to it (tests pass an
     ``opener``). Errors become one :class:`CifarDataError` that says what to do.
     """
@@ -141,7 +142,7 @@ def generated_load_data(train_size: int, test_size: int, *, seed: int = 0):
 
     ``(x_train, y_train), (x_test, y_test)``: uint8 images ``[N, 32, 32, 3]``
     and uint8 labels ``[N, 1]``. Each class has its own hue and stripe
-    pattern under noise (:func:`course_utils.data.make_images`), so a
+    pattern under noise (:func:`course_utils.data.generated.make_images`), so a
     classifier can learn them; the test images are drawn with ``seed + 1``.
     """
     if not train_size or not test_size or train_size < 1 or test_size < 1:

@@ -19,8 +19,8 @@ from pathlib import Path
 import numpy as np
 import tensorflow as tf
 
-from course_utils import env
-from course_utils.files import build_once, replace_folder
+from course_utils.setup import env
+from course_utils.setup.files import build_once, replace_folder
 
 STAND_IN_MARKER = "COURSE_STAND_IN.txt"
 

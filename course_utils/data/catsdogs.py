@@ -32,9 +32,10 @@ from pathlib import Path
 
 import numpy as np
 
-from course_utils import downloads, env, images
-from course_utils.data import DataLayoutError, make_images, write_image_folder
-from course_utils.files import build_lock, replace_folder
+from course_utils.data import downloads, images
+from course_utils.setup import env
+from course_utils.data.generated import DataLayoutError, make_images, write_image_folder
+from course_utils.setup.files import build_lock, replace_folder
 
 FOLDER_NAME = "cats_and_dogs_filtered"
 GENERATED_FOLDER_NAME = "cats_and_dogs_generated"
@@ -262,7 +263,7 @@ def make_quick_cats_and_dogs(folder: str | Path, num_images: int, *, image_size:
     """Generated two-class JPEGs in the cats_and_dogs_filtered layout; returns the data folder.
 
     The two classes differ in colour and stripe direction (see
-    :func:`course_utils.data.make_images`), so a classifier can learn them.
+    :func:`course_utils.data.generated.make_images`), so a classifier can learn them.
     Train and validation come from different seeds: no image is in both.
     A folder generated earlier with the same settings is reused.
     """
@@ -300,7 +301,7 @@ def default_folder() -> Path:
     ``start_lesson`` points ``KERAS_HOME`` at ``data/keras`` (full) or
     ``data/quick/keras`` (quick), so generated data never sits beside real data.
     """
-    from course_utils.env import data_dir
+    from course_utils.setup.env import data_dir
 
     return Path(os.environ.get("KERAS_HOME") or data_dir() / "keras") / "datasets"
 

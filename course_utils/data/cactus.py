@@ -42,9 +42,10 @@ from pathlib import Path
 
 import numpy as np
 
-from course_utils import downloads, env, images
-from course_utils.data import DataLayoutError, make_images
-from course_utils.files import build_lock, replace_folder
+from course_utils.data import downloads, images
+from course_utils.setup import env
+from course_utils.data.generated import DataLayoutError, make_images
+from course_utils.setup.files import build_lock, replace_folder
 
 COMPETITION = "aerial-cactus-identification"
 COMPETITION_URL = f"https://www.kaggle.com/c/{COMPETITION}"
@@ -264,7 +265,7 @@ def make_generated_cactus(root: str | Path, num_images: int, *, seed: int = 0, s
     """The quick profile's data: ``num_images`` generated 32x32 images, about 75% ``has_cactus = 1``.
 
     Class 1 ("cactus") and class 0 differ in colour and stripe direction
-    (:func:`course_utils.data.make_images`), under noise and random
+    (:func:`course_utils.data.generated.make_images`), under noise and random
     brightness: learnable, not trivial. Rebuilt only when the settings
     change; built in a temporary folder that replaces ``root`` when complete.
     """
@@ -430,14 +431,14 @@ def download_cactus(target: str | Path, *, api=None, printer=print) -> Path:
 
 def cactus_folder() -> Path:
     """``<data>/aerial_cactus``: where the full profile installs the Kaggle data."""
-    from course_utils.env import data_dir
+    from course_utils.setup.env import data_dir
 
     return data_dir() / FOLDER_NAME
 
 
 def generated_folder() -> Path:
     """``<data>/quick/aerial_cactus_generated``: the quick profile's stand-in."""
-    from course_utils.env import data_dir
+    from course_utils.setup.env import data_dir
 
     return data_dir() / "quick" / GENERATED_FOLDER_NAME
 
@@ -528,13 +529,13 @@ def build_stand_in_weights(path: str | Path, *, seed: int = 0, image_size: int =
     """Save a no-top VGG19 initialised by :func:`stand_in_init` as ``.h5`` (Keras's weights format).
 
     ``calibration_images`` default: 64 crops of the photos scikit-image ships
-    (:func:`course_utils.photos.photo_crops`), natural images unrelated to
+    (:func:`course_utils.data.photos.photo_crops`), natural images unrelated to
     the task. Written to a temporary name, then moved into place; a
     ``.sha256`` file beside it lets later runs check it.
     """
     import tensorflow as tf
 
-    from course_utils.photos import photo_crops
+    from course_utils.data.photos import photo_crops
 
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -555,16 +556,16 @@ def base_weights(source: str, *, seed: int = 0, folder: str | Path | None = None
     """What Parts B and C pass as ``VGG19(weights=...)`` with ``include_top=False``.
 
     ``"imagenet"``: the path of Keras's VGG19 no-top ImageNet file, fetched
-    once into ``data/keras/models`` and verified (:func:`course_utils.weights.resolve`).
+    once into ``data/keras/models`` and verified (:func:`course_utils.models.weights.resolve`).
     ``"stand-in"``: the quick profile's offline file (built once, checked on reuse).
     """
     if source == "imagenet":
-        from course_utils import weights
+        from course_utils.models import weights
 
         return weights.resolve("vgg19", "imagenet", include_top=False, **fetch_options)
     if source != "stand-in":
         raise ValueError(f"unknown weights source {source!r}: use one of {', '.join(WEIGHT_SOURCES)}")
-    from course_utils.downloads import keras_models_dir
+    from course_utils.data.downloads import keras_models_dir
 
     own = (Path(folder) if folder is not None else keras_models_dir()) / STAND_IN_FILENAME
     path = env.find_data(own, what="the stand-in VGG19 no-top weights")  # a classroom's shared copy first

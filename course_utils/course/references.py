@@ -4,7 +4,7 @@ Each entry says what the lesson reported and, for the ``full`` profile,
 whether our figure is a like-for-like comparison (same data, size and
 schedule) and why not when it is not. The quick profile is never like for
 like: its data are generated and its weights are stand-ins.
-:func:`course_utils.report.comparison_table` puts these beside our figures,
+:func:`course_utils.course.report.comparison_table` puts these beside our figures,
 at the end of every notebook and in the run report.
 """
 from __future__ import annotations

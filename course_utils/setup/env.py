@@ -35,7 +35,7 @@ def checkout_root() -> Path | None:
     A checkout (also an editable install of one) has ``pyproject.toml`` and
     ``notebooks/`` beside the package; ``site-packages`` has neither.
     """
-    root = Path(__file__).resolve().parent.parent
+    root = Path(__file__).resolve().parents[2]
     if (root / "pyproject.toml").is_file() and (root / "notebooks").is_dir():
         return root
     return None
@@ -71,6 +71,15 @@ def data_dir() -> Path:
     root = checkout_root()
     return root / "data" if root is not None else project_root()
 
+
+
+def keras_home() -> Path:
+    """``$KERAS_HOME`` (``start_lesson`` sets it), else ``<data>/keras``: never ``~/.keras``.
+
+    The one place the course asks where Keras keeps ``models/`` and ``datasets/``.
+    """
+    named = os.environ.get("KERAS_HOME")
+    return Path(named) if named else data_dir() / "keras"
 
 # -- a classroom's shared, read-only data folder (docs/INSTRUCTORS.md, "Classroom") ------------
 SHARED_DATA_VAR = "COURSE_SHARED_DATA_DIR"

@@ -16,7 +16,7 @@ from pathlib import Path
 
 import numpy as np
 
-from course_utils.files import build_lock, remove_leftovers, replace_folder, staging_path
+from course_utils.setup.files import build_lock, remove_leftovers, replace_folder, staging_path
 
 IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".bmp", ".gif"}
 

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from course_utils import downloads
+from course_utils.data import downloads
 
 _BASE = "https://storage.googleapis.com/tensorflow/keras-applications"
 

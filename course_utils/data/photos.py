@@ -29,7 +29,8 @@ from pathlib import Path
 
 import numpy as np
 
-from course_utils import downloads, files
+from course_utils.data import downloads
+from course_utils.setup import files
 
 # name in skimage.data -> what the photo shows
 BUNDLED_PHOTOS: dict[str, str] = {
@@ -62,7 +63,7 @@ class PhotoError(FileNotFoundError):
 
 def photo_folder() -> Path:
     """``<data>/photos``: where the bundled photos are written as files."""
-    from course_utils.env import data_dir
+    from course_utils.setup.env import data_dir
 
     return data_dir() / "photos"
 
@@ -96,7 +97,7 @@ def write_bundled_photos(folder: str | Path | None = None, names: Sequence[str] 
 
 def check_photo(path: str | Path) -> Path:
     """``path`` as a Path if it is a readable image file; else a :class:`PhotoError` saying what to do."""
-    from course_utils.images import check_image
+    from course_utils.data.images import check_image
 
     path = Path(path).expanduser()
     if not path.is_file():
@@ -125,7 +126,7 @@ def photo_crops(num_crops: int, size: int = 32, seed: int = 0, short_side: int =
     Each photo is first shrunk so its short side is ``short_side`` pixels, so
     a crop holds a recognisable piece of a scene (fur, a saucer's rim, sky and
     metal). Natural-image statistics without labels: the quick profile uses
-    them to scale its stand-in weights (:func:`course_utils.cactus.build_stand_in_weights`).
+    them to scale its stand-in weights (:func:`course_utils.data.cactus.build_stand_in_weights`).
     """
     from skimage.transform import resize
 
@@ -180,7 +181,7 @@ def prepare_class_index(source: str, folder: str | Path | None = None, *, printe
 
     ``"keras"``: the real ``imagenet_class_index.json`` in ``folder`` (default
     ``$KERAS_HOME/models``), downloaded and verified once (see
-    :mod:`course_utils.downloads`; offline, the error says where to put a
+    :mod:`course_utils.data.downloads`; offline, the error says where to put a
     copy). ``"placeholder"``: generated names, no network, written to
     :data:`PLACEHOLDER_FILENAME` so the file can never pass for the real one.
     """

@@ -103,14 +103,14 @@ def main(argv: list[str] | None = None) -> int:
     import argparse
 
     parser = argparse.ArgumentParser(description="Write the Colab cell of every notebook (and its paired script) "
-                                                 "from course_utils.links.colab_setup_source().")
-    parser.add_argument("folder", type=Path, nargs="?", default=Path(__file__).resolve().parent.parent / "notebooks")
+                                                 "from course_utils.course.links.colab_setup_source().")
+    parser.add_argument("folder", type=Path, nargs="?", default=Path(__file__).resolve().parents[2] / "notebooks")
     args = parser.parse_args(argv)
     changed = sync_colab_cells(args.folder)
     for nb in changed:
         print(f"Colab cell rewritten: {nb.name} (and {nb.with_suffix('.py').name})")
     if not changed:
-        print(f"every notebook in {args.folder} already carries the Colab cell of course_utils.links")
+        print(f"every notebook in {args.folder} already carries the Colab cell of course_utils.course.links")
     return 0
 
 

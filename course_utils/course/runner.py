@@ -1,9 +1,9 @@
 """Execute every course notebook and write the run report.
 
-    python -m course_utils.runner                 # quick profile, all notebooks
-    python -m course_utils.runner --profile full  # the real lessons
-    python -m course_utils.runner --only 01 03    # some lessons
-    python -m course_utils.runner --nbval         # validate with pytest --nbval-lax instead
+    python -m course_utils.course.runner                 # quick profile, all notebooks
+    python -m course_utils.course.runner --profile full  # the real lessons
+    python -m course_utils.course.runner --only 01 03    # some lessons
+    python -m course_utils.course.runner --nbval         # validate with pytest --nbval-lax instead
 
 The console shows one line per notebook (name, status, time) and, while a
 notebook runs in a terminal, a progress bar over its cells. What the kernel
@@ -33,9 +33,9 @@ from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
-from course_utils import report
-from course_utils.env import project_root
-from course_utils.profiles import PROFILES, resolve_profile
+from course_utils.course import report
+from course_utils.setup.env import project_root
+from course_utils.setup.profiles import PROFILES, resolve_profile
 
 DEFAULT_TIMEOUTS = {"quick": 900, "full": 12 * 3600}
 LOGS = "logs"

@@ -49,9 +49,10 @@ import tensorflow as tf
 import tensorflow_datasets as tfds
 from tensorflow_datasets.datasets.tf_flowers import tf_flowers_dataset_builder as _tf_flowers
 
-from course_utils import data as course_data
-from course_utils import env, images
-from course_utils.files import build_lock, replace_folder
+from course_utils.data import generated as course_data
+from course_utils.setup import env
+from course_utils.data import images
+from course_utils.setup.files import build_lock, replace_folder
 
 DATASET = "tf_flowers"
 #: tf_flowers' label order (label 0 is dandelion); a local folder gets the same.
@@ -242,7 +243,7 @@ def make_generated_flowers(root: str | Path, num_images: int = 300, *, seed: int
     """Write generated 5-class images in the ``flower_photos`` layout at ``root``; returns counts.
 
     Each class has its own colour and stripe direction
-    (:func:`course_utils.data.make_images`); every image is resized to its own
+    (:func:`course_utils.data.generated.make_images`); every image is resized to its own
     random height and width in ``size_range``, as the real photos vary.
     ``signal`` (see ``make_images``) is weak enough that a head on a random
     stand-in extractor learns the classes but makes some mistakes. Built

@@ -11,7 +11,7 @@ The lesson notebook builds ``VGG16 convolutions -> bridge -> Flatten -> fc1
 -> fc2 -> Dense(10)`` itself, with fc1 and fc2 *copied* from the ImageNet
 model with its top; :func:`build_vgg16_transfer` is the same recipe,
 packaged for tests. The ImageNet weight files come from the course's shared
-registry, :mod:`course_utils.weights` (downloaded once, verified);
+registry, :mod:`course_utils.models.weights` (downloaded once, verified);
 :func:`base_weights` adds the quick profile's offline stand-in for the
 convolutional base (:func:`build_stand_in_weights`). The rest is
 measurement: the size of the base's features (:func:`base_feature_bytes`,
@@ -27,7 +27,7 @@ from pathlib import Path
 import numpy as np
 import tensorflow as tf
 
-from course_utils import weights as course_weights
+from course_utils.models import weights as course_weights
 
 layers = tf.keras.layers
 
@@ -110,7 +110,7 @@ def load_vgg16(include_top: bool, weights: str | None = "imagenet", input_size: 
 
     With its top the model takes 224x224 only (its ``fc1`` expects exactly
     7x7x512); without its top ``input_size`` picks the input. ``"imagenet"``
-    is the verified file :func:`course_utils.weights.resolve` provides: in
+    is the verified file :func:`course_utils.models.weights.resolve` provides: in
     ``$KERAS_HOME/models`` (the project's data folder), downloaded once and
     checked against the MD5 Keras publishes, or a good copy Keras saved
     earlier in ``~/.keras/models``; offline, its error says where to put the
@@ -182,14 +182,14 @@ def build_stand_in_weights(path: str | Path, *, seed: int = 0, calibration_image
     """Save a no-top VGG16 initialised by :func:`stand_in_init` as ``.h5`` (Keras's weights format).
 
     ``calibration_images`` (RGB, 0-255) default: 64 crops of 32x32 from the
-    photos scikit-image ships (:func:`course_utils.photos.photo_crops`),
+    photos scikit-image ships (:func:`course_utils.data.photos.photo_crops`),
     natural images unrelated to the task, put through
     ``vgg16.preprocess_input`` as the lesson's images are. The file loads
     into a VGG16 base of any input size (convolution weights do not depend
     on it). Saved atomically with a ``.sha256`` file beside it.
     """
-    from course_utils import downloads
-    from course_utils.photos import photo_crops
+    from course_utils.data import downloads
+    from course_utils.data.photos import photo_crops
 
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -208,7 +208,7 @@ def base_weights(source: str | None, *, seed: int = 0, folder: str | Path | None
     """What to pass as ``VGG16(include_top=False, weights=...)`` for the profile's ``source``.
 
     ``"imagenet"``: the path of Keras's VGG16 no-top ImageNet file, fetched
-    once into ``$KERAS_HOME/models`` and verified (:func:`course_utils.weights.resolve`).
+    once into ``$KERAS_HOME/models`` and verified (:func:`course_utils.models.weights.resolve`).
     ``"stand-in"``: the quick profile's offline file (built once, checked on
     reuse): random filters, NOT ImageNet features. ``None``: Keras's random init.
     """
@@ -218,7 +218,7 @@ def base_weights(source: str | None, *, seed: int = 0, folder: str | Path | None
         return course_weights.resolve("vgg16", "imagenet", include_top=False, **fetch_options)
     if source != "stand-in":
         raise WeightsError(f"unknown VGG16 weights source {source!r}: use 'imagenet', 'stand-in' or None")
-    from course_utils import downloads
+    from course_utils.data import downloads
 
     path = (Path(folder) if folder is not None else downloads.keras_models_dir()) / STAND_IN_FILENAME
     if downloads.weights_file_is_intact(path):
@@ -317,14 +317,14 @@ def check_feature_space(input_size: int, counts: Sequence[int], root: str | Path
     """The disk the cached base features of splits of ``counts`` images need; raises when it lacks room.
 
     ``root`` is the feature cache folder (default
-    :func:`course_utils.feature_cache.features_root`). A split whose entry
+    :func:`course_utils.features.features_root`). A split whose entry
     looks present already (an entry there with the same number of images
     and the same feature shape) is counted as reused, not written again.
     Returns ``{"bytes": all features, "to_write": still to write, "free": free bytes}``;
     raises :class:`FeatureSpaceError` when ``to_write * margin`` exceeds the
     free space (``free`` overrides the measured figure, for tests).
     """
-    from course_utils import feature_cache
+    from course_utils import features as feature_cache
 
     root = Path(root) if root is not None else feature_cache.features_root()
     side = feature_map_size(input_size)

@@ -14,8 +14,8 @@ import time
 from pathlib import Path
 from typing import Any
 
-from course_utils.env import project_root
-from course_utils.references import REFERENCES, like_for_like, reference_for
+from course_utils.course.references import REFERENCES, like_for_like, reference_for
+from course_utils.setup.env import project_root
 
 _current: dict[str, Any] = {}
 
@@ -65,7 +65,7 @@ def record(name: str, value: Any, *, unit: str = "", note: str = "", reference: 
     """Record one key figure of the running lesson; returns ``value`` unchanged.
 
     ``reference`` defaults to what the original lesson reported for ``name``
-    (see :mod:`course_utils.references`). Recording the same name again
+    (see :mod:`course_utils.course.references`). Recording the same name again
     replaces the earlier value.
     """
     lesson = current_lesson()

@@ -16,11 +16,13 @@ import os
 from collections.abc import Mapping
 from typing import Any
 
+from course_utils.errors import CourseError
+
 PROFILES = ("full", "quick")
 PROFILE_ENV_VAR = "COURSE_PROFILE"
 
 
-class ProfileError(ValueError):
+class ProfileError(CourseError, ValueError):
     """An unknown profile, lesson or setting name."""
 
 
@@ -40,6 +42,27 @@ def resolve_profile(parameter: str | None = None) -> str:
         )
     return value
 
+
+
+# One vocabulary for every loader's and every weights function's `source`:
+# "real" is the lesson's own data set or pretrained file (downloaded once and
+# checked, or the learner's `local_copy`); "stand-in" is built here, offline.
+SOURCES = ("real", "stand-in")
+SOURCE_FOR_PROFILE = {"full": "real", "quick": "stand-in"}
+
+
+class SourceError(CourseError, ValueError):
+    """A `source` outside :data:`SOURCES`."""
+
+
+def check_source(source: str, what: str) -> str:
+    """``source`` if it is one of :data:`SOURCES`, else a :class:`SourceError` naming ``what``."""
+    if source not in SOURCES:
+        raise SourceError(
+            f"unknown source {source!r} for {what}: use 'real' (the lesson's data or pretrained "
+            "weights, downloaded once or your local_copy) or 'stand-in' (built offline)"
+        )
+    return source
 
 # Each lesson: settings shared by both profiles, then what differs.
 # `data` and `weights` are the sentences the banner and the report show.
@@ -330,6 +353,7 @@ def lesson_settings(lesson: str, profile: str | None = None, **overrides: Any) -
     # (seeds alone do not do it: oneDNN and parallel ops reorder float sums). The full
     # profile keeps TensorFlow's fastest kernels, which matters on a GPU.
     values.setdefault("deterministic", profile == "quick")
+    values.setdefault("source", SOURCE_FOR_PROFILE[profile])  # every loader's and weights call's
     for key, value in overrides.items():
         if key not in values:
             raise ProfileError(

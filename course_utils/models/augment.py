@@ -194,7 +194,7 @@ _NOTES = {
     "height_shift_range": ("shift up/down by up to 20% of the height",
                            "height_factor comes first in RandomTranslation"),
     "shear_range": ("shear by a random angle in [-0.2, 0.2] DEGREES",
-                    "tf_keras 2.21 has no shear layer: course_utils.augment.RandomShear applies the "
+                    "tf_keras 2.21 has no shear layer: course_utils.models.augment.RandomShear applies the "
                     "generator's own shear matrix. 0.2 degrees moves a pixel at the border of a "
                     "150 px image by under 0.3 px: the lesson's shear is nearly a no-op"),
     "zoom_range": ("zoom width and height independently by a factor in [0.8, 1.2]",

@@ -5,8 +5,9 @@ import os
 from pathlib import Path
 from typing import Any
 
-from course_utils import compat, env, report
-from course_utils.profiles import Settings, lesson_settings
+from course_utils.course import report
+from course_utils.setup import compat, env
+from course_utils.setup.profiles import Settings, lesson_settings
 
 
 def cache_dirs(profile: str) -> dict[str, Path]:

@@ -36,7 +36,7 @@ from pathlib import Path
 
 CHUNK = 1 << 20  # 1 MiB
 PART_SUFFIX = ".part"
-USER_AGENT = "transfer-learning-course (course_utils.downloads)"
+USER_AGENT = "transfer-learning-course (course_utils.data.downloads)"
 
 
 class DownloadError(RuntimeError):
@@ -263,8 +263,8 @@ def fetch(asset: Asset, folder: str | Path, *, local_copy: str | Path | None = N
     (``files.build_lock``), so of several runs at once one downloads and the others
     reuse its file: see :func:`_fetch_unlocked` for the options and errors.
     """
-    from course_utils import env
-    from course_utils.files import build_lock
+    from course_utils.setup import env
+    from course_utils.setup.files import build_lock
 
     folder = Path(folder)
     target = target_path(asset, folder)
@@ -354,7 +354,7 @@ def _fetch_unlocked(asset: Asset, folder: str | Path, *, local_copy: str | Path 
 
 
 def _blocked_by_offline_guard(err: BaseException) -> bool:
-    from course_utils.env import NetworkBlockedError
+    from course_utils.setup.env import NetworkBlockedError
 
     reason = getattr(err, "reason", None)
     return isinstance(err, NetworkBlockedError) or isinstance(reason, NetworkBlockedError)
@@ -424,7 +424,7 @@ RANDOM_WEIGHTS_FILENAME = "inception_v3_random_init_notop.h5"
 
 def keras_models_dir() -> Path:
     """``$KERAS_HOME/models`` (where Keras Applications caches weights), else ``<data>/keras/models``."""
-    from course_utils.env import data_dir
+    from course_utils.setup.env import data_dir
 
     return Path(os.environ.get("KERAS_HOME") or data_dir() / "keras") / "models"
 
@@ -474,7 +474,7 @@ def build_random_weights_file(path: str | Path, *, input_shape=(150, 150, 3), se
     tf.keras.utils.set_random_seed(seed)
     model = tf.keras.applications.InceptionV3(input_shape=input_shape, include_top=False, weights=None)
     if calibration_images is None:
-        from course_utils.data import make_images
+        from course_utils.data.generated import make_images
 
         generated, _ = make_images(32, tuple(input_shape[:2]), num_classes=2, seed=seed + 7919)
         calibration_images = generated.astype("float32") / 255.0
@@ -527,8 +527,8 @@ def prepare_weights_file(source: str, folder: str | Path | None = None, *,
     if source == "stand-in":
         if local_copy is not None:
             print(f"note: the quick profile uses random-init weights; your copy {local_copy} is not used")
-        from course_utils import env
-        from course_utils.files import build_lock
+        from course_utils.setup import env
+        from course_utils.setup.files import build_lock
 
         path = folder / RANDOM_WEIGHTS_FILENAME
         shared = env.find_data(path, what="the random-init stand-in weights file")  # a classroom's copy first

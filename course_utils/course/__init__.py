@@ -1,0 +1,1 @@
+"""The course around the notebooks: the runner, the run report, the original lessons' figures, Colab links."""

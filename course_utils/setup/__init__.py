@@ -1,0 +1,1 @@
+"""Setting up a lesson: environment, profiles, paths, staged writes and locks, `start_lesson`."""

@@ -1,0 +1,1 @@
+"""What a learner sees besides the lesson's own code: plots and timers."""
