@@ -47,11 +47,14 @@ def test_function_names_as_mutmut_spells_them():
 
 def test_a_module_scores_its_own_mutants_or_only_the_listed_functions():
     whole = mutation.Module("models", "x")
-    assert whole.patterns() == ["course_utils.models.*"]
+    assert whole.patterns() == ["course_utils.models.x*"]
     assert whole.scores("course_utils.models.x_cut_at__mutmut_1")
+    assert not whole.scores("course_utils.models.weights.x_pretrained__mutmut_1")  # a submodule is not models
+    assert whole.path == "course_utils/models/__init__.py"
+    assert mutation.Module("setup.profiles", "x").path == "course_utils/setup/profiles.py"
     assert not whole.scores("course_utils.models_extra.x_cut_at__mutmut_1")
     assert not whole.scores("course_utils.data.images.x_load_rgb__mutmut_1")
-    key = mutation.Module("feature_cache", "key", functions=("weights_fingerprint", "FeatureCache._fingerprints"))
+    key = mutation.Module("features", "key", functions=("weights_fingerprint", "FeatureCache._fingerprints"))
     assert key.patterns() == ["course_utils.features.x_weights_fingerprint__mutmut_*",
                               "course_utils.features.xǁFeatureCacheǁ_fingerprints__mutmut_*"]
     assert key.scores("course_utils.features.x_weights_fingerprint__mutmut_3")
@@ -62,9 +65,9 @@ def test_a_module_scores_its_own_mutants_or_only_the_listed_functions():
 
 
 def _modules():
-    return (mutation.Module("models", "freezing"), mutation.Module("profiles", "profiles"),
-            mutation.Module("feature_cache", "key", functions=("weights_fingerprint",)),
-            mutation.Module("augment", "augmentation"))
+    return (mutation.Module("models", "freezing"), mutation.Module("setup.profiles", "profiles"),
+            mutation.Module("features", "key", functions=("weights_fingerprint",)),
+            mutation.Module("models.augment", "augmentation"))
 
 
 def test_score_is_killed_plus_timeout_over_the_mutants_made():
@@ -91,26 +94,26 @@ def test_a_module_with_unchecked_mutants_does_not_pass():
 
 
 def test_the_table_shows_every_count_and_flags_what_fails():
-    scores = mutation.score_modules(mutation.parse_results(RESULTS), _modules(), excluded={"profiles": 2})
+    scores = mutation.score_modules(mutation.parse_results(RESULTS), _modules(), excluded={"setup.profiles": 2})
     lines = mutation.table(scores).splitlines()
     assert lines[0] == ("| module | guards | score | killed | timeout | survived | no tests | other | mutants | "
                         "excluded |")
-    assert lines[2] == "| models.py | freezing | 50.0% (below 80%) | 1 | 1 | 1 | 1 | 0 | 4 | 0 |"
-    assert lines[3] == "| profiles.py | profiles | 100.0% | 1 | 0 | 0 | 0 | 0 | 1 | 2 |"
-    assert lines[4] == "| feature_cache.py | key | 50.0% (below 80%) | 1 | 0 | 1 | 0 | 0 | 2 | 0 |"
-    assert lines[5] == "| augment.py | augmentation | not run | 0 | 0 | 0 | 0 | 0 | 0 | 0 |"
+    assert lines[2] == "| models | freezing | 50.0% (below 80%) | 1 | 1 | 1 | 1 | 0 | 4 | 0 |"
+    assert lines[3] == "| setup.profiles | profiles | 100.0% | 1 | 0 | 0 | 0 | 0 | 1 | 2 |"
+    assert lines[4] == "| features | key | 50.0% (below 80%) | 1 | 0 | 1 | 0 | 0 | 2 | 0 |"
+    assert lines[5] == "| models.augment | augmentation | not run | 0 | 0 | 0 | 0 | 0 | 0 | 0 |"
     unchecked = mutation.Score(mutation.Module("m", "g"), Counter({"killed": 9, "not checked": 1}))
-    assert mutation.table([unchecked]).splitlines()[2] == "| m.py | g | 90.0% (not all checked) | 9 | 0 | 0 | 0 | 1 | 10 | 0 |"
+    assert mutation.table([unchecked]).splitlines()[2] == "| m | g | 90.0% (not all checked) | 9 | 0 | 0 | 0 | 1 | 10 | 0 |"
 
 
 def test_report_only_writes_the_score_file_and_fails_below_the_threshold(tmp_path, monkeypatch, capsys):
     monkeypatch.setattr(mutation, "read_results", lambda: mutation.parse_results(RESULTS))
     monkeypatch.setattr(mutation, "excluded_mutants", lambda module: 0)
     monkeypatch.setattr(mutation, "pragma_lines", lambda module: [])
-    assert mutation.main(["--report-only", "--modules", "profiles", "--out", str(tmp_path)]) == 0
+    assert mutation.main(["--report-only", "--modules", "setup.profiles", "--out", str(tmp_path)]) == 0
     text = (tmp_path / "score.md").read_text()
-    assert "| profiles.py | profiles | 100.0% | 1 | 0 | 0 | 0 | 0 | 1 | 0 |" in text
-    assert mutation.main(["--report-only", "--modules", "models.py,profiles", "--out", str(tmp_path)]) == 1
+    assert "| setup.profiles | profiles | 100.0% | 1 | 0 | 0 | 0 | 0 | 1 | 0 |" in text
+    assert mutation.main(["--report-only", "--modules", "models,setup.profiles", "--out", str(tmp_path)]) == 1
     out = capsys.readouterr().out
     assert "below 80% or not fully checked: models" in out
     text = (tmp_path / "score.md").read_text()
@@ -147,8 +150,9 @@ def test_every_pragma_in_the_scored_modules_gives_its_reason():
 
 # --- the module list and mutmut's configuration ------------------------------------------------
 
-ISSUE_MODULES = {"models", "images", "downloads", "feature_cache", "data", "flowers", "cactus", "catsdogs",
-                 "cifar", "profiles", "augment", "report", "vgg16_transfer"}
+ISSUE_MODULES = {"models", "data.images", "data.downloads", "features", "data.generated", "data.mnist",
+                 "data.flowers", "data.cactus", "data.catsdogs", "data.cifar", "setup.profiles",
+                 "models.augment", "course.report", "models.vgg16_bridge"}
 
 # Test files that use a mutated module but are not in mutmut's selection, and why.
 LEFT_OUT = {
@@ -174,7 +178,7 @@ def test_the_table_lists_every_module_the_issue_names_and_they_exist():
 
 
 def test_the_feature_cache_key_functions_exist():
-    (key,) = [m for m in mutation.MODULES if m.name == "feature_cache"]
+    (key,) = [m for m in mutation.MODULES if m.name == "features"]
     source = (ROOT / key.path).read_text()
     for function in key.functions:
         name = function.split(".")[-1]
@@ -192,13 +196,23 @@ def test_mutmut_mutates_only_listed_modules_and_runs_no_notebook():
 
 def test_every_test_file_that_uses_a_mutated_module_is_in_the_selection():
     config = _config()
-    mutated = {Path(p).stem for p in config["only_mutate"]}
-    pattern = re.compile(r"course_utils(?:\.(\w+)| import ([\w, ()\n]+))")
+    mutated = {p.removeprefix("course_utils/").removesuffix("/__init__.py").removesuffix(".py").replace("/", ".")
+               for p in config["only_mutate"]}
+    # "from course_utils.data import cactus, images" uses data.cactus and data.images;
+    # "course_utils.setup.profiles.x" uses setup.profiles (and its package, setup).
+    imports = re.compile(r"from course_utils((?:\.\w+)*) import ([\w, ()\n]+)")
+    dotted = re.compile(r"course_utils((?:\.\w+)+)(?![\w.]| import)")  # not the from-line itself
     users = set()
     for path in sorted((ROOT / "tests").glob("test_*.py")):
-        names = set()
-        for dotted, imported in pattern.findall(path.read_text()):
-            names |= {dotted} if dotted else set(re.findall(r"\w+", imported))
+        text, names = path.read_text(), set()
+        for package, imported in imports.findall(text):
+            names |= {f"{package[1:]}.{n}".lstrip(".") for n in re.findall(r"\w+", imported)}
+        for chain in dotted.findall(text):  # the longest prefix that is a module: models.hub.x -> models.hub
+            parts = chain[1:].split(".")
+            modules = [".".join(parts[:i]) for i in range(1, len(parts) + 1)
+                       if (ROOT / "course_utils" / "/".join(parts[:i])).with_suffix(".py").is_file()
+                       or (ROOT / "course_utils" / "/".join(parts[:i]) / "__init__.py").is_file()]
+            names |= set(modules[-1:])
         if names & mutated:
             users.add(f"tests/{path.name}")
     notebooks = {p for p in users if re.match(r"tests/test_notebook_0\d\.py$", p)}

@@ -195,7 +195,7 @@ def table(scores: list[Score]) -> str:
                 shown += " (not all checked)"
         other = s.other + s.counts["not checked"]
         lines.append(
-            f"| {s.module.name}.py | {s.module.guards} | {shown} | {s.counts['killed']} | {s.counts['timeout']} | "
+            f"| {s.module.name} | {s.module.guards} | {shown} | {s.counts['killed']} | {s.counts['timeout']} | "
             f"{s.counts['survived']} | "
             f"{s.counts['no tests']} | {other} | {s.mutants} | {s.excluded} |"
         )
@@ -280,7 +280,7 @@ def report(scores: list[Score], header: list[str]) -> str:
     parts += ["", "## Mutants not killed (`mutmut show NAME` shows the change)", ""]
     for s in scores:
         if s.survivors:
-            parts += [f"### {s.module.name}.py", "", *[f"- {line}" for line in s.survivors], ""]
+            parts += [f"### {s.module.name}", "", *[f"- {line}" for line in s.survivors], ""]
     return "\n".join(parts) + "\n"
 
 
