@@ -141,7 +141,11 @@ first.fit(x_train, y_train, batch_size=cfg.batch_size, epochs=cfg.pretrain_epoch
 
 MODEL_PATH = data_dir() / "pretrained" / f"digit_cnn_{cfg.profile}.keras"
 MODEL_PATH.parent.mkdir(parents=True, exist_ok=True)
-first.save(MODEL_PATH)
+# Keras writes the file in place, so save beside it and rename in one step: a run
+# that reads MODEL_PATH meanwhile gets the old file or the new one, never half of one.
+saving = MODEL_PATH.with_name(f"{MODEL_PATH.stem}.{os.getpid()}.keras")
+first.save(saving)
+os.replace(saving, MODEL_PATH)
 print("saved to", MODEL_PATH)
 
 # %% [markdown]

@@ -208,37 +208,67 @@ MODEL = """
     import numpy as np
     import tensorflow as tf
 
-    def model():
-        tf.keras.utils.set_random_seed(0)
+    def model(seed=0):
+        tf.keras.utils.set_random_seed(seed)
         return tf.keras.Sequential([tf.keras.layers.Dense(8, activation="relu", input_shape=(4,)),
                                     tf.keras.layers.Dense(3)], name="digit_cnn")
 """
 
 
-def test_lesson_01s_save_then_load_recovers_from_a_save_killed_midway(tmp_path):
-    path = tmp_path / "pretrained" / "digit_cnn_quick.keras"
-    path.parent.mkdir()
-    run_killed(MODEL + f"""
+def lesson_01_save_step() -> str:
+    """The notebook's own save step, from ``MODEL_PATH = ...`` to its ``print``: the test runs that code."""
+    text = (ROOT / "notebooks" / "01_own_model_head_swap.py").read_text()
+    start = text.index("MODEL_PATH = ")
+    return text[start:text.index('print("saved to"', start)]
+
+
+def save_like_lesson_01(folder: Path, first) -> Path:
+    namespace = {"os": os, "first": first, "data_dir": lambda: folder,
+                 "cfg": type("Settings", (), {"profile": "quick"})}
+    exec(lesson_01_save_step(), namespace)
+    return namespace["MODEL_PATH"]
+
+
+KILLED_SAVE = """
     import zipfile
     original = zipfile.ZipFile.open
     calls = []
     def open_member(self, name, mode="r", *args, **kwargs):
         calls.append(mode)
         if calls.count("w") == 2:  # the archive is on disk with its first member: die while writing the next
-            {KILL}
+            {kill}
         return original(self, name, mode, *args, **kwargs)
     zipfile.ZipFile.open = open_member
-    model().save({str(path)!r})
-    """)
+    sys.path.insert(0, {tests!r})
+    from test_killed_runs import save_like_lesson_01
+    from pathlib import Path
+    save_like_lesson_01(Path({folder!r}), model(seed=1))
+"""
+
+
+def test_lesson_01s_save_killed_midway_leaves_the_last_complete_model(tmp_path):
     namespace: dict = {}
     exec(textwrap.dedent(MODEL), namespace)
-    tf = namespace["tf"]
-    assert path.is_file()  # Keras writes the .keras archive in place: the killed save left a broken one ...
-    with pytest.raises(Exception):  # noqa: B017 - ... which fails loudly, never loads as a model
-        tf.keras.models.load_model(path)
-
-    first = namespace["model"]()  # the next run of lesson 01: save, then load, as the notebook does
-    first.save(path)
-    loaded = tf.keras.models.load_model(path)
+    tf, model = namespace["tf"], namespace["model"]
     probe = np.linspace(0, 1, 8, dtype="float32").reshape(2, 4)
+
+    earlier = model()
+    path = save_like_lesson_01(tmp_path, earlier)  # an earlier run's complete model
+    assert path == tmp_path / "pretrained" / "digit_cnn_quick.keras"
+    run_killed(MODEL + KILLED_SAVE.format(kill=KILL, tests=str(ROOT / "tests"), folder=str(tmp_path)))
+    leftovers = sorted(p.name for p in path.parent.iterdir() if p != path)
+    assert len(leftovers) == 1 and leftovers[0].startswith("digit_cnn_quick.")  # the killed run's own file ...
+    loaded = tf.keras.models.load_model(path)  # ... while MODEL_PATH still holds the earlier, complete model
+    assert np.allclose(loaded.predict(probe, verbose=0), earlier.predict(probe, verbose=0))
+
+    first = model(seed=2)  # the next run of lesson 01: save, then load, as the notebook does
+    save_like_lesson_01(tmp_path, first)
+    loaded = tf.keras.models.load_model(path)
     assert np.allclose(loaded.predict(probe, verbose=0), first.predict(probe, verbose=0))
+
+
+def test_lesson_01s_first_save_killed_midway_leaves_no_model_to_load(tmp_path):
+    namespace: dict = {}
+    exec(textwrap.dedent(MODEL), namespace)
+    run_killed(MODEL + KILLED_SAVE.format(kill=KILL, tests=str(ROOT / "tests"), folder=str(tmp_path)))
+    assert not (tmp_path / "pretrained" / "digit_cnn_quick.keras").exists()  # nothing a later run could trust
