@@ -97,13 +97,13 @@ cfg = course_utils.start_lesson(
 # ## 1. The data
 # MNIST: 28x28 grey digits, scaled to [0, 1]. The lesson's own lines are
 # `tf.keras.datasets.mnist.load_data()` and a division by 255;
-# `mnist.load_mnist` reads the same file (downloaded once into the project's
+# `mnist.load` reads the same file (downloaded once into the project's
 # `data/` folder and checked) and scales it the same way. The quick profile
-# gets scikit-learn's small digit set instead, enlarged to the same 28x28
-# shape, so it runs offline.
+# (`cfg.source` is "stand-in") gets scikit-learn's small digit set instead,
+# enlarged to the same 28x28 shape, so it runs offline.
 
 # %%
-(x_train, y_train), (x_test, y_test) = mnist.load_mnist(cfg.dataset)
+(x_train, y_train), (x_test, y_test) = mnist.load(cfg.source)
 print("train:", x_train.shape, x_train.dtype, "test:", x_test.shape)
 print("pixel range:", x_train.min(), "to", x_train.max(), "| classes:", np.unique(y_train))
 plots.plot_images(x_train[:10], [str(label) for label in y_train[:10]], cols=10, size=1.3);

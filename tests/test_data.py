@@ -3,6 +3,7 @@ import pytest
 from PIL import Image
 
 from course_utils.data import generated, mnist
+from course_utils.setup import files
 
 
 def test_make_images_shapes_and_types():
@@ -64,7 +65,7 @@ def test_write_image_folder_layout(tmp_path):
 def test_digits_stand_in_is_mnist_shaped():
     from sklearn.datasets import load_digits
 
-    (x_train, y_train), (x_test, y_test) = mnist.load_mnist("digits")
+    (x_train, y_train), (x_test, y_test) = mnist.load("stand-in")
     assert x_train.shape[1:] == (28, 28) and x_train.dtype == np.float32
     # scaled like MNIST / 255: black is exactly 0, the brightest pixel exactly 1
     assert x_train.min() == 0.0 and x_train.max() == 1.0
@@ -74,9 +75,12 @@ def test_digits_stand_in_is_mnist_shaped():
     assert len(x_train) == int(0.8 * 1797)
 
 
-def test_unknown_dataset():
-    with pytest.raises(ValueError, match="unknown dataset 'fashion'"):
-        mnist.load_mnist("fashion")
+def test_unknown_source_names_the_two_there_are():
+    from course_utils.errors import CourseError
+
+    with pytest.raises(ValueError, match="unknown source 'digits' for MNIST: use 'real' .* or 'stand-in'") as err:
+        mnist.load("digits")
+    assert isinstance(err.value, CourseError)
 
 
 def test_random_images_are_the_lessons_data():
@@ -96,7 +100,7 @@ def test_mnist_offline_names_the_file_the_place_and_quick(tmp_path, monkeypatch)
     from course_utils.data.downloads import OfflineError
 
     with pytest.raises(OfflineError) as err:
-        mnist.load_mnist("mnist")
+        mnist.load("real")
     message = str(err.value)
     assert "Could not download MNIST from https://storage.googleapis.com/tensorflow/tf-keras-datasets/mnist.npz" in message
     assert str(tmp_path / "datasets" / "mnist.npz") in message and "PROFILE=quick" in message
@@ -110,19 +114,16 @@ def test_mnist_local_copy_with_the_wrong_checksum_is_refused(tmp_path, monkeypat
     copy = tmp_path / "mnist.npz"
     _fake_mnist(copy)
     with pytest.raises(VerificationError, match="SHA-256"):
-        mnist.load_mnist("mnist", local_copy=copy)
+        mnist.load("real", local_copy=copy)
     assert copy.exists() and not list((tmp_path / "keras" / "datasets").iterdir())
 
 
 def test_mnist_reads_a_verified_file(tmp_path, monkeypatch):
-    from course_utils.data import downloads
-
     monkeypatch.setenv("KERAS_HOME", str(tmp_path))
     (tmp_path / "datasets").mkdir()
     _fake_mnist(tmp_path / "datasets" / "mnist.npz")
-    real = downloads.file_digest(tmp_path / "datasets" / "mnist.npz")
-    monkeypatch.setattr(mnist, "MNIST_SHA256", real.sha256)
-    (x_train, y_train), (x_test, y_test) = mnist.load_mnist("mnist")
+    monkeypatch.setattr(mnist, "MNIST_SHA256", files.sha256(tmp_path / "datasets" / "mnist.npz"))
+    (x_train, y_train), (x_test, y_test) = mnist.load("real")
     assert x_train.shape == (12, 28, 28) and x_train.dtype == np.float32
     assert x_test.shape == (4, 28, 28) and y_train.dtype == np.int64
     with np.load(tmp_path / "datasets" / "mnist.npz") as raw:  # the file's bytes, divided by 255
@@ -134,9 +135,9 @@ def test_mnist_reads_a_verified_file(tmp_path, monkeypatch):
 # --- issue 17: what a mutation run found unguarded ------------------------------------------------
 
 def test_digits_stand_in_is_seeded_and_its_images_match_their_labels():
-    (x_a, y_a), (xt_a, yt_a) = mnist.load_mnist("digits")
-    (x_b, y_b), _ = mnist.load_mnist("digits", seed=0)
-    (x_c, y_c), _ = mnist.load_mnist("digits", seed=1)
+    (x_a, y_a), (xt_a, yt_a) = mnist.load("stand-in")
+    (x_b, y_b), _ = mnist.load("stand-in", seed=0)
+    (x_c, y_c), _ = mnist.load("stand-in", seed=1)
     np.testing.assert_array_equal(x_a, x_b)  # seed 0 by default, the same split every time
     assert y_a.tolist() == y_b.tolist() and y_a.tolist() != y_c.tolist()
     assert (x_a.reshape(len(x_a), -1).max(axis=1) > 0.5).all()  # every image holds a digit
@@ -147,30 +148,30 @@ def test_digits_stand_in_is_seeded_and_its_images_match_their_labels():
     assert yt_a.dtype == np.int64
 
 
-def test_mnist_is_the_default_dataset_and_home_keras_the_default_folder(tmp_path, monkeypatch):
-    from course_utils.data import downloads
-
+def test_mnist_is_the_default_source_and_the_data_folder_the_default_place_never_home(tmp_path, monkeypatch):
     monkeypatch.delenv("KERAS_HOME", raising=False)
-    monkeypatch.setenv("HOME", str(tmp_path))
-    folder = tmp_path / ".keras" / "datasets"
+    monkeypatch.setenv("COURSE_DATA_DIR", str(tmp_path / "data"))
+    monkeypatch.setenv("HOME", str(tmp_path / "home"))
+    home = tmp_path / "home" / ".keras" / "datasets"  # Keras's own default: never read by the course
+    home.mkdir(parents=True)
+    _fake_mnist(home / "mnist.npz", n=3)
+    folder = tmp_path / "data" / "keras" / "datasets"
     folder.mkdir(parents=True)
     _fake_mnist(folder / "mnist.npz")
-    monkeypatch.setattr(mnist, "MNIST_SHA256", downloads.file_digest(folder / "mnist.npz").sha256)
-    (x_train, _), (_, y_test) = mnist.load_mnist()
+    monkeypatch.setattr(mnist, "MNIST_SHA256", files.sha256(folder / "mnist.npz"))
+    (x_train, _), (_, y_test) = mnist.load()
     assert x_train.shape == (12, 28, 28) and y_test.dtype == np.int64 and y_test.tolist() == [0, 1, 2, 3]
 
 
 def test_a_mnist_file_with_python_objects_is_refused(tmp_path, monkeypatch):
-    from course_utils.data import downloads
-
     monkeypatch.setenv("KERAS_HOME", str(tmp_path))
     (tmp_path / "datasets").mkdir()
     path = tmp_path / "datasets" / "mnist.npz"
     np.savez(path, x_train=np.array([object()] * 2, dtype=object), y_train=np.arange(2),
              x_test=np.zeros((1, 28, 28), np.uint8), y_test=np.arange(1))
-    monkeypatch.setattr(mnist, "MNIST_SHA256", downloads.file_digest(path).sha256)
+    monkeypatch.setattr(mnist, "MNIST_SHA256", files.sha256(path))
     with pytest.raises(ValueError, match="allow_pickle=False"):  # never unpickled
-        mnist.load_mnist("mnist")
+        mnist.load("real")
 
 
 def test_a_refused_mnist_copy_says_where_the_checksum_comes_from(tmp_path, monkeypatch):
@@ -180,7 +181,7 @@ def test_a_refused_mnist_copy_says_where_the_checksum_comes_from(tmp_path, monke
     copy = tmp_path / "mnist.npz"
     _fake_mnist(copy)
     with pytest.raises(VerificationError) as err:
-        mnist.load_mnist("mnist", local_copy=copy)
+        mnist.load("real", local_copy=copy)
     assert "(expected values: the file_hash in tf_keras/datasets/mnist.py)" in str(err.value)
 
 

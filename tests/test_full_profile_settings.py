@@ -283,7 +283,6 @@ BRIEF_DOCS: tuple[Doc, ...] = (
 # Full-profile settings no pin covers, and why. A new setting must be pinned or listed here.
 NOT_PINNED: dict[str, dict[str, str]] = {
     "01": {
-        "dataset": "a source name ('mnist'); a wrong one fails the full run's download at once",
         "train_limit": "None: no limit, nothing to document",
     },
     "02": {

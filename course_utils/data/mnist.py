@@ -5,6 +5,17 @@ from pathlib import Path
 
 import numpy as np
 
+MNIST_URL = "https://storage.googleapis.com/tensorflow/tf-keras-datasets/mnist.npz"
+# The SHA-256 tf.keras.datasets.mnist itself checks (tf_keras/datasets/mnist.py).
+MNIST_SHA256 = "731c5ac602752760c8e48fbffcf8c3b850d9dc2a2aedcf2cc48468fc17b673d1"
+
+
+def mnist_asset():
+    from course_utils.data.downloads import Asset
+
+    return Asset(name="MNIST", filename="mnist.npz", urls=(MNIST_URL,), sha256=MNIST_SHA256,
+                 provenance="the file_hash in tf_keras/datasets/mnist.py")
+
 
 def _digits_as_mnist(seed: int = 0):
     """scikit-learn's bundled 8x8 digits, upscaled to 28x28 in [0, 1], split 80 / 20."""
@@ -22,42 +33,23 @@ def _digits_as_mnist(seed: int = 0):
     return (images[:cut], labels[:cut]), (images[cut:], labels[cut:])
 
 
-MNIST_URL = "https://storage.googleapis.com/tensorflow/tf-keras-datasets/mnist.npz"
-# The SHA-256 tf.keras.datasets.mnist itself checks (tf_keras/datasets/mnist.py).
-MNIST_SHA256 = "731c5ac602752760c8e48fbffcf8c3b850d9dc2a2aedcf2cc48468fc17b673d1"
+def load(source: str = "real", *, local_copy: str | Path | None = None, seed: int = 0, progress: bool = True):
+    """``(x_train, y_train), (x_test, y_test)``: 28x28 float32 images in [0, 1], int64 labels.
 
-
-def mnist_asset():
-    from course_utils.data.downloads import Asset
-
-    return Asset(
-        name="MNIST",
-        filename="mnist.npz",
-        urls=(MNIST_URL,),
-        sha256=MNIST_SHA256,
-        provenance="the file_hash in tf_keras/datasets/mnist.py",
-    )
-
-
-def load_mnist(dataset: str = "mnist", seed: int = 0, *, local_copy: str | Path | None = None):
-    """``(x_train, y_train), (x_test, y_test)``: 28x28 float32 in [0, 1], int labels.
-
-    ``"mnist"`` is the real data: the same file ``tf.keras.datasets.mnist``
-    downloads, fetched once into ``$KERAS_HOME/datasets/`` and checked
-    against its published SHA-256 (a learner without internet can pass
-    ``local_copy=`` or put ``mnist.npz`` there). ``"digits"`` is the
-    offline stand-in.
+    ``"real"``: MNIST, the file ``tf.keras.datasets.mnist`` downloads, fetched
+    once into ``env.keras_home()/datasets`` and checked against its published
+    SHA-256 (60,000 train / 10,000 test); without the network, pass
+    ``local_copy=`` (your ``mnist.npz``) or put the file there. ``"stand-in"``:
+    scikit-learn's bundled 8x8 digits, upscaled to 28x28 and split 80 / 20 in
+    an order set by ``seed`` (1,437 / 360), offline. ``progress``: the download's bar.
     """
-    if dataset == "digits":
-        return _digits_as_mnist(seed)
-    if dataset != "mnist":
-        raise ValueError(f"unknown dataset {dataset!r}: use 'mnist' or 'digits'")
-    import os
+    from course_utils.setup import env, profiles
 
+    if profiles.check_source(source, "MNIST") == "stand-in":
+        return _digits_as_mnist(seed)
     from course_utils.data.downloads import fetch
 
-    folder = Path(os.environ.get("KERAS_HOME") or Path.home() / ".keras") / "datasets"
-    path = fetch(mnist_asset(), folder, local_copy=local_copy)
+    path = fetch(mnist_asset(), env.keras_home() / "datasets", local_copy=local_copy, progress=progress)
     with np.load(path, allow_pickle=False) as f:
         x_train, y_train, x_test, y_test = f["x_train"], f["y_train"], f["x_test"], f["y_test"]
     return (x_train.astype("float32") / 255.0, y_train.astype("int64")), (

@@ -73,13 +73,11 @@ LESSONS: dict[str, dict[str, Any]] = {
         "full": {
             "data": "MNIST via tf.keras.datasets (60,000 train / 10,000 test, 28x28)",
             "weights": "a small CNN trained and saved by this notebook (.keras)",
-            "dataset": "mnist",
             "train_limit": None,
         },
         "quick": {
             "data": "scikit-learn's bundled 8x8 digits, upscaled to 28x28 (1,437 train / 360 test)",
             "weights": "a small CNN trained and saved by this notebook (.keras)",
-            "dataset": "digits",
             "train_limit": None,
         },
     },
