@@ -317,3 +317,18 @@ def test_random_shear_keeps_the_shape_of_one_grey_image_and_in_a_tf_data_map():
     dataset = tf.data.Dataset.from_tensor_slices(np.zeros((4, 20, 30, 3), np.float32)).batch(2)
     mapped = dataset.map(lambda x: layer(x, training=True))
     assert mapped.element_spec.shape.as_list() == [None, 20, 30, 3]
+
+
+def test_random_shear_draws_the_stream_a_seeded_keras_generator_draws(monkeypatch):
+    """One uniform per image from tf.random.Generator.from_seed(seed), scaled as Generator.uniform scales:
+    the stream tf_keras's BaseRandomLayer(force_generator=True) gave, so lesson 05's figures keep theirs."""
+    drawn = []
+    real = augment.shear_transforms
+    monkeypatch.setattr(augment, "shear_transforms", lambda a, h, w: drawn.append(a.numpy()) or real(a, h, w))
+    layer = augment.RandomShear(10, seed=4)
+    for _ in range(2):
+        layer(np.zeros((5, 8, 8, 3), np.float32), training=True)
+    generator = tf.random.Generator.from_seed(4, alg=tf.random.Algorithm.AUTO_SELECT)
+    for angles in drawn:
+        np.testing.assert_array_equal(angles, generator.uniform([5], -10.0, 10.0).numpy())
+    assert isinstance(layer, tf.keras.layers.Layer) and type(layer).__mro__[1] is tf.keras.layers.Layer
