@@ -41,41 +41,6 @@ def test_plot_history_missing_metric():
         plots.plot_history(HISTORY, metrics=("auc",))
 
 
-def test_prediction_title():
-    names = ["daisy", "roses", "tulips"]
-    assert plots.prediction_title(1, 1, names) == ("roses", "blue")
-    assert plots.prediction_title(1, 2, names) == ("roses (tulips)", "red")
-
-
-def test_prediction_grid_panels_titles_and_colours():
-    rng = np.random.default_rng(0)
-    images = rng.uniform(size=(30, 8, 8, 3))
-    true = np.arange(30) % 3
-    predicted = true.copy()
-    predicted[[0, 7]] = (predicted[[0, 7]] + 1) % 3
-    names = ["a", "b", "c"]
-    fig = plots.plot_prediction_grid(images, true, predicted, names)
-    axes = fig.axes
-    assert len(axes) == 30
-    colours = [mcolors.to_hex(ax.title.get_color()) for ax in axes]
-    assert colours.count(mcolors.to_hex("red")) == 2
-    assert colours.count(mcolors.to_hex("blue")) == 28
-    assert axes[0].get_title() == "b (a)"
-    assert axes[1].get_title() == "b"
-    assert fig._suptitle.get_text().startswith("28 of 30 right")
-
-
-def test_prediction_grid_fewer_images_than_panels():
-    fig = plots.plot_prediction_grid(np.zeros((4, 5, 5, 3)), [0, 1, 0, 1], [0, 1, 1, 1], ["x", "y"])
-    titled = [ax for ax in fig.axes if ax.get_title()]
-    assert len(fig.axes) == 30 and len(titled) == 4
-
-
-def test_prediction_grid_length_mismatch():
-    with pytest.raises(ValueError, match="must have the same length"):
-        plots.plot_prediction_grid(np.zeros((3, 4, 4, 3)), [0, 1], [0, 1, 1], ["x", "y"])
-
-
 def test_plot_images_grid_and_grey():
     fig = plots.plot_images(np.zeros((7, 6, 6)), titles=list("abcdefg"), cols=5)
     assert len(fig.axes) == 10

@@ -29,7 +29,7 @@ def test_record_writes_value_and_reference(records):
 def test_record_again_replaces(records):
     report.record("x", 1)
     report.record("x", 2)
-    assert report.figures_by_name(report.load_records("01")) == {"x": 2}
+    assert [(f["name"], f["value"]) for f in _saved(records)["figures"]] == [("x", 2)]
 
 
 def test_record_accepts_tensors(records):
@@ -46,7 +46,7 @@ def test_record_rejects_nan(records):
 def test_begin_drops_earlier_figures(records):
     report.record("x", 1)
     report.begin("01", {"profile": "quick"})
-    assert report.load_records("01")["figures"] == []
+    assert _saved(records)["figures"] == []
 
 
 def test_record_before_start_explains():
@@ -60,7 +60,7 @@ def test_record_figure_saves_png(records):
     ax.plot([1, 2])
     path = report.record_figure(fig)
     assert path.exists() and path.read_bytes()[:4] == b"\x89PNG"
-    assert report.load_records("01")["plots"] == [path.name]
+    assert _saved(records)["plots"] == [path.name]
 
 
 def test_no_partial_file_left(records):
@@ -221,7 +221,7 @@ def test_record_refuses_what_is_not_a_finite_number_with_an_exact_message(record
 def test_record_takes_non_numbers_as_they_are(records):
     assert report.record("device", "CPU") == "CPU"
     assert report.record("ok", True) is True
-    assert report.figures_by_name(_saved(records)) == {"device": "CPU", "ok": True}
+    assert {f["name"]: f["value"] for f in _saved(records)["figures"]} == {"device": "CPU", "ok": True}
 
 
 def test_record_figure_writes_one_png_per_name_at_80_dpi(records):
@@ -313,15 +313,6 @@ def test_comparison_table_is_indexed_by_figure_and_wraps_left_aligned(records):
     assert list(styler.data.index) == list(references.REFERENCES["01"])
     html = styler.to_html()
     assert "text-align: left" in html and "white-space: normal" in html
-
-
-def test_load_records_from_another_folder_and_a_missing_one(records, tmp_path_factory):
-    other = tmp_path_factory.mktemp("other")
-    (other / "lesson_05.json").write_text(json.dumps({"lesson": "05", "figures": [{"name": "a", "value": 1}]}))
-    assert report.load_records("05", other) == {"lesson": "05", "figures": [{"name": "a", "value": 1}]}
-    assert report.load_records("05") is None  # not in the records folder
-    assert report.load_records("01")["lesson"] == "01"
-    assert report.figures_by_name({"lesson": "05"}) == {}
 
 
 def test_comparison_and_its_table_of_a_loaded_record_whose_figures_have_no_unit(records):

@@ -14,13 +14,6 @@ def colab_url(notebook: str) -> str:
     return f"https://colab.research.google.com/github/{REPOSITORY}/blob/{BRANCH}/notebooks/{notebook}"
 
 
-def colab_badge(notebook: str) -> str:
-    """The markdown badge line for the top of a notebook."""
-    return (
-        f"[![Open In Colab](https://colab.research.google.com/assets/colab-badge.svg)]({colab_url(notebook)})"
-    )
-
-
 # The Colab cell installs from here; a test or an instructor can point it at a
 # wheel or a fork instead (tools/colab_check.py points it at the local wheel).
 PIP_TARGET_VAR = "COURSE_UTILS_PIP_TARGET"

@@ -116,7 +116,7 @@ def format_value(name: str, value: Any, unit: str = "") -> str:
 def comparison(records: dict[str, Any] | None = None) -> list[dict[str, str]]:
     """One row per figure the original lesson reported: ours beside it, and whether that is like for like.
 
-    ``records`` is a lesson's record (what :func:`load_records` returns); by
+    ``records`` is a lesson's record (a ``lesson_NN.json`` the runner read); by
     default the running notebook's. Figures the lesson reported that this run
     did not record say so instead of disappearing.
     """
@@ -146,14 +146,3 @@ def comparison_table(records: dict[str, Any] | None = None):
     table = pd.DataFrame(comparison(records)).set_index("figure")
     return table.style.set_properties(**{"text-align": "left", "white-space": "normal"})
 
-
-def load_records(lesson: str, directory: Path | None = None) -> dict[str, Any] | None:
-    path = (directory or records_dir()) / f"lesson_{lesson}.json"
-    if not path.exists():
-        return None
-    return json.loads(path.read_text())
-
-
-def figures_by_name(records: dict[str, Any]) -> dict[str, Any]:
-    """``{name: value}`` of a lesson's recorded figures."""
-    return {f["name"]: f["value"] for f in records.get("figures", [])}

@@ -11,7 +11,6 @@ import matplotlib.pyplot as plt
 import numpy as np
 from matplotlib.ticker import MaxNLocator
 
-RIGHT_COLOUR = "blue"
 WRONG_COLOUR = "red"
 
 
@@ -91,42 +90,6 @@ def plot_images(images, titles: Sequence[str] | None = None, cols: int = 5, size
                 ax.set_title(titles[i], fontsize=9)
         else:
             ax.axis("off")
-    fig.tight_layout()
-    return fig
-
-
-def prediction_title(predicted: int, true: int, class_names: Sequence[str]) -> tuple[str, str]:
-    """``("roses", "blue")`` when right, ``("roses (tulips)", "red")`` when wrong."""
-    if int(predicted) == int(true):
-        return class_names[int(predicted)], RIGHT_COLOUR
-    return f"{class_names[int(predicted)]} ({class_names[int(true)]})", WRONG_COLOUR
-
-
-def plot_prediction_grid(images, true_labels, predicted_labels, class_names: Sequence[str],
-                         rows: int = 6, cols: int = 5, title: str | None = None):
-    """Images titled with the prediction: blue when right, red with [true] when wrong.
-
-    Shows the first ``rows * cols`` images (fewer if there are fewer).
-    """
-    images = np.asarray(images)
-    true_labels = np.asarray(true_labels)
-    predicted_labels = np.asarray(predicted_labels)
-    if not (len(images) == len(true_labels) == len(predicted_labels)):
-        raise ValueError(
-            f"images ({len(images)}), true labels ({len(true_labels)}) and predictions "
-            f"({len(predicted_labels)}) must have the same length"
-        )
-    count = min(len(images), rows * cols)
-    fig, axes = plt.subplots(rows, cols, figsize=(2.2 * cols, 2.4 * rows), squeeze=False)
-    for i, ax in enumerate(axes.flat):
-        if i >= count:
-            ax.axis("off")
-            continue
-        _show_image(ax, images[i])
-        text, colour = prediction_title(predicted_labels[i], true_labels[i], class_names)
-        ax.set_title(text, color=colour, fontsize=9)
-    right = int(np.sum(true_labels[:count] == predicted_labels[:count]))
-    fig.suptitle(title or f"{right} of {count} right (blue right, red wrong with the true label)")
     fig.tight_layout()
     return fig
 
