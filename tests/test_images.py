@@ -62,18 +62,18 @@ def test_normalise_to_jpeg(folder):
     assert not list(folder.glob("*.part"))
 
 
-def test_clean_view_keeps_good_converts_odd_and_skips_bad(folder, tmp_path_factory):
+def test_clean_view_keeps_good_converts_odd_and_skips_bad(folder, tmp_path_factory, capsys):
     target = tmp_path_factory.mktemp("views") / "checked"
     before = {p.name: p.read_bytes() for p in folder.iterdir()}
-    lines = []
-    view, result = images.clean_view(folder, target, printer=lines.append)
+    view, result = images.clean_view(folder, target)
+    lines = capsys.readouterr().out.splitlines()
     assert sorted(p.name for p in view.iterdir()) == ["alpha.jpg", "cmyk.jpg", "good.jpg", "grey.jpg"]
     for name in ["alpha.jpg", "cmyk.jpg", "grey.jpg"]:
         assert Image.open(view / name).mode == "RGB"
     assert (view / "good.jpg").resolve() == (folder / "good.jpg").resolve()
     assert {p.name: p.read_bytes() for p in folder.iterdir()} == before  # the learner's folder is untouched
     assert "skipped 4 unreadable" in lines[0] and len(result.bad) == 4
-    assert not target.with_name("checked.part").exists()
+    assert sorted(p.name for p in target.parent.iterdir()) == ["checked"]  # no staging folder left
 
 
 # --- exact behaviour (mutation testing, issue 17) -------------------------------------------
@@ -290,10 +290,10 @@ def _view_files(view):
     return sorted(str(p.relative_to(view)) for p in view.rglob("*") if not p.is_dir())
 
 
-def test_clean_view_keeps_the_folder_tree_and_leaves_hidden_files_out(nested, tmp_path):
-    lines = []
+def test_clean_view_keeps_the_folder_tree_and_leaves_hidden_files_out(nested, tmp_path, capsys):
     target = tmp_path / "views" / "photos_checked"
-    view, result = images.clean_view(nested, target, printer=lines.append)
+    view, result = images.clean_view(nested, target)
+    lines = capsys.readouterr().out.splitlines()
     assert view == target and view.is_dir()
     assert _view_files(view) == ["roses/r1.jpg", "roses/r2.jpg", "tulips/deep/t2.jpg", "tulips/grey.jpg",
                                  "tulips/t1.jpg"]
@@ -312,18 +312,18 @@ def test_clean_view_of_a_folder_inside_a_hidden_folder(tmp_path):
     source = tmp_path / ".keras" / "datasets" / "photos"
     source.mkdir(parents=True)
     _random_jpeg(source / "a.jpg", size=(8, 8))
-    view, result = images.clean_view(source, tmp_path / "checked", printer=lambda line: None)
+    view, result = images.clean_view(source, tmp_path / "checked")
     assert _view_files(view) == ["a.jpg"] and result.good == [source / "a.jpg"]
 
 
-def test_clean_view_replaces_an_older_view_and_a_stale_part_folder(nested, tmp_path):
+def test_clean_view_replaces_an_older_view_and_a_killed_runs_staging_folder(nested, tmp_path):
     target = tmp_path / "checked"
     (target / "old").mkdir(parents=True)
     (target / "old" / "gone.jpg").write_bytes(b"old view")
-    stale = tmp_path / "checked.part"
+    stale = tmp_path / ".checked.123-abcdef01.part"  # files.staging_path's name
     (stale / "roses").mkdir(parents=True)
     (stale / "roses" / "leftover.jpg").write_bytes(b"from a killed run")
-    view, _ = images.clean_view(nested, target, printer=lambda line: None)
+    view, _ = images.clean_view(nested, target)
     assert _view_files(view) == ["roses/r1.jpg", "roses/r2.jpg", "tulips/deep/t2.jpg", "tulips/grey.jpg",
                                  "tulips/t1.jpg"]
     assert not stale.exists()
@@ -334,16 +334,16 @@ def test_clean_view_copies_where_links_are_not_possible(nested, tmp_path, monkey
         raise OSError("links not supported here")
 
     monkeypatch.setattr(images.Path, "symlink_to", no_links)
-    view, _ = images.clean_view(nested, tmp_path / "checked", printer=lambda line: None)
+    view, _ = images.clean_view(nested, tmp_path / "checked")
     copy = view / "roses" / "r1.jpg"
     assert not copy.is_symlink() and copy.read_bytes() == (nested / "roses" / "r1.jpg").read_bytes()
 
 
 def test_clean_view_limited_to_some_files_and_an_empty_view(nested, tmp_path):
-    view, result = images.clean_view(nested, tmp_path / "some", printer=lambda line: None,
+    view, result = images.clean_view(nested, tmp_path / "some",
                                      files=[nested / "roses" / "r2.jpg", str(nested / "tulips" / "t1.jpg")])
     assert _view_files(view) == ["roses/r2.jpg", "tulips/t1.jpg"] and not result.bad
-    view, result = images.clean_view(nested, tmp_path / "none", printer=lambda line: None, files=[])
+    view, result = images.clean_view(nested, tmp_path / "none", files=[])
     assert view.is_dir() and _view_files(view) == [] and result.summary() == "0 readable images"
 
 
@@ -360,7 +360,7 @@ def test_a_transparent_colour_key_in_a_grey_or_rgb_png_gets_white_too(tmp_path):
 
 def test_clean_view_of_nothing_into_a_folder_that_does_not_exist_yet(nested, tmp_path):
     target = tmp_path / "new" / "deeper" / "view"
-    view, _ = images.clean_view(nested, target, printer=lambda line: None, files=[])
+    view, _ = images.clean_view(nested, target, files=[])
     assert view.is_dir() and _view_files(view) == []
 
 
@@ -372,5 +372,5 @@ def test_a_failed_clean_view_leaves_no_staging_folder_and_no_view(nested, tmp_pa
     target = tmp_path / "views" / "checked"
     target.parent.mkdir()
     with pytest.raises(OSError, match="disk full"):
-        images.clean_view(nested, target, printer=lambda line: None)
+        images.clean_view(nested, target)
     assert list(target.parent.iterdir()) == []

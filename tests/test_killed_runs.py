@@ -106,7 +106,7 @@ def test_a_checked_view_killed_before_its_rename_is_rebuilt(tmp_path):
         """)
     assert not target.exists() and any(name.endswith(".part") for name in visible(tmp_path))
 
-    view, result = images.clean_view(source, target, printer=lambda line: None)
+    view, result = images.clean_view(source, target)
     assert sorted(p.name for p in (view / "roses").iterdir()) == ["grey.jpg", "r0.jpg", "r1.jpg", "r2.jpg"]
     assert Image.open(view / "roses" / "grey.jpg").mode == "RGB"
     assert visible(tmp_path) == ["checked", "photos"]

@@ -9,14 +9,14 @@ RGB instead of rejecting them.
 """
 from __future__ import annotations
 
-import os
+import shutil
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 
-from course_utils.setup.files import build_lock, remove_leftovers, replace_folder, staging_path
+from course_utils.setup.files import build_once
 
 IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".bmp", ".gif"}
 
@@ -94,53 +94,47 @@ def load_rgb(path: str | Path, size: tuple[int, int] | None = None) -> np.ndarra
 
 
 def normalise_to_jpeg(source: str | Path, target: str | Path) -> Path:
-    """Write ``source`` as an RGB JPEG at ``target`` (atomically), for pipelines that decode JPEG only."""
+    """Write ``source`` as an RGB JPEG at ``target``, for pipelines that decode JPEG only.
+
+    Written in place: :func:`clean_view`, its caller, builds in a staging folder.
+    """
     from PIL import Image
 
     target = Path(target)
-    tmp = target.with_name(target.name + ".part")
-    Image.fromarray(load_rgb(source)).save(tmp, format="JPEG", quality=95)
-    os.replace(tmp, target)
+    Image.fromarray(load_rgb(source)).save(target, format="JPEG", quality=95)
     return target
 
 
-def clean_view(source: str | Path, target: str | Path, *, printer=print,
+def clean_view(source: str | Path, target: str | Path, *,
                files: Iterable[str | Path] | None = None) -> tuple[Path, ScanResult]:
     """A copy of the folder tree at ``source`` that holds only readable RGB images.
 
     Readable RGB files are linked (or copied where links are not possible),
     greyscale / CMYK / alpha images are written as converted RGB JPEGs, and
     unreadable files are left out and reported by name and count. The
-    learner's folder is never changed. Built in ``<target>.part`` and renamed
-    into place when complete; an older view at ``target`` is replaced.
+    learner's folder is never changed. Built afresh by ``files.build_once`` (a staging
+    folder renamed into place when complete); an older view at ``target`` is replaced.
     ``files`` limits the view to those files under ``source``.
     """
-    import shutil
-
     source, target = Path(source), Path(target)
     if files is None:
         files = sorted(p for p in source.rglob("*")
                        if p.is_file() and not any(part.startswith(".") for part in p.relative_to(source).parts))
     result = scan_images(files)
-    # Under a cross-process lock, in a staging folder of this process's own (files.build_once's parts).
-    with build_lock(target):
-        shutil.rmtree(target.with_name(target.name + ".part"), ignore_errors=True)  # a killed run's, older name
-        remove_leftovers(target)
-        tmp = staging_path(target)
-        try:
-            for path in result.good:
-                out = tmp / path.relative_to(source)
-                out.parent.mkdir(parents=True, exist_ok=True)
-                if path in result.converted:
-                    normalise_to_jpeg(path, out.with_suffix(".jpg"))
-                else:
-                    try:
-                        out.symlink_to(path.resolve())
-                    except OSError:
-                        shutil.copyfile(path, out)
-            tmp.mkdir(parents=True, exist_ok=True)  # an empty view is still a folder
-            replace_folder(tmp, target)
-        finally:
-            shutil.rmtree(tmp, ignore_errors=True)
-    printer(f"{source}: {result.summary()}")
+
+    def build(staging: Path) -> None:
+        staging.mkdir(parents=True)  # an empty view is still a folder
+        for path in result.good:
+            out = staging / path.relative_to(source)
+            out.parent.mkdir(parents=True, exist_ok=True)
+            if path in result.converted:
+                normalise_to_jpeg(path, out.with_suffix(".jpg"))
+            else:
+                try:
+                    out.symlink_to(path.resolve())
+                except OSError:
+                    shutil.copyfile(path, out)
+
+    build_once(target, build, ready=lambda path: False)
+    print(f"{source}: {result.summary()}")
     return target, result
