@@ -141,3 +141,22 @@ def test_checkout_keeps_data_and_build_in_the_checkout(monkeypatch):
     assert env.data_dir() == ROOT / "data"
     monkeypatch.setenv("COURSE_DATA_DIR", "/somewhere/else")
     assert env.data_dir() == Path("/somewhere/else") and env.project_root() == ROOT
+
+
+@pytest.mark.parametrize("module, name, builtin", [
+    ("course_utils.setup.env", "KerasVersionError", RuntimeError),
+    ("course_utils.setup.env", "NetworkBlockedError", OSError),
+    ("course_utils.setup.compat", "StackError", RuntimeError),
+    ("course_utils.models", "LayerNotFoundError", LookupError),
+    ("course_utils.models", "ModelFileError", FileNotFoundError),
+    ("course_utils.exercises", "ExerciseFailed", AssertionError),
+    ("course_utils.exercises.grading", "GradingError", RuntimeError),
+    ("course_utils.course.runner", "NotebookTimeout", TimeoutError),
+])
+def test_each_course_error_keeps_its_builtin_base_under_course_error(module, name, builtin):
+    import importlib
+
+    from course_utils.errors import CourseError
+
+    cls = getattr(importlib.import_module(module), name)
+    assert issubclass(cls, CourseError) and issubclass(cls, builtin)

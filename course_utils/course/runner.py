@@ -34,6 +34,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 from course_utils.course import report
+from course_utils.errors import CourseError
 from course_utils.setup.env import project_root
 from course_utils.setup.profiles import PROFILES, resolve_profile
 
@@ -86,7 +87,7 @@ def _first_error_line(exc: BaseException) -> str:
     return f"{ename}: {evalue[0] if evalue else ''}".strip()
 
 
-class NotebookTimeout(Exception):
+class NotebookTimeout(CourseError, TimeoutError):
     """The whole notebook ran longer than its time limit."""
 
 

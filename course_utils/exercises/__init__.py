@@ -46,16 +46,18 @@ import warnings
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
+from course_utils.errors import CourseError
+
 __all__ = ["Exercise", "ExerciseFailed", "Verdict", "Wrong", "grading_mode"]
 
 GRADING_VARIABLE = "NBGRADER_EXECUTION"
 
 
-class Wrong(Exception):
+class Wrong(CourseError):
     """Raised by a checker: the answer is wrong, and the message says what is wrong."""
 
 
-class ExerciseFailed(AssertionError):
+class ExerciseFailed(CourseError, AssertionError):
     """A wrong or missing answer while nbgrader grades or validates the notebook."""
 
 

@@ -34,6 +34,7 @@ import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from course_utils.errors import CourseError
 from course_utils.setup.env import checkout_root
 
 ROOT = checkout_root() or Path.cwd()
@@ -51,7 +52,7 @@ GRADING_ENVIRONMENT = {
 }
 
 
-class GradingError(RuntimeError):
+class GradingError(CourseError, RuntimeError):
     """nbgrader is missing, or one of its steps failed (the message carries its log)."""
 
 

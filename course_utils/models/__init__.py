@@ -10,14 +10,16 @@ from pathlib import Path
 
 import numpy as np
 
+from course_utils.errors import CourseError
+
 LayerKey = int | str
 
 
-class LayerNotFoundError(LookupError):
+class LayerNotFoundError(CourseError, LookupError):
     """A layer index or name that the model does not have."""
 
 
-class ModelFileError(FileNotFoundError):
+class ModelFileError(CourseError, FileNotFoundError):
     """A saved model file that is missing or not a Keras model file."""
 
 

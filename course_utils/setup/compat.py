@@ -9,10 +9,12 @@ from __future__ import annotations
 
 from importlib import metadata
 
+from course_utils.errors import CourseError
+
 MIN_TENSORFLOW = (2, 15)
 
 
-class StackError(RuntimeError):
+class StackError(CourseError, RuntimeError):
     """The installed TensorFlow / tf-keras cannot run the course."""
 
 

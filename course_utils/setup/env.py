@@ -13,6 +13,8 @@ import socket
 import sys
 from pathlib import Path
 
+from course_utils.errors import CourseError
+
 LEGACY_KERAS_VAR = "TF_USE_LEGACY_KERAS"
 
 RESTART_MESSAGE = (
@@ -22,7 +24,7 @@ RESTART_MESSAGE = (
 )
 
 
-class KerasVersionError(RuntimeError):
+class KerasVersionError(CourseError, RuntimeError):
     """TensorFlow runs Keras 3 in this process; only a kernel restart fixes it."""
 
 
@@ -206,7 +208,7 @@ def _is_ip_literal(name) -> bool:
         return False
 
 
-class NetworkBlockedError(OSError):
+class NetworkBlockedError(CourseError, OSError):
     """Raised by the offline guard when code tries to reach a remote host."""
 
 
