@@ -212,10 +212,8 @@ models.trainable_report(model).tail(4)
 # 0..255 and 0/1 labels (`label_mode="binary"`, the lesson's `class_mode`).
 
 # %%
-base_dir = catsdogs.prepare_cats_and_dogs(
-    cfg.catsdogs_source, num_images=cfg.num_images, image_size=cfg.image_size, seed=cfg.seed,
-    local_copy=cfg.cats_dogs,
-)
+base_dir = catsdogs.load(cfg.source, local_copy=cfg.cats_dogs, seed=cfg.seed, num_images=cfg.num_images,
+                         image_size=cfg.image_size)
 train_dir = base_dir / "train"
 validation_dir = base_dir / "validation"
 image_size = (cfg.image_size, cfg.image_size)

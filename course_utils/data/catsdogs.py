@@ -1,4 +1,4 @@
-"""cats_and_dogs_filtered: download, extract, check, or generate a stand-in in the same layout.
+"""cats_and_dogs_filtered for lesson 05: the real folder (downloaded, or the learner's copy) or a stand-in.
 
 The data set is a folder::
 
@@ -8,34 +8,25 @@ The data set is a folder::
         validation/cats/*.jpg     500
         validation/dogs/*.jpg     500
 
-The ``full`` profile downloads ``cats_and_dogs_filtered.zip`` (the lesson's
-URL), verifies it and extracts it into a temporary folder that is moved into
-place only when its layout is complete. A learner who already has the zip
-or the extracted folder passes its path instead. The ``quick`` profile writes
-generated two-class JPEGs in the same layout, so the notebook reads both with
-the same code.
-
-No checksum of the archive is published. We verify what can be verified
-honestly: its size (the Content-Length the bucket serves, seen in public
-download logs), the CRC-32 of every member of the zip, and the layout and
-image counts after extraction.
+:func:`load` gives that folder for either source; the notebook reads both with
+the same code. No checksum of the archive is published. We verify what can be
+verified honestly: its size (the Content-Length the bucket serves, seen in
+public download logs), the CRC-32 of every member of the zip, and the layout
+and image counts after extraction.
 """
 from __future__ import annotations
 
 import os
 import shutil
-import tempfile
-import zipfile
-import zlib
 from collections.abc import Mapping
 from pathlib import Path
 
 import numpy as np
 
 from course_utils.data import downloads, images
-from course_utils.setup import env
 from course_utils.data.generated import DataLayoutError, make_images, write_image_folder
-from course_utils.setup.files import build_lock, replace_folder
+from course_utils.errors import CourseError
+from course_utils.setup import env, files, profiles
 
 FOLDER_NAME = "cats_and_dogs_filtered"
 GENERATED_FOLDER_NAME = "cats_and_dogs_generated"
@@ -55,7 +46,7 @@ LAYOUT_HELP = (
 )
 
 
-class CatsDogsLayoutError(DataLayoutError):
+class CatsDogsLayoutError(DataLayoutError, CourseError):
     """A folder that is not laid out like cats_and_dogs_filtered."""
 
 
@@ -64,26 +55,15 @@ def _layout_error(root: Path, problem: str) -> CatsDogsLayoutError:
 
 
 def check_zip(path: str | Path) -> None:
-    """A readable zip whose members all pass their CRC-32 and stay inside the folder.
+    """:func:`course_utils.setup.files.check_zip` as a download check: :class:`downloads.VerificationError`.
 
-    Raises :class:`downloads.VerificationError` otherwise (so :func:`downloads.fetch`
-    treats it like a wrong checksum).
+    So :func:`downloads.fetch` treats a damaged archive like a wrong checksum and keeps nothing.
     """
-    path = Path(path)
-    again = f"; download {FOLDER_NAME}.zip again, or point CATS_DOGS at a good copy"
-    if not zipfile.is_zipfile(path):
-        raise downloads.VerificationError(f"{path} is not a zip archive (truncated or not the right file){again}")
-    with zipfile.ZipFile(path) as archive:
-        for name in archive.namelist():
-            parts = Path(name).parts
-            if name.startswith(("/", "\\")) or ".." in parts or (parts and ":" in parts[0]):
-                raise downloads.VerificationError(f"{path}: unsafe member path {name!r}; not extracting it")
-        try:
-            bad = archive.testzip()
-        except (zipfile.BadZipFile, zlib.error, OSError, EOFError) as err:  # zlib: damaged deflated data
-            raise downloads.VerificationError(f"{path}: damaged zip ({err}){again}") from err
-        if bad is not None:
-            raise downloads.VerificationError(f"{path}: member {bad!r} fails its CRC-32 check (damaged archive){again}")
+    try:
+        files.check_zip(path)
+    except files.ZipError as err:
+        raise downloads.VerificationError(
+            f"{err}; download {FOLDER_NAME}.zip again, or point CATS_DOGS at a good copy") from err
 
 
 ARCHIVE = downloads.Asset(
@@ -162,6 +142,51 @@ def list_images(root: str | Path, split: str) -> tuple[list[Path], np.ndarray]:
     return paths, np.asarray(labels, dtype="int64")  # pragma: no mutate (numpy 2: ints are int64 everywhere)
 
 
+def _describe(counts: Mapping[str, Mapping[str, int]]) -> str:
+    return "; ".join(
+        f"{split}: " + ", ".join(f"{n:,} {name}" for name, n in counts[split].items()) for split in counts
+    )
+
+
+def load(source: str = "real", *, local_copy: str | Path | None = None, seed: int = 0, progress: bool = True,
+         num_images: int | None = None, image_size: int = 150) -> Path:
+    """The data folder, ``<it>/{train,validation}/{cats,dogs}/*.jpg``, for ``source``.
+
+    ``"real"``: ``local_copy`` if given (a folder, checked and read where it is, or
+    through a checked view when some images are unreadable or not RGB; or the zip,
+    verified, then extracted); else ``$KERAS_HOME/datasets/cats_and_dogs_filtered``
+    (or the classroom's shared copy), downloaded, verified and extracted there once.
+    ``"stand-in"``: ``num_images`` generated two-class JPEGs of ``image_size`` pixels
+    (:func:`make_stand_in`) in ``$KERAS_HOME/datasets/cats_and_dogs_generated``.
+    ``progress`` shows the download's progress bar.
+    """
+    folder = env.keras_home() / "datasets"
+    if profiles.check_source(source, "cats_and_dogs_filtered") == "stand-in":
+        if num_images is None:
+            raise ValueError("source='stand-in' needs num_images")
+        if local_copy is not None:
+            print(f"note: the quick profile generates its images; your copy {local_copy} is not used")
+        root = make_stand_in(folder / GENERATED_FOLDER_NAME, num_images, image_size=image_size, seed=seed)
+        print(f"generated stand-in data at {root} ({_describe(count_images(root))})")
+        return root
+    if local_copy is not None and Path(local_copy).is_dir():
+        return _learners_folder(Path(local_copy), folder)
+    final = folder / FOLDER_NAME
+    if local_copy is None:  # a classroom's shared, read-only copy is read where it is (env.find_data)
+        found = env.find_data(final, what="cats_and_dogs_filtered (extracted)")
+        if found.exists():
+            try:  # only a complete, checked folder is ever moved here; someone changed this one
+                counts = check_layout(found, FULL_COUNTS)
+            except CatsDogsLayoutError as err:
+                raise CatsDogsLayoutError(f"{err} To download and extract it again, delete {found}.") from None
+            print(f"cats_and_dogs_filtered: found {found} ({_describe(counts)})")
+            return found
+    archive = downloads.fetch(ARCHIVE, folder, local_copy=local_copy, progress=progress)
+    root = files.extract_zip(archive, final, arrange=_arrange_extracted, ready=_is_complete)
+    print(f"cats_and_dogs_filtered: extracted to {root} ({_describe(count_images(root))})")
+    return root
+
+
 def _find_data_root(folder: Path) -> Path:
     """The folder holding ``train/`` and ``validation/``: ``folder`` or one level down."""
     if (folder / "train").is_dir():
@@ -172,82 +197,42 @@ def _find_data_root(folder: Path) -> Path:
     return folder / FOLDER_NAME
 
 
-def extract_archive(zip_path: str | Path, folder: str | Path, *,
-                    expected: Mapping[str, Mapping[str, int]] | None = FULL_COUNTS) -> Path:
-    """Extract ``zip_path`` and move its data folder to ``folder/cats_and_dogs_filtered``.
+def _arrange_extracted(staging: Path) -> None:
+    """The archive's data folder (one level down, whatever its name) becomes ``staging`` itself, checked."""
+    inner = _find_data_root(staging)
+    check_layout(inner, FULL_COUNTS)
+    if inner != staging:
+        aside = staging.with_name(staging.name + "-data")
+        os.replace(inner, aside)
+        shutil.rmtree(staging)
+        os.replace(aside, staging)
 
-    Extraction goes to a temporary folder next to the target; only a complete
-    layout is moved into place, so an interrupted extraction leaves nothing
-    that a later run would use.
-    """
-    folder = Path(folder)
-    folder.mkdir(parents=True, exist_ok=True)
-    final = folder / FOLDER_NAME
-    check_zip(zip_path)
-    for stale in folder.glob(f".{FOLDER_NAME}.extracting-*"):
-        shutil.rmtree(stale, ignore_errors=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{FOLDER_NAME}.extracting-", dir=folder))
+
+def _is_complete(root: Path) -> bool:
     try:
-        with zipfile.ZipFile(zip_path) as archive:
-            archive.extractall(tmp)
-        inner = _find_data_root(tmp)
-        check_layout(inner, expected)
-        replace_folder(inner, final)
-    finally:
-        shutil.rmtree(tmp, ignore_errors=True)
-    return final
+        check_layout(root, FULL_COUNTS)
+    except CatsDogsLayoutError:
+        return False
+    return True
 
 
-def download_cats_and_dogs(folder: str | Path, *, local_copy: str | Path | None = None,
-                           asset: downloads.Asset = ARCHIVE,
-                           expected: Mapping[str, Mapping[str, int]] | None = FULL_COUNTS,
-                           **fetch_options) -> Path:
-    """The data folder of cats_and_dogs_filtered under ``folder``, fetched if needed.
-
-    ``local_copy`` may be the zip (verified, then extracted here) or an
-    extracted folder (checked and used where it is). ``fetch_options`` go to
-    :func:`downloads.fetch` (retries, opener...).
-    """
-    folder = Path(folder)
-    if local_copy is not None and Path(local_copy).is_dir():
-        root = _find_data_root(Path(local_copy))
-        if not (root / "train").is_dir():
-            raise _layout_error(Path(local_copy), "neither it nor a folder inside it has train/ and validation/")
-        counts = check_layout(root, expected)
-        print(f"cats_and_dogs_filtered: using your folder {root} ({_describe(counts)})")
-        scan = images.scan_images(p for split in SPLITS for name in CLASS_NAMES
-                                  for p in sorted((root / split / name).iterdir()) if p.is_file())
-        if scan.bad or scan.converted:  # train on a clean view; the learner's folder stays as it is
-            view, _ = images.clean_view(root, folder / (FOLDER_NAME + "_checked"))
-            return view
-        return root
-    final = folder / FOLDER_NAME
-    if local_copy is None:  # a classroom's shared, read-only copy is read where it is (env.find_data)
-        final = env.find_data(final, what="cats_and_dogs_filtered (extracted)")
-    if final.exists() and local_copy is None:
-        try:  # only a complete, checked folder is ever moved here; someone changed this one
-            counts = check_layout(final, expected)
-        except CatsDogsLayoutError as err:
-            raise CatsDogsLayoutError(f"{err} To download and extract it again, delete {final}.") from None
-        print(f"cats_and_dogs_filtered: found {final} ({_describe(counts)})")
-        return final
-    with build_lock(folder / FOLDER_NAME):  # one run downloads and extracts; the others wait, then reuse it
-        if local_copy is None and (folder / FOLDER_NAME).exists():
-            return download_cats_and_dogs(folder, asset=asset, expected=expected, **fetch_options)
-        archive = downloads.fetch(asset, folder, local_copy=local_copy, **fetch_options)
-        root = extract_archive(archive, folder, expected=expected)
-    print(f"cats_and_dogs_filtered: extracted to {root} ({_describe(count_images(root))})")
+def _learners_folder(local: Path, folder: Path) -> Path:
+    """The learner's extracted copy, checked; a checked view under ``folder`` when images need it."""
+    root = _find_data_root(local)
+    if not (root / "train").is_dir():
+        raise _layout_error(local, "neither it nor a folder inside it has train/ and validation/")
+    counts = check_layout(root, FULL_COUNTS)
+    print(f"cats_and_dogs_filtered: using your folder {root} ({_describe(counts)})")
+    scan = images.scan_images(p for split in SPLITS for name in CLASS_NAMES
+                              for p in sorted((root / split / name).iterdir()) if p.is_file())
+    if scan.bad or scan.converted:  # train on a clean view; the learner's folder stays as it is
+        view, _ = images.clean_view(root, folder / (FOLDER_NAME + "_checked"))
+        return view
     return root
 
 
-def _describe(counts: Mapping[str, Mapping[str, int]]) -> str:
-    return "; ".join(
-        f"{split}: " + ", ".join(f"{n:,} {name}" for name, n in counts[split].items()) for split in counts
-    )
-
-
 def generated_counts(num_images: int, validation_fraction: float = 1 / 3) -> dict[str, dict[str, int]]:
-    """How :func:`make_quick_cats_and_dogs` splits ``num_images`` (balanced classes)."""
+    """How :func:`make_stand_in` splits ``num_images`` (balanced classes)."""
     validation = int(round(num_images * validation_fraction / 2)) * 2
     train = (num_images - validation) // 2 * 2
     if train < 2 or validation < 2:
@@ -258,71 +243,35 @@ def generated_counts(num_images: int, validation_fraction: float = 1 / 3) -> dic
     }
 
 
-def make_quick_cats_and_dogs(folder: str | Path, num_images: int, *, image_size: int = 150,
-                             seed: int = 0, validation_fraction: float = 1 / 3) -> Path:
-    """Generated two-class JPEGs in the cats_and_dogs_filtered layout; returns the data folder.
+def make_stand_in(root: str | Path, num_images: int, *, image_size: int = 150, seed: int = 0,
+                  validation_fraction: float = 1 / 3) -> Path:
+    """Generated two-class JPEGs in the cats_and_dogs_filtered layout at ``root``; returns ``root``.
 
     The two classes differ in colour and stripe direction (see
     :func:`course_utils.data.generated.make_images`), so a classifier can learn them.
     Train and validation come from different seeds: no image is in both.
-    A folder generated earlier with the same settings is reused.
+    Built once (:func:`course_utils.setup.files.build_once`); rebuilt when the settings change.
     """
-    folder = Path(folder)
-    folder.mkdir(parents=True, exist_ok=True)
-    final = folder / GENERATED_FOLDER_NAME
     counts = generated_counts(num_images, validation_fraction)
     marker = (
         f"Generated stand-in for cats_and_dogs_filtered (course quick profile): NOT cats and dogs.\n"
         f"num_images={num_images} image_size={image_size} seed={seed} counts={counts}\n"
     )
-    if (final / GENERATED_MARKER).is_file() and (final / GENERATED_MARKER).read_text() == marker:
+
+    def ready(path: Path) -> bool:
+        if not (path / GENERATED_MARKER).is_file() or (path / GENERATED_MARKER).read_text() != marker:
+            return False
         try:
-            check_layout(final, counts)
-            return final
+            return check_layout(path, counts) == counts
         except CatsDogsLayoutError:
-            pass
-    tmp = Path(tempfile.mkdtemp(prefix=f".{GENERATED_FOLDER_NAME}.building-", dir=folder))
-    try:
+            return False
+
+    def build(staging: Path) -> None:
         for offset, split in enumerate(SPLITS):
             total = sum(counts[split].values())
-            images, labels = make_images(total, image_size, num_classes=2, seed=seed + 101 * offset)
-            write_image_folder(tmp / split, images, labels, CLASS_NAMES)
-        check_layout(tmp, counts)
-        (tmp / GENERATED_MARKER).write_text(marker)
-        replace_folder(tmp, final)
-    finally:
-        shutil.rmtree(tmp, ignore_errors=True)
-    return final
+            pictures, labels = make_images(total, image_size, num_classes=2, seed=seed + 101 * offset)
+            write_image_folder(staging / split, pictures, labels, CLASS_NAMES)
+        check_layout(staging, counts)
+        (staging / GENERATED_MARKER).write_text(marker)
 
-
-def default_folder() -> Path:
-    """``$KERAS_HOME/datasets`` (where ``tf.keras.utils.get_file`` keeps data sets), else ``<data>/keras/datasets``.
-
-    ``start_lesson`` points ``KERAS_HOME`` at ``data/keras`` (full) or
-    ``data/quick/keras`` (quick), so generated data never sits beside real data.
-    """
-    from course_utils.setup.env import data_dir
-
-    return Path(os.environ.get("KERAS_HOME") or data_dir() / "keras") / "datasets"
-
-
-def prepare_cats_and_dogs(source: str, folder: str | Path | None = None, *, num_images: int | None = None,
-                          image_size: int = 150, seed: int = 0,
-                          local_copy: str | Path | None = None, **fetch_options) -> Path:
-    """The data folder for the profile's ``source``: ``"download"`` or ``"generated"``.
-
-    ``folder`` defaults to :func:`default_folder`.
-    """
-    folder = Path(folder) if folder is not None else default_folder()
-    if source == "download":
-        return download_cats_and_dogs(folder, local_copy=local_copy, **fetch_options)
-    if source == "generated":
-        if num_images is None:
-            raise ValueError("source='generated' needs num_images")
-        if local_copy is not None:
-            print(f"note: the quick profile generates its images; your copy {local_copy} is not used")
-        with build_lock(Path(folder) / GENERATED_FOLDER_NAME):  # one run writes it, the others reuse it
-            root = make_quick_cats_and_dogs(folder, num_images, image_size=image_size, seed=seed)
-        print(f"generated stand-in data at {root} ({_describe(count_images(root))})")
-        return root
-    raise ValueError(f"unknown cats-and-dogs source {source!r}: use 'download' or 'generated'")
+    return files.build_once(root, build, ready=ready)

@@ -9,11 +9,15 @@ import hashlib
 import os
 import shutil
 import uuid
+import zipfile
+import zlib
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
 from filelock import FileLock
+
+from course_utils.errors import CourseError
 
 
 def replace_folder(ready: str | Path, target: str | Path) -> Path:
@@ -123,3 +127,44 @@ def sha256(path: str | Path, chunk: int = 1 << 20) -> str:
         while block := f.read(chunk):
             digest.update(block)
     return digest.hexdigest()
+
+
+class ZipError(CourseError, ValueError):
+    """A zip archive that is damaged, or one whose members would land outside the folder."""
+
+
+def check_zip(archive: str | Path) -> None:
+    """A readable zip whose members all pass their CRC-32 and stay inside the folder, else :class:`ZipError`."""
+    archive = Path(archive)
+    if not zipfile.is_zipfile(archive):
+        raise ZipError(f"{archive} is not a zip archive (truncated or not the right file)")
+    with zipfile.ZipFile(archive) as zipped:
+        for name in zipped.namelist():
+            parts = Path(name).parts
+            if name.startswith(("/", "\\")) or ".." in parts or (parts and ":" in parts[0]):
+                raise ZipError(f"{archive}: unsafe member path {name!r}; not extracting it")
+        try:
+            bad = zipped.testzip()
+        except (zipfile.BadZipFile, zlib.error, OSError, EOFError) as err:  # zlib: damaged deflated data
+            raise ZipError(f"{archive}: damaged zip ({err})") from err
+        if bad is not None:
+            raise ZipError(f"{archive}: member {bad!r} fails its CRC-32 check (damaged archive)")
+
+
+def extract_zip(archive: str | Path, target: str | Path, *, arrange: Callable[[Path], object] | None = None,
+                ready: Callable[[Path], bool] | None = None) -> Path:
+    """``target``: the folder of ``archive``'s files, extracted once through :func:`build_once`.
+
+    The course's one zip installer. :func:`check_zip` runs first (nothing is written for a
+    damaged archive or one with members outside the folder); ``arrange(staging)`` may then move
+    or check the extracted files (it raises to refuse them) before they are put in place in one
+    rename. ``ready`` is :func:`build_once`'s. The archive itself is only read.
+    """
+    def build(staging: Path) -> None:
+        check_zip(archive)
+        with zipfile.ZipFile(archive) as zipped:
+            zipped.extractall(staging)
+        if arrange is not None:
+            arrange(staging)
+
+    return build_once(target, build, ready=ready)

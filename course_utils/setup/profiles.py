@@ -218,7 +218,6 @@ LESSONS: dict[str, dict[str, Any]] = {
             # 20 epochs of fine-tuning (2,000 images each) after the 100 of the head: twice the
             # 10 of TensorFlow's transfer-learning tutorial, a fifth of the head's schedule.
             "fine_tune_epochs": 20,
-            "catsdogs_source": "download",
             "weights_source": "download",
             "num_images": None,
         },
@@ -235,7 +234,6 @@ LESSONS: dict[str, dict[str, Any]] = {
             "validation_steps": 1,
             # One epoch: enough to draw the phase boundary, and the run stays well under 90 s.
             "fine_tune_epochs": 1,
-            "catsdogs_source": "generated",
             "weights_source": "stand-in",
             "num_images": 60,
         },
