@@ -98,7 +98,7 @@ import course_utils
 from course_utils.data import cactus, photos
 from course_utils import models
 from course_utils.show import plots
-from course_utils.models import weights
+from course_utils.models import standins, weights
 from course_utils.show.timing import EpochTimer, Stopwatch
 
 cfg = course_utils.start_lesson("04", PROFILE, epochs=EPOCHS, batch_size=BATCH_SIZE,
@@ -353,7 +353,7 @@ def add_baseline(ax):
 # weights are random filters built offline, scaled to keep the signal.
 
 # %%
-BASE_WEIGHTS = cactus.base_weights(cfg.base_weights, seed=cfg.seed)
+BASE_WEIGHTS = standins.vgg19_base_weights(cfg.base_weights, seed=cfg.seed)
 
 tf.keras.utils.set_random_seed(cfg.seed)
 model = VGG19(weights=BASE_WEIGHTS, include_top=False, input_shape=(32, 32, 3))
@@ -529,8 +529,8 @@ print(models.summarize_trainable(model_d))
 
 batch_images, _ = valid_generator[0]
 pools = [f"block{i}_pool" for i in range(1, 6)]
-pd.concat({"D: Keras random init": cactus.layer_rms(model_d, batch_images, layer_names=pools),
-           f"B's base ({cfg.base_weights})": cactus.layer_rms(base_b, batch_images, layer_names=pools)}, axis=1)
+pd.concat({"D: Keras random init": standins.layer_rms(model_d, batch_images, layer_names=pools),
+           f"B's base ({cfg.base_weights})": standins.layer_rms(base_b, batch_images, layer_names=pools)}, axis=1)
 
 # %%
 history_d, timer_d = fit_timed(model_d, cfg.epochs)

@@ -90,7 +90,7 @@ from tensorflow.keras.applications.inception_v3 import InceptionV3
 from tensorflow.keras.optimizers import RMSprop
 
 import course_utils
-from course_utils.models import augment
+from course_utils.models import augment, standins
 from course_utils.data import catsdogs, downloads
 from course_utils import models
 from course_utils.show import plots
@@ -116,7 +116,7 @@ pd.set_option("display.max_colwidth", 120)
 pd.DataFrame(downloads.describe([downloads.INCEPTION_V3_NOTOP, catsdogs.ARCHIVE]))
 
 # %%
-local_weights_file = downloads.prepare_weights_file(cfg.weights_source, local_copy=cfg.weights_file, seed=cfg.seed)
+local_weights_file = standins.prepare_weights_file(cfg.weights_source, local_copy=cfg.weights_file, seed=cfg.seed)
 print(f"weights file: {local_weights_file} ({local_weights_file.stat().st_size / 1e6:.1f} MB)")
 
 # %% [markdown]

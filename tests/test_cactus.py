@@ -1,4 +1,4 @@
-"""The cactus CSV + folder loader, its generated stand-in, the Kaggle path and the stand-in weights."""
+"""The cactus CSV + folder loader, its generated stand-in and the Kaggle path."""
 import io
 import sys
 import types
@@ -9,7 +9,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from course_utils.data import cactus, downloads
+from course_utils.data import cactus
 
 
 def _write(root, labels, *, seed=0):
@@ -405,88 +405,6 @@ def test_a_rejected_token_is_explained(monkeypatch, no_kaggle_token):
         cactus.kaggle_api()
 
 
-# --- the stand-in weights for Parts B and C --------------------------------------------------------
-
-@pytest.fixture(scope="module")
-def stand_in(tmp_path_factory):
-    folder = tmp_path_factory.mktemp("keras_models")
-    path = cactus.base_weights("stand-in", seed=0, folder=folder, printer=lambda *_: None)
-    return folder, path
-
-
-def test_stand_in_file_is_built_once_and_checked(stand_in):
-    folder, path = stand_in
-    assert path == str(folder / cactus.STAND_IN_FILENAME)
-    assert cactus.stand_in_is_intact(path)
-    stamp = (folder / cactus.STAND_IN_FILENAME).stat().st_mtime_ns
-    notes = []
-    assert cactus.base_weights("stand-in", folder=folder, printer=notes.append) == path
-    assert (folder / cactus.STAND_IN_FILENAME).stat().st_mtime_ns == stamp and "stand-in" in notes[0]
-    assert not list(folder.glob("*.part"))
-
-
-def test_a_tampered_stand_in_is_noticed(tmp_path, stand_in):
-    import shutil
-
-    copy = tmp_path / cactus.STAND_IN_FILENAME
-    shutil.copy(stand_in[1], copy)
-    assert not cactus.stand_in_is_intact(copy)  # no .sha256 beside it
-    shutil.copy(stand_in[1] + ".sha256", str(copy) + ".sha256")
-    assert cactus.stand_in_is_intact(copy)
-    with open(copy, "r+b") as handle:
-        handle.seek(-100, 2)
-        handle.write(b"\x00" * 10)
-    assert not cactus.stand_in_is_intact(copy)
-
-
-def test_stand_in_keeps_the_signal_where_keras_default_init_loses_it(stand_in):
-    import tensorflow as tf
-
-    from course_utils.data.photos import photo_crops
-
-    images = photo_crops(32, 32, seed=5)
-    loaded = tf.keras.applications.vgg19.VGG19(weights=stand_in[1], include_top=False, input_shape=(32, 32, 3))
-    default = tf.keras.applications.vgg19.VGG19(weights=None, include_top=False, input_shape=(32, 32, 3))
-    ours = cactus.layer_rms(loaded, images, layer_names=["block5_pool"])["output RMS"].item()
-    keras = cactus.layer_rms(default, images, layer_names=["block5_pool"])["output RMS"].item()
-    assert 0.3 < ours < 10 and keras < 1e-2  # about 2 versus about 1e-4
-    kernel = loaded.get_layer("block3_conv2").get_weights()[0]
-    assert np.abs(kernel.mean(axis=(0, 1, 2))).max() < 1e-6  # every filter has zero mean
-    assert all(np.all(layer.get_weights()[1] == 0) for layer in loaded.layers if layer.weights)
-
-
-def test_stand_in_init_scales_every_convolution_and_needs_varied_images():
-    import tensorflow as tf
-
-    model = tf.keras.applications.vgg19.VGG19(weights=None, include_top=False, input_shape=(32, 32, 3))
-    from course_utils.data.photos import photo_crops
-
-    assert len(cactus.stand_in_init(model, photo_crops(8, 32), seed=1)) == 16
-    with pytest.raises(ValueError, match="no variance"):
-        cactus.stand_in_init(model, np.zeros((4, 32, 32, 3), np.float32))
-
-
-def test_layer_rms_table_and_unknown_layers():
-    import tensorflow as tf
-
-    model = tf.keras.applications.vgg19.VGG19(weights=None, include_top=False, input_shape=(32, 32, 3))
-    table = cactus.layer_rms(model, np.random.default_rng(0).random((4, 32, 32, 3)))
-    assert len(table) == 16 + 5 and table.index[0] == "block1_conv1" and (table["output RMS"] > 0).all()
-    with pytest.raises(ValueError, match="no layer to measure"):
-        cactus.layer_rms(model, np.zeros((1, 32, 32, 3)), layer_names=["fc1"])
-
-
-def test_base_weights_imagenet_offline_and_unknown_sources(tmp_path, monkeypatch):
-    monkeypatch.setenv("KERAS_HOME", str(tmp_path))
-    monkeypatch.setenv("HOME", str(tmp_path / "home"))
-    with pytest.raises(downloads.OfflineError) as err:
-        cactus.base_weights("imagenet", retries=1, printer=lambda *_: None)
-    assert "vgg19_weights_tf_dim_ordering_tf_kernels_notop.h5" in str(err.value)
-    assert "PROFILE=quick" in str(err.value)
-    with pytest.raises(ValueError, match="use one of imagenet, stand-in"):
-        cactus.base_weights("random")
-
-
 def test_unreadable_listed_images_are_named_and_left_out_before_training(tmp_path, capsys):
     from PIL import Image
 
@@ -861,41 +779,3 @@ def test_get_cactus_uses_data_another_run_installed_while_it_waited(tmp_path, mo
     root = cactus.get_cactus("kaggle", api=FakeKaggle(tmp_path, error=AssertionError("no")), printer=said.append)
     assert root == tmp_path / "data" / "aerial_cactus"
     assert said == [f"Kaggle data already installed at {root}"]
-
-
-def test_stand_in_file_is_the_documented_recipe(tmp_path):
-    """VGG19 without its top at 32x32, stand_in_init(seed) on 64 crops(seed) of the bundled photos."""
-    import tensorflow as tf
-
-    from course_utils.data.photos import photo_crops
-
-    path = cactus.build_stand_in_weights(tmp_path / "new" / "models" / "w.h5", seed=1)  # parent folders made
-    loaded = tf.keras.applications.vgg19.VGG19(weights=str(path), include_top=False, input_shape=(32, 32, 3))
-    tf.keras.utils.set_random_seed(1)
-    expected = tf.keras.applications.vgg19.VGG19(weights=None, include_top=False, input_shape=(32, 32, 3))
-    cactus.stand_in_init(expected, photo_crops(64, 32, seed=1), seed=1)
-    assert len(loaded.weights) == len(expected.weights) == 32
-    for ours, theirs in zip(loaded.weights, expected.weights):
-        np.testing.assert_allclose(ours.numpy(), theirs.numpy(), rtol=1e-6, atol=1e-7)
-
-
-def test_base_weights_says_which_stand_in_it_uses(tmp_path, stand_in, monkeypatch):
-    import shutil
-
-    folder, path = stand_in
-    said = []
-    assert cactus.base_weights("stand-in", folder=folder, printer=said.append) == path
-    assert said == [f"stand-in VGG19 no-top weights: {path}"]
-    calls = []
-
-    def build(target, seed=0):  # the real build, already done once by the fixture: copied
-        calls.append((target, seed))
-        target.parent.mkdir(parents=True, exist_ok=True)
-        shutil.copy(path, target)
-        shutil.copy(path + ".sha256", str(target) + ".sha256")
-
-    monkeypatch.setattr(cactus, "build_stand_in_weights", build)
-    said.clear()
-    built = cactus.base_weights("stand-in", seed=4, folder=tmp_path / "other", printer=said.append)
-    assert calls == [(tmp_path / "other" / cactus.STAND_IN_FILENAME, 4)]
-    assert said == [f"built stand-in VGG19 no-top weights (random, zero-mean filters, LSUV-scaled): {built}"]

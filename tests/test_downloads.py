@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from course_utils.data import downloads, generated
+from course_utils.data import downloads
 from course_utils.data.downloads import Asset, OfflineError, VerificationError
 
 PAYLOAD = bytes(range(256)) * 4096 + b"tail"  # about 1 MB, several chunks
@@ -363,66 +363,6 @@ def test_offline_message_is_one_line_with_everything():
     assert "/data/keras/models/weights.h5" in text and "PROFILE=quick" in text
 
 
-# --- the lesson's weights file ------------------------------------------------------------------
-
-def test_keras_models_dir_follows_keras_home(monkeypatch, tmp_path):
-    monkeypatch.setenv("KERAS_HOME", str(tmp_path / "kh"))
-    assert downloads.keras_models_dir() == tmp_path / "kh" / "models"
-
-
-def test_prepare_weights_file_download_is_offline_safe(tmp_path):
-    def opener(url, timeout):
-        raise urllib.error.URLError("no network")
-
-    with pytest.raises(OfflineError, match="InceptionV3 no-top ImageNet weights"):
-        downloads.prepare_weights_file("download", tmp_path, opener=opener, sleep=no_sleep())
-    with pytest.raises(VerificationError):
-        bogus = tmp_path / "bogus.h5"
-        bogus.write_bytes(b"not weights")
-        downloads.prepare_weights_file("download", tmp_path, local_copy=bogus)
-    with pytest.raises(ValueError, match="unknown weights source"):
-        downloads.prepare_weights_file("imagenet", tmp_path)
-
-
-def test_calibrate_batchnorm_stores_the_batch_statistics():
-    import numpy as np
-    import tensorflow as tf
-
-    inputs = tf.keras.Input((4,))
-    bn = tf.keras.layers.BatchNormalization()
-    model = tf.keras.Model(inputs, bn(inputs))
-    data = np.random.default_rng(0).normal(3.0, 2.0, size=(256, 4)).astype("float32")
-    assert downloads.calibrate_batchnorm(model, data) == 1
-    np.testing.assert_allclose(bn.moving_mean.numpy(), data.mean(0), rtol=1e-4)
-    np.testing.assert_allclose(bn.moving_variance.numpy(), data.var(0), rtol=1e-2)
-    assert bn.momentum == 0.99  # restored
-
-
-def test_stand_in_weights_file_is_built_once_and_loads_with_the_same_code(tmp_path, capsys):
-    import numpy as np
-    import tensorflow as tf
-
-    path = downloads.prepare_weights_file("stand-in", tmp_path, local_copy=tmp_path / "ignored.h5")
-    assert path.name == downloads.RANDOM_WEIGHTS_FILENAME and path.suffix == ".h5"
-    out = capsys.readouterr().out
-    assert "built a random-init stand-in" in out and "not used" in out
-    assert files_in(tmp_path) == sorted([path.name, path.name + ".sha256"])  # no temporary file left
-
-    model = tf.keras.applications.InceptionV3(input_shape=(150, 150, 3), include_top=False, weights=None)
-    model.load_weights(str(path))  # the lesson's call, unchanged
-    bn = next(layer for layer in model.layers if isinstance(layer, tf.keras.layers.BatchNormalization))
-    assert not np.allclose(bn.moving_variance.numpy(), 1.0)  # calibrated, not the initial statistics
-
-    stamp = path.stat().st_mtime_ns
-    assert downloads.prepare_weights_file("stand-in", tmp_path) == path
-    assert path.stat().st_mtime_ns == stamp  # reused
-    with open(path, "r+b") as handle:  # damage it: the .sha256 no longer matches
-        handle.seek(5000)
-        handle.write(b"\x00" * 16)
-    downloads.prepare_weights_file("stand-in", tmp_path)
-    assert "built a random-init stand-in" in capsys.readouterr().out
-
-
 # --- exact behaviour (mutation testing, issue 17) -------------------------------------------
 
 def test_default_opener_sends_the_course_user_agent_and_the_timeout(monkeypatch):
@@ -671,14 +611,6 @@ def test_content_length_is_read_when_the_server_gives_a_number(headers, length):
     assert downloads._content_length(response) == length
 
 
-def test_keras_models_dir_defaults_to_the_data_folder(monkeypatch, tmp_path):
-    monkeypatch.delenv("KERAS_HOME", raising=False)
-    monkeypatch.setenv("COURSE_DATA_DIR", str(tmp_path / "data"))
-    assert downloads.keras_models_dir() == tmp_path / "data" / "keras" / "models"
-    monkeypatch.setenv("KERAS_HOME", "")
-    assert downloads.keras_models_dir() == tmp_path / "data" / "keras" / "models"
-
-
 def test_megabytes_are_millions_of_bytes_to_the_last_digit():
     lines = []
     downloads.Progress("f", total=1_350_000, printer=lines.append).update(1_350_000)
@@ -794,57 +726,3 @@ def test_progress_goes_to_the_printer_and_uses_the_published_size_when_none_is_a
     downloads.fetch(asset_for("https://a.invalid/w.h5"), tmp_path / "q", opener=lambda url, timeout: _Response(PAYLOAD),
                     printer=quiet.append, progress=False)
     assert [line for line in quiet if line.startswith("  ")] == [] and len(quiet) == 2
-
-
-def test_the_stand_in_recipe_seed_model_and_calibration_images(tmp_path, monkeypatch):
-    import numpy as np
-    import tensorflow as tf
-
-
-    calls = {}
-    monkeypatch.setattr(tf.keras.utils, "set_random_seed", lambda seed: calls.setdefault("seed", seed))
-    monkeypatch.setattr(tf.keras.applications, "InceptionV3",
-                        lambda **kwargs: calls.setdefault("model", kwargs) and "the model")
-    images = np.full((32, 150, 150, 3), 51, np.uint8)
-    monkeypatch.setattr(generated, "make_images", lambda *args, **kwargs: calls.setdefault("images", (args, kwargs))
-                        and (images, None))
-    monkeypatch.setattr(downloads, "calibrate_batchnorm",
-                        lambda model, batch: calls.setdefault("calibrated", (model, batch)))
-    monkeypatch.setattr(downloads, "save_weights_file", lambda model, path: calls.setdefault("saved", (model, path)))
-    downloads.build_random_weights_file(tmp_path / "new" / "w.h5", seed=3)
-    assert calls["seed"] == 3
-    assert calls["model"] == {"input_shape": (150, 150, 3), "include_top": False, "weights": None}
-    assert calls["images"] == ((32, (150, 150)), {"num_classes": 2, "seed": 3 + 7919})
-    model, batch = calls["calibrated"]
-    assert model == "the model" and batch.dtype == np.float32 and np.allclose(batch, 0.2)
-    assert calls["saved"] == ("the model", tmp_path / "new" / "w.h5") and (tmp_path / "new").is_dir()
-    calls.clear()
-    given = np.zeros((2, 75, 75, 3), np.float32)
-    downloads.build_random_weights_file(str(tmp_path / "x.h5"), input_shape=(75, 75, 3), calibration_images=given)
-    assert calls["seed"] == 0 and calls["model"]["input_shape"] == (75, 75, 3) and "images" not in calls
-    assert calls["calibrated"][1] is given
-
-
-def test_weights_file_is_intact_needs_the_file_and_a_matching_sidecar(tmp_path):
-    path = tmp_path / "w.h5"
-    assert downloads.weights_file_is_intact(path) is False
-    path.write_bytes(PAYLOAD)
-    assert downloads.weights_file_is_intact(str(path)) is False  # no sidecar
-    (tmp_path / "w.h5.sha256").write_text(f"{sha256(PAYLOAD)}  w.h5\n")
-    assert downloads.weights_file_is_intact(path) is True
-    (tmp_path / "w.h5.sha256").write_text(f"{sha256(b'other')}  w.h5\n")
-    assert downloads.weights_file_is_intact(path) is False
-
-
-def test_save_weights_file_writes_the_file_and_its_sidecar_through_a_part_file(tmp_path):
-    import tensorflow as tf
-
-    model = tf.keras.Sequential([tf.keras.layers.Dense(2, input_shape=(3,))])
-    path = downloads.save_weights_file(model, str(tmp_path / "w.h5"))
-    assert path == tmp_path / "w.h5" and files_in(tmp_path) == ["w.h5", "w.h5.sha256"]
-    assert (tmp_path / "w.h5.sha256").read_text() == f"{downloads.file_digest(path).sha256}  w.h5\n"
-    assert downloads.weights_file_is_intact(path)
-    copy = tf.keras.Sequential([tf.keras.layers.Dense(2, input_shape=(3,))])
-    copy.load_weights(str(path))
-    for a, b in zip(model.get_weights(), copy.get_weights()):
-        assert (a == b).all()

@@ -18,8 +18,8 @@ import tensorflow as tf
 from course_utils import features as feature_cache
 from course_utils import models
 from course_utils.data import downloads
+from course_utils.models import standins, weights
 from course_utils.models import vgg16_bridge as vt
-from course_utils.models import weights
 
 FC1_PARAMS = 25088 * 4096 + 4096
 FC2_PARAMS = 4096 * 4096 + 4096
@@ -353,7 +353,7 @@ def test_stand_in_init_gives_unit_variance_layers_and_a_small_last_one():
 def test_base_weights_builds_the_stand_in_once_and_loads_at_any_size(tmp_path):
     said = []
     path = vt.base_weights("stand-in", folder=tmp_path, printer=said.append)
-    assert path == str(tmp_path / vt.STAND_IN_FILENAME) and downloads.weights_file_is_intact(path)
+    assert path == str(tmp_path / vt.STAND_IN_FILENAME) and standins.weights_file_is_intact(path)
     assert said[0].startswith("built stand-in VGG16 no-top weights")
     stamp = (tmp_path / vt.STAND_IN_FILENAME).stat().st_mtime_ns
     assert vt.base_weights("stand-in", folder=tmp_path, printer=said.append) == path
@@ -365,7 +365,7 @@ def test_base_weights_builds_the_stand_in_once_and_loads_at_any_size(tmp_path):
                                   large.get_layer("block3_conv2").get_weights()[0])
     (tmp_path / vt.STAND_IN_FILENAME).write_bytes(b"damaged")
     vt.base_weights("stand-in", folder=tmp_path, printer=said.append)
-    assert said[2].startswith("built stand-in") and downloads.weights_file_is_intact(path)
+    assert said[2].startswith("built stand-in") and standins.weights_file_is_intact(path)
 
 
 def test_base_weights_other_sources(monkeypatch):
@@ -480,7 +480,7 @@ def test_base_weights_passes_the_seed_and_says_what_it_built(tmp_path, monkeypat
     def build(path, seed=0):  # the real one makes the folder and builds VGG16: a tiny model stands in
         calls.append((path, seed))
         path.parent.mkdir(parents=True, exist_ok=True)
-        return downloads.save_weights_file(tf.keras.Sequential([tf.keras.Input((2,)), tf.keras.layers.Dense(1)]),
+        return standins.save_weights_file(tf.keras.Sequential([tf.keras.Input((2,)), tf.keras.layers.Dense(1)]),
                                            path)
 
     monkeypatch.setattr(vt, "build_stand_in_weights", build)

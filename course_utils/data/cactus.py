@@ -23,11 +23,8 @@ Where the copy comes from (:func:`get_cactus`):
   3:1 imbalance, written in the same CSV + folder layout, so the notebook
   reads both with the same code.
 
-Backbone weights for Parts B and C (:func:`base_weights`): ``"imagenet"`` is
-Keras's VGG19 no-top file, fetched into the project and verified;
-``"stand-in"`` is a file in the same format built offline (see
-:func:`build_stand_in_weights` for why Keras's own random initialisation is
-not good enough for a frozen backbone).
+Backbone weights for Parts B and C: :func:`course_utils.models.weights.pretrained`
+(the stand-in recipe is in :mod:`course_utils.models.standins`).
 """
 from __future__ import annotations
 
@@ -42,7 +39,7 @@ from pathlib import Path
 
 import numpy as np
 
-from course_utils.data import downloads, images
+from course_utils.data import images
 from course_utils.setup import env
 from course_utils.data.generated import DataLayoutError, make_images
 from course_utils.setup.files import build_lock, replace_folder
@@ -61,9 +58,6 @@ IMAGE_SIZE = 32
 IMBALANCE = (1, 3)  # has_cactus 0 : 1, as in the real data (4,364 : 13,136)
 FULL_ROWS = 17_500
 FULL_POSITIVES = 13_136
-
-STAND_IN_FILENAME = "vgg19_notop_course_stand_in.h5"
-WEIGHT_SOURCES = ("imagenet", "stand-in")
 
 LAYOUT_HELP = (
     f"expected {CSV_NAME} (columns {ID_COLUMN},{LABEL_COLUMN}) beside a folder {IMAGE_FOLDER}/ "
@@ -483,118 +477,3 @@ def get_cactus(source: str, *, num_images: int | None = None, seed: int = 0,
             printer(f"Kaggle data already installed at {target}")
             return target
         return download_cactus(target, api=api, printer=printer)
-
-
-# --- backbone weights for Parts B and C ------------------------------------------------------
-
-def stand_in_init(model, images, *, seed: int = 0) -> list[float]:
-    """Give every convolution of ``model`` random, zero-mean, variance-preserving filters.
-
-    Keras's default (Glorot-uniform) initialisation roughly halves the signal
-    at each of VGG19's 16 ReLU convolutions: at ``block5_pool`` the features
-    are about 1e-4, far too small for a new head to learn from in a few
-    steps. So, layer after layer: draw He-normal filters, subtract each
-    filter's mean (a trained filter responds to contrast, not to overall
-    brightness, and without this one shared brightness component dominates
-    all 512 features), set the bias to 0, then divide the filters by the
-    standard deviation of the layer's output on ``images`` (LSUV, "layer-
-    sequential unit-variance" initialisation). No labels are involved.
-    Returns the scale applied to each convolution.
-    """
-    import tensorflow as tf
-
-    rng = np.random.default_rng(seed)
-    x = tf.convert_to_tensor(np.asarray(images, dtype=np.float32))
-    scales = []
-    for layer in model.layers:
-        if isinstance(layer, tf.keras.layers.InputLayer):
-            continue
-        if isinstance(layer, tf.keras.layers.Conv2D):
-            kernel, bias = layer.get_weights()
-            kernel = rng.normal(0.0, np.sqrt(2.0 / np.prod(kernel.shape[:3])), kernel.shape).astype(np.float32)
-            kernel -= kernel.mean(axis=(0, 1, 2), keepdims=True)
-            bias = np.zeros_like(bias)
-            layer.set_weights([kernel, bias])
-            std = float(tf.math.reduce_std(layer(x)))
-            if not np.isfinite(std) or std <= 0:
-                raise ValueError(f"{layer.name}: output has no variance on the calibration images")
-            layer.set_weights([kernel / std, bias])
-            scales.append(1.0 / std)
-        x = layer(x)
-    return scales
-
-
-def build_stand_in_weights(path: str | Path, *, seed: int = 0, image_size: int = IMAGE_SIZE,
-                           calibration_images=None) -> Path:
-    """Save a no-top VGG19 initialised by :func:`stand_in_init` as ``.h5`` (Keras's weights format).
-
-    ``calibration_images`` default: 64 crops of the photos scikit-image ships
-    (:func:`course_utils.data.photos.photo_crops`), natural images unrelated to
-    the task. Written to a temporary name, then moved into place; a
-    ``.sha256`` file beside it lets later runs check it.
-    """
-    import tensorflow as tf
-
-    from course_utils.data.photos import photo_crops
-
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    if calibration_images is None:
-        calibration_images = photo_crops(64, image_size, seed=seed)
-    tf.keras.utils.set_random_seed(seed)
-    model = tf.keras.applications.vgg19.VGG19(weights=None, include_top=False,
-                                              input_shape=(image_size, image_size, 3))
-    stand_in_init(model, calibration_images, seed=seed)
-    return downloads.save_weights_file(model, path)
-
-
-stand_in_is_intact = downloads.weights_file_is_intact
-
-
-def base_weights(source: str, *, seed: int = 0, folder: str | Path | None = None, printer=print,
-                 **fetch_options) -> str:
-    """What Parts B and C pass as ``VGG19(weights=...)`` with ``include_top=False``.
-
-    ``"imagenet"``: the path of Keras's VGG19 no-top ImageNet file, fetched
-    once into ``data/keras/models`` and verified (:func:`course_utils.models.weights.resolve`).
-    ``"stand-in"``: the quick profile's offline file (built once, checked on reuse).
-    """
-    if source == "imagenet":
-        from course_utils.models import weights
-
-        return weights.resolve("vgg19", "imagenet", include_top=False, **fetch_options)
-    if source != "stand-in":
-        raise ValueError(f"unknown weights source {source!r}: use one of {', '.join(WEIGHT_SOURCES)}")
-    from course_utils.data.downloads import keras_models_dir
-
-    own = (Path(folder) if folder is not None else keras_models_dir()) / STAND_IN_FILENAME
-    path = env.find_data(own, what="the stand-in VGG19 no-top weights")  # a classroom's shared copy first
-    if stand_in_is_intact(path):
-        printer(f"stand-in VGG19 no-top weights: {path}")
-        return str(path)
-    with build_lock(own):  # one run builds it; the others wait and reuse it
-        if stand_in_is_intact(own):
-            printer(f"stand-in VGG19 no-top weights: {own}")
-        else:
-            build_stand_in_weights(own, seed=seed)
-            printer(f"built stand-in VGG19 no-top weights (random, zero-mean filters, LSUV-scaled): {own}")
-    return str(own)
-
-
-def layer_rms(model, images, *, layer_names=None):
-    """A table of each layer's output root-mean-square on ``images``: does the signal survive?"""
-    import pandas as pd
-    import tensorflow as tf
-
-    chosen = [layer for layer in model.layers
-              if (layer_names is None and isinstance(layer, (tf.keras.layers.Conv2D, tf.keras.layers.MaxPooling2D)))
-              or (layer_names is not None and layer.name in layer_names)]
-    if not chosen:
-        raise ValueError("no layer to measure: pass layer_names that the model has")
-    probe = tf.keras.Model(model.inputs, [layer.output for layer in chosen])
-    outputs = probe(tf.convert_to_tensor(np.asarray(images, dtype=np.float32)), training=False)
-    if len(chosen) == 1:
-        outputs = [outputs]
-    rows = [{"layer": layer.name, "output RMS": float(np.sqrt(np.mean(np.square(out.numpy()))))}
-            for layer, out in zip(chosen, outputs)]
-    return pd.DataFrame(rows).set_index("layer")

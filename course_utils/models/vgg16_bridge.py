@@ -188,8 +188,8 @@ def build_stand_in_weights(path: str | Path, *, seed: int = 0, calibration_image
     into a VGG16 base of any input size (convolution weights do not depend
     on it). Saved atomically with a ``.sha256`` file beside it.
     """
-    from course_utils.data import downloads
     from course_utils.data.photos import photo_crops
+    from course_utils.models.standins import save_weights_file
 
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -200,7 +200,7 @@ def build_stand_in_weights(path: str | Path, *, seed: int = 0, calibration_image
     model = tf.keras.applications.vgg16.VGG16(include_top=False, weights=None,
                                               input_shape=tuple(calibration.shape[1:]))
     stand_in_init(model, calibration, seed=seed)
-    return downloads.save_weights_file(model, path)
+    return save_weights_file(model, path)
 
 
 def base_weights(source: str | None, *, seed: int = 0, folder: str | Path | None = None, printer=print,
@@ -218,10 +218,11 @@ def base_weights(source: str | None, *, seed: int = 0, folder: str | Path | None
         return course_weights.resolve("vgg16", "imagenet", include_top=False, **fetch_options)
     if source != "stand-in":
         raise WeightsError(f"unknown VGG16 weights source {source!r}: use 'imagenet', 'stand-in' or None")
-    from course_utils.data import downloads
+    from course_utils.models.standins import weights_file_is_intact
+    from course_utils.setup import env
 
-    path = (Path(folder) if folder is not None else downloads.keras_models_dir()) / STAND_IN_FILENAME
-    if downloads.weights_file_is_intact(path):
+    path = (Path(folder) if folder is not None else env.keras_home() / "models") / STAND_IN_FILENAME
+    if weights_file_is_intact(path):
         printer(f"stand-in VGG16 no-top weights: {path}")
     else:
         build_stand_in_weights(path, seed=seed)

@@ -17,6 +17,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from course_utils.data import downloads
+from course_utils.setup import env
 
 _BASE = "https://storage.googleapis.com/tensorflow/keras-applications"
 
@@ -58,7 +59,7 @@ def asset_for(model: str, include_top: bool) -> downloads.Asset:
 def imagenet_weights_file(model: str, include_top: bool, folder: str | Path | None = None, **fetch_options) -> Path:
     """A verified local copy of ``model``'s ImageNet weights (downloaded once if needed)."""
     asset = asset_for(model, include_top)
-    folder = Path(folder) if folder is not None else downloads.keras_models_dir()
+    folder = Path(folder) if folder is not None else env.keras_home() / "models"
     legacy = Path.home() / ".keras" / "models" / asset.filename
     if legacy.is_file() and not (folder / asset.filename).exists():
         try:
