@@ -5,16 +5,11 @@
     python -m course_utils.course.runner --only 01 03    # some lessons
     python -m course_utils.course.runner --nbval         # validate with pytest --nbval-lax instead
 
-The console shows one line per notebook (name, status, time) and, while a
-notebook runs in a terminal, a progress bar over its cells. What the kernel
-process itself writes to stderr (TensorFlow's C++ start-up lines, Jupyter's
-own warnings) goes to ``build/logs/<notebook>.log``; a failing notebook's line
-points at that file and at the executed notebook.
-
-Executed notebooks go to ``build/executed/`` (also rendered to HTML), the
-figures each notebook recorded to ``build/records/``, and the report to
-``build/report.md`` and ``build/report.html``. A failing notebook is reported
-with its failing cell; the runner goes on with the others and exits 1.
+The console shows one line per notebook (name, status, time) and, in a terminal, a progress bar over
+its cells. What the kernel process itself writes (TensorFlow's C++ start-up lines, Jupyter's warnings)
+goes to ``build/logs/<notebook>.log``. Executed notebooks go to ``build/executed/`` (also as HTML), the
+figures each notebook recorded to ``build/records/``, the report to ``build/report.md`` and ``.html``.
+A failing notebook is reported with its failing cell; the runner goes on with the others and exits 1.
 """
 from __future__ import annotations
 
@@ -59,7 +54,7 @@ def lesson_id(path: Path) -> str:
 
 
 def find_notebooks(folder: Path, only: list[str] | None = None) -> list[Path]:
-    found = sorted(p for p in folder.glob("[0-9][0-9]_*.ipynb"))
+    found = sorted(folder.glob("[0-9][0-9]_*.ipynb"))
     if only:
         wanted = {o.zfill(2) for o in only}
         found = [p for p in found if lesson_id(p) in wanted]
@@ -70,21 +65,15 @@ def find_notebooks(folder: Path, only: list[str] | None = None) -> list[Path]:
 
 
 def kernel_environment(profile: str, records: Path) -> dict[str, str]:
-    """What the runner puts in the environment the notebook kernels inherit."""
-    return {
-        "TF_USE_LEGACY_KERAS": "1",
-        "TF_CPP_MIN_LOG_LEVEL": "2",
-        "COURSE_PROFILE": profile,
-        "COURSE_RECORDS_DIR": str(records),
-        # inline plots embed PNGs in the executed notebook (Agg would embed nothing)
-        "MPLBACKEND": "module://matplotlib_inline.backend_inline",
-    }
+    """What the runner (and nbval) put in the environment the notebook kernels inherit."""
+    return {"TF_USE_LEGACY_KERAS": "1", "TF_CPP_MIN_LOG_LEVEL": "2", "COURSE_PROFILE": profile,
+            "COURSE_RECORDS_DIR": str(records),  # inline plots embed PNGs in the executed notebook (Agg: none)
+            "MPLBACKEND": "module://matplotlib_inline.backend_inline"}
 
 
 def _first_error_line(exc: BaseException) -> str:
-    ename = getattr(exc, "ename", type(exc).__name__)
     evalue = str(getattr(exc, "evalue", exc)).strip().splitlines()
-    return f"{ename}: {evalue[0] if evalue else ''}".strip()
+    return f"{getattr(exc, 'ename', type(exc).__name__)}: {evalue[0] if evalue else ''}".strip()
 
 
 class NotebookTimeout(CourseError, TimeoutError):
@@ -93,12 +82,9 @@ class NotebookTimeout(CourseError, TimeoutError):
 
 @contextmanager
 def time_limit(seconds: int):
-    """Raise :class:`NotebookTimeout` in this (main) thread after ``seconds``.
-
-    Uses SIGALRM where it exists; elsewhere only the per-cell limit applies.
-    """
-    usable = hasattr(signal, "SIGALRM") and threading.current_thread() is threading.main_thread()
-    if not usable or not seconds:
+    """Raise :class:`NotebookTimeout` in this (main) thread after ``seconds`` (SIGALRM; elsewhere only
+    the per-cell limit applies)."""
+    if not seconds or not hasattr(signal, "SIGALRM") or threading.current_thread() is not threading.main_thread():
         yield
         return
 
@@ -114,46 +100,35 @@ def time_limit(seconds: int):
         signal.signal(signal.SIGALRM, previous)
 
 
-TF_LOG_LINE = re.compile(
-    r"^(?:[IWEF]\d{4} \d\d:\d\d:\d+\.\d+ +\d+ \S+:\d+\]|WARNING: All log messages before absl::InitializeLog)"
-)
+TF_LOG_LINE = re.compile(r"^(?:[IWEF]\d{4} \d\d:\d\d:\d+\.\d+ +\d+ \S+:\d+\]"
+                         r"|WARNING: All log messages before absl::InitializeLog)")
 
 
 def strip_tensorflow_log_lines(path: Path) -> int:
     """Drop TensorFlow's C++ start-up log lines (CUDA stubs, oneDNN) from an executed notebook's stderr.
 
-    They say nothing about the lesson; everything else on stderr (warnings,
-    tracebacks) stays. Returns how many lines were removed.
+    Everything else on stderr (warnings, tracebacks) stays. Returns how many lines were removed.
     """
     import nbformat
 
-    nb = nbformat.read(path, as_version=4)
-    removed = 0
-    for cell in nb.cells:
-        kept_outputs = []
-        for out in cell.get("outputs", []):
-            if out.get("output_type") == "stream" and out.get("name") == "stderr":
-                lines = out["text"].splitlines(keepends=True)
-                kept = [line for line in lines if not TF_LOG_LINE.match(line)]
-                removed += len(lines) - len(kept)
-                if not kept:
-                    continue
-                out["text"] = "".join(kept)
-            kept_outputs.append(out)
-        if cell.cell_type == "code":
-            cell.outputs = kept_outputs
+    nb, removed = nbformat.read(path, as_version=4), 0
+    for cell in (c for c in nb.cells if c.cell_type == "code"):
+        for out in [o for o in cell.outputs if o.get("output_type") == "stream" and o.get("name") == "stderr"]:
+            lines = out["text"].splitlines(keepends=True)
+            kept = [line for line in lines if not TF_LOG_LINE.match(line)]
+            removed += len(lines) - len(kept)
+            out["text"] = "".join(kept)
+        cell.outputs = [o for o in cell.outputs if o.get("output_type") != "stream" or o["text"]]
     if removed:
         nbformat.write(nb, path)
     return removed
 
 
 def kernel_manager_logging_to(log: Path):
-    """A Jupyter kernel manager class whose kernels write their stdout and stderr to ``log``.
+    """A Jupyter kernel manager class whose kernels write their own stdout and stderr to ``log``.
 
-    The kernel process's own output never reaches the console: TensorFlow's
-    C++ start-up lines, ``[IPKernelApp] WARNING | Kernel is running over TCP
-    without encryption`` and the like. What a cell prints still reaches the
-    notebook through Jupyter's messages.
+    TensorFlow's C++ lines and ``[IPKernelApp] WARNING | Kernel is running over TCP without
+    encryption`` stay off the console; what a cell prints still reaches the notebook.
     """
     from jupyter_client.manager import AsyncKernelManager
 
@@ -184,60 +159,42 @@ def run_notebook(path: Path, out_dir: Path, profile: str, timeout: int, *,
     import papermill as pm
     from papermill.exceptions import PapermillExecutionError
 
-    run = NotebookRun(notebook=path.name, lesson=lesson_id(path))
-    output = out_dir / path.name
     log = (log or out_dir.parent / LOGS / f"{path.stem}.log").resolve()  # papermill changes directory
     log.parent.mkdir(parents=True, exist_ok=True)
     log.write_bytes(b"")
-    run.log = str(log)
+    run = NotebookRun(notebook=path.name, lesson=lesson_id(path), log=str(log))
     start = time.perf_counter()
     try:
         with time_limit(timeout):
-            pm.execute_notebook(
-                str(path),
-                str(output),
-                parameters={"PROFILE": profile},
-                kernel_name=kernel_name,
-                cwd=str(path.parent),
-                progress_bar=progress_bar_options(path.name, progress),
-                log_output=False,
-                execution_timeout=timeout,
-                kernel_manager_class=kernel_manager_logging_to(log),
-            )
+            pm.execute_notebook(str(path), str(out_dir / path.name), parameters={"PROFILE": profile},
+                                kernel_name=kernel_name, cwd=str(path.parent), log_output=False,
+                                progress_bar=progress_bar_options(path.name, progress), execution_timeout=timeout,
+                                kernel_manager_class=kernel_manager_logging_to(log))
         run.status = "ok"
-    except NotebookTimeout as exc:
-        run.status = "timeout"
-        run.error = str(exc)
     except PapermillExecutionError as exc:
-        run.status = "timeout" if "Timeout" in exc.ename else "failed"
-        run.failing_cell = exc.exec_count
+        run.status, run.failing_cell = "timeout" if "Timeout" in exc.ename else "failed", exc.exec_count
         run.error = _first_error_line(exc)
-    except Exception as exc:  # kernel died, bad notebook JSON, a cell over the limit
+    except Exception as exc:  # the notebook's time limit, the kernel died, bad notebook JSON, a cell over the limit
         run.status = "timeout" if "Timeout" in type(exc).__name__ else "failed"
-        run.error = _first_error_line(exc)
+        run.error = str(exc) if isinstance(exc, NotebookTimeout) else _first_error_line(exc)
     run.seconds = time.perf_counter() - start
     return run
 
 
 def render_markdown(runs: list[NotebookRun], profile: str, total: float) -> str:
     lines = [
-        "# Run report",
-        "",
+        "# Run report", "",
         f"Profile: **{profile}**. Total wall time {total:.0f} s. "
         + ("Quick-profile figures come from offline stand-ins (generated data, random or locally "
            "built weights): they prove the code runs; they are not the lessons' results."
-           if profile == "quick" else "Full profile: real data and pretrained weights."),
-        "",
-        "| Lesson | Notebook | Status | Profile | Data | Weights | Wall time |",
-        "|---|---|---|---|---|---|---|",
+           if profile == "quick" else "Full profile: real data and pretrained weights."), "",
+        "| Lesson | Notebook | Status | Profile | Data | Weights | Wall time |", "|---|---|---|---|---|---|---|",
     ]
     for run in runs:
         rec = run.records or {}
         status = run.status if run.status == "ok" else f"**{run.status.upper()}**"
-        lines.append(
-            f"| {run.lesson} | {run.notebook} | {status} | {rec.get('profile', profile)} | "
-            f"{rec.get('data', '')} | {rec.get('weights', '')} | {run.seconds:.1f} s |"
-        )
+        lines.append(f"| {run.lesson} | {run.notebook} | {status} | {rec.get('profile', profile)} | "
+                     f"{rec.get('data', '')} | {rec.get('weights', '')} | {run.seconds:.1f} s |")
     for run in runs:
         rec = run.records or {}
         lines += ["", f"## Lesson {run.lesson}: {rec.get('title', run.notebook)}", ""]
@@ -249,15 +206,12 @@ def render_markdown(runs: list[NotebookRun], profile: str, total: float) -> str:
         if compared:
             lines += ["Ours beside the original lesson:", "",
                       "| " + " | ".join(compared[0]) + " |", "|---" * len(compared[0]) + "|"]
-            lines += ["| " + " | ".join(row.values()) + " |" for row in compared]
-            lines.append("")
+            lines += ["| " + " | ".join(row.values()) + " |" for row in compared] + [""]
         others = [fig for fig in figures if fig["name"] not in {row["figure"] for row in compared}]
         if others:
             lines += [f"| Other figure | Ours ({rec.get('profile', profile)}) |", "|---|---|"]
-            for fig in others:
-                ours = report.format_value(fig["name"], fig["value"], fig.get("unit", ""))
-                note = f" ({fig['note']})" if fig.get("note") else ""
-                lines.append(f"| {fig['name']} | {ours}{note} |")
+            lines += [f"| {fig['name']} | {report.format_value(fig['name'], fig['value'], fig.get('unit', ''))}"
+                      + (f" ({fig['note']})" if fig.get("note") else "") + " |" for fig in others]
         elif not figures and run.status == "ok":
             lines.append("No figures recorded.")
     return "\n".join(lines) + "\n"
@@ -284,84 +238,67 @@ def markdown_to_html(text: str) -> str:
     return mistune.create_markdown(escape=True, plugins=["table"])(text)
 
 
-def _split_lessons(markdown_text: str) -> tuple[str, list[tuple[str, str, str]]]:
-    """The report's head, then ``(lesson, heading, body)`` per ``## Lesson NN`` section."""
-    head, sections = [], []
-    for line in markdown_text.splitlines():
-        match = re.match(r"^## Lesson (\w+)", line)
-        if match:
-            sections.append((match.group(1), line[3:], []))
-        elif sections:
-            sections[-1][2].append(line)
-        else:
-            head.append(line)
-    return "\n".join(head), [(lesson, heading, "\n".join(body)) for lesson, heading, body in sections]
-
-
 def render_html(markdown_text: str, runs: list[NotebookRun], records_dir: Path) -> str:
     """The report as a page: :func:`render_markdown`'s text as HTML, each lesson's plot beside its tables."""
-    head, sections = _split_lessons(markdown_text)
-    by_lesson = {run.lesson: run for run in runs}
-    parts = [
-        "<!doctype html>",
-        "<html lang='en'><head><meta charset='utf-8'><title>Run report</title>",
-        f"<style>{REPORT_CSS}</style></head><body>",
-        markdown_to_html(head),
-    ]
-    for lesson, heading, body in sections:
-        run = by_lesson.get(lesson)
-        figures = []
-        for name in (run.records or {}).get("plots", []) if run else []:
-            png = records_dir / name
-            if png.exists():
-                data = base64.b64encode(png.read_bytes()).decode("ascii")
-                figures.append(f"<img alt='{html.escape(name)}' src='data:image/png;base64,{data}'>"
-                               f"<figcaption>{html.escape(name)}</figcaption>")
-        parts += [
-            f"<section class='lesson' id='lesson-{html.escape(lesson)}'>",
-            markdown_to_html("## " + heading),
-            "<div class='lesson-body'>",
-            f"<div class='lesson-text'>{markdown_to_html(body)}</div>",
-        ]
-        if figures:
-            parts.append("<figure class='lesson-plots'>" + "".join(figures) + "</figure>")
+    head, *sections = markdown_text.split("\n## Lesson ")  # render_markdown's one section per lesson
+    records = {run.lesson: run.records or {} for run in runs}
+    parts = ["<!doctype html>", "<html lang='en'><head><meta charset='utf-8'><title>Run report</title>",
+             f"<style>{REPORT_CSS}</style></head><body>", markdown_to_html(head)]
+    for section in sections:
+        heading, _, body = section.partition("\n")
+        lesson = heading.split(":")[0]
+        pngs = [(name, records_dir / name) for name in records.get(lesson, {}).get("plots", [])]
+        figures = "".join(f"<img alt='{html.escape(name)}' src='data:image/png;base64,"
+                          f"{base64.b64encode(png.read_bytes()).decode('ascii')}'>"
+                          f"<figcaption>{html.escape(name)}</figcaption>" for name, png in pngs if png.exists())
+        parts += [f"<section class='lesson' id='lesson-{html.escape(lesson)}'>",
+                  markdown_to_html("## Lesson " + heading), "<div class='lesson-body'>",
+                  f"<div class='lesson-text'>{markdown_to_html(body)}</div>"]
+        parts += [f"<figure class='lesson-plots'>{figures}</figure>"] if figures else []
         parts += ["</div>", "</section>"]
-    parts.append("</body></html>")
-    return "\n".join(parts)
+    return "\n".join([*parts, "</body></html>"])
 
 
-def render_notebook_html(executed: Path) -> Path | None:
+def render_notebook_html(executed: Path) -> None:
     try:
         import nbformat
         from nbconvert import HTMLExporter
 
         body, _ = HTMLExporter().from_notebook_node(nbformat.read(executed, as_version=4))
-        target = executed.with_suffix(".html")
-        target.write_text(body, encoding="utf-8")
-        return target
+        executed.with_suffix(".html").write_text(body, encoding="utf-8")
     except Exception as exc:  # rendering is a convenience; never fail the run for it
         print(f"    (could not render {executed.name} to HTML: {exc})")
-        return None
 
 
 def run_all(notebooks: list[Path], build: Path, profile: str, timeout: int,
             progress: bool | None = None) -> list[NotebookRun]:
+    """Run ``notebooks`` one after the other into ``build``; one console line each."""
     build = Path(build).resolve()  # the kernels run in the notebooks' folder: a relative path would land there
-    executed = build / "executed"
-    records = build / "records"
-    executed.mkdir(parents=True, exist_ok=True)
-    records.mkdir(parents=True, exist_ok=True)
+    executed, records = build / "executed", build / "records"
+    for folder in (executed, records):
+        folder.mkdir(parents=True, exist_ok=True)
     kernel_env = kernel_environment(profile, records)
     saved = {key: os.environ.get(key) for key in kernel_env}
     os.environ.update(kernel_env)  # kernels inherit the runner's environment
     try:
-        return _run_each(notebooks, executed, records, profile, timeout, progress)
+        runs, width = [], max((len(p.name) for p in notebooks), default=32)
+        print(f"{len(notebooks)} notebook(s), {profile} profile; kernel output in {_shown(build / LOGS)}/", flush=True)
+        for path in notebooks:
+            for stale in records.glob(f"lesson_{lesson_id(path)}*"):
+                stale.unlink()
+            run = run_notebook(path, executed, profile, timeout, progress=progress)
+            record_file = records / f"lesson_{run.lesson}.json"
+            run.records = json.loads(record_file.read_text()) if record_file.exists() else {}
+            if (executed / path.name).exists():
+                strip_tensorflow_log_lines(executed / path.name)
+                render_notebook_html(executed / path.name)
+            print(console_line(run, width), flush=True)
+            runs.append(run)
+        return runs
     finally:
-        for key, value in saved.items():
-            if value is None:
-                os.environ.pop(key, None)
-            else:
-                os.environ[key] = value
+        os.environ.update({key: value for key, value in saved.items() if value is not None})
+        for key in [key for key, value in saved.items() if value is None]:
+            del os.environ[key]
 
 
 def _shown(path: Path) -> str:
@@ -384,43 +321,18 @@ def console_line(run: NotebookRun, width: int = 32) -> str:
     return line
 
 
-def _run_each(notebooks, executed, records, profile, timeout, progress=None) -> list[NotebookRun]:
-    runs = []
-    width = max(len(p.name) for p in notebooks) if notebooks else 32
-    print(f"{len(notebooks)} notebook(s), {profile} profile; kernel output in {_shown(executed.parent / LOGS)}/",
-          flush=True)
-    for path in notebooks:
-        for stale in records.glob(f"lesson_{lesson_id(path)}*"):
-            stale.unlink()
-        run = run_notebook(path, executed, profile, timeout, progress=progress)
-        record_file = records / f"lesson_{run.lesson}.json"
-        if record_file.exists():
-            run.records = json.loads(record_file.read_text())
-        if (executed / path.name).exists():
-            strip_tensorflow_log_lines(executed / path.name)
-            render_notebook_html(executed / path.name)
-        print(console_line(run, width), flush=True)
-        runs.append(run)
-    return runs
-
-
 def nbval_command(notebooks: list[Path], profile: str, records: Path) -> tuple[list[str], dict[str, str]]:
     """``pytest --nbval-lax`` over ``notebooks`` in ``profile``: the command and the environment it adds.
 
-    The kernel is this interpreter (``--nbval-current-env``) and inherits the
-    environment: ``COURSE_PROFILE`` picks the profile (the notebooks'
-    ``PROFILE = None`` reads it), ``COURSE_OFFLINE=1`` keeps the quick profile
-    off the network. ``--nbval-lax`` checks that every cell runs without an
-    error, and compares outputs only of cells marked ``# NBVAL_CHECK_OUTPUT``.
+    The kernel is this interpreter (``--nbval-current-env``) and inherits the environment:
+    ``COURSE_PROFILE`` picks the profile (the notebooks' ``PROFILE = None`` reads it),
+    ``COURSE_OFFLINE=1`` keeps the quick profile off the network. ``--nbval-lax`` checks that every
+    cell runs, and compares outputs only of cells marked ``# NBVAL_CHECK_OUTPUT``.
     """
     command = [sys.executable, "-m", "pytest", "--nbval-lax", "--nbval-current-env",
                f"--nbval-cell-timeout={DEFAULT_TIMEOUTS[profile]}", "-p", "no:cacheprovider",
                *map(str, notebooks)]
-    environment = {"COURSE_PROFILE": profile, "TF_USE_LEGACY_KERAS": "1",
-                   "TF_CPP_MIN_LOG_LEVEL": "2", "COURSE_RECORDS_DIR": str(records)}
-    if profile == "quick":
-        environment["COURSE_OFFLINE"] = "1"
-    return command, environment
+    return command, {**kernel_environment(profile, records), **({"COURSE_OFFLINE": "1"} if profile == "quick" else {})}
 
 
 def run_nbval(notebooks: list[Path], profile: str, build: Path) -> int:
@@ -433,16 +345,15 @@ def run_nbval(notebooks: list[Path], profile: str, build: Path) -> int:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--profile", default=None, help=f"one of {PROFILES} (default: $COURSE_PROFILE or quick)")
-    parser.add_argument("--only", nargs="*", help="lesson numbers to run, e.g. 01 03")
-    parser.add_argument("--notebooks", type=Path, default=project_root() / "notebooks")
-    parser.add_argument("--build", type=Path, default=project_root() / "build")
-    parser.add_argument("--timeout", type=int, default=None,
-                        help="seconds one notebook may take (default: quick 900, full 43200)")
-    parser.add_argument("--progress", action=argparse.BooleanOptionalAction, default=None,
-                        help="a progress bar over each notebook's cells (default: only in a terminal)")
-    parser.add_argument("--nbval", action="store_true",
-                        help="validate the notebooks with pytest --nbval-lax instead (no report)")
+    add = parser.add_argument
+    add("--profile", default=None, help=f"one of {PROFILES} (default: $COURSE_PROFILE or quick)")
+    add("--only", nargs="*", help="lesson numbers to run, e.g. 01 03")
+    add("--notebooks", type=Path, default=project_root() / "notebooks")
+    add("--build", type=Path, default=project_root() / "build")
+    add("--timeout", type=int, default=None, help="seconds one notebook may take (default: quick 900, full 43200)")
+    add("--progress", action=argparse.BooleanOptionalAction, default=None,
+        help="a progress bar over each notebook's cells (default: only in a terminal)")
+    add("--nbval", action="store_true", help="validate the notebooks with pytest --nbval-lax instead (no report)")
     args = parser.parse_args(argv)
     profile = resolve_profile(args.profile or os.environ.get("COURSE_PROFILE") or "quick")
     notebooks = find_notebooks(args.notebooks, args.only)
@@ -452,17 +363,15 @@ def main(argv: list[str] | None = None) -> int:
     if args.nbval:
         return run_nbval(notebooks, profile, args.build)
     start = time.perf_counter()
-    timeout = args.timeout or DEFAULT_TIMEOUTS[profile]
-    runs = run_all(notebooks, args.build, profile, timeout, progress=args.progress)
+    runs = run_all(notebooks, args.build, profile, args.timeout or DEFAULT_TIMEOUTS[profile], progress=args.progress)
     total = time.perf_counter() - start
     text = render_markdown(runs, profile, total)
     (args.build / "report.md").write_text(text)
     (args.build / "report.html").write_text(render_html(text, runs, args.build / "records"))
     (args.build / "runs.json").write_text(json.dumps([asdict(r) for r in runs], indent=2))
-    failed = [r for r in runs if r.status != "ok"]
-    print(f"{len(runs) - len(failed)} of {len(runs)} notebooks ran in {total:.0f} s; "
-          f"report: {_shown(args.build / 'report.html')}" + (f"; failed: {', '.join(r.notebook for r in failed)}"
-                                                            if failed else ""))
+    failed = ", ".join(r.notebook for r in runs if r.status != "ok")
+    print(f"{sum(r.status == 'ok' for r in runs)} of {len(runs)} notebooks ran in {total:.0f} s; "
+          f"report: {_shown(args.build / 'report.html')}" + (f"; failed: {failed}" if failed else ""))
     return 1 if failed else 0
 
 
