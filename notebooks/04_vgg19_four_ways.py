@@ -146,7 +146,9 @@ except ValueError as err:
 # one fix, **VGG19's own** `preprocess_input`: `load_img` reads at 224x224,
 # `expand_dims` makes a batch of one, `decode_predictions(top=5)` names the
 # five likeliest classes (quick profile: `placeholder_...` names, so noise
-# never passes for an answer).
+# never passes for an answer). Keras's own `decode_predictions` downloads the
+# class names into `~/.keras` on first use; `photos.decode_predictions` applies
+# the same rule to the names `photos.prepare_class_index` has verified.
 
 # %%
 photo_files = photos.photo_paths(MY_PHOTOS)
@@ -156,7 +158,7 @@ fig = plots.plot_images([load_img(p, target_size=(224, 224)) for p in photo_file
                         [p.stem for p in photo_files], cols=len(photo_files), size=2.4)
 
 # %%
-photos.prepare_class_index(cfg.class_index)
+photos.prepare_class_index(cfg.source)
 
 
 def preprocess(image_name):
@@ -169,7 +171,7 @@ def preprocess(image_name):
 
 def make_classification(image):
     pred = model.predict(image, verbose=0)
-    pred_classes = vgg19.decode_predictions(pred, top=5)
+    pred_classes = photos.decode_predictions(pred, top=5)
     for i in pred_classes[0]:
         print(i)
     return pred_classes[0]
@@ -206,11 +208,9 @@ print("vgg16 and vgg19 preprocessing identical:", np.array_equal(prepared["vgg16
 
 right = model.predict(prepared["vgg19"], verbose=0)
 wrong = model.predict(prepared["mobilenet"], verbose=0)
-print("decode_predictions is the same function for mobilenet and vgg19:",
-      mobilenet.decode_predictions(right, top=5) == vgg19.decode_predictions(right, top=5))
-print(f"\n{photo_files[0].stem}, top 3 ({cfg.profile} profile)")
-print("  VGG19 preprocessing    :", [(n, round(float(p), 3)) for _, n, p in vgg19.decode_predictions(right, top=3)[0]])
-print("  MobileNet preprocessing:", [(n, round(float(p), 3)) for _, n, p in vgg19.decode_predictions(wrong, top=3)[0]])
+print(f"{photo_files[0].stem}, top 3 ({cfg.profile} profile)")
+print("  VGG19 preprocessing    :", [(n, round(float(p), 3)) for _, n, p in photos.decode_predictions(right, top=3)[0]])
+print("  MobileNet preprocessing:", [(n, round(float(p), 3)) for _, n, p in photos.decode_predictions(wrong, top=3)[0]])
 
 del model, right, wrong, prepared  # Part A's big model: free it before training the next ones
 tf.keras.backend.clear_session()

@@ -199,8 +199,9 @@ def _photos_worker(folder: str, barrier) -> None:
 
     barrier.wait(timeout=60)
     for _ in range(5):  # each run asks again, as every lesson run does
+    os.environ["KERAS_HOME"] = folder  # the class names go to <folder>/models
         paths = photos.write_bundled_photos(folder)
-        photos.prepare_class_index("placeholder", folder, printer=lambda *a: None)
+        photos.prepare_class_index("stand-in")
     assert all(photos.check_photo(p) for p in paths)
 
 
@@ -209,8 +210,9 @@ def test_three_runs_writing_the_photos_and_class_names_at_once_all_succeed(tmp_p
 
     codes = _run_all(_photos_worker, lambda i: (str(tmp_path),))
     assert codes == [0] * PROCESSES
-    expected = {f"{name}.jpg" for name in photos.BUNDLED_PHOTOS} | {photos.PLACEHOLDER_FILENAME}
+    expected = {f"{name}.jpg" for name in photos.BUNDLED_PHOTOS} | {"models"}
     assert {p.name for p in tmp_path.iterdir() if not p.name.startswith(".")} == expected  # no .part left
     import json
 
-    assert json.loads((tmp_path / photos.PLACEHOLDER_FILENAME).read_text()) == photos.placeholder_class_index()
+    assert [p.name for p in (tmp_path / "models").iterdir()] == [photos.PLACEHOLDER_FILENAME]
+    assert json.loads((tmp_path / "models" / photos.PLACEHOLDER_FILENAME).read_text()) == photos.placeholder_class_index()

@@ -301,7 +301,6 @@ NOT_PINNED: dict[str, dict[str, str]] = {
         "cactus_dir": "None: the learner's own copy, nothing to document",
         "vgg_weights": "a source name ('imagenet'), not a number",
         "base_weights": "a source name ('imagenet'), not a number",
-        "class_index": "a source name ('keras'), not a number",
         "cactus_source": "a source name ('kaggle'), not a number",
         "num_images": "None: all 17,500 images, nothing to document",
     },

@@ -9,12 +9,12 @@ from course_utils.data import downloads, photos
 
 
 @pytest.fixture
-def keras_class_index():
-    """Restore Keras's class-index cache after a test filled it."""
-    module = photos._keras_imagenet_utils()
-    saved = module.CLASS_INDEX
-    yield module
-    module.CLASS_INDEX = saved
+def keras_home(tmp_path, monkeypatch):
+    """An empty Keras home, and no class names loaded before or after the test."""
+    monkeypatch.setenv("KERAS_HOME", str(tmp_path / "keras"))
+    photos._prepared.clear()
+    yield tmp_path / "keras"
+    photos._prepared.clear()
 
 
 def test_bundled_photos_are_written_as_files_load_img_reads_at_224(tmp_path):
@@ -37,7 +37,6 @@ def test_writing_again_keeps_the_existing_files(tmp_path):
 
 def test_default_folder_is_under_the_data_directory(tmp_path, monkeypatch):
     monkeypatch.setenv("COURSE_DATA_DIR", str(tmp_path))
-    assert photos.photo_folder() == tmp_path / "photos"
     assert photos.write_bundled_photos(names=["rocket"])[0] == tmp_path / "photos" / "rocket.jpg"
 
 
@@ -92,61 +91,77 @@ def test_placeholder_index_has_the_real_files_shape():
     assert all(name.startswith("placeholder_") for _, name in index.values())
 
 
-def test_placeholder_class_index_lets_decode_predictions_run_offline(tmp_path, keras_class_index):
-    import tensorflow as tf
+def test_placeholder_class_names_decode_offline(keras_home, capsys):
+    path = photos.prepare_class_index("stand-in")
+    assert path == keras_home / "models" / photos.PLACEHOLDER_FILENAME and "PLACEHOLDER" in path.name
+    assert not (keras_home / "models" / photos.IMAGENET_CLASS_INDEX.filename).exists()  # never the real file's name
+    assert capsys.readouterr().out == (f"class names: 1000 generated placeholders ({photos.PLACEHOLDER_FILENAME}); "
+                                       "the quick profile's random VGG19 predicts nothing real\n")
+    scores = np.zeros((2, 1000), np.float32)
+    scores[0, 7], scores[0, 3], scores[1, 999] = 0.9, 0.1, 0.5
+    top = photos.decode_predictions(scores, top=2)
+    assert top[0] == [("quick_007", "placeholder_007", np.float32(0.9)), ("quick_003", "placeholder_003", np.float32(0.1))]
+    assert top[1][0][1] == "placeholder_999" and len(photos.decode_predictions(scores)[0]) == 5  # Keras's top=5
+    stamp = path.stat().st_mtime_ns
+    assert photos.prepare_class_index("stand-in") == path and path.stat().st_mtime_ns == stamp  # written once
 
-    messages = []
-    path = photos.prepare_class_index("placeholder", tmp_path, printer=messages.append)
-    assert path.name == photos.PLACEHOLDER_FILENAME and "PLACEHOLDER" in path.name
-    assert not (tmp_path / photos.CLASS_INDEX_FILENAME).exists()  # never the real file's name
-    assert "placeholder" in messages[0]
-    scores = np.zeros((1, 1000), np.float32)
-    scores[0, 7] = 0.9
-    scores[0, 3] = 0.1
-    top = tf.keras.applications.vgg19.decode_predictions(scores, top=2)[0]
-    assert [name for _, name, _ in top] == ["placeholder_007", "placeholder_003"]
-    assert photos.class_index_is_placeholder()
+
+def test_decode_predictions_needs_prepared_names_and_keras_shaped_scores(keras_home):
+    from course_utils.errors import CourseError
+
+    with pytest.raises(photos.ClassIndexError, match=r"call photos.prepare_class_index\(cfg.source\) first") as err:
+        photos.decode_predictions(np.zeros((1, 1000)))
+    assert isinstance(err.value, CourseError) and isinstance(err.value, ValueError)
+    photos.prepare_class_index("stand-in")
+    with pytest.raises(ValueError, match=r"shape \(samples, 1000\), got \(1, 10\)"):
+        photos.decode_predictions(np.zeros((1, 10)))
 
 
-def _fake_real_index(tmp_path, monkeypatch, entries=1000):
-    """A class-index file in the cache folder whose MD5 the patched asset publishes."""
+def _fake_real_index(keras_home, monkeypatch, entries=1000):
+    """A class-index file in Keras's models folder whose MD5 the patched asset publishes."""
     index = {str(i): [f"n{i:08d}", f"class_{i}"] for i in range(entries)}
     index["0"] = ["n01440764", "tench"]
     payload = json.dumps(index).encode()
-    (tmp_path / photos.CLASS_INDEX_FILENAME).write_bytes(payload)
+    (keras_home / "models").mkdir(parents=True)
+    (keras_home / "models" / photos.IMAGENET_CLASS_INDEX.filename).write_bytes(payload)
     asset = photos.IMAGENET_CLASS_INDEX
     monkeypatch.setattr(photos, "IMAGENET_CLASS_INDEX", downloads.Asset(
         asset.name, asset.filename, asset.urls, md5=hashlib.md5(payload).hexdigest()))
 
 
-def test_real_class_index_is_verified_and_loaded_into_keras(tmp_path, monkeypatch, keras_class_index):
-    import tensorflow as tf
-
-    _fake_real_index(tmp_path, monkeypatch)
-    path = photos.prepare_class_index("keras", tmp_path, printer=lambda *_: None)
-    assert path == tmp_path / photos.CLASS_INDEX_FILENAME
+def test_real_class_index_is_verified_and_decodes(keras_home, monkeypatch):
+    _fake_real_index(keras_home, monkeypatch)
+    path = photos.prepare_class_index("real")
+    assert path == keras_home / "models" / "imagenet_class_index.json"
     scores = np.zeros((1, 1000), np.float32)
     scores[0, 0] = 1.0
-    assert tf.keras.applications.vgg19.decode_predictions(scores, top=1)[0][0][1] == "tench"
-    assert not photos.class_index_is_placeholder()
+    assert photos.decode_predictions(scores, top=1) == [[("n01440764", "tench", np.float32(1.0))]]
 
 
-def test_a_file_that_is_not_a_class_index_is_refused(tmp_path, monkeypatch, keras_class_index):
-    _fake_real_index(tmp_path, monkeypatch, entries=3)
-    with pytest.raises(ValueError, match="not an ImageNet class index"):
-        photos.prepare_class_index("keras", tmp_path, printer=lambda *_: None)
+def test_a_file_that_is_not_a_class_index_is_refused(keras_home, monkeypatch):
+    _fake_real_index(keras_home, monkeypatch, entries=3)
+    with pytest.raises(photos.ClassIndexError, match="not an ImageNet class index"):
+        photos.prepare_class_index("real")
+    assert photos._prepared == {}  # nothing half-loaded
 
 
-def test_real_class_index_offline_says_where_to_put_it(tmp_path, keras_class_index):
-    before = keras_class_index.CLASS_INDEX
+def test_real_class_index_offline_says_where_to_put_it(keras_home):
     with pytest.raises(downloads.OfflineError) as err:
-        photos.prepare_class_index("keras", tmp_path, printer=lambda *_: None, retries=1)
+        photos.prepare_class_index("real", progress=False)
     text = str(err.value)
-    assert photos.CLASS_INDEX_FILENAME in text and str(tmp_path) in text and "PROFILE=quick" in text
-    assert list(tmp_path.iterdir()) == []  # no partial file left behind
-    assert keras_class_index.CLASS_INDEX is before
+    assert "imagenet_class_index.json" in text and str(keras_home / "models") in text and "PROFILE=quick" in text
+    assert list((keras_home / "models").iterdir()) == []  # no partial file left behind
+    assert photos._prepared == {}
 
 
-def test_unknown_class_index_source(tmp_path):
-    with pytest.raises(ValueError, match="use 'keras' or 'placeholder'"):
-        photos.prepare_class_index("imagenet", tmp_path)
+def test_a_learners_class_index_copy_is_verified_and_used(keras_home, monkeypatch, tmp_path):
+    _fake_real_index(keras_home, monkeypatch)
+    mine = tmp_path / "usb.json"
+    (keras_home / "models" / "imagenet_class_index.json").rename(mine)
+    assert photos.prepare_class_index("real", local_copy=mine) == keras_home / "models" / "imagenet_class_index.json"
+    assert mine.exists() and photos.decode_predictions(np.eye(1, 1000), top=1)[0][0][1] == "tench"
+
+
+def test_unknown_class_index_source(keras_home):
+    with pytest.raises(ValueError, match="unknown source 'keras' for the ImageNet class names"):
+        photos.prepare_class_index("keras")

@@ -1,25 +1,10 @@
-"""Lesson 04 Part A: photos to classify, and the ImageNet class names to read the answer.
+"""Lesson 04 Part A: photos to classify (scikit-image's, written as JPEG files; yours added by
+:func:`photo_paths`), and the ImageNet class names to read the answer.
 
-Photos. The lesson downloads three photos from Wikimedia. The course needs
-photos that work offline, so it uses ones scikit-image installs with itself
-(Chelsea the cat, a cup of coffee, a rocket on its launch pad, an
-astronaut). :func:`write_bundled_photos` writes them as ordinary JPEG files,
-so the lesson's ``load_img(path, target_size=(224, 224))`` reads them exactly
-like any photo on disk; a learner adds their own with :func:`photo_paths`.
-
-Class names. ``vgg19.decode_predictions`` turns the 1,000 scores into names
-with ``imagenet_class_index.json``, which Keras downloads on first use (into
-``~/.keras/models``, whatever ``KERAS_HOME`` says, and checked against an MD5
-that Keras publishes). :func:`prepare_class_index` fills Keras's own cache of
-that file before the call, so the lesson's ``decode_predictions`` line runs
-unchanged in both profiles:
-
-* ``"keras"`` (full): the real file, fetched once into the project's
-  ``data/keras/models`` and verified against Keras's MD5;
-* ``"placeholder"`` (quick, offline): 1,000 generated names
-  ``placeholder_000`` ... ``placeholder_999``, written to a file whose name
-  says so. The quick profile's VGG19 has random weights, so its
-  "predictions" mean nothing, and the names say that too.
+Class names: Keras's ``decode_predictions`` reads ``imagenet_class_index.json`` from
+``~/.keras/models`` whatever ``KERAS_HOME`` says (and downloads it there); no public API
+points it elsewhere, so :func:`prepare_class_index` gets the file the course's way and
+:func:`decode_predictions` decodes with it by Keras's rule.
 """
 from __future__ import annotations
 
@@ -30,7 +15,9 @@ from pathlib import Path
 import numpy as np
 
 from course_utils.data import downloads
-from course_utils.setup import files
+from course_utils.data.images import check_image
+from course_utils.errors import CourseError
+from course_utils.setup import env, files, profiles
 
 # name in skimage.data -> what the photo shows
 BUNDLED_PHOTOS: dict[str, str] = {
@@ -39,33 +26,26 @@ BUNDLED_PHOTOS: dict[str, str] = {
     "rocket": "a rocket on its launch pad",
     "astronaut": "astronaut Eileen Collins",
 }
-PHOTO_SUFFIXES = {".jpg", ".jpeg", ".png", ".bmp", ".gif", ".webp"}
 
-CLASS_INDEX_FILENAME = "imagenet_class_index.json"
 PLACEHOLDER_FILENAME = "imagenet_class_index_PLACEHOLDER_quick_profile.json"
-PLACEHOLDER_PREFIX = "placeholder"
 NUM_IMAGENET_CLASSES = 1000
-CLASS_INDEX_SOURCES = ("keras", "placeholder")
 
-# The file decode_predictions downloads, with the MD5 Keras checks it against.
+# The file Keras's decode_predictions downloads, with the MD5 Keras checks it against.
 IMAGENET_CLASS_INDEX = downloads.Asset(
     name="ImageNet class index (names of the 1,000 classes)",
-    filename=CLASS_INDEX_FILENAME,
+    filename="imagenet_class_index.json",
     urls=("https://storage.googleapis.com/download.tensorflow.org/data/imagenet_class_index.json",),
     md5="c2c37ea517e94d9795004a39431a14cb",
-    provenance="MD5 published by Keras (file_hash in tf_keras/src/applications/imagenet_utils.py)",
+    provenance="MD5 published by Keras (the file_hash its imagenet_utils.decode_predictions checks)",
 )
 
 
-class PhotoError(FileNotFoundError):
+class PhotoError(CourseError, FileNotFoundError):
     """A photo path that does not exist or is not an image file."""
 
 
-def photo_folder() -> Path:
-    """``<data>/photos``: where the bundled photos are written as files."""
-    from course_utils.setup.env import data_dir
-
-    return data_dir() / "photos"
+class ClassIndexError(CourseError, ValueError):
+    """A class-index file that is not ImageNet's 1,000 ``[wnid, name]`` pairs, or none prepared yet."""
 
 
 def bundled_photo(name: str) -> np.ndarray:
@@ -74,37 +54,28 @@ def bundled_photo(name: str) -> np.ndarray:
         raise PhotoError(f"no bundled photo {name!r}; choose from {', '.join(BUNDLED_PHOTOS)}")
     import skimage.data
 
-    image = np.asarray(getattr(skimage.data, name)())
-    if image.ndim == 2:
-        image = np.stack([image] * 3, axis=-1)
-    return image[..., :3].astype(np.uint8)
+    return np.asarray(getattr(skimage.data, name)())[..., :3].astype(np.uint8)  # all four are RGB
 
 
 def write_bundled_photos(folder: str | Path | None = None, names: Sequence[str] | None = None) -> list[Path]:
-    """Write the bundled photos as ``<folder>/<name>.jpg`` (kept if already there); returns the paths."""
+    """Write the bundled photos as ``<folder>/<name>.jpg`` (default ``<data>/photos``; kept if there)."""
     from PIL import Image
 
-    folder = Path(folder) if folder is not None else photo_folder()
+    folder = Path(folder) if folder is not None else env.data_dir() / "photos"
     folder.mkdir(parents=True, exist_ok=True)
-    paths = []
-    for name in names if names is not None else list(BUNDLED_PHOTOS):
-        path = folder / f"{name}.jpg"
-        files.build_once(path, lambda staging, name=name: Image.fromarray(bundled_photo(name)).save(
-            staging, format="JPEG", quality=95))  # one writer among runs at once; never half a file
-        paths.append(path)
-    return paths
+    names = list(BUNDLED_PHOTOS) if names is None else names
+    for name in names:  # build_once: one writer among runs at once; never half a file
+        files.build_once(folder / f"{name}.jpg", lambda staging, name=name: Image.fromarray(bundled_photo(name)).save(
+            staging, format="JPEG", quality=95))
+    return [folder / f"{name}.jpg" for name in names]
 
 
 def check_photo(path: str | Path) -> Path:
     """``path`` as a Path if it is a readable image file; else a :class:`PhotoError` saying what to do."""
-    from course_utils.data.images import check_image
-
     path = Path(path).expanduser()
     if not path.is_file():
-        raise PhotoError(
-            f"photo not found: {path}. Put the full path of a .jpg or .png file in MY_PHOTOS "
-            "(a list of paths), or leave MY_PHOTOS = None to use the bundled photos only."
-        )
+        raise PhotoError(f"photo not found: {path}. Put the full path of a .jpg or .png file in MY_PHOTOS "
+                         "(a list of paths), or leave MY_PHOTOS = None to use the bundled photos only.")
     try:
         check_image(path)
     except ValueError as err:
@@ -114,20 +85,13 @@ def check_photo(path: str | Path) -> Path:
 
 def photo_paths(own: Iterable[str | Path] | str | Path | None = None, folder: str | Path | None = None) -> list[Path]:
     """The bundled photos (written once as files), then the learner's own photos, checked."""
-    if isinstance(own, (str, Path)):
-        own = [own]
-    extra = [check_photo(p) for p in (own or [])]
+    own = [own] if isinstance(own, (str, Path)) else own or []
+    extra = [check_photo(p) for p in own]  # checked first: a wrong path fails before anything is written
     return write_bundled_photos(folder) + extra
 
 
 def photo_crops(num_crops: int, size: int = 32, seed: int = 0, short_side: int = 96) -> np.ndarray:
-    """Random ``size`` x ``size`` crops of the bundled photos, float32 in [0, 1].
-
-    Each photo is first shrunk so its short side is ``short_side`` pixels, so
-    a crop holds a recognisable piece of a scene (fur, a saucer's rim, sky and
-    metal). Natural-image statistics without labels: the quick profile uses
-    them to scale its stand-in weights (:func:`course_utils.data.cactus.build_stand_in_weights`).
-    """
+    """Random crops of the bundled photos (short side shrunk first), float32 in [0, 1]: natural-image statistics."""
     from skimage.transform import resize
 
     if num_crops < 1 or size < 1 or short_side < size:
@@ -139,63 +103,48 @@ def photo_crops(num_crops: int, size: int = 32, seed: int = 0, short_side: int =
         scale = short_side / min(image.shape[:2])
         shape = (round(image.shape[0] * scale), round(image.shape[1] * scale))
         shrunk.append(resize(image, shape, anti_aliasing=True).astype(np.float32))
-    crops = np.empty((num_crops, size, size, 3), np.float32)
+    crops = []
     for i in range(num_crops):
         image = shrunk[i % len(shrunk)]
-        top = rng.integers(0, image.shape[0] - size + 1)
-        left = rng.integers(0, image.shape[1] - size + 1)
-        crops[i] = image[top:top + size, left:left + size]
-    return np.clip(crops, 0.0, 1.0)
+        top, left = rng.integers(0, image.shape[0] - size + 1), rng.integers(0, image.shape[1] - size + 1)
+        crops.append(image[top:top + size, left:left + size])
+    return np.clip(np.stack(crops), 0.0, 1.0)
 
 
-# --- the ImageNet class names ------------------------------------------------------------------
-
-def _keras_imagenet_utils():
-    """The tf_keras module whose ``CLASS_INDEX`` global ``decode_predictions`` reads."""
-    from tf_keras.src.applications import imagenet_utils
-
-    return imagenet_utils
+_prepared: dict[str, dict[str, list[str]]] = {}  # the index decode_predictions reads, as Keras keeps its own
 
 
 def placeholder_class_index(num_classes: int = NUM_IMAGENET_CLASSES) -> dict[str, list[str]]:
     """``{"0": ["quick_000", "placeholder_000"], ...}``: the real file's shape, generated names."""
-    return {str(i): [f"quick_{i:03d}", f"{PLACEHOLDER_PREFIX}_{i:03d}"] for i in range(num_classes)}
+    return {str(i): [f"quick_{i:03d}", f"placeholder_{i:03d}"] for i in range(num_classes)}
 
 
-def _check_class_index(index: dict, source: Path) -> dict[str, list[str]]:
-    if not isinstance(index, dict) or len(index) != NUM_IMAGENET_CLASSES or any(
-        str(i) not in index or len(index[str(i)]) != 2 for i in range(NUM_IMAGENET_CLASSES)
-    ):
-        raise ValueError(f"{source} is not an ImageNet class index (1,000 entries of [wnid, name])")
-    return index
-
-
-def class_index_is_placeholder() -> bool:
-    """True when ``decode_predictions`` would print the quick profile's generated names."""
-    index = _keras_imagenet_utils().CLASS_INDEX
-    return bool(index) and str(index.get("0", ["", ""])[1]).startswith(PLACEHOLDER_PREFIX)
-
-
-def prepare_class_index(source: str, folder: str | Path | None = None, *, printer=print, **fetch_options) -> Path:
-    """Fill Keras's class-index cache for ``decode_predictions``; returns the file used.
-
-    ``"keras"``: the real ``imagenet_class_index.json`` in ``folder`` (default
-    ``$KERAS_HOME/models``), downloaded and verified once (see
-    :mod:`course_utils.data.downloads`; offline, the error says where to put a
-    copy). ``"placeholder"``: generated names, no network, written to
-    :data:`PLACEHOLDER_FILENAME` so the file can never pass for the real one.
-    """
-    if source not in CLASS_INDEX_SOURCES:
-        raise ValueError(f"unknown class index source {source!r}: use 'keras' or 'placeholder'")
-    folder = Path(folder) if folder is not None else downloads.keras_models_dir()
-    folder.mkdir(parents=True, exist_ok=True)
-    if source == "keras":
-        path = downloads.fetch(IMAGENET_CLASS_INDEX, folder, printer=printer, **fetch_options)
+def prepare_class_index(source: str = "real", *, local_copy: str | Path | None = None, progress: bool = True) -> Path:
+    """Load the names :func:`decode_predictions` reads; returns the file (in ``env.keras_home()/models``):
+    ``"real"``: Keras's, verified, or your ``local_copy``; ``"stand-in"``: ``placeholder_NNN`` names."""
+    folder = env.keras_home() / "models"
+    if profiles.check_source(source, "the ImageNet class names") == "real":
+        path = downloads.fetch(IMAGENET_CLASS_INDEX, folder, local_copy=local_copy, progress=progress)
     else:
+        folder.mkdir(parents=True, exist_ok=True)
         path = files.build_once(folder / PLACEHOLDER_FILENAME,
                                 lambda staging: staging.write_text(json.dumps(placeholder_class_index())))
-        printer(f"class names: {NUM_IMAGENET_CLASSES} generated placeholders ({path.name}); "
-                "the quick profile's random VGG19 predicts nothing real")
-    index = _check_class_index(json.loads(path.read_text()), path)
-    _keras_imagenet_utils().CLASS_INDEX = index
+        print(f"class names: {NUM_IMAGENET_CLASSES} generated placeholders ({path.name}); "
+              "the quick profile's random VGG19 predicts nothing real")
+    index = json.loads(path.read_text())
+    if not isinstance(index, dict) or len(index) != NUM_IMAGENET_CLASSES or any(
+            len(index.get(str(i), ())) != 2 for i in range(NUM_IMAGENET_CLASSES)):
+        raise ClassIndexError(f"{path} is not an ImageNet class index (1,000 entries of [wnid, name])")
+    _prepared["index"] = index
     return path
+
+
+def decode_predictions(preds, top: int = 5) -> list[list[tuple[str, str, float]]]:
+    """Keras's ``decode_predictions``: per image, the ``top`` classes as ``(wnid, name, score)``, likeliest first."""
+    index, preds = _prepared.get("index"), np.asarray(preds)
+    if index is None:
+        raise ClassIndexError("no class names yet: call photos.prepare_class_index(cfg.source) first")
+    if preds.ndim != 2 or preds.shape[1] != NUM_IMAGENET_CLASSES:
+        raise ValueError(f"decode_predictions expects predictions of shape (samples, 1000), got {preds.shape}")
+    # Keras's own steps (the stable sort Keras runs after them changes nothing), so ties come out the same
+    return [[(*index[str(i)], pred[i]) for i in pred.argsort()[-top:][::-1]] for pred in preds]
