@@ -107,17 +107,15 @@ CLASS_NAMES = cifar.CLASS_NAMES
 # %% [markdown]
 # ## 1. The data
 # CIFAR-10 (32x32 colour images, 10 classes) is loaded with
-# `tf.keras.datasets.cifar10.load_data()`. In the full profile
-# `load_data` below *is* that function (the archive downloaded once and
-# verified; offline, set `CIFAR10_ARCHIVE`); in the quick profile it returns
-# generated stand-ins the same way. As in the lecture, the last 10% of the
-# training images are held out for validation.
+# `tf.keras.datasets.cifar10.load_data()`. In the full profile `cifar.load`
+# calls it once the archive is downloaded and verified (offline, set
+# `CIFAR10_ARCHIVE`); in the quick profile it returns generated stand-ins the
+# same way. As in the lecture, the last 10% of the training images are held
+# out for validation.
 
 # %%
-load_data = cifar.loader(cfg.cifar_source, archive=CIFAR10_ARCHIVE, train_size=cfg.train_size,
-                         test_size=cfg.test_size, seed=cfg.seed)
-print(f"load_data is {load_data.func.__module__}.{load_data.func.__qualname__}")
-(x_train_all, y_train_all), (x_test, y_test) = load_data()
+(x_train_all, y_train_all), (x_test, y_test) = cifar.load(
+    cfg.source, local_copy=CIFAR10_ARCHIVE, seed=cfg.seed, train_size=cfg.train_size, test_size=cfg.test_size)
 y_train_all, y_test = y_train_all.ravel(), y_test.ravel()  # Keras gives labels as a column [N, 1]
 
 n_valid = round(len(x_train_all) * cfg.validation_fraction)
