@@ -134,16 +134,18 @@ def _tensorflow_worker(photos: str, tfds_dir: str, features: str, out: str, barr
                                     tf.keras.layers.GlobalAveragePooling2D()], name="tiny_backbone")
     backbone.trainable = False
     images, labels = make_images(24, 16, 3, seed=0)
-    data = (images.astype("float32") / 255.0, labels.astype("int64"))
+    data = tf.data.Dataset.from_tensor_slices((images.astype("float32") / 255.0, labels.astype("int64"))).batch(8)
     barrier.wait(timeout=120)  # all three have imported TensorFlow: now they race
     printed = io.StringIO()
     with contextlib.redirect_stdout(printed):
         prepared = flowers.prepare_local_flowers(photos, tfds_dir)
-    cached = fc.cached_features(backbone, data, root=features, batch_size=8, progress=False)
+    with contextlib.redirect_stdout(io.StringIO()) as said:
+        cached, _ = fc.cached_predict(backbone, data, key="tiny", folder=features)
     count = sum(1 for _ in flowers.tfds.load("tf_flowers", split="train", data_dir=str(prepared), download=False))
     Path(out).write_text(json.dumps({"prepared": "prepared 25 images" in printed.getvalue(), "count": count,
-                                     "hit": cached.hit, "entry": str(cached.path),
-                                     "first_row": [float(v) for v in cached.features[0]]}))
+                                     "hit": said.getvalue().startswith("feature cache: read 24"),
+                                     "entry": str(Path(cached.filename).parent),
+                                     "first_row": [float(v) for v in cached[0]]}))
 
 
 def test_three_tensorflow_processes_prepare_one_tfds_copy_and_one_feature_entry(tmp_path):
@@ -162,7 +164,7 @@ def test_three_tensorflow_processes_prepare_one_tfds_copy_and_one_feature_entry(
     assert [run["count"] for run in runs] == [25] * PROCESSES
     assert sorted(run["hit"] for run in runs) == [False, True, True]  # one computed, two read its entry
     assert len({run["entry"] for run in runs}) == 1 and len({tuple(run["first_row"]) for run in runs}) == 1
-    assert [p.name for p in features.iterdir()] == [Path(runs[0]["entry"]).name]  # one entry, no .tmp- folder
+    assert [p.name for p in features.iterdir()] == [Path(runs[0]["entry"]).name]  # one entry, no .part folder
     (prepared,) = (tfds_dir / "local_flowers").iterdir()
     assert not list(prepared.rglob("incomplete.*"))
 

@@ -119,40 +119,40 @@ FEATURES = """
     from course_utils import features as fc
     from course_utils.data.generated import make_images
 
-    def backbone():
+    def extractor():
         tf.keras.utils.set_random_seed(0)
         model = tf.keras.Sequential([tf.keras.layers.Conv2D(4, 3, strides=2, input_shape=(16, 16, 3)),
-                                     tf.keras.layers.GlobalAveragePooling2D()], name="tiny_backbone")
+                                     tf.keras.layers.GlobalAveragePooling2D()], name="tiny_extractor")
         model.trainable = False
         return model
 
-    def data():
+    def batches():
         images, labels = make_images(24, 16, 3, seed=0)
-        return (images.astype("float32") / 255.0, labels.astype("int64"))
+        return tf.data.Dataset.from_tensor_slices((images.astype("float32") / 255.0, labels.astype("int64"))).batch(8)
 """
 
 
 def test_a_feature_cache_write_killed_midway_is_not_trusted_and_is_recomputed(tmp_path):
     root = tmp_path / "features"
     run_killed(FEATURES + f"""
-    progress_update = fc._Progress.update
-    def update(self, n):  # called after each batch is written: the first batch is on disk
-        if self.label == "computing features":
-            {KILL}
-        progress_update(self, n)
-    fc._Progress.update = update
-    fc.cached_features(backbone(), data(), root={str(root)!r}, batch_size=8, progress=False)
+    save = np.save
+    def save_then_die(path, array):  # features.npy is written, labels.npy not yet
+        save(path, array)
+        {KILL}
+    fc.np.save = save_then_die
+    fc.cached_predict(extractor(), batches(), key="tiny", folder={str(root)!r})
     """)
-    assert [name for name in visible(root) if not name.startswith(".tmp-")] == []  # nothing but a .tmp- folder
+    (leftover,) = visible(root)
+    assert leftover.endswith(".part") and (root / leftover / "features.npy").is_file()  # a staging folder only
 
     namespace: dict = {}
     exec(textwrap.dedent(FEATURES), namespace)
     fc = namespace["fc"]
-    fresh = fc.cached_features(namespace["backbone"](), namespace["data"](), root=root, batch_size=8, progress=False)
-    assert not fresh.hit and fresh.features.shape == (24, 4)
-    assert visible(root) == [fresh.key_hash]  # the killed run's partial folder is gone
-    again = fc.cached_features(namespace["backbone"](), namespace["data"](), root=root, batch_size=8, progress=False)
-    assert again.hit and np.array_equal(again.features, fresh.features)
+    features, labels = fc.cached_predict(namespace["extractor"](), namespace["batches"](), key="tiny", folder=root)
+    assert features.shape == (24, 4) and labels.shape == (24,)
+    assert visible(root) == [Path(features.filename).parent.name]  # the killed run's staging folder is gone
+    again, _ = fc.cached_predict(namespace["extractor"](), namespace["batches"](), key="tiny", folder=root)
+    assert np.array_equal(again, features)
 
 
 # -- a TF Hub stand-in -----------------------------------------------------------------------------
