@@ -1,4 +1,6 @@
 import json
+import re
+from pathlib import Path
 
 import matplotlib
 
@@ -130,7 +132,10 @@ def test_the_record_file_is_the_state_as_indented_json_written_through_a_tempora
     monkeypatch.setattr(report.os, "replace", replace)
     report.record("test_accuracy", 0.5, unit="", note="n")
     path = records / "lesson_01.json"
-    assert moves == [(str(records / "lesson_01.json.part"), str(path), _saved(records)["figures"])]
+    ((staged, target, figures),) = moves  # a hidden staging file beside the record (setup.files.staging_path)
+    assert re.fullmatch(r"\.lesson_01\.json\.\d+-[0-9a-f]{8}\.part", Path(staged).name)
+    assert Path(staged).parent == records and (target, figures) == (str(path), _saved(records)["figures"])
+    assert not Path(staged).exists()
     assert path.read_text() == json.dumps(report._current, indent=2)
 
 

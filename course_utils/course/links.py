@@ -59,10 +59,9 @@ def is_colab_cell(cell) -> bool:
 
 
 def write_colab_cell(notebook: Path) -> bool:
-    """Give ``notebook``'s Colab cell the source of :func:`colab_setup_source`; True when it changed.
+    """Give ``notebook``'s Colab cell (only that) the source of :func:`colab_setup_source`; True when it changed.
 
-    Only that cell's source changes. Raises ``ValueError`` when the notebook
-    has no Colab cell, or more than one.
+    Raises ``ValueError`` when the notebook has no Colab cell, or more than one.
     """
     import nbformat
 
@@ -70,19 +69,17 @@ def write_colab_cell(notebook: Path) -> bool:
     cells = [cell for cell in nb.cells if is_colab_cell(cell)]
     if len(cells) != 1:
         raise ValueError(f"{notebook.name}: expected one Colab cell (with {COLAB_CELL_MARKER!r}), found {len(cells)}")
-    wanted = colab_setup_source()
-    if cells[0].source == wanted:
+    if cells[0].source == colab_setup_source():
         return False
-    cells[0].source = wanted
+    cells[0].source = colab_setup_source()
     nbformat.write(nb, notebook)
     return True
 
 
 def sync_colab_cells(folder: Path) -> list[Path]:
-    """Rewrite the Colab cell of every ``NN_*.ipynb`` in ``folder`` from this module, and its paired script.
+    """Rewrite the Colab cell of every ``NN_*.ipynb`` in ``folder``; returns the notebooks that changed.
 
-    The paired percent-format script follows through ``jupytext --sync``
-    (jupytext is in the dev extra). Returns the notebooks that changed.
+    The paired percent-format script follows through ``jupytext --sync`` (jupytext is in the dev extra).
     """
     changed = [nb for nb in sorted(Path(folder).glob("[0-9][0-9]_*.ipynb")) if write_colab_cell(nb)]
     if changed:
@@ -100,10 +97,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("folder", type=Path, nargs="?", default=Path(__file__).resolve().parents[2] / "notebooks")
     args = parser.parse_args(argv)
     changed = sync_colab_cells(args.folder)
-    for nb in changed:
-        print(f"Colab cell rewritten: {nb.name} (and {nb.with_suffix('.py').name})")
-    if not changed:
-        print(f"every notebook in {args.folder} already carries the Colab cell of course_utils.course.links")
+    print("\n".join(f"Colab cell rewritten: {nb.name} (and {nb.with_suffix('.py').name})" for nb in changed)
+          or f"every notebook in {args.folder} already carries the Colab cell of course_utils.course.links")
     return 0
 
 

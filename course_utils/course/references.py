@@ -1,11 +1,8 @@
 """What the original lessons reported (from LESSONS.md), keyed by the name a notebook records.
 
-Each entry says what the lesson reported and, for the ``full`` profile,
-whether our figure is a like-for-like comparison (same data, size and
-schedule) and why not when it is not. The quick profile is never like for
-like: its data are generated and its weights are stand-ins.
-:func:`course_utils.course.report.comparison_table` puts these beside our figures,
-at the end of every notebook and in the run report.
+Each entry says what the lesson reported and, for the ``full`` profile, whether our figure compares
+like for like (same data, size and schedule) and why not when it does not; the quick profile never does.
+:func:`course_utils.course.report.comparison_table` puts them beside our figures (notebooks, run report).
 """
 from __future__ import annotations
 
@@ -185,13 +182,11 @@ REFERENCES: dict[str, dict[str, Reference]] = {
 
 def reference_for(lesson: str, metric: str) -> str:
     """What the original lesson reported for ``metric``, or an empty string."""
-    ref = REFERENCES.get(lesson, {}).get(metric)
-    return ref.reported if ref else ""
+    return getattr(REFERENCES.get(lesson, {}).get(metric), "reported", "")
 
 
 def like_for_like(lesson: str, metric: str, profile: str) -> str:
     """Whether our ``profile`` figure for ``metric`` compares like for like with the lesson's, and why."""
     if profile != "full":
         return QUICK_IS_NOT_LIKE_FOR_LIKE
-    ref = REFERENCES.get(lesson, {}).get(metric)
-    return ref.like_for_like if ref else ""
+    return getattr(REFERENCES.get(lesson, {}).get(metric), "like_for_like", "")

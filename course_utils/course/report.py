@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from course_utils.course.references import REFERENCES, like_for_like, reference_for
+from course_utils.setup import files
 from course_utils.setup.env import project_root
 
 _current: dict[str, Any] = {}
@@ -32,18 +33,13 @@ def records_path(lesson: str) -> Path:
 
 def _write(state: dict[str, Any]) -> None:
     path = records_path(state["lesson"])
-    tmp = path.with_suffix(".json.part")
-    tmp.write_text(json.dumps(state, indent=2, default=_jsonable))
-    os.replace(tmp, path)
+    staged = files.staging_path(path)  # the runner or a reader never sees half a file
+    staged.write_text(json.dumps(state, indent=2, default=_jsonable))
+    os.replace(staged, path)
 
 
-def _jsonable(value: Any) -> Any:
-    # tolist first: a NumPy array has .item() too, which refuses more than one element.
-    if hasattr(value, "tolist"):
-        return value.tolist()
-    if hasattr(value, "item"):
-        return value.item()
-    return str(value)
+def _jsonable(value: Any) -> Any:  # tolist first: a NumPy array's .item() refuses more than one element
+    return value.tolist() if hasattr(value, "tolist") else value.item() if hasattr(value, "item") else str(value)
 
 
 def begin(lesson: str, meta: dict[str, Any]) -> None:
@@ -55,36 +51,23 @@ def begin(lesson: str, meta: dict[str, Any]) -> None:
 
 def current_lesson() -> str:
     if not _current:
-        raise RuntimeError(
-            "no lesson started: run the notebook's setup cell (start_lesson) before record()"
-        )
+        raise RuntimeError("no lesson started: run the notebook's setup cell (start_lesson) before record()")
     return _current["lesson"]
 
 
 def record(name: str, value: Any, *, unit: str = "", note: str = "", reference: str | None = None) -> Any:
-    """Record one key figure of the running lesson; returns ``value`` unchanged.
+    """Record one key figure of the running lesson (again: replaces it); returns ``value`` unchanged.
 
-    ``reference`` defaults to what the original lesson reported for ``name``
-    (see :mod:`course_utils.course.references`). Recording the same name again
-    replaces the earlier value.
+    ``reference`` defaults to what the original lesson reported for ``name`` (:mod:`.references`).
     """
     lesson = current_lesson()
-    if hasattr(value, "numpy"):
-        value = value.numpy()
-    if hasattr(value, "item"):
-        value = value.item()
+    value = value.numpy() if hasattr(value, "numpy") else value
+    value = value.item() if hasattr(value, "item") else value
     if isinstance(value, float) and not math.isfinite(value):
         raise ValueError(f"record({name!r}): value is {value}, not a finite number")
-    entry = {
-        "name": name,
-        "value": value,
-        "unit": unit,
-        "note": note,
-        "reference": reference if reference is not None else reference_for(lesson, name),
-    }
-    figures = [f for f in _current["figures"] if f["name"] != name]
-    figures.append(entry)
-    _current["figures"] = figures
+    entry = {"name": name, "value": value, "unit": unit, "note": note,
+             "reference": reference if reference is not None else reference_for(lesson, name)}
+    _current["figures"] = [f for f in _current["figures"] if f["name"] != name] + [entry]
     _write(_current)
     return value
 
@@ -113,30 +96,26 @@ def format_value(name: str, value: Any, unit: str = "") -> str:
     return f"{text} {unit}".strip()
 
 
+def shown(figure: dict[str, Any]) -> str:
+    """A recorded figure (an entry of ``figures``) as the report shows it: value, unit and note."""
+    text = format_value(figure["name"], figure["value"], figure.get("unit", ""))
+    return text + (f" ({figure['note']})" if figure.get("note") else "")
+
+
 def comparison(records: dict[str, Any] | None = None) -> list[dict[str, str]]:
     """One row per figure the original lesson reported: ours beside it, and whether that is like for like.
 
-    ``records`` is a lesson's record (a ``lesson_NN.json`` the runner read); by
-    default the running notebook's. Figures the lesson reported that this run
-    did not record say so instead of disappearing.
+    ``records`` is a lesson's record (a ``lesson_NN.json`` the runner read), by default the running
+    notebook's. Figures the lesson reported that this run did not record say so instead of disappearing.
     """
     records = records if records is not None else _current
     if not records:
         current_lesson()  # raises the "run start_lesson first" error
     lesson, profile = records["lesson"], records.get("profile", "")
-    ours = {f["name"]: f for f in records.get("figures", [])}
-    rows = []
-    for name in REFERENCES.get(lesson, {}):
-        fig = ours.get(name)
-        rows.append({
-            "figure": name,
-            f"ours ({profile} profile)": (format_value(name, fig["value"], fig.get("unit", ""))
-                                          + (f" ({fig['note']})" if fig.get("note") else "")
-                                          if fig else "not recorded in this run"),
-            "the original lesson": reference_for(lesson, name),
-            "like for like?": like_for_like(lesson, name, profile),
-        })
-    return rows
+    ours = {f["name"]: shown(f) for f in records.get("figures", [])}
+    return [{"figure": name, f"ours ({profile} profile)": ours.get(name, "not recorded in this run"),
+             "the original lesson": reference_for(lesson, name), "like for like?": like_for_like(lesson, name, profile)}
+            for name in REFERENCES.get(lesson, {})]
 
 
 def comparison_table(records: dict[str, Any] | None = None):

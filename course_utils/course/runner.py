@@ -76,7 +76,7 @@ def _first_error_line(exc: BaseException) -> str:
     return f"{getattr(exc, 'ename', type(exc).__name__)}: {evalue[0] if evalue else ''}".strip()
 
 
-class NotebookTimeout(CourseError, TimeoutError):
+class NotebookTimeout(CourseError):
     """The whole notebook ran longer than its time limit."""
 
 
@@ -125,11 +125,8 @@ def strip_tensorflow_log_lines(path: Path) -> int:
 
 
 def kernel_manager_logging_to(log: Path):
-    """A Jupyter kernel manager class whose kernels write their own stdout and stderr to ``log``.
-
-    TensorFlow's C++ lines and ``[IPKernelApp] WARNING | Kernel is running over TCP without
-    encryption`` stay off the console; what a cell prints still reaches the notebook.
-    """
+    """A Jupyter kernel manager class whose kernels write their own stdout and stderr (TensorFlow's C++ lines,
+    "Kernel is running over TCP without encryption") to ``log``; what a cell prints still reaches the notebook."""
     from jupyter_client.manager import AsyncKernelManager
 
     class LoggedKernelManager(AsyncKernelManager):
@@ -143,19 +140,16 @@ def kernel_manager_logging_to(log: Path):
 
 def progress_bar_options(name: str, progress: bool | None) -> dict | bool:
     """papermill's per-cell progress bar (tqdm.auto): shown in a terminal, hidden in logs unless asked for."""
-    if progress is False:
-        return False
-    return {"desc": name, "leave": False, "disable": None if progress is None else False,
-            "file": sys.stderr, "dynamic_ncols": True}
+    return progress is not False and {"desc": name, "leave": False, "disable": None if progress is None else False,
+                                      "file": sys.stderr, "dynamic_ncols": True}
 
 
 def run_notebook(path: Path, out_dir: Path, profile: str, timeout: int, *,
                  log: Path | None = None, progress: bool | None = None, kernel_name: str = "python3") -> NotebookRun:
     """Execute one notebook with papermill; ``timeout`` bounds the whole notebook (seconds).
 
-    The kernel's own stdout/stderr go to ``log`` (default ``<out_dir>/../logs/<name>.log``);
-    ``progress`` shows a per-cell bar (``None``: only on a terminal).
-    """
+    The kernel's own output goes to ``log`` (default ``<out_dir>/../logs/<name>.log``); ``progress``
+    shows a per-cell bar (``None``: only on a terminal)."""
     import papermill as pm
     from papermill.exceptions import PapermillExecutionError
 
@@ -210,8 +204,7 @@ def render_markdown(runs: list[NotebookRun], profile: str, total: float) -> str:
         others = [fig for fig in figures if fig["name"] not in {row["figure"] for row in compared}]
         if others:
             lines += [f"| Other figure | Ours ({rec.get('profile', profile)}) |", "|---|---|"]
-            lines += [f"| {fig['name']} | {report.format_value(fig['name'], fig['value'], fig.get('unit', ''))}"
-                      + (f" ({fig['note']})" if fig.get("note") else "") + " |" for fig in others]
+            lines += [f"| {fig['name']} | {report.shown(fig)} |" for fig in others]
         elif not figures and run.status == "ok":
             lines.append("No figures recorded.")
     return "\n".join(lines) + "\n"
@@ -302,8 +295,7 @@ def run_all(notebooks: list[Path], build: Path, profile: str, timeout: int,
 
 
 def _shown(path: Path) -> str:
-    """``path`` relative to the working directory when it is inside it (shorter console lines)."""
-    try:
+    try:  # relative to the working directory when inside it: shorter console lines
         return str(path.resolve().relative_to(Path.cwd().resolve()))
     except ValueError:
         return str(path)
