@@ -121,18 +121,18 @@ for handle in (cfg.mobilenet_handle, cfg.inception_handle):
 # split. TFDS *split strings* cut it: 10% test, 15% validation, 75% train.
 # `as_supervised=True` gives `(image, label)` pairs; `with_info=True` adds
 # the metadata. The lesson's `try_gcs=True` read a cloud copy on every run;
-# without it TFDS downloads once into `data/tfds`. `flowers.resolve_source`
-# only says where to read: the download, or a local `flower_photos` folder
-# (generated images in the quick profile) prepared once as `tf_flowers`.
+# without it TFDS downloads once into `data/tfds`. `flowers.load` only
+# gets `tf_flowers` ready and says where it is: the download, or a local
+# `flower_photos` folder (generated images in the quick profile) prepared
+# once as `tf_flowers`.
 
 # %%
-where = flowers.resolve_source(cfg.flowers_source, folder=cfg.flowers_dir,
-                               num_images=cfg.num_images, seed=cfg.seed)
-print(f"source: {where.kind}, data_dir={where.data_dir}, download={where.download}")
+data_dir = flowers.load(cfg.source, local_copy=cfg.flowers_dir, num_images=cfg.num_images, seed=cfg.seed)
+print(f"source: {cfg.source}, data_dir={data_dir}")
 
 (test, valid, train), info = tfds.load(
     "tf_flowers", split=cfg.split, as_supervised=True, with_info=True,
-    data_dir=where.data_dir, download=where.download,
+    data_dir=data_dir,
 )
 
 # %% [markdown]

@@ -177,16 +177,18 @@ def test_a_prepared_tf_flowers_in_the_shared_folder_is_read_there(tmp_path, monk
 
     shared, mine = tmp_path / "shared", tmp_path / "mine"
     learner = _as_instructor_then_learner(monkeypatch, shared, mine)
-    filled = flowers.resolve_source("generated", num_images=25, data_dir=shared / "quick" / "tfds", verbose=False)
+    monkeypatch.setenv("TFDS_DATA_DIR", str(shared / "quick" / "tfds"))
+    filled = flowers.load("stand-in", num_images=25, progress=False)
     before = tree_state(shared)
     capsys.readouterr()
 
     learner()
-    used = flowers.resolve_source("generated", num_images=25, data_dir=mine / "quick" / "tfds", verbose=False)
-    assert used.data_dir == filled.data_dir and str(used.data_dir).startswith(str(shared))
-    assert "prepared" not in capsys.readouterr().out  # not prepared again
+    monkeypatch.setenv("TFDS_DATA_DIR", str(mine / "quick" / "tfds"))
+    used = flowers.load("stand-in", num_images=25, progress=False)
+    assert used == filled and str(used).startswith(str(shared))
+    assert "prepared 25 images" not in capsys.readouterr().out  # not prepared again
     assert not (mine / "quick" / "tfds" / "local_flowers").exists()
-    dataset = tfds.load("tf_flowers", split="train", **used.load_kwargs())
+    dataset = tfds.load("tf_flowers", split="train", data_dir=used)
     assert sum(1 for _ in dataset) == 25
     assert tree_state(shared) == before
 

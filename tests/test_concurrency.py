@@ -154,7 +154,7 @@ def test_three_tensorflow_processes_prepare_one_tfds_copy_and_one_feature_entry(
     from course_utils.data import flowers
 
     photos = tmp_path / "flower_photos"
-    flowers.make_generated_flowers(photos, num_images=25, size_range=(40, 60))
+    flowers.make_stand_in(photos, num_images=25, size_range=(40, 60))
     tfds_dir, features = tmp_path / "tfds", tmp_path / "features"
     outs = [tmp_path / f"run{i}.json" for i in range(PROCESSES)]
     codes = _run_all(_tensorflow_worker, lambda i: (str(photos), str(tfds_dir), str(features), str(outs[i])))

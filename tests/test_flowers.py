@@ -1,4 +1,4 @@
-"""course_utils.data.flowers: the tf_flowers loader (three sources, one tfds.load), pipeline, predictions."""
+"""course_utils.data.flowers: tf_flowers made loadable for the notebook's own tfds.load, from both sources."""
 from __future__ import annotations
 
 import shutil
@@ -12,7 +12,9 @@ import tensorflow_datasets as tfds
 from PIL import Image
 from tensorflow_datasets.datasets.tf_flowers import tf_flowers_dataset_builder as real_tf_flowers
 
-from course_utils.data import flowers
+from course_utils.data import flowers, generated
+
+SPLIT = ["train[:10%]", "train[10%:25%]", "train[25%:]"]  # the lesson's test, validation, train
 
 # One clearly different colour per class, so a loaded image tells which folder it came from.
 COLOURS = {"dandelion": (250, 220, 0), "daisy": (255, 255, 255), "tulips": (230, 0, 0),
@@ -44,6 +46,11 @@ def tfds_dir(tmp_path, monkeypatch):
     return path
 
 
+def tfds_load(data_dir, split=SPLIT):
+    """The notebook's own call."""
+    return tfds.load("tf_flowers", split=split, as_supervised=True, with_info=True, data_dir=data_dir)
+
+
 def label_of(image) -> str:
     """The class whose colour is closest to the image's mean colour."""
     mean = np.asarray(image, dtype=float).reshape(-1, 3).mean(axis=0)
@@ -56,7 +63,6 @@ def label_of(image) -> str:
 def test_class_names_are_tf_flowers_label_order(tmp_path):
     real = tfds.builder("tf_flowers", data_dir=str(tmp_path)).info.features["label"].names
     assert list(flowers.CLASS_NAMES) == real
-    assert flowers.SPLIT == ("train[:10%]", "train[10%:25%]", "train[25%:]")
 
 
 def test_find_flower_folder_accepts_the_folder_or_its_parent(folder):
@@ -136,13 +142,15 @@ def test_local_builder_yields_the_real_builders_keys_and_labels(folder, tmp_path
 # --------------------------------------------------------------------------- loading
 
 
-def test_local_folder_loads_through_tfds_with_real_splits(folder, tfds_dir, capsys):
-    (test, valid, train), info = flowers.load_flowers(flowers.SPLIT, "folder", folder=folder)
+def test_a_local_copy_loads_through_the_notebooks_tfds_load_with_real_splits(folder, tfds_dir, capsys):
+    data_dir = flowers.load("real", local_copy=folder)
     out = capsys.readouterr().out
-    assert "tfds.load('tf_flowers'" in out and "download=False" in out and "source: folder" in out
+    assert "local copy: 30 photos in" in out and "prepared 30 images" in out
+    assert data_dir == tfds_dir / "local_flowers" / flowers.folder_fingerprint(folder)
+    (test, valid, train), info = tfds_load(data_dir)  # download=True, TFDS's default: nothing to download
     assert info.name == "tf_flowers"
     assert info.features["label"].names == list(flowers.CLASS_NAMES)
-    assert flowers.split_sizes(info) == {"train[:10%]": 3, "train[10%:25%]": 5, "train[25%:]": 22}  # TFDS rounds 7.5 up
+    assert {s: info.splits[s].num_examples for s in SPLIT} == dict(zip(SPLIT, [3, 5, 22]))  # TFDS rounds 7.5 up
     assert [flowers.count_examples(d) for d in (test, valid, train)] == [3, 5, 22]
     seen = set()
     for image, label in test.concatenate(valid).concatenate(train):
@@ -150,93 +158,86 @@ def test_local_folder_loads_through_tfds_with_real_splits(folder, tfds_dir, caps
         seen.add(image.shape)
     assert len(seen) > 5  # the sizes vary, as in the real photos
     prepared = list((tfds_dir / "local_flowers").iterdir())
-    assert len(prepared) == 1 and (prepared[0] / "tf_flowers" / "3.0.1").is_dir()
-
-
-def test_the_notebooks_own_tfds_load_call_reads_the_resolved_source(folder, tfds_dir, capsys):
-    """Lesson 03 calls tfds.load itself with resolve_source's data_dir (a Path) and download flag."""
-    where = flowers.resolve_source("folder", folder=folder)
-    assert "local copy: 30 photos" in capsys.readouterr().out
-    (test, valid, train), info = tfds.load(
-        "tf_flowers", split=list(flowers.SPLIT), as_supervised=True, with_info=True,
-        data_dir=where.data_dir, download=where.download,
-    )
-    assert where.download is False and info.name == "tf_flowers"
-    assert [flowers.count_examples(d) for d in (test, valid, train)] == [3, 5, 22]
-    image, label = next(iter(train))
-    assert label_of(image) == flowers.CLASS_NAMES[int(label)]
+    assert prepared == [data_dir] and (data_dir / "tf_flowers" / "3.0.1").is_dir()
 
 
 def test_local_folder_is_prepared_once_and_again_when_it_changes(folder, tfds_dir, capsys):
-    flowers.load_flowers(source="folder", folder=folder)
+    flowers.load("real", local_copy=folder)
     assert "prepared 30 images" in capsys.readouterr().out
-    flowers.load_flowers(source="folder", folder=folder)
+    flowers.load("real", local_copy=folder)
     assert "prepared 30 images" not in capsys.readouterr().out
     Image.new("RGB", (20, 30), COLOURS["roses"]).save(folder / "roses" / "new.jpg")
-    _, info = flowers.load_flowers(source="folder", folder=folder)
+    _, info = tfds_load(flowers.load("real", local_copy=folder), "train")
     assert "prepared 31 images" in capsys.readouterr().out
     assert info.splits["train"].num_examples == 31
 
 
-def test_tfds_source_prefers_a_local_copy_named_in_the_environment(folder, tfds_dir, monkeypatch):
+def test_real_source_prefers_a_local_copy_named_in_the_environment(folder, tfds_dir, monkeypatch, capsys):
     monkeypatch.setenv(flowers.FOLDER_ENV_VAR, str(folder))
     monkeypatch.setattr(flowers, "_can_reach", lambda *a, **k: pytest.fail("must not probe the network"))
-    where = flowers.resolve_source("tfds", verbose=False)
-    assert where.kind == "folder" and where.download is False and where.folder == folder
+    assert flowers.load("real", progress=False) == tfds_dir / "local_flowers" / flowers.folder_fingerprint(folder)
+    assert f"local copy: 30 photos in {folder}" in capsys.readouterr().out
 
 
-def test_tfds_source_offline_fails_at_once_with_advice(tfds_dir, monkeypatch):
+def test_real_source_offline_fails_at_once_with_advice(tfds_dir, monkeypatch):
     probed = []
     monkeypatch.setattr(flowers, "_can_reach", lambda host, port=443, timeout=5.0: probed.append(host) or False)
-    monkeypatch.setattr(flowers.tfds, "load", lambda *a, **k: pytest.fail("tfds.load must not be called"))
     with pytest.raises(flowers.FlowersDataError) as err:
-        flowers.load_flowers(source="tfds")
+        flowers.load("real")
     assert probed == [flowers.DOWNLOAD_HOST]
     message = str(err.value)
     assert "cannot be reached" in message and "FLOWERS_DIR" in message and "\n" not in message
 
 
-def test_tfds_source_uses_an_already_downloaded_dataset_without_probing(folder, tfds_dir, monkeypatch):
+def test_real_source_online_leaves_the_download_to_tfds_load(tfds_dir, monkeypatch):
+    monkeypatch.setattr(flowers, "_can_reach", lambda *a, **k: True)
+    assert flowers.load("real") == tfds_dir and not (tfds_dir / "local_flowers").exists()
+
+
+def test_real_source_uses_an_already_downloaded_dataset_without_probing(folder, tfds_dir, monkeypatch):
     # Put a prepared tf_flowers where a full run's download would be.
     builder = flowers.local_builder(folder, tfds_dir)
     builder.download_and_prepare(download_config=tfds.download.DownloadConfig(try_download_gcs=False))
     monkeypatch.setattr(flowers, "_can_reach", lambda *a, **k: pytest.fail("must not probe the network"))
-    where = flowers.resolve_source("tfds", verbose=False)
-    assert (where.kind, where.data_dir, where.download) == ("tfds", tfds_dir, True)
-    (test, valid, train), info = flowers.load_flowers(source="tfds", verbose=False)
+    assert flowers.load("real") == tfds_dir
+    (test, valid, train), info = tfds_load(tfds_dir)
     assert flowers.count_examples(test) == 3 and info.splits["train"].num_examples == 30
 
 
-def test_tfds_download_failure_is_one_clear_line(tfds_dir, monkeypatch):
-    monkeypatch.setattr(flowers, "_can_reach", lambda *a, **k: True)
-
-    def failing_load(*args, **kwargs):
-        assert kwargs["download"] is True and kwargs["data_dir"] == str(tfds_dir)
-        raise ConnectionError("connection reset\nlong trace")
-
-    monkeypatch.setattr(flowers.tfds, "load", failing_load)
-    with pytest.raises(flowers.FlowersDataError, match=r"failed \(ConnectionError: connection reset\); if the download"):
-        flowers.load_flowers(source="tfds", verbose=False)
-
-
-def test_generated_source_goes_through_the_same_load(tfds_dir, tmp_path, capsys):
-    (test, valid, train), info = flowers.load_flowers(source="generated", num_images=100, folder="/ignored")
+def test_stand_in_source_is_prepared_the_same_way(tfds_dir, tmp_path, capsys):
+    data_dir = flowers.load("stand-in", num_images=100, local_copy="/ignored")
     out = capsys.readouterr().out
-    assert "FLOWERS_DIR=/ignored is ignored" in out and "source: generated" in out
-    assert flowers.split_sizes(info) == {"train[:10%]": 10, "train[10%:25%]": 15, "train[25%:]": 75}
-    assert flowers.generated_folder() == tmp_path / "data" / "quick" / "flower_photos"
-    assert flowers.count_folder(flowers.generated_folder()) == {name: 20 for name in flowers.CLASS_NAMES}
+    assert "stand-in source: FLOWERS_DIR=/ignored is ignored" in out
+    assert "100 generated images in" in out and "prepared 100 images" in out
+    (test, valid, train), info = tfds_load(data_dir)
+    assert {s: info.splits[s].num_examples for s in SPLIT} == dict(zip(SPLIT, [10, 15, 75]))
+    root = tmp_path / "data" / "quick" / "flower_photos"
+    assert flowers.count_folder(root) == {name: 20 for name in flowers.CLASS_NAMES}
     assert len(set(flowers.image_shapes(train, 10))) > 1
 
 
-def test_resolve_source_errors(tfds_dir, monkeypatch):
-    with pytest.raises(ValueError, match="unknown flowers source 'kaggle'"):
-        flowers.resolve_source("kaggle")
-    with pytest.raises(flowers.FlowersDataError, match="source 'folder' needs a folder"):
-        flowers.resolve_source("folder")
+def test_progress_shows_tfds_own_bar_while_preparing_and_nothing_else(folder, tfds_dir, capsys):
+    flowers.prepare_local_flowers(folder, tfds_dir / "a", progress=False)
+    quiet = capsys.readouterr()
+    assert quiet.err == "" and len(quiet.out.splitlines()) == 1
+    flowers.prepare_local_flowers(folder, tfds_dir / "b")
+    shown = capsys.readouterr()
+    assert "Generating" in shown.err and len(shown.out.splitlines()) == 1  # TFDS's own lines stay out
+    assert "Downloading and preparing" not in shown.out
+
+
+def test_load_errors(tfds_dir, monkeypatch):
+    from course_utils.errors import CourseError
+
+    with pytest.raises(ValueError, match=r"unknown source 'tfds' for the flowers \(lesson 03\)"):
+        flowers.load("tfds")
+    with pytest.raises(flowers.FlowersDataError, match="no flower folder at"):
+        flowers.load("real", local_copy=tfds_dir / "nowhere")
     monkeypatch.delenv("TFDS_DATA_DIR")
-    with pytest.raises(flowers.FlowersDataError, match="TFDS_DATA_DIR is not set"):
-        flowers.tfds_data_dir()
+    with pytest.raises(flowers.FlowersDataError, match="TFDS_DATA_DIR is not set") as err:
+        flowers.load("stand-in")
+    assert isinstance(err.value, CourseError) and isinstance(err.value, ValueError)
+    assert isinstance(err.value, generated.DataLayoutError)
 
 
 def test_can_reach_a_local_port_only_when_it_listens():
@@ -254,12 +255,12 @@ def test_can_reach_a_local_port_only_when_it_listens():
 # --------------------------------------------------------------------------- generated folder
 
 
-def test_make_generated_flowers(tmp_path):
+def test_make_stand_in(tmp_path):
     root = tmp_path / "flower_photos"
-    counts = flowers.make_generated_flowers(root, 50, seed=3)
+    counts = flowers.make_stand_in(root, 50, seed=3)
     assert counts == {name: 10 for name in flowers.CLASS_NAMES}
     assert flowers.count_folder(root) == counts
-    assert not (tmp_path / "flower_photos.building").exists()
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["flower_photos"]  # no staging folder left
     sizes = {Image.open(p).size for p in root.glob("*/*.jpg")}
     assert len(sizes) > 10 and all(90 <= w <= 260 and 90 <= h <= 260 for w, h in sizes)
     # The classes differ in colour: mean hue of a class is far from the others'.
@@ -268,23 +269,23 @@ def test_make_generated_flowers(tmp_path):
     assert min(np.abs(means[a] - means[b]).sum() for a in means for b in means if a != b) > 15
 
 
-def test_make_generated_flowers_reuses_or_rebuilds(tmp_path):
+def test_make_stand_in_reuses_or_rebuilds(tmp_path):
     root = tmp_path / "flower_photos"
-    flowers.make_generated_flowers(root, 25)
+    flowers.make_stand_in(root, 25)
     first = root / "roses" / sorted(p.name for p in (root / "roses").iterdir())[0]
     stamp = first.stat().st_mtime_ns
-    flowers.make_generated_flowers(root, 25)
+    flowers.make_stand_in(root, 25)
     assert first.stat().st_mtime_ns == stamp  # same settings: reused
-    flowers.make_generated_flowers(root, 30)
+    flowers.make_stand_in(root, 30)
     assert sum(flowers.count_folder(root).values()) == 30
     with pytest.raises(ValueError, match="at least 25"):
-        flowers.make_generated_flowers(tmp_path / "small", 10)
+        flowers.make_stand_in(tmp_path / "small", 10)
 
 
-def test_make_generated_flowers_never_overwrites_real_photos(folder):
+def test_make_stand_in_never_overwrites_real_photos(folder):
     before = flowers.count_folder(folder)
-    with pytest.raises(flowers.FlowersDataError, match="was not generated by the course: not overwriting"):
-        flowers.make_generated_flowers(folder, 50)
+    with pytest.raises(generated.DataLayoutError, match="was not generated by the course: not overwriting"):
+        flowers.make_stand_in(folder, 50)
     assert flowers.count_folder(folder) == before
 
 
@@ -299,27 +300,6 @@ def toy_dataset(n=23, seed=0):
         lambda: ((img, np.int64(i % 5)) for i, img in enumerate(images)),
         output_signature=(tf.TensorSpec((None, None, 3), tf.uint8), tf.TensorSpec((), tf.int64)),
     )
-
-
-def test_format_image_resizes_and_scales():
-    image = tf.constant(np.full((31, 47, 3), 255, np.uint8))
-    out, label = flowers.format_image(image, tf.constant(3), size=224)
-    assert out.shape == (224, 224, 3) and out.dtype == tf.float32
-    assert float(tf.reduce_max(out)) == pytest.approx(1.0) and int(label) == 3
-    assert flowers.format_image(image, 1, size=299)[0].shape == (299, 299, 3)
-
-
-def test_make_batches_shapes_and_order():
-    data = toy_dataset()
-    train_b, valid_b, test_b = flowers.make_batches(data, data, data, size=32, batch_size=8, num_train=23)
-    assert [int(y.shape[0]) for _, y in test_b] == flowers.batch_layout(23, 8) == [8, 8, 7]
-    images, _ = next(iter(valid_b))
-    assert images.shape == (8, 32, 32, 3) and float(tf.reduce_max(images)) <= 1.0
-    first = np.concatenate([y.numpy() for _, y in test_b])
-    assert np.array_equal(first, np.concatenate([y.numpy() for _, y in test_b]))  # fixed order
-    assert np.array_equal(first, np.arange(23) % 5)
-    shuffled = np.concatenate([y.numpy() for _, y in train_b])
-    assert sorted(shuffled) == sorted(first)  # the same examples, shuffled
 
 
 def test_batch_layout_and_the_lessons_367():
@@ -340,7 +320,7 @@ def test_the_real_split_sizes_are_367_551_2752():
                                           filetype_suffix="tfrecord")
     splits = tfds.core.SplitDict([tfds.core.SplitInfo(name="train", shard_lengths=[3670], num_bytes=0,
                                                       filename_template=template)])
-    assert [splits[s].num_examples for s in flowers.SPLIT] == [367, 551, 2752]
+    assert [splits[s].num_examples for s in SPLIT] == [367, 551, 2752]
 
 
 def test_the_lessons_indexing_breaks_when_the_batch_exceeds_the_split():
@@ -348,64 +328,6 @@ def test_the_lessons_indexing_breaks_when_the_batch_exceeds_the_split():
     labels_of_first_batch = np.zeros(flowers.batch_layout(367, 1024)[0])
     with pytest.raises(IndexError):
         [labels_of_first_batch[i] for i in range(1024)]
-
-
-# --------------------------------------------------------------------------- predictions
-
-
-class LabelReader(tf.keras.Model):
-    """Reads the label the toy data wrote into the pixels: one-hot logits of (value / 10) % 5."""
-
-    def call(self, images, training=False):
-        index = tf.cast(tf.round(tf.reduce_mean(images, axis=[1, 2, 3]) * 255.0 / 10.0), tf.int64) % 5
-        return tf.one_hot(index, 5) * 10.0
-
-
-@pytest.mark.parametrize("batch_size", [1, 7, 16, 23, 1024])
-def test_collect_predictions_pairs_labels_for_any_batch_size(batch_size):
-    data = toy_dataset()
-    _, _, test_b = flowers.make_batches(data, data, data, size=16, batch_size=batch_size, num_train=23)
-    result = flowers.collect_predictions(LabelReader(), test_b, keep_images=5)
-    assert len(result) == 23 and result.logits.shape == (23, 5)
-    assert result.batch_sizes == flowers.batch_layout(23, batch_size)
-    assert result.accuracy == 1.0 and np.array_equal(result.predicted, result.labels)
-    assert result.images.shape == (5, 16, 16, 3)
-
-
-def test_collect_predictions_stays_aligned_on_a_shuffled_dataset():
-    data = toy_dataset().map(lambda x, y: flowers.format_image(x, y, 16))
-    shuffled = data.shuffle(23, seed=1, reshuffle_each_iteration=True).batch(6)
-    assert flowers.collect_predictions(LabelReader(), shuffled).accuracy == 1.0
-
-
-def test_predictions_names_and_accuracy():
-    logits = np.array([[5.0, 0, 0], [0, 5.0, 0], [0, 0, 5.0], [5.0, 0, 0]])
-    result = flowers.Predictions(logits, np.array([0, 1, 1, 0]), np.empty((0,)), [4])
-    assert list(result.predicted) == [0, 1, 2, 0] and result.accuracy == 0.75
-    true, predicted = result.names(["a", "b", "c"])
-    assert true == ["a", "b", "b", "a"] and predicted == ["a", "b", "c", "a"]
-
-
-def test_first_pairs_the_kept_images_with_their_labels():
-    """A test split larger than the kept images (367 vs 30 in the full run) still plots."""
-    data = toy_dataset(40).map(lambda x, y: flowers.format_image(x, y, 8))
-    result = flowers.collect_predictions(LabelReader(), data.batch(16), keep_images=30)
-    images, true, predicted = result.first()
-    assert len(images) == len(true) == len(predicted) == 30 and len(result) == 40
-    assert np.array_equal(true, np.arange(30) % 5) and np.array_equal(predicted, true)
-    assert len(result.first(12)[1]) == 12 and len(result.first(99)[0]) == 30
-    import matplotlib
-
-    matplotlib.use("Agg")
-    from course_utils.show import plots
-
-    assert len(plots.plot_prediction_grid(*result.first(), list(flowers.CLASS_NAMES)).axes) == 30
-
-
-def test_collect_predictions_on_an_empty_dataset():
-    empty = toy_dataset().take(0).map(lambda x, y: flowers.format_image(x, y, 8)).batch(4)
-    with pytest.raises(ValueError, match="yielded no batches"):
-        flowers.collect_predictions(LabelReader(), empty)
 
 
 def test_count_examples_and_image_shapes():
@@ -419,7 +341,7 @@ def test_unreadable_photos_are_named_and_skipped_odd_ones_converted(folder, tfds
     (folder / "daisy" / "daisy_0.jpg").write_bytes(b"")  # an empty download
     Image.new("L", (30, 20), 128).save(folder / "tulips" / "grey.jpg")
     before = sorted(p.name for p in folder.rglob("*"))
-    _, info = flowers.load_flowers(source="folder", folder=folder)
+    _, info = tfds_load(flowers.load("real", local_copy=folder), "train")
     out = capsys.readouterr().out
     assert "(1 will be converted to RGB from L); skipped 1 unreadable: daisy_0.jpg (empty file)" in out
     assert "prepared 30 images" in out  # 30 + grey.jpg - the empty file
@@ -442,12 +364,12 @@ def test_generated_flowers_are_recorded_for_seed_0(tmp_path):
     import hashlib
 
     root = tmp_path / "flower_photos"
-    flowers.make_generated_flowers(root, 25, seed=0)
+    flowers.make_stand_in(root, 25, seed=0)
     files = sorted(root.glob("*/*.jpg"))
     assert [Image.open(p).size for p in files] == GENERATED_25_SIZES
     first = files[0]
     assert (first.relative_to(root).as_posix(), hashlib.sha256(first.read_bytes()).hexdigest()) == GENERATED_25_FIRST
-    again = flowers.make_generated_flowers(tmp_path / "again" / "flower_photos", 25, seed=0)
+    again = flowers.make_stand_in(tmp_path / "again" / "flower_photos", 25, seed=0)
     assert again == flowers.count_folder(root)
     assert [p.read_bytes() for p in sorted((tmp_path / "again" / "flower_photos").glob("*/*.jpg"))] == [
         p.read_bytes() for p in files]
@@ -457,11 +379,11 @@ def test_generated_flowers_stamp_records_the_settings_and_the_defaults(tmp_path)
     import json
 
     root = tmp_path / "flower_photos"
-    counts = flowers.make_generated_flowers(root)  # the quick profile's defaults
+    counts = flowers.make_stand_in(root)  # the quick profile's defaults
     assert sum(counts.values()) == 300
-    assert json.loads((root / flowers.GENERATED_STAMP).read_text()) == {
-        "settings": {"num_images": 300, "seed": 0, "signal": 0.4, "base_size": 64, "size_range": [90, 260],
-                     "version": 1},
+    assert json.loads((root / generated.STAMP).read_text()) == {
+        "settings": {"classes": list(flowers.CLASS_NAMES), "num_images": 300, "seed": 0, "signal": 0.4,
+                     "base_size": 64, "size_range": [90, 260], "version": 1},
         "counts": counts,
     }
     assert {Image.open(p).size for p in list(root.glob("*/*.jpg"))[:3]} != {(64, 64)}  # resized from 64
@@ -469,7 +391,7 @@ def test_generated_flowers_stamp_records_the_settings_and_the_defaults(tmp_path)
 
 def test_generated_flowers_without_signal_have_no_class_colours(tmp_path):
     root = tmp_path / "flower_photos"
-    flowers.make_generated_flowers(root, 50, seed=3, signal=0.0, size_range=(20, 30))
+    flowers.make_stand_in(root, 50, seed=3, signal=0.0, size_range=(20, 30))
     means = {name: np.mean([np.asarray(Image.open(p), float).mean(axis=(0, 1)) for p in (root / name).glob("*.jpg")],
                            axis=0) for name in flowers.CLASS_NAMES}
     # some classes look alike (about 8 apart; above 55 for every pair at the default signal 0.4)
@@ -478,22 +400,23 @@ def test_generated_flowers_without_signal_have_no_class_colours(tmp_path):
 
 def test_generated_flowers_replace_a_half_built_folder_left_by_a_crash(tmp_path, monkeypatch):
     root = tmp_path / "flower_photos"
-    stale = tmp_path / "flower_photos.building"
+    stale = tmp_path / ".flower_photos.123-abcdef01.part"  # a killed build's staging folder
     (stale / "daisy").mkdir(parents=True)
     Image.new("RGB", (9, 9)).save(stale / "daisy" / "left_over.jpg")
     written = []
-    real = flowers.course_data.write_image_folder
-    monkeypatch.setattr(flowers.course_data, "write_image_folder",
+    real = generated.write_image_folder
+    monkeypatch.setattr(generated, "write_image_folder",
                         lambda folder, *a, **k: written.append(Path(folder)) or real(folder, *a, **k))
-    flowers.make_generated_flowers(root, 25)
-    assert written == [stale]  # built beside the target, then moved into place
+    flowers.make_stand_in(root, 25)
+    assert len(written) == 1 and written[0].name.startswith(".flower_photos.")  # built beside, then renamed
+    assert written[0] != stale and not written[0].exists()
     assert not (root / "daisy" / "left_over.jpg").exists() and not stale.exists()
     assert sum(flowers.count_folder(root).values()) == 25
 
 
 def test_a_folder_the_course_did_not_make_is_named_and_kept(folder):
-    with pytest.raises(flowers.FlowersDataError) as err:
-        flowers.make_generated_flowers(folder, 50)
+    with pytest.raises(generated.DataLayoutError) as err:
+        flowers.make_stand_in(folder, 50)
     assert str(err.value) == (f"{folder} exists and was not generated by the course: not overwriting it "
                               "(choose an empty folder for generated images)")
 
@@ -524,13 +447,13 @@ def test_image_shapes_reads_five_by_default():
 def test_generated_flowers_seeds_draw_other_images_not_only_other_sizes(tmp_path):
     def pixels(seed):
         root = tmp_path / f"s{seed}" / "flower_photos"
-        flowers.make_generated_flowers(root, 25, seed=seed, size_range=(64, 64))  # no resizing: the images as drawn
+        flowers.make_stand_in(root, 25, seed=seed, size_range=(64, 64))  # no resizing: the images as drawn
         return sorted(p.read_bytes() for p in root.glob("*/*.jpg"))
 
     assert pixels(0) != pixels(1)
 
 
-def test_prepare_is_quiet_by_default_and_records_what_it_prepared(folder, tfds_dir, capsys):
+def test_prepare_prints_one_line_and_records_what_it_prepared(folder, tfds_dir, capsys):
     import json
 
     target = flowers.prepare_local_flowers(folder)  # data_dir: $TFDS_DATA_DIR

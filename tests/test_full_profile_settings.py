@@ -294,7 +294,6 @@ NOT_PINNED: dict[str, dict[str, str]] = {
         "instructor-facing text states it (a gap to close in the docs, then pin it here)",
         "flowers_dir": "None: the learner's own folder, nothing to document",
         "hub_source": "a source name ('download'), not a number",
-        "flowers_source": "a source name ('tfds'), not a number",
         "num_images": "None: all of tf_flowers, nothing to document",
     },
     "04": {

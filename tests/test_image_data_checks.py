@@ -74,7 +74,7 @@ def test_cactus_check_names_and_drops_a_jpeg_cut_in_its_data(tmp_path, capsys):
 
 # --- cats and dogs: a learner's folder trains on a checked view without the file ---------------------
 
-def test_catsdogs_local_folder_leaves_out_a_jpeg_cut_in_its_data(tmp_path, capsys):
+def test_catsdogs_local_folder_leaves_out_a_jpeg_cut_in_its_data(tmp_path, monkeypatch, capsys):
     root = tmp_path / "usb" / "cats_and_dogs_filtered"
     counts = {"train": {"cats": 2, "dogs": 2}, "validation": {"cats": 1, "dogs": 1}}
     seed = 0
@@ -85,7 +85,9 @@ def test_catsdogs_local_folder_leaves_out_a_jpeg_cut_in_its_data(tmp_path, capsy
                 seed += 1
     cut_inside_its_data(root / "train" / "dogs" / "dogs.1.jpg")
 
-    view = catsdogs.download_cats_and_dogs(tmp_path / "datasets", local_copy=root, expected=counts)
+    monkeypatch.setenv("KERAS_HOME", str(tmp_path / "keras"))
+    monkeypatch.setattr(catsdogs, "FULL_COUNTS", counts)  # a small copy of the real layout
+    view = catsdogs.load("real", local_copy=root)
     assert view != root and view.name == "cats_and_dogs_filtered_checked"
     assert sorted(p.name for p in (view / "train" / "dogs").iterdir()) == ["dogs.0.jpg"]
     assert catsdogs.count_images(view) == {"train": {"cats": 2, "dogs": 1}, "validation": {"cats": 1, "dogs": 1}}
@@ -103,19 +105,19 @@ FLOWER_COLOURS = {"dandelion": (250, 220, 0), "daisy": (255, 255, 255), "tulips"
 def test_flowers_local_folder_leaves_out_a_jpeg_cut_in_its_data(tmp_path, monkeypatch, capsys):
     import tensorflow_datasets as tfds
 
-    monkeypatch.delenv(flowers.FOLDER_ENV_VAR, raising=False)
+    monkeypatch.setenv("TFDS_DATA_DIR", str(tmp_path / "tfds"))
     folder = tmp_path / "flower_photos"
     for k, name in enumerate(flowers.CLASS_NAMES):
         for i in range(2):
             noisy_jpeg(folder / name / f"{name}_{i}.jpg", seed=10 * k + i, colour=FLOWER_COLOURS[name])
     cut_inside_its_data(folder / "roses" / "roses_1.jpg")
 
-    where = flowers.resolve_source("folder", folder=folder, data_dir=tmp_path / "tfds")
+    data_dir = flowers.load("real", local_copy=folder)
     out = capsys.readouterr().out
     assert "skipped 1 unreadable: roses_1.jpg (corrupt or truncated" in out
     assert "prepared 9 images" in out
     (train,), info = tfds.load("tf_flowers", split=["train"], as_supervised=True, with_info=True,
-                               data_dir=where.data_dir, download=where.download)
+                               data_dir=data_dir)
     assert info.splits["train"].num_examples == 9
     labels = sorted(int(label) for _, label in train)  # every example decodes
     assert labels.count(flowers.CLASS_NAMES.index("roses")) == 1

@@ -182,7 +182,7 @@ def test_a_tfds_prepare_killed_midway_is_not_trusted_and_is_prepared_again(tmp_p
     from course_utils.data import flowers
 
     photos = tmp_path / "flower_photos"
-    counts = flowers.make_generated_flowers(photos, num_images=25, size_range=(40, 60))
+    counts = flowers.make_stand_in(photos, num_images=25, size_range=(40, 60))
     tfds_dir = tmp_path / "tfds"
     run_killed(f"""
         from course_utils.data import flowers

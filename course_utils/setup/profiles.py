@@ -128,7 +128,6 @@ LESSONS: dict[str, dict[str, Any]] = {
             "fine_tune_epochs": 3,
             "fine_tune_batch_size": 32,
             "hub_source": "download",
-            "flowers_source": "tfds",
             "num_images": None,
         },
         "quick": {
@@ -139,7 +138,6 @@ LESSONS: dict[str, dict[str, Any]] = {
             "fine_tune_epochs": 1,
             "fine_tune_batch_size": 16,
             "hub_source": "stand-in",
-            "flowers_source": "generated",
             "num_images": 300,
         },
     },
