@@ -7,20 +7,11 @@ The notebook makes the ``tfds.load`` call itself (it is the lesson's subject);
     (test, valid, train), info = tfds.load(
         "tf_flowers", split=cfg.split, as_supervised=True, with_info=True, data_dir=data_dir)
 
-- ``"real"`` (full profile): TFDS downloads the archive (about 220 MB) once into
-  ``$TFDS_DATA_DIR`` (the project's ``data/tfds``); or the learner's ``local_copy``
-  (else ``$COURSE_FLOWERS_DIR``), the unpacked ``flower_photos/`` folder
-  (``flower_photos/{daisy,dandelion,roses,sunflowers,tulips}/*.jpg``), prepared once
-  as a local tf_flowers.
-- ``"stand-in"`` (quick profile): generated 5-class images in the ``flower_photos``
-  layout (:func:`course_utils.data.generated.image_folder`), prepared the same way.
-
-A local folder is prepared by the real tf_flowers builder pointed at the local files
-(``_LocalFlowers``), so the features, label order and example keys are the real ones and
-``train[:10%]`` picks the same photos as the download would. By hand because no public
-TFDS API does it: ``tfds.folder_dataset.ImageFolder`` is another dataset (its own name,
-alphabetical labels, a split folder level), and tf_flowers' builder downloads a URL, it
-never reads ``DownloadConfig(manual_dir=...)``.
+See :func:`load` for the two sources. A local folder is prepared by the real tf_flowers
+builder pointed at the local files (``_LocalFlowers``): the features, label order and example
+keys are the real ones, so ``train[:10%]`` picks the photos the download would. By hand as no
+public TFDS API does it: ``tfds.folder_dataset.ImageFolder`` is another dataset (own name,
+alphabetical labels), and tf_flowers' builder never reads ``DownloadConfig(manual_dir=...)``.
 """
 from __future__ import annotations
 
@@ -181,12 +172,10 @@ def prepare_local_flowers(folder: str | Path, data_dir: str | Path | None = None
                           progress: bool = True) -> Path:
     """Prepare a local flower folder once as the TFDS dataset ``tf_flowers``; returns its ``data_dir``.
 
-    The dataset goes to ``<data_dir>/local_flowers/<fingerprint>`` (``data_dir`` defaults
-    to ``$TFDS_DATA_DIR``), so a changed folder gets a fresh copy and the real download in
-    ``<data_dir>/tf_flowers`` is never touched; a classroom's prepared copy is read where it
-    is. Unreadable photos are named and left out and odd ones converted, in a checked view
-    (the learner's folder stays as it is). Built by ``files.build_once``: one process
-    prepares, the others wait and reuse it, and a killed run leaves nothing trusted.
+    In ``<data_dir>/local_flowers/<fingerprint>`` (``data_dir``: ``$TFDS_DATA_DIR``), so a
+    changed folder gets a fresh copy; a classroom's prepared copy is read where it is.
+    Unreadable photos are named and left out, odd ones converted (in a checked view, never
+    in the learner's folder). Through ``files.build_once``: one process prepares, others wait.
     """
     folder = find_flower_folder(folder)
     base = Path(data_dir) if data_dir is not None else tfds_data_dir()
@@ -242,11 +231,11 @@ def load(source: str = "real", *, local_copy: str | Path | None = None, seed: in
          progress: bool = True, num_images: int | None = None) -> Path:
     """Get tf_flowers ready for ``tfds.load`` from ``source``; returns the ``data_dir`` to pass it.
 
-    ``"real"``: the learner's ``local_copy`` (else ``$COURSE_FLOWERS_DIR``) of
-    ``flower_photos`` prepared once, else TFDS's own download into ``$TFDS_DATA_DIR``
-    (``tfds.load`` downloads it; offline, a :class:`FlowersDataError` says so at once).
-    ``"stand-in"``: ``num_images`` (default 300) generated images made with ``seed``
-    and prepared once. ``progress`` shows TFDS's progress bar while preparing.
+    ``"real"`` (full profile): the learner's ``local_copy`` (else ``$COURSE_FLOWERS_DIR``), the
+    unpacked ``flower_photos/`` folder, prepared once; else TFDS's own download (220 MB, once)
+    into ``$TFDS_DATA_DIR``, which ``tfds.load`` makes (offline, a :class:`FlowersDataError` at
+    once). ``"stand-in"`` (quick): ``num_images`` (300) generated images
+    (:func:`make_stand_in`), prepared the same way. ``progress``: TFDS's bar while preparing.
     """
     check_source(source, "the flowers (lesson 03)")
     base = tfds_data_dir()

@@ -99,11 +99,9 @@ def image_folder(root: str | Path, class_names: Sequence[str], num_images: int, 
                  size_range: tuple[int, int] | None = None) -> dict[str, int]:
     """A stand-in image folder, ``root/<class>/<class>.NNNNN.jpg``, built once; returns the counts.
 
-    :func:`make_images` at ``base_size`` x ``base_size``, each image then resized to its own
-    random height and width in ``size_range`` (as photos vary; ``None`` keeps the size).
-    Built by :func:`course_utils.setup.files.build_once` with a stamp of its settings: the
-    same settings reuse the folder, others rebuild it, and a folder the course did not
-    generate is never overwritten.
+    :func:`make_images` at ``base_size``, each resized to its own random height and width in
+    ``size_range`` (as photos vary; ``None``: no resize). Through ``files.build_once``, stamped
+    with its settings: the same reuse it, others rebuild it; a folder not generated here stays.
     """
     from PIL import Image
 
