@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import importlib.util
+import os
 import sys
 from pathlib import Path
 
@@ -25,6 +26,8 @@ def test_smoke_run_prints_the_table_and_the_cached_head_is_the_naive_head(bench,
     (result,) = bench.run(args)
     out = capsys.readouterr().out
     assert out.startswith("Machine: ") and "CPUs" in out and "TensorFlow" in out
+    assert "\nafter the run: load average " in out and args.load_before.startswith("load average ")
+    assert "feature cache: computed 64 feature rows" in out and "feature cache: computed 16 feature rows" in out
     assert result.pipeline_ips > 0 and result.backbone_ips > 0
     assert result.naive_epoch_s > 0 and result.cached_epoch_s > 0 and result.one_pass_s > 0
     assert result.cached_run_s > result.features_s > 0
@@ -34,10 +37,12 @@ def test_smoke_run_prints_the_table_and_the_cached_head_is_the_naive_head(bench,
     # Timing notes (load changed between the two passes) may appear; these may not:
     assert not [n for n in result.notes if "cache hit" in n or "assembled" in n], result.notes
     table, _ = bench.format_tables([result], args)
+    assert table.splitlines()[0] == f"{os.cpu_count()} CPUs; before the run: {args.load_before}; after it: {args.load_after}"
     rows = [line for line in table.splitlines() if line.startswith("| ")]
     assert rows[1].startswith("| tiny CNN (smoke) | 32 |")
-    targets = [line for line in rows if "PASS" in line or "FAIL" in line]
+    targets = [line for line in rows if line.endswith((" met |", " MISSED |"))]
     assert len(targets) == 4
+    assert "whole cached run <= 1.25x one backbone pass" in table
     assert not (tmp_path / "features").exists()  # the benchmark cleans its cache
 
 
