@@ -98,11 +98,9 @@ MODULES: tuple[Module, ...] = (
     Module("data.images", "image checks"),
     Module("data.downloads", "verified downloads"),
     Module("features", "the feature cache's key", functions=(
-        # The four parts of the cache key: backbone (architecture), weights,
-        # preprocessing (callable), data (per-example fingerprints, spec).
-        "_strip", "_json", "_layer_config", "_shape", "describe_architecture",
-        "_hub_files_digest", "weights_fingerprint", "callable_fingerprint",
-        "_element_fingerprint", "data_fingerprint", "_spec_text",
+        # The four parts of the cache key: the caller's key, the data spec,
+        # the architecture (names as positions), the weights.
+        "entry_key", "data_spec", "_canonical", "architecture_digest", "weights_digest",
     )),
     Module("data.generated", "data splits and loaders"),
     Module("data.mnist", "data splits and loaders"),
