@@ -218,7 +218,7 @@ _ = gc.collect()
 
 # %% [markdown]
 # ## The cactus data
-# 32x32 aerial photos and `train.csv` (`id,has_cactus`). `cactus.get_cactus`
+# 32x32 aerial photos and `train.csv` (`id,has_cactus`). `cactus.load`
 # finds your copy or downloads it with the Kaggle API (its error lists the
 # setup steps); the quick profile writes generated images in that layout,
 # with the real 3:1 labels and a learnable colour-and-stripe signal. We read
@@ -226,7 +226,7 @@ _ = gc.collect()
 # (columns, 0/1 labels, unique ids, images on disk), then a broken one.
 
 # %%
-root = cactus.get_cactus(cfg.cactus_source, num_images=cfg.num_images, seed=cfg.seed, local_dir=cfg.cactus_dir)
+root = cactus.load(cfg.source, local_copy=cfg.cactus_dir, seed=cfg.seed, num_images=cfg.num_images)
 train = pd.read_csv(root / "train.csv")
 train, image_dir = cactus.check_cactus_table(train, root)
 print(f"{len(train):,} images in {image_dir}")

@@ -1,5 +1,6 @@
-"""The cactus CSV + folder loader, its generated stand-in and the Kaggle path."""
+"""The cactus CSV + folder checks, load (the stand-in, a local copy, the Kaggle download), the zip installer."""
 import io
+import shutil
 import sys
 import types
 import zipfile
@@ -10,6 +11,7 @@ import pandas as pd
 import pytest
 
 from course_utils.data import cactus
+from course_utils.errors import CourseError
 
 
 def _write(root, labels, *, seed=0):
@@ -29,8 +31,6 @@ def _edit_csv(root, **changes):
     return table
 
 
-# --- reading and checking ------------------------------------------------------------------------
-
 def test_kaggle_layout_round_trip(tmp_path):
     _write(tmp_path, [1, 0, 1, 1])
     table, image_dir = cactus.load_cactus_table(tmp_path)
@@ -38,8 +38,6 @@ def test_kaggle_layout_round_trip(tmp_path):
     assert table["has_cactus"].tolist() == [1, 0, 1, 1]
     assert image_dir == tmp_path / "train"
     assert all(name.endswith(".jpg") and len(name) == 36 for name in table["id"])  # 32 hex digits + .jpg
-    assert cactus.describe_table(table) == {"images": 4, "has_cactus = 1": 3, "has_cactus = 0": 1,
-                                            "share with a cactus": 0.75}
 
 
 def test_kaggles_nested_train_train_folder_is_found(tmp_path):
@@ -149,13 +147,6 @@ def test_the_notebooks_own_read_csv_is_checked_like_the_loaders(tmp_path):
         cactus.check_cactus_table(pd.DataFrame({"id": ["a.jpg"], "label": [1]}), tmp_path)
 
 
-def test_majority_baseline():
-    assert cactus.majority_baseline([1, 1, 1, 0], [1, 0, 1, 1]) == (0.75, 1)
-    assert cactus.majority_baseline(["0", "0", "1"], ["1", "1"]) == (0.0, "0")
-    with pytest.raises(ValueError, match="at least one"):
-        cactus.majority_baseline([], [1])
-
-
 # --- the generated stand-in ----------------------------------------------------------------------
 
 def test_stratified_order_keeps_the_proportion_in_every_prefix():
@@ -169,7 +160,7 @@ def test_stratified_order_keeps_the_proportion_in_every_prefix():
 
 
 def test_generated_data_has_the_real_imbalance_and_layout(tmp_path):
-    root = cactus.make_generated_cactus(tmp_path / "gen", 40, seed=2)
+    root = cactus.make_stand_in(tmp_path / "gen", 40, seed=2)
     table, image_dir = cactus.load_cactus_table(root)
     assert len(table) == 40 and table["has_cactus"].sum() == 30
     assert table["has_cactus"][:12].sum() == 9  # the validation slice keeps 3:1
@@ -182,17 +173,17 @@ def test_generated_data_has_the_real_imbalance_and_layout(tmp_path):
 
 
 def test_generated_data_is_reused_or_rebuilt_when_settings_change(tmp_path):
-    root = cactus.make_generated_cactus(tmp_path / "gen", 20, seed=0)
+    root = cactus.make_stand_in(tmp_path / "gen", 20, seed=0)
     stamp = (root / "train.csv").stat().st_mtime_ns
-    cactus.make_generated_cactus(root, 20, seed=0)
+    cactus.make_stand_in(root, 20, seed=0)
     assert (root / "train.csv").stat().st_mtime_ns == stamp
-    cactus.make_generated_cactus(root, 24, seed=0)
+    cactus.make_stand_in(root, 24, seed=0)
     assert len(pd.read_csv(root / "train.csv")) == 24
     assert len(list((root / "train").iterdir())) == 24  # the old images are gone
 
 
 def test_generated_classes_carry_a_learnable_signal(tmp_path):
-    root = cactus.make_generated_cactus(tmp_path / "gen", 40, seed=0)
+    root = cactus.make_stand_in(tmp_path / "gen", 40, seed=0)
     table, image_dir = cactus.load_cactus_table(root)
     from PIL import Image
 
@@ -201,16 +192,19 @@ def test_generated_classes_carry_a_learnable_signal(tmp_path):
     assert red[labels == 0].mean() - red[labels == 1].mean() > 40  # class 0 is the red one
 
 
-def test_get_cactus_generated_goes_under_data_quick(tmp_path, monkeypatch):
-    monkeypatch.setenv("COURSE_DATA_DIR", str(tmp_path))
-    notes = []
-    root = cactus.get_cactus("generated", num_images=12, local_dir="/somewhere", printer=notes.append)
-    assert root == tmp_path / "quick" / cactus.GENERATED_FOLDER_NAME
-    assert "is not used" in notes[0]
-    with pytest.raises(ValueError, match="needs num_images"):
-        cactus.get_cactus("generated", num_images=None, printer=notes.append)
-    with pytest.raises(ValueError, match="use 'kaggle' or 'generated'"):
-        cactus.get_cactus("tfds")
+def test_load_stand_in_goes_under_data_quick_and_says_so(tmp_path, monkeypatch, capsys):
+    monkeypatch.setenv("COURSE_DATA_DIR", str(tmp_path / "data"))
+    root = cactus.load("stand-in", num_images=12, local_copy="/somewhere")
+    assert root == tmp_path / "data" / "quick" / cactus.GENERATED_FOLDER_NAME
+    assert capsys.readouterr().out == ("note: the quick profile uses generated images; CACTUS_DIR=/somewhere is not "
+                                       f"used\ngenerated stand-in data: {root}\n")
+    assert _files(root) == _files(cactus.make_stand_in(tmp_path / "seed0", 12, seed=0))
+    seeded = cactus.load("stand-in", num_images=12, seed=5)
+    assert _files(seeded) == _files(cactus.make_stand_in(tmp_path / "seed5", 12, seed=5))
+    with pytest.raises(ValueError, match=r"^the generated stand-in needs num_images$"):
+        cactus.load("stand-in")
+    with pytest.raises(ValueError, match="unknown source 'kaggle' for the cactus data: use 'real'"):
+        cactus.load("kaggle")
 
 
 # --- the real data: local copies and the Kaggle download ------------------------------------------
@@ -242,49 +236,68 @@ class FakeKaggle:
 
     def __init__(self, tmp_path, error=None, **zip_options):
         self.tmp_path, self.error, self.zip_options, self.calls = tmp_path, error, zip_options, []
+        (tmp_path / "made").mkdir(exist_ok=True)
 
     def competition_download_files(self, competition, path=None, quiet=True):
-        self.calls.append((competition, path))
+        self.calls.append((competition, Path(path), quiet))
         if self.error:
             raise self.error
         _competition_zip(self.tmp_path / "made" / "x.zip", **self.zip_options)
         (self.tmp_path / "made" / "x.zip").rename(f"{path}/{competition}.zip")
 
 
+@pytest.fixture
+def kaggle(tmp_path, monkeypatch):
+    """``kaggle(**options)``: the Kaggle client load("real") signs in with, a :class:`FakeKaggle`; data in tmp_path."""
+    monkeypatch.setenv("COURSE_DATA_DIR", str(tmp_path / "data"))
+
+    def use(**options):
+        api = FakeKaggle(tmp_path, **options)
+        monkeypatch.setattr(cactus, "kaggle_api", lambda: api)
+        return api
+
+    return use
+
+
+def _listing(folder):
+    return sorted(p.name for p in folder.iterdir() if p.name != ".locks")  # the build locks live in <data>/.locks
+
+
 def _leftovers(folder):
-    return [p.name for p in folder.iterdir() if p.name.startswith(".")]
+    return [name for name in _listing(folder) if name.startswith(".")]
 
 
-def test_download_installs_the_competition_in_place(tmp_path):
-    (tmp_path / "made").mkdir()
-    api = FakeKaggle(tmp_path)
+def test_download_installs_the_competition_in_place(tmp_path, kaggle, capsys):
+    api = kaggle()
     target = tmp_path / "data" / "aerial_cactus"
-    assert cactus.download_cactus(target, api=api, printer=lambda *_: None) == target
-    assert api.calls[0][0] == "aerial-cactus-identification"
+    assert cactus.load("real") == target
+    assert [call[0] for call in api.calls] == ["aerial-cactus-identification"]
     table, image_dir = cactus.load_cactus_table(target)
     assert len(table) == 4 and image_dir == target / "train"
     assert sorted(p.name for p in target.iterdir()) == ["train", "train.csv"]  # no test set, no zips
-    assert _leftovers(target.parent) == []
+    assert _listing(tmp_path / "data") == ["aerial_cactus", "aerial_cactus_download"]
+    assert capsys.readouterr().out == ("downloading the Kaggle competition aerial-cactus-identification (about 25 MB)"
+                                       f" ...\ninstalled 4 images and train.csv at {target}\n")
+    assert cactus.load("real") == target and len(api.calls) == 1  # installed: reused
+    assert capsys.readouterr().out == f"Kaggle data already installed at {target}\n"
 
 
-def test_a_refused_download_explains_the_rules_and_leaves_nothing(tmp_path):
-    (tmp_path / "made").mkdir()
-    target = tmp_path / "data" / "aerial_cactus"
-    api = FakeKaggle(tmp_path, error=RuntimeError("(403) Reason: Forbidden"))
-    with pytest.raises(cactus.KaggleSetupError, match=r"403 Forbidden.*/rules.*CACTUS_DIR.*PROFILE=quick"):
-        cactus.download_cactus(target, api=api, printer=lambda *_: None)
-    assert not target.exists() and _leftovers(target.parent) == []
-    api = FakeKaggle(tmp_path, error=OSError("Name or service not known"))
+def test_a_refused_download_explains_the_rules_and_leaves_nothing(tmp_path, kaggle):
+    kaggle(error=RuntimeError("(403) Reason: Forbidden"))
+    with pytest.raises(cactus.KaggleSetupError, match=r"403 Forbidden.*/rules.*CACTUS_DIR.*PROFILE=quick") as err:
+        cactus.load("real")
+    assert isinstance(err.value, CourseError) and isinstance(err.value, RuntimeError)
+    assert _listing(tmp_path / "data") == []
+    kaggle(error=OSError("Name or service not known"))
     with pytest.raises(cactus.KaggleSetupError, match="no network here"):
-        cactus.download_cactus(target, api=api, printer=lambda *_: None)
+        cactus.load("real")
 
 
-def test_an_incomplete_archive_is_not_installed(tmp_path):
-    (tmp_path / "made").mkdir()
-    target = tmp_path / "data" / "aerial_cactus"
+def test_an_incomplete_archive_is_not_installed(tmp_path, kaggle):
+    kaggle(drop_image=True)
     with pytest.raises(cactus.CactusDataError, match="1 of 4 images listed in train.csv are missing"):
-        cactus.download_cactus(target, api=FakeKaggle(tmp_path, drop_image=True), printer=lambda *_: None)
-    assert not target.exists() and _leftovers(target.parent) == []
+        cactus.load("real")
+    assert not (tmp_path / "data" / "aerial_cactus").exists() and _leftovers(tmp_path / "data") == []
 
 
 def test_a_corrupt_or_foreign_archive_is_refused(tmp_path):
@@ -294,45 +307,35 @@ def test_a_corrupt_or_foreign_archive_is_refused(tmp_path):
     data[offset + 40] ^= 0xFF
     broken = tmp_path / "broken.zip"
     broken.write_bytes(bytes(data))
-    with pytest.raises(cactus.CactusDataError, match="corrupt"):
-        cactus.install_from_zip(broken, tmp_path / "out", printer=lambda *_: None)
+    with pytest.raises(cactus.CactusDataError, match="fails its CRC-32 check") as err:
+        cactus.install_zip(broken, tmp_path / "out")
+    assert isinstance(err.value, CourseError) and isinstance(err.value, ValueError)
     (tmp_path / "not.zip").write_text("hello")
     with pytest.raises(cactus.CactusDataError, match="not a zip archive"):
-        cactus.install_from_zip(tmp_path / "not.zip", tmp_path / "out")
+        cactus.install_zip(tmp_path / "not.zip", tmp_path / "out")
     with zipfile.ZipFile(tmp_path / "other.zip", "w") as other:
         other.writestr("readme.txt", "x")
     with pytest.raises(cactus.CactusDataError, match=r"no train\.csv inside"):
-        cactus.install_from_zip(tmp_path / "other.zip", tmp_path / "out")
+        cactus.install_zip(tmp_path / "other.zip", tmp_path / "out")
     assert not (tmp_path / "out").exists() and _leftovers(tmp_path) == []
 
 
-def test_a_local_folder_zip_or_env_var_is_used_without_downloading(tmp_path, monkeypatch):
-    monkeypatch.setenv("COURSE_DATA_DIR", str(tmp_path / "data"))
-    never = FakeKaggle(tmp_path, error=AssertionError("must not download"))
+def test_a_local_folder_or_zip_is_used_without_downloading(tmp_path, kaggle, capsys):
+    never = kaggle(error=AssertionError("must not download"))
     folder = _write(tmp_path / "mine", [1, 0])
-    assert cactus.get_cactus("kaggle", local_dir=folder, api=never, printer=lambda *_: None) == folder
-    monkeypatch.setenv(cactus.LOCAL_DIR_ENV, str(folder))
-    assert cactus.get_cactus("kaggle", api=never, printer=lambda *_: None) == folder
-    monkeypatch.delenv(cactus.LOCAL_DIR_ENV)
+    assert cactus.load("real", local_copy=folder) == folder
+    assert capsys.readouterr().out == f"your local copy: {folder}\n"
     archive = _competition_zip(tmp_path / "aerial-cactus-identification.zip")
-    root = cactus.get_cactus("kaggle", local_dir=archive, api=never, printer=lambda *_: None)
+    root = cactus.load("real", local_copy=archive)
     assert root == tmp_path / "data" / "aerial_cactus" and archive.is_file()  # the learner's zip is untouched
-    assert cactus.get_cactus("kaggle", api=never, printer=lambda *_: None) == root  # installed: reused
+    assert capsys.readouterr().out == f"installed 4 images and train.csv at {root}\n"
+    assert cactus.load("real") == root  # installed: reused
     assert never.calls == []
-    with pytest.raises(cactus.CactusDataError, match="no such file or folder"):
-        cactus.get_cactus("kaggle", local_dir=tmp_path / "typo", api=never)
+    with pytest.raises(cactus.CactusDataError, match=rf"^{tmp_path / 'typo'}: no such file or folder \(the local"):
+        cactus.load("real", local_copy=tmp_path / "typo")
     (tmp_path / "empty").mkdir()  # the notebook's pd.read_csv comes next: say so before it fails
     with pytest.raises(cactus.CactusDataError, match=r"no train\.csv here \(found: nothing\).*CACTUS_DIR"):
-        cactus.get_cactus("kaggle", local_dir=tmp_path / "empty", api=never)
-
-
-def test_get_cactus_downloads_when_nothing_is_there(tmp_path, monkeypatch):
-    monkeypatch.setenv("COURSE_DATA_DIR", str(tmp_path / "data"))
-    monkeypatch.delenv(cactus.LOCAL_DIR_ENV, raising=False)
-    (tmp_path / "made").mkdir()
-    api = FakeKaggle(tmp_path)
-    assert cactus.get_cactus("kaggle", api=api, printer=lambda *_: None) == tmp_path / "data" / "aerial_cactus"
-    assert len(api.calls) == 1
+        cactus.load("real", local_copy=tmp_path / "empty")
 
 
 @pytest.fixture
@@ -349,7 +352,7 @@ def test_without_the_kaggle_package_the_message_lists_every_step(monkeypatch, no
         cactus.kaggle_api()
     text = str(err.value)
     for step in ("`kaggle` package is not installed", "pip install kaggle", "~/.kaggle/kaggle.json",
-                 "KAGGLE_USERNAME", "/rules", "CACTUS_DIR", "COURSE_CACTUS_DIR", "PROFILE=quick"):
+                 "KAGGLE_USERNAME", "/rules", "CACTUS_DIR", "PROFILE=quick"):
         assert step in text, step
 
 
@@ -460,9 +463,9 @@ def _files(root):
 
 
 def test_generated_defaults_seed_0_and_signal_1(tmp_path):
-    default = _files(cactus.make_generated_cactus(tmp_path / "a", 16))
-    assert default == _files(cactus.make_generated_cactus(tmp_path / "b", 16, seed=0, signal=1.0))
-    weaker = _files(cactus.make_generated_cactus(tmp_path / "c", 16, signal=0.5))
+    default = _files(cactus.make_stand_in(tmp_path / "a", 16))
+    assert default == _files(cactus.make_stand_in(tmp_path / "b", 16, seed=0, signal=1.0))
+    weaker = _files(cactus.make_stand_in(tmp_path / "c", 16, signal=0.5))
     assert weaker["train.csv"] == default["train.csv"]  # same ids and labels, other pixels
     assert {k: v for k, v in weaker.items() if k.startswith("train/")} != {
         k: v for k, v in default.items() if k.startswith("train/")}
@@ -470,11 +473,11 @@ def test_generated_defaults_seed_0_and_signal_1(tmp_path):
 
 def test_generated_data_is_recorded_for_a_seed(tmp_path):
     """The quick profile's data are deterministic: ids and labels for seed 3, recorded."""
-    root = cactus.make_generated_cactus(tmp_path / "gen", 16, seed=3)
+    root = cactus.make_stand_in(tmp_path / "gen", 16, seed=3)
     table = pd.read_csv(root / "train.csv")
     assert table["has_cactus"].tolist() == GENERATED_SEED_3_LABELS
     assert table["id"][0] == GENERATED_SEED_3_FIRST_ID
-    again = cactus.make_generated_cactus(tmp_path / "again", 16, seed=3)
+    again = cactus.make_stand_in(tmp_path / "again", 16, seed=3)
     assert _files(again) == _files(root)
 
 
@@ -485,7 +488,7 @@ GENERATED_SEED_3_FIRST_ID = "f8c2becf931aed15f5d3ef2d059d9f3c.jpg"
 def test_generated_signal_zero_has_no_colour_difference(tmp_path):
     from PIL import Image
 
-    root = cactus.make_generated_cactus(tmp_path / "gen", 40, seed=0, signal=0.0)
+    root = cactus.make_stand_in(tmp_path / "gen", 40, seed=0, signal=0.0)
     table, image_dir = cactus.load_cactus_table(root)
     red = np.array([np.asarray(Image.open(image_dir / name), float)[..., 0].mean() for name in table["id"]])
     labels = table["has_cactus"].to_numpy()
@@ -495,7 +498,7 @@ def test_generated_signal_zero_has_no_colour_difference(tmp_path):
 def test_generated_marker_records_what_and_how(tmp_path):
     import json
 
-    root = cactus.make_generated_cactus(tmp_path / "gen", 20, seed=4, signal=0.5)
+    root = cactus.make_stand_in(tmp_path / "gen", 20, seed=4, signal=0.5)
     text = (root / cactus.GENERATED_MARKER).read_text()
     assert text.startswith('{\n  "what": ')  # indented for a person reading it
     assert json.loads(text) == {
@@ -506,15 +509,15 @@ def test_generated_marker_records_what_and_how(tmp_path):
 
 
 def test_generated_data_is_rebuilt_when_its_csv_or_marker_is_gone(tmp_path):
-    root = cactus.make_generated_cactus(tmp_path / "gen", 12)
+    root = cactus.make_stand_in(tmp_path / "gen", 12)
     (root / "train.csv").unlink()
-    cactus.make_generated_cactus(root, 12)
+    cactus.make_stand_in(root, 12)
     assert len(pd.read_csv(root / "train.csv")) == 12
     (root / cactus.GENERATED_MARKER).unlink()
-    cactus.make_generated_cactus(root, 12)
+    cactus.make_stand_in(root, 12)
     assert (root / cactus.GENERATED_MARKER).is_file()
     (root / cactus.GENERATED_MARKER).write_text("not json")
-    cactus.make_generated_cactus(root, 12)
+    cactus.make_stand_in(root, 12)
     assert (root / cactus.GENERATED_MARKER).read_text().startswith("{")
 
 
@@ -527,9 +530,9 @@ def test_generated_data_is_built_in_a_hidden_part_folder_beside_it_and_a_failure
         return real(root, *args, **kwargs)
 
     monkeypatch.setattr(cactus, "write_kaggle_layout", spy)
-    root = cactus.make_generated_cactus(tmp_path / "new" / "deep" / "gen", 8)  # parents made too
+    root = cactus.make_stand_in(tmp_path / "new" / "deep" / "gen", 8)  # parents made too
     (where,) = staged
-    assert where.parent == root.parent and where.name.startswith(".gen-") and where.name.endswith(".part")
+    assert where.parent == root.parent and where.name.startswith(".gen.") and where.name.endswith(".part")
 
     def failing(root, *args, **kwargs):
         real(root, *args, **kwargs)
@@ -537,7 +540,7 @@ def test_generated_data_is_built_in_a_hidden_part_folder_beside_it_and_a_failure
 
     monkeypatch.setattr(cactus, "write_kaggle_layout", failing)
     with pytest.raises(OSError, match="disk full"):
-        cactus.make_generated_cactus(tmp_path / "other" / "gen", 8)
+        cactus.make_stand_in(tmp_path / "other" / "gen", 8)
     assert list((tmp_path / "other").iterdir()) == []
 
 
@@ -593,12 +596,13 @@ def test_download_failures_are_told_apart(error, expected):
 
 def test_install_messages_name_the_archive(tmp_path):
     (tmp_path / "not.zip").write_text("hello")
-    with pytest.raises(cactus.CactusDataError, match=rf"^{tmp_path / 'not.zip'}: not a zip archive; "):
-        cactus.install_from_zip(tmp_path / "not.zip", tmp_path / "out")
+    with pytest.raises(cactus.CactusDataError, match=rf"^{tmp_path / 'not.zip'} is not a zip archive .*; download it "
+                       "again, or expected train.csv"):
+        cactus.install_zip(tmp_path / "not.zip", tmp_path / "out")
     with zipfile.ZipFile(tmp_path / "other.zip", "w") as other:
         other.writestr("readme.txt", "x")
     with pytest.raises(cactus.CactusDataError, match=rf"^{tmp_path / 'other.zip'}: no train\.csv inside; "):
-        cactus.install_from_zip(tmp_path / "other.zip", tmp_path / "out")
+        cactus.install_zip(tmp_path / "other.zip", tmp_path / "out")
 
 
 def test_a_crc_mismatch_and_damaged_compressed_data_are_both_layout_errors(tmp_path):
@@ -606,8 +610,8 @@ def test_a_crc_mismatch_and_damaged_compressed_data_are_both_layout_errors(tmp_p
     data = bytearray(archive.read_bytes())
     data[data.find(b"JFIF") + 40] ^= 0xFF  # stored member: the CRC catches it
     (tmp_path / "crc.zip").write_bytes(bytes(data))
-    with pytest.raises(cactus.CactusDataError, match=rf"^{tmp_path / 'crc.zip'}: member train/\S+ is corrupt \(CRC"):
-        cactus.install_from_zip(tmp_path / "crc.zip", tmp_path / "out", printer=lambda *_: None)
+    with pytest.raises(cactus.CactusDataError, match=rf"^{tmp_path / 'crc.zip'}: member 'train/\S+' fails its CRC-32"):
+        cactus.install_zip(tmp_path / "crc.zip", tmp_path / "out")
     deflated = tmp_path / "deflated.zip"
     with zipfile.ZipFile(deflated, "w", compression=zipfile.ZIP_DEFLATED) as out:
         out.writestr("train.csv", "id,has_cactus\n" + "".join(f"{i:032x}.jpg,1\n" for i in range(200)))
@@ -617,18 +621,43 @@ def test_a_crc_mismatch_and_damaged_compressed_data_are_both_layout_errors(tmp_p
         data[i] ^= 0xFF
     deflated.write_bytes(bytes(data))
     with pytest.raises(cactus.CactusDataError, match=rf"^{deflated}: damaged zip \("):
-        cactus.install_from_zip(deflated, tmp_path / "out", printer=lambda *_: None)
+        cactus.install_zip(deflated, tmp_path / "out")
     assert not (tmp_path / "out").exists() and _leftovers(tmp_path) == []
 
 
-def test_install_takes_the_top_train_csv_and_says_what_it_installed(tmp_path):
+def test_a_damaged_train_zip_inside_the_competitions_zip_is_refused(tmp_path):
+    archive = _competition_zip(tmp_path / "comp.zip")
+    with zipfile.ZipFile(archive) as outer:
+        members = {name: outer.read(name) for name in outer.namelist()}
+    inner = bytearray(members["train.zip"])
+    inner[inner.find(b"JFIF") + 40] ^= 0xFF
+    members["train.zip"] = bytes(inner)
+    with zipfile.ZipFile(tmp_path / "bad.zip", "w") as outer:
+        for name, data in members.items():
+            outer.writestr(name, data)
+    with pytest.raises(cactus.CactusDataError, match=r"train\.zip: member 'train/\S+' fails its CRC-32"):
+        cactus.install_zip(tmp_path / "bad.zip", tmp_path / "out")
+    assert not (tmp_path / "out").exists() and _leftovers(tmp_path) == []
+
+
+def test_install_takes_the_top_train_csv_and_says_what_it_installed(tmp_path, capsys):
     archive = _competition_zip(tmp_path / "comp.zip", nested=False)
     with zipfile.ZipFile(archive, "a") as extra:
         extra.writestr("backup/train.csv", "id,has_cactus\nold.jpg,1\n")  # an older copy deeper down
-    said = []
-    target = cactus.install_from_zip(archive, tmp_path / "new" / "deep" / "aerial_cactus", printer=said.append)
+    target = cactus.install_zip(archive, tmp_path / "new" / "deep" / "aerial_cactus")
     assert len(pd.read_csv(target / "train.csv")) == 4
-    assert said == [f"installed 4 images and train.csv at {target}"]
+    assert capsys.readouterr().out == f"installed 4 images and train.csv at {target}\n"
+
+
+def test_a_zip_of_the_images_beside_the_csv_is_installed_in_the_layout(tmp_path):
+    source = _write(tmp_path / "source", [1, 0, 1])
+    with zipfile.ZipFile(tmp_path / "flat.zip", "w") as out:
+        out.write(source / "train.csv", "mine/train.csv")
+        for image in (source / "train").iterdir():
+            out.write(image, f"mine/{image.name}")
+    target = cactus.install_zip(tmp_path / "flat.zip", tmp_path / "out")
+    assert sorted(p.name for p in target.iterdir()) == ["train", "train.csv"]
+    assert cactus.load_cactus_table(target)[1] == target / "train"
 
 
 def test_install_without_an_id_column_says_no_image_folder(tmp_path):
@@ -637,145 +666,87 @@ def test_install_without_an_id_column_says_no_image_folder(tmp_path):
         out.writestr("train.csv", "name,has_cactus\na.jpg,1\n")
         out.writestr("train/a.jpg", b"x")
     with pytest.raises(cactus.CactusDataError, match="no image folder holding the ids"):
-        cactus.install_from_zip(archive, tmp_path / "out")
+        cactus.install_zip(archive, tmp_path / "out")
 
 
-def _locked_rmtree(marker):
-    """shutil.rmtree for a folder that resists deletion (a file still open on Windows, a lock)."""
-    import shutil
-
-    real = shutil.rmtree
-
-    def rmtree(path, ignore_errors=False, **kwargs):
-        if marker in str(path):
-            if not ignore_errors:
-                raise PermissionError(f"locked: {path}")
-            return None
-        return real(path, ignore_errors=ignore_errors, **kwargs)
-
-    return rmtree
+def test_the_download_shows_progress_unless_asked_not_to_and_is_kept(tmp_path, kaggle):
+    api = kaggle()
+    cactus.load()  # "real" by default
+    assert api.calls[0][2] is False  # quiet=False: the learner sees Kaggle's progress
+    assert api.calls[0][1].name.startswith(".aerial_cactus_download.") and api.calls[0][1].name.endswith(".part")
+    shutil.rmtree(tmp_path / "data" / "aerial_cactus")  # the zip is kept: installed again without downloading
+    assert cactus.load("real", progress=False) == tmp_path / "data" / "aerial_cactus" and len(api.calls) == 1
+    shutil.rmtree(tmp_path / "data")
+    cactus.load("real", progress=False)
+    assert api.calls[1][2] is True
 
 
-def test_a_temporary_folder_that_resists_deletion_is_not_fatal(tmp_path, monkeypatch):
-    (tmp_path / "made").mkdir()
-    monkeypatch.setattr(cactus.shutil, "rmtree", _locked_rmtree(".part"))
-    target = tmp_path / "data" / "aerial_cactus"
-    assert cactus.download_cactus(target, api=FakeKaggle(tmp_path), printer=lambda *_: None) == target
-    assert cactus.install_from_zip(_competition_zip(tmp_path / "z" / "c.zip"), tmp_path / "data" / "again",
-                                   printer=lambda *_: None) == tmp_path / "data" / "again"
-
-
-class RecordingKaggle(FakeKaggle):
-    def competition_download_files(self, competition, path=None, quiet=True):
-        self.quiet = quiet
-        self.where = Path(path)
-        return super().competition_download_files(competition, path=path, quiet=quiet)
-
-
-def test_download_shows_progress_works_beside_the_target_and_says_so(tmp_path, monkeypatch):
-    (tmp_path / "made").mkdir()
-    api = RecordingKaggle(tmp_path)
-    monkeypatch.setattr(cactus, "kaggle_api", lambda: api)  # what api=None signs in with
-    said = []
-    target = tmp_path / "new" / "data" / "aerial_cactus"
-    assert cactus.download_cactus(target, printer=said.append) == target
-    assert api.quiet is False  # the learner sees Kaggle's progress
-    assert api.where.parent == target.parent and api.where.name.startswith(".aerial_cactus-download-")
-    assert api.where.name.endswith(".part") and not api.where.exists()
-    assert said == ["downloading the Kaggle competition aerial-cactus-identification (about 25 MB) ...",
-                    f"installed 4 images and train.csv at {target}"]
-
-
-def test_a_download_that_leaves_no_zip_says_so(tmp_path):
+def test_a_download_that_leaves_no_zip_says_so(tmp_path, monkeypatch):
     class Empty:
         def competition_download_files(self, competition, path=None, quiet=True):
             pass
 
-    with pytest.raises(cactus.KaggleSetupError, match=r"^The Kaggle download left no \.zip in \S+\.part\. "):
-        cactus.download_cactus(tmp_path / "aerial_cactus", api=Empty(), printer=lambda *_: None)
-
-
-def test_get_cactus_says_where_its_data_came_from(tmp_path, monkeypatch):
     monkeypatch.setenv("COURSE_DATA_DIR", str(tmp_path / "data"))
-    monkeypatch.delenv(cactus.LOCAL_DIR_ENV, raising=False)
-    said = []
-    root = cactus.get_cactus("generated", num_images=12, printer=said.append)
-    assert said == [f"generated stand-in data: {root}"]
-    assert _files(root) == _files(cactus.make_generated_cactus(tmp_path / "seed0", 12, seed=0))
-    seeded = cactus.get_cactus("generated", num_images=12, seed=5, printer=said.append)
-    assert _files(seeded) == _files(cactus.make_generated_cactus(tmp_path / "seed5", 12, seed=5))
-    with pytest.raises(ValueError, match=r"^the generated stand-in needs num_images$"):
-        cactus.get_cactus("generated", printer=said.append)
-    folder = _write(tmp_path / "mine", [1, 0])
-    said.clear()
-    cactus.get_cactus("kaggle", local_dir=folder, printer=said.append)
-    assert said == [f"your local copy: {folder}"]
-    with pytest.raises(cactus.CactusDataError, match=rf"^{tmp_path / 'typo'}: no such file or folder \(the local"):
-        cactus.get_cactus("kaggle", local_dir=tmp_path / "typo")
-    said.clear()
-    archive = _competition_zip(tmp_path / "aerial-cactus-identification.zip")
-    installed = cactus.get_cactus("kaggle", local_dir=archive, printer=said.append)
-    assert said == [f"installed 4 images and train.csv at {installed}"]
-    said.clear()
-    assert cactus.get_cactus("kaggle", printer=said.append) == installed
-    assert said == [f"Kaggle data already installed at {installed}"]
+    monkeypatch.setattr(cactus, "kaggle_api", Empty)
+    with pytest.raises(cactus.KaggleSetupError, match=r"^The Kaggle download left no \.zip in \S+\.part\. "):
+        cactus.load("real")
+    assert _listing(tmp_path / "data") == []
 
 
 def test_generated_seeds_draw_other_images_not_only_another_order(tmp_path):
     def pixels(root):
         return sorted(p.read_bytes() for p in (root / "train").iterdir())
 
-    assert pixels(cactus.make_generated_cactus(tmp_path / "s0", 12, seed=0)) != pixels(
-        cactus.make_generated_cactus(tmp_path / "s3", 12, seed=3))
+    assert pixels(cactus.make_stand_in(tmp_path / "s0", 12, seed=0)) != pixels(
+        cactus.make_stand_in(tmp_path / "s3", 12, seed=3))
 
 
 def test_install_works_in_a_hidden_part_folder_beside_the_target(tmp_path, monkeypatch):
     seen = []
-    real = cactus._extract_checked
-    monkeypatch.setattr(cactus, "_extract_checked", lambda archive, destination: seen.append(destination) or real(
-        archive, destination))
+    real = cactus.load_cactus_table
+    monkeypatch.setattr(cactus, "load_cactus_table", lambda root: seen.append(Path(root)) or real(root))
     target = tmp_path / "data" / "aerial_cactus"
-    cactus.install_from_zip(_competition_zip(tmp_path / "comp.zip"), target, printer=lambda *_: None)
-    staging = seen[0].parent
-    assert staging.parent == target.parent and staging.name.startswith(".aerial_cactus-")
+    cactus.install_zip(_competition_zip(tmp_path / "comp.zip"), target)
+    staging = seen[0]
+    assert staging.parent == target.parent and staging.name.startswith(".aerial_cactus.")
     assert staging.name.endswith(".part") and not staging.exists()
+    assert cactus.install_zip(tmp_path / "comp.zip", target) == target and len(seen) == 1  # installed: kept
+    (target / "train.csv").unlink()  # someone removed the table: installed again
+    assert cactus.install_zip(tmp_path / "comp.zip", target) == target and len(seen) == 2
+    assert (target / "train.csv").is_file()
 
 
-def test_get_cactus_reads_a_classrooms_shared_copy_or_says_it_is_missing(tmp_path, monkeypatch, capsys):
-    import shutil
-
+def test_load_reads_a_classrooms_shared_copy_or_says_it_is_missing(tmp_path, monkeypatch, kaggle, capsys):
     from course_utils.setup import env
 
-    mine, shared = tmp_path / "mine", tmp_path / "shared"
-    monkeypatch.setenv("COURSE_DATA_DIR", str(mine))
+    mine, shared = tmp_path / "data", tmp_path / "shared"
     monkeypatch.setenv(env.SHARED_DATA_VAR, str(shared))
-    monkeypatch.delenv(cactus.LOCAL_DIR_ENV, raising=False)
     monkeypatch.setattr(env, "_reported_missing", set())
-    (tmp_path / "made").mkdir()
-    said = []
-    root = cactus.get_cactus("kaggle", api=FakeKaggle(tmp_path), printer=said.append)
-    assert root == mine / "aerial_cactus"
-    assert "shared data: the aerial cactus Kaggle data is not in the shared folder" in capsys.readouterr().out
-    assert said[0].startswith("downloading the Kaggle competition")  # the printer reaches the download
+    kaggle()
+    assert cactus.load("real") == mine / "aerial_cactus"
+    out = capsys.readouterr().out
+    assert "shared data: the aerial cactus Kaggle data is not in the shared folder" in out
+    assert "downloading the Kaggle competition" in out
     _write(shared / "aerial_cactus", [1, 0])
     shutil.rmtree(mine / "aerial_cactus")
-    assert cactus.get_cactus("kaggle", api=FakeKaggle(tmp_path, error=AssertionError("no")),
-                             printer=said.append) == shared / "aerial_cactus"
+    kaggle(error=AssertionError("no"))
+    assert cactus.load("real") == shared / "aerial_cactus"
 
 
-def test_get_cactus_uses_data_another_run_installed_while_it_waited(tmp_path, monkeypatch):
+def test_load_uses_data_another_run_downloaded_while_it_waited(tmp_path, monkeypatch, kaggle):
     import contextlib
 
-    monkeypatch.setenv("COURSE_DATA_DIR", str(tmp_path / "data"))
-    monkeypatch.delenv(cactus.LOCAL_DIR_ENV, raising=False)
+    from course_utils.setup import files
+
+    kaggle(error=AssertionError("no"))
+    zipped = _competition_zip(tmp_path / "comp.zip")
 
     @contextlib.contextmanager
-    def lock(target):
-        _write(target, [1, 0, 1])  # the other run finished while this one waited
+    def lock(target, timeout=-1):
+        if target.name == "aerial_cactus_download":  # the other run finished while this one waited
+            target.mkdir(parents=True, exist_ok=True)
+            shutil.copy(zipped, target / zipped.name)
         yield
 
-    monkeypatch.setattr(cactus, "build_lock", lock)
-    said = []
-    root = cactus.get_cactus("kaggle", api=FakeKaggle(tmp_path, error=AssertionError("no")), printer=said.append)
-    assert root == tmp_path / "data" / "aerial_cactus"
-    assert said == [f"Kaggle data already installed at {root}"]
+    monkeypatch.setattr(files, "build_lock", lock)
+    assert cactus.load("real") == tmp_path / "data" / "aerial_cactus"

@@ -1,48 +1,30 @@
-"""Lesson 04's data and backbone weights: Kaggle's Aerial Cactus Identification.
+"""Lesson 04's data: Kaggle's Aerial Cactus Identification, or its generated stand-in.
 
 The data set is a CSV plus a folder of images::
 
     train.csv            id,has_cactus          (17,500 rows, 13,136 with has_cactus = 1)
     train/<id>           one 32x32 JPEG per row (Kaggle's zip nests it as train/train/)
 
-The notebook reads ``train.csv`` itself (``pd.read_csv``); :func:`check_cactus_table`
-then checks the learner's copy before a single epoch runs: the two columns,
-labels that are 0 or 1, ids that are unique, and every listed image present
-(missing ones are named and counted). :func:`load_cactus_table` does both.
-
-Where the copy comes from (:func:`get_cactus`):
-
-* ``"kaggle"`` (full profile): a local copy the learner names (a folder or
-  the competition's ``.zip``, via the notebook's ``CACTUS_DIR`` or
-  ``$COURSE_CACTUS_DIR``), else ``data/aerial_cactus`` if a previous run
-  installed it, else a download through the Kaggle API (the ``kaggle``
-  package and an API token are needed; without them the error says exactly
-  what to do). Archives are extracted into a temporary folder that becomes
-  ``data/aerial_cactus`` only once the layout checks pass.
-* ``"generated"`` (quick profile): generated images with the real data's
-  3:1 imbalance, written in the same CSV + folder layout, so the notebook
-  reads both with the same code.
-
-Backbone weights for Parts B and C: :func:`course_utils.models.weights.pretrained`
-(the stand-in recipe is in :mod:`course_utils.models.standins`).
+:func:`load` gives that folder for either source. The notebook reads ``train.csv``
+itself (``pd.read_csv``); :func:`check_cactus_table` then checks the copy before a
+single epoch runs: the two columns, labels that are 0 or 1, ids that are unique, and
+every listed image present (missing ones are named and counted).
 """
 from __future__ import annotations
 
+import functools
 import importlib.util
 import json
 import os
 import shutil
-import tempfile
-import zipfile
-import zlib
 from pathlib import Path
 
 import numpy as np
 
 from course_utils.data import images
-from course_utils.setup import env
 from course_utils.data.generated import DataLayoutError, make_images
-from course_utils.setup.files import build_lock, replace_folder
+from course_utils.errors import CourseError
+from course_utils.setup import env, files, profiles
 
 COMPETITION = "aerial-cactus-identification"
 COMPETITION_URL = f"https://www.kaggle.com/c/{COMPETITION}"
@@ -53,30 +35,67 @@ IMAGE_FOLDER = "train"
 FOLDER_NAME = "aerial_cactus"
 GENERATED_FOLDER_NAME = "aerial_cactus_generated"
 GENERATED_MARKER = "COURSE_GENERATED.txt"
-LOCAL_DIR_ENV = "COURSE_CACTUS_DIR"
 IMAGE_SIZE = 32
 IMBALANCE = (1, 3)  # has_cactus 0 : 1, as in the real data (4,364 : 13,136)
-FULL_ROWS = 17_500
-FULL_POSITIVES = 13_136
 
 LAYOUT_HELP = (
     f"expected {CSV_NAME} (columns {ID_COLUMN},{LABEL_COLUMN}) beside a folder {IMAGE_FOLDER}/ "
     f"(or {IMAGE_FOLDER}/{IMAGE_FOLDER}/) holding one 32x32 JPEG per id. Point the notebook's CACTUS_DIR "
-    f"parameter (or ${LOCAL_DIR_ENV}) at your copy of the Kaggle data (the folder or the competition's "
+    "parameter at your copy of the Kaggle data (the folder or the competition's "
     ".zip), or run with PROFILE=quick (generated images, offline)."
 )
 
 
-class CactusDataError(DataLayoutError):
+class CactusDataError(DataLayoutError, CourseError):
     """A copy of the cactus data that is not laid out (or labelled) as the loader expects."""
 
 
-class KaggleSetupError(RuntimeError):
+class KaggleSetupError(CourseError, RuntimeError):
     """The Kaggle download cannot run here (no client, no token, rules not accepted, no network)."""
 
 
 def _layout_error(where: Path | str, problem: str) -> CactusDataError:
     return CactusDataError(f"{where}: {problem}; {LAYOUT_HELP}")
+
+
+def load(source: str = "real", *, local_copy: str | Path | None = None, seed: int = 0, progress: bool = True,
+         num_images: int | None = None) -> Path:
+    """The folder holding ``train.csv`` and the images (``train/`` or ``train/train/``), for ``source``.
+
+    ``"real"``: ``local_copy`` if given: a folder (checked to hold ``train.csv``, read
+    where it is) or the competition's ``.zip`` (checked, then installed at
+    ``<data>/aerial_cactus``); else that folder (or the classroom's shared copy) if
+    installed; else the competition downloaded once through the Kaggle API (the
+    ``kaggle`` package and an API token; :class:`KaggleSetupError` lists the steps) and
+    installed. ``progress``: the Kaggle client's progress output.
+    ``"stand-in"``: ``num_images`` generated images (:func:`make_stand_in`) in
+    ``<data>/quick/aerial_cactus_generated``.
+    """
+    if profiles.check_source(source, "the cactus data") == "stand-in":
+        if local_copy is not None:
+            print(f"note: the quick profile uses generated images; CACTUS_DIR={local_copy} is not used")
+        if not num_images:
+            raise ValueError("the generated stand-in needs num_images")
+        root = make_stand_in(env.data_dir() / "quick" / GENERATED_FOLDER_NAME, num_images, seed=seed)
+        print(f"generated stand-in data: {root}")
+        return root
+    target = env.data_dir() / FOLDER_NAME
+    if local_copy is not None:
+        local = Path(local_copy).expanduser()
+        if local.is_file():
+            return install_zip(local, target)
+        if not local.is_dir():
+            raise _layout_error(local, "no such file or folder (the local copy you named)")
+        csv_path(local)  # the notebook reads local/train.csv next: say now if it is not there
+        print(f"your local copy: {local}")
+        return local
+    found = env.find_data(target, what="the aerial cactus Kaggle data")  # a classroom's shared copy first
+    if (found / CSV_NAME).is_file():
+        print(f"Kaggle data already installed at {found}")
+        return found
+    download = files.build_once(target.with_name(FOLDER_NAME + "_download"),
+                                functools.partial(_download, progress=progress))
+    return install_zip(min(download.glob("*.zip")), target)
 
 
 # --- reading and checking a copy -------------------------------------------------------------
@@ -187,32 +206,6 @@ def load_cactus_table(root: str | Path):
     return check_cactus_table(table, csv.parent)
 
 
-def describe_table(table) -> dict[str, object]:
-    """Rows, positives, negatives and the positive share, for a quick look at the imbalance."""
-    positives = int(table[LABEL_COLUMN].astype(int).sum())
-    return {
-        "images": len(table),
-        "has_cactus = 1": positives,
-        "has_cactus = 0": len(table) - positives,
-        "share with a cactus": round(positives / len(table), 4),
-    }
-
-
-def majority_baseline(train_labels, valid_labels) -> tuple[float, object]:
-    """``(accuracy, label)`` of always answering the training set's most common label, on validation.
-
-    The accuracy any model must beat before it has learnt anything: with
-    about 75% cactus images, "always cactus" scores about 75%.
-    """
-    train_labels = np.asarray(list(train_labels))
-    valid_labels = np.asarray(list(valid_labels))
-    if train_labels.size == 0 or valid_labels.size == 0:
-        raise ValueError("need at least one training and one validation label")
-    values, counts = np.unique(train_labels, return_counts=True)
-    majority = values[np.argmax(counts)]
-    return float(np.mean(valid_labels == majority)), majority.item() if hasattr(majority, "item") else majority
-
-
 # --- the generated stand-in -------------------------------------------------------------------
 
 def write_kaggle_layout(root: str | Path, images: np.ndarray, labels, *, seed: int = 0) -> Path:
@@ -255,42 +248,37 @@ def stratified_order(labels, *, seed: int = 0) -> np.ndarray:
     return np.argsort(position, kind="stable")
 
 
-def make_generated_cactus(root: str | Path, num_images: int, *, seed: int = 0, signal: float = 1.0) -> Path:
-    """The quick profile's data: ``num_images`` generated 32x32 images, about 75% ``has_cactus = 1``.
+def make_stand_in(root: str | Path, num_images: int, *, seed: int = 0, signal: float = 1.0) -> Path:
+    """The quick profile's data at ``root``: ``num_images`` generated 32x32 images, about 75% ``has_cactus = 1``.
 
     Class 1 ("cactus") and class 0 differ in colour and stripe direction
     (:func:`course_utils.data.generated.make_images`), under noise and random
-    brightness: learnable, not trivial. Rebuilt only when the settings
-    change; built in a temporary folder that replaces ``root`` when complete.
+    brightness: learnable, not trivial. Built once (:func:`course_utils.setup.files.build_once`);
+    rebuilt when the settings recorded beside it change.
     """
-    root = Path(root)
     settings = {"num_images": int(num_images), "seed": int(seed), "signal": float(signal),
                 "imbalance": list(IMBALANCE), "image_size": IMAGE_SIZE, "order": "stratified"}
-    marker = root / GENERATED_MARKER
-    if marker.is_file() and (root / CSV_NAME).is_file():
+
+    def ready(path: Path) -> bool:
         try:
-            if json.loads(marker.read_text()).get("settings") == settings:
-                return root
-        except ValueError:
-            pass
-    images, labels = make_images(num_images, IMAGE_SIZE, 2, imbalance=IMBALANCE, signal=signal, seed=seed)
-    order = stratified_order(labels, seed=seed)
-    images, labels = images[order], labels[order]
-    root.parent.mkdir(parents=True, exist_ok=True)
-    staging = Path(tempfile.mkdtemp(prefix=f".{root.name}-", suffix=".part", dir=root.parent))
-    try:
-        write_kaggle_layout(staging, images, labels, seed=seed)
+            return (path / CSV_NAME).is_file() and json.loads((path / GENERATED_MARKER).read_text())[
+                "settings"] == settings
+        except (OSError, ValueError, KeyError):
+            return False
+
+    def build(staging: Path) -> None:
+        pictures, labels = make_images(num_images, IMAGE_SIZE, 2, imbalance=IMBALANCE, signal=signal, seed=seed)
+        order = stratified_order(labels, seed=seed)
+        write_kaggle_layout(staging, pictures[order], labels[order], seed=seed)
         (staging / GENERATED_MARKER).write_text(json.dumps({
             "what": "generated stand-in for Kaggle's Aerial Cactus Identification (quick profile)",
             "settings": settings,
         }, indent=2))
-        replace_folder(staging, root)
-    finally:
-        shutil.rmtree(staging, ignore_errors=True)
-    return root
+
+    return files.build_once(root, build, ready=ready)
 
 
-# --- the real data: a local copy or the Kaggle API --------------------------------------------
+# --- the real data: the competition's zip, the Kaggle API ---------------------------------------
 
 def setup_message(reason: str) -> str:
     """What to do when the Kaggle download cannot run, in one paragraph."""
@@ -300,7 +288,7 @@ def setup_message(reason: str) -> str:
         "Settings > API > Create New Token and save the "
         "kaggle.json it gives you as ~/.kaggle/kaggle.json (chmod 600), or set KAGGLE_USERNAME and "
         f"KAGGLE_KEY; (3) accept the competition's rules once at {COMPETITION_URL}/rules. Already have the "
-        f"data? Set the notebook's CACTUS_DIR (or ${LOCAL_DIR_ENV}) to the folder holding {CSV_NAME} and "
+        f"data? Set the notebook's CACTUS_DIR to the folder holding {CSV_NAME} and "
         f"{IMAGE_FOLDER}/, or to the competition's .zip. PROFILE=quick runs offline with generated images."
     )
 
@@ -348,132 +336,50 @@ def _download_failure(err: BaseException) -> str:
     return setup_message(f"The download from Kaggle failed ({text}); no network here?")
 
 
-def install_from_zip(archive: str | Path, target: str | Path, *, printer=print) -> Path:
-    """Extract the competition's ``.zip`` (or a zip of ``train.csv`` + ``train/``) into ``target``.
+def install_zip(archive: str | Path, target: str | Path) -> Path:
+    """The competition's ``.zip`` (or a zip of ``train.csv`` + ``train/``) installed once at ``target``.
 
-    Every member's CRC is checked, a nested ``train.zip`` is extracted too
-    (``test.zip`` is not needed and is skipped), the layout is checked with
-    :func:`load_cactus_table`, and only then does the folder become
-    ``target``. The archive itself is only read, never changed.
+    :func:`course_utils.setup.files.extract_zip` checks every member and extracts it; a
+    nested ``train.zip`` is extracted too (``test.zip`` is not needed), the top-most
+    ``train.csv`` and its images become ``target/train.csv`` and ``target/train/``, and
+    :func:`load_cactus_table` checks them before the folder is put in place.
     """
-    archive, target = Path(archive), Path(target)
-    if not zipfile.is_zipfile(archive):
-        raise _layout_error(archive, "not a zip archive")
-    target.parent.mkdir(parents=True, exist_ok=True)
-    staging = Path(tempfile.mkdtemp(prefix=f".{target.name}-", suffix=".part", dir=target.parent))
-    try:
-        extracted = staging / "extracted"
-        _extract_checked(archive, extracted)
-        for inner in sorted(extracted.rglob("*.zip")):
-            if inner.stem == IMAGE_FOLDER:
-                _extract_checked(inner, inner.parent)
-            inner.unlink()
-        csvs = sorted(extracted.rglob(CSV_NAME), key=lambda p: len(p.parts))
-        if not csvs:
-            raise _layout_error(archive, f"no {CSV_NAME} inside")
+    archive = Path(archive)
+
+    def arrange(staging: Path) -> None:
         import pandas as pd
 
+        for inner in sorted(staging.rglob(f"{IMAGE_FOLDER}.zip")):  # Kaggle's images; test.zip is not needed
+            files.extract_zip(inner, inner.with_suffix(""))
+        csvs = sorted(staging.rglob(CSV_NAME), key=lambda p: len(p.parts))
+        if not csvs:
+            raise _layout_error(archive, f"no {CSV_NAME} inside")
         ids = pd.read_csv(csvs[0], dtype=str, nrows=20).get(ID_COLUMN, pd.Series(dtype=str))
-        images = find_image_folder(csvs[0].parent, ids)
-        dataset = staging / "dataset"
-        dataset.mkdir()
-        shutil.move(str(csvs[0]), dataset / CSV_NAME)
-        shutil.move(str(images), dataset / IMAGE_FOLDER)
-        table, _ = load_cactus_table(dataset)
-        replace_folder(dataset, target)  # over our own incomplete folder (a complete one is never re-installed)
-        printer(f"installed {len(table):,} images and {CSV_NAME} at {target}")
-        return target
-    finally:
-        shutil.rmtree(staging, ignore_errors=True)
+        found = find_image_folder(csvs[0].parent, ids)
+        aside = staging.with_name(staging.name + "-data")
+        aside.mkdir()
+        os.replace(csvs[0], aside / CSV_NAME)
+        os.replace(found, aside / IMAGE_FOLDER)
+        if staging.exists():
+            shutil.rmtree(staging)
+        os.replace(aside, staging)
+        table, _ = load_cactus_table(staging)
+        print(f"installed {len(table):,} images and {CSV_NAME} at {target}")
 
-
-def _extract_checked(archive: Path, destination: Path) -> None:
-    with zipfile.ZipFile(archive) as zipped:
-        try:
-            broken = zipped.testzip()
-        except (zipfile.BadZipFile, zlib.error, OSError, EOFError) as err:  # zlib: damaged deflated data
-            raise _layout_error(archive, f"damaged zip ({err}); download it again") from None
-        if broken is not None:
-            raise _layout_error(archive, f"member {broken} is corrupt (CRC mismatch); download it again")
-        zipped.extractall(destination)
-
-
-def download_cactus(target: str | Path, *, api=None, printer=print) -> Path:
-    """Download the competition through the Kaggle API and install it at ``target``.
-
-    ``api`` is an object with ``competition_download_files(competition,
-    path=..., quiet=...)``, by default :func:`kaggle_api`'s. The zip lands in
-    a temporary folder beside ``target`` and is removed afterwards.
-    """
-    target = Path(target)
-    target.parent.mkdir(parents=True, exist_ok=True)
-    api = api if api is not None else kaggle_api()
-    work = Path(tempfile.mkdtemp(prefix=f".{target.name}-download-", suffix=".part", dir=target.parent))
     try:
-        printer(f"downloading the Kaggle competition {COMPETITION} (about 25 MB) ...")
-        try:
-            api.competition_download_files(COMPETITION, path=str(work), quiet=False)
-        except (Exception, SystemExit) as err:
-            raise KaggleSetupError(_download_failure(err)) from None
-        archives = sorted(work.glob("*.zip"))
-        if not archives:
-            raise KaggleSetupError(setup_message(f"The Kaggle download left no .zip in {work}"))
-        return install_from_zip(archives[0], target, printer=printer)
-    finally:
-        shutil.rmtree(work, ignore_errors=True)
+        return files.extract_zip(archive, target, arrange=arrange, ready=lambda path: (path / CSV_NAME).is_file())
+    except files.ZipError as err:
+        raise CactusDataError(f"{err}; download it again, or {LAYOUT_HELP}") from None
 
 
-def cactus_folder() -> Path:
-    """``<data>/aerial_cactus``: where the full profile installs the Kaggle data."""
-    from course_utils.setup.env import data_dir
-
-    return data_dir() / FOLDER_NAME
-
-
-def generated_folder() -> Path:
-    """``<data>/quick/aerial_cactus_generated``: the quick profile's stand-in."""
-    from course_utils.setup.env import data_dir
-
-    return data_dir() / "quick" / GENERATED_FOLDER_NAME
-
-
-def get_cactus(source: str, *, num_images: int | None = None, seed: int = 0,
-               local_dir: str | Path | None = None, api=None, printer=print) -> Path:
-    """The folder holding ``train.csv`` and the images, for the profile's ``source``.
-
-    ``"generated"``: the quick profile's stand-in (``num_images`` images).
-    ``"kaggle"``: ``local_dir`` (or ``$COURSE_CACTUS_DIR``) if given, a
-    folder or the competition's zip; else ``data/aerial_cactus`` if
-    installed; else the Kaggle API download.
-    """
-    if source == "generated":
-        if local_dir is not None:
-            printer(f"note: the quick profile uses generated images; CACTUS_DIR={local_dir} is not used")
-        if not num_images:
-            raise ValueError("the generated stand-in needs num_images")
-        with build_lock(generated_folder()):  # one run writes it, the others wait and reuse it
-            root = make_generated_cactus(generated_folder(), num_images, seed=seed)
-        printer(f"generated stand-in data: {root}")
-        return root
-    if source != "kaggle":
-        raise ValueError(f"unknown cactus source {source!r}: use 'kaggle' or 'generated'")
-    local = local_dir if local_dir is not None else os.environ.get(LOCAL_DIR_ENV) or None
-    if local is not None:
-        local = Path(local).expanduser()
-        if local.is_file():
-            return install_from_zip(local, cactus_folder(), printer=printer)
-        if not local.is_dir():
-            raise _layout_error(local, "no such file or folder (the local copy you named)")
-        csv_path(local)  # the notebook reads local/train.csv next: say now if it is not there
-        printer(f"your local copy: {local}")
-        return local
-    target = env.find_data(cactus_folder(), what="the aerial cactus Kaggle data")  # a classroom's shared copy first
-    if (target / CSV_NAME).is_file():
-        printer(f"Kaggle data already installed at {target}")
-        return target
-    target = cactus_folder()
-    with build_lock(target):  # one run downloads it; the others wait, then find it installed
-        if (target / CSV_NAME).is_file():
-            printer(f"Kaggle data already installed at {target}")
-            return target
-        return download_cactus(target, api=api, printer=printer)
+def _download(folder: Path, *, progress: bool = True) -> None:
+    """Download the competition's zip through the Kaggle API into ``folder``."""
+    api = kaggle_api()
+    folder.mkdir(parents=True)
+    print(f"downloading the Kaggle competition {COMPETITION} (about 25 MB) ...")
+    try:
+        api.competition_download_files(COMPETITION, path=str(folder), quiet=not progress)
+    except (Exception, SystemExit) as err:
+        raise KaggleSetupError(_download_failure(err)) from None
+    if not any(folder.glob("*.zip")):
+        raise KaggleSetupError(setup_message(f"The Kaggle download left no .zip in {folder}"))

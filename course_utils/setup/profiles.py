@@ -148,7 +148,7 @@ LESSONS: dict[str, dict[str, Any]] = {
             "image_size": 32,
             "seed": 0,
             # A local copy of the Kaggle data (folder with train.csv + train/, or the competition's
-            # .zip) used instead of the download (full profile only; also $COURSE_CACTUS_DIR).
+            # .zip) used instead of the download (full profile only).
             "cactus_dir": None,
             # Part C's head-first variant: after B's head has trained on the frozen base, layers 8+
             # are unfrozen and trained at Adam 1e-5, 100x below the 1e-3 that Part C starts with.
@@ -165,7 +165,6 @@ LESSONS: dict[str, dict[str, Any]] = {
             "vgg_weights": "imagenet",  # Part A, include_top=True
             "base_weights": "imagenet",  # Parts B and C, include_top=False
             "class_index": "keras",  # the real imagenet_class_index.json (verified download)
-            "cactus_source": "kaggle",
             "num_images": None,
         },
         "quick": {
@@ -184,7 +183,6 @@ LESSONS: dict[str, dict[str, Any]] = {
             "vgg_weights": None,
             "base_weights": "stand-in",
             "class_index": "placeholder",  # generated names: no download, clearly not ImageNet's
-            "cactus_source": "generated",
             "num_images": 200,
         },
     },
