@@ -1,7 +1,7 @@
 """Compare the figures two runs recorded: `python tools/compare_records.py BEFORE AFTER`.
 
 BEFORE and AFTER are `build/records` folders (one `lesson_NN.json` each). Timings
-(unit "s") are left out: they are never expected to repeat. Exit 1 when a figure
+(units s, x, h; speed-ups and time estimates) are left out: they are never expected to repeat. Exit 1 when a figure
 differs, appears or disappears.
 """
 from __future__ import annotations
@@ -11,12 +11,16 @@ import sys
 from pathlib import Path
 
 
+TIMING_UNITS = ("s", "ms", "x", "h", "s/epoch", "images/s")
+
+
 def figures(folder: Path) -> dict[tuple[str, str], object]:
     found = {}
     for path in sorted(folder.glob("lesson_*.json")):
         record = json.loads(path.read_text())
         for fig in record["figures"]:
-            if fig.get("unit") not in ("s", "ms", "x", "s/epoch", "images/s"):
+            timing = fig.get("unit") in TIMING_UNITS or fig["name"].endswith(("speedup", "_estimate_h"))
+            if not timing:
                 found[(record["lesson"], fig["name"])] = fig["value"]
     return found
 
