@@ -57,17 +57,22 @@ def test_a_download_killed_midway_is_not_trusted_and_the_next_run_fetches_it(tmp
     sha = hashlib.sha256(PAYLOAD).hexdigest()
     patch = {
         "mid-write": f"""
-            original = downloads._Hasher.update
-            def update(self, chunk):
-                original(self, chunk)
-                if self.size > len(chunk):  # the second chunk is on disk: die mid-file
-                    {KILL}
-            downloads._Hasher.update = update
+            import requests
+            original = requests.Response.iter_content
+            def iter_content(self, *args, **kwargs):
+                for index, chunk in enumerate(original(self, *args, **kwargs)):
+                    if index == 2:  # two chunks are on disk: die mid-file
+                        {KILL}
+                    yield chunk
+            requests.Response.iter_content = iter_content
             """,
         "before-rename": f"""
-            def replace(*args):
-                {KILL}
-            downloads.os.replace = replace
+            original = os.replace
+            def replace(source, destination, **kwargs):
+                if str(destination) == {str(folder / "file.bin")!r}:  # the step that puts the file in place
+                    {KILL}
+                return original(source, destination, **kwargs)
+            os.replace = replace
             """,
     }[where]
     run_killed(f"""
@@ -77,13 +82,13 @@ def test_a_download_killed_midway_is_not_trusted_and_the_next_run_fetches_it(tmp
                                sha256={sha!r})
         downloads.fetch(item, {str(folder)!r}, progress=False, retries=1)
         """)
-    assert "file.bin" not in visible(folder)  # only a hidden .part: never trusted
-    assert any(name.endswith(".part") for name in visible(folder))
+    assert "file.bin" not in visible(folder)  # only hidden staging: never trusted
+    assert any(name.startswith(".file.bin.") and ".part" in name for name in visible(folder))
 
     item = downloads.Asset(name="t", filename="file.bin", urls=(server.url,), size=len(PAYLOAD), sha256=sha)
-    path = downloads.fetch(item, folder, progress=False, retries=1, printer=lambda line: None)
+    path = downloads.fetch(item, folder, progress=False, retries=1)
     assert hashlib.sha256(path.read_bytes()).hexdigest() == sha
-    assert visible(folder) == ["file.bin"]  # the killed run's .part is gone
+    assert visible(folder) == ["file.bin"]  # the killed run's staging (and pooch's temporary file) is gone
 
 
 # -- checked image views -------------------------------------------------------------------------
