@@ -65,17 +65,20 @@ def features_root() -> Path:
     return env.data_dir() / "features"
 
 
+def _names(layer) -> list[str]:
+    """The names of ``layer``, its inputs and every layer nested in it (public ``.layers``, ``input_names``)."""
+    inner = [name for sub in getattr(layer, "layers", ()) for name in _names(sub)]
+    return [layer.name, *(getattr(layer, "input_names", None) or ()), *inner]
+
+
 def random_layers(extractor) -> list:
     """The Keras random preprocessing layers in ``extractor`` and every layer nested in it.
 
     ``RANDOM_LAYERS`` by class, and any layer whose class name starts with ``Random``
     (the course's own ``RandomShear``, for one).
     """
-    found = []
-    for layer in [extractor, *getattr(extractor, "submodules", ())]:
-        if isinstance(layer, RANDOM_LAYERS) or type(layer).__name__.startswith("Random"):
-            found.append(layer)
-    return found
+    return [layer for layer in [extractor, *getattr(extractor, "submodules", ())]
+            if isinstance(layer, RANDOM_LAYERS) or type(layer).__name__.startswith("Random")]
 
 
 def check_extractor(extractor) -> None:
@@ -112,9 +115,8 @@ def architecture_digest(extractor) -> str:
     except (AttributeError, NotImplementedError):
         config = {"class": type(extractor).__name__, "config": extractor.get_config()}
     names: dict[str, str] = {}
-    for layer in [extractor, *getattr(extractor, "submodules", ())]:
-        if isinstance(getattr(layer, "name", None), str):
-            names.setdefault(layer.name, f"<layer {len(names)}>")
+    for name in _names(extractor):
+        names.setdefault(name, f"<layer {len(names)}>")
     text = json.dumps(_canonical(config, names), sort_keys=True, default=repr)
     return hashlib.sha256(text.encode()).hexdigest()
 
