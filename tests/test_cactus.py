@@ -273,8 +273,8 @@ def test_download_installs_the_competition_in_place(tmp_path, kaggle, capsys):
     assert cactus.load("real") == target
     assert [call[0] for call in api.calls] == ["aerial-cactus-identification"]
     table, image_dir = cactus.load_cactus_table(target)
-    assert len(table) == 4 and image_dir == target / "train"
-    assert sorted(p.name for p in target.iterdir()) == ["train", "train.csv"]  # no test set, no zips
+    assert len(table) == 4 and image_dir == target / "train" / "train"  # Kaggle's train.zip, extracted
+    assert sorted(p.name for p in target.iterdir()) == ["sample_submission.csv", "train", "train.csv"]  # no zips
     assert _listing(tmp_path / "data") == ["aerial_cactus", "aerial_cactus_download"]
     assert capsys.readouterr().out == ("downloading the Kaggle competition aerial-cactus-identification (about 25 MB)"
                                        f" ...\ninstalled 4 images and train.csv at {target}\n")
@@ -649,23 +649,24 @@ def test_install_takes_the_top_train_csv_and_says_what_it_installed(tmp_path, ca
     assert capsys.readouterr().out == f"installed 4 images and train.csv at {target}\n"
 
 
-def test_a_zip_of_the_images_beside_the_csv_is_installed_in_the_layout(tmp_path):
+def test_a_zip_of_a_folder_with_the_images_beside_the_csv_installs_that_folder(tmp_path):
     source = _write(tmp_path / "source", [1, 0, 1])
     with zipfile.ZipFile(tmp_path / "flat.zip", "w") as out:
         out.write(source / "train.csv", "mine/train.csv")
         for image in (source / "train").iterdir():
             out.write(image, f"mine/{image.name}")
     target = cactus.install_zip(tmp_path / "flat.zip", tmp_path / "out")
-    assert sorted(p.name for p in target.iterdir()) == ["train", "train.csv"]
-    assert cactus.load_cactus_table(target)[1] == target / "train"
+    assert sorted(p.name for p in target.iterdir()) == sorted(p.name for p in (source / "train").iterdir()) + [
+        "train.csv"]
+    assert cactus.load_cactus_table(target)[1] == target
 
 
-def test_install_without_an_id_column_says_no_image_folder(tmp_path):
+def test_install_without_an_id_column_says_so(tmp_path):
     archive = tmp_path / "noid.zip"
     with zipfile.ZipFile(archive, "w") as out:
         out.writestr("train.csv", "name,has_cactus\na.jpg,1\n")
         out.writestr("train/a.jpg", b"x")
-    with pytest.raises(cactus.CactusDataError, match="no image folder holding the ids"):
+    with pytest.raises(cactus.CactusDataError, match=r"train\.csv: missing column\(s\) id; its columns are name, has_"):
         cactus.install_zip(archive, tmp_path / "out")
 
 

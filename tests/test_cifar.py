@@ -301,7 +301,7 @@ def test_caffe_preprocess_with_imagenet_mean_equals_keras_preprocess_input():
     from tensorflow.keras.applications import vgg16
 
     images = np.random.default_rng(2).uniform(0, 255, (4, 5, 5, 3)).astype(np.float32)
-    imagenet_rgb = np.asarray(cifar.CAFFE_MEAN_BGR)[::-1] / 255.0
+    imagenet_rgb = np.asarray((103.939, 116.779, 123.68))[::-1] / 255.0  # Keras's VGG16 mean pixel, BGR
     ours = cifar.caffe_preprocess_with(imagenet_rgb)(images)
     np.testing.assert_allclose(ours, vgg16.preprocess_input(images.copy()), atol=1e-3)
     shifted = cifar.caffe_preprocess_with(imagenet_rgb + 0.01)(images)

@@ -16,7 +16,6 @@ import functools
 import importlib.util
 import json
 import os
-import shutil
 from pathlib import Path
 
 import numpy as np
@@ -62,14 +61,11 @@ def load(source: str = "real", *, local_copy: str | Path | None = None, seed: in
          num_images: int | None = None) -> Path:
     """The folder holding ``train.csv`` and the images (``train/`` or ``train/train/``), for ``source``.
 
-    ``"real"``: ``local_copy`` if given: a folder (checked to hold ``train.csv``, read
-    where it is) or the competition's ``.zip`` (checked, then installed at
-    ``<data>/aerial_cactus``); else that folder (or the classroom's shared copy) if
-    installed; else the competition downloaded once through the Kaggle API (the
-    ``kaggle`` package and an API token; :class:`KaggleSetupError` lists the steps) and
-    installed. ``progress``: the Kaggle client's progress output.
-    ``"stand-in"``: ``num_images`` generated images (:func:`make_stand_in`) in
-    ``<data>/quick/aerial_cactus_generated``.
+    ``"real"``: ``local_copy`` if given (a folder, read where it is, or the competition's
+    ``.zip``, installed at ``<data>/aerial_cactus``); else that folder (or the classroom's shared
+    copy); else the competition downloaded once through the Kaggle API (``progress``: its
+    output; :class:`KaggleSetupError` lists the setup steps) and installed.
+    ``"stand-in"``: :func:`make_stand_in` in ``<data>/quick/aerial_cactus_generated``.
     """
     if profiles.check_source(source, "the cactus data") == "stand-in":
         if local_copy is not None:
@@ -97,8 +93,6 @@ def load(source: str = "real", *, local_copy: str | Path | None = None, seed: in
                                 functools.partial(_download, progress=progress))
     return install_zip(min(download.glob("*.zip")), target)
 
-
-# --- reading and checking a copy -------------------------------------------------------------
 
 def find_image_folder(root: str | Path, sample_ids) -> Path:
     """The folder under ``root`` that holds the listed images: ``train/train``, ``train`` or ``root``."""
@@ -131,15 +125,12 @@ def csv_path(root: str | Path) -> Path:
 
 
 def check_cactus_table(table, root: str | Path):
-    """``(table, image_dir)``: ``train.csv`` as the learner read it, checked against the copy at ``root``.
+    """``(table, image_dir)``: ``train.csv`` as the learner read it (any dtypes), checked against ``root``.
 
-    ``table`` is what ``pd.read_csv(root / "train.csv")`` gave (any dtypes).
-    Returns the two columns with ``id`` as str and ``has_cactus`` as int 0/1,
-    rows of unreadable images left out (named and counted), and the folder
-    that holds the images. Raises :class:`CactusDataError` naming the
-    problem: missing columns, no rows, blank or duplicate ids, labels other
-    than 0 and 1 (with their CSV line numbers), no image folder, or images
-    listed but not on disk (named and counted).
+    The table comes back with ``id`` as str and ``has_cactus`` as int 0/1, rows of unreadable
+    images left out (named and counted). :class:`CactusDataError` names the problem: missing
+    columns, no rows, blank or duplicate ids, labels other than 0 and 1 (with their CSV lines),
+    no image folder, or listed images not on disk.
     """
     root = Path(root).expanduser()
     csv = root / CSV_NAME
@@ -154,7 +145,6 @@ def check_cactus_table(table, root: str | Path):
     table = table.astype(object).where(table.notna(), "").astype(str)  # as read: numbers, strings or blanks
     table[ID_COLUMN] = table[ID_COLUMN].str.strip()
     lines = table.index + 2  # CSV line numbers (line 1 is the header)
-
     blank = table[ID_COLUMN] == ""
     if blank.any():
         raise _layout_error(csv, f"{int(blank.sum())} row(s) have an empty id (lines {_show(lines[blank])})")
@@ -162,7 +152,6 @@ def check_cactus_table(table, root: str | Path):
     if duplicated.any():
         names = table.loc[duplicated, ID_COLUMN].unique()
         raise _layout_error(csv, f"{len(names)} id(s) appear more than once: {_show(names)}")
-
     labels = table[LABEL_COLUMN].str.strip()
     valid = labels.isin(["0", "1", "0.0", "1.0"])
     if not valid.all():
@@ -172,7 +161,6 @@ def check_cactus_table(table, root: str | Path):
             f"other values: {_show(bad)}. Fix or remove those rows (the loader never guesses a label)."
         )
     table[LABEL_COLUMN] = labels.astype(float).astype(int)
-
     image_dir = find_image_folder(root, table[ID_COLUMN])
     on_disk = set(os.listdir(image_dir))
     absent = [name for name in table[ID_COLUMN] if name not in on_disk]
@@ -190,12 +178,7 @@ def check_cactus_table(table, root: str | Path):
 
 
 def load_cactus_table(root: str | Path):
-    """``(table, image_dir)``: ``root/train.csv`` read and checked (:func:`check_cactus_table`).
-
-    Also raises :class:`CactusDataError` for no such folder, no ``train.csv``
-    or an unreadable CSV. The notebook does the read itself
-    (``pd.read_csv``) and calls :func:`check_cactus_table`.
-    """
+    """``(table, image_dir)``: ``root/train.csv`` read and checked (:func:`check_cactus_table`; unreadable: an error)."""
     import pandas as pd
 
     csv = csv_path(root)
@@ -206,13 +189,8 @@ def load_cactus_table(root: str | Path):
     return check_cactus_table(table, csv.parent)
 
 
-# --- the generated stand-in -------------------------------------------------------------------
-
 def write_kaggle_layout(root: str | Path, images: np.ndarray, labels, *, seed: int = 0) -> Path:
-    """Write ``root/train.csv`` and ``root/train/<id>`` (JPEG) like the Kaggle data; returns ``root``.
-
-    Ids are random 32-hex-digit names ending in ``.jpg``, as Kaggle's are.
-    """
+    """Write ``root/train.csv`` and ``root/train/<id>`` (JPEG; ids of 32 random hex digits, as Kaggle's)."""
     import pandas as pd
     from PIL import Image
 
@@ -230,13 +208,10 @@ def write_kaggle_layout(root: str | Path, images: np.ndarray, labels, *, seed: i
 
 
 def stratified_order(labels, *, seed: int = 0) -> np.ndarray:
-    """A row order that spreads every class evenly through the table.
+    """A row order that spreads every class evenly through the table (random within each class).
 
-    ``validation_split`` takes the *first* rows for validation. With a few
-    hundred rows in random order, that slice can hold 85% positives instead
-    of 75%; spread evenly, every slice keeps the overall proportions (within
-    one image), so the baseline of a small stand-in matches the real data's.
-    Within each class the order is random.
+    ``validation_split`` takes the *first* rows: in random order a few hundred rows can put 85%
+    positives there instead of 75%; spread evenly, every slice keeps the proportions (within one image).
     """
     labels = np.asarray(labels)
     rng = np.random.default_rng(seed)
@@ -251,10 +226,8 @@ def stratified_order(labels, *, seed: int = 0) -> np.ndarray:
 def make_stand_in(root: str | Path, num_images: int, *, seed: int = 0, signal: float = 1.0) -> Path:
     """The quick profile's data at ``root``: ``num_images`` generated 32x32 images, about 75% ``has_cactus = 1``.
 
-    Class 1 ("cactus") and class 0 differ in colour and stripe direction
-    (:func:`course_utils.data.generated.make_images`), under noise and random
-    brightness: learnable, not trivial. Built once (:func:`course_utils.setup.files.build_once`);
-    rebuilt when the settings recorded beside it change.
+    The classes differ in colour and stripes under noise (:func:`course_utils.data.generated.make_images`).
+    Built once (:func:`files.build_once`), again when the settings recorded beside it change.
     """
     settings = {"num_images": int(num_images), "seed": int(seed), "signal": float(signal),
                 "imbalance": list(IMBALANCE), "image_size": IMAGE_SIZE, "order": "stratified"}
@@ -277,8 +250,6 @@ def make_stand_in(root: str | Path, num_images: int, *, seed: int = 0, signal: f
 
     return files.build_once(root, build, ready=ready)
 
-
-# --- the real data: the competition's zip, the Kaggle API ---------------------------------------
 
 def setup_message(reason: str) -> str:
     """What to do when the Kaggle download cannot run, in one paragraph."""
@@ -337,34 +308,24 @@ def _download_failure(err: BaseException) -> str:
 
 
 def install_zip(archive: str | Path, target: str | Path) -> Path:
-    """The competition's ``.zip`` (or a zip of ``train.csv`` + ``train/``) installed once at ``target``.
+    """The competition's ``.zip`` (or any zip of ``train.csv`` and its images) installed once at ``target``.
 
-    :func:`course_utils.setup.files.extract_zip` checks every member and extracts it; a
-    nested ``train.zip`` is extracted too (``test.zip`` is not needed), the top-most
-    ``train.csv`` and its images become ``target/train.csv`` and ``target/train/``, and
-    :func:`load_cactus_table` checks them before the folder is put in place.
+    :func:`course_utils.setup.files.extract_zip` extracts it (a nested ``train.zip`` too); the
+    folder of the top-most ``train.csv``, checked by :func:`load_cactus_table`, becomes ``target``.
     """
     archive = Path(archive)
 
-    def arrange(staging: Path) -> None:
-        import pandas as pd
-
-        for inner in sorted(staging.rglob(f"{IMAGE_FOLDER}.zip")):  # Kaggle's images; test.zip is not needed
-            files.extract_zip(inner, inner.with_suffix(""))
+    def arrange(staging: Path) -> Path:
+        for inner in sorted(staging.rglob("*.zip")):
+            if inner.name == f"{IMAGE_FOLDER}.zip":  # Kaggle's images (test.zip is not needed)
+                files.extract_zip(inner, inner.with_suffix(""))
+            inner.unlink()
         csvs = sorted(staging.rglob(CSV_NAME), key=lambda p: len(p.parts))
         if not csvs:
             raise _layout_error(archive, f"no {CSV_NAME} inside")
-        ids = pd.read_csv(csvs[0], dtype=str, nrows=20).get(ID_COLUMN, pd.Series(dtype=str))
-        found = find_image_folder(csvs[0].parent, ids)
-        aside = staging.with_name(staging.name + "-data")
-        aside.mkdir()
-        os.replace(csvs[0], aside / CSV_NAME)
-        os.replace(found, aside / IMAGE_FOLDER)
-        if staging.exists():
-            shutil.rmtree(staging)
-        os.replace(aside, staging)
-        table, _ = load_cactus_table(staging)
+        table, _ = load_cactus_table(csvs[0].parent)
         print(f"installed {len(table):,} images and {CSV_NAME} at {target}")
+        return csvs[0].parent
 
     try:
         return files.extract_zip(archive, target, arrange=arrange, ready=lambda path: (path / CSV_NAME).is_file())

@@ -1,23 +1,13 @@
-"""cats_and_dogs_filtered for lesson 05: the real folder (downloaded, or the learner's copy) or a stand-in.
+"""cats_and_dogs_filtered for lesson 05: ``{train,validation}/{cats,dogs}/*.jpg`` (1,000 / 500 per class).
 
-The data set is a folder::
-
-    cats_and_dogs_filtered/
-        train/cats/*.jpg        1,000 images
-        train/dogs/*.jpg        1,000
-        validation/cats/*.jpg     500
-        validation/dogs/*.jpg     500
-
-:func:`load` gives that folder for either source; the notebook reads both with
-the same code. No checksum of the archive is published. We verify what can be
-verified honestly: its size (the Content-Length the bucket serves, seen in
-public download logs), the CRC-32 of every member of the zip, and the layout
-and image counts after extraction.
+:func:`load` gives that folder for the real data (downloaded, or the learner's copy) and
+for its generated stand-in, so the notebook reads both with the same code. No checksum of
+the archive is published: we verify its size (the Content-Length the bucket serves, seen
+in public download logs), the CRC-32 of every member, and the layout and counts after
+extraction.
 """
 from __future__ import annotations
 
-import os
-import shutil
 from collections.abc import Mapping
 from pathlib import Path
 
@@ -33,10 +23,7 @@ GENERATED_FOLDER_NAME = "cats_and_dogs_generated"
 SPLITS = ("train", "validation")
 CLASS_NAMES = ("cats", "dogs")  # label 0 = cats, 1 = dogs (alphabetical, as Keras orders them)
 IMAGE_SUFFIXES = (".jpg", ".jpeg")
-FULL_COUNTS: dict[str, dict[str, int]] = {
-    "train": {"cats": 1000, "dogs": 1000},
-    "validation": {"cats": 500, "dogs": 500},
-}
+FULL_COUNTS = {"train": {"cats": 1000, "dogs": 1000}, "validation": {"cats": 500, "dogs": 500}}
 GENERATED_MARKER = "COURSE_GENERATED.txt"
 
 LAYOUT_HELP = (
@@ -55,10 +42,7 @@ def _layout_error(root: Path, problem: str) -> CatsDogsLayoutError:
 
 
 def check_zip(path: str | Path) -> None:
-    """:func:`course_utils.setup.files.check_zip` as a download check: :class:`downloads.VerificationError`.
-
-    So :func:`downloads.fetch` treats a damaged archive like a wrong checksum and keeps nothing.
-    """
+    """:func:`files.check_zip` as a download check: :func:`downloads.fetch` keeps no damaged archive."""
     try:
         files.check_zip(path)
     except files.ZipError as err:
@@ -81,26 +65,17 @@ ARCHIVE = downloads.Asset(
 
 def count_images(root: str | Path) -> dict[str, dict[str, int]]:
     """``{split: {class: number of .jpg files}}`` for the folders that exist."""
-    root = Path(root)
-    counts: dict[str, dict[str, int]] = {}
-    for split in SPLITS:
-        counts[split] = {}
-        for name in CLASS_NAMES:
-            folder = root / split / name
-            if folder.is_dir():
-                counts[split][name] = sum(
-                    1 for p in folder.iterdir() if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES
-                )
-    return counts
+    folders = {split: {name: Path(root) / split / name for name in CLASS_NAMES} for split in SPLITS}
+    return {split: {name: sum(p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES for p in folder.iterdir())
+                    for name, folder in by_name.items() if folder.is_dir()} for split, by_name in folders.items()}
 
 
 def check_layout(root: str | Path, expected: Mapping[str, Mapping[str, int]] | None = None
                  ) -> dict[str, dict[str, int]]:
-    """Check ``root`` has ``{train,validation}/{cats,dogs}/*.jpg``; returns the counts.
+    """The counts of ``root``'s ``{train,validation}/{cats,dogs}/*.jpg``, checked (and against ``expected``).
 
-    ``expected`` (e.g. :data:`FULL_COUNTS`) also checks the exact counts.
-    Other files (the real archive has a ``vectorize.py``) are ignored. The
-    error names what is missing and how to point the course at a local copy.
+    Other files (the real archive has a ``vectorize.py``) are ignored. The error names
+    what is missing and how to point the course at a local copy.
     """
     root = Path(root)
     if not root.is_dir():
@@ -112,10 +87,9 @@ def check_layout(root: str | Path, expected: Mapping[str, Mapping[str, int]] | N
             if not (root / split / name).is_dir():
                 raise _layout_error(root, f"the {split}/{name} folder is missing")
     counts = count_images(root)
-    for split in SPLITS:
-        for name in CLASS_NAMES:
-            if counts[split][name] == 0:
-                raise _layout_error(root, f"{split}/{name} has no .jpg images")
+    empty = [f"{split}/{name}" for split in SPLITS for name in CLASS_NAMES if counts[split][name] == 0]
+    if empty:
+        raise _layout_error(root, f"{empty[0]} has no .jpg images")
     if expected is not None:
         wrong = [
             f"{split}/{name}: {counts[split][name]} images, expected {expected[split][name]}"
@@ -152,13 +126,11 @@ def load(source: str = "real", *, local_copy: str | Path | None = None, seed: in
          num_images: int | None = None, image_size: int = 150) -> Path:
     """The data folder, ``<it>/{train,validation}/{cats,dogs}/*.jpg``, for ``source``.
 
-    ``"real"``: ``local_copy`` if given (a folder, checked and read where it is, or
-    through a checked view when some images are unreadable or not RGB; or the zip,
-    verified, then extracted); else ``$KERAS_HOME/datasets/cats_and_dogs_filtered``
-    (or the classroom's shared copy), downloaded, verified and extracted there once.
-    ``"stand-in"``: ``num_images`` generated two-class JPEGs of ``image_size`` pixels
-    (:func:`make_stand_in`) in ``$KERAS_HOME/datasets/cats_and_dogs_generated``.
-    ``progress`` shows the download's progress bar.
+    ``"real"``: ``local_copy`` if given (a folder, checked and read where it is, or through a
+    checked view when images are unreadable or not RGB; or the zip, verified and extracted);
+    else ``$KERAS_HOME/datasets/cats_and_dogs_filtered`` (or the classroom's shared copy),
+    downloaded (``progress``: its progress bar), verified and extracted there once.
+    ``"stand-in"``: :func:`make_stand_in` in ``$KERAS_HOME/datasets/cats_and_dogs_generated``.
     """
     folder = env.keras_home() / "datasets"
     if profiles.check_source(source, "cats_and_dogs_filtered") == "stand-in":
@@ -182,47 +154,31 @@ def load(source: str = "real", *, local_copy: str | Path | None = None, seed: in
             print(f"cats_and_dogs_filtered: found {found} ({_describe(counts)})")
             return found
     archive = downloads.fetch(ARCHIVE, folder, local_copy=local_copy, progress=progress)
-    root = files.extract_zip(archive, final, arrange=_arrange_extracted, ready=_is_complete)
+    root = files.extract_zip(archive, final, arrange=_data_root, ready=lambda path: _holds(path, FULL_COUNTS))
     print(f"cats_and_dogs_filtered: extracted to {root} ({_describe(count_images(root))})")
     return root
 
 
-def _find_data_root(folder: Path) -> Path:
-    """The folder holding ``train/`` and ``validation/``: ``folder`` or one level down."""
-    if (folder / "train").is_dir():
-        return folder
-    candidates = [p for p in folder.iterdir() if p.is_dir() and (p / "train").is_dir()]
-    if len(candidates) == 1:
-        return candidates[0]
-    return folder / FOLDER_NAME
+def _data_root(folder: Path) -> Path:
+    """The folder holding ``train/`` and ``validation/`` (``folder`` or the one inside it that does), checked."""
+    found = [folder] if (folder / "train").is_dir() else [p for p in folder.iterdir() if (p / "train").is_dir()]
+    if len(found) != 1:
+        raise _layout_error(folder, "neither it nor a folder inside it has train/ and validation/")
+    check_layout(found[0], FULL_COUNTS)
+    return found[0]
 
 
-def _arrange_extracted(staging: Path) -> None:
-    """The archive's data folder (one level down, whatever its name) becomes ``staging`` itself, checked."""
-    inner = _find_data_root(staging)
-    check_layout(inner, FULL_COUNTS)
-    if inner != staging:
-        aside = staging.with_name(staging.name + "-data")
-        os.replace(inner, aside)
-        shutil.rmtree(staging)
-        os.replace(aside, staging)
-
-
-def _is_complete(root: Path) -> bool:
+def _holds(root: Path, counts: Mapping[str, Mapping[str, int]]) -> bool:
     try:
-        check_layout(root, FULL_COUNTS)
+        return check_layout(root, counts) == counts
     except CatsDogsLayoutError:
         return False
-    return True
 
 
 def _learners_folder(local: Path, folder: Path) -> Path:
     """The learner's extracted copy, checked; a checked view under ``folder`` when images need it."""
-    root = _find_data_root(local)
-    if not (root / "train").is_dir():
-        raise _layout_error(local, "neither it nor a folder inside it has train/ and validation/")
-    counts = check_layout(root, FULL_COUNTS)
-    print(f"cats_and_dogs_filtered: using your folder {root} ({_describe(counts)})")
+    root = _data_root(local)
+    print(f"cats_and_dogs_filtered: using your folder {root} ({_describe(count_images(root))})")
     scan = images.scan_images(p for split in SPLITS for name in CLASS_NAMES
                               for p in sorted((root / split / name).iterdir()) if p.is_file())
     if scan.bad or scan.converted:  # train on a clean view; the learner's folder stays as it is
@@ -237,20 +193,17 @@ def generated_counts(num_images: int, validation_fraction: float = 1 / 3) -> dic
     train = (num_images - validation) // 2 * 2
     if train < 2 or validation < 2:
         raise ValueError(f"num_images={num_images} is too small: need at least 2 images per split")
-    return {
-        "train": {"cats": train // 2, "dogs": train // 2},
-        "validation": {"cats": validation // 2, "dogs": validation // 2},
-    }
+    return {"train": {"cats": train // 2, "dogs": train // 2},
+            "validation": {"cats": validation // 2, "dogs": validation // 2}}
 
 
 def make_stand_in(root: str | Path, num_images: int, *, image_size: int = 150, seed: int = 0,
                   validation_fraction: float = 1 / 3) -> Path:
     """Generated two-class JPEGs in the cats_and_dogs_filtered layout at ``root``; returns ``root``.
 
-    The two classes differ in colour and stripe direction (see
-    :func:`course_utils.data.generated.make_images`), so a classifier can learn them.
-    Train and validation come from different seeds: no image is in both.
-    Built once (:func:`course_utils.setup.files.build_once`); rebuilt when the settings change.
+    The classes differ in colour and stripe direction (:func:`course_utils.data.generated.make_images`);
+    train and validation come from different seeds. Built once (:func:`files.build_once`), again
+    when the settings change.
     """
     counts = generated_counts(num_images, validation_fraction)
     marker = (
@@ -259,12 +212,8 @@ def make_stand_in(root: str | Path, num_images: int, *, image_size: int = 150, s
     )
 
     def ready(path: Path) -> bool:
-        if not (path / GENERATED_MARKER).is_file() or (path / GENERATED_MARKER).read_text() != marker:
-            return False
-        try:
-            return check_layout(path, counts) == counts
-        except CatsDogsLayoutError:
-            return False
+        return (path / GENERATED_MARKER).is_file() and (path / GENERATED_MARKER).read_text() == marker and _holds(
+            path, counts)
 
     def build(staging: Path) -> None:
         for offset, split in enumerate(SPLITS):

@@ -1,14 +1,8 @@
-"""CIFAR-10 for lesson 06: the real data set (or a learner's local copy) and its offline stand-in.
+"""CIFAR-10 for lesson 06: the data (real or stand-in), the statistics the lesson compares, the pipeline.
 
-:func:`load` gives ``(x_train, y_train), (x_test, y_test)`` for either source,
-exactly as ``tf.keras.datasets.cifar10.load_data()`` returns them. For the real
-data it *is* that call, once the archive sits verified (published SHA-256) where
-Keras looks for it, ``$KERAS_HOME/datasets``: tf_keras's own ``get_file`` would
-write to ``~/.keras`` and cannot take a learner's copy.
-
-The module also holds the normalisation helpers the lesson compares (the
-dataset's own per-channel statistics versus the ImageNet ones VGG16 expects)
-and the ``tf.data`` pipeline that resizes and preprocesses batch by batch.
+:func:`load` returns what ``tf.keras.datasets.cifar10.load_data()`` returns; for the real data
+it *is* that call, once the archive sits verified where Keras looks for it (tf_keras's own
+``get_file`` would write to ``~/.keras`` and cannot take a learner's copy).
 """
 from __future__ import annotations
 
@@ -23,10 +17,7 @@ from course_utils.data.generated import make_images
 from course_utils.errors import CourseError
 from course_utils.setup import env, profiles
 
-CLASS_NAMES = (
-    "airplane", "automobile", "bird", "cat", "deer",
-    "dog", "frog", "horse", "ship", "truck",
-)
+CLASS_NAMES = ("airplane", "automobile", "bird", "cat", "deer", "dog", "frog", "horse", "ship", "truck")
 CIFAR10_URL = "https://www.cs.toronto.edu/~kriz/cifar-10-python.tar.gz"
 CIFAR10_SHA256 = "6d958be074577803d12ecdefd02955f39262c83c16fe9348329d7fe0b5c001ce"
 # The name tf.keras.datasets.cifar10 looks for in <cache>/datasets/.
@@ -37,19 +28,13 @@ BATCH_FILES = tuple(f"data_batch_{i}" for i in range(1, 6)) + ("test_batch",)
 # The statistics torchvision's ImageNet models were trained with (RGB, [0, 1]).
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
 IMAGENET_STD = (0.229, 0.224, 0.225)
-# What Keras's VGG16 weights (converted from the original Caffe model) expect:
-# BGR order, 0-255 pixels, this mean pixel subtracted, no division by a std.
-CAFFE_MEAN_BGR = (103.939, 116.779, 123.68)
 
 
 class CifarDataError(CourseError, RuntimeError):
     """CIFAR-10 could not be found, downloaded or read; the message says what to do."""
 
 
-OFFLINE_HINT = "or run the notebook with PROFILE = 'quick' (offline, generated data)"
-
-# Saved under the name tf.keras.datasets.cifar10 looks for; the same bytes as
-# cifar-10-python.tar.gz on the CIFAR-10 page.
+# Saved under the name tf.keras.datasets.cifar10 looks for; the bytes of cifar-10-python.tar.gz.
 CIFAR10_ARCHIVE = downloads.Asset(
     name="CIFAR-10 (python version)",
     filename=KERAS_ARCHIVE_NAME,
@@ -63,13 +48,11 @@ def load(source: str = "real", *, local_copy: str | Path | None = None, seed: in
          train_size: int | None = None, test_size: int | None = None):
     """``(x_train, y_train), (x_test, y_test)``: uint8 images ``[N, 32, 32, 3]``, uint8 labels ``[N, 1]``.
 
-    ``"real"``: CIFAR-10 (50,000 / 10,000) read by ``tf.keras.datasets.cifar10.load_data``
-    from ``$KERAS_HOME/datasets``, after the archive there is verified: downloaded once,
-    or copied from ``local_copy`` (a ``cifar-10-python.tar.gz`` you have). Sizes, when
-    given, keep the first images of each split. ``"stand-in"``: ``train_size`` and
-    ``test_size`` generated images (:func:`course_utils.data.generated.make_images`, 10
-    classes, each its own hue and stripes under noise; test images drawn with
-    ``seed + 1``). ``progress`` shows the download's progress bar.
+    ``"real"``: CIFAR-10 (50,000 / 10,000) read by ``tf.keras.datasets.cifar10.load_data`` from
+    ``$KERAS_HOME/datasets`` once the archive there is verified: downloaded once (``progress``:
+    its progress bar) or copied from ``local_copy`` (your ``cifar-10-python.tar.gz``); sizes, if
+    given, keep the first images. ``"stand-in"``: ``train_size`` and ``test_size`` generated
+    images (:func:`course_utils.data.generated.make_images`, 10 classes; test drawn with ``seed + 1``).
     """
     if profiles.check_source(source, "CIFAR-10") == "stand-in":
         if not train_size or not test_size or train_size < 1 or test_size < 1:
@@ -95,7 +78,8 @@ def fetch_archive(folder: Path, *, local_copy: str | Path | None = None, progres
     except FileNotFoundError as exc:
         raise CifarDataError(
             f"no CIFAR-10 archive at {local_copy}: download cifar-10-python.tar.gz from {CIFAR10_URL} and give "
-            f"its path as CIFAR10_ARCHIVE, or leave CIFAR10_ARCHIVE = None to download it, " + OFFLINE_HINT
+            f"its path as CIFAR10_ARCHIVE, or leave CIFAR10_ARCHIVE = None to download it, or run the notebook "
+            "with PROFILE = 'quick' (offline, generated data)"
         ) from exc
     except downloads.DownloadError as exc:
         raise CifarDataError(f"{exc} ({published}.)") from exc
@@ -103,9 +87,7 @@ def fetch_archive(folder: Path, *, local_copy: str | Path | None = None, progres
 
 def _check_extracted(folder: Path) -> None:
     """An extracted CIFAR-10 folder must hold all six batch files (Keras does not extract again)."""
-    if not folder.is_dir():
-        return  # Keras extracts the verified archive on first use
-    missing = [name for name in BATCH_FILES if not (folder / name).is_file()]
+    missing = [name for name in BATCH_FILES if folder.is_dir() and not (folder / name).is_file()]  # none: Keras extracts
     if missing:
         raise CifarDataError(
             f"the extracted folder {folder} is incomplete ({', '.join(missing)} missing): delete that folder "
@@ -114,11 +96,7 @@ def _check_extracted(folder: Path) -> None:
 
 
 def channel_stats(images: np.ndarray, chunk: int = 5000) -> tuple[np.ndarray, np.ndarray]:
-    """Per-channel mean and standard deviation of uint8 images, in [0, 1] units.
-
-    Computed in chunks (sum and sum of squares), so 50,000 images never become
-    one big float copy.
-    """
+    """Per-channel mean and standard deviation of uint8 images in [0, 1] units, in chunks (no big float copy)."""
     images = np.asarray(images)
     if images.ndim != 4 or images.shape[-1] != 3:
         raise ValueError(f"expected images [N, H, W, 3], got shape {images.shape}")
@@ -135,15 +113,10 @@ def channel_stats(images: np.ndarray, chunk: int = 5000) -> tuple[np.ndarray, np
 
 
 def caffe_preprocess_with(mean_rgb: Sequence[float]) -> Callable:
-    """A ``preprocess_input`` look-alike that subtracts *your* mean pixel instead of ImageNet's.
+    """``vgg16.preprocess_input`` (BGR, 0-255, minus a mean pixel) with *your* mean, given in [0, 1] RGB.
 
-    Keras's VGG16 weights expect BGR pixels in 0-255 with the ImageNet mean
-    pixel subtracted (``vgg16.preprocess_input``). This does the same with a
-    mean given in [0, 1] RGB units, e.g. the dataset's own from
-    :func:`channel_stats`. Works on NumPy arrays and tensors.
-
-    The function is a ``functools.partial`` holding the mean pixel, so its
-    ``repr`` (and the feature cache's key for it) shows the values.
+    E.g. the dataset's own from :func:`channel_stats`; NumPy arrays or tensors. A
+    ``functools.partial``, so its ``repr`` shows the mean.
     """
     mean_bgr = tuple(float(v) for v in np.asarray(mean_rgb, dtype=np.float64)[::-1] * 255.0)
     return functools.partial(subtract_mean_bgr, mean_bgr=mean_bgr)
@@ -157,12 +130,9 @@ def subtract_mean_bgr(images, mean_bgr: Sequence[float]):
 
 def image_dataset(images: np.ndarray, labels: np.ndarray | None = None, *, image_size: int, batch_size: int,
                   preprocess: Callable, shuffle: bool = False, seed: int = 0):
-    """A batched ``tf.data.Dataset`` of ``(preprocessed float32 images, labels)`` (images only without labels).
+    """A batched ``tf.data.Dataset`` of ``(preprocessed float32 images, labels)`` (images alone without labels).
 
-    Images are resized (bilinear) to ``image_size`` batch by batch, so 50,000
-    CIFAR images upsampled to 224x224 never sit in memory at once (they would
-    take 30 GB as float32). Without ``labels`` (what ``predict`` needs) the
-    dataset yields the images alone.
+    Resized (bilinear) batch by batch: 50,000 images at 224x224 would take 30 GB as float32.
     """
     import tensorflow as tf
 
@@ -182,11 +152,7 @@ def image_dataset(images: np.ndarray, labels: np.ndarray | None = None, *, image
 
 
 def prepare_images(images, image_size: int, preprocess: Callable):
-    """uint8 images (one ``[H, W, 3]`` or a batch) as the model sees them: float32, resized, preprocessed.
-
-    Bilinear resizing treats every image on its own, so a batch gives the
-    same values as its images one by one.
-    """
+    """uint8 images (one ``[H, W, 3]`` or a batch; the same values either way) as float32, resized, preprocessed."""
     import tensorflow as tf
 
     images = tf.cast(images, tf.float32)

@@ -151,20 +151,24 @@ def check_zip(archive: str | Path) -> None:
             raise ZipError(f"{archive}: member {bad!r} fails its CRC-32 check (damaged archive)")
 
 
-def extract_zip(archive: str | Path, target: str | Path, *, arrange: Callable[[Path], object] | None = None,
+def extract_zip(archive: str | Path, target: str | Path, *, arrange: Callable[[Path], Path] | None = None,
                 ready: Callable[[Path], bool] | None = None) -> Path:
-    """``target``: the folder of ``archive``'s files, extracted once through :func:`build_once`.
+    """``target``: the files of ``archive``, extracted once through :func:`build_once`.
 
-    The course's one zip installer. :func:`check_zip` runs first (nothing is written for a
-    damaged archive or one with members outside the folder); ``arrange(staging)`` may then move
-    or check the extracted files (it raises to refuse them) before they are put in place in one
-    rename. ``ready`` is :func:`build_once`'s. The archive itself is only read.
+    The course's one zip installer. :func:`check_zip` runs first (nothing is written for a damaged
+    archive or one with members outside the folder). ``arrange(staging)`` may then work on the
+    extracted files (it raises to refuse them) and returns the folder, ``staging`` or one inside
+    it, that becomes ``target``. ``ready`` is :func:`build_once`'s. The archive is only read.
     """
     def build(staging: Path) -> None:
         check_zip(archive)
         with zipfile.ZipFile(archive) as zipped:
             zipped.extractall(staging)
-        if arrange is not None:
-            arrange(staging)
+        root = Path(arrange(staging)) if arrange is not None else staging
+        if root != staging:  # only that folder is put in place
+            aside = staging.with_name(staging.name + "-root")
+            os.replace(root, aside)
+            shutil.rmtree(staging)
+            os.replace(aside, staging)
 
     return build_once(target, build, ready=ready)
