@@ -110,7 +110,7 @@ print("x:", x.shape, x.dtype, "| y:", y.numpy())
 #
 # In the lesson the call is simply `InceptionV3(include_top=True,
 # weights="imagenet")`, and Keras downloads the file into `~/.keras/models`.
-# `weights.resolve(...)` keeps that call but fetches the same file (checked
+# `weights.pretrained(...)` keeps that call but fetches the same file (checked
 # against the MD5 Keras publishes) into the course's `data/keras/models`, and
 # hands its path to `weights=`; in the quick profile it returns `None`
 # (random weights, a smaller image size).
@@ -118,7 +118,7 @@ print("x:", x.shape, x.dtype, "| y:", y.numpy())
 # %%
 base_model = tf.keras.applications.InceptionV3(
     include_top=True,
-    weights=weights.resolve("inception_v3", cfg.app_weights, include_top=True),
+    weights=weights.pretrained("inception_v3", cfg.source),
     input_shape=(SIZE, SIZE, 3),
 )
 print(f"{len(base_model.layers)} layers, {base_model.count_params():,} parameters")
@@ -227,7 +227,7 @@ models.trainable_report(new_model).tail(4)
 # [0, 1], which matters for real images, as in lesson 03.)
 
 # %%
-url = course_hub.prepare_handle(cfg.hub_handle, cfg.hub_source, dim=2048)
+url = course_hub.prepare_handle(cfg.hub_handle, cfg.source, dim=2048)
 base_model_hub = hub.KerasLayer(url, input_shape=(SIZE, SIZE, 3))
 model = tf.keras.Sequential(
     [

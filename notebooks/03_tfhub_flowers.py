@@ -219,7 +219,7 @@ for name, n in [("train", num_train_img), ("valid", num_valid_img), ("test", num
 # overwrite what its weights learnt; only the new head learns.
 
 # %%
-mobilenet_handle = hub_utils.prepare_handle(cfg.mobilenet_handle, cfg.hub_source, dim=1280)
+mobilenet_handle = hub_utils.prepare_handle(cfg.mobilenet_handle, cfg.source, dim=1280)
 feature_extractor_mn = hub.KerasLayer(mobilenet_handle, input_shape=(224, 224, 3))
 feature_extractor_mn.trainable = False
 
@@ -452,7 +452,7 @@ format_299 = functools.partial(format_image, size=299)
 validation_im = valid.map(format_299).batch(BATCH_SIZE).prefetch(1)
 test_im = test.map(format_299).batch(BATCH_SIZE).prefetch(1)
 
-inception_handle = hub_utils.prepare_handle(cfg.inception_handle, cfg.hub_source, dim=2048)
+inception_handle = hub_utils.prepare_handle(cfg.inception_handle, cfg.source, dim=2048)
 feature_extractor_im = hub.KerasLayer(inception_handle, input_shape=(299, 299, 3), trainable=False)
 feature_extractor_im.trainable = False
 

@@ -124,7 +124,7 @@ pd.set_option("display.width", 140)
 # its predictions mean nothing.
 
 # %%
-model = VGG19(weights=weights.resolve("vgg19", cfg.vgg_weights, include_top=True), include_top=True,
+model = VGG19(weights=weights.pretrained("vgg19", cfg.source), include_top=True,
               input_shape=(224, 224, 3))
 course_utils.record("a_total_params", model.count_params(), note="VGG19 with its top, 224x224")
 model.summary()
@@ -353,7 +353,7 @@ def add_baseline(ax):
 # weights are random filters built offline, scaled to keep the signal.
 
 # %%
-BASE_WEIGHTS = standins.vgg19_base_weights(cfg.base_weights, seed=cfg.seed)
+BASE_WEIGHTS = weights.pretrained("vgg19_notop", cfg.source)
 
 tf.keras.utils.set_random_seed(cfg.seed)
 model = VGG19(weights=BASE_WEIGHTS, include_top=False, input_shape=(32, 32, 3))
@@ -530,7 +530,7 @@ print(models.summarize_trainable(model_d))
 batch_images, _ = valid_generator[0]
 pools = [f"block{i}_pool" for i in range(1, 6)]
 pd.concat({"D: Keras random init": standins.layer_rms(model_d, batch_images, layer_names=pools),
-           f"B's base ({cfg.base_weights})": standins.layer_rms(base_b, batch_images, layer_names=pools)}, axis=1)
+           f"B's base ({cfg.source})": standins.layer_rms(base_b, batch_images, layer_names=pools)}, axis=1)
 
 # %%
 history_d, timer_d = fit_timed(model_d, cfg.epochs)

@@ -90,7 +90,7 @@ from tensorflow.keras.applications.inception_v3 import InceptionV3
 from tensorflow.keras.optimizers import RMSprop
 
 import course_utils
-from course_utils.models import augment, standins
+from course_utils.models import augment, weights
 from course_utils.data import catsdogs, downloads
 from course_utils import models
 from course_utils.show import plots
@@ -116,8 +116,8 @@ pd.set_option("display.max_colwidth", 120)
 pd.DataFrame(downloads.describe([downloads.INCEPTION_V3_NOTOP, catsdogs.ARCHIVE]))
 
 # %%
-local_weights_file = standins.prepare_weights_file(cfg.weights_source, local_copy=cfg.weights_file, seed=cfg.seed)
-print(f"weights file: {local_weights_file} ({local_weights_file.stat().st_size / 1e6:.1f} MB)")
+local_weights_file = weights.pretrained("inception_v3_notop", cfg.source, local_copy=cfg.weights_file)
+print(f"weights file: {local_weights_file} ({os.path.getsize(local_weights_file) / 1e6:.1f} MB)")
 
 # %% [markdown]
 # ## 2. The architecture, then the snapshot
@@ -128,7 +128,7 @@ print(f"weights file: {local_weights_file} ({local_weights_file.stat().st_size /
 
 # %%
 pre_trained_model = InceptionV3(input_shape=(cfg.image_size, cfg.image_size, 3), include_top=False, weights=None)
-pre_trained_model.load_weights(str(local_weights_file))
+pre_trained_model.load_weights(local_weights_file)
 print(f"{pre_trained_model.name}: {len(pre_trained_model.layers)} layers, "
       f"{pre_trained_model.count_params():,} parameters, output {pre_trained_model.output_shape}")
 

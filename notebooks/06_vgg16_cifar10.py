@@ -163,7 +163,7 @@ preprocess = vgg16.preprocess_input
 # weight each in `fc1`.
 
 # %%
-top_weights = weights.resolve("vgg16", cfg.top_weights, include_top=True)  # a verified file, or None
+top_weights = weights.pretrained("vgg16", cfg.source)  # a verified file, or None (random init)
 source = vgg16.VGG16(include_top=True, weights=top_weights)
 print("input:", source.input_shape)
 for layer in source.layers[-5:]:
@@ -205,7 +205,7 @@ print("a 2x2 map after the bridge (7x7):\n", vgg16_bridge.AdaptiveAveragePooling
 # One function builds each run's model.
 
 # %%
-base_weights = vgg16_bridge.base_weights(cfg.base_weights)  # a verified ImageNet file, or the stand-in
+base_weights = weights.pretrained("vgg16_notop", cfg.source)  # a verified ImageNet file, or the stand-in
 
 
 def build_model(size, source):

@@ -286,10 +286,10 @@ def case_local_copy_missing(tmp_path):
             lambda: _tree(cache) == [])
 
 
-def case_weights_path_missing(tmp_path):
-    path = tmp_path / "vgg19_notop.h5"
-    return (lambda: weights.resolve("vgg19", path, include_top=False), weights.WeightsError,
-            f"no weights file at {path}: use 'imagenet', None (random init) or the path of a .h5 file", _nothing)
+def case_weights_name_unknown(tmp_path):
+    return (lambda: weights.pretrained("vgg_19", "real"), weights.WeightsError,
+            "no pretrained weights registered for 'vgg_19'; known: inception_v3, inception_v3_notop, vgg16, "
+            "vgg16_notop, vgg19, vgg19_notop", _nothing)
 
 
 def case_hub_stand_in_over_real_download(tmp_path):

@@ -285,21 +285,15 @@ NOT_PINNED: dict[str, dict[str, str]] = {
     "01": {
         "train_limit": "None: no limit, nothing to document",
     },
-    "02": {
-        "app_weights": "a source name ('imagenet'), not a number; the notebook's banner prints it",
-        "hub_source": "a source name ('download'), not a number",
-    },
+    "02": {},
     "03": {
         "fine_tune_batch_size": "32 is written only in profiles.py's own comment: no learner- or "
         "instructor-facing text states it (a gap to close in the docs, then pin it here)",
         "flowers_dir": "None: the learner's own folder, nothing to document",
-        "hub_source": "a source name ('download'), not a number",
         "num_images": "None: all of tf_flowers, nothing to document",
     },
     "04": {
         "cactus_dir": "None: the learner's own copy, nothing to document",
-        "vgg_weights": "a source name ('imagenet'), not a number",
-        "base_weights": "a source name ('imagenet'), not a number",
         "cactus_source": "a source name ('kaggle'), not a number",
         "num_images": "None: all 17,500 images, nothing to document",
     },
@@ -307,13 +301,10 @@ NOT_PINNED: dict[str, dict[str, str]] = {
         "weights_file": "None: the learner's own copy, nothing to document",
         "cats_dogs": "None: the learner's own copy, nothing to document",
         "catsdogs_source": "a source name ('download'), not a number",
-        "weights_source": "a source name ('download'), not a number",
         "num_images": "None: the whole archive, nothing to document",
     },
     "06": {
         "cifar_source": "a source name ('keras'), not a number",
-        "base_weights": "a source name ('imagenet'), not a number",
-        "top_weights": "a source name ('imagenet'), not a number",
         "train_size": "None: all 50,000 training images, nothing to document",
         "test_size": "None: all 10,000 test images, nothing to document",
         "crop_train_limit": "None: no limit, nothing to document",

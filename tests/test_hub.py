@@ -3,7 +3,9 @@ import pytest
 import tensorflow as tf
 import tensorflow_hub as hub
 
+from course_utils.errors import CourseError
 from course_utils.models import hub as course_hub
+from course_utils.setup import profiles
 
 HANDLE = "https://tfhub.dev/google/tf2-preview/mobilenet_v2/feature_vector/4"
 
@@ -27,7 +29,7 @@ def test_cache_dir_unset_is_explained(monkeypatch):
 def test_stand_in_loads_under_the_real_handle_offline(hub_cache):
     course_hub.prepare_handle(HANDLE, "stand-in", dim=1280)
     assert course_hub.is_cached(HANDLE) and course_hub.is_stand_in(HANDLE)
-    assert not list(hub_cache.glob("*.building"))
+    assert [path.name for path in hub_cache.iterdir()] == [course_hub.cache_key(HANDLE)]  # no staging folder left
     layer = hub.KerasLayer(HANDLE, input_shape=(224, 224, 3))
     model = tf.keras.Sequential([layer, tf.keras.layers.Dense(5)])
     out = model(np.random.default_rng(0).uniform(size=(2, 224, 224, 3)).astype("float32"))
@@ -72,21 +74,23 @@ def test_stand_in_never_overwrites_a_real_download(hub_cache):
     assert (real / "saved_model.pb").read_bytes() == b"real"
 
 
-def test_download_source_only_reports(hub_cache, capsys):
-    assert course_hub.prepare_handle(HANDLE, "download", dim=8) == HANDLE
+def test_real_source_only_reports(hub_cache, capsys):
+    assert course_hub.prepare_handle(HANDLE, "real", dim=8) == HANDLE
     assert "will download on first use" in capsys.readouterr().out
     assert not course_hub.is_cached(HANDLE)
 
 
 def test_unknown_source(hub_cache):
-    with pytest.raises(ValueError, match="unknown hub source"):
-        course_hub.prepare_handle(HANDLE, "kaggle", dim=8)
+    with pytest.raises(profiles.SourceError, match="unknown source 'download' for the TF Hub module"):
+        course_hub.prepare_handle(HANDLE, "download", dim=8)
+    assert not list(hub_cache.iterdir())
+    assert issubclass(course_hub.HubCacheError, CourseError) and issubclass(course_hub.HubCacheError, RuntimeError)
 
 
 def test_full_profile_refuses_a_stand_in_in_its_cache(hub_cache):
     course_hub.install_stand_in(HANDLE, dim=8)
     with pytest.raises(course_hub.HubCacheError, match="holds a locally built stand-in"):
-        course_hub.prepare_handle(HANDLE, "download", dim=8)
+        course_hub.prepare_handle(HANDLE, "real", dim=8)
 
 
 def test_building_prints_no_tensorflow_info(hub_cache, capsys):

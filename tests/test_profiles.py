@@ -70,8 +70,8 @@ def test_settings_attribute_error_lists_names():
 def test_quick_is_smaller_than_full_where_sizes_differ():
     assert lesson_settings("02", "quick").image_size < lesson_settings("02", "full").image_size
     assert lesson_settings("02", "full").image_size == 299
-    assert lesson_settings("02", "full").app_weights == "imagenet"
-    assert lesson_settings("02", "quick").app_weights is None
+    assert lesson_settings("02", "full").source == "real"
+    assert lesson_settings("02", "quick").source == "stand-in"
 
 
 def test_quick_is_deterministic_full_is_fast():

@@ -1,18 +1,18 @@
-"""The quick profile's stand-in weights: the recipes, the files and their checks."""
+"""The quick profile's stand-in weights: the recipes, the files, their checks and the build lock."""
 from __future__ import annotations
 
 import hashlib
+import multiprocessing
+import os
 import shutil
-import urllib.error
 from pathlib import Path
 
 import numpy as np
 import pytest
 
 from course_utils.data import generated
-from course_utils.data.downloads import OfflineError, VerificationError
 from course_utils.models import standins
-from course_utils.setup import files
+from course_utils.setup import env, files
 
 PAYLOAD = bytes(range(256)) * 4096 + b"tail"
 
@@ -21,27 +21,24 @@ def sha256(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()
 
 
-def no_sleep(seconds=None):
-    return lambda seconds: None
-
-
 def files_in(folder: Path) -> list[str]:
     return sorted(p.name for p in folder.iterdir()) if folder.exists() else []
 
 
-def test_prepare_weights_file_download_is_offline_safe(tmp_path):
-    def opener(url, timeout):
-        raise urllib.error.URLError("no network")
+@pytest.fixture
+def keras_home(monkeypatch, tmp_path):
+    monkeypatch.setenv("KERAS_HOME", str(tmp_path / "kh"))
+    return tmp_path / "kh"
 
-    with pytest.raises(OfflineError, match="InceptionV3 no-top ImageNet weights"):
-        standins.prepare_weights_file("download", tmp_path, opener=opener, sleep=no_sleep())
-    with pytest.raises(VerificationError):
-        bogus = tmp_path / "bogus.h5"
-        bogus.write_bytes(b"not weights")
-        standins.prepare_weights_file("download", tmp_path, local_copy=bogus)
-    with pytest.raises(ValueError, match="unknown weights source"):
-        standins.prepare_weights_file("imagenet", tmp_path)
 
+def _built_in(home: Path, name: str, **options) -> Path:
+    """``stand_in_file(name)`` with ``KERAS_HOME=home`` (for module-scoped fixtures)."""
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("KERAS_HOME", str(home))
+        return standins.stand_in_file(name, **options)
+
+
+# --- the recipes ------------------------------------------------------------------------------
 
 def test_calibrate_batchnorm_stores_the_batch_statistics():
     import tensorflow as tf
@@ -56,32 +53,7 @@ def test_calibrate_batchnorm_stores_the_batch_statistics():
     assert bn.momentum == 0.99  # restored
 
 
-def test_stand_in_weights_file_is_built_once_and_loads_with_the_same_code(tmp_path, capsys):
-    import tensorflow as tf
-
-    path = standins.prepare_weights_file("stand-in", tmp_path, local_copy=tmp_path / "ignored.h5")
-    assert path.name == standins.INCEPTION_V3_FILENAME and path.suffix == ".h5"
-    out = capsys.readouterr().out
-    assert "built a random-init stand-in" in out and "not used" in out
-    assert files_in(tmp_path) == sorted([path.name, path.name + ".sha256"])  # no temporary file left
-
-    model = tf.keras.applications.InceptionV3(input_shape=(150, 150, 3), include_top=False, weights=None)
-    model.load_weights(str(path))  # the lesson's call, unchanged
-    bn = next(layer for layer in model.layers if isinstance(layer, tf.keras.layers.BatchNormalization))
-    assert not np.allclose(bn.moving_variance.numpy(), 1.0)  # calibrated, not the initial statistics
-
-    stamp = path.stat().st_mtime_ns
-    assert standins.prepare_weights_file("stand-in", tmp_path) == path
-    assert path.stat().st_mtime_ns == stamp  # reused
-    with open(path, "r+b") as handle:  # damage it: the .sha256 no longer matches
-        handle.seek(5000)
-        handle.write(b"\x00" * 16)
-    standins.prepare_weights_file("stand-in", tmp_path)
-    assert "built a random-init stand-in" in capsys.readouterr().out
-
-
-
-def test_the_stand_in_recipe_seed_model_and_calibration_images(tmp_path, monkeypatch):
+def test_the_inception_v3_recipe_seed_model_and_calibration_images(monkeypatch):
     import tensorflow as tf
 
     calls = {}
@@ -93,102 +65,52 @@ def test_the_stand_in_recipe_seed_model_and_calibration_images(tmp_path, monkeyp
                         and (images, None))
     monkeypatch.setattr(standins, "calibrate_batchnorm",
                         lambda model, batch: calls.setdefault("calibrated", (model, batch)))
-    monkeypatch.setattr(standins, "save_weights_file", lambda model, path: calls.setdefault("saved", (model, path)))
-    standins.build_inception_v3(tmp_path / "new" / "w.h5", seed=3)
+    assert standins.inception_v3(seed=3) == "the model"
     assert calls["seed"] == 3
     assert calls["model"] == {"input_shape": (150, 150, 3), "include_top": False, "weights": None}
     assert calls["images"] == ((32, (150, 150)), {"num_classes": 2, "seed": 3 + 7919})
     model, batch = calls["calibrated"]
     assert model == "the model" and batch.dtype == np.float32 and np.allclose(batch, 0.2)
-    assert calls["saved"] == ("the model", tmp_path / "new" / "w.h5") and (tmp_path / "new").is_dir()
     calls.clear()
     given = np.zeros((2, 75, 75, 3), np.float32)
-    standins.build_inception_v3(str(tmp_path / "x.h5"), input_shape=(75, 75, 3), calibration_images=given)
+    standins.inception_v3(input_shape=(75, 75, 3), calibration_images=given)
     assert calls["seed"] == 0 and calls["model"]["input_shape"] == (75, 75, 3) and "images" not in calls
     assert calls["calibrated"][1] is given
 
 
-def test_weights_file_is_intact_needs_the_file_and_a_matching_sidecar(tmp_path):
-    path = tmp_path / "w.h5"
-    assert standins.weights_file_is_intact(path) is False
-    path.write_bytes(PAYLOAD)
-    assert standins.weights_file_is_intact(str(path)) is False  # no sidecar
-    (tmp_path / "w.h5.sha256").write_text(f"{sha256(PAYLOAD)}  w.h5\n")
-    assert standins.weights_file_is_intact(path) is True
-    (tmp_path / "w.h5.sha256").write_text(f"{sha256(b'other')}  w.h5\n")
-    assert standins.weights_file_is_intact(path) is False
-
-
-def test_save_weights_file_writes_the_file_and_its_sidecar_through_a_part_file(tmp_path):
-    import tensorflow as tf
-
-    model = tf.keras.Sequential([tf.keras.layers.Dense(2, input_shape=(3,))])
-    path = standins.save_weights_file(model, str(tmp_path / "w.h5"))
-    assert path == tmp_path / "w.h5" and files_in(tmp_path) == ["w.h5", "w.h5.sha256"]
-    assert (tmp_path / "w.h5.sha256").read_text() == f"{files.sha256(path)}  w.h5\n"
-    assert standins.weights_file_is_intact(path)
-    copy = tf.keras.Sequential([tf.keras.layers.Dense(2, input_shape=(3,))])
-    copy.load_weights(str(path))
-    for a, b in zip(model.get_weights(), copy.get_weights()):
-        assert (a == b).all()
-
-
-@pytest.fixture(scope="module")
-
-def stand_in(tmp_path_factory):
-    folder = tmp_path_factory.mktemp("keras_models")
-    path = standins.vgg19_base_weights("stand-in", seed=0, folder=folder, printer=lambda *_: None)
-    return folder, path
-
-
-def test_stand_in_file_is_built_once_and_checked(stand_in):
-    folder, path = stand_in
-    assert path == str(folder / standins.VGG19_FILENAME)
-    assert standins.weights_file_is_intact(path)
-    stamp = (folder / standins.VGG19_FILENAME).stat().st_mtime_ns
-    notes = []
-    assert standins.vgg19_base_weights("stand-in", folder=folder, printer=notes.append) == path
-    assert (folder / standins.VGG19_FILENAME).stat().st_mtime_ns == stamp and "stand-in" in notes[0]
-    assert not list(folder.glob("*.part"))
-
-
-def test_a_tampered_stand_in_is_noticed(tmp_path, stand_in):
-    copy = tmp_path / standins.VGG19_FILENAME
-    shutil.copy(stand_in[1], copy)
-    assert not standins.weights_file_is_intact(copy)  # no .sha256 beside it
-    shutil.copy(stand_in[1] + ".sha256", str(copy) + ".sha256")
-    assert standins.weights_file_is_intact(copy)
-    with open(copy, "r+b") as handle:
-        handle.seek(-100, 2)
-        handle.write(b"\x00" * 10)
-    assert not standins.weights_file_is_intact(copy)
-
-
-def test_stand_in_keeps_the_signal_where_keras_default_init_loses_it(stand_in):
+def test_stand_in_init_scales_every_vgg19_convolution_and_needs_varied_images():
     import tensorflow as tf
 
     from course_utils.data.photos import photo_crops
-
-    images = photo_crops(32, 32, seed=5)
-    loaded = tf.keras.applications.vgg19.VGG19(weights=stand_in[1], include_top=False, input_shape=(32, 32, 3))
-    default = tf.keras.applications.vgg19.VGG19(weights=None, include_top=False, input_shape=(32, 32, 3))
-    ours = standins.layer_rms(loaded, images, layer_names=["block5_pool"])["output RMS"].item()
-    keras = standins.layer_rms(default, images, layer_names=["block5_pool"])["output RMS"].item()
-    assert 0.3 < ours < 10 and keras < 1e-2  # about 2 versus about 1e-4
-    kernel = loaded.get_layer("block3_conv2").get_weights()[0]
-    assert np.abs(kernel.mean(axis=(0, 1, 2))).max() < 1e-6  # every filter has zero mean
-    assert all(np.all(layer.get_weights()[1] == 0) for layer in loaded.layers if layer.weights)
-
-
-def test_stand_in_init_scales_every_convolution_and_needs_varied_images():
-    import tensorflow as tf
 
     model = tf.keras.applications.vgg19.VGG19(weights=None, include_top=False, input_shape=(32, 32, 3))
-    from course_utils.data.photos import photo_crops
-
     assert len(standins.stand_in_init(model, photo_crops(8, 32), seed=1)) == 16
     with pytest.raises(ValueError, match="no variance"):
         standins.stand_in_init(model, np.zeros((4, 32, 32, 3), np.float32))
+
+
+def test_stand_in_init_gives_vgg16_unit_variance_layers_and_a_small_last_one():
+    import tensorflow as tf
+
+    tf.keras.utils.set_random_seed(0)
+    model = tf.keras.applications.vgg16.VGG16(include_top=False, weights=None, input_shape=(32, 32, 3))
+    images = tf.keras.applications.vgg16.preprocess_input(
+        np.random.default_rng(0).uniform(0, 255, (16, 32, 32, 3)).astype(np.float32))
+    scales = standins.stand_in_init(model, images, seed=0, last_std=standins.VGG16_LAST_STD)
+    convolutions = [layer for layer in model.layers if isinstance(layer, tf.keras.layers.Conv2D)]
+    assert len(scales) == len(convolutions) == 13
+    x = images
+    stds = {}
+    for layer in model.layers[1:]:
+        x = layer(x)
+        if layer in convolutions:
+            stds[layer.name] = float(tf.math.reduce_std(x))
+            kernel, bias = layer.get_weights()
+            np.testing.assert_allclose(kernel.mean(axis=(0, 1, 2)), 0.0, atol=1e-6)  # zero-mean filters
+            assert not bias.any()
+    for name, std in stds.items():
+        expected = standins.VGG16_LAST_STD if name == "block5_conv3" else 1.0
+        assert std == pytest.approx(expected, rel=1e-3), name
 
 
 def test_layer_rms_table_and_unknown_layers():
@@ -201,48 +123,224 @@ def test_layer_rms_table_and_unknown_layers():
         standins.layer_rms(model, np.zeros((1, 32, 32, 3)), layer_names=["fc1"])
 
 
-def test_base_weights_imagenet_offline_and_unknown_sources(tmp_path, monkeypatch):
-    monkeypatch.setenv("KERAS_HOME", str(tmp_path))
-    monkeypatch.setenv("HOME", str(tmp_path / "home"))
-    with pytest.raises(OfflineError) as err:
-        standins.vgg19_base_weights("imagenet", retries=1, printer=lambda *_: None)
-    assert "vgg19_weights_tf_dim_ordering_tf_kernels_notop.h5" in str(err.value)
-    assert "PROFILE=quick" in str(err.value)
-    with pytest.raises(ValueError, match="use one of imagenet, stand-in"):
-        standins.vgg19_base_weights("random")
+# --- the files --------------------------------------------------------------------------------
+
+def test_weights_file_is_intact_needs_the_file_and_a_matching_sidecar(tmp_path):
+    path = tmp_path / "w.h5"
+    assert standins.weights_file_is_intact(path) is False
+    path.write_bytes(PAYLOAD)
+    assert standins.weights_file_is_intact(str(path)) is False  # no sidecar
+    (tmp_path / "w.h5.sha256").write_text(f"{sha256(PAYLOAD)}  w.h5\n")
+    assert standins.weights_file_is_intact(path) is True
+    (tmp_path / "w.h5.sha256").write_text(f"{sha256(b'other')}  w.h5\n")
+    assert standins.weights_file_is_intact(path) is False
 
 
-def test_stand_in_file_is_the_documented_recipe(tmp_path):
+def test_inception_v3_stand_in_is_built_once_and_loads_with_the_lessons_call(keras_home, capsys):
+    import tensorflow as tf
+
+    path = standins.stand_in_file("inception_v3_notop")
+    assert path == keras_home / "models" / "inception_v3_random_init_notop.h5"
+    assert capsys.readouterr().out == ("built stand-in InceptionV3 no-top weights (random init, BatchNorm "
+                                       f"statistics measured): {path}\n")
+    assert files_in(path.parent) == sorted([path.name, path.name + ".sha256"])  # no staging file left
+    assert (path.parent / (path.name + ".sha256")).read_text() == f"{files.sha256(path)}  {path.name}\n"
+
+    model = tf.keras.applications.InceptionV3(input_shape=(150, 150, 3), include_top=False, weights=None)
+    model.load_weights(str(path))  # the lesson's call, unchanged
+    bn = next(layer for layer in model.layers if isinstance(layer, tf.keras.layers.BatchNormalization))
+    assert not np.allclose(bn.moving_variance.numpy(), 1.0)  # calibrated, not the initial statistics
+
+    stamp = path.stat().st_mtime_ns
+    assert standins.stand_in_file("inception_v3_notop") == path
+    assert path.stat().st_mtime_ns == stamp  # reused
+    assert capsys.readouterr().out == f"stand-in InceptionV3 no-top weights: {path}\n"
+    with open(path, "r+b") as handle:  # damage it: the .sha256 no longer matches
+        handle.seek(5000)
+        handle.write(b"\x00" * 16)
+    standins.stand_in_file("inception_v3_notop")
+    assert capsys.readouterr().out.startswith("built stand-in InceptionV3")
+    assert standins.weights_file_is_intact(path)
+
+
+@pytest.fixture(scope="module")
+def vgg19_file(tmp_path_factory):
+    return _built_in(tmp_path_factory.mktemp("keras_home"), "vgg19_notop")
+
+
+def test_vgg19_stand_in_is_built_once_and_checked(vgg19_file, monkeypatch, capsys):
+    monkeypatch.setenv("KERAS_HOME", str(vgg19_file.parent.parent))
+    assert vgg19_file.name == "vgg19_notop_course_stand_in.h5" and standins.weights_file_is_intact(vgg19_file)
+    stamp = vgg19_file.stat().st_mtime_ns
+    assert standins.stand_in_file("vgg19_notop") == vgg19_file
+    assert vgg19_file.stat().st_mtime_ns == stamp
+    assert capsys.readouterr().out == f"stand-in VGG19 no-top weights: {vgg19_file}\n"
+    assert files_in(vgg19_file.parent) == sorted([vgg19_file.name, vgg19_file.name + ".sha256"])
+
+
+def test_a_tampered_stand_in_is_noticed(tmp_path, vgg19_file):
+    copy = tmp_path / vgg19_file.name
+    shutil.copy(vgg19_file, copy)
+    assert not standins.weights_file_is_intact(copy)  # no .sha256 beside it
+    shutil.copy(standins.sidecar(vgg19_file), standins.sidecar(copy))
+    assert standins.weights_file_is_intact(copy)
+    with open(copy, "r+b") as handle:
+        handle.seek(-100, 2)
+        handle.write(b"\x00" * 10)
+    assert not standins.weights_file_is_intact(copy)
+
+
+def test_vgg19_stand_in_keeps_the_signal_where_keras_default_init_loses_it(vgg19_file):
+    import tensorflow as tf
+
+    from course_utils.data.photos import photo_crops
+
+    images = photo_crops(32, 32, seed=5)
+    loaded = tf.keras.applications.vgg19.VGG19(weights=str(vgg19_file), include_top=False, input_shape=(32, 32, 3))
+    default = tf.keras.applications.vgg19.VGG19(weights=None, include_top=False, input_shape=(32, 32, 3))
+    ours = standins.layer_rms(loaded, images, layer_names=["block5_pool"])["output RMS"].item()
+    keras = standins.layer_rms(default, images, layer_names=["block5_pool"])["output RMS"].item()
+    assert 0.3 < ours < 10 and keras < 1e-2  # about 2 versus about 1e-4
+    kernel = loaded.get_layer("block3_conv2").get_weights()[0]
+    assert np.abs(kernel.mean(axis=(0, 1, 2))).max() < 1e-6  # every filter has zero mean
+    assert all(np.all(layer.get_weights()[1] == 0) for layer in loaded.layers if layer.weights)
+
+
+def test_vgg19_stand_in_file_is_the_documented_recipe(tmp_path):
     """VGG19 without its top at 32x32, stand_in_init(seed) on 64 crops(seed) of the bundled photos."""
     import tensorflow as tf
 
     from course_utils.data.photos import photo_crops
 
-    path = standins.build_vgg19(tmp_path / "new" / "models" / "w.h5", seed=1)  # parent folders made
+    path = _built_in(tmp_path, "vgg19_notop", seed=1)
     loaded = tf.keras.applications.vgg19.VGG19(weights=str(path), include_top=False, input_shape=(32, 32, 3))
     tf.keras.utils.set_random_seed(1)
     expected = tf.keras.applications.vgg19.VGG19(weights=None, include_top=False, input_shape=(32, 32, 3))
     standins.stand_in_init(expected, photo_crops(64, 32, seed=1), seed=1)
     assert len(loaded.weights) == len(expected.weights) == 32
     for ours, theirs in zip(loaded.weights, expected.weights):
-        np.testing.assert_allclose(ours.numpy(), theirs.numpy(), rtol=1e-6, atol=1e-7)
+        np.testing.assert_array_equal(ours.numpy(), theirs.numpy())
 
 
-def test_base_weights_says_which_stand_in_it_uses(tmp_path, stand_in, monkeypatch):
-    folder, path = stand_in
-    said = []
-    assert standins.vgg19_base_weights("stand-in", folder=folder, printer=said.append) == path
-    assert said == [f"stand-in VGG19 no-top weights: {path}"]
-    calls = []
+@pytest.fixture(scope="module")
+def vgg16_file(tmp_path_factory):
+    return _built_in(tmp_path_factory.mktemp("keras_home"), "vgg16_notop")
 
-    def build(target, seed=0):  # the real build, already done once by the fixture: copied
-        calls.append((target, seed))
-        target.parent.mkdir(parents=True, exist_ok=True)
-        shutil.copy(path, target)
-        shutil.copy(path + ".sha256", str(target) + ".sha256")
 
-    monkeypatch.setattr(standins, "build_vgg19", build)
-    said.clear()
-    built = standins.vgg19_base_weights("stand-in", seed=4, folder=tmp_path / "other", printer=said.append)
-    assert calls == [(tmp_path / "other" / standins.VGG19_FILENAME, 4)]
-    assert said == [f"built stand-in VGG19 no-top weights (random, zero-mean filters, LSUV-scaled): {built}"]
+def test_vgg16_stand_in_loads_at_any_size_and_says_what_it_built(vgg16_file, tmp_path, monkeypatch, capsys):
+    import tensorflow as tf
+
+    small = tf.keras.applications.vgg16.VGG16(include_top=False, weights=str(vgg16_file), input_shape=(32, 32, 3))
+    large = tf.keras.applications.vgg16.VGG16(include_top=False, weights=str(vgg16_file), input_shape=(64, 64, 3))
+    np.testing.assert_array_equal(small.get_layer("block3_conv2").get_weights()[0],
+                                  large.get_layer("block3_conv2").get_weights()[0])
+    seeds = []
+
+    def tiny(seed=0):  # the real recipe is tested above: a tiny model stands in for it here
+        seeds.append(seed)
+        return tf.keras.Sequential([tf.keras.Input((2,)), tf.keras.layers.Dense(1)])
+
+    monkeypatch.setitem(standins.RECIPES, "vgg16_notop", standins.RECIPES["vgg16_notop"]._replace(build=tiny))
+    monkeypatch.setenv("KERAS_HOME", str(tmp_path / "kh"))
+    capsys.readouterr()
+    path = standins.stand_in_file("vgg16_notop", seed=3)
+    assert path == tmp_path / "kh" / "models" / "vgg16_notop_course_stand_in_v1.h5" and seeds == [3]
+    assert capsys.readouterr().out == ("built stand-in VGG16 no-top weights (random zero-mean filters, "
+                                       f"LSUV-scaled): {path}\n")
+    assert standins.stand_in_file("vgg16_notop") == path and seeds == [3]
+    assert capsys.readouterr().out == f"stand-in VGG16 no-top weights: {path}\n"
+
+
+def test_vgg16_stand_in_file_is_the_documented_recipe(tmp_path):
+    """VGG16 without its top, stand_in_init(seed, last std 0.1) on 64 32x32 crops(seed) of the photos, Caffe-preprocessed."""
+    import tensorflow as tf
+
+    from course_utils.data.photos import photo_crops
+
+    path = _built_in(tmp_path, "vgg16_notop", seed=1)
+    loaded = tf.keras.applications.vgg16.VGG16(include_top=False, weights=str(path), input_shape=(32, 32, 3))
+    calibration = tf.keras.applications.vgg16.preprocess_input(photo_crops(64, 32, seed=1) * 255.0)
+    tf.keras.utils.set_random_seed(1)
+    expected = tf.keras.applications.vgg16.VGG16(include_top=False, weights=None, input_shape=(32, 32, 3))
+    standins.stand_in_init(expected, calibration, seed=1, last_std=0.1)
+    assert len(loaded.weights) == len(expected.weights) == 26
+    for ours, theirs in zip(loaded.weights, expected.weights):
+        np.testing.assert_array_equal(ours.numpy(), theirs.numpy())
+
+
+def test_vgg16_stand_in_features_let_a_linear_model_learn_the_generated_classes(vgg16_file):
+    """Why the quick profile has a stand-in base: its 32x32 features carry the generated classes."""
+    import tensorflow as tf
+    from sklearn.linear_model import LogisticRegression
+
+    from course_utils.data import cifar
+
+    (x_train, y_train), (x_test, y_test) = cifar.load("stand-in", train_size=200, test_size=100, seed=0)
+    prepare = tf.keras.applications.vgg16.preprocess_input
+    base = tf.keras.applications.vgg16.VGG16(include_top=False, weights=str(vgg16_file), input_shape=(32, 32, 3))
+    features = base.predict(prepare(x_train.astype(np.float32)), verbose=0).reshape(200, -1)
+    test_features = base.predict(prepare(x_test.astype(np.float32)), verbose=0).reshape(100, -1)
+    assert 0.05 < float(features.std()) < 2.0  # a sensible size for fc1, which sees 49 copies of each value
+    score = LogisticRegression(max_iter=2000).fit(features, y_train.ravel()).score(test_features, y_test.ravel())
+    assert score > 0.5  # chance: 10%
+
+
+# --- a classroom's shared folder, and many runs at once ------------------------------------------
+
+def test_a_classrooms_shared_stand_in_is_read_in_place_and_a_damaged_one_is_not(vgg16_file, tmp_path, monkeypatch,
+                                                                                 capsys):
+    mine, shared = tmp_path / "mine", tmp_path / "shared"
+    (shared / "keras" / "models").mkdir(parents=True)
+    for path in (vgg16_file, standins.sidecar(vgg16_file)):
+        shutil.copy(path, shared / "keras" / "models" / path.name)
+    monkeypatch.delenv("KERAS_HOME", raising=False)
+    monkeypatch.setenv("COURSE_DATA_DIR", str(mine))
+    monkeypatch.setenv(env.SHARED_DATA_VAR, str(shared))
+    monkeypatch.setattr(env, "_reported_missing", set())
+    copy = shared / "keras" / "models" / vgg16_file.name
+    assert standins.stand_in_file("vgg16_notop") == copy
+    assert capsys.readouterr().out == f"stand-in VGG16 no-top weights: {copy}\n"
+    assert not (mine / "keras").exists()  # nothing built, nothing copied
+
+    standins.sidecar(copy).write_text(f"{'0' * 64}  {copy.name}\n")  # the shared copy no longer checks out
+    built = []
+    monkeypatch.setitem(standins.RECIPES, "vgg16_notop", standins.RECIPES["vgg16_notop"]._replace(
+        build=lambda seed=0: built.append(seed) or _tiny_model()))
+    assert standins.stand_in_file("vgg16_notop") == mine / "keras" / "models" / vgg16_file.name and built == [0]
+
+
+def _tiny_model():
+    import tensorflow as tf
+
+    return tf.keras.Sequential([tf.keras.Input((2,)), tf.keras.layers.Dense(1)])
+
+
+def _stand_in_worker(home: str, counter: str, barrier) -> None:
+    os.environ["KERAS_HOME"] = home
+    recipe = standins.RECIPES["vgg16_notop"]
+
+    def counted(seed=0):
+        with open(counter, "a") as log:
+            log.write(f"{os.getpid()}\n")
+        return recipe.build(seed=seed)
+
+    standins.RECIPES["vgg16_notop"] = recipe._replace(build=counted)
+    barrier.wait(timeout=120)
+    path = standins.stand_in_file("vgg16_notop")
+    assert standins.weights_file_is_intact(path)
+
+
+def test_three_processes_asking_for_the_vgg16_stand_in_build_one_file(tmp_path):
+    """Issue 16: lesson 06's stand-in takes the build lock, as the others do (real processes, spawned)."""
+    ctx = multiprocessing.get_context("spawn")
+    barrier = ctx.Barrier(3)
+    home, counter = tmp_path / "kh", tmp_path / "builds.log"
+    procs = [ctx.Process(target=_stand_in_worker, args=(str(home), str(counter), barrier)) for _ in range(3)]
+    for proc in procs:
+        proc.start()
+    for proc in procs:
+        proc.join(timeout=300)
+    assert [proc.exitcode for proc in procs] == [0, 0, 0]
+    assert len(counter.read_text().split()) == 1  # one process built it; the others waited and reused it
+    name = standins.RECIPES["vgg16_notop"].filename
+    assert files_in(home / "models") == [name, name + ".sha256"]  # one file, no staging left

@@ -1,53 +1,105 @@
+"""weights.pretrained: the one call for pretrained weights, with every source, offline."""
+import dataclasses
+import hashlib
+import inspect
+
 import pytest
 
 from course_utils.data import downloads
-from course_utils.models import weights
+from course_utils.errors import CourseError
+from course_utils.models import standins, weights
+from course_utils.setup import files, profiles
+
+
+@pytest.fixture
+def keras_home(monkeypatch, tmp_path):
+    """An empty KERAS_HOME, and HOME moved so that no real ~/.keras copy is seen."""
+    monkeypatch.setenv("KERAS_HOME", str(tmp_path / "kh"))
+    monkeypatch.setenv("HOME", str(tmp_path / "home"))
+    return tmp_path / "kh"
+
+
+def _pretend(monkeypatch, name, content: bytes, tmp_path):
+    """Register ``content`` as the published file for ``name`` (its MD5); returns a copy of it."""
+    copy = tmp_path / "mine.h5"
+    copy.write_bytes(content)
+    asset = weights.IMAGENET_WEIGHTS[name]
+    monkeypatch.setitem(weights.IMAGENET_WEIGHTS, name,
+                        dataclasses.replace(asset, md5=hashlib.md5(content).hexdigest(), size=len(content)))
+    return copy
 
 
 def test_every_registered_file_has_a_published_hash_and_an_https_url():
-    for (model, top), asset in weights.IMAGENET_WEIGHTS.items():
-        assert asset.md5 and len(asset.md5) == 32, model
+    for name, asset in weights.IMAGENET_WEIGHTS.items():
+        assert asset.md5 and len(asset.md5) == 32, name
         assert all(url.startswith("https://storage.googleapis.com/") for url in asset.urls)
-        assert ("notop" in asset.filename) is (not top)
-        assert model in asset.filename
+        assert ("notop" in asset.filename) is name.endswith("_notop")
+        assert name.removesuffix("_notop") in asset.filename
 
 
-def test_none_stays_random_init():
-    assert weights.resolve("vgg19", None, include_top=False) is None
+@pytest.mark.parametrize("model", ["vgg16", "vgg19", "inception_v3"])
+def test_the_registry_is_what_tf_keras_downloads(model):
+    import importlib
+
+    keras_module = importlib.import_module(f"tf_keras.src.applications.{model}")  # a test may read the source
+    source = inspect.getsource(keras_module)
+    assert weights.IMAGENET_WEIGHTS[model].urls[0] == keras_module.WEIGHTS_PATH
+    assert weights.IMAGENET_WEIGHTS[f"{model}_notop"].urls[0] == keras_module.WEIGHTS_PATH_NO_TOP
+    for name in (model, f"{model}_notop"):
+        assert f'"{weights.IMAGENET_WEIGHTS[name].md5}"' in source
 
 
-def test_a_path_is_passed_through_and_a_missing_one_explained(tmp_path):
-    file = tmp_path / "w.h5"
-    file.write_bytes(b"x")
-    assert weights.resolve("vgg19", file, include_top=False) == str(file)
-    with pytest.raises(weights.WeightsError, match="no weights file at .*'imagenet', None"):
-        weights.resolve("vgg19", tmp_path / "missing.h5", include_top=False)
+def test_unknown_names_and_sources_are_refused():
+    with pytest.raises(weights.WeightsError, match="no pretrained weights registered for 'resnet50'; known: "
+                       "inception_v3, inception_v3_notop, vgg16"):
+        weights.pretrained("resnet50", None)
+    with pytest.raises(profiles.SourceError, match="unknown source 'imagenet' for the vgg19 weights"):
+        weights.pretrained("vgg19", "imagenet")
+    assert issubclass(weights.WeightsError, CourseError) and issubclass(weights.WeightsError, ValueError)
 
 
-def test_unknown_model_lists_the_known_ones():
-    with pytest.raises(weights.WeightsError, match="known: inception_v3, vgg16, vgg19"):
-        weights.asset_for("resnet50", True)
+def test_none_is_keras_random_init_and_so_is_the_stand_in_for_a_model_with_its_top(capsys):
+    assert weights.pretrained("vgg19", None) is None
+    assert capsys.readouterr().out == ""
+    assert weights.pretrained("vgg16", "stand-in") is None
+    assert capsys.readouterr().out == "stand-in for the vgg16 weights: Keras's random init (weights=None)\n"
 
 
-def test_imagenet_offline_says_where_to_put_the_file(tmp_path, monkeypatch):
-    monkeypatch.setenv("KERAS_HOME", str(tmp_path))
-    monkeypatch.setenv("HOME", str(tmp_path / "home"))
+def test_the_stand_in_of_a_base_is_the_built_file_and_a_local_copy_is_not_used(monkeypatch, tmp_path, capsys):
+    asked = []
+    monkeypatch.setattr(standins, "stand_in_file", lambda name: asked.append(name) or tmp_path / "s.h5")
+    assert weights.pretrained("vgg19_notop", "stand-in", local_copy="/mine/w.h5") == str(tmp_path / "s.h5")
+    assert asked == ["vgg19_notop"]
+    assert "your copy /mine/w.h5 is not used" in capsys.readouterr().out
+    assert set(standins.RECIPES) == {name for name in weights.IMAGENET_WEIGHTS if name.endswith("_notop")}
+
+
+def test_real_offline_says_where_to_put_the_file_and_leaves_nothing(keras_home):
     with pytest.raises(downloads.OfflineError) as err:
-        weights.resolve("vgg19", "imagenet", include_top=True)
+        weights.pretrained("vgg19", "real", progress=False)
     text = str(err.value)
-    assert "vgg19_weights_tf_dim_ordering_tf_kernels.h5" in text and str(tmp_path / "models") in text
+    assert "vgg19_weights_tf_dim_ordering_tf_kernels.h5" in text and str(keras_home / "models") in text
     assert "PROFILE=quick" in text
-    assert not list((tmp_path / "models").iterdir())
+    assert list((keras_home / "models").iterdir()) == []
+    with pytest.raises(downloads.OfflineError, match="InceptionV3 no-top ImageNet weights"):
+        weights.pretrained("inception_v3_notop", "real")
 
 
-def test_a_verified_file_in_the_project_is_used(tmp_path, monkeypatch):
-    monkeypatch.setenv("KERAS_HOME", str(tmp_path))
-    monkeypatch.setenv("HOME", str(tmp_path / "home"))
-    content = b"pretend weights"
-    (tmp_path / "models").mkdir()
-    asset = weights.asset_for("vgg19", False)
-    (tmp_path / "models" / asset.filename).write_bytes(content)
-    monkeypatch.setitem(weights.IMAGENET_WEIGHTS, ("vgg19", False),
-                        downloads.Asset(asset.name, asset.filename, asset.urls,
-                                        md5=downloads.file_digest(tmp_path / "models" / asset.filename).md5))
-    assert weights.resolve("vgg19", "imagenet", include_top=False) == str(tmp_path / "models" / asset.filename)
+def test_real_uses_a_verified_file_in_keras_home(monkeypatch, keras_home, tmp_path):
+    _pretend(monkeypatch, "vgg16_notop", b"pretend weights", tmp_path)
+    target = keras_home / "models" / weights.IMAGENET_WEIGHTS["vgg16_notop"].filename
+    target.parent.mkdir(parents=True)
+    target.write_bytes(b"pretend weights")
+    assert weights.pretrained("vgg16_notop", "real") == str(target)  # no download: it is there and checked
+
+
+def test_real_checks_a_local_copy_and_copies_it_into_keras_home(monkeypatch, keras_home, tmp_path):
+    mine = _pretend(monkeypatch, "inception_v3_notop", b"my weights", tmp_path)
+    path = weights.pretrained("inception_v3_notop", "real", local_copy=mine)
+    assert path == str(keras_home / "models" / weights.IMAGENET_WEIGHTS["inception_v3_notop"].filename)
+    assert files.sha256(path) == files.sha256(mine) and mine.read_bytes() == b"my weights"
+    bogus = tmp_path / "bogus.h5"
+    bogus.write_bytes(b"not weights")
+    monkeypatch.setenv("KERAS_HOME", str(tmp_path / "other"))
+    with pytest.raises(downloads.VerificationError):
+        weights.pretrained("inception_v3_notop", "real", local_copy=bogus)

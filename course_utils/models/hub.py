@@ -13,19 +13,19 @@ from __future__ import annotations
 
 import hashlib
 import os
-import shutil
 from pathlib import Path
 
 import numpy as np
 import tensorflow as tf
 
-from course_utils.setup import env
-from course_utils.setup.files import build_once, replace_folder
+from course_utils.errors import CourseError
+from course_utils.setup import env, profiles
+from course_utils.setup.files import build_once
 
 STAND_IN_MARKER = "COURSE_STAND_IN.txt"
 
 
-class HubCacheError(RuntimeError):
+class HubCacheError(CourseError, RuntimeError):
     """The TF Hub cache is not set up for the requested operation."""
 
 
@@ -90,8 +90,8 @@ def build_feature_vector(path: str | Path, dim: int, seed: int = 0, note: str = 
 
     The module exposes ``__call__``, ``variables``, ``trainable_variables``
     and ``regularization_losses``, so ``hub.KerasLayer(path, trainable=True)``
-    sees its weights. Written to a temporary folder and moved into place, so
-    an interrupted build leaves nothing half-written.
+    sees its weights. :func:`install_stand_in` builds it in a staging folder
+    (``files.build_once``), so an interrupted build leaves nothing half-written.
     """
     path = Path(path)
     module = _FeatureVector(dim, seed)
@@ -101,20 +101,18 @@ def build_feature_vector(path: str | Path, dim: int, seed: int = 0, note: str = 
     root.variables = list(module.variables)
     root.trainable_variables = list(module.trainable_variables)
     root.regularization_losses = []
-    tmp = path.with_name(path.name + ".building")
-    shutil.rmtree(tmp, ignore_errors=True)
     logger = tf.get_logger()
     level = logger.level
     logger.setLevel("ERROR")  # no "Assets written to ..." lines in the notebook
     try:
-        tf.saved_model.save(root, str(tmp))
+        tf.saved_model.save(root, str(path))
     finally:
         logger.setLevel(level)
-    (tmp / STAND_IN_MARKER).write_text(
+    (path / STAND_IN_MARKER).write_text(
         f"Locally built stand-in (random weights, output dim {dim}, seed {seed}). {note}\n"
         "Not a pretrained model: the course's quick profile uses it to run offline.\n"
     )
-    return replace_folder(tmp, path)
+    return path
 
 
 def install_stand_in(handle: str, dim: int, seed: int = 0) -> Path:
@@ -159,14 +157,15 @@ def link_shared(handle: str) -> Path | None:
 def prepare_handle(handle: str, source: str, dim: int, seed: int = 0) -> str:
     """Make ``handle`` loadable for the profile's ``source`` and say what will load.
 
-    ``source="download"``: TF Hub downloads it on first use into the cache
+    ``source="real"``: TF Hub downloads it on first use into the cache
     (tfhub.dev handles now redirect to Kaggle Models; the cache key is the
     same). ``source="stand-in"``: a local stand-in is built under the handle.
     """
+    profiles.check_source(source, f"the TF Hub module {handle}")
     if source == "stand-in":
         install_stand_in(handle, dim, seed)
         print(f"TF Hub {handle}\n  -> local stand-in at {cache_path(handle)} (random weights, {dim}-d output)")
-    elif source == "download":
+    else:
         link_shared(handle)
         if is_stand_in(handle):
             raise HubCacheError(
@@ -175,6 +174,4 @@ def prepare_handle(handle: str, source: str, dim: int, seed: int = 0) -> str:
             )
         state = "cached" if is_cached(handle) else "will download on first use (needs the internet once)"
         print(f"TF Hub {handle}\n  -> {cache_path(handle)} ({state})")
-    else:
-        raise ValueError(f"unknown hub source {source!r}: use 'download' or 'stand-in'")
     return handle

@@ -16,17 +16,14 @@ Each file gets a ``.sha256`` beside it, so a damaged copy is noticed and rebuilt
 """
 from __future__ import annotations
 
-import os
-import tempfile
+from collections.abc import Callable
 from pathlib import Path
+from typing import NamedTuple
 
 import numpy as np
 
-from course_utils.setup.files import sha256
+from course_utils.setup import env, files
 
-INCEPTION_V3_FILENAME = "inception_v3_random_init_notop.h5"
-VGG19_FILENAME = "vgg19_notop_course_stand_in.h5"
-VGG16_FILENAME = "vgg16_notop_course_stand_in_v1.h5"
 # The standard deviation VGG16's last convolution's output gets on the calibration photos.
 VGG16_LAST_STD = 0.1
 
@@ -106,20 +103,16 @@ def stand_in_init(model, images, *, seed: int = 0, last_std: float | None = None
     return scales
 
 
-def build_inception_v3(path: str | Path, *, input_shape=(150, 150, 3), seed: int = 0,
-                       calibration_images=None) -> Path:
-    """Save the weights of a random-init (``weights=None``) no-top InceptionV3 as ``.h5``.
+def inception_v3(*, input_shape=(150, 150, 3), seed: int = 0, calibration_images=None):
+    """A random-init (``weights=None``) no-top InceptionV3 with calibrated BatchNorm statistics.
 
-    The quick profile's stand-in for the ImageNet file: the convolutions are
-    random. Only the BatchNorm statistics are measured, on
-    ``calibration_images`` (default: 32 generated images in 0..1, see
+    The convolutions are random. Only the BatchNorm statistics are measured,
+    on ``calibration_images`` (default: 32 generated images in 0..1, see
     :func:`calibrate_batchnorm`), so activations keep a usable scale. Seeds
-    the random generators with ``seed`` first, so the file is reproducible.
+    the random generators with ``seed`` first, so the weights are reproducible.
     """
     import tensorflow as tf
 
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
     tf.keras.utils.set_random_seed(seed)
     model = tf.keras.applications.InceptionV3(input_shape=input_shape, include_top=False, weights=None)
     if calibration_images is None:
@@ -128,11 +121,11 @@ def build_inception_v3(path: str | Path, *, input_shape=(150, 150, 3), seed: int
         images, _ = generated.make_images(32, tuple(input_shape[:2]), num_classes=2, seed=seed + 7919)
         calibration_images = images.astype("float32") / 255.0
     calibrate_batchnorm(model, calibration_images)
-    return save_weights_file(model, path)
+    return model
 
 
-def build_vgg19(path: str | Path, *, seed: int = 0, image_size: int = 32, calibration_images=None) -> Path:
-    """Save a no-top VGG19 initialised by :func:`stand_in_init` as ``.h5`` (Keras's weights format).
+def vgg19(*, seed: int = 0, image_size: int = 32, calibration_images=None):
+    """A no-top VGG19 initialised by :func:`stand_in_init`.
 
     ``calibration_images`` default: 64 crops of the photos scikit-image ships
     (:func:`course_utils.data.photos.photo_crops`), natural images unrelated to
@@ -142,31 +135,27 @@ def build_vgg19(path: str | Path, *, seed: int = 0, image_size: int = 32, calibr
 
     from course_utils.data.photos import photo_crops
 
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
     if calibration_images is None:
         calibration_images = photo_crops(64, image_size, seed=seed)
     tf.keras.utils.set_random_seed(seed)
     model = tf.keras.applications.vgg19.VGG19(weights=None, include_top=False,
                                               input_shape=(image_size, image_size, 3))
     stand_in_init(model, calibration_images, seed=seed)
-    return save_weights_file(model, path)
+    return model
 
 
-def build_vgg16(path: str | Path, *, seed: int = 0, calibration_images=None) -> Path:
-    """Save a no-top VGG16 initialised by :func:`stand_in_init` (last std 0.1) as ``.h5``.
+def vgg16(*, seed: int = 0, calibration_images=None):
+    """A no-top VGG16 initialised by :func:`stand_in_init` (last convolution's std 0.1).
 
     ``calibration_images`` (RGB, 0-255) default: 64 crops of 32x32 from the
     photos scikit-image ships, put through ``vgg16.preprocess_input`` as the
-    lesson's images are. The file loads into a VGG16 base of any input size
-    (convolution weights do not depend on it).
+    lesson's images are. Its weights load into a VGG16 base of any input
+    size (convolution weights do not depend on it).
     """
     import tensorflow as tf
 
     from course_utils.data.photos import photo_crops
 
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
     if calibration_images is None:
         calibration_images = photo_crops(64, 32, seed=seed) * 255.0
     calibration = tf.keras.applications.vgg16.preprocess_input(np.array(calibration_images, dtype=np.float32))
@@ -174,36 +163,66 @@ def build_vgg16(path: str | Path, *, seed: int = 0, calibration_images=None) -> 
     model = tf.keras.applications.vgg16.VGG16(include_top=False, weights=None,
                                               input_shape=tuple(calibration.shape[1:]))
     stand_in_init(model, calibration, seed=seed, last_std=VGG16_LAST_STD)
-    return save_weights_file(model, path)
+    return model
 
 
-def save_weights_file(model, path: str | Path) -> Path:
-    """Save ``model``'s weights as ``.h5`` at ``path`` atomically, with a ``.sha256`` file beside it.
+class Recipe(NamedTuple):
+    title: str
+    filename: str
+    build: Callable[..., object]  # build(seed=...) -> a model with the stand-in weights
+    how: str
 
-    The sidecar lets :func:`weights_file_is_intact` tell a complete file from
-    a damaged or half-written one.
-    """
+
+RECIPES = {
+    "inception_v3_notop": Recipe("InceptionV3 no-top", "inception_v3_random_init_notop.h5", inception_v3,
+                                 "random init, BatchNorm statistics measured"),
+    "vgg19_notop": Recipe("VGG19 no-top", "vgg19_notop_course_stand_in.h5", vgg19,
+                          "random, zero-mean filters, LSUV-scaled"),
+    "vgg16_notop": Recipe("VGG16 no-top", "vgg16_notop_course_stand_in_v1.h5", vgg16,
+                          "random zero-mean filters, LSUV-scaled"),
+}
+
+
+def sidecar(path: str | Path) -> Path:
+    """The ``<file>.sha256`` beside a stand-in file: a damaged or half-written file does not match it."""
     path = Path(path)
-    handle, name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".part", dir=path.parent)
-    os.close(handle)
-    tmp = Path(name)
-    try:
-        model.save_weights(str(tmp), save_format="h5")
-        digest = sha256(tmp)
-        os.replace(tmp, path)
-    finally:
-        tmp.unlink(missing_ok=True)
-    path.with_name(path.name + ".sha256").write_text(f"{digest}  {path.name}\n")
-    return path
+    return path.with_name(path.name + ".sha256")
 
 
 def weights_file_is_intact(path: str | Path) -> bool:
-    """True when ``path`` exists and matches the SHA-256 written beside it by :func:`save_weights_file`."""
+    """True when ``path`` exists and matches the SHA-256 in its :func:`sidecar`."""
     path = Path(path)
-    sidecar = path.with_name(path.name + ".sha256")
-    if not (path.is_file() and sidecar.is_file()):
+    if not (path.is_file() and sidecar(path).is_file()):
         return False
-    return sidecar.read_text().split()[0] == sha256(path)
+    return sidecar(path).read_text().split()[0] == files.sha256(path)
+
+
+def stand_in_file(name: str, *, seed: int = 0) -> Path:
+    """The stand-in weights file for ``name`` (a key of :data:`RECIPES`), built once.
+
+    A classroom's shared folder (``env.find_data``) is read first; otherwise the
+    file is built in ``env.keras_home()/models`` through ``files.build_once`` (of
+    several processes one builds, the others wait and reuse it), with its
+    SHA-256 beside it, so a damaged file is rebuilt.
+    """
+    recipe = RECIPES[name]
+    own = env.keras_home() / "models" / recipe.filename
+    found = env.find_data(own, what=f"the stand-in {recipe.title} weights")  # a classroom's shared copy first
+    if found != own and weights_file_is_intact(found):
+        print(f"stand-in {recipe.title} weights: {found}")
+        return found
+    own.parent.mkdir(parents=True, exist_ok=True)
+    built = []
+
+    def build(staging: Path) -> None:
+        recipe.build(seed=seed).save_weights(str(staging), save_format="h5")
+        sidecar(own).write_text(f"{files.sha256(staging)}  {own.name}\n")
+        built.append(staging)
+
+    files.build_once(own, build, ready=weights_file_is_intact)
+    print(f"built stand-in {recipe.title} weights ({recipe.how}): {own}" if built
+          else f"stand-in {recipe.title} weights: {own}")
+    return own
 
 
 def layer_rms(model, images, *, layer_names=None):
@@ -224,58 +243,3 @@ def layer_rms(model, images, *, layer_names=None):
             for layer, out in zip(chosen, outputs)]
     return pd.DataFrame(rows).set_index("layer")
 
-
-# --- interim: the two callers' entry points, until weights.pretrained replaces them ----------
-
-def prepare_weights_file(source: str, folder: str | Path | None = None, *,
-                         local_copy: str | Path | None = None, seed: int = 0, **fetch_options) -> Path:
-    """The local InceptionV3 no-top weights file for the profile's ``source`` ("download" or "stand-in")."""
-    from course_utils.data import downloads
-    from course_utils.setup import env
-    from course_utils.setup.files import build_lock
-
-    folder = Path(folder) if folder is not None else env.keras_home() / "models"
-    if source == "download":
-        return downloads.fetch(downloads.INCEPTION_V3_NOTOP, folder, local_copy=local_copy, **fetch_options)
-    if source == "stand-in":
-        if local_copy is not None:
-            print(f"note: the quick profile uses random-init weights; your copy {local_copy} is not used")
-        path = folder / INCEPTION_V3_FILENAME
-        shared = env.find_data(path, what="the random-init stand-in weights file")  # a classroom's copy first
-        if shared != path and weights_file_is_intact(shared):
-            print(f"random-init stand-in weights file at {shared}")
-            return shared
-        with build_lock(path):  # one run builds it; the others wait and reuse it
-            if not weights_file_is_intact(path):
-                build_inception_v3(path, seed=seed)
-                print(f"built a random-init stand-in weights file at {path}")
-            else:
-                print(f"random-init stand-in weights file at {path}")
-        return path
-    raise ValueError(f"unknown weights source {source!r}: use 'download' or 'stand-in'")
-
-
-def vgg19_base_weights(source: str, *, seed: int = 0, folder: str | Path | None = None, printer=print,
-                       **fetch_options) -> str:
-    """What lesson 04's Parts B and C pass as ``VGG19(weights=...)`` ("imagenet" or "stand-in")."""
-    from course_utils.setup import env
-    from course_utils.setup.files import build_lock
-
-    if source == "imagenet":
-        from course_utils.models import weights
-
-        return weights.resolve("vgg19", "imagenet", include_top=False, **fetch_options)
-    if source != "stand-in":
-        raise ValueError(f"unknown weights source {source!r}: use one of imagenet, stand-in")
-    own = (Path(folder) if folder is not None else env.keras_home() / "models") / VGG19_FILENAME
-    path = env.find_data(own, what="the stand-in VGG19 no-top weights")  # a classroom's shared copy first
-    if weights_file_is_intact(path):
-        printer(f"stand-in VGG19 no-top weights: {path}")
-        return str(path)
-    with build_lock(own):  # one run builds it; the others wait and reuse it
-        if weights_file_is_intact(own):
-            printer(f"stand-in VGG19 no-top weights: {own}")
-        else:
-            build_vgg19(own, seed=seed)
-            printer(f"built stand-in VGG19 no-top weights (random, zero-mean filters, LSUV-scaled): {own}")
-    return str(own)

@@ -1,25 +1,33 @@
-"""Keras Applications' ImageNet weight files, fetched into the project and verified.
+"""Pretrained weights: one call, :func:`pretrained`, for every lesson.
 
-``tf.keras.applications.X(weights="imagenet")`` downloads its file into
-``~/.keras/models`` whatever ``KERAS_HOME`` says (tf_keras reads that
-variable only for ``keras.json``), and learners then find gigabytes outside
-the course folder. :func:`resolve` keeps the lesson's own call and only
-changes where the file comes from::
+The lessons keep Keras's own calls and pass what :func:`pretrained` returns::
 
-    InceptionV3(include_top=True, weights=weights.resolve("inception_v3", cfg.app_weights, include_top=True))
+    VGG19(include_top=False, weights=weights.pretrained("vgg19_notop", cfg.source), ...)
+    model.load_weights(weights.pretrained("inception_v3_notop", cfg.source, local_copy=WEIGHTS_FILE))
 
-``"imagenet"`` becomes the path of a verified copy in ``data/keras/models``
-(downloaded once, or a copy Keras saved earlier in ``~/.keras/models``);
-``None`` stays ``None`` (random init); a path is checked and passed through.
+* ``"real"``: Keras Applications' ImageNet file, checked against the MD5 Keras
+  publishes, downloaded once into ``env.keras_home()/models`` (Keras's own
+  ``weights="imagenet"`` would write to ``~/.keras/models`` whatever
+  ``KERAS_HOME`` says), or the learner's ``local_copy``, checked and copied there.
+* ``"stand-in"``: the quick profile's offline file in the same format
+  (:mod:`course_utils.models.standins`) for a no-top base; for a model with its
+  top, ``None``: Keras's random init.
+* ``None``: ``None`` (Keras's random init).
 """
 from __future__ import annotations
 
 from pathlib import Path
 
 from course_utils.data import downloads
-from course_utils.setup import env
+from course_utils.errors import CourseError
+from course_utils.models import standins
+from course_utils.setup import env, profiles
 
 _BASE = "https://storage.googleapis.com/tensorflow/keras-applications"
+
+
+class WeightsError(CourseError, ValueError):
+    """An unknown weights name, or weights the course cannot use; the message says what to do."""
 
 
 def _asset(model: str, include_top: bool, md5: str, title: str) -> downloads.Asset:
@@ -34,49 +42,35 @@ def _asset(model: str, include_top: bool, md5: str, title: str) -> downloads.Ass
     )
 
 
-IMAGENET_WEIGHTS: dict[tuple[str, bool], downloads.Asset] = {
-    ("inception_v3", True): _asset("inception_v3", True, "9a0d58056eeedaa3f26cb7ebd46da564", "InceptionV3"),
-    ("inception_v3", False): downloads.INCEPTION_V3_NOTOP,
-    ("vgg16", True): _asset("vgg16", True, "64373286793e3c8b2b4e3219cbf3544b", "VGG16"),
-    ("vgg16", False): _asset("vgg16", False, "6d6bbae143d832006294945121d1f1fc", "VGG16"),
-    ("vgg19", True): _asset("vgg19", True, "cbe5617147190e668d6c5d5026f83318", "VGG19"),
-    ("vgg19", False): _asset("vgg19", False, "253f8cb515780f3b799900260a226db6", "VGG19"),
+IMAGENET_WEIGHTS: dict[str, downloads.Asset] = {
+    "inception_v3": _asset("inception_v3", True, "9a0d58056eeedaa3f26cb7ebd46da564", "InceptionV3"),
+    "inception_v3_notop": downloads.INCEPTION_V3_NOTOP,
+    "vgg16": _asset("vgg16", True, "64373286793e3c8b2b4e3219cbf3544b", "VGG16"),
+    "vgg16_notop": _asset("vgg16", False, "6d6bbae143d832006294945121d1f1fc", "VGG16"),
+    "vgg19": _asset("vgg19", True, "cbe5617147190e668d6c5d5026f83318", "VGG19"),
+    "vgg19_notop": _asset("vgg19", False, "253f8cb515780f3b799900260a226db6", "VGG19"),
 }
 
 
-class WeightsError(ValueError):
-    """An unknown model, or a weights argument the course cannot use."""
+def pretrained(name: str, source: str | None, *, local_copy: str | Path | None = None,
+               progress: bool = True) -> str | None:
+    """What to pass as ``weights=`` (or to ``load_weights``) for ``name`` and the profile's ``source``.
 
-
-def asset_for(model: str, include_top: bool) -> downloads.Asset:
-    try:
-        return IMAGENET_WEIGHTS[(model, bool(include_top))]
-    except KeyError:
-        known = sorted({name for name, _ in IMAGENET_WEIGHTS})
-        raise WeightsError(f"no ImageNet weights registered for {model!r}; known: {', '.join(known)}") from None
-
-
-def imagenet_weights_file(model: str, include_top: bool, folder: str | Path | None = None, **fetch_options) -> Path:
-    """A verified local copy of ``model``'s ImageNet weights (downloaded once if needed)."""
-    asset = asset_for(model, include_top)
-    folder = Path(folder) if folder is not None else env.keras_home() / "models"
-    legacy = Path.home() / ".keras" / "models" / asset.filename
-    if legacy.is_file() and not (folder / asset.filename).exists():
-        try:
-            downloads.verify_file(legacy, asset)
-            return legacy  # Keras downloaded it before the course existed: reuse, don't fetch again
-        except downloads.VerificationError:
-            pass
-    return downloads.fetch(asset, folder, **fetch_options)
-
-
-def resolve(model: str, weights: str | Path | None, *, include_top: bool, **fetch_options) -> str | None:
-    """What to pass as ``weights=``: ``None``, or the path of a verified weights file."""
-    if weights is None:
+    ``name``: a key of :data:`IMAGENET_WEIGHTS` (``"vgg19"``, ``"vgg19_notop"``, ...).
+    Returns the path of a checked weights file, or ``None`` for Keras's random
+    init (``source=None``, or ``"stand-in"`` for a model with its top).
+    """
+    if name not in IMAGENET_WEIGHTS:
+        raise WeightsError(f"no pretrained weights registered for {name!r}; known: {', '.join(IMAGENET_WEIGHTS)}")
+    if source is None:
         return None
-    if weights == "imagenet":
-        return str(imagenet_weights_file(model, include_top, **fetch_options))
-    path = Path(weights)
-    if not path.is_file():
-        raise WeightsError(f"no weights file at {path}: use 'imagenet', None (random init) or the path of a .h5 file")
-    return str(path)
+    profiles.check_source(source, f"the {name} weights")
+    if source == "real":
+        asset = IMAGENET_WEIGHTS[name]
+        return str(downloads.fetch(asset, env.keras_home() / "models", local_copy=local_copy, progress=progress))
+    if local_copy is not None:
+        print(f"note: the quick profile uses stand-in weights; your copy {local_copy} is not used")
+    if name not in standins.RECIPES:
+        print(f"stand-in for the {name} weights: Keras's random init (weights=None)")
+        return None
+    return str(standins.stand_in_file(name))

@@ -94,16 +94,12 @@ LESSONS: dict[str, dict[str, Any]] = {
             "weights": "InceptionV3 ImageNet weights (Keras Applications) and the TF Hub "
             "Inception-v3 feature vector",
             "image_size": 299,
-            "app_weights": "imagenet",
-            "hub_source": "download",
         },
         "quick": {
             "data": "5 random images (tf.random.normal) at 75x75, labels 0-4",
             "weights": "InceptionV3 with random init (weights=None) and a locally built "
             "TF Hub-format stand-in under the real handle",
             "image_size": 75,
-            "app_weights": None,
-            "hub_source": "stand-in",
         },
     },
     "03": {
@@ -127,7 +123,6 @@ LESSONS: dict[str, dict[str, Any]] = {
             # layer's activations for the backward pass, so memory grows with the batch.
             "fine_tune_epochs": 3,
             "fine_tune_batch_size": 32,
-            "hub_source": "download",
             "num_images": None,
         },
         "quick": {
@@ -137,7 +132,6 @@ LESSONS: dict[str, dict[str, Any]] = {
             "batch_size": 16,
             "fine_tune_epochs": 1,
             "fine_tune_batch_size": 16,
-            "hub_source": "stand-in",
             "num_images": 300,
         },
     },
@@ -162,8 +156,6 @@ LESSONS: dict[str, dict[str, Any]] = {
             # As many epochs with layers 8+ training as Part C has, so the two compare like for like.
             "fine_tune_epochs": 5,
             "batch_size": 64,
-            "vgg_weights": "imagenet",  # Part A, include_top=True
-            "base_weights": "imagenet",  # Parts B and C, include_top=False
             "class_index": "keras",  # the real imagenet_class_index.json (verified download)
             "num_images": None,
         },
@@ -180,8 +172,6 @@ LESSONS: dict[str, dict[str, Any]] = {
             "batch_size": 8,
             # One epoch keeps the quick run under 90 s (an epoch with layers 8+ training costs about 7 s).
             "fine_tune_epochs": 1,
-            "vgg_weights": None,
-            "base_weights": "stand-in",
             "class_index": "placeholder",  # generated names: no download, clearly not ImageNet's
             "num_images": 200,
         },
@@ -214,7 +204,6 @@ LESSONS: dict[str, dict[str, Any]] = {
             # 20 epochs of fine-tuning (2,000 images each) after the 100 of the head: twice the
             # 10 of TensorFlow's transfer-learning tutorial, a fifth of the head's schedule.
             "fine_tune_epochs": 20,
-            "weights_source": "download",
             "num_images": None,
         },
         "quick": {
@@ -230,7 +219,6 @@ LESSONS: dict[str, dict[str, Any]] = {
             "validation_steps": 1,
             # One epoch: enough to draw the phase boundary, and the run stays well under 90 s.
             "fine_tune_epochs": 1,
-            "weights_source": "stand-in",
             "num_images": 60,
         },
     },
@@ -259,8 +247,6 @@ LESSONS: dict[str, dict[str, Any]] = {
             "large_epochs": 50,
             "batch_size": 256,
             "learning_rate": 0.01,
-            "base_weights": "imagenet",
-            "top_weights": "imagenet",
             "train_size": None,
             "test_size": None,
             "crop_train_limit": None,
@@ -283,8 +269,6 @@ LESSONS: dict[str, dict[str, Any]] = {
             "large_epochs": 2,
             "batch_size": 32,
             "learning_rate": 0.001,
-            "base_weights": "stand-in",
-            "top_weights": None,
             "train_size": 200,
             "test_size": 100,
             "crop_train_limit": 32,
