@@ -160,3 +160,15 @@ def test_each_course_error_keeps_its_builtin_base_under_course_error(module, nam
 
     cls = getattr(importlib.import_module(module), name)
     assert issubclass(cls, CourseError) and issubclass(cls, builtin)
+
+
+def test_environment_sets_values_for_the_block_then_restores_them(monkeypatch):
+    monkeypatch.setenv("COURSE_TEST_SET", "mine")
+    monkeypatch.delenv("COURSE_TEST_UNSET", raising=False)
+    with env.environment({"COURSE_TEST_SET": "theirs", "COURSE_TEST_UNSET": "new"}):
+        assert (os.environ["COURSE_TEST_SET"], os.environ["COURSE_TEST_UNSET"]) == ("theirs", "new")
+    assert os.environ["COURSE_TEST_SET"] == "mine" and "COURSE_TEST_UNSET" not in os.environ
+    with pytest.raises(KeyError), env.environment({"COURSE_TEST_SET": "x", "COURSE_TEST_UNSET": "y"}, keep_set=True):
+        assert (os.environ["COURSE_TEST_SET"], os.environ["COURSE_TEST_UNSET"]) == ("mine", "y")
+        raise KeyError("restored on the way out too")
+    assert os.environ["COURSE_TEST_SET"] == "mine" and "COURSE_TEST_UNSET" not in os.environ

@@ -30,7 +30,7 @@ from pathlib import Path
 
 from course_utils.course import report
 from course_utils.errors import CourseError
-from course_utils.setup.env import project_root
+from course_utils.setup.env import environment, project_root
 from course_utils.setup.profiles import PROFILES, resolve_profile
 
 DEFAULT_TIMEOUTS = {"quick": 900, "full": 12 * 3600}
@@ -270,10 +270,7 @@ def run_all(notebooks: list[Path], build: Path, profile: str, timeout: int,
     executed, records = build / "executed", build / "records"
     for folder in (executed, records):
         folder.mkdir(parents=True, exist_ok=True)
-    kernel_env = kernel_environment(profile, records)
-    saved = {key: os.environ.get(key) for key in kernel_env}
-    os.environ.update(kernel_env)  # kernels inherit the runner's environment
-    try:
+    with environment(kernel_environment(profile, records)):  # the kernels inherit it
         runs, width = [], max((len(p.name) for p in notebooks), default=32)
         print(f"{len(notebooks)} notebook(s), {profile} profile; kernel output in {_shown(build / LOGS)}/", flush=True)
         for path in notebooks:
@@ -288,10 +285,6 @@ def run_all(notebooks: list[Path], build: Path, profile: str, timeout: int,
             print(console_line(run, width), flush=True)
             runs.append(run)
         return runs
-    finally:
-        os.environ.update({key: value for key, value in saved.items() if value is not None})
-        for key in [key for key, value in saved.items() if value is None]:
-            del os.environ[key]
 
 
 def _shown(path: Path) -> str:

@@ -1,46 +1,34 @@
 """Exercises for the lessons: ``check()``, ``hint()`` and ``solution()`` in the notebook.
 
-Each lesson module (``lesson01`` ... ``lesson06``) defines three exercises,
-``ex1``, ``ex2`` and ``ex3``. In the notebook::
+Each lesson module (``lesson01`` ... ``lesson06``) defines ``ex1``, ``ex2`` and ``ex3``, each with
+:func:`exercise` on its checker. In the notebook::
 
     from course_utils.exercises.lesson01 import ex1, ex2, ex3
     ex1.check(trainable_params, net)   # says what is right or what is wrong
     ex1.hint()                          # a nudge (ex1.hint(2): the next one)
     ex1.solution()                      # prints the code of a solution
 
-Whatever an exercise needs (a fresh model, a batch of images) the exercise
-builds itself (``ex1.model()`` and the like), so it runs in both profiles,
-offline, in seconds, and does not depend on the notebook's variable names.
-The answer cells hold the solution between nbgrader's ``### BEGIN SOLUTION``
-and ``### END SOLUTION`` marks, after ``answer = None``; the student version
-that ``python -m course_utils.exercises.grading student`` writes keeps only
-``answer = None`` and a comment (see ``grading.py``).
+What an exercise needs (a fresh model, a batch of images) the lesson module builds itself, so it runs in
+both profiles, offline, in seconds, whatever the notebook's variable names. The answer cells hold the
+solution between nbgrader's ``### BEGIN SOLUTION`` and ``### END SOLUTION`` marks, after ``answer = None``
+(``grading.py`` writes the student version).
 
-**When does a check fail?** Two readers run the same test cell:
-
-* a learner doing Run All: an unanswered exercise (``None`` or ``...``) must
-  not stop the notebook, and a wrong answer should be *explained*, not turned
-  into a stack trace. So ``check()`` prints ``waiting for your answer`` or
-  ``not yet: <what is wrong>`` and returns normally.
-* nbgrader's autograder: a test cell earns its points unless it raises. So
-  when nbgrader executes the notebook it must raise. nbgrader sets the
-  environment variable ``NBGRADER_EXECUTION`` (``"autograde"`` or
-  ``"validate"``) for exactly this purpose (nbgrader FAQ: "Can I modify the
-  notebook behavior during autograding or validation?"); with it set,
-  ``check()`` raises :class:`ExerciseFailed` (an ``AssertionError``) carrying
-  the same message, and the test cell scores 0.
-
-One cell, one call, both behaviours, and no configuration for instructors
-who run nbgrader their own way (formgrader, the command line). The checks
-never print to stderr on success: nbgrader also scores a test cell 0 when
-it writes to stderr, so warnings raised while checking are silenced.
+**When does a check fail?** A learner doing Run All must not be stopped by an unanswered exercise, and a
+wrong answer should be *explained*, not turned into a stack trace: ``check()`` prints ``waiting for your
+answer`` or ``not yet: <what is wrong>`` and returns. nbgrader's autograder gives a test cell its points
+unless it raises, and it sets ``NBGRADER_EXECUTION`` (``"autograde"`` or ``"validate"``) for exactly this
+(nbgrader FAQ); with it set, ``check()`` raises :class:`ExerciseFailed` (an ``AssertionError``) with the
+same message. The checks never print to stderr on success (nbgrader scores such a cell 0), so warnings
+raised while checking are silenced.
 """
 from __future__ import annotations
 
 import contextlib
+import inspect
 import logging
+import math
 import os
-import sys
+import re
 import textwrap
 import warnings
 from collections.abc import Callable, Sequence
@@ -48,7 +36,7 @@ from dataclasses import dataclass
 
 from course_utils.errors import CourseError
 
-__all__ = ["Exercise", "ExerciseFailed", "Verdict", "Wrong", "grading_mode"]
+__all__ = ["Exercise", "ExerciseFailed", "Verdict", "Wrong", "exercise", "expect", "grading_mode", "judge"]
 
 GRADING_VARIABLE = "NBGRADER_EXECUTION"
 
@@ -86,35 +74,28 @@ def is_missing(value) -> bool:
 @contextlib.contextmanager
 def _quiet():
     """No Python warnings and no TensorFlow warnings while a check runs (nbgrader scores stderr as 0)."""
-    loggers = [logging.getLogger("tensorflow")]
-    levels = [logger.level for logger in loggers]
+    logger = logging.getLogger("tensorflow")
+    level = logger.level
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        for logger in loggers:
-            logger.setLevel(logging.ERROR)
+        logger.setLevel(logging.ERROR)
         try:
             yield
         finally:
-            for logger, level in zip(loggers, levels):
-                logger.setLevel(level)
+            logger.setLevel(level)
 
 
 class Exercise:
     """One exercise: what to do, how to check it, hints and a solution.
 
-    ``checker(*answers)`` returns a sentence for a right answer and raises
-    :class:`Wrong` with a specific message for a wrong one. ``answers`` names
-    what ``check`` takes, in order (e.g. ``("trainable_params", "net")``).
+    ``checker(*answers)`` returns a sentence for a right answer and raises :class:`Wrong` with a specific
+    message for a wrong one. ``answers`` names what ``check`` takes, in order (``("trainable_params", "net")``).
     """
 
     def __init__(self, lesson: str, number: int, title: str, answers: Sequence[str],
                  checker: Callable[..., str], hints: Sequence[str], solution: str):
-        self.lesson = lesson
-        self.number = number
-        self.title = title
-        self.answers = tuple(answers)
-        self._checker = checker
-        self._hints = tuple(hints)
+        self.lesson, self.number, self.title, self.answers = lesson, number, title, tuple(answers)
+        self._checker, self._hints = checker, tuple(hints)
         self._solution = textwrap.dedent(solution).strip("\n")
 
     @property
@@ -122,14 +103,13 @@ class Exercise:
         return f"Exercise {self.lesson}.{self.number} ({self.title})"
 
     def __repr__(self) -> str:
-        call = ", ".join(self.answers)
-        return f"<{self.label}: ex{self.number}.check({call}), ex{self.number}.hint(), ex{self.number}.solution()>"
+        n = self.number
+        return f"<{self.label}: ex{n}.check({', '.join(self.answers)}), ex{n}.hint(), ex{n}.solution()>"
 
     def verdict(self, *answers) -> Verdict:
         """Check without printing or raising: the :class:`Verdict` (what ``check`` prints)."""
         if len(answers) != len(self.answers):
-            wanted = ", ".join(self.answers)
-            return Verdict("wrong", f"check takes {len(self.answers)} argument(s): check({wanted})")
+            return Verdict("wrong", f"check takes {len(self.answers)} argument(s): check({', '.join(self.answers)})")
         missing = [name for name, value in zip(self.answers, answers) if is_missing(value)]
         if missing:
             return Verdict("waiting", f"set `{missing[0]}` in the cell above and run this cell again "
@@ -145,18 +125,14 @@ class Exercise:
         return Verdict("correct", message)
 
     def check(self, *answers) -> None:
-        """Print whether the answer is right and, if not, what is wrong.
-
-        Never raises for a learner. Under nbgrader (``NBGRADER_EXECUTION`` set)
-        a wrong or missing answer raises :class:`ExerciseFailed`.
-        """
+        """Print whether the answer is right and, if not, what is wrong. Never raises for a learner; under
+        nbgrader (``NBGRADER_EXECUTION`` set) a wrong or missing answer raises :class:`ExerciseFailed`."""
         verdict = self.verdict(*answers)
         heading = {"correct": "correct", "wrong": "not yet", "waiting": "waiting for your answer"}[verdict.status]
         text = f"{self.label} - {heading}: {verdict.message}"
         if grading_mode() and not verdict.correct:
             raise ExerciseFailed(text)
-        print(text)
-        sys.stdout.flush()
+        print(text, flush=True)
 
     def hint(self, number: int = 1) -> None:
         """Print hint ``number`` (1 first); says how many more there are."""
@@ -175,15 +151,34 @@ class Exercise:
         return self._solution
 
 
+def exercise(lesson: str, number: int, title: str, *, hints: str, solution: str):
+    """Make the decorated checker an :class:`Exercise`: what ``check`` takes are the checker's parameters;
+    ``hints`` is a text of ``- `` items, one hint each."""
+    def make(checker: Callable[..., str]) -> Exercise:
+        answers = tuple(inspect.signature(checker).parameters)
+        paragraphs = [" ".join(item.split()) for item in re.split(r"^\s*- ", hints, flags=re.M)[1:]]
+        return Exercise(lesson, number, title, answers, checker, hints=paragraphs, solution=solution)
+
+    return make
+
+
+def expect(condition, message: str) -> None:
+    """:class:`Wrong` with ``message`` unless ``condition`` holds: one check of an answer."""
+    if not condition:
+        raise Wrong(message)
+
+
+def judge(answer, expected, right: str, slips: Sequence[tuple[object, str]], otherwise: str) -> str:
+    """``right`` when ``answer == expected``; else :class:`Wrong` with the message of the first slip whose
+    value is ``answer`` (the usual mistakes, each named), else ``otherwise``."""
+    if answer == expected:
+        return right
+    raise Wrong(next((message for value, message in slips if answer == value), otherwise))
+
+
 def count_params(weights) -> int:
     """The number of values in a list of weights (``model.trainable_weights`` and the like)."""
-    total = 0
-    for weight in weights:
-        size = 1
-        for dim in weight.shape:
-            size *= int(dim)
-        total += size
-    return total
+    return sum(math.prod(int(dim) for dim in weight.shape) for weight in weights)
 
 
 def as_int(value, what: str) -> int:
@@ -205,16 +200,12 @@ def as_int(value, what: str) -> int:
 
 
 def not_probabilities(out, last_layer=None) -> str | None:
-    """Why ``out`` (rows of class scores) are not probabilities, or None when they are.
-
-    Names the usual cause: logits from a Dense layer without an activation,
-    sigmoid where softmax was meant, softmax over the wrong axis.
-    """
+    """Why ``out`` (rows of class scores) are not probabilities, or None when they are: names the usual cause
+    (logits from a Dense layer without an activation, sigmoid where softmax was meant, softmax on the wrong axis)."""
     import numpy as np
 
     out = np.asarray(out, dtype="float64")
-    sums = out.sum(axis=-1)
-    if out.min() >= 0 and out.max() <= 1 and np.allclose(sums, 1.0, atol=1e-4):
+    if out.min() >= 0 and out.max() <= 1 and np.allclose(out.sum(axis=-1), 1.0, atol=1e-4):
         return None
     activation = getattr(getattr(last_layer, "activation", None), "__name__", None)
     if activation == "sigmoid":
@@ -227,14 +218,10 @@ def not_probabilities(out, last_layer=None) -> str | None:
     return "the rows do not sum to 1, so these are not probabilities: softmax turns each row into probabilities."
 
 
-def is_keras_model(value) -> bool:
-    import tensorflow as tf
-
-    return isinstance(value, tf.keras.Model)
-
-
 def require_model(value, what: str):
     """``value`` if it is a tf.keras model, else :class:`Wrong`."""
-    if not is_keras_model(value):
+    import tensorflow as tf
+
+    if not isinstance(value, tf.keras.Model):
         raise Wrong(f"{what} should be a tf.keras model, not {type(value).__name__}")
     return value

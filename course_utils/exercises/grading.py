@@ -3,24 +3,17 @@
     python -m course_utils.exercises.grading student [NOTEBOOK ...] [--lessons 01 03] [--out build/student]
     python -m course_utils.exercises.grading autograde SUBMITTED.ipynb [--student NAME]
 
-nbgrader (``pip install -e ".[grading]"``) works in a *course directory*:
-``source/<assignment>/<notebook>.ipynb`` holds the instructor's version. This
-module builds one under ``build/grading`` (``--course-dir``), one assignment per
-lesson (``lesson01`` ... ``lesson06``), from ``notebooks/NN_*.ipynb``.
+nbgrader (``pip install -e ".[grading]"``) works in a *course directory* (``--course-dir``, default
+``build/grading``): ``source/<assignment>/<notebook>.ipynb`` is the instructor's version, one assignment per
+lesson (``lesson01`` ... ``lesson06``) from ``notebooks/NN_*.ipynb``.
 
-``student`` runs nbgrader's ``generate_assignment``: every region between
-``### BEGIN SOLUTION`` and ``### END SOLUTION`` becomes a comment (not
-nbgrader's default ``raise NotImplementedError()``, so the student version runs
-from top to bottom), outputs are cleared, the locked cells' checksums go into
-``build/grading/gradebook.db``, and the notebooks are copied to ``build/student``.
-
-``autograde`` copies a submitted notebook to ``submitted/<student>/<assignment>/``
-and runs nbgrader's ``autograde``: it restores the locked cells from the
-gradebook, executes the notebook (offline, quick profile unless the
-environment says otherwise) and scores every test cell; the exercise checks
-raise there because nbgrader sets ``NBGRADER_EXECUTION``. The scores and the
-failing checks' messages are printed per exercise. The student version of the
-submission's lesson is generated first when the course directory lacks it.
+``student`` runs nbgrader's ``generate_assignment``: each ``### BEGIN SOLUTION`` ... ``### END SOLUTION``
+region becomes a comment (not ``raise NotImplementedError()``, so the student version runs from top to
+bottom), outputs are cleared, the locked cells' checksums go into ``gradebook.db``, and the notebooks are
+copied to ``build/student``. ``autograde`` copies a submission to ``submitted/<student>/<assignment>/`` and
+runs nbgrader's ``autograde``: it restores the locked cells, executes the notebook (offline, quick profile
+unless the environment says otherwise; the checks raise because nbgrader sets ``NBGRADER_EXECUTION``) and
+prints the score and failing message of every test cell. It generates the student version first if missing.
 """
 from __future__ import annotations
 
@@ -35,7 +28,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from course_utils.errors import CourseError
-from course_utils.setup.env import checkout_root
+from course_utils.setup.env import checkout_root, environment
 
 ROOT = checkout_root() or Path.cwd()
 NOTEBOOKS = ROOT / "notebooks"
@@ -43,13 +36,8 @@ COURSE_DIR = ROOT / "build" / "grading"
 STUDENT_DIR = ROOT / "build" / "student"
 CODE_STUB = "# YOUR CODE HERE"
 # What the notebook's kernel sees while autograding: offline, quick profile, no plots on screen.
-GRADING_ENVIRONMENT = {
-    "COURSE_PROFILE": "quick",
-    "COURSE_OFFLINE": "1",
-    "TF_USE_LEGACY_KERAS": "1",
-    "TF_CPP_MIN_LOG_LEVEL": "2",
-    "MPLBACKEND": "Agg",
-}
+GRADING_ENVIRONMENT = {"COURSE_PROFILE": "quick", "COURSE_OFFLINE": "1", "TF_USE_LEGACY_KERAS": "1",
+                       "TF_CPP_MIN_LOG_LEVEL": "2", "MPLBACKEND": "Agg"}
 
 
 class GradingError(CourseError, RuntimeError):
@@ -81,10 +69,7 @@ def _api(course_dir: Path, timeout: int):
 
 
 def _tools_on_path() -> None:
-    """nbgrader runs the ``alembic`` command of its environment; put that environment's bin/ on PATH.
-
-    (``.venv/bin/python -m ...`` does not activate the venv, so PATH may lack it.)
-    """
+    """nbgrader runs its environment's ``alembic``: put that bin/ on PATH (``.venv/bin/python -m`` does not)."""
     bin_dir = str(Path(sys.executable).parent)
     if shutil.which("alembic") is None and (Path(bin_dir) / "alembic").exists():
         os.environ["PATH"] = bin_dir + os.pathsep + os.environ.get("PATH", "")
@@ -142,23 +127,19 @@ class Grades:
         return sum(s.max_score for s in self.scores)
 
     def table(self) -> str:
-        lines = [f"{self.notebook.name}: {self.total:g} / {self.max_total:g} points"]
-        for s in self.scores:
-            lines.append(f"  {s.grade_id:<16} {s.score:g} / {s.max_score:g}" + (f"  {s.message}" if s.message else ""))
-        return "\n".join(lines)
+        return "\n".join([f"{self.notebook.name}: {self.total:g} / {self.max_total:g} points"] + [
+            f"  {s.grade_id:<16} {s.score:g} / {s.max_score:g}" + (f"  {s.message}" if s.message else "")
+            for s in self.scores])
 
 
 def _failure_messages(notebook: Path) -> dict[str, str]:
     """grade_id -> the error a test cell raised, from the autograded notebook."""
-    cells = json.loads(notebook.read_text())["cells"]
     messages = {}
-    for cell in cells:
+    for cell in json.loads(notebook.read_text())["cells"]:
         meta = cell.get("metadata", {}).get("nbgrader", {})
-        if not meta.get("grade") or cell["cell_type"] != "code":
-            continue
-        for output in cell.get("outputs", []):
-            if output.get("output_type") == "error":
-                messages[meta["grade_id"]] = f"{output['ename']}: {output['evalue']}"
+        errors = [out for out in cell.get("outputs", []) if out.get("output_type") == "error"]
+        if meta.get("grade") and cell["cell_type"] == "code" and errors:
+            messages[meta["grade_id"]] = f"{errors[-1]['ename']}: {errors[-1]['evalue']}"
     return messages
 
 
@@ -176,18 +157,9 @@ def autograde(submission: str | Path, student: str = "student", course_dir: Path
     target = course_dir / "submitted" / student / assignment
     target.mkdir(parents=True, exist_ok=True)
     shutil.copy2(submission, target / submission.name)
-    saved = {key: os.environ.get(key) for key in GRADING_ENVIRONMENT}
-    for key, value in GRADING_ENVIRONMENT.items():
-        os.environ.setdefault(key, value)
-    try:
+    with environment(GRADING_ENVIRONMENT, keep_set=True):
         api = _api(course_dir, timeout)
         _run(f"autograde {assignment}", api.autograde, assignment, student, force=True, create=True)
-    finally:
-        for key, value in saved.items():
-            if value is None:
-                os.environ.pop(key, None)
-            else:
-                os.environ[key] = value
     graded = course_dir / "autograded" / student / assignment / submission.name
     messages = _failure_messages(graded)
     from nbgrader.api import Gradebook

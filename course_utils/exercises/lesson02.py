@@ -4,12 +4,11 @@ from __future__ import annotations
 import numpy as np
 import tensorflow as tf
 
-from course_utils.exercises import Exercise, Wrong, as_int, count_params, not_probabilities, require_model
+from course_utils.exercises import as_int, count_params, exercise, expect, judge, not_probabilities, require_model
 
 FEATURES = 2048  # Inception-v3's feature vector
 
 
-# ---------------------------------------------------------------- exercise 1
 def inception_with_top(image_size: int = 75) -> tf.keras.Model:
     """InceptionV3 with its ImageNet top, random weights, at its smallest input size (the top's size does not depend on it).
 
@@ -27,54 +26,41 @@ def _top_layers(model):
     return model.layers[last_map + 1:]
 
 
-def _check_top(top_params, with_top) -> str:
+@exercise("02", 1, "what include_top adds", hints="""
+    - InceptionV3's top is two layers: global average pooling (no weights) and the Dense(1000) classifier named
+      'predictions'. Look at with_top.layers[-2:].
+    - A Dense layer from n inputs to m outputs has n x m weights and m biases; layer.count_params() counts both.
+""", solution="""
+    top_params = sum(layer.count_params() for layer in with_top.layers[-2:])  # avg_pool, predictions
+    print(f"{top_params:,}")
+""")
+def ex1(top_params, with_top) -> str:
     model = require_model(with_top, "with_top")
     top = _top_layers(model)
     expected = sum(layer.count_params() for layer in top)
-    if not top or not expected:
-        raise Wrong("this model has no top: pass a model built with include_top=True.")
+    expect(top and expected, "this model has no top: pass a model built with include_top=True.")
     answer = as_int(top_params, "top_params")
     dense = [layer for layer in top if getattr(layer, "kernel", None) is not None]
     names = ", ".join(layer.name for layer in top)
-    if answer == expected:
-        shapes = " + ".join(f"{layer.kernel.shape[0]:,} x {layer.kernel.shape[1]:,} weights + "
-                            f"{layer.kernel.shape[1]:,} biases" for layer in dense)
-        return (f"include_top=True adds {expected:,} parameters ({names}): {shapes}. "
-                f"That is {expected / model.count_params():.0%} of the model; the new Dense(5) head needs only "
-                f"{dense[-1].kernel.shape[0] * 5 + 5:,}.")
+    shapes = " + ".join(f"{layer.kernel.shape[0]:,} x {layer.kernel.shape[1]:,} weights + "
+                        f"{layer.kernel.shape[1]:,} biases" for layer in dense)
     biases = sum(int(layer.bias.shape[0]) for layer in dense if getattr(layer, "bias", None) is not None)
-    total = model.count_params()
-    if answer == expected - biases:
-        raise Wrong(f"{answer:,} counts the weights but not the {biases:,} biases (one per output unit).")
-    if answer == total:
-        raise Wrong(f"{answer:,} is the whole model; the question asks only for its top ({names}), "
-                    "the layers after the last feature map.")
-    if answer == total - expected:
-        raise Wrong(f"{answer:,} is the model without its top (what include_top=False keeps); "
-                    "the question asks what the top adds.")
-    if dense and answer in (dense[-1].kernel.shape[0], dense[-1].kernel.shape[1]):
-        raise Wrong(f"{answer:,} is a number of features or classes, not of parameters: the Dense layer has one "
-                    "weight per (input, output) pair plus one bias per output.")
-    raise Wrong(f"{answer:,} is not what the top adds: sum count_params() over the layers after the last "
-                f"feature map ({names}).")
+    total, sizes = model.count_params(), dense[-1].kernel.shape if dense else (None, None)
+    features_or_classes = (f"{answer:,} is a number of features or classes, not of parameters: the Dense layer has "
+                           "one weight per (input, output) pair plus one bias per output.")
+    return judge(answer, expected, f"include_top=True adds {expected:,} parameters ({names}): {shapes}. That is "
+                 f"{expected / total:.0%} of the model; the new Dense(5) head needs only "
+                 f"{(sizes[0] or 0) * 5 + 5:,}.", [
+        (expected - biases, f"{answer:,} counts the weights but not the {biases:,} biases (one per output unit)."),
+        (total, f"{answer:,} is the whole model; the question asks only for its top ({names}), "
+                "the layers after the last feature map."),
+        (total - expected, f"{answer:,} is the model without its top (what include_top=False keeps); "
+                           "the question asks what the top adds."),
+        (sizes[0], features_or_classes), (sizes[1], features_or_classes),
+    ], f"{answer:,} is not what the top adds: sum count_params() over the layers after the last "
+       f"feature map ({names}).")
 
 
-ex1 = Exercise(
-    "02", 1, "what include_top adds", ("top_params", "with_top"), _check_top,
-    hints=[
-        "InceptionV3's top is two layers: global average pooling (no weights) and the Dense(1000) "
-        "classifier named 'predictions'. Look at with_top.layers[-2:].",
-        "A Dense layer from n inputs to m outputs has n x m weights and m biases; layer.count_params() "
-        "counts both.",
-    ],
-    solution="""
-        top_params = sum(layer.count_params() for layer in with_top.layers[-2:])  # avg_pool, predictions
-        print(f"{top_params:,}")
-    """,
-)
-
-
-# ---------------------------------------------------------------- exercise 2
 class _FeatureVectorModule(tf.Module):
     """A tiny stand-in with the TF Hub image feature-vector interface: images in [0, 1] -> 2048 features.
 
@@ -104,58 +90,45 @@ def feature_module(seed: int = 0) -> tf.Module:
     return _FeatureVectorModule(seed)
 
 
-def _check_hub(trainable_params, hub_model) -> str:
+@exercise("02", 2, "count what trains in a trainable TF Hub model", hints="""
+    - hub.KerasLayer(module, trainable=True, input_shape=(64, 64, 3)) then the lesson's Sequential: Dense(128, relu),
+      Dense(64, relu), Dense(5).
+    - hub_model.trainable_weights lists every weight that fit() would change; sum np.prod(w.shape).
+""", solution="""
+    hub_layer = hub.KerasLayer(module, trainable=True, input_shape=(64, 64, 3))
+    hub_model = tf.keras.Sequential([
+        hub_layer,
+        tf.keras.layers.Dense(128, activation="relu"),
+        tf.keras.layers.Dense(64, activation="relu"),
+        tf.keras.layers.Dense(5),
+    ])
+    trainable_params = int(sum(np.prod(w.shape) for w in hub_model.trainable_weights))
+    print(f"{trainable_params:,} trainable")
+""")
+def ex2(trainable_params, hub_model) -> str:
     model = require_model(hub_model, "hub_model")
     hub_layers = [layer for layer in model.layers if type(layer).__name__ == "KerasLayer"]
-    if not hub_layers:
-        raise Wrong("hub_model has no hub.KerasLayer: put hub.KerasLayer(module, trainable=True, ...) first.")
+    expect(hub_layers, "hub_model has no hub.KerasLayer: put hub.KerasLayer(module, trainable=True, ...) first.")
     hub_layer = hub_layers[0]
-    if not hub_layer.trainable:
-        raise Wrong("the hub layer is frozen (hub.KerasLayer's default is trainable=False): pass trainable=True.")
-    if model.output_shape[-1] != 5:
-        raise Wrong(f"hub_model gives {model.output_shape[-1]} outputs; the lesson's head ends in Dense(5).")
+    expect(hub_layer.trainable, "the hub layer is frozen (hub.KerasLayer's default is trainable=False): pass "
+                                "trainable=True.")
+    expect(model.output_shape[-1] == 5, f"hub_model gives {model.output_shape[-1]} outputs; the lesson's head ends in "
+                                        "Dense(5).")
     answer = as_int(trainable_params, "trainable_params")
     expected = count_params(model.trainable_weights)
     in_hub = count_params(hub_layer.trainable_weights)
     frozen = count_params(model.non_trainable_weights)
     head = expected - in_hub
-    if answer == expected:
-        return (f"{expected:,} parameters train: {in_hub:,} inside the hub module and {head:,} in the Dense layers; "
-                f"{frozen:,} values (the moving statistics) never train, even with trainable=True.")
-    if answer == head:
-        raise Wrong(f"{answer:,} counts only the Dense layers: with trainable=True the hub module's {in_hub:,} "
-                    "weights train too.")
-    if answer == expected + frozen:
-        raise Wrong(f"{answer:,} includes the module's {frozen:,} non-trainable values (moving statistics, like "
-                    "BatchNorm's): count model.trainable_weights only.")
-    if answer == in_hub:
-        raise Wrong(f"{answer:,} counts only the hub module: the Dense layers train too.")
-    raise Wrong(f"{answer:,} is not the number of trainable parameters: add up the sizes of "
-                "hub_model.trainable_weights.")
+    return judge(answer, expected, f"{expected:,} parameters train: {in_hub:,} inside the hub module and {head:,} in "
+                 f"the Dense layers; {frozen:,} values (the moving statistics) never train, even with trainable=True.", [
+        (head, f"{answer:,} counts only the Dense layers: with trainable=True the hub module's {in_hub:,} "
+               "weights train too."),
+        (expected + frozen, f"{answer:,} includes the module's {frozen:,} non-trainable values (moving statistics, "
+                            "like BatchNorm's): count model.trainable_weights only."),
+        (in_hub, f"{answer:,} counts only the hub module: the Dense layers train too."),
+    ], f"{answer:,} is not the number of trainable parameters: add up the sizes of hub_model.trainable_weights.")
 
 
-ex2 = Exercise(
-    "02", 2, "count what trains in a trainable TF Hub model", ("trainable_params", "hub_model"), _check_hub,
-    hints=[
-        "hub.KerasLayer(module, trainable=True, input_shape=(64, 64, 3)) then the lesson's Sequential: "
-        "Dense(128, relu), Dense(64, relu), Dense(5).",
-        "hub_model.trainable_weights lists every weight that fit() would change; sum np.prod(w.shape).",
-    ],
-    solution="""
-        hub_layer = hub.KerasLayer(module, trainable=True, input_shape=(64, 64, 3))
-        hub_model = tf.keras.Sequential([
-            hub_layer,
-            tf.keras.layers.Dense(128, activation="relu"),
-            tf.keras.layers.Dense(64, activation="relu"),
-            tf.keras.layers.Dense(5),
-        ])
-        trainable_params = int(sum(np.prod(w.shape) for w in hub_model.trainable_weights))
-        print(f"{trainable_params:,} trainable")
-    """,
-)
-
-
-# ---------------------------------------------------------------- exercise 3
 def example_logits() -> np.ndarray:
     """Five rows of five logits, like those Part A's new_model gives for the five random images."""
     rng = np.random.default_rng(2)
@@ -164,38 +137,30 @@ def example_logits() -> np.ndarray:
     return logits.round(3).astype("float32")
 
 
-def _check_probabilities(probabilities, predicted) -> str:
+@exercise("02", 3, "from logits to probabilities and classes", hints="""
+    - tf.nn.softmax(logits, axis=-1) turns each row of logits into probabilities.
+    - np.argmax(probabilities, axis=1): one class per row (image).
+""", solution="""
+    probabilities = tf.nn.softmax(logits, axis=-1).numpy()
+    predicted = np.argmax(probabilities, axis=1)
+""")
+def ex3(probabilities, predicted) -> str:
     logits = example_logits()
     probs = np.asarray(probabilities, dtype="float64")
-    if probs.shape != logits.shape:
-        raise Wrong(f"probabilities has shape {probs.shape}; expected {logits.shape}: one row of 5 per image.")
+    expect(probs.shape == logits.shape, f"probabilities has shape {probs.shape}; expected {logits.shape}: one row of 5 "
+                                        "per image.")
     problem = not_probabilities(probs)
-    if problem:
-        raise Wrong(f"probabilities: {problem}")
+    expect(not problem, f"probabilities: {problem}")
     expected = tf.nn.softmax(logits, axis=-1).numpy()
-    if not np.allclose(probs, expected, atol=1e-4):
-        raise Wrong("each row sums to 1, but these are not the softmax of the logits: use tf.nn.softmax(logits).")
+    expect(np.allclose(probs, expected, atol=1e-4), "each row sums to 1, but these are not the softmax of the logits: "
+                                                    "use tf.nn.softmax(logits).")
     labels = np.asarray(predicted).reshape(-1)
-    if labels.shape != (5,):
-        raise Wrong(f"predicted has {labels.size} values; expected 5, one class per image (argmax over axis 1).")
+    expect(labels.shape == (5,), f"predicted has {labels.size} values; expected 5, one class per image (argmax over "
+                                 "axis 1).")
     right = expected.argmax(axis=1)
-    if np.array_equal(labels, expected.argmax(axis=0)) and not np.array_equal(labels, right):
-        raise Wrong("predicted takes argmax over the images (axis 0); the class of each image is the argmax "
-                    "over its row (axis=1 or -1).")
-    if not np.array_equal(labels, right):
-        raise Wrong(f"predicted {labels.tolist()} is not the most probable class of each image.")
+    expect(not np.array_equal(labels, expected.argmax(axis=0)) or np.array_equal(labels, right),
+           "predicted takes argmax over the images (axis 0); the class of each image is the argmax over its row "
+           "(axis=1 or -1).")
+    expect(np.array_equal(labels, right), f"predicted {labels.tolist()} is not the most probable class of each image.")
     return (f"probabilities sum to 1 per image; the predicted classes are {right.tolist()} "
             f"(the same as argmax of the logits: softmax keeps the order).")
-
-
-ex3 = Exercise(
-    "02", 3, "from logits to probabilities and classes", ("probabilities", "predicted"), _check_probabilities,
-    hints=[
-        "tf.nn.softmax(logits, axis=-1) turns each row of logits into probabilities.",
-        "np.argmax(probabilities, axis=1): one class per row (image).",
-    ],
-    solution="""
-        probabilities = tf.nn.softmax(logits, axis=-1).numpy()
-        predicted = np.argmax(probabilities, axis=1)
-    """,
-)

@@ -4,7 +4,7 @@ from __future__ import annotations
 import numpy as np
 import tensorflow as tf
 
-from course_utils.exercises import Exercise, Wrong, require_model
+from course_utils.exercises import Wrong, exercise, expect, require_model
 
 NUM_FLOWERS = 3670
 # tf_flowers' label order (info.features["label"].names): not alphabetical.
@@ -12,7 +12,6 @@ CLASS_NAMES = ("dandelion", "daisy", "tulips", "sunflowers", "roses")
 WANTED = {"test": (0.0, 0.2), "validation": (0.2, 0.3), "train": (0.3, 1.0)}
 
 
-# ---------------------------------------------------------------- exercise 1
 def _absolute(spec: str, total: int = NUM_FLOWERS) -> tuple[int, int]:
     """The [start, end) example range a TFDS split string selects from ``total`` examples."""
     import tensorflow_datasets as tfds
@@ -24,60 +23,50 @@ def _absolute(spec: str, total: int = NUM_FLOWERS) -> tuple[int, int]:
     return start, end
 
 
-def _check_splits(splits) -> str:
-    if isinstance(splits, str) or not isinstance(splits, (list, tuple)) or len(splits) != 3:
-        raise Wrong("splits should be a list of three split strings: [test, validation, train].")
+@exercise("03", 1, "split strings for 20% / 10% / 70%", hints="""
+    - The lesson's split was ['train[:10%]', 'train[10%:25%]', 'train[25%:]']: test, validation, train.
+    - Each part starts where the previous one ends: 0% to 20%, 20% to 30%, 30% to the end.
+""", solution="""
+    splits = ["train[:20%]", "train[20%:30%]", "train[30%:]"]
+""")
+def ex1(splits) -> str:
+    expect(not isinstance(splits, str) and isinstance(splits, (list, tuple)) and len(splits) == 3,
+           "splits should be a list of three split strings: [test, validation, train].")
     ranges = []
     for name, spec in zip(WANTED, splits):
-        if not isinstance(spec, str):
-            raise Wrong(f"the {name} split should be a string like 'train[:20%]', not {type(spec).__name__}.")
-        if not spec.strip().startswith("train"):
-            raise Wrong(f"{spec!r}: tf_flowers has a single split, 'train'; cut every part from it ('train[...]').")
+        expect(isinstance(spec, str), f"the {name} split should be a string like 'train[:20%]', not "
+                                      f"{type(spec).__name__}.")
+        expect(spec.strip().startswith("train"), f"{spec!r}: tf_flowers has a single split, 'train'; cut every part "
+                                                 "from it ('train[...]').")
         try:
             ranges.append(_absolute(spec))
         except Exception as error:  # TFDS's parser says what it could not read
             raise Wrong(f"{spec!r} is not a TFDS split string ({str(error).splitlines()[0]}); "
                         "the form is 'train[a%:b%]'.") from None
-        if "%" not in spec and "[" in spec:
-            raise Wrong(f"{spec!r} selects {ranges[-1][1] - ranges[-1][0]:,} examples by count; "
-                        "ask for percentages, e.g. 'train[:20%]'.")
+        expect("%" in spec or "[" not in spec, f"{spec!r} selects {ranges[-1][1] - ranges[-1][0]:,} examples by count; "
+                                               "ask for percentages, e.g. 'train[:20%]'.")
     expected = [_absolute(f"train[{int(a * 100)}%:{int(b * 100)}%]") for a, b in WANTED.values()]
     sizes = [end - start for start, end in ranges]
     wanted_sizes = [end - start for start, end in expected]
-    if sizes[0] == wanted_sizes[2] and sizes[2] == wanted_sizes[0]:
-        raise Wrong("your first string selects 70% and the last 20%: the order asked for is test, validation, train.")
+    expect(sizes[0] != wanted_sizes[2] or sizes[2] != wanted_sizes[0], "your first string selects 70% and the last "
+                                                                       "20%: the order asked for is test, "
+                                                                       "validation, train.")
     names = list(WANTED)
     for i in range(3):
         for j in range(i + 1, 3):
             shared = min(ranges[i][1], ranges[j][1]) - max(ranges[i][0], ranges[j][0])
-            if shared > 0:
-                raise Wrong(f"{names[i]} and {names[j]} share {shared:,} images: each split must start where "
-                            "the previous one ends.")
+            expect(shared <= 0, f"{names[i]} and {names[j]} share {shared:,} images: each split must start where the "
+                                "previous one ends.")
     covered = sum(sizes)
-    if covered < NUM_FLOWERS:
-        raise Wrong(f"your splits leave {NUM_FLOWERS - covered:,} of the {NUM_FLOWERS:,} images unused: "
-                    "together they must cover 0% to 100%.")
+    expect(covered >= NUM_FLOWERS, f"your splits leave {NUM_FLOWERS - covered:,} of the {NUM_FLOWERS:,} images unused: "
+                                   "together they must cover 0% to 100%.")
     for name, got, want, (start, end) in zip(names, ranges, expected, WANTED.values()):
-        if got != want:
-            raise Wrong(f"the {name} split selects {got[1] - got[0]:,} images; {end - start:.0%} of "
-                        f"{NUM_FLOWERS:,} is {want[1] - want[0]:,}.")
+        expect(got == want, f"the {name} split selects {got[1] - got[0]:,} images; {end - start:.0%} of "
+                            f"{NUM_FLOWERS:,} is {want[1] - want[0]:,}.")
     return (f"test {wanted_sizes[0]:,}, validation {wanted_sizes[1]:,}, train {wanted_sizes[2]:,} of "
             f"{NUM_FLOWERS:,} images: no overlap, nothing left out (TFDS rounds each boundary to a whole image).")
 
 
-ex1 = Exercise(
-    "03", 1, "split strings for 20% / 10% / 70%", ("splits",), _check_splits,
-    hints=[
-        "The lesson's split was ['train[:10%]', 'train[10%:25%]', 'train[25%:]']: test, validation, train.",
-        "Each part starts where the previous one ends: 0% to 20%, 20% to 30%, 30% to the end.",
-    ],
-    solution="""
-        splits = ["train[:20%]", "train[20%:30%]", "train[30%:]"]
-    """,
-)
-
-
-# ---------------------------------------------------------------- exercise 2
 NUM_TEST = 70
 BATCH = 32
 
@@ -105,18 +94,27 @@ def setup():
     return model, dataset
 
 
-def _check_loop(loop_logits, loop_labels, small_model) -> str:
+@exercise("03", 2, "the batch-safe prediction loop", hints="""
+    - for batch_x, batch_y in shuffled_batches: ... runs once over the dataset and gives each batch's images with their
+      own labels.
+    - Append small_model(batch_x).numpy() and batch_y.numpy() to two lists inside the loop, then np.concatenate each.
+""", solution="""
+    batch_logits, batch_labels = [], []
+    for batch_x, batch_y in shuffled_batches:
+        batch_logits.append(small_model(batch_x, training=False).numpy())
+        batch_labels.append(batch_y.numpy())
+    loop_logits = np.concatenate(batch_logits)
+    loop_labels = np.concatenate(batch_labels)
+""")
+def ex2(loop_logits, loop_labels, small_model) -> str:
     model = require_model(small_model, "small_model")
     logits = np.asarray(loop_logits, dtype="float32")
     labels = np.asarray(loop_labels).reshape(-1)
     images, true_labels = _test_arrays()
-    if logits.ndim == 1:
-        raise Wrong(f"loop_logits holds {logits.size} numbers, one per image: keep the model's 5 logits per image "
-                    "(no argmax yet).")
-    if len(logits) == BATCH:
-        raise Wrong(f"you have predictions for the first batch only ({BATCH}): loop over every batch.")
-    if len(logits) != NUM_TEST:
-        raise Wrong(f"loop_logits has {len(logits)} rows; the test set has {NUM_TEST} images.")
+    expect(logits.ndim != 1, f"loop_logits holds {logits.size} numbers, one per image: keep the model's 5 logits per "
+                             "image (no argmax yet).")
+    expect(len(logits) != BATCH, f"you have predictions for the first batch only ({BATCH}): loop over every batch.")
+    expect(len(logits) == NUM_TEST, f"loop_logits has {len(logits)} rows; the test set has {NUM_TEST} images.")
     if len(labels) != NUM_TEST:
         first = " (the first batch's)" if len(labels) == BATCH else ""
         raise Wrong(f"{NUM_TEST} predictions but {len(labels)} labels{first}: collect the labels of every batch "
@@ -125,41 +123,21 @@ def _check_loop(loop_logits, loop_labels, small_model) -> str:
     distance = np.abs(logits[:, None, :] - reference[None, :, :]).max(axis=-1)
     match = distance.argmin(axis=1)
     if not np.all(distance[np.arange(NUM_TEST), match] < 1e-4):
-        if np.allclose(logits.sum(axis=1), 1.0, atol=1e-4):
-            raise Wrong("these rows sum to 1: they are probabilities; the task asks for the logits the model returns.")
+        expect(not np.allclose(logits.sum(axis=1), 1.0, atol=1e-4), "these rows sum to 1: they are probabilities; the "
+                                                                    "task asks for the logits the model returns.")
         raise Wrong("some rows are not the model's output for any test image: use model(images) (or "
                     "model.predict_on_batch(images)) on each batch.")
-    if len(set(match.tolist())) != NUM_TEST:
-        raise Wrong("some images appear twice and others not at all: go over the dataset exactly once.")
+    expect(len(set(match.tolist())) == NUM_TEST, "some images appear twice and others not at all: go over the dataset "
+                                                 "exactly once.")
     mismatched = int(np.sum(true_labels[match] != labels))
-    if mismatched:
-        raise Wrong(f"{mismatched} of {NUM_TEST} predictions are paired with the label of another image: the dataset "
-                    "is shuffled on every pass, so model.predict(dataset) and a second loop for the labels see "
-                    "different orders. Take images and labels from the same batch, in one loop.")
+    expect(not mismatched, f"{mismatched} of {NUM_TEST} predictions are paired with the label of another image: the "
+                           "dataset is shuffled on every pass, so model.predict(dataset) and a second loop for the "
+                           "labels see different orders. Take images and labels from the same batch, in one loop.")
     accuracy = float(np.mean(reference.argmax(axis=1) == true_labels))
     return (f"{NUM_TEST} predictions from batches of 32, 32 and 6, each paired with its own label "
             f"(this untrained model's accuracy: {accuracy:.2f}, chance is 0.20).")
 
 
-ex2 = Exercise(
-    "03", 2, "the batch-safe prediction loop", ("loop_logits", "loop_labels", "small_model"), _check_loop,
-    hints=[
-        "for batch_x, batch_y in shuffled_batches: ... runs once over the dataset and gives each batch's images "
-        "with their own labels.",
-        "Append small_model(batch_x).numpy() and batch_y.numpy() to two lists inside the loop, then np.concatenate each.",
-    ],
-    solution="""
-        batch_logits, batch_labels = [], []
-        for batch_x, batch_y in shuffled_batches:
-            batch_logits.append(small_model(batch_x, training=False).numpy())
-            batch_labels.append(batch_y.numpy())
-        loop_logits = np.concatenate(batch_logits)
-        loop_labels = np.concatenate(batch_labels)
-    """,
-)
-
-
-# ---------------------------------------------------------------- exercise 3
 def example_logits() -> np.ndarray:
     """Six rows of flower logits, as mobile_model.predict returns them (label order of CLASS_NAMES)."""
     rng = np.random.default_rng(5)
@@ -168,10 +146,18 @@ def example_logits() -> np.ndarray:
     return logits.round(3).astype("float32")
 
 
-def _check_names(answer) -> str:
+@exercise("03", 3, "logits to flower names and confidences", hints="""
+    - np.argmax(flower_logits, axis=1) gives one class id per image; class_names[i] its name.
+    - tf.nn.softmax(flower_logits, axis=-1) gives the probabilities; pick the one at the predicted id.
+""", solution="""
+    probabilities = tf.nn.softmax(flower_logits, axis=-1).numpy()
+    ids = np.argmax(flower_logits, axis=1)
+    answer = [(class_names[i], float(probabilities[row, i])) for row, i in enumerate(ids)]
+""")
+def ex3(answer) -> str:
     logits = example_logits()
-    if isinstance(answer, (str, bytes)) or not isinstance(answer, (list, tuple)):
-        raise Wrong("answer should be a list of (class name, probability) pairs, one per image.")
+    expect(not isinstance(answer, (str, bytes)) and isinstance(answer, (list, tuple)),
+           "answer should be a list of (class name, probability) pairs, one per image.")
     if len(answer) != len(logits):
         hint = " (argmax over axis 0 gives one per class)" if len(answer) == logits.shape[1] else ""
         raise Wrong(f"{len(answer)} answers for {len(logits)} images{hint}: take argmax over each row (axis=1).")
@@ -179,33 +165,18 @@ def _check_names(answer) -> str:
     top = probabilities.argmax(axis=1)
     alphabetical = sorted(CLASS_NAMES)
     for row, pair in enumerate(answer):
-        if not isinstance(pair, (list, tuple)) or len(pair) != 2:
-            raise Wrong(f"answer[{row}] should be a (name, probability) pair, not {pair!r}.")
+        expect(isinstance(pair, (list, tuple)) and len(pair) == 2, f"answer[{row}] should be a (name, probability) "
+                                                                   f"pair, not {pair!r}.")
         name, probability = pair
         if name != CLASS_NAMES[top[row]]:
-            if name == alphabetical[top[row]]:
-                raise Wrong(f"image {row}: {name!r} comes from the names in alphabetical order; label i is "
-                            "info.features['label'].names[i] (CLASS_NAMES here), where 0 is 'dandelion'.")
+            expect(name != alphabetical[top[row]], f"image {row}: {name!r} comes from the names in alphabetical order; "
+                                                   "label i is info.features['label'].names[i] (CLASS_NAMES here), "
+                                                   "where 0 is 'dandelion'.")
             raise Wrong(f"image {row}: {name!r} is not the class with the largest logit in row {row}.")
         probability = float(probability)
-        if probability > 1 or probability < 0:
-            raise Wrong(f"image {row}: {probability:.3f} is a logit, not a probability: apply tf.nn.softmax "
-                        "to the row first.")
-        if not np.isclose(probability, probabilities[row, top[row]], atol=1e-3):
-            raise Wrong(f"image {row}: {probability:.3f} is not the softmax probability of {name!r} "
-                        "(softmax over the row's 5 logits, axis=-1).")
+        expect(0 <= probability <= 1, f"image {row}: {probability:.3f} is a logit, not a probability: apply "
+                                      "tf.nn.softmax to the row first.")
+        expect(np.isclose(probability, probabilities[row, top[row]], atol=1e-3),
+               f"image {row}: {probability:.3f} is not the softmax probability of {name!r} (softmax over the row's 5 "
+               "logits, axis=-1).")
     return "; ".join(f"{CLASS_NAMES[i]} {probabilities[row, i]:.0%}" for row, i in enumerate(top)) + "."
-
-
-ex3 = Exercise(
-    "03", 3, "logits to flower names and confidences", ("answer",), _check_names,
-    hints=[
-        "np.argmax(flower_logits, axis=1) gives one class id per image; class_names[i] its name.",
-        "tf.nn.softmax(flower_logits, axis=-1) gives the probabilities; pick the one at the predicted id.",
-    ],
-    solution="""
-        probabilities = tf.nn.softmax(flower_logits, axis=-1).numpy()
-        ids = np.argmax(flower_logits, axis=1)
-        answer = [(class_names[i], float(probabilities[row, i])) for row, i in enumerate(ids)]
-    """,
-)

@@ -6,12 +6,11 @@ import functools
 import numpy as np
 import tensorflow as tf
 
-from course_utils.exercises import Exercise, Wrong, as_int, count_params, require_model
+from course_utils.exercises import Wrong, as_int, count_params, exercise, expect, judge, require_model
 
 CAFFE_MEAN_BGR = (103.939, 116.779, 123.68)  # the ImageNet mean pixel VGG's Caffe weights were trained with
 
 
-# ---------------------------------------------------------------- exercise 1
 @functools.lru_cache(maxsize=1)
 def _photo() -> np.ndarray:
     import skimage.data
@@ -25,14 +24,22 @@ def photo() -> np.ndarray:
     return _photo().copy()
 
 
-def _check_preprocessing(batch) -> str:
+@exercise("04", 1, "the preprocessing VGG19 expects", hints="""
+    - Every Keras application has its own preprocess_input; the one that matches VGG19 is
+      tf.keras.applications.vgg19.preprocess_input. It wants pixels 0-255.
+    - Add the batch axis with np.expand_dims(coffee, 0) and convert to float32 first (preprocess_input changes a float
+      array in place).
+""", solution="""
+    batch = tf.keras.applications.vgg19.preprocess_input(np.expand_dims(coffee.astype("float32"), 0))
+    print("range:", batch.min(), "to", batch.max(), "| channel means (B, G, R):", batch.mean(axis=(0, 1, 2)))
+""")
+def ex1(batch) -> str:
     batch = np.asarray(batch, dtype="float64")
     raw = _photo().astype("float64")
-    if batch.shape == raw.shape:
-        raise Wrong("batch has no batch axis (224, 224, 3): predict() wants (1, 224, 224, 3); "
-                    "np.expand_dims(coffee, 0) adds it.")
-    if batch.shape != (1,) + raw.shape:
-        raise Wrong(f"batch has shape {batch.shape}; expected (1, 224, 224, 3): the photo with a batch axis.")
+    expect(batch.shape != raw.shape, "batch has no batch axis (224, 224, 3): predict() wants (1, 224, 224, 3); "
+                                     "np.expand_dims(coffee, 0) adds it.")
+    expect(batch.shape == (1,) + raw.shape, f"batch has shape {batch.shape}; expected (1, 224, 224, 3): the photo with "
+                                            "a batch axis.")
     x = raw[None]
     expected = tf.keras.applications.vgg19.preprocess_input(x.copy())
     if np.allclose(batch, expected, atol=1e-2):
@@ -59,28 +66,11 @@ def _check_preprocessing(batch) -> str:
          "vgg19.preprocess_input once; it changes a float array in place."),
     ]
     for candidate, message in candidates:
-        if np.allclose(batch, candidate, atol=1e-2):
-            raise Wrong(message)
+        expect(not np.allclose(batch, candidate, atol=1e-2), message)
     raise Wrong(f"values from {batch.min():.1f} to {batch.max():.1f} are not what VGG19 expects: use "
                 "tf.keras.applications.vgg19.preprocess_input on the 0-255 photo.")
 
 
-ex1 = Exercise(
-    "04", 1, "the preprocessing VGG19 expects", ("batch",), _check_preprocessing,
-    hints=[
-        "Every Keras application has its own preprocess_input; the one that matches VGG19 is "
-        "tf.keras.applications.vgg19.preprocess_input. It wants pixels 0-255.",
-        "Add the batch axis with np.expand_dims(coffee, 0) and convert to float32 first "
-        "(preprocess_input changes a float array in place).",
-    ],
-    solution="""
-        batch = tf.keras.applications.vgg19.preprocess_input(np.expand_dims(coffee.astype("float32"), 0))
-        print("range:", batch.min(), "to", batch.max(), "| channel means (B, G, R):", batch.mean(axis=(0, 1, 2)))
-    """,
-)
-
-
-# ---------------------------------------------------------------- exercise 2
 @functools.lru_cache(maxsize=1)
 def _vgg19_32() -> tuple[tuple[int, ...], int]:
     """VGG19's output shape at 32x32 without the top, and its number of parameters."""
@@ -88,46 +78,34 @@ def _vgg19_32() -> tuple[tuple[int, ...], int]:
     return tuple(int(d) for d in base.output_shape[1:]), base.count_params()
 
 
-def _check_head(head_params) -> str:
+@exercise("04", 2, "the size of Part B's head at 32x32", hints="""
+    - Each of VGG19's five max-pooling layers halves the image: 32 -> 16 -> 8 -> 4 -> 2 -> 1. The last block has 512
+      channels.
+    - Flatten has no weights; Dense(2) has (inputs x 2) weights and 2 biases.
+""", solution="""
+    vgg19_32 = tf.keras.applications.VGG19(weights=None, include_top=False, input_shape=(32, 32, 3))
+    print(vgg19_32.output_shape)  # (None, 1, 1, 512)
+    head_params = 1 * 1 * 512 * 2 + 2
+""")
+def ex2(head_params) -> str:
     answer = as_int(head_params, "head_params")
     (h, w, c), base_params = _vgg19_32()
     flat = h * w * c
     expected = flat * 2 + 2
-    if answer == expected:
-        return (f"at 32x32 five poolings leave a {h}x{w}x{c} feature map; Flatten gives {flat:,} values and "
-                f"Dense(2) has {flat:,} x 2 weights + 2 biases = {expected:,}: Part B trains only these.")
-    if answer == 7 * 7 * c * 2 + 2:
-        raise Wrong(f"{answer:,} is the head for 224x224 inputs (a 7x7x{c} map, 25,088 values after Flatten); "
-                    f"at 32x32 the map is {h}x{w}x{c}.")
-    if answer == flat * 2:
-        raise Wrong(f"{answer:,} counts the weights but not the 2 biases of Dense(2).")
-    if answer == 2 * 2 * c * 2 + 2:
-        raise Wrong(f"{answer:,} assumes a 2x2 map, after four poolings; VGG19 has five "
-                    "(block1_pool to block5_pool): 32 / 2**5 = 1.")
-    if answer == flat:
-        raise Wrong(f"{answer:,} is the number of values after Flatten; Dense(2) has two weights per value, plus biases.")
-    if answer in (base_params + expected, base_params):
-        raise Wrong(f"{answer:,} includes the frozen VGG19 base; the head is only Flatten + Dense(2).")
-    raise Wrong(f"{answer:,} is not the head's size: work out VGG19's output shape at 32x32 (base.output_shape), "
-                "then Flatten, then Dense(2).")
+    with_base = f"{answer:,} includes the frozen VGG19 base; the head is only Flatten + Dense(2)."
+    return judge(answer, expected, f"at 32x32 five poolings leave a {h}x{w}x{c} feature map; Flatten gives {flat:,} "
+                 f"values and Dense(2) has {flat:,} x 2 weights + 2 biases = {expected:,}: Part B trains only these.", [
+        (7 * 7 * c * 2 + 2, f"{answer:,} is the head for 224x224 inputs (a 7x7x{c} map, 25,088 values after "
+                            f"Flatten); at 32x32 the map is {h}x{w}x{c}."),
+        (flat * 2, f"{answer:,} counts the weights but not the 2 biases of Dense(2)."),
+        (2 * 2 * c * 2 + 2, f"{answer:,} assumes a 2x2 map, after four poolings; VGG19 has five "
+                            "(block1_pool to block5_pool): 32 / 2**5 = 1."),
+        (flat, f"{answer:,} is the number of values after Flatten; Dense(2) has two weights per value, plus biases."),
+        (base_params + expected, with_base), (base_params, with_base),
+    ], f"{answer:,} is not the head's size: work out VGG19's output shape at 32x32 (base.output_shape), "
+       "then Flatten, then Dense(2).")
 
 
-ex2 = Exercise(
-    "04", 2, "the size of Part B's head at 32x32", ("head_params",), _check_head,
-    hints=[
-        "Each of VGG19's five max-pooling layers halves the image: 32 -> 16 -> 8 -> 4 -> 2 -> 1. The last block "
-        "has 512 channels.",
-        "Flatten has no weights; Dense(2) has (inputs x 2) weights and 2 biases.",
-    ],
-    solution="""
-        vgg19_32 = tf.keras.applications.VGG19(weights=None, include_top=False, input_shape=(32, 32, 3))
-        print(vgg19_32.output_shape)  # (None, 1, 1, 512)
-        head_params = 1 * 1 * 512 * 2 + 2
-    """,
-)
-
-
-# ---------------------------------------------------------------- exercise 3
 FIRST_PHASE_LEARNING_RATE = 1e-3
 
 
@@ -147,7 +125,19 @@ def frozen_model() -> tf.keras.Model:
     return model
 
 
-def _check_fine_tuning(fine_tune_rate, part_b) -> str:
+@exercise("04", 3, "the fine-tuning phase: unfreeze block5", hints="""
+    - Layer names tell the block: block5_conv1 ... block5_pool. layer.name.startswith('block5') selects them.
+    - After changing trainable, compile again (the change takes effect only then) with
+      tf.keras.optimizers.Adam(learning_rate=fine_tune_rate).
+""", solution="""
+    fine_tune_rate = 1e-5
+    for layer in part_b.layers:
+        if layer.name.startswith("block5"):
+            layer.trainable = True
+    part_b.compile(optimizer=tf.keras.optimizers.Adam(learning_rate=fine_tune_rate),
+                   loss="categorical_crossentropy", metrics=["accuracy"])
+""")
+def ex3(fine_tune_rate, part_b) -> str:
     model = require_model(part_b, "part_b")
     convs = [layer for layer in model.layers if layer.weights and layer.name.startswith("block")]
     early = [layer.name for layer in convs if not layer.name.startswith("block5") and layer.trainable]
@@ -155,44 +145,22 @@ def _check_fine_tuning(fine_tune_rate, part_b) -> str:
         raise Wrong(f"{len(early)} layers before block5 train too (the first: {early[0]}): unfreeze only block5; "
                     "the early blocks hold the most general features.")
     frozen5 = [layer.name for layer in convs if layer.name.startswith("block5") and not layer.trainable]
-    if frozen5:
-        raise Wrong(f"{', '.join(frozen5)} still frozen: make every layer of block5 trainable.")
+    expect(not frozen5, f"{', '.join(frozen5)} still frozen: make every layer of block5 trainable.")
     head = [layer for layer in model.layers if layer.weights and not layer.name.startswith("block")]
-    if any(not layer.trainable for layer in head):
-        raise Wrong("the Dense head is frozen: it keeps training in the second phase.")
-    if model.optimizer is None:
-        raise Wrong("the model is not compiled: compile it again after changing trainable.")
+    expect(all(layer.trainable for layer in head), "the Dense head is frozen: it keeps training in the second phase.")
+    expect(model.optimizer is not None, "the model is not compiled: compile it again after changing trainable.")
     rate = float(tf.keras.backend.get_value(model.optimizer.learning_rate))
     chosen = float(fine_tune_rate)
-    if not np.isclose(rate, chosen, rtol=1e-3):
-        raise Wrong(f"the model is compiled with a learning rate of {rate:g}, not your fine_tune_rate {chosen:g}: "
-                    "compile again after changing trainable, with learning_rate=fine_tune_rate.")
-    if rate >= FIRST_PHASE_LEARNING_RATE:
-        raise Wrong(f"the learning rate is {rate:g}, the first phase's: recompile with a rate 10 to 100 times lower "
-                    "(1e-4 to 1e-5), or the large updates undo the pretrained weights. (A change of trainable "
-                    "takes effect only when you compile.)")
-    if rate > FIRST_PHASE_LEARNING_RATE / 10 or rate < FIRST_PHASE_LEARNING_RATE / 1000:
-        raise Wrong(f"a learning rate of {rate:g} is not 10 to 100 times lower than the first phase's 0.001: "
-                    "try 1e-4 or 1e-5.")
+    expect(np.isclose(rate, chosen, rtol=1e-3), f"the model is compiled with a learning rate of {rate:g}, not your "
+                                                f"fine_tune_rate {chosen:g}: compile again after changing trainable, "
+                                                "with learning_rate=fine_tune_rate.")
+    expect(rate < FIRST_PHASE_LEARNING_RATE, f"the learning rate is {rate:g}, the first phase's: recompile with a rate "
+                                             "10 to 100 times lower (1e-4 to 1e-5), or the large updates undo the "
+                                             "pretrained weights. (A change of trainable takes effect only when you "
+                                             "compile.)")
+    expect(rate <= FIRST_PHASE_LEARNING_RATE / 10 and rate >= FIRST_PHASE_LEARNING_RATE / 1000,
+           f"a learning rate of {rate:g} is not 10 to 100 times lower than the first phase's 0.001: try 1e-4 or 1e-5.")
     trains = count_params(model.trainable_weights)
     return (f"block5's {len([c for c in convs if c.name.startswith('block5')])} convolutions and the head train "
             f"({trains:,} parameters) at a learning rate {FIRST_PHASE_LEARNING_RATE / rate:.0f} times lower; "
             "blocks 1 to 4 stay frozen.")
-
-
-ex3 = Exercise(
-    "04", 3, "the fine-tuning phase: unfreeze block5", ("fine_tune_rate", "part_b"), _check_fine_tuning,
-    hints=[
-        "Layer names tell the block: block5_conv1 ... block5_pool. layer.name.startswith('block5') selects them.",
-        "After changing trainable, compile again (the change takes effect only then) with "
-        "tf.keras.optimizers.Adam(learning_rate=fine_tune_rate).",
-    ],
-    solution="""
-        fine_tune_rate = 1e-5
-        for layer in part_b.layers:
-            if layer.name.startswith("block5"):
-                layer.trainable = True
-        part_b.compile(optimizer=tf.keras.optimizers.Adam(learning_rate=fine_tune_rate),
-                       loss="categorical_crossentropy", metrics=["accuracy"])
-    """,
-)

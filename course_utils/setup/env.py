@@ -11,6 +11,8 @@ from __future__ import annotations
 import os
 import socket
 import sys
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 from pathlib import Path
 
 from course_utils.errors import CourseError
@@ -177,6 +179,22 @@ def set_cache_dirs(tfhub: Path, tfds: Path, keras_home: Path) -> dict[str, str]:
         Path(path).mkdir(parents=True, exist_ok=True)
         os.environ[key] = str(path)
     return {k: str(v) for k, v in values.items()}
+
+
+@contextmanager
+def environment(values: Mapping[str, str], *, keep_set: bool = False) -> Iterator[None]:
+    """``values`` in ``os.environ`` for the ``with`` block (processes started there inherit them), then the
+    environment as it was. ``keep_set``: a variable already set keeps its value."""
+    saved = {key: os.environ.get(key) for key in values}
+    os.environ.update({key: value for key, value in values.items() if not (keep_set and key in os.environ)})
+    try:
+        yield
+    finally:
+        for key, value in saved.items():
+            if value is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = value
 
 
 def set_seeds(seed: int = 0, deterministic: bool = False) -> None:
