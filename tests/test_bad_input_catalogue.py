@@ -19,7 +19,7 @@ from PIL import Image
 from course_utils import models
 from course_utils.data import cactus, catsdogs, downloads, flowers, generated, images
 from course_utils.models import hub, weights
-from course_utils.setup import profiles
+from course_utils.setup import files, profiles
 from course_utils.setup.env import RESTART_MESSAGE
 
 FLOWERS_FIX = flowers._how_to_fix()
@@ -255,9 +255,9 @@ def case_cactus_ids_without_images(tmp_path):
 def case_download_offline(tmp_path):
     cache = tmp_path / "cache"
     target = cache / "demo.h5"
-    return (lambda: downloads.fetch(ASSET, cache, progress=False, printer=lambda _: None),
+    return (lambda: downloads.fetch(ASSET, cache, progress=False),
             downloads.OfflineError,
-            downloads.offline_message(ASSET, target, "https://example.invalid/demo.h5: "
+            downloads.offline_message(ASSET, target, "https://example.invalid/demo.h5: NetworkBlockedError: "
                                       "offline guard: refused to look up 'example.invalid'; the quick profile and "
                                       "the tests must never need the network"),
             lambda: _tree(cache) == [])
@@ -267,10 +267,10 @@ def case_local_copy_wrong_checksum(tmp_path):
     mine = tmp_path / "my_demo.h5"
     mine.write_bytes(b"12345")
     cache = tmp_path / "cache"
-    digest = downloads.file_digest(mine)
-    return (lambda: downloads.fetch(ASSET, cache, local_copy=mine, printer=lambda _: None),
+    digest = files.sha256(mine)
+    return (lambda: downloads.fetch(ASSET, cache, local_copy=mine),
             downloads.VerificationError,
-            f"Demo weights: your copy {mine} does not match the published file: SHA-256 {digest.sha256}, "
+            f"Demo weights: your copy {mine} does not match the published file: SHA-256 {digest}, "
             f"expected {'0' * 64} (expected values: the test's own figures). Your file was not changed; get a "
             "fresh copy from https://example.invalid/demo.h5, or run with PROFILE=quick (offline).",
             lambda: mine.read_bytes() == b"12345" and _tree(cache) == [])
@@ -279,7 +279,7 @@ def case_local_copy_wrong_checksum(tmp_path):
 def case_local_copy_missing(tmp_path):
     mine = tmp_path / "nowhere" / "demo.h5"
     cache = tmp_path / "cache"
-    return (lambda: downloads.fetch(ASSET, cache, local_copy=mine, printer=lambda _: None),
+    return (lambda: downloads.fetch(ASSET, cache, local_copy=mine),
             FileNotFoundError,
             f"Demo weights: no file at {mine} (the local copy you named). Expected demo.h5; "
             "or leave the local-copy parameter empty to download it.",
