@@ -1,7 +1,6 @@
 """Lesson 01 exercises: freeze and prove it, a new head that gives probabilities, a cut by name.
 
-Each exercise works on a fresh copy of the lesson's digit CNN, built by
-:func:`digit_cnn` (untrained: the checks look at structure, not accuracy).
+Each works on a fresh :func:`digit_cnn` (untrained: the checks look at structure, not accuracy).
 """
 from __future__ import annotations
 

@@ -10,10 +10,8 @@ FEATURES = 2048  # Inception-v3's feature vector
 
 
 def inception_with_top(image_size: int = 75) -> tf.keras.Model:
-    """InceptionV3 with its ImageNet top, random weights, at its smallest input size (the top's size does not depend on it).
-
-    A few seconds to build; the lesson's ``base_model`` works the same in this exercise.
-    """
+    """InceptionV3 with its ImageNet top, random weights, at its smallest input size (the top's size does not
+    depend on it): a few seconds to build; the lesson's ``base_model`` works the same in this exercise."""
     return tf.keras.applications.InceptionV3(weights=None, include_top=True, input_shape=(image_size, image_size, 3))
 
 
@@ -21,9 +19,7 @@ def _top_layers(model):
     """The layers after the last feature map (4-D output): the classifier ``include_top=True`` adds."""
     shapes = [layer.output_shape for layer in model.layers]
     last_map = max((i for i, shape in enumerate(shapes) if isinstance(shape, tuple) and len(shape) == 4), default=None)
-    if last_map is None:
-        return []
-    return model.layers[last_map + 1:]
+    return [] if last_map is None else model.layers[last_map + 1:]
 
 
 @exercise("02", 1, "what include_top adds", hints="""
@@ -63,10 +59,7 @@ def ex1(top_params, with_top) -> str:
 
 class _FeatureVectorModule(tf.Module):
     """A tiny stand-in with the TF Hub image feature-vector interface: images in [0, 1] -> 2048 features.
-
-    Like Inception-v3 it keeps BatchNorm-style moving statistics, which are
-    variables that never train.
-    """
+    Like Inception-v3 it keeps BatchNorm-style moving statistics, variables that never train."""
 
     def __init__(self, seed: int = 0):
         super().__init__(name="feature_vector_stand_in")

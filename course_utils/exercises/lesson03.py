@@ -79,10 +79,8 @@ def _test_arrays():
 
 
 def setup():
-    """A small model (8x8 images -> 5 logits) and a *shuffled* test set of 70 images in batches of 32.
-
-    The dataset comes in a new order on every pass, as a training set would.
-    """
+    """A small model (8x8 images -> 5 logits) and a *shuffled* test set of 70 images in batches of 32: the
+    dataset comes in a new order on every pass, as a training set would."""
     images, labels = _test_arrays()
     model = tf.keras.Sequential([
         tf.keras.layers.Flatten(input_shape=(8, 8, 3)),

@@ -110,10 +110,8 @@ FIRST_PHASE_LEARNING_RATE = 1e-3
 
 
 def frozen_model() -> tf.keras.Model:
-    """Part B's model after its first phase: a frozen VGG19 (32x32, random weights), Flatten, Dense(2, softmax).
-
-    Compiled with Adam at 1e-3, as for training the head.
-    """
+    """Part B's model after its first phase: a frozen VGG19 (32x32, random weights), Flatten, Dense(2, softmax),
+    compiled with Adam at 1e-3, as for training the head."""
     base = tf.keras.applications.VGG19(weights=None, include_top=False, input_shape=(32, 32, 3))
     for layer in base.layers:
         layer.trainable = False

@@ -10,15 +10,10 @@ IMAGE_SIZE = 150
 
 
 def backbone(image_size: int = IMAGE_SIZE) -> tf.keras.Model:
-    """InceptionV3 without its top at ``image_size`` (random weights), every layer frozen, as in the lesson.
-
-    A few seconds to build; the lesson's ``pre_trained_model`` (real weights in
-    the full profile) works the same in this exercise.
-    """
-    model = tf.keras.applications.InceptionV3(input_shape=(image_size, image_size, 3), include_top=False,
-                                              weights=None)
-    for layer in model.layers:
-        layer.trainable = False
+    """InceptionV3 without its top at ``image_size`` (random weights), every layer frozen, as in the lesson: a few
+    seconds to build; the lesson's ``pre_trained_model`` (real weights in full) works the same in this exercise."""
+    model = tf.keras.applications.InceptionV3(input_shape=(image_size, image_size, 3), include_top=False, weights=None)
+    model.trainable = False  # every layer, as the lesson's loop does
     return model
 
 

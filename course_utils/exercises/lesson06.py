@@ -44,10 +44,8 @@ def ex1(fc1_params) -> str:
 
 
 def transfer_model() -> tf.keras.Model:
-    """The lesson's recipe without the bridge: a VGG16 base (32x32, random weights), Flatten, fc1, fc2, output.
-
-    Every layer trainable, as it comes out of Keras.
-    """
+    """The lesson's recipe without the bridge: a VGG16 base (32x32, random weights), Flatten, fc1, fc2, output;
+    every layer trainable, as it comes out of Keras."""
     inputs = tf.keras.Input(shape=(32, 32, 3))
     base = tf.keras.applications.VGG16(weights=None, include_top=False, input_shape=(32, 32, 3))
     x = base(inputs)
