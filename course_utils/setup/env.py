@@ -62,19 +62,10 @@ def project_root() -> Path:
 
 
 def data_dir() -> Path:
-    """Where downloads and caches live.
-
-    ``$COURSE_DATA_DIR`` if set; else ``<checkout>/data``; else, for an
-    installed package, ``./course_data`` (see :func:`project_root`). Run
-    records go to ``project_root() / "build" / "records"`` unless
-    ``$COURSE_RECORDS_DIR`` names a folder.
-    """
-    named = os.environ.get("COURSE_DATA_DIR")
-    if named:
-        return Path(named)
-    root = checkout_root()
-    return root / "data" if root is not None else project_root()
-
+    """Where downloads and caches live: ``$COURSE_DATA_DIR`` if set; else ``<checkout>/data``; else, for an
+    installed package, ``./course_data`` (see :func:`project_root`). (Run records: ``build/records``.)"""
+    named, root = os.environ.get("COURSE_DATA_DIR"), checkout_root()
+    return Path(named) if named else root / "data" if root is not None else project_root()
 
 
 def keras_home() -> Path:
@@ -84,6 +75,7 @@ def keras_home() -> Path:
     """
     named = os.environ.get("KERAS_HOME")
     return Path(named) if named else data_dir() / "keras"
+
 
 # -- a classroom's shared, read-only data folder (docs/INSTRUCTORS.md, "Classroom") ------------
 SHARED_DATA_VAR = "COURSE_SHARED_DATA_DIR"
@@ -96,10 +88,8 @@ _reported_missing: set[str] = set()
 
 
 def shared_data_dir() -> Path | None:
-    """The classroom's read-only data folder (``$COURSE_SHARED_DATA_DIR``), or ``None``.
-
-    The course only reads there; everything a run writes goes to :func:`data_dir`.
-    """
+    """The classroom's read-only data folder (``$COURSE_SHARED_DATA_DIR``), or ``None``: the course only
+    reads there; everything a run writes goes to :func:`data_dir`."""
     named = os.environ.get(SHARED_DATA_VAR)
     return Path(named) if named else None
 
@@ -150,14 +140,11 @@ def use_legacy_keras() -> None:
 
 
 def keras_flavour() -> str:
-    """``"keras2"`` or ``"keras3"``: what ``tf.keras`` is in this process.
-
-    Imports TensorFlow, so call it after :func:`use_legacy_keras`.
-    """
+    """``"keras2"`` or ``"keras3"``: what ``tf.keras`` is in this process (imports TensorFlow: call it after
+    :func:`use_legacy_keras`)."""
     import tensorflow as tf
 
-    layer_module = tf.keras.layers.Layer.__module__
-    return "keras2" if layer_module.startswith("tf_keras") else "keras3"
+    return "keras2" if tf.keras.layers.Layer.__module__.startswith("tf_keras") else "keras3"
 
 
 def check_keras2() -> None:
