@@ -138,7 +138,8 @@ def test_mnist_offline_names_the_file_the_place_and_quick(tmp_path, monkeypatch)
     with pytest.raises(OfflineError) as err:
         mnist.load("real")
     message = str(err.value)
-    assert "Could not download MNIST from https://storage.googleapis.com/tensorflow/tf-keras-datasets/mnist.npz" in message
+    assert f"Could not download MNIST from {mnist.MNIST_URL}" in message
+    assert mnist.MNIST_URL == "https://storage.googleapis.com/tensorflow/tf-keras-datasets/mnist.npz"
     assert str(tmp_path / "datasets" / "mnist.npz") in message and "PROFILE=quick" in message
     assert not list((tmp_path / "datasets").iterdir())  # nothing half-written
 

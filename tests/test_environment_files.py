@@ -1,4 +1,5 @@
-"""The stack: runtime ranges that Colab satisfies, exact pins in one place (the `course` extra), mirrored by environment.yml."""
+"""The stack: runtime ranges that Colab satisfies, exact pins in one place (the `course` extra), mirrored by
+environment.yml."""
 import ast
 import re
 import tomllib

@@ -100,7 +100,8 @@ def test_placeholder_class_names_decode_offline(keras_home, capsys):
     scores = np.zeros((2, 1000), np.float32)
     scores[0, 7], scores[0, 3], scores[1, 999] = 0.9, 0.1, 0.5
     top = photos.decode_predictions(scores, top=2)
-    assert top[0] == [("quick_007", "placeholder_007", np.float32(0.9)), ("quick_003", "placeholder_003", np.float32(0.1))]
+    assert top[0] == [("quick_007", "placeholder_007", np.float32(0.9)),
+                      ("quick_003", "placeholder_003", np.float32(0.1))]
     assert top[1][0][1] == "placeholder_999" and len(photos.decode_predictions(scores)[0]) == 5  # Keras's top=5
     stamp = path.stat().st_mtime_ns
     assert photos.prepare_class_index("stand-in") == path and path.stat().st_mtime_ns == stamp  # written once
