@@ -17,11 +17,13 @@ if _env.tensorflow_imported():
     _env.check_keras2()
 
 from course_utils.course.report import comparison_table, record, record_figure  # noqa: E402
+from course_utils.errors import CourseError  # noqa: E402
 from course_utils.setup.env import KerasVersionError  # noqa: E402
 from course_utils.setup.lesson import start_lesson  # noqa: E402
 from course_utils.setup.profiles import ProfileError, resolve_profile  # noqa: E402
 
 __all__ = [
+    "CourseError",
     "KerasVersionError",
     "ProfileError",
     "comparison_table",
