@@ -109,9 +109,9 @@ CLASS_NAMES = cifar.CLASS_NAMES
 # CIFAR-10 (32x32 colour images, 10 classes) is loaded with
 # `tf.keras.datasets.cifar10.load_data()`. In the full profile `cifar.load`
 # calls it once the archive is downloaded and verified (offline, set
-# `CIFAR10_ARCHIVE`); in the quick profile it returns generated stand-ins the
-# same way. As in the lecture, the last 10% of the training images are held
-# out for validation.
+# `CIFAR10_ARCHIVE`); in the quick profile it returns generated stand-ins
+# the same way. As in the lecture, the last 10% of the
+# training images are held out for validation.
 
 # %%
 (x_train_all, y_train_all), (x_test, y_test) = cifar.load(

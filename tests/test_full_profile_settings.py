@@ -294,17 +294,14 @@ NOT_PINNED: dict[str, dict[str, str]] = {
     },
     "04": {
         "cactus_dir": "None: the learner's own copy, nothing to document",
-        "cactus_source": "a source name ('kaggle'), not a number",
         "num_images": "None: all 17,500 images, nothing to document",
     },
     "05": {
         "weights_file": "None: the learner's own copy, nothing to document",
         "cats_dogs": "None: the learner's own copy, nothing to document",
-        "catsdogs_source": "a source name ('download'), not a number",
         "num_images": "None: the whole archive, nothing to document",
     },
     "06": {
-        "cifar_source": "a source name ('keras'), not a number",
         "train_size": "None: all 50,000 training images, nothing to document",
         "test_size": "None: all 10,000 test images, nothing to document",
         "crop_train_limit": "None: no limit, nothing to document",
