@@ -156,7 +156,6 @@ LESSONS: dict[str, dict[str, Any]] = {
             # As many epochs with layers 8+ training as Part C has, so the two compare like for like.
             "fine_tune_epochs": 5,
             "batch_size": 64,
-            "class_index": "keras",  # the real imagenet_class_index.json (verified download)
             "num_images": None,
         },
         "quick": {
@@ -172,7 +171,6 @@ LESSONS: dict[str, dict[str, Any]] = {
             "batch_size": 8,
             # One epoch keeps the quick run under 90 s (an epoch with layers 8+ training costs about 7 s).
             "fine_tune_epochs": 1,
-            "class_index": "placeholder",  # generated names: no download, clearly not ImageNet's
             "num_images": 200,
         },
     },
