@@ -19,7 +19,7 @@ def figures(folder: Path) -> dict[tuple[str, str], object]:
     for path in sorted(folder.glob("lesson_*.json")):
         record = json.loads(path.read_text())
         for fig in record["figures"]:
-            timing = fig.get("unit") in TIMING_UNITS or fig["name"].endswith(("speedup", "_estimate_h"))
+            timing = fig.get("unit") in TIMING_UNITS or fig["name"].endswith(("speedup", "_estimate_h", "_epoch_ratio"))
             if not timing:
                 found[(record["lesson"], fig["name"])] = fig["value"]
     return found
