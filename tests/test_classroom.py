@@ -209,7 +209,7 @@ def test_a_lesson_runs_against_a_read_only_shared_folder_and_writes_nothing_ther
     dirs = lesson.cache_dirs("quick")
     env.set_cache_dirs(dirs["tfhub"], dirs["tfds"], dirs["keras_home"])
     hub.install_stand_in(HANDLE, dim=8)
-    downloads.fetch(asset_for(payload), shared / "downloads", local_copy=mine_copy, printer=lambda line: None)
+    downloads.fetch(asset_for(payload), shared / "downloads", local_copy=mine_copy)
     shutil.rmtree(shared / ".locks")  # the instructor's own lock files need not be shared
     make_read_only(shared)
     before = tree_state(shared)
@@ -272,7 +272,7 @@ def check_reads_and_lesson(shared, learner, home, build, payload, child_env, les
         import tensorflow_hub
         layer = tensorflow_hub.KerasLayer(HANDLE)
         out = layer(np.zeros([1, 32, 32, 3], "float32"))
-        path = downloads.fetch(asset_for({payload!r}), env.data_dir() / "downloads", printer=lambda line: None)
+        path = downloads.fetch(asset_for({payload!r}), env.data_dir() / "downloads")
         print(json.dumps({{"shape": list(out.shape), "download": str(path),
                            "hub": str(hub.cache_path(HANDLE).resolve())}}))
         """)]), env={**child_env, "PYTHONPATH": str(ROOT)}, cwd=home, capture_output=True, text=True, timeout=120)
