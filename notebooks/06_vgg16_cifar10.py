@@ -206,6 +206,9 @@ print("a 2x2 map after the bridge (7x7):\n", vgg16_bridge.AdaptiveAveragePooling
 
 # %%
 base_weights = weights.pretrained("vgg16_notop", cfg.source)  # a verified ImageNet file, or the stand-in
+# Seed here, just before the new layers get their starting weights: the run then starts the same
+# whether the base's weights were downloaded (or built) just now or were already on disk.
+tf.keras.utils.set_random_seed(cfg.seed)
 
 
 def build_model(size, source):
