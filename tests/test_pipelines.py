@@ -8,8 +8,6 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from course_utils.data.generated import make_images
-
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 from benchmarks import pipelines  # noqa: E402
@@ -17,8 +15,11 @@ from benchmarks import pipelines  # noqa: E402
 
 @pytest.fixture(scope="module")
 def arrays():
-    images, labels = make_images(20, (12, 16), 2, seed=0)
-    return images, labels.astype("int64")
+    """20 smooth 12x16 colour images (random 3x4 patterns, resized) and labels 0/1."""
+    rng = np.random.default_rng(0)
+    small = rng.integers(0, 256, (20, 3, 4, 3)).astype("float32")
+    images = np.clip(tf.image.resize(small, (12, 16)).numpy(), 0, 255).astype("uint8")
+    return images, rng.integers(0, 2, 20).astype("int64")
 
 
 def slices(arrays):
