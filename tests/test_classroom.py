@@ -146,7 +146,7 @@ def _as_instructor_then_learner(monkeypatch, shared: Path, mine: Path):
     return learner
 
 
-def test_a_feature_cache_entry_in_the_shared_folder_is_read_there(tmp_path, monkeypatch):
+def test_a_feature_cache_entry_in_the_shared_folder_is_read_there(tmp_path, monkeypatch, capsys):
     import tensorflow as tf
 
     from course_utils import features as fc
@@ -157,16 +157,18 @@ def test_a_feature_cache_entry_in_the_shared_folder_is_read_there(tmp_path, monk
                                     tf.keras.layers.GlobalAveragePooling2D()], name="tiny_backbone")
     backbone.trainable = False
     images, labels = make_images(24, 16, 3, seed=0)
-    data = (images.astype("float32") / 255.0, labels.astype("int64"))
+    images = images.astype("float32") / 255.0
     shared, mine = tmp_path / "shared", tmp_path / "mine"
     learner = _as_instructor_then_learner(monkeypatch, shared, mine)
-    built = fc.cached_features(backbone, data, batch_size=8, progress=False)
+    built, _ = fc.cached_predict(backbone, images, key="tiny images /255", labels=labels, batch_size=8)
+    assert "computed 24 feature rows" in capsys.readouterr().out
     before = tree_state(shared)
 
     learner()
-    hit = fc.cached_features(backbone, data, batch_size=8, progress=False)
-    assert hit.hit and hit.path == built.path and str(hit.path).startswith(str(shared))
-    assert np.array_equal(hit.features, built.features)
+    hit, hit_labels = fc.cached_predict(backbone, images, key="tiny images /255", labels=labels, batch_size=8)
+    said = capsys.readouterr().out
+    assert "read 24 feature rows from " + str(shared) in said and "computed" not in said
+    assert np.array_equal(hit, built) and np.array_equal(hit_labels, labels)
     assert tree_state(shared) == before and not (mine / "features").exists()
 
 
