@@ -235,3 +235,61 @@ def test_an_entry_in_the_shared_folder_is_read_there_and_nothing_is_written(extr
     assert str(features.filename).startswith(str(shared))
     np.testing.assert_array_equal(features, built)
     assert not (mine / "features").exists()
+
+
+# --- the key's parts, one behaviour each (mutation testing found these unheld) ----------------------
+
+class Scale(tf.keras.layers.Layer):
+    """A plain layer (no to_json: the key falls back to get_config) with a config JSON cannot hold."""
+
+    def __init__(self, factor, reverse_config=False, **kwargs):
+        super().__init__(**kwargs)
+        self.factor, self.reverse_config = factor, reverse_config
+
+    def call(self, inputs):
+        return inputs * self.factor
+
+    def get_config(self):
+        config = {**super().get_config(), "factor": self.factor}
+        return dict(reversed(config.items())) if self.reverse_config else config
+
+
+class Shift(Scale):
+    pass
+
+
+def test_a_plain_layer_is_keyed_by_its_class_and_config_in_any_key_order():
+    two, three = Scale(np.float32(2.0)), Scale(np.float32(3.0))  # np.float32: JSON needs repr for it
+    assert fc.architecture_digest(two) != fc.architecture_digest(three)
+    assert fc.architecture_digest(two) == fc.architecture_digest(Scale(np.float32(2.0), name="other_name"))
+    assert fc.architecture_digest(Shift(np.float32(2.0))) != fc.architecture_digest(two)  # same config, other class
+    assert fc.architecture_digest(Scale(np.float32(2.0), reverse_config=True)) == fc.architecture_digest(two)
+
+
+def _two_branches(first_is_max: bool):
+    inputs = tf.keras.Input((4, 4, 3))
+    average = tf.keras.layers.GlobalAveragePooling2D()(inputs)
+    largest = tf.keras.layers.GlobalMaxPooling2D()(inputs)
+    joined = tf.keras.layers.Concatenate()([largest, average] if first_is_max else [average, largest])
+    return tf.keras.Model(inputs, joined)
+
+
+def test_the_wiring_between_layers_is_part_of_the_key():
+    # the same layers in the same order, joined the other way round: other features, another key
+    assert fc.architecture_digest(_two_branches(True)) != fc.architecture_digest(_two_branches(False))
+    assert fc.architecture_digest(_two_branches(True)) == fc.architecture_digest(_two_branches(True))
+
+
+def test_labels_given_as_an_array_are_part_of_the_data_spec(arrays):
+    images, labels = arrays
+    with_labels = fc.entry_key(tf.keras.layers.Flatten(), images, "k", labels)["data"]
+    assert with_labels != fc.entry_key(tf.keras.layers.Flatten(), images, "k")["data"]
+    assert with_labels != fc.entry_key(tf.keras.layers.Flatten(), images, "k", labels[:-1])["data"]
+
+
+@pytest.mark.parametrize("key", ["", "   ", None])
+def test_a_missing_key_says_how_to_name_one(arrays, key):
+    with pytest.raises(fc.FeatureCacheError) as error:
+        fc.entry_key(tf.keras.layers.Flatten(), arrays[0], key)
+    assert str(error.value) == ("give key= a name for the data and its preprocessing, e.g. "
+                                "key='flowers train, 224 px, [-1, 1]'; change it when either changes")
