@@ -137,7 +137,8 @@ def test_the_notebook_shows_its_evaluation_and_the_comparison(course_run, output
 
 def test_the_lessons_steps_are_code_in_the_notebook(code):
     # cifar.load is tf.keras.datasets.cifar10.load_data() in the full profile (tests/test_cifar.py)
-    for step in ("= cifar.load(\n    cfg.source, local_copy=CIFAR10_ARCHIVE", "vgg16.preprocess_input", "vgg16.VGG16(include_top=False",
+    for step in ("= cifar.load(\n    cfg.source, local_copy=CIFAR10_ARCHIVE",
+                 "vgg16.preprocess_input", "vgg16.VGG16(include_top=False",
                  "vgg16.VGG16(include_top=True", "layer.trainable = False",
                  "tf.keras.optimizers.SGD(learning_rate=cfg.learning_rate, momentum=cfg.momentum)",
                  "tf.keras.callbacks.ReduceLROnPlateau(",

@@ -10,7 +10,6 @@ import json
 import sys
 from pathlib import Path
 
-
 TIMING_UNITS = ("s", "ms", "x", "h", "s/epoch", "images/s")
 
 
