@@ -12,8 +12,8 @@ InceptionV3 at 299, from ``tf.keras.applications``):
   training and validation images, from a cold cache, + every epoch of the
   head) against ONE warm backbone pass over the same images, like with like:
   both are ``backbone.predict`` over the same decoded batches, after the same
-  warm-up; the features are computed between two such passes, and the
-  faster pass is the one compared with;
+  warm-up; each is measured twice (the cold cache emptied before each of
+  its runs) and the faster run of each is compared;
 * the ratios against the course's targets, met or missed each, with the
   load average before and after and the CPU count beside the table.
 
@@ -242,13 +242,21 @@ def bench_backbone(spec: BackboneSpec, train_raw, valid_raw, args, cache_root: P
     print(f"  one warm backbone pass over {args.images + args.val} images: {first_pass[0]:.1f} s "
           f"({first_pass[1]:.1f} images/s)", flush=True)
 
-    # Cached: features once (a cold cache), right between the two warm passes it is compared with.
-    with Stopwatch() as features_clock:
-        train_f, train_y = feature_cache.cached_predict(backbone, train_batches, key=f"bench train {spec.size}",
-                                                        folder=cache_root)
-        valid_f, valid_y = feature_cache.cached_predict(backbone, valid_batches, key=f"bench valid {spec.size}",
-                                                        folder=cache_root)
-    result.features_s = features_clock.seconds
+    # Cached: the features from a cold cache, right after the first warm pass. Measured like the
+    # pass: twice (into an empty cache each time), the faster kept, so one stall of the machine
+    # weighs on neither side alone.
+    cold = []
+    for _ in range(2):
+        shutil.rmtree(cache_root, ignore_errors=True)
+        with Stopwatch() as features_clock:
+            train_f, train_y = feature_cache.cached_predict(backbone, train_batches, key=f"bench train {spec.size}",
+                                                            folder=cache_root)
+            valid_f, valid_y = feature_cache.cached_predict(backbone, valid_batches, key=f"bench valid {spec.size}",
+                                                            folder=cache_root)
+        cold.append(features_clock.seconds)
+    result.features_s = min(cold)
+    if max(cold) > 1.25 * result.features_s:
+        result.notes.append(f"the two cold-cache runs took {cold[0]:.1f} s and {cold[1]:.1f} s: the faster one is used")
     # The pass again, right after: the faster of the two is the physical limit compared with.
     second_pass = one_backbone_pass(backbone, [train_batches, valid_batches])
     print(f"  one warm backbone pass again: {second_pass[0]:.1f} s ({second_pass[1]:.1f} images/s)", flush=True)
