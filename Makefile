@@ -69,11 +69,11 @@ bench: $(STAMP)
 # some; offline autograding of a submitted notebook, NOTEBOOK=path [STUDENT=id].
 .PHONY: student autograde
 student: $(STAMP)
-	$(PY) -m course_utils.exercises.grading student $(if $(LESSONS),--lessons $(LESSONS))
+	$(PY) -m course_exercises.grading student $(if $(LESSONS),--lessons $(LESSONS))
 
 autograde: $(STAMP)
 	@test -n "$(NOTEBOOK)" || { echo "usage: make autograde NOTEBOOK=path/to/01_own_model_head_swap.ipynb [STUDENT=id]"; exit 2; }
-	$(PY) -m course_utils.exercises.grading autograde "$(NOTEBOOK)" --student "$(or $(STUDENT),student)"
+	$(PY) -m course_exercises.grading autograde "$(NOTEBOOK)" --student "$(or $(STUDENT),student)"
 
 # Instructors, a classroom (docs/INSTRUCTORS.md, "Classroom"): fill a shared data folder once. It runs
 # the lessons with COURSE_DATA_DIR=$(CLASSROOM_DATA), so every download, prepared data set and stand-in

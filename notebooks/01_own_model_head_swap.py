@@ -329,7 +329,7 @@ plots.plot_images(x_test[:10], [f"{p} ({c:.0%})" for p, c in zip(predicted[:10],
 import numpy as np
 import tensorflow as tf
 
-from course_utils.exercises.lesson01 import digit_cnn, ex1, ex2, ex3
+from course_exercises.lesson01 import digit_cnn, ex1, ex2, ex3
 
 # %% [markdown] nbgrader={"grade": false, "grade_id": "l01-ex1-task", "locked": true, "schema_version": 3, "solution": false, "task": false}
 # ### Exercise 1: freeze conv1 and conv2, and prove it

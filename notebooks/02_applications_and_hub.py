@@ -293,7 +293,7 @@ import numpy as np
 import tensorflow as tf
 import tensorflow_hub as hub
 
-from course_utils.exercises.lesson02 import ex1, ex2, ex3, example_logits, feature_module, inception_with_top
+from course_exercises.lesson02 import ex1, ex2, ex3, example_logits, feature_module, inception_with_top
 
 # %% [markdown] nbgrader={"grade": false, "grade_id": "l02-ex1-task", "locked": true, "schema_version": 3, "solution": false, "task": false}
 # ### Exercise 1: what does `include_top` add?

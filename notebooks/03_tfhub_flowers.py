@@ -596,7 +596,7 @@ fig = plots.plot_history(both_phases, phase_boundary=cfg.epochs,
 import numpy as np
 import tensorflow as tf
 
-from course_utils.exercises.lesson03 import CLASS_NAMES, ex1, ex2, ex3, example_logits, setup
+from course_exercises.lesson03 import CLASS_NAMES, ex1, ex2, ex3, example_logits, setup
 
 # %% [markdown] nbgrader={"grade": false, "grade_id": "l03-ex1-task", "locked": true, "schema_version": 3, "solution": false, "task": false}
 # ### Exercise 1: split strings

@@ -586,7 +586,7 @@ fig.tight_layout()
 import numpy as np
 import tensorflow as tf
 
-from course_utils.exercises.lesson04 import ex1, ex2, ex3, frozen_model, photo
+from course_exercises.lesson04 import ex1, ex2, ex3, frozen_model, photo
 
 # %% [markdown] nbgrader={"grade": false, "grade_id": "l04-ex1-task", "locked": true, "schema_version": 3, "solution": false, "task": false}
 # ### Exercise 1: the preprocessing VGG19 expects

@@ -530,7 +530,7 @@ print(f"estimate for the full schedule (two runs of {full.epochs} epochs of {ful
 # %% nbgrader={"grade": false, "grade_id": "l05-setup", "locked": true, "schema_version": 3, "solution": false, "task": false}
 import tensorflow as tf
 
-from course_utils.exercises.lesson05 import backbone, ex1, ex2, ex3, mixed7_features
+from course_exercises.lesson05 import backbone, ex1, ex2, ex3, mixed7_features
 
 # %% [markdown] nbgrader={"grade": false, "grade_id": "l05-ex1-task", "locked": true, "schema_version": 3, "solution": false, "task": false}
 # ### Exercise 1: cut at mixed6

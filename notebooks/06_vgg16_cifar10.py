@@ -607,7 +607,7 @@ pd.DataFrame({f"{cfg.small_size}x{cfg.small_size}": small_cost, f"{cfg.large_siz
 import numpy as np
 import tensorflow as tf
 
-from course_utils.exercises.lesson06 import ex1, ex2, ex3, transfer_model
+from course_exercises.lesson06 import ex1, ex2, ex3, transfer_model
 
 # %% [markdown] nbgrader={"grade": false, "grade_id": "l06-ex1-task", "locked": true, "schema_version": 3, "solution": false, "task": false}
 # ### Exercise 1: fc1 without the bridge

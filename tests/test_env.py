@@ -149,8 +149,8 @@ def test_checkout_keeps_data_and_build_in_the_checkout(monkeypatch):
     ("course_utils.setup.compat", "StackError", RuntimeError),
     ("course_utils.models", "LayerNotFoundError", LookupError),
     ("course_utils.models", "ModelFileError", FileNotFoundError),
-    ("course_utils.exercises", "ExerciseFailed", AssertionError),
-    ("course_utils.exercises.grading", "GradingError", RuntimeError),
+    ("course_exercises", "ExerciseFailed", AssertionError),
+    ("course_exercises.grading", "GradingError", RuntimeError),
     ("course_utils.course.runner", "NotebookTimeout", Exception),  # not TimeoutError: nbclient catches those
 ])
 def test_each_course_error_keeps_its_builtin_base_under_course_error(module, name, builtin):

@@ -31,7 +31,7 @@ def read_cells(lesson: str):
 
 
 def lesson_module(lesson: str):
-    return importlib.import_module(f"course_utils.exercises.lesson{lesson}")
+    return importlib.import_module(f"course_exercises.lesson{lesson}")
 
 
 def nbgrader_meta(cell) -> dict:
@@ -98,14 +98,14 @@ def test_cells_markdown_is_short(lesson):
 
 def test_exercise_modules_pass_ruff():
     ruff = Path(sys.executable).parent / "ruff"
-    result = subprocess.run([ruff, "check", "course_utils/exercises"], cwd=ROOT, capture_output=True, text=True)
+    result = subprocess.run([ruff, "check", "course_exercises"], cwd=ROOT, capture_output=True, text=True)
     assert result.returncode == 0, result.stdout[-3000:]
 
 
 # ------------------------------------------------------------------ the API
 @pytest.fixture
 def toy():
-    from course_utils.exercises import Exercise, Wrong
+    from course_exercises import Exercise, Wrong
 
     def checker(answer):
         if answer == 41:
@@ -142,7 +142,7 @@ def test_wrong_and_right_answers_print_what_is_wrong(toy, monkeypatch):
 
 @pytest.mark.parametrize("mode", ["autograde", "validate"])
 def test_under_nbgrader_wrong_or_missing_answers_raise(toy, monkeypatch, mode):
-    from course_utils.exercises import ExerciseFailed
+    from course_exercises import ExerciseFailed
 
     monkeypatch.setenv("NBGRADER_EXECUTION", mode)
     with pytest.raises(ExerciseFailed, match=r"^Exercise 00.1 \(toy\) - not yet: 41 is one short$"):
@@ -199,7 +199,7 @@ def solved(lesson: str) -> dict:
     if lesson not in _SOLVED:
         import tensorflow as tf
 
-        from course_utils.exercises import lesson02, lesson05
+        from course_exercises import lesson02, lesson05
 
         tf.keras.utils.set_random_seed(0)
         namespace: dict = {}
@@ -226,7 +226,7 @@ def test_solutions_pass_their_checks(lesson):
 def test_lesson01_wrong_answers():
     import tensorflow as tf
 
-    from course_utils.exercises.lesson01 import digit_cnn, ex1, ex2, ex3
+    from course_exercises.lesson01 import digit_cnn, ex1, ex2, ex3
 
     cnn = digit_cnn()  # the typo: nothing frozen
     assert message(ex1, 104_202, cnn).startswith("every layer still trains, conv1 and conv2 too.")
@@ -266,7 +266,7 @@ def test_lesson02_wrong_answers():
     import tensorflow as tf
     import tensorflow_hub as hub
 
-    from course_utils.exercises.lesson02 import ex1, ex2, ex3, example_logits, feature_module
+    from course_exercises.lesson02 import ex1, ex2, ex3, example_logits, feature_module
 
     with_top = solved("02")["with_top"]
     total = with_top.count_params()
@@ -306,7 +306,7 @@ def test_lesson02_wrong_answers():
 def test_lesson03_wrong_answers():
     import tensorflow as tf
 
-    from course_utils.exercises.lesson03 import CLASS_NAMES, ex1, ex2, ex3, example_logits, setup
+    from course_exercises.lesson03 import CLASS_NAMES, ex1, ex2, ex3, example_logits, setup
 
     assert message(ex1, ["train[:20]", "train[20:30]", "train[30:]"]) == (
         "'train[:20]' selects 20 examples by count; ask for percentages, e.g. 'train[:20%]'.")
@@ -354,7 +354,7 @@ def test_lesson03_wrong_answers():
 def test_lesson04_wrong_answers():
     import tensorflow as tf
 
-    from course_utils.exercises.lesson04 import ex1, ex2, ex3, frozen_model, photo
+    from course_exercises.lesson04 import ex1, ex2, ex3, frozen_model, photo
 
     x = photo().astype("float32")[None]
     assert message(ex1, x[0]).startswith("batch has no batch axis (224, 224, 3)")
@@ -392,7 +392,7 @@ def test_lesson04_wrong_answers():
 def test_lesson05_wrong_answers():
     import tensorflow as tf
 
-    from course_utils.exercises.lesson05 import ex1, ex2, ex3, mixed7_features, sample_batch
+    from course_exercises.lesson05 import ex1, ex2, ex3, mixed7_features, sample_batch
 
     pre_trained = solved("05")["pre_trained"]
 
@@ -446,7 +446,7 @@ def test_lesson05_wrong_answers():
 def test_lesson06_wrong_answers():
     import tensorflow as tf
 
-    from course_utils.exercises.lesson06 import ex1, ex2, ex3
+    from course_exercises.lesson06 import ex1, ex2, ex3
 
     assert message(ex1, 102_764_544) == (
         "102,764,544 is fc1 on a 7x7x512 map (25,088 values): that is 224x224 inputs, or 32x32 with the bridge. "
@@ -496,7 +496,7 @@ def test_lesson01_through_generate_assignment_and_autograde(tmp_path, monkeypatc
         pytest.fail("nbgrader is not installed: `make test` installs the grading extra (pip install -e '.[grading]')")
     import nbformat
 
-    from course_utils.exercises import grading
+    from course_exercises import grading
 
     monkeypatch.delenv("NBGRADER_EXECUTION", raising=False)
     nb = read_cells("01")

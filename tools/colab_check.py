@@ -95,7 +95,8 @@ class Steps:
 def build_wheel(steps: Steps, work: Path) -> Path:
     """The wheel of the current checkout (built from a copy, so the checkout gets no build/lib)."""
     source = work / "source"
-    shutil.copytree(ROOT / "course_utils", source / "course_utils", ignore=shutil.ignore_patterns("__pycache__"))
+    for package in ("course_utils", "course_exercises"):
+        shutil.copytree(ROOT / package, source / package, ignore=shutil.ignore_patterns("__pycache__"))
     for name in ("pyproject.toml", "README.md", "LICENSE"):
         shutil.copy(ROOT / name, source / name)
     steps.run("build the wheel", [sys.executable, "-m", "pip", "wheel", "--no-deps", "-q", "-w",

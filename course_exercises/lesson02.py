@@ -4,7 +4,7 @@ from __future__ import annotations
 import numpy as np
 import tensorflow as tf
 
-from course_utils.exercises import as_int, count_params, exercise, expect, judge, not_probabilities, require_model
+from course_exercises import as_int, count_params, exercise, expect, judge, not_probabilities, require_model
 
 FEATURES = 2048  # Inception-v3's feature vector
 

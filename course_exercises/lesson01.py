@@ -7,7 +7,7 @@ from __future__ import annotations
 import numpy as np
 import tensorflow as tf
 
-from course_utils.exercises import Wrong, as_int, count_params, exercise, expect, judge, not_probabilities, require_model
+from course_exercises import Wrong, as_int, count_params, exercise, expect, judge, not_probabilities, require_model
 
 LAYER_NAMES = ("add_channel", "conv1", "pool1", "conv2", "pool2", "conv3", "flatten", "digits")
 

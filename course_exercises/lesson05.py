@@ -4,7 +4,7 @@ from __future__ import annotations
 import numpy as np
 import tensorflow as tf
 
-from course_utils.exercises import Wrong, as_int, count_params, exercise, expect, judge, require_model
+from course_exercises import Wrong, as_int, count_params, exercise, expect, judge, require_model
 
 IMAGE_SIZE = 150
 

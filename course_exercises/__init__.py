@@ -3,7 +3,7 @@
 Each lesson module (``lesson01`` ... ``lesson06``) defines ``ex1``, ``ex2`` and ``ex3``, each with
 :func:`exercise` on its checker. In the notebook::
 
-    from course_utils.exercises.lesson01 import ex1, ex2, ex3
+    from course_exercises.lesson01 import ex1, ex2, ex3
     ex1.check(trainable_params, net)   # says what is right or what is wrong
     ex1.hint()                          # a nudge (ex1.hint(2): the next one)
     ex1.solution()                      # prints the code of a solution

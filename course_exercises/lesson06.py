@@ -6,7 +6,7 @@ import functools
 import numpy as np
 import tensorflow as tf
 
-from course_utils.exercises import Wrong, as_int, count_params, exercise, expect, judge, require_model
+from course_exercises import Wrong, as_int, count_params, exercise, expect, judge, require_model
 
 UNITS = 4096
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 import numpy as np
 import tensorflow as tf
 
-from course_utils.exercises import Wrong, exercise, expect, require_model
+from course_exercises import Wrong, exercise, expect, require_model
 
 NUM_FLOWERS = 3670
 # tf_flowers' label order (info.features["label"].names): not alphabetical.

@@ -6,7 +6,7 @@ import functools
 import numpy as np
 import tensorflow as tf
 
-from course_utils.exercises import Wrong, as_int, count_params, exercise, expect, judge, require_model
+from course_exercises import Wrong, as_int, count_params, exercise, expect, judge, require_model
 
 CAFFE_MEAN_BGR = (103.939, 116.779, 123.68)  # the ImageNet mean pixel VGG's Caffe weights were trained with
 

@@ -1,7 +1,7 @@
 """Instructors: student notebooks without solutions, and offline autograding, with nbgrader.
 
-    python -m course_utils.exercises.grading student [NOTEBOOK ...] [--lessons 01 03] [--out build/student]
-    python -m course_utils.exercises.grading autograde SUBMITTED.ipynb [--student NAME]
+    python -m course_exercises.grading student [NOTEBOOK ...] [--lessons 01 03] [--out build/student]
+    python -m course_exercises.grading autograde SUBMITTED.ipynb [--student NAME]
 
 nbgrader (``pip install -e ".[grading]"``) works in a *course directory* (``--course-dir``, default
 ``build/grading``): ``source/<assignment>/<notebook>.ipynb`` is the instructor's version, one assignment per
@@ -184,7 +184,7 @@ def _lesson_notebooks(lessons: list[str] | None) -> list[Path]:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m course_utils.exercises.grading", description=__doc__.split("\n")[0])
+    parser = argparse.ArgumentParser(prog="python -m course_exercises.grading", description=__doc__.split("\n")[0])
     parser.add_argument("--course-dir", type=Path, default=COURSE_DIR, help="nbgrader's course directory")
     parser.add_argument("--timeout", type=int, default=600, help="seconds per cell when autograding")
     sub = parser.add_subparsers(dest="command", required=True)
