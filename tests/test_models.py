@@ -37,29 +37,9 @@ def test_find_layer_wrong_type():
         models.find_layer(small_model(), 1.5)
 
 
-@pytest.mark.parametrize("outputs", [10, 15])
-def test_replace_head_output_size_and_shared_weights(outputs):
+def test_parameter_counts_of_a_frozen_model():
     model = small_model()
-    new = models.replace_head(model, outputs)
-    assert new.output_shape == (None, outputs)
-    assert new.layers[-2] is model.layers[-2]  # shared, not copied
-    x = np.ones((2, 4), "float32")
-    assert new(x).shape == (2, outputs)
-
-
-def test_replace_head_from_named_layer():
-    new = models.replace_head(small_model(), 2, from_layer="hidden1")
-    assert [layer.name for layer in new.layers][-2:] == ["hidden1", "new_head"]
-
-
-def test_cut_at():
-    cut = models.cut_at(small_model(), "hidden2")
-    assert cut.output_shape == (None, 6)
-
-
-def test_freeze_all_leaves_nothing_trainable():
-    model = small_model()
-    models.freeze_all(model)
+    model.trainable = False
     assert models.parameter_counts(model)["trainable"] == 0
     assert models.parameter_counts(model)["total"] == (4 * 8 + 8) + (8 * 6 + 6) + (6 * 3 + 3)
 
@@ -183,42 +163,6 @@ def test_find_layer_bad_name_of_a_big_model_shows_the_first_and_last_twenty():
 def test_error_classes_are_what_callers_catch():
     assert issubclass(models.LayerNotFoundError, LookupError)
     assert issubclass(models.ModelFileError, FileNotFoundError)
-
-
-def test_replace_head_is_a_new_named_model_with_a_linear_head_by_default():
-    model = small_model()
-    new = models.replace_head(model, 4)
-    assert new.name == "small_4way" and new.inputs[0] is model.inputs[0]
-    head = new.layers[-1]
-    assert head.name == "new_head" and head.activation is tf.keras.activations.linear
-    x = np.random.default_rng(0).normal(size=(5, 4)).astype("float32")
-    features = models.cut_at(model, -2)(x).numpy()
-    kernel, bias = head.get_weights()
-    np.testing.assert_allclose(new(x).numpy(), features @ kernel + bias, rtol=1e-5, atol=1e-6)
-
-
-def test_replace_head_takes_an_activation_a_name_and_another_layer():
-    new = models.replace_head(small_model(), 3, from_layer="hidden1", activation="softmax", name="flowers")
-    assert new.layers[-1].name == "flowers" and new.layers[-2].name == "hidden1"
-    assert new.layers[-1].get_weights()[0].shape == (8, 3)  # on hidden1's 8 features
-    out = new(np.ones((2, 4), "float32")).numpy()
-    np.testing.assert_allclose(out.sum(axis=1), 1.0, rtol=1e-6)
-
-
-def test_cut_at_ends_at_that_layer_and_is_named_after_it():
-    model = small_model()
-    cut = models.cut_at(model, 0)
-    assert cut.name == "small_to_hidden1" and cut.layers[-1] is model.layers[0]
-    x = np.ones((1, 4), "float32")
-    kernel, bias = model.layers[0].get_weights()
-    np.testing.assert_allclose(cut(x).numpy(), np.maximum(x @ kernel + bias, 0), rtol=1e-5, atol=1e-6)
-
-
-def test_freeze_all_sets_the_model_itself_not_trainable():
-    model = small_model()
-    models.freeze_all(model)
-    assert model.trainable is False and not model.trainable_weights
-    assert all(not layer.trainable for layer in model.layers)
 
 
 @pytest.mark.parametrize("n, flags", [(0, [True, True, True]), (1, [False, True, True]), (3, [False, False, False])])

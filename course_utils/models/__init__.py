@@ -1,8 +1,7 @@
-"""Model surgery and proofs: find layers, swap heads, count what trains.
+"""Proofs of the notebooks' own model surgery: find a layer, freeze the first n, *show* what trains.
 
-The notebooks keep the lesson's own code visible (the freezing loop, the
-head swap); these helpers do the same thing reusably and, above all, *show*
-which layers and how many parameters really train.
+The notebooks write the head swap, the cut and the freezing loop themselves; these helpers
+report which layers and how many parameters really train.
 """
 from __future__ import annotations
 
@@ -50,30 +49,6 @@ def find_layer(model, key: LayerKey):
         shown = ", ".join(names) if len(names) <= 40 else ", ".join(names[:20] + ["..."] + names[-20:])
         raise LayerNotFoundError(f"no layer named {key!r} in {model.name!r}; valid names: {shown}")
     raise TypeError(f"layer key must be an int index or a str name, not {type(key).__name__}")
-
-
-def replace_head(model, num_outputs: int, *, from_layer: LayerKey = -2, activation=None,
-                 name: str = "new_head"):
-    """A new functional model: ``model``'s inputs, features from ``from_layer``, a new Dense.
-
-    This is the lesson's head swap: ``Model(model.inputs, Dense(n)(features))``.
-    The layers are shared with ``model`` (and so are their weights).
-    """
-    keras = _keras()
-    features = find_layer(model, from_layer).output
-    outputs = keras.layers.Dense(num_outputs, activation=activation, name=name)(features)
-    return keras.Model(inputs=model.inputs, outputs=outputs, name=f"{model.name}_{num_outputs}way")
-
-
-def cut_at(model, layer: LayerKey):
-    """A model from ``model``'s inputs to ``layer``'s output (e.g. ``"mixed7"``)."""
-    target = find_layer(model, layer)
-    return _keras().Model(model.inputs, target.output, name=f"{model.name}_to_{target.name}")
-
-
-def freeze_all(model) -> None:
-    """``model.trainable = False``: every layer (and nested model) stops training."""
-    model.trainable = False
 
 
 def freeze_first(model, n: int) -> list[str]:
