@@ -151,8 +151,7 @@ info
 num_test_img = info.splits[cfg.split[0]].num_examples
 num_valid_img = info.splits[cfg.split[1]].num_examples
 num_train_img = info.splits[cfg.split[2]].num_examples
-counted = {"train": flowers.count_examples(train), "valid": flowers.count_examples(valid),
-           "test": flowers.count_examples(test)}
+counted = {name: sum(1 for _ in split) for name, split in [("train", train), ("valid", valid), ("test", test)]}
 assert counted == {"train": num_train_img, "valid": num_valid_img, "test": num_test_img}
 course_utils.record("num_train", num_train_img)
 course_utils.record("num_valid", num_valid_img)
@@ -182,7 +181,7 @@ fig = tfds.show_examples(train, info)
 # %%
 for i, (image, label) in enumerate(train.take(5)):
     print(f"Image {i + 1} shape: {image.shape} label: {label.numpy()} ({class_labels[label]})")
-shapes = flowers.image_shapes(train, 20)
+shapes = [tuple(image.shape) for image, _ in train.take(20)]
 course_utils.record("distinct_shapes_in_20", len(set(shapes)), note="of the first 20 training images")
 print(f"{len(set(shapes))} different shapes among the first 20 training images")
 
@@ -208,8 +207,13 @@ train_batches = train.shuffle(num_train_img // 4).map(format_224).batch(BATCH_SI
 validation_batches = valid.map(format_224).batch(BATCH_SIZE).prefetch(1)
 test_batches = test.map(format_224).batch(BATCH_SIZE).prefetch(1)
 
+
+def batch_sizes(num_images):  # what .batch(BATCH_SIZE) makes of them: the last batch may be short
+    return [min(BATCH_SIZE, num_images - start) for start in range(0, num_images, BATCH_SIZE)]
+
+
 for name, n in [("train", num_train_img), ("valid", num_valid_img), ("test", num_test_img)]:
-    print(f"[{cfg.profile} profile] {name:5s} {n:5d} images -> batches of {flowers.batch_layout(n, BATCH_SIZE)}")
+    print(f"[{cfg.profile} profile] {name:5s} {n:5d} images -> batches of {batch_sizes(n)}")
 
 # %% [markdown]
 # ## 4. Experiment 1: MobileNet-v2
@@ -386,7 +390,7 @@ assert np.isclose(mn_accuracy, evaluated)
 course_utils.record("test_predictions", len(test_labels), note="collected batch by batch")
 course_utils.record("test_batches", len(test_batches), note=f"batch size {BATCH_SIZE}")
 print(f"[{cfg.profile} profile] {len(test_labels)} test images in {len(test_batches)} batch(es) "
-      f"of {flowers.batch_layout(num_test_img, BATCH_SIZE)}; test accuracy {mn_accuracy:.3f} "
+      f"of {batch_sizes(num_test_img)}; test accuracy {mn_accuracy:.3f} "
       f"(evaluate: {evaluated:.3f})")
 
 first_batch = pd.DataFrame({"true": [class_labels[i] for i in first_labels.numpy()],

@@ -7,7 +7,6 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-import tensorflow as tf
 import tensorflow_datasets as tfds
 from PIL import Image
 from tensorflow_datasets.datasets.tf_flowers import tf_flowers_dataset_builder as real_tf_flowers
@@ -151,7 +150,7 @@ def test_a_local_copy_loads_through_the_notebooks_tfds_load_with_real_splits(fol
     assert info.name == "tf_flowers"
     assert info.features["label"].names == list(flowers.CLASS_NAMES)
     assert {s: info.splits[s].num_examples for s in SPLIT} == dict(zip(SPLIT, [3, 5, 22]))  # TFDS rounds 7.5 up
-    assert [flowers.count_examples(d) for d in (test, valid, train)] == [3, 5, 22]
+    assert [sum(1 for _ in d) for d in (test, valid, train)] == [3, 5, 22]
     seen = set()
     for image, label in test.concatenate(valid).concatenate(train):
         assert label_of(image) == flowers.CLASS_NAMES[int(label)]  # label order is tf_flowers'
@@ -201,7 +200,7 @@ def test_real_source_uses_an_already_downloaded_dataset_without_probing(folder, 
     monkeypatch.setattr(flowers, "_can_reach", lambda *a, **k: pytest.fail("must not probe the network"))
     assert flowers.load("real") == tfds_dir
     (test, valid, train), info = tfds_load(tfds_dir)
-    assert flowers.count_examples(test) == 3 and info.splits["train"].num_examples == 30
+    assert sum(1 for _ in test) == 3 and info.splits["train"].num_examples == 30
 
 
 def test_stand_in_source_is_prepared_the_same_way(tfds_dir, tmp_path, capsys):
@@ -213,7 +212,7 @@ def test_stand_in_source_is_prepared_the_same_way(tfds_dir, tmp_path, capsys):
     assert {s: info.splits[s].num_examples for s in SPLIT} == dict(zip(SPLIT, [10, 15, 75]))
     root = tmp_path / "data" / "quick" / "flower_photos"
     assert flowers.count_folder(root) == {name: 20 for name in flowers.CLASS_NAMES}
-    assert len(set(flowers.image_shapes(train, 10))) > 1
+    assert len({tuple(image.shape) for image, _ in train.take(10)}) > 1
 
 
 def test_progress_shows_tfds_own_bar_while_preparing_and_nothing_else(folder, tfds_dir, capsys):
@@ -292,26 +291,6 @@ def test_make_stand_in_never_overwrites_real_photos(folder):
 # --------------------------------------------------------------------------- pipeline
 
 
-def toy_dataset(n=23, seed=0):
-    """Supervised pairs with varying sizes; the label is written into the pixels."""
-    rng = np.random.default_rng(seed)
-    images = [np.full((int(rng.integers(10, 30)), int(rng.integers(10, 30)), 3), 10 * (i % 25), np.uint8) for i in range(n)]
-    return tf.data.Dataset.from_generator(
-        lambda: ((img, np.int64(i % 5)) for i, img in enumerate(images)),
-        output_signature=(tf.TensorSpec((None, None, 3), tf.uint8), tf.TensorSpec((), tf.int64)),
-    )
-
-
-def test_batch_layout_and_the_lessons_367():
-    assert flowers.batch_layout(367, 367) == [367]  # the test split in one batch
-    assert flowers.batch_layout(2752, 367) == [367] * 7 + [183]  # the full train split
-    assert flowers.batch_layout(367, 1024) == [367]
-    assert flowers.batch_layout(30, 16) == [16, 14]
-    assert flowers.batch_layout(0, 16) == []
-    with pytest.raises(ValueError):
-        flowers.batch_layout(10, 0)
-
-
 def test_the_real_split_sizes_are_367_551_2752():
     """What the notebook says about the full dataset, from TFDS's own split arithmetic."""
     from tensorflow_datasets.core import naming
@@ -325,16 +304,9 @@ def test_the_real_split_sizes_are_367_551_2752():
 
 def test_the_lessons_indexing_breaks_when_the_batch_exceeds_the_split():
     """Why 1024 'failed' in the lesson: first-batch labels indexed with range(BATCH_SIZE)."""
-    labels_of_first_batch = np.zeros(flowers.batch_layout(367, 1024)[0])
+    labels_of_first_batch = np.zeros(367)  # batch(1024) over the 367 test images: one batch of 367
     with pytest.raises(IndexError):
         [labels_of_first_batch[i] for i in range(1024)]
-
-
-def test_count_examples_and_image_shapes():
-    data = toy_dataset(7)
-    assert flowers.count_examples(data) == 7
-    shapes = flowers.image_shapes(data, 3)
-    assert len(shapes) == 3 and all(len(s) == 3 and s[-1] == 3 for s in shapes)
 
 
 def test_unreadable_photos_are_named_and_skipped_odd_ones_converted(folder, tfds_dir, capsys):
@@ -440,10 +412,6 @@ def test_can_reach_tries_https_for_five_seconds(monkeypatch):
     assert calls == [(("example.invalid", 443), 5.0)]
 
 
-def test_image_shapes_reads_five_by_default():
-    assert len(flowers.image_shapes(toy_dataset(7))) == 5
-
-
 def test_generated_flowers_seeds_draw_other_images_not_only_other_sizes(tmp_path):
     def pixels(seed):
         root = tmp_path / f"s{seed}" / "flower_photos"
@@ -497,8 +465,3 @@ def test_prepare_reads_a_classrooms_prepared_copy_or_names_the_missing_one(folde
     shutil.rmtree(own)
     assert flowers.prepare_local_flowers(folder, mine / "tfds") == shared / relative
     assert "prepared" not in capsys.readouterr().out and not own.exists()
-
-
-def test_batch_layout_message():
-    with pytest.raises(ValueError, match=r"^batch_size must be at least 1, got 0$"):
-        flowers.batch_layout(10, 0)

@@ -262,24 +262,3 @@ def load(source: str = "real", *, local_copy: str | Path | None = None, seed: in
             f"(about 220 MB, once): connect to the internet, or {_how_to_fix()}"
         )
     return base
-
-
-# --------------------------------------------------------------------------- the notebook's checks
-
-
-def count_examples(dataset) -> int:
-    """How many examples a dataset yields, by iterating it (the lesson's manual check)."""
-    return sum(1 for _ in dataset)
-
-
-def image_shapes(dataset, count: int = 5) -> list[tuple[int, ...]]:
-    """The shapes of the first ``count`` images of a supervised dataset."""
-    return [tuple(int(d) for d in image.shape) for image, _ in dataset.take(count)]
-
-
-def batch_layout(num_examples: int, batch_size: int) -> list[int]:
-    """The sizes of the batches ``batch(batch_size)`` makes of ``num_examples`` (last may be short)."""
-    if batch_size < 1:
-        raise ValueError(f"batch_size must be at least 1, got {batch_size}")
-    full, rest = divmod(num_examples, batch_size)
-    return [batch_size] * full + ([rest] if rest else [])
