@@ -356,30 +356,6 @@ def test_without_the_kaggle_package_the_message_lists_every_step(monkeypatch, no
         assert step in text, step
 
 
-def test_without_a_token_the_client_is_not_even_imported(monkeypatch, no_kaggle_token):
-    monkeypatch.setattr(cactus.importlib.util, "find_spec", lambda name: object())
-    monkeypatch.setitem(sys.modules, "kaggle", None)  # importing it would fail loudly
-    with pytest.raises(cactus.KaggleSetupError, match="No Kaggle API token was found"):
-        cactus.kaggle_api()
-
-
-def test_kaggle_credentials_are_found_where_the_client_looks(monkeypatch, no_kaggle_token):
-    assert cactus.kaggle_credentials() is None
-    token = no_kaggle_token / ".kaggle" / "kaggle.json"
-    token.parent.mkdir(parents=True)
-    token.write_text('{"username": "u", "key": "k"}')
-    assert cactus.kaggle_credentials() == str(token)
-    token.unlink()
-    config = no_kaggle_token / "elsewhere"
-    config.mkdir()
-    (config / "kaggle.json").write_text("{}")
-    monkeypatch.setenv("KAGGLE_CONFIG_DIR", str(config))
-    assert cactus.kaggle_credentials() == str(config / "kaggle.json")
-    monkeypatch.setenv("KAGGLE_USERNAME", "u")
-    monkeypatch.setenv("KAGGLE_KEY", "k")
-    assert cactus.kaggle_credentials() == "KAGGLE_USERNAME / KAGGLE_KEY"
-
-
 def _fake_kaggle_module(monkeypatch, authenticate):
     api_class = type("KaggleApi", (), {"authenticate": authenticate})
     extended = types.ModuleType("kaggle.api.kaggle_api_extended")
@@ -388,8 +364,6 @@ def _fake_kaggle_module(monkeypatch, authenticate):
                          ("kaggle.api.kaggle_api_extended", extended)]:
         monkeypatch.setitem(sys.modules, name, module)
     monkeypatch.setattr(cactus.importlib.util, "find_spec", lambda name: object())
-    monkeypatch.setenv("KAGGLE_USERNAME", "u")
-    monkeypatch.setenv("KAGGLE_KEY", "k")
     return api_class
 
 
@@ -544,23 +518,6 @@ def test_generated_data_is_built_in_a_hidden_part_folder_beside_it_and_a_failure
     assert list((tmp_path / "other").iterdir()) == []
 
 
-def test_kaggle_credentials_other_places(monkeypatch, no_kaggle_token):
-    monkeypatch.setenv("KAGGLE_USERNAME", "u")  # a name without a key is no token
-    assert cactus.kaggle_credentials() is None
-    monkeypatch.setenv("KAGGLE_API_TOKEN", "t")
-    assert cactus.kaggle_credentials() == "KAGGLE_API_TOKEN"
-    monkeypatch.delenv("KAGGLE_API_TOKEN")
-    default_config = no_kaggle_token / ".config" / "kaggle"
-    default_config.mkdir(parents=True)
-    (default_config / "access_token").write_text("t")
-    assert cactus.kaggle_credentials() == str(default_config / "access_token")
-    xdg = no_kaggle_token / "xdg"
-    (xdg / "kaggle").mkdir(parents=True)
-    (xdg / "kaggle" / "kaggle.json").write_text("{}")
-    monkeypatch.setenv("XDG_CONFIG_HOME", str(xdg))
-    assert cactus.kaggle_credentials() == str(xdg / "kaggle" / "kaggle.json")
-
-
 def test_kaggle_api_looks_for_the_kaggle_package_and_says_what_is_missing(monkeypatch, no_kaggle_token):
     asked = []
     monkeypatch.setattr(cactus.importlib.util, "find_spec", lambda name: asked.append(name))
@@ -568,10 +525,18 @@ def test_kaggle_api_looks_for_the_kaggle_package_and_says_what_is_missing(monkey
         cactus.kaggle_api()
     assert asked == ["kaggle"]
     assert str(err.value).startswith("The `kaggle` package is not installed. The full profile downloads")
-    monkeypatch.setattr(cactus.importlib.util, "find_spec", lambda name: object())
+
+
+def test_without_a_token_the_clients_exit_becomes_the_setup_steps(monkeypatch, no_kaggle_token, capsys):
+    def exit_as_the_client_does(self):  # kaggle 2.x: prints where it looked, then exit(1)
+        print("Could not find kaggle.json. Make sure it's located in /home/u/.config/kaggle.")
+        raise SystemExit(1)
+
+    _fake_kaggle_module(monkeypatch, exit_as_the_client_does)
     with pytest.raises(cactus.KaggleSetupError) as err:
         cactus.kaggle_api()
-    assert str(err.value).startswith("No Kaggle API token was found. ")
+    assert str(err.value).startswith("No Kaggle API token was found (the client says above where it looked). ")
+    assert "Create New Token" in str(err.value) and "Could not find kaggle.json" in capsys.readouterr().out
 
 
 def test_setup_message_steps_read_as_written():

@@ -264,35 +264,19 @@ def setup_message(reason: str) -> str:
     )
 
 
-def kaggle_credentials() -> str | None:
-    """Where a Kaggle API token was found (environment or kaggle.json), or ``None``."""
-    if os.environ.get("KAGGLE_USERNAME") and os.environ.get("KAGGLE_KEY"):
-        return "KAGGLE_USERNAME / KAGGLE_KEY"
-    if os.environ.get("KAGGLE_API_TOKEN"):
-        return "KAGGLE_API_TOKEN"
-    home = Path.home()
-    folders = [os.environ.get("KAGGLE_CONFIG_DIR"), home / ".kaggle",
-               Path(os.environ.get("XDG_CONFIG_HOME") or home / ".config") / "kaggle"]
-    for folder in folders:
-        if folder and (Path(folder) / "kaggle.json").is_file():
-            return str(Path(folder) / "kaggle.json")
-        if folder and (Path(folder) / "access_token").is_file():
-            return str(Path(folder) / "access_token")
-    return None
-
-
 def kaggle_api():
     """An authenticated ``KaggleApi``; :class:`KaggleSetupError` with the steps when that cannot be."""
     if importlib.util.find_spec("kaggle") is None:
         raise KaggleSetupError(setup_message("The `kaggle` package is not installed"))
-    if kaggle_credentials() is None:
-        raise KaggleSetupError(setup_message("No Kaggle API token was found"))
     try:
         from kaggle.api.kaggle_api_extended import KaggleApi  # importing kaggle signs in already
 
         api = KaggleApi()
         api.authenticate()
-    except (Exception, SystemExit) as err:  # the client exits on some credential errors
+    except SystemExit:  # no token: the client prints where it looked for one, then exits
+        raise KaggleSetupError(setup_message("No Kaggle API token was found (the client says above where it "
+                                             "looked)")) from None
+    except Exception as err:
         raise KaggleSetupError(setup_message(f"The Kaggle client could not sign in ({err})")) from None
     return api
 
