@@ -12,9 +12,9 @@ def test_make_images_shapes_and_types():
     assert labels.shape == (30,) and set(labels) == {0, 1, 2}
 
 
-def test_make_images_rectangular_and_grey():
-    images, _ = generated.make_images(4, (16, 20), 2, channels=1)
-    assert images.shape == (4, 16, 20, 1)
+def test_make_images_rectangular():
+    images, _ = generated.make_images(4, (16, 20), 2)
+    assert images.shape == (4, 16, 20, 3)
 
 
 def test_imbalance_gives_exact_proportions():
@@ -222,38 +222,20 @@ def test_a_refused_mnist_copy_says_where_the_checksum_comes_from(tmp_path, monke
     assert "(expected values: the file_hash in tf_keras/datasets/mnist.py)" in str(err.value)
 
 
-def test_write_image_folder_adds_to_a_folder_and_writes_grey_images(tmp_path):
-    grey, labels = generated.make_images(4, 8, 2, channels=1, seed=2)
-    assert generated.write_image_folder(tmp_path, grey[:2], labels[:2], ["a", "b"]) == {
-        "a": int((labels[:2] == 0).sum()), "b": int((labels[:2] == 1).sum())}
-    generated.write_image_folder(tmp_path, grey[2:], labels[2:], ["a", "b"], ext="png", start_index=2)  # same folders again
-    files = sorted(tmp_path.glob("*/*.png"))
-    assert len(list(tmp_path.glob("*/*"))) == 4 and len(files) == 2
-    for path in files:  # lossless: the grey pixels as generated
-        index = int(path.stem.split(".")[1])
-        with Image.open(path) as image:
-            assert image.mode == "L"
-            np.testing.assert_array_equal(np.asarray(image), grey[index][..., 0])
-
-
 # make_images is deterministic: these hashes pin the quick profile's generated pixels (numpy 2.4.6, the course's pin).
 RECORDED_RGB = "4050dec4212aed34682f6f5df24985f45c7d936dd7e172f611bba52984d6cf88"
-RECORDED_GREY = "bee5ec2df9aa178d1ca4866acb27e41ab9ba1b46e8ff546b876eff95eeceb8ab"
 
 
-def test_make_images_is_recorded_for_colour_and_grey():
+def test_make_images_is_recorded():
     import hashlib
 
     rgb, labels = generated.make_images(6, (5, 7), 4, seed=0)
     assert (hashlib.sha256(rgb.tobytes()).hexdigest(), labels.tolist()) == (RECORDED_RGB, [1, 0, 3, 2, 0, 0])
-    grey, labels = generated.make_images(4, 6, 2, channels=1, seed=1)
-    assert (hashlib.sha256(grey.tobytes()).hexdigest(), labels.tolist()) == (RECORDED_GREY, [0, 0, 1, 1])
-    assert all(len(np.unique(image)) > 1 for image in grey)  # each grey image is a picture, not one value
 
 
 def test_make_images_defaults_and_smallest_sizes():
     images, labels = generated.make_images(4)
-    expected, expected_labels = generated.make_images(4, 32, 2, signal=1.0, channels=3, seed=0)
+    expected, expected_labels = generated.make_images(4, 32, 2, signal=1.0, seed=0)
     np.testing.assert_array_equal(images, expected)
     assert images.shape == (4, 32, 32, 3) and labels.tolist() == expected_labels.tolist()
     assert generated.make_images(1, 8, 2)[0].shape == (1, 8, 8, 3)  # one image is enough

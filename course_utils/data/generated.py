@@ -24,21 +24,10 @@ class DataLayoutError(CourseError, ValueError):
     """Data on disk that does not have the layout a loader expects."""
 
 
-def class_proportions(num_classes: int, imbalance: Sequence[float] | None) -> np.ndarray:
-    if imbalance is None:
-        return np.full(num_classes, 1.0 / num_classes)
-    weights = np.asarray(imbalance, dtype=float)
-    if weights.shape != (num_classes,) or np.any(weights < 0) or weights.sum() <= 0:
-        raise ValueError(
-            f"imbalance must give {num_classes} non-negative weights, got {list(imbalance)}"
-        )
-    return weights / weights.sum()
-
-
 def make_images(num_images: int, image_size: int | tuple[int, int] = 32, num_classes: int = 2,
                 *, imbalance: Sequence[float] | None = None, signal: float = 1.0,
-                channels: int = 3, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
-    """Generated uint8 images ``[N, H, W, channels]`` and int labels ``[N]``.
+                seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
+    """Generated uint8 RGB images ``[N, H, W, 3]`` and int labels ``[N]``.
 
     ``imbalance`` gives relative class weights (``[1, 3]`` for about 25% / 75%);
     the counts are exact, then shuffled. ``signal`` scales how strongly the
@@ -47,8 +36,11 @@ def make_images(num_images: int, image_size: int | tuple[int, int] = 32, num_cla
     if num_images < 1 or num_classes < 2:
         raise ValueError("need at least 1 image and 2 classes")
     height, width = (image_size, image_size) if isinstance(image_size, int) else image_size
+    weights = np.asarray([1] * num_classes if imbalance is None else imbalance, dtype=float)
+    if weights.shape != (num_classes,) or np.any(weights < 0) or weights.sum() <= 0:
+        raise ValueError(f"imbalance must give {num_classes} non-negative weights, got {list(imbalance)}")
     rng = np.random.default_rng(seed)
-    proportions = class_proportions(num_classes, imbalance)
+    proportions = weights / weights.sum()
     counts = np.floor(proportions * num_images).astype(int)
     counts[np.argmax(proportions)] += num_images - counts.sum()
     labels = np.repeat(np.arange(num_classes), counts)
@@ -57,7 +49,7 @@ def make_images(num_images: int, image_size: int | tuple[int, int] = 32, num_cla
     yy, xx = np.mgrid[0:height, 0:width].astype(np.float32)
     yy /= max(height - 1, 1)
     xx /= max(width - 1, 1)
-    images = np.empty((num_images, height, width, channels), dtype=np.uint8)
+    images = np.empty((num_images, height, width, 3), dtype=np.uint8)
     for i, label in enumerate(labels):
         hue = label / num_classes
         colour = np.array(colorsys.hsv_to_rgb(hue, 0.75, 0.9), dtype=np.float32)
@@ -69,17 +61,13 @@ def make_images(num_images: int, image_size: int | tuple[int, int] = 32, num_cla
         base = rng.uniform(0.25, 0.6, size=3).astype(np.float32)
         pattern = base + signal * (colour - base)[None, None, :] * (0.6 + 0.4 * stripes[..., None])
         noise = rng.normal(0.0, 0.12, size=(height, width, 3))
-        rgb = np.clip(pattern * brightness + noise, 0.0, 1.0)
-        if channels == 1:
-            rgb = rgb.mean(axis=-1, keepdims=True)
-        images[i] = (rgb * 255).astype(np.uint8)
+        images[i] = (np.clip(pattern * brightness + noise, 0.0, 1.0) * 255).astype(np.uint8)
     return images, labels
 
 
 def write_image_folder(root: str | Path, images: np.ndarray, labels: np.ndarray,
-                       class_names: Sequence[str], *, ext: str = "jpg",
-                       start_index: int = 0) -> dict[str, int]:
-    """Write ``root/<class name>/<class>_<n>.<ext>``; returns the count per class."""
+                       class_names: Sequence[str]) -> dict[str, int]:
+    """Write ``root/<class name>/<class name>.<n>.jpg``; returns the count per class."""
     from PIL import Image
 
     root = Path(root)
@@ -88,8 +76,7 @@ def write_image_folder(root: str | Path, images: np.ndarray, labels: np.ndarray,
         (root / name).mkdir(parents=True, exist_ok=True)
     for i, (image, label) in enumerate(zip(images, labels)):
         name = class_names[int(label)]
-        pil = Image.fromarray(image[..., 0] if image.shape[-1] == 1 else image)
-        pil.save(root / name / f"{name}.{start_index + i:05d}.{ext}", quality=95)
+        Image.fromarray(image).save(root / name / f"{name}.{i:05d}.jpg", quality=95)
         counts[name] += 1
     return counts
 
