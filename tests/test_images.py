@@ -56,12 +56,6 @@ def test_load_rgb_resizes(folder):
     assert images.load_rgb(folder / "good.jpg", size=(8, 6)).shape == (6, 8, 3)
 
 
-def test_normalise_to_jpeg(folder):
-    out = images.normalise_to_jpeg(folder / "cmyk.jpg", folder / "cmyk_rgb.jpg")
-    assert Image.open(out).mode == "RGB"
-    assert not list(folder.glob("*.part"))
-
-
 def test_clean_view_keeps_good_converts_odd_and_skips_bad(folder, tmp_path_factory, capsys):
     target = tmp_path_factory.mktemp("views") / "checked"
     before = {p.name: p.read_bytes() for p in folder.iterdir()}
@@ -257,18 +251,17 @@ def test_resize_takes_width_then_height_as_pillow_does(tmp_path):
     np.testing.assert_array_equal(images.load_rgb(tmp_path / "c.png", size=(8, 6)), expected)
 
 
-def test_normalise_to_jpeg_writes_the_rgb_pixels_at_quality_95(tmp_path):
+def test_a_converted_image_is_written_as_the_rgb_pixels_at_jpeg_quality_95(tmp_path):
     import io
 
     rgba = np.random.default_rng(4).integers(0, 255, (16, 16, 4), dtype=np.uint8)
-    Image.fromarray(rgba).save(tmp_path / "a.png")
-    (tmp_path / "a.jpg").write_bytes(b"an older copy")
-    out = images.normalise_to_jpeg(tmp_path / "a.png", str(tmp_path / "a.jpg"))
-    assert out == tmp_path / "a.jpg"
+    (tmp_path / "mine").mkdir()
+    Image.fromarray(rgba).save(tmp_path / "mine" / "a.png")
+    view, _ = images.clean_view(tmp_path / "mine", tmp_path / "view")
     expected = io.BytesIO()
-    Image.fromarray(images.load_rgb(tmp_path / "a.png")).save(expected, format="JPEG", quality=95)
-    assert out.read_bytes() == expected.getvalue()
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["a.jpg", "a.png"]
+    Image.fromarray(images.load_rgb(tmp_path / "mine" / "a.png")).save(expected, format="JPEG", quality=95)
+    assert (view / "a.jpg").read_bytes() == expected.getvalue()
+    assert _view_files(view) == ["a.jpg"]
 
 
 @pytest.fixture
@@ -365,10 +358,10 @@ def test_clean_view_of_nothing_into_a_folder_that_does_not_exist_yet(nested, tmp
 
 
 def test_a_failed_clean_view_leaves_no_staging_folder_and_no_view(nested, tmp_path, monkeypatch):
-    def broken(source, target):
+    def broken(path):
         raise OSError("disk full")
 
-    monkeypatch.setattr(images, "normalise_to_jpeg", broken)
+    monkeypatch.setattr(images, "load_rgb", broken)
     target = tmp_path / "views" / "checked"
     target.parent.mkdir()
     with pytest.raises(OSError, match="disk full"):

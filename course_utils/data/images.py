@@ -93,18 +93,6 @@ def load_rgb(path: str | Path, size: tuple[int, int] | None = None) -> np.ndarra
         return np.asarray(rgb, dtype=np.uint8)
 
 
-def normalise_to_jpeg(source: str | Path, target: str | Path) -> Path:
-    """Write ``source`` as an RGB JPEG at ``target``, for pipelines that decode JPEG only.
-
-    Written in place: :func:`clean_view`, its caller, builds in a staging folder.
-    """
-    from PIL import Image
-
-    target = Path(target)
-    Image.fromarray(load_rgb(source)).save(target, format="JPEG", quality=95)
-    return target
-
-
 def clean_view(source: str | Path, target: str | Path, *,
                files: Iterable[str | Path] | None = None) -> tuple[Path, ScanResult]:
     """A copy of the folder tree at ``source`` that holds only readable RGB images.
@@ -116,6 +104,8 @@ def clean_view(source: str | Path, target: str | Path, *,
     folder renamed into place when complete); an older view at ``target`` is replaced.
     ``files`` limits the view to those files under ``source``.
     """
+    from PIL import Image
+
     source, target = Path(source), Path(target)
     if files is None:
         files = sorted(p for p in source.rglob("*")
@@ -127,8 +117,8 @@ def clean_view(source: str | Path, target: str | Path, *,
         for path in result.good:
             out = staging / path.relative_to(source)
             out.parent.mkdir(parents=True, exist_ok=True)
-            if path in result.converted:
-                normalise_to_jpeg(path, out.with_suffix(".jpg"))
+            if path in result.converted:  # as a JPEG: tf.data pipelines may decode JPEG only
+                Image.fromarray(load_rgb(path)).save(out.with_suffix(".jpg"), format="JPEG", quality=95)
             else:
                 try:
                     out.symlink_to(path.resolve())
