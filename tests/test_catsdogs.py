@@ -159,8 +159,8 @@ def test_generated_counts_split_two_to_one():
 
 def test_generated_counts_at_the_smallest_size():
     assert catsdogs.generated_counts(4) == {"train": {"cats": 1, "dogs": 1}, "validation": {"cats": 1, "dogs": 1}}
-    assert catsdogs.generated_counts(40, validation_fraction=0.5) == {
-        "train": {"cats": 10, "dogs": 10}, "validation": {"cats": 10, "dogs": 10}}
+    assert catsdogs.generated_counts(41) == {  # 13.7 validation images round to 14, the rest to an even 26
+        "train": {"cats": 13, "dogs": 13}, "validation": {"cats": 7, "dogs": 7}}
 
 
 def test_generated_defaults_are_150_pixels_and_seed_0(tmp_path):
@@ -177,15 +177,15 @@ def test_generated_defaults_are_150_pixels_and_seed_0(tmp_path):
             assert a.read_bytes() == b.read_bytes() != c.read_bytes()  # seeded: the same images every time
 
 
-def test_generated_set_uses_the_size_the_fraction_and_rebuilds_when_images_are_missing(tmp_path):
+def test_generated_set_uses_the_size_and_rebuilds_when_images_are_missing(tmp_path):
     from PIL import Image
 
-    root = catsdogs.make_stand_in(tmp_path / "set", 12, image_size=40, validation_fraction=0.5)
-    assert catsdogs.count_images(root) == {"train": {"cats": 3, "dogs": 3}, "validation": {"cats": 3, "dogs": 3}}
+    root = catsdogs.make_stand_in(tmp_path / "set", 12, image_size=40)
+    assert catsdogs.count_images(root) == {"train": {"cats": 4, "dogs": 4}, "validation": {"cats": 2, "dogs": 2}}
     assert Image.open(catsdogs.list_images(root, "train")[0][0]).size == (40, 40)
     sorted((root / "train" / "dogs").iterdir())[0].unlink()  # same settings, one image gone: built again
-    catsdogs.make_stand_in(tmp_path / "set", 12, image_size=40, validation_fraction=0.5)
-    assert catsdogs.count_images(root)["train"] == {"cats": 3, "dogs": 3}
+    catsdogs.make_stand_in(tmp_path / "set", 12, image_size=40)
+    assert catsdogs.count_images(root)["train"] == {"cats": 4, "dogs": 4}
 
 
 def test_generated_set_is_built_in_a_hidden_folder_beside_it_and_a_failure_leaves_nothing(tmp_path, monkeypatch):

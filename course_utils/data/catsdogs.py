@@ -187,9 +187,9 @@ def _learners_folder(local: Path, folder: Path) -> Path:
     return root
 
 
-def generated_counts(num_images: int, validation_fraction: float = 1 / 3) -> dict[str, dict[str, int]]:
-    """How :func:`make_stand_in` splits ``num_images`` (balanced classes)."""
-    validation = int(round(num_images * validation_fraction / 2)) * 2
+def generated_counts(num_images: int) -> dict[str, dict[str, int]]:
+    """How :func:`make_stand_in` splits ``num_images``: a third for validation, as the real set; balanced classes."""
+    validation = int(round(num_images / 3 / 2)) * 2
     train = (num_images - validation) // 2 * 2
     if train < 2 or validation < 2:
         raise ValueError(f"num_images={num_images} is too small: need at least 2 images per split")
@@ -197,15 +197,14 @@ def generated_counts(num_images: int, validation_fraction: float = 1 / 3) -> dic
             "validation": {"cats": validation // 2, "dogs": validation // 2}}
 
 
-def make_stand_in(root: str | Path, num_images: int, *, image_size: int = 150, seed: int = 0,
-                  validation_fraction: float = 1 / 3) -> Path:
+def make_stand_in(root: str | Path, num_images: int, *, image_size: int = 150, seed: int = 0) -> Path:
     """Generated two-class JPEGs in the cats_and_dogs_filtered layout at ``root``; returns ``root``.
 
     The classes differ in colour and stripe direction (:func:`course_utils.data.generated.make_images`);
     train and validation come from different seeds. Built once (:func:`files.build_once`), again
     when the settings change.
     """
-    counts = generated_counts(num_images, validation_fraction)
+    counts = generated_counts(num_images)
     marker = (
         f"Generated stand-in for cats_and_dogs_filtered (course quick profile): NOT cats and dogs.\n"
         f"num_images={num_images} image_size={image_size} seed={seed} counts={counts}\n"
