@@ -249,13 +249,6 @@ def test_keras_home_defaults_to_the_data_folder_and_options_reach_the_download(t
 
 # --- statistics, preprocessing, the pipeline ------------------------------------------------------
 
-def test_caffe_preprocess_with_shows_its_mean():
-    one = cifar.caffe_preprocess_with((0.5, 0.4, 0.3))
-    assert "mean_bgr=(76.5, 102.0, 127.5)" in repr(one)  # BGR, 0-255
-    np.testing.assert_allclose(cifar.subtract_mean_bgr(np.zeros((1, 3), np.float32), (1.0, 2.0, 3.0)),
-                               [[-1.0, -2.0, -3.0]])
-
-
 def test_prepare_images_on_one_image_matches_the_batch_pipeline():
     from tensorflow.keras.applications import vgg16
 

@@ -6,7 +6,6 @@ it *is* that call, once the archive sits verified where Keras looks for it (tf_k
 """
 from __future__ import annotations
 
-import functools
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
@@ -113,19 +112,10 @@ def channel_stats(images: np.ndarray, chunk: int = 5000) -> tuple[np.ndarray, np
 
 
 def caffe_preprocess_with(mean_rgb: Sequence[float]) -> Callable:
-    """``vgg16.preprocess_input`` (BGR, 0-255, minus a mean pixel) with *your* mean, given in [0, 1] RGB.
-
-    E.g. the dataset's own from :func:`channel_stats`; NumPy arrays or tensors. A
-    ``functools.partial``, so its ``repr`` shows the mean.
-    """
-    mean_bgr = tuple(float(v) for v in np.asarray(mean_rgb, dtype=np.float64)[::-1] * 255.0)
-    return functools.partial(subtract_mean_bgr, mean_bgr=mean_bgr)
-
-
-def subtract_mean_bgr(images, mean_bgr: Sequence[float]):
-    """RGB images in 0-255 to BGR minus ``mean_bgr`` (Caffe style; NumPy arrays or tensors)."""
-    images = images[..., ::-1]  # RGB -> BGR
-    return images - np.asarray(mean_bgr, dtype=np.float32)
+    """``vgg16.preprocess_input`` (RGB 0-255 to BGR minus a mean pixel) with *your* mean, given in [0, 1] RGB
+    (e.g. the dataset's own from :func:`channel_stats`); for NumPy arrays or tensors."""
+    mean_bgr = (np.asarray(mean_rgb, dtype=np.float64)[::-1] * 255.0).astype(np.float32)
+    return lambda images: images[..., ::-1] - mean_bgr
 
 
 def image_dataset(images: np.ndarray, labels: np.ndarray | None = None, *, image_size: int, batch_size: int,
