@@ -7,13 +7,14 @@ message that says to restart the kernel.
 from __future__ import annotations
 
 import os as _os
+import sys as _sys
 
 from course_utils.setup import env as _env
 
-_env.use_legacy_keras()
+_os.environ["TF_USE_LEGACY_KERAS"] = "1"
 if _os.environ.get("COURSE_OFFLINE") == "1":
     _env.block_network()
-if _env.tensorflow_imported():
+if "tensorflow" in _sys.modules:
     _env.check_keras2()
 
 from course_utils.course.report import comparison_table, record, record_figure  # noqa: E402

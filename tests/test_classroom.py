@@ -208,8 +208,7 @@ def test_a_lesson_runs_against_a_read_only_shared_folder_and_writes_nothing_ther
     mine_copy.write_bytes(payload)
     monkeypatch.setenv("COURSE_DATA_DIR", str(shared))
     monkeypatch.delenv(env.SHARED_DATA_VAR, raising=False)
-    dirs = lesson.cache_dirs("quick")
-    env.set_cache_dirs(dirs["tfhub"], dirs["tfds"], dirs["keras_home"])
+    lesson.use_cache_dirs("quick")
     hub.install_stand_in(HANDLE, dim=8)
     downloads.fetch(asset_for(payload), shared / "downloads", local_copy=mine_copy)
     shutil.rmtree(shared / ".locks")  # the instructor's own lock files need not be shared
@@ -268,8 +267,7 @@ def check_reads_and_lesson(shared, learner, home, build, payload, child_env, les
         from course_utils.setup import env, lesson
         from course_utils.models import hub
         from tests.test_classroom import asset_for, HANDLE
-        dirs = lesson.cache_dirs("quick")
-        env.set_cache_dirs(dirs["tfhub"], dirs["tfds"], dirs["keras_home"])
+        lesson.use_cache_dirs("quick")
         hub.prepare_handle(HANDLE, "stand-in", dim=8)
         import tensorflow_hub
         layer = tensorflow_hub.KerasLayer(HANDLE)

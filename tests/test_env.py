@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from course_utils.setup import env
-from course_utils.setup.lesson import cache_dirs
+from course_utils.setup.lesson import cache_dirs, use_cache_dirs
 
 
 def _run(code: str, **extra_env) -> subprocess.CompletedProcess:
@@ -19,7 +19,7 @@ def _run(code: str, **extra_env) -> subprocess.CompletedProcess:
 
 def test_importing_the_package_sets_legacy_keras():
     assert os.environ["TF_USE_LEGACY_KERAS"] == "1"
-    assert env.keras_flavour() == "keras2"
+    env.check_keras2()  # tf.keras is tf_keras here
 
 
 def test_keras3_already_imported_gives_the_restart_message():
@@ -33,9 +33,9 @@ def test_keras3_already_imported_gives_the_restart_message():
 def test_tensorflow_imported_with_legacy_flag_is_accepted():
     result = _run("import os; os.environ['TF_USE_LEGACY_KERAS'] = '1'\n"
                   "import tensorflow as tf\nfrom tensorflow.keras import layers\n"
-                  "import course_utils\nfrom course_utils.setup import env\nprint(env.keras_flavour())")
+                  "import course_utils\nprint(tf.keras.layers.Layer.__module__)")
     assert result.returncode == 0, result.stderr[-2000:]
-    assert result.stdout.strip().endswith("keras2")
+    assert result.stdout.strip().startswith("tf_keras")
 
 
 def test_offline_guard_refuses_remote_hosts_but_not_loopback():
@@ -61,15 +61,17 @@ def test_quick_caches_never_share_folders_with_full(tmp_path, monkeypatch):
 
 def test_full_caches_honour_the_learners_folders(tmp_path, monkeypatch):
     monkeypatch.setenv("COURSE_TFHUB_CACHE_DIR", str(tmp_path / "my_hub"))
-    assert cache_dirs("full")["tfhub"] == tmp_path / "my_hub"
+    assert cache_dirs("full")["TFHUB_CACHE_DIR"] == tmp_path / "my_hub"
 
 
-def test_set_cache_dirs_creates_and_exports(tmp_path, monkeypatch):
+def test_use_cache_dirs_creates_and_exports(tmp_path, monkeypatch):
+    monkeypatch.setenv("COURSE_DATA_DIR", str(tmp_path))
     for key in ("TFHUB_CACHE_DIR", "TFDS_DATA_DIR", "KERAS_HOME"):
         monkeypatch.delenv(key, raising=False)
-    env.set_cache_dirs(tmp_path / "a", tmp_path / "b", tmp_path / "c")
-    assert os.environ["TFHUB_CACHE_DIR"] == str(tmp_path / "a")
-    assert (tmp_path / "c").is_dir()
+    use_cache_dirs("quick")
+    assert os.environ["TFHUB_CACHE_DIR"] == str(tmp_path / "quick" / "tfhub")
+    assert os.environ["TFDS_DATA_DIR"] == str(tmp_path / "quick" / "tfds")
+    assert os.environ["KERAS_HOME"] == str(tmp_path / "quick" / "keras") and (tmp_path / "quick" / "keras").is_dir()
 
 
 def test_describe_device_mentions_cpu_or_gpu():
@@ -86,7 +88,7 @@ def test_offline_guard_refuses_name_lookups_of_remote_hosts():
 
 ROOT = Path(__file__).resolve().parent.parent
 _WHERE = ("import json\nfrom course_utils.setup import env\nfrom course_utils.course import report\n"
-          "print(json.dumps({'checkout': str(env.checkout_root()), 'root': str(env.project_root()),\n"
+          "print(json.dumps({'checkout': str(env.checkout_root()),\n"
           "                  'data': str(env.data_dir()), 'records': str(report.records_dir())}))")
 
 
@@ -117,7 +119,7 @@ def test_installed_package_writes_to_course_data_in_the_working_directory(tmp_pa
     work.mkdir()
     where = _where(site, work)
     assert str(where["checkout"]) == "None"
-    assert where["root"] == where["data"] == work / "course_data"
+    assert where["data"] == work / "course_data"
     assert where["records"] == work / "course_data" / "build" / "records" and where["records"].is_dir()
     assert sorted(p.name for p in site.iterdir()) == ["course_utils"], "nothing may be written into site-packages"
     package_data = site / "course_utils" / "data"  # the package's data loaders, not a data folder
@@ -129,7 +131,7 @@ def test_installed_package_honours_course_data_dir(tmp_path):
     site = _installed_copy(tmp_path)
     mine = tmp_path / "my course files"
     where = _where(site, tmp_path, COURSE_DATA_DIR=str(mine))
-    assert where["data"] == where["root"] == mine
+    assert where["data"] == mine
     assert where["records"] == mine / "build" / "records"
     assert not (tmp_path / "course_data").exists()
 
@@ -137,10 +139,9 @@ def test_installed_package_honours_course_data_dir(tmp_path):
 def test_checkout_keeps_data_and_build_in_the_checkout(monkeypatch):
     monkeypatch.delenv("COURSE_DATA_DIR", raising=False)
     assert env.checkout_root() == ROOT
-    assert env.project_root() == ROOT
     assert env.data_dir() == ROOT / "data"
     monkeypatch.setenv("COURSE_DATA_DIR", "/somewhere/else")
-    assert env.data_dir() == Path("/somewhere/else") and env.project_root() == ROOT
+    assert env.data_dir() == Path("/somewhere/else")
 
 
 @pytest.mark.parametrize("module, name, builtin", [

@@ -106,7 +106,7 @@ def _saved(records, lesson="01"):
 
 
 def test_records_dir_defaults_to_build_records_of_the_project(tmp_path, monkeypatch):
-    monkeypatch.setattr(report, "project_root", lambda: tmp_path)
+    monkeypatch.setattr(report, "checkout_root", lambda: tmp_path)
     for unset in (None, ""):
         if unset is None:
             monkeypatch.delenv("COURSE_RECORDS_DIR", raising=False)
@@ -114,6 +114,9 @@ def test_records_dir_defaults_to_build_records_of_the_project(tmp_path, monkeypa
             monkeypatch.setenv("COURSE_RECORDS_DIR", unset)
         assert report.records_dir() == tmp_path / "build" / "records"
         assert (tmp_path / "build" / "records").is_dir()
+    monkeypatch.setattr(report, "checkout_root", lambda: None)  # an installed package: under its data folder
+    monkeypatch.setenv("COURSE_DATA_DIR", str(tmp_path / "data"))
+    assert report.records_dir() == tmp_path / "data" / "build" / "records"
     monkeypatch.setenv("COURSE_RECORDS_DIR", str(tmp_path / "a" / "b"))
     assert report.records_dir() == tmp_path / "a" / "b" and (tmp_path / "a" / "b").is_dir()
     assert report.records_path("04") == tmp_path / "a" / "b" / "lesson_04.json"

@@ -2,8 +2,8 @@
 
 A notebook calls :func:`record` for every figure the lesson is about, and
 :func:`record_figure` for its key plot. Each call rewrites one JSON file per
-lesson under the records folder (``$COURSE_RECORDS_DIR``, else
-``<project>/build/records``); the runner reads them to build the report.
+lesson under the records folder (``$COURSE_RECORDS_DIR``, else ``build/records`` in the
+checkout, or in the data folder of an installed package); the runner reads them to build the report.
 """
 from __future__ import annotations
 
@@ -16,13 +16,13 @@ from typing import Any
 
 from course_utils.course.references import REFERENCES, like_for_like, reference_for
 from course_utils.setup import files
-from course_utils.setup.env import project_root
+from course_utils.setup.env import checkout_root, data_dir
 
 _current: dict[str, Any] = {}
 
 
 def records_dir() -> Path:
-    path = Path(os.environ.get("COURSE_RECORDS_DIR") or project_root() / "build" / "records")
+    path = Path(os.environ.get("COURSE_RECORDS_DIR") or (checkout_root() or data_dir()) / "build" / "records")
     path.mkdir(parents=True, exist_ok=True)
     return path
 

@@ -18,7 +18,6 @@ import base64
 import html
 import json
 import os
-import re
 import signal
 import subprocess
 import sys
@@ -30,7 +29,7 @@ from pathlib import Path
 
 from course_utils.course import report
 from course_utils.errors import CourseError
-from course_utils.setup.env import environment, project_root
+from course_utils.setup.env import checkout_root, environment
 from course_utils.setup.profiles import PROFILES, resolve_profile
 
 DEFAULT_TIMEOUTS = {"quick": 900, "full": 12 * 3600}
@@ -100,40 +99,17 @@ def time_limit(seconds: int):
         signal.signal(signal.SIGALRM, previous)
 
 
-TF_LOG_LINE = re.compile(r"^(?:[IWEF]\d{4} \d\d:\d\d:\d+\.\d+ +\d+ \S+:\d+\]"
-                         r"|WARNING: All log messages before absl::InitializeLog)")
-
-
-def strip_tensorflow_log_lines(path: Path) -> int:
-    """Drop TensorFlow's C++ start-up log lines (CUDA stubs, oneDNN) from an executed notebook's stderr.
-
-    Everything else on stderr (warnings, tracebacks) stays. Returns how many lines were removed.
-    """
-    import nbformat
-
-    nb, removed = nbformat.read(path, as_version=4), 0
-    for cell in (c for c in nb.cells if c.cell_type == "code"):
-        for out in [o for o in cell.outputs if o.get("output_type") == "stream" and o.get("name") == "stderr"]:
-            lines = out["text"].splitlines(keepends=True)
-            kept = [line for line in lines if not TF_LOG_LINE.match(line)]
-            removed += len(lines) - len(kept)
-            out["text"] = "".join(kept)
-        cell.outputs = [o for o in cell.outputs if o.get("output_type") != "stream" or o["text"]]
-    if removed:
-        nbformat.write(nb, path)
-    return removed
-
-
 def kernel_manager_logging_to(log: Path):
-    """A Jupyter kernel manager class whose kernels write their own stdout and stderr (TensorFlow's C++ lines,
-    "Kernel is running over TCP without encryption") to ``log``; what a cell prints still reaches the notebook."""
+    """A Jupyter kernel manager class whose kernels write what the process itself prints (TensorFlow's C++
+    lines, "Kernel is running over TCP without encryption") to ``log``, not into the notebook
+    (``capture_fd_output=False``); what a cell prints from Python still reaches the notebook."""
     from jupyter_client.manager import AsyncKernelManager
 
     class LoggedKernelManager(AsyncKernelManager):
         async def _async_launch_kernel(self, kernel_cmd, **kw):
             with open(log, "ab") as sink:  # the kernel keeps its own copy of the file descriptor
                 kw.update(stdout=sink, stderr=subprocess.STDOUT)
-                await super()._async_launch_kernel(kernel_cmd, **kw)
+                await super()._async_launch_kernel([*kernel_cmd, "--IPKernelApp.capture_fd_output=False"], **kw)
 
     return LoggedKernelManager
 
@@ -280,7 +256,6 @@ def run_all(notebooks: list[Path], build: Path, profile: str, timeout: int,
             record_file = records / f"lesson_{run.lesson}.json"
             run.records = json.loads(record_file.read_text()) if record_file.exists() else {}
             if (executed / path.name).exists():
-                strip_tensorflow_log_lines(executed / path.name)
                 render_notebook_html(executed / path.name)
             print(console_line(run, width), flush=True)
             runs.append(run)
@@ -325,16 +300,16 @@ def run_nbval(notebooks: list[Path], profile: str, build: Path) -> int:
     command, extra = nbval_command(notebooks, profile, build / "nbval" / "records")
     print("COURSE_PROFILE=" + profile + " " + " ".join(_shown(Path(c)) if c.endswith(".ipynb") else c
                                                         for c in command[1:]), flush=True)
-    return subprocess.run(command, env={**os.environ, **extra}, cwd=project_root()).returncode
+    return subprocess.run(command, env={**os.environ, **extra}, cwd=checkout_root()).returncode
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    add = parser.add_argument
+    add, root = parser.add_argument, checkout_root() or Path.cwd()
     add("--profile", default=None, help=f"one of {PROFILES} (default: $COURSE_PROFILE or quick)")
     add("--only", nargs="*", help="lesson numbers to run, e.g. 01 03")
-    add("--notebooks", type=Path, default=project_root() / "notebooks")
-    add("--build", type=Path, default=project_root() / "build")
+    add("--notebooks", type=Path, default=root / "notebooks")
+    add("--build", type=Path, default=root / "build")
     add("--timeout", type=int, default=None, help="seconds one notebook may take (default: quick 900, full 43200)")
     add("--progress", action=argparse.BooleanOptionalAction, default=None,
         help="a progress bar over each notebook's cells (default: only in a terminal)")

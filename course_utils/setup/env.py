@@ -8,16 +8,14 @@ go on, with a one-line message, when TensorFlow is already running Keras 3.
 """
 from __future__ import annotations
 
+import ipaddress
 import os
 import socket
-import sys
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
 
 from course_utils.errors import CourseError
-
-LEGACY_KERAS_VAR = "TF_USE_LEGACY_KERAS"
 
 RESTART_MESSAGE = (
     "TensorFlow was already imported with Keras 3, but this course needs Keras 2 "
@@ -45,27 +43,14 @@ def checkout_root() -> Path | None:
     return None
 
 
-def project_root() -> Path:
-    """The folder the course writes under: the checkout, or the learner's ``course_data/``.
-
-    From a checkout: the checkout (``data/`` and ``build/`` live there). From
-    an installed package (``pip install``, as on Colab) ``site-packages`` is no
-    place for a learner's files: ``$COURSE_DATA_DIR`` if set, else
-    ``course_data/`` in the working directory (on Colab ``/content/course_data``,
-    shown in the file browser).
-    """
-    root = checkout_root()
-    if root is not None:
-        return root
-    named = os.environ.get("COURSE_DATA_DIR")
-    return Path(named).resolve() if named else Path.cwd().resolve() / LEARNER_FOLDER
-
-
 def data_dir() -> Path:
-    """Where downloads and caches live: ``$COURSE_DATA_DIR`` if set; else ``<checkout>/data``; else, for an
-    installed package, ``./course_data`` (see :func:`project_root`). (Run records: ``build/records``.)"""
+    """Where the course writes: ``$COURSE_DATA_DIR`` if set; else ``<checkout>/data``; else, for an installed
+    package (``pip install``, as on Colab: ``site-packages`` is no place for a learner's files), ``course_data/``
+    in the working directory (on Colab ``/content/course_data``, shown in the file browser)."""
     named, root = os.environ.get("COURSE_DATA_DIR"), checkout_root()
-    return Path(named) if named else root / "data" if root is not None else project_root()
+    if named:
+        return Path(named)
+    return root / "data" if root is not None else Path.cwd().resolve() / LEARNER_FOLDER
 
 
 def keras_home() -> Path:
@@ -134,22 +119,11 @@ def describe_data_folders() -> str:
     return text
 
 
-def use_legacy_keras() -> None:
-    """Ask TensorFlow for Keras 2; a no-op when it is set already."""
-    os.environ[LEGACY_KERAS_VAR] = "1"
-
-
-def keras_flavour() -> str:
-    """``"keras2"`` or ``"keras3"``: what ``tf.keras`` is in this process (imports TensorFlow: call it after
-    :func:`use_legacy_keras`)."""
+def check_keras2() -> None:
+    """Raise :class:`KerasVersionError` when ``tf.keras`` is Keras 3 in this process (imports TensorFlow)."""
     import tensorflow as tf
 
-    return "keras2" if tf.keras.layers.Layer.__module__.startswith("tf_keras") else "keras3"
-
-
-def check_keras2() -> None:
-    """Raise :class:`KerasVersionError` when ``tf.keras`` is Keras 3 here."""
-    if keras_flavour() != "keras2":
+    if not tf.keras.layers.Layer.__module__.startswith("tf_keras"):
         raise KerasVersionError(RESTART_MESSAGE)
 
 
@@ -157,15 +131,6 @@ def keras_version() -> str:
     import tf_keras
 
     return tf_keras.__version__
-
-
-def set_cache_dirs(tfhub: Path, tfds: Path, keras_home: Path) -> dict[str, str]:
-    """Point TF Hub, TFDS and Keras at folders under the project (never /tmp)."""
-    values = {"TFHUB_CACHE_DIR": tfhub, "TFDS_DATA_DIR": tfds, "KERAS_HOME": keras_home}
-    for key, path in values.items():
-        Path(path).mkdir(parents=True, exist_ok=True)
-        os.environ[key] = str(path)
-    return {k: str(v) for k, v in values.items()}
 
 
 @contextmanager
@@ -203,57 +168,44 @@ def describe_device() -> str:
     return f"CPU only ({os.cpu_count()} cores) - no GPU visible to TensorFlow"
 
 
-def _is_ip_literal(name) -> bool:
-    import ipaddress
-
-    try:
-        ipaddress.ip_address(str(name).split("%")[0])
-        return True
-    except ValueError:
-        return False
-
-
 class NetworkBlockedError(CourseError, OSError):
     """Raised by the offline guard when code tries to reach a remote host."""
 
 
+def _ip_address(host):
+    """``host`` as an IP address (``"127.0.0.1"``, ``"fe80::1%eth0"``), or ``None`` for a name."""
+    try:
+        return ipaddress.ip_address(str(host).split("%")[0])
+    except ValueError:
+        return None
+
+
 def block_network() -> None:
-    """Refuse every connection except to this machine (used by the tests).
+    """Refuse every connection and name lookup that would leave this machine (used by the tests).
 
     ``COURSE_OFFLINE=1`` turns it on at import time, so notebook kernels that
     the tests start are guarded as well as the test process itself.
     """
-    if getattr(socket.socket.connect, "_course_guard", False):
+    if getattr(socket.getaddrinfo, "_course_guard", False):
         return
-    original = socket.socket.connect
+    connect, getaddrinfo = socket.socket.connect, socket.getaddrinfo
+
+    def refuse(what: str):
+        raise NetworkBlockedError(f"offline guard: refused {what}; the quick profile and the tests must never need "
+                                  "the network")
 
     def guarded_connect(self, address):
-        host = address[0] if isinstance(address, tuple) else address
-        if isinstance(host, str) and (
-            host in ("localhost", "::1", "") or host.startswith("127.") or host.startswith("/")
-        ):
-            return original(self, address)
-        if self.family == getattr(socket, "AF_UNIX", None):
-            return original(self, address)
-        raise NetworkBlockedError(
-            f"offline guard: refused a connection to {address!r}; the quick profile "
-            "and the tests must never need the network"
-        )
-
-    original_getaddrinfo = socket.getaddrinfo
+        host = address[0] if isinstance(address, tuple) else None  # None: a local (AF_UNIX) socket's path
+        if host not in (None, "localhost", "") and not getattr(_ip_address(host), "is_loopback", False):
+            refuse(f"a connection to {address!r}")
+        return connect(self, address)
 
     def guarded_getaddrinfo(host, *args, **kwargs):
         name = host.decode() if isinstance(host, bytes) else host
-        if name is None or name in ("localhost", "") or _is_ip_literal(name):
-            return original_getaddrinfo(host, *args, **kwargs)  # no lookup leaves the machine
-        raise NetworkBlockedError(
-            f"offline guard: refused to look up {name!r}; the quick profile and the tests must never need the network"
-        )
+        if name not in (None, "", "localhost") and _ip_address(name) is None:  # an address: no lookup leaves
+            refuse(f"to look up {name!r}")
+        return getaddrinfo(host, *args, **kwargs)
 
-    guarded_connect._course_guard = True
+    guarded_getaddrinfo._course_guard = True
     socket.socket.connect = guarded_connect
     socket.getaddrinfo = guarded_getaddrinfo
-
-
-def tensorflow_imported() -> bool:
-    return "tensorflow" in sys.modules

@@ -11,7 +11,7 @@ from course_utils.setup.profiles import Settings, lesson_settings
 
 
 def cache_dirs(profile: str) -> dict[str, Path]:
-    """Where TF Hub, TFDS and Keras keep their files for ``profile``.
+    """Where TF Hub, TFDS and Keras keep their files for ``profile``, by the variable that tells each.
 
     ``full`` honours folders the learner already named in the environment,
     else uses ``data/``; ``quick`` always uses ``data/quick/`` so a locally
@@ -20,12 +20,19 @@ def cache_dirs(profile: str) -> dict[str, Path]:
     root = env.data_dir()
     if profile == "quick":
         base = root / "quick"
-        return {"tfhub": base / "tfhub", "tfds": base / "tfds", "keras_home": base / "keras"}
+        return {"TFHUB_CACHE_DIR": base / "tfhub", "TFDS_DATA_DIR": base / "tfds", "KERAS_HOME": base / "keras"}
     return {
-        "tfhub": Path(os.environ.get("COURSE_TFHUB_CACHE_DIR") or root / "tfhub"),
-        "tfds": Path(os.environ.get("COURSE_TFDS_DATA_DIR") or root / "tfds"),
-        "keras_home": Path(os.environ.get("COURSE_KERAS_HOME") or root / "keras"),
+        "TFHUB_CACHE_DIR": Path(os.environ.get("COURSE_TFHUB_CACHE_DIR") or root / "tfhub"),
+        "TFDS_DATA_DIR": Path(os.environ.get("COURSE_TFDS_DATA_DIR") or root / "tfds"),
+        "KERAS_HOME": Path(os.environ.get("COURSE_KERAS_HOME") or root / "keras"),
     }
+
+
+def use_cache_dirs(profile: str) -> None:
+    """Create :func:`cache_dirs` and point TF Hub, TFDS and Keras at them (never /tmp)."""
+    for variable, folder in cache_dirs(profile).items():
+        folder.mkdir(parents=True, exist_ok=True)
+        os.environ[variable] = str(folder)
 
 
 def banner(cfg: Settings, versions: dict[str, str]) -> str:
@@ -50,10 +57,8 @@ def start_lesson(lesson: str, profile: str | None = None, **overrides: Any) -> S
     ``$COURSE_PROFILE``, else ``full``). Keyword overrides that are ``None``
     keep the profile's value. Returns the lesson's :class:`Settings`.
     """
-    env.use_legacy_keras()
     cfg = lesson_settings(lesson, profile, **overrides)
-    dirs = cache_dirs(cfg.profile)
-    env.set_cache_dirs(dirs["tfhub"], dirs["tfds"], dirs["keras_home"])
+    use_cache_dirs(cfg.profile)
     env.check_keras2()
     for warning in compat.check_stack():
         print("warning:", warning)
