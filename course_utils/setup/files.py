@@ -18,53 +18,50 @@ from pathlib import Path
 from filelock import FileLock
 
 from course_utils.errors import CourseError
+from course_utils.setup import env
+
+
+def _is_folder(path: Path) -> bool:
+    return path.is_dir() and not path.is_symlink()
+
+
+def _remove(path: Path) -> None:
+    """Delete a file, a link (never what it points to) or a whole folder; nothing there is fine."""
+    if _is_folder(path):
+        shutil.rmtree(path, ignore_errors=True)
+    else:
+        path.unlink(missing_ok=True)
 
 
 def replace_folder(ready: str | Path, target: str | Path) -> Path:
-    """Move the complete folder ``ready`` to ``target``, replacing what was there.
+    """Move the complete folder (or file) ``ready`` to ``target``, replacing what was there.
 
     Builders write into a staging folder next to ``target`` and call this only
     when everything checked out, so a reader never sees a half-built folder.
     """
     ready, target = Path(ready), Path(target)
     target.parent.mkdir(parents=True, exist_ok=True)
-    if target.is_dir() and not target.is_symlink() and not Path(ready).is_dir():
-        shutil.rmtree(target, ignore_errors=True)
-    elif target.is_dir() and not target.is_symlink():
-        # Moved aside, then the new one renamed in: a reader sees the old folder or the new one.
-        old = target.parent / f".{target.name}.{os.getpid()}-{uuid.uuid4().hex[:8]}.part"
-        os.rename(target, old)
-        os.replace(ready, target)
-        shutil.rmtree(old, ignore_errors=True)
-        return target
-    if (target.is_file() or target.is_symlink()) and Path(ready).is_dir() and not Path(ready).is_symlink():
-        target.unlink()  # a folder cannot be renamed over a file or a link (a dangling one included)
-    os.replace(ready, target)  # a file or a symbolic link over a file, a link or nothing: one step
+    aside = staging_path(target)
+    if os.path.lexists(target) and (_is_folder(target) or _is_folder(ready)):
+        os.rename(target, aside)  # os.replace swaps a file or a link in one step, not a folder: the old one moves aside
+    os.replace(ready, target)
+    _remove(aside)
     return target
 
 
-def lock_path(target: str | Path) -> Path:
-    """The lock file that guards building ``target``, in ``<data dir>/.locks/``.
-
-    Named after ``target``'s absolute path, and kept out of the folders the course
-    fills, so those hold only what was built.
-    """
-    from course_utils.setup import env
-
-    target = Path(target)
-    key = hashlib.sha1(str(target.resolve()).encode()).hexdigest()[:20]
-    return env.data_dir() / ".locks" / f"{target.name[:60]}-{key}.lock"
-
-
 @contextmanager
-def build_lock(target: str | Path, timeout: float = -1) -> Iterator[None]:
+def build_lock(target: str | Path) -> Iterator[None]:
     """Hold the cross-process lock for building ``target`` (other processes wait, then see it built).
 
-    A ``filelock`` lock: the operating system frees it when its holder dies, even by SIGKILL.
+    A ``filelock`` lock, which the operating system frees when its holder dies, even by SIGKILL. Its file,
+    named after ``target``'s absolute path, is in ``<data dir>/.locks/``: the folders the course fills hold
+    only what was built.
     """
-    path = lock_path(target)
+    target = Path(target)
+    key = hashlib.sha1(str(target.resolve()).encode()).hexdigest()[:20]
+    path = env.data_dir() / ".locks" / f"{target.name[:60]}-{key}.lock"
     path.parent.mkdir(parents=True, exist_ok=True)
-    with FileLock(str(path), timeout=timeout):
+    with FileLock(str(path)):
         yield
 
 
@@ -82,10 +79,7 @@ def remove_leftovers(target: str | Path) -> list[Path]:
     target = Path(target)
     found = sorted(target.parent.glob(f".{target.name}.*.part*")) if target.parent.is_dir() else []
     for path in found:
-        if path.is_dir() and not path.is_symlink():
-            shutil.rmtree(path, ignore_errors=True)
-        else:
-            path.unlink(missing_ok=True)
+        _remove(path)
     return found
 
 
@@ -113,10 +107,7 @@ def build_once(target: str | Path, build: Callable[[Path], object], *,
             build(staging)
             replace_folder(staging, target)
         finally:
-            if staging.is_dir() and not staging.is_symlink():
-                shutil.rmtree(staging, ignore_errors=True)
-            elif staging.exists() or staging.is_symlink():
-                staging.unlink()
+            _remove(staging)
     return target
 
 
