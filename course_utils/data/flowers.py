@@ -99,12 +99,6 @@ def _jpgs(class_folder: Path) -> list[Path]:
     return sorted(p for p in class_folder.iterdir() if p.is_file() and p.name.endswith(".jpg"))
 
 
-def count_folder(folder: str | Path) -> dict[str, int]:
-    """``{class name: number of .jpg images}`` of a checked flower folder, in label order."""
-    by_name = _class_dirs(find_flower_folder(folder))
-    return {name: len(_jpgs(by_name[name])) for name in CLASS_NAMES}
-
-
 def _folder_files(folder: Path) -> list[tuple[str, Path]]:
     """``[("daisy/x.jpg", path), ...]``: the keys the real builder gives, sorted."""
     files = []
@@ -124,13 +118,8 @@ def folder_fingerprint(folder: str | Path) -> str:
 
 
 class _LocalFlowers(_tf_flowers.Builder, skip_registration=True):
-    """The real tf_flowers builder, reading a local folder instead of downloading the archive.
-
-    Same name, version, features, label order and example keys
-    (``"<class>/<file>.jpg"``), so the prepared files are what
-    ``tfds.load("tf_flowers")`` reads, and splits like ``train[:10%]`` pick
-    the same examples as for the downloaded dataset.
-    """
+    """The real tf_flowers builder (name, version, features, label order, example keys), reading
+    ``source_folder`` instead of downloading the archive."""
 
     name = DATASET
     pkg_dir_path = Path(_tf_flowers.__file__).parent  # README/citation of the real dataset
@@ -143,10 +132,9 @@ class _LocalFlowers(_tf_flowers.Builder, skip_registration=True):
 
 def local_builder(folder: str | Path, data_dir: str | Path) -> tfds.core.DatasetBuilder:
     """A tf_flowers builder that prepares the checked local ``folder`` into ``data_dir``."""
-    folder = find_flower_folder(folder)
-    builder_cls = type("LocalFlowers", (_LocalFlowers,), {"source_folder": folder, "name": DATASET},
-                       skip_registration=True)
-    return builder_cls(data_dir=str(data_dir))
+    builder = _LocalFlowers(data_dir=str(data_dir))
+    builder.source_folder = find_flower_folder(folder)
+    return builder
 
 
 @contextlib.contextmanager
@@ -249,7 +237,7 @@ def load(source: str = "real", *, local_copy: str | Path | None = None, seed: in
     local_copy = local_copy or os.environ.get(FOLDER_ENV_VAR) or None
     if local_copy:
         folder = find_flower_folder(local_copy)
-        print(f"local copy: {sum(count_folder(folder).values())} photos in {folder}")
+        print(f"local copy: {len(_folder_files(folder))} photos in {folder}")
         return prepare_local_flowers(folder, base, progress=progress)
     shared = env.find_data(base / DATASET, what="tf_flowers (the real download)")
     if shared != base / DATASET and shared.is_dir():
