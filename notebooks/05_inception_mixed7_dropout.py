@@ -230,25 +230,10 @@ pd.DataFrame(catsdogs.check_layout(base_dir)).T
 # height_shift_range=0.2, shear_range=0.2, zoom_range=0.2, horizontal_flip=True)`
 # and only rescales validation images. `ImageDataGenerator` is deprecated:
 # each random change is now a Keras preprocessing layer. The table maps every
-# argument onto its layer (rotation and shear are in degrees:
+# argument onto its layer in our stack (rotation and shear are in degrees:
 # `shear_range=0.2` barely moves a pixel).
 
 # %%
-LESSON_AUGMENTATION = dict(rescale=1 / 255, rotation_range=40, width_shift_range=0.2, height_shift_range=0.2,
-                           shear_range=0.2, zoom_range=0.2, horizontal_flip=True)
-augment.mapping_table(**LESSON_AUGMENTATION)
-
-# %% [markdown]
-# The pipeline, written out. `augmented_training_data` re-seeds, then builds
-# a *new* dataset and new random layers: a random layer keeps its generator's
-# state between calls and a shuffled dataset reshuffles on every pass, so a
-# reused pipeline would feed the second run other batches. Random layers act
-# only with `training=True`; validation images are only rescaled.
-
-# %%
-AUTOTUNE = tf.data.AUTOTUNE
-
-
 def make_augmentation():
     return tf.keras.Sequential(
         [
@@ -261,6 +246,19 @@ def make_augmentation():
         ],
         name="augmentation",
     )
+
+
+augment.mapping_table(make_augmentation())  # each argument beside the layer above that does it now
+
+# %% [markdown]
+# The pipeline, written out. `augmented_training_data` re-seeds, then builds
+# a *new* dataset and new random layers: a random layer keeps its generator's
+# state between calls and a shuffled dataset reshuffles on every pass, so a
+# reused pipeline would feed the second run other batches. Random layers act
+# only with `training=True`; validation images are only rescaled.
+
+# %%
+AUTOTUNE = tf.data.AUTOTUNE
 
 
 def augmented_training_data():
@@ -278,9 +276,6 @@ def augmented_training_data():
 rescale = layers.Rescaling(1 / 255)  # the validation "generator": rescaling only
 validation_ds = (raw_validation.map(lambda images, labels: (rescale(images), labels), num_parallel_calls=AUTOTUNE)
                  .repeat().prefetch(AUTOTUNE))
-
-# the same stack the mapping table describes
-assert augment.layer_calls(make_augmentation()) == augment.layer_calls(augment.build_augmentation(**LESSON_AUGMENTATION))
 
 # %% [markdown]
 # The check: one raw batch through the random layers and through the
@@ -307,8 +302,13 @@ course_utils.record("validation_pixel_change", validation_change, note="max |val
 # %%
 train_paths, _ = catsdogs.list_images(base_dir, "train")
 one_image = tf.keras.utils.img_to_array(tf.keras.utils.load_img(train_paths[0], target_size=image_size))
-versions = augment.layer_versions(demo_augmentation, one_image, 5)
-old_versions = augment.generator_versions(one_image, 5, seed=cfg.seed, **LESSON_AUGMENTATION)
+versions = demo_augmentation(tf.repeat(one_image[None], 5, axis=0), training=True).numpy()
+LESSON_AUGMENTATION = dict(rescale=1 / 255, rotation_range=40, width_shift_range=0.2, height_shift_range=0.2,
+                           shear_range=0.2, zoom_range=0.2, horizontal_flip=True)
+generator = tf.keras.preprocessing.image.ImageDataGenerator(**LESSON_AUGMENTATION)  # the lesson's (deprecated) way
+rng = np.random.default_rng(cfg.seed)
+old_versions = [generator.standardize(generator.random_transform(one_image, seed=int(rng.integers(2**31 - 1))))
+                for _ in range(5)]
 titles = ["original"] + [f"layers {i}" for i in range(1, 6)] + ["original"] + [f"generator {i}" for i in range(1, 6)]
 fig = plots.plot_images([one_image / 255, *versions, one_image / 255, *old_versions], titles, cols=6, size=2.0)
 _ = fig.suptitle(f"{train_paths[0].parent.name}/{train_paths[0].name} ({cfg.profile} profile)", y=1.02)

@@ -13,13 +13,11 @@ from __future__ import annotations
 import math
 from typing import Any
 
-import numpy as np
 import tensorflow as tf
 
 LESSON_GENERATOR_ARGS: dict[str, Any] = {"rescale": 1.0 / 255, "rotation_range": 40, "width_shift_range": 0.2,
                                          "height_shift_range": 0.2, "shear_range": 0.2, "zoom_range": 0.2,
                                          "horizontal_flip": True}
-SUPPORTED_ARGS = (*LESSON_GENERATOR_ARGS, "fill_mode")
 
 
 def shear_transforms(angles_deg, height, width):
@@ -84,42 +82,6 @@ class RandomShear(tf.keras.layers.Layer):
                 "interpolation": self.interpolation, "fill_value": self.fill_value, "seed": self.seed}
 
 
-def build_augmentation(*, rescale: float | None = None, rotation_range: float = 0,
-                       width_shift_range: float = 0, height_shift_range: float = 0,
-                       shear_range: float = 0, zoom_range: float = 0, horizontal_flip: bool = False,
-                       fill_mode: str = "nearest", seed: int | None = None,
-                       name: str = "augmentation") -> tf.keras.Sequential:
-    """A ``Sequential`` of preprocessing layers for ``ImageDataGenerator``'s arguments and meanings.
-
-    Degrees, fractions, a zoom range ``z`` meaning ``[1 - z, 1 + z]`` for width and height independently.
-    Only arguments that are set make a layer: ``build_augmentation(rescale=1/255)`` is the lesson's
-    validation generator. ``seed`` seeds the random layers in turn (``seed``, ``seed + 1``, ...).
-    """
-    layers = tf.keras.layers
-    stack = []
-    seeds = iter(range(0 if seed is None else seed, 10**9))
-
-    def next_seed():
-        return None if seed is None else next(seeds)
-
-    if rescale is not None:
-        stack.append(layers.Rescaling(rescale, name="rescale"))
-    if rotation_range:
-        stack.append(layers.RandomRotation(rotation_range / 360.0, fill_mode=fill_mode,
-                                           seed=next_seed(), name="rotation"))
-    if width_shift_range or height_shift_range:
-        stack.append(layers.RandomTranslation(height_shift_range, width_shift_range, fill_mode=fill_mode,
-                                              seed=next_seed(), name="shift"))
-    if shear_range:
-        stack.append(RandomShear(shear_range, fill_mode=fill_mode, seed=next_seed(), name="shear"))
-    if zoom_range:
-        stack.append(layers.RandomZoom((-zoom_range, zoom_range), (-zoom_range, zoom_range),
-                                       fill_mode=fill_mode, seed=next_seed(), name="zoom"))
-    if horizontal_flip:
-        stack.append(layers.RandomFlip("horizontal", seed=next_seed(), name="flip"))
-    return tf.keras.Sequential(stack, name=name)
-
-
 _CALL_KEYS = {
     "Rescaling": ("scale",),
     "RandomRotation": ("factor", "fill_mode"),
@@ -142,12 +104,7 @@ def layer_call(layer) -> str:
     return f"{name}(" + ", ".join(f"{key}={_short(config[key])!r}" for key in _CALL_KEYS.get(name, ())) + ")"
 
 
-def layer_calls(model) -> list[str]:
-    """:func:`layer_call` for every layer of a ``Sequential``: compare two stacks with it."""
-    return [layer_call(layer) for layer in model.layers]
-
-
-# argument: (the layer it maps to, what it does, note)
+# the lesson's argument: (the layer that does it now, what it does, note)
 _MAPPING = {
     "rescale": ("Rescaling", "pixel values times 1/255, into [0, 1]",
                 "the lesson's validation generator has this and nothing else: validation images "
@@ -166,55 +123,26 @@ _MAPPING = {
                    "RandomZoom draws the two factors independently when width_factor is given "
                    "(without it, it keeps the aspect ratio)"),
     "horizontal_flip": ("RandomFlip", "mirror left-right with probability 1/2", ""),
-    "fill_mode": ("", "pixels moved in from outside copy the nearest edge pixel (the default 'nearest')",
-                  "the layers default to 'reflect': pass fill_mode='nearest' to each geometric layer"),
 }
 COLUMNS = ("ImageDataGenerator", "what it does", "current way (tf_keras 2.21)", "note")
 
 
-def mapping_table(**generator_args):
-    """A table (pandas DataFrame): each ImageDataGenerator argument, what it does, its layer now.
-
-    With no arguments it describes :data:`LESSON_GENERATOR_ARGS`. The "current way" column is
-    written from the layers :func:`build_augmentation` really builds, so it cannot drift from the code.
+def mapping_table(stack):
+    """A table (pandas DataFrame): each of the lesson's ImageDataGenerator arguments, what it does, and the layer
+    of ``stack`` (the lesson's own augmentation ``Sequential``) that does it now, written from that layer's config.
     """
     import pandas as pd
 
-    args = dict(generator_args or LESSON_GENERATOR_ARGS)
-    unknown = sorted(set(args) - set(SUPPORTED_ARGS))
-    if unknown:
-        raise TypeError(f"no mapping for ImageDataGenerator argument(s) {unknown}; supported: {SUPPORTED_ARGS}")
-    fill_mode = args.get("fill_mode", "nearest")
-    calls = {type(layer).__name__: layer_call(layer) for layer in build_augmentation(**args).layers}
+    calls = {type(layer).__name__: layer_call(layer) for layer in stack.layers}
     rows = []
-    for key, value in args.items():
-        if key != "fill_mode":
-            layer, what, note = _MAPPING[key]
-            text = "rescale=1./255" if key == "rescale" and math.isclose(value, 1 / 255) else f"{key}={value!r}"
-            rows.append((text, what, calls.get(layer, "(no layer: value is 0/False)"), note))
-    _, what, note = _MAPPING["fill_mode"]
-    given = f"fill_mode={fill_mode!r}" + ("" if "fill_mode" in args else " (default)")
-    rows.append((given, what, f"fill_mode={fill_mode!r} on each geometric layer", note))
+    for key, value in LESSON_GENERATOR_ARGS.items():
+        layer, what, note = _MAPPING[key]
+        text = "rescale=1./255" if key == "rescale" else f"{key}={value!r}"
+        rows.append((text, what, calls.get(layer, f"(no {layer} layer in the stack)"), note))
+    rows.append(("fill_mode='nearest' (default)",
+                 "pixels moved in from outside copy the nearest edge pixel (the default 'nearest')",
+                 "fill_mode='nearest' on each geometric layer",
+                 "the layers default to 'reflect': pass fill_mode='nearest' to each geometric layer"))
     rows.append(("(all geometric changes in one affine transform)", "one resampling per image",
                  "one resampling per layer", "the same range of transforms; chaining adds a little blur"))
     return pd.DataFrame(rows, columns=list(COLUMNS))
-
-
-def generator_versions(image, count: int, seed: int = 0, **generator_args) -> np.ndarray:
-    """``count`` versions of one image from the lesson's (deprecated) ImageDataGenerator.
-
-    For comparison with the layers; needs scipy. ``image`` is ``[H, W, 3]`` in 0..255; the result
-    is float32 ``[count, H, W, 3]``, rescaled the way the arguments say.
-    """
-    args = dict(generator_args or LESSON_GENERATOR_ARGS)
-    generator = tf.keras.preprocessing.image.ImageDataGenerator(**args)
-    image, rng = np.asarray(image, dtype="float32"), np.random.default_rng(seed)
-    seeds = [int(rng.integers(0, 2**31 - 1)) for _ in range(count)]
-    out = [generator.standardize(np.array(generator.random_transform(image, seed=s))) for s in seeds]
-    return np.stack(out).astype("float32")
-
-
-def layer_versions(augmentation, image, count: int) -> np.ndarray:
-    """``count`` versions of one image through ``augmentation`` with ``training=True``."""
-    batch = tf.repeat(tf.convert_to_tensor(image, tf.float32)[None], count, axis=0)
-    return augmentation(batch, training=True).numpy()
