@@ -125,13 +125,9 @@ def csv_path(root: str | Path) -> Path:
 
 
 def check_cactus_table(table, root: str | Path):
-    """``(table, image_dir)``: ``train.csv`` as the learner read it (any dtypes), checked against ``root``.
-
-    The table comes back with ``id`` as str and ``has_cactus`` as int 0/1, rows of unreadable
-    images left out (named and counted). :class:`CactusDataError` names the problem: missing
-    columns, no rows, blank or duplicate ids, labels other than 0 and 1 (with their CSV lines),
-    no image folder, or listed images not on disk.
-    """
+    """``(table, image_dir)``: ``train.csv`` as the learner read it (any dtypes), checked against ``root``
+    (:class:`CactusDataError` names the problem), with ``id`` as str, ``has_cactus`` as int 0/1 and
+    the rows of unreadable images left out (named and counted)."""
     root = Path(root).expanduser()
     csv = root / CSV_NAME
     table = table.copy()
@@ -224,11 +220,8 @@ def stratified_order(labels, *, seed: int = 0) -> np.ndarray:
 
 
 def make_stand_in(root: str | Path, num_images: int, *, seed: int = 0, signal: float = 1.0) -> Path:
-    """The quick profile's data at ``root``: ``num_images`` generated 32x32 images, about 75% ``has_cactus = 1``.
-
-    The classes differ in colour and stripes under noise (:func:`course_utils.data.generated.make_images`).
-    Built once (:func:`files.build_once`), again when the settings recorded beside it change.
-    """
+    """The quick profile's data at ``root``: ``num_images`` generated 32x32 images (:func:`generated.make_images`),
+    about 75% ``has_cactus = 1``; built once, again when the settings recorded beside it change."""
     settings = {"num_images": int(num_images), "seed": int(seed), "signal": float(signal),
                 "imbalance": list(IMBALANCE), "image_size": IMAGE_SIZE, "order": "stratified"}
 

@@ -1,10 +1,7 @@
 """cats_and_dogs_filtered for lesson 05: ``{train,validation}/{cats,dogs}/*.jpg`` (1,000 / 500 per class).
 
 :func:`load` gives that folder for the real data (downloaded, or the learner's copy) and
-for its generated stand-in, so the notebook reads both with the same code. No checksum of
-the archive is published: we verify its size (the Content-Length the bucket serves, seen
-in public download logs), the CRC-32 of every member, and the layout and counts after
-extraction.
+for its generated stand-in, so the notebook reads both with the same code.
 """
 from __future__ import annotations
 
@@ -198,12 +195,8 @@ def generated_counts(num_images: int) -> dict[str, dict[str, int]]:
 
 
 def make_stand_in(root: str | Path, num_images: int, *, image_size: int = 150, seed: int = 0) -> Path:
-    """Generated two-class JPEGs in the cats_and_dogs_filtered layout at ``root``; returns ``root``.
-
-    The classes differ in colour and stripe direction (:func:`course_utils.data.generated.make_images`);
-    train and validation come from different seeds. Built once (:func:`files.build_once`), again
-    when the settings change.
-    """
+    """Generated two-class JPEGs (:func:`generated.make_images`, other seeds for train and validation)
+    in the cats_and_dogs_filtered layout at ``root``, built once and again when the settings change."""
     counts = generated_counts(num_images)
     marker = (
         f"Generated stand-in for cats_and_dogs_filtered (course quick profile): NOT cats and dogs.\n"

@@ -1,17 +1,12 @@
 """tf_flowers for lesson 03: make ``tfds.load("tf_flowers")`` able to load, for both sources.
 
-The notebook makes the ``tfds.load`` call itself (it is the lesson's subject);
-:func:`load` only gets tf_flowers ready for it and returns the ``data_dir`` to pass::
-
-    data_dir = flowers.load(cfg.source, local_copy=cfg.flowers_dir, num_images=cfg.num_images)
-    (test, valid, train), info = tfds.load(
-        "tf_flowers", split=cfg.split, as_supervised=True, with_info=True, data_dir=data_dir)
-
-See :func:`load` for the two sources. A local folder is prepared by the real tf_flowers
-builder pointed at the local files (``_LocalFlowers``): the features, label order and example
-keys are the real ones, so ``train[:10%]`` picks the photos the download would. By hand as no
-public TFDS API does it: ``tfds.folder_dataset.ImageFolder`` is another dataset (own name,
-alphabetical labels), and tf_flowers' builder never reads ``DownloadConfig(manual_dir=...)``.
+The notebook makes the ``tfds.load`` call itself (it is the lesson's subject); :func:`load` only
+gets tf_flowers ready for it and returns the ``data_dir`` to pass. A local folder is prepared by
+the real tf_flowers builder pointed at the local files (``_LocalFlowers``): the features, label
+order and example keys are the real ones, so ``train[:10%]`` picks the photos the download
+would. By hand as no public TFDS API does it: ``tfds.folder_dataset.ImageFolder`` is another
+dataset (own name, alphabetical labels), and tf_flowers' builder never reads
+``DownloadConfig(manual_dir=...)``.
 """
 from __future__ import annotations
 
@@ -59,12 +54,8 @@ def _how_to_fix() -> str:
 
 
 def find_flower_folder(folder: str | Path) -> Path:
-    """The ``flower_photos`` folder at ``folder`` (or directly inside it), checked.
-
-    Raises :class:`FlowersDataError` with a one-line message for a missing
-    folder, a file (e.g. the .tgz not yet unpacked), missing or unexpected
-    class folders, and a class folder without ``.jpg`` images.
-    """
+    """The ``flower_photos`` folder at ``folder`` (or directly inside it), checked: else a one-line
+    :class:`FlowersDataError` saying what is wrong and how to fix it."""
     folder = Path(folder).expanduser()
     if not folder.exists():
         raise FlowersDataError(f"no flower folder at {folder}: {_how_to_fix()}")

@@ -95,15 +95,9 @@ def load_rgb(path: str | Path, size: tuple[int, int] | None = None) -> np.ndarra
 
 def clean_view(source: str | Path, target: str | Path, *,
                files: Iterable[str | Path] | None = None) -> tuple[Path, ScanResult]:
-    """A copy of the folder tree at ``source`` that holds only readable RGB images.
-
-    Readable RGB files are linked (or copied where links are not possible),
-    greyscale / CMYK / alpha images are written as converted RGB JPEGs, and
-    unreadable files are left out and reported by name and count. The
-    learner's folder is never changed. Built afresh by ``files.build_once`` (a staging
-    folder renamed into place when complete); an older view at ``target`` is replaced.
-    ``files`` limits the view to those files under ``source``.
-    """
+    """A view of the folder tree at ``source`` (or of its ``files``) at ``target``, built afresh:
+    readable images linked, odd ones converted to RGB, unreadable ones left out and named.
+    The learner's folder is never changed."""
     from PIL import Image
 
     source, target = Path(source), Path(target)

@@ -36,12 +36,9 @@ def _digits_as_mnist(seed: int = 0):
 def load(source: str = "real", *, local_copy: str | Path | None = None, seed: int = 0, progress: bool = True):
     """``(x_train, y_train), (x_test, y_test)``: 28x28 float32 images in [0, 1], int64 labels.
 
-    ``"real"``: MNIST, the file ``tf.keras.datasets.mnist`` downloads, fetched
-    once into ``env.keras_home()/datasets`` and checked against its published
-    SHA-256 (60,000 train / 10,000 test); without the network, pass
-    ``local_copy=`` (your ``mnist.npz``) or put the file there. ``"stand-in"``:
-    scikit-learn's bundled 8x8 digits, upscaled to 28x28 and split 80 / 20 in
-    an order set by ``seed`` (1,437 / 360), offline. ``progress``: the download's bar.
+    ``"real"``: MNIST (60,000 / 10,000), the file ``tf.keras.datasets.mnist`` downloads, fetched
+    once into ``env.keras_home()/datasets`` and verified, or your ``local_copy`` of it.
+    ``"stand-in"``: scikit-learn's digits as MNIST (1,437 / 360, in an order set by ``seed``).
     """
     from course_utils.setup import env, profiles
 
