@@ -9,7 +9,7 @@ points it elsewhere, so :func:`prepare_class_index` gets the file the course's w
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable
 from pathlib import Path
 
 import numpy as np
@@ -49,25 +49,22 @@ class ClassIndexError(CourseError, ValueError):
 
 
 def bundled_photo(name: str) -> np.ndarray:
-    """One of scikit-image's bundled photos as uint8 RGB ``[H, W, 3]``."""
-    if name not in BUNDLED_PHOTOS:
-        raise PhotoError(f"no bundled photo {name!r}; choose from {', '.join(BUNDLED_PHOTOS)}")
+    """One of scikit-image's bundled photos (:data:`BUNDLED_PHOTOS`) as uint8 RGB ``[H, W, 3]``."""
     import skimage.data
 
     return np.asarray(getattr(skimage.data, name)())[..., :3].astype(np.uint8)  # all four are RGB
 
 
-def write_bundled_photos(folder: str | Path | None = None, names: Sequence[str] | None = None) -> list[Path]:
+def write_bundled_photos(folder: str | Path | None = None) -> list[Path]:
     """Write the bundled photos as ``<folder>/<name>.jpg`` (default ``<data>/photos``; kept if there)."""
     from PIL import Image
 
     folder = Path(folder) if folder is not None else env.data_dir() / "photos"
     folder.mkdir(parents=True, exist_ok=True)
-    names = list(BUNDLED_PHOTOS) if names is None else names
-    for name in names:  # build_once: one writer among runs at once; never half a file
+    for name in BUNDLED_PHOTOS:  # build_once: one writer among runs at once; never half a file
         files.build_once(folder / f"{name}.jpg", lambda staging, name=name: Image.fromarray(bundled_photo(name)).save(
             staging, format="JPEG", quality=95))
-    return [folder / f"{name}.jpg" for name in names]
+    return [folder / f"{name}.jpg" for name in BUNDLED_PHOTOS]
 
 
 def check_photo(path: str | Path) -> Path:
@@ -94,8 +91,6 @@ def photo_crops(num_crops: int, size: int = 32, seed: int = 0, short_side: int =
     """Random crops of the bundled photos (short side shrunk first), float32 in [0, 1]: natural-image statistics."""
     from skimage.transform import resize
 
-    if num_crops < 1 or size < 1 or short_side < size:
-        raise ValueError(f"need num_crops >= 1 and 1 <= size <= short_side, got {num_crops}, {size}, {short_side}")
     rng = np.random.default_rng(seed)
     shrunk = []
     for name in BUNDLED_PHOTOS:
