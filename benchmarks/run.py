@@ -56,6 +56,7 @@ if str(ROOT) not in sys.path:
 
 import numpy as np  # noqa: E402
 import tensorflow as tf  # noqa: E402
+import tf_keras  # noqa: E402
 
 from benchmarks import pipelines  # noqa: E402
 from course_utils import features as feature_cache  # noqa: E402
@@ -158,7 +159,7 @@ def load_line() -> str:
 def machine_line() -> str:
     return (f"{platform.system()} {platform.machine()}, {os.cpu_count()} CPUs, {load_line()}; "
             f"Python {platform.python_version()}, TensorFlow {tf.__version__} "
-            f"(tf_keras {env.keras_version()}); {env.describe_device()}")
+            f"(tf_keras {tf_keras.__version__}); {env.describe_device()}")
 
 
 def raw_data(num_train: int, num_val: int, raw_size, seed: int = 0):

@@ -43,9 +43,6 @@ from course_utils.errors import CourseError
 from course_utils.setup import env, files
 
 FEATURES, LABELS, ABOUT = "features.npy", "labels.npy", "key.json"
-RANDOM_LAYERS = tuple(getattr(tf.keras.layers, name) for name in (
-    "RandomBrightness", "RandomContrast", "RandomCrop", "RandomFlip", "RandomHeight", "RandomRotation",
-    "RandomTranslation", "RandomWidth", "RandomZoom", "GaussianNoise") if hasattr(tf.keras.layers, name))
 
 
 class FeatureCacheError(CourseError, RuntimeError):
@@ -72,13 +69,10 @@ def _names(layer) -> list[str]:
 
 
 def random_layers(extractor) -> list:
-    """The Keras random preprocessing layers in ``extractor`` and every layer nested in it.
-
-    ``RANDOM_LAYERS`` by class, and any layer whose class name starts with ``Random``
-    (the course's own ``RandomShear``, for one).
-    """
+    """The random layers in ``extractor`` and every layer nested in it: ``GaussianNoise``, and every class
+    named ``Random...`` (Keras's ``RandomFlip``, ``RandomZoom``, ..., the course's own ``RandomShear``)."""
     return [layer for layer in [extractor, *getattr(extractor, "submodules", ())]
-            if isinstance(layer, RANDOM_LAYERS) or type(layer).__name__.startswith("Random")]
+            if isinstance(layer, tf.keras.layers.GaussianNoise) or type(layer).__name__.startswith("Random")]
 
 
 def check_extractor(extractor) -> None:
@@ -214,11 +208,6 @@ def cached_predict(extractor, batches, *, key: str, labels=None, folder: str | P
     parts = entry_key(extractor, batches, key, labels)
     digest = hashlib.sha256(json.dumps(parts, sort_keys=True).encode()).hexdigest()[:32]
     target = Path(folder if folder is not None else features_root()) / digest
-    where = env.find_data(target, what=f"the feature cache entry {digest}")
-    if where != target and (found := _read(where)) is not None:
-        print(f"feature cache: read {len(found[0])} feature rows from {where}", flush=True)
-        return found
-
     computed = []
 
     def build(staging: Path) -> None:
@@ -235,12 +224,14 @@ def cached_predict(extractor, batches, *, key: str, labels=None, folder: str | P
         print(f"feature cache: computed {len(features)} feature rows in {about['seconds']:.1f} s, kept in {target}",
               flush=True)
 
-    files.build_once(target, build, ready=lambda path: _read(path) is not None)
-    found = _read(target)
+    where = env.find_data(target, what=f"the feature cache entry {digest}")  # a classroom's shared entry first
+    if where == target or _read(where) is None:
+        where = files.build_once(target, build, ready=lambda path: _read(path) is not None)
+    found = _read(where)
     if found is None:
-        raise FeatureCacheError(f"the feature cache entry {target} cannot be read: delete that folder and run again")
+        raise FeatureCacheError(f"the feature cache entry {where} cannot be read: delete that folder and run again")
     if not computed:
-        print(f"feature cache: read {len(found[0])} feature rows from {target}", flush=True)
+        print(f"feature cache: read {len(found[0])} feature rows from {where}", flush=True)
     return found
 
 

@@ -58,7 +58,7 @@ def test_colab_cell_installs_in_one_resolution_holding_colabs_tensorflow(monkeyp
 
     (install,) = _run_colab_cell(monkeypatch, tensorflow_loaded)
     assert install[:5] == [sys.executable, "-m", "pip", "install", "-q"]
-    assert links.pip_install_target() in install
+    assert links.PIP_TARGET in install
     assert "--no-deps" not in install  # course_utils' ranges are resolved with everything else: no conflict report
     tf_version = version("tensorflow")
     assert f"tensorflow=={tf_version}" in install, "Colab's TensorFlow must stay where it is"
@@ -69,7 +69,7 @@ def test_colab_cell_installs_in_one_resolution_holding_colabs_tensorflow(monkeyp
 def test_colab_cell_installs_from_the_folder_or_wheel_an_environment_variable_names(monkeypatch):
     (install,) = _run_colab_cell(monkeypatch, **{links.PIP_TARGET_VAR: "/tmp/dist/course_utils-0.1.0-py3-none-any.whl"})
     assert "/tmp/dist/course_utils-0.1.0-py3-none-any.whl" in install
-    assert links.pip_install_target() not in install
+    assert links.PIP_TARGET not in install
 
 
 def _stale_pair(tmp_path, name="01_own_model_head_swap"):

@@ -293,7 +293,8 @@ def test_comparison_of_a_loaded_record_not_the_running_one(records):
                                                    "like for like?"]
     assert by_name["app_train_accuracy"]["ours (full profile)"] == "100.0%"
     assert by_name["app_train_accuracy"]["the original lesson"] == references.reference_for("02", "app_train_accuracy")
-    assert by_name["app_train_accuracy"]["like for like?"] == references.like_for_like("02", "app_train_accuracy", "full")
+    like_for_like = references.REFERENCES["02"]["app_train_accuracy"].like_for_like
+    assert by_name["app_train_accuracy"]["like for like?"] == like_for_like
     if "hub_final_loss" in by_name:
         assert by_name["hub_final_loss"]["ours (full profile)"] == "0.0123 nats"
     missing = [n for n in references.REFERENCES["02"] if n not in ("app_train_accuracy", "hub_final_loss")]

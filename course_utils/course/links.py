@@ -7,6 +7,7 @@ from pathlib import Path
 # tests/test_links.py checks that every notebook's badge agrees with it.
 REPOSITORY = "transfer-learning-course/tf-keras-transfer-learning"
 BRANCH = "main"
+PIP_TARGET = f"git+https://github.com/{REPOSITORY}.git@{BRANCH}"  # what pip installs course_utils from on Colab
 
 
 def colab_url(notebook: str) -> str:
@@ -18,11 +19,6 @@ def colab_url(notebook: str) -> str:
 # wheel or a fork instead (tools/colab_check.py points it at the local wheel).
 PIP_TARGET_VAR = "COURSE_UTILS_PIP_TARGET"
 COLAB_CELL_MARKER = 'IN_COLAB = "google.colab" in sys.modules'
-
-
-def pip_install_target() -> str:
-    """What ``pip install`` takes to get ``course_utils`` on Colab (unless ``$COURSE_UTILS_PIP_TARGET`` names another)."""
-    return f"git+https://github.com/{REPOSITORY}.git@{BRANCH}"
 
 
 def colab_setup_source() -> str:
@@ -46,7 +42,7 @@ if IN_COLAB:
     tf_version = version("tensorflow")
     tf_minor = ".".join(tf_version.split(".")[:2])
     course = os.environ.get("{PIP_TARGET_VAR}",  # where course_utils comes from
-                            "{pip_install_target()}")
+                            "{PIP_TARGET}")
     subprocess.run([sys.executable, "-m", "pip", "install", "-q", course,
                     f"tf-keras=={{tf_minor}}.*", f"tensorflow=={{tf_version}}"], check=True)
     if "tensorflow" in sys.modules:

@@ -183,10 +183,3 @@ REFERENCES: dict[str, dict[str, Reference]] = {
 def reference_for(lesson: str, metric: str) -> str:
     """What the original lesson reported for ``metric``, or an empty string."""
     return getattr(REFERENCES.get(lesson, {}).get(metric), "reported", "")
-
-
-def like_for_like(lesson: str, metric: str, profile: str) -> str:
-    """Whether our ``profile`` figure for ``metric`` compares like for like with the lesson's, and why."""
-    if profile != "full":
-        return QUICK_IS_NOT_LIKE_FOR_LIKE
-    return getattr(REFERENCES.get(lesson, {}).get(metric), "like_for_like", "")

@@ -14,7 +14,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from course_utils.course.references import REFERENCES, like_for_like, reference_for
+from course_utils.course.references import QUICK_IS_NOT_LIKE_FOR_LIKE, REFERENCES, reference_for
 from course_utils.setup import files
 from course_utils.setup.env import checkout_root, data_dir
 
@@ -114,8 +114,9 @@ def comparison(records: dict[str, Any] | None = None) -> list[dict[str, str]]:
     lesson, profile = records["lesson"], records.get("profile", "")
     ours = {f["name"]: shown(f) for f in records.get("figures", [])}
     return [{"figure": name, f"ours ({profile} profile)": ours.get(name, "not recorded in this run"),
-             "the original lesson": reference_for(lesson, name), "like for like?": like_for_like(lesson, name, profile)}
-            for name in REFERENCES.get(lesson, {})]
+             "the original lesson": ref.reported,
+             "like for like?": ref.like_for_like if profile == "full" else QUICK_IS_NOT_LIKE_FOR_LIKE}
+            for name, ref in REFERENCES.get(lesson, {}).items()]
 
 
 def comparison_table(records: dict[str, Any] | None = None):

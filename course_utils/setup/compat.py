@@ -40,7 +40,7 @@ def check_stack(tensorflow_version: str | None = None, tf_keras_version: str | N
             f"TensorFlow {tf_version} is too old for this course (it needs 2.15 or later, with tf-keras): "
             "pip install -U 'tensorflow>=2.15' then restart the kernel"
         )
-    keras2 = tf_keras_version or _installed("tf-keras") or _installed("tf_keras")
+    keras2 = tf_keras_version or _installed("tf-keras")
     tf_minor = ".".join(tf_version.split(".")[:2])
     if keras2 is None:
         raise StackError(

@@ -88,14 +88,11 @@ def find_data(path: str | Path, what: str | None = None) -> Path:
     When a shared folder is set but lacks the file, one message names it and says how
     the instructor adds it (``what`` names the thing in that message).
     """
-    own_root = data_dir()
-    path = Path(path)
-    relative = path if not path.is_absolute() else None
-    if relative is None:
-        try:
-            relative = path.resolve().relative_to(own_root.resolve())
-        except ValueError:
-            return path
+    own_root, path = data_dir(), Path(path)
+    try:
+        relative = path.resolve().relative_to(own_root.resolve()) if path.is_absolute() else path
+    except ValueError:  # outside the data folder
+        return path
     own = own_root / relative
     shared = shared_data_dir()
     if shared is None or own.exists():
@@ -125,12 +122,6 @@ def check_keras2() -> None:
 
     if not tf.keras.layers.Layer.__module__.startswith("tf_keras"):
         raise KerasVersionError(RESTART_MESSAGE)
-
-
-def keras_version() -> str:
-    import tf_keras
-
-    return tf_keras.__version__
 
 
 @contextmanager

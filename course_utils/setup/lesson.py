@@ -59,16 +59,17 @@ def start_lesson(lesson: str, profile: str | None = None, **overrides: Any) -> S
     """
     cfg = lesson_settings(lesson, profile, **overrides)
     use_cache_dirs(cfg.profile)
-    env.check_keras2()
-    for warning in compat.check_stack():
+    for warning in compat.check_stack():  # before TensorFlow is imported: a missing package gets its message
         print("warning:", warning)
+    env.check_keras2()
 
     import tensorflow as tf
+    import tf_keras
 
     env.set_seeds(cfg.get("seed", 0), deterministic=cfg.deterministic)
     versions = {
         "tensorflow": tf.__version__,
-        "keras": env.keras_version(),
+        "keras": tf_keras.__version__,
         "device": env.describe_device(),
     }
     print(banner(cfg, versions))

@@ -43,7 +43,6 @@ def resolve_profile(parameter: str | None = None) -> str:
     return value
 
 
-
 # One vocabulary for every loader's and every weights function's `source`:
 # "real" is the lesson's own data set or pretrained file (downloaded once and
 # checked, or the learner's `local_copy`); "stand-in" is built here, offline.
@@ -279,35 +278,21 @@ LESSONS: dict[str, dict[str, Any]] = {
 }
 
 
-class Settings(Mapping[str, Any]):
+class Settings(dict):
     """A lesson's resolved settings: read them as ``cfg.epochs`` or ``cfg["epochs"]``."""
 
     def __init__(self, lesson: str, profile: str, values: Mapping[str, Any]):
-        self._values = dict(values)
-        self._values["lesson"] = lesson
-        self._values["profile"] = profile
+        super().__init__(values, lesson=lesson, profile=profile)
 
     def __getattr__(self, name: str) -> Any:
         try:
-            return self._values[name]
+            return self[name]
         except KeyError:
-            raise AttributeError(
-                f"lesson {self._values['lesson']} has no setting {name!r}; it has: "
-                + ", ".join(sorted(self._values))
-            ) from None
-
-    def __getitem__(self, key: str) -> Any:
-        return self._values[key]
-
-    def __iter__(self):
-        return iter(self._values)
-
-    def __len__(self) -> int:
-        return len(self._values)
+            raise AttributeError(f"lesson {self['lesson']} has no setting {name!r}; it has: "
+                                 + ", ".join(sorted(self))) from None
 
     def __repr__(self) -> str:
-        inner = ", ".join(f"{k}={v!r}" for k, v in sorted(self._values.items()))
-        return f"Settings({inner})"
+        return "Settings(" + ", ".join(f"{k}={v!r}" for k, v in sorted(self.items())) + ")"
 
 
 def lesson_settings(lesson: str, profile: str | None = None, **overrides: Any) -> Settings:
