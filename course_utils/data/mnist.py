@@ -10,13 +10,6 @@ MNIST_URL = "https://storage.googleapis.com/tensorflow/tf-keras-datasets/mnist.n
 MNIST_SHA256 = "731c5ac602752760c8e48fbffcf8c3b850d9dc2a2aedcf2cc48468fc17b673d1"
 
 
-def mnist_asset():
-    from course_utils.data.downloads import Asset
-
-    return Asset(name="MNIST", filename="mnist.npz", urls=(MNIST_URL,), sha256=MNIST_SHA256,
-                 provenance="the file_hash in tf_keras/datasets/mnist.py")
-
-
 def _digits_as_mnist(seed: int = 0):
     """scikit-learn's bundled 8x8 digits, upscaled to 28x28 in [0, 1], split 80 / 20."""
     import tensorflow as tf
@@ -44,9 +37,11 @@ def load(source: str = "real", *, local_copy: str | Path | None = None, seed: in
 
     if profiles.check_source(source, "MNIST") == "stand-in":
         return _digits_as_mnist(seed)
-    from course_utils.data.downloads import fetch
+    from course_utils.data.downloads import Asset, fetch
 
-    path = fetch(mnist_asset(), env.keras_home() / "datasets", local_copy=local_copy, progress=progress)
+    asset = Asset(name="MNIST", filename="mnist.npz", urls=(MNIST_URL,), sha256=MNIST_SHA256,
+                  provenance="the file_hash in tf_keras/datasets/mnist.py")
+    path = fetch(asset, env.keras_home() / "datasets", local_copy=local_copy, progress=progress)
     with np.load(path, allow_pickle=False) as f:
         x_train, y_train, x_test, y_test = f["x_train"], f["y_train"], f["x_test"], f["y_test"]
     return (x_train.astype("float32") / 255.0, y_train.astype("int64")), (
