@@ -57,11 +57,7 @@ def test_quick_caches_never_share_folders_with_full(tmp_path, monkeypatch):
         assert quick[key] != full[key]
         assert tmp_path in quick[key].parents and tmp_path in full[key].parents
         assert "quick" in quick[key].parts
-
-
-def test_full_caches_honour_the_learners_folders(tmp_path, monkeypatch):
-    monkeypatch.setenv("COURSE_TFHUB_CACHE_DIR", str(tmp_path / "my_hub"))
-    assert cache_dirs("full")["TFHUB_CACHE_DIR"] == tmp_path / "my_hub"
+    assert full["KERAS_HOME"] == tmp_path / "keras" and quick["TFDS_DATA_DIR"] == tmp_path / "quick" / "tfds"
 
 
 def test_use_cache_dirs_creates_and_exports(tmp_path, monkeypatch):

@@ -114,12 +114,6 @@ def kernel_manager_logging_to(log: Path):
     return LoggedKernelManager
 
 
-def progress_bar_options(name: str, progress: bool | None) -> dict | bool:
-    """papermill's per-cell progress bar (tqdm.auto): shown in a terminal, hidden in logs unless asked for."""
-    return progress is not False and {"desc": name, "leave": False, "disable": None if progress is None else False,
-                                      "file": sys.stderr, "dynamic_ncols": True}
-
-
 def run_notebook(path: Path, out_dir: Path, profile: str, timeout: int, *,
                  log: Path | None = None, progress: bool | None = None, kernel_name: str = "python3") -> NotebookRun:
     """Execute one notebook with papermill; ``timeout`` bounds the whole notebook (seconds).
@@ -133,12 +127,14 @@ def run_notebook(path: Path, out_dir: Path, profile: str, timeout: int, *,
     log.parent.mkdir(parents=True, exist_ok=True)
     log.write_bytes(b"")
     run = NotebookRun(notebook=path.name, lesson=lesson_id(path), log=str(log))
+    bar = progress is not False and {"desc": path.name, "leave": False, "file": sys.stderr, "dynamic_ncols": True,
+                                     "disable": None if progress is None else False}  # tqdm: None is "on a terminal"
     start = time.perf_counter()
     try:
         with time_limit(timeout):
             pm.execute_notebook(str(path), str(out_dir / path.name), parameters={"PROFILE": profile},
                                 kernel_name=kernel_name, cwd=str(path.parent), log_output=False,
-                                progress_bar=progress_bar_options(path.name, progress), execution_timeout=timeout,
+                                progress_bar=bar, execution_timeout=timeout,
                                 kernel_manager_class=kernel_manager_logging_to(log))
         run.status = "ok"
     except PapermillExecutionError as exc:

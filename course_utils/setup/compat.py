@@ -7,6 +7,7 @@ too old or the Keras 2 package is missing.
 """
 from __future__ import annotations
 
+import re
 from importlib import metadata
 
 from course_utils.errors import CourseError
@@ -18,9 +19,8 @@ class StackError(CourseError, RuntimeError):
     """The installed TensorFlow / tf-keras cannot run the course."""
 
 
-def _version_tuple(text: str) -> tuple[int, int]:
-    parts = text.split(".")
-    return int(parts[0]), int("".join(ch for ch in parts[1] if ch.isdigit()) or 0)
+def _version_tuple(text: str) -> tuple[int, ...]:
+    return tuple(int(number) for number in re.findall(r"\d+", text)[:2])  # "2.20.0rc1": (2, 20)
 
 
 def _installed(package: str) -> str | None:

@@ -13,19 +13,11 @@ from course_utils.setup.profiles import Settings, lesson_settings
 def cache_dirs(profile: str) -> dict[str, Path]:
     """Where TF Hub, TFDS and Keras keep their files for ``profile``, by the variable that tells each.
 
-    ``full`` honours folders the learner already named in the environment,
-    else uses ``data/``; ``quick`` always uses ``data/quick/`` so a locally
-    built stand-in can never be mistaken for the real model or data set.
+    Under the data folder; ``quick`` under its ``quick/``, so a locally built
+    stand-in can never be mistaken for the real model or data set.
     """
-    root = env.data_dir()
-    if profile == "quick":
-        base = root / "quick"
-        return {"TFHUB_CACHE_DIR": base / "tfhub", "TFDS_DATA_DIR": base / "tfds", "KERAS_HOME": base / "keras"}
-    return {
-        "TFHUB_CACHE_DIR": Path(os.environ.get("COURSE_TFHUB_CACHE_DIR") or root / "tfhub"),
-        "TFDS_DATA_DIR": Path(os.environ.get("COURSE_TFDS_DATA_DIR") or root / "tfds"),
-        "KERAS_HOME": Path(os.environ.get("COURSE_KERAS_HOME") or root / "keras"),
-    }
+    base = env.data_dir() / "quick" if profile == "quick" else env.data_dir()
+    return {"TFHUB_CACHE_DIR": base / "tfhub", "TFDS_DATA_DIR": base / "tfds", "KERAS_HOME": base / "keras"}
 
 
 def use_cache_dirs(profile: str) -> None:

@@ -5,7 +5,7 @@ inspect titles, colours and panels).
 """
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 
 import matplotlib.pyplot as plt
 import numpy as np
@@ -30,11 +30,8 @@ def plot_history(histories, metrics: Sequence[str] = ("accuracy", "loss"), title
     """
     if not histories:
         raise ValueError("plot_history needs a History, its .history dict, or {run name: History}")
-    if hasattr(histories, "history") or (
-        isinstance(histories, Mapping) and histories and all(
-            isinstance(v, (list, tuple)) for v in histories.values())
-    ):
-        runs = {"": _history_dict(histories)}
+    if hasattr(histories, "history") or all(isinstance(v, (list, tuple)) for v in histories.values()):
+        runs = {"": _history_dict(histories)}  # one run
     else:
         runs = {name: _history_dict(h) for name, h in histories.items()}
     fig, axes = plt.subplots(1, len(metrics), figsize=(5.5 * len(metrics), 4), squeeze=False)
