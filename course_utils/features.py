@@ -25,9 +25,8 @@ features change while the model trains) and an extractor holding a Keras random
 preprocessing layer (``RandomFlip``, ``RandomRotation``, ..., ``GaussianNoise``: it was built to augment).
 Not caught: augmentation inside the ``tf.data`` pipeline, so change ``key`` whenever the pipeline changes.
 
-An entry is written by :func:`course_utils.setup.files.build_once` (a lock, a staging
-folder, one rename): of several processes asking at once one computes and the others
-read its entry, and a run killed mid-write leaves nothing that is trusted.
+Entries are written through :func:`course_utils.setup.files.build_once`: of several processes
+asking at once one computes, and a run killed mid-write leaves nothing that is trusted.
 """
 from __future__ import annotations
 
@@ -233,8 +232,3 @@ def cached_predict(extractor, batches, *, key: str, labels=None, folder: str | P
     if not computed:
         print(f"feature cache: read {len(found[0])} feature rows from {where}", flush=True)
     return found
-
-
-__all__ = ["AugmentationError", "BackboneNotFrozenError", "FeatureCacheError", "architecture_digest",
-           "cached_predict", "check_extractor", "data_spec", "entry_key", "features_root", "random_layers",
-           "weights_digest"]

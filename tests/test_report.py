@@ -272,12 +272,14 @@ def test_record_figure_writes_one_png_per_name_at_80_dpi(records):
     ("device", "CPU", "", "CPU"),
     ("device", None, "", "None"),
 ])
-def test_format_value_shows_figures_as_a_person_reads_them(name, value, unit, text):
-    assert report.format_value(name, value, unit) == text
+def test_shown_is_a_figure_as_a_person_reads_it(name, value, unit, text):
+    assert report.shown({"name": name, "value": value, "unit": unit}) == text
 
 
-def test_format_value_unit_defaults_to_none():
-    assert report.format_value("x", 12) == "12"
+def test_shown_unit_and_note_default_to_none():
+    assert report.shown({"name": "x", "value": 12}) == "12"
+    assert report.shown({"name": "x", "value": 12, "note": ""}) == "12"
+    assert report.shown({"name": "test_accuracy", "value": 0.5, "note": "on 30 images"}) == "50.0% (on 30 images)"
 
 
 def test_comparison_of_a_loaded_record_not_the_running_one(records):

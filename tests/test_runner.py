@@ -82,10 +82,10 @@ def test_only_unknown_lesson(tmp_path):
         runner.find_notebooks(tmp_path, ["07"])
 
 
-def test_format_value():
-    assert report.format_value("test_accuracy", 0.9876) == "98.8%"
-    assert report.format_value("epoch_time_s", 1.23456, "s") == "1.23 s"
-    assert report.format_value("params", 1234567) == "1,234,567"
+def test_shown():
+    assert report.shown({"name": "test_accuracy", "value": 0.9876}) == "98.8%"
+    assert report.shown({"name": "epoch_time_s", "value": 1.23456, "unit": "s"}) == "1.23 s"
+    assert report.shown({"name": "params", "value": 1234567}) == "1,234,567"
 
 
 def test_markdown_report_lists_figures_beside_references():

@@ -83,23 +83,19 @@ def record_figure(fig, name: str = "key_plot") -> Path:
     return path
 
 
-def format_value(name: str, value: Any, unit: str = "") -> str:
-    """A recorded figure as a person reads it: accuracies in %, thousands separated, units kept."""
-    if isinstance(value, float):
-        if "accuracy" in name and 0.0 <= value <= 1.0 and not unit:
-            return f"{value * 100:.1f}%"
+def shown(figure: dict[str, Any]) -> str:
+    """A recorded figure (an entry of ``figures``) as a person reads it: accuracies in %, thousands
+    separated, its unit and note kept."""
+    name, value, unit = figure["name"], figure["value"], figure.get("unit", "")
+    if isinstance(value, float) and "accuracy" in name and 0.0 <= value <= 1.0 and not unit:
+        text = f"{value * 100:.1f}%"
+    elif isinstance(value, float):
         text = f"{value:.3g}" if abs(value) < 1000 else f"{value:,.0f}"
     elif isinstance(value, int) and not isinstance(value, bool):
         text = f"{value:,}"
     else:
         text = str(value)
-    return f"{text} {unit}".strip()
-
-
-def shown(figure: dict[str, Any]) -> str:
-    """A recorded figure (an entry of ``figures``) as the report shows it: value, unit and note."""
-    text = format_value(figure["name"], figure["value"], figure.get("unit", ""))
-    return text + (f" ({figure['note']})" if figure.get("note") else "")
+    return f"{text} {unit}".strip() + (f" ({figure['note']})" if figure.get("note") else "")
 
 
 def comparison(records: dict[str, Any] | None = None) -> list[dict[str, str]]:

@@ -65,14 +65,5 @@ def start_lesson(lesson: str, profile: str | None = None, **overrides: Any) -> S
         "device": env.describe_device(),
     }
     print(banner(cfg, versions))
-    report.begin(
-        lesson,
-        {
-            "title": cfg.title,
-            "profile": cfg.profile,
-            "data": cfg.data,
-            "weights": cfg.weights,
-            **versions,
-        },
-    )
+    report.begin(lesson, {**{key: cfg[key] for key in ("title", "profile", "data", "weights")}, **versions})
     return cfg
