@@ -230,8 +230,8 @@ def build_model(size, source):
 
 
 small_model = build_model(cfg.small_size, source)
-copy_gap = max(vgg16_bridge.max_weight_difference(small_model.get_layer(name), source.get_layer(name))
-               for name in ("fc1", "fc2"))
+copy_gap = max(float(np.max(np.abs(ours - pretrained))) for name in ("fc1", "fc2")
+               for ours, pretrained in zip(small_model.get_layer(name).get_weights(), source.get_layer(name).get_weights()))
 print("feature map:", small_model.get_layer("vgg16").output_shape, "-> bridge:", small_model.get_layer("bridge").output_shape)
 print(f"largest difference between our fc1/fc2 and the pretrained ones: {copy_gap}")
 course_utils.record("feature_map_small", list(small_model.get_layer("vgg16").output_shape[1:]))
@@ -532,9 +532,10 @@ retrain_classifier_only(large_model)
 print(models.summarize_trainable(large_model))
 course_utils.record("feature_map_large", list(large_model.get_layer("vgg16").output_shape[1:]))
 course_utils.record("bridge_output_large", list(large_model.get_layer("bridge").output_shape[1:]))
-per_image = vgg16_bridge.base_feature_bytes(cfg.large_size, 1)
+side = vgg16_bridge.feature_map_size(cfg.large_size)
+per_image = side * side * 512 * 4  # an n x n x 512 map of float32 (4 bytes)
 print(f"base features per image: {per_image / 1e3:.0f} KB as float32; for the 50,000 CIFAR-10 training "
-      f"images {vgg16_bridge.base_feature_bytes(cfg.large_size, 50_000) / 1e9:.1f} GB")
+      f"images {per_image * 50_000 / 1e9:.1f} GB")
 
 x_large, y_large = x_train[:cfg.large_train_limit], y_train[:cfg.large_train_limit]
 x_large_valid, y_large_valid = x_valid[:cfg.large_test_limit], y_valid[:cfg.large_test_limit]

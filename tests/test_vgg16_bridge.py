@@ -1,4 +1,4 @@
-"""course_utils.models.vgg16_bridge: the 7x7 bridge, the weight check, costs and timing."""
+"""course_utils.models.vgg16_bridge: the 7x7 bridge, costs and timing."""
 from __future__ import annotations
 
 import math
@@ -72,24 +72,6 @@ def test_the_bridge_gives_a_keras_vgg16_base_the_input_the_pretrained_fc1_takes(
     bridged = vt.AdaptiveAveragePooling2D(name="bridge")(base.output)
     assert base.output_shape == (None, feature_size, feature_size, 512)
     assert tuple(bridged.shape) == (None, 7, 7, 512) and 7 * 7 * 512 == 25088  # fc1's kernel: (25088, 4096)
-
-
-def test_max_weight_difference_needs_equal_shapes():
-    a = tf.keras.layers.Dense(2)
-    a.build((None, 3))
-    b = tf.keras.layers.Dense(3)
-    b.build((None, 3))
-    assert vt.max_weight_difference(a, a) == 0.0
-    with pytest.raises(ValueError, match="differently shaped"):
-        vt.max_weight_difference(a, b)
-
-
-# --- cached features: disk space -----------------------------------------------------------
-
-def test_base_feature_bytes_at_both_sizes():
-    assert vt.base_feature_bytes(32, 1) == 512 * 4
-    assert vt.base_feature_bytes(224, 1) == 25088 * 4
-    assert 5.0e9 < vt.base_feature_bytes(224, 50_000) < 5.1e9  # the lesson's 224 run: about 5 GB
 
 
 # --- cost and timing -----------------------------------------------------------------------
@@ -174,16 +156,3 @@ def test_plot_pool_matrices_draws_weights_from_0_to_1_in_blue_with_labels():
     assert len(single.axes) == 1
     plt.close(fig)
     plt.close(single)
-
-
-def test_max_weight_difference_is_the_largest_gap_and_zero_without_weights():
-    a = tf.keras.layers.Dense(2)
-    a.build((None, 3))
-    b = tf.keras.layers.Dense(2)
-    b.build((None, 3))
-    kernel = np.zeros((3, 2), np.float32)
-    a.set_weights([kernel, np.zeros(2, np.float32)])
-    kernel[1, 1] = -0.75
-    b.set_weights([kernel, np.array([0.25, 0.0], np.float32)])
-    assert vt.max_weight_difference(a, b) == 0.75
-    assert vt.max_weight_difference(tf.keras.layers.Flatten(), tf.keras.layers.Flatten()) == 0.0

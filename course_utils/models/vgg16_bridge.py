@@ -7,13 +7,12 @@ Keras's VGG16 flattens ``block5_pool`` directly, so with its top it only
 takes 224x224 inputs. This module rebuilds the bridge
 (:class:`AdaptiveAveragePooling2D`, the same arithmetic as PyTorch's); the
 lesson notebook builds ``VGG16 convolutions -> bridge -> Flatten -> fc1 ->
-fc2 -> Dense(10)`` itself. The rest is measurement: the size of the base's
-features (:func:`base_feature_bytes`, about 100 KB per image at 224x224),
-multiply-adds per image and the time of a training step.
+fc2 -> Dense(10)`` itself. The rest is measurement: multiply-adds per image
+and the time of a training step.
 """
 from __future__ import annotations
 
-import time
+import timeit
 from collections.abc import Sequence
 
 import numpy as np
@@ -22,7 +21,6 @@ import tensorflow as tf
 layers = tf.keras.layers
 
 BRIDGE_SIZE = 7
-FEATURE_CHANNELS = 512
 
 
 # --- the bridge ---------------------------------------------------------------------------
@@ -31,10 +29,7 @@ def feature_map_size(input_size: int) -> int:
     """Height (= width) of VGG16's last feature map: five 2x2 max-pools halve the size five times."""
     if input_size < 32:
         raise ValueError(f"VGG16 needs inputs of at least 32x32 pixels, got {input_size}")
-    size = input_size
-    for _ in range(5):
-        size //= 2
-    return size
+    return input_size // 2**5
 
 
 def adaptive_pool_matrix(input_size: int, output_size: int = BRIDGE_SIZE) -> np.ndarray:
@@ -88,26 +83,6 @@ class AdaptiveAveragePooling2D(layers.Layer):
         return {**super().get_config(), "output_size": self.output_size}
 
 
-def max_weight_difference(a, b) -> float:
-    """The largest absolute difference between two layers' (or models') weights."""
-    wa, wb = a.get_weights(), b.get_weights()
-    if [w.shape for w in wa] != [w.shape for w in wb]:
-        raise ValueError("the two have differently shaped weights")
-    return float(max((np.max(np.abs(x - y)) for x, y in zip(wa, wb)), default=0.0))
-
-
-# --- cached features: how much disk they take -------------------------------------------
-
-def base_feature_bytes(input_size: int, num_images: int) -> int:
-    """Bytes of the VGG16 base's float32 features (an n x n x 512 map per image) for ``num_images``.
-
-    At 32x32 a map is 1x1x512 (2 KB per image); at 224x224 it is 7x7x512 =
-    25,088 values (about 100 KB per image, 5 GB for 50,000 images).
-    """
-    side = feature_map_size(input_size)
-    return int(num_images) * side * side * FEATURE_CHANNELS * 4
-
-
 # --- cost ---------------------------------------------------------------------------------
 
 def multiply_adds(model) -> dict[str, int]:
@@ -134,23 +109,16 @@ def multiply_adds(model) -> dict[str, int]:
 
 
 def time_train_steps(model, images, labels, steps: int = 5, warmup: int = 1) -> float:
-    """Seconds of the fastest of ``steps`` ``train_on_batch`` calls on the same batch.
+    """Seconds of the fastest of ``steps`` ``train_on_batch`` calls on the same batch (a compiled model).
 
-    ``warmup`` untimed steps absorb graph tracing. The fastest step, not the
-    mean, is the estimate (as ``timeit`` does): other programs on the machine
-    can only slow a step down, so the minimum is the least disturbed figure.
-    The model must be compiled.
+    ``warmup`` untimed steps absorb graph tracing. The fastest step is the estimate, as ``timeit``
+    advises: other programs on the machine can only slow a step down.
     """
     if steps < 1 or warmup < 0:
         raise ValueError(f"need steps >= 1 and warmup >= 0, got steps={steps}, warmup={warmup}")
     for _ in range(warmup):
         model.train_on_batch(images, labels)
-    times = []
-    for _ in range(steps):
-        start = time.perf_counter()
-        model.train_on_batch(images, labels)
-        times.append(time.perf_counter() - start)
-    return float(min(times))
+    return min(timeit.repeat(lambda: model.train_on_batch(images, labels), number=1, repeat=steps))
 
 
 def plot_pool_matrices(input_sizes: Sequence[int], output_size: int = BRIDGE_SIZE):
