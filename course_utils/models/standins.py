@@ -124,46 +124,36 @@ def inception_v3(*, input_shape=(150, 150, 3), seed: int = 0, calibration_images
     return model
 
 
-def vgg19(*, seed: int = 0, image_size: int = 32, calibration_images=None):
-    """A no-top VGG19 initialised by :func:`stand_in_init`.
+def _lsuv_vgg(application, calibration, seed: int, last_std: float | None = None):
+    """``application`` (VGG19 or VGG16) without its top, seeded, then :func:`stand_in_init` on ``calibration``."""
+    import tensorflow as tf
 
-    ``calibration_images`` default: 64 crops of the photos scikit-image ships
-    (:func:`course_utils.data.photos.photo_crops`), natural images unrelated to
-    the task.
-    """
+    tf.keras.utils.set_random_seed(seed)
+    model = application(weights=None, include_top=False, input_shape=calibration.shape[1:])
+    stand_in_init(model, calibration, seed=seed, last_std=last_std)
+    return model
+
+
+def vgg19(*, seed: int = 0):
+    """A no-top VGG19 for 32x32 inputs, calibrated on 64 crops of the photos scikit-image ships
+    (:func:`course_utils.data.photos.photo_crops`): natural images unrelated to the task."""
     import tensorflow as tf
 
     from course_utils.data.photos import photo_crops
 
-    if calibration_images is None:
-        calibration_images = photo_crops(64, image_size, seed=seed)
-    tf.keras.utils.set_random_seed(seed)
-    model = tf.keras.applications.vgg19.VGG19(weights=None, include_top=False,
-                                              input_shape=(image_size, image_size, 3))
-    stand_in_init(model, calibration_images, seed=seed)
-    return model
+    return _lsuv_vgg(tf.keras.applications.vgg19.VGG19, photo_crops(64, 32, seed=seed), seed)
 
 
-def vgg16(*, seed: int = 0, calibration_images=None):
-    """A no-top VGG16 initialised by :func:`stand_in_init` (last convolution's std 0.1).
-
-    ``calibration_images`` (RGB, 0-255) default: 64 crops of 32x32 from the
-    photos scikit-image ships, put through ``vgg16.preprocess_input`` as the
-    lesson's images are. Its weights load into a VGG16 base of any input
-    size (convolution weights do not depend on it).
-    """
+def vgg16(*, seed: int = 0):
+    """A no-top VGG16 calibrated on the same crops in 0-255 through ``vgg16.preprocess_input``, as the
+    lesson's images are, with its last convolution's std 0.1. Its weights load into a VGG16 base of any
+    input size (convolution weights do not depend on it)."""
     import tensorflow as tf
 
     from course_utils.data.photos import photo_crops
 
-    if calibration_images is None:
-        calibration_images = photo_crops(64, 32, seed=seed) * 255.0
-    calibration = tf.keras.applications.vgg16.preprocess_input(np.array(calibration_images, dtype=np.float32))
-    tf.keras.utils.set_random_seed(seed)
-    model = tf.keras.applications.vgg16.VGG16(include_top=False, weights=None,
-                                              input_shape=tuple(calibration.shape[1:]))
-    stand_in_init(model, calibration, seed=seed, last_std=VGG16_LAST_STD)
-    return model
+    calibration = tf.keras.applications.vgg16.preprocess_input(photo_crops(64, 32, seed=seed) * 255.0)
+    return _lsuv_vgg(tf.keras.applications.vgg16.VGG16, calibration, seed, last_std=VGG16_LAST_STD)
 
 
 class Recipe(NamedTuple):
