@@ -11,8 +11,6 @@ import numpy as np
 
 from course_utils.errors import CourseError
 
-LayerKey = int | str
-
 
 class LayerNotFoundError(CourseError, LookupError):
     """A layer index or name that the model does not have."""
@@ -28,7 +26,7 @@ def _keras():
     return tf.keras
 
 
-def find_layer(model, key: LayerKey):
+def find_layer(model, key: int | str):
     """The layer at index ``key`` (negative counts from the end) or named ``key``.
 
     The error for a wrong key lists what is valid, so a typo is a one-line fix.
@@ -81,19 +79,9 @@ def trainable_report(model):
     """
     import pandas as pd
 
-    rows = []
-    for index, layer in enumerate(model.layers):
-        rows.append(
-            {
-                "index": index,
-                "layer": layer.name,
-                "type": type(layer).__name__,
-                "trainable": bool(layer.trainable),
-                "params": _count(layer.weights),
-                "trainable_params": _count(layer.trainable_weights),
-            }
-        )
-    return pd.DataFrame(rows).set_index("index")
+    rows = [(layer.name, type(layer).__name__, bool(layer.trainable), _count(layer.weights),
+             _count(layer.trainable_weights)) for layer in model.layers]
+    return pd.DataFrame(rows, columns=["layer", "type", "trainable", "params", "trainable_params"]).rename_axis("index")
 
 
 def summarize_trainable(model) -> str:

@@ -90,8 +90,7 @@ def build_feature_vector(path: str | Path, dim: int, seed: int = 0, note: str = 
 
     The module exposes ``__call__``, ``variables``, ``trainable_variables``
     and ``regularization_losses``, so ``hub.KerasLayer(path, trainable=True)``
-    sees its weights. :func:`install_stand_in` builds it in a staging folder
-    (``files.build_once``), so an interrupted build leaves nothing half-written.
+    sees its weights.
     """
     path = Path(path)
     module = _FeatureVector(dim, seed)
@@ -147,11 +146,8 @@ def link_shared(handle: str) -> Path | None:
     found = env.find_data(target, what=f"the TF Hub module {handle}")
     if found == target or not (found / "saved_model.pb").exists():
         return None
-
-    def link(staging: Path) -> None:
-        staging.symlink_to(found.resolve(), target_is_directory=True)
-
-    return build_once(target, link, ready=lambda path: (path / "saved_model.pb").exists())
+    return build_once(target, lambda staging: staging.symlink_to(found.resolve(), target_is_directory=True),
+                      ready=lambda path: (path / "saved_model.pb").exists())
 
 
 def prepare_handle(handle: str, source: str, dim: int, seed: int = 0) -> str:
