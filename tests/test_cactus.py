@@ -10,7 +10,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from course_utils.data import cactus
+from course_utils.data import cactus, generated
 from course_utils.errors import CourseError
 
 
@@ -164,7 +164,7 @@ def test_generated_data_has_the_real_imbalance_and_layout(tmp_path):
     table, image_dir = cactus.load_cactus_table(root)
     assert len(table) == 40 and table["has_cactus"].sum() == 30
     assert table["has_cactus"][:12].sum() == 9  # the validation slice keeps 3:1
-    assert (root / cactus.GENERATED_MARKER).is_file()
+    assert (root / generated.STAMP).is_file()
     assert not list(tmp_path.glob(".*part"))
     from PIL import Image
 
@@ -469,30 +469,30 @@ def test_generated_signal_zero_has_no_colour_difference(tmp_path):
     assert abs(red[labels == 0].mean() - red[labels == 1].mean()) < 15  # 40+ with the default signal
 
 
-def test_generated_marker_records_what_and_how(tmp_path):
+def test_generated_stamp_records_the_settings(tmp_path):
     import json
 
     root = cactus.make_stand_in(tmp_path / "gen", 20, seed=4, signal=0.5)
-    text = (root / cactus.GENERATED_MARKER).read_text()
-    assert text.startswith('{\n  "what": ')  # indented for a person reading it
+    text = (root / generated.STAMP).read_text()
+    assert text.startswith('{\n  "settings": ')  # indented for a person reading it
     assert json.loads(text) == {
-        "what": "generated stand-in for Kaggle's Aerial Cactus Identification (quick profile)",
         "settings": {"num_images": 20, "seed": 4, "signal": 0.5, "imbalance": [1, 3], "image_size": 32,
                      "order": "stratified"},
+        "made": None,
     }
 
 
-def test_generated_data_is_rebuilt_when_its_csv_or_marker_is_gone(tmp_path):
+def test_generated_data_is_rebuilt_when_its_csv_or_stamp_is_gone(tmp_path):
     root = cactus.make_stand_in(tmp_path / "gen", 12)
     (root / "train.csv").unlink()
     cactus.make_stand_in(root, 12)
     assert len(pd.read_csv(root / "train.csv")) == 12
-    (root / cactus.GENERATED_MARKER).unlink()
+    (root / generated.STAMP).unlink()
     cactus.make_stand_in(root, 12)
-    assert (root / cactus.GENERATED_MARKER).is_file()
-    (root / cactus.GENERATED_MARKER).write_text("not json")
+    assert (root / generated.STAMP).is_file()
+    (root / generated.STAMP).write_text("not json")
     cactus.make_stand_in(root, 12)
-    assert (root / cactus.GENERATED_MARKER).read_text().startswith("{")
+    assert (root / generated.STAMP).read_text().startswith("{")
 
 
 def test_generated_data_is_built_in_a_hidden_part_folder_beside_it_and_a_failure_leaves_nothing(tmp_path, monkeypatch):

@@ -358,8 +358,8 @@ def test_generated_flowers_stamp_records_the_settings_and_the_defaults(tmp_path)
     assert sum(counts.values()) == 300
     assert json.loads((root / generated.STAMP).read_text()) == {
         "settings": {"classes": list(flowers.CLASS_NAMES), "num_images": 300, "seed": 0, "signal": 0.4,
-                     "base_size": 64, "size_range": [90, 260], "version": 1},
-        "counts": counts,
+                     "base_size": 64, "size_range": [90, 260], "version": 2},
+        "made": counts,
     }
     assert {Image.open(p).size for p in list(root.glob("*/*.jpg"))[:3]} != {(64, 64)}  # resized from 64
 

@@ -14,14 +14,13 @@ from __future__ import annotations
 
 import functools
 import importlib.util
-import json
 import os
 from pathlib import Path
 
 import numpy as np
 
 from course_utils.data import images
-from course_utils.data.generated import DataLayoutError, make_images
+from course_utils.data.generated import DataLayoutError, build_stand_in, make_images
 from course_utils.errors import CourseError
 from course_utils.setup import env, files, profiles
 
@@ -33,7 +32,6 @@ LABEL_COLUMN = "has_cactus"
 IMAGE_FOLDER = "train"
 FOLDER_NAME = "aerial_cactus"
 GENERATED_FOLDER_NAME = "aerial_cactus_generated"
-GENERATED_MARKER = "COURSE_GENERATED.txt"
 IMAGE_SIZE = 32
 IMBALANCE = (1, 3)  # has_cactus 0 : 1, as in the real data (4,364 : 13,136)
 
@@ -225,23 +223,12 @@ def make_stand_in(root: str | Path, num_images: int, *, seed: int = 0, signal: f
     settings = {"num_images": int(num_images), "seed": int(seed), "signal": float(signal),
                 "imbalance": list(IMBALANCE), "image_size": IMAGE_SIZE, "order": "stratified"}
 
-    def ready(path: Path) -> bool:
-        try:
-            return (path / CSV_NAME).is_file() and json.loads((path / GENERATED_MARKER).read_text())[
-                "settings"] == settings
-        except (OSError, ValueError, KeyError):
-            return False
-
-    def build(staging: Path) -> None:
+    def write(staging: Path) -> None:
         pictures, labels = make_images(num_images, IMAGE_SIZE, 2, imbalance=IMBALANCE, signal=signal, seed=seed)
         order = stratified_order(labels, seed=seed)
         write_kaggle_layout(staging, pictures[order], labels[order], seed=seed)
-        (staging / GENERATED_MARKER).write_text(json.dumps({
-            "what": "generated stand-in for Kaggle's Aerial Cactus Identification (quick profile)",
-            "settings": settings,
-        }, indent=2))
 
-    return files.build_once(root, build, ready=ready)
+    return build_stand_in(root, settings, write, complete=lambda path: (path / CSV_NAME).is_file())
 
 
 def setup_message(reason: str) -> str:

@@ -11,7 +11,7 @@ from pathlib import Path
 import numpy as np
 
 from course_utils.data import downloads, images
-from course_utils.data.generated import DataLayoutError, make_images, write_image_folder
+from course_utils.data.generated import DataLayoutError, build_stand_in, make_images, write_image_folder
 from course_utils.errors import CourseError
 from course_utils.setup import env, files, profiles
 
@@ -21,7 +21,6 @@ SPLITS = ("train", "validation")
 CLASS_NAMES = ("cats", "dogs")  # label 0 = cats, 1 = dogs (alphabetical, as Keras orders them)
 IMAGE_SUFFIXES = (".jpg", ".jpeg")
 FULL_COUNTS = {"train": {"cats": 1000, "dogs": 1000}, "validation": {"cats": 500, "dogs": 500}}
-GENERATED_MARKER = "COURSE_GENERATED.txt"
 
 LAYOUT_HELP = (
     "expected {train,validation}/{cats,dogs}/*.jpg inside it. Point the notebook's CATS_DOGS "
@@ -198,21 +197,13 @@ def make_stand_in(root: str | Path, num_images: int, *, image_size: int = 150, s
     """Generated two-class JPEGs (:func:`generated.make_images`, other seeds for train and validation)
     in the cats_and_dogs_filtered layout at ``root``, built once and again when the settings change."""
     counts = generated_counts(num_images)
-    marker = (
-        f"Generated stand-in for cats_and_dogs_filtered (course quick profile): NOT cats and dogs.\n"
-        f"num_images={num_images} image_size={image_size} seed={seed} counts={counts}\n"
-    )
+    settings = {"num_images": num_images, "image_size": image_size, "seed": seed, "counts": counts}
 
-    def ready(path: Path) -> bool:
-        return (path / GENERATED_MARKER).is_file() and (path / GENERATED_MARKER).read_text() == marker and _holds(
-            path, counts)
-
-    def build(staging: Path) -> None:
+    def write(staging: Path) -> None:
         for offset, split in enumerate(SPLITS):
             total = sum(counts[split].values())
             pictures, labels = make_images(total, image_size, num_classes=2, seed=seed + 101 * offset)
             write_image_folder(staging / split, pictures, labels, CLASS_NAMES)
         check_layout(staging, counts)
-        (staging / GENERATED_MARKER).write_text(marker)
 
-    return files.build_once(root, build, ready=ready)
+    return build_stand_in(root, settings, write, complete=lambda path: _holds(path, counts))
