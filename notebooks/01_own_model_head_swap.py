@@ -83,7 +83,7 @@ from sklearn.metrics import accuracy_score
 from tensorflow.keras import layers
 
 import course_utils
-from course_utils.data import generated, mnist
+from course_utils.data import mnist
 from course_utils import models
 from course_utils.show import plots
 from course_utils.setup.env import data_dir
