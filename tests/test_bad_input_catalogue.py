@@ -22,7 +22,7 @@ from course_utils.models import hub, weights
 from course_utils.setup import files, profiles
 from course_utils.setup.env import RESTART_MESSAGE
 
-FLOWERS_FIX = flowers._how_to_fix()
+FLOWERS_FIX = flowers.LAYOUT_HELP
 CATSDOGS_FIX = catsdogs.LAYOUT_HELP
 RE_DOWNLOAD = "re-download or replace them to use them"
 

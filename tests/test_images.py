@@ -52,10 +52,6 @@ def test_transparent_pixels_become_white(folder):
     assert images.load_rgb(folder / "alpha.png").min() == 255
 
 
-def test_load_rgb_resizes(folder):
-    assert images.load_rgb(folder / "good.jpg", size=(8, 6)).shape == (6, 8, 3)
-
-
 def test_clean_view_keeps_good_converts_odd_and_skips_bad(folder, tmp_path_factory, capsys):
     target = tmp_path_factory.mktemp("views") / "checked"
     before = {p.name: p.read_bytes() for p in folder.iterdir()}
@@ -242,13 +238,6 @@ def test_grey_and_rgb_are_read_exactly(tmp_path):
     rgb = np.random.default_rng(2).integers(0, 255, (3, 4, 3), dtype=np.uint8)
     Image.fromarray(rgb).save(tmp_path / "c.png")
     np.testing.assert_array_equal(images.load_rgb(str(tmp_path / "c.png")), rgb)
-
-
-def test_resize_takes_width_then_height_as_pillow_does(tmp_path):
-    rgb = np.random.default_rng(3).integers(0, 255, (20, 30, 3), dtype=np.uint8)
-    Image.fromarray(rgb).save(tmp_path / "c.png")
-    expected = np.asarray(Image.fromarray(rgb).resize((8, 6)))
-    np.testing.assert_array_equal(images.load_rgb(tmp_path / "c.png", size=(8, 6)), expected)
 
 
 def test_a_converted_image_is_written_as_the_rgb_pixels_at_jpeg_quality_95(tmp_path):

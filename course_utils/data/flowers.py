@@ -37,17 +37,12 @@ PREPARED_STAMP = "COURSE_SOURCE.json"
 #: The stand-in's settings: a signal weak enough that a head on a random stand-in extractor
 #: learns the classes but makes some mistakes, and sizes that vary as the photos' do.
 STAND_IN = {"signal": 0.4, "base_size": 64, "size_range": (90, 260)}
+LAYOUT_HELP = (f"expected {EXPECTED_LAYOUT} (the unpacked flower_photos.tgz); point FLOWERS_DIR "
+               f"(or ${FOLDER_ENV_VAR}) at that folder, or run with PROFILE='quick' offline")
 
 
 class FlowersDataError(generated.DataLayoutError):
     """tf_flowers cannot be loaded: a bad local folder, or no way to download it."""
-
-
-def _how_to_fix() -> str:
-    return (
-        f"expected {EXPECTED_LAYOUT} (the unpacked flower_photos.tgz); point FLOWERS_DIR "
-        f"(or ${FOLDER_ENV_VAR}) at that folder, or run with PROFILE='quick' offline"
-    )
 
 
 # --------------------------------------------------------------------------- local folder
@@ -58,10 +53,10 @@ def find_flower_folder(folder: str | Path) -> Path:
     :class:`FlowersDataError` saying what is wrong and how to fix it."""
     folder = Path(folder).expanduser()
     if not folder.exists():
-        raise FlowersDataError(f"no flower folder at {folder}: {_how_to_fix()}")
+        raise FlowersDataError(f"no flower folder at {folder}: {LAYOUT_HELP}")
     if not folder.is_dir():
         raise FlowersDataError(
-            f"{folder} is a file, not a folder: unpack it first (tar xzf flower_photos.tgz); {_how_to_fix()}"
+            f"{folder} is a file, not a folder: unpack it first (tar xzf flower_photos.tgz); {LAYOUT_HELP}"
         )
     subfolders = _class_dirs(folder)
     if not set(subfolders) & set(CLASS_NAMES) and "flower_photos" in subfolders:
@@ -69,15 +64,15 @@ def find_flower_folder(folder: str | Path) -> Path:
         subfolders = _class_dirs(folder)
     missing = sorted(set(CLASS_NAMES) - set(subfolders))
     if missing:
-        raise FlowersDataError(f"{folder} has no class folder(s) {', '.join(missing)}: {_how_to_fix()}")
+        raise FlowersDataError(f"{folder} has no class folder(s) {', '.join(missing)}: {LAYOUT_HELP}")
     extra = sorted(set(subfolders) - set(CLASS_NAMES))
     if extra:
         raise FlowersDataError(
-            f"{folder} has unexpected folder(s) {', '.join(extra)} besides the 5 classes: {_how_to_fix()}"
+            f"{folder} has unexpected folder(s) {', '.join(extra)} besides the 5 classes: {LAYOUT_HELP}"
         )
     for name in sorted(CLASS_NAMES):
         if not _jpgs(subfolders[name]):
-            raise FlowersDataError(f"{subfolders[name]} holds no .jpg images: {_how_to_fix()}")
+            raise FlowersDataError(f"{subfolders[name]} holds no .jpg images: {LAYOUT_HELP}")
     return folder
 
 
@@ -238,6 +233,6 @@ def load(source: str = "real", *, local_copy: str | Path | None = None, seed: in
     if not prepared and not _can_reach(DOWNLOAD_HOST, 443):
         raise FlowersDataError(
             f"tf_flowers is not in {base} and {DOWNLOAD_HOST} cannot be reached to download it "
-            f"(about 220 MB, once): connect to the internet, or {_how_to_fix()}"
+            f"(about 220 MB, once): connect to the internet, or {LAYOUT_HELP}"
         )
     return base

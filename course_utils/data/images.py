@@ -76,8 +76,8 @@ def scan_images(paths: Iterable[str | Path]) -> ScanResult:
     return result
 
 
-def load_rgb(path: str | Path, size: tuple[int, int] | None = None) -> np.ndarray:
-    """The image as uint8 RGB ``[H, W, 3]``; alpha is composited on white. Optional resize to ``(w, h)``."""
+def load_rgb(path: str | Path) -> np.ndarray:
+    """The image as uint8 RGB ``[H, W, 3]``; alpha is composited on white."""
     from PIL import Image
 
     with Image.open(path) as image:
@@ -88,8 +88,6 @@ def load_rgb(path: str | Path, size: tuple[int, int] | None = None) -> np.ndarra
             rgb = Image.alpha_composite(background, rgba).convert("RGB")
         else:
             rgb = image.convert("RGB")
-        if size is not None:
-            rgb = rgb.resize(size)
         return np.asarray(rgb, dtype=np.uint8)
 
 
