@@ -56,11 +56,6 @@ class BackboneNotFrozenError(FeatureCacheError):
     """The extractor still has trainable weights, so its features change while training."""
 
 
-def features_root() -> Path:
-    """The default cache folder: ``<data dir>/features`` (``$COURSE_DATA_DIR`` or ``data/``)."""
-    return env.data_dir() / "features"
-
-
 def _names(layer) -> list[str]:
     """The names of ``layer``, its inputs and every layer nested in it (public ``.layers``, ``input_names``)."""
     inner = [name for sub in getattr(layer, "layers", ()) for name in _names(sub)]
@@ -196,7 +191,7 @@ def cached_predict(extractor, batches, *, key: str, labels=None, folder: str | P
     labels)``, decoded and preprocessed, or an array of images (``batch_size`` images
     per step). ``key``: a name for the data and their preprocessing (see the module
     docstring). ``labels``: the labels as an array, when ``batches`` does not carry them.
-    ``folder``: the cache folder (default :func:`features_root`); an entry in the
+    ``folder``: the cache folder (default ``<data dir>/features``); an entry in the
     classroom's shared folder is read there. ``labels`` comes back ``None`` when
     neither gives them. Both arrays come back memory-mapped from the entry's ``.npy`` files.
 
@@ -206,7 +201,7 @@ def cached_predict(extractor, batches, *, key: str, labels=None, folder: str | P
     check_extractor(extractor)
     parts = entry_key(extractor, batches, key, labels)
     digest = hashlib.sha256(json.dumps(parts, sort_keys=True).encode()).hexdigest()[:32]
-    target = Path(folder if folder is not None else features_root()) / digest
+    target = Path(folder if folder is not None else env.data_dir() / "features") / digest
     computed = []
 
     def build(staging: Path) -> None:

@@ -27,12 +27,8 @@ def records_dir() -> Path:
     return path
 
 
-def records_path(lesson: str) -> Path:
-    return records_dir() / f"lesson_{lesson}.json"
-
-
 def _write(state: dict[str, Any]) -> None:
-    path = records_path(state["lesson"])
+    path = records_dir() / f"lesson_{state['lesson']}.json"
     staged = files.staging_path(path)  # the runner or a reader never sees half a file
     staged.write_text(json.dumps(state, indent=2, default=_jsonable))
     os.replace(staged, path)

@@ -226,10 +226,9 @@ def render_html(markdown_text: str, runs: list[NotebookRun], records_dir: Path) 
 
 def render_notebook_html(executed: Path) -> None:
     try:
-        import nbformat
         from nbconvert import HTMLExporter
 
-        body, _ = HTMLExporter().from_notebook_node(nbformat.read(executed, as_version=4))
+        body, _ = HTMLExporter().from_filename(str(executed))
         executed.with_suffix(".html").write_text(body, encoding="utf-8")
     except Exception as exc:  # rendering is a convenience; never fail the run for it
         print(f"    (could not render {executed.name} to HTML: {exc})")

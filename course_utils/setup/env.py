@@ -3,8 +3,8 @@
 TF Hub layers only work with the Keras 2 API (the `tf_keras` package). In
 TensorFlow 2.16 and later `tf.keras` is Keras 3 unless the environment
 variable ``TF_USE_LEGACY_KERAS=1`` is set *before* TensorFlow is imported.
-This module sets it (``course_utils`` imports it first thing) and refuses to
-go on, with a one-line message, when TensorFlow is already running Keras 3.
+Importing ``course_utils`` sets it, and :func:`check_keras2` refuses to go
+on, with a one-line message, when TensorFlow is already running Keras 3.
 """
 from __future__ import annotations
 
@@ -80,14 +80,10 @@ def shared_data_dir() -> Path | None:
 
 
 def find_data(path: str | Path, what: str | None = None) -> Path:
-    """Where to read ``path`` (a path under :func:`data_dir`, or relative to it) from.
-
-    The one resolver every module uses: the same place in the shared folder when it
-    exists there, else the learner's own path (which the caller builds or downloads,
-    as without a shared folder). A path outside the data folder is returned as is.
-    When a shared folder is set but lacks the file, one message names it and says how
-    the instructor adds it (``what`` names the thing in that message).
-    """
+    """Where to read ``path`` (under :func:`data_dir`, or relative to it) from: the same place in the shared
+    folder when it is there, else the learner's own (which the caller builds or downloads). A path outside
+    the data folder comes back as is. A shared folder that lacks it is said once, with how the instructor
+    adds it (``what`` names the thing)."""
     own_root, path = data_dir(), Path(path)
     try:
         relative = path.resolve().relative_to(own_root.resolve()) if path.is_absolute() else path

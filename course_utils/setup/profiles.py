@@ -278,21 +278,35 @@ LESSONS: dict[str, dict[str, Any]] = {
 }
 
 
-class Settings(dict):
+class Settings(Mapping[str, Any]):
     """A lesson's resolved settings: read them as ``cfg.epochs`` or ``cfg["epochs"]``."""
 
     def __init__(self, lesson: str, profile: str, values: Mapping[str, Any]):
-        super().__init__(values, lesson=lesson, profile=profile)
+        self._values = dict(values)
+        self._values["lesson"] = lesson
+        self._values["profile"] = profile
 
     def __getattr__(self, name: str) -> Any:
         try:
-            return self[name]
+            return self._values[name]
         except KeyError:
-            raise AttributeError(f"lesson {self['lesson']} has no setting {name!r}; it has: "
-                                 + ", ".join(sorted(self))) from None
+            raise AttributeError(
+                f"lesson {self._values['lesson']} has no setting {name!r}; it has: "
+                + ", ".join(sorted(self._values))
+            ) from None
+
+    def __getitem__(self, key: str) -> Any:
+        return self._values[key]
+
+    def __iter__(self):
+        return iter(self._values)
+
+    def __len__(self) -> int:
+        return len(self._values)
 
     def __repr__(self) -> str:
-        return "Settings(" + ", ".join(f"{k}={v!r}" for k, v in sorted(self.items())) + ")"
+        inner = ", ".join(f"{k}={v!r}" for k, v in sorted(self._values.items()))
+        return f"Settings({inner})"
 
 
 def lesson_settings(lesson: str, profile: str | None = None, **overrides: Any) -> Settings:

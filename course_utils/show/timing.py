@@ -16,7 +16,6 @@ class EpochTimer(tf.keras.callbacks.Callback):
     def __init__(self):
         super().__init__()
         self.times: list[float] = []
-        self._start = 0.0
 
     def on_epoch_begin(self, epoch, logs=None):
         self._start = time.perf_counter()
