@@ -13,6 +13,7 @@ import sys
 import zipfile
 
 import numpy as np
+import pandas as pd
 import pytest
 from PIL import Image
 
@@ -227,14 +228,14 @@ def _cactus(root, rows, files=None, header="id,has_cactus"):
 def case_cactus_wrong_columns(tmp_path):
     root = _cactus(tmp_path / "cactus", [("a.jpg", 1)], header="image,label")
     before = _tree(root)
-    return (lambda: cactus.load_cactus_table(root), cactus.CactusDataError,
+    return (lambda: cactus.check_cactus_table(pd.read_csv(root / "train.csv"), root), cactus.CactusDataError,
             f"{root / 'train.csv'}: missing column(s) id, has_cactus; its columns are image, label; {cactus.LAYOUT_HELP}",
             lambda: _tree(root) == before)
 
 
 def case_cactus_label_outside_0_1(tmp_path):
     root = _cactus(tmp_path / "cactus", [("a.jpg", 1), ("b.jpg", "yes"), ("c.jpg", 2)])
-    return (lambda: cactus.load_cactus_table(root), cactus.CactusDataError,
+    return (lambda: cactus.check_cactus_table(pd.read_csv(root / "train.csv"), root), cactus.CactusDataError,
             f"{root / 'train.csv'}: has_cactus must be 0 or 1, but 2 of 3 rows have other values: "
             "'yes' (line 3), '2' (line 4). Fix or remove those rows (the loader never guesses a label).",
             lambda: (root / "train.csv").read_text().count("\n") == 4)
@@ -243,7 +244,7 @@ def case_cactus_label_outside_0_1(tmp_path):
 def case_cactus_ids_without_images(tmp_path):
     root = _cactus(tmp_path / "cactus", [("a.jpg", 1), ("b.jpg", 0), ("c.jpg", 1)], files=["a.jpg"])
     before = _tree(root)
-    return (lambda: cactus.load_cactus_table(root), cactus.CactusDataError,
+    return (lambda: cactus.check_cactus_table(pd.read_csv(root / "train.csv"), root), cactus.CactusDataError,
             f"{root / 'train'}: 2 of 3 images listed in train.csv are missing: b.jpg, c.jpg. A partial copy? "
             "Extract the competition's train.zip again, or delete the folder and let the notebook download it "
             "(or run with PROFILE=quick, offline).",

@@ -31,9 +31,14 @@ def _edit_csv(root, **changes):
     return table
 
 
+def load_table(root):
+    """The notebook's own two steps: pd.read_csv, then check_cactus_table."""
+    return cactus.check_cactus_table(pd.read_csv(root / "train.csv"), root)
+
+
 def test_kaggle_layout_round_trip(tmp_path):
     _write(tmp_path, [1, 0, 1, 1])
-    table, image_dir = cactus.load_cactus_table(tmp_path)
+    table, image_dir = load_table(tmp_path)
     assert list(table.columns) == ["id", "has_cactus"]
     assert table["has_cactus"].tolist() == [1, 0, 1, 1]
     assert image_dir == tmp_path / "train"
@@ -45,47 +50,44 @@ def test_kaggles_nested_train_train_folder_is_found(tmp_path):
     (tmp_path / "train").rename(tmp_path / "inner")
     (tmp_path / "train").mkdir()
     (tmp_path / "inner").rename(tmp_path / "train" / "train")
-    _, image_dir = cactus.load_cactus_table(tmp_path)
+    _, image_dir = load_table(tmp_path)
     assert image_dir == tmp_path / "train" / "train"
 
 
 def test_labels_written_as_floats_are_read_as_integers(tmp_path):
     _write(tmp_path, [1, 0])
     _edit_csv(tmp_path, labels={0: "1.0", 1: " 0 "})
-    table, _ = cactus.load_cactus_table(tmp_path)
+    table, _ = load_table(tmp_path)
     assert table["has_cactus"].tolist() == [1, 0]
 
 
 def test_no_folder_and_no_csv_say_how_to_point_at_a_copy(tmp_path):
-    with pytest.raises(cactus.CactusDataError, match=r"no such folder.*CACTUS_DIR.*PROFILE=quick"):
-        cactus.load_cactus_table(tmp_path / "missing")
+    with pytest.raises(cactus.CactusDataError, match=r"no such file or folder.*CACTUS_DIR.*PROFILE=quick"):
+        cactus.load("real", local_copy=tmp_path / "missing")
     (tmp_path / "sample_submission.csv").write_text("id,has_cactus\n")
     with pytest.raises(cactus.CactusDataError, match=r"no train\.csv here \(found: sample_submission\.csv\)"):
-        cactus.load_cactus_table(tmp_path)
+        cactus.load("real", local_copy=tmp_path)
 
 
 def test_missing_column_lists_the_columns_found(tmp_path):
     _write(tmp_path, [1, 0])
     _edit_csv(tmp_path, columns=["id", "label"])
     with pytest.raises(cactus.CactusDataError, match="missing column.* has_cactus; its columns are id, label"):
-        cactus.load_cactus_table(tmp_path)
+        load_table(tmp_path)
 
 
-def test_an_empty_or_unreadable_csv(tmp_path):
+def test_an_empty_csv(tmp_path):
     _write(tmp_path, [1])
     (tmp_path / "train.csv").write_text("id,has_cactus\n")
     with pytest.raises(cactus.CactusDataError, match="no rows"):
-        cactus.load_cactus_table(tmp_path)
-    (tmp_path / "train.csv").write_bytes(b"")
-    with pytest.raises(cactus.CactusDataError, match="not a readable CSV"):
-        cactus.load_cactus_table(tmp_path)
+        load_table(tmp_path)
 
 
 def test_labels_outside_0_1_are_named_with_their_lines(tmp_path):
     _write(tmp_path, [1, 0, 1, 0, 1])
     _edit_csv(tmp_path, labels={1: "2", 3: "yes", 4: ""})
     with pytest.raises(cactus.CactusDataError) as err:
-        cactus.load_cactus_table(tmp_path)
+        load_table(tmp_path)
     text = str(err.value)
     assert "has_cactus must be 0 or 1, but 3 of 5 rows" in text
     assert "'2' (line 3)" in text and "'yes' (line 5)" in text and "'' (line 6)" in text
@@ -97,10 +99,10 @@ def test_blank_and_duplicate_ids(tmp_path):
     first_id = pd.read_csv(tmp_path / "train.csv")["id"][0]
     _edit_csv(tmp_path, ids={2: first_id})
     with pytest.raises(cactus.CactusDataError, match=r"1 id\(s\) appear more than once: .*\.jpg"):
-        cactus.load_cactus_table(tmp_path)
+        load_table(tmp_path)
     _edit_csv(tmp_path, ids={2: "  "})
     with pytest.raises(cactus.CactusDataError, match=r"1 row\(s\) have an empty id \(lines 4\)"):
-        cactus.load_cactus_table(tmp_path)
+        load_table(tmp_path)
 
 
 def test_missing_images_are_named_and_counted(tmp_path):
@@ -109,7 +111,7 @@ def test_missing_images_are_named_and_counted(tmp_path):
     for name in table["id"][:3]:
         (tmp_path / "train" / name).unlink()
     with pytest.raises(cactus.CactusDataError) as err:
-        cactus.load_cactus_table(tmp_path)
+        load_table(tmp_path)
     text = str(err.value)
     assert "3 of 8 images listed in train.csv are missing" in text
     assert all(name in text for name in table["id"][:3])
@@ -121,7 +123,7 @@ def test_more_than_five_missing_images_are_summarised(tmp_path):
     for name in table["id"][1:]:
         (tmp_path / "train" / name).unlink()
     with pytest.raises(cactus.CactusDataError, match="8 of 9 images .* and 3 more"):
-        cactus.load_cactus_table(tmp_path)
+        load_table(tmp_path)
 
 
 def test_no_image_folder_at_all(tmp_path):
@@ -129,7 +131,7 @@ def test_no_image_folder_at_all(tmp_path):
     for image in (tmp_path / "train").iterdir():
         image.unlink()
     with pytest.raises(cactus.CactusDataError, match="no image folder holding the ids"):
-        cactus.load_cactus_table(tmp_path)
+        load_table(tmp_path)
 
 
 def test_the_notebooks_own_read_csv_is_checked_like_the_loaders(tmp_path):
@@ -161,7 +163,7 @@ def test_stratified_order_keeps_the_proportion_in_every_prefix():
 
 def test_generated_data_has_the_real_imbalance_and_layout(tmp_path):
     root = cactus.make_stand_in(tmp_path / "gen", 40, seed=2)
-    table, image_dir = cactus.load_cactus_table(root)
+    table, image_dir = load_table(root)
     assert len(table) == 40 and table["has_cactus"].sum() == 30
     assert table["has_cactus"][:12].sum() == 9  # the validation slice keeps 3:1
     assert (root / generated.STAMP).is_file()
@@ -184,7 +186,7 @@ def test_generated_data_is_reused_or_rebuilt_when_settings_change(tmp_path):
 
 def test_generated_classes_carry_a_learnable_signal(tmp_path):
     root = cactus.make_stand_in(tmp_path / "gen", 40, seed=0)
-    table, image_dir = cactus.load_cactus_table(root)
+    table, image_dir = load_table(root)
     from PIL import Image
 
     red = np.array([np.asarray(Image.open(image_dir / name), float)[..., 0].mean() for name in table["id"]])
@@ -272,7 +274,7 @@ def test_download_installs_the_competition_in_place(tmp_path, kaggle, capsys):
     target = tmp_path / "data" / "aerial_cactus"
     assert cactus.load("real") == target
     assert [call[0] for call in api.calls] == ["aerial-cactus-identification"]
-    table, image_dir = cactus.load_cactus_table(target)
+    table, image_dir = load_table(target)
     assert len(table) == 4 and image_dir == target / "train" / "train"  # Kaggle's train.zip, extracted
     assert sorted(p.name for p in target.iterdir()) == ["sample_submission.csv", "train", "train.csv"]  # no zips
     assert _listing(tmp_path / "data") == ["aerial_cactus", "aerial_cactus_download"]
@@ -392,7 +394,7 @@ def test_unreadable_listed_images_are_named_and_left_out_before_training(tmp_pat
     for name, _ in rows:
         Image.fromarray(np.full((32, 32, 3), 90, np.uint8)).save(root / "train" / name)
     (root / "train" / "b.jpg").write_bytes(b"")  # an empty download
-    table, image_dir = cactus.load_cactus_table(root)
+    table, image_dir = load_table(root)
     assert table["id"].tolist() == ["a.jpg", "c.jpg"]
     assert ("skipped 1 unreadable: b.jpg (empty file) - re-download or replace them to use them; "
             "until then their rows are left out") in capsys.readouterr().out
@@ -407,7 +409,7 @@ def test_exactly_five_missing_images_are_all_named_without_a_summary(tmp_path):
     for name in table["id"][:5]:
         (tmp_path / "train" / name).unlink()
     with pytest.raises(cactus.CactusDataError) as err:
-        cactus.load_cactus_table(tmp_path)
+        load_table(tmp_path)
     assert "5 of 6 images listed in train.csv are missing" in str(err.value) and " more" not in str(err.value)
 
 
@@ -463,7 +465,7 @@ def test_generated_signal_zero_has_no_colour_difference(tmp_path):
     from PIL import Image
 
     root = cactus.make_stand_in(tmp_path / "gen", 40, seed=0, signal=0.0)
-    table, image_dir = cactus.load_cactus_table(root)
+    table, image_dir = load_table(root)
     red = np.array([np.asarray(Image.open(image_dir / name), float)[..., 0].mean() for name in table["id"]])
     labels = table["has_cactus"].to_numpy()
     assert abs(red[labels == 0].mean() - red[labels == 1].mean()) < 15  # 40+ with the default signal
@@ -623,7 +625,7 @@ def test_a_zip_of_a_folder_with_the_images_beside_the_csv_installs_that_folder(t
     target = cactus.install_zip(tmp_path / "flat.zip", tmp_path / "out")
     assert sorted(p.name for p in target.iterdir()) == sorted(p.name for p in (source / "train").iterdir()) + [
         "train.csv"]
-    assert cactus.load_cactus_table(target)[1] == target
+    assert load_table(target)[1] == target
 
 
 def test_install_without_an_id_column_says_so(tmp_path):
@@ -669,8 +671,8 @@ def test_generated_seeds_draw_other_images_not_only_another_order(tmp_path):
 
 def test_install_works_in_a_hidden_part_folder_beside_the_target(tmp_path, monkeypatch):
     seen = []
-    real = cactus.load_cactus_table
-    monkeypatch.setattr(cactus, "load_cactus_table", lambda root: seen.append(Path(root)) or real(root))
+    real = cactus.check_cactus_table
+    monkeypatch.setattr(cactus, "check_cactus_table", lambda table, root: seen.append(Path(root)) or real(table, root))
     target = tmp_path / "data" / "aerial_cactus"
     cactus.install_zip(_competition_zip(tmp_path / "comp.zip"), target)
     staging = seen[0]

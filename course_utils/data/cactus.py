@@ -80,7 +80,9 @@ def load(source: str = "real", *, local_copy: str | Path | None = None, seed: in
             return install_zip(local, target)
         if not local.is_dir():
             raise _layout_error(local, "no such file or folder (the local copy you named)")
-        csv_path(local)  # the notebook reads local/train.csv next: say now if it is not there
+        if not (local / CSV_NAME).is_file():  # the notebook reads it next: say now that it is not there
+            present = sorted(p.name for p in local.iterdir())[:8]
+            raise _layout_error(local, f"no {CSV_NAME} here (found: {', '.join(present) or 'nothing'})")
         print(f"your local copy: {local}")
         return local
     found = env.find_data(target, what="the aerial cactus Kaggle data")  # a classroom's shared copy first
@@ -108,18 +110,6 @@ def _show(values, limit: int = 5) -> str:
     values = list(values)
     shown = ", ".join(str(v) for v in values[:limit])
     return shown + (f" and {len(values) - limit} more" if len(values) > limit else "")
-
-
-def csv_path(root: str | Path) -> Path:
-    """``root/train.csv``, checked to exist; :class:`CactusDataError` naming what is there instead."""
-    root = Path(root).expanduser()
-    if not root.is_dir():
-        raise _layout_error(root, "no such folder")
-    csv = root / CSV_NAME
-    if not csv.is_file():
-        present = sorted(p.name for p in root.iterdir())[:8]
-        raise _layout_error(root, f"no {CSV_NAME} here (found: {', '.join(present) or 'nothing'})")
-    return csv
 
 
 def check_cactus_table(table, root: str | Path):
@@ -169,18 +159,6 @@ def check_cactus_table(table, root: str | Path):
         print(f"{image_dir}: {scan.summary()}; until then their rows are left out")
         table = table[~table[ID_COLUMN].isin({p.name for p in scan.bad})]
     return table.reset_index(drop=True), image_dir
-
-
-def load_cactus_table(root: str | Path):
-    """``(table, image_dir)``: ``root/train.csv`` read and checked (:func:`check_cactus_table`; unreadable: an error)."""
-    import pandas as pd
-
-    csv = csv_path(root)
-    try:
-        table = pd.read_csv(csv, dtype=str, keep_default_na=False)
-    except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as err:
-        raise _layout_error(csv, f"not a readable CSV ({str(err).splitlines()[0]})") from None
-    return check_cactus_table(table, csv.parent)
 
 
 def write_kaggle_layout(root: str | Path, images: np.ndarray, labels, *, seed: int = 0) -> Path:
@@ -275,8 +253,10 @@ def install_zip(archive: str | Path, target: str | Path) -> Path:
     """The competition's ``.zip`` (or any zip of ``train.csv`` and its images) installed once at ``target``.
 
     :func:`course_utils.setup.files.extract_zip` extracts it (a nested ``train.zip`` too); the
-    folder of the top-most ``train.csv``, checked by :func:`load_cactus_table`, becomes ``target``.
+    folder of the top-most ``train.csv``, checked as the notebook reads it, becomes ``target``.
     """
+    import pandas as pd
+
     archive = Path(archive)
 
     def arrange(staging: Path) -> Path:
@@ -287,7 +267,7 @@ def install_zip(archive: str | Path, target: str | Path) -> Path:
         csvs = sorted(staging.rglob(CSV_NAME), key=lambda p: len(p.parts))
         if not csvs:
             raise _layout_error(archive, f"no {CSV_NAME} inside")
-        table, _ = load_cactus_table(csvs[0].parent)
+        table, _ = check_cactus_table(pd.read_csv(csvs[0]), csvs[0].parent)
         print(f"installed {len(table):,} images and {CSV_NAME} at {target}")
         return csvs[0].parent
 
