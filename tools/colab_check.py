@@ -38,8 +38,7 @@ LESSONS = ["01", "03"]
 KERNEL = "colab-standin"
 # What the course's own environment sets and a Colab runtime does not.
 NOT_ON_COLAB = ("TF_USE_LEGACY_KERAS", "COURSE_DATA_DIR", "COURSE_RECORDS_DIR", "PYTHONPATH", "JUPYTER_PATH",
-                "IPYTHONDIR", "VIRTUAL_ENV", "COURSE_TFHUB_CACHE_DIR", "COURSE_TFDS_DATA_DIR", "COURSE_KERAS_HOME",
-                "TFHUB_CACHE_DIR", "TFDS_DATA_DIR", "KERAS_HOME")
+                "IPYTHONDIR", "VIRTUAL_ENV", "TFHUB_CACHE_DIR", "TFDS_DATA_DIR", "KERAS_HOME")
 
 
 def course_pin(name: str) -> str:
