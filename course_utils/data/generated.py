@@ -36,7 +36,7 @@ def make_images(num_images: int, image_size: int | tuple[int, int] = 32, num_cla
     if num_images < 1 or num_classes < 2:
         raise ValueError("need at least 1 image and 2 classes")
     height, width = (image_size, image_size) if isinstance(image_size, int) else image_size
-    weights = np.asarray([1] * num_classes if imbalance is None else imbalance, dtype=float)
+    weights = np.ones(num_classes) if imbalance is None else np.asarray(imbalance)
     if weights.shape != (num_classes,) or np.any(weights < 0) or weights.sum() <= 0:
         raise ValueError(f"imbalance must give {num_classes} non-negative weights, got {list(imbalance)}")
     rng = np.random.default_rng(seed)
@@ -73,7 +73,7 @@ def write_image_folder(root: str | Path, images: np.ndarray, labels: np.ndarray,
     root = Path(root)
     counts = {name: 0 for name in class_names}
     for name in class_names:
-        (root / name).mkdir(parents=True, exist_ok=True)
+        (root / name).mkdir(parents=True)
     for i, (image, label) in enumerate(zip(images, labels)):
         name = class_names[int(label)]
         Image.fromarray(image).save(root / name / f"{name}.{i:05d}.jpg", quality=95)

@@ -88,7 +88,7 @@ def load_rgb(path: str | Path) -> np.ndarray:
             rgb = Image.alpha_composite(background, rgba).convert("RGB")
         else:
             rgb = image.convert("RGB")
-        return np.asarray(rgb, dtype=np.uint8)
+        return np.asarray(rgb)  # uint8, as RGB images are
 
 
 def clean_view(source: str | Path, target: str | Path, *,
@@ -110,7 +110,7 @@ def clean_view(source: str | Path, target: str | Path, *,
             out = staging / path.relative_to(source)
             out.parent.mkdir(parents=True, exist_ok=True)
             if path in result.converted:  # as a JPEG: tf.data pipelines may decode JPEG only
-                Image.fromarray(load_rgb(path)).save(out.with_suffix(".jpg"), format="JPEG", quality=95)
+                Image.fromarray(load_rgb(path)).save(out.with_suffix(".jpg"), quality=95)
             else:
                 try:
                     out.symlink_to(path.resolve())
