@@ -222,6 +222,21 @@ def test_solutions_pass_their_checks(lesson):
     assert corrects == ["1", "2", "3"], namespace["__printed__"]
 
 
+def test_lesson01_exercises_build_the_notebooks_own_cnn():
+    """The exercises build lesson 01's CNN themselves (the student copy's names may differ): the same model."""
+    import ast
+
+    import tensorflow as tf
+
+    from course_exercises.lesson01 import digit_cnn
+
+    tree = ast.parse(NOTEBOOKS["01"].read_text())
+    (build,) = [node for node in tree.body if isinstance(node, ast.FunctionDef) and node.name == "build_digit_cnn"]
+    namespace = {"tf": tf, "layers": tf.keras.layers}
+    exec(compile(ast.Module([build], []), "notebook 01", "exec"), namespace)
+    assert digit_cnn().to_json() == namespace["build_digit_cnn"]().to_json()
+
+
 # ------------------------------------------------------------------ typical wrong answers, per lesson
 def test_lesson01_wrong_answers():
     import tensorflow as tf
