@@ -114,7 +114,7 @@ def channel_stats(images: np.ndarray, chunk: int = 5000) -> tuple[np.ndarray, np
 def caffe_preprocess_with(mean_rgb: Sequence[float]) -> Callable:
     """``vgg16.preprocess_input`` (RGB 0-255 to BGR minus a mean pixel) with *your* mean, given in [0, 1] RGB
     (e.g. the dataset's own from :func:`channel_stats`); for NumPy arrays or tensors."""
-    mean_bgr = (np.asarray(mean_rgb, dtype=np.float64)[::-1] * 255.0).astype(np.float32)
+    mean_bgr = (np.asarray(mean_rgb)[::-1] * 255.0).astype(np.float32)
     return lambda images: images[..., ::-1] - mean_bgr
 
 
