@@ -1,1 +1,2 @@
-"""One module per data set (MNIST, flowers, cactus, cats and dogs, CIFAR-10, photos), image checks, verified downloads and generated stand-ins."""
+"""One module per data set (MNIST, flowers, cactus, cats and dogs, CIFAR-10, photos), image checks,
+verified downloads and generated stand-ins."""

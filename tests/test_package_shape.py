@@ -1,0 +1,100 @@
+"""The shape issue 13 asked of the package, kept: small, acyclic, public APIs only, one exception base.
+
+These read the source (no TensorFlow import), so they run in a second.
+"""
+from __future__ import annotations
+
+import ast
+import re
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+PACKAGES = ("course_utils", "course_exercises")
+LINE_BUDGET = 4_500  # course_utils, every .py counted by `wc -l`
+MODULE_LIMIT = 400
+PRIVATE_NAMES = re.compile(r"tf_keras\.src|tensorflow\.python|keras\.src|__internal__")
+# Underscored attributes the code may touch, each on an object that is not TensorFlow's or Keras's:
+NOT_TF_OR_KERAS = {
+    "_course_guard",  # env.block_network marks its own function
+    "_async_launch_kernel",  # runner: jupyter_client's AsyncKernelManager, overridden to log the kernel
+}
+
+
+def modules(package: str = "course_utils") -> list[Path]:
+    return sorted((ROOT / package).rglob("*.py"))
+
+
+def dotted(path: Path) -> str:
+    parts = path.relative_to(ROOT).with_suffix("").parts
+    return ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
+
+
+def test_course_utils_stays_within_its_line_budget():
+    lines = {dotted(p): len(p.read_text().splitlines()) for p in modules()}
+    assert sum(lines.values()) <= LINE_BUDGET, (sum(lines.values()), sorted(lines.items(), key=lambda kv: -kv[1])[:8])
+
+
+@pytest.mark.parametrize("package", PACKAGES)
+def test_no_module_is_over_400_lines(package):
+    long = {dotted(p): n for p in modules(package) if (n := len(p.read_text().splitlines())) > MODULE_LIMIT}
+    assert not long, long
+
+
+@pytest.mark.parametrize("package", PACKAGES)
+def test_no_private_tensorflow_or_keras_name(package):
+    found = []
+    for path in modules(package):
+        source = path.read_text()
+        found += [f"{dotted(path)}: {m.group(0)}" for m in PRIVATE_NAMES.finditer(source)]
+        for node in ast.walk(ast.parse(source)):
+            name = node.attr if isinstance(node, ast.Attribute) else None
+            if name and name.startswith("_") and not name.startswith("__") and name not in NOT_TF_OR_KERAS:
+                if not (isinstance(node.value, ast.Name) and node.value.id in ("self", "cls")):
+                    found.append(f"{dotted(path)}:{node.lineno}: .{name}")
+    assert not found, found
+
+
+def imports_of(path: Path, known: set[str]) -> set[str]:
+    """The package modules ``path`` imports, at any depth (a function's import counts too)."""
+    found = set()
+    for node in ast.walk(ast.parse(path.read_text())):
+        names = [a.name for a in node.names] if isinstance(node, ast.Import) else []
+        if isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+            names = [node.module] + [f"{node.module}.{a.name}" for a in node.names]
+        found |= {n for n in names if n in known}
+    return found - {dotted(path)}
+
+
+def test_no_import_cycle_inside_the_packages():
+    paths = [p for package in PACKAGES for p in modules(package)]
+    known = {dotted(p) for p in paths}
+    # a module imports its package's __init__ too; an __init__ importing its own submodule is not a cycle
+    graph = {dotted(p): {m for m in imports_of(p, known) if not dotted(p).startswith(m + ".")} for p in paths}
+
+    def reachable(start: str) -> set[str]:
+        seen, todo = set(), list(graph[start])
+        while todo:
+            node = todo.pop()
+            if node not in seen:
+                seen.add(node)
+                todo += graph[node]
+        return seen
+
+    in_a_cycle = sorted(m for m in graph if m in reachable(m))
+    assert not in_a_cycle, {m: sorted(graph[m] & set(in_a_cycle)) for m in in_a_cycle}
+
+
+def test_every_exception_class_derives_from_course_error():
+    import importlib
+    import inspect
+
+    from course_utils.errors import CourseError
+
+    orphans = []
+    for name in sorted(dotted(p) for package in PACKAGES for p in modules(package)):
+        module = importlib.import_module(name)
+        orphans += [f"{name}.{cls.__name__}" for _, cls in inspect.getmembers(module, inspect.isclass)
+                    if cls.__module__ == name and issubclass(cls, BaseException) and not issubclass(cls, CourseError)]
+    assert not orphans, orphans
