@@ -181,22 +181,31 @@ def count_params(weights) -> int:
     return sum(math.prod(int(dim) for dim in weight.shape) for weight in weights)
 
 
-def as_int(value, what: str) -> int:
-    """``value`` as an int, or :class:`Wrong` saying a whole number was expected."""
+def as_number(value, what: str) -> float | int:
+    """``value`` as a Python number, whether the learner wrote it as a Python number, a numpy scalar or a
+    one-element array, or a ``tf.Tensor`` (``tf.size``, ``tf.reduce_sum`` ...); else :class:`Wrong`."""
     import numbers
 
     import numpy as np
 
-    if isinstance(value, bool) or not isinstance(value, (numbers.Number, np.number)):
-        if hasattr(value, "numpy"):
-            value = value.numpy()
-        if isinstance(value, np.ndarray) and value.size == 1:
-            value = value.item()
-        else:
-            raise Wrong(f"{what} should be a whole number, not {type(value).__name__}")
-    if float(value) != int(value):
-        raise Wrong(f"{what} should be a whole number, not {value}")
-    return int(value)
+    if hasattr(value, "numpy") and not isinstance(value, np.ndarray):  # a tf.Tensor or a Keras variable
+        value = value.numpy()
+    if isinstance(value, np.ndarray) and value.size == 1:
+        value = value.reshape(()).item()
+    if isinstance(value, np.generic):
+        value = value.item()
+    if isinstance(value, bool) or not isinstance(value, numbers.Real):
+        raise Wrong(f"{what} should be a number, not {type(value).__name__}")
+    return value
+
+
+def as_int(value, what: str) -> int:
+    """``value`` as an int (see :func:`as_number` for the forms taken), or :class:`Wrong` saying a whole
+    number was expected."""
+    number = as_number(value, what)
+    if float(number) != int(number):
+        raise Wrong(f"{what} should be a whole number, not {number}")
+    return int(number)
 
 
 def not_probabilities(out, last_layer=None) -> str | None:

@@ -555,3 +555,27 @@ def test_lesson01_through_generate_assignment_and_autograde(tmp_path, monkeypatc
     assert "waiting for your answer: set `conv2_model`" in scores["l01-ex3-check"][2]
     assert (grades.total, grades.max_total) == (1.0, 3.0)
     assert grades.table().splitlines()[0] == "01_practice.ipynb: 1 / 3 points"
+
+
+@pytest.mark.parametrize("written", [7, 7.0, np.int32(7), np.int64(7), np.array(7), np.array([7]),
+                                     "tf.constant(7)", "tf.constant(7.0)", "tf.Variable(7)"])
+def test_a_whole_number_is_taken_however_it_was_written(written):
+    from course_exercises import as_int
+
+    if isinstance(written, str):
+        import tensorflow as tf
+
+        written = eval(written, {"tf": tf})
+    assert as_int(written, "n") == 7 and type(as_int(written, "n")) is int
+
+
+@pytest.mark.parametrize(("written", "message"), [(7.5, "n should be a whole number, not 7.5"),
+                                                  (True, "n should be a number, not bool"),
+                                                  ("7", "n should be a number, not str"),
+                                                  (np.array([7, 8]), "n should be a number, not ndarray")])
+def test_what_is_not_a_whole_number_is_named(written, message):
+    from course_exercises import Wrong, as_int
+
+    with pytest.raises(Wrong) as caught:
+        as_int(written, "n")
+    assert str(caught.value) == message

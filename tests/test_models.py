@@ -256,3 +256,37 @@ def test_load_saved_model_messages_are_exact(tmp_path):
     with pytest.raises(models.ModelFileError) as err:
         models.load_saved_model(wrong)
     assert str(err.value) == f"{wrong} is not a .keras or .h5 file; save with model.save('name.keras')"
+
+
+def test_a_layer_switched_on_inside_a_frozen_model_is_reported_frozen():
+    # The trap of exercise 01.1: freeze the whole model, then switch two of its layers back on.
+    # Keras keeps the model's own flag False, so fit updates nothing; the report must say so.
+    model = small_model()
+    model.trainable = False
+    model.get_layer("hidden2").trainable = True
+    model.get_layer("out").trainable = True
+    report = models.trainable_report(model)
+    assert report["trainable"].tolist() == [False, False, False]
+    assert report["trainable_params"].tolist() == [0, 0, 0]
+    assert models.summarize_trainable(model).startswith("small: 0 of 3 layers train; trainable params 0 /")
+    model.compile(optimizer="sgd", loss="mse")
+    before = [w.numpy().copy() for w in model.weights]
+    model.fit(np.ones((4, 4)), np.ones((4, 3)), epochs=1, verbose=0)
+    assert all(np.array_equal(a, w.numpy()) for a, w in zip(before, model.weights))  # fit changed nothing
+
+
+def test_a_nested_base_counts_only_what_fit_updates():
+    # A base model inside a bigger one (lesson 04 and 06's shape): the row of the base counts
+    # the base's weights that fit updates, whatever the base's inner layers say.
+    base = small_model()
+    outer = tf.keras.Sequential([base, tf.keras.layers.Dense(2, name="head")], name="outer")
+    base.trainable = False
+    base.get_layer("out").trainable = True  # inside a frozen parent: still frozen
+    report = models.trainable_report(outer)
+    assert report["layer"].tolist() == ["small", "head"]
+    assert report["trainable"].tolist() == [False, True]
+    assert report["trainable_params"].tolist() == [0, 3 * 2 + 2]
+    base.trainable = True
+    base.get_layer("hidden1").trainable = False
+    report = models.trainable_report(outer)
+    assert report["trainable_params"].tolist() == [54 + 21, 8]

@@ -71,23 +71,43 @@ def parameter_counts(model) -> dict[str, int]:
     return {"trainable": trainable, "non_trainable": non_trainable, "total": trainable + non_trainable}
 
 
-def trainable_report(model):
-    """A table (pandas DataFrame): layer, type, trainable flag, parameters, trainable parameters.
+def _trains(model) -> set[int]:
+    """The ids of the variables ``fit`` updates: ``model.trainable_weights``, which Keras gathers
+    recursively and empties under any frozen parent, whatever the children's own flags say."""
+    return {id(w) for w in model.trainable_weights}
 
-    Read it after every freezing step: it is the check that would have caught
-    the lesson's ``layers.trainable = False`` typo.
+
+def _effective_rows(model):
+    """One tuple per top-level layer: name, type, its trainable flag as Keras applies it, parameters,
+    parameters that ``fit`` updates."""
+    training = _trains(model)
+    for layer in model.layers:
+        weights = layer.weights
+        trained = [w for w in weights if id(w) in training]
+        # Its own flag counts only while the model around it is trainable too (Keras checks every parent).
+        flag = bool(model.trainable and layer.trainable)
+        yield layer.name, type(layer).__name__, flag, _count(weights), _count(trained)
+
+
+def trainable_report(model):
+    """A table (pandas DataFrame): layer, type, trains, parameters, trainable parameters.
+
+    The counts come from what ``fit`` updates (``model.trainable_weights``), not from each
+    layer's own ``trainable`` flag: a layer switched back on inside a frozen model still
+    shows 0 trainable parameters, because ``fit`` will not change it. Read it after every
+    freezing step: it is the check that would have caught the lesson's
+    ``layers.trainable = False`` typo.
     """
     import pandas as pd
 
-    rows = [(layer.name, type(layer).__name__, bool(layer.trainable), _count(layer.weights),
-             _count(layer.trainable_weights)) for layer in model.layers]
-    return pd.DataFrame(rows, columns=["layer", "type", "trainable", "params", "trainable_params"]).rename_axis("index")
+    return pd.DataFrame(list(_effective_rows(model)),
+                        columns=["layer", "type", "trainable", "params", "trainable_params"]).rename_axis("index")
 
 
 def summarize_trainable(model) -> str:
-    """One line: how many layers and parameters train, e.g. for a markdown cell."""
+    """One line: how many layers and parameters train (as ``fit`` sees them), e.g. for a markdown cell."""
     counts = parameter_counts(model)
-    layers_training = sum(1 for layer in model.layers if layer.trainable and layer.trainable_weights)
+    layers_training = sum(1 for row in _effective_rows(model) if row[4])
     return (
         f"{model.name}: {layers_training} of {len(model.layers)} layers train; "
         f"trainable params {counts['trainable']:,} / total {counts['total']:,}"
