@@ -27,13 +27,13 @@ help:
 	@echo "make lab                           start JupyterLab with the course kernel"
 	@echo "make sync                          bring each notebook and its paired .py script in step (jupytext)"
 	@echo "make colab-cell                    write every notebook's Colab cell (and its script's) from course_utils/course/links.py"
-	@echo "make colab-check                   lessons 01 and 03 as on Colab: the wheel beside plain TensorFlow (needs PyPI)"
+	@echo "make colab-check                   all six lessons on a mirror of Colab's runtime (tools/colab/; needs PyPI and Python 3.13)"
 	@echo "make clean                         remove build/ (keeps .venv and data/)"
 
 venv: $(STAMP)
 
 $(STAMP): pyproject.toml
-	@$(PYTHON) -c 'import sys; assert sys.version_info[:2] >= (3, 10), "Python 3.10-3.12 needed (3.11 recommended)"'
+	@$(PYTHON) -c 'import sys; assert (3, 11) <= sys.version_info[:2] <= (3, 13), "Python 3.11-3.13 needed (3.11 recommended; pyproject.toml says why)"'
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --upgrade --quiet pip
 	$(PY) -m pip install --quiet -e ".[$(EXTRAS)]"

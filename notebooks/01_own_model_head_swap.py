@@ -16,7 +16,7 @@
 # %% [markdown]
 # # Lesson 01 — Reuse your own saved model: swap its head, freeze it
 #
-# [![Open In Colab](https://colab.research.google.com/assets/colab-badge.svg)](https://colab.research.google.com/github/transfer-learning-course/tf-keras-transfer-learning/blob/main/notebooks/01_own_model_head_swap.ipynb)
+# [![Open In Colab](https://colab.research.google.com/assets/colab-badge.svg)](https://colab.research.google.com/github/transfer-learning-course/tf-keras-transfer-learning/blob/v0.2.0/notebooks/01_own_model_head_swap.ipynb)
 #
 # **What you will learn.** Transfer learning starts with a model that already
 # knows something. The simplest such model is one *you* trained earlier and
@@ -58,7 +58,7 @@ if IN_COLAB:
     tf_version = version("tensorflow")
     tf_minor = ".".join(tf_version.split(".")[:2])
     course = os.environ.get("COURSE_UTILS_PIP_TARGET",  # where course_utils comes from
-                            "git+https://github.com/transfer-learning-course/tf-keras-transfer-learning.git@main")
+                            "git+https://github.com/transfer-learning-course/tf-keras-transfer-learning.git@v0.2.0")
     subprocess.run([sys.executable, "-m", "pip", "install", "-q", course,
                     f"tf-keras=={tf_minor}.*", f"tensorflow=={tf_version}"], check=True)
     if "tensorflow" in sys.modules:

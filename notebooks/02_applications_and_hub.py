@@ -16,7 +16,7 @@
 # %% [markdown]
 # # Lesson 02 — A Keras Applications model and a TF Hub model on five random images
 #
-# [![Open In Colab](https://colab.research.google.com/assets/colab-badge.svg)](https://colab.research.google.com/github/transfer-learning-course/tf-keras-transfer-learning/blob/main/notebooks/02_applications_and_hub.ipynb)
+# [![Open In Colab](https://colab.research.google.com/assets/colab-badge.svg)](https://colab.research.google.com/github/transfer-learning-course/tf-keras-transfer-learning/blob/v0.2.0/notebooks/02_applications_and_hub.ipynb)
 #
 # **What you will learn.** Two places to get a big pretrained network in one
 # line: **Keras Applications** (`tf.keras.applications.InceptionV3`) and
@@ -56,7 +56,7 @@ if IN_COLAB:
     tf_version = version("tensorflow")
     tf_minor = ".".join(tf_version.split(".")[:2])
     course = os.environ.get("COURSE_UTILS_PIP_TARGET",  # where course_utils comes from
-                            "git+https://github.com/transfer-learning-course/tf-keras-transfer-learning.git@main")
+                            "git+https://github.com/transfer-learning-course/tf-keras-transfer-learning.git@v0.2.0")
     subprocess.run([sys.executable, "-m", "pip", "install", "-q", course,
                     f"tf-keras=={tf_minor}.*", f"tensorflow=={tf_version}"], check=True)
     if "tensorflow" in sys.modules:

@@ -16,7 +16,7 @@
 # %% [markdown]
 # # Lesson 03 — TF Hub feature extractors on tf_flowers: MobileNet-v2 and Inception-v3
 #
-# [![Open In Colab](https://colab.research.google.com/assets/colab-badge.svg)](https://colab.research.google.com/github/transfer-learning-course/tf-keras-transfer-learning/blob/main/notebooks/03_tfhub_flowers.ipynb)
+# [![Open In Colab](https://colab.research.google.com/assets/colab-badge.svg)](https://colab.research.google.com/github/transfer-learning-course/tf-keras-transfer-learning/blob/v0.2.0/notebooks/03_tfhub_flowers.ipynb)
 #
 # **What you will learn.** A network trained on ImageNet already turns any
 # image into useful features. You load one from TensorFlow Hub, *freeze* it
@@ -58,7 +58,7 @@ if IN_COLAB:
     tf_version = version("tensorflow")
     tf_minor = ".".join(tf_version.split(".")[:2])
     course = os.environ.get("COURSE_UTILS_PIP_TARGET",  # where course_utils comes from
-                            "git+https://github.com/transfer-learning-course/tf-keras-transfer-learning.git@main")
+                            "git+https://github.com/transfer-learning-course/tf-keras-transfer-learning.git@v0.2.0")
     subprocess.run([sys.executable, "-m", "pip", "install", "-q", course,
                     f"tf-keras=={tf_minor}.*", f"tensorflow=={tf_version}"], check=True)
     if "tensorflow" in sys.modules:

@@ -16,7 +16,7 @@
 # %% [markdown]
 # # Lesson 05 — InceptionV3 cut at `mixed7`, a new dense head, augmentation and dropout
 #
-# [![Open In Colab](https://colab.research.google.com/assets/colab-badge.svg)](https://colab.research.google.com/github/transfer-learning-course/tf-keras-transfer-learning/blob/main/notebooks/05_inception_mixed7_dropout.ipynb)
+# [![Open In Colab](https://colab.research.google.com/assets/colab-badge.svg)](https://colab.research.google.com/github/transfer-learning-course/tf-keras-transfer-learning/blob/v0.2.0/notebooks/05_inception_mixed7_dropout.ipynb)
 #
 # **What you will learn.** Pretrained weights are a file. You build InceptionV3
 # with no weights, load the ImageNet snapshot with `load_weights`, freeze it
@@ -60,7 +60,7 @@ if IN_COLAB:
     tf_version = version("tensorflow")
     tf_minor = ".".join(tf_version.split(".")[:2])
     course = os.environ.get("COURSE_UTILS_PIP_TARGET",  # where course_utils comes from
-                            "git+https://github.com/transfer-learning-course/tf-keras-transfer-learning.git@main")
+                            "git+https://github.com/transfer-learning-course/tf-keras-transfer-learning.git@v0.2.0")
     subprocess.run([sys.executable, "-m", "pip", "install", "-q", course,
                     f"tf-keras=={tf_minor}.*", f"tensorflow=={tf_version}"], check=True)
     if "tensorflow" in sys.modules:

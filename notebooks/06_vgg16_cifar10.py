@@ -16,7 +16,7 @@
 # %% [markdown]
 # # Lesson 06 — VGG16 from ImageNet to CIFAR-10: freeze the convolutions, retrain the classifier
 #
-# [![Open In Colab](https://colab.research.google.com/assets/colab-badge.svg)](https://colab.research.google.com/github/transfer-learning-course/tf-keras-transfer-learning/blob/main/notebooks/06_vgg16_cifar10.ipynb)
+# [![Open In Colab](https://colab.research.google.com/assets/colab-badge.svg)](https://colab.research.google.com/github/transfer-learning-course/tf-keras-transfer-learning/blob/v0.2.0/notebooks/06_vgg16_cifar10.ipynb)
 #
 # **What you will learn.** As in the PyTorch lecture this lesson follows:
 # VGG16 with its ImageNet weights, its 13 convolutional layers frozen, its
@@ -62,7 +62,7 @@ if IN_COLAB:
     tf_version = version("tensorflow")
     tf_minor = ".".join(tf_version.split(".")[:2])
     course = os.environ.get("COURSE_UTILS_PIP_TARGET",  # where course_utils comes from
-                            "git+https://github.com/transfer-learning-course/tf-keras-transfer-learning.git@main")
+                            "git+https://github.com/transfer-learning-course/tf-keras-transfer-learning.git@v0.2.0")
     subprocess.run([sys.executable, "-m", "pip", "install", "-q", course,
                     f"tf-keras=={tf_minor}.*", f"tensorflow=={tf_version}"], check=True)
     if "tensorflow" in sys.modules:

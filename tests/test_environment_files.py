@@ -102,7 +102,32 @@ def test_make_and_binder_install_the_pinned_course_extra():
     makefile = (ROOT / "Makefile").read_text()
     extras = re.search(r"^EXTRAS \?= (\S+)$", makefile, re.M)
     assert extras and {"course", "dev"} <= set(extras.group(1).split(",")), "make must install .[course,dev]"
-    assert '-e ".[course]"' in (ROOT / "binder" / "postBuild").read_text()
+
+
+def test_binder_installs_the_course_libraries_at_their_pins_and_keeps_repo2dockers_jupyterlab(tmp_path):
+    # postBuild runs with a stand-in `python` on the PATH: its inline script runs for real (it writes
+    # the constraints from pyproject.toml); the pip calls are only recorded.
+    import os
+    import subprocess
+    import sys
+
+    calls = tmp_path / "pip-calls.txt"
+    shim = tmp_path / "bin" / "python"
+    shim.parent.mkdir()
+    shim.write_text(f'#!/bin/sh\nif [ "$1" = "-m" ]; then echo "$@" >> {calls}; '
+                    f'for a in "$@"; do case "$a" in /*) [ -f "$a" ] && cp "$a" {tmp_path}/constraints.txt;; esac; done; '
+                    f'exit 0; fi\nexec {sys.executable} "$@"\n')
+    shim.chmod(0o755)
+    subprocess.run(["bash", str(ROOT / "binder" / "postBuild")], cwd=ROOT, check=True,
+                   env={**os.environ, "PATH": f"{shim.parent}:{os.environ['PATH']}"})
+    install, check = calls.read_text().splitlines()
+    assert install.startswith("-m pip install --no-cache-dir -c ") and install.endswith(" -e .")
+    assert check == "-m pip check"
+    constrained = dict(line.split("==") for line in (tmp_path / "constraints.txt").read_text().split())
+    pins = pinned_versions()
+    assert constrained["tensorflow"] == pins["tensorflow"] and constrained["tf-keras"] == pins["tf-keras"]
+    assert not {"jupyterlab", "ipykernel", "papermill", "nbconvert", "pytest"} & set(constrained), \
+        "repo2docker's JupyterLab and kernel stay as they are"
 
 
 def test_binder_start_sets_legacy_keras():

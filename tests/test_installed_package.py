@@ -74,3 +74,36 @@ def test_a_resolver_error_printed_by_the_colab_cell_is_caught(tmp_path):
         "course-utils 0.1.0 requires jupyterlab==4.6.6, which is not installed.\n"))]
     nbformat.write(nb, tmp_path / "resolver.ipynb")
     assert "ERROR: pip's dependency resolver" in check.colab_cell_errors(tmp_path / "resolver.ipynb", None)
+
+
+def test_the_mirror_reads_colabs_own_lists():
+    check = _colab_check()
+    pins = check.colab_pins()
+    # the committed copy of googlecolab/backend-info's pip-freeze.txt (tools/colab/README.md)
+    assert {n: pins[n] for n in check.HELD} == {"tensorflow": "2.20.0", "keras": "3.13.2", "tf-keras": "2.20.1",
+                                                  "numpy": "2.1.3"}
+    assert pins["protobuf"] == "5.29.6" and pins["tensorflow-metadata"] == "1.21.0"
+    assert "google-colab" not in pins and "torch" not in pins  # installed from files and URLs: not installable here
+    assert check.colab_python() == "3.13"
+    assert set(check.HELD) <= set(check.TOUCHED) and all(name in pins for name in check.TOUCHED)
+
+
+def test_pip_names_are_compared_as_pip_compares_them(tmp_path):
+    check = _colab_check()
+    freeze = tmp_path / "pip-freeze.txt"
+    freeze.write_text("# a comment\ntf_keras==2.20.1\nJinja2==3.1.6\nfoo @ file:///x.tar.gz\nzope.interface==8.0\n")
+    assert check.colab_pins(freeze) == {"tf-keras": "2.20.1", "jinja2": "3.1.6", "zope-interface": "8.0"}
+
+
+def test_an_interpreter_of_colabs_version_is_found_or_the_way_to_get_one_is_said(tmp_path, monkeypatch):
+    check = _colab_check()
+    here = "%d.%d" % sys.version_info[:2]
+    assert check.find_python(here, sys.executable) == Path(sys.executable)
+    monkeypatch.setenv("PATH", str(tmp_path))  # no python3.99 and no pyenv
+    with pytest.raises(SystemExit) as stopped:
+        check.find_python("3.99")
+    message = str(stopped.value)
+    assert "Colab runs Python 3.99 and this machine has no python3.99" in message
+    assert "pyenv install 3.99" in message and "--python PATH" in message
+    with pytest.raises(SystemExit, match="no python3.99"):
+        check.find_python("3.99", sys.executable)  # an interpreter of another version is refused

@@ -34,8 +34,8 @@ def test_failing_notebook_is_reported_and_the_rest_still_runs(tmp_path, capfd, m
     code = runner.main(["--profile", "quick", "--notebooks", str(books), "--build", str(build)])
     assert code == 1
     out, err = capfd.readouterr()  # file-descriptor level: the kernel processes write here too unless redirected
-    assert re.search(r"^98_broken\.ipynb +FAILED +\d+\.\d s in cell \[4\]: ValueError: boom in the lesson$", out, re.M)
-    assert re.search(r"^99_fine\.ipynb +ok +\d+\.\d s$", out, re.M)
+    assert re.search(r"^98_broken\.ipynb +FAILED +\d+\.\d s +\d+ MB peak in cell \[4\]: ValueError: boom in the lesson$", out, re.M)
+    assert re.search(r"^99_fine\.ipynb +ok +\d+\.\d s +\d+ MB peak$", out, re.M)
     assert re.search(r"see \S+98_broken\.html and the kernel log \S+logs/98_broken\.log$", out, re.M)
     assert "without encryption" not in out + err and "cell/s" not in err  # no progress bar unless asked for
     assert "E0000" not in out + err and FAKE_TF_LINE in (build / "logs" / "99_fine.log").read_text()
@@ -63,7 +63,7 @@ def test_progress_bar_over_the_cells_when_asked(tmp_path, capfd):
     assert runner.main(["--notebooks", str(books), "--build", str(tmp_path / "b"), "--progress"]) == 0
     out, err = capfd.readouterr()
     assert re.search(r"97_ok\.ipynb: +\d+%\|.*\| \d/4 \[", err), err  # 4 cells: parameters, injected, two
-    assert re.search(r"^97_ok\.ipynb +ok +\d+\.\d s$", out, re.M)
+    assert re.search(r"^97_ok\.ipynb +ok +\d+\.\d s +\d+ MB peak$", out, re.M)
 
 
 def test_all_ok_exits_zero_and_a_relative_build_folder_is_the_callers(tmp_path, monkeypatch):
@@ -197,3 +197,17 @@ def test_html_report_renders_tables_and_puts_each_plot_beside_its_table(tmp_path
     html_text = runner.render_html(text, [ok, failed], records)
     assert "|---" not in html_text and "**" not in html_text
     assert "<script>" not in html_text and "&lt;script&gt;" in html_text  # errors are text, never markup
+
+
+def test_each_notebooks_peak_memory_is_its_kernels(tmp_path):
+    # Binder gives a notebook about 2 GB: the runner records each kernel's peak (Linux's VmHWM), so a
+    # notebook that holds 400 MB more than another shows it, whatever ran before it.
+    books = tmp_path / "nb"
+    books.mkdir()
+    _notebook(books / "95_big.ipynb", "big = bytearray(400 * 2**20)\nbig[::4096] = b'x' * len(big[::4096])")
+    _notebook(books / "96_small.ipynb", "x = 1")
+    assert runner.main(["--notebooks", str(books), "--build", str(tmp_path / "b")]) == 0
+    peaks = {r["notebook"]: r["peak_memory_mb"] for r in json.loads((tmp_path / "b" / "runs.json").read_text())}
+    assert peaks["95_big.ipynb"] - peaks["96_small.ipynb"] > 380, peaks
+    assert 20 < peaks["96_small.ipynb"] < 400, peaks
+    assert "| Peak memory |" in (tmp_path / "b" / "report.md").read_text()

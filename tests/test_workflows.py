@@ -62,6 +62,9 @@ def test_colab_check_is_its_own_job():
     ci = _load("ci.yml")
     job = ci["jobs"]["colab-check"]
     assert any(step.get("run") == "make colab-check" for step in job["steps"])
+    assert "schedule" in ci["on"] and "pull_request" in job["if"] and "schedule" in job["if"]  # weekly and on PRs
+    python = next(s["with"]["python-version"] for s in job["steps"] if "setup-python" in s.get("uses", ""))
+    assert _colab_python() in python.split(), "the mirror needs Colab's Python (tools/colab/os-info.txt)"
     assert "make colab-check" not in str(ci["jobs"]["test"]), "the Colab check needs PyPI: not in the offline test job"
     uploads = [s for s in job["steps"] if "upload-artifact" in s.get("uses", "")]
     assert uploads and uploads[0]["with"]["path"] == "build/colab-check/"
@@ -75,3 +78,42 @@ def test_gpu_job_can_validate_with_nbval_in_the_full_profile():
     nbval = [s for s in steps if "make nbval" in s.get("run", "")]
     assert nbval and "PROFILE=full" in nbval[0]["run"] and nbval[0]["if"] == "inputs.check == 'nbval'"
     assert any("course" in s.get("run", "") for s in steps if "make venv" in s.get("run", ""))
+
+
+def _colab_python():
+    import re
+
+    return re.search(r"^Python (\d+\.\d+)", (ROOT / "tools" / "colab" / "os-info.txt").read_text(), re.M)[1]
+
+
+def test_unit_tests_run_on_every_python_the_package_admits():
+    import tomllib
+
+    from packaging.specifiers import SpecifierSet
+
+    admitted = SpecifierSet(tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["requires-python"])
+    job = _load("ci.yml")["jobs"]["unit"]
+    pythons = job["strategy"]["matrix"]["python"]
+    assert pythons == [v for v in ("3.10", "3.11", "3.12", "3.13", "3.14") if f"{v}.0" in admitted]
+    assert _colab_python() in pythons, "Colab's Python must be among them"
+    assert any(step.get("run") == "make unit PYTHON=python" for step in job["steps"])
+
+
+# Pins whose action runs on Node 20, which GitHub's runners dropped on 2026-09-16.
+NODE20 = {"0057852bfaa89a56745cba8c7296529d2fc39830": "actions/cache v4.3.0",
+          "ea165f8d65b6e75b540449e92b4886f43607fa02": "actions/upload-artifact v4.6.2"}
+
+
+def test_no_action_on_node_20():
+    for path in WORKFLOWS.glob("*.yml"):
+        text = path.read_text()
+        assert not [name for sha, name in NODE20.items() if sha in text], path.name
+
+
+def test_gpu_job_installs_what_lesson_04_needs_and_keeps_its_caches():
+    job = _load("gpu-full.yml")["jobs"]["full"]
+    install = next(s["run"] for s in job["steps"] if "make venv" in s.get("run", ""))
+    assert "kaggle" in install.split("EXTRAS=")[1].split()[0].split(",")
+    checkout = next(s for s in job["steps"] if "actions/checkout" in s.get("uses", ""))
+    assert checkout["with"]["clean"] is False  # .venv/ and data/ survive between runs
+    assert {"KAGGLE_USERNAME", "KAGGLE_KEY"} <= set(job["env"])

@@ -1,23 +1,22 @@
-"""The Colab path, tried as a Colab user would (`make colab-check`; needs PyPI, not part of `make test`).
+"""The Colab path, on a mirror of Colab's own runtime (`make colab-check`; needs PyPI, not part of `make test`).
 
-1. Build the course_utils wheel from this checkout.
-2. Make a fresh virtual environment that stands in for a Colab runtime: plain
-   `tensorflow` (whose default `tf.keras` is Keras 3) and a Jupyter kernel,
-   nothing of the course, `TF_USE_LEGACY_KERAS` not set.
-3. Copy lessons 01 and 03 to a folder outside the checkout and run them there
-   in the quick profile (offline once course_utils is imported), on that
-   environment's kernel, with a stand-in `google.colab` module imported at
-   kernel start-up as Colab does: the notebook's own Colab cell takes its
-   Colab branch and pip-installs the wheel (`$COURSE_UTILS_PIP_TARGET`)
-   with the tf-keras that matches the TensorFlow.
-4. Check: both notebooks ran; the Colab cell's install printed no error (no
-   `ERROR: pip's dependency resolver ...`) and `pip check` is clean;
-   TensorFlow was not moved; downloads, caches and run records are in the
-   run folder's `course_data/`, nothing in site-packages.
+1. Read Colab's published lists, committed in tools/colab/ (pip-freeze.txt, os-info.txt;
+   tools/colab/README.md says where they come from and how to refresh them).
+2. Build the course wheel from this checkout.
+3. Make a virtual environment on Colab's Python version (os-info.txt: 3.13 today) and install,
+   at exactly Colab's versions, every package the lessons touch (TensorFlow, Keras 3, tf_keras,
+   TF Hub, tfds with its tensorflow-metadata and protobuf, numpy ... and the kernel), the rest of
+   Colab's list as pip constraints. Nothing of the course; `TF_USE_LEGACY_KERAS` unset.
+4. Copy all six notebooks to a folder outside the checkout and run each there in the quick profile
+   (offline once course_utils is imported), on that environment's kernel, with a stand-in
+   `google.colab` module imported at kernel start as Colab does: each notebook's own Colab cell
+   takes its Colab branch and pip-installs the wheel (`$COURSE_UTILS_PIP_TARGET`).
+5. Fail when: a notebook fails; a Colab cell's install printed an error; `pip check` is not clean;
+   TensorFlow, Keras (keras, tf_keras) or numpy moved from Colab's versions; course_utils did not
+   come from the wheel; anything was written into site-packages.
 
-The notebooks are run with the Colab cell of course_utils/course/links.py (it says
-so when the committed notebooks carry another one: run `make colab-cell`).
-Results go to build/colab-check/ (summary.json, executed notebooks, logs).
+Where this machine has no interpreter of Colab's version it says how to get one (`--python PATH`).
+Results go to build/colab-check/ (summary.json, executed notebooks, kernel logs).
 """
 from __future__ import annotations
 
@@ -30,20 +29,67 @@ import subprocess
 import sys
 import tempfile
 import time
-import tomllib
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-LESSONS = ["01", "03"]
+LESSONS = ["01", "02", "03", "04", "05", "06"]
+COLAB = ROOT / "tools" / "colab"
+# What the lessons touch (the course's dependencies, what they pull in that the lessons rely on, and
+# the kernel): installed at exactly Colab's versions. The rest of Colab's list only constrains pip.
+TOUCHED = ("tensorflow", "keras", "tf-keras", "tensorflow-hub", "tensorflow-datasets", "tensorflow-metadata",
+           "protobuf", "numpy", "scipy", "pandas", "pillow", "matplotlib", "scikit-learn", "scikit-image", "h5py",
+           "ml-dtypes", "tqdm", "jinja2", "filelock", "pooch", "requests", "etils", "dm-tree", "promise",
+           "ipykernel", "ipython", "jupyter-client", "matplotlib-inline", "traitlets", "pyzmq", "tornado")
+# Colab's own packages must not move when the Colab cell installs the course.
+HELD = ("tensorflow", "keras", "tf-keras", "numpy")
 KERNEL = "colab-standin"
 # What the course's own environment sets and a Colab runtime does not.
 NOT_ON_COLAB = ("TF_USE_LEGACY_KERAS", "COURSE_DATA_DIR", "COURSE_RECORDS_DIR", "PYTHONPATH", "JUPYTER_PATH",
                 "IPYTHONDIR", "VIRTUAL_ENV", "TFHUB_CACHE_DIR", "TFDS_DATA_DIR", "KERAS_HOME")
 
 
-def course_pin(name: str) -> str:
-    pins = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["optional-dependencies"]["course"]
-    return next(p for p in pins if p.split("==")[0] == name)
+def canonical(name: str) -> str:
+    """A distribution name as pip compares them (PEP 503): ``tf_keras`` and ``TF-Keras`` are ``tf-keras``."""
+    return re.sub(r"[-_.]+", "-", name).lower()
+
+
+def colab_pins(freeze: Path = COLAB / "pip-freeze.txt") -> dict[str, str]:
+    """``{name: version}`` of every ``name==version`` line of Colab's ``pip freeze`` (lines installed from a
+    file or a URL, Colab's own packages among them, cannot be installed elsewhere and are left out)."""
+    pins = {}
+    for line in freeze.read_text().splitlines():
+        match = re.fullmatch(r"([A-Za-z0-9][A-Za-z0-9._-]*)==([^\s;]+)", line.strip())
+        if match:
+            pins[canonical(match[1])] = match[2]
+    return pins
+
+
+def colab_python(os_info: Path = COLAB / "os-info.txt") -> str:
+    """Colab's Python as ``major.minor`` (``os-info.txt`` has a line ``Python 3.13.15``)."""
+    match = re.search(r"^Python (\d+)\.(\d+)\.\d+", os_info.read_text(), flags=re.M)
+    if not match:
+        raise SystemExit(f"colab-check: no 'Python X.Y.Z' line in {os_info}")
+    return f"{match[1]}.{match[2]}"
+
+
+def find_python(version: str, given: str | None = None) -> Path:
+    """An interpreter of ``version`` (``3.13``): ``given``, else ``python3.13`` on the PATH, else one of
+    pyenv's; else stop and say how to get one."""
+    candidates = [given] if given else [shutil.which(f"python{version}")]
+    if not given and shutil.which("pyenv"):
+        root = subprocess.run(["pyenv", "root"], capture_output=True, text=True).stdout.strip()
+        installed = sorted(Path(root, "versions").glob(f"{version}.*")) if root else []
+        candidates += [str(p / "bin" / f"python{version}") for p in reversed(installed)]
+    for candidate in filter(None, candidates):
+        probe = subprocess.run([candidate, "-c", "import sys, venv; print('%d.%d' % sys.version_info[:2])"],
+                               capture_output=True, text=True)
+        if probe.returncode == 0 and probe.stdout.strip() == version:
+            return Path(candidate)
+    raise SystemExit(
+        f"colab-check: Colab runs Python {version} and this machine has no python{version}. Get one, then run "
+        f"again (or pass --python PATH):\n  pyenv install {version}   (then: PYENV_VERSION={version}.x python{version})"
+        f"\n  uv python install {version}\n  Debian/Ubuntu: the python{version} and python{version}-venv packages "
+        "(deadsnakes on Ubuntu)")
 
 
 def colab_environment(extra: dict[str, str] | None = None) -> dict[str, str]:
@@ -134,8 +180,8 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--work", type=Path, default=None, help="working folder, outside the checkout "
                                                                 "(default: a new temporary folder)")
-    parser.add_argument("--tensorflow", default=course_pin("tensorflow"),
-                        help="the runtime's TensorFlow (default: the course pin)")
+    parser.add_argument("--python", default=None, help="an interpreter of Colab's Python version "
+                                                       "(default: python3.13 on the PATH, else pyenv's)")
     parser.add_argument("--lessons", nargs="*", default=LESSONS)
     parser.add_argument("--keep", action="store_true", help="keep the working folder (the venv is about 2 GB)")
     parser.add_argument("--results", type=Path, default=ROOT / "build" / "colab-check")
@@ -144,6 +190,8 @@ def main(argv: list[str] | None = None) -> int:
     sys.path.insert(0, str(ROOT))
     from course_utils.course import links, runner
 
+    pins, version = colab_pins(), colab_python()
+    interpreter = find_python(version, args.python)
     work = (args.work or Path(tempfile.mkdtemp(prefix="course-colab-check-"))).resolve()
     if ROOT == work or ROOT in work.parents:
         raise SystemExit(f"colab-check: the working folder must be outside the checkout, not {work}")
@@ -152,24 +200,32 @@ def main(argv: list[str] | None = None) -> int:
     shutil.rmtree(results, ignore_errors=True)
     results.mkdir(parents=True)
     steps, problems = Steps(work), []
-    print(f"colab-check in {work}", flush=True)
+    print(f"colab-check in {work}: Colab's runtime of tools/colab/ (Python {version}, "
+          f"{', '.join(f'{n} {pins[n]}' for n in HELD)})", flush=True)
 
     wheel = build_wheel(steps, work)
     venv = work / "colab-venv"
     python = python_in(venv)
     clean = colab_environment()
-    steps.run("create a fresh environment", [getattr(sys, "_base_executable", sys.executable), "-m", "venv", str(venv)])
+    constraints = work / "colab-constraints.txt"
+    constraints.write_text("".join(f"{name}=={pin}\n" for name, pin in sorted(pins.items())))
+    touched = [f"{name}=={pins[name]}" for name in TOUCHED if name in pins]
+    steps.run(f"create an environment on {interpreter} (Python {version})", [str(interpreter), "-m", "venv", str(venv)])
     steps.run("upgrade its pip", [str(python), "-m", "pip", "install", "-q", "--upgrade", "pip"], env=clean)
-    steps.run(f"install the runtime's {args.tensorflow} and a Jupyter kernel",
-              [str(python), "-m", "pip", "install", "-q", args.tensorflow, "ipykernel"], env=clean)
-    probe = steps.run("check the runtime is Keras 3 without the course", [str(python), "-c", (
-        "import importlib.util, json, tensorflow as tf\n"
-        "print(json.dumps({'tf': tf.__version__, 'keras': tf.keras.layers.Layer.__module__,\n"
-        "                  'tf_keras': importlib.util.find_spec('tf_keras') is not None,\n"
-        "                  'course_utils': importlib.util.find_spec('course_utils') is not None}))")], env=clean)
+    steps.run(f"install what the lessons touch at Colab's versions ({len(touched)} packages, "
+              f"{len(pins)} constraints)", [str(python), "-m", "pip", "install", "-q", "-c", str(constraints), *touched],
+              env=clean)
+    probe = steps.run("check the runtime is Colab's, without the course", [str(python), "-c", (
+        "import importlib.util, json, sys\n"
+        "from importlib.metadata import version\n"
+        f"print(json.dumps({{'python': '%d.%d' % sys.version_info[:2],\n"
+        f"  'versions': {{n: version(n) for n in {list(HELD)!r}}},\n"
+        "  'course_utils': importlib.util.find_spec('course_utils') is not None}))")], env=clean)
     before = json.loads(probe.stdout.strip().splitlines()[-1])
-    check(before["keras"].startswith("keras."), f"default tf.keras is Keras 3 ({before['keras']})", problems)
-    check(not before["tf_keras"] and not before["course_utils"], "tf-keras and course_utils not installed yet", problems)
+    check(before["python"] == version, f"Python {before['python']}, Colab's {version}", problems)
+    check(before["versions"] == {n: pins[n] for n in HELD}, f"Colab's versions installed ({before['versions']})",
+          problems)
+    check(not before["course_utils"], "course_utils not installed yet", problems)
 
     run_folder = work / "content"  # Colab's working folder, outside the checkout
     run_folder.mkdir(exist_ok=True)
@@ -216,11 +272,15 @@ def main(argv: list[str] | None = None) -> int:
     after = steps.run("pip check", [str(python), "-m", "pip", "check"], env=clean)
     check("No broken requirements" in after.stdout, f"pip check: {after.stdout.strip()}", problems)
     state = json.loads(steps.run("inspect the runtime after the lessons", [str(python), "-c", (
-        "import json, sysconfig, course_utils, tensorflow as tf\n"
-        "print(json.dumps({'tf': tf.__version__, 'course_utils': course_utils.__file__,\n"
-        "                  'site': sysconfig.get_paths()['purelib']}))")], env=clean).stdout.strip().splitlines()[-1])
+        "import json, sysconfig, course_utils\n"
+        "from importlib.metadata import version\n"
+        f"print(json.dumps({{'versions': {{n: version(n) for n in {list(HELD)!r}}},\n"
+        "  'course_utils': course_utils.__file__, 'site': sysconfig.get_paths()['purelib']}))")],
+        env=clean).stdout.strip().splitlines()[-1])
     site = Path(state["site"])
-    check(state["tf"] == before["tf"], f"TensorFlow stayed at {before['tf']} (now {state['tf']})", problems)
+    for name in HELD:
+        now = state["versions"][name]
+        check(now == pins[name], f"{name} stayed at Colab's {pins[name]} (now {now})", problems)
     check(Path(state["course_utils"]).is_relative_to(site), f"course_utils came from the wheel ({state['course_utils']})",
           problems)
     strays = [p.name for p in site.iterdir() if p.name in ("data", "build", "course_data")]
@@ -232,7 +292,8 @@ def main(argv: list[str] | None = None) -> int:
     check((course_data / "quick").is_dir(), "caches and stand-ins in the learner's course_data/quick", problems)
 
     total = round(time.perf_counter() - steps.started, 1)
-    summary = {"total_s": total, "steps_s": steps.times, "tensorflow": before["tf"], "wheel": wheel.name,
+    summary = {"total_s": total, "steps_s": steps.times, "python": version, "colab_versions": before["versions"],
+               "wheel": wheel.name, "peak_memory_mb": {r.lesson: r.peak_memory_mb for r in runs},
                "lessons": {r.lesson: r.status for r in runs}, "problems": problems, "work": str(work)}
     (results / "summary.json").write_text(json.dumps(summary, indent=2))
     print(f"colab-check: {'PASSED' if not problems else 'FAILED'} in {total:.0f} s "

@@ -1,18 +1,41 @@
-"""The course's public home, kept in one place: badges and install cells derive from it."""
+"""The course's public home, kept in one place: badges and install cells derive from it.
+
+Both point at the release the notebooks belong to, the tag ``v<version>`` (the version in
+pyproject.toml), never at a moving branch: the badge opens the release's notebook, and its Colab cell
+installs the same release's course_utils. A release bumps the version, runs ``make colab-cell``
+(badges and cells follow), commits, and tags that commit ``v<version>`` (docs/INSTRUCTORS.md, "Releases").
+"""
 from __future__ import annotations
 
+import tomllib
+from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 
 # The public repository is not published yet: change REPOSITORY here only;
 # tests/test_links.py checks that every notebook's badge agrees with it.
 REPOSITORY = "transfer-learning-course/tf-keras-transfer-learning"
-BRANCH = "main"
-PIP_TARGET = f"git+https://github.com/{REPOSITORY}.git@{BRANCH}"  # what pip installs course_utils from on Colab
+
+
+def release() -> str:
+    """The release tag of this course: ``v`` + the version of the checkout's pyproject.toml (of the
+    installed package where there is no checkout)."""
+    pyproject = Path(__file__).resolve().parents[2] / "pyproject.toml"
+    if pyproject.is_file():
+        return "v" + tomllib.loads(pyproject.read_text())["project"]["version"]
+    try:
+        return "v" + version("course-utils")
+    except PackageNotFoundError:  # neither a checkout nor installed: nothing to name
+        raise RuntimeError("course_utils is neither in a checkout nor installed: no release to name") from None
+
+
+def pip_target() -> str:
+    """What the Colab cell installs course_utils from: the release's tag on GitHub."""
+    return f"git+https://github.com/{REPOSITORY}.git@{release()}"
 
 
 def colab_url(notebook: str) -> str:
-    """The "Open in Colab" address of ``notebooks/<notebook>``."""
-    return f"https://colab.research.google.com/github/{REPOSITORY}/blob/{BRANCH}/notebooks/{notebook}"
+    """The "Open in Colab" address of ``notebooks/<notebook>`` at this release."""
+    return f"https://colab.research.google.com/github/{REPOSITORY}/blob/{release()}/notebooks/{notebook}"
 
 
 # The Colab cell installs from here; a test or an instructor can point it at a
@@ -42,7 +65,7 @@ if IN_COLAB:
     tf_version = version("tensorflow")
     tf_minor = ".".join(tf_version.split(".")[:2])
     course = os.environ.get("{PIP_TARGET_VAR}",  # where course_utils comes from
-                            "{PIP_TARGET}")
+                            "{pip_target()}")
     subprocess.run([sys.executable, "-m", "pip", "install", "-q", course,
                     f"tf-keras=={{tf_minor}}.*", f"tensorflow=={{tf_version}}"], check=True)
     if "tensorflow" in sys.modules:

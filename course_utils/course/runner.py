@@ -46,6 +46,7 @@ class NotebookRun:
     failing_cell: int | None = None
     records: dict = field(default_factory=dict)
     log: str = ""  # the kernel's own stdout/stderr (TensorFlow's C++ lines, Jupyter warnings)
+    peak_memory_mb: float | None = None  # the kernel process's peak resident memory (Linux's VmHWM)
 
 
 def lesson_id(path: Path) -> str:
@@ -99,10 +100,44 @@ def time_limit(seconds: int):
         signal.signal(signal.SIGALRM, previous)
 
 
-def kernel_manager_logging_to(log: Path):
+def peak_memory_mb(pid: int) -> float | None:
+    """The peak resident memory of process ``pid`` so far, in MB (``VmHWM`` in ``/proc/<pid>/status``),
+    or None where there is no such file (not Linux, or the process has ended)."""
+    try:
+        status = Path(f"/proc/{pid}/status").read_text()
+    except OSError:
+        return None
+    return next((int(line.split()[1]) / 1024 for line in status.splitlines() if line.startswith("VmHWM:")), None)
+
+
+class MemoryWatch:
+    """Reads a process's peak memory every ``every`` seconds until it ends; ``peak`` is the last reading
+    (the peak only grows, so the last reading before the kernel shuts down is the notebook's peak)."""
+
+    def __init__(self, pid: int, every: float = 0.5):
+        self.pid, self.peak, self._stop = pid, None, threading.Event()
+        self._thread = threading.Thread(target=self._watch, args=(every,), daemon=True)
+        self._thread.start()
+
+    def _watch(self, every: float) -> None:
+        while not self._stop.is_set():
+            reading = peak_memory_mb(self.pid)
+            if reading is None:
+                return
+            self.peak = reading
+            self._stop.wait(every)
+
+    def stop(self) -> float | None:
+        self._stop.set()
+        self._thread.join()
+        return self.peak
+
+
+def kernel_manager_logging_to(log: Path, watches: list[MemoryWatch] | None = None):
     """A Jupyter kernel manager class whose kernels write what the process itself prints (TensorFlow's C++
     lines, "Kernel is running over TCP without encryption") to ``log``, not into the notebook
-    (``capture_fd_output=False``); what a cell prints from Python still reaches the notebook."""
+    (``capture_fd_output=False``); what a cell prints from Python still reaches the notebook. Each kernel's
+    memory is watched (appended to ``watches``)."""
     from jupyter_client.manager import AsyncKernelManager
 
     class LoggedKernelManager(AsyncKernelManager):
@@ -110,6 +145,9 @@ def kernel_manager_logging_to(log: Path):
             with open(log, "ab") as sink:  # the kernel keeps its own copy of the file descriptor
                 kw.update(stdout=sink, stderr=subprocess.STDOUT)
                 await super()._async_launch_kernel([*kernel_cmd, "--IPKernelApp.capture_fd_output=False"], **kw)
+            process = getattr(self.provisioner, "process", None)  # the local provisioner's Popen
+            if watches is not None and process is not None:
+                watches.append(MemoryWatch(process.pid))
 
     return LoggedKernelManager
 
@@ -129,13 +167,13 @@ def run_notebook(path: Path, out_dir: Path, profile: str, timeout: int, *,
     run = NotebookRun(notebook=path.name, lesson=lesson_id(path), log=str(log))
     bar = progress is not False and {"desc": path.name, "leave": False, "file": sys.stderr, "dynamic_ncols": True,
                                      "disable": None if progress is None else False}  # tqdm: None is "on a terminal"
-    start = time.perf_counter()
+    start, watches = time.perf_counter(), []
     try:
         with time_limit(timeout):
             pm.execute_notebook(str(path), str(out_dir / path.name), parameters={"PROFILE": profile},
                                 kernel_name=kernel_name, cwd=str(path.parent), log_output=False,
                                 progress_bar=bar, execution_timeout=timeout,
-                                kernel_manager_class=kernel_manager_logging_to(log))
+                                kernel_manager_class=kernel_manager_logging_to(log, watches))
         run.status = "ok"
     except PapermillExecutionError as exc:
         run.status, run.failing_cell = "timeout" if "Timeout" in exc.ename else "failed", exc.exec_count
@@ -144,6 +182,8 @@ def run_notebook(path: Path, out_dir: Path, profile: str, timeout: int, *,
         run.status = "timeout" if "Timeout" in type(exc).__name__ else "failed"
         run.error = str(exc) if isinstance(exc, NotebookTimeout) else _first_error_line(exc)
     run.seconds = time.perf_counter() - start
+    peaks = [peak for peak in (watch.stop() for watch in watches) if peak is not None]
+    run.peak_memory_mb = round(max(peaks), 1) if peaks else None
     return run
 
 
@@ -154,13 +194,15 @@ def render_markdown(runs: list[NotebookRun], profile: str, total: float) -> str:
         + ("Quick-profile figures come from offline stand-ins (generated data, random or locally "
            "built weights): they prove the code runs; they are not the lessons' results."
            if profile == "quick" else "Full profile: real data and pretrained weights."), "",
-        "| Lesson | Notebook | Status | Profile | Data | Weights | Wall time |", "|---|---|---|---|---|---|---|",
+        "| Lesson | Notebook | Status | Profile | Data | Weights | Wall time | Peak memory |",
+        "|---|---|---|---|---|---|---|---|",
     ]
     for run in runs:
         rec = run.records or {}
         status = run.status if run.status == "ok" else f"**{run.status.upper()}**"
         lines.append(f"| {run.lesson} | {run.notebook} | {status} | {rec.get('profile', profile)} | "
-                     f"{rec.get('data', '')} | {rec.get('weights', '')} | {run.seconds:.1f} s |")
+                     f"{rec.get('data', '')} | {rec.get('weights', '')} | {run.seconds:.1f} s | "
+                     + (f"{run.peak_memory_mb:.0f} MB |" if run.peak_memory_mb is not None else "n/a |"))
     for run in runs:
         rec = run.records or {}
         lines += ["", f"## Lesson {run.lesson}: {rec.get('title', run.notebook)}", ""]
@@ -267,6 +309,8 @@ def _shown(path: Path) -> str:
 def console_line(run: NotebookRun, width: int = 32) -> str:
     """The one line the console shows for a finished notebook: name, status, time (and where to look)."""
     line = f"{run.notebook:<{width}} {run.status if run.status == 'ok' else run.status.upper():<8} {run.seconds:7.1f} s"
+    if run.peak_memory_mb is not None:
+        line += f" {run.peak_memory_mb:6.0f} MB peak"
     if run.status != "ok":
         where = f" in cell [{run.failing_cell}]" if run.failing_cell is not None else ""
         line += f"{where}: {run.error}"
