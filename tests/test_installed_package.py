@@ -97,7 +97,7 @@ def test_pip_names_are_compared_as_pip_compares_them(tmp_path):
 
 def test_an_interpreter_of_colabs_version_is_found_or_the_way_to_get_one_is_said(tmp_path, monkeypatch):
     check = _colab_check()
-    here = "%d.%d" % sys.version_info[:2]
+    here = f"{sys.version_info[0]}.{sys.version_info[1]}"
     assert check.find_python(here, sys.executable) == Path(sys.executable)
     monkeypatch.setenv("PATH", str(tmp_path))  # no python3.99 and no pyenv
     with pytest.raises(SystemExit) as stopped:

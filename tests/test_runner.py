@@ -34,7 +34,8 @@ def test_failing_notebook_is_reported_and_the_rest_still_runs(tmp_path, capfd, m
     code = runner.main(["--profile", "quick", "--notebooks", str(books), "--build", str(build)])
     assert code == 1
     out, err = capfd.readouterr()  # file-descriptor level: the kernel processes write here too unless redirected
-    assert re.search(r"^98_broken\.ipynb +FAILED +\d+\.\d s +\d+ MB peak in cell \[4\]: ValueError: boom in the lesson$", out, re.M)
+    assert re.search(r"^98_broken\.ipynb +FAILED +\d+\.\d s +\d+ MB peak in cell \[4\]: ValueError: boom in the lesson$",
+                     out, re.M)
     assert re.search(r"^99_fine\.ipynb +ok +\d+\.\d s +\d+ MB peak$", out, re.M)
     assert re.search(r"see \S+98_broken\.html and the kernel log \S+logs/98_broken\.log$", out, re.M)
     assert "without encryption" not in out + err and "cell/s" not in err  # no progress bar unless asked for
