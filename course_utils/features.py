@@ -13,19 +13,14 @@ and the labels as ``.npy`` files; a later call under the same key reads them bac
 
     features, labels = cached_predict(extractor, batches, key="flowers train, 224 px, [-1, 1]")
 
-An entry's key: the caller's ``key`` (a name for the data and its preprocessing), the batches'
-element spec, the extractor's architecture (``to_json()``, the values of its ``name`` fields and the
-layer names in its wiring replaced by their position, so Keras's auto-numbered names do not matter
-and nothing else is touched), a SHA-256 of its weights (``get_weights()``), and the data's content: a
-digest of every batch exactly as ``predict`` receives it (``tf.fingerprint`` of each row of images and
-labels, in order, and the row count), so pixel and label values, any ``map`` or ``filter`` in the
-pipeline and the number of batches all count. The first call computes that digest in the ``predict``
-pass itself (a ``tf.data`` map in front of it, graph ops only); a later call checks an entry by one
-pass over the batches without the extractor. The entry's folder is named after the first four parts;
-``key.json`` holds all five and is checked on every read: an entry computed for other data, another
-pipeline or another extractor, or whose stored labels are not the labels the batches carry, is a
-:class:`FeatureCacheError` and nothing is served. A pipeline that shuffles gives another order every
-pass: cache the unshuffled batches.
+An entry's key: the caller's ``key`` (names the data and preprocessing), the element spec, the
+extractor's architecture (``to_json()``, ``name`` fields and the layer names in its wiring replaced by
+positions, nothing else), a SHA-256 of its weights, and the data's content: every row ``predict``
+receives (``tf.fingerprint``, in order, counted), so pixel and label values, a ``map`` or ``filter`` and
+the number of batches count. The first call gets it in the ``predict`` pass itself; a later one by one
+pass over the batches without the extractor. The folder is named after the first four parts; ``key.json``
+holds all five and is checked on every read, with the stored labels: a mismatch is a
+:class:`FeatureCacheError` and nothing is served (a pipeline that shuffles differs every pass).
 
 Refused, because public APIs can check it: an extractor with trainable weights (its
 features change while the model trains) and an extractor holding a Keras random
@@ -114,16 +109,20 @@ def architecture_digest(extractor) -> str:
     return hashlib.sha256(text.encode()).hexdigest()
 
 
-def weights_digest(extractor) -> str:
-    """SHA-256 over every weight's shape, dtype and bytes, in ``get_weights()`` order."""
-    digest = hashlib.sha256()
-    weights = extractor.get_weights()
-    for array in weights:
+def _sha256(arrays) -> str:
+    """SHA-256 over every array's shape, dtype and bytes, in order, and their count (``None``s left out)."""
+    digest, arrays = hashlib.sha256(), [array for array in arrays if array is not None]
+    for array in arrays:
         array = np.ascontiguousarray(array)
         digest.update(f"{array.shape}{array.dtype.str}".encode())
         digest.update(memoryview(array).cast("B"))  # pragma: no mutate (a signed view hashes the same bytes)
-    digest.update(f"n={len(weights)}".encode())
+    digest.update(f"n={len(arrays)}".encode())
     return digest.hexdigest()
+
+
+def weights_digest(extractor) -> str:
+    """SHA-256 over every weight's shape, dtype and bytes, in ``get_weights()`` order."""
+    return _sha256(extractor.get_weights())
 
 
 def data_spec(batches, labels=None) -> str:
@@ -151,16 +150,6 @@ def entry_key(extractor, batches, key: str, labels=None) -> dict[str, str]:
             "architecture": architecture_digest(extractor), "weights": weights_digest(extractor)}
 
 
-def _digest(rows: np.ndarray, labels=None) -> str:
-    """SHA-256 of the row fingerprints (or an array's bytes), the row count, and separately given labels."""
-    digest = hashlib.sha256()
-    for array in (rows, labels) if labels is not None else (rows,):
-        array = np.ascontiguousarray(array)
-        digest.update(f"{array.shape}{array.dtype.str}".encode())
-        digest.update(memoryview(array).cast("B"))
-    return digest.hexdigest()
-
-
 def _carries_labels(batches, labels) -> bool:
     spec = batches.element_spec
     if labels is not None or not isinstance(spec, tuple):
@@ -179,13 +168,13 @@ def _row_prints(element):
 def content_digest(batches, labels=None):
     """``(digest, labels the batches carry or None)``: one pass over the batches, without the extractor."""
     if not isinstance(batches, tf.data.Dataset):
-        return _digest(np.asarray(batches), labels), None
+        return _sha256([np.asarray(batches), labels]), None
     carried = _carries_labels(batches, labels)
     rows, kept = [np.zeros((0, 8 * len(tf.nest.flatten(batches.element_spec))), np.uint8)], []
     for prints, *carries in batches.map(lambda *e: (_row_prints(e), e[1]) if carried else (_row_prints(e),)):
         rows.append(prints.numpy())
         kept += [part.numpy() for part in carries]
-    return _digest(np.concatenate(rows), labels), (np.concatenate(kept) if carried and kept else None)
+    return _sha256([np.concatenate(rows), labels]), (np.concatenate(kept) if carried and kept else None)
 
 
 def _predict(extractor, batches, labels, batch_size: int):
@@ -197,7 +186,7 @@ def _predict(extractor, batches, labels, batch_size: int):
     """
     if not isinstance(batches, tf.data.Dataset):
         features = extractor.predict(np.asarray(batches), batch_size=batch_size, verbose=0)
-        return features, labels, _digest(np.asarray(batches), labels)
+        return features, labels, _sha256([np.asarray(batches), labels])
     carried = _carries_labels(batches, labels)
     spec = batches.element_spec
     width = 8 * len(tf.nest.flatten(spec))
@@ -213,7 +202,7 @@ def _predict(extractor, batches, labels, batch_size: int):
     features = extractor.predict(batches.map(keep), verbose=0)
     rows = prints.dequeue_many(prints.size()).numpy()
     carried_labels = kept.dequeue_many(kept.size()).numpy() if carried else labels
-    return features, carried_labels, _digest(rows, labels)
+    return features, carried_labels, _sha256([rows, labels])
 
 
 def _read(folder: Path):

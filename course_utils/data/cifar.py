@@ -1,12 +1,10 @@
 """CIFAR-10 for lesson 06: the data (real or stand-in), the statistics the lesson compares, the pipeline.
 
 :func:`load` returns what ``tf.keras.datasets.cifar10.load_data()`` returns, without Keras touching a file:
-the archive is verified (:func:`fetch_archive`; a classroom's shared copy is read where it is, offline),
-unpacked by :func:`unpack` under the course's build lock into a staging folder, checked by content and
-renamed into place; :func:`read_folder` reads the batches as Keras's own ``load_batch`` does (keras
+the verified archive (a classroom's shared copy read where it is) is unpacked by :func:`unpack` (locked,
+staged, checked by content) and read by :func:`read_folder` as Keras's ``load_batch`` reads it (keras
 ``datasets/cifar.py``: ``pickle.load(f, encoding="bytes")``, ``data.reshape(N, 3, 32, 32)``; ``cifar10.py``
-then moves channels last and makes the labels a uint8 column), with an unpickler that builds nothing
-but NumPy arrays, and checks each file against the SHA-256 noted when it was unpacked.
+moves channels last, labels a uint8 column), with an unpickler that builds nothing but NumPy arrays.
 """
 from __future__ import annotations
 
@@ -122,10 +120,7 @@ def parse_batch(data: bytes, where: str) -> tuple[np.ndarray, np.ndarray]:
 
 
 def _checked(folder: Path) -> dict | None:
-    """The folder's ``course-checked.json`` when it is there, for this archive and every batch file, else ``None``.
-
-    Only the unpack writes it, last: without it the folder is half unpacked (or by Keras) and is unpacked again.
-    """
+    """The folder's ``course-checked.json`` (the unpack writes it last) for this archive and every batch, else ``None``."""
     try:
         noted = json.loads((folder / CHECKED).read_text())
         listed = all(len(noted["files"][name]["sha256"]) == 64 for name in BATCH_FILES)
