@@ -13,17 +13,18 @@ and the labels as ``.npy`` files; a later call under the same key reads them bac
 
     features, labels = cached_predict(extractor, batches, key="flowers train, 224 px, [-1, 1]")
 
-An entry's key is the caller's ``key`` (it names the data and its preprocessing), the
-batches' element spec and count (when ``tf.data`` knows it), the extractor's
-architecture (``to_json()``, layer names replaced by their position, so Keras's
-auto-numbered names do not matter) and a SHA-256 of its weights (``get_weights()``).
-The data are NOT read a second time to fingerprint them: that pass would cost as much
-as decoding them again.
+An entry's key: the caller's ``key`` (names the data and preprocessing), the element spec, the
+extractor's architecture (``to_json()``, ``name`` fields and the layer names in its wiring replaced by
+positions, nothing else), a SHA-256 of its weights, and the data's content: every row ``predict``
+receives (``tf.fingerprint``, in order, counted), so pixel and label values, a ``map`` or ``filter`` and
+the number of batches count. The first call gets it in the ``predict`` pass itself; a later one by one
+pass over the batches without the extractor. The folder is named after the first four parts; ``key.json``
+holds all five and is checked on every read, with the stored labels: a mismatch is a
+:class:`FeatureCacheError` and nothing is served (a pipeline that shuffles differs every pass).
 
 Refused, because public APIs can check it: an extractor with trainable weights (its
 features change while the model trains) and an extractor holding a Keras random
 preprocessing layer (``RandomFlip``, ``RandomRotation``, ..., ``GaussianNoise``: it was built to augment).
-Not caught: augmentation inside the ``tf.data`` pipeline, so change ``key`` whenever the pipeline changes.
 
 Entries are written through :func:`course_utils.setup.files.build_once`: of several processes
 asking at once one computes, and a run killed mid-write leaves nothing that is trusted.
@@ -56,12 +57,6 @@ class BackboneNotFrozenError(FeatureCacheError):
     """The extractor still has trainable weights, so its features change while training."""
 
 
-def _names(layer) -> list[str]:
-    """The names of ``layer``, its inputs and every layer nested in it (public ``.layers``, ``input_names``)."""
-    inner = [name for sub in getattr(layer, "layers", ()) for name in _names(sub)]
-    return [layer.name, *(getattr(layer, "input_names", None) or ()), *inner]
-
-
 def random_layers(extractor) -> list:
     """The random layers in ``extractor`` and every layer nested in it: ``GaussianNoise``, and every class
     named ``Random...`` (Keras's ``RandomFlip``, ``RandomZoom``, ..., the course's own ``RandomShear``)."""
@@ -85,14 +80,22 @@ def check_extractor(extractor) -> None:
             "Train the whole model on images, or cache the features of an extractor without it.")
 
 
-def _canonical(value, names: dict[str, str]):
-    """``value`` (a parsed config) with every layer name replaced by its position in ``names``."""
+WIRING = ("inbound_nodes", "input_layers", "output_layers", "keras_history")  # lists that start with a layer name
+
+
+def _canonical(value, names: dict[str, str], wiring: bool = False):
+    """``value`` (a parsed config) with the value of every ``name`` field, and the layer name that starts each
+    list under a wiring key (``["conv2d", 0, 0, {}]``), replaced by its position; no other string changes."""
+    def position(name: str) -> str:
+        return names.setdefault(name, f"<layer {len(names)}>")
+
     if isinstance(value, dict):
-        return {key: _canonical(item, names) for key, item in value.items()}
+        return {key: position(item) if key == "name" and isinstance(item, str)
+                else _canonical(item, names, wiring or key in WIRING) for key, item in sorted(value.items())}
     if isinstance(value, list):
-        return [_canonical(item, names) for item in value]
-    if isinstance(value, str):
-        return names.get(value, value)
+        if wiring and value and isinstance(value[0], str):
+            return [position(value[0]), *(_canonical(item, names, wiring) for item in value[1:])]
+        return [_canonical(item, names, wiring) for item in value]
     return value
 
 
@@ -102,32 +105,33 @@ def architecture_digest(extractor) -> str:
         config = json.loads(extractor.to_json())
     except (AttributeError, NotImplementedError):
         config = {"class": type(extractor).__name__, "config": extractor.get_config()}
-    names: dict[str, str] = {}
-    for name in _names(extractor):
-        names.setdefault(name, f"<layer {len(names)}>")
-    text = json.dumps(_canonical(config, names), sort_keys=True, default=repr)
+    text = json.dumps(_canonical(config, {}), sort_keys=True, default=repr)
     return hashlib.sha256(text.encode()).hexdigest()
+
+
+def _sha256(arrays) -> str:
+    """SHA-256 over every array's shape, dtype and bytes, in order, and their count (``None``s left out)."""
+    digest, arrays = hashlib.sha256(), [array for array in arrays if array is not None]
+    for array in arrays:
+        array = np.ascontiguousarray(array)
+        digest.update(f"{array.shape}{array.dtype.str}".encode())
+        digest.update(memoryview(array).cast("B"))  # pragma: no mutate (a signed view hashes the same bytes)
+    digest.update(f"n={len(arrays)}".encode())
+    return digest.hexdigest()
 
 
 def weights_digest(extractor) -> str:
     """SHA-256 over every weight's shape, dtype and bytes, in ``get_weights()`` order."""
-    digest = hashlib.sha256()
-    weights = extractor.get_weights()
-    for array in weights:
-        array = np.ascontiguousarray(array)
-        digest.update(f"{array.shape}{array.dtype.str}".encode())
-        digest.update(memoryview(array).cast("B"))  # pragma: no mutate (a signed view hashes the same bytes)
-    digest.update(f"n={len(weights)}".encode())
-    return digest.hexdigest()
+    return _sha256(extractor.get_weights())
 
 
 def data_spec(batches, labels=None) -> str:
-    """What the key knows of the data without reading it: shapes, dtypes, count when known."""
+    """The shapes and dtypes of the data (their values and count are in :func:`content_digest`)."""
     def shapes(spec):
         return [(s.shape.as_list(), s.dtype.name) for s in tf.nest.flatten(spec)]
 
     if isinstance(batches, tf.data.Dataset):
-        text = f"tf.data {shapes(batches.element_spec)} x{int(batches.cardinality())}"
+        text = f"tf.data {shapes(batches.element_spec)}"
     else:
         array = np.asarray(batches)
         text = f"array {list(array.shape)} {array.dtype.str}"
@@ -137,7 +141,8 @@ def data_spec(batches, labels=None) -> str:
 
 
 def entry_key(extractor, batches, key: str, labels=None) -> dict[str, str]:
-    """The four parts of an entry's key: the caller's key, the data spec, architecture, weights."""
+    """The four parts of an entry's key known without reading the data: the caller's key, the data spec,
+    architecture, weights (the folder's name); :func:`content_digest` is the fifth."""
     if not isinstance(key, str) or not key.strip():
         raise FeatureCacheError("give key= a name for the data and its preprocessing, e.g. "
                                 "key='flowers train, 224 px, [-1, 1]'; change it when either changes")
@@ -145,41 +150,88 @@ def entry_key(extractor, batches, key: str, labels=None) -> dict[str, str]:
             "architecture": architecture_digest(extractor), "weights": weights_digest(extractor)}
 
 
-def _predict(extractor, batches, labels, batch_size: int):
-    """One ``extractor.predict`` over ``batches``; the labels they carry are kept in the same pass.
-
-    A ``tf.data`` map in front of ``predict`` puts each batch's labels in a queue (graph ops,
-    no Python per batch) and hands the batch on unchanged, so ``predict`` runs the very
-    function it traced for the caller's own ``extractor.predict(batches)``.
-    """
-    if not isinstance(batches, tf.data.Dataset):
-        return extractor.predict(np.asarray(batches), batch_size=batch_size, verbose=0), labels
+def _carries_labels(batches, labels) -> bool:
     spec = batches.element_spec
     if labels is not None or not isinstance(spec, tuple):
-        return extractor.predict(batches, verbose=0), labels
+        return False
     if len(spec) != 2 or not spec[1].shape[1:].is_fully_defined():
         raise FeatureCacheError(f"the batches must be images or (images, labels) with labels of a fixed "
                                 f"shape per image; they are {spec}")
-    queue = tf.queue.FIFOQueue(-1, [spec[1].dtype], shapes=[spec[1].shape[1:]])
+    return True
 
-    def keep_labels(images, batch_labels):
-        with tf.control_dependencies([queue.enqueue_many([batch_labels])]):
-            return images, tf.identity(batch_labels)
 
-    features = extractor.predict(batches.map(keep_labels), verbose=0)
-    return features, queue.dequeue_many(queue.size()).numpy()
+def _row_prints(element):
+    """``[rows, 8 x parts]`` uint8: ``tf.fingerprint`` (farmhash64) of each row of each part of a batch."""
+    return tf.concat([tf.fingerprint(part) for part in tf.nest.flatten(element)], axis=1)
+
+
+def content_digest(batches, labels=None):
+    """``(digest, labels the batches carry or None)``: one pass over the batches, without the extractor."""
+    if not isinstance(batches, tf.data.Dataset):
+        return _sha256([np.asarray(batches), labels]), None
+    carried = _carries_labels(batches, labels)
+    rows, kept = [np.zeros((0, 8 * len(tf.nest.flatten(batches.element_spec))), np.uint8)], []
+    for prints, *carries in batches.map(lambda *e: (_row_prints(e), e[1]) if carried else (_row_prints(e),)):
+        rows.append(prints.numpy())
+        kept += [part.numpy() for part in carries]
+    return _sha256([np.concatenate(rows), labels]), (np.concatenate(kept) if carried and kept else None)
+
+
+def _predict(extractor, batches, labels, batch_size: int):
+    """One ``extractor.predict`` over ``batches``: ``(features, labels, content digest)`` from the same pass.
+
+    A ``tf.data`` map in front of ``predict`` puts each batch's row fingerprints (and the labels it
+    carries) in queues (graph ops, no Python per batch) and hands the batch on unchanged, so ``predict``
+    runs the very function it traced for the caller's own ``extractor.predict(batches)``.
+    """
+    if not isinstance(batches, tf.data.Dataset):
+        features = extractor.predict(np.asarray(batches), batch_size=batch_size, verbose=0)
+        return features, labels, _sha256([np.asarray(batches), labels])
+    carried = _carries_labels(batches, labels)
+    spec = batches.element_spec
+    width = 8 * len(tf.nest.flatten(spec))
+    prints = tf.queue.FIFOQueue(-1, [tf.uint8], shapes=[[width]])
+    kept = tf.queue.FIFOQueue(-1, [spec[1].dtype], shapes=[spec[1].shape[1:]]) if carried else None
+
+    def keep(*element):
+        ops = [prints.enqueue_many([_row_prints(element)])] + ([kept.enqueue_many([element[1]])] if carried else [])
+        with tf.control_dependencies(ops):
+            out = tf.nest.map_structure(tf.identity, element)
+        return out if len(out) > 1 else out[0]
+
+    features = extractor.predict(batches.map(keep), verbose=0)
+    rows = prints.dequeue_many(prints.size()).numpy()
+    carried_labels = kept.dequeue_many(kept.size()).numpy() if carried else labels
+    return features, carried_labels, _sha256([rows, labels])
 
 
 def _read(folder: Path):
-    """``(features, labels)`` of an entry, memory-mapped; ``None`` when it cannot be read."""
+    """``(features, labels, key.json)`` of an entry, arrays memory-mapped; ``None`` when it cannot be read."""
     try:
         features = np.load(folder / FEATURES, mmap_mode="r")
         labels = np.load(folder / LABELS, mmap_mode="r") if (folder / LABELS).is_file() else None
+        about = json.loads((folder / ABOUT).read_text())
     except (OSError, ValueError):
         return None
-    if labels is not None and len(labels) != len(features):
+    if (labels is not None and len(labels) != len(features)) or not isinstance(about, dict):
         return None
-    return features, labels
+    return features, labels, about
+
+
+def _check_entry(where: Path, found, requested: dict, carried) -> None:
+    """Refuse an entry whose ``key.json`` is not ``requested`` or whose labels are not the ``carried`` ones."""
+    features, labels, about = found
+    differ = [name for name, value in requested.items() if about.get(name) != value]
+    if about.get("rows") != len(features):
+        differ.append(f"rows ({about.get('rows')} noted, {len(features)} stored)")
+    if carried is not None and (labels is None or not np.array_equal(labels, carried)):
+        differ.append("labels (the stored ones are not this call's)")
+    if differ:
+        raise FeatureCacheError(
+            f"the feature cache entry {where} does not match this call: {', '.join(differ)} differ, so nothing "
+            f"was read from it. If the data, their pipeline or the extractor changed, give key= a new name; "
+            f"else delete {where} and run again (a pipeline that shuffles differs every pass: cache the "
+            "unshuffled batches)")
 
 
 def cached_predict(extractor, batches, *, key: str, labels=None, folder: str | Path | None = None,
@@ -202,19 +254,19 @@ def cached_predict(extractor, batches, *, key: str, labels=None, folder: str | P
     parts = entry_key(extractor, batches, key, labels)
     digest = hashlib.sha256(json.dumps(parts, sort_keys=True).encode()).hexdigest()[:32]
     target = Path(folder if folder is not None else env.data_dir() / "features") / digest
-    computed = []
+    computed = {}
 
     def build(staging: Path) -> None:
-        computed.append(staging)
         started = time.perf_counter()
-        features, kept = _predict(extractor, batches, labels, batch_size)
+        features, kept, content = _predict(extractor, batches, labels, batch_size)
         staging.mkdir(parents=True)
         np.save(staging / FEATURES, np.asarray(features))
         if kept is not None:
             np.save(staging / LABELS, np.asarray(kept))
-        about = {**parts, "extractor": getattr(extractor, "name", None), "rows": len(features),
+        about = {**parts, "content": content, "extractor": getattr(extractor, "name", None), "rows": len(features),
                  "seconds": round(time.perf_counter() - started, 3), "created": time.strftime("%Y-%m-%d %H:%M:%S")}
         (staging / ABOUT).write_text(json.dumps(about, indent=1, sort_keys=True))
+        computed.update(content=content, labels=kept if kept is not None and labels is None else None)
         print(f"feature cache: computed {len(features)} feature rows in {about['seconds']:.1f} s, kept in {target}",
               flush=True)
 
@@ -224,6 +276,10 @@ def cached_predict(extractor, batches, *, key: str, labels=None, folder: str | P
     found = _read(where)
     if found is None:
         raise FeatureCacheError(f"the feature cache entry {where} cannot be read: delete that folder and run again")
+    started = time.perf_counter()
+    content, carried = (computed["content"], computed["labels"]) if computed else content_digest(batches, labels)
+    _check_entry(where, found, {**parts, "content": content}, carried if labels is None else labels)
     if not computed:
-        print(f"feature cache: read {len(found[0])} feature rows from {where}", flush=True)
-    return found
+        print(f"feature cache: read {len(found[0])} feature rows from {where} (key and content checked in "
+              f"{time.perf_counter() - started:.1f} s, one pass over the batches)", flush=True)
+    return found[0], found[1]

@@ -1,6 +1,8 @@
-"""course_utils.data.cifar: load (the real path on a fake archive, the stand-in), statistics, the pipeline.
+"""course_utils.data.cifar: load (the real path on a small archive built here, the stand-in), statistics, the pipeline.
 
-No test reaches the network: downloads come from a local HTTP server.
+No test reaches the network: downloads come from a local HTTP server. The real path never calls Keras:
+the course unpacks the verified archive itself (staged, locked, checked by content), so these tests also
+show what an interrupt, a kill, a damaged or hostile archive and a classroom's shared copy do.
 """
 from __future__ import annotations
 
@@ -8,7 +10,12 @@ import dataclasses
 import functools
 import hashlib
 import http.server
+import io
+import os
 import pickle
+import signal
+import subprocess
+import sys
 import tarfile
 import threading
 from pathlib import Path
@@ -18,8 +25,10 @@ import pytest
 
 from course_utils.data import cifar
 from course_utils.errors import CourseError
+from course_utils.setup import env
 
-PER_BATCH = 10_000  # tf.keras.datasets.cifar10 expects exactly this many images per batch file
+PER_BATCH = 10_000  # a CIFAR-10 batch file holds exactly this many images
+ROOT = Path(__file__).resolve().parent.parent
 
 
 def _batch(first_red: int, labels: np.ndarray) -> dict:
@@ -31,22 +40,35 @@ def _batch(first_red: int, labels: np.ndarray) -> dict:
     return {b"data": planes.reshape(len(labels), -1), b"labels": labels.tolist()}
 
 
+def make_tar(path: Path, members: dict[str, bytes]) -> Path:
+    """A .tar.gz holding ``members`` (name: bytes), in that order."""
+    with tarfile.open(path, "w:gz", compresslevel=1) as tar:
+        for name, data in members.items():
+            info = tarfile.TarInfo(name)
+            info.size = len(data)
+            tar.addfile(info, io.BytesIO(data))
+    return path
+
+
 @pytest.fixture(scope="module")
-def fake_archive(tmp_path_factory) -> Path:
-    """A cifar-10-python.tar.gz in the real layout with recognisable pixels (about 1 MB)."""
-    folder = tmp_path_factory.mktemp("fake_cifar")
-    inner = folder / "cifar-10-batches-py"
-    inner.mkdir()
+def batch_files() -> dict[str, bytes]:
+    """The six batch files of a fake CIFAR-10 with recognisable pixels, by name."""
     rng = np.random.default_rng(0)
-    for i in range(1, 6):
-        labels = rng.integers(0, 10, PER_BATCH).astype(np.uint8)
-        (inner / f"data_batch_{i}").write_bytes(pickle.dumps(_batch(7 + i, labels)))
-    test_labels = np.arange(PER_BATCH, dtype=np.uint8) % 10
-    (inner / "test_batch").write_bytes(pickle.dumps(_batch(99, test_labels)))
-    archive = folder / "cifar-10-python.tar.gz"
-    with tarfile.open(archive, "w:gz", compresslevel=1) as tar:
-        tar.add(inner, arcname="cifar-10-batches-py")
-    return archive
+    found = {f"data_batch_{i}": pickle.dumps(_batch(7 + i, rng.integers(0, 10, PER_BATCH).astype(np.uint8)))
+             for i in range(1, 6)}
+    found["test_batch"] = pickle.dumps(_batch(99, np.arange(PER_BATCH, dtype=np.uint8) % 10))
+    return found
+
+
+def members(batches: dict[str, bytes]) -> dict[str, bytes]:
+    return {"cifar-10-batches-py/readme.html": b"<p>fake</p>",
+            **{f"cifar-10-batches-py/{name}": data for name, data in batches.items()}}
+
+
+@pytest.fixture(scope="module")
+def fake_archive(tmp_path_factory, batch_files) -> Path:
+    """A cifar-10-python.tar.gz in the real layout (about 1 MB)."""
+    return make_tar(tmp_path_factory.mktemp("fake_cifar") / "cifar-10-python.tar.gz", members(batch_files))
 
 
 @pytest.fixture
@@ -55,14 +77,43 @@ def keras_home(tmp_path, monkeypatch) -> Path:
     return tmp_path / "kh"
 
 
-@pytest.fixture
-def fake_is_real(monkeypatch, fake_archive):
-    """Make the fake archive pass as CIFAR-10: the published hash we check, and Keras's own check."""
-    from tf_keras.src.utils import data_utils  # a test double for Keras's hash check; course_utils uses none
+def sha256_of(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
 
-    monkeypatch.setattr(cifar, "CIFAR10_ARCHIVE", dataclasses.replace(
-        cifar.CIFAR10_ARCHIVE, sha256=hashlib.sha256(fake_archive.read_bytes()).hexdigest()))
-    monkeypatch.setattr(data_utils, "validate_file", lambda *args, **kwargs: True)
+
+@pytest.fixture
+def pass_as_real(monkeypatch):
+    """``pass_as_real(archive)``: ``archive``'s SHA-256 becomes the published one."""
+    def use(archive: Path) -> Path:
+        monkeypatch.setattr(cifar, "CIFAR10_ARCHIVE", dataclasses.replace(cifar.CIFAR10_ARCHIVE, sha256=sha256_of(archive)))
+        return archive
+
+    return use
+
+
+@pytest.fixture
+def fake_is_real(pass_as_real, fake_archive):
+    """Make the fake archive pass as CIFAR-10: the published hash is the one we check."""
+    pass_as_real(fake_archive)
+
+
+@pytest.fixture
+def neighbours(keras_home) -> dict[Path, bytes]:
+    """Other data sets beside CIFAR-10 in $KERAS_HOME/datasets: nothing may delete them."""
+    found = {keras_home / "datasets" / "mnist.npz": b"mnist",
+             keras_home / "datasets" / "cats_and_dogs_filtered" / "train" / "cat.1.jpg": b"jpeg"}
+    for path, data in found.items():
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_bytes(data)
+    return found
+
+
+def still_there(neighbours: dict[Path, bytes]) -> bool:
+    return all(path.is_file() and path.read_bytes() == data for path, data in neighbours.items())
+
+
+def hidden(folder: Path) -> list[str]:
+    return sorted(p.name for p in folder.iterdir() if p.name.startswith(".")) if folder.is_dir() else []
 
 
 class _Quiet(http.server.SimpleHTTPRequestHandler):
@@ -148,54 +199,230 @@ def test_class_names():
 
 # --- the real data, on a fake archive -------------------------------------------------------------
 
-def test_a_local_archive_is_installed_and_read_by_keras(keras_home, fake_archive, fake_is_real, serve):
+def check_fake_data(loaded, train_size=50_000):
+    """``loaded``: what :func:`cifar.load` returned for the fake archive."""
+    (x_train, y_train), (x_test, y_test) = loaded
+    assert x_train.shape == (train_size, 32, 32, 3) and x_test.shape == (10_000, 32, 32, 3)
+    assert x_train.dtype == np.uint8 and y_train.dtype == np.uint8 and y_train.shape == (train_size, 1)  # as Keras
+    assert tuple(x_train[0, 0, 0]) == (8, 100, 200)  # channels moved last: red, green, blue
+    assert tuple(x_train[10_000, 0, 0]) == (9, 100, 200)  # data_batch_2 follows data_batch_1
+    assert tuple(x_test[0, 0, 0]) == (99, 100, 200)
+    np.testing.assert_array_equal(x_test[1:, 0, 0, 0], y_test[1:, 0])  # red plane = label
+    np.testing.assert_array_equal(x_train[1:10_000, 5, 7, 0], y_train[1:10_000, 0])
+    np.testing.assert_array_equal(y_test[:10, 0], np.arange(10))
+
+
+def test_a_local_archive_is_installed_unpacked_and_read(keras_home, fake_archive, fake_is_real, serve):
     requested = serve(fake_archive)
-    (x_train, y_train), (x_test, y_test) = cifar.load("real", local_copy=fake_archive, train_size=25_000)
+    loaded = cifar.load("real", local_copy=fake_archive, train_size=25_000)
     assert requested == []  # nothing was downloaded
     assert (keras_home / "datasets" / cifar.KERAS_ARCHIVE_NAME).is_file()
     assert fake_archive.is_file()  # the learner's file stays where it was
-    assert [p.name for p in (keras_home / "datasets").iterdir() if p.name.startswith(".")] == []
-    assert x_train.shape == (25_000, 32, 32, 3) and x_test.shape == (10_000, 32, 32, 3)
-    assert y_train.dtype == np.uint8 and y_train.shape == (25_000, 1)  # as Keras gives them
-    assert tuple(x_train[0, 0, 0]) == (8, 100, 200)  # channels moved last: red, green, blue
-    assert tuple(x_test[0, 0, 0]) == (99, 100, 200)
-    np.testing.assert_array_equal(x_test[1:, 0, 0, 0], y_test[1:, 0])  # red plane = label
-    np.testing.assert_array_equal(y_test[:10, 0], np.arange(10))
+    assert hidden(keras_home / "datasets") == []  # no staging left
+    check_fake_data(loaded, train_size=25_000)
+    unpacked = keras_home / "datasets" / cifar.KERAS_FOLDER_NAME
+    assert sorted(p.name for p in unpacked.iterdir()) == sorted([*cifar.BATCH_FILES, cifar.CHECKED, "readme.html"])
 
 
 def test_real_is_the_default_downloads_once_and_reuses(keras_home, fake_archive, fake_is_real, serve, capsys):
     requested = serve(fake_archive)
-    (x_train, _), (x_test, y_test) = cifar.load(progress=False)
+    loaded = cifar.load(progress=False)
     assert requested == ["/cifar-10-python.tar.gz"]
     datasets = keras_home / "datasets"
     assert (datasets / cifar.KERAS_ARCHIVE_NAME).is_file()
-    assert (datasets / cifar.KERAS_FOLDER_NAME / "test_batch").is_file()  # Keras extracted it
-    assert x_train.shape == (50_000, 32, 32, 3) and y_test.shape == (10_000, 1)
+    assert (datasets / cifar.KERAS_FOLDER_NAME / "test_batch").is_file()  # the course unpacked it
+    check_fake_data(loaded)
     cifar.load("real", train_size=10, test_size=5)
     assert len(requested) == 1  # the verified archive is reused
 
 
-def test_an_incomplete_extracted_folder_is_explained(keras_home, fake_archive, fake_is_real):
-    folder = keras_home / "datasets" / cifar.KERAS_FOLDER_NAME
-    folder.mkdir(parents=True)  # extraction interrupted earlier
-    (folder / "data_batch_1").write_bytes(b"")
-    with pytest.raises(cifar.CifarDataError, match=r"incomplete \(data_batch_2, .*test_batch missing\)"):
+def test_an_interrupt_during_the_unpack_leaves_nothing_and_deletes_nothing_else(
+        keras_home, fake_archive, fake_is_real, neighbours, monkeypatch):
+    """tf_keras's get_file deleted all of $KERAS_HOME/datasets on an interrupt during its untar."""
+    written = []
+    makefile = tarfile.TarFile.makefile
+
+    def write_then_interrupt(self, tarinfo, targetpath):
+        makefile(self, tarinfo, targetpath)
+        written.append(tarinfo.name)
+        if len(written) == 3:
+            raise KeyboardInterrupt
+
+    monkeypatch.setattr(tarfile.TarFile, "makefile", write_then_interrupt)
+    with pytest.raises(KeyboardInterrupt):
         cifar.load("real", local_copy=fake_archive)
+    datasets = keras_home / "datasets"
+    assert len(written) == 3 and still_there(neighbours)
+    assert not (datasets / cifar.KERAS_FOLDER_NAME).exists() and hidden(datasets) == []
+    monkeypatch.setattr(tarfile.TarFile, "makefile", makefile)
+    check_fake_data(cifar.load("real"))
+    assert still_there(neighbours)
 
 
-def test_an_incomplete_extracted_folder_names_what_is_missing(tmp_path):
-    folder = tmp_path / cifar.KERAS_FOLDER_NAME
-    folder.mkdir()
-    for name in ("data_batch_1", "data_batch_3", "test_batch"):
-        (folder / name).write_bytes(b"x")
+KILLED_UNPACK = """
+import dataclasses, os, signal, sys, tarfile
+from course_utils.data import cifar
+cifar.CIFAR10_ARCHIVE = dataclasses.replace(cifar.CIFAR10_ARCHIVE, sha256=sys.argv[2])
+copied, copy = [], tarfile.copyfileobj
+def copy_half_of_the_last_then_die(source, target, length=None, *args, **kwargs):
+    copied.append(length)
+    if len(copied) == 7:  # readme.html, five training batches, then half of test_batch
+        target.write(source.read(length // 2))
+        target.flush()
+        os.kill(os.getpid(), signal.SIGKILL)
+    return copy(source, target, length, *args, **kwargs)
+tarfile.copyfileobj = copy_half_of_the_last_then_die
+cifar.load("real", local_copy=sys.argv[1])
+"""
+
+
+def test_a_killed_unpack_leaves_nothing_trusted_and_the_next_run_unpacks_again(
+        keras_home, fake_archive, fake_is_real, neighbours):
+    """A SIGKILL halfway through the last batch: tf_keras left it truncated where its loader looks."""
+    killed = subprocess.run([sys.executable, "-c", KILLED_UNPACK, str(fake_archive), sha256_of(fake_archive)],
+                            cwd=ROOT, env={**os.environ, "KERAS_HOME": str(keras_home)}, capture_output=True, text=True)
+    assert killed.returncode == -signal.SIGKILL, killed.stderr[-2000:]
+    datasets = keras_home / "datasets"
+    assert not (datasets / cifar.KERAS_FOLDER_NAME).exists() and still_there(neighbours)
+    leftovers = hidden(datasets)
+    assert leftovers and all(name.startswith(f".{cifar.KERAS_FOLDER_NAME}.") for name in leftovers)
+    check_fake_data(cifar.load("real"))
+    assert hidden(datasets) == [] and still_there(neighbours)  # the killed run's staging is cleaned up
+
+
+def test_a_folder_unpacked_by_keras_without_the_check_is_unpacked_again(keras_home, fake_archive, fake_is_real,
+                                                                        batch_files):
+    folder = keras_home / "datasets" / cifar.KERAS_FOLDER_NAME
+    folder.mkdir(parents=True)
+    for name, data in batch_files.items():  # every file there, the last one truncated by a killed untar
+        (folder / name).write_bytes(data[: len(data) // 2] if name == "test_batch" else data)
+    check_fake_data(cifar.load("real", local_copy=fake_archive))
+    assert (folder / cifar.CHECKED).is_file()
+
+
+def test_a_damaged_batch_in_the_unpacked_folder_is_refused_naming_the_folder_and_the_fix(
+        keras_home, fake_archive, fake_is_real):
+    cifar.load("real", local_copy=fake_archive)
+    folder = keras_home / "datasets" / cifar.KERAS_FOLDER_NAME
+    for damage in (lambda data: data[:-100], lambda data: data[:5000] + b"x" + data[5001:]):  # truncated, changed
+        original = (folder / "data_batch_3").read_bytes()
+        (folder / "data_batch_3").write_bytes(damage(original))
+        with pytest.raises(cifar.CifarDataError) as err:
+            cifar.load("real")
+        assert str(err.value) == (f"{folder / 'data_batch_3'} is not the file unpacked from the verified archive "
+                                  f"(damaged or changed since): delete the folder {folder} (keep the .tar.gz beside "
+                                  "it) and run again")
+        assert isinstance(err.value, CourseError)
+        (folder / "data_batch_3").write_bytes(original)
+    cifar.load("real", train_size=1, test_size=1)  # repaired
+
+
+@pytest.mark.parametrize("change, reason", [
+    (lambda files: {**files, "test_batch": files["test_batch"][:-1000]}, "test_batch in .* is not a CIFAR-10 batch "),
+    (lambda files: {k: v for k, v in files.items() if k != "data_batch_4"}, "has no cifar-10-batches-py/data_batch_4"),
+])
+def test_an_archive_with_a_truncated_or_missing_batch_is_refused_and_nothing_is_unpacked(
+        keras_home, tmp_path, batch_files, pass_as_real, neighbours, change, reason):
+    archive = pass_as_real(make_tar(tmp_path / "cifar-10-python.tar.gz", members(change(batch_files))))
+    with pytest.raises(cifar.CifarDataError, match=reason) as err:
+        cifar.load("real", local_copy=archive)
+    assert str(err.value).endswith(f"get a fresh copy from {cifar.CIFAR10_URL}")
+    datasets = keras_home / "datasets"
+    assert not (datasets / cifar.KERAS_FOLDER_NAME).exists() and hidden(datasets) == [] and still_there(neighbours)
+
+
+@pytest.mark.parametrize("name", ["../escaped", "cifar-10-batches-py/../../escaped", "cifar-10-batches-py/../../../escaped"])
+def test_a_tar_with_a_member_outside_the_folder_is_refused_before_anything_is_written(
+        keras_home, tmp_path, batch_files, pass_as_real, neighbours, name):
+    archive = pass_as_real(make_tar(tmp_path / "cifar-10-python.tar.gz", {**members(batch_files), name: b"owned"}))
+    with pytest.raises(cifar.CifarDataError, match=r"unsafe member .*: not the CIFAR-10 archive: delete it and run again"):
+        cifar.load("real", local_copy=archive)
+    datasets = keras_home / "datasets"
+    assert not (datasets / cifar.KERAS_FOLDER_NAME).exists() and hidden(datasets) == [] and still_there(neighbours)
+    assert not any(path.exists() for path in (keras_home / "escaped", datasets / "escaped", keras_home.parent / "escaped"))
+
+
+def test_an_absolute_member_lands_inside_the_staging_folder_and_is_not_kept(keras_home, tmp_path, batch_files,
+                                                                            pass_as_real):
+    absolute = tmp_path / "absolute-member"
+    archive = pass_as_real(make_tar(tmp_path / "cifar-10-python.tar.gz", {**members(batch_files), str(absolute): b"x"}))
+    check_fake_data(cifar.load("real", local_copy=archive))  # the data filter strips the leading "/"
+    assert not absolute.exists() and hidden(keras_home / "datasets") == []
+
+
+def test_a_link_in_the_archive_is_refused(keras_home, tmp_path, batch_files, pass_as_real):
+    archive = tmp_path / "cifar-10-python.tar.gz"
+    with tarfile.open(archive, "w:gz") as tar:
+        link = tarfile.TarInfo("cifar-10-batches-py/test_batch")
+        link.type, link.linkname = tarfile.SYMTYPE, "data_batch_1"
+        tar.addfile(link)
+    pass_as_real(archive)
+    with pytest.raises(cifar.CifarDataError, match="member 'cifar-10-batches-py/test_batch' is not a plain file"):
+        cifar.load("real", local_copy=archive)
+
+
+def test_an_archive_that_unpacks_to_more_than_the_cap_is_refused(keras_home, fake_archive, fake_is_real, monkeypatch):
+    assert cifar.MAX_UNPACKED_BYTES == 200 * 2**20  # six files of about 31 MB fit; a bomb does not
+    monkeypatch.setattr(cifar, "MAX_UNPACKED_BYTES", 180_000_000)
+    with pytest.raises(cifar.CifarDataError, match=r"would unpack to 18\d,\d{3},\d{3} bytes, more than the "
+                                                   r"180,000,000 allowed for it: not the right file"):
+        cifar.load("real", local_copy=fake_archive)
+    assert not (keras_home / "datasets" / cifar.KERAS_FOLDER_NAME).exists()
+
+
+def test_a_full_disk_during_the_unpack_is_a_course_error_naming_the_folder(keras_home, fake_archive, fake_is_real,
+                                                                           monkeypatch):
+    def full(*args, **kwargs):
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(tarfile.TarFile, "extractall", full)
     with pytest.raises(cifar.CifarDataError) as err:
-        cifar._check_extracted(folder)
-    assert str(err.value) == (f"the extracted folder {folder} is incomplete (data_batch_2, data_batch_4, "
-                              "data_batch_5 missing): delete that folder (keep the .tar.gz beside it) and run again")
-    assert isinstance(err.value, CourseError) and isinstance(err.value, RuntimeError)
-    for name in ("data_batch_2", "data_batch_4", "data_batch_5"):
-        (folder / name).write_bytes(b"x")
-    cifar._check_extracted(folder)  # complete: nothing to say
+        cifar.load("real", local_copy=fake_archive)
+    assert str(err.value) == (f"could not unpack CIFAR-10 into {keras_home / 'datasets'} (OSError: [Errno 28] No space "
+                              "left on device): free space there or make it writable, or set COURSE_DATA_DIR to a "
+                              "folder you can write")
+    assert hidden(keras_home / "datasets") == []
+
+
+def test_a_classroom_run_unpacks_the_shared_archive_offline(tmp_path, fake_archive, fake_is_real, serve, monkeypatch):
+    shared, mine = tmp_path / "shared", tmp_path / "mine"
+    shared_archive = shared / "keras" / "datasets" / cifar.KERAS_ARCHIVE_NAME
+    shared_archive.parent.mkdir(parents=True)
+    shared_archive.write_bytes(fake_archive.read_bytes())
+    before = sorted(str(p.relative_to(shared)) for p in shared.rglob("*"))
+    monkeypatch.setenv("COURSE_DATA_DIR", str(mine))
+    monkeypatch.setenv("KERAS_HOME", str(mine / "keras"))  # as start_lesson sets it
+    monkeypatch.setenv(env.SHARED_DATA_VAR, str(shared))
+    requested = serve(fake_archive)
+    check_fake_data(cifar.load("real", progress=False))
+    assert requested == []  # no download: the shared, verified archive was read where it is
+    assert sorted(str(p.relative_to(shared)) for p in shared.rglob("*")) == before  # nothing written there
+    assert not (mine / "keras" / "datasets" / cifar.KERAS_ARCHIVE_NAME).exists()  # no second copy of the archive
+    assert (mine / "keras" / "datasets" / cifar.KERAS_FOLDER_NAME / cifar.CHECKED).is_file()
+
+
+@pytest.mark.parametrize("batch, reason", [
+    ({b"data": np.zeros((9_999, 3072), np.uint8), b"labels": [0] * 9_999}, r"images uint8 \(9999, 3072\)"),
+    ({b"data": np.zeros((10_000, 3072), np.uint8), b"labels": [10] * 10_000}, "labels outside 0-9"),
+    ({b"data": np.zeros((10_000, 3072), np.float32), b"labels": [0] * 10_000}, "images float32"),
+    ({b"data": np.zeros((10_000, 3072), np.uint8)}, "KeyError"),
+])
+def test_a_batch_must_be_10000_images_of_32x32x3_with_labels_0_to_9(batch, reason):
+    with pytest.raises(cifar.CifarDataError, match=f"^here is not a CIFAR-10 batch.*{reason}"):
+        cifar.parse_batch(pickle.dumps(batch), "here")
+
+
+class _Runs:
+    def __reduce__(self):
+        return (os.system, ("echo owned > /dev/null",))
+
+
+def test_a_batch_pickle_that_would_run_code_is_refused_without_running_it(monkeypatch):
+    hostile, ran = pickle.dumps({b"data": _Runs()}), []
+    monkeypatch.setattr(os, "system", lambda command: ran.append(command))
+    with pytest.raises(cifar.CifarDataError, match=r"asks for (posix|os)\.system, which no CIFAR-10 batch holds"):
+        cifar.parse_batch(hostile, "here")
+    assert ran == []
 
 
 def test_offline_without_an_archive_says_what_to_do(keras_home, tmp_path, serve):

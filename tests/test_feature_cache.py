@@ -1,4 +1,4 @@
-"""The feature cache: one predict, then reads; the key's four parts; refusals; entries that cannot be trusted."""
+"""The feature cache: one predict, then reads; the key's five parts, checked on read; refusals; entries not trusted."""
 from __future__ import annotations
 
 import json
@@ -131,14 +131,15 @@ def test_the_key_changes_with_the_weights_the_architecture_the_key_and_the_data_
     assert len(entries(root)) == 3
     fc.cached_predict(extractor, batches(arrays), key="tiny, other preprocessing", folder=root)
     assert len(entries(root)) == 4
-    fc.cached_predict(extractor, batches(arrays, batch_size=6), key="tiny", folder=root)  # 4 batches, not 3
-    assert len(entries(root)) == 5
+    rebatched, _ = fc.cached_predict(extractor, batches(arrays, batch_size=6), key="tiny", folder=root)
+    assert len(entries(root)) == 4  # the same rows in 4 batches, not 3: the same features, a hit
+    np.testing.assert_allclose(rebatched, extractor.predict(arrays[0], verbose=0), rtol=1e-5, atol=1e-6)
 
 
 def test_key_parts_are_digests_of_public_apis(extractor, arrays):
     parts = fc.entry_key(extractor, batches(arrays), "tiny")
     assert set(parts) == {"key", "data", "architecture", "weights"} and parts["key"] == "tiny"
-    assert parts["data"] == "tf.data [([None, 16, 16, 3], 'float32'), ([None], 'int64')] x3"
+    assert parts["data"] == "tf.data [([None, 16, 16, 3], 'float32'), ([None], 'int64')]"
     assert fc.data_spec(arrays[0], arrays[1]) == "array [24, 16, 16, 3] <f4 labels [24] <i8"
     assert fc.architecture_digest(extractor) == fc.architecture_digest(make_extractor(seed=3))  # weights apart
     assert fc.weights_digest(extractor) != fc.weights_digest(make_extractor(seed=3))
@@ -293,3 +294,114 @@ def test_a_missing_key_says_how_to_name_one(arrays, key):
         fc.entry_key(tf.keras.layers.Flatten(), arrays[0], key)
     assert str(error.value) == ("give key= a name for the data and its preprocessing, e.g. "
                                 "key='flowers train, 224 px, [-1, 1]'; change it when either changes")
+
+
+# --- wrong hits the key once gave: each is now another entry or a refusal, never stale features ------
+
+def halved(arrays):
+    return arrays[0] * 0.5, arrays[1]
+
+
+def relabelled(arrays):
+    return arrays[0], (arrays[1] + 1) % 3
+
+
+def kept_rows(keep):
+    return lambda arrays: batches(arrays).unbatch().filter(lambda x, y: keep(y)).batch(8)  # tf.data: count unknown
+
+
+@pytest.mark.parametrize("first, second", [
+    (batches, lambda arrays: batches(halved(arrays))),  # other pixel values, same shapes
+    (batches, lambda arrays: batches(relabelled(arrays))),  # other label values
+    (batches, lambda arrays: batches(arrays).map(lambda x, y: (x * 0.5, y))),  # a map added to the pipeline
+    (kept_rows(lambda y: y >= 0), kept_rows(lambda y: y > 0)),  # another filter
+    (kept_rows(lambda y: y >= 0), lambda arrays: kept_rows(lambda y: y >= 0)(arrays).take(2)),  # fewer batches
+], ids=["pixels", "labels", "map", "filter", "batch count"])
+def test_other_data_under_the_same_key_is_refused_and_nothing_is_served(extractor, arrays, root, first, second):
+    fc.cached_predict(extractor, first(arrays), key="tiny", folder=root)
+    (entry,) = entries(root)
+    with pytest.raises(fc.FeatureCacheError) as caught:
+        fc.cached_predict(extractor, second(arrays), key="tiny", folder=root)
+    message = str(caught.value)  # other labels: "content, labels (...) differ"
+    assert message.startswith(f"the feature cache entry {root / entry} does not match this call: content")
+    assert message.endswith(
+        " differ, so nothing was read from it. If the data, their pipeline or the extractor changed, give key= a new "
+        f"name; else delete {root / entry} and run again (a pipeline that shuffles differs every pass: cache the "
+        "unshuffled batches)")
+    assert isinstance(caught.value, CourseError)
+    features, _ = fc.cached_predict(extractor, second(arrays), key="tiny, changed", folder=root)  # a new name
+    assert len(entries(root)) == 2
+    np.testing.assert_allclose(features, extractor.predict(second(arrays), verbose=0), rtol=1e-5, atol=1e-6)
+
+
+def test_other_arrays_under_the_same_key_are_refused(extractor, arrays, root):
+    fc.cached_predict(extractor, arrays[0], labels=arrays[1], key="tiny", folder=root)
+    for images, labels in (halved(arrays), relabelled(arrays)):
+        with pytest.raises(fc.FeatureCacheError, match=r"does not match this call: content(, labels .*)? differ"):
+            fc.cached_predict(extractor, images, labels=labels, key="tiny", folder=root)
+
+
+def named_after_its_activation(activation: str):
+    tf.keras.utils.set_random_seed(0)
+    model = tf.keras.Sequential([layers.Flatten(input_shape=(SIZE, SIZE, 3)),
+                                 layers.Dense(3, activation=activation, name=activation)])
+    model.trainable = False
+    return model
+
+
+def test_a_layer_named_like_a_config_value_keeps_that_value_in_the_key(arrays, root):
+    """Dense(name="relu") with relu and Dense(name="tanh") with tanh: once one key, the tanh model got relu features."""
+    relu, tanh = named_after_its_activation("relu"), named_after_its_activation("tanh")
+    assert fc.architecture_digest(relu) != fc.architecture_digest(tanh)
+    fc.cached_predict(relu, batches(arrays), key="tiny", folder=root)
+    features, _ = fc.cached_predict(tanh, batches(arrays), key="tiny", folder=root)
+    assert len(entries(root)) == 2
+    np.testing.assert_allclose(features, tanh.predict(arrays[0], verbose=0), rtol=1e-5, atol=1e-6)
+    assert float(np.min(features)) < 0  # tanh's features, not relu's
+
+
+def test_key_json_is_checked_on_read(extractor, arrays, root):
+    fc.cached_predict(extractor, batches(arrays), key="tiny", folder=root)
+    (entry,) = entries(root)
+    about = json.loads((root / entry / "key.json").read_text())
+    (root / entry / "key.json").write_text(json.dumps({**about, "weights": "0" * 64}))
+    with pytest.raises(fc.FeatureCacheError, match=f"the feature cache entry {root / entry} does not match this "
+                                                   "call: weights differ, so nothing was read from it"):
+        fc.cached_predict(extractor, batches(arrays), key="tiny", folder=root)
+    (root / entry / "key.json").write_text(json.dumps({key: value for key, value in about.items() if key != "key"}))
+    with pytest.raises(fc.FeatureCacheError, match="does not match this call: key differ"):
+        fc.cached_predict(extractor, batches(arrays), key="tiny", folder=root)
+
+
+def test_another_entrys_files_in_an_entry_folder_are_refused(extractor, arrays, root):
+    fc.cached_predict(extractor, batches(halved(arrays)), key="other", folder=root)
+    (other,) = entries(root)
+    fc.cached_predict(extractor, batches(arrays), key="tiny", folder=root)
+    (entry,) = set(entries(root)) - {other}
+    for name in ("features.npy", "labels.npy", "key.json"):  # a whole entry copied over another
+        (root / entry / name).write_bytes((root / other / name).read_bytes())
+    with pytest.raises(fc.FeatureCacheError, match="does not match this call: key, content differ"):
+        fc.cached_predict(extractor, batches(arrays), key="tiny", folder=root)
+
+
+def test_stored_labels_that_are_not_the_batches_labels_are_refused(extractor, arrays, root):
+    """A planted entry: the right key.json, every label 0."""
+    fc.cached_predict(extractor, batches(arrays), key="tiny", folder=root)
+    (entry,) = entries(root)
+    np.save(root / entry / "labels.npy", np.zeros(24, np.int64))
+    with pytest.raises(fc.FeatureCacheError, match="labels \\(the stored ones are not this call's\\) differ"):
+        fc.cached_predict(extractor, batches(arrays), key="tiny", folder=root)
+    fc.cached_predict(extractor, arrays[0], labels=arrays[1], key="given", folder=root)
+    (given,) = set(entries(root)) - {entry}
+    np.save(root / given / "labels.npy", np.zeros(24, np.int64))
+    with pytest.raises(fc.FeatureCacheError, match="labels .* differ"):
+        fc.cached_predict(extractor, arrays[0], labels=arrays[1], key="given", folder=root)
+
+
+def test_the_content_digest_of_a_pass_equals_the_one_computed_in_predict(extractor, arrays, root):
+    fc.cached_predict(extractor, batches(arrays), key="tiny", folder=root)
+    (entry,) = entries(root)
+    digest, carried = fc.content_digest(batches(arrays, batch_size=5))
+    assert json.loads((root / entry / "key.json").read_text())["content"] == digest
+    np.testing.assert_array_equal(carried, arrays[1])
+    assert fc.content_digest(tf.data.Dataset.from_tensor_slices(arrays[0]).batch(8)) != (digest, None)

@@ -163,3 +163,45 @@ def extract_zip(archive: str | Path, target: str | Path, *, arrange: Callable[[P
             os.replace(aside, staging)
 
     return build_once(target, build, ready=ready)
+
+
+class TarError(CourseError, ValueError):
+    """A tar archive that is damaged, unpacks to more than allowed, or holds a member that is not a plain file
+    or folder inside the folder."""
+
+
+def extract_tar(archive: str | Path, target: str | Path, *, max_bytes: int,
+                arrange: Callable[[Path], Path] | None = None, ready: Callable[[Path], bool] | None = None) -> Path:
+    """``target``: the files of the tar ``archive`` (gzip and the like read too), unpacked once through :func:`build_once`.
+
+    Every member is checked before anything is written: only plain files and folders, each passing
+    ``tarfile.data_filter`` (PEP 706: nothing outside the folder), their sizes (a tar member's data is
+    exactly its declared size; 512 bytes counted per header) at most ``max_bytes`` in all. Then
+    ``extractall(filter="data")`` into the staging folder. ``arrange`` and ``ready`` as in :func:`extract_zip`.
+    """
+    import gzip
+    import tarfile
+
+    def build(staging: Path) -> None:
+        try:
+            with tarfile.open(archive) as tar:
+                members = [tarfile.data_filter(m, str(staging)) for m in tar.getmembers()]
+                odd = [m.name for m in members if not (m.isfile() or m.isdir()) or m.issparse()]
+                if odd:
+                    raise TarError(f"{archive}: member {odd[0]!r} is not a plain file or folder; not extracting it")
+                if (total := sum(m.size + 512 for m in members)) > max_bytes:
+                    raise TarError(f"{archive} would unpack to {total:,} bytes, more than the {max_bytes:,} allowed "
+                                   "for it: not the right file")
+                tar.extractall(staging, members=members, filter="data")
+        except tarfile.FilterError as err:
+            raise TarError(f"{archive}: unsafe member ({err}); not extracting it") from err
+        except (tarfile.TarError, EOFError, zlib.error, gzip.BadGzipFile) as err:
+            raise TarError(f"{archive}: damaged tar archive ({type(err).__name__}: {err})") from err
+        root = Path(arrange(staging)) if arrange is not None else staging
+        if root != staging:  # only that folder is put in place
+            aside = staging.with_name(staging.name + "-root")
+            os.replace(root, aside)
+            shutil.rmtree(staging)
+            os.replace(aside, staging)
+
+    return build_once(target, build, ready=ready)
