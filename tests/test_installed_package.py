@@ -107,3 +107,21 @@ def test_an_interpreter_of_colabs_version_is_found_or_the_way_to_get_one_is_said
     assert "pyenv install 3.99" in message and "--python PATH" in message
     with pytest.raises(SystemExit, match="no python3.99"):
         check.find_python("3.99", sys.executable)  # an interpreter of another version is refused
+
+
+def test_only_the_installs_errors_count_not_a_kernels_shutdown_traceback(tmp_path):
+    import nbformat
+
+    from course_utils.course import links
+
+    check = _colab_check()
+    nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(links.colab_setup_source())])
+    nbformat.write(nb, tmp_path / "ok.ipynb")
+    (tmp_path / "kernel.log").write_text(  # ipykernel 6.17 on Python 3.13, at shutdown (seen on the mirror)
+        "Exception ignored in atexit callback <function shutdown at 0x7fdbbf2f3d80>:\n"
+        "Traceback (most recent call last):\n"
+        "AttributeError: 'OutStream' object has no attribute 'watch_fd_thread'\n")
+    assert check.colab_cell_errors(tmp_path / "ok.ipynb", tmp_path / "kernel.log") == ""
+    (tmp_path / "kernel.log").write_text("ERROR: Package 'course-utils' requires a different Python: 3.13.0 not in "
+                                         "'<3.13,>=3.10'\n")
+    assert "requires a different Python" in check.colab_cell_errors(tmp_path / "ok.ipynb", tmp_path / "kernel.log")

@@ -151,7 +151,11 @@ def build_wheel(steps: Steps, work: Path) -> Path:
 
 
 def colab_cell_errors(executed: Path, kernel_log: Path | None) -> str:
-    """What the Colab cell's install printed as an error (pip's resolver report and the like), or ``""``."""
+    """What the Colab cell's install printed as an error, or ``""``: pip's ``ERROR:`` lines (its resolver
+    report and the like) and any traceback in the cell's own outputs, and pip's ``ERROR:`` lines in the
+    kernel's log (pip runs as the cell's subprocess, whose output goes to the kernel's own stderr).
+    Other tracebacks in the kernel log are not the install's (e.g. ipykernel 6.17's atexit error at
+    shutdown on Python 3.13)."""
     from course_utils.course import links
 
     nb = json.loads(executed.read_text())
@@ -159,11 +163,12 @@ def colab_cell_errors(executed: Path, kernel_log: Path | None) -> str:
     if len(cells) != 1:
         return f"{executed.name}: {len(cells)} Colab cells"
     printed = "".join("".join(o.get("text", "")) + "\n".join(o.get("traceback", [])) for o in cells[0].get("outputs", []))
-    if kernel_log is not None and kernel_log.exists():
-        printed += kernel_log.read_text(errors="replace")
     # pip's errors start "ERROR: " (after a colour code); TensorFlow's C++ lines ("E0000 ... ERROR (303)") are not pip's
-    pip_error = re.compile(r"^(?:\x1b\[[0-9;]*m)?ERROR: |Traceback \(most recent call last\)")
-    return "\n".join(line for line in printed.splitlines() if pip_error.search(line))
+    pip_error = re.compile(r"^(?:\x1b\[[0-9;]*m)?ERROR: ")
+    found = [line for line in printed.splitlines() if pip_error.search(line) or "Traceback (most recent call last)" in line]
+    if kernel_log is not None and kernel_log.exists():
+        found += [line for line in kernel_log.read_text(errors="replace").splitlines() if pip_error.search(line)]
+    return "\n".join(found)
 
 
 def python_in(venv: Path) -> Path:
