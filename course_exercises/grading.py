@@ -65,6 +65,14 @@ def _api(course_dir: Path, timeout: int):
     config.CourseDirectory.root = str(course_dir)
     config.ClearSolutions.code_stub = {"python": CODE_STUB}
     config.Execute.timeout = timeout
+    # The submission's kernel runs isolated (course_exercises.sandbox: another user, no network, no home folder,
+    # no gradebook); nbgrader's steps, and the gradebook they write, stay here.
+    from nbgrader.converters import Autograde
+
+    steps = Autograde.class_traits()["autograde_preprocessors"].default()
+    config.Autograde.autograde_preprocessors = ["course_exercises.sandbox.IsolatedExecute" if step.__name__ == "Execute"
+                                                else step for step in steps]
+    config.IsolatedKernelManager.course_root = str(Path(course_dir).resolve())
     return NbGraderAPI(config=config)
 
 
@@ -154,6 +162,7 @@ def autograde(submission: str | Path, student: str = "student", course_dir: Path
             raise GradingError(f"no instructor notebook {source} to grade {submission.name} against: "
                                "run `make student` first or pass --source")
         generate_student([source], course_dir, out_dir=None, timeout=timeout)
+    course_dir.chmod(0o700)  # the gradebook and every submission: the instructor's alone (course_exercises.sandbox)
     target = course_dir / "submitted" / student / assignment
     target.mkdir(parents=True, exist_ok=True)
     shutil.copy2(submission, target / submission.name)

@@ -12,6 +12,7 @@ import pytest
 
 from course_utils.data import cactus, generated
 from course_utils.errors import CourseError
+from course_utils.setup import files
 
 
 def _write(root, labels, *, seed=0):
@@ -276,7 +277,8 @@ def test_download_installs_the_competition_in_place(tmp_path, kaggle, capsys):
     assert [call[0] for call in api.calls] == ["aerial-cactus-identification"]
     table, image_dir = load_table(target)
     assert len(table) == 4 and image_dir == target / "train" / "train"  # Kaggle's train.zip, extracted
-    assert sorted(p.name for p in target.iterdir()) == ["sample_submission.csv", "train", "train.csv"]  # no zips
+    assert sorted(p.name for p in target.iterdir()) == [  # no zips; the stamp names the archive it came from
+        ".course_archive.json", "sample_submission.csv", "train", "train.csv"]
     assert _listing(tmp_path / "data") == ["aerial_cactus", "aerial_cactus_download"]
     assert capsys.readouterr().out == ("downloading the Kaggle competition aerial-cactus-identification (about 25 MB)"
                                        f" ...\ninstalled 4 images and train.csv at {target}\n")
@@ -623,8 +625,8 @@ def test_a_zip_of_a_folder_with_the_images_beside_the_csv_installs_that_folder(t
         for image in (source / "train").iterdir():
             out.write(image, f"mine/{image.name}")
     target = cactus.install_zip(tmp_path / "flat.zip", tmp_path / "out")
-    assert sorted(p.name for p in target.iterdir()) == sorted(p.name for p in (source / "train").iterdir()) + [
-        "train.csv"]
+    assert sorted(p.name for p in target.iterdir()) == sorted(
+        [p.name for p in (source / "train").iterdir()] + ["train.csv", files.ARCHIVE_STAMP])
     assert load_table(target)[1] == target
 
 
@@ -718,3 +720,60 @@ def test_load_uses_data_another_run_downloaded_while_it_waited(tmp_path, monkeyp
 
     monkeypatch.setattr(files, "build_lock", lock)
     assert cactus.load("real") == tmp_path / "data" / "aerial_cactus"
+
+
+# --- archives: a cap on what they unpack to, a corrected zip replaces the install ---------------------------
+
+def _declare(archive, member, size):
+    """Patch ``member``'s declared (uncompressed) size in both of the zip's headers: a small file that says it
+    unpacks to ``size`` bytes, as a zip bomb does."""
+    data = bytearray(archive.read_bytes())
+    name = member.encode()
+    for signature, size_at, name_at in ((b"PK\x03\x04", 22, 30), (b"PK\x01\x02", 24, 46)):
+        start = 0
+        while (start := data.find(signature, start)) != -1:
+            if data[start + name_at:start + name_at + len(name)] == name:
+                data[start + size_at:start + size_at + 4] = size.to_bytes(4, "little")
+            start += 4
+    archive.write_bytes(bytes(data))
+    return archive
+
+
+def test_a_zip_declaring_more_than_the_data_set_needs_is_refused_before_unpacking(tmp_path):
+    archive = _declare(_competition_zip(tmp_path / "comp.zip"), "sample_submission.csv", 512 << 20)
+    assert archive.stat().st_size < 1 << 20
+    with pytest.raises(cactus.CactusDataError, match=rf"comp\.zip: it would unpack to {(512 << 20) + 1:,}|"
+                       r"comp\.zip: it would unpack to 536,87\d,\d+ bytes, more than the 209,715,200") as err:
+        cactus.install_zip(archive, tmp_path / "out")
+    assert "a zip bomb" in str(err.value) and "download it again" in str(err.value)
+    assert not (tmp_path / "out").exists() and _leftovers(tmp_path) == []
+
+
+def test_the_train_zip_inside_the_competitions_zip_has_the_cap_too(tmp_path):
+    archive = _competition_zip(tmp_path / "comp.zip")
+    with zipfile.ZipFile(archive) as outer:
+        members = {name: outer.read(name) for name in outer.namelist()}
+    inner = tmp_path / "train.zip"
+    inner.write_bytes(members["train.zip"])
+    with zipfile.ZipFile(inner) as train_zip:
+        first = train_zip.namelist()[0]
+    members["train.zip"] = _declare(inner, first, 512 << 20).read_bytes()
+    with zipfile.ZipFile(tmp_path / "bomb.zip", "w") as outer:
+        for name, data in members.items():
+            outer.writestr(name, data)
+    with pytest.raises(cactus.CactusDataError, match=r"train\.zip: it would unpack to 536,87\d,\d+ bytes, more than "
+                                                     r"the 209,715,200 this data set needs"):
+        cactus.install_zip(tmp_path / "bomb.zip", tmp_path / "out")
+    assert not (tmp_path / "out").exists() and _leftovers(tmp_path) == []
+
+
+def test_a_corrected_local_zip_replaces_the_installed_copy(tmp_path, kaggle):
+    kaggle(error=AssertionError("must not download"))
+    first = _competition_zip(tmp_path / "v1" / "aerial-cactus-identification.zip", labels=(1, 0, 1, 1))
+    root = cactus.load("real", local_copy=first)
+    assert pd.read_csv(root / "train.csv")["has_cactus"].tolist() == [1, 0, 1, 1]
+    fixed = _competition_zip(tmp_path / "v2" / "aerial-cactus-identification.zip", labels=(0, 1, 0, 0))
+    assert cactus.load("real", local_copy=fixed) == root
+    assert pd.read_csv(root / "train.csv")["has_cactus"].tolist() == [0, 1, 0, 0]  # the corrected labels
+    assert cactus.load("real", local_copy=fixed) == root and cactus.load("real") == root
+    assert _leftovers(tmp_path / "data") == []

@@ -231,8 +231,7 @@ class _FakeKeras:
         return "loaded"
 
 
-@pytest.mark.parametrize("name, make", [("m.keras", "file"), ("m.h5", "file"), ("saved_model", "folder"),
-                                        ("weird.suffix", "folder")])
+@pytest.mark.parametrize("name, make", [("m.keras", "file"), ("saved_model", "folder"), ("weird.suffix", "folder")])
 def test_load_saved_model_hands_files_and_folders_to_keras_with_the_options(tmp_path, monkeypatch, name, make):
     fake = _FakeKeras()
     monkeypatch.setattr(models, "_keras", lambda: fake)
@@ -242,7 +241,44 @@ def test_load_saved_model_hands_files_and_folders_to_keras_with_the_options(tmp_
     else:
         path.mkdir()
     assert models.load_saved_model(str(path), compile=False) == "loaded"
-    assert fake.calls == [(path, {"compile": False})]
+    assert fake.calls == [(path, {"compile": False, "safe_mode": True})]
+
+
+def _model_with_code(marker):
+    """A model whose Lambda layer writes ``marker`` whenever it runs (building the model runs it once)."""
+    def spy(x, marker=str(marker)):
+        with open(marker, "w") as f:
+            f.write("code ran")
+        return x
+
+    inputs = tf.keras.Input((2,))
+    model = tf.keras.Model(inputs, tf.keras.layers.Dense(1)(tf.keras.layers.Lambda(spy)(inputs)))
+    marker.unlink()
+    return model
+
+
+def test_a_legacy_h5_model_is_refused_before_its_code_can_run(tmp_path):
+    marker = tmp_path / "ran.txt"
+    path = tmp_path / "model.h5"
+    _model_with_code(marker).save(path)  # the .h5 suffix picks the legacy format
+    with pytest.raises(models.UnsafeModelError) as err:
+        models.load_saved_model(path)
+    assert str(err.value).startswith(f"{path} is a legacy HDF5 model file: the course does not load those, because "
+                                     "tf_keras's HDF5 loader ignores safe_mode")
+    assert not marker.exists()
+    tf.keras.models.load_model(path, safe_mode=True)  # what the check prevents: the loader runs the Lambda
+    assert marker.read_text() == "code ran"
+
+
+def test_a_keras_file_with_code_is_refused_in_safe_mode(tmp_path):
+    marker = tmp_path / "ran.txt"
+    path = tmp_path / "model.keras"
+    _model_with_code(marker).save(path)
+    with pytest.raises(models.UnsafeModelError, match="holds Python code .a Lambda layer., which safe mode"):
+        models.load_saved_model(path)
+    with pytest.raises(models.UnsafeModelError, match="load_saved_model always loads with safe_mode=True"):
+        models.load_saved_model(path, safe_mode=False)
+    assert not marker.exists()
 
 
 def test_load_saved_model_messages_are_exact(tmp_path):

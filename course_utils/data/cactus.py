@@ -34,6 +34,8 @@ FOLDER_NAME = "aerial_cactus"
 GENERATED_FOLDER_NAME = "aerial_cactus_generated"
 IMAGE_SIZE = 32
 IMBALANCE = (1, 3)  # has_cactus 0 : 1, as in the real data (4,364 : 13,136)
+# The most the competition's zip, and the train.zip inside it, may unpack to: the real ones are about 25 MB.
+MAX_UNPACKED = 200 << 20
 
 LAYOUT_HELP = (
     f"expected {CSV_NAME} (columns {ID_COLUMN},{LABEL_COLUMN}) beside a folder {IMAGE_FOLDER}/ "
@@ -252,8 +254,9 @@ def _download_failure(err: BaseException) -> str:
 def install_zip(archive: str | Path, target: str | Path) -> Path:
     """The competition's ``.zip`` (or any zip of ``train.csv`` and its images) installed once at ``target``.
 
-    :func:`course_utils.setup.files.extract_zip` extracts it (a nested ``train.zip`` too); the
-    folder of the top-most ``train.csv``, checked as the notebook reads it, becomes ``target``.
+    :func:`course_utils.setup.files.extract_zip` extracts it (a nested ``train.zip`` too, each up to
+    :data:`MAX_UNPACKED` bytes); the folder of the top-most ``train.csv``, checked as the notebook reads
+    it, becomes ``target``. A different zip than the one installed there replaces the install.
     """
     import pandas as pd
 
@@ -262,7 +265,7 @@ def install_zip(archive: str | Path, target: str | Path) -> Path:
     def arrange(staging: Path) -> Path:
         for inner in sorted(staging.rglob("*.zip")):
             if inner.name == f"{IMAGE_FOLDER}.zip":  # Kaggle's images (test.zip is not needed)
-                files.extract_zip(inner, inner.with_suffix(""))
+                files.extract_zip(inner, inner.with_suffix(""), max_unpacked=MAX_UNPACKED)
             inner.unlink()
         csvs = sorted(staging.rglob(CSV_NAME), key=lambda p: len(p.parts))
         if not csvs:
@@ -272,7 +275,8 @@ def install_zip(archive: str | Path, target: str | Path) -> Path:
         return csvs[0].parent
 
     try:
-        return files.extract_zip(archive, target, arrange=arrange, ready=lambda path: (path / CSV_NAME).is_file())
+        return files.extract_zip(archive, target, arrange=arrange, ready=lambda path: (path / CSV_NAME).is_file(),
+                                 max_unpacked=MAX_UNPACKED)
     except files.ZipError as err:
         raise CactusDataError(f"{err}; download it again, or {LAYOUT_HELP}") from None
 

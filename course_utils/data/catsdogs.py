@@ -21,6 +21,7 @@ SPLITS = ("train", "validation")
 CLASS_NAMES = ("cats", "dogs")  # label 0 = cats, 1 = dogs (alphabetical, as Keras orders them)
 IMAGE_SUFFIXES = (".jpg", ".jpeg")
 FULL_COUNTS = {"train": {"cats": 1000, "dogs": 1000}, "validation": {"cats": 500, "dogs": 500}}
+MAX_UNPACKED = 256 << 20  # the archive (68.6 MB of JPEGs) unpacks to about as much
 
 LAYOUT_HELP = (
     "expected {train,validation}/{cats,dogs}/*.jpg inside it. Point the notebook's CATS_DOGS "
@@ -40,7 +41,7 @@ def _layout_error(root: Path, problem: str) -> CatsDogsLayoutError:
 def check_zip(path: str | Path) -> None:
     """:func:`files.check_zip` as a download check: :func:`downloads.fetch` keeps no damaged archive."""
     try:
-        files.check_zip(path)
+        files.check_zip(path, MAX_UNPACKED)
     except files.ZipError as err:
         raise downloads.VerificationError(
             f"{err}; download {FOLDER_NAME}.zip again, or point CATS_DOGS at a good copy") from err
@@ -150,7 +151,8 @@ def load(source: str = "real", *, local_copy: str | Path | None = None, seed: in
             print(f"cats_and_dogs_filtered: found {found} ({_describe(counts)})")
             return found
     archive = downloads.fetch(ARCHIVE, folder, local_copy=local_copy, progress=progress)
-    root = files.extract_zip(archive, final, arrange=_data_root, ready=lambda path: _holds(path, FULL_COUNTS))
+    root = files.extract_zip(archive, final, arrange=_data_root, ready=lambda path: _holds(path, FULL_COUNTS),
+                             max_unpacked=MAX_UNPACKED)
     print(f"cats_and_dogs_filtered: extracted to {root} ({_describe(count_images(root))})")
     return root
 

@@ -146,7 +146,10 @@ def fetch(asset: Asset, folder: str | Path, *, local_copy: str | Path | None = N
             print(f"{asset.name}: verified copy at {target}")
             return target
         print(f"{asset.name}: the file at {target} failed verification ({err}); fetching it again")
-    folder.mkdir(parents=True, exist_ok=True)  # build_once stages beside the target
+    try:
+        folder.mkdir(parents=True, exist_ok=True)  # build_once stages beside the target
+    except OSError as err:
+        raise files.writing_error(err, folder) from err
     downloader = downloader or pooch.HTTPDownloader(progressbar=progress, chunk_size=CHUNK, timeout=timeout,
                                                     headers={"User-Agent": USER_AGENT})
     # build_once: one process downloads (under a lock), the others wait and reuse its verified file
@@ -187,7 +190,8 @@ def _download(asset: Asset, staging: Path, downloader, retries: int, backoff: fl
                     if attempt < retries:
                         sleep(backoff * 2 ** (attempt - 1))
                 except OSError as err:  # not the network's: a full disk, say; retrying cannot help
-                    raise DownloadError(f"{asset.name}: could not write {target}: {err}") from err
+                    said = files.writing_error(err, target.parent)  # a full disk, a read-only folder: the fix
+                    raise DownloadError(f"{asset.name}: could not write {target}: {said}") from err
     finally:
         shutil.rmtree(work, ignore_errors=True)
     if wrong is not None:

@@ -16,9 +16,21 @@ from pathlib import Path
 
 import numpy as np
 
+from course_utils.errors import CourseError
 from course_utils.setup.files import build_once
 
 IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".bmp", ".gif"}
+
+
+class ImageFileError(CourseError, ValueError):
+    """An image file that cannot be read safely (unreadable, truncated, or too large to decode)."""
+
+
+def _too_large(err: Exception) -> str:
+    from PIL import Image
+
+    return (f"too large to decode safely ({err}; Pillow's limit is {Image.MAX_IMAGE_PIXELS:,} pixels): "
+            "a decompression bomb or a huge scan - replace it with a smaller copy")
 
 
 @dataclass
@@ -42,22 +54,25 @@ class ScanResult:
 
 
 def check_image(path: str | Path) -> str:
-    """The image's mode (``"RGB"``, ``"L"``, ``"CMYK"``, ``"RGBA"`` ...); raises ``ValueError`` if unreadable."""
+    """The image's mode (``"RGB"``, ``"L"``, ``"CMYK"``, ``"RGBA"`` ...); raises :class:`ImageFileError`
+    (a ``ValueError``) if unreadable or too large to decode safely."""
     from PIL import Image, UnidentifiedImageError
 
     path = Path(path)
     if path.suffix.lower() not in IMAGE_SUFFIXES:
-        raise ValueError(f"not an image file type ({path.suffix or 'no suffix'})")
+        raise ImageFileError(f"not an image file type ({path.suffix or 'no suffix'})")
     if path.stat().st_size == 0:
-        raise ValueError("empty file")
+        raise ImageFileError("empty file")
     try:
         with Image.open(path) as image:
             mode = image.mode
             image.load()  # decodes every byte: a truncated file fails here, not mid-epoch
     except UnidentifiedImageError:
-        raise ValueError("not a readable image") from None
+        raise ImageFileError("not a readable image") from None
+    except Image.DecompressionBombError as err:  # the header alone says so: nothing is decoded
+        raise ImageFileError(_too_large(err)) from None
     except OSError as err:
-        raise ValueError(f"corrupt or truncated ({str(err).splitlines()[0]})") from None
+        raise ImageFileError(f"corrupt or truncated ({str(err).splitlines()[0]})") from None
     return mode
 
 
@@ -80,7 +95,11 @@ def load_rgb(path: str | Path) -> np.ndarray:
     """The image as uint8 RGB ``[H, W, 3]``; alpha is composited on white."""
     from PIL import Image
 
-    with Image.open(path) as image:
+    try:
+        opened = Image.open(path)
+    except Image.DecompressionBombError as err:
+        raise ImageFileError(f"{path}: {_too_large(err)}") from None
+    with opened as image:
         # Alpha, or a transparent colour (palette index, grey level or RGB key), becomes white.
         if image.mode in ("RGBA", "LA") or "transparency" in image.info:
             rgba = image.convert("RGBA")

@@ -20,6 +20,10 @@ class ModelFileError(CourseError, FileNotFoundError):
     """A saved model file that is missing or not a Keras model file."""
 
 
+class UnsafeModelError(CourseError, ValueError):
+    """A saved model that would run Python code when loaded (a legacy ``.h5``, a ``Lambda`` in safe mode)."""
+
+
 def _keras():
     import tensorflow as tf
 
@@ -115,7 +119,14 @@ def summarize_trainable(model) -> str:
 
 
 def load_saved_model(path: str | Path, **kwargs):
-    """``tf.keras.models.load_model`` with a clear error when the file is not there."""
+    """``tf.keras.models.load_model`` with a clear error when the file is not there, and no code run on load.
+
+    A ``.keras`` file loads with ``safe_mode`` on: a ``Lambda`` layer's Python code in it is refused
+    (:class:`UnsafeModelError`). A legacy ``.h5`` file is refused outright: tf_keras's HDF5 loader ignores
+    ``safe_mode`` and rebuilds a ``Lambda`` layer's code, which runs while the model is put back together.
+    Checking its config for such layers would be a list of what tf_keras can run today; converting it once,
+    where the file is trusted, is one line (the message says it).
+    """
     path = Path(path)
     if not path.exists():
         raise ModelFileError(
@@ -124,4 +135,21 @@ def load_saved_model(path: str | Path, **kwargs):
         )
     if path.is_file() and path.suffix not in (".keras", ".h5"):
         raise ModelFileError(f"{path} is not a .keras or .h5 file; save with model.save('name.keras')")
-    return _keras().models.load_model(path, **kwargs)
+    if path.is_file() and path.suffix == ".h5":
+        raise UnsafeModelError(
+            f"{path} is a legacy HDF5 model file: the course does not load those, because tf_keras's HDF5 loader "
+            "ignores safe_mode and runs the Python code of any Lambda layer in it while loading. If you trust "
+            "where it comes from, convert it once: tf.keras.models.load_model(path).save('name.keras'), then "
+            "load the .keras file (safe mode refuses code in it)"
+        )
+    if kwargs.get("safe_mode", True) is not True:
+        raise UnsafeModelError("load_saved_model always loads with safe_mode=True; for a file you trust, "
+                               "call tf.keras.models.load_model(path, safe_mode=False) yourself")
+    kwargs["safe_mode"] = True
+    try:
+        return _keras().models.load_model(path, **kwargs)
+    except ValueError as err:
+        if "safe_mode" not in str(err):
+            raise
+        raise UnsafeModelError(f"{path} holds Python code (a Lambda layer), which safe mode does not load: "
+                               f"{err}") from None

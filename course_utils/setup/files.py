@@ -5,8 +5,11 @@ checked views, feature caches); :func:`replace_folder` is its last step.
 """
 from __future__ import annotations
 
+import errno
 import hashlib
+import json
 import os
+import re
 import shutil
 import uuid
 import zipfile
@@ -19,6 +22,34 @@ from filelock import FileLock
 
 from course_utils.errors import CourseError
 from course_utils.setup import env
+
+#: The most an archive may unpack to unless its caller says otherwise (per asset: ``max_unpacked``).
+MAX_UNPACKED = 1 << 30
+#: Beside an extracted archive's files: which archive (SHA-256) they came from.
+ARCHIVE_STAMP = ".course_archive.json"
+
+
+class FolderNotWritableError(CourseError, PermissionError):
+    """The course cannot write in a data folder (read-only, another user's)."""
+
+
+class DiskFullError(CourseError, OSError):
+    """No space left (or quota reached) on the disk holding a data folder."""
+
+
+def writing_error(err: OSError, folder: str | Path) -> OSError:
+    """``err`` as the course's error naming ``folder`` and the fix when it is a read-only folder or a full disk,
+    else ``err`` itself (raise what this returns)."""
+    if isinstance(err, CourseError):
+        return err
+    data_fix = "or set COURSE_DATA_DIR to a folder you can write in, on a disk with room, and run again"
+    if err.errno in (errno.EACCES, errno.EPERM, errno.EROFS):
+        return FolderNotWritableError(f"cannot write in {folder} ({err.strerror or err}: {err.filename or folder}): "
+                                      f"make it writable for you (chmod u+w, or ask whoever owns it), {data_fix}")
+    if err.errno in (errno.ENOSPC, errno.EDQUOT):
+        return DiskFullError(f"the disk holding {folder} is full ({err.strerror or err}): free some space (`df -h "
+                             f"{folder}` shows it; `make clean` removes build/), {data_fix}")
+    return err
 
 
 def _is_folder(path: Path) -> bool:
@@ -77,7 +108,10 @@ def remove_leftovers(target: str | Path) -> list[Path]:
     Call it only while holding :func:`build_lock` for ``target``: then no live build uses them.
     """
     target = Path(target)
-    found = sorted(target.parent.glob(f".{target.name}.*.part*")) if target.parent.is_dir() else []
+    # Only staging_path()'s names for this target (and the ".d" / "-root" folders builders add to them):
+    # ".{name}.*.part*" for "x" also matched "x.zip"'s staging file, which another build was writing.
+    own = re.compile(rf"\.{re.escape(target.name)}\.\d+-[0-9a-f]+\.part(\.d|-root)?")
+    found = sorted(p for p in target.parent.iterdir() if own.fullmatch(p.name)) if target.parent.is_dir() else []
     for path in found:
         _remove(path)
     return found
@@ -98,16 +132,22 @@ def build_once(target: str | Path, build: Callable[[Path], object], *,
     ready = ready or (lambda path: path.exists())
     if ready(target):
         return target
-    with build_lock(target):
-        if ready(target):
-            return target
-        remove_leftovers(target)
-        staging = staging_path(target)
-        try:
-            build(staging)
-            replace_folder(staging, target)
-        finally:
-            _remove(staging)
+    try:
+        with build_lock(target):
+            if ready(target):
+                return target
+            remove_leftovers(target)
+            staging = staging_path(target)
+            try:
+                build(staging)
+                replace_folder(staging, target)
+            finally:
+                _remove(staging)
+    except OSError as err:  # a read-only data folder, a full disk: said with the folder and the fix
+        said = writing_error(err, target.parent)
+        if said is err:
+            raise
+        raise said from err
     return target
 
 
@@ -124,16 +164,25 @@ class ZipError(CourseError, ValueError):
     """A zip archive that is damaged, or one whose members would land outside the folder."""
 
 
-def check_zip(archive: str | Path) -> None:
-    """A readable zip whose members all pass their CRC-32 and stay inside the folder, else :class:`ZipError`."""
+def check_zip(archive: str | Path, max_unpacked: int = MAX_UNPACKED) -> None:
+    """A readable zip whose members all pass their CRC-32, stay inside the folder, are not encrypted and
+    unpack to at most ``max_unpacked`` bytes in all, else :class:`ZipError` (before anything is unpacked)."""
     archive = Path(archive)
     if not zipfile.is_zipfile(archive):
         raise ZipError(f"{archive} is not a zip archive (truncated or not the right file)")
     with zipfile.ZipFile(archive) as zipped:
-        for name in zipped.namelist():
-            parts = Path(name).parts
+        for info in zipped.infolist():
+            name, parts = info.filename, Path(info.filename).parts
             if name.startswith(("/", "\\")) or ".." in parts or (parts and ":" in parts[0]):
                 raise ZipError(f"{archive}: unsafe member path {name!r}; not extracting it")
+            if info.flag_bits & 0x1:  # zipfile would raise a bare RuntimeError ("password required")
+                raise ZipError(f"{archive}: member {name!r} is encrypted (password protected); the course does not "
+                               "unpack those: get the unencrypted archive from the data set's page")
+        unpacked = sum(info.file_size for info in zipped.infolist())  # zipfile never reads past a member's size
+        if unpacked > max_unpacked:
+            raise ZipError(f"{archive}: it would unpack to {unpacked:,} bytes, more than the {max_unpacked:,} this "
+                           "data set needs (a damaged or wrong archive, or a zip bomb); not extracting it: download "
+                           "it again from the data set's page")
         try:
             bad = zipped.testzip()
         except (zipfile.BadZipFile, zlib.error, OSError, EOFError) as err:  # zlib: damaged deflated data
@@ -143,26 +192,44 @@ def check_zip(archive: str | Path) -> None:
 
 
 def extract_zip(archive: str | Path, target: str | Path, *, arrange: Callable[[Path], Path] | None = None,
-                ready: Callable[[Path], bool] | None = None) -> Path:
+                ready: Callable[[Path], bool] | None = None, max_unpacked: int = MAX_UNPACKED) -> Path:
     """``target``: the files of ``archive``, extracted once through :func:`build_once`.
 
     The course's one zip installer. :func:`check_zip` runs first (nothing is written for a damaged
-    archive or one with members outside the folder). ``arrange(staging)`` may then work on the
-    extracted files (it raises to refuse them) and returns the folder, ``staging`` or one inside
-    it, that becomes ``target``. ``ready`` is :func:`build_once`'s. The archive is only read.
+    archive, one with members outside the folder or encrypted, or one that unpacks to more than
+    ``max_unpacked`` bytes). ``arrange(staging)`` may then work on the extracted files (it raises to
+    refuse them) and returns the folder, ``staging`` or one inside it, that becomes ``target``.
+    ``ready`` is :func:`build_once`'s; a ``target`` extracted from another archive (its SHA-256, kept in
+    :data:`ARCHIVE_STAMP`, differs) is not ready: a corrected archive replaces it. The archive is only read.
     """
+    archive = Path(archive)
+    digest = sha256(archive)
+
     def build(staging: Path) -> None:
-        check_zip(archive)
+        check_zip(archive, max_unpacked)
         with zipfile.ZipFile(archive) as zipped:
             zipped.extractall(staging)
-        root = Path(arrange(staging)) if arrange is not None else staging
-        if root != staging:  # only that folder is put in place
-            aside = staging.with_name(staging.name + "-root")
-            os.replace(root, aside)
-            shutil.rmtree(staging)
-            os.replace(aside, staging)
+        _keep_only(staging, arrange)
+        (staging / ARCHIVE_STAMP).write_text(json.dumps({"archive": archive.name, "sha256": digest}))
 
-    return build_once(target, build, ready=ready)
+    def from_this_archive(path: Path) -> bool:
+        try:
+            stamp = json.loads((path / ARCHIVE_STAMP).read_text())
+        except (OSError, ValueError):
+            return False
+        return stamp.get("sha256") == digest and (ready or (lambda p: p.exists()))(path)
+
+    return build_once(target, build, ready=from_this_archive)
+
+
+def _keep_only(staging: Path, arrange: Callable[[Path], Path] | None) -> None:
+    """Make ``staging`` hold only the folder ``arrange(staging)`` picks (``staging`` itself when None)."""
+    root = Path(arrange(staging)) if arrange is not None else staging
+    if root != staging:  # only that folder is put in place
+        aside = staging.with_name(staging.name + "-root")
+        os.replace(root, aside)
+        shutil.rmtree(staging)
+        os.replace(aside, staging)
 
 
 class TarError(CourseError, ValueError):
@@ -197,11 +264,6 @@ def extract_tar(archive: str | Path, target: str | Path, *, max_bytes: int,
             raise TarError(f"{archive}: unsafe member ({err}); not extracting it") from err
         except (tarfile.TarError, EOFError, zlib.error, gzip.BadGzipFile) as err:
             raise TarError(f"{archive}: damaged tar archive ({type(err).__name__}: {err})") from err
-        root = Path(arrange(staging)) if arrange is not None else staging
-        if root != staging:  # only that folder is put in place
-            aside = staging.with_name(staging.name + "-root")
-            os.replace(root, aside)
-            shutil.rmtree(staging)
-            os.replace(aside, staging)
+        _keep_only(staging, arrange)
 
     return build_once(target, build, ready=ready)
