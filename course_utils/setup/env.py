@@ -203,17 +203,13 @@ def check_shared(path: str | Path) -> int:
     or this user and not writable by group or others; each file must be in the manifest with its SHA-256;
     a folder must hold exactly the files the manifest lists under it. Cost: the owner and mode checks
     (a few ``os.stat``) run on every call; the hashing reads every byte (SHA-256, about 0.5 GB/s on one
-    core, so about 1 s for a 500 MB folder) once per process and path, then is remembered.
+    core, so about 1 s for a 500 MB folder, plus reading it from disk) once per process and path.
     """
     given = Path(os.path.abspath(shared_data_dir()))
     root, path = given.resolve(), Path(os.path.abspath(path))
-    try:
-        relative = path.relative_to(given)
-    except ValueError:
-        try:
-            relative = path.relative_to(root)
-        except ValueError:
-            raise SharedDataError(f"{path} is not in the shared folder {given}") from None
+    relative = next((path.relative_to(top) for top in (given, root) if path.is_relative_to(top)), None)
+    if relative is None:
+        raise SharedDataError(f"{path} is not in the shared folder {given}")
     _check_entry(root, root, follow=True)
     for depth in range(1, len(relative.parts) + 1):
         _check_entry(root.joinpath(*relative.parts[:depth]), root)
