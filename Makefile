@@ -23,7 +23,7 @@ help:
 	@echo "make student [LESSONS=\"01 03\"]     student notebooks without the exercises' solutions, build/student/ (nbgrader)"
 	@echo "make autograde NOTEBOOK=path       autograde a submitted notebook offline: points and messages per exercise"
 	@echo "make classroom-data CLASSROOM_DATA=dir  fill a classroom's shared, read-only data folder (both profiles)"
-	@echo "make classroom-manifest CLASSROOM_DATA=dir  list a filled folder's files again (SHA256SUMS), read only"
+	@echo "make classroom-manifest CLASSROOM_DATA=dir  write a filled folder's manifest again (SHA256SUMS), then go-w"
 	@echo "make mutation                      mutation score of the modules that guard a learner's results (under 60 min)"
 	@echo "make lab                           start JupyterLab with the course kernel"
 	@echo "make sync                          bring each notebook and its paired .py script in step (jupytext)"
