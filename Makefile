@@ -23,6 +23,7 @@ help:
 	@echo "make student [LESSONS=\"01 03\"]     student notebooks without the exercises' solutions, build/student/ (nbgrader)"
 	@echo "make autograde NOTEBOOK=path       autograde a submitted notebook offline: points and messages per exercise"
 	@echo "make classroom-data CLASSROOM_DATA=dir  fill a classroom's shared, read-only data folder (both profiles)"
+	@echo "make classroom-manifest CLASSROOM_DATA=dir  write a filled folder's manifest again (SHA256SUMS), then go-w"
 	@echo "make mutation                      mutation score of the modules that guard a learner's results (under 60 min)"
 	@echo "make lab                           start JupyterLab with the course kernel"
 	@echo "make sync                          bring each notebook and its paired .py script in step (jupytext)"
@@ -77,9 +78,14 @@ autograde: $(STAMP)
 
 # Instructors, a classroom (docs/INSTRUCTORS.md, "Classroom"): fill a shared data folder once. It runs
 # the lessons with COURSE_DATA_DIR=$(CLASSROOM_DATA), so every download, prepared data set and stand-in
-# lands there (the lessons also train: the full profile takes hours), then takes the write bits away
-# from group and others. PROFILES="quick" for the offline stand-ins only.
-.PHONY: classroom-data
+# lands there (the lessons also train: the full profile takes hours), writes the manifest SHA256SUMS
+# (`<sha256>  <relative path>` per file, sha256sum's format; learners' runs read only the files it lists,
+# with that hash), then takes the write bits away from group and others. PROFILES="quick" for the offline
+# stand-ins only. `make classroom-manifest` does the last two steps alone, after a change made by hand.
+SEAL_CLASSROOM = rm -rf "$$shared/.locks" && \
+	$(PY) -c 'import sys; from course_utils.setup import env; env.write_manifest(sys.argv[1])' "$$shared" && \
+	chmod -R go-w,a+rX "$$shared"
+.PHONY: classroom-data classroom-manifest
 classroom-data: $(STAMP)
 	@test -n "$(CLASSROOM_DATA)" || { echo "usage: make classroom-data CLASSROOM_DATA=/shared/folder [PROFILES=\"quick full\"]"; exit 2; }
 	@mkdir -p "$(CLASSROOM_DATA)"
@@ -88,9 +94,12 @@ classroom-data: $(STAMP)
 		COURSE_DATA_DIR="$$shared" $(PY) -m course_utils.course.runner --profile $$profile \
 			--build build/classroom-$$profile || exit 1; \
 	done && \
-	rm -rf "$$shared/.locks" && \
-	chmod -R go-w,a+rX "$$shared" && \
+	$(SEAL_CLASSROOM) && \
 	echo "filled $$shared; learners set COURSE_SHARED_DATA_DIR=$$shared"
+
+classroom-manifest: $(STAMP)
+	@test -d "$(CLASSROOM_DATA)" || { echo "usage: make classroom-manifest CLASSROOM_DATA=/shared/folder"; exit 2; }
+	shared="$$(cd "$(CLASSROOM_DATA)" && pwd)" && $(SEAL_CLASSROOM) && echo "listed every file of $$shared in $$shared/SHA256SUMS"
 
 # Not part of `make test`: plants small bugs in the listed modules and runs the unit tests
 # against each; writes build/mutation/score.md (docs/MUTATION.md).

@@ -698,6 +698,7 @@ def test_load_reads_a_classrooms_shared_copy_or_says_it_is_missing(tmp_path, mon
     assert "shared data: the aerial cactus Kaggle data is not in the shared folder" in out
     assert "downloading the Kaggle competition" in out
     _write(shared / "aerial_cactus", [1, 0])
+    env.write_manifest(shared)  # as `make classroom-data` does
     shutil.rmtree(mine / "aerial_cactus")
     kaggle(error=AssertionError("no"))
     assert cactus.load("real") == shared / "aerial_cactus"

@@ -521,6 +521,7 @@ def test_a_classrooms_shared_copy_is_read_where_it_is(generated, tmp_path, monke
     monkeypatch.setenv(env.SHARED_DATA_VAR, str(shared))
     monkeypatch.setattr(catsdogs, "FULL_COUNTS", SMALL)
     copy_tree(generated, shared / "keras" / "datasets" / "cats_and_dogs_filtered")
+    env.write_manifest(shared)  # as `make classroom-data` does
     root = catsdogs.load("real")  # the real asset: a download would fail offline
     assert root == shared / "keras" / "datasets" / "cats_and_dogs_filtered"
     assert "cats_and_dogs_filtered: found" in capsys.readouterr().out and not mine.exists()

@@ -93,6 +93,7 @@ def asset_for(payload: bytes) -> downloads.Asset:
 def test_find_data_reads_the_shared_copy_first_and_names_a_missing_one_once(tmp_path, monkeypatch, capsys):
     mine, shared = tmp_path / "mine", tmp_path / "shared"
     (shared / "quick" / "tfhub" / "abc").mkdir(parents=True)
+    env.write_manifest(shared)
     monkeypatch.setenv("COURSE_DATA_DIR", str(mine))
     monkeypatch.setenv(env.SHARED_DATA_VAR, str(shared))
     monkeypatch.setattr(env, "_reported_missing", set())
@@ -126,11 +127,14 @@ def test_banner_names_both_folders(tmp_path, monkeypatch):
 
     monkeypatch.setenv("COURSE_DATA_DIR", str(tmp_path / "mine"))
     monkeypatch.setenv(env.SHARED_DATA_VAR, str(tmp_path / "shared"))
-    (tmp_path / "shared").mkdir()
+    (tmp_path / "shared" / "quick").mkdir(parents=True)
+    (tmp_path / "shared" / "quick" / "a.bin").write_bytes(b"a")
+    env.write_manifest(tmp_path / "shared")
     text = lesson.banner(lesson_settings("01", "quick"), {"tensorflow": "x", "keras": "y", "device": "cpu"})
     line = next(line for line in text.splitlines() if "data folders" in line)
     assert str(tmp_path / "mine") in line and "(yours, written)" in line
-    assert f"shared, read only: {tmp_path / 'shared'}" in line
+    assert f"shared: {tmp_path / 'shared'}, checked: 1 files in the manifest" in line
+    assert line.endswith("writable by you")  # root owns it: a finding, not a label
 
 
 # -- what the modules read from the shared folder -------------------------------------------------
@@ -162,6 +166,7 @@ def test_a_feature_cache_entry_in_the_shared_folder_is_read_there(tmp_path, monk
     learner = _as_instructor_then_learner(monkeypatch, shared, mine)
     built, _ = fc.cached_predict(backbone, images, key="tiny images /255", labels=labels, batch_size=8)
     assert "computed 24 feature rows" in capsys.readouterr().out
+    env.write_manifest(shared)
     before = tree_state(shared)
 
     learner()
@@ -181,6 +186,7 @@ def test_a_prepared_tf_flowers_in_the_shared_folder_is_read_there(tmp_path, monk
     learner = _as_instructor_then_learner(monkeypatch, shared, mine)
     monkeypatch.setenv("TFDS_DATA_DIR", str(shared / "quick" / "tfds"))
     filled = flowers.load("stand-in", num_images=25, progress=False)
+    env.write_manifest(shared)
     before = tree_state(shared)
     capsys.readouterr()
 
@@ -212,6 +218,7 @@ def test_a_lesson_runs_against_a_read_only_shared_folder_and_writes_nothing_ther
     hub.install_stand_in(HANDLE, dim=8)
     downloads.fetch(asset_for(payload), shared / "downloads", local_copy=mine_copy)
     shutil.rmtree(shared / ".locks")  # the instructor's own lock files need not be shared
+    env.write_manifest(shared)  # as `make classroom-data` does
     make_read_only(shared)
     before = tree_state(shared)
     assert any(key.endswith("saved_model.pb") for key in before) and "downloads/shared.bin" in before
@@ -287,7 +294,7 @@ def check_reads_and_lesson(shared, learner, home, build, payload, child_env, les
     runs = json.loads((build / "runs.json").read_text()) if (build / "runs.json").exists() else []
     assert code == 0 and [r["status"] for r in runs] == ["ok"], (home / "runner.out").read_text()[-4000:]
     executed = (build / "executed" / "01_own_model_head_swap.ipynb").read_text()
-    assert f"shared, read only: {shared}" in executed  # the banner names both folders
+    assert f"shared: {shared}, checked: " in executed and "read only" in executed  # the banner's findings
     assert (learner / "pretrained" / "digit_cnn_quick.keras").is_file()
 
     assert tree_state(shared) == before  # byte for byte, no new file, no changed mode
@@ -300,6 +307,7 @@ def test_make_classroom_data_runs_both_profiles_into_the_named_folder(tmp_path):
     stub = tmp_path / "python"  # stands in for the course Python: records what the runner would be asked
     stub.write_text(textwrap.dedent(f"""\
         #!/bin/sh
+        case "$*" in *course_utils.course.runner*) ;; *) exec {sys.executable!r} "$@";; esac  # the manifest
         echo "$COURSE_DATA_DIR|$*" >> {str(calls)!r}
         mkdir -p "$COURSE_DATA_DIR/.locks" "$COURSE_DATA_DIR/quick"
         echo data > "$COURSE_DATA_DIR/quick/file.bin"
@@ -313,9 +321,13 @@ def test_make_classroom_data_runs_both_profiles_into_the_named_folder(tmp_path):
     assert [line.split("|")[0] for line in lines] == [str(folder)] * 2  # absolute: the kernels run in notebooks/
     assert [line.split("--profile ")[1].split()[0] for line in lines] == ["quick", "full"]
     assert all("-m course_utils.course.runner" in line for line in lines)
-    assert sorted(p.name for p in folder.iterdir()) == ["quick"]  # the lock files are not shared
+    assert sorted(p.name for p in folder.iterdir()) == ["SHA256SUMS", "quick"]  # the lock files are not shared
     assert stat.S_IMODE((folder / "quick" / "file.bin").stat().st_mode) == 0o644  # learners may read, not write
     assert stat.S_IMODE((folder / "quick").stat().st_mode) == 0o755
+    assert stat.S_IMODE((folder / "SHA256SUMS").stat().st_mode) == 0o644
+    digest = hashlib.sha256(b"data\n").hexdigest()  # what the stub wrote
+    assert (folder / "SHA256SUMS").read_text() == f"{digest}  quick/file.bin\n"
+    assert subprocess.run(["sha256sum", "--check", "--quiet", "SHA256SUMS"], cwd=folder).returncode == 0
     assert f"COURSE_SHARED_DATA_DIR={folder}" in done.stdout
 
     usage = subprocess.run(make, cwd=ROOT, capture_output=True, text=True, timeout=60)

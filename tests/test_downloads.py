@@ -485,6 +485,8 @@ def test_a_verified_shared_copy_is_used_where_it_is_and_nothing_is_written(class
     mine, shared, asset = classroom
     (shared / "models").mkdir(parents=True)
     (shared / "models" / asset.filename).write_bytes(PAYLOAD)
+    from course_utils.setup import env
+    env.write_manifest(shared)  # as `make classroom-data` does
     path = downloads.fetch(asset, mine / "models", downloader=_refuse)
     assert path == shared / "models" / asset.filename
     assert not (mine / "models").exists()
@@ -494,6 +496,8 @@ def test_a_damaged_shared_copy_is_named_and_the_learner_gets_their_own(classroom
     mine, shared, asset = classroom
     (shared / "models").mkdir(parents=True)
     (shared / "models" / asset.filename).write_bytes(b"damaged")
+    from course_utils.setup import env
+    env.write_manifest(shared)  # the instructor's manifest lists it; the asset's own check refuses it
     path = downloads.fetch(asset, mine / "models", downloader=serving(PAYLOAD), sleep=no_sleep(), progress=False)
     assert path == mine / "models" / asset.filename and path.read_bytes() == PAYLOAD
     assert (shared / "models" / asset.filename).read_bytes() == b"damaged"

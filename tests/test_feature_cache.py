@@ -229,6 +229,7 @@ def test_an_entry_in_the_shared_folder_is_read_there_and_nothing_is_written(extr
     monkeypatch.setenv("COURSE_DATA_DIR", str(shared))  # the instructor fills the shared folder
     monkeypatch.delenv(env.SHARED_DATA_VAR, raising=False)
     built, _ = fc.cached_predict(extractor, batches(arrays), key="tiny")
+    env.write_manifest(shared)  # as `make classroom-data` does
     monkeypatch.setenv("COURSE_DATA_DIR", str(mine))  # the learner
     monkeypatch.setenv(env.SHARED_DATA_VAR, str(shared))
     monkeypatch.setattr(extractor, "predict", None)

@@ -465,6 +465,7 @@ def test_prepare_reads_a_classrooms_prepared_copy_or_names_the_missing_one(folde
     assert f"shared data: tf_flowers prepared from {folder} is not in the shared folder" in capsys.readouterr().out
     relative = own.relative_to(mine)
     shutil.copytree(own, shared / relative)
+    env.write_manifest(shared)  # as `make classroom-data` does
     shutil.rmtree(own)
     assert flowers.prepare_local_flowers(folder, mine / "tfds") == shared / relative
     assert "prepared" not in capsys.readouterr().out and not own.exists()

@@ -97,3 +97,16 @@ def test_building_prints_no_tensorflow_info(hub_cache, capsys):
     course_hub.build_feature_vector(hub_cache / "quiet", dim=4)
     captured = capsys.readouterr()
     assert "Assets written" not in captured.out + captured.err
+
+
+def test_a_link_to_a_module_outside_the_shared_folder_is_refused(hub_cache, tmp_path, monkeypatch):
+    from course_utils.setup import env
+
+    elsewhere = course_hub.build_feature_vector(tmp_path / "elsewhere", dim=4)
+    course_hub.cache_path(HANDLE).symlink_to(elsewhere, target_is_directory=True)  # an earlier classroom's link
+    monkeypatch.delenv(env.SHARED_DATA_VAR, raising=False)
+    with pytest.raises(course_hub.HubCacheError, match="which is not in the shared folder .*delete that link"):
+        course_hub.prepare_handle(HANDLE, "stand-in", dim=4)
+    monkeypatch.setenv(env.SHARED_DATA_VAR, str(tmp_path / "shared"))
+    with pytest.raises(course_hub.HubCacheError, match="delete that link"):
+        course_hub.prepare_handle(HANDLE, "real", dim=4)

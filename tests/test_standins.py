@@ -293,6 +293,7 @@ def test_a_classrooms_shared_stand_in_is_read_in_place_and_a_damaged_one_is_not(
     (shared / "keras" / "models").mkdir(parents=True)
     for path in (vgg16_file, standins.sidecar(vgg16_file)):
         shutil.copy(path, shared / "keras" / "models" / path.name)
+    env.write_manifest(shared)  # as `make classroom-data` does
     monkeypatch.delenv("KERAS_HOME", raising=False)
     monkeypatch.setenv("COURSE_DATA_DIR", str(mine))
     monkeypatch.setenv(env.SHARED_DATA_VAR, str(shared))

@@ -138,9 +138,18 @@ def link_shared(handle: str) -> Path | None:
 
     TF Hub reads one cache folder, the learner's writable one; when the shared folder
     (``env.find_data``) holds the module and the learner's cache does not, a symbolic
-    link to it is placed there (nothing is written in the shared folder).
+    link to it is placed there (nothing is written in the shared folder). Every file of
+    the shared module is checked against the shared folder's manifest (``env.check_shared``)
+    before TF Hub can load it, in every process, also through a link an earlier run placed.
     """
     target = cache_path(handle)
+    if target.is_symlink():
+        linked, shared = Path(os.readlink(target)), env.shared_data_dir()
+        if shared is None or not linked.is_relative_to(shared.resolve()):
+            raise HubCacheError(f"{target} links to {linked}, which is not in the shared folder "
+                                f"({env.SHARED_DATA_VAR}={shared}): delete that link and run again")
+        env.check_shared(linked)
+        return target
     if (target / "saved_model.pb").exists():
         return None
     found = env.find_data(target, what=f"the TF Hub module {handle}")
