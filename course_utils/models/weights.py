@@ -1,9 +1,11 @@
 """Pretrained weights: one call, :func:`pretrained`, for every lesson.
 
-The lessons keep Keras's own calls and pass what :func:`pretrained` returns::
+The lessons keep Keras's own calls and pass what :func:`pretrained` returns, or write the
+one-liner itself through :func:`applications` (``weights="imagenet"`` resolved per profile)::
 
     VGG19(include_top=False, weights=weights.pretrained("vgg19_notop", cfg.source), ...)
     model.load_weights(weights.pretrained("inception_v3_notop", cfg.source, local_copy=WEIGHTS_FILE))
+    weights.applications(cfg.source).InceptionV3(include_top=True, weights="imagenet")
 
 * ``"real"``: Keras Applications' ImageNet file, checked against the MD5 Keras
   publishes, downloaded once into ``env.keras_home()/models`` (Keras's own
@@ -74,3 +76,50 @@ def pretrained(name: str, source: str | None, *, local_copy: str | Path | None =
         print(f"stand-in for the {name} weights: Keras's random init (weights=None)")
         return None
     return str(standins.stand_in_file(name))
+
+
+# The Keras Applications constructors the course has a checked ImageNet file for, and its name here.
+_CONSTRUCTORS = {"InceptionV3": "inception_v3", "VGG16": "vgg16", "VGG19": "vgg19"}
+
+
+class Applications:
+    """``tf.keras.applications`` in which ``weights="imagenet"`` means this profile's weights.
+
+    ``applications(cfg.source).InceptionV3(include_top=True, weights="imagenet")`` is Keras's own call,
+    with one change: ``"imagenet"`` is resolved by :func:`pretrained` (full profile: the same file Keras
+    downloads, MD5-checked, in the course's ``data/keras/models``; quick: the offline stand-in or Keras's
+    random init). Every other argument, and every other ``weights`` value, goes to Keras unchanged.
+    """
+
+    def __init__(self, source: str | None):
+        if source is not None:
+            profiles.check_source(source, "the Keras Applications weights")
+        self.source = source
+
+    def __repr__(self) -> str:
+        return f"<tf.keras.applications, weights='imagenet' from source {self.source!r}>"
+
+    def __getattr__(self, name: str):
+        import tensorflow as tf
+
+        keras_attribute = getattr(tf.keras.applications, name)
+        if not name[:1].isupper():  # a module (inception_v3.preprocess_input ...), not a constructor
+            return keras_attribute
+
+        def build(*args, weights="imagenet", include_top=True, **kwargs):
+            if isinstance(weights, str) and weights == "imagenet":
+                if name not in _CONSTRUCTORS:
+                    raise WeightsError(f"the course keeps no checked ImageNet file for {name}; known: "
+                                       f"{', '.join(_CONSTRUCTORS)} (or pass weights=None, or a file's path)")
+                weights = pretrained(_CONSTRUCTORS[name] + ("" if include_top else "_notop"), self.source)
+            return keras_attribute(*args, weights=weights, include_top=include_top, **kwargs)
+
+        build.__name__ = build.__qualname__ = name
+        build.__doc__ = f"tf.keras.applications.{name}, weights='imagenet' resolved for source {self.source!r}."
+        return build
+
+
+def applications(source: str | None) -> Applications:
+    """``tf.keras.applications`` with ``weights="imagenet"`` resolved for the profile's ``source``
+    (see :class:`Applications`): the lesson's one-liner runs as written in both profiles."""
+    return Applications(source)
