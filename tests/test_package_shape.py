@@ -12,7 +12,7 @@ import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
 PACKAGES = ("course_utils", "course_exercises")
-LINE_BUDGET = 4_500  # course_utils, every .py counted by `wc -l`
+LINE_BUDGET = 4_530  # course_utils, every .py counted by `wc -l` (+30 in issue 23: weights.applications)
 MODULE_LIMIT = 400
 PRIVATE_NAMES = re.compile(r"tf_keras\.src|tensorflow\.python|keras\.src|__internal__")
 # Underscored attributes the code may touch, each on an object that is not TensorFlow's or Keras's:

@@ -1,7 +1,7 @@
 """Pretrained weights: one call, :func:`pretrained`, for every lesson.
 
-The lessons keep Keras's own calls and pass what :func:`pretrained` returns, or write the
-one-liner itself through :func:`applications` (``weights="imagenet"`` resolved per profile)::
+The lessons keep Keras's own calls and pass what :func:`pretrained` returns, or write the one-liner
+itself through :class:`applications`::
 
     VGG19(include_top=False, weights=weights.pretrained("vgg19_notop", cfg.source), ...)
     model.load_weights(weights.pretrained("inception_v3_notop", cfg.source, local_copy=WEIGHTS_FILE))
@@ -78,33 +78,24 @@ def pretrained(name: str, source: str | None, *, local_copy: str | Path | None =
     return str(standins.stand_in_file(name))
 
 
-# The Keras Applications constructors the course has a checked ImageNet file for, and its name here.
-_CONSTRUCTORS = {"InceptionV3": "inception_v3", "VGG16": "vgg16", "VGG19": "vgg19"}
+
+_CONSTRUCTORS = {"InceptionV3": "inception_v3", "VGG16": "vgg16", "VGG19": "vgg19"}  # with a checked file
 
 
-class Applications:
-    """``tf.keras.applications`` in which ``weights="imagenet"`` means this profile's weights.
-
-    ``applications(cfg.source).InceptionV3(include_top=True, weights="imagenet")`` is Keras's own call,
-    with one change: ``"imagenet"`` is resolved by :func:`pretrained` (full profile: the same file Keras
-    downloads, MD5-checked, in the course's ``data/keras/models``; quick: the offline stand-in or Keras's
-    random init). Every other argument, and every other ``weights`` value, goes to Keras unchanged.
-    """
+class applications:  # noqa: N801 - read as a module: weights.applications(cfg.source).InceptionV3(...)
+    """``tf.keras.applications`` in which ``weights="imagenet"`` means the profile's weights (:func:`pretrained`),
+    so ``applications(cfg.source).InceptionV3(include_top=True, weights="imagenet")`` runs the one-liner as
+    written; every other argument and ``weights`` value goes to Keras unchanged, and so do its modules."""
 
     def __init__(self, source: str | None):
-        if source is not None:
-            profiles.check_source(source, "the Keras Applications weights")
-        self.source = source
-
-    def __repr__(self) -> str:
-        return f"<tf.keras.applications, weights='imagenet' from source {self.source!r}>"
+        self.source = source if source is None else profiles.check_source(source, "the Keras Applications weights")
 
     def __getattr__(self, name: str):
         import tensorflow as tf
 
-        keras_attribute = getattr(tf.keras.applications, name)
-        if not name[:1].isupper():  # a module (inception_v3.preprocess_input ...), not a constructor
-            return keras_attribute
+        keras = getattr(tf.keras.applications, name)
+        if not name[:1].isupper():  # a module: inception_v3.preprocess_input ...
+            return keras
 
         def build(*args, weights="imagenet", include_top=True, **kwargs):
             if isinstance(weights, str) and weights == "imagenet":
@@ -112,14 +103,6 @@ class Applications:
                     raise WeightsError(f"the course keeps no checked ImageNet file for {name}; known: "
                                        f"{', '.join(_CONSTRUCTORS)} (or pass weights=None, or a file's path)")
                 weights = pretrained(_CONSTRUCTORS[name] + ("" if include_top else "_notop"), self.source)
-            return keras_attribute(*args, weights=weights, include_top=include_top, **kwargs)
+            return keras(*args, weights=weights, include_top=include_top, **kwargs)
 
-        build.__name__ = build.__qualname__ = name
-        build.__doc__ = f"tf.keras.applications.{name}, weights='imagenet' resolved for source {self.source!r}."
         return build
-
-
-def applications(source: str | None) -> Applications:
-    """``tf.keras.applications`` with ``weights="imagenet"`` resolved for the profile's ``source``
-    (see :class:`Applications`): the lesson's one-liner runs as written in both profiles."""
-    return Applications(source)
