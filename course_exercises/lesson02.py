@@ -1,10 +1,16 @@
-"""Lesson 02 exercises: what include_top costs, a trainable TF Hub layer, logits to probabilities."""
+"""Lesson 02 exercises: what include_top costs, a trainable TF Hub layer, logits to probabilities.
+
+The checks judge the model, not its flags: what trains is what ``fit`` updates (``model.trainable_weights``,
+gathered through every parent, so a hub layer inside a sub-model counts), and Part B's head is checked end to
+end (its Dense layers, their activations, and that the model's output is that head on the hub layer's features).
+Counts are compared with the learner's own model; numbers may be Python, numpy or ``tf.Tensor``.
+"""
 from __future__ import annotations
 
 import numpy as np
 import tensorflow as tf
 
-from course_exercises import as_int, count_params, exercise, expect, judge, not_probabilities, require_model
+from course_exercises import Wrong, as_int, count_params, exercise, expect, judge, not_probabilities, require_model
 
 FEATURES = 2048  # Inception-v3's feature vector
 
@@ -17,8 +23,8 @@ def inception_with_top(image_size: int = 75) -> tf.keras.Model:
 
 def _top_layers(model):
     """The layers after the last feature map (4-D output): the classifier ``include_top=True`` adds."""
-    shapes = [layer.output_shape for layer in model.layers]
-    last_map = max((i for i, shape in enumerate(shapes) if isinstance(shape, tuple) and len(shape) == 4), default=None)
+    ranks = [len(layer.output.shape) if not isinstance(layer.output, (list, tuple)) else 0 for layer in model.layers]
+    last_map = max((i for i, rank in enumerate(ranks) if rank == 4), default=None)
     return [] if last_map is None else model.layers[last_map + 1:]
 
 
@@ -83,6 +89,31 @@ def feature_module(seed: int = 0) -> tf.Module:
     return _FeatureVectorModule(seed)
 
 
+def _dense_head(model, hub_layer):
+    """The Dense layers of ``model`` outside the hub layer, in the order they are chained (each reads the
+    previous one's units, the first the hub layer's features); None when they do not form one chain."""
+    inside = {id(m) for m in hub_layer.submodules}
+    dense = [m for m in model.submodules if isinstance(m, tf.keras.layers.Dense) and id(m) not in inside]
+    chain, width = [], FEATURES
+    while dense:
+        following = [layer for layer in dense if int(layer.kernel.shape[0]) == width]
+        if len(following) != 1:
+            return None
+        chain.append(following[0])
+        dense.remove(following[0])
+        width = int(following[0].kernel.shape[1])
+    return chain
+
+
+def _and(names) -> str:
+    names = list(names)
+    return " and ".join(names) if len(names) < 3 else ", ".join(names[:-1]) + " and " + names[-1]
+
+
+def _activation(layer) -> str:
+    return getattr(layer.activation, "__name__", str(layer.activation))
+
+
 @exercise("02", 2, "count what trains in a trainable TF Hub model", hints="""
     - hub.KerasLayer(module, trainable=True, input_shape=(64, 64, 3)) then the lesson's Sequential: Dense(128, relu),
       Dense(64, relu), Dense(5).
@@ -99,26 +130,63 @@ def feature_module(seed: int = 0) -> tf.Module:
     print(f"{trainable_params:,} trainable")
 """)
 def ex2(trainable_params, hub_model) -> str:
+    import tensorflow_hub as hub
+
     model = require_model(hub_model, "hub_model")
-    hub_layers = [layer for layer in model.layers if type(layer).__name__ == "KerasLayer"]
+    hub_layers = [m for m in model.submodules if isinstance(m, hub.KerasLayer)]
     expect(hub_layers, "hub_model has no hub.KerasLayer: put hub.KerasLayer(module, trainable=True, ...) first.")
-    hub_layer = hub_layers[0]
-    expect(hub_layer.trainable, "the hub layer is frozen (hub.KerasLayer's default is trainable=False): pass "
-                                "trainable=True.")
-    expect(model.output_shape[-1] == 5, f"hub_model gives {model.output_shape[-1]} outputs; the lesson's head ends in "
-                                        "Dense(5).")
+    expect(len(hub_layers) == 1, f"hub_model has {len(hub_layers)} hub layers; Part B's model has one.")
+    (hub_layer,) = hub_layers
+    updated = {id(w) for w in model.trainable_weights}
+    in_hub = [w for w in hub_layer.weights if id(w) in updated]
+    if not in_hub:
+        parents = [m.name for m in [model, *model.submodules] if isinstance(m, tf.keras.Model) and not m.trainable
+                   and any(inner is hub_layer for inner in m.submodules)]
+        expect(not parents, f"the hub layer sits in {_and(parents)}, which is frozen (trainable = False): fit "
+                            "trains nothing under a frozen parent, whatever the hub layer's own flag says. Leave "
+                            f"{_and(parents)} trainable and pass trainable=True to hub.KerasLayer.")
+        raise Wrong("the hub layer is frozen (hub.KerasLayer's default is trainable=False): pass trainable=True.")
+    images = np.random.default_rng(0).random((2, 64, 64, 3)).astype("float32")
+    inputs = tuple(model.inputs[0].shape) if len(model.inputs) == 1 else None
+    expect(inputs == (None, 64, 64, 3), f"hub_model takes inputs of shape {inputs}; build it for 64x64 images: "
+                                        "input_shape=(64, 64, 3).")
+    head = _dense_head(model, hub_layer)
+    expect(head, "hub_model's Dense layers do not form one chain on the hub layer's 2,048 features: Part B's head "
+                 "is Dense(128, relu), Dense(64, relu), Dense(5), in that order, on the hub layer.")
+    units = [int(layer.kernel.shape[1]) for layer in head]
+    expect(units == [128, 64, 5], f"hub_model's head has Dense layers of {', '.join(map(str, units))} units; Part B's "
+                                  "is Dense(128, relu), Dense(64, relu), Dense(5).")
+    activations = [_activation(layer) for layer in head]
+    expect(activations[:2] == ["relu", "relu"], f"the hidden Dense layers have activations {activations[:2]}; Part "
+                                                "B's use relu (without one, two Dense layers in a row are one "
+                                                "linear map).")
+    expect(activations[2] == "linear", f"the last Dense(5) has activation {activations[2]!r}: Part B's gives logits "
+                                       "(no activation), as its loss (from_logits=True) expects.")
+    frozen_head = [layer.name for layer in head if not all(id(w) in updated for w in layer.trainable_weights)
+                   or not layer.trainable_weights]
+    expect(not frozen_head, f"{_and(frozen_head)} {'is' if len(frozen_head) == 1 else 'are'} frozen: the new "
+                            "Dense layers must train (they start from random weights).")
+    computed = hub_layer(images)
+    for layer in head:
+        computed = layer(computed)
+    expect(np.allclose(model(images, training=False), computed, atol=1e-4),
+           "hub_model's output is not its Dense layers applied to the hub layer's features: build it as "
+           "Sequential([hub_layer, Dense(128, relu), Dense(64, relu), Dense(5)]).")
     answer = as_int(trainable_params, "trainable_params")
     expected = count_params(model.trainable_weights)
-    in_hub = count_params(hub_layer.trainable_weights)
-    frozen = count_params(model.non_trainable_weights)
-    head = expected - in_hub
-    return judge(answer, expected, f"{expected:,} parameters train: {in_hub:,} inside the hub module and {head:,} in "
-                 f"the Dense layers; {frozen:,} values (the moving statistics) never train, even with trainable=True.", [
-        (head, f"{answer:,} counts only the Dense layers: with trainable=True the hub module's {in_hub:,} "
-               "weights train too."),
-        (expected + frozen, f"{answer:,} includes the module's {frozen:,} non-trainable values (moving statistics, "
-                            "like BatchNorm's): count model.trainable_weights only."),
-        (in_hub, f"{answer:,} counts only the hub module: the Dense layers train too."),
+    in_hub_count = count_params(in_hub)
+    fixed = hub_layer.non_trainable_weights
+    frozen = count_params(fixed)
+    names = ", ".join(sorted({w.name.split("/")[-1].split(":")[0] for w in fixed})) or "none"
+    head_count = expected - in_hub_count
+    return judge(answer, expected, f"{expected:,} parameters train: {in_hub_count:,} inside the hub module and "
+                 f"{head_count:,} in the Dense layers; the module's {frozen:,} non-trainable values ({names}) never "
+                 "train, even with trainable=True.", [
+        (head_count, f"{answer:,} counts only the Dense layers: with trainable=True the hub module's "
+                     f"{in_hub_count:,} weights train too."),
+        (expected + frozen, f"{answer:,} includes the module's {frozen:,} non-trainable values ({names}): count "
+                            "model.trainable_weights only."),
+        (in_hub_count, f"{answer:,} counts only the hub module: the Dense layers train too."),
     ], f"{answer:,} is not the number of trainable parameters: add up the sizes of hub_model.trainable_weights.")
 
 

@@ -25,9 +25,9 @@
 # dense layers on a TF Hub feature vector, and count exactly which parameters
 # train. The data are five random "images" with five different labels: the
 # point is the mechanics. You will turn the model's outputs (logits) into
-# class ids, see why "100% accuracy" on five memorised points can turn into
-# 20% once the model predicts, and end with our figures beside the original
-# lesson's.
+# class ids, see why "100% accuracy" on five memorised points can fall to
+# chance once the model predicts, and end with our figures beside the
+# original lesson's.
 
 # %% [markdown]
 # ## Parameters
@@ -97,7 +97,7 @@ SIZE = cfg.image_size
 
 # %%
 tf.random.set_seed(cfg.seed)
-x = tf.random.normal((cfg.num_examples, SIZE, SIZE, 3), seed=cfg.seed)
+x = tf.random.normal((cfg.num_examples, SIZE, SIZE, 3), seed=cfg.seed)  # the lesson's: not pixels, kept as is
 y = tf.range(cfg.num_examples)
 print("x:", x.shape, x.dtype, "| y:", y.numpy())
 
@@ -108,23 +108,43 @@ print("x:", x.shape, x.dtype, "| y:", y.numpy())
 # `Dense(1000)` with softmax. `include_top=False` would stop before it and
 # give feature maps to build on.
 #
-# In the lesson the call is simply `InceptionV3(include_top=True,
-# weights="imagenet")`, and Keras downloads the file into `~/.keras/models`.
-# `weights.pretrained(...)` keeps that call but fetches the same file (checked
-# against the MD5 Keras publishes) into the course's `data/keras/models`, and
-# hands its path to `weights=`; in the quick profile it returns `None`
-# (random weights, a smaller image size).
+# The lesson's call is `InceptionV3(include_top=True, weights="imagenet")`,
+# and that is the call below. `applications` is `tf.keras.applications`
+# with one change, made for the course: `"imagenet"` loads the file Keras
+# would download, checked against the MD5 Keras publishes, from the
+# course's `data/keras/models` (Keras itself writes to `~/.keras/models`);
+# in the quick profile it means random weights, at a smaller image size.
 
 # %%
-base_model = tf.keras.applications.InceptionV3(
+applications = weights.applications(cfg.source)  # tf.keras.applications; "imagenet" per profile
+
+base_model = applications.InceptionV3(
     include_top=True,
-    weights=weights.pretrained("inception_v3", cfg.source),
+    weights="imagenet",
     input_shape=(SIZE, SIZE, 3),
 )
 print(f"{len(base_model.layers)} layers, {base_model.count_params():,} parameters")
 print("last two layers:", [(layer.name, type(layer).__name__, layer.output_shape) for layer in base_model.layers[-2:]])
 print(f"at {SIZE}x{SIZE}: mixed10 {base_model.get_layer('mixed10').output_shape} "
       f"-> avg_pool {base_model.get_layer('avg_pool').output_shape}")
+
+# %% [markdown]
+# ### What InceptionV3 expects as input
+# Its ImageNet weights were trained on pixels scaled to [-1, 1]:
+# `tf.keras.applications.inception_v3.preprocess_input` turns 0..255 into
+# `x / 127.5 - 1` (Keras's `mode="tf"`). Real photos must go through it.
+# The lesson feeds `tf.random.normal` values, which are not pixels; we keep
+# them, as that line says, to reproduce the lesson. Here, once, is the
+# matching preprocessing on random *pixels*, beside the lesson's inputs:
+
+# %%
+pixels = tf.random.uniform((cfg.num_examples, SIZE, SIZE, 3), 0, 255, seed=cfg.seed)
+scaled = tf.keras.applications.inception_v3.preprocess_input(pixels)
+inside = float(tf.reduce_mean(tf.cast(tf.abs(x) <= 1, tf.float32)))
+print(f"pixels {float(tf.reduce_min(pixels)):.1f}..{float(tf.reduce_max(pixels)):.1f} -> preprocess_input -> "
+      f"{float(tf.reduce_min(scaled)):.3f}..{float(tf.reduce_max(scaled)):.3f}")
+print(f"the lesson's x: {float(tf.reduce_min(x)):.2f}..{float(tf.reduce_max(x)):.2f}, {inside:.0%} of it in [-1, 1]")
+print("InceptionV3 on preprocessed pixels:", base_model.predict(scaled, verbose=0).shape)
 
 # %% [markdown]
 # ### Why 299x299 with the top?
@@ -173,15 +193,18 @@ history_a = new_model.fit(x, y, epochs=cfg.epochs, verbose=2)
 # batch. `predict` and `evaluate()` run in inference mode, where BatchNorm
 # uses its *moving* averages, still far from those statistics after 15
 # tiny batches. Calling the model with `training=True` shows the difference.
-# Either way a perfect score only says five points were memorised.
+# Either way a perfect score only says five points were memorised. Chance,
+# one right guess in five labels, is the yardstick.
 
 # %%
+chance = course_utils.record("chance_accuracy", 1 / cfg.num_examples, note="one guess among the labels")
 train_acc_a = history_a.history["accuracy"][-1]
 eval_loss_a, eval_acc_a = new_model.evaluate(x, y, verbose=0)
 logits_a = new_model.predict(x, verbose=0)
 ids_a = logits_a.argmax(axis=1)
 print("logits of image 0:", logits_a[0].round(2))
-print(f"labels {y.numpy()} | predict (inference mode) {ids_a} -> accuracy {accuracy_score(y, ids_a):.2f}")
+print(f"labels {y.numpy()} | predict (inference mode) {ids_a} -> accuracy {accuracy_score(y, ids_a):.2f} "
+      f"(chance {chance:.2f})")
 ids_train_mode = new_model(x, training=True).numpy().argmax(axis=1)  # also nudges BatchNorm's averages
 print(f"labels {y.numpy()} | training=True {ids_train_mode} -> accuracy {accuracy_score(y, ids_train_mode):.2f}")
 print(f"[{cfg.profile}] fit's last epoch: accuracy {train_acc_a:.2f}, loss {history_a.history['loss'][-1]:.3g}; "
@@ -222,12 +245,14 @@ models.trainable_report(new_model).tail(4)
 # `$TFHUB_CACHE_DIR/<SHA-1 of the handle>` (here: the project's `data/tfhub`),
 # so later runs load it from disk. The quick profile builds a small stand-in
 # with the same signature (images in [0, 1] -> a 2048-vector) in its own
-# cache under the *same handle*, so the code below does not change.
+# cache under the *same handle*, so the code below does not change:
+# `prepare_handle` only says what will load (and builds the stand-in).
 # (The lesson feeds random normal values; the real module expects pixels in
 # [0, 1], which matters for real images, as in lesson 03.)
 
 # %%
-url = course_hub.prepare_handle(cfg.hub_handle, cfg.source, dim=2048)
+url = "https://tfhub.dev/google/imagenet/inception_v3/feature_vector/5"
+course_hub.prepare_handle(url, cfg.source, dim=2048)
 base_model_hub = hub.KerasLayer(url, input_shape=(SIZE, SIZE, 3))
 model = tf.keras.Sequential(
     [
@@ -299,7 +324,8 @@ from course_exercises.lesson02 import ex1, ex2, ex3, example_logits, feature_mod
 # ### Exercise 1: what does `include_top` add?
 # `with_top` is InceptionV3 with its ImageNet top (random weights, at a
 # small input size: the top does not depend on it). Set `top_params` to the
-# number of parameters the top adds, computed from the model.
+# number of parameters the top adds: from the model, or by hand from its
+# layers' shapes.
 
 # %% nbgrader={"grade": false, "grade_id": "l02-ex1-answer", "locked": false, "schema_version": 3, "solution": true, "task": false}
 with_top = inception_with_top()
@@ -370,6 +396,8 @@ course_utils.comparison_table()
 # - `tf.keras.applications.<Model>(include_top=..., weights="imagenet")` and
 #   `hub.KerasLayer(url)` give you a pretrained network in one line; the
 #   feature-vector variant is the one you build on.
+# - Feed each model what it was trained on: InceptionV3 from Keras wants
+#   `inception_v3.preprocess_input` ([-1, 1]); the TF Hub module [0, 1].
 # - The head swap is the same everywhere: features from `layers[-2]`, a new
 #   `Dense(n)`, `Model(inputs, outputs)`; `trainable = False` freezes a whole
 #   model or hub layer; check it with the parameter counts.

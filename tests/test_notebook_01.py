@@ -56,8 +56,11 @@ def test_lesson_01_shows_the_typo_pitfall(course_run):
     joined = "\n".join(texts)
     assert "ValueError: No such layer: flaten. Existing layers are:" in joined
     assert "(None, 15)" in joined
-    # the wrong loop leaves all 104,202 parameters trainable; the right one freezes conv1 and conv2
+    # the wrong loop alone leaves all 104,202 parameters trainable; the right one freezes conv1 and conv2
+    assert "trainable 104,202 of 104,202 parameters" in joined
     assert "trainable 85,386 of 104,202 parameters" in joined
+    # the lesson's order (the one-liner, then the loop with the typo): only the head trains
+    assert "trainable 11,530, frozen 92,672; the new head alone has 11,530" in joined
     assert any("image/png" in out.get("data", {}) for cell in nb.cells for out in cell.get("outputs", []))
 
 
@@ -72,3 +75,16 @@ def test_lesson_01_ends_with_the_comparison_table(course_run):
 
 def test_lesson_01_recorded_its_plot(course_run):
     assert course_run.lesson("01").records["plots"] == ["lesson_01_key_plot.png"]
+
+
+def test_lesson_01_lets_the_test_images_judge_frozen_vs_unfrozen(course_run):
+    """"The same accuracy" is computed, not stated: both runs' answers on the test images, the gap recorded with
+    the verdict of a paired (McNemar) comparison."""
+    figs = course_run.figures("01")
+    records = {f["name"]: f for f in course_run.lesson("01").records["figures"]}
+    assert figs["frozen_accuracy_gap"] == pytest.approx(100 * (figs["test_accuracy_frozen"] - figs["test_accuracy"]),
+                                                        abs=1e-3)
+    assert records["frozen_accuracy_gap"]["unit"] == "points"
+    note = records["frozen_accuracy_gap"]["note"]
+    assert note.startswith("frozen minus unfrozen, 360 test images: ")
+    assert note.endswith(("the same, as far as these test images can tell", "by more than chance explains"))

@@ -50,3 +50,15 @@ def test_lesson_02_ends_with_the_comparison_table(course_run):
     html = "".join(str(o.get("data", {}).get("text/html", "")) for o in last_code.outputs)
     assert "like for like?" in html and "hub_final_loss" in html
     assert nb.cells[-1].cell_type == "markdown" and "Takeaways" in nb.cells[-1].source
+
+
+def test_lesson_02_measures_against_chance_and_shows_inception_preprocessing(course_run):
+    figs = course_run.figures("02")
+    assert figs["chance_accuracy"] == pytest.approx(CHANCE)
+    nb = course_run.executed("02")
+    joined = "\n".join(o.get("text", "") for c in nb.cells for o in c.get("outputs", []))
+    # inception_v3.preprocess_input maps 0..255 pixels onto [-1, 1]
+    assert "-> preprocess_input -> -1.000..1.000" in joined
+    assert "InceptionV3 on preprocessed pixels: (5, 1000)" in joined
+    # the literal handle is the one that resolves (to the quick profile's stand-in)
+    assert "TF Hub https://tfhub.dev/google/imagenet/inception_v3/feature_vector/5\n  -> local stand-in" in joined

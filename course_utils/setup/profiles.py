@@ -86,7 +86,7 @@ LESSONS: dict[str, dict[str, Any]] = {
             "epochs": 15,
             "num_examples": 5,
             "seed": 0,
-            "hub_handle": "https://tfhub.dev/google/imagenet/inception_v3/feature_vector/5",
+            # The TF Hub handle and weights="imagenet" are literals in the notebook's code.
         },
         "full": {
             "data": "5 random images (tf.random.normal), labels 0-4",
