@@ -126,8 +126,7 @@ for handle in (mobilenet_url, inception_url):
 # without it TFDS downloads once into `data/tfds`. `flowers.load` only
 # gets `tf_flowers` ready and says where it is (`data_dir`): the download,
 # or a local `flower_photos` folder (generated images in the quick profile)
-# prepared once as `tf_flowers`. The split strings are the lesson's in
-# both profiles.
+# prepared once as `tf_flowers`. Both profiles use the lesson's split strings.
 
 # %%
 data_dir = flowers.load(cfg.source, local_copy=cfg.flowers_dir, num_images=cfg.num_images, seed=cfg.seed)
@@ -402,14 +401,12 @@ first_batch.head(10)
 
 # %% [markdown]
 # ### The lesson's pairing: when it holds
-# The lesson paired `predictions[i]` with `labels[i]` of the *first* batch
-# (`next(iter(test_batches))`) for `i in range(BATCH_SIZE)`. The test
-# batches are not shuffled, so `predict` and the new iterator both start at
-# the same image: that pairing is right for any batch up to the test
-# split's size (367), if only for the first batch. With 1024 the one batch
-# holds 367 labels and `labels[367]` raised the `IndexError` the lesson
-# met. The hazard is a dataset that reshuffles on every pass (exercise 2):
-# `predict` and the next pass see different orders. All three cases, run:
+# The lesson paired `predictions[i]` with `labels[i]` of the first batch
+# (`next(iter(test_batches))`), `i in range(BATCH_SIZE)`. Unshuffled, both
+# start at the same image: right for any batch up to the split's 367
+# images (first batch only). With 1024, `labels[367]` raised the lesson's
+# `IndexError`. It breaks on a dataset that reshuffles on every pass
+# (exercise 2). The three cases, run:
 
 # %%
 def lesson_pairing(batches, batch_size):
