@@ -105,7 +105,8 @@ def lesson_03_literals() -> dict[str, Any]:
         if isinstance(node, ast.Call) and getattr(node.func, "attr", "") == "load":
             found.update({k.arg: ast.literal_eval(k.value) for k in node.keywords if k.arg == "split"})
         if isinstance(node, ast.Assign) and isinstance(node.value, ast.Constant):
-            found.update({t.id: node.value.value for t in node.targets if t.id.endswith("_url")})
+            found.update({t.id: node.value.value for t in node.targets
+                          if isinstance(t, ast.Name) and t.id.endswith("_url")})
     return found
 
 
