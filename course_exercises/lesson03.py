@@ -4,7 +4,7 @@ from __future__ import annotations
 import numpy as np
 import tensorflow as tf
 
-from course_exercises import Wrong, exercise, expect, require_model
+from course_exercises import Wrong, as_number, exercise, expect, require_model
 
 NUM_FLOWERS = 3670
 # tf_flowers' label order (info.features["label"].names): not alphabetical.
@@ -12,15 +12,39 @@ CLASS_NAMES = ("dandelion", "daisy", "tulips", "sunflowers", "roses")
 WANTED = {"test": (0.0, 0.2), "validation": (0.2, 0.3), "train": (0.3, 1.0)}
 
 
-def _absolute(spec: str, total: int = NUM_FLOWERS) -> tuple[int, int]:
-    """The [start, end) example range a TFDS split string selects from ``total`` examples."""
+def _selected(spec, total: int = NUM_FLOWERS) -> set[int]:
+    """The example indices a TFDS split (a string such as ``'train[:20%]'`` or ``'train[:10%]+train[90%:]'``, or a
+    ``tfds.core.ReadInstruction``) selects from ``total`` examples of ``train``."""
     import tensorflow_datasets as tfds
 
     info = tfds.core.SplitInfo(name="train", shard_lengths=[total], num_bytes=0)
-    (instruction,) = tfds.core.ReadInstruction.from_spec(spec).to_absolute({"train": info})
-    start = 0 if instruction.from_ is None else instruction.from_
-    end = total if instruction.to is None else instruction.to
-    return start, end
+    instruction = spec if isinstance(spec, tfds.core.ReadInstruction) else tfds.core.ReadInstruction.from_spec(spec)
+    selected: set[int] = set()
+    for part in instruction.to_absolute({"train": info}):
+        start = 0 if part.from_ is None else part.from_
+        end = total if part.to is None else part.to
+        selected.update(range(start, end))
+    return selected
+
+
+def _read(name: str, spec) -> tuple[set[int], bool]:
+    """What one split string selects, and whether it counts images instead of percentages; :class:`Wrong` if it is
+    not a TFDS split of tf_flowers' ``train``."""
+    import tensorflow_datasets as tfds
+
+    if isinstance(spec, tfds.core.ReadInstruction):
+        return _selected(spec), False
+    expect(isinstance(spec, str), f"the {name} split should be a string like 'train[:20%]', not {type(spec).__name__}.")
+    parts = [part.strip() for part in spec.split("+")]
+    expect(all(part.startswith("train") for part in parts),
+           f"{spec!r}: tf_flowers has a single split, 'train'; cut every part from it ('train[...]').")
+    try:
+        selected = _selected(spec)
+    except Exception as error:  # TFDS's parser says what it could not read
+        raise Wrong(f"{spec!r} is not a TFDS split string ({str(error).splitlines()[0]}); "
+                    "the form is 'train[a%:b%]'.") from None
+    by_count = any("[" in part and "%" not in part for part in parts)
+    return selected, by_count
 
 
 @exercise("03", 1, "split strings for 20% / 10% / 70%", hints="""
@@ -30,41 +54,34 @@ def _absolute(spec: str, total: int = NUM_FLOWERS) -> tuple[int, int]:
     splits = ["train[:20%]", "train[20%:30%]", "train[30%:]"]
 """)
 def ex1(splits) -> str:
-    expect(not isinstance(splits, str) and isinstance(splits, (list, tuple)) and len(splits) == 3,
+    expect(not isinstance(splits, (str, bytes)) and hasattr(splits, "__len__") and len(splits) == 3,
            "splits should be a list of three split strings: [test, validation, train].")
-    ranges = []
-    for name, spec in zip(WANTED, splits):
-        expect(isinstance(spec, str), f"the {name} split should be a string like 'train[:20%]', not "
-                                      f"{type(spec).__name__}.")
-        expect(spec.strip().startswith("train"), f"{spec!r}: tf_flowers has a single split, 'train'; cut every part "
-                                                 "from it ('train[...]').")
-        try:
-            ranges.append(_absolute(spec))
-        except Exception as error:  # TFDS's parser says what it could not read
-            raise Wrong(f"{spec!r} is not a TFDS split string ({str(error).splitlines()[0]}); "
-                        "the form is 'train[a%:b%]'.") from None
-        expect("%" in spec or "[" not in spec, f"{spec!r} selects {ranges[-1][1] - ranges[-1][0]:,} examples by count; "
-                                               "ask for percentages, e.g. 'train[:20%]'.")
-    expected = [_absolute(f"train[{int(a * 100)}%:{int(b * 100)}%]") for a, b in WANTED.values()]
-    sizes = [end - start for start, end in ranges]
-    wanted_sizes = [end - start for start, end in expected]
-    expect(sizes[0] != wanted_sizes[2] or sizes[2] != wanted_sizes[0], "your first string selects 70% and the last "
-                                                                       "20%: the order asked for is test, "
-                                                                       "validation, train.")
     names = list(WANTED)
+    read = [_read(name, spec) for name, spec in zip(names, list(splits))]
+    chosen = [selected for selected, _ in read]
+    sizes = [len(selected) for selected in chosen]
+    wanted = {name: round((end - start) * NUM_FLOWERS) for name, (start, end) in WANTED.items()}
+    for (selected, by_count), spec in zip(read, splits):
+        expect(not by_count or len(selected) in wanted.values(),
+               f"{spec!r} selects {len(selected):,} examples by count; ask for percentages, e.g. 'train[:20%]'.")
+    expect(sizes[0] != wanted["train"] or sizes[2] != wanted["test"],
+           "your first string selects 70% and the last 20%: the order asked for is test, validation, train.")
     for i in range(3):
         for j in range(i + 1, 3):
-            shared = min(ranges[i][1], ranges[j][1]) - max(ranges[i][0], ranges[j][0])
-            expect(shared <= 0, f"{names[i]} and {names[j]} share {shared:,} images: each split must start where the "
-                                "previous one ends.")
-    covered = sum(sizes)
-    expect(covered >= NUM_FLOWERS, f"your splits leave {NUM_FLOWERS - covered:,} of the {NUM_FLOWERS:,} images unused: "
-                                   "together they must cover 0% to 100%.")
-    for name, got, want, (start, end) in zip(names, ranges, expected, WANTED.values()):
-        expect(got == want, f"the {name} split selects {got[1] - got[0]:,} images; {end - start:.0%} of "
-                            f"{NUM_FLOWERS:,} is {want[1] - want[0]:,}.")
-    return (f"test {wanted_sizes[0]:,}, validation {wanted_sizes[1]:,}, train {wanted_sizes[2]:,} of "
-            f"{NUM_FLOWERS:,} images: no overlap, nothing left out (TFDS rounds each boundary to a whole image).")
+            shared = len(chosen[i] & chosen[j])
+            expect(not shared, f"{names[i]} and {names[j]} share {shared:,} images: each split must start where the "
+                               "previous one ends.")
+    unused = NUM_FLOWERS - sum(sizes)
+    expect(unused <= 0, f"your splits leave {unused:,} of the {NUM_FLOWERS:,} images unused: together they must "
+                        "cover 0% to 100%.")
+    for name, size, spec in zip(names, sizes, splits):
+        share = WANTED[name][1] - WANTED[name][0]
+        expect(size == wanted[name], f"the {name} split {spec!r} selects {size:,} images ({size / NUM_FLOWERS:.1%}); "
+                                     f"the task asks for {share:.0%}, {wanted[name]:,} images.")
+    note = (" Counting images works for these 3,670; percentages keep working if the data set changes."
+            if any(by_count for _, by_count in read) else "")
+    return (f"test {sizes[0]:,}, validation {sizes[1]:,}, train {sizes[2]:,} of {NUM_FLOWERS:,} images: no overlap, "
+            f"nothing left out (TFDS rounds each boundary to a whole image).{note}")
 
 
 NUM_TEST = 70
@@ -106,6 +123,10 @@ def setup():
 """)
 def ex2(loop_logits, loop_labels, small_model) -> str:
     model = require_model(small_model, "small_model")
+    for name, value, rank in (("loop_logits", loop_logits, 2), ("loop_labels", loop_labels, 1)):
+        if isinstance(value, (list, tuple)) and len(value) and np.ndim(value[0]) == rank:
+            raise Wrong(f"{name} is a list of {len(value)} batches: np.concatenate(...) it into one array with a row "
+                        "per image.")
     logits = np.asarray(loop_logits, dtype="float32")
     labels = np.asarray(loop_labels).reshape(-1)
     images, true_labels = _test_arrays()
@@ -166,12 +187,16 @@ def ex3(answer) -> str:
         expect(isinstance(pair, (list, tuple)) and len(pair) == 2, f"answer[{row}] should be a (name, probability) "
                                                                    f"pair, not {pair!r}.")
         name, probability = pair
+        name = name.numpy() if hasattr(name, "numpy") else name  # a tf.string tensor (tf.gather on the names)
+        name = name.decode() if isinstance(name, bytes) else name
         if name != CLASS_NAMES[top[row]]:
             expect(name != alphabetical[top[row]], f"image {row}: {name!r} comes from the names in alphabetical order; "
                                                    "label i is info.features['label'].names[i] (CLASS_NAMES here), "
                                                    "where 0 is 'dandelion'.")
             raise Wrong(f"image {row}: {name!r} is not the class with the largest logit in row {row}.")
-        probability = float(probability)
+        probability = as_number(probability, f"the probability of image {row}")
+        expect(not (1 < probability <= 100 and np.isclose(probability / 100, probabilities[row, top[row]], atol=1e-3)),
+               f"image {row}: {probability:.1f} is a percentage; give the probability as a fraction between 0 and 1.")
         expect(0 <= probability <= 1, f"image {row}: {probability:.3f} is a logit, not a probability: apply "
                                       "tf.nn.softmax to the row first.")
         expect(np.isclose(probability, probabilities[row, top[row]], atol=1e-3),

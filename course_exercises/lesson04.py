@@ -6,7 +6,7 @@ import functools
 import numpy as np
 import tensorflow as tf
 
-from course_exercises import Wrong, as_int, count_params, exercise, expect, judge, require_model
+from course_exercises import Wrong, as_int, as_number, count_params, exercise, expect, judge, require_model
 
 CAFFE_MEAN_BGR = (103.939, 116.779, 123.68)  # the ImageNet mean pixel VGG's Caffe weights were trained with
 
@@ -75,7 +75,7 @@ def ex1(batch) -> str:
 def _vgg19_32() -> tuple[tuple[int, ...], int]:
     """VGG19's output shape at 32x32 without the top, and its number of parameters."""
     base = tf.keras.applications.VGG19(weights=None, include_top=False, input_shape=(32, 32, 3))
-    return tuple(int(d) for d in base.output_shape[1:]), base.count_params()
+    return tuple(int(d) for d in base.outputs[0].shape[1:]), base.count_params()
 
 
 @exercise("04", 2, "the size of Part B's head at 32x32", hints="""
@@ -84,7 +84,7 @@ def _vgg19_32() -> tuple[tuple[int, ...], int]:
     - Flatten has no weights; Dense(2) has (inputs x 2) weights and 2 biases.
 """, solution="""
     vgg19_32 = tf.keras.applications.VGG19(weights=None, include_top=False, input_shape=(32, 32, 3))
-    print(vgg19_32.output_shape)  # (None, 1, 1, 512)
+    print(vgg19_32.output.shape)  # (None, 1, 1, 512)
     head_params = 1 * 1 * 512 * 2 + 2
 """)
 def ex2(head_params) -> str:
@@ -102,7 +102,7 @@ def ex2(head_params) -> str:
                             "(block1_pool to block5_pool): 32 / 2**5 = 1."),
         (flat, f"{answer:,} is the number of values after Flatten; Dense(2) has two weights per value, plus biases."),
         (base_params + expected, with_base), (base_params, with_base),
-    ], f"{answer:,} is not the head's size: work out VGG19's output shape at 32x32 (base.output_shape), "
+    ], f"{answer:,} is not the head's size: work out VGG19's output shape at 32x32 (base.output.shape), "
        "then Flatten, then Dense(2).")
 
 
@@ -123,6 +123,31 @@ def frozen_model() -> tf.keras.Model:
     return model
 
 
+def _what_a_step_changes(model: tf.keras.Model) -> set[str]:
+    """The names of the layers whose weights one training step (``train_on_batch``, the step ``fit`` takes) changes;
+    the model's weights and its optimizer's state are put back afterwards."""
+    rng = np.random.default_rng(4)
+    images = rng.random((4,) + tuple(model.inputs[0].shape[1:])).astype("float32")
+    classes = np.array([0, 1, 0, 1])
+    weights = model.get_weights()
+    before = {layer.name: layer.get_weights() for layer in model.layers}
+    optimizer = model.optimizer
+    state = optimizer.variables() if callable(optimizer.variables) else optimizer.variables
+    saved = {id(v): v.numpy() for v in state}
+    try:
+        loss = model.loss if isinstance(model.loss, str) else getattr(model.loss, "name", None) or getattr(
+            model.loss, "__name__", "")
+        sparse = "sparse" in str(loss).lower()  # a sparse loss takes class indices, the others one-hot rows
+        model.train_on_batch(images, classes if sparse else tf.keras.utils.to_categorical(classes, 2))
+        return {layer.name for layer in model.layers
+                if any(not np.array_equal(b, a) for b, a in zip(before[layer.name], layer.get_weights()))}
+    finally:
+        model.set_weights(weights)
+        state = optimizer.variables() if callable(optimizer.variables) else optimizer.variables
+        for variable in state:  # the step's moments and iteration count, undone (new ones start at zero)
+            variable.assign(saved.get(id(variable), np.zeros(variable.shape, variable.dtype.as_numpy_dtype)))
+
+
 @exercise("04", 3, "the fine-tuning phase: unfreeze block5", hints="""
     - Layer names tell the block: block5_conv1 ... block5_pool. layer.name.startswith('block5') selects them.
     - After changing trainable, compile again (the change takes effect only then) with
@@ -137,18 +162,27 @@ def frozen_model() -> tf.keras.Model:
 """)
 def ex3(fine_tune_rate, part_b) -> str:
     model = require_model(part_b, "part_b")
-    convs = [layer for layer in model.layers if layer.weights and layer.name.startswith("block")]
-    early = [layer.name for layer in convs if not layer.name.startswith("block5") and layer.trainable]
-    if early:
-        raise Wrong(f"{len(early)} layers before block5 train too (the first: {early[0]}): unfreeze only block5; "
-                    "the early blocks hold the most general features.")
-    frozen5 = [layer.name for layer in convs if layer.name.startswith("block5") and not layer.trainable]
-    expect(not frozen5, f"{', '.join(frozen5)} still frozen: make every layer of block5 trainable.")
-    head = [layer for layer in model.layers if layer.weights and not layer.name.startswith("block")]
-    expect(all(layer.trainable for layer in head), "the Dense head is frozen: it keeps training in the second phase.")
     expect(model.optimizer is not None, "the model is not compiled: compile it again after changing trainable.")
+    chosen = as_number(fine_tune_rate, "fine_tune_rate")
+    layers = [layer for layer in model.layers if layer.weights]
+    block5 = [layer.name for layer in layers if layer.name.startswith("block5")]
+    early = [layer.name for layer in layers if layer.name.startswith("block") and layer.name not in block5]
+    head = [layer.name for layer in layers if not layer.name.startswith("block")]
+    changed = _what_a_step_changes(model)
+    moved_early = [name for name in early if name in changed]
+    if moved_early:
+        raise Wrong(f"{len(moved_early)} layers before block5 train too (the first: {moved_early[0]}): unfreeze only "
+                    "block5; the early blocks hold the most general features.")
+    still = [name for name in block5 if name not in changed]
+    if still:
+        flagged = [name for name in still if model.get_layer(name).trainable]
+        expect(not flagged, f"{', '.join(flagged)} {'is' if len(flagged) == 1 else 'are'} marked trainable but did not "
+                            "change in a training step: compile again after changing trainable (the change takes "
+                            "effect only then).")
+        raise Wrong(f"{', '.join(still)} still frozen: make every layer of block5 trainable.")
+    expect(all(name in changed for name in head), "the Dense head did not change in a training step: it keeps "
+                                                  "training in the second phase (leave it trainable).")
     rate = float(tf.keras.backend.get_value(model.optimizer.learning_rate))
-    chosen = float(fine_tune_rate)
     expect(np.isclose(rate, chosen, rtol=1e-3), f"the model is compiled with a learning rate of {rate:g}, not your "
                                                 f"fine_tune_rate {chosen:g}: compile again after changing trainable, "
                                                 "with learning_rate=fine_tune_rate.")
@@ -156,9 +190,8 @@ def ex3(fine_tune_rate, part_b) -> str:
                                              "10 to 100 times lower (1e-4 to 1e-5), or the large updates undo the "
                                              "pretrained weights. (A change of trainable takes effect only when you "
                                              "compile.)")
-    expect(rate <= FIRST_PHASE_LEARNING_RATE / 10 and rate >= FIRST_PHASE_LEARNING_RATE / 1000,
+    expect(FIRST_PHASE_LEARNING_RATE / 1000 <= rate <= FIRST_PHASE_LEARNING_RATE / 10,
            f"a learning rate of {rate:g} is not 10 to 100 times lower than the first phase's 0.001: try 1e-4 or 1e-5.")
     trains = count_params(model.trainable_weights)
-    return (f"block5's {len([c for c in convs if c.name.startswith('block5')])} convolutions and the head train "
-            f"({trains:,} parameters) at a learning rate {FIRST_PHASE_LEARNING_RATE / rate:.0f} times lower; "
-            "blocks 1 to 4 stay frozen.")
+    return (f"a training step changes block5's {len(block5)} convolutions and the head ({trains:,} parameters) at a "
+            f"learning rate {FIRST_PHASE_LEARNING_RATE / rate:.0f} times lower; blocks 1 to 4 stay as they were.")

@@ -107,12 +107,14 @@ print("\ntf", tf.__version__, "| GPU device:", repr(tf.test.gpu_device_name()), 
 # The lesson's `tfhub.dev` handles now redirect to **Kaggle Models**, and
 # `tensorflow_hub` follows. `hub.KerasLayer(handle)` looks in
 # `$TFHUB_CACHE_DIR/<SHA-1 of the handle>/` first and downloads only once.
-# The quick profile keeps its stand-ins (real shapes, random weights) in a
-# separate cache.
+# These are the lesson's two handles. The quick profile builds stand-ins
+# (real shapes, random weights) under the same handles in a separate cache.
 
 # %%
+mobilenet_url = "https://tfhub.dev/google/tf2-preview/mobilenet_v2/feature_vector/4"
+inception_url = "https://tfhub.dev/google/tf2-preview/inception_v3/feature_vector/4"
 print("TFHUB_CACHE_DIR =", os.environ["TFHUB_CACHE_DIR"])
-for handle in (cfg.mobilenet_handle, cfg.inception_handle):
+for handle in (mobilenet_url, inception_url):
     print(f"{handle}\n  -> {hub_utils.cache_key(handle)}  (cached: {hub_utils.is_cached(handle)})")
 
 # %% [markdown]
@@ -122,17 +124,17 @@ for handle in (cfg.mobilenet_handle, cfg.inception_handle):
 # `as_supervised=True` gives `(image, label)` pairs; `with_info=True` adds
 # the metadata. The lesson's `try_gcs=True` read a cloud copy on every run;
 # without it TFDS downloads once into `data/tfds`. `flowers.load` only
-# gets `tf_flowers` ready and says where it is: the download, or a local
-# `flower_photos` folder (generated images in the quick profile) prepared
-# once as `tf_flowers`.
+# gets `tf_flowers` ready and says where it is (`data_dir`): the download,
+# or a local `flower_photos` folder (generated images in the quick profile)
+# prepared once as `tf_flowers`. Both profiles use the lesson's split strings.
 
 # %%
 data_dir = flowers.load(cfg.source, local_copy=cfg.flowers_dir, num_images=cfg.num_images, seed=cfg.seed)
 print(f"source: {cfg.source}, data_dir={data_dir}")
 
 (test, valid, train), info = tfds.load(
-    "tf_flowers", split=cfg.split, as_supervised=True, with_info=True,
-    data_dir=data_dir,
+    "tf_flowers", split=["train[:10%]", "train[10%:25%]", "train[25%:]"],  # test, validation, train
+    as_supervised=True, with_info=True, data_dir=data_dir,
 )
 
 # %% [markdown]
@@ -148,9 +150,9 @@ info
 # by iterating checks that we split as intended.
 
 # %%
-num_test_img = info.splits[cfg.split[0]].num_examples
-num_valid_img = info.splits[cfg.split[1]].num_examples
-num_train_img = info.splits[cfg.split[2]].num_examples
+num_test_img = info.splits["train[:10%]"].num_examples
+num_valid_img = info.splits["train[10%:25%]"].num_examples
+num_train_img = info.splits["train[25%:]"].num_examples
 counted = {name: sum(1 for _ in split) for name, split in [("train", train), ("valid", valid), ("test", test)]}
 assert counted == {"train": num_train_img, "valid": num_valid_img, "test": num_test_img}
 course_utils.record("num_train", num_train_img)
@@ -191,8 +193,9 @@ print(f"{len(set(shapes))} different shapes among the first 20 training images")
 # TF Hub image models expect (the lesson typed 224 and 299 into two copies;
 # here the size is an argument). Training data are shuffled; `prefetch(1)`
 # prepares the next batch while the model works; validation and test keep
-# their order. The lesson's batch of 367 is exactly the test split, which
-# is why its prediction code worked; the quick batch is smaller on purpose.
+# their order. The lesson's batch of 367 is exactly the test split (its
+# 1024 broke the prediction code, as section 4 shows); the quick batch is
+# smaller than the test split on purpose.
 
 # %%
 def format_image(image, label, size=224):
@@ -223,8 +226,8 @@ for name, n in [("train", num_train_img), ("valid", num_valid_img), ("test", num
 # overwrite what its weights learnt; only the new head learns.
 
 # %%
-mobilenet_handle = hub_utils.prepare_handle(cfg.mobilenet_handle, cfg.source, dim=1280)
-feature_extractor_mn = hub.KerasLayer(mobilenet_handle, input_shape=(224, 224, 3))
+hub_utils.prepare_handle(mobilenet_url, cfg.source, dim=1280)  # quick profile: builds the stand-in
+feature_extractor_mn = hub.KerasLayer(mobilenet_url, input_shape=(224, 224, 3))
 feature_extractor_mn.trainable = False
 
 image_batch, label_batch = next(iter(train_batches))
@@ -318,10 +321,12 @@ history_mn = head_mn.fit(train_features, train_labels, epochs=cfg.epochs, batch_
 
 # %% [markdown]
 # **Same model, less time.** Put the head's weights into `mobile_model`: on
-# *images* it now gives the logits the head gives on the *features*.
+# *images* it now gives the logits the head gives on the *features*. This
+# overwrites the `Dense` weights of the two epochs on images above: from
+# here on, `mobile_model` is the head trained on features.
 
 # %%
-mobile_model.layers[-1].set_weights(head_mn.layers[-1].get_weights())
+mobile_model.layers[-1].set_weights(head_mn.layers[-1].get_weights())  # replaces the 2 image epochs' Dense
 check_images, _ = next(iter(validation_batches))
 on_images = mobile_model(check_images, training=False)
 on_features = head_mn(valid_features[: len(check_images)], training=False)
@@ -359,16 +364,13 @@ print(f"[{cfg.profile} profile] predictions: {predictions.shape} (one row per te
 print("logits:", predictions[0])
 print("softmax:", tf.nn.softmax(predictions[0]).numpy().round(3))
 predicted_id = np.argmax(predictions[0])
-first_images, first_labels = next(iter(test_batches))
-print(f"predicted id {predicted_id} -> {class_labels[predicted_id]!r}; "
-      f"true label {first_labels[0].numpy()} -> {class_labels[first_labels[0]]!r}")
+print(f"predicted id {predicted_id} -> {class_labels[predicted_id]!r}")
 
 # %% [markdown]
 # ### Predictions and labels, batch by batch
-# The lesson paired `predictions[i]` with the *first batch's* labels for
-# `i in range(BATCH_SIZE)`: right only while one batch holds the whole test
-# split. Taking predictions, labels and images from the same batch keeps
-# them together for any batch size; Keras's `evaluate` agrees.
+# `predict_in_batches` takes logits, labels and images from the same batch,
+# so they stay together whatever the batch size or order; Keras's
+# `evaluate` agrees.
 
 # %%
 def predict_in_batches(model, batches):
@@ -393,9 +395,44 @@ print(f"[{cfg.profile} profile] {len(test_labels)} test images in {len(test_batc
       f"of {batch_sizes(num_test_img)}; test accuracy {mn_accuracy:.3f} "
       f"(evaluate: {evaluated:.3f})")
 
-first_batch = pd.DataFrame({"true": [class_labels[i] for i in first_labels.numpy()],
-                            "predicted": [class_labels[i] for i in mn_predicted[: len(first_labels)]]})
+first_batch = pd.DataFrame({"true": [class_labels[i] for i in test_labels[:BATCH_SIZE]],
+                            "predicted": [class_labels[i] for i in mn_predicted[:BATCH_SIZE]]})
 first_batch.head(10)
+
+# %% [markdown]
+# ### The lesson's pairing: when it holds
+# The lesson paired `predictions[i]` with `labels[i]` of the first batch
+# (`next(iter(test_batches))`), `i in range(BATCH_SIZE)`. Unshuffled, both
+# start at the same image: right for any batch up to the split's 367
+# images (first batch only). With 1024, `labels[367]` raised the lesson's
+# `IndexError`. It breaks on a dataset that reshuffles on every pass
+# (exercise 2). The three cases, run:
+
+# %%
+def lesson_pairing(batches, batch_size):
+    """The lesson's code; returns how many of its pairs join a prediction to another image's label."""
+    all_predictions = mobile_model.predict(batches, verbose=0)
+    image_batch, label_batch = next(iter(batches))
+    labels = label_batch.numpy()
+    pairs = [(np.argmax(all_predictions[i]), labels[i]) for i in range(batch_size)]  # IndexError past the batch
+    # Whose prediction is row i? Compare it with the logits of the image label i belongs to.
+    own_logits = mobile_model(image_batch, training=False).numpy()
+    return int(np.sum(np.abs(all_predictions[:len(pairs)] - own_logits).max(axis=1) > 1e-4))
+
+
+unshuffled_wrong = lesson_pairing(test_batches, BATCH_SIZE)
+reshuffled = test.shuffle(num_test_img, seed=cfg.seed).map(format_224).batch(BATCH_SIZE)  # new order per pass
+reshuffled_wrong = lesson_pairing(reshuffled, min(BATCH_SIZE, num_test_img))
+course_utils.record("lesson_pairing_wrong_unshuffled", unshuffled_wrong,
+                    note=f"of the first batch's {min(BATCH_SIZE, num_test_img)} rows, test batches in order")
+course_utils.record("lesson_pairing_wrong_reshuffled", reshuffled_wrong,
+                    note="the same code on a copy of the test split that reshuffles on every pass")
+print(f"[{cfg.profile} profile] batch {BATCH_SIZE}: rows of predict() paired with another image's label: "
+      f"{unshuffled_wrong} (test batches in order), {reshuffled_wrong} (reshuffled on every pass)")
+try:
+    lesson_pairing(test.map(format_224).batch(num_test_img + 1), num_test_img + 1)  # a batch larger than the split
+except IndexError as error:
+    print(f"batch {num_test_img + 1} > {num_test_img} test images: IndexError: {error}")
 
 # %% [markdown]
 # ### The prediction grid
@@ -447,17 +484,19 @@ print(f"[{cfg.profile} profile] MobileNet-v2: validation accuracy "
 
 # %% [markdown]
 # ## 5. Experiment 2: Inception-v3
-# Inception-v3 works on 299x299 images. Everything else stays the same:
-# the lesson's model, the features computed once, its head trained on them
-# and placed in the model.
+# Inception-v3 works on 299x299 images; the model is the lesson's. One
+# change: the lesson compiled `inception_model` and fitted it on images
+# for 6 epochs. We skip that fit: MobileNet-v2 showed both ways give the
+# same model, so the head trains on features computed once and its weights
+# go into `inception_model`.
 
 # %%
 format_299 = functools.partial(format_image, size=299)
 validation_im = valid.map(format_299).batch(BATCH_SIZE).prefetch(1)
 test_im = test.map(format_299).batch(BATCH_SIZE).prefetch(1)
 
-inception_handle = hub_utils.prepare_handle(cfg.inception_handle, cfg.source, dim=2048)
-feature_extractor_im = hub.KerasLayer(inception_handle, input_shape=(299, 299, 3), trainable=False)
+hub_utils.prepare_handle(inception_url, cfg.source, dim=2048)
+feature_extractor_im = hub.KerasLayer(inception_url, input_shape=(299, 299, 3), trainable=False)
 feature_extractor_im.trainable = False
 
 tf.keras.backend.clear_session()
@@ -490,7 +529,7 @@ head_im.compile(optimizer=tf.keras.optimizers.Adam(learning_rate=head_learning_r
 im_timer = EpochTimer()
 history_im = head_im.fit(train_features_im, train_labels_im, epochs=cfg.epochs, batch_size=BATCH_SIZE,
                          validation_data=(valid_features_im, valid_labels_im), callbacks=[im_timer], verbose=2)
-inception_model.layers[-1].set_weights(head_im.layers[-1].get_weights())
+inception_model.layers[-1].set_weights(head_im.layers[-1].get_weights())  # instead of the lesson's fit on images
 
 # %%
 fig = plots.plot_history(history_im, title=f"Inception-v3 feature extractor ({cfg.profile} profile)")
@@ -558,7 +597,7 @@ key_plot = course_utils.record_figure(fig)
 # train. (The quick stand-ins have no BatchNorm.)
 
 # %%
-tunable_mn = hub.KerasLayer(mobilenet_handle, trainable=True)
+tunable_mn = hub.KerasLayer(mobilenet_url, trainable=True)
 inputs = tf.keras.Input(shape=(224, 224, 3))
 features = tunable_mn(inputs, training=False)  # BatchNorm keeps its ImageNet statistics
 fine_model = tf.keras.Model(inputs, head_mn(features))

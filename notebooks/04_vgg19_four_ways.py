@@ -146,9 +146,8 @@ except ValueError as err:
 # one fix, **VGG19's own** `preprocess_input`: `load_img` reads at 224x224,
 # `expand_dims` makes a batch of one, `decode_predictions(top=5)` names the
 # five likeliest classes (quick profile: `placeholder_...` names, so noise
-# never passes for an answer). Keras's own `decode_predictions` downloads the
-# class names into `~/.keras` on first use; `photos.decode_predictions` applies
-# the same rule to the names `photos.prepare_class_index` has verified.
+# never passes for an answer). `photos.decode_predictions` is Keras's rule
+# on class names verified once (Keras's own downloads them to `~/.keras`).
 
 # %%
 photo_files = photos.photo_paths(MY_PHOTOS)
@@ -260,11 +259,13 @@ with tempfile.TemporaryDirectory() as folder:  # a broken copy: a label 2, then 
 # which must be a string (`class_mode="categorical"`, for a two-way softmax).
 # `validation_split=0.30` keeps the first 30% of rows for validation. We add
 # `directory=`, `seed=`, and both subsets in a fixed order (`shuffle=False`)
-# to extract features and match predictions with labels. The lesson rescales
-# to 0..1, not VGG19's `preprocess_input`; we keep that.
+# to extract features and match predictions with labels. The lesson's 0..1
+# is not VGG19's `preprocess_input` (Part A's mismatch): we keep it to
+# reproduce B, C and D, and run B once with VGG19's own beside it.
 
 # %%
 train["has_cactus"] = train["has_cactus"].apply(str)
+# The lesson's 0..1 rescale, kept to reproduce it (VGG19's own preprocess_input: Part B, run beside it)
 datagen = ImageDataGenerator(rescale=1 / 255, validation_split=cfg.validation_split)
 bs = cfg.batch_size
 common = dict(dataframe=train, directory=str(image_dir), x_col="id", y_col="has_cactus",
@@ -382,9 +383,9 @@ models.trainable_report(model_b)
 # The lesson's `model_b.fit` on images runs every image through the frozen
 # base every epoch, though its answer never changes (nothing random runs
 # before it). *Fast feature extraction* runs the base once with `predict`,
-# then trains `model_b`'s own `Flatten` and `Dense` on the features. From the
-# same start over the same batches both ways must reach the same weights:
-# one epoch of each, compared. Then B trains on the features.
+# then trains `model_b`'s own `Flatten` and `Dense` on the features. From
+# one start over the same batches, one epoch each way must give the same
+# weights. Then B trains on the features.
 
 # %%
 head_start = model_b.layers[-1].get_weights()  # both ways start here
@@ -433,6 +434,31 @@ evaluate(model_b, "B")  # on the images: model_b holds the Dense trained on the 
 fig = plot_with_baseline(history_b, f"B: frozen VGG19, new output layer ({cfg.profile} profile)")
 
 # %% [markdown]
+# ### B with VGG19's own preprocessing, beside the lesson's 0..1
+# Part A's rule on the cactus data: the same frozen base, head start and
+# epochs; only the generators change, to
+# `preprocessing_function=vgg19.preprocess_input`. The quick profile's base
+# is a stand-in: there the two lines only show the code runs.
+
+# %%
+matching = ImageDataGenerator(preprocessing_function=vgg19.preprocess_input, validation_split=cfg.validation_split)
+train_features_vgg = base_b.predict(matching.flow_from_dataframe(subset="training", shuffle=False, **common), verbose=0)
+valid_features_vgg = base_b.predict(matching.flow_from_dataframe(subset="validation", shuffle=False, **common),
+                                    verbose=0)
+head_vgg = tf.keras.Sequential([tf.keras.Input(shape=train_features_vgg.shape[1:]), Flatten(),
+                                Dense(2, activation="softmax")])
+head_vgg.layers[-1].set_weights(head_start)  # B's start
+head_vgg.compile(loss="categorical_crossentropy", optimizer="adam", metrics=["accuracy"])
+head_vgg.fit(train_features_vgg, train_labels, batch_size=bs, epochs=cfg.epochs, verbose=0)
+results["B, vgg19.preprocess_input"] = scores(head_vgg.predict(valid_features_vgg, verbose=0))
+course_utils.record("b_preprocess_input_val_accuracy", results["B, vgg19.preprocess_input"]["accuracy"],
+                    note="B with vgg19.preprocess_input instead of the lesson's rescale=1/255; same start and epochs")
+course_utils.record("b_preprocess_input_roc_auc", results["B, vgg19.preprocess_input"]["ROC AUC"],
+                    note="on the validation images")
+display(pd.DataFrame({"lesson's rescale=1/255": results["B"],
+                      "vgg19.preprocess_input": results["B, vgg19.preprocess_input"]}).T.round(3))
+
+# %% [markdown]
 # ## Part C — Freeze the first 8 layers, fine-tune the rest
 # Early layers detect edges and colours, useful for any photo; deeper ones
 # assemble ImageNet's objects. `model.layers[:8]` is the input, blocks 1-2
@@ -476,18 +502,30 @@ fig = plot_with_baseline(history_c, f"C: first 8 layers frozen ({cfg.profile} pr
 
 # %% [markdown]
 # ### Why a random head hurts, and the head-first start
-# At first the head is random: the loss is large and its gradients serve
-# that random head. They reach every unfrozen layer, and Adam moves each
-# weight by about the learning rate per step, whatever the gradient's size:
-# at 1e-3, hundreds of steps drag the pretrained filters away from what
-# ImageNet taught them before the head makes sense. The standard way: train
-# the head on the frozen base first (Part B), then unfreeze layers 8+,
-# recompile (a change of `trainable` counts only then) and train at a rate
-# 10-100x lower. VGG19 has no BatchNorm to keep in inference mode. B's model
-# continues so; `drift` measures how far each run moved the pretrained
-# weights.
+# A random head's gradients serve that random head; they reach every
+# unfrozen layer, and Adam moves each weight by about the learning rate per
+# step, whatever the gradient's size. The standard way: train the head on
+# the frozen base first (Part B), then unfreeze layers 8+, recompile (a
+# change of `trainable` counts only then) and train at a rate 10-100x
+# lower. VGG19 has no BatchNorm to keep in inference mode. B's model
+# continues so; `drift` measures how far a run moved the pretrained weights.
+#
+# C ran at 1e-3, head-first at 1e-5: that alone could explain their gap.
+# The **control** starts as C did (random head, same seed) at head-first's
+# rate and epochs: like for like with head-first (layers, rate, epochs,
+# data) except the head's start and B's head epochs before it.
 
 # %%
+tf.keras.utils.set_random_seed(cfg.seed)  # the control: C's start, at head-first's learning rate and epochs
+control_base = VGG19(weights=BASE_WEIGHTS, include_top=False, input_shape=(32, 32, 3))
+for layer in control_base.layers[:8]:
+    layer.trainable = False
+control = Model(control_base.input, Dense(2, activation="softmax")(Flatten()(control_base.output)))
+pretrained = [w.numpy() for w in control_base.trainable_weights]
+history_control, timer_control = fit_timed(control, cfg.fine_tune_epochs, learning_rate=cfg.fine_tune_learning_rate)
+control_drift = drift(control_base.trainable_weights, pretrained)
+evaluate(control, "C's start at the low rate")
+
 for layer in base_b.layers[8:]:  # phase 2: B's head is trained; unfreeze what C trains
     layer.trainable = True
 print(models.summarize_trainable(model_b))
@@ -499,10 +537,16 @@ evaluate(model_b, "C head-first")
 
 print(f"\nvalidation accuracy ({cfg.profile} profile): C {results['C']['accuracy']:.3f}; head-first "
       f"{results['B']['accuracy']:.3f} after the head, {results['C head-first']['accuracy']:.3f} after fine-tuning")
-print(f"pretrained weights moved by: C {c_drift:.2%}, head-first {head_first_drift:.2%}")
+rate = f"Adam {cfg.fine_tune_learning_rate:g}, {cfg.fine_tune_epochs} epoch(s)"
+print(f"pretrained weights moved by ({cfg.profile} profile): C {c_drift:.2%} (Adam 1e-3, {cfg.epochs} epochs, random "
+      f"head); at {rate}: random head {control_drift:.2%}, trained head (head-first) {head_first_drift:.2%}")
+print(f"at equal learning rates the random head moved them {control_drift / head_first_drift:.1f}x as far as the "
+      f"trained head; C moved them {c_drift / control_drift:.0f}x as far as the control (learning rate and epochs)")
 course_utils.record("c_weight_drift", c_drift, note="|change| / |before| of layers 8+, Adam 1e-3 under a random head")
+course_utils.record("c_control_weight_drift", control_drift,
+                    note=f"|change| / |before| of layers 8+, {rate} under a random head (C's start)")
 course_utils.record("c_head_first_weight_drift", head_first_drift,
-                    note=f"|change| / |before| of layers 8+, Adam {cfg.fine_tune_learning_rate:g} after B's head")
+                    note=f"|change| / |before| of layers 8+, {rate} after B's head")
 both = {key: history_b.history[key] + history_ft.history[key] for key in history_ft.history}
 fig = plot_with_baseline(both, f"C head-first: B's {cfg.epochs} epochs, then {cfg.fine_tune_epochs} with layers 8+ "
                          f"at {cfg.fine_tune_learning_rate:g} ({cfg.profile} profile)", phase_boundary=cfg.epochs)
@@ -550,6 +594,8 @@ course_utils.record_figure(fig)
 
 runs = {"B": ("b", b_counts["trainable"], timer_b, "on features"),
         "C": ("c", c_counts["trainable"], timer_c, "on images"),
+        "C's start at the low rate": ("c_control", models.parameter_counts(control)["trainable"], timer_control,
+                                      "on images"),
         "C head-first": ("c_head_first", models.parameter_counts(model_b)["trainable"], timer_ft, "on images"),
         "D": ("d", d_counts["trainable"], timer_d, "on images")}
 record_names = {"accuracy": "val_accuracy", "precision": "precision", "recall": "recall", "ROC AUC": "roc_auc"}
@@ -562,7 +608,7 @@ for name, (key, params, timer, on) in runs.items():
 table = pd.DataFrame(results).T.round(3)
 table["trainable params"] = pd.Series({name: f"{params:,}" for name, (_, params, _, _) in runs.items()})
 table["s per epoch"] = pd.Series({name: f"{timer.steady:.2f}" for name, (_, _, timer, _) in runs.items()})
-print(f"{cfg.profile} profile, {cfg.epochs} epochs (head-first: + {cfg.fine_tune_epochs}), batch {bs}, "
+print(f"{cfg.profile} profile, {cfg.epochs} epochs (head-first and its control: {cfg.fine_tune_epochs}), batch {bs}, "
       f"{train_generator.n:,} training / {valid_generator.n:,} validation images")
 display(table.fillna("-"))
 
@@ -615,7 +661,7 @@ ex1.check(batch)
 head_params = None
 ### BEGIN SOLUTION
 vgg19_32 = tf.keras.applications.VGG19(weights=None, include_top=False, input_shape=(32, 32, 3))
-print(vgg19_32.output_shape)  # (None, 1, 1, 512)
+print(vgg19_32.output.shape)  # (None, 1, 1, 512)
 head_params = 1 * 1 * 512 * 2 + 2
 ### END SOLUTION
 
@@ -657,9 +703,11 @@ course_utils.comparison_table()
 #   the model's own `preprocess_input`: a mismatch raises no error.
 # - **Last layer** (B): a frozen base gives the same features every epoch:
 #   `predict` them once, `fit` the head on them; the same model, far cheaper.
-# - **First 8 frozen** (C): a random head at a high learning rate pushes
-#   large updates into pretrained weights. Train the head first, then
-#   unfreeze and fine-tune at a 10-100x lower rate.
+# - **First 8 frozen** (C): with Adam the learning rate sets how far
+#   pretrained weights move (C vs its control); control vs head-first
+#   isolates the head's start. Train the head first, then fine-tune at a
+#   10-100x lower rate.
+# - **Preprocessing**: compare B's two lines before keeping a mismatch.
 # - **From scratch** (D): nothing transferred; without normalisation the
 #   deep network starts with vanishing signals.
 # - **Imbalance**: read accuracy beside the majority baseline, precision,

@@ -320,6 +320,10 @@ def test_lesson04_wrong_answers():
         fresh = frozen_model()
         for layer in fresh.layers:
             layer.trainable = layer.name.startswith("block5") or not layer.name.startswith("block")
+        assert message(ex3, 1e-5, fresh).endswith(  # not recompiled: a training step leaves block5 as it was
+            "are marked trainable but did not change in a training step: compile again after changing trainable "
+            "(the change takes effect only then).")
+        fresh.compile(optimizer=tf.keras.optimizers.Adam(learning_rate=1e-3), loss="categorical_crossentropy")
         assert message(ex3, 1e-5, fresh) == (
             "the model is compiled with a learning rate of 0.001, not your fine_tune_rate 1e-05: compile again "
             "after changing trainable, with learning_rate=fine_tune_rate.")

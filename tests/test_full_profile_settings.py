@@ -94,14 +94,30 @@ class Doc:
         return set(re.findall(r"[a-z_]+", self.setting)) & set(full(self.lesson))
 
 
-def _splits_in_percent(settings) -> list[int]:
+def lesson_03_literals() -> dict[str, Any]:
+    """Lesson 03's split strings (the ``split=`` of its ``tfds.load``) and TF Hub handles, read from the notebook's
+    code: they are literals there, not profile settings (issue 23)."""
+    import ast
+
+    tree = ast.parse((ROOT / NB["03"]).read_text(encoding="utf-8"))
+    found: dict[str, Any] = {}
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Call) and getattr(node.func, "attr", "") == "load":
+            found.update({k.arg: ast.literal_eval(k.value) for k in node.keywords if k.arg == "split"})
+        if isinstance(node, ast.Assign) and isinstance(node.value, ast.Constant):
+            found.update({t.id: node.value.value for t in node.targets
+                          if isinstance(t, ast.Name) and t.id.endswith("_url")})
+    return found
+
+
+def _splits_in_percent(split: list[str]) -> list[int]:
     """``["train[:10%]", "train[10%:25%]", "train[25%:]"]`` -> ``[10, 15, 75]`` (test, validation, train)."""
-    bounds = [re.fullmatch(r"train\[(\d*)%?:(\d*)%?\]", s).groups() for s in settings.split]
+    bounds = [re.fullmatch(r"train\[(\d*)%?:(\d*)%?\]", s).groups() for s in split]
     return [int(end or 100) - int(start or 0) for start, end in bounds]
 
 
-def _tfds_split_sizes(settings, total: int = 3670) -> list[int]:
-    """The sizes TFDS gives the lesson's split strings on tf_flowers' 3,670 examples."""
+def _tfds_split_sizes(settings=None, total: int = 3670) -> list[int]:
+    """The sizes TFDS gives the lesson's split strings (the notebook's) on tf_flowers' 3,670 examples."""
     import tensorflow_datasets as tfds
     from tensorflow_datasets.core import naming
 
@@ -109,7 +125,7 @@ def _tfds_split_sizes(settings, total: int = 3670) -> list[int]:
                                           filetype_suffix="tfrecord")
     splits = tfds.core.SplitDict([tfds.core.SplitInfo(name="train", shard_lengths=[total], num_bytes=0,
                                                       filename_template=template)])
-    return [splits[s].num_examples for s in settings.split]
+    return [splits[s].num_examples for s in lesson_03_literals()["split"]]
 
 
 def _ints(text: str) -> list[int]:
@@ -139,12 +155,7 @@ DOCS: tuple[Doc, ...] = (
     Doc("03", "batch_size", NB["03"], r"^BATCH_SIZE = None +# full: (\d+), the lesson's"),
     Doc("03", "fine_tune_epochs", NB["03"], r"^FINE_TUNE_EPOCHS = None +# full: (\d+) epochs of fine-tuning"),
     Doc("03", "batch_size", NB["03"], r"The lesson's batch of (\d+) is exactly the test split"),
-    Doc("03", "split (test, validation, train) in %", NB["03"],
-        r"TFDS \*split strings\* cut it: (\d+% test, \d+% validation, \d+% train)",
-        parse=lambda text: [int(v) for v in re.findall(r"(\d+)%", text)], derive=_splits_in_percent),
     Doc("03", "batch_size", INSTRUCTORS, r"\*\*Why batch (\d+)\.\*\*"),
-    Doc("03", "split sizes (test / validation / train)", INSTRUCTORS, r"The splits are ([\d,]+ / [\d,]+ / [\d,]+) images",
-        parse=_ints, derive=_tfds_split_sizes),
     Doc("03", "batch_size", INSTRUCTORS, r"steps per\s+epoch at batch 1024 and \d+ at batch (\d+)"),
     Doc("03", "epochs", INSTRUCTORS, r"18 against 48 steps in (\d+) epochs"),
     Doc("03", "train split / batch_size, rounded up", INSTRUCTORS, r"at batch 1024 and (\d+) at batch \d+",
@@ -248,11 +259,7 @@ BRIEF_DOCS: tuple[Doc, ...] = (
     Doc("02", "epochs", "LESSONS.md", r"fit (\d+)\s+epochs, `verbose=2`"),
     Doc("02", "image_size", "LESSONS.md", r"tf\.random\.normal\(\(5, (\d+), \d+, 3\)\)"),
     Doc("02", "num_examples", "LESSONS.md", r"tf\.random\.normal\(\((\d+), \d+, \d+, 3\)\)"),
-    Doc("03", "split", "LESSONS.md", r"`\[('train\[:10%\]', 'train\[10%:25%\]', 'train\[25%:\]')\]`",
-        parse=lambda text: [part.strip("' ") for part in text.split(",")]),
     Doc("03", "batch_size", "LESSONS.md", r"The lesson used B = (\d+)"),
-    Doc("03", "mobilenet_handle", "LESSONS.md", r"Experiment 1: `(https://tfhub\.dev/[^`]+)`", parse=str),
-    Doc("03", "inception_handle", "LESSONS.md", r"Experiment 2: `(https://tfhub\.dev/[^`]+)`", parse=str),
     Doc("03", "epochs", "LESSONS.md", r"accuracy; (\d+) epochs\.\n- Experiment 2"),
     Doc("04", "validation_split", "LESSONS.md", r"70/(\d+)\s+training/validation split", parse=percent),
     Doc("04", "batch_size", "LESSONS.md", r"split, batch (\d+), target"),
@@ -310,12 +317,7 @@ NOT_PINNED: dict[str, dict[str, str]] = {
 }
 # Full-profile settings that no text in the repository states, only the course brief: pinned
 # against the brief (when it is there), and a gap in the course's own documents to close.
-BRIEF_ONLY: dict[str, dict[str, str]] = {
-    "03": {
-        "mobilenet_handle": "the notebook prints the handle at run time; no in-repo text states it",
-        "inception_handle": "the notebook prints the handle at run time; no in-repo text states it",
-    },
-}
+BRIEF_ONLY: dict[str, dict[str, str]] = {}
 # In every lesson: bookkeeping, not settings a learner reads about.
 NOT_PINNED_ANYWHERE = {
     "title": "the lesson's title (test_profiles checks the banner)",
@@ -461,3 +463,21 @@ def test_lesson_02_hub_handle_in_the_notebook_matches_its_texts_and_the_brief():
     assert stated and handle.endswith("imagenet/" + stated.group(1))
     if BRIEF.is_file():
         assert f"(e.g. `{handle}`" in BRIEF.read_text(encoding="utf-8")
+
+
+def test_lesson_03_split_strings_and_handles_in_the_notebook_match_its_texts_and_the_brief():
+    """Lesson 03's split strings and TF Hub handles are literals in its code (issue 23), the same in both profiles:
+    held against the notebook's prose, docs/INSTRUCTORS.md and, when it is there, the course brief."""
+    literals = lesson_03_literals()
+    split = literals["split"]
+    prose = re.search(r"TFDS \*split strings\* cut it: (\d+)% test, (\d+)% validation, (\d+)% train",
+                      (ROOT / NB["03"]).read_text(encoding="utf-8"))
+    assert prose and _splits_in_percent(split) == [int(v) for v in prose.groups()]
+    sizes = re.search(r"The splits are ([\d,]+ / [\d,]+ / [\d,]+) images", (ROOT / INSTRUCTORS).read_text())
+    assert sizes and _ints(sizes.group(1)) == _tfds_split_sizes()
+    assert set(literals) >= {"mobilenet_url", "inception_url"}
+    if BRIEF.is_file():
+        brief = BRIEF.read_text(encoding="utf-8")
+        assert f"`{[str(s) for s in split]}`" in brief.replace('"', "'")
+        assert f"Experiment 1: `{literals['mobilenet_url']}`" in brief
+        assert f"Experiment 2: `{literals['inception_url']}`" in brief

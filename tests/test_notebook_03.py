@@ -78,7 +78,11 @@ def test_lesson_03_head_trained_on_features_is_the_models_head(course_run):
 
 def test_lesson_03_the_steps_are_code_in_the_notebook():
     code = _code()
-    assert "tfds.load(\n    \"tf_flowers\", split=cfg.split, as_supervised=True, with_info=True," in code
+    # the lesson's split strings and TF Hub handles are literals in the code, the same in both profiles
+    assert 'split=["train[:10%]", "train[10%:25%]", "train[25%:]"]' in code
+    assert 'mobilenet_url = "https://tfhub.dev/google/tf2-preview/mobilenet_v2/feature_vector/4"' in code
+    assert 'inception_url = "https://tfhub.dev/google/tf2-preview/inception_v3/feature_vector/4"' in code
+    assert "cfg.split" not in code and "cfg.mobilenet_handle" not in code
     assert "def format_image(image, label, size=224):" in code
     assert "features = extractor.predict(batches" in code
     assert "head_mn.fit(train_features, train_labels" in code
@@ -101,6 +105,18 @@ def test_lesson_03_predictions_cover_the_test_split_over_several_batches(course_
     # the gallery's mistakes and the accuracy come from the same paired predictions and labels
     wrong = round((1 - figs["mobilenet_test_accuracy"]) * figs["num_test"])
     assert figs["mobilenet_misclassified"] == wrong
+
+
+def test_lesson_03_the_lessons_pairing_holds_on_ordered_batches_and_breaks_on_reshuffled_ones(course_run):
+    """Issue 23: the lesson's predict-then-first-batch pairing is right on the unshuffled test batches for a batch
+    below the split's size; a dataset that reshuffles on every pass pairs rows with other images' labels; a batch
+    larger than the split raises the lesson's IndexError."""
+    figs = course_run.figures("03")
+    assert QUICK_BATCH < figs["num_test"]
+    assert figs["lesson_pairing_wrong_unshuffled"] == 0
+    assert figs["lesson_pairing_wrong_reshuffled"] >= QUICK_BATCH // 2
+    texts = "\n".join(out.get("text", "") for _, out in _outputs(course_run.executed("03")))
+    assert f"batch {figs['num_test'] + 1} > {figs['num_test']} test images: IndexError: index {figs['num_test']} is out" in texts
 
 
 def test_lesson_03_fine_tuning_unfreezes_the_extractor_at_a_lower_learning_rate(course_run):
@@ -162,7 +178,7 @@ def test_lesson_03_has_no_profile_branches():
     branches = [line for line in code.splitlines()
                 if re.search(r"\b(if|elif)\b", line) and re.search(r"profile|quick|full", line, re.I)]
     assert not branches, branches
-    assert "hub.KerasLayer(mobilenet_handle, input_shape=(224, 224, 3))" in code
+    assert "hub.KerasLayer(mobilenet_url, input_shape=(224, 224, 3))" in code
     assert "feature_extractor_mn.trainable = False" in code
-    assert "hub.KerasLayer(mobilenet_handle, trainable=True)" in code
+    assert "hub.KerasLayer(mobilenet_url, trainable=True)" in code
     assert "tunable_mn(inputs, training=False)" in code  # BatchNorm kept in inference mode

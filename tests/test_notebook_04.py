@@ -128,6 +128,30 @@ def test_lesson_04_head_first_fine_tuning_moves_pretrained_weights_less_than_c(c
 
 
 @pytest.mark.notebooks
+def test_lesson_04_drift_has_a_control_at_the_head_first_learning_rate(course_run):
+    """Issue 23: C (1e-3) against head-first (1e-5) mixes the learning rate with the head's start; the control
+    starts as C does (random head, layers 8+ unfrozen) at head-first's rate and epochs."""
+    figs = course_run.figures("04")
+    assert figs["c_control_trainable_params"] == figs["c_trainable_params"] == VGG19_NOTOP - FIRST_8 + HEAD
+    assert 0 < figs["c_control_weight_drift"] < figs["c_weight_drift"] / 10  # the learning rate's share
+    notes = {f["name"]: f["note"] for f in course_run.lesson("04").records["figures"]}
+    assert "under a random head (C's start)" in notes["c_control_weight_drift"]
+    quick = "Adam 1e-05, 1 epoch(s)"  # the quick profile's fine_tune_learning_rate and fine_tune_epochs
+    assert quick in notes["c_control_weight_drift"] and quick in notes["c_head_first_weight_drift"]
+    outputs = _outputs(course_run.executed("04"))
+    assert "at equal learning rates the random head moved them" in outputs
+
+
+@pytest.mark.notebooks
+def test_lesson_04_runs_b_with_vgg19s_own_preprocessing_beside_the_lessons_rescale(course_run):
+    figs = course_run.figures("04")
+    assert 0 <= figs["b_preprocess_input_val_accuracy"] <= 1 and 0 <= figs["b_preprocess_input_roc_auc"] <= 1
+    code = _code(course_run.executed("04"))
+    assert "ImageDataGenerator(preprocessing_function=vgg19.preprocess_input" in code
+    assert "# The lesson's 0..1 rescale, kept to reproduce it" in code
+
+
+@pytest.mark.notebooks
 def test_lesson_04_scores_every_model_with_scikit_learn(course_run):
     figs = course_run.figures("04")
     for part in ("b", "c", "c_head_first", "d"):

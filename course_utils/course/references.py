@@ -73,8 +73,8 @@ REFERENCES: dict[str, dict[str, Reference]] = {
         "num_test": Reference("367 test images (10% of 3,670; also the lesson's batch size)",
                               "yes: the same data and split strings"),
         "test_batches": Reference(
-            "1 (batch 367 = the whole test split, which is why pairing predictions with the first "
-            "batch's labels worked; batch 1024 failed)",
+            "1 (batch 367 = the whole test split; pairing predict's rows with the first batch's labels holds for "
+            "any batch up to 367 on the unshuffled test batches; batch 1024 failed with an IndexError)",
             "yes: the same batch size on the same test split"),
         "mobilenet_val_accuracy": Reference(
             "above 80% after 6 epochs for both models, no overfitting (the summary names no split; "

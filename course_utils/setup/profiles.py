@@ -106,9 +106,7 @@ LESSONS: dict[str, dict[str, Any]] = {
         "common": {
             "epochs": 6,
             "seed": 0,
-            "split": ["train[:10%]", "train[10%:25%]", "train[25%:]"],
-            "mobilenet_handle": "https://tfhub.dev/google/tf2-preview/mobilenet_v2/feature_vector/4",
-            "inception_handle": "https://tfhub.dev/google/tf2-preview/inception_v3/feature_vector/4",
+            # The split strings and the TF Hub handles are literals in the notebook's code.
             # A local flower_photos copy used instead of the download (full profile only).
             "flowers_dir": None,
         },

@@ -1,0 +1,214 @@
+"""Lesson 04's exercise checks, called directly on a catalogue of answers (issue 23).
+
+Each exercise gets wrong answers a learner is likely to write, each rejected with its own message, and right
+answers written in unusual but valid ways, each accepted. Exercise 04.3 is judged by what a training step changes:
+an unfreeze without a recompile leaves block5 as it was, whatever the layers' flags say.
+"""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+
+def wrong(exercise, *answers) -> str:
+    verdict = exercise.verdict(*answers)
+    assert verdict.status == "wrong", verdict
+    return verdict.message
+
+
+def right(exercise, *answers) -> str:
+    verdict = exercise.verdict(*answers)
+    assert verdict.status == "correct", verdict
+    return verdict.message
+
+
+# ------------------------------------------------------------------------------------------ 04.1 preprocessing
+def test_04_1_wrong_preprocessing_each_gets_its_own_message():
+    import tensorflow as tf
+
+    from course_exercises.lesson04 import CAFFE_MEAN_BGR, ex1, photo
+
+    x = photo().astype("float32")[None]
+    caffe = tf.keras.applications.vgg19.preprocess_input(x.copy())
+    messages = {
+        "no batch axis": wrong(ex1, caffe[0]),
+        "divided by 255": wrong(ex1, x / 255),
+        "raw pixels": wrong(ex1, x),
+        "mobilenet's": wrong(ex1, tf.keras.applications.mobilenet.preprocess_input(x.copy())),
+        "torch mode": wrong(ex1, tf.keras.applications.imagenet_utils.preprocess_input(x.copy(), mode="torch")),
+        "still RGB": wrong(ex1, caffe[..., ::-1]),
+        "twice": wrong(ex1, tf.keras.applications.vgg19.preprocess_input(caffe.copy())),
+        "wrong shape": wrong(ex1, np.zeros((1, 32, 32, 3))),
+        "something else": wrong(ex1, x - np.array(CAFFE_MEAN_BGR).mean()),
+    }
+    assert messages["no batch axis"] == ("batch has no batch axis (224, 224, 3): predict() wants (1, 224, 224, 3); "
+                                         "np.expand_dims(coffee, 0) adds it.")
+    assert messages["divided by 255"] == (
+        "values in [0, 1] (divided by 255): that is the TF Hub models' convention. VGG19's weights expect "
+        "caffe-style input: BGR, 0-255 minus the ImageNet mean pixel, no scaling (vgg19.preprocess_input).")
+    assert messages["raw pixels"].startswith("these are the raw pixels (0 to 255, RGB)")
+    assert messages["mobilenet's"].startswith("values in [-1, 1]: that is the 'tf' preprocessing")
+    assert messages["torch mode"].startswith("ImageNet mean/std normalisation in RGB (the 'torch' mode, PyTorch's)")
+    assert messages["still RGB"].startswith("the mean pixel is subtracted but the channels are still in RGB order")
+    assert messages["twice"].startswith("preprocessed twice")
+    assert messages["wrong shape"] == ("batch has shape (1, 32, 32, 3); expected (1, 224, 224, 3): the photo with a "
+                                       "batch axis.")
+    assert messages["something else"].endswith(
+        "are not what VGG19 expects: use tf.keras.applications.vgg19.preprocess_input on the 0-255 photo.")
+    assert len(set(messages.values())) == len(messages)
+
+
+def test_04_1_valid_but_unusual_preprocessing_is_accepted():
+    import tensorflow as tf
+
+    from course_exercises.lesson04 import CAFFE_MEAN_BGR, ex1, photo
+
+    coffee = photo()
+    # a tf.Tensor in, a tf.Tensor out
+    assert right(ex1, tf.keras.applications.vgg19.preprocess_input(tf.constant(coffee[None], tf.float32)))
+    # VGG16's function: the same caffe preprocessing
+    assert right(ex1, tf.keras.applications.vgg16.preprocess_input(np.expand_dims(coffee, 0)))
+    # by hand, in float64: flip to BGR, subtract the mean pixel
+    assert right(ex1, coffee[None, ..., ::-1].astype("float64") - np.array(CAFFE_MEAN_BGR)).startswith(
+        "caffe-style input: channels flipped to BGR, the ImageNet mean pixel subtracted, no scaling")
+
+
+# ------------------------------------------------------------------------------------------ 04.2 size of the head
+HEAD_MISTAKES = {
+    50_178: "50,178 is the head for 224x224 inputs (a 7x7x512 map, 25,088 values after Flatten); at 32x32 the map is "
+            "1x1x512.",
+    1_024: "1,024 counts the weights but not the 2 biases of Dense(2).",
+    4_098: "4,098 assumes a 2x2 map, after four poolings; VGG19 has five (block1_pool to block5_pool): 32 / 2**5 = 1.",
+    512: "512 is the number of values after Flatten; Dense(2) has two weights per value, plus biases.",
+    20_024_384: "20,024,384 includes the frozen VGG19 base; the head is only Flatten + Dense(2).",
+    1_000: "1,000 is not the head's size: work out VGG19's output shape at 32x32 (base.output.shape), then Flatten, "
+           "then Dense(2).",
+}
+
+
+@pytest.mark.parametrize("answer", list(HEAD_MISTAKES))
+def test_04_2_each_wrong_count_gets_its_own_message(answer):
+    from course_exercises.lesson04 import ex2
+
+    assert wrong(ex2, answer) == HEAD_MISTAKES[answer]
+
+
+def test_04_2_wrong_count_messages_are_distinct_and_non_numbers_are_named():
+    from course_exercises.lesson04 import ex2
+
+    assert len(set(HEAD_MISTAKES.values())) == len(HEAD_MISTAKES)
+    assert wrong(ex2, 1026.5) == "head_params should be a whole number, not 1026.5"
+    assert wrong(ex2, "1026") == "head_params should be a number, not str"
+
+
+@pytest.mark.parametrize("written", ["np.int64(1026)", "tf.constant(1026)", "1026.0", "np.array([1026])",
+                                     "tf.reduce_sum([1024, 2])"])
+def test_04_2_the_right_count_is_accepted_however_it_is_written(written):
+    import tensorflow as tf
+
+    from course_exercises.lesson04 import ex2
+
+    answer = eval(written, {"np": np, "tf": tf})
+    assert right(ex2, answer).startswith("at 32x32 five poolings leave a 1x1x512 feature map")
+
+
+# ------------------------------------------------------------------------------------------ 04.3 fine-tuning phase
+def _unfreeze_block5(model):
+    for layer in model.layers:
+        if layer.name.startswith("block5"):
+            layer.trainable = True
+
+
+def _compile(model, rate, loss="categorical_crossentropy", optimizer=None):
+    import tensorflow as tf
+
+    model.compile(optimizer=optimizer or tf.keras.optimizers.Adam(learning_rate=rate), loss=loss)
+
+
+def test_04_3_wrong_fine_tuning_each_gets_its_own_message():
+    from course_exercises.lesson04 import ex3, frozen_model
+
+    messages = {}
+    model = frozen_model()
+    _unfreeze_block5(model)  # ... and no compile: the flags say trainable, a training step leaves block5 as it was
+    messages["no recompile"] = wrong(ex3, 1e-5, model)
+    model = frozen_model()
+    _compile(model, 1e-5)
+    _unfreeze_block5(model)  # compiled first, unfrozen after: the same effect
+    messages["compiled before unfreezing"] = wrong(ex3, 1e-5, model)
+    assert messages["compiled before unfreezing"] == messages["no recompile"]
+    del messages["compiled before unfreezing"]
+
+    model.trainable = True  # everything, recompiled
+    _compile(model, 1e-5)
+    messages["everything"] = wrong(ex3, 1e-5, model)
+    for layer in model.layers:
+        layer.trainable = layer.name.startswith("block5") and layer.name.endswith("conv1") or (
+            not layer.name.startswith("block"))
+    _compile(model, 1e-5)
+    messages["one layer of block5"] = wrong(ex3, 1e-5, model)
+    for layer in model.layers:
+        layer.trainable = layer.name.startswith("block5")  # the head frozen too
+    _compile(model, 1e-5)
+    messages["head frozen"] = wrong(ex3, 1e-5, model)
+    _unfreeze_block5(model)
+    model.get_layer("cactus").trainable = True
+    _compile(model, 1e-3)
+    messages["first phase's rate"] = wrong(ex3, 1e-3, model)
+    messages["rate not the one compiled"] = wrong(ex3, 1e-4, model)
+    _compile(model, 1e-7)
+    messages["rate far too low"] = wrong(ex3, 1e-7, model)
+
+    assert messages["no recompile"] == (
+        "block5_conv1, block5_conv2, block5_conv3, block5_conv4 are marked trainable but did not change in a training "
+        "step: compile again after changing trainable (the change takes effect only then).")
+    assert messages["everything"] == ("12 layers before block5 train too (the first: block1_conv1): unfreeze only "
+                                      "block5; the early blocks hold the most general features.")
+    assert messages["one layer of block5"] == (
+        "block5_conv2, block5_conv3, block5_conv4 still frozen: make every layer of block5 trainable.")
+    assert messages["head frozen"] == ("the Dense head did not change in a training step: it keeps training in the "
+                                       "second phase (leave it trainable).")
+    assert messages["first phase's rate"].startswith("the learning rate is 0.001, the first phase's: recompile with")
+    assert messages["rate not the one compiled"] == (
+        "the model is compiled with a learning rate of 0.001, not your fine_tune_rate 0.0001: compile again after "
+        "changing trainable, with learning_rate=fine_tune_rate.")
+    assert messages["rate far too low"] == (
+        "a learning rate of 1e-07 is not 10 to 100 times lower than the first phase's 0.001: try 1e-4 or 1e-5.")
+    assert len(set(messages.values())) == len(messages)
+
+
+def test_04_3_the_check_leaves_the_learners_model_as_it_was():
+    from course_exercises.lesson04 import ex3, frozen_model
+
+    model = frozen_model()
+    _unfreeze_block5(model)
+    _compile(model, 1e-5)
+    weights = model.get_weights()
+    right(ex3, 1e-5, model)
+    assert all(np.array_equal(a, b) for a, b in zip(weights, model.get_weights()))
+    assert int(model.optimizer.iterations.numpy()) == 0
+
+
+def test_04_3_valid_but_unusual_fine_tuning_is_accepted():
+    import tensorflow as tf
+
+    from course_exercises.lesson04 import ex3, frozen_model
+
+    # everything unfrozen, then blocks 1-4 frozen again by name; SGD (legacy) at a numpy rate, a sparse loss,
+    # and the rate handed in as a tf.Tensor
+    model = frozen_model()
+    model.trainable = True
+    for layer in model.layers:
+        if layer.name.startswith(("block1", "block2", "block3", "block4")):
+            layer.trainable = False
+    _compile(model, None, loss="sparse_categorical_crossentropy",
+             optimizer=tf.keras.optimizers.legacy.SGD(learning_rate=np.float32(1e-4)))
+    assert right(ex3, tf.constant(1e-4), model).startswith(
+        "a training step changes block5's 4 convolutions and the head (9,440,258 parameters) at a learning rate 10 "
+        "times lower")
+    # block5's layers one by one with get_layer, RMSprop, the rate as a numpy scalar
+    model = frozen_model()
+    for name in ("block5_conv1", "block5_conv2", "block5_conv3", "block5_conv4"):
+        model.get_layer(name).trainable = True
+    _compile(model, None, optimizer=tf.keras.optimizers.RMSprop(learning_rate=2e-5))
+    assert right(ex3, np.float64(2e-5), model).endswith("blocks 1 to 4 stay as they were.")
