@@ -121,11 +121,13 @@ pd.set_option("display.width", 140)
 # Why 224: `fc1` takes exactly 7x7x512 inputs, what five poolings leave of
 # 224x224, and Keras checks the size first. Without the top (B, C) or the
 # ImageNet weights (D) you choose it. The quick profile's weights are random:
-# its predictions mean nothing.
+# its predictions mean nothing. `applications` is `tf.keras.applications`
+# with one change made for the course: `"imagenet"` loads the profile's
+# weights (the file Keras would download, checked, or the offline stand-in).
 
 # %%
-model = VGG19(weights=weights.pretrained("vgg19", cfg.source), include_top=True,
-              input_shape=(224, 224, 3))
+applications = weights.applications(cfg.source)  # tf.keras.applications; "imagenet" per profile
+model = applications.VGG19(weights="imagenet", include_top=True, input_shape=(224, 224, 3))
 course_utils.record("a_total_params", model.count_params(), note="VGG19 with its top, 224x224")
 model.summary()
 
@@ -354,10 +356,8 @@ def add_baseline(ax):
 # weights are random filters built offline, scaled to keep the signal.
 
 # %%
-BASE_WEIGHTS = weights.pretrained("vgg19_notop", cfg.source)
-
 tf.keras.utils.set_random_seed(cfg.seed)
-model = VGG19(weights=BASE_WEIGHTS, include_top=False, input_shape=(32, 32, 3))
+model = applications.VGG19(weights="imagenet", include_top=False, input_shape=(32, 32, 3))
 
 # to freeze some layers (here: all of them)
 for layer in model.layers[:]:
@@ -467,7 +467,7 @@ display(pd.DataFrame({"lesson's rescale=1/255": results["B"],
 
 # %%
 tf.keras.utils.set_random_seed(cfg.seed)
-model = VGG19(weights=BASE_WEIGHTS, include_top=False, input_shape=(32, 32, 3))
+model = applications.VGG19(weights="imagenet", include_top=False, input_shape=(32, 32, 3))
 
 # to freeze some layers (here: the first 8)
 for layer in model.layers[:8]:
@@ -517,7 +517,7 @@ fig = plot_with_baseline(history_c, f"C: first 8 layers frozen ({cfg.profile} pr
 
 # %%
 tf.keras.utils.set_random_seed(cfg.seed)  # the control: C's start, at head-first's learning rate and epochs
-control_base = VGG19(weights=BASE_WEIGHTS, include_top=False, input_shape=(32, 32, 3))
+control_base = applications.VGG19(weights="imagenet", include_top=False, input_shape=(32, 32, 3))
 for layer in control_base.layers[:8]:
     layer.trainable = False
 control = Model(control_base.input, Dense(2, activation="softmax")(Flatten()(control_base.output)))
