@@ -378,9 +378,10 @@ def test_a_full_disk_during_the_unpack_is_a_course_error_naming_the_folder(keras
     monkeypatch.setattr(tarfile.TarFile, "extractall", full)
     with pytest.raises(cifar.CifarDataError) as err:
         cifar.load("real", local_copy=fake_archive)
-    assert str(err.value) == (f"could not unpack CIFAR-10 into {keras_home / 'datasets'} (OSError: [Errno 28] No space "
-                              "left on device): free space there or make it writable, or set COURSE_DATA_DIR to a "
-                              "folder you can write")
+    folder = keras_home / "datasets"
+    assert str(err.value) == (f"could not unpack CIFAR-10: the disk holding {folder} is full (No space left on device): "
+                              f"free some space (`df -h {folder}` shows it; `make clean` removes build/), or set "
+                              "COURSE_DATA_DIR to a folder you can write in, on a disk with room, and run again")
     assert hidden(keras_home / "datasets") == []
 
 
@@ -389,6 +390,7 @@ def test_a_classroom_run_unpacks_the_shared_archive_offline(tmp_path, fake_archi
     shared_archive = shared / "keras" / "datasets" / cifar.KERAS_ARCHIVE_NAME
     shared_archive.parent.mkdir(parents=True)
     shared_archive.write_bytes(fake_archive.read_bytes())
+    env.write_manifest(shared)  # as `make classroom-data` does
     before = sorted(str(p.relative_to(shared)) for p in shared.rglob("*"))
     monkeypatch.setenv("COURSE_DATA_DIR", str(mine))
     monkeypatch.setenv("KERAS_HOME", str(mine / "keras"))  # as start_lesson sets it

@@ -162,6 +162,7 @@ LEFT_OUT = {
                                            "mutate) against documents outside the package",
     "tests/test_concurrency.py": "spawns three processes that each import TensorFlow: tens of seconds a run",
     "tests/test_killed_runs.py": "its work happens in subprocesses, where mutmut cannot see which functions run",
+    "tests/test_shared_manifest.py": "each case runs as an unprivileged user in a subprocess, out of mutmut's sight",
     "tests/test_mutation_tool.py": "this file: it names the modules, it does not call them",
 }
 

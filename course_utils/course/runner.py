@@ -111,20 +111,22 @@ def peak_memory_mb(pid: int) -> float | None:
 
 
 class MemoryWatch:
-    """Reads a process's peak memory every ``every`` seconds until it ends; ``peak`` is the last reading
-    (the peak only grows, so the last reading before the kernel shuts down is the notebook's peak)."""
+    """Reads a process's peak memory every ``every`` seconds until it ends, and once more on :meth:`sample`
+    (the kernel manager calls it just before shutting the kernel down); the peak only grows."""
 
     def __init__(self, pid: int, every: float = 0.5):
         self.pid, self.peak, self._stop = pid, None, threading.Event()
         self._thread = threading.Thread(target=self._watch, args=(every,), daemon=True)
         self._thread.start()
 
+    def sample(self) -> None:
+        reading = peak_memory_mb(self.pid)
+        if reading is not None:
+            self.peak = max(reading, self.peak or 0.0)
+
     def _watch(self, every: float) -> None:
-        while not self._stop.is_set():
-            reading = peak_memory_mb(self.pid)
-            if reading is None:
-                return
-            self.peak = reading
+        while not self._stop.is_set() and peak_memory_mb(self.pid) is not None:
+            self.sample()
             self._stop.wait(every)
 
     def stop(self) -> float | None:
@@ -147,7 +149,14 @@ def kernel_manager_logging_to(log: Path, watches: list[MemoryWatch] | None = Non
                 await super()._async_launch_kernel([*kernel_cmd, "--IPKernelApp.capture_fd_output=False"], **kw)
             process = getattr(self.provisioner, "process", None)  # the local provisioner's Popen
             if watches is not None and process is not None:
-                watches.append(MemoryWatch(process.pid))
+                self.memory_watch = MemoryWatch(process.pid)
+                watches.append(self.memory_watch)
+
+        async def shutdown_kernel(self, *args, **kwargs):
+            watch = getattr(self, "memory_watch", None)
+            if watch is not None:
+                watch.sample()  # the last reading, while the kernel still runs: its peak
+            return await super().shutdown_kernel(*args, **kwargs)
 
     return LoggedKernelManager
 

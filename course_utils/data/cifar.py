@@ -158,9 +158,8 @@ def unpack(archive: Path, target: Path) -> Path:
                                  ready=lambda path: _checked(path) is not None)
     except files.TarError as err:
         raise CifarDataError(f"{err}: {fix}") from err
-    except OSError as err:  # a read-only or full data folder
-        raise CifarDataError(f"could not unpack CIFAR-10 into {target.parent} ({type(err).__name__}: {err}): free "
-                             "space there or make it writable, or set COURSE_DATA_DIR to a folder you can write") from err
+    except OSError as err:  # a read-only or full data folder: files.writing_error's words, as every loader's
+        raise CifarDataError(f"could not unpack CIFAR-10: {files.writing_error(err, target.parent)}") from err
 
 
 def read_folder(folder: Path) -> tuple[tuple[np.ndarray, np.ndarray], tuple[np.ndarray, np.ndarray]]:
