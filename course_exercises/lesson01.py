@@ -190,9 +190,17 @@ def ex2(three_way, cnn) -> str:
            "your outputs are probabilities, but not the softmax of your Dense(3) applied to cnn's flatten features: "
            "something between the features and the softmax changes them; use Dense(3, activation='softmax') right "
            "on cnn.layers[-2].output.")
+    updated = {id(w) for w in model.trainable_weights}
+    if not all(id(w) in updated for w in dense.weights):
+        keep = "fit would never change its random weights. Freeze cnn's layers if you like, never the new head."
+        expect(model.trainable, f"three_way is frozen (trainable = False), so your new Dense(3) is frozen with it: "
+                                f"{keep}")
+        expect(dense.trainable, f"your new Dense(3) ({dense.name}) has trainable=False: {keep}")
+        raise Wrong(f"your new Dense(3) sits in a frozen part of three_way: {keep}")
     params = count_params(dense.weights)
+    biases = " + 3 biases" if getattr(dense, "bias", None) is not None else ", no biases"
     return (f"3 probabilities per image, summing to 1: the softmax of your Dense(3) on cnn's {width:,} flatten "
-            f"features; {params:,} new parameters ({width:,} x 3 weights + 3 biases).")
+            f"features; {params:,} new parameters ({width:,} x 3 weights{biases}).")
 
 
 @exercise("01", 3, "a feature extractor cut at conv2, by name", hints="""

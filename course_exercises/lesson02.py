@@ -156,22 +156,30 @@ def ex2(trainable_params, hub_model) -> str:
     units = [int(layer.kernel.shape[1]) for layer in head]
     expect(units == [128, 64, 5], f"hub_model's head has Dense layers of {', '.join(map(str, units))} units; Part B's "
                                   "is Dense(128, relu), Dense(64, relu), Dense(5).")
-    activations = [_activation(layer) for layer in head]
-    expect(activations[:2] == ["relu", "relu"], f"the hidden Dense layers have activations {activations[:2]}; Part "
-                                                "B's use relu (without one, two Dense layers in a row are one "
-                                                "linear map).")
-    expect(activations[2] == "linear", f"the last Dense(5) has activation {activations[2]!r}: Part B's gives logits "
-                                       "(no activation), as its loss (from_logits=True) expects.")
     frozen_head = [layer.name for layer in head if not all(id(w) in updated for w in layer.trainable_weights)
                    or not layer.trainable_weights]
     expect(not frozen_head, f"{_and(frozen_head)} {'is' if len(frozen_head) == 1 else 'are'} frozen: the new "
                             "Dense layers must train (they start from random weights).")
-    computed = hub_layer(images)
-    for layer in head:
-        computed = layer(computed)
-    expect(np.allclose(model(images, training=False), computed, atol=1e-4),
-           "hub_model's output is not its Dense layers applied to the hub layer's features: build it as "
-           "Sequential([hub_layer, Dense(128, relu), Dense(64, relu), Dense(5)]).")
+    # Part B's head computed from its Dense layers' own weights: relu after the two hidden ones, logits at the end.
+    # The learner's model must give the same output, however it spells relu (an activation argument, a ReLU or an
+    # Activation layer of its own).
+    part_b = hub_layer(images)
+    for i, layer in enumerate(head):
+        part_b = tf.matmul(part_b, layer.kernel) + (layer.bias if getattr(layer, "bias", None) is not None else 0)
+        part_b = tf.nn.relu(part_b) if i < 2 else part_b
+    out = np.asarray(model(images, training=False))
+    if not np.allclose(out, part_b, atol=1e-4):
+        last = _activation(head[-1])
+        expect(last == "linear", f"the last Dense(5) has activation {last!r}: Part B's gives logits (no activation), "
+                                 "as its loss (from_logits=True) expects.")
+        expect(not np.allclose(out, tf.nn.softmax(part_b), atol=1e-4),
+               "hub_model's outputs are probabilities (a softmax after the last Dense): Part B's model gives logits, "
+               "as its loss (from_logits=True) expects; drop the softmax.")
+        hidden = [_activation(layer) for layer in head[:2]]
+        expect(hidden == ["relu", "relu"], f"the hidden Dense layers have activations {hidden}; Part B's use relu "
+                                           "(without one, two Dense layers in a row are one linear map).")
+        raise Wrong("hub_model's output is not its Dense layers applied to the hub layer's features: build it as "
+                    "Sequential([hub_layer, Dense(128, relu), Dense(64, relu), Dense(5)]).")
     answer = as_int(trainable_params, "trainable_params")
     expected = count_params(model.trainable_weights)
     in_hub_count = count_params(in_hub)

@@ -33,7 +33,8 @@
 # ## Parameters
 # `PROFILE = None` reads `$COURSE_PROFILE` and falls back to `"full"` (real
 # MNIST). The other values are `None` for "the profile's default": full runs
-# the lesson's 3 epochs with batch 32.
+# the lesson's 3 epochs, with batch 32 (Keras's default; the transcript names
+# no batch size).
 
 # %% tags=["parameters"]
 PROFILE = None          # "full" (real MNIST) or "quick" (offline, seconds)
@@ -196,8 +197,9 @@ except ValueError as err:
 #
 # The original lesson froze the loaded model with the one-liner
 # `model.trainable = False`, then showed a loop for freezing a slice and
-# wrote `layers.trainable = False` in it: `layers` is the Keras *module*,
-# so Python sets an attribute on the module and no layer changes. The
+# wrote `layers.trainable = False` in it: `layers` is the Keras *module*
+# (the lesson's head is `layers.Dense(10)`), so Python sets an attribute on the
+# module and no layer changes. The
 # presenter caught it while editing and said the one-liner had done the
 # work: "that is already done in this one liner so it doesn't really
 # matter" (seed transcript, lesson 01). Run on its own, the loop freezes
@@ -258,11 +260,12 @@ report
 # ## 6. Train with and without the frozen base
 # Two runs from the same saved weights, seed and batches: first everything
 # trainable, then the base frozen. Adam, sparse categorical cross-entropy
-# *from logits* (the head has no softmax), accuracy. As in the lesson, `fit`
-# gets only the training images, so an epoch's time is training alone: the
-# span `EpochTimer` measures is the one whose seconds `fit` prints. The test
-# images are evaluated once afterwards, outside the timer. The mean leaves
-# out the first epoch, which includes graph tracing.
+# *from logits* (the head has no softmax), accuracy. The transcript does not
+# show the lesson's `fit` call ("I'm gonna copy in the compile and the fit").
+# Here `fit` gets only the training images, so an epoch's time is training
+# alone: the span `EpochTimer` measures is the one whose seconds `fit`
+# prints. The test images are evaluated once afterwards, outside the timer.
+# The mean leaves out the first epoch, which includes graph tracing.
 
 # %%
 def head_swapped(trainable_base: bool):

@@ -97,19 +97,21 @@ SIZE = cfg.image_size
 
 # %%
 tf.random.set_seed(cfg.seed)
-x = tf.random.normal((cfg.num_examples, SIZE, SIZE, 3), seed=cfg.seed)  # the lesson's: not pixels, kept as is
-y = tf.range(cfg.num_examples)
+x = tf.random.normal((5, SIZE, SIZE, 3), seed=cfg.seed)  # the lesson's: not pixels, kept as is
+y = tf.constant([0, 1, 2, 3, 4])  # the lesson's labels: every image its own class
 print("x:", x.shape, x.dtype, "| y:", y.numpy())
 
 # %% [markdown]
 # ## Part A — InceptionV3 from Keras Applications
 # `include_top=True` keeps the classifier that was trained on ImageNet. For
 # InceptionV3 the "top" is small: global average pooling, then one
-# `Dense(1000)` with softmax. `include_top=False` would stop before it and
-# give feature maps to build on.
+# `Dense(1000)` with softmax. `include_top=False` stops before both and
+# gives feature maps to build on. (The lesson says it "would just remove this
+# fully connected layer at the end"; Keras drops the pooling too unless you
+# pass `pooling="avg"`, as the cell's last line shows.)
 #
-# The lesson's call is `InceptionV3(include_top=True, weights="imagenet")`,
-# and that is the call below. `applications` is `tf.keras.applications`
+# The lesson's call is `InceptionV3(include_top=True)`; `weights="imagenet"`
+# is Keras's default, written out below. `applications` is `tf.keras.applications`
 # with one change, made for the course: `"imagenet"` loads the file Keras
 # would download, checked against the MD5 Keras publishes, from the
 # course's `data/keras/models` (Keras itself writes to `~/.keras/models`);
@@ -124,9 +126,13 @@ base_model = applications.InceptionV3(
     input_shape=(SIZE, SIZE, 3),
 )
 print(f"{len(base_model.layers)} layers, {base_model.count_params():,} parameters")
-print("last two layers:", [(layer.name, type(layer).__name__, layer.output_shape) for layer in base_model.layers[-2:]])
-print(f"at {SIZE}x{SIZE}: mixed10 {base_model.get_layer('mixed10').output_shape} "
-      f"-> avg_pool {base_model.get_layer('avg_pool').output_shape}")
+print("last two layers:", [(layer.name, type(layer).__name__, tuple(layer.output.shape))
+                           for layer in base_model.layers[-2:]])
+print(f"at {SIZE}x{SIZE}: mixed10 {tuple(base_model.get_layer('mixed10').output.shape)} "
+      f"-> avg_pool {tuple(base_model.get_layer('avg_pool').output.shape)}")
+no_top = tf.keras.applications.InceptionV3(include_top=False, weights=None, input_shape=(SIZE, SIZE, 3))  # shape only
+print("include_top=False ends at", no_top.layers[-1].name, tuple(no_top.output.shape))
+del no_top
 
 # %% [markdown]
 # ### What InceptionV3 expects as input
@@ -171,12 +177,12 @@ base_inputs = base_model.layers[0].input
 base_outputs = base_model.layers[-2].output
 final_outputs = layers.Dense(5, name="five_classes")(base_outputs)
 new_model = tf.keras.Model(inputs=base_inputs, outputs=final_outputs)
-print("features:", base_outputs.shape, "-> outputs:", new_model.output_shape)
+print("features:", base_outputs.shape, "-> outputs:", new_model.output.shape)
 
 loss = tf.keras.losses.SparseCategoricalCrossentropy(from_logits=True)
 new_model.compile(optimizer=tf.keras.optimizers.Adam(), loss=loss, metrics=["accuracy"])
 counts_a = models.parameter_counts(new_model)
-course_utils.record("app_head_outputs", int(new_model.output_shape[-1]))
+course_utils.record("app_head_outputs", int(new_model.output.shape[-1]))
 course_utils.record("app_trainable_params", counts_a["trainable"])
 print(models.summarize_trainable(new_model))
 
@@ -274,7 +280,7 @@ model.summary()
 report_b = models.trainable_report(model)
 counts_b = models.parameter_counts(model)
 assert not report_b.iloc[0]["trainable"] and report_b.iloc[0]["trainable_params"] == 0
-course_utils.record("hub_feature_dim", int(base_model_hub.output_shape[-1]))
+course_utils.record("hub_feature_dim", int(base_model_hub.output.shape[-1]))
 course_utils.record("hub_trainable_params", counts_b["trainable"])
 report_b
 
@@ -288,7 +294,8 @@ print(f"[{cfg.profile}] TF Hub model: training accuracy {train_acc_b:.2f}, loss 
 # %% [markdown]
 # The same turn from logits to ids. No BatchNorm changes mode here (a frozen
 # hub layer always runs in inference mode), yet `predict` may still disagree
-# with the log: `fit` scores each epoch *before* that epoch's update, and a
+# with the log: `fit` scores each batch *before* its update (the five images
+# are one batch, so the log's last score precedes the last update), and a
 # loss near the one of five equal scores (ln 5) means the scores are so
 # close that one more step can flip an answer.
 

@@ -159,7 +159,14 @@ def test_ex2_wrong_answers_each_have_their_own_message():
         "relu first": wrong(ex2, tf.keras.Model(cnn.inputs, tf.keras.layers.Softmax()(dense(3, activation="relu")(
             flat))), cnn),
         "four classes": wrong(ex2, tf.keras.Model(cnn.inputs, dense(4, activation="softmax")(flat)), cnn),
+        "head frozen": wrong(ex2, tf.keras.Model(cnn.inputs, dense(3, activation="softmax", trainable=False,
+                                                                   name="frozen_head")(flat)), cnn),
     }
+    everything = digit_cnn()  # the whole new model frozen: the head cannot learn either
+    whole = tf.keras.Model(everything.inputs, dense(3, activation="softmax")(everything.layers[-2].output),
+                           name="three_way")
+    whole.trainable = False
+    messages["model frozen"] = wrong(ex2, whole, everything)
     assert messages["logits"] == (
         "your model's outputs: these are logits (some are negative), not probabilities: softmax turns each row "
         "into probabilities. Give the new Dense layer activation='softmax'.")
@@ -178,6 +185,12 @@ def test_ex2_wrong_answers_each_have_their_own_message():
     assert messages["relu first"].startswith("your outputs are probabilities, but not the softmax of your Dense(3) "
                                              "applied to cnn's flatten features")
     assert messages["four classes"] == "your model gives 4 outputs per image; three classes need Dense(3)."
+    assert messages["head frozen"] == (
+        "your new Dense(3) (frozen_head) has trainable=False: fit would never change its random weights. Freeze "
+        "cnn's layers if you like, never the new head.")
+    assert messages["model frozen"] == (
+        "three_way is frozen (trainable = False), so your new Dense(3) is frozen with it: fit would never change its "
+        "random weights. Freeze cnn's layers if you like, never the new head.")
     assert len(set(messages.values())) == len(messages)
 
 
@@ -197,6 +210,15 @@ def test_ex2_right_answers_written_in_unusual_ways():
     own_flatten = tf.keras.layers.Flatten()(cnn.get_layer("conv3").output)  # the same features, its own Flatten
     assert right(ex2, tf.keras.Model(cnn.inputs, tf.keras.layers.Dense(3, activation="softmax")(own_flatten)),
                  cnn) == expected
+    cnn = digit_cnn()
+    cnn.trainable = False  # the base frozen, as the lesson does: the head still trains
+    assert right(ex2, tf.keras.Model(cnn.inputs, tf.keras.layers.Dense(3, activation="softmax")(cnn.layers[-2].output)),
+                 cnn) == expected
+    cnn = digit_cnn()
+    no_bias = tf.keras.layers.Dense(3, activation="softmax", use_bias=False)(cnn.layers[-2].output)
+    assert right(ex2, tf.keras.Model(cnn.inputs, no_bias), cnn) == (
+        "3 probabilities per image, summing to 1: the softmax of your Dense(3) on cnn's 1,152 flatten features; "
+        "3,456 new parameters (1,152 x 3 weights, no biases).")
 
 
 # ------------------------------------------------------------------ 01.3 a feature extractor cut at conv2, by name

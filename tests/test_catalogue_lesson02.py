@@ -94,6 +94,9 @@ def test_ex2_wrong_answers_each_have_their_own_message():
                                                              Dense(64, activation="relu"),
                                                              Dense(5, activation="softmax")))),
         "no relu": wrong(ex2, 337_317, part_b(layers=head(Dense(128), Dense(64), Dense(5)))),
+        "softmax layer": wrong(ex2, 337_317, part_b(layers=head(Dense(128, activation="relu"),
+                                                              Dense(64, activation="relu"), Dense(5),
+                                                              tf.keras.layers.Softmax()))),
         "224 inputs": wrong(ex2, 337_317, part_b(input_shape=(224, 224, 3))),
         "no hub layer": wrong(ex2, 5, tf.keras.Sequential([Dense(5, input_shape=(2048,))])),
         "Dense only": wrong(ex2, 270_853, trainable),
@@ -113,6 +116,9 @@ def test_ex2_wrong_answers_each_have_their_own_message():
                                         "activation), as its loss (from_logits=True) expects.")
     assert messages["no relu"].startswith("the hidden Dense layers have activations ['linear', 'linear']; Part B's "
                                           "use relu")
+    assert messages["softmax layer"] == ("hub_model's outputs are probabilities (a softmax after the last Dense): "
+                                         "Part B's model gives logits, as its loss (from_logits=True) expects; "
+                                         "drop the softmax.")
     assert messages["224 inputs"] == ("hub_model takes inputs of shape (None, 224, 224, 3); build it for 64x64 "
                                       "images: input_shape=(64, 64, 3).")
     assert messages["no hub layer"].startswith("hub_model has no hub.KerasLayer")
@@ -141,6 +147,11 @@ def test_ex2_right_answers_written_in_unusual_ways():
     assert right(ex2, tf.add_n([tf.size(w) for w in functional.trainable_weights]), functional) == expected
     model = part_b()
     assert right(ex2, sum(w.numpy().size for w in model.trainable_weights), model) == expected
+    relu = tf.keras.layers.ReLU
+    separate = part_b(layers=head(Dense(128), relu(), Dense(64), tf.keras.layers.Activation("relu"), Dense(5)))
+    assert right(ex2, 337_317, separate) == expected  # relu as layers of their own: the same model
+    as_object = part_b(layers=head(Dense(128, activation=relu()), Dense(64, activation=tf.nn.relu), Dense(5)))
+    assert right(ex2, 337_317.0, as_object) == expected  # relu passed as a layer object and as tf.nn.relu
 
 
 # ------------------------------------------------------------------ 02.3 from logits to probabilities
