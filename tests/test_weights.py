@@ -103,3 +103,60 @@ def test_real_checks_a_local_copy_and_copies_it_into_keras_home(monkeypatch, ker
     monkeypatch.setenv("KERAS_HOME", str(tmp_path / "other"))
     with pytest.raises(downloads.VerificationError):
         weights.pretrained("inception_v3_notop", "real", local_copy=bogus)
+
+
+# --- weights="imagenet" resolved by the course (lesson 06 keeps Keras's one-liner in sight) ----------------
+
+@pytest.fixture
+def applications(monkeypatch):
+    """tf.keras.applications' VGG16 and VGG19, put back after the test whatever resolve_imagenet did."""
+    import tensorflow as tf
+
+    apps = tf.keras.applications
+    for module, name in ((apps.vgg16, "VGG16"), (apps.vgg19, "VGG19"), (apps, "VGG16"), (apps, "VGG19")):
+        monkeypatch.setattr(module, name, getattr(module, name))
+    return apps
+
+
+def test_imagenet_resolves_to_what_pretrained_gives_for_the_source(applications, monkeypatch):
+    def keras_vgg16(include_top=True, weights="imagenet", input_tensor=None, input_shape=None, pooling=None,
+                    classes=1000, classifier_activation="softmax"):  # Keras's signature; says what it was given
+        return include_top, weights, input_shape
+
+    monkeypatch.setattr(applications.vgg16, "VGG16", keras_vgg16)
+    monkeypatch.setattr(weights, "pretrained", lambda name, source, **kw: f"<{name} for {source}>")
+    lines = weights.resolve_imagenet("stand-in", ["VGG16"])
+    assert lines == ['VGG16(weights="imagenet") loads the quick profile\'s offline stand-in, NOT ImageNet '
+                     "(with its top: random init)"]
+    vgg16 = applications.vgg16.VGG16
+    assert applications.VGG16 is vgg16 and vgg16.__wrapped__ is keras_vgg16
+    assert vgg16(include_top=False, weights="imagenet", input_shape=(32, 32, 3)) == (
+        False, "<vgg16_notop for stand-in>", (32, 32, 3))
+    assert vgg16() == (True, "<vgg16 for stand-in>", None)  # "imagenet" is Keras's default
+    assert vgg16(False, "imagenet", None, (64, 64, 3)) == (False, "<vgg16_notop for stand-in>", (64, 64, 3))
+    assert vgg16(weights=None) == (True, None, None)  # anything but "imagenet" goes to Keras unchanged
+    assert vgg16(weights="/my/file.h5") == (True, "/my/file.h5", None)
+    with pytest.raises(weights.WeightsError, match=r'VGG16\(weights="imagenet", include_top=True\) has 1000 '
+                                                   r"classes, not 10: use include_top=False"):
+        vgg16(weights="imagenet", classes=10)
+    assert weights.resolve_imagenet("real", ["VGG16"]) == [
+        'VGG16(weights="imagenet") loads the verified ImageNet file from the course\'s Keras folder']
+    assert applications.vgg16.VGG16.__wrapped__ is keras_vgg16  # one wrapper, around Keras's own function
+    assert applications.vgg16.VGG16() == (True, "<vgg16 for real>", None)
+    assert not hasattr(applications.vgg19.VGG19, "__wrapped__")  # only the applications named
+
+
+def test_imagenet_loads_the_stand_in_file_itself(applications):
+    import numpy as np
+
+    weights.resolve_imagenet("stand-in", ["VGG16"])
+    ours = applications.vgg16.VGG16(include_top=False, weights="imagenet", input_shape=(32, 32, 3))
+    keras = applications.vgg16.VGG16.__wrapped__(include_top=False, input_shape=(32, 32, 3),
+                                                 weights=str(standins.stand_in_file("vgg16_notop")))
+    assert all(np.array_equal(a, b) for a, b in zip(ours.get_weights(), keras.get_weights()))
+
+
+def test_an_unknown_application_is_refused(applications):
+    with pytest.raises(weights.WeightsError, match="no ImageNet weights registered for the application 'ResNet50'; "
+                                                   "known: InceptionV3, VGG16, VGG19"):
+        weights.resolve_imagenet("stand-in", ["ResNet50"])

@@ -74,3 +74,64 @@ def pretrained(name: str, source: str | None, *, local_copy: str | Path | None =
         print(f"stand-in for the {name} weights: Keras's random init (weights=None)")
         return None
     return str(standins.stand_in_file(name))
+
+
+# A Keras application -> (its module in tf.keras.applications, the weights name with its top, without).
+APPLICATIONS: dict[str, tuple[str, str, str]] = {
+    "InceptionV3": ("inception_v3", "inception_v3", "inception_v3_notop"),
+    "VGG16": ("vgg16", "vgg16", "vgg16_notop"),
+    "VGG19": ("vgg19", "vgg19", "vgg19_notop"),
+}
+
+
+def _resolving(original, name: str, top: str, notop: str, source: str | None):
+    """``original`` (a Keras application) taking ``weights="imagenet"`` as :func:`pretrained`'s file."""
+    import functools
+    import inspect
+
+    signature = inspect.signature(original)
+
+    @functools.wraps(original)
+    def application(*args, **kwargs):
+        bound = signature.bind(*args, **kwargs)
+        bound.apply_defaults()
+        arguments = bound.arguments
+        if isinstance(arguments["weights"], str) and arguments["weights"] == "imagenet":
+            if arguments["include_top"] and arguments["classes"] != 1000:  # Keras's own check, kept
+                raise WeightsError(f'{name}(weights="imagenet", include_top=True) has 1000 classes, not '
+                                   f"{arguments['classes']}: use include_top=False and a head of your own")
+            arguments["weights"] = pretrained(top if arguments["include_top"] else notop, source)
+        return original(*bound.args, **bound.kwargs)
+
+    application.course_source = source
+    return application
+
+
+def resolve_imagenet(source: str | None, applications=()) -> list[str]:
+    """Make ``weights="imagenet"`` in ``tf.keras.applications.<name>(...)`` load :func:`pretrained`'s file.
+
+    The lesson keeps Keras's one-liner, ``vgg16.VGG16(include_top=False, weights="imagenet", ...)``;
+    for ``source`` ``"real"`` it loads the same ImageNet file, verified, from the course's Keras
+    folder (Keras's own download would go to ``~/.keras/models``), for ``"stand-in"`` the quick
+    profile's offline stand-in (a model with its top: Keras's random init). Every other value of
+    ``weights`` goes to Keras unchanged. ``start_lesson`` calls this for the applications a
+    lesson's profile names; returns one line per application for the banner.
+    """
+    import tensorflow as tf
+
+    lines = []
+    for name in applications:
+        if name not in APPLICATIONS:
+            raise WeightsError(f"no ImageNet weights registered for the application {name!r}; "
+                               f"known: {', '.join(APPLICATIONS)}")
+        module_name, top, notop = APPLICATIONS[name]
+        module = getattr(tf.keras.applications, module_name)
+        original = getattr(getattr(module, name), "__wrapped__", getattr(module, name))  # never a wrapper twice
+        application = _resolving(original, name, top, notop, source)
+        setattr(module, name, application)
+        setattr(tf.keras.applications, name, application)
+        where = {"real": "the verified ImageNet file from the course's Keras folder",
+                 "stand-in": "the quick profile's offline stand-in, NOT ImageNet (with its top: random init)"
+                 }.get(source, "Keras's random init")
+        lines.append(f'{name}(weights="imagenet") loads {where}')
+    return lines
