@@ -320,8 +320,8 @@ assert models.parameter_counts(small_model)["trainable"] == 4096 * cfg.num_class
 # %% [markdown]
 # ## 7. Head first, the lecture's recipe, on features
 # Everything before the output layer is frozen and nothing random runs in
-# it at inference (its dropout is off in `predict`): it gives the same
-# 4,096 numbers for an image in every epoch. So `predict` them once and
+# it at inference (its dropout is off in `predict`; the lecture's ran): it
+# gives the same 4,096 numbers for an image in every epoch. So `predict` them once and
 # `fit` the output layer on them. The lecture: SGD (learning rate 0.01,
 # momentum 0.9), `ReduceLROnPlateau(factor=0.1, mode="max")` on validation
 # accuracy (patience 10), batch 256, 50 epochs. `head` is `fc2`'s dropout

@@ -265,7 +265,7 @@ LESSONS: dict[str, dict[str, Any]] = {
             # 10 epochs of the output layer alone on features (6 steps at batch 32, about 3 s in all),
             # then 1 with fc1/fc2 on images (the costly one). At the lecture's 0.01 the output layer
             # alone reached 100% test accuracy on three seeds of generated data (chance: 10%), and
-            # fine-tuning at 0.001 kept 99-100%. (Training fc1/fc2 from the first step at 0.01 under
+            # fine-tuning at 0.001 kept 98-100%. (Training fc1/fc2 from the first step at 0.01 under
             # the random output layer made the loss jump to 6-9 here: the quick profile used 0.001 then.)
             "epochs": 10,
             "fine_tune_epochs": 1,
