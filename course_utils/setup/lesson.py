@@ -65,9 +65,5 @@ def start_lesson(lesson: str, profile: str | None = None, **overrides: Any) -> S
         "device": env.describe_device(),
     }
     print(banner(cfg, versions))
-    from course_utils.models import weights  # imported here: course_utils.models imports this package
-
-    for line in weights.resolve_imagenet(cfg.source, cfg.get("imagenet_applications", ())):
-        print(f"  imagenet    : {line}")
     report.begin(lesson, {**{key: cfg[key] for key in ("title", "profile", "data", "weights")}, **versions})
     return cfg
