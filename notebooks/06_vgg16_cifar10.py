@@ -74,8 +74,7 @@ if IN_COLAB:
 # ## Setup
 # `TF_USE_LEGACY_KERAS=1` comes before TensorFlow is imported (Keras 2 API).
 # `start_lesson` resolves the profile, points the Keras cache at `data/`,
-# seeds everything and prints what runs, including what `weights="imagenet"`
-# loads in this profile.
+# seeds everything and prints what runs.
 
 # %%
 import os
@@ -95,7 +94,7 @@ from tensorflow.keras.applications import vgg16
 import course_utils
 from course_utils import features, models
 from course_utils.data import cifar
-from course_utils.models import vgg16_bridge
+from course_utils.models import vgg16_bridge, weights
 from course_utils.show import plots
 from course_utils.show.timing import EpochTimer, Stopwatch
 
@@ -109,11 +108,11 @@ CLASS_NAMES = cifar.CLASS_NAMES
 
 # %% [markdown]
 # ## 1. The data
-# CIFAR-10 (32x32 colour images, 10 classes) is loaded with
-# `tf.keras.datasets.cifar10.load_data()`. In the full profile `cifar.load`
-# calls it once the archive is downloaded and verified (offline, set
-# `CIFAR10_ARCHIVE`); in the quick profile it returns generated stand-ins
-# the same way. As in the lecture, the last 10% of the
+# CIFAR-10 (32x32 colour images, 10 classes) as
+# `tf.keras.datasets.cifar10.load_data()` returns it: in the full profile
+# `cifar.load` gives those arrays from the downloaded, verified archive
+# (offline, set `CIFAR10_ARCHIVE`); in the quick profile generated
+# stand-ins the same way. As in the lecture, the last 10% of the
 # training images are held out for validation.
 
 # %%
@@ -160,13 +159,15 @@ preprocess = vgg16.preprocess_input  # the backbone's own, in every run below (n
 
 # %% [markdown]
 # ## 3. The pretrained VGG16 and its classifier
-# `weights="imagenet"` downloads the ImageNet weights (the quick profile
-# loads an offline stand-in instead: see the banner). VGG16 *with its top*
-# holds the `fc1` and `fc2` we reuse. Its last pooling layer gives 7x7x512
-# features; `Flatten` makes 25,088 numbers of them, one weight each in `fc1`.
+# `applications` is `tf.keras.applications` with one change made for the
+# course: `"imagenet"` loads the profile's weights (Keras's file, checked,
+# or the quick profile's offline stand-in). VGG16 *with its top* holds the
+# `fc1` and `fc2` we reuse. Its last pooling layer gives 7x7x512 features;
+# `Flatten` makes 25,088 numbers of them, one weight each in `fc1`.
 
 # %%
-source = vgg16.VGG16(include_top=True, weights="imagenet")  # PyTorch: torchvision.models.vgg16(pretrained=True)
+applications = weights.applications(cfg.source)  # tf.keras.applications; "imagenet" per profile
+source = applications.VGG16(include_top=True, weights="imagenet")  # PyTorch: torchvision.models.vgg16(pretrained=True)
 print("input:", source.input.shape)
 for layer in source.layers[-5:]:
     print(f"  {layer.name:12s} output {str(layer.output.shape):20s} {layer.count_params():>12,} parameters")
@@ -208,7 +209,7 @@ print("a 2x2 map after the bridge (7x7):\n", vgg16_bridge.AdaptiveAveragePooling
 # %%
 def build_model(size, source):
     """VGG16's convolutions for size x size inputs, the bridge, fc1/fc2 copied from `source`, a new output layer."""
-    conv_base = vgg16.VGG16(include_top=False, weights="imagenet", input_shape=(size, size, 3))
+    conv_base = applications.VGG16(include_top=False, weights="imagenet", input_shape=(size, size, 3))
     # Seeded after the base is loaded: the new layers start the same whether its weights were
     # downloaded (or built) just now or were already on disk.
     tf.keras.utils.set_random_seed(cfg.seed)
@@ -378,11 +379,11 @@ del on_images, on_features, train_features, valid_features
 
 # %% [markdown]
 # ## 8. Then fine-tuning: fc1 and fc2 join
-# The head now gives small errors, so `fc1` and `fc2` may follow: freeze
-# again, let the three layers train, prove it by counts, **recompile** at
-# a tenth of the learning rate, and go on from where the head stopped. Now
-# the dropout after `fc1` runs before a trainable layer, so this phase
-# trains on images, the lecture's loop.
+# The head now gives small errors, so `fc1` and `fc2` may follow: let the
+# three layers train, prove it by counts, **recompile** at a tenth of the
+# learning rate, and go on from where the head stopped. The dropout after
+# `fc1` now runs before a trainable layer, so this phase trains on images,
+# the lecture's loop.
 
 # %%
 train_only(small_model, ["fc1", "fc2", "output"])
@@ -459,9 +460,9 @@ plots.plot_misclassified(x_test, y_test, predicted, confidence, CLASS_NAMES,
 # ## 10. What freezing saves
 # The lecture timed its frozen run (which trained the output layer alone)
 # against a VGG16 trained from scratch. We time a few steps on one batch
-# in each state, recompiled: a frozen layer runs forward but needs no
-# gradient and no update. The fastest step times the steps of an epoch is
-# the estimate.
+# in each state, recompiled (a frozen layer runs forward, with no gradient
+# and no update); the fastest step times the steps per epoch is the
+# estimate.
 
 # %%
 batch_x = preprocess(x_train[:cfg.batch_size].astype("float32"))
@@ -548,9 +549,9 @@ gc.collect();
 # learnt objects that fill 224x224 images. Upsampling adds no information
 # but makes objects the size the filters know, for 49 times the
 # convolution work. Its 224x224 run trained the output layer alone too, so
-# the recipe of section 7 applies. Without a GPU one pass of the training
+# section 7's recipe applies. Without a GPU one pass over the training
 # images takes hours: `features.cached_predict` runs that `predict` once
-# and keeps the result on disk, so a second run reads it back.
+# and keeps the result on disk.
 
 # %%
 large_model = build_model(cfg.large_size, source)

@@ -319,8 +319,6 @@ NOT_PINNED: dict[str, dict[str, str]] = {
         "large_test_limit": "None: no limit, nothing to document",
         "timing_steps": "how many steps the frozen / unfrozen timing measures: the texts say 'a few "
         "steps', no number",
-        "imagenet_applications": "which Keras applications weights='imagenet' is redirected for (VGG16): "
-        "the banner prints it at run time, tests/test_notebook_06.py and tests/test_weights.py check it",
     },
 }
 # Full-profile settings that no text in the repository states, only the course brief: pinned

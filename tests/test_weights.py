@@ -103,3 +103,48 @@ def test_real_checks_a_local_copy_and_copies_it_into_keras_home(monkeypatch, ker
     monkeypatch.setenv("KERAS_HOME", str(tmp_path / "other"))
     with pytest.raises(downloads.VerificationError):
         weights.pretrained("inception_v3_notop", "real", local_copy=bogus)
+
+
+@pytest.fixture
+def keras_constructors(monkeypatch):
+    """tf.keras.applications' VGG19 and ResNet50 replaced by recorders of what they were called with."""
+    import tensorflow as tf
+
+    calls = []
+    for name in ("VGG19", "ResNet50"):
+        monkeypatch.setattr(tf.keras.applications, name,
+                            lambda *args, _name=name, **kwargs: calls.append((_name, args, kwargs)) or _name)
+    monkeypatch.setattr(weights, "pretrained", lambda name, source: f"<{name} for {source}>")
+    return calls
+
+
+def test_applications_resolves_imagenet_for_the_profile_and_passes_the_rest_to_keras(keras_constructors):
+    apps = weights.applications("stand-in")
+    assert apps.VGG19(include_top=True, weights="imagenet", input_shape=(32, 32, 3)) == "VGG19"
+    apps.VGG19(include_top=False, weights="imagenet")
+    apps.VGG19(weights=None, classes=2)
+    apps.VGG19(include_top=False, weights="/my/file.h5")
+    apps.ResNet50(weights=None)
+    assert keras_constructors == [
+        ("VGG19", (), {"weights": "<vgg19 for stand-in>", "include_top": True, "input_shape": (32, 32, 3)}),
+        ("VGG19", (), {"weights": "<vgg19_notop for stand-in>", "include_top": False}),
+        ("VGG19", (), {"weights": None, "include_top": True, "classes": 2}),
+        ("VGG19", (), {"weights": "/my/file.h5", "include_top": False}),
+        ("ResNet50", (), {"weights": None, "include_top": True}),
+    ]
+    apps.VGG19()  # Keras's default is weights="imagenet": resolved too
+    assert keras_constructors[-1][2]["weights"] == "<vgg19 for stand-in>"
+    assert apps.source == "stand-in"
+
+
+def test_applications_refuses_what_it_cannot_resolve(keras_constructors):
+    import tensorflow as tf
+
+    with pytest.raises(weights.WeightsError, match=r"^the course keeps no checked ImageNet file for ResNet50; "
+                                                   r"known: InceptionV3, VGG16, VGG19 \(or pass weights=None"):
+        weights.applications("real").ResNet50(weights="imagenet")
+    assert keras_constructors == []  # nothing reached Keras (which would download into ~/.keras)
+    with pytest.raises(profiles.SourceError, match="unknown source 'quick' for the Keras Applications weights"):
+        weights.applications("quick")
+    modules = weights.applications(None)
+    assert modules.inception_v3.preprocess_input is tf.keras.applications.inception_v3.preprocess_input

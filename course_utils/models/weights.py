@@ -1,9 +1,11 @@
 """Pretrained weights: one call, :func:`pretrained`, for every lesson.
 
-The lessons keep Keras's own calls and pass what :func:`pretrained` returns::
+The lessons keep Keras's own calls and pass what :func:`pretrained` returns, or write the one-liner
+itself through :class:`applications`::
 
     VGG19(include_top=False, weights=weights.pretrained("vgg19_notop", cfg.source), ...)
     model.load_weights(weights.pretrained("inception_v3_notop", cfg.source, local_copy=WEIGHTS_FILE))
+    weights.applications(cfg.source).InceptionV3(include_top=True, weights="imagenet")
 
 * ``"real"``: Keras Applications' ImageNet file, checked against the MD5 Keras
   publishes, downloaded once into ``env.keras_home()/models`` (Keras's own
@@ -74,3 +76,33 @@ def pretrained(name: str, source: str | None, *, local_copy: str | Path | None =
         print(f"stand-in for the {name} weights: Keras's random init (weights=None)")
         return None
     return str(standins.stand_in_file(name))
+
+
+
+_CONSTRUCTORS = {"InceptionV3": "inception_v3", "VGG16": "vgg16", "VGG19": "vgg19"}  # with a checked file
+
+
+class applications:  # noqa: N801 - read as a module: weights.applications(cfg.source).InceptionV3(...)
+    """``tf.keras.applications`` in which ``weights="imagenet"`` means the profile's weights (:func:`pretrained`),
+    so ``applications(cfg.source).InceptionV3(include_top=True, weights="imagenet")`` runs the one-liner as
+    written; every other argument and ``weights`` value goes to Keras unchanged, and so do its modules."""
+
+    def __init__(self, source: str | None):
+        self.source = source if source is None else profiles.check_source(source, "the Keras Applications weights")
+
+    def __getattr__(self, name: str):
+        import tensorflow as tf
+
+        keras = getattr(tf.keras.applications, name)
+        if not name[:1].isupper():  # a module: inception_v3.preprocess_input ...
+            return keras
+
+        def build(*args, weights="imagenet", include_top=True, **kwargs):
+            if isinstance(weights, str) and weights == "imagenet":
+                if name not in _CONSTRUCTORS:
+                    raise WeightsError(f"the course keeps no checked ImageNet file for {name}; known: "
+                                       f"{', '.join(_CONSTRUCTORS)} (or pass weights=None, or a file's path)")
+                weights = pretrained(_CONSTRUCTORS[name] + ("" if include_top else "_notop"), self.source)
+            return keras(*args, weights=weights, include_top=include_top, **kwargs)
+
+        return build

@@ -234,8 +234,6 @@ LESSONS: dict[str, dict[str, Any]] = {
             "plateau_factor": 0.1,
             "plateau_patience": 10,
             "validation_fraction": 0.1,
-            # weights="imagenet" in the notebook's VGG16(...) loads weights.pretrained's file for the source
-            "imagenet_applications": ("VGG16",),
         },
         "full": {
             "data": "CIFAR-10 via tf.keras.datasets (50,000 train of which 5,000 validation / 10,000 test, 32x32)",
