@@ -19,30 +19,31 @@
 # [![Open In Colab](https://colab.research.google.com/assets/colab-badge.svg)](https://colab.research.google.com/github/transfer-learning-course/tf-keras-transfer-learning/blob/v0.2.0/notebooks/06_vgg16_cifar10.ipynb)
 #
 # **What you will learn.** As in the PyTorch lecture this lesson follows:
-# VGG16 with its ImageNet weights, its 13 convolutional layers frozen, its
-# `fc1` and `fc2` retrained from their pretrained weights, a new 10-way
-# output layer for CIFAR-10. Also: the preprocessing the weights expect,
-# the "bridge" that lets `fc1` see small images, the lecture's freezing
-# bug, fast feature extraction, a confusion matrix and the model's
-# mistakes, and three input sizes.
+# VGG16 with its ImageNet weights, its convolutions frozen, a new 10-way
+# output layer for CIFAR-10, then `fc1` and `fc2` retrained. Also: the
+# preprocessing the weights expect, the "bridge" that lets `fc1` see small
+# images, the lecture's freezing bug, head first then fine-tuning, fast
+# feature extraction, a confusion matrix, and three input sizes.
 
 # %% [markdown]
 # ## Parameters
 # `PROFILE = None` reads `$COURSE_PROFILE`, else `"full"`: real CIFAR-10,
-# ImageNet weights and the lecture's 50 epochs per run, hours without a GPU
-# (Colab: *Runtime → Change runtime type*). Lower the epochs if you must,
-# and say so when you compare. `"quick"` runs offline in about a minute;
-# its numbers only prove the code.
+# ImageNet weights and the lecture's 50 epochs per run (then 10 of
+# fine-tuning), hours without a GPU (Colab: *Runtime → Change runtime
+# type*). Lower the epochs if you must, and say so when you compare.
+# `"quick"` runs offline in about a minute; its numbers only prove the code.
 
 # %% tags=["parameters"]
 PROFILE = None            # "full" (CIFAR-10, ImageNet weights) or "quick" (offline, about a minute)
-EPOCHS = None             # epochs of the 32x32 run (full: 50): the first on images, the rest on features
-CROP_EPOCHS = None        # epochs of the lecture's 64x64-crop run (full: 50), all on images
-LARGE_EPOCHS = None       # epochs of the 224x224 run (full: 50): the first on images, the rest on features
+EPOCHS = None             # the 32x32 run's first phase, the output layer alone on features (full: 50, the lecture's)
+FINE_TUNE_EPOCHS = None   # the 32x32 run's second phase, fc1 and fc2 unfrozen, on images (full: 10)
+CROP_EPOCHS = None        # the lecture's 64x64-crop run, the output layer alone, on images (full: 50)
+LARGE_EPOCHS = None       # the 224x224 run, the output layer alone, on features (full: 50)
 BATCH_SIZE = None         # full: 256, the lecture's
 LARGE_SIZE = None         # input size of the upsampled run (full: 224)
 LARGE_TRAIN_LIMIT = None  # train the upsampled run on the first N training images only (None: all)
-LEARNING_RATE = None      # SGD learning rate (full: 0.01, the lecture's)
+LEARNING_RATE = None      # SGD learning rate of the output layer alone (full: 0.01, the lecture's)
+FINE_TUNE_LEARNING_RATE = None  # SGD learning rate once fc1 and fc2 train (full: 0.001, a tenth)
 CIFAR10_ARCHIVE = None    # path to a cifar-10-python.tar.gz you already have (then nothing is downloaded)
 
 # %% [markdown]
@@ -91,26 +92,27 @@ from tensorflow.keras import layers
 from tensorflow.keras.applications import vgg16
 
 import course_utils
+from course_utils import features, models
 from course_utils.data import cifar
-from course_utils import models
-from course_utils.show import plots
 from course_utils.models import vgg16_bridge, weights
-from course_utils.show.timing import EpochTimer
+from course_utils.show import plots
+from course_utils.show.timing import EpochTimer, Stopwatch
 
 cfg = course_utils.start_lesson(
-    "06", PROFILE, epochs=EPOCHS, crop_epochs=CROP_EPOCHS, large_epochs=LARGE_EPOCHS, batch_size=BATCH_SIZE,
-    large_size=LARGE_SIZE, large_train_limit=LARGE_TRAIN_LIMIT, learning_rate=LEARNING_RATE,
+    "06", PROFILE, epochs=EPOCHS, fine_tune_epochs=FINE_TUNE_EPOCHS, crop_epochs=CROP_EPOCHS,
+    large_epochs=LARGE_EPOCHS, batch_size=BATCH_SIZE, large_size=LARGE_SIZE, large_train_limit=LARGE_TRAIN_LIMIT,
+    learning_rate=LEARNING_RATE, fine_tune_learning_rate=FINE_TUNE_LEARNING_RATE,
 )
 tf.get_logger().setLevel("ERROR")  # quiet the retracing warnings: this lesson builds several models on purpose
 CLASS_NAMES = cifar.CLASS_NAMES
 
 # %% [markdown]
 # ## 1. The data
-# CIFAR-10 (32x32 colour images, 10 classes) is loaded with
-# `tf.keras.datasets.cifar10.load_data()`. In the full profile `cifar.load`
-# calls it once the archive is downloaded and verified (offline, set
-# `CIFAR10_ARCHIVE`); in the quick profile it returns generated stand-ins
-# the same way. As in the lecture, the last 10% of the
+# CIFAR-10 (32x32 colour images, 10 classes) as
+# `tf.keras.datasets.cifar10.load_data()` returns it: in the full profile
+# `cifar.load` gives those arrays from the downloaded, verified archive
+# (offline, set `CIFAR10_ARCHIVE`); in the quick profile generated
+# stand-ins the same way. As in the lecture, the last 10% of the
 # training images are held out for validation.
 
 # %%
@@ -148,26 +150,27 @@ pd.DataFrame({"ImageNet mean": cifar.IMAGENET_MEAN, "this data's mean": own_mean
               "ImageNet std": cifar.IMAGENET_STD, "this data's std": own_std}, index=["R", "G", "B"]).round(3)
 
 # %% [markdown]
-# On CIFAR-10 the two mean pixels differ by a few units on a scale of ±130,
-# a constant shift, and the lecture saw no difference in accuracy. If your
-# images differ systematically from ImageNet's (darker, less colourful), try
-# both.
+# The two mean pixels differ by the gap printed above, a constant shift,
+# and the lecture saw no difference in accuracy. If your images differ
+# systematically from ImageNet's (darker, less colourful), try both.
 
 # %%
-preprocess = vgg16.preprocess_input
+preprocess = vgg16.preprocess_input  # the backbone's own, in every run below (not the lecture's torchvision mean/std)
 
 # %% [markdown]
 # ## 3. The pretrained VGG16 and its classifier
-# VGG16 *with its top* holds the `fc1` and `fc2` we reuse. Its last pooling
-# layer gives 7x7x512 features; `Flatten` makes 25,088 numbers of them, one
-# weight each in `fc1`.
+# `applications` is `tf.keras.applications` with one change made for the
+# course: `"imagenet"` loads the profile's weights (Keras's file, checked,
+# or the quick profile's offline stand-in). VGG16 *with its top* holds the
+# `fc1` and `fc2` we reuse. Its last pooling layer gives 7x7x512 features;
+# `Flatten` makes 25,088 numbers of them, one weight each in `fc1`.
 
 # %%
-top_weights = weights.pretrained("vgg16", cfg.source)  # a verified file, or None (random init)
-source = vgg16.VGG16(include_top=True, weights=top_weights)
-print("input:", source.input_shape)
+applications = weights.applications(cfg.source)  # tf.keras.applications; "imagenet" per profile
+source = applications.VGG16(include_top=True, weights="imagenet")  # PyTorch: torchvision.models.vgg16(pretrained=True)
+print("input:", source.input.shape)
 for layer in source.layers[-5:]:
-    print(f"  {layer.name:12s} output {str(layer.output_shape):20s} {layer.count_params():>12,} parameters")
+    print(f"  {layer.name:12s} output {str(layer.output.shape):20s} {layer.count_params():>12,} parameters")
 
 # %% [markdown]
 # Five max-pools halve 224 to 7. At 32x32 the map is 1x1, and a VGG16
@@ -198,22 +201,18 @@ print("a 2x2 map after the bridge (7x7):\n", vgg16_bridge.AdaptiveAveragePooling
 
 # %% [markdown]
 # ## 5. The transfer model
-# The base is VGG16 *without* its top, built for our input size (the quick
-# profile's is a random stand-in, not ImageNet). On top: the bridge,
-# `Flatten`, `fc1` and `fc2` with torchvision's dropout, and a **new** 10-way
-# output layer. Then the pretrained `fc1` and `fc2` weights are copied in.
-# One function builds each run's model.
+# The base is VGG16 *without* its top, built for our input size. On top:
+# the bridge, `Flatten`, `fc1` and `fc2` with torchvision's dropout, and a
+# **new** 10-way output layer. Then the pretrained `fc1` and `fc2` weights
+# are copied in. One function builds each run's model.
 
 # %%
-base_weights = weights.pretrained("vgg16_notop", cfg.source)  # a verified ImageNet file, or the stand-in
-# Seed here, just before the new layers get their starting weights: the run then starts the same
-# whether the base's weights were downloaded (or built) just now or were already on disk.
-tf.keras.utils.set_random_seed(cfg.seed)
-
-
 def build_model(size, source):
     """VGG16's convolutions for size x size inputs, the bridge, fc1/fc2 copied from `source`, a new output layer."""
-    conv_base = vgg16.VGG16(include_top=False, weights=base_weights, input_shape=(size, size, 3))
+    conv_base = applications.VGG16(include_top=False, weights="imagenet", input_shape=(size, size, 3))
+    # Seeded after the base is loaded: the new layers start the same whether its weights were
+    # downloaded (or built) just now or were already on disk.
+    tf.keras.utils.set_random_seed(cfg.seed)
     inputs = tf.keras.Input((size, size, 3), name="image")
     x = conv_base(inputs)                                                # 1x1x512 at 32x32
     x = vgg16_bridge.AdaptiveAveragePooling2D(7, name="bridge")(x)     # 7x7x512, as in PyTorch
@@ -232,10 +231,11 @@ def build_model(size, source):
 small_model = build_model(cfg.small_size, source)
 copy_gap = max(float(np.max(np.abs(ours - pretrained))) for name in ("fc1", "fc2")
                for ours, pretrained in zip(small_model.get_layer(name).get_weights(), source.get_layer(name).get_weights()))
-print("feature map:", small_model.get_layer("vgg16").output_shape, "-> bridge:", small_model.get_layer("bridge").output_shape)
+feature_map, bridged = small_model.get_layer("vgg16").output.shape, small_model.get_layer("bridge").output.shape
+print("feature map:", feature_map, "-> bridge:", bridged)
 print(f"largest difference between our fc1/fc2 and the pretrained ones: {copy_gap}")
-course_utils.record("feature_map_small", list(small_model.get_layer("vgg16").output_shape[1:]))
-course_utils.record("bridge_output_small", list(small_model.get_layer("bridge").output_shape[1:]))
+course_utils.record("feature_map_small", list(feature_map[1:]))
+course_utils.record("bridge_output_small", list(bridged[1:]))
 course_utils.record("fc_copy_max_abs_diff", copy_gap, note="fc1/fc2 against the VGG16 with its top")
 small_model.summary()
 
@@ -269,42 +269,34 @@ print(f"trainable parameters: {bug_counts['trainable']:,} of {bug_counts['total'
 models.trainable_report(small_model)
 
 # %% [markdown]
-# Only the new output layer would train: the lecture's 77.99% and 84.9%
-# came from it alone. In Keras the switch is `layer.trainable`. Done right,
-# with the counts that prove it:
+# Only the new output layer trained: the lecture's figures ("it's only
+# 77%" for its small images; 84.9% at 224x224) came from that layer
+# alone. By accident, that is the right first step. TensorFlow's
+# tutorial *Transfer learning and fine-tuning* explains: with a randomly
+# initialised classifier on a pretrained model, trained jointly, "the
+# magnitude of the gradient updates will be too large (due to the random
+# weights from the classifier) and your pre-trained model will forget what
+# it has learned". The lecture's plan (`fc1`, `fc2` and the new layer
+# together at SGD 0.01 from the start) is that pattern. So, in Keras's
+# switch, `layer.trainable`:
+#
+# 1. **Head first**: only the output layer trains, the lecture's actual
+#    recipe.
+# 2. **Then fine-tuning**: `fc1` and `fc2` join, recompiled, at a tenth of
+#    the learning rate, once the head's errors are small.
 
 # %%
-def retrain_classifier_only(model):
-    """Freeze everything, then let fc1, fc2 and the new output layer train."""
+def train_only(model, names):
+    """Freeze every layer, then let the named layers train."""
     for layer in model.layers:
         layer.trainable = False
-    for name in ("fc1", "fc2", "output"):
+    for name in names:
         model.get_layer(name).trainable = True
 
 
-retrain_classifier_only(small_model)
-report = models.trainable_report(small_model)
-trainable = report.set_index("layer")["trainable_params"]
-for name, key in [("vgg16", "base"), ("fc1", "fc1"), ("fc2", "fc2"), ("output", "output")]:
-    course_utils.record(f"trainable_params_{key}", int(trainable[name]))
-assert trainable["vgg16"] == 0
-assert trainable["fc1"] == 25088 * 4096 + 4096 and trainable["fc2"] == 4096 * 4096 + 4096
-assert trainable["output"] == 4096 * cfg.num_classes + cfg.num_classes
-print(models.summarize_trainable(small_model))
-report
-
-# %% [markdown]
-# ## 7. One epoch on images, the lecture's way
-# The lecture: SGD (learning rate 0.01, momentum 0.9),
-# `ReduceLROnPlateau(factor=0.1, mode="max")` on validation accuracy
-# (patience 10), batch 256, 50 epochs; Keras spells it below (older code
-# wrote `lr=`, which current optimizers ignore). `trainable` takes effect at
-# `compile`. The first epoch trains end to end on images, timed.
-
-# %%
-def compile_for_training(model, optimizer=None):
-    model.compile(
-        optimizer=optimizer or tf.keras.optimizers.SGD(learning_rate=cfg.learning_rate, momentum=cfg.momentum),
+def compile_for_training(model, learning_rate):
+    model.compile(  # `trainable` takes effect here: recompile after every change
+        optimizer=tf.keras.optimizers.SGD(learning_rate=learning_rate, momentum=cfg.momentum),
         loss=tf.keras.losses.SparseCategoricalCrossentropy(from_logits=True),
         metrics=["accuracy"],
     )
@@ -322,69 +314,103 @@ def images(x, y=None, size=cfg.small_size, shuffle=False):
                                shuffle=shuffle, seed=cfg.seed)
 
 
-compile_for_training(small_model)
-before = {name: [w.copy() for w in small_model.get_layer(name).get_weights()] for name in ("vgg16", "fc1", "fc2")}
-image_timer = EpochTimer()
-history_images = small_model.fit(images(x_train, y_train, shuffle=True), validation_data=images(x_valid, y_valid),
-                                 epochs=1, callbacks=training_callbacks(image_timer), verbose=2)
-small_epoch_s = course_utils.record("small_epoch_s", image_timer.times[0], unit="s",
-                                    note=f"{len(x_train):,} images at {cfg.small_size}x{cfg.small_size}, "
-                                         "end to end, graph tracing included")
+train_only(small_model, ["output"])
+print(models.summarize_trainable(small_model))
+assert models.parameter_counts(small_model)["trainable"] == 4096 * cfg.num_classes + cfg.num_classes
 
 # %% [markdown]
-# ## 8. Fast feature extraction
-# That epoch ran every image through the frozen convolutions, which return
-# the same numbers every epoch: nothing random runs before them (the
-# dropout comes after `fc1` and `fc2`). So `predict` their output once and
-# `fit` the layers after the base on it: the same model, at the cost of its
-# dense layers only.
-#
-# `classifier` is those layers called on a new input: the *same layer
-# objects*, so training it trains `small_model`. It keeps `small_model`'s
-# optimizer (momentum and learning rate carry on) for epochs 2 onwards.
+# ## 7. Head first, the lecture's recipe, on features
+# Everything before the output layer is frozen and nothing random runs in
+# it at inference (its dropout is off in `predict`; the lecture's ran): it
+# gives the same 4,096 numbers for an image in every epoch. So `predict` them once and
+# `fit` the output layer on them. The lecture: SGD (learning rate 0.01,
+# momentum 0.9), `ReduceLROnPlateau(factor=0.1, mode="max")` on validation
+# accuracy (patience 10), batch 256, 50 epochs. `head` is `fc2`'s dropout
+# and the output layer on a new input: the *same layer objects*, so
+# training it trains `small_model`.
 
 # %%
-conv_base = small_model.get_layer("vgg16")
-train_features = conv_base.predict(images(x_train), verbose=0)
-valid_features = conv_base.predict(images(x_valid), verbose=0)
+extractor = tf.keras.Model(small_model.input, small_model.get_layer("fc2").output, name="frozen_extractor")
+with Stopwatch() as pass_watch:
+    train_features = extractor.predict(images(x_train), verbose=0)
+valid_features = extractor.predict(images(x_valid), verbose=0)
 print(f"features: train {train_features.shape}, validation {valid_features.shape}, "
       f"{train_features.nbytes / 1e6:,.1f} MB")
 
 
-def classifier_of(model):
-    """The layers after the convolutional base as a model of their own, taking the base's features."""
-    base = model.get_layer("vgg16")
-    features = tf.keras.Input(base.output_shape[1:], name="features")
-    x = features
-    for layer in model.layers[model.layers.index(base) + 1:]:
-        x = layer(x)
-    return tf.keras.Model(features, x, name="classifier")
+def head_of(model):
+    """fc2's dropout and the output layer of `model` as a model of their own, taking fc2's output."""
+    fc2_output = tf.keras.Input(model.get_layer("fc2").output.shape[1:], name="fc2_output")
+    x = model.get_layer("fc2_dropout")(fc2_output)
+    return tf.keras.Model(fc2_output, model.get_layer("output")(x), name="head")
 
 
-classifier = classifier_of(small_model)
-compile_for_training(classifier, optimizer=small_model.optimizer)
-feature_timer = EpochTimer()
-history_features = classifier.fit(train_features, y_train, batch_size=cfg.batch_size, shuffle=True,
-                                  validation_data=(valid_features, y_valid), initial_epoch=1, epochs=cfg.epochs,
-                                  callbacks=training_callbacks(feature_timer), verbose=2)
-small_feature_epoch_s = course_utils.record(
-    "small_feature_epoch_s", feature_timer.steady, unit="s",
-    note="an epoch on the features" + ("" if len(feature_timer.times) > 1 else ", graph tracing included"))
-print(f"profile {cfg.profile}: an epoch on images {small_epoch_s:.1f} s, on features {small_feature_epoch_s:.1f} s")
+head = head_of(small_model)
+compile_for_training(head, cfg.learning_rate)
+head_timer = EpochTimer()
+history_head = head.fit(train_features, y_train, batch_size=cfg.batch_size, shuffle=True,
+                        validation_data=(valid_features, y_valid), epochs=cfg.epochs,
+                        callbacks=training_callbacks(head_timer), verbose=2)
+pass_s = course_utils.record("feature_pass_s", pass_watch.seconds, unit="s",
+                             note=f"the frozen extractor over {len(x_train):,} training images, once")
+head_epoch_s = course_utils.record("head_epoch_s", head_timer.steady, unit="s", note="an epoch on the features")
+print(f"profile {cfg.profile}: one pass of the images through the frozen layers {pass_s:.1f} s; "
+      f"an epoch on the features {head_epoch_s:.2f} s")
 
 # %% [markdown]
 # The proof that both ways train one model: `small_model` on validation
-# *images* gives the same logits as `classifier` on their *features*.
+# *images* gives the same logits as `head` on their *features*.
 
 # %%
 on_images = small_model.predict(images(x_valid), verbose=0)
-on_features = classifier.predict(valid_features, verbose=0)
+on_features = head.predict(valid_features, verbose=0)
 logit_gap = float(np.max(np.abs(on_images - on_features)) / np.max(np.abs(on_images)))
 course_utils.record("features_logit_rel_diff", logit_gap,
-                    note="small_model on images vs classifier on features, relative to the largest logit")
+                    note="small_model on images vs head on features, relative to the largest logit")
 course_utils.record("train_feature_rows", len(train_features), note="one per training image")
-print("the same fc1:", classifier.get_layer("fc1") is small_model.get_layer("fc1"))
+head_accuracy = course_utils.record(
+    "head_test_accuracy", accuracy_score(y_test, small_model.predict(images(x_test), verbose=0).argmax(axis=1)),
+    note=f"{cfg.small_size}x{cfg.small_size}, the output layer alone, {cfg.epochs} epochs on features, "
+         f"{len(x_test):,} test images")
+print("the same output layer:", head.get_layer("output") is small_model.get_layer("output"))
 print(f"largest logit difference, images vs features: {logit_gap:.1e} of the largest logit")
+print(f"profile {cfg.profile}: test accuracy {head_accuracy:.1%} with the output layer alone")
+del on_images, on_features, train_features, valid_features
+
+# %% [markdown]
+# ## 8. Then fine-tuning: fc1 and fc2 join
+# The head now gives small errors, so `fc1` and `fc2` may follow: let the
+# three layers train, prove it by counts, **recompile** at a tenth of the
+# learning rate, and go on from where the head stopped. The dropout after
+# `fc1` now runs before a trainable layer, so this phase trains on images,
+# the lecture's loop.
+
+# %%
+train_only(small_model, ["fc1", "fc2", "output"])
+report = models.trainable_report(small_model)
+trainable = report.set_index("layer")["trainable_params"]
+for name, key in [("vgg16", "base"), ("fc1", "fc1"), ("fc2", "fc2"), ("output", "output")]:
+    course_utils.record(f"trainable_params_{key}", int(trainable[name]))
+assert trainable["vgg16"] == 0
+assert trainable["fc1"] == 25088 * 4096 + 4096 and trainable["fc2"] == 4096 * 4096 + 4096
+print(models.summarize_trainable(small_model))
+
+before = {name: [w.copy() for w in small_model.get_layer(name).get_weights()] for name in ("vgg16", "fc1", "fc2")}
+compile_for_training(small_model, cfg.fine_tune_learning_rate)
+fine_timer = EpochTimer()
+history_fine = small_model.fit(images(x_train, y_train, shuffle=True), validation_data=images(x_valid, y_valid),
+                               initial_epoch=cfg.epochs, epochs=cfg.epochs + cfg.fine_tune_epochs,
+                               callbacks=training_callbacks(fine_timer), verbose=2)
+val_before = course_utils.record("val_accuracy_before_fine_tuning", history_head.history["val_accuracy"][-1],
+                                 note=f"after {cfg.epochs} epochs of the output layer alone")
+val_after = course_utils.record("val_accuracy_after_fine_tuning", history_fine.history["val_accuracy"][-1],
+                                note=f"after {cfg.fine_tune_epochs} more with fc1 and fc2 "
+                                     f"(learning rate {cfg.fine_tune_learning_rate})")
+fine_epoch_s = course_utils.record("fine_tune_epoch_s", fine_timer.steady, unit="s",
+                                   note=f"{len(x_train):,} images at {cfg.small_size}x{cfg.small_size}, end to end"
+                                        + ("" if cfg.fine_tune_epochs > 1 else ", graph tracing included"))
+print(f"profile {cfg.profile}: validation accuracy {val_before:.1%} before fine-tuning, {val_after:.1%} after; "
+      f"an epoch on images {fine_epoch_s:.1f} s")
 
 # %% [markdown]
 # The counts said which weights *may* train; before and after, which *did*:
@@ -394,8 +420,8 @@ changes = {name: float(max(np.max(np.abs(a - b)) for a, b in zip(old, small_mode
            for name, old in before.items()}
 for name, key in [("vgg16", "base"), ("fc1", "fc1"), ("fc2", "fc2")]:
     course_utils.record(f"{key}_weight_change", changes[name])
-    print(f"  {name:6s} largest weight change during training: {changes[name]:.3g}")
-del before, train_features, valid_features, on_images, on_features
+    print(f"  {name:6s} largest weight change during fine-tuning: {changes[name]:.3g}")
+del before
 gc.collect();
 
 # %% [markdown]
@@ -410,12 +436,12 @@ probabilities = tf.nn.softmax(small_model.predict(images(x_test), verbose=0)).nu
 predicted = probabilities.argmax(axis=1)
 confidence = probabilities.max(axis=1)
 small_accuracy = course_utils.record("small_test_accuracy", accuracy_score(y_test, predicted),
-                                     note=f"{cfg.small_size}x{cfg.small_size}, {cfg.epochs} epochs "
-                                          f"(1 on images), {len(x_test):,} test images")
+                                     note=f"{cfg.small_size}x{cfg.small_size}, {cfg.epochs} epochs head first, then "
+                                          f"{cfg.fine_tune_epochs} with fc1/fc2, {len(x_test):,} test images")
 labels = list(range(cfg.num_classes))
 per_class = confusion_matrix(y_test, predicted, labels=labels, normalize="true").diagonal()
 course_utils.record("small_per_class_accuracy", dict(zip(CLASS_NAMES, per_class.round(4).tolist())))
-print(f"profile {cfg.profile}: test accuracy {small_accuracy:.1%} (chance: {1 / cfg.num_classes:.0%})")
+print(f"profile {cfg.profile}: test accuracy {small_accuracy:.1%} after fine-tuning (chance: {1 / cfg.num_classes:.0%})")
 display = ConfusionMatrixDisplay.from_predictions(y_test, predicted, labels=labels, display_labels=CLASS_NAMES,
                                                   normalize="true", values_format=".2f", xticks_rotation=45,
                                                   colorbar=False)
@@ -432,19 +458,22 @@ plots.plot_misclassified(x_test, y_test, predicted, confidence, CLASS_NAMES,
 
 # %% [markdown]
 # ## 10. What freezing saves
-# The lecture: 38 minutes for 50 epochs frozen, 90 from scratch. We time a
-# few steps on one batch, frozen, then all trainable (recompiled): a frozen
-# layer runs forward but needs no gradient and no update. The fastest step
-# times the steps of an epoch is the estimate.
+# The lecture timed its frozen run (which trained the output layer alone)
+# against a VGG16 trained from scratch. We time a few steps on one batch
+# in each state, recompiled (a frozen layer runs forward, with no gradient
+# and no update); the fastest step times the steps per epoch is the
+# estimate.
 
 # %%
 batch_x = preprocess(x_train[:cfg.batch_size].astype("float32"))
 batch_y = y_train[:cfg.batch_size]
 steps_per_epoch = math.ceil(len(x_train) / cfg.batch_size)
+train_only(small_model, ["output"])
+compile_for_training(small_model, cfg.learning_rate)
 frozen_step = vgg16_bridge.time_train_steps(small_model, batch_x, batch_y, steps=cfg.timing_steps)
 for layer in small_model.layers:
     layer.trainable = True
-compile_for_training(small_model)
+compile_for_training(small_model, cfg.learning_rate)
 print(models.summarize_trainable(small_model))
 full_step = vgg16_bridge.time_train_steps(small_model, batch_x, batch_y, steps=cfg.timing_steps)
 
@@ -454,22 +483,24 @@ course_utils.record("full_epoch_s", full_step * steps_per_epoch, unit="s", note=
 device = "GPU" if tf.config.list_physical_devices("GPU") else "CPU"
 ratio = course_utils.record("frozen_vs_full_epoch_ratio", frozen_step / full_step,
                             note=f"{cfg.small_size}x{cfg.small_size} on the {device}")
-print(f"profile {cfg.profile}: {frozen_step:.2f} s per step frozen, {full_step:.2f} s all trainable "
-      f"-> ratio {ratio:.2f} (the lecture: 38 / 90 = 0.42)")
+# The lecture, 50 epochs each: "it took 38 minutes" frozen; "from scratch, it was 90 minutes".
+lecture_minutes = {"frozen": 38, "from scratch": 90}
+print(f"profile {cfg.profile}: {frozen_step:.2f} s per step frozen, {full_step:.2f} s all trainable -> ratio "
+      f"{ratio:.2f} (the lecture: {lecture_minutes['frozen']} / {lecture_minutes['from scratch']} min = "
+      f"{lecture_minutes['frozen'] / lecture_minutes['from scratch']:.2f})")
 
 small_cost = vgg16_bridge.multiply_adds(small_model)
-histories = {f"{cfg.small_size}x{cfg.small_size}": {key: history_images.history[key] + history_features.history[key]
-                                                      for key in history_images.history}}
-del small_model, classifier, conv_base, history_images, history_features, image_timer, feature_timer, batch_x
+histories = {f"{cfg.small_size}x{cfg.small_size}": {key: history_head.history[key] + history_fine.history[key]
+                                                      for key in ("accuracy", "loss", "val_accuracy", "val_loss")}}
+del small_model, head, extractor, history_head, history_fine, head_timer, fine_timer, batch_x
 gc.collect();
 
 # %% [markdown]
-# ## 11. The lecture's recipe: 64x64 crops, end to end
+# ## 11. The lecture's 64x64 crops
 # The lecture's code resized the images to 70x70 and trained on **random**
-# 64x64 crops (testing on the central crop). Random crops change the
-# convolutions' output every epoch, so fast feature extraction does not
-# apply: this run trains end to end. It is the one to set beside the
-# lecture's 77.99%.
+# 64x64 crops (testing on the central crop), the output layer alone.
+# Random crops change what the frozen layers see every epoch, so features
+# computed once do not apply: this run trains on images.
 
 # %%
 def crops(x, y, training):
@@ -490,9 +521,9 @@ def crops(x, y, training):
 
 
 crop_model = build_model(cfg.crop_size, source)
-retrain_classifier_only(crop_model)
+train_only(crop_model, ["output"])
 print(models.summarize_trainable(crop_model))
-compile_for_training(crop_model)
+compile_for_training(crop_model, cfg.learning_rate)
 crop_timer = EpochTimer()
 x_crop, y_crop = x_train[:cfg.crop_train_limit], y_train[:cfg.crop_train_limit]
 history_crop = crop_model.fit(crops(x_crop, y_crop, training=True),
@@ -501,98 +532,75 @@ history_crop = crop_model.fit(crops(x_crop, y_crop, training=True),
 x_crop_test, y_crop_test = x_test[:cfg.crop_test_limit], y_test[:cfg.crop_test_limit]
 crop_predicted = crop_model.predict(crops(x_crop_test, y_crop_test, training=False), verbose=0).argmax(axis=1)
 crop_accuracy = course_utils.record("crop_test_accuracy", accuracy_score(y_crop_test, crop_predicted),
-                                    note=f"70 -> random crop {cfg.crop_size} (test: central crop), "
-                                         f"{cfg.crop_epochs} epoch(s), {len(x_crop):,} train / {len(x_crop_test):,} test images")
+                                    note=f"70 -> random crop {cfg.crop_size} (test: central crop), the output layer "
+                                         f"alone, {cfg.crop_epochs} epoch(s), {len(x_crop):,} train / "
+                                         f"{len(x_crop_test):,} test images")
 crop_epoch_s = course_utils.record("crop_epoch_s", crop_timer.steady, unit="s",
-                                   note=f"{len(x_crop):,} images per epoch, end to end"
+                                   note=f"{len(x_crop):,} images per epoch, on images"
                                         + ("" if cfg.crop_epochs > 1 else ", graph tracing included"))
 print(f"profile {cfg.profile}: test accuracy {crop_accuracy:.1%} with 64x64 crops, {crop_epoch_s:.1f} s per epoch")
-histories[f"{cfg.crop_size}x{cfg.crop_size} crops"] = history_crop.history
+crop_history = history_crop.history
 del crop_model, history_crop, crop_timer
 gc.collect();
 
 # %% [markdown]
 # ## 12. Upsampled to 224x224
-# The lecture's explanation for about 78%: ImageNet filters learnt objects
-# that fill 224x224 images. Upsampling adds no information but makes
-# objects the size the filters know, for 49 times the convolution work.
-# The same steps: one epoch on images, then features.
-#
-# **Memory.** At 224x224 the base gives 7x7x512 floats per image, and `fc1`
-# consumes them all: no smaller cut. As float32 the training features would
-# crowd a 12 GB Colab, so we `predict` in chunks and keep **float16** (half
-# the memory; sizes and logit shift printed below). Still too much? Set
-# `LARGE_TRAIN_LIMIT`.
+# The lecture's explanation for its small-image result: ImageNet filters
+# learnt objects that fill 224x224 images. Upsampling adds no information
+# but makes objects the size the filters know, for 49 times the
+# convolution work. Its 224x224 run trained the output layer alone too, so
+# section 7's recipe applies. Without a GPU one pass over the training
+# images takes hours: `features.cached_predict` runs that `predict` once
+# and keeps the result on disk.
 
 # %%
 large_model = build_model(cfg.large_size, source)
 del source  # fc1 and fc2 are copied: the 138-million-parameter source can go
 gc.collect()
-retrain_classifier_only(large_model)
+train_only(large_model, ["output"])
 print(models.summarize_trainable(large_model))
-course_utils.record("feature_map_large", list(large_model.get_layer("vgg16").output_shape[1:]))
-course_utils.record("bridge_output_large", list(large_model.get_layer("bridge").output_shape[1:]))
-side = vgg16_bridge.feature_map_size(cfg.large_size)
-per_image = side * side * 512 * 4  # an n x n x 512 map of float32 (4 bytes)
-print(f"base features per image: {per_image / 1e3:.0f} KB as float32; for the 50,000 CIFAR-10 training "
-      f"images {per_image * 50_000 / 1e9:.1f} GB")
+course_utils.record("feature_map_large", list(large_model.get_layer("vgg16").output.shape[1:]))
+course_utils.record("bridge_output_large", list(large_model.get_layer("bridge").output.shape[1:]))
+large_extractor = tf.keras.Model(large_model.input, large_model.get_layer("fc2").output, name="frozen_extractor")
 
 x_large, y_large = x_train[:cfg.large_train_limit], y_train[:cfg.large_train_limit]
 x_large_valid, y_large_valid = x_valid[:cfg.large_test_limit], y_valid[:cfg.large_test_limit]
-compile_for_training(large_model)
+x_large_test, y_large_test = x_test[:cfg.large_test_limit], y_test[:cfg.large_test_limit]
+cached = {}
+for split, x, y in [("train", x_large, y_large), ("validation", x_large_valid, y_large_valid),
+                    ("test", x_large_test, y_large_test)]:
+    cached[split], kept_labels = features.cached_predict(
+        large_extractor, images(x, y, size=cfg.large_size),
+        key=f"CIFAR-10 {cfg.profile} profile, {split}: the first {len(x):,} images, "
+            f"{cfg.large_size}x{cfg.large_size} bilinear, vgg16.preprocess_input")
+    assert np.array_equal(kept_labels, y), f"the cached {split} labels are not this run's"
+course_utils.record("large_feature_bytes", cached["train"].nbytes + cached["validation"].nbytes, unit="B",
+                    note=f"float32, {len(x_large) + len(x_large_valid):,} images")
+
+large_head = head_of(large_model)
+compile_for_training(large_head, cfg.learning_rate)
 large_timer = EpochTimer()
-history_large_images = large_model.fit(images(x_large, y_large, cfg.large_size, shuffle=True),
-                                       validation_data=images(x_large_valid, y_large_valid, cfg.large_size),
-                                       epochs=1, callbacks=training_callbacks(large_timer), verbose=2)
-large_epoch_s = course_utils.record("large_epoch_s", large_timer.times[0], unit="s",
-                                    note=f"{len(x_large):,} images at {cfg.large_size}x{cfg.large_size}, "
-                                         "end to end, graph tracing included")
+history_large = large_head.fit(cached["train"], y_large, batch_size=cfg.batch_size, shuffle=True,
+                               validation_data=(cached["validation"], y_large_valid), epochs=cfg.large_epochs,
+                               callbacks=training_callbacks(large_timer), verbose=2)
 
-# %%
-def predict_features(conv_base, x, size, chunk=2048):
-    """conv_base.predict over x, chunk by chunk, stored as float16."""
-    features = np.empty((len(x), *conv_base.output_shape[1:]), dtype="float16")
-    for start in range(0, len(x), chunk):
-        features[start:start + chunk] = conv_base.predict(images(x[start:start + chunk], size=size), verbose=0)
-    return features
-
-
-large_base = large_model.get_layer("vgg16")
-large_train_features = predict_features(large_base, x_large, cfg.large_size)
-large_valid_features = predict_features(large_base, x_large_valid, cfg.large_size)
-course_utils.record("large_feature_bytes", large_train_features.nbytes + large_valid_features.nbytes,
-                    unit="B", note=f"float16, {len(x_large) + len(x_large_valid):,} images")
-print(f"float16 features: {(large_train_features.nbytes + large_valid_features.nbytes) / 1e6:,.1f} MB for "
-      f"{len(x_large) + len(x_large_valid):,} images")
-
-large_classifier = classifier_of(large_model)
-compile_for_training(large_classifier, optimizer=large_model.optimizer)
-large_feature_timer = EpochTimer()
-history_large_features = large_classifier.fit(
-    large_train_features, y_large, batch_size=cfg.batch_size, shuffle=True,
-    validation_data=(large_valid_features, y_large_valid), initial_epoch=1, epochs=cfg.large_epochs,
-    callbacks=training_callbacks(large_feature_timer), verbose=2)
-large_feature_epoch_s = course_utils.record("large_feature_epoch_s", large_feature_timer.steady, unit="s",
-                                            note="an epoch on float16 features")
-
-check = min(16, len(x_large_valid))
+check = min(4, len(x_large_valid))
 on_images = large_model.predict(images(x_large_valid[:check], size=cfg.large_size), verbose=0)
-on_features = large_classifier.predict(large_valid_features[:check], verbose=0)
+on_features = large_head.predict(cached["validation"][:check], verbose=0)
 large_gap = course_utils.record("large_features_logit_rel_diff",
                                 float(np.max(np.abs(on_images - on_features)) / np.max(np.abs(on_images))),
-                                note="large_model on images vs classifier on float16 features")
-x_large_test, y_large_test = x_test[:cfg.large_test_limit], y_test[:cfg.large_test_limit]
-large_predicted = large_model.predict(images(x_large_test, size=cfg.large_size), verbose=0).argmax(axis=1)
+                                note="large_model on images vs large_head on cached features")
+large_predicted = large_head.predict(cached["test"], verbose=0).argmax(axis=1)
 large_accuracy = course_utils.record("large_test_accuracy", accuracy_score(y_large_test, large_predicted),
-                                     note=f"{cfg.large_size}x{cfg.large_size}, {cfg.large_epochs} epoch(s) "
-                                          f"(1 on images), {len(x_large):,} train / {len(x_large_test):,} test images")
-print(f"logits on float16 features differ by {large_gap:.1e} of the largest")
-print(f"profile {cfg.profile}: test accuracy {large_accuracy:.1%} at {cfg.large_size}x{cfg.large_size}; "
-      f"an epoch on images {large_epoch_s:.1f} s, on features {large_feature_epoch_s:.1f} s")
+                                     note=f"{cfg.large_size}x{cfg.large_size}, the output layer alone, "
+                                          f"{cfg.large_epochs} epoch(s) on features, {len(x_large):,} train / "
+                                          f"{len(x_large_test):,} test images")
+print(f"logits on cached features differ by {large_gap:.1e} of the largest")
+print(f"profile {cfg.profile}: test accuracy {large_accuracy:.1%} at {cfg.large_size}x{cfg.large_size}")
 
 large_cost = vgg16_bridge.multiply_adds(large_model)
-histories[f"{cfg.large_size}x{cfg.large_size}"] = {
-    key: history_large_images.history[key] + history_large_features.history[key] for key in history_large_images.history}
+histories[f"{cfg.crop_size}x{cfg.crop_size} crops"] = crop_history
+histories[f"{cfg.large_size}x{cfg.large_size}"] = history_large.history
 pd.DataFrame({f"{cfg.small_size}x{cfg.small_size}": small_cost, f"{cfg.large_size}x{cfg.large_size}": large_cost}
              ).rename_axis("multiply-adds per image").map("{:,}".format)
 
@@ -613,19 +621,21 @@ from course_exercises.lesson06 import ex1, ex2, ex3, transfer_model
 # %% [markdown] nbgrader={"grade": false, "grade_id": "l06-ex1-task", "locked": true, "schema_version": 3, "solution": false, "task": false}
 # ### Exercise 1: fc1 without the bridge
 # Without the bridge, `fc1` (4,096 units) sits on the flattened last feature
-# map. Set `fc1_params` to its number of parameters for 32x32 inputs,
-# worked out from VGG16's output shape.
+# map. Build `vgg16_32`, VGG16 without its top for 32x32 inputs (random
+# weights), and set `fc1_params` to `fc1`'s number of parameters, worked
+# out from `vgg16_32`'s output shape.
 
 # %% nbgrader={"grade": false, "grade_id": "l06-ex1-answer", "locked": false, "schema_version": 3, "solution": true, "task": false}
+vgg16_32 = None
 fc1_params = None
 ### BEGIN SOLUTION
 vgg16_32 = tf.keras.applications.VGG16(weights=None, include_top=False, input_shape=(32, 32, 3))
-h, w, c = vgg16_32.output_shape[1:]   # 1, 1, 512
+h, w, c = vgg16_32.output.shape[1:]   # 1, 1, 512
 fc1_params = (h * w * c) * 4096 + 4096
 ### END SOLUTION
 
 # %% nbgrader={"grade": true, "grade_id": "l06-ex1-check", "locked": true, "points": 1, "schema_version": 3, "solution": false, "task": false}
-ex1.check(fc1_params)
+ex1.check(fc1_params, vgg16_32)
 
 # %% [markdown] nbgrader={"grade": false, "grade_id": "l06-ex2-task", "locked": true, "schema_version": 3, "solution": false, "task": false}
 # ### Exercise 2: retrain the classifier, the Keras way
@@ -667,29 +677,33 @@ ex3.check(any_size)
 
 # %% [markdown]
 # ## Ours beside the original lesson
-# The three runs' learning curves, then each figure the lecture reported
-# beside ours, the profile that made ours, and whether the two compare like
-# for like.
+# The 32x32 run's two phases on one curve, the crop and 224x224 runs, then
+# each figure the lecture reported beside ours, the profile that made
+# ours, and whether the two compare like for like.
 
 # %%
-fig = plots.plot_history(histories, title=f"Lesson 06 ({cfg.profile} profile): VGG16 with retrained fc1/fc2; "
-                                          "32x32 and 224x224: epoch 1 on images, then features")
+small_name = f"{cfg.small_size}x{cfg.small_size}"
+fig = plots.plot_history({small_name: histories.pop(small_name)}, phase_boundary=cfg.epochs,
+                         title=f"Lesson 06 ({cfg.profile} profile), {small_name}: the output layer alone "
+                               f"on features, then fc1/fc2 too on images")
 course_utils.record_figure(fig)
+plots.plot_history(histories, title=f"Lesson 06 ({cfg.profile} profile): the output layer alone, the lecture's recipe");
 
 # %%
 course_utils.comparison_table()
 
 # %% [markdown]
 # ## Takeaways
-# - Use the preprocessing of the weights: `vgg16.preprocess_input` for
-#   Keras's VGG16, not torchvision's mean and std.
-# - Pretrained dense layers need features of the shape they learnt: add the
+# - Use the preprocessing of the weights: `vgg16.preprocess_input`, not
+#   torchvision's mean and std.
+# - Pretrained dense layers need features of the shape they learnt: the
 #   bridge (for a new head, global pooling).
-# - After every freezing step, *count* the trainable parameters: the
-#   lecture's misplaced flag raised no error, and `fc1`, `fc2` never trained.
-# - Frozen convolutions with nothing random before them give the same
-#   features every epoch: `predict` them once, `fit` the classifier on them.
-#   Random crops rule this out; memory may ask for float16.
+# - After every freezing step, *count* what trains: the lecture's
+#   misplaced flag raised no error.
+# - A new layer trains first, alone; pretrained layers join after a
+#   recompile, at a lower learning rate.
+# - Frozen layers with nothing random in them give the same features every
+#   epoch: `predict` once, `fit` on the features. Random crops rule it out.
 # - Accuracy hides which classes fail: read the confusion matrix.
 # - How many layers to retrain depends on the task: the output layer, the
-#   last three (as here), or all.
+#   last three, or all.

@@ -391,11 +391,12 @@ def test_lesson06_wrong_answers():
 
     from course_exercises.lesson06 import ex1, ex2, ex3
 
-    assert message(ex1, 102_764_544) == (
+    vgg16_32 = solved("06")["vgg16_32"]  # the catalogue (tests/test_catalogue_lesson06.py) has the rest
+    assert message(ex1, 102_764_544, vgg16_32) == (
         "102,764,544 is fc1 on a 7x7x512 map (25,088 values): that is 224x224 inputs, or 32x32 with the bridge. "
         "Without it the 32x32 map is 1x1x512.")
-    assert message(ex1, 2_097_152) == "2,097,152 counts the weights but not fc1's 4,096 biases."
-    assert message(ex1, 16_781_312).startswith("16,781,312 is fc2 (4,096 inputs x 4,096 units + 4,096 biases)")
+    assert message(ex1, 2_097_152, vgg16_32) == "2,097,152 counts the weights but not fc1's 4,096 biases."
+    assert message(ex1, 16_781_312, vgg16_32).startswith("16,781,312 is fc2 (4,096 inputs x 4,096 units + 4,096 biases)")
 
     transfer = solved("06")["transfer"]
     assert message(ex2, 40_970, transfer) == (
@@ -410,7 +411,7 @@ def test_lesson06_wrong_answers():
         "Keras never reads it.")
     for layer in transfer.layers:
         layer.trainable = True
-    assert message(ex2, 33_638_218, transfer).startswith("the convolutional base still trains (14,714,688 parameters)")
+    assert message(ex2, 33_638_218, transfer).startswith("vgg16 still trains (14,714,688 parameters)")
 
     fixed = tf.keras.applications.VGG16(weights=None, include_top=False, input_shape=(32, 32, 3))
     flat = tf.keras.Model(fixed.input, tf.keras.layers.Dense(10)(tf.keras.layers.Flatten()(fixed.output)))

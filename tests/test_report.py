@@ -87,7 +87,7 @@ def test_full_profile_rows_say_why_they_are_or_are_not_like_for_like(records):
     rows = {row["figure"]: row for row in report.comparison()}
     assert rows["trainable_params_fc1"]["ours (full profile)"] == "102,764,544"
     assert rows["trainable_params_fc1"]["like for like?"] == "yes: the same layer sizes"
-    assert rows["small_epoch_s"]["like for like?"].startswith("no: ")
+    assert rows["crop_epoch_s"]["like for like?"].startswith("no: ")
     for row in rows.values():
         assert row["like for like?"].split(":")[0] in {"yes", "partly", "no"}, row
 

@@ -137,40 +137,42 @@ REFERENCES: dict[str, dict[str, Reference]] = {
         "mixed7_shape": Reference("7x7 (mixed7 chosen over the last layer's 3x3)", "yes: same model and input size"),
     },
     "06": {
+        "head_test_accuracy": Reference(
+            "\"it's only 77%\" (the lecture, of its small-image run); its published notebook "
+            "(rasbt/stat453-deep-learning-ss21, L14/5-transfer-learning-vgg16_small.ipynb) prints \"Test accuracy "
+            "77.99%\"; only the output layer trained (the freezing bug)",
+            "partly: the same trained layer (the output layer alone), optimiser, schedule, batch and 50 epochs "
+            "(default parameters); but 32x32 images, not the lecture's random 64x64 crops (see "
+            "crop_test_accuracy), features computed once (so the dropout after the frozen fc1 does not run), "
+            "and Keras's VGG16 weights (converted from Caffe), not torchvision's"),
         "small_test_accuracy": Reference(
-            "about 77% at 32x32 (a comment in the lecture's published code; the run it showed used "
-            "64x64 crops, see crop_test_accuracy)",
-            "partly: the same 32x32 images, optimiser, schedule, batch and 50 epochs (default "
-            "parameters), but Keras's VGG16 weights (converted from Caffe), not torchvision's, and fc1/fc2 "
-            "train too (the lecture's code trained only the output layer)"),
+            "nothing: the lecture meant fc1 and fc2 to train, but its code never trained them",
+            "no: the lecture has no such run; set it beside head_test_accuracy, the same model before "
+            "fc1 and fc2 were fine-tuned"),
         "crop_test_accuracy": Reference(
-            "77.99% (PyTorch: resized to 70, random 64x64 crops for training, the central crop for "
-            "testing, 50 epochs; only the output layer trained, see the freezing bug)",
-            "partly: the same recipe (70 -> random 64x64 crop, central crop for testing), optimiser, "
-            "schedule, batch and 50 epochs, trained end to end (default parameters); but Keras's VGG16 "
-            "weights (converted from Caffe), not torchvision's, and fc1/fc2 train too"),
+            "77.99% (its published notebook's \"Test accuracy\"; PyTorch: resized to 70, random 64x64 crops "
+            "for training, the central crop for testing, 50 epochs; only the output layer trained)",
+            "partly: the same recipe (70 -> random 64x64 crop, central crop for testing), trained layer (the "
+            "output layer alone), optimiser, schedule, batch and 50 epochs, on images (default parameters); "
+            "but Keras's VGG16 weights (converted from Caffe), not torchvision's"),
         "large_test_accuracy": Reference(
-            "84.9% at 224x224 (PyTorch, 50 epochs, 213 min on a GPU; only the output layer trained)",
-            "partly: the same data, size, optimiser, schedule and 50 epochs (default parameters, "
-            "LARGE_TRAIN_LIMIT unset), but Keras's VGG16 weights, fc1/fc2 train too, and epochs 2-50 "
-            "train on float16 features (the same model up to float16 rounding, measured in the notebook)"),
-        "small_epoch_s": Reference(
-            "about 46 s (38.3 min for 50 epochs, PyTorch, GPU, 64x64 crops)",
-            "no: 32x32 images, not 64x64 crops (see crop_epoch_s), on another framework and machine"),
+            "84.9% at 224x224 (the lecture; its published notebook prints \"Test accuracy 84.90%\"; PyTorch, "
+            "50 epochs, 213 min on a GPU; only the output layer trained)",
+            "partly: the same data, size, trained layer (the output layer alone), optimiser, schedule and 50 "
+            "epochs (default parameters, LARGE_TRAIN_LIMIT unset); but Keras's VGG16 weights, and features "
+            "computed once (so the dropout after the frozen fc1 does not run)"),
         "crop_epoch_s": Reference(
             "about 46 s (38.3 min for 50 epochs, PyTorch, GPU, 64x64 crops)",
-            "no: the same recipe and batch, end to end, but another framework and machine"),
-        "large_epoch_s": Reference(
-            "about 256 s (213 min for 50 epochs, PyTorch, GPU, 224x224)",
-            "no: another framework and machine; ours is the epoch on images, graph tracing included"),
+            "no: the same recipe and batch, on images, but another framework and machine"),
         "frozen_epoch_s": Reference(
-            "about 46 s (38 min / 50 epochs, convolutions frozen, PyTorch, GPU, 64x64 crops)",
-            "no: ours is an estimate at 32x32 from the fastest of a few steps, on another framework and machine"),
+            "about 46 s (38 min / 50 epochs; frozen but the output layer, PyTorch, GPU, 64x64 crops)",
+            "no: ours is an estimate at 32x32 from the fastest of a few steps, the output layer alone "
+            "training as in the lecture's run, on another framework and machine"),
         "full_epoch_s": Reference(
             "about 108 s (90 min / 50 epochs, VGG16 from scratch, PyTorch, GPU)",
             "no: ours is an estimate at 32x32 from the fastest of a few steps, on another framework and machine"),
         "frozen_vs_full_epoch_ratio": Reference(
-            "38 min frozen vs 90 min from scratch = 0.42 (PyTorch, GPU)",
+            "38 min frozen vs 90 min from scratch (PyTorch, GPU; the notebook prints the ratio)",
             "partly: a ratio on one machine each; another framework and hardware, ours at 32x32 (the "
             "lecture's from-scratch run does not show its input size)"),
         "trainable_params_with_lecture_bug": Reference(
