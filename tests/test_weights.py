@@ -103,3 +103,17 @@ def test_real_checks_a_local_copy_and_copies_it_into_keras_home(monkeypatch, ker
     monkeypatch.setenv("KERAS_HOME", str(tmp_path / "other"))
     with pytest.raises(downloads.VerificationError):
         weights.pretrained("inception_v3_notop", "real", local_copy=bogus)
+
+
+def test_a_file_is_also_named_by_its_published_file_name(monkeypatch, tmp_path, capsys):
+    """Lesson 05 shows the lesson's file name in the call: it resolves like the key, in both sources."""
+    asked = []
+    monkeypatch.setattr(standins, "stand_in_file", lambda name: asked.append(name) or tmp_path / "s.h5")
+    filename = "inception_v3_weights_tf_dim_ordering_tf_kernels_notop.h5"
+    assert weights.IMAGENET_WEIGHTS["inception_v3_notop"].filename == filename
+    assert weights.pretrained(filename, "stand-in") == str(tmp_path / "s.h5")
+    assert asked == ["inception_v3_notop"]
+    with pytest.raises(downloads.OfflineError, match="InceptionV3 no-top ImageNet weights"):
+        weights.pretrained(filename, "real", progress=False)
+    with pytest.raises(weights.WeightsError, match="no pretrained weights registered for 'inception_v3_notop.h5'"):
+        weights.pretrained("inception_v3_notop.h5", "stand-in")
