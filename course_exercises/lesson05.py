@@ -60,6 +60,22 @@ def _sigmoid(z):
     return 1.0 / (1.0 + np.exp(-z))
 
 
+def _same(values, reference) -> bool:
+    """``values`` equal ``reference`` to 1% of the reference's largest magnitude: a scale-free comparison, so
+    small logits (a random-weights base gives small features) are told apart as well as large ones."""
+    values, reference = np.asarray(values, dtype="float64"), np.asarray(reference, dtype="float64")
+    return values.shape == reference.shape and bool(np.all(np.abs(values - reference)
+                                                           <= 1e-2 * np.abs(reference).max() + 1e-9))
+
+
+def _is_sigmoid_of(probabilities, logits) -> bool:
+    """``probabilities`` are sigmoid(``logits``): compared as logits while float32 can tell them apart."""
+    p = np.asarray(probabilities, dtype="float64")
+    if np.any(p <= 1e-6) or np.any(p >= 1 - 1e-6):  # saturated: compare the probabilities themselves
+        return np.allclose(p, _sigmoid(logits), rtol=0, atol=1e-5)
+    return _same(np.log(p) - np.log1p(-p), logits)
+
+
 def _check_head(model, run, features: list[np.ndarray], feature_shape, what: str, on: str) -> int:
     """Raise :class:`Wrong` unless ``model`` is the lesson's head (Flatten, Dense(1024, relu), Dense(1, sigmoid))
     on ``features``. ``run()`` is the model's output in inference mode; ``features`` the candidate values the head
@@ -92,16 +108,16 @@ def _check_head(model, run, features: list[np.ndarray], feature_shape, what: str
     for candidate in features:
         values = np.asarray(candidate() if callable(candidate) else candidate, dtype="float32")
         hidden.append(np.asarray(tf.matmul(values.reshape(len(values), -1), w1), dtype="float64") + b1)
-        if np.allclose(output, _sigmoid(np.maximum(hidden[-1], 0.0) @ w2 + b2), rtol=1e-3, atol=1e-4):
+        if _is_sigmoid_of(output, np.maximum(hidden[-1], 0.0) @ w2 + b2):
             return count_params(model.trainable_weights)
     for pre in hidden:  # not the lesson's head: say what it computes instead
-        if np.allclose(output, np.maximum(pre, 0.0) @ w2 + b2, rtol=1e-3, atol=1e-4):
+        if _same(output, np.maximum(pre, 0.0) @ w2 + b2):
             raise Wrong(f"the output unit of {what} has no sigmoid: it gives logits (any real number), not the "
                         "probability of 'dog'. Use Dense(1, activation='sigmoid').")
         if np.allclose(output, 1.0):
             raise Wrong(f"{what} always outputs 1.0: softmax over a single unit is always 1. One unit for two "
                         "classes needs sigmoid: Dense(1, activation='sigmoid').")
-        if np.allclose(output, _sigmoid(pre @ w2 + b2), rtol=1e-3, atol=1e-4):
+        if _is_sigmoid_of(output, pre @ w2 + b2):
             raise Wrong(f"the Dense(1024) of {what} has no activation: without relu the two Dense layers collapse "
                         "into one linear map. Use Dense(1024, activation='relu').")
     hidden_activation = _activation(dense[0]) if dense else None
@@ -115,8 +131,9 @@ def _check_head(model, run, features: list[np.ndarray], feature_shape, what: str
 
 
 def _probe_images(size: int = IMAGE_SIZE) -> np.ndarray:
-    """Two fixed 0-255 images for running a model end to end."""
-    return np.random.default_rng(11).uniform(0, 255, (2, size, size, 3)).astype("float32")
+    """Four fixed 0-255 images, dark to bright, for running a model end to end."""
+    noise = np.random.default_rng(11).uniform(0, 255, (4, size, size, 3))
+    return (noise * np.linspace(0.25, 1.0, 4)[:, None, None, None]).astype("float32")
 
 
 @exercise("05", 1, "cut at mixed6 and predict the head's size", hints="""

@@ -64,6 +64,10 @@ def test_05_1_wrong_answers_each_have_their_own_message(tf, pre_trained):
         "softmax": wrong(lesson05.ex1, SIZE, model(output="softmax")),
         "linear hidden": wrong(lesson05.ex1, SIZE, model(hidden=None)),
         "two outputs": wrong(lesson05.ex1, SIZE, model(units=2, output="softmax")),
+        "pooled 2x2, then flattened": wrong(lesson05.ex1, SIZE, tf.keras.Model(
+            pre_trained.input, head_on(tf, tf.keras.layers.MaxPooling2D(2)(mixed6)))),
+        "features squashed on the way": wrong(lesson05.ex1, SIZE, tf.keras.Model(
+            pre_trained.input, head_on(tf, tf.keras.layers.Activation("tanh")(mixed6)))),
         "count without the bias": wrong(lesson05.ex1, SIZE - 1, model()),
         "count of the whole model": wrong(lesson05.ex1, model().count_params(), model()),
     }
@@ -75,6 +79,11 @@ def test_05_1_wrong_answers_each_have_their_own_message(tf, pre_trained):
     assert messages["softmax"].startswith("model_mixed6 always outputs 1.0: softmax over a single unit")
     assert messages["linear hidden"].startswith("the Dense(1024) of model_mixed6 has no activation")
     assert messages["two outputs"].startswith("model_mixed6 has 2 outputs")
+    assert messages["pooled 2x2, then flattened"].startswith(
+        "the trainable weights of model_mixed6 have shapes [(6912, 1024), (1024,), (1024, 1), (1,)]")
+    assert messages["features squashed on the way"] == (
+        "the output of model_mixed6 is not Flatten, Dense(1024, relu) and Dense(1, sigmoid) applied to mixed6's "
+        "output: build the head directly on that output, with nothing in between.")
     assert messages["count without the bias"] == "38,537,216 leaves out the output unit's bias (1)."
     assert messages["count of the whole model"].startswith(
         f"{model().count_params():,} is every parameter of model_mixed6, the frozen base included")

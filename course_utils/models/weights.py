@@ -61,7 +61,8 @@ def pretrained(name: str, source: str | None, *, local_copy: str | Path | None =
     """What to pass as ``weights=`` (or to ``load_weights``) for ``name`` and the profile's ``source``.
 
     ``name``: a key of :data:`IMAGENET_WEIGHTS` (``"vgg19"``, ``"vgg19_notop"``, ...) or the
-    file name of one (``"vgg19_weights_tf_dim_ordering_tf_kernels_notop.h5"``). Returns the path of a checked weights file, or ``None`` for Keras's random
+    file name of one (``"vgg19_weights_tf_dim_ordering_tf_kernels_notop.h5"``).
+    Returns the path of a checked weights file, or ``None`` for Keras's random
     init (``source=None``, or ``"stand-in"`` for a model with its top).
     """
     name = next((key for key, asset in IMAGENET_WEIGHTS.items() if name == asset.filename), name)
