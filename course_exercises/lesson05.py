@@ -224,11 +224,12 @@ def sample_batch() -> np.ndarray:
     prepare = prepare_images
 """)
 def ex2(prepare) -> str:
+    # called as prepare(images, False) and prepare(images, True): any name for the second parameter works
     expect(callable(prepare), f"prepare should be a function of (images, training), not {type(prepare).__name__}.")
     images = sample_batch()
     expected = images / 127.5 - 1.0  # inception_v3.preprocess_input
-    first = np.asarray(prepare(tf.constant(images), training=False), dtype="float64")
-    second = np.asarray(prepare(tf.constant(images), training=False), dtype="float64")
+    first = np.asarray(prepare(tf.constant(images), False), dtype="float64")
+    second = np.asarray(prepare(tf.constant(images), False), dtype="float64")
     expect(first.shape == images.shape, f"prepare changed the shape from {images.shape} to {first.shape}.")
     expect(first.max() <= 1.5, f"validation values go up to {first.max():.0f}: scale them to [-1, 1] with "
                                "tf.keras.applications.inception_v3.preprocess_input (pixels / 127.5 - 1).")
@@ -242,7 +243,7 @@ def ex2(prepare) -> str:
                                                   "True.")
     expect(np.allclose(first, expected, atol=1e-4), "with training=False the images should only be scaled to "
                                                     "[-1, 1] (preprocess_input: pixels / 127.5 - 1), nothing else.")
-    augmented = [np.asarray(prepare(tf.constant(images), training=True), dtype="float64") for _ in range(4)]
+    augmented = [np.asarray(prepare(tf.constant(images), True), dtype="float64") for _ in range(4)]
     expect(all(a.shape == images.shape for a in augmented), "prepare(images, training=True) changed the shape of the "
                                                             "batch.")
     expect(max(a.max() for a in augmented) <= 1.5, "training values go above 1: scale the training images too.")

@@ -328,13 +328,13 @@ _ = fig.suptitle(f"{train_paths[0].parent.name}/{train_paths[0].name} ({cfg.prof
 
 # %% [markdown]
 # ## 7b. The pixels InceptionV3 was trained on
-# The lesson rescales to 0..1, silently. Keras's InceptionV3 was
-# trained on -1..1: its `preprocess_input` computes
-# `x / 127.5 - 1`. Our runs keep the lesson's 0..1 to reproduce it; in your
-# own work, use the backbone's preprocessing. Once, here, both: a logistic
-# regression on the frozen base's `mixed7` features (averaged to 768
-# values) of the un-augmented training images, scored on the validation
-# images. Only the preprocessing differs.
+# The lesson rescales to 0..1, silently. Keras's InceptionV3 was trained on
+# -1..1: its `preprocess_input` computes `x / 127.5 - 1`. Our runs keep the
+# lesson's 0..1 to reproduce it; in your own work, use the backbone's
+# preprocessing. Once, here, both: a logistic regression on the frozen
+# base's `mixed7` features (averaged to 768 values) of the un-augmented
+# training images, scored on the validation images. Only the preprocessing
+# differs.
 
 # %%
 inception_preprocess = tf.keras.applications.inception_v3.preprocess_input  # InceptionV3's own: -1..1
@@ -424,13 +424,12 @@ history_dropout = model_dropout.fit(
 
 # %% [markdown]
 # ## 10. Compare the runs, like for like
-# `fit`'s training accuracy is an epoch's mean over augmented batches,
-# with dropout on in the second run: dropout alone lowers it, so
-# the two runs' `fit` gaps are not measured alike. `evaluate` runs in
-# inference mode (no dropout); given the un-augmented training images, it
-# measures both runs alike. The validation loss
-# shows overfitting as a rise above its lowest epoch. One run each is one
-# measurement: read the curves too.
+# `fit`'s training accuracy is an epoch's mean over augmented batches, with
+# dropout on in the second run: dropout alone lowers it, so the two runs'
+# `fit` gaps are not measured alike. `evaluate` runs in inference mode (no
+# dropout); given the un-augmented training images, it measures both runs
+# alike. The validation loss shows overfitting as a rise above its lowest
+# epoch. One run each is one measurement: read the curves too.
 
 # %%
 runs = {"no dropout": (model, history), f"dropout {cfg.dropout_rate}": (model_dropout, history_dropout)}

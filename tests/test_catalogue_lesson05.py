@@ -189,6 +189,14 @@ def test_05_2_unusual_right_answers_are_accepted(tf):
 
     right(lesson05.ex2, with_tf_image)
 
+    # its own names for the parameters, and the random layers switched by the flag itself
+    random_changes = tf.keras.Sequential([layers.RandomFlip("horizontal"), layers.RandomTranslation(0.2, 0.2)])
+
+    def own_names(batch, is_training):
+        return random_changes(layers.Rescaling(1 / 127.5, offset=-1)(batch), training=is_training)
+
+    right(lesson05.ex2, own_names)
+
 
 # ------------------------------------------------------------------ 05.3: Dropout in the right place
 def test_05_3_wrong_answers_each_have_their_own_message(tf):
