@@ -1,4 +1,10 @@
-"""Lesson 05 exercises: cut InceptionV3 at mixed6, augment the training data only, place the Dropout."""
+"""Lesson 05 exercises: cut InceptionV3 at mixed6, prepare the training data only, place the Dropout.
+
+The checks judge what the learner's objects *do*: a head is run end to end on known features and its
+output compared with what Flatten, Dense(1024, relu) and Dense(1, sigmoid) compute from the head's own
+weights; "random" means two calls on the same images differ; what trains is ``model.trainable_weights``
+(what ``fit`` updates); a count is compared with the learner's own model.
+"""
 from __future__ import annotations
 
 import numpy as np
@@ -22,14 +28,122 @@ def _head_size(shape) -> int:
     return flat * 1024 + 1024 + 1024 + 1
 
 
+def _find(model, name: str):
+    """``(container, layer)``: the layer called ``name`` in ``model`` or in a model nested in it, else ``None``."""
+    for layer in model.layers:
+        if layer.name == name:
+            return model, layer
+    for layer in model.layers:
+        if isinstance(layer, tf.keras.Model):
+            found = _find(layer, name)
+            if found:
+                return found
+    return None
+
+
+def _leaves(model) -> list:
+    """The layers of ``model`` in order, nested models opened up, input layers left out."""
+    out = []
+    for layer in model.layers:
+        if isinstance(layer, tf.keras.Model):
+            out.extend(_leaves(layer))
+        elif not isinstance(layer, tf.keras.layers.InputLayer):
+            out.append(layer)
+    return out
+
+
+def _activation(layer) -> str | None:
+    return getattr(getattr(layer, "activation", None), "__name__", None)
+
+
+def _sigmoid(z):
+    return 1.0 / (1.0 + np.exp(-z))
+
+
+def _same(values, reference) -> bool:
+    """``values`` equal ``reference`` to 1% of the reference's largest magnitude: a scale-free comparison, so
+    small logits (a random-weights base gives small features) are told apart as well as large ones."""
+    values, reference = np.asarray(values, dtype="float64"), np.asarray(reference, dtype="float64")
+    return values.shape == reference.shape and bool(np.all(np.abs(values - reference)
+                                                           <= 1e-2 * np.abs(reference).max() + 1e-9))
+
+
+def _is_sigmoid_of(probabilities, logits) -> bool:
+    """``probabilities`` are sigmoid(``logits``): compared as logits while float32 can tell them apart."""
+    p = np.asarray(probabilities, dtype="float64")
+    if np.any(p <= 1e-6) or np.any(p >= 1 - 1e-6):  # saturated: compare the probabilities themselves
+        return np.allclose(p, _sigmoid(logits), rtol=0, atol=1e-5)
+    return _same(np.log(p) - np.log1p(-p), logits)
+
+
+def _check_head(model, run, features: list[np.ndarray], feature_shape, what: str, on: str) -> int:
+    """Raise :class:`Wrong` unless ``model`` is the lesson's head (Flatten, Dense(1024, relu), Dense(1, sigmoid))
+    on ``features``. ``run()`` is the model's output in inference mode; ``features`` the candidate values the head
+    should sit on (each a batch of ``feature_shape`` maps, or a function that computes one, called only if the
+    ones before it do not fit). Returns the head's size, from its trainable weights."""
+    output = np.asarray(run(), dtype="float64")
+    flat, channels = int(np.prod(feature_shape)), int(feature_shape[-1])
+    if output.ndim > 2:
+        raise Wrong(f"{what} gives an output of shape {(None, *output.shape[1:])}, one prediction per cell of the "
+                    f"{feature_shape[0]}x{feature_shape[1]} grid: Dense acts on the last axis only, so without "
+                    "Flatten it never sees the whole map. Put Flatten() before Dense(1024).")
+    expect(output.shape[-1] == 1, f"{what} has {output.shape[-1]} outputs; the lesson's head ends in one unit, the "
+                                  "probability of 'dog': Dense(1, activation='sigmoid').")
+    weights = model.trainable_weights
+    shapes = [tuple(int(d) for d in w.shape) for w in weights]
+    expected = [(flat, 1024), (1024,), (1024, 1), (1,)]
+    if shapes != expected:
+        if len(shapes) == 4 and shapes[0] == (channels, 1024):
+            raise Wrong(f"the Dense(1024) of {what} sees {channels} values per image, not the {flat:,} of the "
+                        f"flattened {'x'.join(map(str, feature_shape))} map: you pooled where the lesson flattens. "
+                        "Use Flatten() (GlobalAveragePooling2D keeps only the channel averages).")
+        if len(shapes) == 4 and shapes[0][0] == flat and shapes[0][1] != 1024:
+            raise Wrong(f"the hidden Dense layer of {what} has {shapes[0][1]} units; the lesson's has 1024.")
+        raise Wrong(f"the trainable weights of {what} have shapes {shapes}; the lesson's head trains exactly "
+                    f"{expected} (Flatten has none, then Dense(1024) and Dense(1)). Build the head from these three "
+                    "layers only.")
+    w1, b1, w2, b2 = weights[0], *(np.asarray(w, dtype="float64") for w in weights[1:])
+    dense = [layer for layer in _leaves(model) if isinstance(layer, tf.keras.layers.Dense)]
+    hidden = []  # the Dense(1024)'s pre-activations on each candidate, computed as needed
+    for candidate in features:
+        values = np.asarray(candidate() if callable(candidate) else candidate, dtype="float32")
+        hidden.append(np.asarray(tf.matmul(values.reshape(len(values), -1), w1), dtype="float64") + b1)
+        if _is_sigmoid_of(output, np.maximum(hidden[-1], 0.0) @ w2 + b2):
+            return count_params(model.trainable_weights)
+    for pre in hidden:  # not the lesson's head: say what it computes instead
+        if _same(output, np.maximum(pre, 0.0) @ w2 + b2):
+            raise Wrong(f"the output unit of {what} has no sigmoid: it gives logits (any real number), not the "
+                        "probability of 'dog'. Use Dense(1, activation='sigmoid').")
+        if np.allclose(output, 1.0):
+            raise Wrong(f"{what} always outputs 1.0: softmax over a single unit is always 1. One unit for two "
+                        "classes needs sigmoid: Dense(1, activation='sigmoid').")
+        if _is_sigmoid_of(output, pre @ w2 + b2):
+            raise Wrong(f"the Dense(1024) of {what} has no activation: without relu the two Dense layers collapse "
+                        "into one linear map. Use Dense(1024, activation='relu').")
+    hidden_activation = _activation(dense[0]) if dense else None
+    if hidden_activation not in (None, "relu", "linear"):
+        raise Wrong(f"the Dense(1024) of {what} uses {hidden_activation}; the lesson's uses relu.")
+    output_activation = _activation(dense[-1]) if dense else None
+    if output_activation not in (None, "sigmoid", "linear"):
+        raise Wrong(f"the output unit of {what} uses {output_activation}; one probability for 'dog' needs sigmoid.")
+    raise Wrong(f"the output of {what} is not Flatten, Dense(1024, relu) and Dense(1, sigmoid) applied to {on}: "
+                "build the head directly on that output, with nothing in between.")
+
+
+def _probe_images(size: int = IMAGE_SIZE) -> np.ndarray:
+    """Four fixed 0-255 images, dark to bright, for running a model end to end."""
+    noise = np.random.default_rng(11).uniform(0, 255, (4, size, size, 3))
+    return (noise * np.linspace(0.25, 1.0, 4)[:, None, None, None]).astype("float32")
+
+
 @exercise("05", 1, "cut at mixed6 and predict the head's size", hints="""
-    - pre_trained.get_layer('mixed6').output_shape gives (None, height, width, channels); Flatten turns it into height x
-      width x channels values.
+    - pre_trained.get_layer('mixed6').output.shape gives (None, height, width, channels); Flatten turns it into
+      height x width x channels values.
     - Dense(1024) on n values: n x 1024 weights + 1024 biases. Dense(1): 1024 weights + 1 bias.
 """, solution="""
     mixed6 = pre_trained.get_layer("mixed6")
-    print(mixed6.output_shape)
-    h, w, c = mixed6.output_shape[1:]
+    print(mixed6.output.shape)
+    h, w, c = mixed6.output.shape[1:]
     mixed6_head_params = (h * w * c) * 1024 + 1024 + 1024 + 1
     x = tf.keras.layers.Flatten()(mixed6.output)
     x = tf.keras.layers.Dense(1024, activation="relu")(x)
@@ -38,34 +152,35 @@ def _head_size(shape) -> int:
 """)
 def ex1(mixed6_head_params, model_mixed6) -> str:
     model = require_model(model_mixed6, "model_mixed6")
-    names = [layer.name for layer in model.layers]
-    expect("mixed6" in names, "model_mixed6 has no layer mixed6: you cut earlier. Build the head on "
+    found = _find(model, "mixed6")
+    expect(found is not None, "model_mixed6 has no layer mixed6: you cut earlier. Build the head on "
                               "pre_trained.get_layer('mixed6').output.")
-    expect("mixed7" not in names, "model_mixed6 still contains mixed7: build the head on get_layer('mixed6').output "
-                                  "(the layers after the cut then drop out of the model).")
-    cut = names.index("mixed6")
-    backbone_layers = model.layers[: cut + 1]
-    training = [layer.name for layer in backbone_layers if layer.trainable and layer.weights]
+    expect(_find(model, "mixed7") is None, "model_mixed6 still contains mixed7: build the head on "
+                                           "get_layer('mixed6').output (the layers after the cut then drop out of "
+                                           "the model).")
+    container, mixed6 = found
+    cut = tf.keras.Model(container.inputs, mixed6.output)  # the base up to mixed6, sharing the learner's weights
+    size = tuple(int(d) for d in cut.inputs[0].shape[1:3])
+    expect(size == (IMAGE_SIZE, IMAGE_SIZE), f"model_mixed6 takes {size[0]}x{size[1]} images; pre_trained takes "
+                                             f"{IMAGE_SIZE}x{IMAGE_SIZE}: build the model on pre_trained.")
+    base = {id(w) for w in cut.weights}
+    training = [w for w in model.trainable_weights if id(w) in base]
     if training:
-        raise Wrong(f"{len(training)} InceptionV3 layers train (the first: {training[0]}): freeze the backbone "
-                    "(every layer up to mixed6) before you train the head.")
-    shape = tuple(int(d) for d in model.get_layer("mixed6").output_shape[1:])
-    expected = _head_size(shape)
-    trainable = count_params(model.trainable_weights)
-    expect(trainable == expected and model.output_shape[-1] == 1, f"your head has {trainable:,} trainable parameters "
-                                                                  f"and {model.output_shape[-1]} output(s); the "
-                                                                  "lesson's head (Flatten, Dense(1024, relu), "
-                                                                  f"Dense(1, sigmoid)) on mixed6 has {expected:,} and "
-                                                                  "1.")
-    activation = getattr(getattr(model.layers[-1], "activation", None), "__name__", None)
-    expect(activation == "sigmoid", f"the output unit's activation is {activation}: one probability for 'dog' needs "
-                                    "sigmoid.")
+        raise Wrong(f"{len(training)} weights of the InceptionV3 base train ({count_params(training):,} parameters, "
+                    f"the first: {training[0].name}): freeze the backbone (pre_trained.trainable = False) before you "
+                    "train the head; model_mixed6.trainable_weights is what fit updates.")
+    shape = tuple(int(d) for d in mixed6.output.shape[1:])
+    images = _probe_images()
+    # the features mixed6 gives, for the raw pixels and for the two usual preprocessings inside the model
+    features = [lambda pixels=pixels: cut(pixels, training=False) for pixels in (images, images / 127.5 - 1,
+                                                                                 images / 255)]
+    expected = _check_head(model, lambda: model(images, training=False), features, shape, "model_mixed6",
+                           "mixed6's output")
     answer = as_int(mixed6_head_params, "mixed6_head_params")
     flat = int(np.prod(shape))
-    size = f"{model.input_shape[1]}x{model.input_shape[2]}"
-    return judge(answer, expected, f"mixed6 gives {shape[0]}x{shape[1]}x{shape[2]} at {size}, the same shape as "
-                 f"mixed7 (mixed3 to mixed7 all keep that grid), so the head has the same {expected:,} parameters: "
-                 f"{flat:,} x 1,024 + 1,024, then 1,024 + 1.", [
+    return judge(answer, expected, f"mixed6 gives {shape[0]}x{shape[1]}x{shape[2]} at {IMAGE_SIZE}x{IMAGE_SIZE}, the "
+                 "same shape as mixed7 (mixed3 to mixed7 all keep that grid), so your head has the same "
+                 f"{expected:,} trainable parameters: {flat:,} x 1,024 + 1,024, then 1,024 + 1.", [
         (flat * 1024 + 1024, f"{answer:,} is {flat:,} x 1,024 + 1,024: something is missing. Dense(1024) has "
                              f"{flat:,} x 1,024 weights and 1,024 biases; the output Dense(1) adds 1,024 weights and 1 bias."),
         (expected - 1, f"{answer:,} leaves out the output unit's bias (1)."),
@@ -73,9 +188,11 @@ def ex1(mixed6_head_params, model_mixed6) -> str:
                       "unit (1,024 weights + 1 bias)."),
         (flat, f"{answer:,} is the number of values after Flatten, not the head's parameters."),
         (_head_size((17, 17, 768)), f"{answer:,} is the head for 299x299 inputs (a 17x17x768 map); this model takes "
-                                    f"{size}."),
-    ], f"{answer:,} is not the head's size: read pre_trained.get_layer('mixed6').output_shape, "
-       "then count Flatten (no weights), Dense(1024) and Dense(1).")
+                                    f"{IMAGE_SIZE}x{IMAGE_SIZE}."),
+        (model.count_params(), f"{answer:,} is every parameter of model_mixed6, the frozen base included: count "
+                               "only the head's (what trains)."),
+    ], f"{answer:,} is not your head's size ({flat:,} values after Flatten): read "
+       "pre_trained.get_layer('mixed6').output.shape, then count Flatten (no weights), Dense(1024) and Dense(1).")
 
 
 def sample_batch() -> np.ndarray:
@@ -88,7 +205,8 @@ def sample_batch() -> np.ndarray:
 @exercise("05", 2, "augment the training data only", hints="""
     - Build the random layers once (RandomRotation, RandomTranslation, RandomZoom, RandomFlip) in a tf.keras.Sequential,
       outside the function.
-    - Inside prepare: images / 255.0 always; random_changes(images, training=True) only if training.
+    - Inside prepare: tf.keras.applications.inception_v3.preprocess_input(images) always (pixels / 127.5 - 1, the
+      range InceptionV3 was trained on); random_changes(images, training=True) only if training.
 """, solution="""
     random_changes = tf.keras.Sequential([
         tf.keras.layers.RandomRotation(40 / 360, fill_mode="nearest"),
@@ -98,7 +216,7 @@ def sample_batch() -> np.ndarray:
     ])
 
     def prepare_images(images, training):
-        images = tf.cast(images, tf.float32) / 255.0
+        images = tf.keras.applications.inception_v3.preprocess_input(tf.cast(images, tf.float32))
         if training:
             images = random_changes(images, training=True)
         return images
@@ -106,32 +224,43 @@ def sample_batch() -> np.ndarray:
     prepare = prepare_images
 """)
 def ex2(prepare) -> str:
+    # called as prepare(images, False) and prepare(images, True): any name for the second parameter works
     expect(callable(prepare), f"prepare should be a function of (images, training), not {type(prepare).__name__}.")
     images = sample_batch()
-    expected = images / 255.0
-    first = np.asarray(prepare(tf.constant(images), training=False), dtype="float64")
-    second = np.asarray(prepare(tf.constant(images), training=False), dtype="float64")
+    expected = images / 127.5 - 1.0  # inception_v3.preprocess_input
+    first = np.asarray(prepare(tf.constant(images), False), dtype="float64")
+    second = np.asarray(prepare(tf.constant(images), False), dtype="float64")
     expect(first.shape == images.shape, f"prepare changed the shape from {images.shape} to {first.shape}.")
-    expect(first.max() <= 1.5, f"validation values go up to {first.max():.0f}: rescale them to [0, 1] (divide by 255, "
-                               "the lesson's rescale=1/255).")
-    expect(not (0 < first.max() <= 1 / 255 + 1e-6), "validation values are at most 1/255: you rescaled twice.")
+    expect(first.max() <= 1.5, f"validation values go up to {first.max():.0f}: scale them to [-1, 1] with "
+                               "tf.keras.applications.inception_v3.preprocess_input (pixels / 127.5 - 1).")
+    expect(not np.allclose(first, images / 255.0, atol=1e-4),
+           "validation values are in [0, 1]: that is the lesson's rescale=1/255, but InceptionV3 was trained on "
+           "pixels in [-1, 1]. Use tf.keras.applications.inception_v3.preprocess_input (pixels / 127.5 - 1).")
+    expect(not (first.max() - first.min() < 0.1), f"validation values lie in [{first.min():.3f}, {first.max():.3f}]: "
+                                                  "you scaled twice. Scale the 0-255 pixels once.")
     expect(np.allclose(first, second, atol=1e-5), "two calls with training=False gave different images: augmentation "
                                                   "runs on the validation data too. Apply it only when training is "
                                                   "True.")
-    expect(np.allclose(first, expected, atol=1e-4), "with training=False the images should only be rescaled (images / "
-                                                    "255), nothing else.")
-    augmented = [np.asarray(prepare(tf.constant(images), training=True), dtype="float64") for _ in range(3)]
+    expect(np.allclose(first, expected, atol=1e-4), "with training=False the images should only be scaled to "
+                                                    "[-1, 1] (preprocess_input: pixels / 127.5 - 1), nothing else.")
+    augmented = [np.asarray(prepare(tf.constant(images), True), dtype="float64") for _ in range(4)]
     expect(all(a.shape == images.shape for a in augmented), "prepare(images, training=True) changed the shape of the "
                                                             "batch.")
-    expect(max(a.max() for a in augmented) <= 1.5, "training values go above 1: rescale the training images too.")
-    expect(not all(np.allclose(a, expected, atol=1e-4) for a in augmented), "training images come out unchanged: when "
-                                                                            "training is True, pass them through the "
-                                                                            "random layers, called with "
-                                                                            "training=True (in inference mode they "
-                                                                            "do nothing).")
+    expect(max(a.max() for a in augmented) <= 1.5, "training values go above 1: scale the training images too.")
+    expect(min(a.min() for a in augmented) < -0.5, "training values are not in [-1, 1] like the validation values: "
+                                                   "scale both the same way (preprocess_input), then augment.")
+    expect(not all(np.allclose(a, expected, atol=1e-4) for a in augmented), "training images come out unchanged: "
+                                                                            "when training is True, pass them "
+                                                                            "through the random layers, called "
+                                                                            "with training=True (in inference mode "
+                                                                            "they do nothing).")
+    expect(not all(np.allclose(a, augmented[0], atol=1e-4) for a in augmented[1:]),
+           "training images change, but the same way on every call: that is not random augmentation. Use random "
+           "layers (RandomFlip, RandomRotation ...) built once, outside prepare: a layer built inside with a fixed "
+           "seed, or tf.image.flip_left_right, repeats itself.")
     changed = float(np.mean([np.mean(~np.isclose(a, expected, atol=1e-3)) for a in augmented]))
-    return (f"validation: only rescaled, the same on every call; training: rescaled and randomly changed "
-            f"({changed:.0%} of the values differ on average).")
+    return (f"validation: only scaled to [-1, 1], the same on every call; training: scaled and randomly changed, "
+            f"differently on each call ({changed:.0%} of the values differ on average).")
 
 
 def mixed7_features() -> tf.keras.layers.Layer:
@@ -151,27 +280,35 @@ def mixed7_features() -> tf.keras.layers.Layer:
 """)
 def ex3(head) -> str:
     model = require_model(head, "head")
-    layers = [layer for layer in model.layers if not isinstance(layer, tf.keras.layers.InputLayer)]
+    sample = np.random.default_rng(0).random((2, 7, 7, 768)).astype("float32")
+    try:
+        model(sample, training=False)
+    except Exception as error:  # noqa: BLE001 - any failure means the head does not take mixed7's output
+        raise Wrong(f"head cannot take mixed7's 7x7x768 output ({type(error).__name__}): build it on features "
+                    "(or an Input of shape (7, 7, 768)).") from None
+    layers = _leaves(model)
     kinds = [type(layer).__name__ for layer in layers]
     expect("Dropout" in kinds, "head has no Dropout layer: add Dropout(0.2) after the Dense(1024).")
     expect(kinds.count("Dropout") <= 1, "head has more than one Dropout layer; the lesson adds one, after the "
                                         "Dense(1024).")
     dropout = layers[kinds.index("Dropout")]
     dense = [layer for layer in layers if isinstance(layer, tf.keras.layers.Dense)]
-    expect(len(dense) == 2 and dense[0].units == 1024 and dense[1].units == 1,
-           "the head should have two Dense layers: Dense(1024, relu) and Dense(1, sigmoid).")
+    expect(len(dense) == 2, f"head has {len(dense)} Dense layers; the lesson's has two: Dense(1024, relu) and "
+                            "Dense(1, sigmoid).")
     position = layers.index(dropout)
-    expect(position != len(layers) - 1, "Dropout comes after the output: it would zero the predictions themselves. "
-                                        "Put it between Dense(1024) and Dense(1).")
-    expect(position >= layers.index(dense[0]), "Dropout comes before the Dense(1024): it drops input features. The "
-                                               "lesson drops the Dense(1024)'s outputs: put it right after that "
-                                               "layer.")
+    expect(position < layers.index(dense[1]), "Dropout comes after the output unit: it would zero the predictions "
+                                              "themselves. Put it between Dense(1024) and Dense(1).")
+    expect(position > layers.index(dense[0]), "Dropout comes before the Dense(1024): it drops input features. The "
+                                              "lesson drops the Dense(1024)'s outputs: put it right after that "
+                                              "layer.")
     expect(abs(dropout.rate - 0.2) <= 1e-9, f"Dropout({dropout.rate:g}) drops {dropout.rate:.0%} of the values in "
                                             "training: the rate is the fraction dropped, and the lesson's "
                                             "Dropout(0.2) drops 20%.")
-    sample = np.random.default_rng(0).random((2, 7, 7, 768)).astype("float32")
-    expect(np.allclose(model(sample, training=False), model(sample, training=False)),
-           "the head gives different outputs on two identical calls in inference mode.")
-    return (f"Dropout(0.2) between Dense(1024) and the output adds no parameters (still "
-            f"{model.count_params():,}); it drops 20% of the 1,024 activations in fit() only, "
-            "never in evaluate() or predict().")
+    size = _check_head(model, lambda: model(sample, training=False), [sample], (7, 7, 768), "head",
+                       "mixed7's 7x7x768 output")
+    in_training = [np.asarray(model(sample, training=True)) for _ in range(3)]
+    expect(not all(np.allclose(out, in_training[0]) for out in in_training[1:]),
+           "in training, head gives the same output on every call: its Dropout drops nothing. Call the layer "
+           "without training=False, so that fit switches it on.")
+    return (f"Dropout(0.2) between Dense(1024) and the output adds no parameters (still {size:,} trainable); it "
+            "drops 20% of the 1,024 activations in fit() only (training=True), never in evaluate() or predict().")

@@ -354,16 +354,20 @@ def test_lesson05_wrong_answers():
     assert message(ex1, 37_632, at_mixed6) == "37,632 is the number of values after Flatten, not the head's parameters."
 
     shift = tf.keras.layers.RandomTranslation(0.2, 0.2, seed=1)
-    assert message(ex2, lambda images, training: shift(images / 255.0, training=True)) == (
+    assert message(ex2, lambda images, training: shift(images / 127.5 - 1, training=True)) == (
         "two calls with training=False gave different images: augmentation runs on the validation data too. "
         "Apply it only when training is True.")
-    assert message(ex2, lambda images, training: shift(images / 255.0, training=False)) == (
+    assert message(ex2, lambda images, training: shift(images / 127.5 - 1, training=False)) == (
         "training images come out unchanged: when training is True, pass them through the random layers, called "
         "with training=True (in inference mode they do nothing).")
     assert message(ex2, lambda images, training: images) == (
-        "validation values go up to 255: rescale them to [0, 1] (divide by 255, the lesson's rescale=1/255).")
+        "validation values go up to 255: scale them to [-1, 1] with "
+        "tf.keras.applications.inception_v3.preprocess_input (pixels / 127.5 - 1).")
     assert message(ex2, lambda images, training: images / 255.0 / 255.0) == (
-        "validation values are at most 1/255: you rescaled twice.")
+        "validation values lie in [0.000, 0.004]: you scaled twice. Scale the 0-255 pixels once.")
+    # the lesson's own rescale is not what InceptionV3 was trained on (more cases: test_catalogue_lesson05.py)
+    assert message(ex2, lambda images, training: shift(images / 255.0, training=training)).startswith(
+        "validation values are in [0, 1]: that is the lesson's rescale=1/255")
     assert sample_batch().shape == (4, 64, 64, 3)
 
     def head(dropout_at=None, rate=0.2):
@@ -378,8 +382,8 @@ def test_lesson05_wrong_answers():
         return tf.keras.Model(features, x)
 
     assert message(ex3, head()) == "head has no Dropout layer: add Dropout(0.2) after the Dense(1024)."
-    assert message(ex3, head(3)) == ("Dropout comes after the output: it would zero the predictions themselves. "
-                                     "Put it between Dense(1024) and Dense(1).")
+    assert message(ex3, head(3)) == ("Dropout comes after the output unit: it would zero the predictions "
+                                     "themselves. Put it between Dense(1024) and Dense(1).")
     assert message(ex3, head(2, rate=0.8)) == (
         "Dropout(0.8) drops 80% of the values in training: the rate is the fraction dropped, and the lesson's "
         "Dropout(0.2) drops 20%.")

@@ -60,6 +60,9 @@ def test_the_lessons_steps_are_code_in_the_notebook():
     nb = json.loads(NOTEBOOK.read_text())
     code = "\n".join("".join(c["source"]) for c in nb["cells"] if c["cell_type"] == "code")
     for step in ("image_dataset_from_directory(", "weights=None", ".load_weights(", "layer.trainable = False",
+                 '"inception_v3_weights_tf_dim_ordering_tf_kernels_notop.h5"',  # the lesson's file, by name
+                 "tf.keras.applications.inception_v3.preprocess_input", "LogisticRegression(",
+                 ".evaluate(train_plain", ".evaluate(validation_plain",
                  ".get_layer(cfg.cut_layer)", "layers.Dense(1024", "layers.Dropout(", "RMSprop(learning_rate=",
                  ".fit(", "initial_epoch=", "phase_boundary=", ".predict(", "ConfusionMatrixDisplay",
                  "plots.plot_misclassified(", "np.maximum(probabilities, 1 - probabilities)",
@@ -68,6 +71,30 @@ def test_the_lessons_steps_are_code_in_the_notebook():
     # every run re-seeds before its model and before its augmented pipeline
     assert code.count("tf.keras.utils.set_random_seed(cfg.seed)") == 2
     assert "def build_classifier" in code and "def augmented_training_data" in code
+
+
+def test_dropout_lowers_the_training_accuracy_fit_reports_but_not_what_evaluate_measures():
+    """Why section 10 compares evaluate's accuracies: with the weights held still (learning rate 0), fit's
+    training accuracy on the same images is lower with dropout on, by dropout alone."""
+    import numpy as np
+    import tensorflow as tf
+
+    tf.keras.utils.set_random_seed(0)
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(512, 16)).astype("float32")
+    y = (x[:, :8].sum(axis=1) > 0).astype("float32")
+    inputs = tf.keras.Input(shape=(16,))
+    hidden = tf.keras.layers.Dense(64, activation="relu")(inputs)
+    model = tf.keras.Model(inputs, tf.keras.layers.Dense(1, activation="sigmoid")(tf.keras.layers.Dropout(0.7)(hidden)))
+    model.compile(optimizer=tf.keras.optimizers.Adam(1e-2), loss="binary_crossentropy", metrics=["accuracy"])
+    model.fit(x, y, epochs=10, batch_size=64, verbose=0)
+    model.optimizer.learning_rate.assign(0.0)  # fit now measures without changing a weight
+    before = [w.numpy() for w in model.weights]
+    fit_accuracy = model.fit(x, y, epochs=1, batch_size=64, shuffle=False, verbose=0).history["accuracy"][0]
+    assert all(np.array_equal(a, w.numpy()) for a, w in zip(before, model.weights))
+    _, evaluate_accuracy = model.evaluate(x, y, batch_size=64, verbose=0)
+    assert evaluate_accuracy > 0.9  # learnable data, learnt
+    assert fit_accuracy < evaluate_accuracy - 0.01  # the same weights and images: only dropout differs
 
 
 @pytest.mark.notebooks
@@ -84,6 +111,21 @@ def test_lesson_05_augments_training_images_but_never_validation_images(course_r
     figs = course_run.figures("05")
     assert figs["train_pixel_change"] > 0.02  # rotations, shifts, zooms and flips move pixels
     assert figs["validation_pixel_change"] == 0.0  # exactly the rescaled raw batch
+
+
+@pytest.mark.notebooks
+def test_lesson_05_measures_both_runs_alike_and_both_preprocessings_once(course_run):
+    figs = course_run.figures("05")
+    train_total = sum(catsdogs.generated_counts(QUICK.num_images)["train"].values())
+    validation_total = sum(VALIDATION_COUNTS.values())
+    for run in ("without_dropout", "with_dropout"):
+        # evaluate's accuracy on every training image, less the validation accuracy: whole numbers of images
+        gap = figs[f"gap_{run}"] * train_total * validation_total
+        assert gap == pytest.approx(round(gap), abs=1e-3), run
+        assert -1 <= figs[f"fit_gap_{run}"] <= 1 and figs[f"val_loss_rise_{run}"] >= 0
+    for name in ("probe_accuracy_lesson_rescale", "probe_accuracy_inception_preprocessing"):
+        correct = figs[name] * validation_total
+        assert correct == pytest.approx(round(correct), abs=1e-6) and 0 <= figs[name] <= 1, name
 
 
 @pytest.mark.notebooks
@@ -148,6 +190,8 @@ def test_lesson_05_notebook_shows_its_plots_and_teaches_the_api_changes(course_r
     outputs = "\n".join(o.get("text", "") for c in nb.cells if c.cell_type == "code" for o in c.outputs)
     assert "profile quick" in outputs and "estimate for the full schedule" in outputs
     assert "validation accuracy (quick profile)" in outputs
+    assert "linear probe on frozen mixed7 features (quick profile)" in outputs
+    assert "profile quick, after 3 epochs, both runs measured alike:" in outputs
     last_code = [c for c in nb.cells if c.cell_type == "code"][-1]
     table = last_code.outputs[0]["data"]["text/html"]
     assert "like for like?" in table and "quick profile" in table and "gap_with_dropout" in table

@@ -148,3 +148,17 @@ def test_applications_refuses_what_it_cannot_resolve(keras_constructors):
         weights.applications("quick")
     modules = weights.applications(None)
     assert modules.inception_v3.preprocess_input is tf.keras.applications.inception_v3.preprocess_input
+
+
+def test_a_file_is_also_named_by_its_published_file_name(monkeypatch, tmp_path, capsys):
+    """Lesson 05 shows the lesson's file name in the call: it resolves like the key, in both sources."""
+    asked = []
+    monkeypatch.setattr(standins, "stand_in_file", lambda name: asked.append(name) or tmp_path / "s.h5")
+    filename = "inception_v3_weights_tf_dim_ordering_tf_kernels_notop.h5"
+    assert weights.IMAGENET_WEIGHTS["inception_v3_notop"].filename == filename
+    assert weights.pretrained(filename, "stand-in") == str(tmp_path / "s.h5")
+    assert asked == ["inception_v3_notop"]
+    with pytest.raises(downloads.OfflineError, match="InceptionV3 no-top ImageNet weights"):
+        weights.pretrained(filename, "real", progress=False)
+    with pytest.raises(weights.WeightsError, match="no pretrained weights registered for 'inception_v3_notop.h5'"):
+        weights.pretrained("inception_v3_notop.h5", "stand-in")

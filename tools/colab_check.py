@@ -140,6 +140,8 @@ class Steps:
 def build_wheel(steps: Steps, work: Path) -> Path:
     """The wheel of the current checkout (built from a copy, so the checkout gets no build/lib)."""
     source = work / "source"
+    shutil.rmtree(source, ignore_errors=True)  # a --work folder used before
+    shutil.rmtree(work / "dist", ignore_errors=True)
     for package in ("course_utils", "course_exercises"):
         shutil.copytree(ROOT / package, source / package, ignore=shutil.ignore_patterns("__pycache__"))
     for name in ("pyproject.toml", "README.md", "LICENSE"):
@@ -277,17 +279,18 @@ def main(argv: list[str] | None = None) -> int:
     after = steps.run("pip check", [str(python), "-m", "pip", "check"], env=clean)
     check("No broken requirements" in after.stdout, f"pip check: {after.stdout.strip()}", problems)
     state = json.loads(steps.run("inspect the runtime after the lessons", [str(python), "-c", (
-        "import json, sysconfig, course_utils\n"
+        "import importlib.util, json, sysconfig\n"
         "from importlib.metadata import version\n"
+        "spec = importlib.util.find_spec('course_utils')\n"
         f"print(json.dumps({{'versions': {{n: version(n) for n in {list(HELD)!r}}},\n"
-        "  'course_utils': course_utils.__file__, 'site': sysconfig.get_paths()['purelib']}))")],
+        "  'course_utils': spec.origin if spec else '', 'site': sysconfig.get_paths()['purelib']}))")],
         env=clean).stdout.strip().splitlines()[-1])
     site = Path(state["site"])
     for name in HELD:
         now = state["versions"][name]
         check(now == pins[name], f"{name} stayed at Colab's {pins[name]} (now {now})", problems)
-    check(Path(state["course_utils"]).is_relative_to(site), f"course_utils came from the wheel ({state['course_utils']})",
-          problems)
+    check(bool(state["course_utils"]) and Path(state["course_utils"]).is_relative_to(site),
+          f"course_utils came from the wheel ({state['course_utils'] or 'not installed'})", problems)
     strays = [p.name for p in site.iterdir() if p.name in ("data", "build", "course_data")]
     check(not strays, f"nothing written into site-packages ({strays or 'no data/, build/'})", problems)
     course_data = run_folder / "course_data"

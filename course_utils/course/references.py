@@ -126,7 +126,12 @@ REFERENCES: dict[str, dict[str, Reference]] = {
             "a curve, no number: validation accuracy 'diverging away from the training' over 100 epochs",
             "partly: same data, model, RMSprop 1e-4 and 100 x 100-step schedule; augmentation through "
             "layers (same ranges) and bilinear resizing (the generator's is nearest); the lesson shows a "
-            "curve, ours is one final-epoch gap"),
+            "curve of fit's training accuracy (augmented, epoch mean), ours is one final gap with the "
+            "training accuracy from evaluate (inference mode, un-augmented images)"),
+        "fit_gap_without_dropout": Reference(
+            "a curve, no number: 'the accuracy of training versus validation' from fit_generator's history",
+            "partly: the lesson's measure (fit's training accuracy, augmented, epoch mean) at the final epoch "
+            "of the same schedule; augmentation through layers, bilinear resizing"),
         "gap_with_dropout": Reference(
             "nothing: Dropout(0.2) is introduced as a remedy, with its code but no curve or figure",
             "no: the lesson shows no result for the dropout run"),

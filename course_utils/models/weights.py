@@ -4,8 +4,12 @@ The lessons keep Keras's own calls and pass what :func:`pretrained` returns, or 
 itself through :class:`applications`::
 
     VGG19(include_top=False, weights=weights.pretrained("vgg19_notop", cfg.source), ...)
-    model.load_weights(weights.pretrained("inception_v3_notop", cfg.source, local_copy=WEIGHTS_FILE))
+    model.load_weights(weights.pretrained("inception_v3_weights_tf_dim_ordering_tf_kernels_notop.h5",
+                                          cfg.source, local_copy=WEIGHTS_FILE))
     weights.applications(cfg.source).InceptionV3(include_top=True, weights="imagenet")
+
+A weights file is named by its key (``"inception_v3_notop"``) or by its file name as Keras
+Applications publishes it, so a lesson that loads "the file" can show that name as it runs.
 
 * ``"real"``: Keras Applications' ImageNet file, checked against the MD5 Keras
   publishes, downloaded once into ``env.keras_home()/models`` (Keras's own
@@ -58,10 +62,12 @@ def pretrained(name: str, source: str | None, *, local_copy: str | Path | None =
                progress: bool = True) -> str | None:
     """What to pass as ``weights=`` (or to ``load_weights``) for ``name`` and the profile's ``source``.
 
-    ``name``: a key of :data:`IMAGENET_WEIGHTS` (``"vgg19"``, ``"vgg19_notop"``, ...).
+    ``name``: a key of :data:`IMAGENET_WEIGHTS` (``"vgg19"``, ``"vgg19_notop"``, ...) or the
+    file name of one (``"vgg19_weights_tf_dim_ordering_tf_kernels_notop.h5"``).
     Returns the path of a checked weights file, or ``None`` for Keras's random
     init (``source=None``, or ``"stand-in"`` for a model with its top).
     """
+    name = next((key for key, asset in IMAGENET_WEIGHTS.items() if name == asset.filename), name)
     if name not in IMAGENET_WEIGHTS:
         raise WeightsError(f"no pretrained weights registered for {name!r}; known: {', '.join(IMAGENET_WEIGHTS)}")
     if source is None:

@@ -1,0 +1,250 @@
+"""Lesson 05's exercise checks called directly: realistic wrong answers, each rejected with its own message,
+and valid but unusual answers accepted (issue 23)."""
+import numpy as np
+import pytest
+
+from course_exercises import lesson05
+
+
+@pytest.fixture(scope="module")
+def tf():
+    import tensorflow
+
+    return tensorflow
+
+
+@pytest.fixture(scope="module")
+def pre_trained(tf):
+    tf.keras.utils.set_random_seed(0)
+    return lesson05.backbone()  # frozen, random weights, 150x150: what the notebook's exercise cell builds
+
+
+def head_on(tf, features, *, flatten=True, pool=False, hidden="relu", output="sigmoid", units=1, dropout_at=None,
+            rate=0.2, extra=()):
+    """The lesson's head on ``features``, with one thing changed: a learner's mistake."""
+    layers = tf.keras.layers
+    stack = [layers.GlobalAveragePooling2D()] if pool else [layers.Flatten()] if flatten else []
+    stack += [layers.Dense(1024, activation=hidden), *extra, layers.Dense(units, activation=output)]
+    if dropout_at is not None:
+        stack.insert(dropout_at, layers.Dropout(rate))
+    x = features
+    for layer in stack:
+        x = layer(x)
+    return x
+
+
+def wrong(exercise, *answers):
+    verdict = exercise.verdict(*answers)
+    assert verdict.status == "wrong", verdict
+    return verdict.message
+
+
+def right(exercise, *answers):
+    verdict = exercise.verdict(*answers)
+    assert verdict.status == "correct", verdict.message
+    return verdict.message
+
+
+SIZE = 7 * 7 * 768 * 1024 + 1024 + 1024 + 1  # 38,537,217: mixed6 and mixed7 are both 7x7x768 at 150x150
+
+
+# ------------------------------------------------------------------ 05.1: cut at mixed6
+def test_05_1_wrong_answers_each_have_their_own_message(tf, pre_trained):
+    mixed6 = pre_trained.get_layer("mixed6").output
+
+    def model(**change):
+        return tf.keras.Model(pre_trained.input, head_on(tf, mixed6, **change))
+
+    messages = {
+        "cut at mixed7": wrong(lesson05.ex1, SIZE, tf.keras.Model(
+            pre_trained.input, head_on(tf, pre_trained.get_layer("mixed7").output))),
+        "no Flatten": wrong(lesson05.ex1, SIZE, model(flatten=False)),
+        "pooled": wrong(lesson05.ex1, SIZE, model(flatten=False, pool=True)),
+        "no sigmoid": wrong(lesson05.ex1, SIZE, model(output=None)),
+        "softmax": wrong(lesson05.ex1, SIZE, model(output="softmax")),
+        "linear hidden": wrong(lesson05.ex1, SIZE, model(hidden=None)),
+        "two outputs": wrong(lesson05.ex1, SIZE, model(units=2, output="softmax")),
+        "pooled 2x2, then flattened": wrong(lesson05.ex1, SIZE, tf.keras.Model(
+            pre_trained.input, head_on(tf, tf.keras.layers.MaxPooling2D(2)(mixed6)))),
+        "features squashed on the way": wrong(lesson05.ex1, SIZE, tf.keras.Model(
+            pre_trained.input, head_on(tf, tf.keras.layers.Activation("tanh")(mixed6)))),
+        "count without the bias": wrong(lesson05.ex1, SIZE - 1, model()),
+        "count of the whole model": wrong(lesson05.ex1, model().count_params(), model()),
+    }
+    assert messages["cut at mixed7"].startswith("model_mixed6 still contains mixed7")
+    assert messages["no Flatten"].startswith("model_mixed6 gives an output of shape (None, 7, 7, 1), one prediction "
+                                             "per cell of the 7x7 grid")
+    assert messages["pooled"].startswith("the Dense(1024) of model_mixed6 sees 768 values per image, not the 37,632")
+    assert messages["no sigmoid"].startswith("the output unit of model_mixed6 has no sigmoid: it gives logits")
+    assert messages["softmax"].startswith("model_mixed6 always outputs 1.0: softmax over a single unit")
+    assert messages["linear hidden"].startswith("the Dense(1024) of model_mixed6 has no activation")
+    assert messages["two outputs"].startswith("model_mixed6 has 2 outputs")
+    assert messages["pooled 2x2, then flattened"].startswith(
+        "the trainable weights of model_mixed6 have shapes [(6912, 1024), (1024,), (1024, 1), (1,)]")
+    assert messages["features squashed on the way"] == (
+        "the output of model_mixed6 is not Flatten, Dense(1024, relu) and Dense(1, sigmoid) applied to mixed6's "
+        "output: build the head directly on that output, with nothing in between.")
+    assert messages["count without the bias"] == "38,537,216 leaves out the output unit's bias (1)."
+    assert messages["count of the whole model"].startswith(
+        f"{model().count_params():,} is every parameter of model_mixed6, the frozen base included")
+    assert len(set(messages.values())) == len(messages)  # each mistake its own message
+
+
+def test_05_1_a_base_that_trains_is_rejected_from_what_fit_would_update(tf):
+    tf.keras.utils.set_random_seed(0)
+    base = lesson05.backbone()
+    base.trainable = True  # the learner forgot to freeze (or unfroze) the base
+    model = tf.keras.Model(base.input, head_on(tf, base.get_layer("mixed6").output))
+    base_weights = tf.keras.Model(base.input, base.get_layer("mixed6").output).trainable_weights
+    message = wrong(lesson05.ex1, SIZE, model)
+    assert message.startswith(f"{len(base_weights)} weights of the InceptionV3 base train "
+                              f"({sum(int(np.prod(w.shape)) for w in base_weights):,} parameters, the first: ")
+    assert message.endswith("freeze the backbone (pre_trained.trainable = False) before you train the head; "
+                            "model_mixed6.trainable_weights is what fit updates.")
+    # the same model frozen through the container flag only: nothing of the base trains, so it passes
+    base.trainable = False
+    right(lesson05.ex1, SIZE, model)
+
+
+def test_05_1_a_base_of_another_input_size_is_rejected(tf):
+    tf.keras.utils.set_random_seed(0)
+    small = lesson05.backbone(75)  # the smallest InceptionV3 (a 299x299 one would need a 222 M-parameter head)
+    model = tf.keras.Model(small.input, head_on(tf, small.get_layer("mixed6").output))
+    assert wrong(lesson05.ex1, 3 * 3 * 768 * 1024 + 2049, model) == (
+        "model_mixed6 takes 75x75 images; pre_trained takes 150x150: build the model on pre_trained.")
+
+
+def test_05_1_unusual_right_answers_are_accepted(tf, pre_trained):
+    # keras.io's way: a model cut at mixed6, called on a new Input with training=False; the count as a numpy int
+    cut = tf.keras.Model(pre_trained.input, pre_trained.get_layer("mixed6").output)
+    inputs = tf.keras.Input(shape=(150, 150, 3))
+    keras_io = tf.keras.Model(inputs, head_on(tf, cut(inputs, training=False)))
+    assert right(lesson05.ex1, np.int64(SIZE), keras_io).startswith("mixed6 gives 7x7x768 at 150x150")
+    # Sequential around the nested cut, sigmoid as its own layer; the count as a tf.Tensor
+    layers = tf.keras.layers
+    sequential = tf.keras.Sequential([cut, layers.Flatten(), layers.Dense(1024, activation="relu"), layers.Dense(1),
+                                      layers.Activation("sigmoid")])
+    right(lesson05.ex1, tf.constant(SIZE), sequential)
+    # the base's own preprocessing inside the model, then the nested cut; the count worked out from the model
+    scaled = layers.Rescaling(1 / 127.5, offset=-1)(inputs)
+    with_preprocessing = tf.keras.Model(inputs, head_on(tf, cut(scaled, training=False)))
+    right(lesson05.ex1, sum(int(np.prod(w.shape)) for w in with_preprocessing.trainable_weights), with_preprocessing)
+
+
+# ------------------------------------------------------------------ 05.2: augment the training data only
+def test_05_2_wrong_answers_each_have_their_own_message(tf):
+    layers = tf.keras.layers
+    random_changes = tf.keras.Sequential([layers.RandomFlip("horizontal"), layers.RandomTranslation(0.2, 0.2)])
+    scale = tf.keras.applications.inception_v3.preprocess_input
+
+    def seeded_inside(images, training):  # new layers with a fixed seed on every call: the same "random" change
+        images = scale(images)
+        if training:
+            images = layers.RandomTranslation(0.2, 0.2, seed=1)(images, training=True)
+        return images
+
+    messages = {
+        "augments validation too": wrong(lesson05.ex2, lambda images, training: random_changes(
+            scale(images), training=True)),
+        "no scaling": wrong(lesson05.ex2, lambda images, training: images),
+        "the lesson's 1/255": wrong(lesson05.ex2, lambda images, training: random_changes(
+            images / 255.0, training=training)),
+        "scaled twice": wrong(lesson05.ex2, lambda images, training: scale(scale(images))),
+        "layers in inference mode": wrong(lesson05.ex2, lambda images, training: random_changes(
+            scale(images), training=False)),
+        "not random": wrong(lesson05.ex2, lambda images, training: tf.image.flip_left_right(scale(images))
+                            if training else scale(images)),
+        "seeded inside": wrong(lesson05.ex2, seeded_inside),
+        "training unscaled": wrong(lesson05.ex2, lambda images, training: random_changes(
+            images / 255.0, training=True) if training else scale(images)),
+    }
+    assert messages["augments validation too"].startswith("two calls with training=False gave different images")
+    assert messages["no scaling"] == ("validation values go up to 255: scale them to [-1, 1] with "
+                                      "tf.keras.applications.inception_v3.preprocess_input (pixels / 127.5 - 1).")
+    assert messages["the lesson's 1/255"].startswith("validation values are in [0, 1]: that is the lesson's "
+                                                     "rescale=1/255, but InceptionV3 was trained on pixels in [-1, 1]")
+    assert messages["scaled twice"].endswith("you scaled twice. Scale the 0-255 pixels once.")
+    assert messages["layers in inference mode"].startswith("training images come out unchanged")
+    assert messages["not random"].startswith("training images change, but the same way on every call")
+    assert messages["seeded inside"] == messages["not random"]  # the same mistake, seen by its effect
+    assert messages["training unscaled"].startswith("training values are not in [-1, 1] like the validation values")
+    distinct = {k: v for k, v in messages.items() if k != "seeded inside"}
+    assert len(set(distinct.values())) == len(distinct)
+
+
+def test_05_2_unusual_right_answers_are_accepted(tf):
+    layers = tf.keras.layers
+    # a Keras model as the function: the random layers act only when it is called with training=True
+    stack = tf.keras.Sequential([layers.Rescaling(1 / 127.5, offset=-1), layers.RandomFlip("horizontal"),
+                                 layers.RandomRotation(40 / 360, fill_mode="nearest"),
+                                 layers.RandomZoom(0.2, fill_mode="nearest")])
+    assert right(lesson05.ex2, stack).startswith("validation: only scaled to [-1, 1], the same on every call")
+
+    # tf.image's random ops and numpy out
+    def with_tf_image(images, training):
+        images = tf.keras.applications.inception_v3.preprocess_input(images)
+        if training:
+            images = tf.image.random_flip_left_right(tf.image.random_flip_up_down(images))
+        return images.numpy()
+
+    right(lesson05.ex2, with_tf_image)
+
+    # its own names for the parameters, and the random layers switched by the flag itself
+    random_changes = tf.keras.Sequential([layers.RandomFlip("horizontal"), layers.RandomTranslation(0.2, 0.2)])
+
+    def own_names(batch, is_training):
+        return random_changes(layers.Rescaling(1 / 127.5, offset=-1)(batch), training=is_training)
+
+    right(lesson05.ex2, own_names)
+
+
+# ------------------------------------------------------------------ 05.3: Dropout in the right place
+def test_05_3_wrong_answers_each_have_their_own_message(tf):
+    def head(**change):
+        features = lesson05.mixed7_features()
+        return tf.keras.Model(features, head_on(tf, features, **change))
+
+    messages = {
+        "no dropout": wrong(lesson05.ex3, head()),
+        "after the output": wrong(lesson05.ex3, head(dropout_at=3)),
+        "before Dense(1024)": wrong(lesson05.ex3, head(dropout_at=1)),
+        "rate kept, not dropped": wrong(lesson05.ex3, head(dropout_at=2, rate=0.8)),
+        "no Flatten": wrong(lesson05.ex3, head(flatten=False, dropout_at=1)),
+        "no sigmoid": wrong(lesson05.ex3, head(dropout_at=2, output=None)),
+        "pooled": wrong(lesson05.ex3, head(flatten=False, pool=True, dropout_at=2)),
+        "an extra Dense": wrong(lesson05.ex3, head(dropout_at=2, extra=[tf.keras.layers.Dense(64)])),
+        "hidden tanh": wrong(lesson05.ex3, head(dropout_at=2, hidden="tanh")),
+    }
+    assert messages["no dropout"] == "head has no Dropout layer: add Dropout(0.2) after the Dense(1024)."
+    assert messages["after the output"].startswith("Dropout comes after the output unit")
+    assert messages["before Dense(1024)"].startswith("Dropout comes before the Dense(1024)")
+    assert messages["rate kept, not dropped"].startswith("Dropout(0.8) drops 80% of the values in training")
+    assert messages["no Flatten"].startswith("head gives an output of shape (None, 7, 7, 1)")
+    assert messages["no sigmoid"].startswith("the output unit of head has no sigmoid")
+    assert messages["pooled"].startswith("the Dense(1024) of head sees 768 values per image")
+    assert messages["an extra Dense"] == "head has 3 Dense layers; the lesson's has two: Dense(1024, relu) and " \
+                                         "Dense(1, sigmoid)."
+    assert messages["hidden tanh"] == "the Dense(1024) of head uses tanh; the lesson's uses relu."
+    assert len(set(messages.values())) == len(messages)
+
+
+def test_05_3_dropout_switched_off_for_good_is_rejected_by_its_effect(tf):
+    features = lesson05.mixed7_features()
+    layers = tf.keras.layers
+    x = layers.Dense(1024, activation="relu")(layers.Flatten()(features))
+    x = layers.Dropout(0.2)(x, training=False)  # never drops, not even in fit
+    message = wrong(lesson05.ex3, tf.keras.Model(features, layers.Dense(1, activation="sigmoid")(x)))
+    assert message.startswith("in training, head gives the same output on every call: its Dropout drops nothing")
+
+
+def test_05_3_unusual_right_answers_are_accepted(tf):
+    layers = tf.keras.layers
+    sequential = tf.keras.Sequential([layers.Flatten(input_shape=(7, 7, 768)), layers.Dense(1024, activation="relu"),
+                                      layers.Dropout(0.2), layers.Dense(1, activation="sigmoid")])
+    assert right(lesson05.ex3, sequential).startswith("Dropout(0.2) between Dense(1024) and the output adds no "
+                                                      "parameters (still 38,537,217 trainable)")
+    # its own Input instead of `features`, relu and sigmoid as layers of their own
+    inputs = tf.keras.Input(shape=(7, 7, 768))
+    x = layers.Activation("relu")(layers.Dense(1024)(layers.Flatten()(inputs)))
+    x = layers.Dense(1)(layers.Dropout(0.2)(x))
+    right(lesson05.ex3, tf.keras.Model(inputs, layers.Activation("sigmoid")(x)))
