@@ -316,7 +316,9 @@ def test_check_zip_reports_damaged_compressed_data_as_a_verification_error(tmp_p
 
 def test_the_real_archive_asset_is_honest_about_its_checks():
     asset = catsdogs.ARCHIVE
-    assert asset.urls == ("https://storage.googleapis.com/mledu-datasets/cats_and_dogs_filtered.zip",)
+    assert asset.urls == ("https://storage.googleapis.com/mledu-datasets/cats_and_dogs_filtered.zip",  # the original
+                          # TensorFlow's tutorial's address since 2025-11-11: a second mirror, checked the same way
+                          "https://storage.googleapis.com/download.tensorflow.org/example_images/cats_and_dogs_filtered.zip")
     assert asset.sha256 is None and asset.md5 is None  # none is published: none is invented
     assert asset.size == 68_606_236
     assert "no checksum is published" in asset.provenance

@@ -50,7 +50,9 @@ def check_zip(path: str | Path) -> None:
 ARCHIVE = downloads.Asset(
     name="cats_and_dogs_filtered archive",
     filename="cats_and_dogs_filtered.zip",
-    urls=("https://storage.googleapis.com/mledu-datasets/cats_and_dogs_filtered.zip",),
+    # the original address, and the one TensorFlow's transfer-learning tutorial moved to on 2025-11-11
+    urls=("https://storage.googleapis.com/mledu-datasets/cats_and_dogs_filtered.zip",
+          "https://storage.googleapis.com/download.tensorflow.org/example_images/cats_and_dogs_filtered.zip"),
     size=68_606_236,
     provenance=(
         "no checksum is published for this archive; 68,606,236 bytes is the Content-Length the "
