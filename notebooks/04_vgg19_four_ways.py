@@ -384,8 +384,9 @@ models.trainable_report(model_b)
 # base every epoch, though its answer never changes (nothing random runs
 # before it). *Fast feature extraction* runs the base once with `predict`,
 # then trains `model_b`'s own `Flatten` and `Dense` on the features. From
-# one start over the same batches, one epoch each way must give the same
-# weights. Then B trains on the features.
+# one start over the same batches, one epoch each way should give the
+# same weights, up to rounding: the run measures the gap. Then B trains on
+# the features.
 
 # %%
 head_start = model_b.layers[-1].get_weights()  # both ways start here
@@ -503,8 +504,9 @@ fig = plot_with_baseline(history_c, f"C: first 8 layers frozen ({cfg.profile} pr
 # %% [markdown]
 # ### Why a random head hurts, and the head-first start
 # A random head's gradients serve that random head; they reach every
-# unfrozen layer, and Adam moves each weight by about the learning rate per
-# step, whatever the gradient's size. The standard way: train the head on
+# unfrozen layer, and Adam moves each weight by up to about the learning
+# rate per step, whatever the gradient's size (Kingma and Ba's Adam paper,
+# section 2.1: the step is "approximately bounded by the stepsize"). The standard way: train the head on
 # the frozen base first (Part B), then unfreeze layers 8+, recompile (a
 # change of `trainable` counts only then) and train at a rate 10-100x
 # lower. VGG19 has no BatchNorm to keep in inference mode. B's model
@@ -513,7 +515,8 @@ fig = plot_with_baseline(history_c, f"C: first 8 layers frozen ({cfg.profile} pr
 # C ran at 1e-3, head-first at 1e-5: that alone could explain their gap.
 # The **control** starts as C did (random head, same seed) at head-first's
 # rate and epochs: like for like with head-first (layers, rate, epochs,
-# data) except the head's start and B's head epochs before it.
+# data) except the head's start, B's head epochs before it and the batch
+# order (both draw from one shuffling generator).
 
 # %%
 tf.keras.utils.set_random_seed(cfg.seed)  # the control: C's start, at head-first's learning rate and epochs
