@@ -347,8 +347,8 @@ print(f"[{cfg.profile} profile] {cfg.epochs} epochs: about {images_s:.1f} s on i
 # %% [markdown]
 # ### Learning curves
 # Validation at or above training is normal here: Dropout is active only
-# during training, and the training figure is averaged over an epoch in
-# which the head is still improving.
+# during training, and training accuracy is averaged over an improving
+# epoch.
 
 # %%
 fig = plots.plot_history(history_mn, title=f"MobileNet-v2 feature extractor ({cfg.profile} profile)")
@@ -486,11 +486,9 @@ print(f"[{cfg.profile} profile] MobileNet-v2: validation accuracy "
 # %% [markdown]
 # ## 5. Experiment 2: Inception-v3
 # Inception-v3 works on 299x299 images; the model is the lesson's. One
-# change: the lesson compiled `inception_model` and fitted it on images
-# for 6 epochs. We skip that fit: MobileNet-v2 showed that a head trained
-# on features, put into the model, gives its logits on images; only the
-# batch order differs. So the head trains on features computed once and
-# its weights go into `inception_model`.
+# change: the lesson fitted `inception_model` on images for 6 epochs; we
+# train its head on features computed once (MobileNet-v2 showed that is
+# the model's head, in another batch order) and copy its weights in.
 
 # %%
 format_299 = functools.partial(format_image, size=299)
@@ -595,8 +593,8 @@ key_plot = course_utils.record_figure(fig)
 #
 # **BatchNorm.** A trainable `hub.KerasLayer` passes `fit`'s `training=True`
 # to the module, whose BatchNorm layers would then normalise with each
-# small batch's statistics and pull their stored ImageNet averages towards
-# them. Calling it with
+# small batch's statistics and drift their ImageNet averages towards them.
+# Calling it with
 # `training=False` keeps BatchNorm in inference mode while the weights
 # train. (The quick stand-ins have no BatchNorm.)
 
