@@ -61,6 +61,9 @@ def ex1(batch) -> str:
          "Caffe: BGR, 0-255 minus the mean pixel, no std (vgg19.preprocess_input)."),
         (x - mean_rgb, "the mean pixel is subtracted but the channels are still in RGB order: VGG19 expects BGR "
                        "(vgg19.preprocess_input flips them)."),
+        ((x / 255.0)[..., ::-1] - mean,
+         "vgg19.preprocess_input on pixels already divided by 255: it subtracts the mean pixel in 0-255 units, so "
+         "every value lands near -100. Give it the 0-255 photo (no rescale=1/255 before it)."),
         ((x[..., ::-1] - mean)[..., ::-1] - mean,
          "preprocessed twice (the channels flipped back to RGB, the mean pixel subtracted twice): call "
          "vgg19.preprocess_input once; it changes a float array in place."),
@@ -123,14 +126,32 @@ def frozen_model() -> tf.keras.Model:
     return model
 
 
+def _layers_with_weights(model: tf.keras.Model) -> list[tf.keras.layers.Layer]:
+    """The layers that hold weights, looking inside nested models (a base added as one layer of a Sequential)."""
+    return list(_frozen_parents(model))
+
+
+def _frozen_parents(model: tf.keras.Model, frozen: str | None = None) -> dict[tf.keras.layers.Layer, str | None]:
+    """Each layer that holds weights (nested models included), with the name of a model around it whose
+    ``trainable`` is False (``fit`` trains nothing inside it, whatever the layer's own flag), or None."""
+    frozen = frozen or (None if model.trainable else model.name)
+    found = {}
+    for layer in model.layers:
+        if isinstance(layer, tf.keras.Model):
+            found.update(_frozen_parents(layer, frozen))
+        elif layer.weights:
+            found[layer] = frozen
+    return found
+
+
 def _what_a_step_changes(model: tf.keras.Model) -> set[str]:
-    """The names of the layers whose weights one training step (``train_on_batch``, the step ``fit`` takes) changes;
-    the model's weights and its optimizer's state are put back afterwards."""
+    """The names of the layers (nested ones included) whose weights one training step (``train_on_batch``, the step
+    ``fit`` takes) changes; the model's weights and its optimizer's state are put back afterwards."""
     rng = np.random.default_rng(4)
     images = rng.random((4,) + tuple(model.inputs[0].shape[1:])).astype("float32")
     classes = np.array([0, 1, 0, 1])
     weights = model.get_weights()
-    before = {layer.name: layer.get_weights() for layer in model.layers}
+    before = {layer.name: layer.get_weights() for layer in _layers_with_weights(model)}
     optimizer = model.optimizer
     state = optimizer.variables() if callable(optimizer.variables) else optimizer.variables
     saved = {id(v): v.numpy() for v in state}
@@ -139,7 +160,7 @@ def _what_a_step_changes(model: tf.keras.Model) -> set[str]:
             model.loss, "__name__", "")
         sparse = "sparse" in str(loss).lower()  # a sparse loss takes class indices, the others one-hot rows
         model.train_on_batch(images, classes if sparse else tf.keras.utils.to_categorical(classes, 2))
-        return {layer.name for layer in model.layers
+        return {layer.name for layer in _layers_with_weights(model)
                 if any(not np.array_equal(b, a) for b, a in zip(before[layer.name], layer.get_weights()))}
     finally:
         model.set_weights(weights)
@@ -164,7 +185,7 @@ def ex3(fine_tune_rate, part_b) -> str:
     model = require_model(part_b, "part_b")
     expect(model.optimizer is not None, "the model is not compiled: compile it again after changing trainable.")
     chosen = as_number(fine_tune_rate, "fine_tune_rate")
-    layers = [layer for layer in model.layers if layer.weights]
+    layers = _layers_with_weights(model)
     block5 = [layer.name for layer in layers if layer.name.startswith("block5")]
     early = [layer.name for layer in layers if layer.name.startswith("block") and layer.name not in block5]
     head = [layer.name for layer in layers if not layer.name.startswith("block")]
@@ -175,7 +196,13 @@ def ex3(fine_tune_rate, part_b) -> str:
                     "block5; the early blocks hold the most general features.")
     still = [name for name in block5 if name not in changed]
     if still:
-        flagged = [name for name in still if model.get_layer(name).trainable]
+        parents = _frozen_parents(model)
+        inside = sorted({parents[layer] for layer in layers if layer.name in still and parents[layer]})
+        if inside:
+            raise Wrong(f"{', '.join(still)} sit inside {inside[0]!r}, whose trainable is False: nothing inside a "
+                        "frozen model trains, whatever its layers' own flags. Set that model's trainable to True, "
+                        "then freeze the layers before block5 one by one.")
+        flagged = [layer.name for layer in layers if layer.name in still and layer.trainable]
         expect(not flagged, f"{', '.join(flagged)} {'is' if len(flagged) == 1 else 'are'} marked trainable but did not "
                             "change in a training step: compile again after changing trainable (the change takes "
                             "effect only then).")
@@ -190,7 +217,7 @@ def ex3(fine_tune_rate, part_b) -> str:
                                              "10 to 100 times lower (1e-4 to 1e-5), or the large updates undo the "
                                              "pretrained weights. (A change of trainable takes effect only when you "
                                              "compile.)")
-    expect(FIRST_PHASE_LEARNING_RATE / 1000 <= rate <= FIRST_PHASE_LEARNING_RATE / 10,
+    expect(FIRST_PHASE_LEARNING_RATE / 100 * (1 - 1e-3) <= rate <= FIRST_PHASE_LEARNING_RATE / 10 * (1 + 1e-3),
            f"a learning rate of {rate:g} is not 10 to 100 times lower than the first phase's 0.001: try 1e-4 or 1e-5.")
     trains = count_params(model.trainable_weights)
     return (f"a training step changes block5's {len(block5)} convolutions and the head ({trains:,} parameters) at a "

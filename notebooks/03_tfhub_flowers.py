@@ -193,7 +193,7 @@ print(f"{len(set(shapes))} different shapes among the first 20 training images")
 # TF Hub image models expect (the lesson typed 224 and 299 into two copies;
 # here the size is an argument). Training data are shuffled; `prefetch(1)`
 # prepares the next batch while the model works; validation and test keep
-# their order. The lesson's batch of 367 is exactly the test split (its
+# their order. The lesson's batch of 367 is exactly the full test split (its
 # 1024 broke the prediction code, as section 4 shows); the quick batch is
 # smaller than the test split on purpose.
 
@@ -347,7 +347,8 @@ print(f"[{cfg.profile} profile] {cfg.epochs} epochs: about {images_s:.1f} s on i
 # %% [markdown]
 # ### Learning curves
 # Validation at or above training is normal here: Dropout is active only
-# during training.
+# during training, and training accuracy is averaged over an improving
+# epoch.
 
 # %%
 fig = plots.plot_history(history_mn, title=f"MobileNet-v2 feature extractor ({cfg.profile} profile)")
@@ -403,7 +404,7 @@ first_batch.head(10)
 # ### The lesson's pairing: when it holds
 # The lesson paired `predictions[i]` with `labels[i]` of the first batch
 # (`next(iter(test_batches))`), `i in range(BATCH_SIZE)`. Unshuffled, both
-# start at the same image: right for any batch up to the split's 367
+# start at the same image: right for any batch up to the full split's 367
 # images (first batch only). With 1024, `labels[367]` raised the lesson's
 # `IndexError`. It breaks on a dataset that reshuffles on every pass
 # (exercise 2). The three cases, run:
@@ -485,10 +486,9 @@ print(f"[{cfg.profile} profile] MobileNet-v2: validation accuracy "
 # %% [markdown]
 # ## 5. Experiment 2: Inception-v3
 # Inception-v3 works on 299x299 images; the model is the lesson's. One
-# change: the lesson compiled `inception_model` and fitted it on images
-# for 6 epochs. We skip that fit: MobileNet-v2 showed both ways give the
-# same model, so the head trains on features computed once and its weights
-# go into `inception_model`.
+# change: the lesson fitted `inception_model` on images for 6 epochs; we
+# train its head on features computed once (MobileNet-v2 showed that is
+# the model's head, in another batch order) and copy its weights in.
 
 # %%
 format_299 = functools.partial(format_image, size=299)
@@ -554,7 +554,8 @@ agree = course_utils.record("models_agree", float(np.mean(im_predicted == mn_pre
 
 # %% [markdown]
 # ## 6. The two models side by side
-# Same data, same head, same training; only the frozen extractor differs.
+# Same data, same head, same training; only the frozen extractor and its
+# input size differ.
 
 # %%
 comparison = pd.DataFrame(
@@ -591,8 +592,9 @@ key_plot = course_utils.record_figure(fig)
 # activations for the backward pass.
 #
 # **BatchNorm.** A trainable `hub.KerasLayer` passes `fit`'s `training=True`
-# to the module, whose BatchNorm layers would then swap their ImageNet
-# statistics for those of our small batches. Calling it with
+# to the module, whose BatchNorm layers would then normalise with each
+# small batch's statistics and drift their ImageNet averages towards them.
+# Calling it with
 # `training=False` keeps BatchNorm in inference mode while the weights
 # train. (The quick stand-ins have no BatchNorm.)
 

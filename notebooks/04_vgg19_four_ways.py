@@ -24,16 +24,15 @@
 # train (B) a new output layer on the frozen base, by `fit` on images and by
 # fast feature extraction; (C) all but the first 8 layers, beside
 # fine-tuning after the head has trained; (D) the architecture from random
-# weights. Three images in four show a cactus: each model gets precision,
-# recall and ROC AUC beside accuracy and the majority baseline.
+# weights. Three images in four show a cactus: each model is scored
+# against the majority baseline too.
 
 # %% [markdown]
 # ## Parameters
 # `PROFILE = None` reads `$COURSE_PROFILE`, else `"full"`: ImageNet weights,
-# the Kaggle data and the lesson's 5 epochs at batch 64. `CACTUS_DIR`: your
-# copy of the data (folder or `.zip`). The quick profile runs offline on
-# generated images with stand-in weights: its numbers prove the code runs,
-# not the lesson's results. Run times: `docs/INSTRUCTORS.md`.
+# the Kaggle data and the lesson's 5 epochs at batch 64. The quick profile
+# runs offline on generated images with stand-in weights: its numbers prove
+# the code runs, not the lesson's results. Run times: `docs/INSTRUCTORS.md`.
 
 # %% tags=["parameters"]
 PROFILE = None           # "full" (ImageNet weights, Kaggle data) or "quick" (offline, about a minute)
@@ -120,8 +119,7 @@ pd.set_option("display.width", 140)
 #
 # Why 224: `fc1` takes exactly 7x7x512 inputs, what five poolings leave of
 # 224x224, and Keras checks the size first. Without the top (B, C) or the
-# ImageNet weights (D) you choose it. The quick profile's weights are random:
-# its predictions mean nothing. `applications` is `tf.keras.applications`
+# ImageNet weights (D) you choose it. `applications` is `tf.keras.applications`
 # with one change made for the course: `"imagenet"` loads the profile's
 # weights (the file Keras would download, checked, or the offline stand-in).
 
@@ -220,9 +218,9 @@ _ = gc.collect()
 # %% [markdown]
 # ## The cactus data
 # 32x32 aerial photos and `train.csv` (`id,has_cactus`). `cactus.load`
-# finds your copy or downloads it with the Kaggle API (its error lists the
-# setup steps); the quick profile writes generated images in that layout,
-# with the real 3:1 labels and a learnable colour-and-stripe signal. We read
+# finds your copy or downloads it with the Kaggle API; the quick profile
+# writes generated images in that layout (3:1 labels, a learnable
+# colour-and-stripe signal). We read
 # the CSV as the lesson does; `cactus.check_cactus_table` checks the copy
 # (columns, 0/1 labels, unique ids, images on disk), then a broken one.
 
@@ -260,8 +258,8 @@ with tempfile.TemporaryDirectory() as folder:  # a broken copy: a label 2, then 
 # `target_size`, divides by 255 (`rescale`) and one-hot encodes the label,
 # which must be a string (`class_mode="categorical"`, for a two-way softmax).
 # `validation_split=0.30` keeps the first 30% of rows for validation. We add
-# `directory=`, `seed=`, and both subsets in a fixed order (`shuffle=False`)
-# to extract features and match predictions with labels. The lesson's 0..1
+# `directory=`, `seed=` and fixed-order copies (`shuffle=False`) for feature
+# extraction and scoring. The lesson's 0..1
 # is not VGG19's `preprocess_input` (Part A's mismatch): we keep it to
 # reproduce B, C and D, and run B once with VGG19's own beside it.
 
@@ -384,8 +382,8 @@ models.trainable_report(model_b)
 # base every epoch, though its answer never changes (nothing random runs
 # before it). *Fast feature extraction* runs the base once with `predict`,
 # then trains `model_b`'s own `Flatten` and `Dense` on the features. From
-# one start over the same batches, one epoch each way must give the same
-# weights. Then B trains on the features.
+# one start over the same batches, one epoch each way should give the
+# same weights (the run measures the gap). Then B trains on the features.
 
 # %%
 head_start = model_b.layers[-1].get_weights()  # both ways start here
@@ -502,18 +500,20 @@ fig = plot_with_baseline(history_c, f"C: first 8 layers frozen ({cfg.profile} pr
 
 # %% [markdown]
 # ### Why a random head hurts, and the head-first start
-# A random head's gradients serve that random head; they reach every
-# unfrozen layer, and Adam moves each weight by about the learning rate per
-# step, whatever the gradient's size. The standard way: train the head on
+# A random head's gradients reach every unfrozen layer, and Adam moves
+# each weight by up to about the learning rate per step, whatever the
+# gradient's size (the Adam paper, section 2.1: steps are "approximately
+# bounded by the stepsize"). The standard way: train the head on
 # the frozen base first (Part B), then unfreeze layers 8+, recompile (a
 # change of `trainable` counts only then) and train at a rate 10-100x
-# lower. VGG19 has no BatchNorm to keep in inference mode. B's model
-# continues so; `drift` measures how far a run moved the pretrained weights.
+# lower (VGG19 has no BatchNorm). B's model continues so; `drift`
+# measures how far a run moved the pretrained weights.
 #
 # C ran at 1e-3, head-first at 1e-5: that alone could explain their gap.
 # The **control** starts as C did (random head, same seed) at head-first's
 # rate and epochs: like for like with head-first (layers, rate, epochs,
-# data) except the head's start and B's head epochs before it.
+# data) except the head's start, B's head epochs before it and the batch
+# order.
 
 # %%
 tf.keras.utils.set_random_seed(cfg.seed)  # the control: C's start, at head-first's learning rate and epochs
@@ -700,14 +700,13 @@ course_utils.comparison_table()
 # %% [markdown]
 # ## Takeaways
 # - **As is** (A): ImageNet's 1,000 classes, at 224x224 with the top. Use
-#   the model's own `preprocess_input`: a mismatch raises no error.
+#   the model's own `preprocess_input`: a mismatch raises no error (B's
+#   two lines show its cost).
 # - **Last layer** (B): a frozen base gives the same features every epoch:
 #   `predict` them once, `fit` the head on them; the same model, far cheaper.
-# - **First 8 frozen** (C): with Adam the learning rate sets how far
-#   pretrained weights move (C vs its control); control vs head-first
-#   isolates the head's start. Train the head first, then fine-tune at a
-#   10-100x lower rate.
-# - **Preprocessing**: compare B's two lines before keeping a mismatch.
+# - **First 8 frozen** (C): C vs its control shows what the learning rate
+#   does, the control vs head-first what the head's start does. Train the
+#   head first, then fine-tune at a 10-100x lower rate.
 # - **From scratch** (D): nothing transferred; without normalisation the
 #   deep network starts with vanishing signals.
 # - **Imbalance**: read accuracy beside the majority baseline, precision,

@@ -220,3 +220,40 @@ def test_03_3_valid_but_unusual_answers_are_accepted():
     exp = np.exp(logits - logits.max(1, keepdims=True))
     p = (exp / exp.sum(1, keepdims=True)).astype("float32")
     assert right(ex3, [(np.array(CLASS_NAMES)[i], p[r, i]) for r, i in enumerate(p.argmax(1))])
+
+
+# ------------------------------------------------------------------------------------------ found in review (r2)
+def test_03_2_the_models_own_predictions_as_labels_are_named():
+    from course_exercises.lesson03 import ex2
+
+    model, _, logits, _ = _answers()
+    joined = np.concatenate(logits)
+    assert wrong(ex2, joined, joined.argmax(axis=1), model) == (
+        "loop_labels are the model's own predictions (the argmax of loop_logits): collect the true labels, batch_y, "
+        "from each batch.")
+
+
+def test_03_3_a_class_id_and_a_rounded_percentage_are_named_for_what_they_are():
+    import tensorflow as tf
+
+    from course_exercises.lesson03 import CLASS_NAMES, ex3, example_logits
+
+    logits = example_logits()
+    ids = logits.argmax(1)
+    probs = tf.nn.softmax(logits).numpy()
+    assert wrong(ex3, [(int(i), probs[r, i]) for r, i in enumerate(ids)]) == (
+        f"image 0: {int(ids[0])} is a class id; give its name, class_names[{int(ids[0])}] "
+        f"({CLASS_NAMES[ids[0]]!r}).")
+    assert wrong(ex3, [(CLASS_NAMES[i], round(100 * float(probs[r, i]))) for r, i in enumerate(ids)]) == (
+        f"image 0: {round(100 * float(probs[0, ids[0]])):.1f} is a percentage; give the probability as a fraction "
+        "between 0 and 1.")
+
+
+def test_03_3_probabilities_rounded_to_two_decimals_are_accepted():
+    import tensorflow as tf
+
+    from course_exercises.lesson03 import CLASS_NAMES, ex3, example_logits
+
+    logits = example_logits()
+    probs = tf.nn.softmax(logits).numpy()
+    assert right(ex3, [(CLASS_NAMES[i], round(float(probs[r, i]), 2)) for r, i in enumerate(logits.argmax(1))])

@@ -212,3 +212,68 @@ def test_04_3_valid_but_unusual_fine_tuning_is_accepted():
         model.get_layer(name).trainable = True
     _compile(model, None, optimizer=tf.keras.optimizers.RMSprop(learning_rate=2e-5))
     assert right(ex3, np.float64(2e-5), model).endswith("blocks 1 to 4 stay as they were.")
+
+
+# ------------------------------------------------------------------------------------------ found in review (r2)
+def test_04_1_preprocess_input_after_dividing_by_255_is_named():
+    import tensorflow as tf
+
+    from course_exercises.lesson04 import ex1, photo
+
+    x = photo().astype("float32")[None]
+    assert wrong(ex1, tf.keras.applications.vgg19.preprocess_input(x / 255.0)) == (
+        "vgg19.preprocess_input on pixels already divided by 255: it subtracts the mean pixel in 0-255 units, so "
+        "every value lands near -100. Give it the 0-255 photo (no rescale=1/255 before it).")
+
+
+def test_04_3_a_rate_more_than_100_times_lower_is_rejected():
+    import tensorflow as tf
+
+    from course_exercises.lesson04 import ex3, frozen_model
+
+    model = frozen_model()
+    _unfreeze_block5(model)
+    _compile(model, 5e-6)
+    assert wrong(ex3, 5e-6, model) == (
+        "a learning rate of 5e-06 is not 10 to 100 times lower than the first phase's 0.001: try 1e-4 or 1e-5.")
+    model.compile(optimizer=tf.keras.optimizers.Adam(learning_rate=1e-3 / 100), loss="categorical_crossentropy")
+    assert right(ex3, 1e-3 / 100, model)
+
+
+def _nested_part_b():
+    """Part B with the base nested as one layer, Sequential([vgg19, Flatten, Dense]), compiled for its head."""
+    import tensorflow as tf
+
+    base = tf.keras.applications.VGG19(weights=None, include_top=False, input_shape=(32, 32, 3))
+    base.trainable = False
+    model = tf.keras.Sequential([base, tf.keras.layers.Flatten(),
+                                 tf.keras.layers.Dense(2, activation="softmax", name="cactus")])
+    _compile(model, 1e-3)
+    return model, base
+
+
+def test_04_3_a_nested_base_is_judged_layer_by_layer():
+    from course_exercises.lesson04 import ex3
+
+    model, base = _nested_part_b()
+    base.trainable = True  # the whole base, recompiled: blocks 1-4 train too
+    _compile(model, 1e-5)
+    assert wrong(ex3, 1e-5, model) == ("12 layers before block5 train too (the first: block1_conv1): unfreeze only "
+                                       "block5; the early blocks hold the most general features.")
+    base.trainable = False  # nothing of the base trains ...
+    _compile(model, 1e-5)
+    frozen_base = wrong(ex3, 1e-5, model)
+    for layer in base.layers:  # ... even with block5 flagged trainable inside the still frozen base
+        layer.trainable = layer.name.startswith("block5")
+    _compile(model, 1e-5)
+    assert wrong(ex3, 1e-5, model) == frozen_base == (
+        "block5_conv1, block5_conv2, block5_conv3, block5_conv4 sit inside 'vgg19', whose trainable is False: nothing "
+        "inside a frozen model trains, whatever its layers' own flags. Set that model's trainable to True, then "
+        "freeze the layers before block5 one by one.")
+    base.trainable = True  # only block5 inside the nested base: right
+    for layer in base.layers:
+        layer.trainable = layer.name.startswith("block5")
+    _compile(model, 1e-5)
+    assert right(ex3, 1e-5, model) == (
+        "a training step changes block5's 4 convolutions and the head (9,440,258 parameters) at a learning rate 100 "
+        "times lower; blocks 1 to 4 stay as they were.")

@@ -154,7 +154,7 @@ DOCS: tuple[Doc, ...] = (
     Doc("03", "epochs", NB["03"], r"^EPOCHS = None +# full: (\d+)"),
     Doc("03", "batch_size", NB["03"], r"^BATCH_SIZE = None +# full: (\d+), the lesson's"),
     Doc("03", "fine_tune_epochs", NB["03"], r"^FINE_TUNE_EPOCHS = None +# full: (\d+) epochs of fine-tuning"),
-    Doc("03", "batch_size", NB["03"], r"The lesson's batch of (\d+) is exactly the test split"),
+    Doc("03", "batch_size", NB["03"], r"The lesson's batch of (\d+) is exactly the full test split"),
     Doc("03", "batch_size", INSTRUCTORS, r"\*\*Why batch (\d+)\.\*\*"),
     Doc("03", "batch_size", INSTRUCTORS, r"steps per\s+epoch at batch 1024 and \d+ at batch (\d+)"),
     Doc("03", "epochs", INSTRUCTORS, r"18 against 48 steps in (\d+) epochs"),
@@ -162,7 +162,7 @@ DOCS: tuple[Doc, ...] = (
         derive=lambda s: -(-_tfds_split_sizes(s)[2] // s.batch_size)),
     Doc("03", "fine_tune_epochs", INSTRUCTORS, r"the full profile's (\d+) epochs are meant for a GPU"),
     Doc("03", "epochs", INSTRUCTORS, r"estimates the lesson's (\d+) epochs as the first plus"),
-    Doc("03", "batch_size", REFERENCES, r"\"(\d+) test images \(10% of 3,670; also the lesson's batch size\)"),
+    Doc("03", "batch_size", REFERENCES, r"\"(\d+) test images, implied: at batch 1024"),
     # --- 04: VGG19 four ways on the aerial cactus data ----------------------------------------------
     Doc("04", "epochs", NB["04"], r"^EPOCHS = None .*\(full: (\d+), the lesson's\)"),
     Doc("04", "batch_size", NB["04"], r"^BATCH_SIZE = None +# full: (\d+), the lesson's"),

@@ -69,8 +69,10 @@ REFERENCES: dict[str, dict[str, Reference]] = {
             "partly: same recipe and 15 epochs; the lesson gives no number and names no module version"),
     },
     "03": {
-        "num_classes": Reference("5 (dandelion, daisy, tulips, sunflowers, roses)", "yes: the same data set"),
-        "num_test": Reference("367 test images (10% of 3,670; also the lesson's batch size)",
+        "num_classes": Reference("shown by `class_labels, num_classes` (the text prints no output; tf_flowers has 5)",
+                                 "yes: the same data set"),
+        "num_test": Reference("367 test images, implied: at batch 1024 the first test batch's labels ran out at "
+                              "index 367 (the lesson's batch size)",
                               "yes: the same data and split strings"),
         "test_batches": Reference(
             "1 (batch 367 = the whole test split; pairing predict's rows with the first batch's labels holds for "
@@ -80,7 +82,7 @@ REFERENCES: dict[str, dict[str, Reference]] = {
             "above 80% after 6 epochs for both models, no overfitting (the summary names no split; "
             "the curves show training and validation)",
             "partly: same data, split, TF Hub module, head, batch, Adam and 6 epochs (our head trains on "
-            "features computed once: the same model); the lesson's 80% names no split"),
+            "features computed once: the same model and loss, another batch order); the lesson's 80% names no split"),
         "mobilenet_test_accuracy": Reference(
             "no test accuracy computed (30 test predictions plotted); 'above 80%' without a split",
             "partly: same data, split, module, head and schedule; the lesson reports no test figure"),
@@ -90,7 +92,7 @@ REFERENCES: dict[str, dict[str, Reference]] = {
         "inception_val_accuracy": Reference(
             "above 80% after 6 epochs, similar to MobileNet-v2 (no split named)",
             "partly: same data, split, TF Hub module, head, batch, Adam and 6 epochs (our head trains on "
-            "features computed once: the same model); the lesson's 80% names no split"),
+            "features computed once: the same model and loss, another batch order); the lesson's 80% names no split"),
         "inception_test_accuracy": Reference(
             "no test accuracy computed (30 test predictions plotted); 'above 80%' without a split",
             "partly: same data, split, module, head and schedule; the lesson reports no test figure"),
@@ -106,7 +108,8 @@ REFERENCES: dict[str, dict[str, Reference]] = {
             "a 70/30 training/validation split of train.csv (validation_split=0.30)",
             "yes: the same CSV and split (12,250 of 17,500 for training)"),
         "majority_baseline": Reference(
-            "about 3:1 cactus (value_counts of has_cactus: 13,136 of 17,500)",
+            "value_counts of has_cactus printed (its output is not in the article's text); the data hold "
+            "13,136 cactus images of 17,500, about 3:1",
             "partly: the same labels; ours is always-cactus accuracy on the validation 30%, "
             "the lesson's the share over all 17,500"),
         "b_val_accuracy": Reference(
