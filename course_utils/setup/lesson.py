@@ -27,6 +27,31 @@ def use_cache_dirs(profile: str) -> None:
         os.environ[variable] = str(folder)
 
 
+# Where a container's memory limit is written: cgroup v2, then v1 (Binder's pods have one).
+CGROUP_LIMITS = (Path("/sys/fs/cgroup/memory.max"), Path("/sys/fs/cgroup/memory/memory.limit_in_bytes"))
+
+
+def memory_limit_mb(paths=CGROUP_LIMITS) -> float | None:
+    """The memory this machine's container lets the kernel use, in MB; None when unlimited or unknown."""
+    for path in paths:
+        try:
+            text = path.read_text().strip()
+        except OSError:
+            continue
+        return int(text) / 2**20 if text.isdigit() and int(text) < 2**60 else None
+    return None
+
+
+def memory_warning(cfg: Settings, limit_mb: float | None) -> str | None:
+    """What to do when the lesson's measured peak (``peak_memory_mb``, profiles.py) will not fit ``limit_mb``."""
+    need = cfg.get("peak_memory_mb")
+    if not need or not limit_mb or need < 0.9 * limit_mb:
+        return None
+    return (f"this lesson's {cfg.profile} profile peaks at about {need:,} MB of memory (the runner measured it) and "
+            f"this machine gives the kernel {limit_mb:,.0f} MB, so it may die midway ('Kernel died'). Binder gives "
+            "about 2 GB: open this lesson on Colab (its badge) or run it on your own machine.")
+
+
 def banner(cfg: Settings, versions: dict[str, str]) -> str:
     lines = [
         f"Lesson {cfg.lesson}: {cfg.title}",
@@ -65,5 +90,7 @@ def start_lesson(lesson: str, profile: str | None = None, **overrides: Any) -> S
         "device": env.describe_device(),
     }
     print(banner(cfg, versions))
+    if warning := memory_warning(cfg, memory_limit_mb()):
+        print("warning:", warning)
     report.begin(lesson, {**{key: cfg[key] for key in ("title", "profile", "data", "weights")}, **versions})
     return cfg

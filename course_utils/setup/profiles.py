@@ -64,17 +64,21 @@ def check_source(source: str, what: str) -> str:
     return source
 
 # Each lesson: settings shared by both profiles, then what differs.
-# `data` and `weights` are the sentences the banner and the report show.
+# `data` and `weights` are the sentences the banner and the report show. `peak_memory_mb`: the
+# kernel's peak memory as the runner measured it (make colab-check, rounded up to 100 MB); the
+# banner warns where the machine gives less (Binder: about 2 GB). Never measured in the full profile.
 LESSONS: dict[str, dict[str, Any]] = {
     "01": {
         "title": "Reuse your own saved Keras model: swap its head, freeze it",
         "common": {"batch_size": 32, "pretrain_epochs": 2, "epochs": 3, "seed": 0},
         "full": {
+            "peak_memory_mb": None,
             "data": "MNIST via tf.keras.datasets (60,000 train / 10,000 test, 28x28)",
             "weights": "a small CNN trained and saved by this notebook (.keras)",
             "train_limit": None,
         },
         "quick": {
+            "peak_memory_mb": 900,
             "data": "scikit-learn's bundled 8x8 digits, upscaled to 28x28 (1,437 train / 360 test)",
             "weights": "a small CNN trained and saved by this notebook (.keras)",
             "train_limit": None,
@@ -89,12 +93,14 @@ LESSONS: dict[str, dict[str, Any]] = {
             # The TF Hub handle and weights="imagenet" are literals in the notebook's code.
         },
         "full": {
+            "peak_memory_mb": None,
             "data": "5 random images (tf.random.normal), labels 0-4",
             "weights": "InceptionV3 ImageNet weights (Keras Applications) and the TF Hub "
             "Inception-v3 feature vector",
             "image_size": 299,
         },
         "quick": {
+            "peak_memory_mb": 1500,
             "data": "5 random images (tf.random.normal) at 75x75, labels 0-4",
             "weights": "InceptionV3 with random init (weights=None) and a locally built "
             "TF Hub-format stand-in under the real handle",
@@ -111,6 +117,7 @@ LESSONS: dict[str, dict[str, Any]] = {
             "flowers_dir": None,
         },
         "full": {
+            "peak_memory_mb": None,
             "data": "tf_flowers via TFDS (3,670 photos, 5 classes), or a local flower_photos copy",
             "weights": "TF Hub MobileNet-v2 and Inception-v3 feature vectors (ImageNet)",
             # The lesson's batch: 367 = 10% of 3,670 = the whole test split in one batch.
@@ -123,6 +130,7 @@ LESSONS: dict[str, dict[str, Any]] = {
             "num_images": None,
         },
         "quick": {
+            "peak_memory_mb": 1100,
             "data": "300 generated 5-class 'flowers' (sizes vary) prepared as a local TFDS tf_flowers",
             "weights": "locally built TF Hub-format stand-ins under the real handles (random weights)",
             # Smaller than the 30-image test split on purpose: predictions span 2 batches.
@@ -146,6 +154,7 @@ LESSONS: dict[str, dict[str, Any]] = {
             "fine_tune_learning_rate": 1e-5,
         },
         "full": {
+            "peak_memory_mb": None,
             "data": "Kaggle Aerial Cactus Identification (17,500 32x32 JPEGs, 75% with a cactus); "
             "Part A: photos bundled with scikit-image",
             "weights": "VGG19 ImageNet weights (Keras Applications), with the top (A) and without (B, C)",
@@ -156,6 +165,7 @@ LESSONS: dict[str, dict[str, Any]] = {
             "num_images": None,
         },
         "quick": {
+            "peak_memory_mb": 2700,
             "data": "200 generated 32x32 images in the Kaggle CSV + folder layout (75% has_cactus = 1); "
             "Part A: photos bundled with scikit-image",
             "weights": "Part A: VGG19 random init (predictions mean nothing); B, C: a locally built "
@@ -190,6 +200,7 @@ LESSONS: dict[str, dict[str, Any]] = {
             "cats_dogs": None,
         },
         "full": {
+            "peak_memory_mb": None,
             "data": "cats_and_dogs_filtered (2,000 train / 1,000 validation JPEGs), downloaded and verified",
             "weights": "InceptionV3 no-top ImageNet weights file (Keras Applications, MD5-verified), "
             "loaded with load_weights",
@@ -202,6 +213,7 @@ LESSONS: dict[str, dict[str, Any]] = {
             "num_images": None,
         },
         "quick": {
+            "peak_memory_mb": 2700,
             "data": "generated two-class images (40 train / 20 validation, 150x150) in the "
             "cats_and_dogs_filtered folder layout: NOT cats and dogs",
             "weights": "a random-init InceptionV3 no-top weights file (.h5, same format; BatchNorm "
@@ -234,6 +246,7 @@ LESSONS: dict[str, dict[str, Any]] = {
             "validation_fraction": 0.1,
         },
         "full": {
+            "peak_memory_mb": None,
             "data": "CIFAR-10 via tf.keras.datasets (50,000 train of which 5,000 validation / 10,000 test, 32x32)",
             "weights": "VGG16 ImageNet weights, with its top for fc1/fc2 (Keras Applications)",
             # The lesson's 50 epochs for each run's output layer: the plateau scheduler (patience 10)
@@ -254,6 +267,7 @@ LESSONS: dict[str, dict[str, Any]] = {
             "timing_steps": 10,
         },
         "quick": {
+            "peak_memory_mb": 6500,
             "data": "generated 10-class 32x32 colour images (CIFAR-10 shaped): 200 train (20 validation) "
             "/ 100 test; 32 + 32 for the 64x64-crop run, 8 + 8 for the 224x224 run",
             "weights": "VGG16 base: a locally built stand-in (random zero-mean filters, LSUV-scaled on photos; "
