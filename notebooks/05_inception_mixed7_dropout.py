@@ -31,7 +31,7 @@
 # ## Parameters
 # `PROFILE = None` reads `$COURSE_PROFILE`, else `"full"`: the real weights
 # and photos, the lesson's schedule. `"quick"` runs the same code offline on
-# generated images and random-init weights in about a minute. `WEIGHTS_FILE`
+# generated images and random-init weights. `WEIGHTS_FILE`
 # and `CATS_DOGS` point at copies you already have (checked like a download).
 
 # %% tags=["parameters"]
@@ -156,8 +156,7 @@ assert backbone_counts["trainable"] == 0
 # ## 4. Where to cut: `mixed7`
 # The last layer, `mixed10`, has brought the input down to a 3x3 grid. The
 # lesson moves up to `mixed7`, a 7x7 grid: "something with a little more
-# information". (Our addition: features cut below the top are also less
-# specific to ImageNet's classes.)
+# information", as the lesson puts it.
 
 # %%
 last_layer = pre_trained_model.get_layer(cfg.cut_layer)
@@ -260,10 +259,9 @@ augment.mapping_table(make_augmentation())  # each argument beside the layer abo
 # The pipeline, written out. `augmented_training_data` re-seeds, then builds
 # a *new* dataset and new random layers: a random layer keeps its generator's
 # state between calls and a shuffled dataset reshuffles on every pass, so a
-# reused pipeline would feed the second run other batches. The random layers
-# act when called with `training=True` (`fit` passes it, `evaluate` and
-# `predict` pass `False`; in Keras 2 a call without the argument augments
-# too, so we pass it). Validation images are only rescaled. Two more,
+# reused pipeline would feed the second run other batches. Random layers act
+# under `training=True`: `fit` passes it, `predict` passes `False`, a bare
+# call (Keras 2) augments. Validation images are only rescaled. Two more,
 # neither augmented nor repeated, serve `evaluate` and 7b.
 
 # %%

@@ -112,8 +112,7 @@ CLASS_NAMES = cifar.CLASS_NAMES
 # `tf.keras.datasets.cifar10.load_data()` returns it: in the full profile
 # `cifar.load` gives those arrays from the downloaded, verified archive
 # (offline, set `CIFAR10_ARCHIVE`); in the quick profile generated
-# stand-ins the same way. As in the lecture's published notebook
-# (`validation_fraction=0.1`; the talk does not say), the last 10% of the
+# stand-ins the same way. As in the lecture's notebook (not the talk), the last 10% of the
 # training images are held out for validation.
 
 # %%
@@ -324,10 +323,10 @@ assert models.parameter_counts(small_model)["trainable"] == 4096 * cfg.num_class
 # Everything before the output layer is frozen and nothing random runs in
 # it at inference (its dropout is off in `predict`; the lecture's ran): it
 # gives the same 4,096 numbers for an image in every epoch. So `predict` them once and
-# `fit` the output layer on them. The lecture's published notebook (the talk
-# names only the 50 epochs): SGD (learning rate 0.01,
+# `fit` the output layer on them. The lecture's notebook (not the
+# talk): SGD (learning rate 0.01,
 # momentum 0.9), `ReduceLROnPlateau(factor=0.1, mode="max")` on validation
-# accuracy (patience 10), batch 256, 50 epochs; 10 is PyTorch's default patience. `head` is `fc2`'s dropout
+# accuracy (patience 10), batch 256, 50 epochs. `head` is `fc2`'s dropout
 # and the output layer on a new input: the *same layer objects*, so
 # training it trains `small_model`.
 
@@ -384,8 +383,7 @@ del on_images, on_features, train_features, valid_features
 # The head now gives small errors, so `fc1` and `fc2` may follow: let the
 # three layers train, prove it by counts, **recompile** at a tenth of the
 # learning rate, and go on from where the head stopped. The dropout after
-# `fc1` now runs before a trainable layer, so this phase trains on images,
-# the lecture's loop.
+# `fc1` now runs before a trainable layer, so this phase trains on images.
 
 # %%
 train_only(small_model, ["fc1", "fc2", "output"])
@@ -499,8 +497,7 @@ gc.collect();
 
 # %% [markdown]
 # ## 11. The lecture's 64x64 crops
-# The talk does not say so, but its published notebook (the run of "it took
-# 38 minutes" and "it's only 77%") resized the images to 70x70 and trained on **random**
+# The lecture's notebook (the run of "it's only 77%") resized the images to 70x70 and trained on **random**
 # 64x64 crops (testing on the central crop), the output layer alone.
 # Random crops change what the frozen layers see every epoch, so features
 # computed once do not apply: this run trains on images.
@@ -550,7 +547,7 @@ gc.collect();
 # ## 12. Upsampled to 224x224
 # The lecture's explanation for its small-image result: ImageNet filters
 # learnt objects that fill 224x224 images. Upsampling adds no information
-# but makes objects the size the filters know, for many times the
+# but makes objects the size the filters know, for more
 # convolution work (counted below). Its 224x224 run trained the output layer alone too, so
 # section 7's recipe applies. Without a GPU one pass over the training
 # images takes hours: `features.cached_predict` runs that `predict` once
