@@ -82,6 +82,10 @@ def _check_head(model, run, features: list[np.ndarray], feature_shape, what: str
     should sit on (each a batch of ``feature_shape`` maps, or a function that computes one, called only if the
     ones before it do not fit). Returns the head's size, from its trainable weights."""
     output = np.asarray(run(), dtype="float64")
+    if not np.allclose(output, np.asarray(run(), dtype="float64"), rtol=1e-5, atol=1e-6):
+        raise Wrong(f"{what} gives a different output on every call in inference mode (training=False): a layer in it "
+                    "is called with training=True, so it drops units in evaluate() and predict() too. Call Dropout "
+                    "without training=...: fit() switches it on, evaluate() and predict() off.")
     flat, channels = int(np.prod(feature_shape)), int(feature_shape[-1])
     if output.ndim > 2:
         raise Wrong(f"{what} gives an output of shape {(None, *output.shape[1:])}, one prediction per cell of the "
@@ -202,6 +206,16 @@ def sample_batch() -> np.ndarray:
     return np.kron(base, np.ones((1, 8, 8, 1))).astype("float32") * 255.0  # blocky, so a shift shows
 
 
+def _share_of_values_kept(changed: np.ndarray, original: np.ndarray, tolerance: float = 1e-3) -> float:
+    """The share of the values of ``changed`` that are (within ``tolerance``) values of ``original``, or 0 or -1
+    (what a constant fill of 0 becomes after or before the scaling)."""
+    values = np.unique(np.concatenate([original.ravel(), [-1.0, 0.0]]))
+    flat = changed.ravel()
+    at = np.clip(np.searchsorted(values, flat), 1, len(values) - 1)
+    nearest = np.minimum(np.abs(flat - values[at - 1]), np.abs(flat - values[at]))
+    return float(np.mean(nearest <= tolerance))
+
+
 @exercise("05", 2, "augment the training data only", hints="""
     - Build the random layers once (RandomRotation, RandomTranslation, RandomZoom, RandomFlip) in a tf.keras.Sequential,
       outside the function.
@@ -228,7 +242,11 @@ def ex2(prepare) -> str:
     expect(callable(prepare), f"prepare should be a function of (images, training), not {type(prepare).__name__}.")
     images = sample_batch()
     expected = images / 127.5 - 1.0  # inception_v3.preprocess_input
-    first = np.asarray(prepare(tf.constant(images), False), dtype="float64")
+    first = prepare(tf.constant(images), False)
+    if isinstance(first, (tuple, list)):
+        raise Wrong(f"prepare returns a {type(first).__name__} of {len(first)} items; it should return the batch of "
+                    f"images alone (a tensor or an array of shape {images.shape}).")
+    first = np.asarray(first, dtype="float64")
     second = np.asarray(prepare(tf.constant(images), False), dtype="float64")
     expect(first.shape == images.shape, f"prepare changed the shape from {images.shape} to {first.shape}.")
     expect(first.max() <= 1.5, f"validation values go up to {first.max():.0f}: scale them to [-1, 1] with "
@@ -258,6 +276,14 @@ def ex2(prepare) -> str:
            "training images change, but the same way on every call: that is not random augmentation. Use random "
            "layers (RandomFlip, RandomRotation ...) built once, outside prepare: a layer built inside with a fixed "
            "seed, or tf.image.flip_left_right, repeats itself.")
+    # Rotation, shift, zoom and flip move pixels: inside the sample's 8x8 blocks the scaled values come through
+    # unchanged, only in new places. Brightness, contrast or noise change the values themselves.
+    kept = np.median([_share_of_values_kept(a[i, ..., c], expected[i, ..., c]) for a in augmented
+                      for i in range(len(images)) for c in range(images.shape[-1])])
+    expect(kept >= 0.2, f"training images change in value, not in place (only {kept:.0%} of the values are the "
+                         "image's own): brightness, contrast or noise is not the task's augmentation. Rotation, shift, "
+                         "zoom and flip move the pixels and keep their values: use RandomRotation, "
+                         "RandomTranslation, RandomZoom and RandomFlip, and nothing else.")
     changed = float(np.mean([np.mean(~np.isclose(a, expected, atol=1e-3)) for a in augmented]))
     return (f"validation: only scaled to [-1, 1], the same on every call; training: scaled and randomly changed, "
             f"differently on each call ({changed:.0%} of the values differ on average).")

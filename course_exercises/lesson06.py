@@ -40,6 +40,14 @@ def dense_layers(model) -> list:
     return found
 
 
+def _all_layers(model) -> list:
+    """Every layer of ``model`` that is not a model itself, nested models opened up, in order."""
+    found = []
+    for layer in model.layers:
+        found.extend(_all_layers(layer) if hasattr(layer, "layers") else [layer])
+    return found
+
+
 def not_vgg16(model, what: str, build: str) -> str | None:
     """Why the convolutions of ``model`` are not VGG16's 13, or None when they are."""
     filters = tuple(int(layer.filters) for layer in convolutions(model))
@@ -71,6 +79,10 @@ def ex1(fc1_params, vgg16_32) -> str:
     build = "tf.keras.applications.VGG16(weights=None, include_top=False, input_shape=(32, 32, 3))"
     reason = not_vgg16(model, "vgg16_32", build)
     expect(reason is None, reason)
+    pools = [layer for layer in _all_layers(model) if isinstance(layer, tf.keras.layers.MaxPooling2D)]
+    expect(len(pools) >= 5, f"vgg16_32 has {len(pools)} of VGG16's 5 max-pooling layers (it ends at "
+                            f"{_all_layers(model)[-1].name}): its output is not the base's. Use the whole base, built "
+                            "with include_top=False.")
     expect(not dense_layers(model), f"vgg16_32 has its top (its output has shape {tuple(model.output.shape)}): "
                                     "build it with include_top=False; fc1 is the layer you are sizing, so it must "
                                     "not be in it yet.")

@@ -31,7 +31,7 @@
 # ## Parameters
 # `PROFILE = None` reads `$COURSE_PROFILE`, else `"full"`: the real weights
 # and photos, the lesson's schedule. `"quick"` runs the same code offline on
-# generated images and random-init weights in about a minute. `WEIGHTS_FILE`
+# generated images and random-init weights. `WEIGHTS_FILE`
 # and `CATS_DOGS` point at copies you already have (checked like a download).
 
 # %% tags=["parameters"]
@@ -155,8 +155,8 @@ assert backbone_counts["trainable"] == 0
 # %% [markdown]
 # ## 4. Where to cut: `mixed7`
 # The last layer, `mixed10`, has brought the input down to a 3x3 grid. The
-# lesson moves up to `mixed7`, a 7x7 grid: more spatial detail for the new
-# classifier, and features less specific to ImageNet's classes.
+# lesson moves up to `mixed7`, a 7x7 grid: "something with a little more
+# information", as the lesson puts it.
 
 # %%
 last_layer = pre_trained_model.get_layer(cfg.cut_layer)
@@ -260,7 +260,8 @@ augment.mapping_table(make_augmentation())  # each argument beside the layer abo
 # a *new* dataset and new random layers: a random layer keeps its generator's
 # state between calls and a shuffled dataset reshuffles on every pass, so a
 # reused pipeline would feed the second run other batches. Random layers act
-# only with `training=True`; validation images are only rescaled. Two more,
+# under `training=True`: `fit` passes it, `predict` passes `False`, a bare
+# call (Keras 2) augments. Validation images are only rescaled. Two more,
 # neither augmented nor repeated, serve `evaluate` and 7b.
 
 # %%

@@ -112,7 +112,7 @@ CLASS_NAMES = cifar.CLASS_NAMES
 # `tf.keras.datasets.cifar10.load_data()` returns it: in the full profile
 # `cifar.load` gives those arrays from the downloaded, verified archive
 # (offline, set `CIFAR10_ARCHIVE`); in the quick profile generated
-# stand-ins the same way. As in the lecture, the last 10% of the
+# stand-ins the same way. As in the lecture's notebook (not the talk), the last 10% of the
 # training images are held out for validation.
 
 # %%
@@ -151,7 +151,7 @@ pd.DataFrame({"ImageNet mean": cifar.IMAGENET_MEAN, "this data's mean": own_mean
 
 # %% [markdown]
 # The two mean pixels differ by the gap printed above, a constant shift,
-# and the lecture saw no difference in accuracy. If your images differ
+# and the lecture "didn't find any meaningful difference". If your images differ
 # systematically from ImageNet's (darker, less colourful), try both.
 
 # %%
@@ -323,7 +323,8 @@ assert models.parameter_counts(small_model)["trainable"] == 4096 * cfg.num_class
 # Everything before the output layer is frozen and nothing random runs in
 # it at inference (its dropout is off in `predict`; the lecture's ran): it
 # gives the same 4,096 numbers for an image in every epoch. So `predict` them once and
-# `fit` the output layer on them. The lecture: SGD (learning rate 0.01,
+# `fit` the output layer on them. The lecture's notebook (not the
+# talk): SGD (learning rate 0.01,
 # momentum 0.9), `ReduceLROnPlateau(factor=0.1, mode="max")` on validation
 # accuracy (patience 10), batch 256, 50 epochs. `head` is `fc2`'s dropout
 # and the output layer on a new input: the *same layer objects*, so
@@ -382,8 +383,7 @@ del on_images, on_features, train_features, valid_features
 # The head now gives small errors, so `fc1` and `fc2` may follow: let the
 # three layers train, prove it by counts, **recompile** at a tenth of the
 # learning rate, and go on from where the head stopped. The dropout after
-# `fc1` now runs before a trainable layer, so this phase trains on images,
-# the lecture's loop.
+# `fc1` now runs before a trainable layer, so this phase trains on images.
 
 # %%
 train_only(small_model, ["fc1", "fc2", "output"])
@@ -497,7 +497,7 @@ gc.collect();
 
 # %% [markdown]
 # ## 11. The lecture's 64x64 crops
-# The lecture's code resized the images to 70x70 and trained on **random**
+# The lecture's notebook (the run of "it's only 77%") resized the images to 70x70 and trained on **random**
 # 64x64 crops (testing on the central crop), the output layer alone.
 # Random crops change what the frozen layers see every epoch, so features
 # computed once do not apply: this run trains on images.
@@ -547,8 +547,8 @@ gc.collect();
 # ## 12. Upsampled to 224x224
 # The lecture's explanation for its small-image result: ImageNet filters
 # learnt objects that fill 224x224 images. Upsampling adds no information
-# but makes objects the size the filters know, for 49 times the
-# convolution work. Its 224x224 run trained the output layer alone too, so
+# but makes objects the size the filters know, for more
+# convolution work (counted below). Its 224x224 run trained the output layer alone too, so
 # section 7's recipe applies. Without a GPU one pass over the training
 # images takes hours: `features.cached_predict` runs that `predict` once
 # and keeps the result on disk.
@@ -599,6 +599,8 @@ print(f"logits on cached features differ by {large_gap:.1e} of the largest")
 print(f"profile {cfg.profile}: test accuracy {large_accuracy:.1%} at {cfg.large_size}x{cfg.large_size}")
 
 large_cost = vgg16_bridge.multiply_adds(large_model)
+print(f"convolution work per image: {large_cost['convolutions'] / small_cost['convolutions']:.0f} times that at "
+      f"{cfg.small_size}x{cfg.small_size}")
 histories[f"{cfg.crop_size}x{cfg.crop_size} crops"] = crop_history
 histories[f"{cfg.large_size}x{cfg.large_size}"] = history_large.history
 pd.DataFrame({f"{cfg.small_size}x{cfg.small_size}": small_cost, f"{cfg.large_size}x{cfg.large_size}": large_cost}

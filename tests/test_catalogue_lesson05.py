@@ -248,3 +248,74 @@ def test_05_3_unusual_right_answers_are_accepted(tf):
     x = layers.Activation("relu")(layers.Dense(1024)(layers.Flatten()(inputs)))
     x = layers.Dense(1)(layers.Dropout(0.2)(x))
     right(lesson05.ex3, tf.keras.Model(inputs, layers.Activation("sigmoid")(x)))
+
+
+# ------------------------------------------------------------------ review (issue 23, item 6): more answers
+def test_05_dropout_fixed_on_at_inference_is_named_in_both_head_checks(tf, pre_trained):
+    """Dropout(...)(x, training=True) drops in evaluate and predict too: the head then gives a different
+    output on every inference call. Said as such, not as 'not Flatten, Dense(1024) ...'."""
+    layers = tf.keras.layers
+
+    def with_fixed_dropout(features):
+        x = layers.Dense(1024, activation="relu")(layers.Flatten()(features))
+        x = layers.Dropout(0.2)(x, training=True)
+        return layers.Dense(1, activation="sigmoid")(x)
+
+    features = lesson05.mixed7_features()
+    message = wrong(lesson05.ex3, tf.keras.Model(features, with_fixed_dropout(features)))
+    assert message.startswith("head gives a different output on every call in inference mode (training=False)")
+    mixed6 = pre_trained.get_layer("mixed6").output
+    message = wrong(lesson05.ex1, SIZE, tf.keras.Model(pre_trained.input, with_fixed_dropout(mixed6)))
+    assert message.startswith("model_mixed6 gives a different output on every call in inference mode")
+
+
+def test_05_2_random_changes_that_move_no_pixel_are_not_the_tasks_augmentation(tf):
+    scale = tf.keras.applications.inception_v3.preprocess_input
+
+    def brightness(images, training):
+        images = scale(images)
+        return tf.image.random_brightness(images, 0.2) if training else images
+
+    def noise(images, training):
+        images = scale(images)
+        return images + tf.random.normal(tf.shape(images), stddev=0.05) if training else images
+
+    messages = [wrong(lesson05.ex2, brightness), wrong(lesson05.ex2, noise)]
+    for message in messages:
+        assert message.startswith("training images change in value, not in place (only ")
+    # the map-function habit: (images, labels) out instead of the images
+    message = wrong(lesson05.ex2, lambda images, training: (scale(images), training))
+    assert message == ("prepare returns a tuple of 2 items; it should return the batch of images alone (a tensor or "
+                       "an array of shape (4, 64, 64, 3)).")
+
+
+def test_05_more_unusual_right_answers_are_accepted(tf):
+    layers = tf.keras.layers
+    # 05.3: a seeded Dropout (it still draws a new mask at every call), relu as its own layer after the Dropout
+    # (relu and dropout commute), Reshape in place of Flatten
+    features = lesson05.mixed7_features()
+    x = layers.Dense(1024)(layers.Reshape((7 * 7 * 768,))(features))
+    x = layers.ReLU()(layers.Dropout(0.2, seed=1)(x))
+    right(lesson05.ex3, tf.keras.Model(features, layers.Dense(1, activation=tf.nn.sigmoid)(x)))
+    # 05.2: numpy only, a random horizontal flip per image; the pipeline's scaling then the lesson's geometric
+    # layers with constant fill (zeros enter the corners)
+    rng = np.random.default_rng(0)
+
+    def numpy_flips(images, training):
+        x = np.asarray(images) / 127.5 - 1
+        if training:
+            flip = rng.random(len(x)) < 0.5
+            flip[0] = True  # at least one image changes on every call
+            x = np.where(flip[:, None, None, None], x[:, :, ::-1], x)
+        return x
+
+    right(lesson05.ex2, numpy_flips)
+    random_changes = tf.keras.Sequential([
+        layers.RandomRotation(40 / 360, fill_mode="constant"), layers.RandomTranslation(0.2, 0.2, fill_mode="constant"),
+        layers.RandomZoom(0.2, fill_mode="constant"), layers.RandomFlip("horizontal")])
+
+    def constant_fill(images, training):
+        images = tf.keras.applications.inception_v3.preprocess_input(images)
+        return random_changes(images, training=True) if training else images
+
+    right(lesson05.ex2, constant_fill)

@@ -272,3 +272,17 @@ def test_ex3_accepts_unusual_right_answers(any_base):
     right(ex3, tf.keras.Model(inputs, head(any_base(inputs), layers.GlobalMaxPooling2D(),
                                            layers.Dense(10, activation="softmax"))))
     assert right(ex3, Uses()).startswith("the same weights give 10 logits at 32x32 and at 64x64")
+
+
+# ------------------------------------------------------------------ review (issue 23, item 6): more answers
+def test_ex1_rejects_a_base_cut_before_its_last_pooling(base32):
+    """VGG16 up to block5_conv3 has all 13 convolutions but a 2x2 map: not the base without its top."""
+    cut = tf.keras.Model(base32.input, base32.get_layer("block5_conv3").output)
+    message = wrong(ex1, 2 * 2 * 512 * 4096 + 4096, cut)
+    assert message == ("vgg16_32 has 4 of VGG16's 5 max-pooling layers (it ends at block5_conv3): its output is not "
+                       "the base's. Use the whole base, built with include_top=False.")
+
+
+def test_ex1_accepts_a_base_built_on_an_input_tensor():
+    base = tf.keras.applications.VGG16(weights=None, include_top=False, input_tensor=tf.keras.Input((32, 32, 3)))
+    right(ex1, np.array([FC1_32]), base)  # the count as a one-element array
