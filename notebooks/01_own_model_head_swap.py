@@ -38,9 +38,9 @@
 
 # %% tags=["parameters"]
 PROFILE = None          # "full" (real MNIST) or "quick" (offline, seconds)
-EPOCHS = None           # training epochs after the head swap (full: 3)
+EPOCHS = None           # training epochs after the head swap (full: 3, the lesson's)
 PRETRAIN_EPOCHS = None  # epochs for the model we save first (full: 2)
-BATCH_SIZE = None       # full: 32
+BATCH_SIZE = None       # batch size (full: 32)
 
 # %% [markdown]
 # On **Colab**, the next cell installs `course_utils` (it does nothing anywhere else).

@@ -35,9 +35,9 @@
 # ImageNet weights, 299x299 inputs, 15 epochs, as in the lesson.
 
 # %% tags=["parameters"]
-PROFILE = None      # "full" (ImageNet weights, TF Hub download) or "quick" (offline)
-EPOCHS = None       # full: 15
-IMAGE_SIZE = None   # full: 299, InceptionV3's native size
+PROFILE = None     # "full" (ImageNet weights, TF Hub download) or "quick" (offline)
+EPOCHS = None      # training epochs of each model (full: 15, the lesson's)
+IMAGE_SIZE = None  # InceptionV3's input size (full: 299, the lesson's)
 
 # %% [markdown]
 # On **Colab**, the next cell installs `course_utils` (it does nothing anywhere else).

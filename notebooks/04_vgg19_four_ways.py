@@ -37,7 +37,7 @@
 # %% tags=["parameters"]
 PROFILE = None           # "full" (ImageNet weights, Kaggle data) or "quick" (offline, about a minute)
 EPOCHS = None            # epochs for each of B, C and D (full: 5, the lesson's)
-BATCH_SIZE = None        # full: 64, the lesson's
+BATCH_SIZE = None        # batch size (full: 64, the lesson's)
 FINE_TUNE_EPOCHS = None  # head-first variant of C: epochs after unfreezing (full: 5, as many as C)
 CACTUS_DIR = None        # your copy of the Kaggle data: folder with train.csv + train/, or the .zip (None: download)
 MY_PHOTOS = None         # Part A: a list of paths to your own photos, added to the bundled ones
