@@ -32,9 +32,8 @@
 # %% [markdown]
 # ## Parameters
 # `PROFILE = None` reads `$COURSE_PROFILE` and falls back to `"full"` (real
-# MNIST). The other values are `None` for "the profile's default": full runs
-# the lesson's 3 epochs, with batch 32 (Keras's default; the transcript names
-# no batch size).
+# MNIST). The other values are `None` for "the profile's default", written
+# beside each (the batch is Keras's default; the transcript names none).
 
 # %% tags=["parameters"]
 PROFILE = None          # "full" (real MNIST) or "quick" (offline, seconds)

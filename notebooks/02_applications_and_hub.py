@@ -32,7 +32,7 @@
 # %% [markdown]
 # ## Parameters
 # `PROFILE = None` reads `$COURSE_PROFILE` and falls back to `"full"`:
-# ImageNet weights, 299x299 inputs, 15 epochs, as in the lesson.
+# ImageNet weights and the lesson's inputs and epochs (beside each parameter).
 
 # %% tags=["parameters"]
 PROFILE = None     # "full" (ImageNet weights, TF Hub download) or "quick" (offline)

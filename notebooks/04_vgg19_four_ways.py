@@ -30,7 +30,7 @@
 # %% [markdown]
 # ## Parameters
 # `PROFILE = None` reads `$COURSE_PROFILE`, else `"full"`: ImageNet weights,
-# the Kaggle data and the lesson's 5 epochs at batch 64. The quick profile
+# the Kaggle data and the lesson's epochs and batch (below). The quick profile
 # runs offline on generated images with stand-in weights: its numbers prove
 # the code runs, not the lesson's results. Run times: `docs/INSTRUCTORS.md`.
 

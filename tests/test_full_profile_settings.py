@@ -132,3 +132,21 @@ def test_lesson_03_batch_is_the_whole_test_split():
     sizes = [splits[s].num_examples for s in _literals("03")["split"]]
     assert sizes == [367, 551, 2752]
     assert full("03").batch_size == sizes[0]
+
+
+# How full-profile settings relate, where the notebooks' and docs/INSTRUCTORS.md's prose says so in words
+# ("as many as C", "10x below the head's", "a tenth", "as long as the phase") instead of repeating values.
+RELATIONS = {
+    "04 fine-tunes for as many epochs as C trains": lambda s: s["04"].fine_tune_epochs == s["04"].epochs,
+    "05 fine-tunes at a learning rate 10x below the head's":
+        lambda s: s["05"].learning_rate == pytest.approx(10 * s["05"].fine_tune_learning_rate),
+    "06 fine-tunes at a tenth of the output layer's learning rate":
+        lambda s: s["06"].fine_tune_learning_rate == pytest.approx(s["06"].learning_rate / 10),
+    "06's plateau patience is as long as its fine-tuning phase":
+        lambda s: s["06"].plateau_patience == s["06"].fine_tune_epochs,
+}
+
+
+@pytest.mark.parametrize("claim", list(RELATIONS))
+def test_relations_the_prose_states_hold_in_the_full_profile(claim):
+    assert RELATIONS[claim]({lesson: full(lesson) for lesson in profiles.LESSONS}), claim

@@ -93,9 +93,9 @@ PARAMETERS: dict[str, tuple[tuple[str, str | None, Describe], ...]] = {
         ("FINE_TUNE_EPOCHS", "fine_tune_epochs", lambda s: f"the {s.small_size}x{s.small_size} run's second "
          f"phase, fc1 and fc2 unfrozen, on images (full: {_value(s.fine_tune_epochs)})"),
         ("CROP_EPOCHS", "crop_epochs", lambda s: f"the lecture's {s.crop_size}x{s.crop_size}-crop run, the "
-         f"output layer alone, on images (full: {_value(s.crop_epochs)})"),
+         f"output layer alone, on images (full: {_value(s.crop_epochs)}{_original('06', 'crop_epochs')})"),
         ("LARGE_EPOCHS", "large_epochs", lambda s: f"the {s.large_size}x{s.large_size} run, the output layer "
-         f"alone, on features (full: {_value(s.large_epochs)})"),
+         f"alone, on features (full: {_value(s.large_epochs)}{_original('06', 'large_epochs')})"),
         ("BATCH_SIZE", "batch_size", "batch size"),
         ("LARGE_SIZE", "large_size", "input size of the upsampled run"),
         ("LARGE_TRAIN_LIMIT", "large_train_limit", "train the upsampled run on the first N training images "
