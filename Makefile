@@ -119,11 +119,11 @@ sync: $(STAMP)
 	$(VENV)/bin/jupytext --sync notebooks/[0-9][0-9]_*.ipynb
 
 # Each full-profile setting is stated once, in course_utils/setup/profiles.py: this writes the README's and
-# docs/INSTRUCTORS.md's settings tables and the notebooks' parameter comments from it (course_utils/course/facts.py),
+# docs/INSTRUCTORS.md's settings tables and the notebooks' parameter comments from it (tools/facts.py),
 # then syncs the notebooks. tests/test_full_profile_settings.py fails while a committed text differs.
 .PHONY: facts
 facts: $(STAMP)
-	$(PY) -m course_utils.course.facts
+	$(PY) tools/facts.py
 	$(VENV)/bin/jupytext --sync notebooks/[0-9][0-9]_*.ipynb
 
 colab-cell: $(STAMP)

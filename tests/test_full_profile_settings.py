@@ -3,7 +3,7 @@
 Only the quick profile runs in the tests, so nothing else notices when a full-profile value drifts
 from what the course tells learners and instructors. The texts that state a setting (the README's
 and docs/INSTRUCTORS.md's settings tables, each notebook's parameter comments) are written from
-``profiles.py`` by ``make facts`` (``course_utils/course/facts.py``); the test here runs the generator
+``profiles.py`` by ``make facts`` (``tools/facts.py``); the test here runs the generator
 in memory and compares its output with the committed files. The full profile is "the lesson as
 taught": it is held to the original lessons' settings, which ``course_utils/course/references.py``
 keeps with the seed's or the brief's words, so no test reads a file outside the repository.
@@ -12,16 +12,19 @@ from __future__ import annotations
 
 import ast
 import difflib
+import importlib.util
 import json
 from pathlib import Path
 
 import pytest
 
-from course_utils.course import facts
 from course_utils.course.references import ORIGINAL_CODE, ORIGINAL_SETTINGS
 from course_utils.setup import profiles
 
 ROOT = Path(__file__).resolve().parent.parent
+_spec = importlib.util.spec_from_file_location("facts_tool", ROOT / "tools" / "facts.py")
+facts = importlib.util.module_from_spec(_spec)
+_spec.loader.exec_module(facts)
 GENERATED = sorted(facts.render())
 
 
