@@ -27,6 +27,7 @@ help:
 	@echo "make mutation                      mutation score of the modules that guard a learner's results (under 60 min)"
 	@echo "make lab                           start JupyterLab with the course kernel"
 	@echo "make sync                          bring each notebook and its paired .py script in step (jupytext)"
+	@echo "make facts                         write the settings tables and parameter comments from course_utils/setup/profiles.py"
 	@echo "make colab-cell                    write every notebook's Colab cell (and its script's) from course_utils/course/links.py"
 	@echo "make colab-check                   all six lessons on a mirror of Colab's runtime (tools/colab/; needs PyPI and Python 3.13)"
 	@echo "make clean                         remove build/ (keeps .venv and data/)"
@@ -115,6 +116,14 @@ lab: $(STAMP)
 	$(VENV)/bin/jupyter lab $(LAB_AS_ROOT) $(LAB_ARGS) $(LAB_DIR)
 
 sync: $(STAMP)
+	$(VENV)/bin/jupytext --sync notebooks/[0-9][0-9]_*.ipynb
+
+# Each full-profile setting is stated once, in course_utils/setup/profiles.py: this writes the README's and
+# docs/INSTRUCTORS.md's settings tables and the notebooks' parameter comments from it (tools/facts.py),
+# then syncs the notebooks. tests/test_full_profile_settings.py fails while a committed text differs.
+.PHONY: facts
+facts: $(STAMP)
+	$(PY) tools/facts.py
 	$(VENV)/bin/jupytext --sync notebooks/[0-9][0-9]_*.ipynb
 
 colab-cell: $(STAMP)

@@ -32,15 +32,14 @@
 # %% [markdown]
 # ## Parameters
 # `PROFILE = None` reads `$COURSE_PROFILE` and falls back to `"full"` (real
-# MNIST). The other values are `None` for "the profile's default": full runs
-# the lesson's 3 epochs, with batch 32 (Keras's default; the transcript names
-# no batch size).
+# MNIST). The other values are `None` for "the profile's default", written
+# beside each (the batch is Keras's default; the transcript names none).
 
 # %% tags=["parameters"]
 PROFILE = None          # "full" (real MNIST) or "quick" (offline, seconds)
-EPOCHS = None           # training epochs after the head swap (full: 3)
+EPOCHS = None           # training epochs after the head swap (full: 3, the lesson's)
 PRETRAIN_EPOCHS = None  # epochs for the model we save first (full: 2)
-BATCH_SIZE = None       # full: 32
+BATCH_SIZE = None       # batch size (full: 32)
 
 # %% [markdown]
 # On **Colab**, the next cell installs `course_utils` (it does nothing anywhere else).

@@ -32,12 +32,12 @@
 # %% [markdown]
 # ## Parameters
 # `PROFILE = None` reads `$COURSE_PROFILE` and falls back to `"full"`:
-# ImageNet weights, 299x299 inputs, 15 epochs, as in the lesson.
+# ImageNet weights and the lesson's inputs and epochs (beside each parameter).
 
 # %% tags=["parameters"]
-PROFILE = None      # "full" (ImageNet weights, TF Hub download) or "quick" (offline)
-EPOCHS = None       # full: 15
-IMAGE_SIZE = None   # full: 299, InceptionV3's native size
+PROFILE = None     # "full" (ImageNet weights, TF Hub download) or "quick" (offline)
+EPOCHS = None      # training epochs of each model (full: 15, the lesson's)
+IMAGE_SIZE = None  # InceptionV3's input size (full: 299, the lesson's)
 
 # %% [markdown]
 # On **Colab**, the next cell installs `course_utils` (it does nothing anywhere else).

@@ -35,11 +35,11 @@
 # set `FLOWERS_DIR` to an unpacked `flower_photos/` folder.
 
 # %% tags=["parameters"]
-PROFILE = None      # "full" (real photos and TF Hub weights) or "quick" (offline, seconds)
-EPOCHS = None       # full: 6
-BATCH_SIZE = None   # full: 367, the lesson's
-FLOWERS_DIR = None  # full: a local flower_photos/ folder to use instead of the download
-FINE_TUNE_EPOCHS = None  # full: 3 epochs of fine-tuning MobileNet-v2 after the head has trained
+PROFILE = None           # "full" (real photos and TF Hub weights) or "quick" (offline, seconds)
+EPOCHS = None            # training epochs of each head (full: 6, the lesson's)
+BATCH_SIZE = None        # batch size (full: 367, the lesson's)
+FLOWERS_DIR = None       # a local flower_photos/ folder to use instead of the download (full only)
+FINE_TUNE_EPOCHS = None  # epochs of fine-tuning MobileNet-v2 after the head has trained (full: 3)
 
 # %% [markdown]
 # On **Colab**, the next cell installs `course_utils` (it does nothing anywhere else).

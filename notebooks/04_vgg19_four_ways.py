@@ -30,14 +30,14 @@
 # %% [markdown]
 # ## Parameters
 # `PROFILE = None` reads `$COURSE_PROFILE`, else `"full"`: ImageNet weights,
-# the Kaggle data and the lesson's 5 epochs at batch 64. The quick profile
+# the Kaggle data and the lesson's epochs and batch (below). The quick profile
 # runs offline on generated images with stand-in weights: its numbers prove
 # the code runs, not the lesson's results. Run times: `docs/INSTRUCTORS.md`.
 
 # %% tags=["parameters"]
 PROFILE = None           # "full" (ImageNet weights, Kaggle data) or "quick" (offline, about a minute)
 EPOCHS = None            # epochs for each of B, C and D (full: 5, the lesson's)
-BATCH_SIZE = None        # full: 64, the lesson's
+BATCH_SIZE = None        # batch size (full: 64, the lesson's)
 FINE_TUNE_EPOCHS = None  # head-first variant of C: epochs after unfreezing (full: 5, as many as C)
 CACTUS_DIR = None        # your copy of the Kaggle data: folder with train.csv + train/, or the .zip (None: download)
 MY_PHOTOS = None         # Part A: a list of paths to your own photos, added to the bundled ones

@@ -37,8 +37,8 @@
 # %% tags=["parameters"]
 PROFILE = None           # "full" (real data and weights) or "quick" (offline, about a minute)
 EPOCHS = None            # epochs per training run (full: 100, the lesson's)
-STEPS_PER_EPOCH = None   # training batches per epoch (full: 100, i.e. 2,000 images)
-VALIDATION_STEPS = None  # validation batches per epoch (full: 50, i.e. 1,000 images)
+STEPS_PER_EPOCH = None   # training batches per epoch (full: 100, the lesson's, i.e. 2,000 images)
+VALIDATION_STEPS = None  # validation batches per epoch (full: 50, the lesson's, i.e. 1,000 images)
 FINE_TUNE_EPOCHS = None  # epochs of fine-tuning after the dropout run (full: 20)
 WEIGHTS_FILE = None      # path to your own copy of the no-top weights .h5 (None: download)
 CATS_DOGS = None         # path to your cats_and_dogs_filtered .zip or folder (None: download)

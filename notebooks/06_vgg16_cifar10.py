@@ -28,23 +28,23 @@
 # %% [markdown]
 # ## Parameters
 # `PROFILE = None` reads `$COURSE_PROFILE`, else `"full"`: real CIFAR-10,
-# ImageNet weights and the lecture's 50 epochs per run (then 10 of
-# fine-tuning), hours without a GPU (Colab: *Runtime → Change runtime
+# ImageNet weights and the lecture's epochs per run, then fine-tuning
+# (values below), hours without a GPU (Colab: *Runtime → Change runtime
 # type*). Lower the epochs if you must, and say so when you compare.
 # `"quick"` runs offline in about a minute; its numbers only prove the code.
 
 # %% tags=["parameters"]
-PROFILE = None            # "full" (CIFAR-10, ImageNet weights) or "quick" (offline, about a minute)
-EPOCHS = None             # the 32x32 run's first phase, the output layer alone on features (full: 50, the lecture's)
-FINE_TUNE_EPOCHS = None   # the 32x32 run's second phase, fc1 and fc2 unfrozen, on images (full: 10)
-CROP_EPOCHS = None        # the lecture's 64x64-crop run, the output layer alone, on images (full: 50)
-LARGE_EPOCHS = None       # the 224x224 run, the output layer alone, on features (full: 50)
-BATCH_SIZE = None         # full: 256, the lecture's
-LARGE_SIZE = None         # input size of the upsampled run (full: 224)
-LARGE_TRAIN_LIMIT = None  # train the upsampled run on the first N training images only (None: all)
-LEARNING_RATE = None      # SGD learning rate of the output layer alone (full: 0.01, the lecture's)
+PROFILE = None                  # "full" (CIFAR-10, ImageNet weights) or "quick" (offline, about a minute)
+EPOCHS = None                   # the 32x32 run's first phase, the output layer alone on features (full: 50, the lecture's)
+FINE_TUNE_EPOCHS = None         # the 32x32 run's second phase, fc1 and fc2 unfrozen, on images (full: 10)
+CROP_EPOCHS = None              # the lecture's 64x64-crop run, the output layer alone, on images (full: 50, the lecture's)
+LARGE_EPOCHS = None             # the 224x224 run, the output layer alone, on features (full: 50, the lecture's)
+BATCH_SIZE = None               # batch size (full: 256, the lecture's)
+LARGE_SIZE = None               # input size of the upsampled run (full: 224, the lecture's)
+LARGE_TRAIN_LIMIT = None        # train the upsampled run on the first N training images only (None: all)
+LEARNING_RATE = None            # SGD learning rate of the output layer alone (full: 0.01, the lecture's)
 FINE_TUNE_LEARNING_RATE = None  # SGD learning rate once fc1 and fc2 train (full: 0.001, a tenth)
-CIFAR10_ARCHIVE = None    # path to a cifar-10-python.tar.gz you already have (then nothing is downloaded)
+CIFAR10_ARCHIVE = None          # path to a cifar-10-python.tar.gz you already have (then nothing is downloaded)
 
 # %% [markdown]
 # On **Colab**, the next cell installs `course_utils` (it does nothing anywhere else).

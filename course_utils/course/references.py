@@ -1,4 +1,7 @@
-"""What the original lessons reported (from LESSONS.md), keyed by the name a notebook records.
+"""What the original lessons reported and the settings they used (seeds and LESSONS.md, quoted), in the repository.
+
+:data:`REFERENCES` is keyed by the name a notebook records; :data:`ORIGINAL_SETTINGS` and :data:`ORIGINAL_CODE`
+(at the end) hold the original lessons' own settings and code literals that the full profile and the notebooks keep.
 
 Each entry says what the lesson reported and, for the ``full`` profile, whether our figure compares
 like for like (same data, size and schedule) and why not when it does not; the quick profile never does.
@@ -200,3 +203,81 @@ REFERENCES: dict[str, dict[str, Reference]] = {
 def reference_for(lesson: str, metric: str) -> str:
     """What the original lesson reported for ``metric``, or an empty string."""
     return getattr(REFERENCES.get(lesson, {}).get(metric), "reported", "")
+
+
+class Original(NamedTuple):
+    value: object  # the original lesson's value, in the units of the profile setting it matches
+    source: str  # where it is stated: the seed transcript's own words or code, else the course brief's
+
+
+# The original lessons' own settings, each with the words that state it (seeds/ and LESSONS.md beside the
+# course's workspace, quoted here so that the repository holds them). tests/test_full_profile_settings.py
+# holds the full profile (course_utils/setup/profiles.py) to every value here; `make facts` marks them "the
+# lesson's" in the notebooks' parameter comments and the settings tables.
+ORIGINAL_SETTINGS: dict[str, dict[str, Original]] = {
+    "01": {
+        "epochs": Original(3, "seed 01, the transcript: \"after three epochs, it has almost 99%\""),
+    },
+    "02": {
+        "epochs": Original(15, "seed 01, the transcript: \"new model dot fit. X and Y, and then epox are say 15\""),
+        "image_size": Original(299, "brief: \"`tf.random.normal((5, 299, 299, 3))` as images\""),
+        "num_examples": Original(5, "brief: \"`tf.random.normal((5, 299, 299, 3))` as images\""),
+    },
+    "03": {
+        "batch_size": Original(367, "seed 03, the code: \"BATCH_SIZE = 367\""),
+        "epochs": Original(6, "seed 03, the code: \"EPOCHS = 6\""),
+    },
+    "04": {
+        "validation_split": Original(0.3, "seed 04, the code: \"ImageDataGenerator(rescale=1/255,validation_split=0.30)\""),
+        "batch_size": Original(64, "seed 04, the code: \"bs = 64\""),
+        "image_size": Original(32, "seed 04, the code: \"target_size=(32,32)\""),
+        "epochs": Original(5, "seed 04, the code of B, C and D: \"epochs = 5\""),
+    },
+    "05": {
+        "image_size": Original(150, "seed 05, the code: \"target_size = (150, 150)\""),
+        "cut_layer": Original("mixed7", "seed 05, the code: \"pre_trained_model.get_layer('mixed7')\""),
+        "learning_rate": Original(1e-4, "seed 05, the code: \"RMSprop(lr=0.0001)\""),
+        "batch_size": Original(20, "seed 05, the code: \"batch_size = 20\""),
+        "epochs": Original(100, "seed 05, the code: \"epochs = 100\""),
+        "steps_per_epoch": Original(100, "seed 05, the code: \"steps_per_epoch = 100\""),
+        "validation_steps": Original(50, "seed 05, the code: \"validation_steps = 50\""),
+        "dropout_rate": Original(0.2, "seed 05, the code: \"x = layers.Dropout(0.2)(x)\""),
+    },
+    "06": {
+        "num_classes": Original(10, "seed 06, the transcript: \"Cypher 10 only has 10 classes\""),
+        "small_size": Original(32, "brief: \"CIFAR-10 (50k/10k, 32x32 colour, 10 classes)\""),
+        "learning_rate": Original(0.01, "brief: \"(in PyTorch, SGD 0.01 with a plateau scheduler, batch 256, 50 epochs)\""),
+        "batch_size": Original(256, "brief: \"(in PyTorch, SGD 0.01 with a plateau scheduler, batch 256, 50 epochs)\""),
+        "epochs": Original(50, "brief: \"(in PyTorch, SGD 0.01 with a plateau scheduler, batch 256, 50 epochs)\""),
+        "crop_epochs": Original(50, "brief, of both runs: \"(in PyTorch, SGD 0.01 with a plateau scheduler, batch 256, "
+                                "50 epochs): about 77-78% test accuracy for the small run\""),
+        "large_epochs": Original(50, "brief, of both runs: \"(in PyTorch, SGD 0.01 with a plateau scheduler, batch 256, "
+                                 "50 epochs): ... and 84.9% at 224x224\""),
+        "large_size": Original(224, "seed 06, the transcript: \"Just increase the size of the images to 224\""),
+        "crop_resize": Original(70, "brief: \"The lecture's published code for the small run resized to 70 and "
+                                "cropped 64x64\""),
+        "crop_size": Original(64, "brief: \"The lecture's published code for the small run resized to 70 and "
+                              "cropped 64x64\""),
+    },
+}
+
+# Literals of the original lessons' code that the notebooks keep as literals (not profile settings; issue 23).
+ORIGINAL_CODE: dict[str, dict[str, Original]] = {
+    "02": {
+        # The seed pastes a URL without showing it; the brief names this one as an example.
+        "url": Original("https://tfhub.dev/google/imagenet/inception_v3/feature_vector/5",
+                        "brief: \"the Inception-v3 *feature-vector* handle (e.g. "
+                        "`https://tfhub.dev/google/imagenet/inception_v3/feature_vector/5`; the seed does not name "
+                        "the version)\""),
+    },
+    "03": {
+        "split": Original(["train[:10%]", "train[10%:25%]", "train[25%:]"],
+                          "seed 03, the code: \"split = ['train[:10%]', 'train[10%:25%]', 'train[25%:]'],\""),
+        "mobilenet_url": Original("https://tfhub.dev/google/tf2-preview/mobilenet_v2/feature_vector/4",
+                                  "seed 03, the code: \"piece1 = 'https://tfhub.dev/google/tf2-preview/'\" and "
+                                  "\"piece2 = 'mobilenet_v2/feature_vector/4'\""),
+        "inception_url": Original("https://tfhub.dev/google/tf2-preview/inception_v3/feature_vector/4",
+                                  "seed 03, the code: \"piece1 = 'https://tfhub.dev/google/tf2-preview/'\" and "
+                                  "\"piece2 = 'inception_v3/feature_vector/4'\""),
+    },
+}
