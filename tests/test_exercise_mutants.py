@@ -10,6 +10,9 @@ from __future__ import annotations
 import contextlib
 import io
 
+import numpy as np
+import pytest
+
 from course_exercises import Wrong, exercise
 
 
@@ -105,3 +108,170 @@ def test_03_1_read_instructions_count_as_percentages_and_get_no_note_on_counting
               tfds.core.ReadInstruction("train", from_=30, unit="%")]
     assert right(ex1, splits) == ("test 734, validation 367, train 2,569 of 3,670 images: no overlap, nothing left "
                                   "out (TFDS rounds each boundary to a whole image).")
+
+
+# ------------------------------------------------------------------ lesson 03.2 and 03.3: predictions to names
+def test_03_2_a_right_loop_is_told_the_batches_and_the_untrained_accuracy():
+    import tensorflow as tf
+
+    from course_exercises.lesson03 import ex2, setup
+
+    tf.keras.utils.set_random_seed(0)
+    model, batches = setup()
+    logits, labels = [], []
+    for x, y in batches:
+        logits.append(model(x, training=False).numpy())
+        labels.append(y.numpy())
+    assert right(ex2, np.concatenate(logits), np.concatenate(labels), model) == (
+        "70 predictions from batches of 32, 32 and 6, each paired with its own label (this untrained model's "
+        "accuracy: 0.20, chance is 0.20).")
+
+
+def _flowers():
+    import tensorflow as tf
+
+    from course_exercises.lesson03 import CLASS_NAMES, example_logits
+
+    logits = example_logits()
+    probabilities = tf.nn.softmax(logits, axis=-1).numpy()
+    ids = logits.argmax(axis=1)
+    return [(CLASS_NAMES[i], float(probabilities[row, i])) for row, i in enumerate(ids)]
+
+
+def test_03_3_the_example_logits_are_float32_rounded_to_three_decimals_like_a_prediction():
+    from course_exercises.lesson03 import example_logits
+
+    logits = example_logits()
+    assert logits.dtype == np.float32 and logits.shape == (6, 5)
+    assert np.array_equal(logits, logits.astype("float64").round(3).astype("float32"))
+
+
+def test_03_3_a_right_answer_is_read_back_with_each_name_and_percentage():
+    from course_exercises.lesson03 import ex3
+
+    answer = _flowers()
+    expected = "roses 95%; dandelion 73%; tulips 50%; daisy 92%; sunflowers 70%; dandelion 95%."
+    assert right(ex3, answer) == expected
+    # probabilities rounded to 3 decimals are still the softmax's (within 0.001)
+    assert right(ex3, [(name, round(p, 3)) for name, p in answer]) == expected
+
+
+@pytest.mark.parametrize(("answer", "message"), [
+    ("roses", "answer should be a list of (class name, probability) pairs, one per image."),
+    ("array of names", "answer should be a list of (class name, probability) pairs, one per image."),
+    ("four pairs", "4 answers for 6 images: take argmax over each row (axis=1)."),
+    ("a triple", "answer[0] should be a (name, probability) pair, not ('roses', 0.95, 4)."),
+    ("a wrong name as a tensor", "image 0: 'daisy' is not the class with the largest logit in row 0."),
+    ("a probability as text", "the probability of image 0 should be a number, not str"),
+    ("a rounded percentage", "image 0: 95.4 is a percentage; give the probability as a fraction between 0 and 1."),
+    ("zero", "image 0: 0.000 is not the softmax probability of 'roses' (softmax over the row's 5 logits, axis=-1)."),
+    ("one", "image 0: 1.000 is not the softmax probability of 'roses' (softmax over the row's 5 logits, axis=-1)."),
+    ("one and a half", "image 0: 1.500 is a logit, not a probability: apply tf.nn.softmax to the row first."),
+])
+def test_03_3_each_wrong_answer_gets_its_message(answer, message):
+    import tensorflow as tf
+
+    from course_exercises.lesson03 import ex3
+
+    pairs = _flowers()
+    (name, p), rest = pairs[0], pairs[1:]
+    answers = {
+        "array of names": np.array([n for n, _ in pairs]),
+        "four pairs": pairs[:4],
+        "a triple": [(name, round(p, 2), 4)] + rest,
+        "a wrong name as a tensor": [(tf.constant("daisy"), p)] + rest,
+        "a probability as text": [(name, str(p))] + rest,
+        "a rounded percentage": [(name, round(100 * p, 1))] + rest,
+        "zero": [(name, 0.0)] + rest,
+        "one": [(name, 1.0)] + rest,
+        "one and a half": [(name, 1.5)] + rest,
+    }
+    assert wrong(ex3, answers.get(answer, answer)) == message
+
+
+# ------------------------------------------------------------------ lesson 02: include_top, the hub head
+def test_02_1_the_exercise_model_is_inception_v3_at_75x75_with_its_imagenet_top():
+    from course_exercises.lesson02 import ex1, inception_with_top
+
+    model = inception_with_top()
+    assert tuple(model.inputs[0].shape) == (None, 75, 75, 3)
+    assert tuple(model.outputs[0].shape) == (None, 1000)
+    assert right(ex1, 2_049_000, model) == (
+        f"include_top=True adds 2,049,000 parameters (avg_pool, predictions): 2,048 x 1,000 weights + 1,000 biases. "
+        f"That is {2_049_000 / model.count_params():.0%} of the model; the new Dense(5) head needs only 10,245.")
+
+
+def test_02_2_an_activation_without_a_name_is_shown_as_it_is():
+    import tensorflow as tf
+    import tensorflow_hub as hub
+
+    from course_exercises.lesson02 import ex2, feature_module
+
+    softmax = tf.keras.layers.Softmax()  # a layer as the activation: it has no __name__
+    model = tf.keras.Sequential([hub.KerasLayer(feature_module(), trainable=True, input_shape=(64, 64, 3)),
+                                 tf.keras.layers.Dense(128, activation="relu"),
+                                 tf.keras.layers.Dense(64, activation="relu"),
+                                 tf.keras.layers.Dense(5, activation=softmax)])
+    assert wrong(ex2, 1, model) == (f"the last Dense(5) has activation {str(softmax)!r}: Part B's gives logits (no "
+                                    "activation), as its loss (from_logits=True) expects.")
+
+
+def _loop():
+    """03.2's objects and a right answer: the model, its logits and labels from one pass over the batches."""
+    import tensorflow as tf
+
+    from course_exercises.lesson03 import setup
+
+    tf.keras.utils.set_random_seed(0)
+    model, batches = setup()
+    logits, labels = [], []
+    for x, y in batches:
+        logits.append(model(x, training=False).numpy())
+        labels.append(y.numpy())
+    return model, logits, labels
+
+
+def test_03_2_the_small_model_gives_five_logits_per_8x8_image():
+    from course_exercises.lesson03 import setup
+
+    model, batches = setup()
+    assert (model.name, model.layers[-1].name) == ("small_flower_model", "logits")
+    assert [tuple(x.shape) for x, _ in batches] == [(32, 8, 8, 3), (32, 8, 8, 3), (6, 8, 8, 3)]
+    assert tuple(model(next(iter(batches))[0]).shape) == (32, 5)
+
+
+def test_03_2_labels_as_a_column_are_read_as_one_label_per_image():
+    from course_exercises.lesson03 import ex2
+
+    model, logits, labels = _loop()
+    assert right(ex2, np.concatenate(logits), np.concatenate(labels)[:, None], model).startswith("70 predictions")
+
+
+@pytest.mark.parametrize("case, message", [
+    ("not a model", "small_model should be a tf.keras model, not str"),
+    ("labels in batches", "loop_labels is a list of 3 batches: np.concatenate(...) it into one array with a row per "
+                          "image."),
+    ("logits in one batch in a list", "loop_logits is a list of 1 batches: np.concatenate(...) it into one array "
+                                      "with a row per image."),
+    ("one label short", "70 predictions but 69 labels: collect the labels of every batch in the same loop as the "
+                        "predictions."),
+    ("zeros", "some rows are not the model's output for any test image: use model(images) (or "
+              "model.predict_on_batch(images)) on each batch."),
+    ("one image twice", "some images appear twice and others not at all: go over the dataset exactly once."),
+])
+def test_03_2_each_wrong_loop_gets_its_message(case, message):
+    from course_exercises.lesson03 import ex2
+
+    model, logits, labels = _loop()
+    all_logits, all_labels = np.concatenate(logits), np.concatenate(labels)
+    twice = all_logits.copy()
+    twice[-1] = twice[0]
+    answers = {
+        "not a model": (all_logits, all_labels, "model"),
+        "labels in batches": (all_logits, labels, model),
+        "logits in one batch in a list": ([all_logits], all_labels, model),
+        "one label short": (all_logits, all_labels[:-1], model),
+        "zeros": (np.zeros_like(all_logits), all_labels, model),
+        "one image twice": (twice, all_labels, model),
+    }
+    assert wrong(ex2, *answers[case]) == message
