@@ -153,7 +153,8 @@ class Exercise:
 
 def exercise(lesson: str, number: int, title: str, *, hints: str, solution: str):
     """Make the decorated checker an :class:`Exercise`: what ``check`` takes are the checker's parameters;
-    ``hints`` is a text of ``- `` items, one hint each."""
+    ``hints`` is a text of ``- `` items, one hint each. mutmut does not mutate a decorated function, so in the
+    lesson modules ``exN`` only passes its answers on to ``_exN``, which holds the checks (docs/MUTATION.md)."""
     def make(checker: Callable[..., str]) -> Exercise:
         answers = tuple(inspect.signature(checker).parameters)
         paragraphs = [" ".join(item.split()) for item in re.split(r"^\s*- ", hints, flags=re.M)[1:]]

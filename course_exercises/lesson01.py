@@ -87,6 +87,10 @@ def _probes():
     print([(layer.name, layer.trainable) for layer in cnn.layers], count_trainable(cnn))
 """)
 def ex1(count_trainable, cnn) -> str:
+    return _ex1(count_trainable, cnn)
+
+
+def _ex1(count_trainable, cnn) -> str:
     cnn = require_model(cnn, "cnn")
     with_weights = [layer for layer in cnn.layers if layer.weights]
     training = _training(cnn, with_weights)
@@ -147,6 +151,10 @@ def ex1(count_trainable, cnn) -> str:
     three_way = tf.keras.Model(cnn.inputs, probabilities)
 """)
 def ex2(three_way, cnn) -> str:
+    return _ex2(three_way, cnn)
+
+
+def _ex2(three_way, cnn) -> str:
     cnn = require_model(cnn, "cnn")
     model = require_model(three_way, "three_way")
     sample = _sample()
@@ -211,6 +219,10 @@ def ex2(three_way, cnn) -> str:
     print(conv2_model.output.shape)
 """)
 def ex3(conv2_model, cnn) -> str:
+    return _ex3(conv2_model, cnn)
+
+
+def _ex3(conv2_model, cnn) -> str:
     cnn = require_model(cnn, "cnn")
     model = require_model(conv2_model, "conv2_model")
     conv2 = cnn.get_layer("conv2")

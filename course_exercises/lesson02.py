@@ -37,6 +37,10 @@ def _top_layers(model):
     print(f"{top_params:,}")
 """)
 def ex1(top_params, with_top) -> str:
+    return _ex1(top_params, with_top)
+
+
+def _ex1(top_params, with_top) -> str:
     model = require_model(with_top, "with_top")
     top = _top_layers(model)
     expected = sum(layer.count_params() for layer in top)
@@ -130,6 +134,10 @@ def _activation(layer) -> str:
     print(f"{trainable_params:,} trainable")
 """)
 def ex2(trainable_params, hub_model) -> str:
+    return _ex2(trainable_params, hub_model)
+
+
+def _ex2(trainable_params, hub_model) -> str:
     import tensorflow_hub as hub
 
     model = require_model(hub_model, "hub_model")
@@ -214,6 +222,10 @@ def example_logits() -> np.ndarray:
     predicted = np.argmax(probabilities, axis=1)
 """)
 def ex3(probabilities, predicted) -> str:
+    return _ex3(probabilities, predicted)
+
+
+def _ex3(probabilities, predicted) -> str:
     logits = example_logits()
     probs = np.asarray(probabilities, dtype="float64")
     expect(probs.shape == logits.shape, f"probabilities has shape {probs.shape}; expected {logits.shape}: one row of 5 "

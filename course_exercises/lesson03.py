@@ -54,6 +54,10 @@ def _read(name: str, spec) -> tuple[set[int], bool]:
     splits = ["train[:20%]", "train[20%:30%]", "train[30%:]"]
 """)
 def ex1(splits) -> str:
+    return _ex1(splits)
+
+
+def _ex1(splits) -> str:
     expect(not isinstance(splits, (str, bytes)) and hasattr(splits, "__len__") and len(splits) == 3,
            "splits should be a list of three split strings: [test, validation, train].")
     names = list(WANTED)
@@ -122,6 +126,10 @@ def setup():
     loop_labels = np.concatenate(batch_labels)
 """)
 def ex2(loop_logits, loop_labels, small_model) -> str:
+    return _ex2(loop_logits, loop_labels, small_model)
+
+
+def _ex2(loop_logits, loop_labels, small_model) -> str:
     model = require_model(small_model, "small_model")
     for name, value, rank in (("loop_logits", loop_logits, 2), ("loop_labels", loop_labels, 1)):
         if isinstance(value, (list, tuple)) and len(value) and np.ndim(value[0]) == rank:
@@ -177,6 +185,10 @@ def example_logits() -> np.ndarray:
     answer = [(class_names[i], float(probabilities[row, i])) for row, i in enumerate(ids)]
 """)
 def ex3(answer) -> str:
+    return _ex3(answer)
+
+
+def _ex3(answer) -> str:
     logits = example_logits()
     expect(not isinstance(answer, (str, bytes)) and isinstance(answer, (list, tuple)),
            "answer should be a list of (class name, probability) pairs, one per image.")

@@ -34,6 +34,10 @@ def photo() -> np.ndarray:
     print("range:", batch.min(), "to", batch.max(), "| channel means (B, G, R):", batch.mean(axis=(0, 1, 2)))
 """)
 def ex1(batch) -> str:
+    return _ex1(batch)
+
+
+def _ex1(batch) -> str:
     batch = np.asarray(batch, dtype="float64")
     raw = _photo().astype("float64")
     expect(batch.shape != raw.shape, "batch has no batch axis (224, 224, 3): predict() wants (1, 224, 224, 3); "
@@ -91,6 +95,10 @@ def _vgg19_32() -> tuple[tuple[int, ...], int]:
     head_params = 1 * 1 * 512 * 2 + 2
 """)
 def ex2(head_params) -> str:
+    return _ex2(head_params)
+
+
+def _ex2(head_params) -> str:
     answer = as_int(head_params, "head_params")
     (h, w, c), base_params = _vgg19_32()
     flat = h * w * c
@@ -182,6 +190,10 @@ def _what_a_step_changes(model: tf.keras.Model) -> set[str]:
                    loss="categorical_crossentropy", metrics=["accuracy"])
 """)
 def ex3(fine_tune_rate, part_b) -> str:
+    return _ex3(fine_tune_rate, part_b)
+
+
+def _ex3(fine_tune_rate, part_b) -> str:
     model = require_model(part_b, "part_b")
     expect(model.optimizer is not None, "the model is not compiled: compile it again after changing trainable.")
     chosen = as_number(fine_tune_rate, "fine_tune_rate")

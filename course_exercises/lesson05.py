@@ -155,6 +155,10 @@ def _probe_images(size: int = IMAGE_SIZE) -> np.ndarray:
     model_mixed6 = tf.keras.Model(pre_trained.input, x)
 """)
 def ex1(mixed6_head_params, model_mixed6) -> str:
+    return _ex1(mixed6_head_params, model_mixed6)
+
+
+def _ex1(mixed6_head_params, model_mixed6) -> str:
     model = require_model(model_mixed6, "model_mixed6")
     found = _find(model, "mixed6")
     expect(found is not None, "model_mixed6 has no layer mixed6: you cut earlier. Build the head on "
@@ -238,6 +242,10 @@ def _share_of_values_kept(changed: np.ndarray, original: np.ndarray, tolerance: 
     prepare = prepare_images
 """)
 def ex2(prepare) -> str:
+    return _ex2(prepare)
+
+
+def _ex2(prepare) -> str:
     # called as prepare(images, False) and prepare(images, True): any name for the second parameter works
     expect(callable(prepare), f"prepare should be a function of (images, training), not {type(prepare).__name__}.")
     images = sample_batch()
@@ -305,6 +313,10 @@ def mixed7_features() -> tf.keras.layers.Layer:
     head = tf.keras.Model(features, x)
 """)
 def ex3(head) -> str:
+    return _ex3(head)
+
+
+def _ex3(head) -> str:
     model = require_model(head, "head")
     sample = np.random.default_rng(0).random((2, 7, 7, 768)).astype("float32")
     try:

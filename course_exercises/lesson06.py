@@ -75,6 +75,10 @@ def not_vgg16(model, what: str, build: str) -> str | None:
     fc1_params = (h * w * c) * 4096 + 4096
 """)
 def ex1(fc1_params, vgg16_32) -> str:
+    return _ex1(fc1_params, vgg16_32)
+
+
+def _ex1(fc1_params, vgg16_32) -> str:
     model = require_model(vgg16_32, "vgg16_32")
     build = "tf.keras.applications.VGG16(weights=None, include_top=False, input_shape=(32, 32, 3))"
     reason = not_vgg16(model, "vgg16_32", build)
@@ -140,6 +144,10 @@ RETRAINED = ("fc1", "fc2", "output")
     trainable_params = int(sum(np.prod(w.shape) for w in transfer.trainable_weights))
 """)
 def ex2(trainable_params, transfer) -> str:
+    return _ex2(trainable_params, transfer)
+
+
+def _ex2(trainable_params, transfer) -> str:
     model = require_model(transfer, "transfer")
     names = {layer.name for layer in model.layers}
     for name in RETRAINED:
@@ -197,6 +205,10 @@ def ex2(trainable_params, transfer) -> str:
     print(any_size(np.zeros((1, 32, 32, 3))).shape, any_size(np.zeros((1, 64, 64, 3))).shape)
 """)
 def ex3(any_size) -> str:
+    return _ex3(any_size)
+
+
+def _ex3(any_size) -> str:
     model = require_model(any_size, "any_size")
     reason = not_vgg16(model, "any_size", BUILD_BASE)
     expect(reason is None, reason)

@@ -62,6 +62,15 @@ def test_a_module_scores_its_own_mutants_or_only_the_listed_functions():
     assert not key.scores("course_utils.features.x_weights_fingerprint_v2__mutmut_3")
     assert not key.scores("course_utils.features.xǁFeatureCacheǁget__mutmut_3")
     assert key.path == "course_utils/features.py"
+    # the exercises are a package of their own, named in full
+    exercises, lesson = mutation.Module("course_exercises", "x"), mutation.Module("course_exercises.lesson01", "x")
+    assert (exercises.path, lesson.path) == ("course_exercises/__init__.py", "course_exercises/lesson01.py")
+    assert exercises.patterns() == ["course_exercises.x*"]
+    assert exercises.scores("course_exercises.x_as_int__mutmut_1")
+    assert exercises.scores("course_exercises.xǁExerciseǁverdict__mutmut_1")
+    assert not exercises.scores("course_exercises.lesson01.x__ex1__mutmut_1")  # a submodule
+    assert lesson.scores("course_exercises.lesson01.x__ex1__mutmut_1")
+    assert not lesson.scores("course_utils.course_exercises.lesson01.x__ex1__mutmut_1")
 
 
 def _modules():
@@ -152,7 +161,9 @@ def test_every_pragma_in_the_scored_modules_gives_its_reason():
 
 ISSUE_MODULES = {"models", "data.images", "data.downloads", "features", "data.generated", "data.mnist",
                  "data.flowers", "data.cactus", "data.catsdogs", "data.cifar", "setup.profiles",
-                 "models.augment", "course.report", "models.vgg16_bridge"}
+                 "models.augment", "course.report", "models.vgg16_bridge",
+                 # issue 23: the exercise checks (not grading and sandbox, nbgrader's tooling)
+                 "course_exercises", *(f"course_exercises.lesson0{n}" for n in range(1, 7))}
 
 # Test files that use a mutated module but are not in mutmut's selection, and why.
 LEFT_OUT = {
@@ -164,6 +175,7 @@ LEFT_OUT = {
     "tests/test_killed_runs.py": "its work happens in subprocesses, where mutmut cannot see which functions run",
     "tests/test_shared_manifest.py": "each case runs as an unprivileged user in a subprocess, out of mutmut's sight",
     "tests/test_mutation_tool.py": "this file: it names the modules, it does not call them",
+    "tests/test_grading_isolation.py": "runs nbgrader's autograde, whose kernel is a sandboxed subprocess",
 }
 
 
@@ -199,22 +211,27 @@ def test_mutmut_mutates_only_listed_modules_and_runs_no_notebook():
 
 def test_every_test_file_that_uses_a_mutated_module_is_in_the_selection():
     config = _config()
-    mutated = {p.removeprefix("course_utils/").removesuffix("/__init__.py").removesuffix(".py").replace("/", ".")
-               for p in config["only_mutate"]}
-    # "from course_utils.data import cactus, images" uses data.cactus and data.images;
-    # "course_utils.setup.profiles.x" uses setup.profiles (and its package, setup).
-    imports = re.compile(r"from course_utils((?:\.\w+)*) import ([\w, ()\n]+)")
-    dotted = re.compile(r"course_utils((?:\.\w+)+)(?![\w.]| import)")  # not the from-line itself
+    mutated = {p.removesuffix("/__init__.py").removesuffix(".py").replace("/", ".") for p in config["only_mutate"]}
+    assert {"course_utils.data.cactus", "course_exercises", "course_exercises.lesson01"} <= mutated
+
+    def module(dotted: str) -> bool:
+        base = ROOT / dotted.replace(".", "/")
+        return base.with_suffix(".py").is_file() or (base / "__init__.py").is_file()
+
+    # "from course_utils.data import cactus, images" uses course_utils.data.cactus and .images;
+    # "from course_exercises import Wrong" uses course_exercises itself;
+    # "course_utils.setup.profiles.x" uses course_utils.setup.profiles (and its package, setup).
+    imports = re.compile(r"from ((?:course_utils|course_exercises)(?:\.\w+)*) import ([\w, ()\n]+)")
+    dotted = re.compile(r"((?:course_utils|course_exercises)(?:\.\w+)+)(?![\w.]| import)")  # not the from-line
     users = set()
     for path in sorted((ROOT / "tests").glob("test_*.py")):
         text, names = path.read_text(), set()
         for package, imported in imports.findall(text):
-            names |= {f"{package[1:]}.{n}".lstrip(".") for n in re.findall(r"\w+", imported)}
+            for name in re.findall(r"\w+", imported):
+                names.add(f"{package}.{name}" if module(f"{package}.{name}") else package)
         for chain in dotted.findall(text):  # the longest prefix that is a module: models.hub.x -> models.hub
-            parts = chain[1:].split(".")
-            modules = [".".join(parts[:i]) for i in range(1, len(parts) + 1)
-                       if (ROOT / "course_utils" / "/".join(parts[:i])).with_suffix(".py").is_file()
-                       or (ROOT / "course_utils" / "/".join(parts[:i]) / "__init__.py").is_file()]
+            parts = chain.split(".")
+            modules = [".".join(parts[:i]) for i in range(2, len(parts) + 1) if module(".".join(parts[:i]))]
             names |= set(modules[-1:])
         if names & mutated:
             users.add(f"tests/{path.name}")

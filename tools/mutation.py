@@ -43,6 +43,9 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 PACKAGE = "course_utils"
+# A module name that starts with one of these is a whole dotted name ("course_exercises.lesson01");
+# any other is inside PACKAGE ("data.images" is course_utils.data.images).
+PACKAGES = (PACKAGE, "course_exercises")
 THRESHOLD = 80.0
 OUT = ROOT / "build" / "mutation"
 
@@ -57,21 +60,26 @@ class Module:
     functions: tuple[str, ...] | None = None
 
     @property
+    def dotted(self) -> str:
+        """``models`` -> ``course_utils.models``; ``course_exercises.lesson01`` as it is."""
+        return self.name if self.name.split(".")[0] in PACKAGES else f"{PACKAGE}.{self.name}"
+
+    @property
     def path(self) -> str:
         """``models`` -> ``course_utils/models/__init__.py``; ``data.images`` -> ``course_utils/data/images.py``."""
-        base = ROOT / PACKAGE / self.name.replace(".", "/")
+        base = ROOT / self.dotted.replace(".", "/")
         return str((base / "__init__.py" if base.is_dir() else base.with_suffix(".py")).relative_to(ROOT))
 
     def patterns(self) -> list[str]:
         """mutmut name patterns that select this module's scored mutants (not its submodules')."""
-        prefix = f"{PACKAGE}.{self.name}."
+        prefix = f"{self.dotted}."
         if self.functions is None:
             return [prefix + "x*"]  # mutmut keys every function x_name / xǁClassǁname
         return [prefix + mangled(function) + "__mutmut_*" for function in self.functions]
 
     def scores(self, mutant: str) -> bool:
         """Whether ``mutant`` (a name ``mutmut results`` lists) counts for this module."""
-        prefix = f"{PACKAGE}.{self.name}."
+        prefix = f"{self.dotted}."
         if not mutant.startswith(prefix) or "." in mutant[len(prefix):]:
             return False
         if self.functions is None:
@@ -112,6 +120,16 @@ MODULES: tuple[Module, ...] = (
     Module("models.augment", "augmentation"),
     Module("course.report", "the run report's record"),
     Module("models.vgg16_bridge", "the VGG16 bridge"),
+    # The exercise checks (issue 23): a check that accepts a wrong answer teaches the mistake. Not
+    # course_exercises.grading or .sandbox: instructors' tooling around nbgrader, whose work runs in
+    # nbgrader's subprocesses and kernels (tests/test_grading_isolation.py), out of mutmut's sight.
+    Module("course_exercises", "the checks' verdicts and numbers"),
+    Module("course_exercises.lesson01", "exercise checks, lesson 01"),
+    Module("course_exercises.lesson02", "exercise checks, lesson 02"),
+    Module("course_exercises.lesson03", "exercise checks, lesson 03"),
+    Module("course_exercises.lesson04", "exercise checks, lesson 04"),
+    Module("course_exercises.lesson05", "exercise checks, lesson 05"),
+    Module("course_exercises.lesson06", "exercise checks, lesson 06"),
 )
 
 KILLED = ("killed", "timeout")
@@ -217,7 +235,7 @@ def excluded_mutants(module: Module, root: Path = ROOT) -> int:
 
     def scored(code: str) -> int:
         names = mutate_file_contents(module.path, code).mutant_names
-        return sum(1 for n in names if module.scores(f"{PACKAGE}.{module.name}.{n}"))
+        return sum(1 for n in names if module.scores(f"{module.dotted}.{n}"))
 
     return scored(_PRAGMA.sub("", source)) - scored(source)
 
