@@ -157,7 +157,7 @@ fig = plots.plot_images([load_img(p, target_size=(224, 224)) for p in photo_file
                         [p.stem for p in photo_files], cols=len(photo_files), size=2.4)
 
 # %%
-photos.prepare_class_index(cfg.source)
+class_names = photos.prepare_class_index(cfg.source)
 
 
 def preprocess(image_name):
@@ -170,7 +170,7 @@ def preprocess(image_name):
 
 def make_classification(image):
     pred = model.predict(image, verbose=0)
-    pred_classes = photos.decode_predictions(pred, top=5)
+    pred_classes = photos.decode_predictions(pred, top=5, class_index=class_names)
     for i in pred_classes[0]:
         print(i)
     return pred_classes[0]
@@ -208,8 +208,8 @@ print("vgg16 and vgg19 preprocessing identical:", np.array_equal(prepared["vgg16
 right = model.predict(prepared["vgg19"], verbose=0)
 wrong = model.predict(prepared["mobilenet"], verbose=0)
 print(f"{photo_files[0].stem}, top 3 ({cfg.profile} profile)")
-print("  VGG19 preprocessing    :", [(n, round(float(p), 3)) for _, n, p in photos.decode_predictions(right, top=3)[0]])
-print("  MobileNet preprocessing:", [(n, round(float(p), 3)) for _, n, p in photos.decode_predictions(wrong, top=3)[0]])
+for label, scores in (("VGG19 preprocessing    ", right), ("MobileNet preprocessing", wrong)):
+    print(f"  {label}:", [(n, round(float(p), 3)) for _, n, p in photos.decode_predictions(scores, 3, class_index=class_names)[0]])
 
 del model, right, wrong, prepared  # Part A's big model: free it before training the next ones
 tf.keras.backend.clear_session()

@@ -1,4 +1,5 @@
-"""Shared test setup: offline, Agg plots, an isolated data folder, and the notebook runs.
+"""Shared test setup: offline (here and in every Python process a test starts), Agg plots, an isolated
+data folder, and the notebook runs.
 
 Every notebook is executed at most once per test session, in the quick
 profile, through the same runner `make lessons` uses; the lesson tests ask
@@ -17,11 +18,13 @@ ROOT = Path(__file__).resolve().parent.parent
 os.environ["TF_USE_LEGACY_KERAS"] = "1"
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 os.environ["MPLBACKEND"] = "Agg"
-os.environ["COURSE_OFFLINE"] = "1"  # course_utils refuses non-local connections, kernels too
 os.environ["COURSE_PROFILE"] = "quick"
 
-import course_utils  # noqa: E402,F401  (installs the offline guard in this process)
 from course_utils.course import runner  # noqa: E402
+from course_utils.setup import env  # noqa: E402
+
+env.block_network()  # the offline guard: this process refuses non-local connections and lookups,
+os.environ.update(env.offline_environment())  # and so does every Python process a test starts
 
 
 @pytest.fixture(scope="session", autouse=True)

@@ -232,7 +232,7 @@ def test_a_lesson_runs_against_a_read_only_shared_folder_and_writes_nothing_ther
         "JUPYTER_CONFIG_DIR": str(home / "jupyter-config"), "IPYTHONDIR": str(home / "ipython"),
         "MPLCONFIGDIR": str(home / "matplotlib"), "XDG_CACHE_HOME": str(home / "cache"),
         "TMPDIR": str(home), "TF_USE_LEGACY_KERAS": "1", "TF_CPP_MIN_LOG_LEVEL": "2",
-        "COURSE_OFFLINE": "1", "COURSE_PROFILE": "quick",
+        "COURSE_PROFILE": "quick",  # the runner's quick-profile kernels are offline from their first line
         "COURSE_DATA_DIR": str(learner), env.SHARED_DATA_VAR: str(shared),
     }
 
@@ -282,7 +282,8 @@ def check_reads_and_lesson(shared, learner, home, build, payload, child_env, les
         path = downloads.fetch(asset_for({payload!r}), env.data_dir() / "downloads")
         print(json.dumps({{"shape": list(out.shape), "download": str(path),
                            "hub": str(hub.cache_path(HANDLE).resolve())}}))
-        """)]), env={**child_env, "PYTHONPATH": str(ROOT)}, cwd=home, capture_output=True, text=True, timeout=120)
+        """)]), env={**child_env, **env.offline_environment(pythonpath=str(ROOT))}, cwd=home, capture_output=True,
+        text=True, timeout=120)
     assert reads.returncode == 0, reads.stdout[-3000:] + reads.stderr[-3000:]
     seen = json.loads(reads.stdout.strip().splitlines()[-1])
     assert seen["shape"] == [1, 8]

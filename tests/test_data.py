@@ -209,3 +209,30 @@ def test_imbalance_weights_zero_fractions_and_the_remainder():
     assert np.bincount(generated.make_images(10, 8, 3, imbalance=[1, 1, 2])[1]).tolist() == [2, 2, 6]
     with pytest.raises(ValueError, match="non-negative"):
         generated.make_images(10, 8, 2, imbalance=[2, -1])  # a positive sum does not excuse a negative weight
+
+
+def test_data_stand_ins_leave_the_global_random_generators_alone(tmp_path):
+    """Each data stand-in draws from a NumPy Generator of its own seed, so building one (a cold data folder)
+    or not (a warm one) leaves the notebook on the same random path."""
+    import random
+
+    import sklearn.datasets  # noqa: F401  (its first import draws from Python's generator: a library's, not ours)
+    import tensorflow as tf
+
+    from course_utils.data import cactus, catsdogs, cifar, flowers, photos
+
+    def next_draws():
+        return [random.random(), float(np.random.random()), float(tf.random.uniform([])),
+                tf.keras.initializers.GlorotUniform()((3,)).numpy().tolist()]
+
+    tf.keras.utils.set_random_seed(321)
+    expected = next_draws()
+    tf.keras.utils.set_random_seed(321)
+    generated.make_images(8, 16, num_classes=2, seed=1)
+    photos.photo_crops(4, 16, seed=1)
+    mnist.load("stand-in", seed=1)
+    cifar.load("stand-in", train_size=20, test_size=10, seed=1)
+    cactus.make_stand_in(tmp_path / "cactus", 40, seed=1)
+    flowers.make_stand_in(tmp_path / "flowers", 25, seed=1)
+    catsdogs.make_stand_in(tmp_path / "catsdogs", 40, image_size=32, seed=1)
+    assert next_draws() == expected

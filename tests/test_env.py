@@ -17,17 +17,36 @@ def _run(code: str, **extra_env) -> subprocess.CompletedProcess:
                           env=environment, timeout=240)
 
 
-def test_importing_the_package_sets_legacy_keras():
-    assert os.environ["TF_USE_LEGACY_KERAS"] == "1"
-    env.check_keras2()  # tf.keras is tf_keras here
+def test_importing_the_package_changes_nothing_outside_it(tmp_path):
+    # COURSE_OFFLINE=1 without the guard's folder on PYTHONPATH: an import that installed the guard would show.
+    code = ("import json, os, socket\n"
+            "before = dict(os.environ), socket.socket.connect, socket.getaddrinfo\n"
+            "import course_utils, course_utils.course.runner\n"
+            "print(json.dumps([dict(os.environ) == before[0], socket.socket.connect is before[1],\n"
+            "                  socket.getaddrinfo is before[2], 'TF_USE_LEGACY_KERAS' in os.environ]))")
+    result = _run(code, COURSE_OFFLINE="1", PYTHONPATH="")
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert result.stdout.strip().splitlines()[-1] == "[true, true, true, false]"
 
 
-def test_keras3_already_imported_gives_the_restart_message():
-    result = _run("import tensorflow as tf; tf.keras.layers.Dense; import course_utils")
+def test_start_lesson_after_keras3_gives_the_restart_message():
+    result = _run("import tensorflow as tf; tf.keras.layers.Dense; import course_utils\n"
+                  "course_utils.start_lesson('01', 'quick')")
     assert result.returncode != 0
     last_line = result.stderr.strip().splitlines()[-1]
     assert last_line.startswith("course_utils.setup.env.KerasVersionError:")
     assert "restart the kernel" in last_line
+
+
+def test_offline_environment_puts_the_guard_first_on_the_path_of_a_new_process():
+    extra = env.offline_environment(pythonpath=os.pathsep.join(["/elsewhere", str(env.OFFLINE_SITE)]))
+    assert extra == {"COURSE_OFFLINE": "1", "PYTHONPATH": os.pathsep.join([str(env.OFFLINE_SITE), "/elsewhere"])}
+    code = ("import socket\ntry:\n    socket.create_connection(('192.0.2.1', 80), timeout=1)\n"
+            "except OSError as err:\n    print(type(err).__name__)")
+    check = "import socket\nassert getattr(socket.socket.connect, '__module__', None) == 'course_utils.setup.env'\n"
+    guarded = _run(check + code, **env.offline_environment(pythonpath=""))
+    assert guarded.returncode == 0, guarded.stderr[-2000:]
+    assert guarded.stdout.split() == ["NetworkBlockedError"]
 
 
 def test_tensorflow_imported_with_legacy_flag_is_accepted():
@@ -39,7 +58,7 @@ def test_tensorflow_imported_with_legacy_flag_is_accepted():
 
 
 def test_offline_guard_refuses_remote_hosts_but_not_loopback():
-    env.block_network()  # the tests run with COURSE_OFFLINE=1: already on, must stay idempotent
+    env.block_network()  # tests/conftest.py installed it: already on, must stay idempotent
     with pytest.raises(env.NetworkBlockedError, match="refused a connection"):
         socket.create_connection(("203.0.113.1", 80), timeout=1)
     server = socket.socket()

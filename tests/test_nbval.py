@@ -2,8 +2,8 @@
 
 `make nbval` calls ``python -m course_utils.course.runner --nbval``, which runs
 ``pytest --nbval-lax`` over the notebooks with the kernel inheriting the
-environment (``COURSE_PROFILE`` picks the profile, ``COURSE_OFFLINE=1`` keeps
-the quick profile off the network).
+environment (``COURSE_PROFILE`` picks the profile; in the quick profile the
+offline guard, ``env.offline_environment``, keeps it off the network).
 """
 import json
 import os
@@ -15,6 +15,7 @@ import nbformat
 import pytest
 
 from course_utils.course import runner
+from course_utils.setup import env
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -44,7 +45,8 @@ def test_nbval_command_is_lax_offline_in_quick_and_online_in_full(tmp_path):
     full_cmd, full_env = runner.nbval_command(books, "full", tmp_path)
     assert quick_cmd[1:4] == ["-m", "pytest", "--nbval-lax"] and quick_cmd[-1] == str(books[0])
     assert quick_env["COURSE_PROFILE"] == "quick" and quick_env["COURSE_OFFLINE"] == "1"
-    assert full_env["COURSE_PROFILE"] == "full" and "COURSE_OFFLINE" not in full_env
+    assert quick_env["PYTHONPATH"].split(os.pathsep)[0] == str(env.OFFLINE_SITE)  # the guard, from the first line
+    assert full_env["COURSE_PROFILE"] == "full" and "COURSE_OFFLINE" not in full_env and "PYTHONPATH" not in full_env
     assert "--nbval-cell-timeout=43200" in full_cmd
 
 

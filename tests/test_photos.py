@@ -10,11 +10,9 @@ from course_utils.data import downloads, photos
 
 @pytest.fixture
 def keras_home(tmp_path, monkeypatch):
-    """An empty Keras home, and no class names loaded before or after the test."""
+    """An empty Keras home."""
     monkeypatch.setenv("KERAS_HOME", str(tmp_path / "keras"))
-    photos._prepared.clear()
     yield tmp_path / "keras"
-    photos._prepared.clear()
 
 
 def test_bundled_photos_are_written_as_files_load_img_reads_at_224(tmp_path):
@@ -94,10 +92,10 @@ def test_placeholder_class_names_decode_offline(keras_home, capsys):
                                        "the quick profile's random VGG19 predicts nothing real\n")
     scores = np.zeros((2, 1000), np.float32)
     scores[0, 7], scores[0, 3], scores[1, 999] = 0.9, 0.1, 0.5
-    top = photos.decode_predictions(scores, top=2)
+    top = photos.decode_predictions(scores, top=2, class_index=path)
     assert top[0] == [("quick_007", "placeholder_007", np.float32(0.9)),
                       ("quick_003", "placeholder_003", np.float32(0.1))]
-    assert top[1][0][1] == "placeholder_999" and len(photos.decode_predictions(scores)[0]) == 5  # Keras's top=5
+    assert top[1][0][1] == "placeholder_999" and len(photos.decode_predictions(scores, class_index=path)[0]) == 5  # Keras's top=5
     stamp = path.stat().st_mtime_ns
     assert photos.prepare_class_index("stand-in") == path and path.stat().st_mtime_ns == stamp  # written once
 
@@ -105,12 +103,14 @@ def test_placeholder_class_names_decode_offline(keras_home, capsys):
 def test_decode_predictions_needs_prepared_names_and_keras_shaped_scores(keras_home):
     from course_utils.errors import CourseError
 
-    with pytest.raises(photos.ClassIndexError, match=r"call photos.prepare_class_index\(cfg.source\) first") as err:
+    with pytest.raises(photos.ClassIndexError) as err:
         photos.decode_predictions(np.zeros((1, 1000)))
+    assert str(err.value) == ("no class names: pass class_index=, the file photos.prepare_class_index(cfg.source) "
+                              "returned")
     assert isinstance(err.value, CourseError) and isinstance(err.value, ValueError)
-    photos.prepare_class_index("stand-in")
+    names = photos.prepare_class_index("stand-in")
     with pytest.raises(ValueError, match=r"shape \(samples, 1000\), got \(1, 10\)"):
-        photos.decode_predictions(np.zeros((1, 10)))
+        photos.decode_predictions(np.zeros((1, 10)), class_index=names)
 
 
 def _fake_real_index(keras_home, monkeypatch, entries=1000):
@@ -131,14 +131,13 @@ def test_real_class_index_is_verified_and_decodes(keras_home, monkeypatch):
     assert path == keras_home / "models" / "imagenet_class_index.json"
     scores = np.zeros((1, 1000), np.float32)
     scores[0, 0] = 1.0
-    assert photos.decode_predictions(scores, top=1) == [[("n01440764", "tench", np.float32(1.0))]]
+    assert photos.decode_predictions(scores, top=1, class_index=path) == [[("n01440764", "tench", np.float32(1.0))]]
 
 
 def test_a_file_that_is_not_a_class_index_is_refused(keras_home, monkeypatch):
     _fake_real_index(keras_home, monkeypatch, entries=3)
     with pytest.raises(photos.ClassIndexError, match="not an ImageNet class index"):
         photos.prepare_class_index("real")
-    assert photos._prepared == {}  # nothing half-loaded
 
 
 def test_real_class_index_offline_says_where_to_put_it(keras_home):
@@ -147,15 +146,15 @@ def test_real_class_index_offline_says_where_to_put_it(keras_home):
     text = str(err.value)
     assert "imagenet_class_index.json" in text and str(keras_home / "models") in text and "PROFILE=quick" in text
     assert list((keras_home / "models").iterdir()) == []  # no partial file left behind
-    assert photos._prepared == {}
 
 
 def test_a_learners_class_index_copy_is_verified_and_used(keras_home, monkeypatch, tmp_path):
     _fake_real_index(keras_home, monkeypatch)
     mine = tmp_path / "usb.json"
     (keras_home / "models" / "imagenet_class_index.json").rename(mine)
-    assert photos.prepare_class_index("real", local_copy=mine) == keras_home / "models" / "imagenet_class_index.json"
-    assert mine.exists() and photos.decode_predictions(np.eye(1, 1000), top=1)[0][0][1] == "tench"
+    path = photos.prepare_class_index("real", local_copy=mine)
+    assert path == keras_home / "models" / "imagenet_class_index.json"
+    assert mine.exists() and photos.decode_predictions(np.eye(1, 1000), top=1, class_index=path)[0][0][1] == "tench"
 
 
 def test_unknown_class_index_source(keras_home):

@@ -51,8 +51,8 @@ def test_begin_drops_earlier_figures(records):
     assert _saved(records)["figures"] == []
 
 
-def test_record_before_start_explains():
-    report._current.clear()
+def test_record_before_start_explains(monkeypatch):
+    monkeypatch.setattr(report, "_running", [])
     with pytest.raises(RuntimeError, match="start_lesson"):
         report.record("x", 1)
 
@@ -140,7 +140,16 @@ def test_the_record_file_is_the_state_as_indented_json_written_through_a_tempora
     assert re.fullmatch(r"\.lesson_01\.json\.\d+-[0-9a-f]{8}\.part", Path(staged).name)
     assert Path(staged).parent == records and (target, figures) == (str(path), _saved(records)["figures"])
     assert not Path(staged).exists()
-    assert path.read_text() == json.dumps(report._current, indent=2)
+    assert path.read_text() == json.dumps(report.running().read(), indent=2)
+
+
+def test_nothing_of_the_record_stays_in_memory_the_file_is_read_again(records):
+    report.record("x", 1)
+    (records / "lesson_01.json").write_text(json.dumps({**_saved(records), "profile": "edited on disk"}))
+    report.record("y", 2)
+    saved = _saved(records)
+    assert saved["profile"] == "edited on disk" and [f["name"] for f in saved["figures"]] == ["x", "y"]
+    assert report.comparison()[0]["ours (edited on disk profile)"]
 
 
 def test_meta_values_numpy_and_others_are_written_as_json(records):
@@ -184,8 +193,8 @@ def test_begin_starts_a_fresh_record_meta_cannot_bring_figures(records):
     assert report.current_lesson() == "03"
 
 
-def test_record_before_start_message_is_exact():
-    report._current.clear()
+def test_record_before_start_message_is_exact(monkeypatch):
+    monkeypatch.setattr(report, "_running", [])
     with pytest.raises(RuntimeError) as err:
         report.current_lesson()
     assert str(err.value) == "no lesson started: run the notebook's setup cell (start_lesson) before record()"
@@ -312,8 +321,8 @@ def test_comparison_of_a_record_without_profile_or_figures():
     assert report.comparison({"lesson": "99", "profile": "quick"}) == []
 
 
-def test_comparison_without_a_record_or_a_running_lesson_explains():
-    report._current.clear()
+def test_comparison_without_a_record_or_a_running_lesson_explains(monkeypatch):
+    monkeypatch.setattr(report, "_running", [])
     with pytest.raises(RuntimeError, match="start_lesson"):
         report.comparison()
 

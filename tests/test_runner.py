@@ -212,3 +212,29 @@ def test_each_notebooks_peak_memory_is_its_kernels(tmp_path):
     assert peaks["95_big.ipynb"] - peaks["96_small.ipynb"] > 380, peaks
     assert 20 < peaks["96_small.ipynb"] < 400, peaks
     assert "| Peak memory |" in (tmp_path / "b" / "report.md").read_text()
+
+
+OFFLINE_CELL = """import socket
+from course_utils.setup.env import NetworkBlockedError
+assert getattr(socket.socket.connect, "__module__", None) == "course_utils.setup.env", "no guard: not trying, so no packet leaves"
+try:
+    socket.create_connection(("192.0.2.1", 80), timeout=1)  # TEST-NET-1: reserved for documentation
+except NetworkBlockedError as refused:
+    print("refused:", refused)
+else:
+    raise AssertionError("a quick-profile kernel reached a non-local address")
+"""
+
+
+def test_a_quick_profile_kernel_refuses_the_network_from_its_first_line(tmp_path, monkeypatch):
+    # The test harness's own guard is taken out of the environment: the kernel must get it from the runner.
+    monkeypatch.delenv("COURSE_OFFLINE", raising=False)
+    monkeypatch.delenv("PYTHONPATH", raising=False)
+    books = tmp_path / "nb"
+    books.mkdir()
+    _notebook(books / "94_offline.ipynb", OFFLINE_CELL)
+    (run,) = runner.run_all([books / "94_offline.ipynb"], tmp_path / "build", "quick", timeout=300)
+    assert run.status == "ok", run.error
+    executed = nbformat.read(tmp_path / "build" / "executed" / "94_offline.ipynb", as_version=4)
+    printed = "".join(o.get("text", "") for cell in executed.cells for o in cell.get("outputs", []))
+    assert "refused: offline guard: refused a connection to ('192.0.2.1', 80)" in printed

@@ -236,11 +236,11 @@ def test_vgg16_stand_in_loads_at_any_size_and_says_what_it_built(vgg16_file, tmp
                                   large.get_layer("block3_conv2").get_weights()[0])
     seeds = []
 
-    def tiny(seed=0):  # the real recipe is tested above: a tiny model stands in for it here
+    def tiny(name, staging, seed):  # the real recipe is tested above: a tiny model stands in for it here
         seeds.append(seed)
-        return tf.keras.Sequential([tf.keras.Input((2,)), tf.keras.layers.Dense(1)])
+        _tiny_model().save_weights(str(staging), save_format="h5")
 
-    monkeypatch.setitem(standins.RECIPES, "vgg16_notop", standins.RECIPES["vgg16_notop"]._replace(build=tiny))
+    monkeypatch.setattr(standins, "build_weights", tiny)
     monkeypatch.setenv("KERAS_HOME", str(tmp_path / "kh"))
     capsys.readouterr()
     path = standins.stand_in_file("vgg16_notop", seed=3)
@@ -305,8 +305,8 @@ def test_a_classrooms_shared_stand_in_is_read_in_place_and_a_damaged_one_is_not(
 
     standins.sidecar(copy).write_text(f"{'0' * 64}  {copy.name}\n")  # the shared copy no longer checks out
     built = []
-    monkeypatch.setitem(standins.RECIPES, "vgg16_notop", standins.RECIPES["vgg16_notop"]._replace(
-        build=lambda seed=0: built.append(seed) or _tiny_model()))
+    monkeypatch.setattr(standins, "build_weights", lambda name, staging, seed: built.append(seed)
+                        or _tiny_model().save_weights(str(staging), save_format="h5"))
     assert standins.stand_in_file("vgg16_notop") == mine / "keras" / "models" / vgg16_file.name and built == [0]
 
 
@@ -318,14 +318,14 @@ def _tiny_model():
 
 def _stand_in_worker(home: str, counter: str, barrier) -> None:
     os.environ["KERAS_HOME"] = home
-    recipe = standins.RECIPES["vgg16_notop"]
+    build_weights = standins.build_weights
 
-    def counted(seed=0):
+    def counted(name, staging, seed):
         with open(counter, "a") as log:
             log.write(f"{os.getpid()}\n")
-        return recipe.build(seed=seed)
+        build_weights(name, staging, seed)
 
-    standins.RECIPES["vgg16_notop"] = recipe._replace(build=counted)
+    standins.build_weights = counted
     barrier.wait(timeout=120)
     path = standins.stand_in_file("vgg16_notop")
     assert standins.weights_file_is_intact(path)
@@ -345,3 +345,36 @@ def test_three_processes_asking_for_the_vgg16_stand_in_build_one_file(tmp_path):
     assert len(counter.read_text().split()) == 1  # one process built it; the others waited and reused it
     name = standins.RECIPES["vgg16_notop"].filename
     assert files_in(home / "models") == [name, name + ".sha256"]  # one file, no staging left
+
+
+# --- the caller's random generators ----------------------------------------------------------
+
+def next_draws() -> list:
+    """The next number from each generator a notebook's results depend on: Python's, NumPy's, TensorFlow's,
+    and the one Keras seeds a new layer's weights from."""
+    import random
+
+    import tensorflow as tf
+
+    return [random.random(), float(np.random.random()), float(tf.random.uniform([])),
+            tf.keras.initializers.GlorotUniform()((3,)).numpy().tolist()]
+
+
+def test_building_model_stand_ins_leaves_the_global_random_generators_alone(keras_home, tmp_path):
+    import tensorflow as tf
+
+    from course_utils.models import hub
+
+    tf.keras.utils.set_random_seed(123)
+    expected = next_draws()
+    tf.keras.utils.set_random_seed(123)
+    built = standins.stand_in_file("vgg19_notop")  # keras_home is empty: built now
+    hub.build_feature_vector(tmp_path / "hub", dim=8, seed=0)
+    assert next_draws() == expected
+    assert standins.weights_file_is_intact(built)
+
+
+def test_a_failed_build_says_what_the_build_process_said(keras_home):
+    with pytest.raises(standins.StandInBuildError, match=r"(?s)VGG19 no-top weights failed \(exit 1\).*ValueError"):
+        standins.build_weights("vgg19_notop", keras_home / "w.h5", seed=-1)  # NumPy takes no negative seed
+    assert not (keras_home / "w.h5").exists()

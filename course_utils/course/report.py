@@ -4,6 +4,8 @@ A notebook calls :func:`record` for every figure the lesson is about, and
 :func:`record_figure` for its key plot. Each call rewrites one JSON file per
 lesson under the records folder (``$COURSE_RECORDS_DIR``, else ``build/records`` in the
 checkout, or in the data folder of an installed package); the runner reads them to build the report.
+The file is the record's only copy (a :class:`LessonRecord` reads, changes and replaces it); what this
+module keeps is which file the notebook's calls go to, the one ``start_lesson`` (:func:`begin`) started.
 """
 from __future__ import annotations
 
@@ -11,6 +13,7 @@ import json
 import math
 import os
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -18,7 +21,7 @@ from course_utils.course.references import QUICK_IS_NOT_LIKE_FOR_LIKE, REFERENCE
 from course_utils.setup import files
 from course_utils.setup.env import checkout_root, data_dir
 
-_current: dict[str, Any] = {}
+NO_LESSON = "no lesson started: run the notebook's setup cell (start_lesson) before record()"
 
 
 def records_dir() -> Path:
@@ -27,8 +30,7 @@ def records_dir() -> Path:
     return path
 
 
-def _write(state: dict[str, Any]) -> None:
-    path = records_dir() / f"lesson_{state['lesson']}.json"
+def _write(path: Path, state: dict[str, Any]) -> None:
     staged = files.staging_path(path)  # the runner or a reader never sees half a file
     staged.write_text(json.dumps(state, indent=2, default=_jsonable))
     os.replace(staged, path)
@@ -38,17 +40,41 @@ def _jsonable(value: Any) -> Any:  # tolist first: a NumPy array's .item() refus
     return value.tolist() if hasattr(value, "tolist") else value.item() if hasattr(value, "item") else str(value)
 
 
-def begin(lesson: str, meta: dict[str, Any]) -> None:
-    """Start a fresh record for ``lesson`` (drops figures of any earlier run)."""
-    _current.clear()
-    _current.update({"lesson": lesson, "started": time.time(), **meta, "figures": [], "plots": []})
-    _write(_current)
+class LessonRecord:
+    """One lesson's record file (``lesson_NN.json``): each change reads it, changes it and replaces it."""
+
+    def __init__(self, path: str | Path):
+        self.path = Path(path)
+
+    def read(self) -> dict[str, Any]:
+        return json.loads(self.path.read_text())
+
+    def change(self, edit: Callable[[dict[str, Any]], None]) -> None:
+        state = self.read()
+        edit(state)
+        _write(self.path, state)
+
+
+_running: list[LessonRecord] = []  # the record the notebook's record() calls go to: begin() sets it
+
+
+def begin(lesson: str, meta: dict[str, Any]) -> LessonRecord:
+    """Start a fresh record for ``lesson`` (drops figures of any earlier run); the notebook's calls go to it."""
+    record_file = LessonRecord(records_dir() / f"lesson_{lesson}.json")
+    _write(record_file.path, {"lesson": lesson, "started": time.time(), **meta, "figures": [], "plots": []})
+    _running[:] = [record_file]
+    return record_file
+
+
+def running() -> LessonRecord:
+    """The record :func:`begin` started last in this process, else ``RuntimeError`` saying to run ``start_lesson``."""
+    if not _running:
+        raise RuntimeError(NO_LESSON)
+    return _running[0]
 
 
 def current_lesson() -> str:
-    if not _current:
-        raise RuntimeError("no lesson started: run the notebook's setup cell (start_lesson) before record()")
-    return _current["lesson"]
+    return running().read()["lesson"]
 
 
 def record(name: str, value: Any, *, unit: str = "", note: str = "", reference: str | None = None) -> Any:
@@ -63,19 +89,16 @@ def record(name: str, value: Any, *, unit: str = "", note: str = "", reference: 
         raise ValueError(f"record({name!r}): value is {value}, not a finite number")
     entry = {"name": name, "value": value, "unit": unit, "note": note,
              "reference": reference if reference is not None else reference_for(lesson, name)}
-    _current["figures"] = [f for f in _current["figures"] if f["name"] != name] + [entry]
-    _write(_current)
+    running().change(lambda state: state.update(figures=[f for f in state["figures"] if f["name"] != name] + [entry]))
     return value
 
 
 def record_figure(fig, name: str = "key_plot") -> Path:
     """Save ``fig`` as the lesson's PNG for the HTML report; returns the path."""
-    lesson = current_lesson()
-    path = records_dir() / f"lesson_{lesson}_{name}.png"
+    record_file = running()
+    path = record_file.path.with_name(f"{record_file.path.stem}_{name}.png")
     fig.savefig(path, dpi=80, bbox_inches="tight")
-    if path.name not in _current["plots"]:
-        _current["plots"].append(path.name)
-    _write(_current)
+    record_file.change(lambda state: state["plots"].append(path.name) if path.name not in state["plots"] else None)
     return path
 
 
@@ -100,9 +123,7 @@ def comparison(records: dict[str, Any] | None = None) -> list[dict[str, str]]:
     ``records`` is a lesson's record (a ``lesson_NN.json`` the runner read), by default the running
     notebook's. Figures the lesson reported that this run did not record say so instead of disappearing.
     """
-    records = records if records is not None else _current
-    if not records:
-        current_lesson()  # raises the "run start_lesson first" error
+    records = records if records is not None else running().read()
     lesson, profile = records["lesson"], records.get("profile", "")
     ours = {f["name"]: shown(f) for f in records.get("figures", [])}
     return [{"figure": name, f"ours ({profile} profile)": ours.get(name, "not recorded in this run"),

@@ -29,7 +29,7 @@ from pathlib import Path
 
 from course_utils.course import report
 from course_utils.errors import CourseError
-from course_utils.setup.env import checkout_root, environment
+from course_utils.setup.env import checkout_root, environment, offline_environment
 from course_utils.setup.profiles import PROFILES, resolve_profile
 
 DEFAULT_TIMEOUTS = {"quick": 900, "full": 12 * 3600}
@@ -65,10 +65,12 @@ def find_notebooks(folder: Path, only: list[str] | None = None) -> list[Path]:
 
 
 def kernel_environment(profile: str, records: Path) -> dict[str, str]:
-    """What the runner (and nbval) put in the environment the notebook kernels inherit."""
+    """What the runner (and nbval) put in the environment the notebook kernels inherit; in the quick
+    profile the offline guard from the kernel's first line (:func:`~course_utils.setup.env.offline_environment`)."""
     return {"TF_USE_LEGACY_KERAS": "1", "TF_CPP_MIN_LOG_LEVEL": "2", "COURSE_PROFILE": profile,
             "COURSE_RECORDS_DIR": str(records),  # inline plots embed PNGs in the executed notebook (Agg: none)
-            "MPLBACKEND": "module://matplotlib_inline.backend_inline"}
+            "MPLBACKEND": "module://matplotlib_inline.backend_inline",
+            **(offline_environment() if profile == "quick" else {})}
 
 
 def _first_error_line(exc: BaseException) -> str:
@@ -334,13 +336,13 @@ def nbval_command(notebooks: list[Path], profile: str, records: Path) -> tuple[l
 
     The kernel is this interpreter (``--nbval-current-env``) and inherits the environment:
     ``COURSE_PROFILE`` picks the profile (the notebooks' ``PROFILE = None`` reads it),
-    ``COURSE_OFFLINE=1`` keeps the quick profile off the network. ``--nbval-lax`` checks that every
+    the offline guard keeps the quick profile off the network. ``--nbval-lax`` checks that every
     cell runs, and compares outputs only of cells marked ``# NBVAL_CHECK_OUTPUT``.
     """
     command = [sys.executable, "-m", "pytest", "--nbval-lax", "--nbval-current-env",
                f"--nbval-cell-timeout={DEFAULT_TIMEOUTS[profile]}", "-p", "no:cacheprovider",
                *map(str, notebooks)]
-    return command, {**kernel_environment(profile, records), **({"COURSE_OFFLINE": "1"} if profile == "quick" else {})}
+    return command, kernel_environment(profile, records)
 
 
 def run_nbval(notebooks: list[Path], profile: str, build: Path) -> int:

@@ -106,9 +106,6 @@ def photo_crops(num_crops: int, size: int = 32, seed: int = 0, short_side: int =
     return np.clip(np.stack(crops), 0.0, 1.0)
 
 
-_prepared: dict[str, dict[str, list[str]]] = {}  # the index decode_predictions reads, as Keras keeps its own
-
-
 def placeholder_class_index(num_classes: int = NUM_IMAGENET_CLASSES) -> dict[str, list[str]]:
     """``{"0": ["quick_000", "placeholder_000"], ...}``: the real file's shape, generated names."""
     return {str(i): [f"quick_{i:03d}", f"placeholder_{i:03d}"] for i in range(num_classes)}
@@ -126,19 +123,26 @@ def prepare_class_index(source: str = "real", *, local_copy: str | Path | None =
                                 lambda staging: staging.write_text(json.dumps(placeholder_class_index())))
         print(f"class names: {NUM_IMAGENET_CLASSES} generated placeholders ({path.name}); "
               "the quick profile's random VGG19 predicts nothing real")
-    index = json.loads(path.read_text())
-    if not isinstance(index, dict) or len(index) != NUM_IMAGENET_CLASSES or any(
-            len(index.get(str(i), ())) != 2 for i in range(NUM_IMAGENET_CLASSES)):
-        raise ClassIndexError(f"{path} is not an ImageNet class index (1,000 entries of [wnid, name])")
-    _prepared["index"] = index
+    read_class_index(path)  # a file that is not a class index is refused here, not at the first decode
     return path
 
 
-def decode_predictions(preds, top: int = 5) -> list[list[tuple[str, str, float]]]:
-    """Keras's ``decode_predictions``: per image, the ``top`` classes as ``(wnid, name, score)``, likeliest first."""
-    index, preds = _prepared.get("index"), np.asarray(preds)
-    if index is None:
-        raise ClassIndexError("no class names yet: call photos.prepare_class_index(cfg.source) first")
+def read_class_index(path: str | Path) -> dict[str, list[str]]:
+    """The class index in ``path`` (``{"0": [wnid, name], ...}``), checked: 1,000 entries of two names."""
+    index = json.loads(Path(path).read_text())
+    if not isinstance(index, dict) or len(index) != NUM_IMAGENET_CLASSES or any(
+            len(index.get(str(i), ())) != 2 for i in range(NUM_IMAGENET_CLASSES)):
+        raise ClassIndexError(f"{path} is not an ImageNet class index (1,000 entries of [wnid, name])")
+    return index
+
+
+def decode_predictions(preds, top: int = 5, *, class_index: str | Path | None = None) -> list[list[tuple[str, str, float]]]:
+    """Keras's ``decode_predictions``: per image, the ``top`` classes as ``(wnid, name, score)``, likeliest first;
+    the names are read from ``class_index``, the file :func:`prepare_class_index` returned."""
+    if class_index is None:
+        raise ClassIndexError("no class names: pass class_index=, the file photos.prepare_class_index(cfg.source) "
+                              "returned")
+    index, preds = read_class_index(class_index), np.asarray(preds)
     if preds.ndim != 2 or preds.shape[1] != NUM_IMAGENET_CLASSES:
         raise ValueError(f"decode_predictions expects predictions of shape (samples, 1000), got {preds.shape}")
     # Keras's own steps (the stable sort Keras runs after them changes nothing), so ties come out the same

@@ -13,15 +13,22 @@ is the same on every machine:
   photos (:func:`stand_in_init`).
 
 Each file gets a ``.sha256`` beside it, so a damaged copy is noticed and rebuilt.
+A recipe seeds the random generators of the process it runs in (Keras builds
+its layers from them), so :func:`stand_in_file` runs it in a Python process of
+its own: the caller's Python, NumPy, TensorFlow and Keras generators stay as
+they were, built or not.
 """
 from __future__ import annotations
 
+import subprocess
+import sys
 from collections.abc import Callable
 from pathlib import Path
 from typing import NamedTuple
 
 import numpy as np
 
+from course_utils.errors import CourseError
 from course_utils.setup import env, files
 
 # The standard deviation VGG16's last convolution's output gets on the calibration photos.
@@ -187,12 +194,26 @@ def weights_file_is_intact(path: str | Path) -> bool:
     return sidecar(path).read_text().split()[0] == files.sha256(path)
 
 
+class StandInBuildError(CourseError, RuntimeError):
+    """The process that builds a stand-in weights file failed (the message carries the end of its output)."""
+
+
+def build_weights(name: str, staging: Path, seed: int) -> None:
+    """Run the recipe ``RECIPES[name]`` in a new Python process (it inherits the environment: Keras 2 or 3,
+    the offline guard) and save the weights it builds to ``staging``."""
+    done = subprocess.run([sys.executable, "-m", __name__, name, str(staging), str(seed)],
+                          capture_output=True, text=True)
+    if done.returncode != 0:
+        raise StandInBuildError(f"building the stand-in {RECIPES[name].title} weights failed (exit {done.returncode}); "
+                                f"the build process said:\n{(done.stdout + done.stderr)[-3000:]}")
+
+
 def stand_in_file(name: str, *, seed: int = 0) -> Path:
     """The stand-in weights file for ``name`` (a key of :data:`RECIPES`), built once.
 
     A classroom's shared folder (``env.find_data``) is read first; otherwise the
-    file is built in ``env.keras_home()/models`` through ``files.build_once`` (of
-    several processes one builds, the others wait and reuse it), with its
+    file is built in ``env.keras_home()/models`` (by :func:`build_weights`, in a process of its own) through
+    ``files.build_once`` (of several processes one builds, the others wait and reuse it), with its
     SHA-256 beside it, so a damaged file is rebuilt.
     """
     recipe = RECIPES[name]
@@ -205,7 +226,7 @@ def stand_in_file(name: str, *, seed: int = 0) -> Path:
     built = []
 
     def build(staging: Path) -> None:
-        recipe.build(seed=seed).save_weights(str(staging), save_format="h5")
+        build_weights(name, staging, seed)
         sidecar(own).write_text(f"{files.sha256(staging)}  {own.name}\n")
         built.append(staging)
 
@@ -233,3 +254,7 @@ def layer_rms(model, images, *, layer_names=None):
             for layer, out in zip(chosen, outputs)]
     return pd.DataFrame(rows).set_index("layer")
 
+
+if __name__ == "__main__":  # build_weights: python -m course_utils.models.standins NAME STAGING SEED
+    _name, _staging, _seed = sys.argv[1:]
+    RECIPES[_name].build(seed=int(_seed)).save_weights(_staging, save_format="h5")

@@ -2,9 +2,11 @@
 
 TF Hub layers only work with the Keras 2 API (the `tf_keras` package). In
 TensorFlow 2.16 and later `tf.keras` is Keras 3 unless the environment
-variable ``TF_USE_LEGACY_KERAS=1`` is set *before* TensorFlow is imported.
-Importing ``course_utils`` sets it, and :func:`check_keras2` refuses to go
-on, with a one-line message, when TensorFlow is already running Keras 3.
+variable ``TF_USE_LEGACY_KERAS=1`` is set *before* TensorFlow is imported: each
+notebook's setup cell sets it, and so do the runner and the test harness
+(importing ``course_utils`` changes no variable). :func:`check_keras2`
+(``start_lesson`` calls it) refuses to go on, with a one-line message, when
+TensorFlow is already running Keras 3.
 """
 from __future__ import annotations
 
@@ -309,10 +311,11 @@ def _ip_address(host):
 
 
 def block_network() -> None:
-    """Refuse every connection and name lookup that would leave this machine (used by the tests).
+    """Refuse every connection and name lookup that would leave this machine, in this process.
 
-    ``COURSE_OFFLINE=1`` turns it on at import time, so notebook kernels that
-    the tests start are guarded as well as the test process itself.
+    The tests install it (``tests/conftest.py``); a new Python process gets it from its first line through
+    :func:`offline_environment` (the runner's and nbval's quick-profile kernels). Importing ``course_utils``
+    does not install it.
     """
     if getattr(socket.getaddrinfo, "_course_guard", False):
         return
@@ -337,3 +340,15 @@ def block_network() -> None:
     guarded_getaddrinfo._course_guard = True
     socket.socket.connect = guarded_connect
     socket.getaddrinfo = guarded_getaddrinfo
+
+
+OFFLINE_SITE = Path(__file__).resolve().parent / "offline"  # holds the sitecustomize.py that calls block_network
+
+
+def offline_environment(pythonpath: str | None = None) -> dict[str, str]:
+    """The variables that make a new Python process (a notebook kernel, and whatever it starts) refuse the
+    network from its first line: ``COURSE_OFFLINE=1`` and :data:`OFFLINE_SITE` first on ``PYTHONPATH``
+    (before ``pythonpath``, default ``$PYTHONPATH``), whose ``sitecustomize`` calls :func:`block_network`."""
+    rest = os.environ.get("PYTHONPATH", "") if pythonpath is None else pythonpath
+    others = [entry for entry in rest.split(os.pathsep) if entry and entry != str(OFFLINE_SITE)]
+    return {"COURSE_OFFLINE": "1", "PYTHONPATH": os.pathsep.join([str(OFFLINE_SITE), *others])}
