@@ -38,6 +38,18 @@ def test_start_lesson_after_keras3_gives_the_restart_message():
     assert "restart the kernel" in last_line
 
 
+def test_start_lesson_installs_the_guard_where_no_sitecustomize_did(tmp_path):
+    # The Colab check's and the grader's kernels import course_utils only after they start: the lesson's
+    # own setup call is where the guard comes on for them. No packet leaves: the guard refuses first.
+    code = ("import os, socket\nos.environ['TF_USE_LEGACY_KERAS'] = '1'\nimport course_utils\n"
+            "course_utils.start_lesson('01', 'quick')\n"
+            "try:\n    socket.create_connection(('192.0.2.1', 80), timeout=1)\n"
+            "except OSError as err:\n    print(type(err).__name__)")
+    result = _run(code, COURSE_OFFLINE="1", PYTHONPATH="", COURSE_DATA_DIR=str(tmp_path))
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert result.stdout.strip().splitlines()[-1] == "NetworkBlockedError"
+
+
 def test_offline_environment_puts_the_guard_first_on_the_path_of_a_new_process():
     extra = env.offline_environment(pythonpath=os.pathsep.join(["/elsewhere", str(env.OFFLINE_SITE)]))
     assert extra == {"COURSE_OFFLINE": "1", "PYTHONPATH": os.pathsep.join([str(env.OFFLINE_SITE), "/elsewhere"])}
