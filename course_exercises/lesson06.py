@@ -20,24 +20,12 @@ BUILD_BASE = "tf.keras.applications.VGG16(weights=None, include_top=False, input
 
 def convolutions(model) -> list:
     """Every Conv2D layer of ``model``, nested models included, in the order Keras lists them."""
-    found = []
-    for layer in model.layers:
-        if isinstance(layer, tf.keras.layers.Conv2D):
-            found.append(layer)
-        elif hasattr(layer, "layers"):
-            found.extend(convolutions(layer))
-    return found
+    return [layer for layer in _all_layers(model) if isinstance(layer, tf.keras.layers.Conv2D)]
 
 
 def dense_layers(model) -> list:
     """Every Dense layer of ``model``, nested models included."""
-    found = []
-    for layer in model.layers:
-        if isinstance(layer, tf.keras.layers.Dense):
-            found.append(layer)
-        elif hasattr(layer, "layers"):
-            found.extend(dense_layers(layer))
-    return found
+    return [layer for layer in _all_layers(model) if isinstance(layer, tf.keras.layers.Dense)]
 
 
 def _all_layers(model) -> list:

@@ -10,22 +10,11 @@ import numpy as np
 import pytest
 import tensorflow as tf
 import tensorflow_hub as hub
+from catalogue import right, wrong
 
 from course_exercises.lesson02 import ex1, ex2, ex3, example_logits, feature_module, inception_with_top
 
 Dense = tf.keras.layers.Dense
-
-
-def wrong(exercise, *answers) -> str:
-    verdict = exercise.verdict(*answers)
-    assert verdict.status == "wrong", verdict
-    return verdict.message
-
-
-def right(exercise, *answers) -> str:
-    verdict = exercise.verdict(*answers)
-    assert verdict.status == "correct", verdict
-    return verdict.message
 
 
 @pytest.fixture(scope="module")

@@ -8,20 +8,9 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from catalogue import right, wrong
 
 RIGHT_SPLITS = ["train[:20%]", "train[20%:30%]", "train[30%:]"]
-
-
-def wrong(exercise, *answers) -> str:
-    verdict = exercise.verdict(*answers)
-    assert verdict.status == "wrong", verdict
-    return verdict.message
-
-
-def right(exercise, *answers) -> str:
-    verdict = exercise.verdict(*answers)
-    assert verdict.status == "correct", verdict
-    return verdict.message
 
 
 # ------------------------------------------------------------------------------------------ 03.1 split strings
