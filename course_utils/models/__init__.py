@@ -25,9 +25,35 @@ class UnsafeModelError(CourseError, ValueError):
 
 
 def _keras():
-    import tensorflow as tf
+    import keras
 
-    return tf.keras
+    return keras
+
+
+def kerases() -> tuple:
+    """The Keras packages this process has imported: Keras 3 (``keras``, which ``tf.keras`` is since
+    TensorFlow 2.16) and, in the TF Hub lessons, Keras 2 (``tf_keras``). Imports nothing: an object
+    made by one of them means that one is imported already."""
+    import sys
+
+    return tuple(module for module in (sys.modules.get("keras"), sys.modules.get("tf_keras")) if module is not None)
+
+
+def is_keras(obj, kind: str = "Model") -> bool:
+    """``isinstance(obj, keras.<kind>)`` for Keras 3 or ``tf_keras``: ``kind`` is ``"Model"``, ``"Layer"``,
+    ``"Sequential"`` or a layer class in ``keras.layers`` (``"Dense"``, ``"Conv2D"``, ...). One test for
+    the objects of both Keras packages, so a check written once takes the learner's model from either."""
+    modules = kerases()
+    if not modules:  # no Keras imported: nothing can be a Keras object
+        return False
+    classes = []
+    for module in modules:
+        cls = getattr(module, kind, None) if kind in ("Model", "Sequential") else getattr(module.layers, kind, None)
+        if isinstance(cls, type):
+            classes.append(cls)
+    if not classes:
+        raise ValueError(f"{kind!r} is not a Keras model or layer class")
+    return isinstance(obj, tuple(classes))
 
 
 def find_layer(model, key: int | str):
