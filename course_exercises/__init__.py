@@ -229,9 +229,9 @@ def not_probabilities(out, last_layer=None) -> str | None:
 
 
 def require_model(value, what: str):
-    """``value`` if it is a tf.keras model, else :class:`Wrong`."""
-    import tensorflow as tf
+    """``value`` if it is a Keras model (Keras 3, or tf_keras in the TF Hub lessons), else :class:`Wrong`."""
+    from course_utils.models import is_keras
 
-    if not isinstance(value, tf.keras.Model):
-        raise Wrong(f"{what} should be a tf.keras model, not {type(value).__name__}")
+    if not is_keras(value, "Model"):
+        raise Wrong(f"{what} should be a Keras model, not {type(value).__name__}")
     return value

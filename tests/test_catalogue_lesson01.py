@@ -227,7 +227,7 @@ def test_ex3_wrong_answers_each_have_their_own_message():
                                  "is (None, 11, 11, 64): end the model at cnn.get_layer('conv2').output.")
     assert messages["conv2's input"].startswith("your model's output has shape (None, 13, 13, 32) (pool1's output)")
     assert messages["a copy"].startswith("your conv2 is a new layer with random weights of its own")
-    assert messages["a layer"] == "conv2_model should be a tf.keras model, not Conv2D"
+    assert messages["a layer"] == "conv2_model should be a Keras model, not Conv2D"
     assert messages["own input"] == ("your model takes inputs of shape (None, 13, 13, 32); it should take cnn's "
                                      "(None, 28, 28) digit images: start it at cnn.inputs.")
     assert len(set(messages.values())) == len(messages)

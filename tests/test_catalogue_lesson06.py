@@ -62,7 +62,7 @@ def test_ex1_rejects_each_wrong_answer_with_its_own_message(base32):
                            "then count weights and biases of Dense(4096).")
     assert messages[6] == "fc1_params should be a whole number, not 2.5"
     assert messages[7] == "fc1_params should be a number, not str"
-    assert messages[8] == "vgg16_32 should be a tf.keras model, not int"
+    assert messages[8] == "vgg16_32 should be a Keras model, not int"
     assert messages[9] == "vgg16_32 takes 64x64 images: build it with input_shape=(32, 32, 3), the size asked."
     assert messages[10] == ("vgg16_32 takes any image size, so its output shape holds None: build it with "
                             "input_shape=(32, 32, 3).")
@@ -154,7 +154,7 @@ def test_ex2_rejects_each_wrong_answer_with_its_own_message(transfer):
     ]
     assert messages[12] == ("transfer has no layer named 'fc1': run transfer = transfer_model() again and change "
                             "only the trainable flags.")
-    assert messages[13] == "transfer should be a tf.keras model, not str"
+    assert messages[13] == "transfer should be a Keras model, not str"
     distinct(messages)
 
 
@@ -247,7 +247,7 @@ def test_ex3_rejects_each_wrong_answer_with_its_own_message(any_base):
                            "class: end with Dense(10).")
     assert messages[6] == ("the output does not depend on VGG16's last convolution (block5_conv3): the head sits on "
                            "something else. Put it on the base's output.")
-    assert messages[7] == "any_size should be a tf.keras model, not str"
+    assert messages[7] == "any_size should be a Keras model, not str"
     distinct(messages)
     none = ex3.verdict(None)
     assert none.status == "waiting"

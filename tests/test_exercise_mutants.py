@@ -222,7 +222,7 @@ def test_03_2_labels_as_a_column_are_read_as_one_label_per_image():
 
 
 @pytest.mark.parametrize("case, message", [
-    ("not a model", "small_model should be a tf.keras model, not str"),
+    ("not a model", "small_model should be a Keras model, not str"),
     ("labels in batches", "loop_labels is a list of 3 batches: np.concatenate(...) it into one array with a row per "
                           "image."),
     ("logits in one batch in a list", "loop_logits is a list of 1 batches: np.concatenate(...) it into one array "
@@ -335,8 +335,8 @@ KEEP = "fit would never change its random weights. Freeze cnn's layers if you li
 
 
 @pytest.mark.parametrize("case, message", [
-    ("cnn not a model", "cnn should be a tf.keras model, not str"),
-    ("three_way not a model", "three_way should be a tf.keras model, not str"),
+    ("cnn not a model", "cnn should be a Keras model, not str"),
+    ("three_way not a model", "three_way should be a Keras model, not str"),
     ("two outputs", "three_way has several outputs; build it with one: tf.keras.Model(cnn.inputs, probabilities)."),
     ("another cnn", "your model does not reuse cnn's layers: build it from cnn's input (cnn.inputs) and "
                     "cnn.layers[-2].output, so the new head sits on what cnn has learnt."),
@@ -380,7 +380,7 @@ def _01_3_answers(case):
 
 
 @pytest.mark.parametrize("case, message", [
-    ("cnn not a model", "cnn should be a tf.keras model, not str"),
+    ("cnn not a model", "cnn should be a Keras model, not str"),
     ("two outputs", "your model's output has shape None; conv2's output is (None, 11, 11, 64): end the model at "
                     "cnn.get_layer('conv2').output."),
     ("a shape no layer has", "your model's output has shape (None, 11, 11, 5); conv2's output is (None, 11, 11, 64): "

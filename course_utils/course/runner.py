@@ -67,7 +67,7 @@ def find_notebooks(folder: Path, only: list[str] | None = None) -> list[Path]:
 def kernel_environment(profile: str, records: Path) -> dict[str, str]:
     """What the runner (and nbval) put in the environment the notebook kernels inherit; in the quick
     profile the offline guard from the kernel's first line (:func:`~course_utils.setup.env.offline_environment`)."""
-    return {"TF_USE_LEGACY_KERAS": "1", "TF_CPP_MIN_LOG_LEVEL": "2", "COURSE_PROFILE": profile,
+    return {"TF_CPP_MIN_LOG_LEVEL": "2", "COURSE_PROFILE": profile,
             "COURSE_RECORDS_DIR": str(records),  # inline plots embed PNGs in the executed notebook (Agg: none)
             "MPLBACKEND": "module://matplotlib_inline.backend_inline",
             **(offline_environment() if profile == "quick" else {})}

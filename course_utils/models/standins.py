@@ -20,6 +20,7 @@ they were, built or not.
 """
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 from collections.abc import Callable
@@ -171,11 +172,11 @@ class Recipe(NamedTuple):
 
 
 RECIPES = {
-    "inception_v3_notop": Recipe("InceptionV3 no-top", "inception_v3_random_init_notop.h5", inception_v3,
+    "inception_v3_notop": Recipe("InceptionV3 no-top", "inception_v3_random_init_notop.weights.h5", inception_v3,
                                  "random init, BatchNorm statistics measured"),
-    "vgg19_notop": Recipe("VGG19 no-top", "vgg19_notop_course_stand_in.h5", vgg19,
+    "vgg19_notop": Recipe("VGG19 no-top", "vgg19_notop_course_stand_in.weights.h5", vgg19,
                           "random, zero-mean filters, LSUV-scaled"),
-    "vgg16_notop": Recipe("VGG16 no-top", "vgg16_notop_course_stand_in_v1.h5", vgg16,
+    "vgg16_notop": Recipe("VGG16 no-top", "vgg16_notop_course_stand_in_v1.weights.h5", vgg16,
                           "random zero-mean filters, LSUV-scaled"),
 }
 
@@ -257,4 +258,7 @@ def layer_rms(model, images, *, layer_names=None):
 
 if __name__ == "__main__":  # build_weights: python -m course_utils.models.standins NAME STAGING SEED
     _name, _staging, _seed = sys.argv[1:]
-    RECIPES[_name].build(seed=int(_seed)).save_weights(_staging, save_format="h5")
+    # Keras 3 names its weights format by the suffix: write <staging>.weights.h5, then move it to staging.
+    _named = Path(_staging + ".weights.h5")
+    RECIPES[_name].build(seed=int(_seed)).save_weights(_named)
+    os.replace(_named, _staging)

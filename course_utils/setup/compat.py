@@ -1,9 +1,10 @@
-"""Which TensorFlow versions the course supports, checked with a clear message.
+"""Which TensorFlow and Keras versions the course supports, checked with a clear message.
 
-The course pins TensorFlow 2.21 with tf-keras 2.21, but Colab and Kaggle ship
-their own TensorFlow. ``course_utils`` works on the TF 2.x releases that have
-a matching ``tf-keras`` (2.15 and later) and says plainly when a version is
-too old or the Keras 2 package is missing.
+The course pins TensorFlow 2.21 with Keras 3 (and tf-keras 2.21 for the TF Hub
+lessons), but Colab and Kaggle ship their own versions. ``course_utils`` works
+on TensorFlow 2.16 and later, where Keras 3 is TensorFlow's Keras; the TF Hub
+lessons (02, 03) also need the ``tf-keras`` release that matches TensorFlow,
+because ``hub.KerasLayer`` is a Keras 2 layer (tensorflow/hub#903).
 """
 from __future__ import annotations
 
@@ -12,42 +13,54 @@ from importlib import metadata
 
 from course_utils.errors import CourseError
 
-MIN_TENSORFLOW = (2, 15)
+MIN_TENSORFLOW = (2, 16)
+MIN_KERAS = (3, 0)
+HUB_LESSONS = ("02", "03")  # the lessons that build models around hub.KerasLayer, with tf_keras
 
 
 class StackError(CourseError, RuntimeError):
-    """The installed TensorFlow / tf-keras cannot run the course."""
+    """The installed TensorFlow / Keras cannot run the course."""
 
 
 def _version_tuple(text: str) -> tuple[int, ...]:
     return tuple(int(number) for number in re.findall(r"\d+", text)[:2])  # "2.20.0rc1": (2, 20)
 
 
-def _installed(package: str) -> str | None:
+def installed(package: str) -> str | None:
+    """The installed version of ``package``, or ``None`` (imports nothing)."""
     try:
         return metadata.version(package)
     except metadata.PackageNotFoundError:
         return None
 
 
-def check_stack(tensorflow_version: str | None = None, tf_keras_version: str | None = None) -> list[str]:
-    """Raise :class:`StackError` for an unusable stack; return warnings for a workable one."""
-    tf_version = tensorflow_version or _installed("tensorflow") or _installed("tensorflow-cpu")
+def check_stack(tensorflow_version: str | None = None, keras_version: str | None = None,
+                tf_keras_version: str | None = None, *, hub: bool = False) -> list[str]:
+    """Raise :class:`StackError` for an unusable stack; return warnings for a workable one.
+
+    ``hub``: the lesson builds TF Hub models, so ``tf-keras`` must be there too.
+    """
+    tf_version = tensorflow_version or installed("tensorflow") or installed("tensorflow-cpu")
     if tf_version is None:
         raise StackError("TensorFlow is not installed: run `make venv` (or pip install -e .) first")
     if _version_tuple(tf_version) < MIN_TENSORFLOW:
         raise StackError(
-            f"TensorFlow {tf_version} is too old for this course (it needs 2.15 or later, with tf-keras): "
-            "pip install -U 'tensorflow>=2.15' then restart the kernel"
+            f"TensorFlow {tf_version} is too old for this course (it needs 2.16 or later, with Keras 3): "
+            "pip install -U 'tensorflow>=2.16' then restart the kernel"
         )
-    keras2 = tf_keras_version or _installed("tf-keras")
+    keras3 = keras_version or installed("keras")
+    if keras3 is None or _version_tuple(keras3) < MIN_KERAS:
+        raise StackError(f"Keras {keras3 or '(not installed)'} is not Keras 3: pip install -U 'keras>=3' "
+                         "then restart the kernel")
     tf_minor = ".".join(tf_version.split(".")[:2])
-    if keras2 is None:
-        raise StackError(
-            f"tf-keras (Keras 2) is not installed: pip install 'tf-keras=={tf_minor}.*' then restart the kernel"
-        )
+    keras2 = tf_keras_version or installed("tf-keras")
     warnings = []
-    if _version_tuple(keras2) != _version_tuple(tf_version):
+    if hub and keras2 is None:
+        raise StackError(
+            f"tf-keras (Keras 2, which hub.KerasLayer needs) is not installed: pip install 'tf-keras=={tf_minor}.*' "
+            "then restart the kernel"
+        )
+    if hub and _version_tuple(keras2) != _version_tuple(tf_version):
         warnings.append(
             f"tf-keras {keras2} does not match TensorFlow {tf_version}: pip install 'tf-keras=={tf_minor}.*' "
             "if you see errors"

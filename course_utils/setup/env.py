@@ -1,12 +1,9 @@
-"""Process environment for the course: Keras 2, cache folders, seeds, device.
+"""Process environment for the course: cache folders, seeds, device, the offline guard.
 
-TF Hub layers only work with the Keras 2 API (the `tf_keras` package). In
-TensorFlow 2.16 and later `tf.keras` is Keras 3 unless the environment
-variable ``TF_USE_LEGACY_KERAS=1`` is set *before* TensorFlow is imported: each
-notebook's setup cell sets it, and so do the runner and the test harness
-(importing ``course_utils`` changes no variable). :func:`check_keras2`
-(``start_lesson`` calls it) refuses to go on, with a one-line message, when
-TensorFlow is already running Keras 3.
+The lessons run on Keras 3 (``import keras``, TensorFlow backend); the TF Hub
+lessons build their hub models with ``tf_keras`` imported explicitly. No
+environment variable chooses between them, and importing ``course_utils``
+changes none.
 """
 from __future__ import annotations
 
@@ -20,17 +17,6 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from course_utils.errors import CourseError
-
-RESTART_MESSAGE = (
-    "TensorFlow was already imported with Keras 3, but this course needs Keras 2 "
-    "(tf_keras) for TF Hub layers: restart the kernel and run the notebook from "
-    "the first cell (it sets TF_USE_LEGACY_KERAS=1 before TensorFlow is imported)."
-)
-
-
-class KerasVersionError(CourseError, RuntimeError):
-    """TensorFlow runs Keras 3 in this process; only a kernel restart fixes it."""
-
 
 LEARNER_FOLDER = "course_data"
 
@@ -253,14 +239,6 @@ def describe_data_folders() -> str:
     access = "writable by you" if os.access(shared, os.W_OK) else "read only"
     return text + (f"; shared: {shared}, checked: {count} files in the manifest (owner and modes checked, "
                    f"each file hashed when first read), {access}")
-
-
-def check_keras2() -> None:
-    """Raise :class:`KerasVersionError` when ``tf.keras`` is Keras 3 in this process (imports TensorFlow)."""
-    import tensorflow as tf
-
-    if not tf.keras.layers.Layer.__module__.startswith("tf_keras"):
-        raise KerasVersionError(RESTART_MESSAGE)
 
 
 @contextmanager

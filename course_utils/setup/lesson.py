@@ -61,7 +61,8 @@ def banner(cfg: Settings, versions: dict[str, str]) -> str:
         f"  data        : {cfg.data}",
         f"  data folders: {env.describe_data_folders()}",
         f"  weights     : {cfg.weights}",
-        f"  TensorFlow  : {versions['tensorflow']}   Keras: {versions['keras']} (tf_keras, Keras 2 API)",
+        f"  TensorFlow  : {versions['tensorflow']}   Keras: {versions['keras']}"
+        + (f"   tf_keras: {versions['tf_keras']} (Keras 2, for hub.KerasLayer)" if "tf_keras" in versions else ""),
         f"  device      : {versions['device']}",
     ]
     return "\n".join(lines)
@@ -78,17 +79,17 @@ def start_lesson(lesson: str, profile: str | None = None, **overrides: Any) -> S
     if os.environ.get("COURSE_OFFLINE") == "1":  # where no offline sitecustomize ran first (the Colab check,
         env.block_network()  # the grader's kernel): the lesson's own code still cannot reach the network
     use_cache_dirs(cfg.profile)
-    for warning in compat.check_stack():  # before TensorFlow is imported: a missing package gets its message
+    for warning in compat.check_stack(hub=lesson in compat.HUB_LESSONS):  # a missing package gets its message
         print("warning:", warning)
-    env.check_keras2()
 
+    import keras
     import tensorflow as tf
-    import tf_keras
 
     env.set_seeds(cfg.get("seed", 0), deterministic=cfg.deterministic)
     versions = {
         "tensorflow": tf.__version__,
-        "keras": tf_keras.__version__,
+        "keras": keras.__version__,
+        **({"tf_keras": compat.installed("tf-keras") or "not installed"} if lesson in compat.HUB_LESSONS else {}),
         "device": env.describe_device(),
     }
     print(banner(cfg, versions))
