@@ -9,7 +9,6 @@ PROFILE ?= quick
 EXTRAS ?= course,dev,grading
 STAMP := $(VENV)/.course-installed
 
-export TF_USE_LEGACY_KERAS := 1
 export TF_CPP_MIN_LOG_LEVEL := 2
 export PIP_DISABLE_PIP_VERSION_CHECK := 1
 
@@ -40,7 +39,7 @@ $(STAMP): pyproject.toml
 	$(PY) -m pip install --upgrade --quiet pip
 	$(PY) -m pip install --quiet -e ".[$(EXTRAS)]"
 	$(PY) -m ipykernel install --sys-prefix --name transfer-course \
-		--display-name "Transfer learning course (.venv)" --env TF_USE_LEGACY_KERAS 1 >/dev/null
+		--display-name "Transfer learning course (.venv)" >/dev/null
 	@touch $(STAMP)
 	@echo "course environment ready in $(VENV)"
 

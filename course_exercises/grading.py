@@ -36,8 +36,8 @@ COURSE_DIR = ROOT / "build" / "grading"
 STUDENT_DIR = ROOT / "build" / "student"
 CODE_STUB = "# YOUR CODE HERE"
 # What the notebook's kernel sees while autograding: offline, quick profile, no plots on screen.
-GRADING_ENVIRONMENT = {"COURSE_PROFILE": "quick", "COURSE_OFFLINE": "1", "TF_USE_LEGACY_KERAS": "1",
-                       "TF_CPP_MIN_LOG_LEVEL": "2", "MPLBACKEND": "Agg"}
+GRADING_ENVIRONMENT = {"COURSE_PROFILE": "quick", "COURSE_OFFLINE": "1", "TF_CPP_MIN_LOG_LEVEL": "2",
+                       "MPLBACKEND": "Agg"}
 
 
 class GradingError(CourseError, RuntimeError):

@@ -37,8 +37,8 @@ from traitlets import Unicode
 from course_exercises.grading import GradingError
 
 #: What the kernel may see of the grader's environment (nbgrader's and the course's settings); nothing else.
-PASSED_VARIABLES = ("COURSE_PROFILE", "COURSE_OFFLINE", "TF_USE_LEGACY_KERAS", "TF_CPP_MIN_LOG_LEVEL",
-                    "MPLBACKEND", "COURSE_SHARED_DATA_DIR", "NBGRADER_EXECUTION", "LANG", "LC_ALL", "TZ")
+PASSED_VARIABLES = ("COURSE_PROFILE", "COURSE_OFFLINE", "TF_CPP_MIN_LOG_LEVEL", "MPLBACKEND",
+                    "COURSE_SHARED_DATA_DIR", "NBGRADER_EXECUTION", "LANG", "LC_ALL", "TZ")
 SANDBOX_USER = "nobody"
 #: Scratch folders (environment variable: folder name) the kernel and the libraries it loads write in.
 SCRATCH_FOLDERS = {"HOME": "home", "TMPDIR": "tmp", "COURSE_DATA_DIR": "data", "MPLCONFIGDIR": "mpl",

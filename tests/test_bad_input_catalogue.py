@@ -8,8 +8,6 @@ then proves the files around it are as they were (or absent, never partial).
 from __future__ import annotations
 
 import os
-import subprocess
-import sys
 import zipfile
 
 import numpy as np
@@ -20,8 +18,7 @@ from PIL import Image
 from course_utils import models
 from course_utils.data import cactus, catsdogs, downloads, flowers, generated, images
 from course_utils.models import hub, weights
-from course_utils.setup import files, profiles
-from course_utils.setup.env import RESTART_MESSAGE
+from course_utils.setup import compat, files, profiles
 
 FLOWERS_FIX = flowers.LAYOUT_HELP
 CATSDOGS_FIX = catsdogs.LAYOUT_HELP
@@ -103,10 +100,10 @@ def case_unknown_lesson(tmp_path):
 # --- models ------------------------------------------------------------------------------
 
 def _small():
-    import tensorflow as tf
+    import keras
 
-    return tf.keras.Sequential([tf.keras.layers.Dense(3, input_shape=(2,), name="hidden"),
-                                tf.keras.layers.Dense(2, name="out")], name="tiny")
+    return keras.Sequential([keras.Input((2,)), keras.layers.Dense(3, name="hidden"),
+                             keras.layers.Dense(2, name="out")], name="tiny")
 
 
 def case_layer_name_typo(tmp_path):
@@ -135,15 +132,21 @@ def case_saved_model_wrong_format(tmp_path):
             lambda: path.read_text() == "not a model")
 
 
-def case_keras3_already_imported(tmp_path):
+def case_hub_lesson_without_tf_keras(tmp_path):
+    # Keras 3 is there, tf-keras is not: lessons 02 and 03 (hub.KerasLayer) say what to install.
     def call():
-        env = {k: v for k, v in os.environ.items() if k != "TF_USE_LEGACY_KERAS"}
-        env["COURSE_DATA_DIR"] = str(tmp_path)
-        # the notebook's setup call is where the course checks Keras (importing course_utils changes nothing)
-        code = "import tensorflow as tf; tf.keras.layers.Dense; import course_utils; course_utils.start_lesson('01', 'quick')"
-        result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, timeout=240)
-        raise RuntimeError(result.stderr.strip().splitlines()[-1])
-    return (call, RuntimeError, f"course_utils.setup.env.KerasVersionError: {RESTART_MESSAGE}", _nothing)
+        from unittest import mock
+
+        with mock.patch.object(compat, "installed", lambda package: None if package == "tf-keras" else "2.21.0"):
+            compat.check_stack("2.21.0", "3.15.1", hub=True)
+    return (call, compat.StackError,
+            "tf-keras (which hub.KerasLayer needs) is not installed: pip install 'tf-keras==2.21.*' then restart the kernel",
+            _nothing)
+
+
+def case_keras_2_installed_as_keras(tmp_path):
+    return (lambda: compat.check_stack("2.21.0", "2.15.0"), compat.StackError,
+            "Keras 2.15.0 is not Keras 3: pip install -U 'keras>=3' then restart the kernel", _nothing)
 
 
 # --- a learner's flower folder -----------------------------------------------------------

@@ -11,8 +11,7 @@ from course_utils.setup.lesson import cache_dirs, use_cache_dirs
 
 
 def _run(code: str, **extra_env) -> subprocess.CompletedProcess:
-    environment = {k: v for k, v in os.environ.items() if k != "TF_USE_LEGACY_KERAS"}
-    environment.update(extra_env)
+    environment = {**os.environ, **extra_env}
     return subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                           env=environment, timeout=240)
 
@@ -23,25 +22,36 @@ def test_importing_the_package_changes_nothing_outside_it(tmp_path):
             "before = dict(os.environ), socket.socket.connect, socket.getaddrinfo\n"
             "import course_utils, course_utils.course.runner\n"
             "print(json.dumps([dict(os.environ) == before[0], socket.socket.connect is before[1],\n"
-            "                  socket.getaddrinfo is before[2], 'TF_USE_LEGACY_KERAS' in os.environ]))")
+            "                  socket.getaddrinfo is before[2]]))")
     result = _run(code, COURSE_OFFLINE="1", PYTHONPATH="")
     assert result.returncode == 0, result.stderr[-2000:]
-    assert result.stdout.strip().splitlines()[-1] == "[true, true, true, false]"
+    assert result.stdout.strip().splitlines()[-1] == "[true, true, true]"
 
 
-def test_start_lesson_after_keras3_gives_the_restart_message():
-    result = _run("import tensorflow as tf; tf.keras.layers.Dense; import course_utils\n"
-                  "course_utils.start_lesson('01', 'quick')")
-    assert result.returncode != 0
-    last_line = result.stderr.strip().splitlines()[-1]
-    assert last_line.startswith("course_utils.setup.env.KerasVersionError:")
-    assert "restart the kernel" in last_line
+@pytest.mark.parametrize("lesson", ["01", "03"])
+def test_start_lesson_runs_on_keras_3_and_names_tf_keras_in_the_hub_lessons(lesson, tmp_path):
+    # TensorFlow imported first (as a learner's own cell might): nothing to restart, tf.keras is Keras 3.
+    # The hub lessons' banner also names tf-keras; start_lesson imports it in no lesson (the notebook does).
+    code = ("import sys\nimport tensorflow as tf\nimport course_utils\n"
+            f"course_utils.start_lesson('{lesson}', 'quick')\n"
+            "import keras\nprint(tf.keras.Model is keras.Model, 'tf_keras' in sys.modules)")
+    result = _run(code, COURSE_DATA_DIR=str(tmp_path), COURSE_RECORDS_DIR=str(tmp_path / "records"))
+    assert result.returncode == 0, result.stderr[-2000:]
+    from importlib.metadata import version
+
+    out = result.stdout.strip().splitlines()
+    (line,) = [line for line in out if "TensorFlow  :" in line]
+    expected = f"  TensorFlow  : {version('tensorflow')}   Keras: {version('keras')}"
+    if lesson == "03":
+        expected += f"   tf_keras: {version('tf-keras')} (for hub.KerasLayer)"
+    assert line == expected
+    assert out[-1] == "True False"
 
 
 def test_start_lesson_installs_the_guard_where_no_sitecustomize_did(tmp_path):
     # The Colab check's and the grader's kernels import course_utils only after they start: the lesson's
     # own setup call is where the guard comes on for them. No packet leaves: the guard refuses first.
-    code = ("import os, socket\nos.environ['TF_USE_LEGACY_KERAS'] = '1'\nimport course_utils\n"
+    code = ("import socket\nimport course_utils\n"
             "course_utils.start_lesson('01', 'quick')\n"
             "try:\n    socket.create_connection(('192.0.2.1', 80), timeout=1)\n"
             "except OSError as err:\n    print(type(err).__name__)")
@@ -59,14 +69,6 @@ def test_offline_environment_puts_the_guard_first_on_the_path_of_a_new_process()
     guarded = _run(check + code, **env.offline_environment(pythonpath=""))
     assert guarded.returncode == 0, guarded.stderr[-2000:]
     assert guarded.stdout.split() == ["NetworkBlockedError"]
-
-
-def test_tensorflow_imported_with_legacy_flag_is_accepted():
-    result = _run("import os; os.environ['TF_USE_LEGACY_KERAS'] = '1'\n"
-                  "import tensorflow as tf\nfrom tensorflow.keras import layers\n"
-                  "import course_utils\nprint(tf.keras.layers.Layer.__module__)")
-    assert result.returncode == 0, result.stderr[-2000:]
-    assert result.stdout.strip().startswith("tf_keras")
 
 
 def test_offline_guard_refuses_remote_hosts_but_not_loopback():
@@ -172,7 +174,6 @@ def test_checkout_keeps_data_and_build_in_the_checkout(monkeypatch):
 
 
 @pytest.mark.parametrize("module, name, builtin", [
-    ("course_utils.setup.env", "KerasVersionError", RuntimeError),
     ("course_utils.setup.env", "NetworkBlockedError", OSError),
     ("course_utils.setup.compat", "StackError", RuntimeError),
     ("course_utils.models", "LayerNotFoundError", LookupError),

@@ -94,6 +94,7 @@ def test_runtime_dependencies_cover_what_the_notebooks_import():
 def test_stack_is_the_documented_one():
     pins = pinned_versions()
     assert pins["tensorflow"].startswith("2.21.") and pins["tf-keras"].startswith("2.21.")
+    assert pins["keras"].startswith("3.")
     assert pins["tensorflow-hub"] == "0.16.1"
     assert pins["tensorflow-datasets"].startswith("4.9.")
 
@@ -130,9 +131,13 @@ def test_binder_installs_the_course_libraries_at_their_pins_and_keeps_repo2docke
         "repo2docker's JupyterLab and kernel stay as they are"
 
 
-def test_binder_start_sets_legacy_keras():
-    text = (ROOT / "binder" / "start").read_text()
-    assert "export TF_USE_LEGACY_KERAS=1" in text and 'exec "$@"' in text
+def test_binder_start_runs_the_command_in_the_quick_profile(tmp_path):
+    import os
+    import subprocess
+
+    shown = subprocess.run(["bash", str(ROOT / "binder" / "start"), "env"], capture_output=True, text=True,
+                           check=True, env={k: v for k, v in os.environ.items() if k != "COURSE_PROFILE"}).stdout
+    assert "COURSE_PROFILE=quick" in shown.splitlines()
 
 
 def test_ci_runs_the_readme_test_command():

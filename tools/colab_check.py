@@ -6,7 +6,7 @@
 3. Make a virtual environment on Colab's Python version (os-info.txt: 3.13 today) and install,
    at exactly Colab's versions, every package the lessons touch (TensorFlow, Keras 3, tf_keras,
    TF Hub, tfds with its tensorflow-metadata and protobuf, numpy ... and the kernel), the rest of
-   Colab's list as pip constraints. Nothing of the course; `TF_USE_LEGACY_KERAS` unset.
+   Colab's list as pip constraints. Nothing of the course; none of its environment variables.
 4. Copy all six notebooks to a folder outside the checkout and run each there in the quick profile
    (offline once course_utils is imported), on that environment's kernel, with a stand-in
    `google.colab` module imported at kernel start as Colab does: each notebook's own Colab cell
@@ -44,8 +44,8 @@ TOUCHED = ("tensorflow", "keras", "tf-keras", "tensorflow-hub", "tensorflow-data
 HELD = ("tensorflow", "keras", "tf-keras", "numpy")
 KERNEL = "colab-standin"
 # What the course's own environment sets and a Colab runtime does not.
-NOT_ON_COLAB = ("TF_USE_LEGACY_KERAS", "COURSE_DATA_DIR", "COURSE_RECORDS_DIR", "PYTHONPATH", "JUPYTER_PATH",
-                "IPYTHONDIR", "VIRTUAL_ENV", "TFHUB_CACHE_DIR", "TFDS_DATA_DIR", "KERAS_HOME")
+NOT_ON_COLAB = ("COURSE_DATA_DIR", "COURSE_RECORDS_DIR", "PYTHONPATH", "JUPYTER_PATH", "IPYTHONDIR",
+                "VIRTUAL_ENV", "TFHUB_CACHE_DIR", "TFDS_DATA_DIR", "KERAS_HOME")
 
 
 def canonical(name: str) -> str:

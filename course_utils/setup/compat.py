@@ -4,7 +4,7 @@ The course pins TensorFlow 2.21 with Keras 3 (and tf-keras 2.21 for the TF Hub
 lessons), but Colab and Kaggle ship their own versions. ``course_utils`` works
 on TensorFlow 2.16 and later, where Keras 3 is TensorFlow's Keras; the TF Hub
 lessons (02, 03) also need the ``tf-keras`` release that matches TensorFlow,
-because ``hub.KerasLayer`` is a Keras 2 layer (tensorflow/hub#903).
+because ``hub.KerasLayer`` works only inside a ``tf_keras`` model (tensorflow/hub#903).
 """
 from __future__ import annotations
 
@@ -57,7 +57,7 @@ def check_stack(tensorflow_version: str | None = None, keras_version: str | None
     warnings = []
     if hub and keras2 is None:
         raise StackError(
-            f"tf-keras (Keras 2, which hub.KerasLayer needs) is not installed: pip install 'tf-keras=={tf_minor}.*' "
+            f"tf-keras (which hub.KerasLayer needs) is not installed: pip install 'tf-keras=={tf_minor}.*' "
             "then restart the kernel"
         )
     if hub and _version_tuple(keras2) != _version_tuple(tf_version):

@@ -62,7 +62,7 @@ def banner(cfg: Settings, versions: dict[str, str]) -> str:
         f"  data folders: {env.describe_data_folders()}",
         f"  weights     : {cfg.weights}",
         f"  TensorFlow  : {versions['tensorflow']}   Keras: {versions['keras']}"
-        + (f"   tf_keras: {versions['tf_keras']} (Keras 2, for hub.KerasLayer)" if "tf_keras" in versions else ""),
+        + (f"   tf_keras: {versions['tf_keras']} (for hub.KerasLayer)" if "tf_keras" in versions else ""),
         f"  device      : {versions['device']}",
     ]
     return "\n".join(lines)
