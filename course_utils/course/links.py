@@ -49,11 +49,12 @@ def colab_setup_source() -> str:
 
     Outside Colab it does nothing. On Colab one ``pip install`` adds
     ``course_utils`` (its dependencies are ranges Colab's stack already
-    satisfies) and the ``tf-keras`` of Colab's TensorFlow version, holding
-    that TensorFlow where it is; it says when the runtime must be restarted.
+    satisfies) and the ``tf-keras`` of Colab's TensorFlow version (the TF Hub
+    lessons build their models with it), holding that TensorFlow where it is.
+    It only installs: nothing it adds is imported yet, so no restart is needed.
     """
-    return f'''# Google Colab only: install course_utils and the tf-keras that matches Colab's TensorFlow.
-# Anywhere else this cell does nothing.
+    return f'''# Google Colab only: install course_utils and the tf-keras that matches Colab's TensorFlow
+# (the TF Hub lessons need it). Anywhere else this cell does nothing.
 import sys
 
 {COLAB_CELL_MARKER}
@@ -67,10 +68,7 @@ if IN_COLAB:
     course = os.environ.get("{PIP_TARGET_VAR}",  # where course_utils comes from
                             "{pip_target()}")
     subprocess.run([sys.executable, "-m", "pip", "install", "-q", course,
-                    f"tf-keras=={{tf_minor}}.*", f"tensorflow=={{tf_version}}"], check=True)
-    if "tensorflow" in sys.modules:
-        print("TensorFlow was imported before this cell ran: use Runtime > Restart session, "
-              "then run the notebook from the top (Keras 2 must be chosen before TensorFlow loads).")'''
+                    f"tf-keras=={{tf_minor}}.*", f"tensorflow=={{tf_version}}"], check=True)'''
 
 
 def is_colab_cell(cell) -> bool:
