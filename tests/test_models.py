@@ -1,65 +1,78 @@
+import sys
+
+import keras
 import numpy as np
 import pytest
-import tensorflow as tf
+import tf_keras
 
 from course_utils import models
 
+# Every test of a real Keras model runs with both Keras packages: Keras 3 (most lessons) and tf_keras
+# (the models the TF Hub lessons build around hub.KerasLayer).
+KERASES = {"keras": keras, "tf_keras": tf_keras}
 
-def small_model():
-    return tf.keras.Sequential(
+
+@pytest.fixture(params=list(KERASES))
+def K(request):
+    return KERASES[request.param]
+
+
+def small_model(K=keras):
+    return K.Sequential(
         [
-            tf.keras.layers.Dense(8, activation="relu", input_shape=(4,), name="hidden1"),
-            tf.keras.layers.Dense(6, activation="relu", name="hidden2"),
-            tf.keras.layers.Dense(3, name="out"),
+            K.Input((4,)),
+            K.layers.Dense(8, activation="relu", name="hidden1"),
+            K.layers.Dense(6, activation="relu", name="hidden2"),
+            K.layers.Dense(3, name="out"),
         ],
         name="small",
     )
 
 
-def test_find_layer_by_index_and_name():
-    model = small_model()
+def test_find_layer_by_index_and_name(K):
+    model = small_model(K)
     assert models.find_layer(model, -2).name == "hidden2"
     assert models.find_layer(model, "out") is model.layers[-1]
 
 
-def test_find_layer_bad_name_lists_valid_names():
+def test_find_layer_bad_name_lists_valid_names(K):
     with pytest.raises(models.LayerNotFoundError, match=r"no layer named 'hiden2'.*hidden1, hidden2, out"):
-        models.find_layer(small_model(), "hiden2")
+        models.find_layer(small_model(K), "hiden2")
 
 
-def test_find_layer_bad_index_gives_the_range():
+def test_find_layer_bad_index_gives_the_range(K):
     with pytest.raises(models.LayerNotFoundError, match=r"index 5 is out of range.*-3 to 2"):
-        models.find_layer(small_model(), 5)
+        models.find_layer(small_model(K), 5)
 
 
-def test_find_layer_wrong_type():
+def test_find_layer_wrong_type(K):
     with pytest.raises(TypeError):
-        models.find_layer(small_model(), 1.5)
+        models.find_layer(small_model(K), 1.5)
 
 
-def test_parameter_counts_of_a_frozen_model():
-    model = small_model()
+def test_parameter_counts_of_a_frozen_model(K):
+    model = small_model(K)
     model.trainable = False
     assert models.parameter_counts(model)["trainable"] == 0
     assert models.parameter_counts(model)["total"] == (4 * 8 + 8) + (8 * 6 + 6) + (6 * 3 + 3)
 
 
-def test_freeze_first_counts_and_flags():
-    model = small_model()
+def test_freeze_first_counts_and_flags(K):
+    model = small_model(K)
     frozen = models.freeze_first(model, 2)
     assert frozen == ["hidden1", "hidden2"]
     assert [layer.trainable for layer in model.layers] == [False, False, True]
     assert models.parameter_counts(model)["trainable"] == 6 * 3 + 3
 
 
-def test_freeze_first_out_of_range():
+def test_freeze_first_out_of_range(K):
     with pytest.raises(models.LayerNotFoundError, match="has 3 layers"):
-        models.freeze_first(small_model(), 4)
+        models.freeze_first(small_model(K), 4)
 
 
-def test_trainable_report_catches_the_typo():
-    model = small_model()
-    layers = tf.keras.layers
+def test_trainable_report_catches_the_typo(K):
+    model = small_model(K)
+    layers = K.layers
     for layer in model.layers[:2]:  # noqa: B007 (the typo under test)
         layers.trainable = False  # the lesson's typo: nothing is frozen
     del layers.trainable
@@ -73,8 +86,8 @@ def test_trainable_report_catches_the_typo():
     assert report["params"].tolist() == [40, 54, 21]
 
 
-def test_summarize_trainable():
-    model = small_model()
+def test_summarize_trainable(K):
+    model = small_model(K)
     model.layers[0].trainable = False
     text = models.summarize_trainable(model)
     assert "2 of 3 layers train" in text and "75" in text and "115" in text
@@ -92,13 +105,13 @@ def test_load_saved_model_wrong_suffix(tmp_path):
         models.load_saved_model(path)
 
 
-def test_load_saved_model_round_trip(tmp_path):
-    model = small_model()
+def test_load_saved_model_round_trip(K, tmp_path):
+    model = small_model(K)
     path = tmp_path / "m.keras"
     model.save(path)
     again = models.load_saved_model(path)
     x = np.random.default_rng(0).normal(size=(3, 4)).astype("float32")
-    np.testing.assert_allclose(model(x), again(x), rtol=1e-6)
+    np.testing.assert_allclose(model(x).numpy(), again(x).numpy(), rtol=1e-6)
 
 
 # --- exact behaviour (mutation testing, issue 17) -------------------------------------------
@@ -166,8 +179,8 @@ def test_error_classes_are_what_callers_catch():
 
 
 @pytest.mark.parametrize("n, flags", [(0, [True, True, True]), (1, [False, True, True]), (3, [False, False, False])])
-def test_freeze_first_at_the_boundaries_and_unfreezes_the_rest(n, flags):
-    model = small_model()
+def test_freeze_first_at_the_boundaries_and_unfreezes_the_rest(K, n, flags):
+    model = small_model(K)
     for layer in model.layers:
         layer.trainable = False
     frozen = models.freeze_first(model, n)
@@ -176,32 +189,33 @@ def test_freeze_first_at_the_boundaries_and_unfreezes_the_rest(n, flags):
 
 
 @pytest.mark.parametrize("n", [-1, 4])
-def test_freeze_first_refuses_just_outside_with_the_exact_message(n):
-    model = small_model()
+def test_freeze_first_refuses_just_outside_with_the_exact_message(K, n):
+    model = small_model(K)
     with pytest.raises(models.LayerNotFoundError) as err:
         models.freeze_first(model, n)
     assert str(err.value) == f"cannot freeze the first {n} layers: 'small' has 3 layers"
     assert all(layer.trainable for layer in model.layers)  # nothing changed
 
 
-def _model_with_batchnorm():
-    return tf.keras.Sequential([
-        tf.keras.layers.Dense(8, input_shape=(4,), name="dense"),
-        tf.keras.layers.BatchNormalization(name="bn"),
-        tf.keras.layers.Dropout(0.5, name="drop"),
-        tf.keras.layers.Dense(1200, name="wide"),
+def _model_with_batchnorm(K):
+    return K.Sequential([
+        K.Input((4,)),
+        K.layers.Dense(8, name="dense"),
+        K.layers.BatchNormalization(name="bn"),
+        K.layers.Dropout(0.5, name="drop"),
+        K.layers.Dense(1200, name="wide"),
     ], name="bn_model")
 
 
-def test_parameter_counts_split_trainable_from_moving_statistics():
-    counts = models.parameter_counts(_model_with_batchnorm())
+def test_parameter_counts_split_trainable_from_moving_statistics(K):
+    counts = models.parameter_counts(_model_with_batchnorm(K))
     dense, bn_trainable, bn_moving, wide = 4 * 8 + 8, 2 * 8, 2 * 8, 8 * 1200 + 1200
     assert counts == {"trainable": dense + bn_trainable + wide, "non_trainable": bn_moving,
                       "total": dense + bn_trainable + bn_moving + wide}
 
 
-def test_trainable_report_is_one_exact_row_per_layer():
-    model = _model_with_batchnorm()
+def test_trainable_report_is_one_exact_row_per_layer(K):
+    model = _model_with_batchnorm(K)
     model.layers[0].trainable = False
     report = models.trainable_report(model)
     assert report.index.name == "index" and report.index.tolist() == [0, 1, 2, 3]
@@ -213,8 +227,8 @@ def test_trainable_report_is_one_exact_row_per_layer():
     assert report["trainable_params"].tolist() == [0, 16, 0, 10800]
 
 
-def test_summarize_trainable_counts_only_layers_with_weights_and_separates_thousands():
-    model = _model_with_batchnorm()
+def test_summarize_trainable_counts_only_layers_with_weights_and_separates_thousands(K):
+    model = _model_with_batchnorm(K)
     assert models.summarize_trainable(model) == (
         "bn_model: 3 of 4 layers train; trainable params 10,856 / total 10,872")
     model.layers[-1].trainable = False
@@ -234,7 +248,7 @@ class _FakeKeras:
 @pytest.mark.parametrize("name, make", [("m.keras", "file"), ("saved_model", "folder"), ("weird.suffix", "folder")])
 def test_load_saved_model_hands_files_and_folders_to_keras_with_the_options(tmp_path, monkeypatch, name, make):
     fake = _FakeKeras()
-    monkeypatch.setattr(models, "_keras", lambda: fake)
+    monkeypatch.setattr(models, "_keras", lambda path=None: fake)
     path = tmp_path / name
     if make == "file":
         path.write_bytes(b"model")
@@ -244,41 +258,81 @@ def test_load_saved_model_hands_files_and_folders_to_keras_with_the_options(tmp_
     assert fake.calls == [(path, {"compile": False, "safe_mode": True})]
 
 
-def _model_with_code(marker):
+def _model_with_code(K, marker):
     """A model whose Lambda layer writes ``marker`` whenever it runs (building the model runs it once)."""
-    def spy(x, marker=str(marker)):
-        with open(marker, "w") as f:
-            f.write("code ran")
-        return x
-
-    inputs = tf.keras.Input((2,))
-    model = tf.keras.Model(inputs, tf.keras.layers.Dense(1)(tf.keras.layers.Lambda(spy)(inputs)))
+    inputs = K.Input((2,))
+    code = K.layers.Lambda(lambda x, marker=str(marker): (open(marker, "w").write("code ran"), x)[1])
+    model = K.Model(inputs, K.layers.Dense(1)(code(inputs)))
     marker.unlink()
     return model
 
 
-def test_a_legacy_h5_model_is_refused_before_its_code_can_run(tmp_path):
+def test_a_legacy_h5_model_is_refused_before_its_code_can_run(K, tmp_path):
+    import warnings
+
     marker = tmp_path / "ran.txt"
     path = tmp_path / "model.h5"
-    _model_with_code(marker).save(path)  # the .h5 suffix picks the legacy format
+    with warnings.catch_warnings():  # both Keras warn that .h5 is legacy: that is the point
+        warnings.simplefilter("ignore", UserWarning)
+        _model_with_code(K, marker).save(path)  # the .h5 suffix picks the legacy format
     with pytest.raises(models.UnsafeModelError) as err:
         models.load_saved_model(path)
     assert str(err.value).startswith(f"{path} is a legacy HDF5 model file: the course does not load those, because "
                                      "tf_keras's HDF5 loader ignores safe_mode")
     assert not marker.exists()
-    tf.keras.models.load_model(path, safe_mode=True)  # what the check prevents: the loader runs the Lambda
+
+
+def test_tf_kerass_hdf5_loader_runs_a_lambdas_code_even_in_safe_mode(tmp_path):
+    # Why .h5 is refused outright: what the check prevents.
+    marker = tmp_path / "ran.txt"
+    path = tmp_path / "model.h5"
+    _model_with_code(tf_keras, marker).save(path)
+    tf_keras.models.load_model(path, safe_mode=True)
     assert marker.read_text() == "code ran"
 
 
-def test_a_keras_file_with_code_is_refused_in_safe_mode(tmp_path):
+def test_a_keras_file_with_code_is_refused_in_safe_mode(K, tmp_path):
     marker = tmp_path / "ran.txt"
     path = tmp_path / "model.keras"
-    _model_with_code(marker).save(path)
+    _model_with_code(K, marker).save(path)
     with pytest.raises(models.UnsafeModelError, match="holds Python code .a Lambda layer., which safe mode"):
         models.load_saved_model(path)
     with pytest.raises(models.UnsafeModelError, match="load_saved_model always loads with safe_mode=True"):
         models.load_saved_model(path, safe_mode=False)
     assert not marker.exists()
+
+
+def test_a_keras_file_loads_with_the_keras_that_saved_it(K, tmp_path):
+    # A tf_keras .keras file (a TF Hub lesson's model) comes back as a tf_keras model: Keras 3 cannot
+    # rebuild tf_keras's classes ("Could not locate class 'Functional'"), so its metadata.json decides.
+    inputs = K.Input((4,))
+    model = K.Model(inputs, K.layers.Dense(3, name="out")(inputs), name="functional_model")
+    path = tmp_path / "m.keras"
+    model.save(path)
+    again = models.load_saved_model(path)
+    assert isinstance(again, K.Model) and models.is_keras(again)
+    x = np.random.default_rng(0).normal(size=(3, 4)).astype("float32")
+    np.testing.assert_allclose(model(x).numpy(), again(x).numpy(), rtol=1e-6)
+
+
+def test_a_tf_keras_file_without_tf_keras_installed_says_what_to_install(tmp_path, monkeypatch):
+    path = tmp_path / "hub_model.keras"
+    tf_keras.Sequential([tf_keras.Input((4,)), tf_keras.layers.Dense(3)]).save(path)
+    monkeypatch.setitem(sys.modules, "tf_keras", None)  # what `import tf_keras` meets where it is not installed
+    with pytest.raises(models.ModelFileError) as err:
+        models.load_saved_model(path)
+    assert str(err.value) == (f"{path} was saved by tf_keras {tf_keras.__version__} (the TF Hub lessons' Keras), "
+                              "which is not installed: pip install tf-keras (the version that matches TensorFlow)")
+
+
+def test_is_keras_takes_the_objects_of_either_keras(K):
+    model = small_model(K)
+    assert models.is_keras(model) and models.is_keras(model, "Sequential")
+    assert models.is_keras(model.layers[0], "Dense") and models.is_keras(model.layers[0], "Layer")
+    assert not models.is_keras(model.layers[0], "Conv2D") and not models.is_keras(model.layers[0])
+    assert not models.is_keras(np.zeros(3), "Layer") and not models.is_keras("model")
+    with pytest.raises(ValueError, match="'Denze' is not a Keras model or layer class"):
+        models.is_keras(model, "Denze")
 
 
 def test_load_saved_model_messages_are_exact(tmp_path):
@@ -294,10 +348,10 @@ def test_load_saved_model_messages_are_exact(tmp_path):
     assert str(err.value) == f"{wrong} is not a .keras or .h5 file; save with model.save('name.keras')"
 
 
-def test_a_layer_switched_on_inside_a_frozen_model_is_reported_frozen():
+def test_a_layer_switched_on_inside_a_frozen_model_is_reported_frozen(K):
     # The trap of exercise 01.1: freeze the whole model, then switch two of its layers back on.
     # Keras keeps the model's own flag False, so fit updates nothing; the report must say so.
-    model = small_model()
+    model = small_model(K)
     model.trainable = False
     model.get_layer("hidden2").trainable = True
     model.get_layer("out").trainable = True
@@ -311,18 +365,33 @@ def test_a_layer_switched_on_inside_a_frozen_model_is_reported_frozen():
     assert all(np.array_equal(a, w.numpy()) for a, w in zip(before, model.weights))  # fit changed nothing
 
 
-def test_a_nested_base_counts_only_what_fit_updates():
+def _changed_by_fit(model, K):
+    """The parameters per top-level layer whose values one epoch of ``fit`` changed."""
+    before = [[w.numpy().copy() for w in layer.weights] for layer in model.layers]
+    model.compile(optimizer=K.optimizers.SGD(0.1), loss="mse")
+    model.fit(np.ones((8, 4)), np.ones((8, 2)), epochs=1, verbose=0)
+    return [sum(int(np.prod(w.shape)) for old, w in zip(olds, layer.weights) if not np.array_equal(old, w.numpy()))
+            for olds, layer in zip(before, model.layers)]
+
+
+def test_a_nested_base_counts_only_what_fit_updates(K):
     # A base model inside a bigger one (lesson 04 and 06's shape): the row of the base counts
     # the base's weights that fit updates, whatever the base's inner layers say.
-    base = small_model()
-    outer = tf.keras.Sequential([base, tf.keras.layers.Dense(2, name="head")], name="outer")
+    base = small_model(K)
+    outer = K.Sequential([K.Input((4,)), base, K.layers.Dense(2, name="head")], name="outer")
     base.trainable = False
-    base.get_layer("out").trainable = True  # inside a frozen parent: still frozen
+    base.get_layer("out").trainable = True  # switched back on inside its frozen parent
     report = models.trainable_report(outer)
     assert report["layer"].tolist() == ["small", "head"]
-    assert report["trainable"].tolist() == [False, True]
-    assert report["trainable_params"].tolist() == [0, 3 * 2 + 2]
+    # tf_keras: still frozen under its parent. Keras 3: trainable_weights takes it, and fit updates it.
+    inner = 0 if K is tf_keras else 6 * 3 + 3
+    assert report["trainable"].tolist() == [bool(inner), True]
+    assert report["trainable_params"].tolist() == [inner, 3 * 2 + 2]
+    assert models.summarize_trainable(outer).startswith(f"outer: {1 + bool(inner)} of 2 layers train; "
+                                                        f"trainable params {inner + 8} /")
+    assert _changed_by_fit(outer, K) == report["trainable_params"].tolist()  # the report is what fit does
     base.trainable = True
     base.get_layer("hidden1").trainable = False
     report = models.trainable_report(outer)
     assert report["trainable_params"].tolist() == [54 + 21, 8]
+    assert _changed_by_fit(outer, K) == [54 + 21, 8]
