@@ -4,6 +4,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from course_utils.setup import env
@@ -201,3 +202,23 @@ def test_environment_sets_values_for_the_block_then_restores_them(monkeypatch):
         assert (os.environ["COURSE_TEST_SET"], os.environ["COURSE_TEST_UNSET"]) == ("mine", "y")
         raise KeyError("restored on the way out too")
     assert os.environ["COURSE_TEST_SET"] == "mine" and "COURSE_TEST_UNSET" not in os.environ
+
+
+@pytest.mark.parametrize("name", ["keras", "tf_keras"])
+def test_set_seeds_makes_the_layers_of_either_keras_repeat(name):
+    # Lessons on Keras 3 and the TF Hub lessons' tf_keras models: the same seed, the same initial weights.
+    import importlib
+
+    K = importlib.import_module(name)
+
+    def kernel():
+        layer = K.layers.Dense(4)
+        layer.build((None, 3))
+        return np.asarray(layer.kernel.numpy())
+
+    env.set_seeds(11)
+    first = kernel()
+    env.set_seeds(11)
+    assert np.array_equal(first, kernel())
+    env.set_seeds(12)
+    assert not np.array_equal(first, kernel())

@@ -395,3 +395,10 @@ def test_a_nested_base_counts_only_what_fit_updates(K):
     report = models.trainable_report(outer)
     assert report["trainable_params"].tolist() == [54 + 21, 8]
     assert _changed_by_fit(outer, K) == [54 + 21, 8]
+
+
+def test_keras_of_names_the_package_of_a_model_or_layer(K):
+    model = small_model(K)
+    assert models.keras_of(model) is K and models.keras_of(model.layers[0]) is K
+    with pytest.raises(TypeError, match="list is not a Keras model or layer"):
+        models.keras_of([model])

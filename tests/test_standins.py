@@ -7,6 +7,7 @@ import os
 import shutil
 from pathlib import Path
 
+import keras
 import numpy as np
 import pytest
 
@@ -41,11 +42,10 @@ def _built_in(home: Path, name: str, **options) -> Path:
 # --- the recipes ------------------------------------------------------------------------------
 
 def test_calibrate_batchnorm_stores_the_batch_statistics():
-    import tensorflow as tf
 
-    inputs = tf.keras.Input((4,))
-    bn = tf.keras.layers.BatchNormalization()
-    model = tf.keras.Model(inputs, bn(inputs))
+    inputs = keras.Input((4,))
+    bn = keras.layers.BatchNormalization()
+    model = keras.Model(inputs, bn(inputs))
     data = np.random.default_rng(0).normal(3.0, 2.0, size=(256, 4)).astype("float32")
     assert standins.calibrate_batchnorm(model, data) == 1
     np.testing.assert_allclose(bn.moving_mean.numpy(), data.mean(0), rtol=1e-4)
@@ -54,11 +54,10 @@ def test_calibrate_batchnorm_stores_the_batch_statistics():
 
 
 def test_the_inception_v3_recipe_seed_model_and_calibration_images(monkeypatch):
-    import tensorflow as tf
 
     calls = {}
-    monkeypatch.setattr(tf.keras.utils, "set_random_seed", lambda seed: calls.setdefault("seed", seed))
-    monkeypatch.setattr(tf.keras.applications, "InceptionV3",
+    monkeypatch.setattr(keras.utils, "set_random_seed", lambda seed: calls.setdefault("seed", seed))
+    monkeypatch.setattr(keras.applications, "InceptionV3",
                         lambda **kwargs: calls.setdefault("model", kwargs) and "the model")
     images = np.full((32, 150, 150, 3), 51, np.uint8)
     monkeypatch.setattr(generated, "make_images", lambda *args, **kwargs: calls.setdefault("images", (args, kwargs))
@@ -79,11 +78,9 @@ def test_the_inception_v3_recipe_seed_model_and_calibration_images(monkeypatch):
 
 
 def test_stand_in_init_scales_every_vgg19_convolution_and_needs_varied_images():
-    import tensorflow as tf
-
     from course_utils.data.photos import photo_crops
 
-    model = tf.keras.applications.vgg19.VGG19(weights=None, include_top=False, input_shape=(32, 32, 3))
+    model = keras.applications.vgg19.VGG19(weights=None, include_top=False, input_shape=(32, 32, 3))
     assert len(standins.stand_in_init(model, photo_crops(8, 32), seed=1)) == 16
     with pytest.raises(ValueError, match="no variance"):
         standins.stand_in_init(model, np.zeros((4, 32, 32, 3), np.float32))
@@ -92,12 +89,12 @@ def test_stand_in_init_scales_every_vgg19_convolution_and_needs_varied_images():
 def test_stand_in_init_gives_vgg16_unit_variance_layers_and_a_small_last_one():
     import tensorflow as tf
 
-    tf.keras.utils.set_random_seed(0)
-    model = tf.keras.applications.vgg16.VGG16(include_top=False, weights=None, input_shape=(32, 32, 3))
-    images = tf.keras.applications.vgg16.preprocess_input(
+    keras.utils.set_random_seed(0)
+    model = keras.applications.vgg16.VGG16(include_top=False, weights=None, input_shape=(32, 32, 3))
+    images = keras.applications.vgg16.preprocess_input(
         np.random.default_rng(0).uniform(0, 255, (16, 32, 32, 3)).astype(np.float32))
     scales = standins.stand_in_init(model, images, seed=0, last_std=standins.VGG16_LAST_STD)
-    convolutions = [layer for layer in model.layers if isinstance(layer, tf.keras.layers.Conv2D)]
+    convolutions = [layer for layer in model.layers if isinstance(layer, keras.layers.Conv2D)]
     assert len(scales) == len(convolutions) == 13
     x = images
     stds = {}
@@ -114,9 +111,8 @@ def test_stand_in_init_gives_vgg16_unit_variance_layers_and_a_small_last_one():
 
 
 def test_layer_rms_table_and_unknown_layers():
-    import tensorflow as tf
 
-    model = tf.keras.applications.vgg19.VGG19(weights=None, include_top=False, input_shape=(32, 32, 3))
+    model = keras.applications.vgg19.VGG19(weights=None, include_top=False, input_shape=(32, 32, 3))
     table = standins.layer_rms(model, np.random.default_rng(0).random((4, 32, 32, 3)))
     assert len(table) == 16 + 5 and table.index[0] == "block1_conv1" and (table["output RMS"] > 0).all()
     with pytest.raises(ValueError, match="no layer to measure"):
@@ -137,18 +133,17 @@ def test_weights_file_is_intact_needs_the_file_and_a_matching_sidecar(tmp_path):
 
 
 def test_inception_v3_stand_in_is_built_once_and_loads_with_the_lessons_call(keras_home, capsys):
-    import tensorflow as tf
 
     path = standins.stand_in_file("inception_v3_notop")
-    assert path == keras_home / "models" / "inception_v3_random_init_notop.h5"
+    assert path == keras_home / "models" / "inception_v3_random_init_notop.weights.h5"
     assert capsys.readouterr().out == ("built stand-in InceptionV3 no-top weights (random init, BatchNorm "
                                        f"statistics measured): {path}\n")
     assert files_in(path.parent) == sorted([path.name, path.name + ".sha256"])  # no staging file left
     assert (path.parent / (path.name + ".sha256")).read_text() == f"{files.sha256(path)}  {path.name}\n"
 
-    model = tf.keras.applications.InceptionV3(input_shape=(150, 150, 3), include_top=False, weights=None)
+    model = keras.applications.InceptionV3(input_shape=(150, 150, 3), include_top=False, weights=None)
     model.load_weights(str(path))  # the lesson's call, unchanged
-    bn = next(layer for layer in model.layers if isinstance(layer, tf.keras.layers.BatchNormalization))
+    bn = next(layer for layer in model.layers if isinstance(layer, keras.layers.BatchNormalization))
     assert not np.allclose(bn.moving_variance.numpy(), 1.0)  # calibrated, not the initial statistics
 
     stamp = path.stat().st_mtime_ns
@@ -170,7 +165,7 @@ def vgg19_file(tmp_path_factory):
 
 def test_vgg19_stand_in_is_built_once_and_checked(vgg19_file, monkeypatch, capsys):
     monkeypatch.setenv("KERAS_HOME", str(vgg19_file.parent.parent))
-    assert vgg19_file.name == "vgg19_notop_course_stand_in.h5" and standins.weights_file_is_intact(vgg19_file)
+    assert vgg19_file.name == "vgg19_notop_course_stand_in.weights.h5" and standins.weights_file_is_intact(vgg19_file)
     stamp = vgg19_file.stat().st_mtime_ns
     assert standins.stand_in_file("vgg19_notop") == vgg19_file
     assert vgg19_file.stat().st_mtime_ns == stamp
@@ -191,16 +186,14 @@ def test_a_tampered_stand_in_is_noticed(tmp_path, vgg19_file):
 
 
 def test_vgg19_stand_in_keeps_the_signal_where_keras_default_init_loses_it(vgg19_file):
-    import tensorflow as tf
-
     from course_utils.data.photos import photo_crops
 
     images = photo_crops(32, 32, seed=5)
-    loaded = tf.keras.applications.vgg19.VGG19(weights=str(vgg19_file), include_top=False, input_shape=(32, 32, 3))
-    default = tf.keras.applications.vgg19.VGG19(weights=None, include_top=False, input_shape=(32, 32, 3))
+    loaded = keras.applications.vgg19.VGG19(weights=str(vgg19_file), include_top=False, input_shape=(32, 32, 3))
+    default = keras.applications.vgg19.VGG19(weights=None, include_top=False, input_shape=(32, 32, 3))
     ours = standins.layer_rms(loaded, images, layer_names=["block5_pool"])["output RMS"].item()
-    keras = standins.layer_rms(default, images, layer_names=["block5_pool"])["output RMS"].item()
-    assert 0.3 < ours < 10 and keras < 1e-2  # about 2 versus about 1e-4
+    default_rms = standins.layer_rms(default, images, layer_names=["block5_pool"])["output RMS"].item()
+    assert 0.3 < ours < 10 and default_rms < 1e-2  # about 2 versus about 1e-4
     kernel = loaded.get_layer("block3_conv2").get_weights()[0]
     assert np.abs(kernel.mean(axis=(0, 1, 2))).max() < 1e-6  # every filter has zero mean
     assert all(np.all(layer.get_weights()[1] == 0) for layer in loaded.layers if layer.weights)
@@ -208,14 +201,12 @@ def test_vgg19_stand_in_keeps_the_signal_where_keras_default_init_loses_it(vgg19
 
 def test_vgg19_stand_in_file_is_the_documented_recipe(tmp_path):
     """VGG19 without its top at 32x32, stand_in_init(seed) on 64 crops(seed) of the bundled photos."""
-    import tensorflow as tf
-
     from course_utils.data.photos import photo_crops
 
     path = _built_in(tmp_path, "vgg19_notop", seed=1)
-    loaded = tf.keras.applications.vgg19.VGG19(weights=str(path), include_top=False, input_shape=(32, 32, 3))
-    tf.keras.utils.set_random_seed(1)
-    expected = tf.keras.applications.vgg19.VGG19(weights=None, include_top=False, input_shape=(32, 32, 3))
+    loaded = keras.applications.vgg19.VGG19(weights=str(path), include_top=False, input_shape=(32, 32, 3))
+    keras.utils.set_random_seed(1)
+    expected = keras.applications.vgg19.VGG19(weights=None, include_top=False, input_shape=(32, 32, 3))
     standins.stand_in_init(expected, photo_crops(64, 32, seed=1), seed=1)
     assert len(loaded.weights) == len(expected.weights) == 32
     for ours, theirs in zip(loaded.weights, expected.weights):
@@ -228,23 +219,22 @@ def vgg16_file(tmp_path_factory):
 
 
 def test_vgg16_stand_in_loads_at_any_size_and_says_what_it_built(vgg16_file, tmp_path, monkeypatch, capsys):
-    import tensorflow as tf
 
-    small = tf.keras.applications.vgg16.VGG16(include_top=False, weights=str(vgg16_file), input_shape=(32, 32, 3))
-    large = tf.keras.applications.vgg16.VGG16(include_top=False, weights=str(vgg16_file), input_shape=(64, 64, 3))
+    small = keras.applications.vgg16.VGG16(include_top=False, weights=str(vgg16_file), input_shape=(32, 32, 3))
+    large = keras.applications.vgg16.VGG16(include_top=False, weights=str(vgg16_file), input_shape=(64, 64, 3))
     np.testing.assert_array_equal(small.get_layer("block3_conv2").get_weights()[0],
                                   large.get_layer("block3_conv2").get_weights()[0])
     seeds = []
 
     def tiny(name, staging, seed):  # the real recipe is tested above: a tiny model stands in for it here
         seeds.append(seed)
-        _tiny_model().save_weights(str(staging), save_format="h5")
+        _save_weights(_tiny_model(), staging)
 
     monkeypatch.setattr(standins, "build_weights", tiny)
     monkeypatch.setenv("KERAS_HOME", str(tmp_path / "kh"))
     capsys.readouterr()
     path = standins.stand_in_file("vgg16_notop", seed=3)
-    assert path == tmp_path / "kh" / "models" / "vgg16_notop_course_stand_in_v1.h5" and seeds == [3]
+    assert path == tmp_path / "kh" / "models" / "vgg16_notop_course_stand_in_v1.weights.h5" and seeds == [3]
     assert capsys.readouterr().out == ("built stand-in VGG16 no-top weights (random zero-mean filters, "
                                        f"LSUV-scaled): {path}\n")
     assert standins.stand_in_file("vgg16_notop") == path and seeds == [3]
@@ -253,15 +243,13 @@ def test_vgg16_stand_in_loads_at_any_size_and_says_what_it_built(vgg16_file, tmp
 
 def test_vgg16_stand_in_file_is_the_documented_recipe(tmp_path):
     """VGG16 without its top, stand_in_init(seed, last std 0.1) on 64 32x32 crops(seed) of the photos, Caffe-preprocessed."""
-    import tensorflow as tf
-
     from course_utils.data.photos import photo_crops
 
     path = _built_in(tmp_path, "vgg16_notop", seed=1)
-    loaded = tf.keras.applications.vgg16.VGG16(include_top=False, weights=str(path), input_shape=(32, 32, 3))
-    calibration = tf.keras.applications.vgg16.preprocess_input(photo_crops(64, 32, seed=1) * 255.0)
-    tf.keras.utils.set_random_seed(1)
-    expected = tf.keras.applications.vgg16.VGG16(include_top=False, weights=None, input_shape=(32, 32, 3))
+    loaded = keras.applications.vgg16.VGG16(include_top=False, weights=str(path), input_shape=(32, 32, 3))
+    calibration = keras.applications.vgg16.preprocess_input(photo_crops(64, 32, seed=1) * 255.0)
+    keras.utils.set_random_seed(1)
+    expected = keras.applications.vgg16.VGG16(include_top=False, weights=None, input_shape=(32, 32, 3))
     standins.stand_in_init(expected, calibration, seed=1, last_std=0.1)
     assert len(loaded.weights) == len(expected.weights) == 26
     for ours, theirs in zip(loaded.weights, expected.weights):
@@ -270,14 +258,13 @@ def test_vgg16_stand_in_file_is_the_documented_recipe(tmp_path):
 
 def test_vgg16_stand_in_features_let_a_linear_model_learn_the_generated_classes(vgg16_file):
     """Why the quick profile has a stand-in base: its 32x32 features carry the generated classes."""
-    import tensorflow as tf
     from sklearn.linear_model import LogisticRegression
 
     from course_utils.data import cifar
 
     (x_train, y_train), (x_test, y_test) = cifar.load("stand-in", train_size=200, test_size=100, seed=0)
-    prepare = tf.keras.applications.vgg16.preprocess_input
-    base = tf.keras.applications.vgg16.VGG16(include_top=False, weights=str(vgg16_file), input_shape=(32, 32, 3))
+    prepare = keras.applications.vgg16.preprocess_input
+    base = keras.applications.vgg16.VGG16(include_top=False, weights=str(vgg16_file), input_shape=(32, 32, 3))
     features = base.predict(prepare(x_train.astype(np.float32)), verbose=0).reshape(200, -1)
     test_features = base.predict(prepare(x_test.astype(np.float32)), verbose=0).reshape(100, -1)
     assert 0.05 < float(features.std()) < 2.0  # a sensible size for fc1, which sees 49 copies of each value
@@ -306,14 +293,20 @@ def test_a_classrooms_shared_stand_in_is_read_in_place_and_a_damaged_one_is_not(
     standins.sidecar(copy).write_text(f"{'0' * 64}  {copy.name}\n")  # the shared copy no longer checks out
     built = []
     monkeypatch.setattr(standins, "build_weights", lambda name, staging, seed: built.append(seed)
-                        or _tiny_model().save_weights(str(staging), save_format="h5"))
+                        or _save_weights(_tiny_model(), staging))
     assert standins.stand_in_file("vgg16_notop") == mine / "keras" / "models" / vgg16_file.name and built == [0]
 
 
-def _tiny_model():
-    import tensorflow as tf
+def _save_weights(model, staging):
+    """What build_weights leaves at ``staging``: a Keras 3 weights file (its name must end .weights.h5)."""
+    named = Path(str(staging) + ".weights.h5")
+    model.save_weights(named)
+    os.replace(named, staging)
 
-    return tf.keras.Sequential([tf.keras.Input((2,)), tf.keras.layers.Dense(1)])
+
+def _tiny_model():
+
+    return keras.Sequential([keras.Input((2,)), keras.layers.Dense(1)])
 
 
 def _stand_in_worker(home: str, counter: str, barrier) -> None:
@@ -357,17 +350,15 @@ def next_draws() -> list:
     import tensorflow as tf
 
     return [random.random(), float(np.random.random()), float(tf.random.uniform([])),
-            tf.keras.initializers.GlorotUniform()((3,)).numpy().tolist()]
+            keras.initializers.GlorotUniform()((3,)).numpy().tolist()]
 
 
 def test_building_model_stand_ins_leaves_the_global_random_generators_alone(keras_home, tmp_path):
-    import tensorflow as tf
-
     from course_utils.models import hub
 
-    tf.keras.utils.set_random_seed(123)
+    keras.utils.set_random_seed(123)
     expected = next_draws()
-    tf.keras.utils.set_random_seed(123)
+    keras.utils.set_random_seed(123)
     built = standins.stand_in_file("vgg19_notop")  # keras_home is empty: built now
     hub.build_feature_vector(tmp_path / "hub", dim=8, seed=0)
     assert next_draws() == expected

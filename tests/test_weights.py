@@ -3,6 +3,7 @@ import dataclasses
 import hashlib
 import inspect
 
+import keras
 import pytest
 
 from course_utils.data import downloads
@@ -107,12 +108,11 @@ def test_real_checks_a_local_copy_and_copies_it_into_keras_home(monkeypatch, ker
 
 @pytest.fixture
 def keras_constructors(monkeypatch):
-    """tf.keras.applications' VGG19 and ResNet50 replaced by recorders of what they were called with."""
-    import tensorflow as tf
+    """keras.applications' VGG19 and ResNet50 replaced by recorders of what they were called with."""
 
     calls = []
     for name in ("VGG19", "ResNet50"):
-        monkeypatch.setattr(tf.keras.applications, name,
+        monkeypatch.setattr(keras.applications, name,
                             lambda *args, _name=name, **kwargs: calls.append((_name, args, kwargs)) or _name)
     monkeypatch.setattr(weights, "pretrained", lambda name, source: f"<{name} for {source}>")
     return calls
@@ -138,7 +138,6 @@ def test_applications_resolves_imagenet_for_the_profile_and_passes_the_rest_to_k
 
 
 def test_applications_refuses_what_it_cannot_resolve(keras_constructors):
-    import tensorflow as tf
 
     with pytest.raises(weights.WeightsError, match=r"^the course keeps no checked ImageNet file for ResNet50; "
                                                    r"known: InceptionV3, VGG16, VGG19 \(or pass weights=None"):
@@ -147,7 +146,7 @@ def test_applications_refuses_what_it_cannot_resolve(keras_constructors):
     with pytest.raises(profiles.SourceError, match="unknown source 'quick' for the Keras Applications weights"):
         weights.applications("quick")
     modules = weights.applications(None)
-    assert modules.inception_v3.preprocess_input is tf.keras.applications.inception_v3.preprocess_input
+    assert modules.inception_v3.preprocess_input is keras.applications.inception_v3.preprocess_input
 
 
 def test_a_file_is_also_named_by_its_published_file_name(monkeypatch, tmp_path, capsys):

@@ -79,6 +79,15 @@ def is_keras(obj, kind: str = "Model") -> bool:
     return isinstance(obj, tuple(classes))
 
 
+def keras_of(obj):
+    """The Keras package (``keras`` or ``tf_keras``) whose model or layer ``obj`` is: build a model
+    around ``obj``'s layers with ``keras_of(obj).Model(...)`` and it is one Keras throughout."""
+    for module in kerases():
+        if isinstance(obj, module.layers.Layer):
+            return module
+    raise TypeError(f"{type(obj).__name__} is not a Keras model or layer (neither keras nor tf_keras)")
+
+
 def find_layer(model, key: int | str):
     """The layer at index ``key`` (negative counts from the end) or named ``key``.
 

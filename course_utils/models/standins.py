@@ -49,7 +49,9 @@ def calibrate_batchnorm(model, images) -> int:
     """
     import tensorflow as tf
 
-    batchnorms = [layer for layer in model.layers if isinstance(layer, tf.keras.layers.BatchNormalization)]
+    from course_utils.models import is_keras
+
+    batchnorms = [layer for layer in model.layers if is_keras(layer, "BatchNormalization")]
     momenta = [layer.momentum for layer in batchnorms]
     try:
         for layer in batchnorms:
@@ -83,15 +85,16 @@ def stand_in_init(model, images, *, seed: int = 0, last_std: float | None = None
     """
     import tensorflow as tf
 
-    layers = tf.keras.layers
+    from course_utils.models import is_keras
+
     rng = np.random.default_rng(seed)
     x = tf.convert_to_tensor(np.asarray(images, dtype=np.float32))
-    convolutions = [layer for layer in model.layers if isinstance(layer, layers.Conv2D)]
+    convolutions = [layer for layer in model.layers if is_keras(layer, "Conv2D")]
     scales = []
     for layer in model.layers:
-        if isinstance(layer, layers.InputLayer):
+        if is_keras(layer, "InputLayer"):
             continue
-        if isinstance(layer, layers.Conv2D):
+        if is_keras(layer, "Conv2D"):
             kernel, bias = layer.get_weights()
             kernel = rng.normal(0.0, np.sqrt(2.0 / np.prod(kernel.shape[:3])), kernel.shape).astype(np.float32)
             kernel -= kernel.mean(axis=(0, 1, 2), keepdims=True)
@@ -119,10 +122,10 @@ def inception_v3(*, input_shape=(150, 150, 3), seed: int = 0, calibration_images
     :func:`calibrate_batchnorm`), so activations keep a usable scale. Seeds
     the random generators with ``seed`` first, so the weights are reproducible.
     """
-    import tensorflow as tf
+    import keras
 
-    tf.keras.utils.set_random_seed(seed)
-    model = tf.keras.applications.InceptionV3(input_shape=input_shape, include_top=False, weights=None)
+    keras.utils.set_random_seed(seed)
+    model = keras.applications.InceptionV3(input_shape=input_shape, include_top=False, weights=None)
     if calibration_images is None:
         from course_utils.data import generated
 
@@ -134,9 +137,9 @@ def inception_v3(*, input_shape=(150, 150, 3), seed: int = 0, calibration_images
 
 def _lsuv_vgg(application, calibration, seed: int, last_std: float | None = None):
     """``application`` (VGG19 or VGG16) without its top, seeded, then :func:`stand_in_init` on ``calibration``."""
-    import tensorflow as tf
+    import keras
 
-    tf.keras.utils.set_random_seed(seed)
+    keras.utils.set_random_seed(seed)
     model = application(weights=None, include_top=False, input_shape=calibration.shape[1:])
     stand_in_init(model, calibration, seed=seed, last_std=last_std)
     return model
@@ -145,23 +148,23 @@ def _lsuv_vgg(application, calibration, seed: int, last_std: float | None = None
 def vgg19(*, seed: int = 0):
     """A no-top VGG19 for 32x32 inputs, calibrated on 64 crops of the photos scikit-image ships
     (:func:`course_utils.data.photos.photo_crops`): natural images unrelated to the task."""
-    import tensorflow as tf
+    import keras
 
     from course_utils.data.photos import photo_crops
 
-    return _lsuv_vgg(tf.keras.applications.vgg19.VGG19, photo_crops(64, 32, seed=seed), seed)
+    return _lsuv_vgg(keras.applications.vgg19.VGG19, photo_crops(64, 32, seed=seed), seed)
 
 
 def vgg16(*, seed: int = 0):
     """A no-top VGG16 calibrated on the same crops in 0-255 through ``vgg16.preprocess_input``, as the
     lesson's images are, with its last convolution's std 0.1. Its weights load into a VGG16 base of any
     input size (convolution weights do not depend on it)."""
-    import tensorflow as tf
+    import keras
 
     from course_utils.data.photos import photo_crops
 
-    calibration = tf.keras.applications.vgg16.preprocess_input(photo_crops(64, 32, seed=seed) * 255.0)
-    return _lsuv_vgg(tf.keras.applications.vgg16.VGG16, calibration, seed, last_std=VGG16_LAST_STD)
+    calibration = keras.applications.vgg16.preprocess_input(photo_crops(64, 32, seed=seed) * 255.0)
+    return _lsuv_vgg(keras.applications.vgg16.VGG16, calibration, seed, last_std=VGG16_LAST_STD)
 
 
 class Recipe(NamedTuple):
@@ -242,12 +245,14 @@ def layer_rms(model, images, *, layer_names=None):
     import pandas as pd
     import tensorflow as tf
 
+    from course_utils.models import is_keras, keras_of
+
     chosen = [layer for layer in model.layers
-              if (layer_names is None and isinstance(layer, (tf.keras.layers.Conv2D, tf.keras.layers.MaxPooling2D)))
+              if (layer_names is None and (is_keras(layer, "Conv2D") or is_keras(layer, "MaxPooling2D")))
               or (layer_names is not None and layer.name in layer_names)]
     if not chosen:
         raise ValueError("no layer to measure: pass layer_names that the model has")
-    probe = tf.keras.Model(model.inputs, [layer.output for layer in chosen])
+    probe = keras_of(model).Model(model.inputs, [layer.output for layer in chosen])
     outputs = probe(tf.convert_to_tensor(np.asarray(images, dtype=np.float32)), training=False)
     if len(chosen) == 1:
         outputs = [outputs]

@@ -89,7 +89,7 @@ _CONSTRUCTORS = {"InceptionV3": "inception_v3", "VGG16": "vgg16", "VGG19": "vgg1
 
 
 class applications:  # noqa: N801 - read as a module: weights.applications(cfg.source).InceptionV3(...)
-    """``tf.keras.applications`` in which ``weights="imagenet"`` means the profile's weights (:func:`pretrained`),
+    """``keras.applications`` in which ``weights="imagenet"`` means the profile's weights (:func:`pretrained`),
     so ``applications(cfg.source).InceptionV3(include_top=True, weights="imagenet")`` runs the one-liner as
     written; every other argument and ``weights`` value goes to Keras unchanged, and so do its modules."""
 
@@ -97,9 +97,9 @@ class applications:  # noqa: N801 - read as a module: weights.applications(cfg.s
         self.source = source if source is None else profiles.check_source(source, "the Keras Applications weights")
 
     def __getattr__(self, name: str):
-        import tensorflow as tf
+        import keras as keras3
 
-        keras = getattr(tf.keras.applications, name)
+        keras = getattr(keras3.applications, name)
         if not name[:1].isupper():  # a module: inception_v3.preprocess_input ...
             return keras
 

@@ -258,10 +258,14 @@ def environment(values: Mapping[str, str], *, keep_set: bool = False) -> Iterato
 
 
 def set_seeds(seed: int = 0, deterministic: bool = False) -> None:
-    """Seed Python, NumPy and TensorFlow in one call; optionally use deterministic kernels only."""
+    """Seed Python, NumPy, TensorFlow and Keras in one call; optionally use deterministic kernels only.
+
+    Keras 3's call seeds Python, NumPy and TensorFlow, which the TF Hub lessons' ``tf_keras`` layers
+    draw from too (tests/test_env.py: the same seed gives the same initial weights in both)."""
+    import keras
     import tensorflow as tf
 
-    tf.keras.utils.set_random_seed(seed)
+    keras.utils.set_random_seed(seed)
     if deterministic:
         tf.config.experimental.enable_op_determinism()
 
