@@ -179,9 +179,11 @@ def test_a_tampered_stand_in_is_noticed(tmp_path, vgg19_file):
     assert not standins.weights_file_is_intact(copy)  # no .sha256 beside it
     shutil.copy(standins.sidecar(vgg19_file), standins.sidecar(copy))
     assert standins.weights_file_is_intact(copy)
-    with open(copy, "r+b") as handle:
+    with open(copy, "r+b") as handle:  # flip ten bytes (the file's tail may be zero padding already)
         handle.seek(-100, 2)
-        handle.write(b"\x00" * 10)
+        tail = handle.read(10)
+        handle.seek(-100, 2)
+        handle.write(bytes(b ^ 0xFF for b in tail))
     assert not standins.weights_file_is_intact(copy)
 
 

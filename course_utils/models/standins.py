@@ -1,6 +1,6 @@
 """The quick profile's stand-ins for ImageNet weights: every recipe in one place.
 
-A stand-in is a weights file in Keras's ``.h5`` format, built offline from
+A stand-in is a weights file in Keras 3's ``.weights.h5`` format, built offline from
 random filters, read by the same ``weights=`` / ``load_weights`` call as the
 real file. It is NOT ImageNet features; it lets the lessons run without the
 network. Each recipe is fixed (seed, model, calibration images), so the file
@@ -203,8 +203,8 @@ class StandInBuildError(CourseError, RuntimeError):
 
 
 def build_weights(name: str, staging: Path, seed: int) -> None:
-    """Run the recipe ``RECIPES[name]`` in a new Python process (it inherits the environment: Keras 2 or 3,
-    the offline guard) and save the weights it builds to ``staging``."""
+    """Run the recipe ``RECIPES[name]`` in a new Python process (it inherits the environment, the offline
+    guard among it) and save the weights it builds to ``staging``."""
     done = subprocess.run([sys.executable, "-m", __name__, name, str(staging), str(seed)],
                           capture_output=True, text=True)
     if done.returncode != 0:
