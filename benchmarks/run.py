@@ -2,7 +2,7 @@
 
 ``make bench`` (or ``.venv/bin/python benchmarks/run.py``) prints, for the
 machine it runs on, at the lessons' real image sizes (MobileNetV2 at 224,
-InceptionV3 at 299, from ``tf.keras.applications``):
+InceptionV3 at 299, from ``keras.applications``):
 
 * images/s of the input pipeline alone (JPEG decode + resize + scale);
 * images/s of each frozen backbone (one warm ``predict`` pass over the data);
@@ -47,16 +47,15 @@ import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 
-os.environ["TF_USE_LEGACY_KERAS"] = "1"  # before TensorFlow is imported
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
+import keras  # noqa: E402
 import numpy as np  # noqa: E402
 import tensorflow as tf  # noqa: E402
-import tf_keras  # noqa: E402
 
 from benchmarks import pipelines  # noqa: E402
 from course_utils import features as feature_cache  # noqa: E402
@@ -79,14 +78,14 @@ TARGETS = {
 class BackboneSpec:
     name: str
     size: int
-    build: object  # () -> tf.keras.Model
+    build: object  # () -> keras.Model
     scale: float = 1.0 / 127.5
     offset: float = -1.0
 
 
 def _app(name: str, size: int):
     def build():
-        builder = getattr(tf.keras.applications, name)
+        builder = getattr(keras.applications, name)
         return builder(include_top=False, weights=None, input_shape=(size, size, 3), pooling="avg")
 
     return build
@@ -94,9 +93,10 @@ def _app(name: str, size: int):
 
 def _tiny(size: int):
     def build():
-        layers = tf.keras.layers
-        return tf.keras.Sequential([
-            layers.Conv2D(8, 3, strides=2, activation="relu", input_shape=(size, size, 3)),
+        layers = keras.layers
+        return keras.Sequential([
+            keras.Input((size, size, 3)),
+            layers.Conv2D(8, 3, strides=2, activation="relu"),
             layers.BatchNormalization(),
             layers.Conv2D(16, 3, strides=2, activation="relu"),
             layers.GlobalAveragePooling2D(),
@@ -159,7 +159,7 @@ def load_line() -> str:
 def machine_line() -> str:
     return (f"{platform.system()} {platform.machine()}, {os.cpu_count()} CPUs, {load_line()}; "
             f"Python {platform.python_version()}, TensorFlow {tf.__version__} "
-            f"(tf_keras {tf_keras.__version__}); {env.describe_device()}")
+            f"(Keras {keras.__version__}); {env.describe_device()}")
 
 
 def raw_data(num_train: int, num_val: int, raw_size, seed: int = 0):
@@ -209,12 +209,12 @@ def one_backbone_pass(backbone, batches: list[tf.data.Dataset]) -> tuple[float, 
 
 def make_head(feature_dim: int):
     """The head trained on top of the backbone: one Dense layer (no Dropout, so both runs draw the same)."""
-    return tf.keras.Sequential([tf.keras.Input((feature_dim,)), tf.keras.layers.Dense(NUM_CLASSES)], name="head")
+    return keras.Sequential([keras.Input((feature_dim,)), keras.layers.Dense(NUM_CLASSES)], name="head")
 
 
 def compile_model(model, learning_rate: float) -> None:
-    model.compile(optimizer=tf.keras.optimizers.Adam(learning_rate=learning_rate),
-                  loss=tf.keras.losses.SparseCategoricalCrossentropy(from_logits=True),
+    model.compile(optimizer=keras.optimizers.Adam(learning_rate=learning_rate),
+                  loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
                   metrics=["accuracy"])
 
 
@@ -228,7 +228,7 @@ def bench_backbone(spec: BackboneSpec, train_raw, valid_raw, args, cache_root: P
     print(f"  input pipeline: {result.pipeline_ips:.0f} images/s (decode+resize), "
           f"{result.pipeline_cached_ips:.0f} images/s from cache()", flush=True)
 
-    tf.keras.backend.clear_session()
+    keras.backend.clear_session()
     env.set_seeds(args.seed)
     backbone = spec.build()
     calibration, _ = make_images(args.calibration, spec.size, NUM_CLASSES, seed=args.seed + 1)
@@ -267,9 +267,9 @@ def bench_backbone(spec: BackboneSpec, train_raw, valid_raw, args, cache_root: P
                             "the machine's load changed; the faster one is used")
 
     # Naive: images through the frozen backbone every epoch (a good pipeline: decoded once, cached).
-    head = make_head(int(backbone.output_shape[-1]))
+    head = make_head(int(backbone.outputs[0].shape[-1]))
     initial = head.get_weights()
-    model = tf.keras.Sequential([backbone, head], name="naive")
+    model = keras.Sequential([backbone, head], name="naive")
     compile_model(model, args.learning_rate)
     train_images = pipelines.image_pipeline(train_raw, batch_size=args.batch_size, preprocess=preprocess,
                                             shuffle=True, seed=args.seed)

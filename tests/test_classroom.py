@@ -231,7 +231,7 @@ def test_a_lesson_runs_against_a_read_only_shared_folder_and_writes_nothing_ther
         "JUPYTER_RUNTIME_DIR": str(home / "runtime"), "JUPYTER_DATA_DIR": str(home / "jupyter"),
         "JUPYTER_CONFIG_DIR": str(home / "jupyter-config"), "IPYTHONDIR": str(home / "ipython"),
         "MPLCONFIGDIR": str(home / "matplotlib"), "XDG_CACHE_HOME": str(home / "cache"),
-        "TMPDIR": str(home), "TF_USE_LEGACY_KERAS": "1", "TF_CPP_MIN_LOG_LEVEL": "2",
+        "TMPDIR": str(home), "TF_CPP_MIN_LOG_LEVEL": "2",
         "COURSE_PROFILE": "quick",  # the runner's quick-profile kernels are offline from their first line
         "COURSE_DATA_DIR": str(learner), env.SHARED_DATA_VAR: str(shared),
     }

@@ -448,7 +448,6 @@ def test_lesson01_through_generate_assignment_and_autograde(tmp_path, monkeypatc
 
     monkeypatch.delenv("NBGRADER_EXECUTION", raising=False)
     nb = read_cells("01")
-    nb.cells.insert(0, nbformat.v4.new_code_cell('import os\n\nos.environ["TF_USE_LEGACY_KERAS"] = "1"'))
     nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
     instructor = tmp_path / "instructor" / "01_practice.ipynb"
     instructor.parent.mkdir()

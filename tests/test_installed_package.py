@@ -38,10 +38,10 @@ def test_standin_is_imported_at_kernel_start_and_leaves_google_protobuf_importab
 
 def test_the_runtime_environment_drops_what_the_course_sets(monkeypatch):
     check = _colab_check()
-    monkeypatch.setenv("TF_USE_LEGACY_KERAS", "1")
+    monkeypatch.setenv("COURSE_RECORDS_DIR", "/records")
     monkeypatch.setenv("COURSE_DATA_DIR", "/somewhere")
     environment = check.colab_environment({"COURSE_PROFILE": "quick"})
-    assert "TF_USE_LEGACY_KERAS" not in environment and "COURSE_DATA_DIR" not in environment
+    assert "COURSE_RECORDS_DIR" not in environment and "COURSE_DATA_DIR" not in environment
     assert environment["COURSE_PROFILE"] == "quick"
 
 

@@ -62,7 +62,7 @@ def as_learner(code: str, scratch: Path, shared: Path) -> dict:
     child_env = {
         "PATH": f"{Path(sys.executable).parent}:/usr/bin:/bin", "HOME": str(home), "USER": "nobody",
         "TMPDIR": str(home), "MPLCONFIGDIR": str(home / "matplotlib"),
-        **env.offline_environment(pythonpath=str(ROOT)), "TF_USE_LEGACY_KERAS": "1", "TF_CPP_MIN_LOG_LEVEL": "2",
+        **env.offline_environment(pythonpath=str(ROOT)), "TF_CPP_MIN_LOG_LEVEL": "2",
         "COURSE_DATA_DIR": str(learner), env.SHARED_DATA_VAR: str(shared),
     }
     script = PRELUDE + textwrap.dedent(code) + "\nprint(json.dumps(results))\n"
