@@ -96,3 +96,19 @@ def test_plot_history_without_validation_does_not_promise_it():
     assert [ax.get_title() for ax in fig.axes] == ["accuracy: training", "loss: training"]
     fig = plots.plot_history({"accuracy": [0.5], "val_accuracy": [0.4], "loss": [1.0], "val_loss": [1.1]})
     assert [ax.get_title() for ax in fig.axes] == ["accuracy: training vs validation", "loss: training vs validation"]
+
+
+@pytest.mark.parametrize("name", ["keras", "tf_keras"])
+def test_plot_history_takes_the_history_of_either_kerass_fit(name):
+    import importlib
+
+    import numpy as np
+
+    K = importlib.import_module(name)
+    model = K.Sequential([K.Input((2,)), K.layers.Dense(2)])
+    model.compile(optimizer="sgd", loss="sparse_categorical_crossentropy", metrics=["accuracy"])
+    history = model.fit(np.ones((8, 2)), np.zeros(8), validation_data=(np.ones((4, 2)), np.zeros(4)),
+                        epochs=3, verbose=0)
+    fig = plots.plot_history(history)
+    assert len(fig.axes) == 2
+    assert [len(line.get_xdata()) for line in fig.axes[1].get_lines()] == [3, 3]  # loss, train and validation
