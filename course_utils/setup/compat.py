@@ -53,16 +53,16 @@ def check_stack(tensorflow_version: str | None = None, keras_version: str | None
         raise StackError(f"Keras {keras3 or '(not installed)'} is not Keras 3: pip install -U 'keras>=3' "
                          "then restart the kernel")
     tf_minor = ".".join(tf_version.split(".")[:2])
-    keras2 = tf_keras_version or installed("tf-keras")
+    tf_keras_found = tf_keras_version or installed("tf-keras")
     warnings = []
-    if hub and keras2 is None:
+    if hub and tf_keras_found is None:
         raise StackError(
             f"tf-keras (which hub.KerasLayer needs) is not installed: pip install 'tf-keras=={tf_minor}.*' "
             "then restart the kernel"
         )
-    if hub and _version_tuple(keras2) != _version_tuple(tf_version):
+    if hub and _version_tuple(tf_keras_found) != _version_tuple(tf_version):
         warnings.append(
-            f"tf-keras {keras2} does not match TensorFlow {tf_version}: pip install 'tf-keras=={tf_minor}.*' "
+            f"tf-keras {tf_keras_found} does not match TensorFlow {tf_version}: pip install 'tf-keras=={tf_minor}.*' "
             "if you see errors"
         )
     return warnings
