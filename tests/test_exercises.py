@@ -226,13 +226,13 @@ def test_lesson01_exercises_build_the_notebooks_own_cnn():
     """The exercises build lesson 01's CNN themselves (the student copy's names may differ): the same model."""
     import ast
 
-    import tensorflow as tf
+    import keras
 
     from course_exercises.lesson01 import digit_cnn
 
     tree = ast.parse(NOTEBOOKS["01"].read_text())
     (build,) = [node for node in tree.body if isinstance(node, ast.FunctionDef) and node.name == "build_digit_cnn"]
-    namespace = {"tf": tf, "layers": tf.keras.layers}
+    namespace = {"keras": keras, "layers": keras.layers}
     exec(compile(ast.Module([build], []), "notebook 01", "exec"), namespace)
     assert digit_cnn().to_json() == namespace["build_digit_cnn"]().to_json()
 
@@ -448,7 +448,6 @@ def test_lesson01_through_generate_assignment_and_autograde(tmp_path, monkeypatc
 
     monkeypatch.delenv("NBGRADER_EXECUTION", raising=False)
     nb = read_cells("01")
-    nb.cells.insert(0, nbformat.v4.new_code_cell('import os\n\nos.environ["TF_USE_LEGACY_KERAS"] = "1"'))
     nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
     instructor = tmp_path / "instructor" / "01_practice.ipynb"
     instructor.parent.mkdir()
@@ -474,7 +473,7 @@ def test_lesson01_through_generate_assignment_and_autograde(tmp_path, monkeypatc
                                        '"pool1", "pool2", "conv3", "flatten", "digits")\n'
                                        'count_trainable = lambda model: model.count_params() - sum('
                                        'w.numpy().size for w in model.non_trainable_weights)')
-    _answer(answers["l01-ex2-answer"], "three_way = tf.keras.Model(cnn.inputs, tf.keras.layers.Dense(3)(cnn.layers[-2].output))")
+    _answer(answers["l01-ex2-answer"], "three_way = keras.Model(cnn.inputs, keras.layers.Dense(3)(cnn.layers[-2].output))")
     answers["l01-ex1-check"].source = "pass  # a check deleted by the student: autograde restores it"
     submitted = tmp_path / "submitted" / "01_practice.ipynb"
     submitted.parent.mkdir()
