@@ -2,9 +2,9 @@
 
 Each works on a fresh :func:`digit_cnn` (untrained: the checks look at what the model does, not at its
 accuracy). What trains is what ``fit`` updates, ``model.trainable_weights`` (empty when the model itself is frozen;
-else, in Keras 3, every weight whose own flag is on, nested parts included), never a layer's own flag; a head is checked end to end
-(what it outputs, for which input, computed from which features); a count is a function the check calls on
-the learner's model and on models frozen other ways, so a number typed from somewhere else cannot pass.
+else, in Keras 3, every weight whose own flag is on, nested parts included), never a layer's own flag; a head is
+checked end to end (what it outputs, for which input, computed from which features); a count is a function the check
+calls on the learner's model and on models frozen other ways, so a number typed from somewhere else cannot pass.
 """
 from __future__ import annotations
 
