@@ -262,3 +262,29 @@ def test_ex3_right_answers_written_in_unusual_ways():
 def test_the_probes_are_frozen_as_they_say():
     counts = [count_trainable(model) for _, model in lesson01._probes()]
     assert counts == [104_202, 0, 11_530]
+
+
+def test_the_checks_take_tf_keras_models_too():
+    """One code path for both Keras packages (issue 25 item 4): the lesson's CNN built with tf_keras, as the TF Hub
+    lessons build their models, is judged by the same checks with the same verdicts."""
+    import tf_keras
+
+    def tf_keras_cnn():
+        layers = tf_keras.layers
+        return tf_keras.Sequential([
+            layers.Reshape((28, 28, 1), input_shape=(28, 28), name="add_channel"),
+            layers.Conv2D(32, 3, activation="relu", name="conv1"), layers.MaxPooling2D(name="pool1"),
+            layers.Conv2D(64, 3, activation="relu", name="conv2"), layers.MaxPooling2D(name="pool2"),
+            layers.Conv2D(128, 3, activation="relu", name="conv3"), layers.Flatten(name="flatten"),
+            layers.Dense(10, name="digits")], name="digit_cnn")
+
+    assert "85,386 parameters train, in conv3 and digits" in right(ex1, count_trainable, freeze(tf_keras_cnn()))
+    cnn = tf_keras_cnn()
+    head = tf_keras.layers.Dense(3, activation="softmax")(cnn.layers[-2].output)
+    assert right(ex2, tf_keras.Model(cnn.inputs, head), cnn).startswith("3 probabilities per image")
+    cnn = tf_keras_cnn()
+    assert wrong(ex2, tf_keras.Model(cnn.inputs, tf_keras.layers.Dense(3)(cnn.layers[-2].output)), cnn).startswith(
+        "your model's outputs: these are logits")
+    cnn = tf_keras_cnn()
+    assert right(ex3, tf_keras.Model(cnn.inputs, cnn.get_layer("conv2").output), cnn).startswith(
+        "the model ends at conv2 with 11x11x64 feature maps")
