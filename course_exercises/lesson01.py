@@ -1,27 +1,29 @@
 """Lesson 01 exercises: freeze and prove it, a new head that gives probabilities, a cut by name.
 
 Each works on a fresh :func:`digit_cnn` (untrained: the checks look at what the model does, not at its
-accuracy). What trains is what ``fit`` updates, ``model.trainable_weights`` (Keras gathers it through every
-parent and leaves out everything under a frozen one), never a layer's own flag; a head is checked end to end
-(what it outputs, for which input, computed from which features); a count is a function the check calls on
-the learner's model and on models frozen other ways, so a number typed from somewhere else cannot pass.
+accuracy). What trains is what ``fit`` updates, ``model.trainable_weights`` (empty when the model itself is frozen;
+else, in Keras 3, every weight whose own flag is on, nested parts included), never a layer's own flag; a head is
+checked end to end (what it outputs, for which input, computed from which features); a count is a function the check
+calls on the learner's model and on models frozen other ways, so a number typed from somewhere else cannot pass.
 """
 from __future__ import annotations
 
+import keras
 import numpy as np
-import tensorflow as tf
 
 from course_exercises import Wrong, as_int, count_params, exercise, expect, judge, not_probabilities, require_model
+from course_utils.models import is_keras, kerases
 
 LAYER_NAMES = ("add_channel", "conv1", "pool1", "conv2", "pool2", "conv3", "flatten", "digits")
 
 
-def digit_cnn() -> tf.keras.Model:
-    """The lesson's small CNN (28x28 digits -> 10 logits), freshly built with random weights."""
-    layers = tf.keras.layers
-    return tf.keras.Sequential(
+def digit_cnn() -> keras.Model:
+    """The lesson's small CNN (28x28 digits -> 10 logits), freshly built with random weights (Keras 3)."""
+    layers = keras.layers
+    return keras.Sequential(
         [
-            layers.Reshape((28, 28, 1), input_shape=(28, 28), name="add_channel"),
+            keras.Input((28, 28)),
+            layers.Reshape((28, 28, 1), name="add_channel"),
             layers.Conv2D(32, 3, activation="relu", name="conv1"),
             layers.MaxPooling2D(name="pool1"),
             layers.Conv2D(64, 3, activation="relu", name="conv2"),
@@ -36,6 +38,29 @@ def digit_cnn() -> tf.keras.Model:
 
 def _sample(n: int = 4) -> np.ndarray:
     return np.random.default_rng(0).random((n, 28, 28)).astype("float32")
+
+
+def _keras_of(model):
+    """The Keras package (Keras 3 or tf_keras) that built ``model``: a helper model made from its tensors must come
+    from the same one."""
+    return next(module for module in kerases() if isinstance(model, module.Model))
+
+
+def _layers_in(model) -> list:
+    """Every layer inside ``model``, through nested models: the public ``layers`` of each model, walked down
+    (Keras 3 models have no ``submodules``, tf_keras models do)."""
+    found, todo = [], list(getattr(model, "layers", []))
+    while todo:
+        layer = todo.pop(0)
+        if is_keras(layer, "Layer") and not any(layer is seen for seen in found):
+            found.append(layer)
+            todo.extend(getattr(layer, "layers", []))
+    return found
+
+
+def _softmax(logits: np.ndarray) -> np.ndarray:
+    shifted = np.exp(logits - logits.max(axis=-1, keepdims=True))
+    return shifted / shifted.sum(axis=-1, keepdims=True)
 
 
 def _biases(layers) -> int:
@@ -143,12 +168,12 @@ def _ex1(count_trainable, cnn) -> str:
 
 @exercise("01", 2, "a three-class head that gives probabilities", hints="""
     - The lesson's head swap: features = cnn.layers[-2].output, then a new Dense on them, then
-      tf.keras.Model(cnn.inputs, outputs).
+      keras.Model(cnn.inputs, outputs).
     - Probabilities: Dense(3, activation='softmax'). Without an activation a Dense layer gives logits.
 """, solution="""
     features = cnn.layers[-2].output
-    probabilities = tf.keras.layers.Dense(3, activation="softmax", name="three_classes")(features)
-    three_way = tf.keras.Model(cnn.inputs, probabilities)
+    probabilities = keras.layers.Dense(3, activation="softmax", name="three_classes")(features)
+    three_way = keras.Model(cnn.inputs, probabilities)
 """)
 def ex2(three_way, cnn) -> str:
     return _ex2(three_way, cnn)
@@ -160,7 +185,7 @@ def _ex2(three_way, cnn) -> str:
     sample = _sample()
     out = model(sample, training=False)
     expect(not isinstance(out, (list, tuple, dict)), "three_way has several outputs; build it with one: "
-                                                      "tf.keras.Model(cnn.inputs, probabilities).")
+                                                      "keras.Model(cnn.inputs, probabilities).")
     out = np.asarray(out)
     flatten = cnn.get_layer("flatten")
     if out.ndim != 2:
@@ -170,19 +195,19 @@ def _ex2(three_way, cnn) -> str:
     if out.shape[1] != 3:
         old = " (the old head's 10: is `digits` still the last layer?)" if out.shape[1] == 10 else ""
         raise Wrong(f"your model gives {out.shape[1]} outputs per image{old}; three classes need Dense(3).")
-    mine = [layer for layer in model.submodules if isinstance(layer, tf.keras.layers.Layer)]
+    mine = _layers_in(model)
     expect(any(layer is cnn.get_layer("conv1") for layer in mine),
            "your model does not reuse cnn's layers: build it from cnn's input (cnn.inputs) and "
            "cnn.layers[-2].output, so the new head sits on what cnn has learnt.")
-    cnn_layers = [layer for layer in cnn.submodules if isinstance(layer, tf.keras.layers.Layer)]
-    new = [layer for layer in mine if layer.weights and not isinstance(layer, tf.keras.Model)  # not a container
+    cnn_layers = _layers_in(cnn)
+    new = [layer for layer in mine if layer.weights and not is_keras(layer, "Model")  # not a container
            and not any(layer is old for old in cnn_layers)]
     expect(new, "your model has no new layer with weights: the head is a new Dense(3) on the features.")
     expect(len(new) == 1, f"your head has {len(new)} new layers with weights ({_and(layer.name for layer in new)}): "
                           "the task asks for one new output layer on the features.")
     (dense,) = new
     kernel = getattr(dense, "kernel", None)
-    expect(isinstance(dense, tf.keras.layers.Dense) and kernel is not None,
+    expect(is_keras(dense, "Dense") and kernel is not None,
            f"your new layer {dense.name} is a {type(dense).__name__}; the head is a Dense(3).")
     width = int(flatten.output.shape[-1])
     fan_in = int(kernel.shape[0])
@@ -190,11 +215,11 @@ def _ex2(three_way, cnn) -> str:
                          "cnn.layers[-2] (flatten), not cnn.layers[-1].")
     expect(fan_in == width, f"your Dense(3) reads {fan_in:,} numbers per image; cnn's flatten gives {width:,}: take "
                             "the features from cnn.layers[-2].output.")
-    features = tf.keras.Model(cnn.inputs, flatten.output)(sample, training=False).numpy()
-    logits = features @ kernel.numpy() + (dense.bias.numpy() if getattr(dense, "bias", None) is not None else 0)
+    features = np.asarray(_keras_of(cnn).Model(cnn.inputs, flatten.output)(sample, training=False))
+    logits = features @ np.asarray(kernel) + (np.asarray(dense.bias) if getattr(dense, "bias", None) is not None else 0)
     problem = not_probabilities(out, dense)
     expect(not problem, f"your model's outputs: {problem} Give the new Dense layer activation='softmax'.")
-    expect(np.allclose(out, tf.nn.softmax(logits).numpy(), atol=1e-5),
+    expect(np.allclose(out, _softmax(logits), atol=1e-5),
            "your outputs are probabilities, but not the softmax of your Dense(3) applied to cnn's flatten features: "
            "something between the features and the softmax changes them; use Dense(3, activation='softmax') right "
            "on cnn.layers[-2].output.")
@@ -204,7 +229,8 @@ def _ex2(three_way, cnn) -> str:
         expect(model.trainable, f"three_way is frozen (trainable = False), so your new Dense(3) is frozen with it: "
                                 f"{keep}")
         expect(dense.trainable, f"your new Dense(3) ({dense.name}) has trainable=False: {keep}")
-        raise Wrong(f"your new Dense(3) sits in a frozen part of three_way: {keep}")
+        raise Wrong(f"your new Dense(3) ({dense.name}) has weights that fit would not update (they are not in "
+                    f"three_way.trainable_weights: frozen one by one, or, in tf_keras, under a frozen part): {keep}")
     params = count_params(dense.weights)
     biases = " + 3 biases" if getattr(dense, "bias", None) is not None else ", no biases"
     return (f"3 probabilities per image, summing to 1: the softmax of your Dense(3) on cnn's {width:,} flatten "
@@ -213,9 +239,9 @@ def _ex2(three_way, cnn) -> str:
 
 @exercise("01", 3, "a feature extractor cut at conv2, by name", hints="""
     - get_layer('conv2') finds a layer by name; its .output is the tensor to end the model at.
-    - tf.keras.Model(inputs, outputs) with cnn.inputs as inputs builds a model from cnn's own layers.
+    - keras.Model(inputs, outputs) with cnn.inputs as inputs builds a model from cnn's own layers.
 """, solution="""
-    conv2_model = tf.keras.Model(cnn.inputs, cnn.get_layer("conv2").output)
+    conv2_model = keras.Model(cnn.inputs, cnn.get_layer("conv2").output)
     print(conv2_model.output.shape)
 """)
 def ex3(conv2_model, cnn) -> str:
@@ -227,6 +253,12 @@ def _ex3(conv2_model, cnn) -> str:
     model = require_model(conv2_model, "conv2_model")
     conv2 = cnn.get_layer("conv2")
     expected_shape = tuple(conv2.output.shape)
+    if not model.built:  # a Sequential with no keras.Input first: build it for cnn's images, as its first call would
+        try:
+            model.build(tuple(cnn.inputs[0].shape))
+        except Exception as error:  # noqa: BLE001 - whatever the call raises, the learner's fix is the same
+            raise Wrong(f"conv2_model has no input yet and cannot take cnn's 28x28 digit images "
+                        f"({type(error).__name__}): start it at cnn.inputs.") from None
     inputs = tuple(model.inputs[0].shape) if len(model.inputs) == 1 else None
     expect(inputs == tuple(cnn.inputs[0].shape), f"your model takes inputs of shape {inputs}; it should take cnn's "
                                                  f"{tuple(cnn.inputs[0].shape)} digit images: start it at cnn.inputs.")
@@ -236,14 +268,14 @@ def _ex3(conv2_model, cnn) -> str:
         where = f" ({names[shape]}'s output)" if shape in names else ""
         raise Wrong(f"your model's output has shape {shape}{where}; conv2's output is {expected_shape}: "
                     "end the model at cnn.get_layer('conv2').output.")
-    mine = [layer for layer in model.submodules if isinstance(layer, tf.keras.layers.Layer)]
+    mine = _layers_in(model)
     expect(any(layer is conv2 for layer in mine), "your conv2 is a new layer with random weights of its own: "
                                                   "build the model from cnn's own tensors (cnn.inputs, "
                                                   "cnn.get_layer('conv2').output) so it reuses what cnn has learnt.")
     sample = _sample()
-    reference = tf.keras.Model(cnn.inputs, conv2.output)(sample, training=False)
-    expect(np.allclose(model(sample, training=False), reference, atol=1e-5),
+    reference = np.asarray(_keras_of(cnn).Model(cnn.inputs, conv2.output)(sample, training=False))
+    expect(np.allclose(np.asarray(model(sample, training=False)), reference, atol=1e-5),
            "your model ends in a layer of conv2's shape, but on the same images it does not give conv2's output: "
-           "build it as tf.keras.Model(cnn.inputs, cnn.get_layer('conv2').output).")
+           "build it as keras.Model(cnn.inputs, cnn.get_layer('conv2').output).")
     return (f"the model ends at conv2 with {expected_shape[1]}x{expected_shape[2]}x{expected_shape[3]} feature maps "
             "and shares its weights with cnn: train cnn and this model sees the change.")

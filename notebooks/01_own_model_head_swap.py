@@ -67,21 +67,19 @@ if IN_COLAB:
 
 # %% [markdown]
 # ## Setup
-# `TF_USE_LEGACY_KERAS=1` must be set *before* TensorFlow is imported: the
-# course uses the Keras 2 API (`tf_keras`), which TF Hub layers need in later
-# lessons. `start_lesson` resolves the profile, points every cache at the
-# project's `data/` folder, seeds all random generators and prints what runs.
+# This is Keras 3 (`import keras`, running on TensorFlow), the Keras that
+# TensorFlow 2.16 and later and Colab give you. `start_lesson` resolves the
+# profile, points every cache at the project's `data/` folder, seeds all
+# random generators and prints what runs.
 
 # %%
 import math
 import os
 
-os.environ["TF_USE_LEGACY_KERAS"] = "1"  # before TensorFlow is imported
-
+import keras
 import numpy as np
-import tensorflow as tf
+from keras import layers
 from sklearn.metrics import accuracy_score
-from tensorflow.keras import layers
 
 import course_utils
 from course_utils.data import mnist
@@ -96,10 +94,12 @@ cfg = course_utils.start_lesson(
 
 # %% [markdown]
 # ## 1. The data
-# MNIST: 28x28 grey digits, scaled to [0, 1]. The lesson's own lines are
-# `tf.keras.datasets.mnist.load_data()` and a division by 255;
-# `mnist.load` reads the same file (downloaded once into the project's
-# `data/` folder and checked) and scales it the same way. The quick profile
+# MNIST: 28x28 grey digits, scaled to [0, 1]. The transcript does not show
+# the loading lines ("I'm just gonna copy in sort of the data dataset
+# loading"); Keras's loader is `keras.datasets.mnist.load_data()`, then a
+# division by 255. `mnist.load` reads the same file (downloaded once into
+# the project's `data/` folder, checked against the SHA-256 Keras checks)
+# and scales it the same way. The quick profile
 # (`cfg.source` is "stand-in") gets scikit-learn's small digit set instead,
 # enlarged to the same 28x28 shape, so it runs offline.
 
@@ -115,14 +115,19 @@ plots.plot_images(x_train[:10], [str(label) for label in y_train[:10]], cols=10,
 # The original lesson starts by loading a model from a `pretrained/` folder.
 # We make that model here so the notebook stands alone: a small CNN whose
 # second-to-last layer is a `Flatten` and whose last layer is a `Dense(10)`
-# classifier. It is saved in the native `.keras` format (older tutorials use
-# `.h5` files or SavedModel folders; `.keras` is the current format).
+# classifier. Its first element, `keras.Input((28, 28))`, gives the input
+# shape; Keras 2 code passed `input_shape=(28, 28)` to the first layer,
+# which Keras 3 still accepts but warns against. The model is saved in the
+# native `.keras` format. Older tutorials use `.h5` files (Keras 3 still
+# reads and writes them, as a legacy format) or SavedModel folders, which
+# Keras 3's `save` and `load_model` refuse (`model.export` writes one).
 
 # %%
 def build_digit_cnn():
-    return tf.keras.Sequential(
+    return keras.Sequential(
         [
-            layers.Reshape((28, 28, 1), input_shape=(28, 28), name="add_channel"),
+            keras.Input((28, 28)),
+            layers.Reshape((28, 28, 1), name="add_channel"),
             layers.Conv2D(32, 3, activation="relu", name="conv1"),
             layers.MaxPooling2D(name="pool1"),
             layers.Conv2D(64, 3, activation="relu", name="conv2"),
@@ -135,9 +140,9 @@ def build_digit_cnn():
     )
 
 
-loss = tf.keras.losses.SparseCategoricalCrossentropy(from_logits=True)
+loss = keras.losses.SparseCategoricalCrossentropy(from_logits=True)
 first = build_digit_cnn()
-first.compile(optimizer=tf.keras.optimizers.Adam(), loss=loss, metrics=["accuracy"])
+first.compile(optimizer=keras.optimizers.Adam(), loss=loss, metrics=["accuracy"])
 first.fit(x_train, y_train, batch_size=cfg.batch_size, epochs=cfg.pretrain_epochs, verbose=2)
 
 MODEL_PATH = data_dir() / "pretrained" / f"digit_cnn_{cfg.profile}.keras"
@@ -155,7 +160,7 @@ print("saved to", MODEL_PATH)
 # from the file.
 
 # %%
-model = tf.keras.models.load_model(MODEL_PATH)
+model = keras.models.load_model(MODEL_PATH)
 model.summary()
 
 # %% [markdown]
@@ -168,7 +173,7 @@ model.summary()
 base_inputs = model.layers[0].input
 base_outputs = model.layers[-2].output
 final_outputs = layers.Dense(10, name="new_digits")(base_outputs)
-new_model = tf.keras.Model(inputs=base_inputs, outputs=final_outputs, name="digit_cnn_new_head")
+new_model = keras.Model(inputs=base_inputs, outputs=final_outputs, name="digit_cnn_new_head")
 new_model.summary()
 
 # %% [markdown]
@@ -178,7 +183,7 @@ new_model.summary()
 # exist gets an error that lists the valid ones.
 
 # %%
-fifteen = tf.keras.Model(base_inputs, layers.Dense(15)(base_outputs))
+fifteen = keras.Model(base_inputs, layers.Dense(15)(base_outputs))
 print("with Dense(15):", fifteen.output.shape)
 by_name = model.get_layer("flatten").output
 print("get_layer('flatten') is layers[-2]:", by_name is model.layers[-2].output)
@@ -192,7 +197,8 @@ except ValueError as err:
 # A frozen layer keeps its weights during training. The proof is a count:
 # the parameters in `trainable_weights` are the ones `fit` will change.
 # `models.trainable_report` counts them per layer (a layer's own flag is
-# not enough: inside a frozen model nothing trains, whatever it says).
+# not enough: in a model set `trainable = False`, nothing trains when you
+# fit it, whatever its layers say).
 #
 # The original lesson froze the loaded model with the one-liner
 # `model.trainable = False`, then showed a loop for freezing a slice and
@@ -206,7 +212,7 @@ except ValueError as err:
 
 # %%
 def count(weights):
-    return sum(w.shape.num_elements() for w in weights)
+    return sum(math.prod(w.shape) for w in weights)  # a Keras 3 weight's shape is a tuple
 
 
 for layer in new_model.layers[1:5]:  # noqa: B007 - a linter flags the unused `layer`
@@ -268,17 +274,17 @@ report
 
 # %%
 def head_swapped(trainable_base: bool):
-    base = tf.keras.models.load_model(MODEL_PATH)
+    base = keras.models.load_model(MODEL_PATH)
     base.trainable = trainable_base
     outputs = layers.Dense(10, name="new_digits")(base.layers[-2].output)
-    net = tf.keras.Model(base.inputs, outputs, name=f"digits_{'unfrozen' if trainable_base else 'frozen'}")
-    net.compile(optimizer=tf.keras.optimizers.Adam(), loss=loss, metrics=["accuracy"])
+    net = keras.Model(base.inputs, outputs, name=f"digits_{'unfrozen' if trainable_base else 'frozen'}")
+    net.compile(optimizer=keras.optimizers.Adam(), loss=loss, metrics=["accuracy"])
     return net
 
 
 results = {}
 for name, trainable_base in [("unfrozen", True), ("frozen base", False)]:
-    tf.keras.utils.set_random_seed(cfg.seed)
+    keras.utils.set_random_seed(cfg.seed)
     net = head_swapped(trainable_base)
     timer = EpochTimer()
     history = net.fit(x_train, y_train, batch_size=cfg.batch_size, epochs=cfg.epochs,
@@ -321,7 +327,7 @@ course_utils.record_figure(fig);
 final = frozen["model"]
 logits = final.predict(x_test, batch_size=cfg.batch_size, verbose=0)
 predicted = logits.argmax(axis=1)
-confidence = tf.nn.softmax(logits).numpy().max(axis=1)
+confidence = keras.ops.convert_to_numpy(keras.ops.softmax(logits)).max(axis=1)
 print("logits of the first test image:", logits[0].round(1))
 print("predicted:", predicted[:12], "\ntrue:     ", y_test[:12])
 right = int(accuracy_score(y_test, predicted, normalize=False))
@@ -362,8 +368,8 @@ print(f"[{cfg.profile}] only the frozen model right: {only_frozen}, only the unf
 # never stops on it.
 
 # %% nbgrader={"grade": false, "grade_id": "l01-setup", "locked": true, "schema_version": 3, "solution": false, "task": false}
+import keras
 import numpy as np
-import tensorflow as tf
 
 from course_exercises.lesson01 import digit_cnn, ex1, ex2, ex3
 
@@ -403,8 +409,8 @@ cnn = digit_cnn()
 three_way = None
 ### BEGIN SOLUTION
 features = cnn.layers[-2].output
-probabilities = tf.keras.layers.Dense(3, activation="softmax", name="three_classes")(features)
-three_way = tf.keras.Model(cnn.inputs, probabilities)
+probabilities = keras.layers.Dense(3, activation="softmax", name="three_classes")(features)
+three_way = keras.Model(cnn.inputs, probabilities)
 ### END SOLUTION
 
 # %% nbgrader={"grade": true, "grade_id": "l01-ex2-check", "locked": true, "points": 1, "schema_version": 3, "solution": false, "task": false}
@@ -420,7 +426,7 @@ ex2.check(three_way, cnn)
 cnn = digit_cnn()
 conv2_model = None
 ### BEGIN SOLUTION
-conv2_model = tf.keras.Model(cnn.inputs, cnn.get_layer("conv2").output)
+conv2_model = keras.Model(cnn.inputs, cnn.get_layer("conv2").output)
 print(conv2_model.output.shape)
 ### END SOLUTION
 

@@ -7,6 +7,7 @@ calls on the learner's model and on models frozen other ways.
 """
 from __future__ import annotations
 
+import keras
 import numpy as np
 import pytest
 import tensorflow as tf
@@ -26,13 +27,13 @@ def freeze(cnn, names=("conv1", "conv2")):
     return cnn
 
 
-def changed_by_a_step(model) -> list[str]:
+def changed_by_a_step(model, classes: int = 10, logits: bool = True) -> list[str]:
     """The layers whose weights one optimizer step of fit changes (the ground truth of "what trains")."""
     before = {layer.name: [w.numpy().copy() for w in layer.weights] for layer in model.layers}
-    model.compile(optimizer=tf.keras.optimizers.SGD(0.1),
-                  loss=tf.keras.losses.SparseCategoricalCrossentropy(from_logits=True))
+    model.compile(optimizer=keras.optimizers.SGD(0.1),
+                  loss=keras.losses.SparseCategoricalCrossentropy(from_logits=logits))
     x = np.random.default_rng(1).random((8, 28, 28)).astype("float32")
-    model.fit(x, np.arange(8) % 10, epochs=1, batch_size=8, verbose=0)
+    model.fit(x, np.arange(8) % classes, epochs=1, batch_size=8, verbose=0)
     return [layer.name for layer in model.layers
             if any(not np.array_equal(old, w.numpy()) for old, w in zip(before[layer.name], layer.weights))]
 
@@ -55,8 +56,8 @@ def test_ex1_what_trains_is_what_an_optimizer_step_changes():
 def test_ex1_wrong_answers_each_have_their_own_message():
     typo = digit_cnn()
     for layer in typo.layers[1:5]:  # noqa: B007 - the lesson's typo
-        tf.keras.layers.trainable = False
-    del tf.keras.layers.trainable
+        keras.layers.trainable = False
+    del keras.layers.trainable
     container = digit_cnn()
     container.trainable = False
     container.get_layer("conv3").trainable = True
@@ -130,29 +131,29 @@ def test_ex1_right_answers_written_in_unusual_ways(count):
 
 # ------------------------------------------------------------------ 01.2 a three-class head that gives probabilities
 def test_ex2_wrong_answers_each_have_their_own_message():
-    tf.keras.utils.set_random_seed(0)
+    keras.utils.set_random_seed(0)
     cnn = digit_cnn()
-    flat, dense = cnn.layers[-2].output, tf.keras.layers.Dense
+    flat, dense = cnn.layers[-2].output, keras.layers.Dense
     other = digit_cnn()
     hidden = dense(64, activation="relu")(flat)
     messages = {
-        "logits": wrong(ex2, tf.keras.Model(cnn.inputs, dense(3)(flat)), cnn),
-        "old head": wrong(ex2, tf.keras.Model(cnn.inputs, dense(3, activation="softmax")(cnn.layers[-1].output)), cnn),
+        "logits": wrong(ex2, keras.Model(cnn.inputs, dense(3)(flat)), cnn),
+        "old head": wrong(ex2, keras.Model(cnn.inputs, dense(3, activation="softmax")(cnn.layers[-1].output)), cnn),
         "cnn itself": wrong(ex2, cnn, cnn),
-        "feature map": wrong(ex2, tf.keras.Model(cnn.inputs, dense(3, activation="softmax")(
+        "feature map": wrong(ex2, keras.Model(cnn.inputs, dense(3, activation="softmax")(
             cnn.get_layer("conv3").output)), cnn),
-        "not reused": wrong(ex2, tf.keras.Model(other.inputs, dense(3, activation="softmax")(other.layers[-2].output)),
+        "not reused": wrong(ex2, keras.Model(other.inputs, dense(3, activation="softmax")(other.layers[-2].output)),
                             cnn),
-        "two layers": wrong(ex2, tf.keras.Model(cnn.inputs, dense(3, activation="softmax")(hidden)), cnn),
-        "sigmoid": wrong(ex2, tf.keras.Model(cnn.inputs, dense(3, activation="sigmoid")(flat)), cnn),
-        "relu first": wrong(ex2, tf.keras.Model(cnn.inputs, tf.keras.layers.Softmax()(dense(3, activation="relu")(
+        "two layers": wrong(ex2, keras.Model(cnn.inputs, dense(3, activation="softmax")(hidden)), cnn),
+        "sigmoid": wrong(ex2, keras.Model(cnn.inputs, dense(3, activation="sigmoid")(flat)), cnn),
+        "relu first": wrong(ex2, keras.Model(cnn.inputs, keras.layers.Softmax()(dense(3, activation="relu")(
             flat))), cnn),
-        "four classes": wrong(ex2, tf.keras.Model(cnn.inputs, dense(4, activation="softmax")(flat)), cnn),
-        "head frozen": wrong(ex2, tf.keras.Model(cnn.inputs, dense(3, activation="softmax", trainable=False,
+        "four classes": wrong(ex2, keras.Model(cnn.inputs, dense(4, activation="softmax")(flat)), cnn),
+        "head frozen": wrong(ex2, keras.Model(cnn.inputs, dense(3, activation="softmax", trainable=False,
                                                                    name="frozen_head")(flat)), cnn),
     }
     everything = digit_cnn()  # the whole new model frozen: the head cannot learn either
-    whole = tf.keras.Model(everything.inputs, dense(3, activation="softmax")(everything.layers[-2].output),
+    whole = keras.Model(everything.inputs, dense(3, activation="softmax")(everything.layers[-2].output),
                            name="three_way")
     whole.trainable = False
     messages["model frozen"] = wrong(ex2, whole, everything)
@@ -187,25 +188,34 @@ def test_ex2_right_answers_written_in_unusual_ways():
     expected = ("3 probabilities per image, summing to 1: the softmax of your Dense(3) on cnn's 1,152 flatten "
                 "features; 3,459 new parameters (1,152 x 3 weights + 3 biases).")
     cnn = digit_cnn()
-    sequential = tf.keras.Sequential(cnn.layers[:-1] + [tf.keras.layers.Dense(3, activation="softmax")])
+    sequential = keras.Sequential(cnn.layers[:-1] + [keras.layers.Dense(3, activation="softmax")])
     assert right(ex2, sequential, cnn) == expected
     cnn = digit_cnn()
-    softmax_layer = tf.keras.layers.Softmax()(tf.keras.layers.Dense(3)(cnn.get_layer("flatten").output))
-    assert right(ex2, tf.keras.Model(cnn.inputs, softmax_layer), cnn) == expected
+    softmax_layer = keras.layers.Softmax()(keras.layers.Dense(3)(cnn.get_layer("flatten").output))
+    assert right(ex2, keras.Model(cnn.inputs, softmax_layer), cnn) == expected
     cnn = digit_cnn()
-    base = tf.keras.Model(cnn.inputs, cnn.layers[-2].output, name="base")  # a nested base
-    assert right(ex2, tf.keras.Sequential([base, tf.keras.layers.Dense(3, activation="softmax")]), cnn) == expected
+    base = keras.Model(cnn.inputs, cnn.layers[-2].output, name="base")  # a nested base
+    assert right(ex2, keras.Sequential([base, keras.layers.Dense(3, activation="softmax")]), cnn) == expected
     cnn = digit_cnn()
-    own_flatten = tf.keras.layers.Flatten()(cnn.get_layer("conv3").output)  # the same features, its own Flatten
-    assert right(ex2, tf.keras.Model(cnn.inputs, tf.keras.layers.Dense(3, activation="softmax")(own_flatten)),
+    own_flatten = keras.layers.Flatten()(cnn.get_layer("conv3").output)  # the same features, its own Flatten
+    assert right(ex2, keras.Model(cnn.inputs, keras.layers.Dense(3, activation="softmax")(own_flatten)),
                  cnn) == expected
     cnn = digit_cnn()
     cnn.trainable = False  # the base frozen, as the lesson does: the head still trains
-    assert right(ex2, tf.keras.Model(cnn.inputs, tf.keras.layers.Dense(3, activation="softmax")(cnn.layers[-2].output)),
+    assert right(ex2, keras.Model(cnn.inputs, keras.layers.Dense(3, activation="softmax")(cnn.layers[-2].output)),
                  cnn) == expected
+    # Keras 3: only the model given to fit and each weight's own flag decide what trains, so a head switched back
+    # on inside a frozen part trains (in tf_keras it would not); an optimizer step shows it.
     cnn = digit_cnn()
-    no_bias = tf.keras.layers.Dense(3, activation="softmax", use_bias=False)(cnn.layers[-2].output)
-    assert right(ex2, tf.keras.Model(cnn.inputs, no_bias), cnn) == (
+    part = keras.Sequential([keras.layers.Dense(3, activation="softmax", name="three")], name="part")
+    part.trainable = False
+    part.get_layer("three").trainable = True
+    switched_on = keras.Model(cnn.inputs, part(cnn.layers[-2].output))
+    assert right(ex2, switched_on, cnn) == expected
+    assert "part" in changed_by_a_step(switched_on, classes=3, logits=False)
+    cnn = digit_cnn()
+    no_bias = keras.layers.Dense(3, activation="softmax", use_bias=False)(cnn.layers[-2].output)
+    assert right(ex2, keras.Model(cnn.inputs, no_bias), cnn) == (
         "3 probabilities per image, summing to 1: the softmax of your Dense(3) on cnn's 1,152 flatten features; "
         "3,456 new parameters (1,152 x 3 weights, no biases).")
 
@@ -215,13 +225,14 @@ def test_ex3_wrong_answers_each_have_their_own_message():
     cnn = digit_cnn()
     other = digit_cnn()
     conv2 = cnn.get_layer("conv2")
-    maps = tf.keras.Input((13, 13, 32))
+    maps = keras.Input((13, 13, 32))
     messages = {
-        "pool2": wrong(ex3, tf.keras.Model(cnn.inputs, cnn.get_layer("pool2").output), cnn),
-        "conv2's input": wrong(ex3, tf.keras.Model(cnn.inputs, conv2.input), cnn),
-        "a copy": wrong(ex3, tf.keras.Model(other.inputs, other.get_layer("conv2").output), cnn),
+        "pool2": wrong(ex3, keras.Model(cnn.inputs, cnn.get_layer("pool2").output), cnn),
+        "conv2's input": wrong(ex3, keras.Model(cnn.inputs, conv2.input), cnn),
+        "a copy": wrong(ex3, keras.Model(other.inputs, other.get_layer("conv2").output), cnn),
         "a layer": wrong(ex3, conv2, cnn),
-        "own input": wrong(ex3, tf.keras.Model(maps, conv2(maps)), cnn),
+        "own input": wrong(ex3, keras.Model(maps, conv2(maps)), cnn),
+        "no input": wrong(ex3, keras.Sequential([conv2]), cnn),  # unbuilt, and conv2 alone cannot take digits
     }
     assert messages["pool2"] == ("your model's output has shape (None, 5, 5, 64) (pool2's output); conv2's output "
                                  "is (None, 11, 11, 64): end the model at cnn.get_layer('conv2').output.")
@@ -230,6 +241,8 @@ def test_ex3_wrong_answers_each_have_their_own_message():
     assert messages["a layer"] == "conv2_model should be a Keras model, not Conv2D"
     assert messages["own input"] == ("your model takes inputs of shape (None, 13, 13, 32); it should take cnn's "
                                      "(None, 28, 28) digit images: start it at cnn.inputs.")
+    assert messages["no input"] == ("conv2_model has no input yet and cannot take cnn's 28x28 digit images "
+                                    "(ValueError): start it at cnn.inputs.")
     assert len(set(messages.values())) == len(messages)
 
 
@@ -237,13 +250,41 @@ def test_ex3_right_answers_written_in_unusual_ways():
     expected = ("the model ends at conv2 with 11x11x64 feature maps and shares its weights with cnn: train cnn and "
                 "this model sees the change.")
     cnn = digit_cnn()
-    assert right(ex3, tf.keras.Sequential([cnn.get_layer(n) for n in ("add_channel", "conv1", "pool1", "conv2")]),
+    assert right(ex3, keras.Sequential([cnn.get_layer(n) for n in ("add_channel", "conv1", "pool1", "conv2")]),
                  cnn) == expected
+    cnn = digit_cnn()  # Keras 3's way to give a Sequential its input
+    assert right(ex3, keras.Sequential([keras.Input((28, 28))] + cnn.layers[:4]), cnn) == expected
     cnn = digit_cnn()
-    nested = tf.keras.Model(cnn.inputs, cnn.get_layer("conv2").output)
-    assert right(ex3, tf.keras.Sequential([nested]), cnn) == expected
+    nested = keras.Model(cnn.inputs, cnn.get_layer("conv2").output)
+    assert right(ex3, keras.Sequential([nested]), cnn) == expected
 
 
 def test_the_probes_are_frozen_as_they_say():
     counts = [count_trainable(model) for _, model in lesson01._probes()]
     assert counts == [104_202, 0, 11_530]
+
+
+def test_the_checks_take_tf_keras_models_too():
+    """One code path for both Keras packages (issue 25 item 4): the lesson's CNN built with tf_keras, as the TF Hub
+    lessons build their models, is judged by the same checks with the same verdicts."""
+    import tf_keras
+
+    def tf_keras_cnn():
+        layers = tf_keras.layers
+        return tf_keras.Sequential([
+            layers.Reshape((28, 28, 1), input_shape=(28, 28), name="add_channel"),
+            layers.Conv2D(32, 3, activation="relu", name="conv1"), layers.MaxPooling2D(name="pool1"),
+            layers.Conv2D(64, 3, activation="relu", name="conv2"), layers.MaxPooling2D(name="pool2"),
+            layers.Conv2D(128, 3, activation="relu", name="conv3"), layers.Flatten(name="flatten"),
+            layers.Dense(10, name="digits")], name="digit_cnn")
+
+    assert "85,386 parameters train, in conv3 and digits" in right(ex1, count_trainable, freeze(tf_keras_cnn()))
+    cnn = tf_keras_cnn()
+    head = tf_keras.layers.Dense(3, activation="softmax")(cnn.layers[-2].output)
+    assert right(ex2, tf_keras.Model(cnn.inputs, head), cnn).startswith("3 probabilities per image")
+    cnn = tf_keras_cnn()
+    assert wrong(ex2, tf_keras.Model(cnn.inputs, tf_keras.layers.Dense(3)(cnn.layers[-2].output)), cnn).startswith(
+        "your model's outputs: these are logits")
+    cnn = tf_keras_cnn()
+    assert right(ex3, tf_keras.Model(cnn.inputs, cnn.get_layer("conv2").output), cnn).startswith(
+        "the model ends at conv2 with 11x11x64 feature maps")

@@ -6,7 +6,7 @@ from pathlib import Path
 import numpy as np
 
 MNIST_URL = "https://storage.googleapis.com/tensorflow/tf-keras-datasets/mnist.npz"
-# The SHA-256 tf.keras.datasets.mnist itself checks (tf_keras/datasets/mnist.py).
+# The SHA-256 keras.datasets.mnist itself checks (keras/src/datasets/mnist.py; tf_keras/datasets/mnist.py too).
 MNIST_SHA256 = "731c5ac602752760c8e48fbffcf8c3b850d9dc2a2aedcf2cc48468fc17b673d1"
 
 
@@ -29,7 +29,7 @@ def _digits_as_mnist(seed: int = 0):
 def load(source: str = "real", *, local_copy: str | Path | None = None, seed: int = 0, progress: bool = True):
     """``(x_train, y_train), (x_test, y_test)``: 28x28 float32 images in [0, 1], int64 labels.
 
-    ``"real"``: MNIST (60,000 / 10,000), the file ``tf.keras.datasets.mnist`` downloads, fetched
+    ``"real"``: MNIST (60,000 / 10,000), the file ``keras.datasets.mnist`` downloads, fetched
     once into ``env.keras_home()/datasets`` and verified, or your ``local_copy`` of it.
     ``"stand-in"``: scikit-learn's digits as MNIST (1,437 / 360, in an order set by ``seed``).
     """
