@@ -65,9 +65,8 @@ if IN_COLAB:
 
 # %% [markdown]
 # ## Setup
-# Two Keras packages, each imported by name. `keras` is Keras 3, today's
-# Keras (what `tf.keras` means since TensorFlow 2.16): Part A uses it.
-# `tf_keras` is Keras 2, kept for Part B's `hub.KerasLayer` (Part B says why).
+# `keras` (Keras 3) for Part A; `tf_keras` (Keras 2) for Part B's
+# `hub.KerasLayer` (Part B says why).
 
 # %%
 import math
@@ -168,12 +167,10 @@ except ValueError as err:
 
 # %% [markdown]
 # ### Swap the 1000-way head for a 5-way one
-# Same move as lesson 01: the model's input, the output of the layer
-# before the last (`avg_pool`, 2048 features), a new `Dense(5)`. The
-# lesson's `base_model.layers[0].input` came from Keras 2; in Keras 3 the
-# first layer, an `InputLayer`, *is* the input and has no input of its own
-# (the line gives an empty list, printed below), so we take `base_model.input`,
-# the same tensor as `layers[0].output`.
+# Same move as lesson 01: the model's input, the output of the layer before
+# the last (`avg_pool`, 2048 features), a new `Dense(5)`. The lesson's
+# `base_model.layers[0].input` is Keras 2: in Keras 3 an `InputLayer` has no
+# input (the line gives `[]`, printed below); `base_model.input` is the tensor.
 
 # %%
 print("Keras 3: base_model.layers[0].input ->", base_model.layers[0].input,
@@ -253,21 +250,18 @@ models.trainable_report(new_model).tail(4)
 #
 # **Where the model comes from.** tfhub.dev handles now redirect to Kaggle
 # Models; `hub.KerasLayer` still accepts them. The download is cached in
-# `$TFHUB_CACHE_DIR/<SHA-1 of the handle>` (here: the project's `data/tfhub`),
-# so later runs load it from disk. The quick profile builds a small stand-in
+# `$TFHUB_CACHE_DIR/<SHA-1 of the handle>` (here: the project's `data/tfhub`).
+# The quick profile builds a small stand-in
 # with the same signature (images in [0, 1] -> a 2048-vector) in its own
 # cache under the *same handle*, so the code below does not change:
 # `prepare_handle` only says what will load (and builds the stand-in).
-# (The lesson feeds random normal values; the real module expects pixels in
-# [0, 1], which matters for real images, as in lesson 03.)
+# (The real module expects pixels in [0, 1]; lesson 03 feeds it photos.)
 
 # %% [markdown]
 # **Why `tf_keras` here.** `hub.KerasLayer` is a Keras 2 layer: with Keras 3
 # installed, `tensorflow_hub` (0.16.1, its last release) builds it on
-# `tf_keras`, and a Keras 3 model refuses it (tensorflow/hub#903, open; the
-# next cell shows the error). So Part B builds its model with `tf_keras`;
-# the code reads as in Part A. After Part B: the same feature vector in a
-# Keras 3 model.
+# `tf_keras`, and a Keras 3 model refuses it (tensorflow/hub#903; the next
+# cell shows the error). So Part B's model is a `tf_keras` model.
 
 # %%
 url = "https://tfhub.dev/google/imagenet/inception_v3/feature_vector/5"
@@ -331,12 +325,11 @@ course_utils.record("hub_predict_accuracy", accuracy_score(y, ids_b), note="argm
 
 # %% [markdown]
 # ### The same frozen feature vector in a Keras 3 model
-# A TF Hub feature vector is a SavedModel whose root object is callable,
-# images in, features out: the Reusable SavedModel API (tensorflow.org/hub,
-# "Common SavedModel APIs for Image Tasks") requires that `__call__`.
-# `keras.layers.TFSMLayer` wraps one endpoint of a SavedModel as a Keras 3
-# layer; `hub.resolve(url)` gives the folder `hub.KerasLayer` loaded. The
-# head is Part B's, in Keras 3.
+# A TF Hub feature vector's root object is callable, images in, features out
+# (TF Hub's Reusable SavedModel API requires `__call__`).
+# `keras.layers.TFSMLayer` wraps that endpoint as a Keras 3 layer;
+# `hub.resolve(url)` is the folder `hub.KerasLayer` loaded. Part B's head, in
+# Keras 3:
 
 # %%
 frozen_features = keras.layers.TFSMLayer(hub.resolve(url), call_endpoint="__call__", trainable=False)
@@ -359,12 +352,11 @@ course_utils.record("tfsm_final_loss", history_k3.history["loss"][-1])
 
 # %% [markdown]
 # **When each way works.** Frozen, both give the same features and train
-# the same head. To fine-tune, `TFSMLayer(..., trainable=True)` does wrap
-# the module's own variables, and gradients reach them, but it calls the
-# module without a `training` flag, adds none of its regularization losses,
-# and `fit` may refuse the variable names it gives them (the cell tries,
-# with Adam). `hub.KerasLayer(..., trainable=True)` in `tf_keras` handles
-# all three: the way to fine-tune a hub model (lesson 03 does).
+# the same head. Trainable, `TFSMLayer` does wrap the module's variables
+# (gradients reach them), but passes no `training` flag, adds no
+# regularization losses, and `fit` may refuse its variable names (tried below,
+# with Adam). To fine-tune a hub model, use `hub.KerasLayer(...,
+# trainable=True)` in `tf_keras` (lesson 03).
 
 # %%
 tunable = keras.layers.TFSMLayer(hub.resolve(url), call_endpoint="__call__", trainable=True)
@@ -482,9 +474,8 @@ course_utils.comparison_table()
 # - `keras.applications.<Model>(include_top=..., weights="imagenet")` and
 #   `hub.KerasLayer(url)` give you a pretrained network in one line; the
 #   feature-vector variant is the one you build on.
-# - `hub.KerasLayer` goes in a `tf_keras` model; a *frozen* hub feature
-#   vector also runs in Keras 3 (`keras.layers.TFSMLayer`), but fine-tuning
-#   it needs `hub.KerasLayer(..., trainable=True)` in `tf_keras`.
+# - `hub.KerasLayer` goes in `tf_keras` models; a frozen hub feature vector
+#   also runs in Keras 3 (`TFSMLayer`); fine-tuning needs `tf_keras`.
 # - Feed each model what it was trained on: InceptionV3 from Keras wants
 #   `inception_v3.preprocess_input` ([-1, 1]); the TF Hub module [0, 1].
 # - The head swap is the same everywhere: features from `layers[-2]`, a new

@@ -67,13 +67,10 @@ if IN_COLAB:
 
 # %% [markdown]
 # ## Setup
-# Lesson 03 builds every model around `hub.KerasLayer`, a Keras 2 layer
-# (`tensorflow_hub` builds it on `tf_keras` once Keras 3 is installed), so
-# it uses `tf_keras` throughout, imported by name: `tf.keras` would mean
-# Keras 3, which refuses a hub layer (lesson 02 shows the error).
-# `start_lesson` resolves the profile, points the TF Hub and TFDS caches at
-# the project's `data/` folder, seeds the random generators and prints what
-# runs.
+# Every model here is built around `hub.KerasLayer`, a Keras 2 layer, so the
+# lesson imports `tf_keras` by name and uses it throughout (`tf.keras` would
+# be Keras 3, which refuses a hub layer: lesson 02). `start_lesson` sets up
+# the profile, the caches in `data/` and the seeds.
 
 # %%
 import functools
@@ -191,8 +188,7 @@ print(f"{len(set(shapes))} different shapes among the first 20 training images")
 # %% [markdown]
 # ## 3. The input pipeline
 # `format_image` resizes to the model's input size and scales to [0, 1], as
-# TF Hub image models expect (the lesson typed 224 and 299 into two copies;
-# here the size is an argument). Training data are shuffled; `prefetch(1)`
+# TF Hub image models expect (the size is an argument). Training data are shuffled; `prefetch(1)`
 # prepares the next batch while the model works; validation and test keep
 # their order. The lesson's batch of 367 is exactly the full test split (its
 # 1024 broke the prediction code, as section 4 shows); the quick batch is
@@ -237,15 +233,14 @@ course_utils.record("mobilenet_feature_dim", int(mn_features.shape[-1]))
 print("images", image_batch.shape, "-> features", mn_features.shape)
 
 # %% [markdown]
-# **The model.** Clear Keras's session and seed the generators (the lesson's
-# three lines), then stack the extractor, `Dropout(0.5)` against overfitting
+# **The model.** Clear Keras's session and seed the generators (NumPy's and
+# TensorFlow's, as the lesson did, and tf_keras's own), then stack the extractor, `Dropout(0.5)` against overfitting
 # and a `Dense` layer with one output per class. It has no softmax: it
 # outputs *logits*, and the loss is told so with `from_logits=True`.
 
 # %%
 tf_keras.backend.clear_session()
-np.random.seed(0)
-tf.random.set_seed(0)
+tf_keras.utils.set_random_seed(0)  # the lesson's np.random.seed(0) and tf.random.set_seed(0), and tf_keras's own
 
 mobile_model = tf_keras.Sequential([
     feature_extractor_mn,
@@ -501,8 +496,7 @@ feature_extractor_im = hub.KerasLayer(inception_url, input_shape=(299, 299, 3), 
 feature_extractor_im.trainable = False
 
 tf_keras.backend.clear_session()
-np.random.seed(0)
-tf.random.set_seed(0)
+tf_keras.utils.set_random_seed(0)  # the lesson's np.random.seed(0) and tf.random.set_seed(0), and tf_keras's own
 inception_model = tf_keras.Sequential([
     feature_extractor_im,
     Dropout(0.5),
@@ -581,25 +575,21 @@ key_plot = course_utils.record_figure(fig)
 
 # %% [markdown]
 # The lesson found both models above 80% after 6 epochs, neither
-# overfitting, alike: the best extractor depends on the data, and trying
-# two is cheap when only a head trains.
+# overfitting, alike: trying two extractors is cheap when only a head trains.
 #
 # ## 7. Fine-tuning MobileNet-v2
-# With the head trained, the extractor may adapt a little to flowers: load
-# it with `hub.KerasLayer(handle, trainable=True)` under the trained head
+# With the head trained, the extractor may adapt to flowers: load it with
+# `hub.KerasLayer(handle, trainable=True)` under the trained head
 # and train at a learning rate 100 times lower than the head's, so the
 # pretrained weights move only slightly (a random head would send large
 # gradients into them). Batches are smaller: training keeps every layer's
-# activations for the backward pass. This step is why lesson 03 stays in
-# `tf_keras`: a *frozen* hub model also runs in a Keras 3 model, but only
-# `hub.KerasLayer` can train it (lesson 02, Part B).
+# activations for the backward pass. This step keeps lesson 03 on
+# `tf_keras`: only `hub.KerasLayer` trains a hub model (lesson 02).
 #
 # **BatchNorm.** A trainable `hub.KerasLayer` passes `fit`'s `training=True`
-# to the module, whose BatchNorm layers would then normalise with each
-# small batch's statistics and drift their ImageNet averages towards them.
-# Calling it with
-# `training=False` keeps BatchNorm in inference mode while the weights
-# train. (The quick stand-ins have no BatchNorm.)
+# to the module, whose BatchNorm would then drift its ImageNet averages
+# towards small batches' statistics. `training=False` keeps BatchNorm in
+# inference mode while the weights train (the stand-ins have none).
 
 # %%
 tunable_mn = hub.KerasLayer(mobilenet_url, trainable=True)
