@@ -11,14 +11,17 @@ import numpy as np
 import tensorflow as tf
 
 from course_exercises import Wrong, as_int, count_params, exercise, expect, judge, not_probabilities, require_model
+from course_utils.models import is_keras
 
 FEATURES = 2048  # Inception-v3's feature vector
 
 
-def inception_with_top(image_size: int = 75) -> tf.keras.Model:
-    """InceptionV3 with its ImageNet top, random weights, at its smallest input size (the top's size does not
-    depend on it): a few seconds to build; the lesson's ``base_model`` works the same in this exercise."""
-    return tf.keras.applications.InceptionV3(weights=None, include_top=True, input_shape=(image_size, image_size, 3))
+def inception_with_top(image_size: int = 75):
+    """InceptionV3 with its ImageNet top (Keras 3, as Part A), random weights, at its smallest input size (the
+    top's size does not depend on it): a few seconds to build; the lesson's ``base_model`` works the same here."""
+    import keras
+
+    return keras.applications.InceptionV3(weights=None, include_top=True, input_shape=(image_size, image_size, 3))
 
 
 def _top_layers(model):
@@ -93,11 +96,18 @@ def feature_module(seed: int = 0) -> tf.Module:
     return _FeatureVectorModule(seed)
 
 
+def _walk(layer):
+    """``layer`` and every layer inside it, through nested models (``.layers``), in either Keras package; a
+    hub.KerasLayer has no ``.layers``: its module's insides are not Keras layers."""
+    yield layer
+    for inner in getattr(layer, "layers", None) or []:
+        yield from _walk(inner)
+
+
 def _dense_head(model, hub_layer):
-    """The Dense layers of ``model`` outside the hub layer, in the order they are chained (each reads the
+    """The Dense layers of ``model`` (outside the hub layer), in the order they are chained (each reads the
     previous one's units, the first the hub layer's features); None when they do not form one chain."""
-    inside = {id(m) for m in hub_layer.submodules}
-    dense = [m for m in model.submodules if isinstance(m, tf.keras.layers.Dense) and id(m) not in inside]
+    dense = [m for m in _walk(model) if is_keras(m, "Dense") and m is not hub_layer]
     chain, width = [], FEATURES
     while dense:
         following = [layer for layer in dense if int(layer.kernel.shape[0]) == width]
@@ -119,16 +129,16 @@ def _activation(layer) -> str:
 
 
 @exercise("02", 2, "count what trains in a trainable TF Hub model", hints="""
-    - hub.KerasLayer(module, trainable=True, input_shape=(64, 64, 3)) then the lesson's Sequential: Dense(128, relu),
-      Dense(64, relu), Dense(5).
+    - hub.KerasLayer(module, trainable=True, input_shape=(64, 64, 3)) then Part B's tf_keras.Sequential: Dense(128,
+      relu), Dense(64, relu), Dense(5) (hub.KerasLayer is a tf_keras layer: a Keras 3 model refuses it).
     - hub_model.trainable_weights lists every weight that fit() would change; sum np.prod(w.shape).
 """, solution="""
     hub_layer = hub.KerasLayer(module, trainable=True, input_shape=(64, 64, 3))
-    hub_model = tf.keras.Sequential([
+    hub_model = tf_keras.Sequential([
         hub_layer,
-        tf.keras.layers.Dense(128, activation="relu"),
-        tf.keras.layers.Dense(64, activation="relu"),
-        tf.keras.layers.Dense(5),
+        tf_keras.layers.Dense(128, activation="relu"),
+        tf_keras.layers.Dense(64, activation="relu"),
+        tf_keras.layers.Dense(5),
     ])
     trainable_params = int(sum(np.prod(w.shape) for w in hub_model.trainable_weights))
     print(f"{trainable_params:,} trainable")
@@ -141,15 +151,15 @@ def _ex2(trainable_params, hub_model) -> str:
     import tensorflow_hub as hub
 
     model = require_model(hub_model, "hub_model")
-    hub_layers = [m for m in model.submodules if isinstance(m, hub.KerasLayer)]
+    hub_layers = [m for m in _walk(model) if isinstance(m, hub.KerasLayer)]
     expect(hub_layers, "hub_model has no hub.KerasLayer: put hub.KerasLayer(module, trainable=True, ...) first.")
     expect(len(hub_layers) == 1, f"hub_model has {len(hub_layers)} hub layers; Part B's model has one.")
     (hub_layer,) = hub_layers
     updated = {id(w) for w in model.trainable_weights}
     in_hub = [w for w in hub_layer.weights if id(w) in updated]
     if not in_hub:
-        parents = [m.name for m in [model, *model.submodules] if isinstance(m, tf.keras.Model) and not m.trainable
-                   and any(inner is hub_layer for inner in m.submodules)]
+        parents = [m.name for m in _walk(model) if is_keras(m, "Model") and not m.trainable
+                   and any(inner is hub_layer for inner in _walk(m))]
         expect(not parents, f"the hub layer sits in {_and(parents)}, which is frozen (trainable = False): fit "
                             "trains nothing under a frozen parent, whatever the hub layer's own flag says. Leave "
                             f"{_and(parents)} trainable and pass trainable=True to hub.KerasLayer.")

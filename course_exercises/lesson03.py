@@ -102,10 +102,13 @@ def _test_arrays():
 def setup():
     """A small model (8x8 images -> 5 logits) and a *shuffled* test set of 70 images in batches of 32: the
     dataset comes in a new order on every pass, as a training set would."""
+    import tf_keras  # lesson 03's models are tf_keras models (its hub.KerasLayer needs Keras 2)
+
     images, labels = _test_arrays()
-    model = tf.keras.Sequential([
-        tf.keras.layers.Flatten(input_shape=(8, 8, 3)),
-        tf.keras.layers.Dense(5, kernel_initializer=tf.keras.initializers.GlorotUniform(seed=3), name="logits"),
+    model = tf_keras.Sequential([
+        tf_keras.Input(shape=(8, 8, 3)),
+        tf_keras.layers.Flatten(),
+        tf_keras.layers.Dense(5, kernel_initializer=tf_keras.initializers.GlorotUniform(seed=3), name="logits"),
     ], name="small_flower_model")
     dataset = (tf.data.Dataset.from_tensor_slices((images, labels))
                .shuffle(NUM_TEST, seed=3, reshuffle_each_iteration=True)

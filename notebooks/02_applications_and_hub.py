@@ -19,7 +19,7 @@
 # [![Open In Colab](https://colab.research.google.com/assets/colab-badge.svg)](https://colab.research.google.com/github/transfer-learning-course/tf-keras-transfer-learning/blob/v0.2.0/notebooks/02_applications_and_hub.ipynb)
 #
 # **What you will learn.** Two places to get a big pretrained network in one
-# line: **Keras Applications** (`tf.keras.applications.InceptionV3`) and
+# line: **Keras Applications** (`keras.applications.InceptionV3`) and
 # **TF Hub** (`hub.KerasLayer(url)`). You will see what `include_top` removes,
 # swap InceptionV3's 1000-way classifier for a 5-way one, stack your own
 # dense layers on a TF Hub feature vector, and count exactly which parameters
@@ -65,19 +65,17 @@ if IN_COLAB:
 
 # %% [markdown]
 # ## Setup
-# `TF_USE_LEGACY_KERAS=1` before TensorFlow is imported: `hub.KerasLayer` is
-# a Keras 2 layer and cannot be added to a Keras 3 model.
+# `keras` (Keras 3) for Part A; `tf_keras` (Keras 2) for Part B's
+# `hub.KerasLayer` (Part B says why).
 
 # %%
 import math
-import os
 
-os.environ["TF_USE_LEGACY_KERAS"] = "1"  # before TensorFlow is imported
-
+import keras
 import tensorflow as tf
 import tensorflow_hub as hub
+import tf_keras
 from sklearn.metrics import accuracy_score
-from tensorflow.keras import layers
 
 import course_utils
 from course_utils import models
@@ -111,14 +109,14 @@ print("x:", x.shape, x.dtype, "| y:", y.numpy())
 # pass `pooling="avg"`, as the cell's last line shows.)
 #
 # The lesson's call is `InceptionV3(include_top=True)`; `weights="imagenet"`
-# is Keras's default, written out below. `applications` is `tf.keras.applications`
+# is Keras's default, written out below. `applications` is `keras.applications`
 # with one change, made for the course: `"imagenet"` loads the file Keras
 # would download, checked against the MD5 Keras publishes, from the
 # course's `data/keras/models` (Keras itself writes to `~/.keras/models`);
 # in the quick profile it means random weights, at a smaller image size.
 
 # %%
-applications = weights.applications(cfg.source)  # tf.keras.applications; "imagenet" per profile
+applications = weights.applications(cfg.source)  # keras.applications; "imagenet" per profile
 
 base_model = applications.InceptionV3(
     include_top=True,
@@ -130,14 +128,14 @@ print("last two layers:", [(layer.name, type(layer).__name__, tuple(layer.output
                            for layer in base_model.layers[-2:]])
 print(f"at {SIZE}x{SIZE}: mixed10 {tuple(base_model.get_layer('mixed10').output.shape)} "
       f"-> avg_pool {tuple(base_model.get_layer('avg_pool').output.shape)}")
-no_top = tf.keras.applications.InceptionV3(include_top=False, weights=None, input_shape=(SIZE, SIZE, 3))  # shape only
+no_top = keras.applications.InceptionV3(include_top=False, weights=None, input_shape=(SIZE, SIZE, 3))  # shape only
 print("include_top=False ends at", no_top.layers[-1].name, tuple(no_top.output.shape))
 del no_top
 
 # %% [markdown]
 # ### What InceptionV3 expects as input
 # Its ImageNet weights were trained on pixels scaled to [-1, 1]:
-# `tf.keras.applications.inception_v3.preprocess_input` turns 0..255 into
+# `keras.applications.inception_v3.preprocess_input` turns 0..255 into
 # `x / 127.5 - 1` (Keras's `mode="tf"`). Real photos must go through it.
 # The lesson feeds `tf.random.normal` values, which are not pixels; we keep
 # them, as that line says, to reproduce the lesson. Here, once, is the
@@ -145,7 +143,7 @@ del no_top
 
 # %%
 pixels = tf.random.uniform((cfg.num_examples, SIZE, SIZE, 3), 0, 255, seed=cfg.seed)
-scaled = tf.keras.applications.inception_v3.preprocess_input(pixels)
+scaled = keras.applications.inception_v3.preprocess_input(pixels)
 inside = float(tf.reduce_mean(tf.cast(tf.abs(x) <= 1, tf.float32)))
 print(f"pixels {float(tf.reduce_min(pixels)):.1f}..{float(tf.reduce_max(pixels)):.1f} -> preprocess_input -> "
       f"{float(tf.reduce_min(scaled)):.3f}..{float(tf.reduce_max(scaled)):.3f}")
@@ -163,24 +161,28 @@ print("InceptionV3 on preprocessed pixels:", base_model.predict(scaled, verbose=
 
 # %%
 try:
-    tf.keras.applications.InceptionV3(include_top=True, weights="imagenet", input_shape=(150, 150, 3))
+    keras.applications.InceptionV3(include_top=True, weights="imagenet", input_shape=(150, 150, 3))
 except ValueError as err:
     print("ValueError:", err)
 
 # %% [markdown]
 # ### Swap the 1000-way head for a 5-way one
-# Same move as lesson 01: the input of the first layer, the output of the
-# layer before the last (`avg_pool`, 2048 features), a new `Dense(5)`.
+# Same move as lesson 01: the model's input, the output of the layer before
+# the last (`avg_pool`, 2048 features), a new `Dense(5)`. The lesson's
+# `base_model.layers[0].input` is Keras 2: in Keras 3 an `InputLayer` has no
+# input (the line gives `[]`, printed below); `base_model.input` is the tensor.
 
 # %%
-base_inputs = base_model.layers[0].input
+print("Keras 3: base_model.layers[0].input ->", base_model.layers[0].input,
+      "| layers[0].output is base_model.input:", base_model.layers[0].output is base_model.input)
+base_inputs = base_model.input  # the lesson's base_model.layers[0].input in Keras 2
 base_outputs = base_model.layers[-2].output
-final_outputs = layers.Dense(5, name="five_classes")(base_outputs)
-new_model = tf.keras.Model(inputs=base_inputs, outputs=final_outputs)
+final_outputs = keras.layers.Dense(5, name="five_classes")(base_outputs)
+new_model = keras.Model(inputs=base_inputs, outputs=final_outputs)
 print("features:", base_outputs.shape, "-> outputs:", new_model.output.shape)
 
-loss = tf.keras.losses.SparseCategoricalCrossentropy(from_logits=True)
-new_model.compile(optimizer=tf.keras.optimizers.Adam(), loss=loss, metrics=["accuracy"])
+loss = keras.losses.SparseCategoricalCrossentropy(from_logits=True)
+new_model.compile(optimizer=keras.optimizers.Adam(), loss=loss, metrics=["accuracy"])
 counts_a = models.parameter_counts(new_model)
 course_utils.record("app_head_outputs", int(new_model.output.shape[-1]))
 course_utils.record("app_trainable_params", counts_a["trainable"])
@@ -231,7 +233,7 @@ course_utils.record("app_training_mode_accuracy", accuracy_score(y, ids_train_mo
 
 # %%
 base_model.trainable = False
-new_model.compile(optimizer=tf.keras.optimizers.Adam(), loss=loss, metrics=["accuracy"])
+new_model.compile(optimizer=keras.optimizers.Adam(), loss=loss, metrics=["accuracy"])
 frozen_a = models.parameter_counts(new_model)
 head_only = base_outputs.shape[-1] * 5 + 5  # 2048 features x 5 classes + 5 biases
 print(models.summarize_trainable(new_model), f"| the new head alone: {head_only:,}")
@@ -248,27 +250,41 @@ models.trainable_report(new_model).tail(4)
 #
 # **Where the model comes from.** tfhub.dev handles now redirect to Kaggle
 # Models; `hub.KerasLayer` still accepts them. The download is cached in
-# `$TFHUB_CACHE_DIR/<SHA-1 of the handle>` (here: the project's `data/tfhub`),
-# so later runs load it from disk. The quick profile builds a small stand-in
+# `$TFHUB_CACHE_DIR/<SHA-1 of the handle>` (here: the project's `data/tfhub`).
+# The quick profile builds a small stand-in
 # with the same signature (images in [0, 1] -> a 2048-vector) in its own
 # cache under the *same handle*, so the code below does not change:
 # `prepare_handle` only says what will load (and builds the stand-in).
-# (The lesson feeds random normal values; the real module expects pixels in
-# [0, 1], which matters for real images, as in lesson 03.)
+# (The real module expects pixels in [0, 1]; lesson 03 feeds it photos.)
+
+# %% [markdown]
+# **Why `tf_keras` here.** `hub.KerasLayer` is a Keras 2 layer: with Keras 3
+# installed, `tensorflow_hub` (0.16.1, its last release) builds it on
+# `tf_keras`, and a Keras 3 model refuses it (tensorflow/hub#903; the next
+# cell shows the error). So Part B's model is a `tf_keras` model.
 
 # %%
 url = "https://tfhub.dev/google/imagenet/inception_v3/feature_vector/5"
 course_hub.prepare_handle(url, cfg.source, dim=2048)
 base_model_hub = hub.KerasLayer(url, input_shape=(SIZE, SIZE, 3))
-model = tf.keras.Sequential(
+print("hub.KerasLayer is a tf_keras layer:", isinstance(base_model_hub, tf_keras.layers.Layer),
+      "| a Keras 3 layer:", isinstance(base_model_hub, keras.layers.Layer))
+try:
+    keras.Sequential([base_model_hub, keras.layers.Dense(5)])
+except ValueError as err:
+    print("Keras 3 Sequential:", str(err).split(". Received")[0])
+
+tf_keras.utils.set_random_seed(cfg.seed)  # Part B's head starts the same whatever Part A drew
+model = tf_keras.Sequential(
     [
         base_model_hub,
-        layers.Dense(128, activation="relu"),
-        layers.Dense(64, activation="relu"),
-        layers.Dense(5),
+        tf_keras.layers.Dense(128, activation="relu"),
+        tf_keras.layers.Dense(64, activation="relu"),
+        tf_keras.layers.Dense(5),
     ]
 )
-model.compile(optimizer=tf.keras.optimizers.Adam(), loss=loss, metrics=["accuracy"])
+model.compile(optimizer=tf_keras.optimizers.Adam(),
+              loss=tf_keras.losses.SparseCategoricalCrossentropy(from_logits=True), metrics=["accuracy"])
 model.summary()
 
 # %% [markdown]
@@ -307,8 +323,62 @@ print(f"loss {history_b.history['loss'][-1]:.2f} vs ln 5 = {math.log(cfg.num_exa
 print(f"labels {y.numpy()} | predict {ids_b} -> accuracy {accuracy_score(y, ids_b):.2f}")
 course_utils.record("hub_predict_accuracy", accuracy_score(y, ids_b), note="argmax of predict's logits");
 
+# %% [markdown]
+# ### The same frozen feature vector in a Keras 3 model
+# A TF Hub feature vector's root object is callable, images in, features out
+# (TF Hub's Reusable SavedModel API requires `__call__`).
+# `keras.layers.TFSMLayer` wraps that endpoint as a Keras 3 layer;
+# `hub.resolve(url)` is the folder `hub.KerasLayer` loaded. Part B's head, in
+# Keras 3:
+
 # %%
-fig = plots.plot_history({"InceptionV3 (Applications)": history_a, "Inception-v3 (TF Hub)": history_b},
+frozen_features = keras.layers.TFSMLayer(hub.resolve(url), call_endpoint="__call__", trainable=False)
+same = float(tf.reduce_max(tf.abs(frozen_features(x) - base_model_hub(x))))
+print(f"largest difference, TFSMLayer vs hub.KerasLayer features on x: {same:.2g}")
+course_utils.record("tfsm_vs_hub_feature_max_diff", same, note="same SavedModel, same five inputs")
+
+keras.utils.set_random_seed(cfg.seed)
+inputs = keras.Input(shape=(SIZE, SIZE, 3))
+h = keras.layers.Dense(128, activation="relu")(frozen_features(inputs))
+h = keras.layers.Dense(64, activation="relu")(h)
+model_k3 = keras.Model(inputs, keras.layers.Dense(5)(h))
+model_k3.compile(optimizer=keras.optimizers.Adam(), loss=loss, metrics=["accuracy"])
+counts_k3 = models.parameter_counts(model_k3)
+course_utils.record("tfsm_trainable_params", counts_k3["trainable"], note="Keras 3 head on TFSMLayer")
+print(models.summarize_trainable(model_k3))
+history_k3 = model_k3.fit(x, y, epochs=cfg.epochs, verbose=2)
+course_utils.record("tfsm_train_accuracy", history_k3.history["accuracy"][-1], note=f"{cfg.epochs} epochs")
+course_utils.record("tfsm_final_loss", history_k3.history["loss"][-1])
+
+# %% [markdown]
+# **When each way works.** Frozen, both give the same features and train
+# the same head. Trainable, `TFSMLayer` does wrap the module's variables
+# (gradients reach them), but passes no `training` flag, adds no
+# regularization losses, and `fit` may refuse its variable names (tried below,
+# with Adam). To fine-tune a hub model, use `hub.KerasLayer(...,
+# trainable=True)` in `tf_keras` (lesson 03).
+
+# %%
+tunable = keras.layers.TFSMLayer(hub.resolve(url), call_endpoint="__call__", trainable=True)
+with tf.GradientTape() as tape:
+    features_sum = tf.reduce_sum(tunable(x))
+reached = sum(g is not None for g in tape.gradient(features_sum, tunable.trainable_weights))
+print(f"TFSMLayer(trainable=True): gradients reach {reached} of its {len(tunable.trainable_weights)} variables")
+course_utils.record("tfsm_gradients_reaching_module", reached, note=f"of {len(tunable.trainable_weights)}")
+tune_k3 = keras.Sequential([keras.Input(shape=(SIZE, SIZE, 3)), tunable, keras.layers.Dense(5)])
+tune_k3.compile(optimizer=keras.optimizers.Adam(), loss=loss)
+try:
+    tune_k3.fit(x, y, epochs=1, verbose=0)
+    outcome = "ran"
+except ValueError as err:
+    outcome = "ValueError: " + str(err).splitlines()[0]
+print(f"Keras {keras.__version__}, fit with Adam through a trainable TFSMLayer: {outcome}")
+course_utils.record("tfsm_finetune_adam_runs", int(outcome == "ran"), note=f"1 = ran, Keras {keras.__version__}")
+del tunable, tune_k3
+
+# %%
+fig = plots.plot_history({"InceptionV3 (Applications)": history_a, "Inception-v3 (TF Hub)": history_b,
+                          "Inception-v3 (TFSMLayer, Keras 3)": history_k3},
                          title=f"Lesson 02 ({cfg.profile} profile): five random images")
 course_utils.record_figure(fig);
 
@@ -324,6 +394,7 @@ course_utils.record_figure(fig);
 import numpy as np
 import tensorflow as tf
 import tensorflow_hub as hub
+import tf_keras
 
 from course_exercises.lesson02 import ex1, ex2, ex3, example_logits, feature_module, inception_with_top
 
@@ -358,11 +429,11 @@ hub_model = None
 trainable_params = None
 ### BEGIN SOLUTION
 hub_layer = hub.KerasLayer(module, trainable=True, input_shape=(64, 64, 3))
-hub_model = tf.keras.Sequential([
+hub_model = tf_keras.Sequential([
     hub_layer,
-    tf.keras.layers.Dense(128, activation="relu"),
-    tf.keras.layers.Dense(64, activation="relu"),
-    tf.keras.layers.Dense(5),
+    tf_keras.layers.Dense(128, activation="relu"),
+    tf_keras.layers.Dense(64, activation="relu"),
+    tf_keras.layers.Dense(5),
 ])
 trainable_params = int(sum(np.prod(w.shape) for w in hub_model.trainable_weights))
 print(f"{trainable_params:,} trainable")
@@ -400,9 +471,11 @@ course_utils.comparison_table()
 
 # %% [markdown]
 # ## Takeaways
-# - `tf.keras.applications.<Model>(include_top=..., weights="imagenet")` and
+# - `keras.applications.<Model>(include_top=..., weights="imagenet")` and
 #   `hub.KerasLayer(url)` give you a pretrained network in one line; the
 #   feature-vector variant is the one you build on.
+# - `hub.KerasLayer` goes in `tf_keras` models; a frozen hub feature vector
+#   also runs in Keras 3 (`TFSMLayer`); fine-tuning needs `tf_keras`.
 # - Feed each model what it was trained on: InceptionV3 from Keras wants
 #   `inception_v3.preprocess_input` ([-1, 1]); the TF Hub module [0, 1].
 # - The head swap is the same everywhere: features from `layers[-2]`, a new

@@ -67,17 +67,14 @@ if IN_COLAB:
 
 # %% [markdown]
 # ## Setup
-# `TF_USE_LEGACY_KERAS=1` must be set *before* TensorFlow is imported:
-# `hub.KerasLayer` only fits in a Keras 2 model (`tf_keras`). `start_lesson`
-# resolves the profile, points the TF Hub and TFDS caches at the project's
-# `data/` folder, seeds the random generators and prints what runs.
+# Every model here is built around `hub.KerasLayer`, a Keras 2 layer, so the
+# lesson imports `tf_keras` by name and uses it throughout (`tf.keras` would
+# be Keras 3, which refuses a hub layer: lesson 02). `start_lesson` sets up
+# the profile, the caches in `data/` and the seeds.
 
 # %%
-import os
-
-os.environ["TF_USE_LEGACY_KERAS"] = "1"  # before TensorFlow is imported
-
 import functools
+import os
 
 import matplotlib.pyplot as plt
 import numpy as np
@@ -85,9 +82,10 @@ import pandas as pd
 import tensorflow as tf
 import tensorflow_datasets as tfds
 import tensorflow_hub as hub
+import tf_keras
 from sklearn.metrics import ConfusionMatrixDisplay, classification_report
-from tensorflow.keras.layers import Dense, Dropout
-from tensorflow.keras.losses import SparseCategoricalCrossentropy
+from tf_keras.layers import Dense, Dropout
+from tf_keras.losses import SparseCategoricalCrossentropy
 
 import course_utils
 from course_utils.data import flowers
@@ -190,8 +188,7 @@ print(f"{len(set(shapes))} different shapes among the first 20 training images")
 # %% [markdown]
 # ## 3. The input pipeline
 # `format_image` resizes to the model's input size and scales to [0, 1], as
-# TF Hub image models expect (the lesson typed 224 and 299 into two copies;
-# here the size is an argument). Training data are shuffled; `prefetch(1)`
+# TF Hub image models expect (the size is an argument). Training data are shuffled; `prefetch(1)`
 # prepares the next batch while the model works; validation and test keep
 # their order. The lesson's batch of 367 is exactly the full test split (its
 # 1024 broke the prediction code, as section 4 shows); the quick batch is
@@ -236,17 +233,16 @@ course_utils.record("mobilenet_feature_dim", int(mn_features.shape[-1]))
 print("images", image_batch.shape, "-> features", mn_features.shape)
 
 # %% [markdown]
-# **The model.** Clear Keras's session and seed the generators (the lesson's
-# three lines), then stack the extractor, `Dropout(0.5)` against overfitting
+# **The model.** Clear Keras's session and seed the generators (NumPy's and
+# TensorFlow's, as the lesson did, and tf_keras's own), then stack the extractor, `Dropout(0.5)` against overfitting
 # and a `Dense` layer with one output per class. It has no softmax: it
 # outputs *logits*, and the loss is told so with `from_logits=True`.
 
 # %%
-tf.keras.backend.clear_session()
-np.random.seed(0)
-tf.random.set_seed(0)
+tf_keras.backend.clear_session()
+tf_keras.utils.set_random_seed(0)  # the lesson's np.random.seed(0) and tf.random.set_seed(0), and tf_keras's own
 
-mobile_model = tf.keras.Sequential([
+mobile_model = tf_keras.Sequential([
     feature_extractor_mn,
     Dropout(0.5),
     Dense(num_classes),
@@ -291,7 +287,7 @@ def extract_features(extractor, batches):
     return features, labels
 
 
-extractor_mn = tf.keras.Sequential([feature_extractor_mn])  # a layer has no predict(); a model has
+extractor_mn = tf_keras.Sequential([feature_extractor_mn])  # a layer has no predict(); a model has
 with Stopwatch() as extraction:
     train_features, train_labels = extract_features(extractor_mn, train.map(format_224).batch(BATCH_SIZE))
     valid_features, valid_labels = extract_features(extractor_mn, validation_batches)
@@ -306,14 +302,14 @@ print(f"[{cfg.profile} profile] features {train_features.shape} (train), {valid_
 
 # %%
 head_learning_rate = 1e-3  # Adam's default: what optimizer="adam" uses
-tf.keras.utils.set_random_seed(cfg.seed)
-head_mn = tf.keras.Sequential([
-    tf.keras.Input(shape=train_features.shape[1:]),
+tf_keras.utils.set_random_seed(cfg.seed)
+head_mn = tf_keras.Sequential([
+    tf_keras.Input(shape=train_features.shape[1:]),
     Dropout(0.5),
     Dense(num_classes),
 ])
 assert np.array_equal(head_mn.layers[-1].kernel.numpy(), initial_kernel)
-head_mn.compile(optimizer=tf.keras.optimizers.Adam(learning_rate=head_learning_rate),
+head_mn.compile(optimizer=tf_keras.optimizers.Adam(learning_rate=head_learning_rate),
                 loss=SparseCategoricalCrossentropy(from_logits=True), metrics=["accuracy"])
 mn_timer = EpochTimer()
 history_mn = head_mn.fit(train_features, train_labels, epochs=cfg.epochs, batch_size=BATCH_SIZE,
@@ -499,10 +495,9 @@ hub_utils.prepare_handle(inception_url, cfg.source, dim=2048)
 feature_extractor_im = hub.KerasLayer(inception_url, input_shape=(299, 299, 3), trainable=False)
 feature_extractor_im.trainable = False
 
-tf.keras.backend.clear_session()
-np.random.seed(0)
-tf.random.set_seed(0)
-inception_model = tf.keras.Sequential([
+tf_keras.backend.clear_session()
+tf_keras.utils.set_random_seed(0)  # the lesson's np.random.seed(0) and tf.random.set_seed(0), and tf_keras's own
+inception_model = tf_keras.Sequential([
     feature_extractor_im,
     Dropout(0.5),
     Dense(num_classes),
@@ -512,19 +507,19 @@ course_utils.record("inception_trainable_params", models.parameter_counts(incept
                     note=f"{kernel.shape[0]:,} x {kernel.shape[1]} weights + {bias.shape[0]} biases")
 print(models.summarize_trainable(inception_model))
 
-extractor_im = tf.keras.Sequential([feature_extractor_im])
+extractor_im = tf_keras.Sequential([feature_extractor_im])
 train_features_im, train_labels_im = extract_features(extractor_im, train.map(format_299).batch(BATCH_SIZE))
 valid_features_im, valid_labels_im = extract_features(extractor_im, validation_im)
 course_utils.record("inception_feature_dim", int(train_features_im.shape[-1]))
 print("features", train_features_im.shape, "(train)")
 
-tf.keras.utils.set_random_seed(cfg.seed)
-head_im = tf.keras.Sequential([
-    tf.keras.Input(shape=train_features_im.shape[1:]),
+tf_keras.utils.set_random_seed(cfg.seed)
+head_im = tf_keras.Sequential([
+    tf_keras.Input(shape=train_features_im.shape[1:]),
     Dropout(0.5),
     Dense(num_classes),
 ])
-head_im.compile(optimizer=tf.keras.optimizers.Adam(learning_rate=head_learning_rate),
+head_im.compile(optimizer=tf_keras.optimizers.Adam(learning_rate=head_learning_rate),
                 loss=SparseCategoricalCrossentropy(from_logits=True), metrics=["accuracy"])
 im_timer = EpochTimer()
 history_im = head_im.fit(train_features_im, train_labels_im, epochs=cfg.epochs, batch_size=BATCH_SIZE,
@@ -580,29 +575,27 @@ key_plot = course_utils.record_figure(fig)
 
 # %% [markdown]
 # The lesson found both models above 80% after 6 epochs, neither
-# overfitting, alike: the best extractor depends on the data, and trying
-# two is cheap when only a head trains.
+# overfitting, alike: trying two extractors is cheap when only a head trains.
 #
 # ## 7. Fine-tuning MobileNet-v2
-# With the head trained, the extractor may adapt a little to flowers: load
-# it with `hub.KerasLayer(handle, trainable=True)` under the trained head
+# With the head trained, the extractor may adapt to flowers: load it with
+# `hub.KerasLayer(handle, trainable=True)` under the trained head
 # and train at a learning rate 100 times lower than the head's, so the
 # pretrained weights move only slightly (a random head would send large
 # gradients into them). Batches are smaller: training keeps every layer's
-# activations for the backward pass.
+# activations for the backward pass. This step keeps lesson 03 on
+# `tf_keras`: only `hub.KerasLayer` trains a hub model (lesson 02).
 #
 # **BatchNorm.** A trainable `hub.KerasLayer` passes `fit`'s `training=True`
-# to the module, whose BatchNorm layers would then normalise with each
-# small batch's statistics and drift their ImageNet averages towards them.
-# Calling it with
-# `training=False` keeps BatchNorm in inference mode while the weights
-# train. (The quick stand-ins have no BatchNorm.)
+# to the module, whose BatchNorm would then drift its ImageNet averages
+# towards small batches' statistics. `training=False` keeps BatchNorm in
+# inference mode while the weights train (the stand-ins have none).
 
 # %%
 tunable_mn = hub.KerasLayer(mobilenet_url, trainable=True)
-inputs = tf.keras.Input(shape=(224, 224, 3))
+inputs = tf_keras.Input(shape=(224, 224, 3))
 features = tunable_mn(inputs, training=False)  # BatchNorm keeps its ImageNet statistics
-fine_model = tf.keras.Model(inputs, head_mn(features))
+fine_model = tf_keras.Model(inputs, head_mn(features))
 
 trainable_before = models.parameter_counts(head_mn)["trainable"]
 trainable_after = models.parameter_counts(fine_model)["trainable"]
@@ -611,7 +604,7 @@ course_utils.record("finetune_trainable_after", trainable_after, note="head + Mo
 print(f"trainable parameters: {trainable_before:,} (head) -> {trainable_after:,} (head + extractor)")
 
 fine_tune_learning_rate = head_learning_rate / 100
-fine_model.compile(optimizer=tf.keras.optimizers.Adam(learning_rate=fine_tune_learning_rate),
+fine_model.compile(optimizer=tf_keras.optimizers.Adam(learning_rate=fine_tune_learning_rate),
                    loss=SparseCategoricalCrossentropy(from_logits=True), metrics=["accuracy"])
 val_before = fine_model.evaluate(validation_batches, verbose=0)[1]
 fine_tune_batches = train.shuffle(num_train_img // 4).map(format_224).batch(cfg.fine_tune_batch_size).prefetch(1)

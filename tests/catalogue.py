@@ -18,11 +18,11 @@ def right(exercise, *answers) -> str:
 def lesson03_loop():
     """Exercise 03.2's objects and a right answer from one loop: the small model, its shuffled batches, and the
     logits and labels of one pass over them."""
-    import tensorflow as tf
+    import tf_keras
 
     from course_exercises.lesson03 import setup
 
-    tf.keras.utils.set_random_seed(0)
+    tf_keras.utils.set_random_seed(0)
     model, batches = setup()
     logits, labels = [], []
     for x, y in batches:

@@ -6,15 +6,17 @@ B's head is checked end to end, numbers may be Python, numpy or tf.Tensor.
 """
 from __future__ import annotations
 
+import keras
 import numpy as np
 import pytest
 import tensorflow as tf
 import tensorflow_hub as hub
+import tf_keras
 from catalogue import right, wrong
 
 from course_exercises.lesson02 import ex1, ex2, ex3, example_logits, feature_module, inception_with_top
 
-Dense = tf.keras.layers.Dense
+Dense = tf_keras.layers.Dense  # Part B's head: hub.KerasLayer lives in tf_keras models
 
 
 @pytest.fixture(scope="module")
@@ -25,7 +27,7 @@ def with_top():
 # ------------------------------------------------------------------ 02.1 what include_top adds
 def test_ex1_wrong_answers_each_have_their_own_message(with_top):
     total = with_top.count_params()
-    no_top = tf.keras.Sequential([tf.keras.layers.Conv2D(4, 3, input_shape=(8, 8, 3))])
+    no_top = keras.Sequential([keras.Input((8, 8, 3)), keras.layers.Conv2D(4, 3)])
     messages = {
         "no biases": wrong(ex1, 2_048_000, with_top),
         "whole model": wrong(ex1, total, with_top),
@@ -56,13 +58,19 @@ def test_ex1_right_answers_written_in_unusual_ways(with_top, written):
                                                    "predictions): 2,048 x 1,000 weights + 1,000 biases.")
 
 
+
+def test_ex1_takes_the_model_from_either_keras():
+    legacy = tf_keras.applications.InceptionV3(weights=None, include_top=True, input_shape=(75, 75, 3))
+    assert right(ex1, 2_049_000, legacy).startswith("include_top=True adds 2,049,000 parameters (avg_pool, "
+                                                    "predictions): 2,048 x 1,000 weights + 1,000 biases.")
+    assert wrong(ex1, legacy.count_params(), legacy).endswith("the layers after the last feature map.")
 # ------------------------------------------------------------------ 02.2 a trainable TF Hub layer
 def head(*layers):
     return list(layers) or [Dense(128, activation="relu"), Dense(64, activation="relu"), Dense(5)]
 
 
 def part_b(hub_trainable=True, layers=None, input_shape=(64, 64, 3)):
-    return tf.keras.Sequential([hub.KerasLayer(feature_module(), trainable=hub_trainable, input_shape=input_shape)]
+    return tf_keras.Sequential([hub.KerasLayer(feature_module(), trainable=hub_trainable, input_shape=input_shape)]
                                + (layers or head()))
 
 
@@ -70,9 +78,9 @@ def test_ex2_wrong_answers_each_have_their_own_message():
     frozen_dense = head()
     for layer in frozen_dense:
         layer.trainable = False
-    inner = tf.keras.Sequential([hub.KerasLayer(feature_module(), trainable=True, input_shape=(64, 64, 3))])
+    inner = tf_keras.Sequential([hub.KerasLayer(feature_module(), trainable=True, input_shape=(64, 64, 3))])
     inner.trainable = False
-    in_frozen_sub_model = tf.keras.Sequential([inner] + head())
+    in_frozen_sub_model = tf_keras.Sequential([inner] + head())
     inner.layers[0].trainable = True  # switched back on inside its frozen parent: still frozen
     trainable = part_b()
     messages = {
@@ -85,9 +93,11 @@ def test_ex2_wrong_answers_each_have_their_own_message():
         "no relu": wrong(ex2, 337_317, part_b(layers=head(Dense(128), Dense(64), Dense(5)))),
         "softmax layer": wrong(ex2, 337_317, part_b(layers=head(Dense(128, activation="relu"),
                                                               Dense(64, activation="relu"), Dense(5),
-                                                              tf.keras.layers.Softmax()))),
+                                                              tf_keras.layers.Softmax()))),
         "224 inputs": wrong(ex2, 337_317, part_b(input_shape=(224, 224, 3))),
-        "no hub layer": wrong(ex2, 5, tf.keras.Sequential([Dense(5, input_shape=(2048,))])),
+        "no hub layer": wrong(ex2, 5, tf_keras.Sequential([Dense(5, input_shape=(2048,))])),
+        "Keras 3, no hub layer": wrong(ex2, 5, keras.Sequential([keras.Input((64, 64, 3)), keras.layers.Flatten(),
+                                                               keras.layers.Dense(5)])),
         "Dense only": wrong(ex2, 270_853, trainable),
         "with moving statistics": wrong(ex2, 337_381, trainable),
         "hub only": wrong(ex2, 66_464, trainable),
@@ -111,33 +121,34 @@ def test_ex2_wrong_answers_each_have_their_own_message():
     assert messages["224 inputs"] == ("hub_model takes inputs of shape (None, 224, 224, 3); build it for 64x64 "
                                       "images: input_shape=(64, 64, 3).")
     assert messages["no hub layer"].startswith("hub_model has no hub.KerasLayer")
+    assert messages["Keras 3, no hub layer"] == messages["no hub layer"]  # walked in either Keras
     assert messages["Dense only"] == ("270,853 counts only the Dense layers: with trainable=True the hub module's "
                                       "66,464 weights train too.")
     assert messages["with moving statistics"] == (
         "337,381 includes the module's 64 non-trainable values (bn_moving_mean, bn_moving_variance): count "
         "model.trainable_weights only.")
     assert messages["hub only"] == "66,464 counts only the hub module: the Dense layers train too."
-    assert len(set(messages.values())) == len(messages)
+    assert len(set(messages.values())) == len(messages) - 1  # the two without a hub layer share theirs
 
 
 def test_ex2_right_answers_written_in_unusual_ways():
     expected = ("337,317 parameters train: 66,464 inside the hub module and 270,853 in the Dense layers; the "
                 "module's 64 non-trainable values (bn_moving_mean, bn_moving_variance) never train, even with "
                 "trainable=True.")
-    nested = tf.keras.Sequential([tf.keras.Sequential([hub.KerasLayer(feature_module(), trainable=True,
+    nested = tf_keras.Sequential([tf_keras.Sequential([hub.KerasLayer(feature_module(), trainable=True,
                                                                       input_shape=(64, 64, 3))], name="base")]
                                  + head())
     assert right(ex2, np.int64(337_317), nested) == expected  # a hub layer inside a sub-model
-    images = tf.keras.Input((64, 64, 3))
+    images = tf_keras.Input((64, 64, 3))
     x = hub.KerasLayer(feature_module(), trainable=True)(images)
     for layer in head():
         x = layer(x)
-    functional = tf.keras.Model(images, x)
+    functional = tf_keras.Model(images, x)
     assert right(ex2, tf.add_n([tf.size(w) for w in functional.trainable_weights]), functional) == expected
     model = part_b()
     assert right(ex2, sum(w.numpy().size for w in model.trainable_weights), model) == expected
-    relu = tf.keras.layers.ReLU
-    separate = part_b(layers=head(Dense(128), relu(), Dense(64), tf.keras.layers.Activation("relu"), Dense(5)))
+    relu = tf_keras.layers.ReLU
+    separate = part_b(layers=head(Dense(128), relu(), Dense(64), tf_keras.layers.Activation("relu"), Dense(5)))
     assert right(ex2, 337_317, separate) == expected  # relu as layers of their own: the same model
     as_object = part_b(layers=head(Dense(128, activation=relu()), Dense(64, activation=tf.nn.relu), Dense(5)))
     assert right(ex2, 337_317.0, as_object) == expected  # relu passed as a layer object and as tf.nn.relu

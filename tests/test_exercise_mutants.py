@@ -185,16 +185,16 @@ def test_02_1_the_exercise_model_is_inception_v3_at_75x75_with_its_imagenet_top(
 
 
 def test_02_2_an_activation_without_a_name_is_shown_as_it_is():
-    import tensorflow as tf
     import tensorflow_hub as hub
+    import tf_keras
 
     from course_exercises.lesson02 import ex2, feature_module
 
-    softmax = tf.keras.layers.Softmax()  # a layer as the activation: it has no __name__
-    model = tf.keras.Sequential([hub.KerasLayer(feature_module(), trainable=True, input_shape=(64, 64, 3)),
-                                 tf.keras.layers.Dense(128, activation="relu"),
-                                 tf.keras.layers.Dense(64, activation="relu"),
-                                 tf.keras.layers.Dense(5, activation=softmax)])
+    softmax = tf_keras.layers.Softmax()  # a layer as the activation: it has no __name__
+    model = tf_keras.Sequential([hub.KerasLayer(feature_module(), trainable=True, input_shape=(64, 64, 3)),
+                                 tf_keras.layers.Dense(128, activation="relu"),
+                                 tf_keras.layers.Dense(64, activation="relu"),
+                                 tf_keras.layers.Dense(5, activation=softmax)])
     assert wrong(ex2, 1, model) == (f"the last Dense(5) has activation {str(softmax)!r}: Part B's gives logits (no "
                                     "activation), as its loss (from_logits=True) expects.")
 

@@ -1,7 +1,9 @@
+import keras
 import numpy as np
 import pytest
 import tensorflow as tf
 import tensorflow_hub as hub
+import tf_keras
 
 from course_utils.errors import CourseError
 from course_utils.models import hub as course_hub
@@ -31,10 +33,28 @@ def test_stand_in_loads_under_the_real_handle_offline(hub_cache):
     assert course_hub.is_cached(HANDLE) and course_hub.is_stand_in(HANDLE)
     assert [path.name for path in hub_cache.iterdir()] == [course_hub.cache_key(HANDLE)]  # no staging folder left
     layer = hub.KerasLayer(HANDLE, input_shape=(224, 224, 3))
-    model = tf.keras.Sequential([layer, tf.keras.layers.Dense(5)])
+    model = tf_keras.Sequential([layer, tf_keras.layers.Dense(5)])  # hub.KerasLayer is a tf_keras layer
     out = model(np.random.default_rng(0).uniform(size=(2, 224, 224, 3)).astype("float32"))
     assert out.shape == (2, 5)
-    assert layer.output_shape == (None, 1280) or tuple(layer.compute_output_shape((None, 224, 224, 3))) == (None, 1280)
+    assert tuple(layer.compute_output_shape((None, 224, 224, 3))) == (None, 1280)
+
+
+def test_stand_in_runs_frozen_in_a_keras_3_model_through_tfsm_layer(hub_cache):
+    """Lesson 02's Keras 3 way: TFSMLayer on hub.resolve(handle), endpoint __call__ (the Reusable SavedModel API's
+    callable root), gives hub.KerasLayer's features and trains a Keras 3 head on them, the module untouched."""
+    course_hub.prepare_handle(HANDLE, "stand-in", dim=64)
+    images = np.random.default_rng(0).uniform(size=(5, 32, 32, 3)).astype("float32")
+    frozen = keras.layers.TFSMLayer(hub.resolve(HANDLE), call_endpoint="__call__", trainable=False)
+    np.testing.assert_allclose(frozen(images), hub.KerasLayer(HANDLE)(images), atol=1e-6)
+    assert len(frozen.trainable_weights) == 0 and len(frozen.non_trainable_weights) == 3
+    inputs = keras.Input((32, 32, 3))
+    model = keras.Model(inputs, keras.layers.Dense(5)(frozen(inputs)))
+    model.compile(optimizer="adam", loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True))
+    module_before = [w.numpy().copy() for w in frozen.weights]
+    head_before = model.layers[-1].kernel.numpy().copy()
+    model.fit(images, np.arange(5), epochs=2, verbose=0)
+    assert not np.array_equal(model.layers[-1].kernel.numpy(), head_before)
+    assert all(np.array_equal(w.numpy(), b) for w, b in zip(frozen.weights, module_before))
 
 
 def test_stand_in_variables_follow_trainable(hub_cache):
