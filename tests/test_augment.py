@@ -3,9 +3,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import keras
 import numpy as np
 import pytest
-import keras
 import tensorflow as tf
 
 from course_utils.models import augment
