@@ -3,10 +3,11 @@ from __future__ import annotations
 
 import functools
 
+import keras
 import numpy as np
-import tensorflow as tf
 
 from course_exercises import Wrong, as_int, as_number, count_params, exercise, expect, judge, require_model
+from course_utils.models import is_keras
 
 CAFFE_MEAN_BGR = (103.939, 116.779, 123.68)  # the ImageNet mean pixel VGG's Caffe weights were trained with
 
@@ -26,11 +27,11 @@ def photo() -> np.ndarray:
 
 @exercise("04", 1, "the preprocessing VGG19 expects", hints="""
     - Every Keras application has its own preprocess_input; the one that matches VGG19 is
-      tf.keras.applications.vgg19.preprocess_input. It wants pixels 0-255.
+      keras.applications.vgg19.preprocess_input. It wants pixels 0-255.
     - Add the batch axis with np.expand_dims(coffee, 0) and convert to float32 first (preprocess_input changes a float
       array in place).
 """, solution="""
-    batch = tf.keras.applications.vgg19.preprocess_input(np.expand_dims(coffee.astype("float32"), 0))
+    batch = keras.applications.vgg19.preprocess_input(np.expand_dims(coffee.astype("float32"), 0))
     print("range:", batch.min(), "to", batch.max(), "| channel means (B, G, R):", batch.mean(axis=(0, 1, 2)))
 """)
 def ex1(batch) -> str:
@@ -45,7 +46,7 @@ def _ex1(batch) -> str:
     expect(batch.shape == (1,) + raw.shape, f"batch has shape {batch.shape}; expected (1, 224, 224, 3): the photo with "
                                             "a batch axis.")
     x = raw[None]
-    expected = tf.keras.applications.vgg19.preprocess_input(x.copy())
+    expected = keras.applications.vgg19.preprocess_input(x.copy())
     if np.allclose(batch, expected, atol=1e-2):
         return (f"caffe-style input: channels flipped to BGR, the ImageNet mean pixel subtracted, no scaling; "
                 f"values from {batch.min():.1f} to {batch.max():.1f}.")
@@ -75,13 +76,13 @@ def _ex1(batch) -> str:
     for candidate, message in candidates:
         expect(not np.allclose(batch, candidate, atol=1e-2), message)
     raise Wrong(f"values from {batch.min():.1f} to {batch.max():.1f} are not what VGG19 expects: use "
-                "tf.keras.applications.vgg19.preprocess_input on the 0-255 photo.")
+                "keras.applications.vgg19.preprocess_input on the 0-255 photo.")
 
 
 @functools.lru_cache(maxsize=1)
 def _vgg19_32() -> tuple[tuple[int, ...], int]:
     """VGG19's output shape at 32x32 without the top, and its number of parameters."""
-    base = tf.keras.applications.VGG19(weights=None, include_top=False, input_shape=(32, 32, 3))
+    base = keras.applications.VGG19(weights=None, include_top=False, input_shape=(32, 32, 3))
     return tuple(int(d) for d in base.outputs[0].shape[1:]), base.count_params()
 
 
@@ -90,7 +91,7 @@ def _vgg19_32() -> tuple[tuple[int, ...], int]:
       channels.
     - Flatten has no weights; Dense(2) has (inputs x 2) weights and 2 biases.
 """, solution="""
-    vgg19_32 = tf.keras.applications.VGG19(weights=None, include_top=False, input_shape=(32, 32, 3))
+    vgg19_32 = keras.applications.VGG19(weights=None, include_top=False, input_shape=(32, 32, 3))
     print(vgg19_32.output.shape)  # (None, 1, 1, 512)
     head_params = 1 * 1 * 512 * 2 + 2
 """)
@@ -120,44 +121,53 @@ def _ex2(head_params) -> str:
 FIRST_PHASE_LEARNING_RATE = 1e-3
 
 
-def frozen_model() -> tf.keras.Model:
+def frozen_model() -> keras.Model:
     """Part B's model after its first phase: a frozen VGG19 (32x32, random weights), Flatten, Dense(2, softmax),
-    compiled with Adam at 1e-3, as for training the head."""
-    base = tf.keras.applications.VGG19(weights=None, include_top=False, input_shape=(32, 32, 3))
+    compiled with Adam at 1e-3 and trained (one step) as the head was."""
+    base = keras.applications.VGG19(weights=None, include_top=False, input_shape=(32, 32, 3))
     for layer in base.layers:
         layer.trainable = False
-    x = tf.keras.layers.Flatten()(base.output)
-    outputs = tf.keras.layers.Dense(2, activation="softmax", name="cactus")(x)
-    model = tf.keras.Model(base.input, outputs, name="vgg19_part_b")
-    model.compile(optimizer=tf.keras.optimizers.Adam(learning_rate=FIRST_PHASE_LEARNING_RATE),
+    x = keras.layers.Flatten()(base.output)
+    outputs = keras.layers.Dense(2, activation="softmax", name="cactus")(x)
+    model = keras.Model(base.input, outputs, name="vgg19_part_b")
+    model.compile(optimizer=keras.optimizers.Adam(learning_rate=FIRST_PHASE_LEARNING_RATE),
                   loss="categorical_crossentropy", metrics=["accuracy"])
+    # One step of the first phase, as Part B's head has trained: Keras 3 then keeps training what was trainable
+    # at that step until the model is compiled again (before any step, a change of trainable would count at once).
+    images, labels = _step_batch(model)
+    model.train_on_batch(images, labels)
     return model
 
 
-def _layers_with_weights(model: tf.keras.Model) -> list[tf.keras.layers.Layer]:
+def _step_batch(model: keras.Model, sparse: bool = False) -> tuple[np.ndarray, np.ndarray]:
+    """The batch of 4 random images and labels every training step of this module takes (one shape, one trace)."""
+    rng = np.random.default_rng(4)
+    images = rng.random((4,) + tuple(model.inputs[0].shape[1:])).astype("float32")
+    classes = np.array([0, 1, 0, 1])
+    return images, classes if sparse else keras.utils.to_categorical(classes, 2)
+
+
+def _layers_with_weights(model: keras.Model) -> list[keras.layers.Layer]:
     """The layers that hold weights, looking inside nested models (a base added as one layer of a Sequential)."""
     return list(_frozen_parents(model))
 
 
-def _frozen_parents(model: tf.keras.Model, frozen: str | None = None) -> dict[tf.keras.layers.Layer, str | None]:
+def _frozen_parents(model: keras.Model, frozen: str | None = None) -> dict[keras.layers.Layer, str | None]:
     """Each layer that holds weights (nested models included), with the name of a model around it whose
     ``trainable`` is False (``fit`` trains nothing inside it, whatever the layer's own flag), or None."""
     frozen = frozen or (None if model.trainable else model.name)
     found = {}
     for layer in model.layers:
-        if isinstance(layer, tf.keras.Model):
+        if is_keras(layer, "Model"):
             found.update(_frozen_parents(layer, frozen))
         elif layer.weights:
             found[layer] = frozen
     return found
 
 
-def _what_a_step_changes(model: tf.keras.Model) -> set[str]:
+def _what_a_step_changes(model: keras.Model) -> set[str]:
     """The names of the layers (nested ones included) whose weights one training step (``train_on_batch``, the step
     ``fit`` takes) changes; the model's weights and its optimizer's state are put back afterwards."""
-    rng = np.random.default_rng(4)
-    images = rng.random((4,) + tuple(model.inputs[0].shape[1:])).astype("float32")
-    classes = np.array([0, 1, 0, 1])
     weights = model.get_weights()
     before = {layer.name: layer.get_weights() for layer in _layers_with_weights(model)}
     optimizer = model.optimizer
@@ -167,26 +177,33 @@ def _what_a_step_changes(model: tf.keras.Model) -> set[str]:
         loss = model.loss if isinstance(model.loss, str) else getattr(model.loss, "name", None) or getattr(
             model.loss, "__name__", "")
         sparse = "sparse" in str(loss).lower()  # a sparse loss takes class indices, the others one-hot rows
-        model.train_on_batch(images, classes if sparse else tf.keras.utils.to_categorical(classes, 2))
+        try:
+            model.train_on_batch(*_step_batch(model, sparse))
+        except ValueError as err:  # Keras 3: an optimizer built for other variables refuses the new ones
+            if "Unknown variable" not in str(err):
+                raise
+            raise Wrong("the optimizer still holds the variables that trained before the change (Keras 3 refuses "
+                        "new ones): compile again after changing trainable.") from None
         return {layer.name for layer in _layers_with_weights(model)
                 if any(not np.array_equal(b, a) for b, a in zip(before[layer.name], layer.get_weights()))}
     finally:
         model.set_weights(weights)
         state = optimizer.variables() if callable(optimizer.variables) else optimizer.variables
         for variable in state:  # the step's moments and iteration count, undone (new ones start at zero)
-            variable.assign(saved.get(id(variable), np.zeros(variable.shape, variable.dtype.as_numpy_dtype)))
+            dtype = getattr(variable.dtype, "as_numpy_dtype", variable.dtype)  # tf.DType (tf_keras) or a name (Keras 3)
+            variable.assign(saved.get(id(variable), np.zeros(variable.shape, dtype)))
 
 
 @exercise("04", 3, "the fine-tuning phase: unfreeze block5", hints="""
     - Layer names tell the block: block5_conv1 ... block5_pool. layer.name.startswith('block5') selects them.
     - After changing trainable, compile again (the change takes effect only then) with
-      tf.keras.optimizers.Adam(learning_rate=fine_tune_rate).
+      keras.optimizers.Adam(learning_rate=fine_tune_rate).
 """, solution="""
     fine_tune_rate = 1e-5
     for layer in part_b.layers:
         if layer.name.startswith("block5"):
             layer.trainable = True
-    part_b.compile(optimizer=tf.keras.optimizers.Adam(learning_rate=fine_tune_rate),
+    part_b.compile(optimizer=keras.optimizers.Adam(learning_rate=fine_tune_rate),
                    loss="categorical_crossentropy", metrics=["accuracy"])
 """)
 def ex3(fine_tune_rate, part_b) -> str:
@@ -211,9 +228,9 @@ def _ex3(fine_tune_rate, part_b) -> str:
         parents = _frozen_parents(model)
         inside = sorted({parents[layer] for layer in layers if layer.name in still and parents[layer]})
         if inside:
-            raise Wrong(f"{', '.join(still)} sit inside {inside[0]!r}, whose trainable is False: nothing inside a "
-                        "frozen model trains, whatever its layers' own flags. Set that model's trainable to True, "
-                        "then freeze the layers before block5 one by one.")
+            raise Wrong(f"{', '.join(still)} sit inside {inside[0]!r}, whose trainable is False: set that model's "
+                        "trainable to True and block5's layers' trainable to True, the layers before block5 False, "
+                        "then compile again.")
         flagged = [layer.name for layer in layers if layer.name in still and layer.trainable]
         expect(not flagged, f"{', '.join(flagged)} {'is' if len(flagged) == 1 else 'are'} marked trainable but did not "
                             "change in a training step: compile again after changing trainable (the change takes "
@@ -221,7 +238,7 @@ def _ex3(fine_tune_rate, part_b) -> str:
         raise Wrong(f"{', '.join(still)} still frozen: make every layer of block5 trainable.")
     expect(all(name in changed for name in head), "the Dense head did not change in a training step: it keeps "
                                                   "training in the second phase (leave it trainable).")
-    rate = float(tf.keras.backend.get_value(model.optimizer.learning_rate))
+    rate = float(np.asarray(model.optimizer.learning_rate))
     expect(np.isclose(rate, chosen, rtol=1e-3), f"the model is compiled with a learning rate of {rate:g}, not your "
                                                 f"fine_tune_rate {chosen:g}: compile again after changing trainable, "
                                                 "with learning_rate=fine_tune_rate.")

@@ -32,7 +32,7 @@
 # `PROFILE = None` reads `$COURSE_PROFILE`, else `"full"`: ImageNet weights,
 # the Kaggle data and the lesson's epochs and batch (below). The quick profile
 # runs offline on generated images with stand-in weights: its numbers prove
-# the code runs, not the lesson's results. Run times: `docs/INSTRUCTORS.md`.
+# the code runs, not the lesson's results. Times: `docs/INSTRUCTORS.md`.
 
 # %% tags=["parameters"]
 PROFILE = None           # "full" (ImageNet weights, Kaggle data) or "quick" (offline, about a minute)
@@ -68,28 +68,28 @@ if IN_COLAB:
 
 # %% [markdown]
 # ## Setup
-# `TF_USE_LEGACY_KERAS=1` before TensorFlow loads (Keras 2). `start_lesson`
-# picks the profile, caches and seeds, and prints what runs.
+# Keras 3, TensorFlow backend. `start_lesson` picks the profile, caches
+# and seeds, and prints what runs.
 
 # %%
 import gc
 import os
 import tempfile
+import warnings
 
-os.environ["TF_USE_LEGACY_KERAS"] = "1"  # before TensorFlow is imported
-
+import keras
 import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 import tensorflow as tf
+from keras.applications import mobilenet, vgg16, vgg19
+from keras.applications.vgg19 import VGG19
+from keras.layers import Dense, Flatten
+from keras.models import Model
+from keras.utils import img_to_array, load_img
 from sklearn.dummy import DummyClassifier
 from sklearn.metrics import (ConfusionMatrixDisplay, accuracy_score, precision_score, recall_score,
                              roc_auc_score)
-from tensorflow.keras.applications import mobilenet, vgg16, vgg19
-from tensorflow.keras.applications.vgg19 import VGG19
-from tensorflow.keras.layers import Dense, Flatten
-from tensorflow.keras.models import Model
-from tensorflow.keras.preprocessing.image import ImageDataGenerator, img_to_array, load_img
 
 from IPython.display import display
 
@@ -119,12 +119,12 @@ pd.set_option("display.width", 140)
 #
 # Why 224: `fc1` takes exactly 7x7x512 inputs, what five poolings leave of
 # 224x224, and Keras checks the size first. Without the top (B, C) or the
-# ImageNet weights (D) you choose it. `applications` is `tf.keras.applications`
+# ImageNet weights (D) you choose it. `applications` is `keras.applications`
 # with one change made for the course: `"imagenet"` loads the profile's
 # weights (the file Keras would download, checked, or the offline stand-in).
 
 # %%
-applications = weights.applications(cfg.source)  # tf.keras.applications; "imagenet" per profile
+applications = weights.applications(cfg.source)  # keras.applications; "imagenet" per profile
 model = applications.VGG19(weights="imagenet", include_top=True, input_shape=(224, 224, 3))
 course_utils.record("a_total_params", model.count_params(), note="VGG19 with its top, 224x224")
 model.summary()
@@ -145,9 +145,8 @@ except ValueError as err:
 # with scikit-image (`MY_PHOTOS` adds yours). Its two functions follow, with
 # one fix, **VGG19's own** `preprocess_input`: `load_img` reads at 224x224,
 # `expand_dims` makes a batch of one, `decode_predictions(top=5)` names the
-# five likeliest classes (quick profile: `placeholder_...` names, so noise
-# never passes for an answer). `photos.decode_predictions` is Keras's rule
-# on class names verified once (Keras's own downloads them to `~/.keras`).
+# five likeliest classes (quick profile: `placeholder_...` names).
+# `photos.decode_predictions` is Keras's, on a verified class list.
 
 # %%
 photo_files = photos.photo_paths(MY_PHOTOS)
@@ -212,17 +211,16 @@ for label, scores in (("VGG19 preprocessing    ", right), ("MobileNet preprocess
     print(f"  {label}:", [(n, round(float(p), 3)) for _, n, p in photos.decode_predictions(scores, 3, class_index=class_names)[0]])
 
 del model, right, wrong, prepared  # Part A's big model: free it before training the next ones
-tf.keras.backend.clear_session()
+keras.backend.clear_session()
 _ = gc.collect()
 
 # %% [markdown]
 # ## The cactus data
 # 32x32 aerial photos and `train.csv` (`id,has_cactus`). `cactus.load`
 # finds your copy or downloads it with the Kaggle API; the quick profile
-# writes generated images in that layout (3:1 labels, a learnable
-# colour-and-stripe signal). We read
-# the CSV as the lesson does; `cactus.check_cactus_table` checks the copy
-# (columns, 0/1 labels, unique ids, images on disk), then a broken one.
+# writes generated images in that layout (3:1 labels). We read the CSV as
+# the lesson does; `cactus.check_cactus_table` checks the copy (columns,
+# labels, ids, images), then a broken one.
 
 # %%
 root = cactus.load(cfg.source, local_copy=cfg.cactus_dir, seed=cfg.seed, num_images=cfg.num_images)
@@ -254,29 +252,62 @@ with tempfile.TemporaryDirectory() as folder:  # a broken copy: a label 2, then 
 
 # %% [markdown]
 # ### Generators: labels as strings, rescale, a 70/30 split
-# `flow_from_dataframe` reads the file named in `id`, resizes it to
-# `target_size`, divides by 255 (`rescale`) and one-hot encodes the label,
-# which must be a string (`class_mode="categorical"`, for a two-way softmax).
-# `validation_split=0.30` keeps the first 30% of rows for validation. We add
-# `directory=`, `seed=` and fixed-order copies (`shuffle=False`) for feature
-# extraction and scoring. The lesson's 0..1
-# is not VGG19's `preprocess_input` (Part A's mismatch): we keep it to
-# reproduce B, C and D, and run B once with VGG19's own beside it.
+# Keras 3 exports no `keras.preprocessing.image.ImageDataGenerator`;
+# `tf.keras` still reaches Keras's legacy copy (docstring: "DEPRECATED"),
+# whose iterators are `PyDataset`s that `fit` takes. `flow_from_dataframe`
+# reads each `id`'s file at `target_size`, divides by 255 (`rescale`) and
+# one-hot encodes the string label. `validation_split=0.30` keeps the
+# first 30% of rows for validation. We add `directory=`, `seed=` and
+# fixed-order copies for scoring. The lesson's 0..1 is not VGG19's
+# `preprocess_input`: kept to reproduce B-D; B also runs with VGG19's own.
 
 # %%
+ImageDataGenerator = tf.keras.preprocessing.image.ImageDataGenerator  # the lesson's generator, where Keras 3 keeps it
+print("ImageDataGenerator lives in", ImageDataGenerator.__module__)
 train["has_cactus"] = train["has_cactus"].apply(str)
-# The lesson's 0..1 rescale, kept to reproduce it (VGG19's own preprocess_input: Part B, run beside it)
-datagen = ImageDataGenerator(rescale=1 / 255, validation_split=cfg.validation_split)
-bs = cfg.batch_size
-common = dict(dataframe=train, directory=str(image_dir), x_col="id", y_col="has_cactus",
-              batch_size=bs, target_size=(32, 32), seed=cfg.seed, class_mode="categorical")
-train_generator = datagen.flow_from_dataframe(subset="training", shuffle=True, **common)
-valid_generator = datagen.flow_from_dataframe(subset="validation", shuffle=True, **common)
-train_in_order = datagen.flow_from_dataframe(subset="training", shuffle=False, **common)
-valid_in_order = datagen.flow_from_dataframe(subset="validation", shuffle=False, **common)
+with warnings.catch_warnings(record=True) as caught:
+    warnings.simplefilter("always")
+    # The lesson's 0..1 rescale, kept to reproduce it (VGG19's own preprocess_input: Part B, run beside it)
+    datagen = ImageDataGenerator(rescale=1 / 255, validation_split=cfg.validation_split)
+    bs = cfg.batch_size
+    common = dict(dataframe=train, directory=str(image_dir), x_col="id", y_col="has_cactus",
+                  batch_size=bs, target_size=(32, 32), seed=cfg.seed, class_mode="categorical")
+    train_generator = datagen.flow_from_dataframe(subset="training", shuffle=True, **common)
+    valid_generator = datagen.flow_from_dataframe(subset="validation", shuffle=True, **common)
+    train_in_order = datagen.flow_from_dataframe(subset="training", shuffle=False, **common)
+    valid_in_order = datagen.flow_from_dataframe(subset="validation", shuffle=False, **common)
+print(f"warnings while building the generators: {len(caught)}",
+      [f"{w.category.__name__}: {w.message}" for w in caught])
+print("a PyDataset, which fit takes:", isinstance(train_generator, keras.utils.PyDataset))
 print("class indices:", train_generator.class_indices)
 course_utils.record("num_train", train_generator.n, note="training images (the generator's training subset)")
 print(f"{len(train_generator)} training batches and {len(valid_generator)} validation batches of {bs} per epoch")
+
+# %% [markdown]
+# ### The same data, the Keras 3 way
+# `keras.utils.image_dataset_from_directory` (labels in the files' sorted
+# order) and a `Rescaling(1/255)` layer. Its 30% is a seeded random draw
+# of files, not the first rows, so B-D keep the generator's split.
+
+# %%
+labels_by_file = train.sort_values("id")["has_cactus"].astype(int).tolist()  # the files' alphanumeric order
+train_ds, valid_ds = keras.utils.image_dataset_from_directory(
+    image_dir, labels=labels_by_file, label_mode="categorical", image_size=(32, 32), batch_size=bs,
+    validation_split=cfg.validation_split, subset="both", seed=cfg.seed)
+ds_valid_files = {os.path.basename(path) for path in valid_ds.file_paths}
+rescale = keras.layers.Rescaling(1 / 255)
+train_ds = train_ds.map(lambda x, y: (rescale(x), y))
+valid_ds = valid_ds.map(lambda x, y: (rescale(x), y))
+
+(gen_x, gen_y), (ds_x, ds_y) = train_generator[0], next(iter(train_ds))
+display(pd.DataFrame({
+    "ImageDataGenerator (the lesson's)": [train_generator.n, valid_generator.n, gen_x.shape, gen_y.shape,
+                                          f"{gen_x.min():.2f}..{gen_x.max():.2f}", valid_generator.n],
+    "image_dataset_from_directory": [len(labels_by_file) - len(ds_valid_files), len(ds_valid_files), tuple(ds_x.shape), tuple(ds_y.shape),
+                                     f"{float(np.min(ds_x)):.2f}..{float(np.max(ds_x)):.2f}",
+                                     len(ds_valid_files & set(valid_in_order.filenames))]},
+    index=["training images", "validation images", "a batch of images", "its labels", "pixel range",
+           "validation images in the generator's validation part"]))
 
 
 # %% [markdown]
@@ -320,12 +351,12 @@ def evaluate(model, name):
 
 
 # %% [markdown]
-# C and D train with the lesson's settings (Adam, categorical cross-entropy),
-# each epoch timed. The lesson's `fit_generator` is plain `fit` now.
+# C and D train with the lesson's settings, each epoch timed. The lesson's
+# `fit_generator` is plain `fit` now.
 
 # %%
 def fit_timed(model, epochs, learning_rate=1e-3):
-    model.compile(loss="categorical_crossentropy", optimizer=tf.keras.optimizers.Adam(learning_rate=learning_rate),
+    model.compile(loss="categorical_crossentropy", optimizer=keras.optimizers.Adam(learning_rate=learning_rate),
                   metrics=["accuracy"])
     timer = EpochTimer()
     history = model.fit(train_generator, epochs=epochs, validation_data=valid_generator,
@@ -354,7 +385,7 @@ def add_baseline(ax):
 # weights are random filters built offline, scaled to keep the signal.
 
 # %%
-tf.keras.utils.set_random_seed(cfg.seed)
+keras.utils.set_random_seed(cfg.seed)
 model = applications.VGG19(weights="imagenet", include_top=False, input_shape=(32, 32, 3))
 
 # to freeze some layers (here: all of them)
@@ -399,12 +430,12 @@ after_images = model_b.layers[-1].get_weights()
 with Stopwatch() as extraction:
     train_features = base_b.predict(train_in_order, verbose=0)
     valid_features = base_b.predict(valid_in_order, verbose=0)
-train_labels = tf.keras.utils.to_categorical(y_train, 2)
-valid_labels = tf.keras.utils.to_categorical(y_valid, 2)
+train_labels = keras.utils.to_categorical(y_train, 2)
+valid_labels = keras.utils.to_categorical(y_valid, 2)
 print("features:", train_features.shape, valid_features.shape)
 
 # ...then model_b's own Flatten and Dense train on the features
-features_in = tf.keras.Input(shape=train_features.shape[1:])
+features_in = keras.Input(shape=train_features.shape[1:])
 head = Model(features_in, model_b.layers[-1](model_b.layers[-2](features_in)))
 model_b.layers[-1].set_weights(head_start)
 head.compile(loss="categorical_crossentropy", optimizer="adam", metrics=["accuracy"])
@@ -443,7 +474,7 @@ matching = ImageDataGenerator(preprocessing_function=vgg19.preprocess_input, val
 train_features_vgg = base_b.predict(matching.flow_from_dataframe(subset="training", shuffle=False, **common), verbose=0)
 valid_features_vgg = base_b.predict(matching.flow_from_dataframe(subset="validation", shuffle=False, **common),
                                     verbose=0)
-head_vgg = tf.keras.Sequential([tf.keras.Input(shape=train_features_vgg.shape[1:]), Flatten(),
+head_vgg = keras.Sequential([keras.Input(shape=train_features_vgg.shape[1:]), Flatten(),
                                 Dense(2, activation="softmax")])
 head_vgg.layers[-1].set_weights(head_start)  # B's start
 head_vgg.compile(loss="categorical_crossentropy", optimizer="adam", metrics=["accuracy"])
@@ -464,7 +495,7 @@ display(pd.DataFrame({"lesson's rescale=1/255": results["B"],
 # random head, at Adam's default 1e-3.
 
 # %%
-tf.keras.utils.set_random_seed(cfg.seed)
+keras.utils.set_random_seed(cfg.seed)
 model = applications.VGG19(weights="imagenet", include_top=False, input_shape=(32, 32, 3))
 
 # to freeze some layers (here: the first 8)
@@ -516,7 +547,7 @@ fig = plot_with_baseline(history_c, f"C: first 8 layers frozen ({cfg.profile} pr
 # order.
 
 # %%
-tf.keras.utils.set_random_seed(cfg.seed)  # the control: C's start, at head-first's learning rate and epochs
+keras.utils.set_random_seed(cfg.seed)  # the control: C's start, at head-first's learning rate and epochs
 control_base = applications.VGG19(weights="imagenet", include_top=False, input_shape=(32, 32, 3))
 for layer in control_base.layers[:8]:
     layer.trainable = False
@@ -559,7 +590,7 @@ fig = plot_with_baseline(both, f"C head-first: B's {cfg.epochs} epochs, then {cf
 # convolutions (no normalisation layers), as the table shows for one batch.
 
 # %%
-tf.keras.utils.set_random_seed(cfg.seed)
+keras.utils.set_random_seed(cfg.seed)
 model_d = VGG19(weights=None, include_top=True, input_shape=(32, 32, 3), classes=2,
                 classifier_activation="softmax")
 
@@ -629,8 +660,8 @@ fig.tight_layout()
 # never stops on it.
 
 # %% nbgrader={"grade": false, "grade_id": "l04-setup", "locked": true, "schema_version": 3, "solution": false, "task": false}
+import keras
 import numpy as np
-import tensorflow as tf
 
 from course_exercises.lesson04 import ex1, ex2, ex3, frozen_model, photo
 
@@ -644,7 +675,7 @@ from course_exercises.lesson04 import ex1, ex2, ex3, frozen_model, photo
 coffee = photo()
 batch = None
 ### BEGIN SOLUTION
-batch = tf.keras.applications.vgg19.preprocess_input(np.expand_dims(coffee.astype("float32"), 0))
+batch = keras.applications.vgg19.preprocess_input(np.expand_dims(coffee.astype("float32"), 0))
 print("range:", batch.min(), "to", batch.max(), "| channel means (B, G, R):", batch.mean(axis=(0, 1, 2)))
 ### END SOLUTION
 
@@ -660,7 +691,7 @@ ex1.check(batch)
 # %% nbgrader={"grade": false, "grade_id": "l04-ex2-answer", "locked": false, "schema_version": 3, "solution": true, "task": false}
 head_params = None
 ### BEGIN SOLUTION
-vgg19_32 = tf.keras.applications.VGG19(weights=None, include_top=False, input_shape=(32, 32, 3))
+vgg19_32 = keras.applications.VGG19(weights=None, include_top=False, input_shape=(32, 32, 3))
 print(vgg19_32.output.shape)  # (None, 1, 1, 512)
 head_params = 1 * 1 * 512 * 2 + 2
 ### END SOLUTION
@@ -682,7 +713,7 @@ fine_tune_rate = 1e-5
 for layer in part_b.layers:
     if layer.name.startswith("block5"):
         layer.trainable = True
-part_b.compile(optimizer=tf.keras.optimizers.Adam(learning_rate=fine_tune_rate),
+part_b.compile(optimizer=keras.optimizers.Adam(learning_rate=fine_tune_rate),
                loss="categorical_crossentropy", metrics=["accuracy"])
 ### END SOLUTION
 

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import keras
 import numpy as np
 import pytest
 import tensorflow as tf
@@ -17,7 +18,7 @@ def make_augmentation():
     """The lesson's stack, built by notebook 05's own ``make_augmentation``."""
     source = SCRIPT.read_text()
     start = source.index("def make_augmentation():")
-    namespace = {"tf": tf, "layers": tf.keras.layers, "augment": augment}
+    namespace = {"tf": tf, "keras": keras, "layers": keras.layers, "augment": augment}
     exec(source[start:source.index("\n\n\n", start)], namespace)
     return namespace["make_augmentation"]()
 
@@ -40,7 +41,7 @@ def test_the_lesson_arguments_are_the_lessons():
 
 
 def test_training_output_has_the_input_shape_and_the_rescaled_range():
-    tf.keras.utils.set_random_seed(1)
+    keras.utils.set_random_seed(1)
     stack = make_augmentation()
     images = smooth_images()
     out = stack(images, training=True).numpy()
@@ -49,7 +50,7 @@ def test_training_output_has_the_input_shape_and_the_rescaled_range():
 
 
 def test_augmentation_changes_training_images():
-    tf.keras.utils.set_random_seed(1)
+    keras.utils.set_random_seed(1)
     stack = make_augmentation()
     images = smooth_images()
     rescaled = images / 255
@@ -66,7 +67,7 @@ def test_validation_images_are_only_rescaled():
 
 
 def test_the_stack_works_in_a_tf_data_map_on_uint8_batches():
-    tf.keras.utils.set_random_seed(2)
+    keras.utils.set_random_seed(2)
     stack = make_augmentation()
     images = smooth_images(6).astype("uint8")
     ds = tf.data.Dataset.from_tensor_slices((images, np.arange(6))).batch(3)
@@ -79,16 +80,16 @@ def test_the_stack_works_in_a_tf_data_map_on_uint8_batches():
 def test_a_stack_built_after_the_same_seed_repeats_its_draws_but_a_reused_stack_moves_on():
     """Why lesson 05 re-seeds and builds new layers for each run: the layers' generator keeps its state."""
     images = smooth_images()
-    tf.keras.utils.set_random_seed(3)
+    keras.utils.set_random_seed(3)
     first_run = make_augmentation()(images, training=True).numpy()
-    tf.keras.utils.set_random_seed(3)
+    keras.utils.set_random_seed(3)
     stack = make_augmentation()
     second_run = stack(images, training=True).numpy()
     np.testing.assert_array_equal(second_run, first_run)
     reused = stack(images, training=True).numpy()  # the same layers again: their generator moved on
     assert np.abs(reused - first_run).mean() > 0.01
-    tf.keras.utils.set_random_seed(3)
-    tf.keras.layers.Dense(4).build((None, 8))  # building a model between the seed and the layers moves them
+    keras.utils.set_random_seed(3)
+    keras.layers.Dense(4).build((None, 8))  # building a model between the seed and the layers moves them
     assert np.abs(make_augmentation()(images, training=True).numpy() - first_run).mean() > 0.01
 
 
@@ -99,13 +100,26 @@ def test_shear_transform_matches_image_data_generator():
     reference = tf.keras.preprocessing.image.apply_affine_transform(
         image, shear=20, row_axis=0, col_axis=1, channel_axis=2, fill_mode="nearest", order=1
     )
-    ours = tf.raw_ops.ImageProjectiveTransformV3(
-        images=tf.constant(image[None], tf.float32), transforms=augment.shear_transforms([20.0], 50, 50),
-        output_shape=[50, 50], fill_value=0.0, interpolation="BILINEAR", fill_mode="NEAREST",
-    ).numpy()[0]
+    ours = keras.ops.convert_to_numpy(keras.ops.image.affine_transform(
+        image[None].astype("float32"), augment.shear_transforms([20.0], 50, 50), interpolation="bilinear",
+        fill_mode="nearest"))[0]
     assert np.abs(ours - reference).max() < 1e-4
     mirrored = augment.shear_transforms([-20.0], 50, 50)
-    assert not np.allclose(mirrored.numpy(), augment.shear_transforms([20.0], 50, 50).numpy())
+    assert not np.allclose(np.asarray(mirrored), np.asarray(augment.shear_transforms([20.0], 50, 50)))
+
+
+def test_keras_random_shear_means_something_else_than_shear_range():
+    """Why the course keeps its own layer: Keras 3's RandomShear at the factor of a 20-degree shear (tan 20)
+    shears about the top-left corner, so it moves the image where the generator's shear about the centre does not."""
+    image = smooth_images(1, size=50)[0] / 255
+    reference = tf.keras.preprocessing.image.apply_affine_transform(
+        image, shear=20, row_axis=0, col_axis=1, channel_axis=2, fill_mode="nearest", order=1)
+    factor = float(np.tan(np.radians(20)))
+    keras_layer = keras.layers.RandomShear(x_factor=(factor, factor), fill_mode="nearest", seed=0)
+    keras_out = keras.ops.convert_to_numpy(keras_layer(image[None].astype("float32"), training=True))[0]
+    assert np.abs(keras_out - reference).max() > 0.2  # far from the generator's image, whichever sign it drew
+    with pytest.raises(ValueError, match="range"):
+        keras.layers.RandomShear(x_factor=20)  # degrees are no factor: it takes 0..1
 
 
 def test_random_shear_range_is_in_degrees():
@@ -151,9 +165,9 @@ def test_mapping_table_puts_each_lesson_argument_beside_the_notebooks_layer():
     args = table["ImageDataGenerator"].tolist()
     assert args[:7] == ["rescale=1./255", "rotation_range=40", "width_shift_range=0.2", "height_shift_range=0.2",
                         "shear_range=0.2", "zoom_range=0.2", "horizontal_flip=True"]
-    assert table["current way (tf_keras 2.21)"].tolist()[:7] == [
+    assert table["current way (Keras 3)"].tolist()[:7] == [
         "Rescaling(scale=0.003922)",
-        "RandomRotation(factor=0.1111, fill_mode='nearest')",
+        "RandomRotation(factor=(-0.1111, 0.1111), fill_mode='nearest')",  # Keras 3 stores the range
         "RandomTranslation(height_factor=0.2, width_factor=0.2, fill_mode='nearest')",
         "RandomTranslation(height_factor=0.2, width_factor=0.2, fill_mode='nearest')",
         "RandomShear(degrees=0.2, fill_mode='nearest')",
@@ -161,12 +175,12 @@ def test_mapping_table_puts_each_lesson_argument_beside_the_notebooks_layer():
         "RandomFlip(mode='horizontal')",
     ]
     assert "40 / 360" in table.loc[1, "note"]
-    assert "DEGREES" in table.loc[4, "what it does"] and "no shear layer" in table.loc[4, "note"]
+    assert "DEGREES" in table.loc[4, "what it does"] and "top-left" in table.loc[4, "note"]
 
 
 def test_mapping_table_shows_a_layer_the_stack_lacks():
-    table = augment.mapping_table(tf.keras.Sequential([tf.keras.layers.Rescaling(1 / 255)]))
-    assert table["current way (tf_keras 2.21)"].tolist()[:2] == ["Rescaling(scale=0.003922)",
+    table = augment.mapping_table(keras.Sequential([keras.layers.Rescaling(1 / 255)]))
+    assert table["current way (Keras 3)"].tolist()[:2] == ["Rescaling(scale=0.003922)",
                                                                  "(no RandomRotation layer in the stack)"]
 
 
@@ -174,7 +188,7 @@ def test_mapping_table_shows_a_layer_the_stack_lacks():
 
 def test_mapping_table_ends_with_fill_mode_and_the_resampling_row():
     table = augment.mapping_table(make_augmentation())
-    assert list(table.columns) == ["ImageDataGenerator", "what it does", "current way (tf_keras 2.21)", "note"]
+    assert list(table.columns) == ["ImageDataGenerator", "what it does", "current way (Keras 3)", "note"]
     assert table.iloc[-2].tolist() == [
         "fill_mode='nearest' (default)",
         "pixels moved in from outside copy the nearest edge pixel (the default 'nearest')",
@@ -186,7 +200,7 @@ def test_mapping_table_ends_with_fill_mode_and_the_resampling_row():
 
 
 def test_layer_call_of_a_layer_without_a_mapping_names_it_without_arguments():
-    assert augment.layer_call(tf.keras.layers.Dense(3)) == "Dense()"
+    assert augment.layer_call(keras.layers.Dense(3)) == "Dense()"
 
 
 def test_layer_call_shows_the_shears_own_fill_mode():
@@ -255,15 +269,18 @@ def test_random_shear_keeps_the_shape_of_one_grey_image_and_in_a_tf_data_map():
 
 
 def test_random_shear_draws_the_stream_a_seeded_keras_generator_draws(monkeypatch):
-    """One uniform per image from tf.random.Generator.from_seed(seed), scaled as Generator.uniform scales:
-    the stream tf_keras's BaseRandomLayer(force_generator=True) gave, so lesson 05's figures keep theirs."""
+    """One uniform per image from keras.random.SeedGenerator(seed), in [-degrees, degrees]: seeded draws that
+    move on between calls, as Keras 3's own random layers draw."""
     drawn = []
     real = augment.shear_transforms
-    monkeypatch.setattr(augment, "shear_transforms", lambda a, h, w: drawn.append(a.numpy()) or real(a, h, w))
+    monkeypatch.setattr(augment, "shear_transforms",
+                        lambda a, h, w: drawn.append(keras.ops.convert_to_numpy(a)) or real(a, h, w))
     layer = augment.RandomShear(10, seed=4)
     for _ in range(2):
         layer(np.zeros((5, 8, 8, 3), np.float32), training=True)
-    generator = tf.random.Generator.from_seed(4, alg=tf.random.Algorithm.AUTO_SELECT)
-    for angles in drawn:
-        np.testing.assert_array_equal(angles, generator.uniform([5], -10.0, 10.0).numpy())
-    assert isinstance(layer, tf.keras.layers.Layer) and type(layer).__mro__[1] is tf.keras.layers.Layer
+    generator = keras.random.SeedGenerator(4)
+    expected = [keras.ops.convert_to_numpy(keras.random.uniform((5,), -10.0, 10.0, seed=generator)) for _ in drawn]
+    assert len(drawn) == 2 and not np.array_equal(drawn[0], drawn[1])
+    for angles, want in zip(drawn, expected):
+        np.testing.assert_array_equal(angles, want)
+    assert isinstance(layer, keras.layers.Layer) and type(layer).__mro__[1] is keras.layers.Layer

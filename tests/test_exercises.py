@@ -294,7 +294,7 @@ def test_lesson03_wrong_answers():
 
 
 def test_lesson04_wrong_answers():
-    import tensorflow as tf
+    import keras
 
     from course_exercises.lesson04 import ex1, ex2, ex3, frozen_model, photo
 
@@ -305,9 +305,9 @@ def test_lesson04_wrong_answers():
         "caffe-style input: BGR, 0-255 minus the ImageNet mean pixel, no scaling (vgg19.preprocess_input).")
     assert message(ex1, x).startswith("these are the raw pixels (0 to 255, RGB)")
     assert message(ex1, x / 127.5 - 1).startswith("values in [-1, 1]: that is the 'tf' preprocessing")
-    assert message(ex1, tf.keras.applications.imagenet_utils.preprocess_input(x.copy(), mode="torch")).startswith(
+    assert message(ex1, keras.applications.imagenet_utils.preprocess_input(x.copy(), mode="torch")).startswith(
         "ImageNet mean/std normalisation in RGB (the 'torch' mode, PyTorch's)")
-    rgb = tf.keras.applications.vgg19.preprocess_input(x.copy())[..., ::-1]
+    rgb = keras.applications.vgg19.preprocess_input(x.copy())[..., ::-1]
     assert message(ex1, rgb).startswith("the mean pixel is subtracted but the channels are still in RGB order")
 
     assert message(ex2, 50_178) == ("50,178 is the head for 224x224 inputs (a 7x7x512 map, 25,088 values after "
@@ -317,8 +317,9 @@ def test_lesson04_wrong_answers():
 
     part_b = solved("04")["part_b"]
     try:
-        part_b.trainable = True
-        part_b.compile(optimizer=tf.keras.optimizers.Adam(learning_rate=1e-5), loss="categorical_crossentropy")
+        for layer in part_b.layers:  # everything (in Keras 3, part_b.trainable = True leaves the layers' own False)
+            layer.trainable = True
+        part_b.compile(optimizer=keras.optimizers.Adam(learning_rate=1e-5), loss="categorical_crossentropy")
         assert message(ex3, 1e-5, part_b).startswith("12 layers before block5 train too (the first: block1_conv1)")
         fresh = frozen_model()
         for layer in fresh.layers:
@@ -326,7 +327,7 @@ def test_lesson04_wrong_answers():
         assert message(ex3, 1e-5, fresh).endswith(  # not recompiled: a training step leaves block5 as it was
             "are marked trainable but did not change in a training step: compile again after changing trainable "
             "(the change takes effect only then).")
-        fresh.compile(optimizer=tf.keras.optimizers.Adam(learning_rate=1e-3), loss="categorical_crossentropy")
+        fresh.compile(optimizer=keras.optimizers.Adam(learning_rate=1e-3), loss="categorical_crossentropy")
         assert message(ex3, 1e-5, fresh) == (
             "the model is compiled with a learning rate of 0.001, not your fine_tune_rate 1e-05: compile again "
             "after changing trainable, with learning_rate=fine_tune_rate.")

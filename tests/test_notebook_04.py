@@ -35,12 +35,12 @@ def _top(flat: int, classes: int) -> int:
 
 
 def test_vgg19_first_8_layers_are_blocks_1_2_and_block3_conv1():
-    import tensorflow as tf
+    import keras
 
     from course_utils import models
 
-    base = tf.keras.applications.vgg19.VGG19(weights=None, include_top=False, input_shape=(32, 32, 3))
-    assert base.output_shape == (None, 1, 1, 512) and base.count_params() == VGG19_NOTOP
+    base = keras.applications.vgg19.VGG19(weights=None, include_top=False, input_shape=(32, 32, 3))
+    assert tuple(base.output.shape) == (None, 1, 1, 512) and base.count_params() == VGG19_NOTOP
     for layer in base.layers[:8]:  # the lesson's loop
         layer.trainable = False
     by_loop = [layer.trainable for layer in base.layers]
@@ -51,10 +51,10 @@ def test_vgg19_first_8_layers_are_blocks_1_2_and_block3_conv1():
 
 
 def test_vgg19_with_imagenet_top_refuses_other_sizes_before_downloading():
-    import tensorflow as tf
+    import keras
 
     with pytest.raises(ValueError, match=r"should be \(224, 224, 3\)"):
-        tf.keras.applications.vgg19.VGG19(weights="imagenet", include_top=True, input_shape=(160, 160, 3))
+        keras.applications.vgg19.VGG19(weights="imagenet", include_top=True, input_shape=(160, 160, 3))
 
 
 def _code(nb) -> str:
@@ -149,6 +149,33 @@ def test_lesson_04_runs_b_with_vgg19s_own_preprocessing_beside_the_lessons_resca
     code = _code(course_run.executed("04"))
     assert "ImageDataGenerator(preprocessing_function=vgg19.preprocess_input" in code
     assert "# The lesson's 0..1 rescale, kept to reproduce it" in code
+
+
+@pytest.mark.notebooks
+def test_lesson_04_runs_the_lessons_generator_under_keras_3_beside_image_dataset_from_directory(course_run):
+    """Issue 25: the seed's ImageDataGenerator where Keras 3 keeps it, feeding Keras 3's fit, and the Keras 3 way
+    (image_dataset_from_directory + Rescaling) beside it, with the same counts, batch shapes and pixel range."""
+    import keras
+
+    nb = course_run.executed("04")
+    code, outputs = _code(nb), _outputs(nb)
+    assert "TF_USE_LEGACY_KERAS" not in code and "tf_keras" not in code
+    assert "ImageDataGenerator = tf.keras.preprocessing.image.ImageDataGenerator" in code
+    assert "keras.utils.image_dataset_from_directory(" in code and "keras.layers.Rescaling(1 / 255)" in code
+    assert "ImageDataGenerator lives in keras.src.legacy.preprocessing.image" in outputs
+    assert "warnings while building the generators: 0 []" in outputs
+    assert "a PyDataset, which fit takes: True" in outputs
+    with pytest.raises(ImportError):
+        from keras.preprocessing.image import ImageDataGenerator  # noqa: F401 - Keras 3 exports it no more
+    assert keras.__version__.startswith("3.")
+    figs = course_run.figures("04")
+    table = next(o["data"]["text/plain"] for c in nb.cells if c.cell_type == "code"
+                 and "image_dataset_from_directory" in c.source for o in c.outputs if "data" in o)
+    rows = {parts[0]: parts[1:] for parts in (re.split(r"\s{2,}", line.strip()) for line in table.splitlines()[1:])}
+    assert rows["training images"] == [str(figs["num_train"])] * 2
+    assert rows["validation images"][0] == rows["validation images"][1]
+    assert rows["a batch of images"][0] == rows["a batch of images"][1]
+    assert rows["pixel range"] == ["0.00..1.00", "0.00..1.00"]
 
 
 @pytest.mark.notebooks

@@ -1,19 +1,24 @@
 """Image augmentation the current way, and how the lesson's ImageDataGenerator maps onto it.
 
 The lesson augments with ``ImageDataGenerator(rescale=1/255, rotation_range=40, width_shift_range=0.2,
-height_shift_range=0.2, shear_range=0.2, zoom_range=0.2, horizontal_flip=True)``, which is deprecated;
-the current way is a stack of Keras preprocessing layers in a ``tf.data`` map (or inside the model).
-tf_keras 2.21 has no shear layer, so :class:`RandomShear` adds one with the generator's meaning and
-transform. Two details: ``rotation_range`` and ``shear_range`` are *degrees* (``RandomRotation`` takes
-a fraction of a turn: 40 / 360; ``shear_range=0.2`` is under 0.3 px at the border of a 150 px image,
-next to nothing), and the generator fills with ``"nearest"`` where the layers default to ``"reflect"``.
+height_shift_range=0.2, shear_range=0.2, zoom_range=0.2, horizontal_flip=True)``. Keras 3 keeps that
+generator only as a deprecated legacy copy (``tf.keras.preprocessing.image.ImageDataGenerator``; no
+``keras.preprocessing.image.ImageDataGenerator``); the current way is a stack of Keras preprocessing
+layers in a ``tf.data`` map (or inside the model). Keras 3 has ``keras.layers.RandomShear``, but with
+another meaning: ``x_factor`` is a shear *factor* (x moves by factor times y, in pixels), about the
+image's top-left corner, in both directions with a random sign; ``shear_range`` is an *angle in
+degrees* about the image centre. :class:`RandomShear` therefore applies the generator's own matrix.
+Two more details: ``rotation_range`` is in degrees too (``RandomRotation`` takes a fraction of a turn:
+40 / 360; ``shear_range=0.2`` is under 0.3 px at the border of a 150 px image, next to nothing), and the
+generator fills with ``"nearest"`` where the layers default to ``"reflect"``.
 """
 from __future__ import annotations
 
 import math
 from typing import Any
 
-import tensorflow as tf
+import keras
+from keras import ops
 
 LESSON_GENERATOR_ARGS: dict[str, Any] = {"rescale": 1.0 / 255, "rotation_range": 40, "width_shift_range": 0.2,
                                          "height_shift_range": 0.2, "shear_range": 0.2, "zoom_range": 0.2,
@@ -21,24 +26,24 @@ LESSON_GENERATOR_ARGS: dict[str, Any] = {"rescale": 1.0 / 255, "rotation_range":
 
 
 def shear_transforms(angles_deg, height, width):
-    """Projective-transform rows (``ImageProjectiveTransformV3``) for a shear about the centre.
+    """Projective-transform rows (``keras.ops.image.affine_transform``) for a shear about the centre.
 
     The same matrix ``ImageDataGenerator.apply_transform`` uses for ``shear``
     (counter-clockwise, degrees): an output pixel at column ``x``, row ``y``
     samples the input at ``x - sin(a) (y - cy)``, ``cy + cos(a) (y - cy)``.
     """
-    angles = tf.convert_to_tensor(angles_deg, tf.float32) * (math.pi / 180.0)
-    cy = (tf.cast(height, tf.float32) - 1.0) / 2.0
-    sin, cos, zeros, ones = tf.sin(angles), tf.cos(angles), tf.zeros_like(angles), tf.ones_like(angles)
-    return tf.stack([ones, -sin, sin * cy, zeros, cos, cy - cos * cy, zeros, zeros], axis=1)
+    angles = ops.convert_to_tensor(angles_deg, "float32") * (math.pi / 180.0)
+    cy = (ops.cast(height, "float32") - 1.0) / 2.0
+    sin, cos, zeros, ones = ops.sin(angles), ops.cos(angles), ops.zeros_like(angles), ops.ones_like(angles)
+    return ops.stack([ones, -sin, sin * cy, zeros, cos, cy - cos * cy, zeros, zeros], axis=1)
 
 
-class RandomShear(tf.keras.layers.Layer):
+class RandomShear(keras.layers.Layer):
     """Random shear by an angle in ``[-degrees, degrees]``, like ``shear_range`` of ImageDataGenerator.
 
-    Active only with ``training=True``; at inference it returns its input. The angles come from a public
-    ``RandomBrightness`` on one zero pixel per image, which draws one uniform per image from Keras's own
-    seeded generator: ``seed`` and ``set_random_seed`` give the stream the private BaseRandomLayer gave.
+    Active only with ``training=True``; at inference it returns its input. One angle per image, drawn
+    with ``keras.random.uniform`` from the layer's own ``keras.random.SeedGenerator`` (``seed``, or
+    ``keras.utils.set_random_seed`` when ``seed`` is None).
     """
 
     def __init__(self, degrees: float, fill_mode: str = "nearest", interpolation: str = "bilinear",
@@ -52,27 +57,22 @@ class RandomShear(tf.keras.layers.Layer):
             raise ValueError(f"interpolation must be nearest or bilinear, not {interpolation!r}")
         self.degrees, self.fill_mode, self.interpolation = float(degrees), fill_mode, interpolation
         self.fill_value, self.seed = fill_value, seed
-        # uniform [0, 1) per image: 0 + u, times (1 - 0), clipped to [0, 1] leaves u exact
-        self.uniform = tf.keras.layers.RandomBrightness((0.0, 1.0), value_range=(0.0, 1.0), seed=seed)
+        self.generator = keras.random.SeedGenerator(seed)
 
     def call(self, inputs, training=True):
-        inputs = tf.convert_to_tensor(inputs)
-        if not inputs.dtype.is_floating:
-            inputs = tf.cast(inputs, self.compute_dtype)
+        inputs = ops.convert_to_tensor(inputs)
+        if not keras.backend.is_float_dtype(inputs.dtype):
+            inputs = ops.cast(inputs, self.compute_dtype)
         if not training or self.degrees == 0:
             return inputs
-        unbatched = inputs.shape.rank == 3
-        images = tf.expand_dims(inputs, 0) if unbatched else inputs
-        shape = tf.shape(images)
-        low, high = tf.constant(-self.degrees, tf.float32), tf.constant(self.degrees, tf.float32)
-        drawn = tf.reshape(self.uniform(tf.zeros([shape[0], 1, 1, 1]), training=True), [-1])
-        angles = drawn * (high - low) + low  # as tf.random.Generator.uniform scales its draws
-        output = tf.raw_ops.ImageProjectiveTransformV3(
-            images=images, transforms=shear_transforms(angles, shape[1], shape[2]), output_shape=shape[1:3],
-            fill_value=tf.cast(self.fill_value, tf.float32), interpolation=self.interpolation.upper(),
-            fill_mode=self.fill_mode.upper())
-        output.set_shape(images.shape)
-        return tf.squeeze(output, 0) if unbatched else output
+        unbatched = len(inputs.shape) == 3
+        images = ops.expand_dims(inputs, 0) if unbatched else inputs
+        shape = ops.shape(images)
+        angles = keras.random.uniform((shape[0],), minval=-self.degrees, maxval=self.degrees, seed=self.generator)
+        output = ops.image.affine_transform(images, shear_transforms(angles, shape[1], shape[2]),
+                                            interpolation=self.interpolation, fill_mode=self.fill_mode,
+                                            fill_value=self.fill_value)
+        return ops.squeeze(output, 0) if unbatched else output
 
     def compute_output_shape(self, input_shape):
         return input_shape
@@ -116,15 +116,16 @@ _MAPPING = {
     "height_shift_range": ("RandomTranslation", "shift up/down by up to 20% of the height",
                            "height_factor comes first in RandomTranslation"),
     "shear_range": ("RandomShear", "shear by a random angle in [-0.2, 0.2] DEGREES",
-                    "tf_keras 2.21 has no shear layer: course_utils.models.augment.RandomShear applies the "
-                    "generator's own shear matrix. 0.2 degrees moves a pixel at the border of a "
+                    "keras.layers.RandomShear takes a factor (x moves by factor x y px) about the top-left "
+                    "corner with a random sign, not degrees about the centre: course_utils.models.augment."
+                    "RandomShear applies the generator's own shear matrix. 0.2 degrees moves a pixel at the border of a "
                     "150 px image by under 0.3 px: the lesson's shear is nearly a no-op"),
     "zoom_range": ("RandomZoom", "zoom width and height independently by a factor in [0.8, 1.2]",
                    "RandomZoom draws the two factors independently when width_factor is given "
                    "(without it, it keeps the aspect ratio)"),
     "horizontal_flip": ("RandomFlip", "mirror left-right with probability 1/2", ""),
 }
-COLUMNS = ("ImageDataGenerator", "what it does", "current way (tf_keras 2.21)", "note")
+COLUMNS = ("ImageDataGenerator", "what it does", "current way (Keras 3)", "note")
 
 
 def mapping_table(stack):
