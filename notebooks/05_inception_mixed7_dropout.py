@@ -62,10 +62,9 @@ if IN_COLAB:
 
 # %% [markdown]
 # ## Setup
-# Keras 3 (`import keras`, TensorFlow backend). The lesson wrote
-# `from tensorflow.keras import ...`; since TensorFlow 2.16 that name is
-# Keras 3 too. `start_lesson` picks the profile, seeds the random generators
-# and prints what runs.
+# Keras 3 (`import keras`; since TensorFlow 2.16 the lesson's
+# `tensorflow.keras` is Keras 3 too). `start_lesson` picks the profile,
+# seeds and prints what runs.
 
 # %%
 import hashlib
@@ -162,11 +161,9 @@ course_utils.record("mixed7_shape", mixed7_shape, note=f"at {cfg.image_size}x{cf
 # ## 5. A new head, and the same start for every run
 # Flatten the 7x7x768 block, `Dense(1024)` with ReLU, optionally `Dropout`,
 # one sigmoid unit for "dog" (cats are 0). `build_classifier` re-seeds first,
-# so every run's head starts from the same weights. In Keras 3 an unseeded
-# `Dropout` draws its seed from that same stream when it is created,
-# shifting the output layer's start: we give it `seed=`. Since the lesson, `lr=`
-# has become `learning_rate=` (Keras 3 refuses `lr=`: the next cell shows
-# its error), and the metric `"acc"` is `"accuracy"`.
+# so every run's head starts from the same weights (an unseeded Keras 3
+# `Dropout` would draw from that stream). `lr=` is now
+# `learning_rate=` (Keras 3 refuses `lr=`); `"acc"` is `"accuracy"`.
 
 # %%
 def build_classifier(dropout_rate=None):
@@ -190,7 +187,7 @@ def fingerprint(arrays):
 try:
     RMSprop(**{"lr": 0.0001})  # the lesson's spelling
 except ValueError as error:
-    print("RMSprop(lr=0.0001):", error)
+    print("the lesson's lr argument:", error)
 
 model = build_classifier()
 start_without = fingerprint(model.trainable_weights)  # before any training
@@ -232,8 +229,8 @@ pd.DataFrame(catsdogs.check_layout(base_dir)).T
 # The lesson augments training images with
 # `ImageDataGenerator(rescale=1./255., rotation_range=40, width_shift_range=0.2,
 # height_shift_range=0.2, shear_range=0.2, zoom_range=0.2, horizontal_flip=True)`
-# and only rescales validation images. Keras 3 exports no
-# `ImageDataGenerator`: each random change is a preprocessing layer. The table maps every
+# and only rescales validation images. In Keras 3 each random change is a
+# preprocessing layer. The table maps every
 # argument onto its layer in our stack (rotation and shear are in degrees:
 # `shear_range=0.2` barely moves a pixel).
 
@@ -260,7 +257,7 @@ augment.mapping_table(make_augmentation())  # each argument beside the layer abo
 # state between calls and a shuffled dataset reshuffles on every pass, so a
 # reused pipeline would feed the second run other batches. Random layers act
 # under `training=True`: `fit` passes it, `predict` passes `False`, a bare
-# call augments (Keras 3's default). Validation images are only rescaled. Two more,
+# call augments. Validation images are only rescaled. Two more,
 # neither augmented nor repeated, serve `evaluate` and 7b.
 
 # %%
@@ -310,10 +307,8 @@ course_utils.record("validation_pixel_change", validation_change, note="max |val
 
 # %% [markdown]
 # One training image and five augmented versions: the layers (top row) and
-# the lesson's `ImageDataGenerator` with the same arguments (bottom row).
-# It still runs, deprecated: `keras` no longer exports it, but TensorFlow's
-# `tf.keras` namespace keeps Keras 3's legacy copy (and `tf_keras`, Keras 2,
-# has the original).
+# the lesson's `ImageDataGenerator` (bottom row): `tf.keras` keeps a legacy
+# copy; `keras` has none.
 
 # %%
 train_paths, _ = catsdogs.list_images(base_dir, "train")
@@ -490,7 +485,7 @@ summary
 # With the head trained, the top of the base may adapt to cats and dogs. We
 # unfreeze the two Inception blocks below the cut (`mixed6`, `mixed7`: the
 # layers after `mixed5`) but keep their `BatchNormalization` layers frozen:
-# in Keras 3 (as in Keras 2) a frozen BatchNorm layer runs in inference mode, its stored
+# a frozen BatchNorm layer runs in inference mode, its stored
 # statistics untouched. `trainable` takes effect at `compile`, where the
 # learning rate drops tenfold: large steps would undo the pretrained
 # weights. Never unfreeze under an untrained head: its large random errors
