@@ -264,6 +264,19 @@ def test_ex3_accepts_unusual_right_answers(any_base):
     assert right(ex3, Uses()).startswith("the same weights give 10 logits at 32x32 and at 64x64")
 
 
+def test_the_checks_take_tf_keras_models_too():
+    """One code path for Keras 3 and tf_keras (Keras 2, the TF Hub lessons' package): a right answer and a
+    wrong one built with tf_keras are judged like their Keras 3 twins."""
+    import tf_keras
+
+    base = tf_keras.applications.VGG16(weights=None, include_top=False, input_shape=(None, None, 3))
+    pooled = tf_keras.layers.GlobalAveragePooling2D()(base.output)
+    right(ex3, tf_keras.Model(base.input, tf_keras.layers.Dense(10)(pooled)))
+    base32 = tf_keras.applications.VGG16(weights=None, include_top=False, input_shape=(32, 32, 3))
+    right(ex1, FC1_32, base32)
+    assert wrong(ex1, FC1_32 - 4096, base32) == f"{FC1_32 - 4096:,} counts the weights but not fc1's 4,096 biases."
+
+
 # ------------------------------------------------------------------ review (issue 23, item 6): more answers
 def test_ex1_rejects_a_base_cut_before_its_last_pooling(base32):
     """VGG16 up to block5_conv3 has all 13 convolutions but a 2x2 map: not the base without its top."""
