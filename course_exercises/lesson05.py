@@ -7,18 +7,20 @@ weights; "random" means two calls on the same images differ; what trains is ``mo
 """
 from __future__ import annotations
 
+import keras
 import numpy as np
 import tensorflow as tf
 
 from course_exercises import Wrong, as_int, count_params, exercise, expect, judge, require_model
+from course_utils.models import is_keras, kerases
 
 IMAGE_SIZE = 150
 
 
-def backbone(image_size: int = IMAGE_SIZE) -> tf.keras.Model:
+def backbone(image_size: int = IMAGE_SIZE) -> keras.Model:
     """InceptionV3 without its top at ``image_size`` (random weights), every layer frozen, as in the lesson: a few
     seconds to build; the lesson's ``pre_trained_model`` (real weights in full) works the same in this exercise."""
-    model = tf.keras.applications.InceptionV3(input_shape=(image_size, image_size, 3), include_top=False, weights=None)
+    model = keras.applications.InceptionV3(input_shape=(image_size, image_size, 3), include_top=False, weights=None)
     model.trainable = False  # every layer, as the lesson's loop does
     return model
 
@@ -34,20 +36,25 @@ def _find(model, name: str):
         if layer.name == name:
             return model, layer
     for layer in model.layers:
-        if isinstance(layer, tf.keras.Model):
+        if is_keras(layer, "Model"):
             found = _find(layer, name)
             if found:
                 return found
     return None
 
 
+def _package_of(model):
+    """The Keras package (Keras 3 or tf_keras) whose ``Model`` class ``model`` is an instance of."""
+    return next(module for module in kerases() if isinstance(model, module.Model))
+
+
 def _leaves(model) -> list:
     """The layers of ``model`` in order, nested models opened up, input layers left out."""
     out = []
     for layer in model.layers:
-        if isinstance(layer, tf.keras.Model):
+        if is_keras(layer, "Model"):
             out.extend(_leaves(layer))
-        elif not isinstance(layer, tf.keras.layers.InputLayer):
+        elif not is_keras(layer, "InputLayer"):
             out.append(layer)
     return out
 
@@ -107,7 +114,7 @@ def _check_head(model, run, features: list[np.ndarray], feature_shape, what: str
                     f"{expected} (Flatten has none, then Dense(1024) and Dense(1)). Build the head from these three "
                     "layers only.")
     w1, b1, w2, b2 = weights[0], *(np.asarray(w, dtype="float64") for w in weights[1:])
-    dense = [layer for layer in _leaves(model) if isinstance(layer, tf.keras.layers.Dense)]
+    dense = [layer for layer in _leaves(model) if is_keras(layer, "Dense")]
     hidden = []  # the Dense(1024)'s pre-activations on each candidate, computed as needed
     for candidate in features:
         values = np.asarray(candidate() if callable(candidate) else candidate, dtype="float32")
@@ -149,10 +156,10 @@ def _probe_images(size: int = IMAGE_SIZE) -> np.ndarray:
     print(mixed6.output.shape)
     h, w, c = mixed6.output.shape[1:]
     mixed6_head_params = (h * w * c) * 1024 + 1024 + 1024 + 1
-    x = tf.keras.layers.Flatten()(mixed6.output)
-    x = tf.keras.layers.Dense(1024, activation="relu")(x)
-    x = tf.keras.layers.Dense(1, activation="sigmoid")(x)
-    model_mixed6 = tf.keras.Model(pre_trained.input, x)
+    x = keras.layers.Flatten()(mixed6.output)
+    x = keras.layers.Dense(1024, activation="relu")(x)
+    x = keras.layers.Dense(1, activation="sigmoid")(x)
+    model_mixed6 = keras.Model(pre_trained.input, x)
 """)
 def ex1(mixed6_head_params, model_mixed6) -> str:
     return _ex1(mixed6_head_params, model_mixed6)
@@ -167,7 +174,7 @@ def _ex1(mixed6_head_params, model_mixed6) -> str:
                                            "get_layer('mixed6').output (the layers after the cut then drop out of "
                                            "the model).")
     container, mixed6 = found
-    cut = tf.keras.Model(container.inputs, mixed6.output)  # the base up to mixed6, sharing the learner's weights
+    cut = _package_of(container).Model(container.inputs, mixed6.output)  # the base up to mixed6, its weights shared
     size = tuple(int(d) for d in cut.inputs[0].shape[1:3])
     expect(size == (IMAGE_SIZE, IMAGE_SIZE), f"model_mixed6 takes {size[0]}x{size[1]} images; pre_trained takes "
                                              f"{IMAGE_SIZE}x{IMAGE_SIZE}: build the model on pre_trained.")
@@ -221,20 +228,20 @@ def _share_of_values_kept(changed: np.ndarray, original: np.ndarray, tolerance: 
 
 
 @exercise("05", 2, "augment the training data only", hints="""
-    - Build the random layers once (RandomRotation, RandomTranslation, RandomZoom, RandomFlip) in a tf.keras.Sequential,
+    - Build the random layers once (RandomRotation, RandomTranslation, RandomZoom, RandomFlip) in a keras.Sequential,
       outside the function.
-    - Inside prepare: tf.keras.applications.inception_v3.preprocess_input(images) always (pixels / 127.5 - 1, the
+    - Inside prepare: keras.applications.inception_v3.preprocess_input(images) always (pixels / 127.5 - 1, the
       range InceptionV3 was trained on); random_changes(images, training=True) only if training.
 """, solution="""
-    random_changes = tf.keras.Sequential([
-        tf.keras.layers.RandomRotation(40 / 360, fill_mode="nearest"),
-        tf.keras.layers.RandomTranslation(0.2, 0.2, fill_mode="nearest"),
-        tf.keras.layers.RandomZoom(0.2, fill_mode="nearest"),
-        tf.keras.layers.RandomFlip("horizontal"),
+    random_changes = keras.Sequential([
+        keras.layers.RandomRotation(40 / 360, fill_mode="nearest"),
+        keras.layers.RandomTranslation(0.2, 0.2, fill_mode="nearest"),
+        keras.layers.RandomZoom(0.2, fill_mode="nearest"),
+        keras.layers.RandomFlip("horizontal"),
     ])
 
     def prepare_images(images, training):
-        images = tf.keras.applications.inception_v3.preprocess_input(tf.cast(images, tf.float32))
+        images = keras.applications.inception_v3.preprocess_input(tf.cast(images, tf.float32))
         if training:
             images = random_changes(images, training=True)
         return images
@@ -245,23 +252,30 @@ def ex2(prepare) -> str:
     return _ex2(prepare)
 
 
+def _call(prepare, images, training: bool):
+    """``prepare(images, training)``: a Keras model or layer takes ``training`` only as a keyword (Keras 3), a
+    function positionally (any name for its second parameter works)."""
+    if is_keras(prepare, "Layer"):
+        return prepare(tf.constant(images), training=training)
+    return prepare(tf.constant(images), training)
+
+
 def _ex2(prepare) -> str:
-    # called as prepare(images, False) and prepare(images, True): any name for the second parameter works
     expect(callable(prepare), f"prepare should be a function of (images, training), not {type(prepare).__name__}.")
     images = sample_batch()
     expected = images / 127.5 - 1.0  # inception_v3.preprocess_input
-    first = prepare(tf.constant(images), False)
+    first = _call(prepare, images, False)
     if isinstance(first, (tuple, list)):
         raise Wrong(f"prepare returns a {type(first).__name__} of {len(first)} items; it should return the batch of "
                     f"images alone (a tensor or an array of shape {images.shape}).")
     first = np.asarray(first, dtype="float64")
-    second = np.asarray(prepare(tf.constant(images), False), dtype="float64")
+    second = np.asarray(_call(prepare, images, False), dtype="float64")
     expect(first.shape == images.shape, f"prepare changed the shape from {images.shape} to {first.shape}.")
     expect(first.max() <= 1.5, f"validation values go up to {first.max():.0f}: scale them to [-1, 1] with "
-                               "tf.keras.applications.inception_v3.preprocess_input (pixels / 127.5 - 1).")
+                               "keras.applications.inception_v3.preprocess_input (pixels / 127.5 - 1).")
     expect(not np.allclose(first, images / 255.0, atol=1e-4),
            "validation values are in [0, 1]: that is the lesson's rescale=1/255, but InceptionV3 was trained on "
-           "pixels in [-1, 1]. Use tf.keras.applications.inception_v3.preprocess_input (pixels / 127.5 - 1).")
+           "pixels in [-1, 1]. Use keras.applications.inception_v3.preprocess_input (pixels / 127.5 - 1).")
     expect(not (first.max() - first.min() < 0.1), f"validation values lie in [{first.min():.3f}, {first.max():.3f}]: "
                                                   "you scaled twice. Scale the 0-255 pixels once.")
     expect(np.allclose(first, second, atol=1e-5), "two calls with training=False gave different images: augmentation "
@@ -269,7 +283,7 @@ def _ex2(prepare) -> str:
                                                   "True.")
     expect(np.allclose(first, expected, atol=1e-4), "with training=False the images should only be scaled to "
                                                     "[-1, 1] (preprocess_input: pixels / 127.5 - 1), nothing else.")
-    augmented = [np.asarray(prepare(tf.constant(images), True), dtype="float64") for _ in range(4)]
+    augmented = [np.asarray(_call(prepare, images, True), dtype="float64") for _ in range(4)]
     expect(all(a.shape == images.shape for a in augmented), "prepare(images, training=True) changed the shape of the "
                                                             "batch.")
     expect(max(a.max() for a in augmented) <= 1.5, "training values go above 1: scale the training images too.")
@@ -297,20 +311,20 @@ def _ex2(prepare) -> str:
             f"differently on each call ({changed:.0%} of the values differ on average).")
 
 
-def mixed7_features() -> tf.keras.layers.Layer:
-    """``tf.keras.Input(shape=(7, 7, 768))``: stands for mixed7's output at 150x150."""
-    return tf.keras.Input(shape=(7, 7, 768), name="mixed7_output")
+def mixed7_features() -> keras.layers.Layer:
+    """``keras.Input(shape=(7, 7, 768))``: stands for mixed7's output at 150x150."""
+    return keras.Input(shape=(7, 7, 768), name="mixed7_output")
 
 
 @exercise("05", 3, "Dropout in the right place", hints="""
     - The lesson's head: Flatten, Dense(1024, relu), Dense(1, sigmoid). Dropout goes between the two Dense layers.
-    - tf.keras.layers.Dropout(rate): rate is the fraction of values set to zero during training.
+    - keras.layers.Dropout(rate): rate is the fraction of values set to zero during training.
 """, solution="""
-    x = tf.keras.layers.Flatten()(features)
-    x = tf.keras.layers.Dense(1024, activation="relu")(x)
-    x = tf.keras.layers.Dropout(0.2)(x)
-    x = tf.keras.layers.Dense(1, activation="sigmoid")(x)
-    head = tf.keras.Model(features, x)
+    x = keras.layers.Flatten()(features)
+    x = keras.layers.Dense(1024, activation="relu")(x)
+    x = keras.layers.Dropout(0.2)(x)
+    x = keras.layers.Dense(1, activation="sigmoid")(x)
+    head = keras.Model(features, x)
 """)
 def ex3(head) -> str:
     return _ex3(head)
@@ -330,7 +344,7 @@ def _ex3(head) -> str:
     expect(kinds.count("Dropout") <= 1, "head has more than one Dropout layer; the lesson adds one, after the "
                                         "Dense(1024).")
     dropout = layers[kinds.index("Dropout")]
-    dense = [layer for layer in layers if isinstance(layer, tf.keras.layers.Dense)]
+    dense = [layer for layer in layers if is_keras(layer, "Dense")]
     expect(len(dense) == 2, f"head has {len(dense)} Dense layers; the lesson's has two: Dense(1024, relu) and "
                             "Dense(1, sigmoid).")
     position = layers.index(dropout)

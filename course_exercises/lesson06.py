@@ -7,25 +7,27 @@ its output back to VGG16's last convolution.
 """
 from __future__ import annotations
 
+import keras
 import numpy as np
 import tensorflow as tf
 
 from course_exercises import Wrong, as_int, count_params, exercise, expect, judge, require_model
+from course_utils.models import is_keras
 
 UNITS = 4096
 # The number of filters of VGG16's 13 convolutions, block1_conv1 to block5_conv3.
 VGG16_FILTERS = (64, 64, 128, 128, 256, 256, 256, 512, 512, 512, 512, 512, 512)
-BUILD_BASE = "tf.keras.applications.VGG16(weights=None, include_top=False, input_shape=(None, None, 3))"
+BUILD_BASE = "keras.applications.VGG16(weights=None, include_top=False, input_shape=(None, None, 3))"
 
 
 def convolutions(model) -> list:
     """Every Conv2D layer of ``model``, nested models included, in the order Keras lists them."""
-    return [layer for layer in _all_layers(model) if isinstance(layer, tf.keras.layers.Conv2D)]
+    return [layer for layer in _all_layers(model) if is_keras(layer, "Conv2D")]
 
 
 def dense_layers(model) -> list:
     """Every Dense layer of ``model``, nested models included."""
-    return [layer for layer in _all_layers(model) if isinstance(layer, tf.keras.layers.Dense)]
+    return [layer for layer in _all_layers(model) if is_keras(layer, "Dense")]
 
 
 def _all_layers(model) -> list:
@@ -58,7 +60,7 @@ def not_vgg16(model, what: str, build: str) -> str | None:
     - vgg16_32.output.shape is (None, h, w, 512). fc1 is Dense(4096) on the flattened map: (h x w x 512) x 4,096
       weights + 4,096 biases.
 """, solution="""
-    vgg16_32 = tf.keras.applications.VGG16(weights=None, include_top=False, input_shape=(32, 32, 3))
+    vgg16_32 = keras.applications.VGG16(weights=None, include_top=False, input_shape=(32, 32, 3))
     h, w, c = vgg16_32.output.shape[1:]   # 1, 1, 512
     fc1_params = (h * w * c) * 4096 + 4096
 """)
@@ -68,25 +70,25 @@ def ex1(fc1_params, vgg16_32) -> str:
 
 def _ex1(fc1_params, vgg16_32) -> str:
     model = require_model(vgg16_32, "vgg16_32")
-    build = "tf.keras.applications.VGG16(weights=None, include_top=False, input_shape=(32, 32, 3))"
+    build = "keras.applications.VGG16(weights=None, include_top=False, input_shape=(32, 32, 3))"
     reason = not_vgg16(model, "vgg16_32", build)
     expect(reason is None, reason)
-    pools = [layer for layer in _all_layers(model) if isinstance(layer, tf.keras.layers.MaxPooling2D)]
+    pools = [layer for layer in _all_layers(model) if is_keras(layer, "MaxPooling2D")]
     expect(len(pools) >= 5, f"vgg16_32 has {len(pools)} of VGG16's 5 max-pooling layers (it ends at "
                             f"{_all_layers(model)[-1].name}): its output is not the base's. Use the whole base, built "
                             "with include_top=False.")
-    expect(not dense_layers(model), f"vgg16_32 has its top (its output has shape {tuple(model.output.shape)}): "
+    expect(not dense_layers(model), f"vgg16_32 has its top (its output has shape {tuple(model.outputs[0].shape)}): "
                                     "build it with include_top=False; fc1 is the layer you are sizing, so it must "
                                     "not be in it yet.")
-    expect(len(model.output.shape) == 4, f"vgg16_32 pools its feature map (its output has shape "
-                                         f"{tuple(model.output.shape)}): leave pooling=None, so that its output is "
+    expect(len(model.outputs[0].shape) == 4, f"vgg16_32 pools its feature map (its output has shape "
+                                         f"{tuple(model.outputs[0].shape)}): leave pooling=None, so that its output is "
                                          "the map that Flatten hands to fc1.")
-    size = tuple(model.input.shape[1:3])
+    size = tuple(model.inputs[0].shape[1:3])
     expect(size == (32, 32), "vgg16_32 takes any image size, so its output shape holds None: build it with "
                              "input_shape=(32, 32, 3)." if None in size else
            f"vgg16_32 takes {size[0]}x{size[1]} images: build it with input_shape=(32, 32, 3), the size asked.")
     answer = as_int(fc1_params, "fc1_params")
-    h, w, c = (int(d) for d in model.output.shape[1:])
+    h, w, c = (int(d) for d in model.outputs[0].shape[1:])
     flat = h * w * c
     expected = flat * UNITS + UNITS
     return judge(answer, expected, f"at 32x32 the last feature map is {h}x{w}x{c}, so Flatten gives {flat:,} values "
@@ -103,17 +105,17 @@ def _ex1(fc1_params, vgg16_32) -> str:
        "weights and biases of Dense(4096).")
 
 
-def transfer_model() -> tf.keras.Model:
+def transfer_model() -> keras.Model:
     """The lesson's recipe without the bridge: a VGG16 base (32x32, random weights), Flatten, fc1, fc2, output;
     every layer trainable, as it comes out of Keras."""
-    inputs = tf.keras.Input(shape=(32, 32, 3))
-    base = tf.keras.applications.VGG16(weights=None, include_top=False, input_shape=(32, 32, 3))
+    inputs = keras.Input(shape=(32, 32, 3))
+    base = keras.applications.VGG16(weights=None, include_top=False, input_shape=(32, 32, 3))
     x = base(inputs)
-    x = tf.keras.layers.Flatten(name="flatten")(x)
-    x = tf.keras.layers.Dense(UNITS, activation="relu", name="fc1")(x)
-    x = tf.keras.layers.Dense(UNITS, activation="relu", name="fc2")(x)
-    outputs = tf.keras.layers.Dense(10, name="output")(x)
-    return tf.keras.Model(inputs, outputs, name="vgg16_cifar10_exercise")
+    x = keras.layers.Flatten(name="flatten")(x)
+    x = keras.layers.Dense(UNITS, activation="relu", name="fc1")(x)
+    x = keras.layers.Dense(UNITS, activation="relu", name="fc2")(x)
+    outputs = keras.layers.Dense(10, name="output")(x)
+    return keras.Model(inputs, outputs, name="vgg16_cifar10_exercise")
 
 
 RETRAINED = ("fc1", "fc2", "output")
@@ -182,14 +184,14 @@ def _ex2(trainable_params, transfer) -> str:
 
 
 @exercise("06", 3, "a head for any input size", hints="""
-    - tf.keras.applications.VGG16(weights=None, include_top=False, input_shape=(None, None, 3)) accepts any size from
+    - keras.applications.VGG16(weights=None, include_top=False, input_shape=(None, None, 3)) accepts any size from
       32x32 up.
     - GlobalAveragePooling2D turns (n, n, 512) into 512 values whatever n is; Flatten gives n x n x 512.
 """, solution="""
-    any_base = tf.keras.applications.VGG16(weights=None, include_top=False, input_shape=(None, None, 3))
-    pooled = tf.keras.layers.GlobalAveragePooling2D()(any_base.output)
-    hidden = tf.keras.layers.Dense(256, activation="relu")(pooled)
-    any_size = tf.keras.Model(any_base.input, tf.keras.layers.Dense(10)(hidden))
+    any_base = keras.applications.VGG16(weights=None, include_top=False, input_shape=(None, None, 3))
+    pooled = keras.layers.GlobalAveragePooling2D()(any_base.output)
+    hidden = keras.layers.Dense(256, activation="relu")(pooled)
+    any_size = keras.Model(any_base.input, keras.layers.Dense(10)(hidden))
     print(any_size(np.zeros((1, 32, 32, 3))).shape, any_size(np.zeros((1, 64, 64, 3))).shape)
 """)
 def ex3(any_size) -> str:

@@ -40,6 +40,7 @@ import numpy as np
 import tensorflow as tf
 
 from course_utils.errors import CourseError
+from course_utils.models import is_keras
 from course_utils.setup import env, files
 
 FEATURES, LABELS, ABOUT = "features.npy", "labels.npy", "key.json"
@@ -60,8 +61,26 @@ class BackboneNotFrozenError(FeatureCacheError):
 def random_layers(extractor) -> list:
     """The random layers in ``extractor`` and every layer nested in it: ``GaussianNoise``, and every class
     named ``Random...`` (Keras's ``RandomFlip``, ``RandomZoom``, ..., the course's own ``RandomShear``)."""
-    return [layer for layer in [extractor, *getattr(extractor, "submodules", ())]
-            if isinstance(layer, tf.keras.layers.GaussianNoise) or type(layer).__name__.startswith("Random")]
+    return [layer for layer in [extractor, *_sublayers(extractor)]
+            if is_keras(layer, "GaussianNoise") or type(layer).__name__.startswith("Random")]
+
+
+def _sublayers(layer) -> list:
+    """Every Keras layer nested in ``layer``: a tf_keras layer is a ``tf.Module`` and lists them as
+    ``submodules``; a Keras 3 layer is not, so its attributes (a model's layers, a layer's own sublayers,
+    lists and dicts of them) are walked."""
+    submodules = getattr(layer, "submodules", None)
+    if submodules is not None:
+        return [module for module in submodules if is_keras(module, "Layer")]
+    found, stack = {}, [layer]
+    while stack:
+        for value in vars(stack.pop()).values():
+            items = value if isinstance(value, (list, tuple)) else value.values() if isinstance(value, dict) else [value]
+            for item in items:
+                if is_keras(item, "Layer") and item is not layer and id(item) not in found:
+                    found[id(item)] = item
+                    stack.append(item)
+    return list(found.values())
 
 
 def check_extractor(extractor) -> None:
@@ -81,21 +100,27 @@ def check_extractor(extractor) -> None:
 
 
 WIRING = ("inbound_nodes", "input_layers", "output_layers", "keras_history")  # lists that start with a layer name
+# Keys whose values are not a layer's name though they hold a "name" field: Keras 3 writes a layer's dtype as
+# {"class_name": "DTypePolicy", "config": {"name": "float32"}}, and that name changes the features.
+KEEP_NAMES = ("dtype", "dtype_policy")
+NOT_ARCHITECTURE = ("compile_config",)  # Keras 3 adds the compile arguments; predict does not use them
 
 
-def _canonical(value, names: dict[str, str], wiring: bool = False):
-    """``value`` (a parsed config) with the value of every ``name`` field, and the layer name that starts each
-    list under a wiring key (``["conv2d", 0, 0, {}]``), replaced by its position; no other string changes."""
+def _canonical(value, names: dict[str, str], wiring: bool = False, keep: bool = False):
+    """``value`` (a parsed config) with the value of every ``name`` field (not under a dtype), and the layer name
+    that starts each list under a wiring key (``["conv2d", 0, 0, {}]``), replaced by its position; no other
+    string changes."""
     def position(name: str) -> str:
         return names.setdefault(name, f"<layer {len(names)}>")
 
     if isinstance(value, dict):
-        return {key: position(item) if key == "name" and isinstance(item, str)
-                else _canonical(item, names, wiring or key in WIRING) for key, item in sorted(value.items())}
+        return {key: position(item) if key == "name" and isinstance(item, str) and not keep
+                else _canonical(item, names, wiring or key in WIRING, keep or key in KEEP_NAMES)
+                for key, item in sorted(value.items()) if key not in NOT_ARCHITECTURE}
     if isinstance(value, list):
         if wiring and value and isinstance(value[0], str):
-            return [position(value[0]), *(_canonical(item, names, wiring) for item in value[1:])]
-        return [_canonical(item, names, wiring) for item in value]
+            return [position(value[0]), *(_canonical(item, names, wiring, keep) for item in value[1:])]
+        return [_canonical(item, names, wiring, keep) for item in value]
     return value
 
 

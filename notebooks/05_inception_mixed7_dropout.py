@@ -47,7 +47,7 @@ CATS_DOGS = None         # path to your cats_and_dogs_filtered .zip or folder (N
 # On **Colab**, the next cell installs `course_utils` (it does nothing anywhere else).
 
 # %%
-# Google Colab only: install course_utils and the tf-keras that matches Colab's TensorFlow.
+# Google Colab only: install course_utils (Colab's Keras 3 runs the lesson).
 # Anywhere else this cell does nothing.
 import sys
 
@@ -55,42 +55,33 @@ IN_COLAB = "google.colab" in sys.modules
 if IN_COLAB:
     import os
     import subprocess
-    from importlib.metadata import version
 
-    tf_version = version("tensorflow")
-    tf_minor = ".".join(tf_version.split(".")[:2])
     course = os.environ.get("COURSE_UTILS_PIP_TARGET",  # where course_utils comes from
                             "git+https://github.com/transfer-learning-course/tf-keras-transfer-learning.git@v0.2.0")
-    subprocess.run([sys.executable, "-m", "pip", "install", "-q", course,
-                    f"tf-keras=={tf_minor}.*", f"tensorflow=={tf_version}"], check=True)
-    if "tensorflow" in sys.modules:
-        print("TensorFlow was imported before this cell ran: use Runtime > Restart session, "
-              "then run the notebook from the top (Keras 2 must be chosen before TensorFlow loads).")
+    subprocess.run([sys.executable, "-m", "pip", "install", "-q", course], check=True)
 
 # %% [markdown]
 # ## Setup
-# `TF_USE_LEGACY_KERAS=1` must be set before TensorFlow is imported: the
-# course uses Keras 2 (`tf_keras`). `start_lesson` picks the profile, seeds
-# the random generators and prints what runs.
+# Keras 3 (`import keras`; since TensorFlow 2.16 the lesson's
+# `tensorflow.keras` is Keras 3 too). `start_lesson` picks the profile,
+# seeds and prints what runs.
 
 # %%
-import os
-
-os.environ["TF_USE_LEGACY_KERAS"] = "1"  # before TensorFlow is imported
-
 import hashlib
+import os
 
 import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
+import keras
 import tensorflow as tf
+from keras import Model, layers
+from keras.applications.inception_v3 import InceptionV3
+from keras.optimizers import RMSprop
 from sklearn.linear_model import LogisticRegression
 from sklearn.metrics import ConfusionMatrixDisplay, classification_report
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
-from tensorflow.keras import Model, layers
-from tensorflow.keras.applications.inception_v3 import InceptionV3
-from tensorflow.keras.optimizers import RMSprop
 
 import course_utils
 from course_utils.models import augment, weights
@@ -170,17 +161,17 @@ course_utils.record("mixed7_shape", mixed7_shape, note=f"at {cfg.image_size}x{cf
 # ## 5. A new head, and the same start for every run
 # Flatten the 7x7x768 block, `Dense(1024)` with ReLU, optionally `Dropout`,
 # one sigmoid unit for "dog" (cats are 0). `build_classifier` re-seeds first,
-# so every run's head starts from the same weights. Since the lesson, `lr=`
-# has become `learning_rate=` (tf_keras accepts `lr=` with a warning and
-# ignores it), and the metric `"acc"` is `"accuracy"`.
+# so every run's head starts from the same weights (an unseeded Keras 3
+# `Dropout` would draw from that stream). `lr=` is now
+# `learning_rate=` (Keras 3 refuses `lr=`); `"acc"` is `"accuracy"`.
 
 # %%
 def build_classifier(dropout_rate=None):
-    tf.keras.utils.set_random_seed(cfg.seed)  # the same starting weights for every run
+    keras.utils.set_random_seed(cfg.seed)  # the same starting weights for every run
     x = layers.Flatten()(last_output)
     x = layers.Dense(1024, activation="relu")(x)
     if dropout_rate:
-        x = layers.Dropout(dropout_rate)(x)
+        x = layers.Dropout(dropout_rate, seed=cfg.seed)(x)  # seeded: see below
     x = layers.Dense(1, activation="sigmoid")(x)
     classifier = Model(pre_trained_model.input, x)
     classifier.compile(optimizer=RMSprop(learning_rate=cfg.learning_rate), loss="binary_crossentropy",
@@ -192,6 +183,11 @@ def fingerprint(arrays):
     """A short SHA-256 of the exact bytes: equal fingerprints, equal numbers."""
     return hashlib.sha256(b"".join(np.asarray(a).tobytes() for a in arrays)).hexdigest()[:16]
 
+
+try:
+    RMSprop(**{"lr": 0.0001})  # the lesson's spelling
+except ValueError as error:
+    print("the lesson's lr argument:", error)
 
 model = build_classifier()
 start_without = fingerprint(model.trainable_weights)  # before any training
@@ -212,8 +208,8 @@ models.trainable_report(model).tail(4)
 # ## 6. The data: cats_and_dogs_filtered
 # Training and validation photos, one folder per class (quick: generated
 # images in the same layout). The lesson reads them with
-# `ImageDataGenerator.flow_from_directory`; today's way is
-# `tf.keras.utils.image_dataset_from_directory`: batches of float32 images in
+# `ImageDataGenerator.flow_from_directory`; Keras 3's way is
+# `keras.utils.image_dataset_from_directory`: batches of float32 images in
 # 0..255 and 0/1 labels (`label_mode="binary"`, the lesson's `class_mode`).
 
 # %%
@@ -222,7 +218,7 @@ base_dir = catsdogs.load(cfg.source, local_copy=cfg.cats_dogs, seed=cfg.seed, nu
 train_dir = base_dir / "train"
 validation_dir = base_dir / "validation"
 image_size = (cfg.image_size, cfg.image_size)
-raw_validation = tf.keras.utils.image_dataset_from_directory(
+raw_validation = keras.utils.image_dataset_from_directory(
     validation_dir, label_mode="binary", class_names=list(catsdogs.CLASS_NAMES), image_size=image_size,
     batch_size=cfg.batch_size, shuffle=False,
 )
@@ -233,14 +229,14 @@ pd.DataFrame(catsdogs.check_layout(base_dir)).T
 # The lesson augments training images with
 # `ImageDataGenerator(rescale=1./255., rotation_range=40, width_shift_range=0.2,
 # height_shift_range=0.2, shear_range=0.2, zoom_range=0.2, horizontal_flip=True)`
-# and only rescales validation images. `ImageDataGenerator` is deprecated:
-# each random change is now a Keras preprocessing layer. The table maps every
+# and only rescales validation images. In Keras 3 each random change is a
+# preprocessing layer. The table maps every
 # argument onto its layer in our stack (rotation and shear are in degrees:
 # `shear_range=0.2` barely moves a pixel).
 
 # %%
 def make_augmentation():
-    return tf.keras.Sequential(
+    return keras.Sequential(
         [
             layers.Rescaling(1 / 255),  # the lesson's rescale=1./255 (0..1), kept to reproduce its runs; see 7b
             layers.RandomRotation(40 / 360, fill_mode="nearest"),  # 40 degrees as a fraction of a turn
@@ -261,7 +257,7 @@ augment.mapping_table(make_augmentation())  # each argument beside the layer abo
 # state between calls and a shuffled dataset reshuffles on every pass, so a
 # reused pipeline would feed the second run other batches. Random layers act
 # under `training=True`: `fit` passes it, `predict` passes `False`, a bare
-# call (Keras 2) augments. Validation images are only rescaled. Two more,
+# call augments. Validation images are only rescaled. Two more,
 # neither augmented nor repeated, serve `evaluate` and 7b.
 
 # %%
@@ -269,8 +265,8 @@ AUTOTUNE = tf.data.AUTOTUNE
 
 
 def augmented_training_data():
-    tf.keras.utils.set_random_seed(cfg.seed)  # the same augmentation stream for every run
-    raw_train = tf.keras.utils.image_dataset_from_directory(
+    keras.utils.set_random_seed(cfg.seed)  # the same augmentation stream for every run
+    raw_train = keras.utils.image_dataset_from_directory(
         train_dir, label_mode="binary", class_names=list(catsdogs.CLASS_NAMES), image_size=image_size,
         batch_size=cfg.batch_size, shuffle=True, seed=cfg.seed,
     )
@@ -284,7 +280,7 @@ rescale = layers.Rescaling(1 / 255)  # the validation "generator": the lesson's 
 validation_ds = (raw_validation.map(lambda images, labels: (rescale(images), labels), num_parallel_calls=AUTOTUNE)
                  .repeat().prefetch(AUTOTUNE))
 
-raw_train_plain = tf.keras.utils.image_dataset_from_directory(  # every training image once, in order, as it is
+raw_train_plain = keras.utils.image_dataset_from_directory(  # every training image once, in order, as it is
     train_dir, label_mode="binary", class_names=list(catsdogs.CLASS_NAMES), image_size=image_size,
     batch_size=cfg.batch_size, shuffle=False,
 )
@@ -311,15 +307,16 @@ course_utils.record("validation_pixel_change", validation_change, note="max |val
 
 # %% [markdown]
 # One training image and five augmented versions: the layers (top row) and
-# the lesson's `ImageDataGenerator` with the same arguments (bottom row).
+# the lesson's `ImageDataGenerator` (bottom row): `tf.keras` keeps a legacy
+# copy; `keras` has none.
 
 # %%
 train_paths, _ = catsdogs.list_images(base_dir, "train")
-one_image = tf.keras.utils.img_to_array(tf.keras.utils.load_img(train_paths[0], target_size=image_size))
+one_image = keras.utils.img_to_array(keras.utils.load_img(train_paths[0], target_size=image_size))
 versions = demo_augmentation(tf.repeat(one_image[None], 5, axis=0), training=True).numpy()
 LESSON_AUGMENTATION = dict(rescale=1 / 255, rotation_range=40, width_shift_range=0.2, height_shift_range=0.2,
                            shear_range=0.2, zoom_range=0.2, horizontal_flip=True)
-generator = tf.keras.preprocessing.image.ImageDataGenerator(**LESSON_AUGMENTATION)  # the lesson's (deprecated) way
+generator = tf.keras.preprocessing.image.ImageDataGenerator(**LESSON_AUGMENTATION)  # the lesson's way: legacy only
 rng = np.random.default_rng(cfg.seed)
 old_versions = [generator.standardize(generator.random_transform(one_image, seed=int(rng.integers(2**31 - 1))))
                 for _ in range(5)]
@@ -338,7 +335,7 @@ _ = fig.suptitle(f"{train_paths[0].parent.name}/{train_paths[0].name} ({cfg.prof
 # differs.
 
 # %%
-inception_preprocess = tf.keras.applications.inception_v3.preprocess_input  # InceptionV3's own: -1..1
+inception_preprocess = keras.applications.inception_v3.preprocess_input  # InceptionV3's own: -1..1
 pooled_mixed7 = Model(pre_trained_model.input, layers.GlobalAveragePooling2D()(last_output))  # frozen, 768 values
 
 
@@ -488,7 +485,7 @@ summary
 # With the head trained, the top of the base may adapt to cats and dogs. We
 # unfreeze the two Inception blocks below the cut (`mixed6`, `mixed7`: the
 # layers after `mixed5`) but keep their `BatchNormalization` layers frozen:
-# in Keras 2 a frozen BatchNorm layer runs in inference mode, its stored
+# a frozen BatchNorm layer runs in inference mode, its stored
 # statistics untouched. `trainable` takes effect at `compile`, where the
 # learning rate drops tenfold: large steps would undo the pretrained
 # weights. Never unfreeze under an untrained head: its large random errors
@@ -613,6 +610,7 @@ print(f"estimate for the full schedule (two runs of {full.epochs} epochs of {ful
 # never stops on it.
 
 # %% nbgrader={"grade": false, "grade_id": "l05-setup", "locked": true, "schema_version": 3, "solution": false, "task": false}
+import keras
 import tensorflow as tf
 
 from course_exercises.lesson05 import backbone, ex1, ex2, ex3, mixed7_features
@@ -633,10 +631,10 @@ mixed6 = pre_trained.get_layer("mixed6")
 print(mixed6.output.shape)
 h, w, c = mixed6.output.shape[1:]
 mixed6_head_params = (h * w * c) * 1024 + 1024 + 1024 + 1
-x = tf.keras.layers.Flatten()(mixed6.output)
-x = tf.keras.layers.Dense(1024, activation="relu")(x)
-x = tf.keras.layers.Dense(1, activation="sigmoid")(x)
-model_mixed6 = tf.keras.Model(pre_trained.input, x)
+x = keras.layers.Flatten()(mixed6.output)
+x = keras.layers.Dense(1024, activation="relu")(x)
+x = keras.layers.Dense(1, activation="sigmoid")(x)
+model_mixed6 = keras.Model(pre_trained.input, x)
 ### END SOLUTION
 
 # %% nbgrader={"grade": true, "grade_id": "l05-ex1-check", "locked": true, "points": 1, "schema_version": 3, "solution": false, "task": false}
@@ -652,15 +650,15 @@ ex1.check(mixed6_head_params, model_mixed6)
 # %% nbgrader={"grade": false, "grade_id": "l05-ex2-answer", "locked": false, "schema_version": 3, "solution": true, "task": false}
 prepare = None
 ### BEGIN SOLUTION
-random_changes = tf.keras.Sequential([
-    tf.keras.layers.RandomRotation(40 / 360, fill_mode="nearest"),
-    tf.keras.layers.RandomTranslation(0.2, 0.2, fill_mode="nearest"),
-    tf.keras.layers.RandomZoom(0.2, fill_mode="nearest"),
-    tf.keras.layers.RandomFlip("horizontal"),
+random_changes = keras.Sequential([
+    keras.layers.RandomRotation(40 / 360, fill_mode="nearest"),
+    keras.layers.RandomTranslation(0.2, 0.2, fill_mode="nearest"),
+    keras.layers.RandomZoom(0.2, fill_mode="nearest"),
+    keras.layers.RandomFlip("horizontal"),
 ])
 
 def prepare_images(images, training):
-    images = tf.keras.applications.inception_v3.preprocess_input(tf.cast(images, tf.float32))
+    images = keras.applications.inception_v3.preprocess_input(tf.cast(images, tf.float32))
     if training:
         images = random_changes(images, training=True)
     return images
@@ -680,11 +678,11 @@ ex2.check(prepare)
 features = mixed7_features()
 head = None
 ### BEGIN SOLUTION
-x = tf.keras.layers.Flatten()(features)
-x = tf.keras.layers.Dense(1024, activation="relu")(x)
-x = tf.keras.layers.Dropout(0.2)(x)
-x = tf.keras.layers.Dense(1, activation="sigmoid")(x)
-head = tf.keras.Model(features, x)
+x = keras.layers.Flatten()(features)
+x = keras.layers.Dense(1024, activation="relu")(x)
+x = keras.layers.Dropout(0.2)(x)
+x = keras.layers.Dense(1, activation="sigmoid")(x)
+head = keras.Model(features, x)
 ### END SOLUTION
 
 # %% nbgrader={"grade": true, "grade_id": "l05-ex3-check", "locked": true, "points": 1, "schema_version": 3, "solution": false, "task": false}

@@ -50,7 +50,7 @@ CIFAR10_ARCHIVE = None          # path to a cifar-10-python.tar.gz you already h
 # On **Colab**, the next cell installs `course_utils` (it does nothing anywhere else).
 
 # %%
-# Google Colab only: install course_utils and the tf-keras that matches Colab's TensorFlow.
+# Google Colab only: install course_utils (Colab's Keras 3 runs the lesson).
 # Anywhere else this cell does nothing.
 import sys
 
@@ -58,38 +58,28 @@ IN_COLAB = "google.colab" in sys.modules
 if IN_COLAB:
     import os
     import subprocess
-    from importlib.metadata import version
 
-    tf_version = version("tensorflow")
-    tf_minor = ".".join(tf_version.split(".")[:2])
     course = os.environ.get("COURSE_UTILS_PIP_TARGET",  # where course_utils comes from
                             "git+https://github.com/transfer-learning-course/tf-keras-transfer-learning.git@v0.2.0")
-    subprocess.run([sys.executable, "-m", "pip", "install", "-q", course,
-                    f"tf-keras=={tf_minor}.*", f"tensorflow=={tf_version}"], check=True)
-    if "tensorflow" in sys.modules:
-        print("TensorFlow was imported before this cell ran: use Runtime > Restart session, "
-              "then run the notebook from the top (Keras 2 must be chosen before TensorFlow loads).")
+    subprocess.run([sys.executable, "-m", "pip", "install", "-q", course], check=True)
 
 # %% [markdown]
 # ## Setup
-# `TF_USE_LEGACY_KERAS=1` comes before TensorFlow is imported (Keras 2 API).
-# `start_lesson` resolves the profile, points the Keras cache at `data/`,
-# seeds everything and prints what runs.
+# Keras 3 (`import keras`, TensorFlow backend). `start_lesson` resolves the
+# profile, points the Keras cache at `data/`, seeds everything and prints
+# what runs.
 
 # %%
-import os
-
-os.environ["TF_USE_LEGACY_KERAS"] = "1"  # before TensorFlow is imported
-
 import gc
 import math
 
 import numpy as np
 import pandas as pd
+import keras
 import tensorflow as tf
+from keras import layers
+from keras.applications import vgg16
 from sklearn.metrics import ConfusionMatrixDisplay, accuracy_score, confusion_matrix
-from tensorflow.keras import layers
-from tensorflow.keras.applications import vgg16
 
 import course_utils
 from course_utils import features, models
@@ -109,7 +99,7 @@ CLASS_NAMES = cifar.CLASS_NAMES
 # %% [markdown]
 # ## 1. The data
 # CIFAR-10 (32x32 colour images, 10 classes) as
-# `tf.keras.datasets.cifar10.load_data()` returns it: in the full profile
+# `keras.datasets.cifar10.load_data()` returns it: in the full profile
 # `cifar.load` gives those arrays from the downloaded, verified archive
 # (offline, set `CIFAR10_ARCHIVE`); in the quick profile generated
 # stand-ins the same way. As in the lecture's notebook (not the talk), the last 10% of the
@@ -159,14 +149,14 @@ preprocess = vgg16.preprocess_input  # the backbone's own, in every run below (n
 
 # %% [markdown]
 # ## 3. The pretrained VGG16 and its classifier
-# `applications` is `tf.keras.applications` with one change made for the
+# `applications` is `keras.applications` with one change made for the
 # course: `"imagenet"` loads the profile's weights (Keras's file, checked,
 # or the quick profile's offline stand-in). VGG16 *with its top* holds the
 # `fc1` and `fc2` we reuse. Its last pooling layer gives 7x7x512 features;
 # `Flatten` makes 25,088 numbers of them, one weight each in `fc1`.
 
 # %%
-applications = weights.applications(cfg.source)  # tf.keras.applications; "imagenet" per profile
+applications = weights.applications(cfg.source)  # keras.applications; "imagenet" per profile
 source = applications.VGG16(include_top=True, weights="imagenet")  # PyTorch: torchvision.models.vgg16(pretrained=True)
 print("input:", source.input.shape)
 for layer in source.layers[-5:]:
@@ -212,8 +202,8 @@ def build_model(size, source):
     conv_base = applications.VGG16(include_top=False, weights="imagenet", input_shape=(size, size, 3))
     # Seeded after the base is loaded: the new layers start the same whether its weights were
     # downloaded (or built) just now or were already on disk.
-    tf.keras.utils.set_random_seed(cfg.seed)
-    inputs = tf.keras.Input((size, size, 3), name="image")
+    keras.utils.set_random_seed(cfg.seed)
+    inputs = keras.Input((size, size, 3), name="image")
     x = conv_base(inputs)                                                # 1x1x512 at 32x32
     x = vgg16_bridge.AdaptiveAveragePooling2D(7, name="bridge")(x)     # 7x7x512, as in PyTorch
     x = layers.Flatten(name="flatten")(x)                                # 25,088 numbers
@@ -222,7 +212,7 @@ def build_model(size, source):
     x = layers.Dense(4096, activation="relu", name="fc2")(x)
     x = layers.Dropout(0.5, name="fc2_dropout")(x)
     outputs = layers.Dense(cfg.num_classes, name="output")(x)            # the new 10-way layer
-    model = tf.keras.Model(inputs, outputs, name=f"vgg16_cifar10_{size}")
+    model = keras.Model(inputs, outputs, name=f"vgg16_cifar10_{size}")
     for name in ("fc1", "fc2"):
         model.get_layer(name).set_weights(source.get_layer(name).get_weights())
     return model
@@ -296,16 +286,16 @@ def train_only(model, names):
 
 def compile_for_training(model, learning_rate):
     model.compile(  # `trainable` takes effect here: recompile after every change
-        optimizer=tf.keras.optimizers.SGD(learning_rate=learning_rate, momentum=cfg.momentum),
-        loss=tf.keras.losses.SparseCategoricalCrossentropy(from_logits=True),
+        optimizer=keras.optimizers.SGD(learning_rate=learning_rate, momentum=cfg.momentum),
+        loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
         metrics=["accuracy"],
     )
 
 
 def training_callbacks(timer):
-    return [tf.keras.callbacks.ReduceLROnPlateau(monitor="val_accuracy", mode="max", factor=cfg.plateau_factor,
+    return [keras.callbacks.ReduceLROnPlateau(monitor="val_accuracy", mode="max", factor=cfg.plateau_factor,
                                                  patience=cfg.plateau_patience, verbose=1),
-            tf.keras.callbacks.TerminateOnNaN(), timer]
+            keras.callbacks.TerminateOnNaN(), timer]
 
 
 def images(x, y=None, size=cfg.small_size, shuffle=False):
@@ -331,7 +321,7 @@ assert models.parameter_counts(small_model)["trainable"] == 4096 * cfg.num_class
 # training it trains `small_model`.
 
 # %%
-extractor = tf.keras.Model(small_model.input, small_model.get_layer("fc2").output, name="frozen_extractor")
+extractor = keras.Model(small_model.input, small_model.get_layer("fc2").output, name="frozen_extractor")
 with Stopwatch() as pass_watch:
     train_features = extractor.predict(images(x_train), verbose=0)
 valid_features = extractor.predict(images(x_valid), verbose=0)
@@ -341,9 +331,9 @@ print(f"features: train {train_features.shape}, validation {valid_features.shape
 
 def head_of(model):
     """fc2's dropout and the output layer of `model` as a model of their own, taking fc2's output."""
-    fc2_output = tf.keras.Input(model.get_layer("fc2").output.shape[1:], name="fc2_output")
+    fc2_output = keras.Input(model.get_layer("fc2").output.shape[1:], name="fc2_output")
     x = model.get_layer("fc2_dropout")(fc2_output)
-    return tf.keras.Model(fc2_output, model.get_layer("output")(x), name="head")
+    return keras.Model(fc2_output, model.get_layer("output")(x), name="head")
 
 
 head = head_of(small_model)
@@ -561,7 +551,7 @@ train_only(large_model, ["output"])
 print(models.summarize_trainable(large_model))
 course_utils.record("feature_map_large", list(large_model.get_layer("vgg16").output.shape[1:]))
 course_utils.record("bridge_output_large", list(large_model.get_layer("bridge").output.shape[1:]))
-large_extractor = tf.keras.Model(large_model.input, large_model.get_layer("fc2").output, name="frozen_extractor")
+large_extractor = keras.Model(large_model.input, large_model.get_layer("fc2").output, name="frozen_extractor")
 
 x_large, y_large = x_train[:cfg.large_train_limit], y_train[:cfg.large_train_limit]
 x_large_valid, y_large_valid = x_valid[:cfg.large_test_limit], y_valid[:cfg.large_test_limit]
@@ -615,8 +605,8 @@ pd.DataFrame({f"{cfg.small_size}x{cfg.small_size}": small_cost, f"{cfg.large_siz
 # never stops on it.
 
 # %% nbgrader={"grade": false, "grade_id": "l06-setup", "locked": true, "schema_version": 3, "solution": false, "task": false}
+import keras
 import numpy as np
-import tensorflow as tf
 
 from course_exercises.lesson06 import ex1, ex2, ex3, transfer_model
 
@@ -631,7 +621,7 @@ from course_exercises.lesson06 import ex1, ex2, ex3, transfer_model
 vgg16_32 = None
 fc1_params = None
 ### BEGIN SOLUTION
-vgg16_32 = tf.keras.applications.VGG16(weights=None, include_top=False, input_shape=(32, 32, 3))
+vgg16_32 = keras.applications.VGG16(weights=None, include_top=False, input_shape=(32, 32, 3))
 h, w, c = vgg16_32.output.shape[1:]   # 1, 1, 512
 fc1_params = (h * w * c) * 4096 + 4096
 ### END SOLUTION
@@ -667,10 +657,10 @@ ex2.check(trainable_params, transfer)
 # %% nbgrader={"grade": false, "grade_id": "l06-ex3-answer", "locked": false, "schema_version": 3, "solution": true, "task": false}
 any_size = None
 ### BEGIN SOLUTION
-any_base = tf.keras.applications.VGG16(weights=None, include_top=False, input_shape=(None, None, 3))
-pooled = tf.keras.layers.GlobalAveragePooling2D()(any_base.output)
-hidden = tf.keras.layers.Dense(256, activation="relu")(pooled)
-any_size = tf.keras.Model(any_base.input, tf.keras.layers.Dense(10)(hidden))
+any_base = keras.applications.VGG16(weights=None, include_top=False, input_shape=(None, None, 3))
+pooled = keras.layers.GlobalAveragePooling2D()(any_base.output)
+hidden = keras.layers.Dense(256, activation="relu")(pooled)
+any_size = keras.Model(any_base.input, keras.layers.Dense(10)(hidden))
 print(any_size(np.zeros((1, 32, 32, 3))).shape, any_size(np.zeros((1, 64, 64, 3))).shape)
 ### END SOLUTION
 

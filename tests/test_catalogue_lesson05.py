@@ -1,5 +1,6 @@
 """Lesson 05's exercise checks called directly: realistic wrong answers, each rejected with its own message,
 and valid but unusual answers accepted (issue 23)."""
+import keras
 import numpy as np
 import pytest
 from catalogue import right, wrong
@@ -16,14 +17,14 @@ def tf():
 
 @pytest.fixture(scope="module")
 def pre_trained(tf):
-    tf.keras.utils.set_random_seed(0)
+    keras.utils.set_random_seed(0)
     return lesson05.backbone()  # frozen, random weights, 150x150: what the notebook's exercise cell builds
 
 
 def head_on(tf, features, *, flatten=True, pool=False, hidden="relu", output="sigmoid", units=1, dropout_at=None,
             rate=0.2, extra=()):
     """The lesson's head on ``features``, with one thing changed: a learner's mistake."""
-    layers = tf.keras.layers
+    layers = keras.layers
     stack = [layers.GlobalAveragePooling2D()] if pool else [layers.Flatten()] if flatten else []
     stack += [layers.Dense(1024, activation=hidden), *extra, layers.Dense(units, activation=output)]
     if dropout_at is not None:
@@ -42,10 +43,10 @@ def test_05_1_wrong_answers_each_have_their_own_message(tf, pre_trained):
     mixed6 = pre_trained.get_layer("mixed6").output
 
     def model(**change):
-        return tf.keras.Model(pre_trained.input, head_on(tf, mixed6, **change))
+        return keras.Model(pre_trained.input, head_on(tf, mixed6, **change))
 
     messages = {
-        "cut at mixed7": wrong(lesson05.ex1, SIZE, tf.keras.Model(
+        "cut at mixed7": wrong(lesson05.ex1, SIZE, keras.Model(
             pre_trained.input, head_on(tf, pre_trained.get_layer("mixed7").output))),
         "no Flatten": wrong(lesson05.ex1, SIZE, model(flatten=False)),
         "pooled": wrong(lesson05.ex1, SIZE, model(flatten=False, pool=True)),
@@ -53,10 +54,10 @@ def test_05_1_wrong_answers_each_have_their_own_message(tf, pre_trained):
         "softmax": wrong(lesson05.ex1, SIZE, model(output="softmax")),
         "linear hidden": wrong(lesson05.ex1, SIZE, model(hidden=None)),
         "two outputs": wrong(lesson05.ex1, SIZE, model(units=2, output="softmax")),
-        "pooled 2x2, then flattened": wrong(lesson05.ex1, SIZE, tf.keras.Model(
-            pre_trained.input, head_on(tf, tf.keras.layers.MaxPooling2D(2)(mixed6)))),
-        "features squashed on the way": wrong(lesson05.ex1, SIZE, tf.keras.Model(
-            pre_trained.input, head_on(tf, tf.keras.layers.Activation("tanh")(mixed6)))),
+        "pooled 2x2, then flattened": wrong(lesson05.ex1, SIZE, keras.Model(
+            pre_trained.input, head_on(tf, keras.layers.MaxPooling2D(2)(mixed6)))),
+        "features squashed on the way": wrong(lesson05.ex1, SIZE, keras.Model(
+            pre_trained.input, head_on(tf, keras.layers.Activation("tanh")(mixed6)))),
         "count without the bias": wrong(lesson05.ex1, SIZE - 1, model()),
         "count of the whole model": wrong(lesson05.ex1, model().count_params(), model()),
     }
@@ -80,11 +81,11 @@ def test_05_1_wrong_answers_each_have_their_own_message(tf, pre_trained):
 
 
 def test_05_1_a_base_that_trains_is_rejected_from_what_fit_would_update(tf):
-    tf.keras.utils.set_random_seed(0)
+    keras.utils.set_random_seed(0)
     base = lesson05.backbone()
     base.trainable = True  # the learner forgot to freeze (or unfroze) the base
-    model = tf.keras.Model(base.input, head_on(tf, base.get_layer("mixed6").output))
-    base_weights = tf.keras.Model(base.input, base.get_layer("mixed6").output).trainable_weights
+    model = keras.Model(base.input, head_on(tf, base.get_layer("mixed6").output))
+    base_weights = keras.Model(base.input, base.get_layer("mixed6").output).trainable_weights
     message = wrong(lesson05.ex1, SIZE, model)
     assert message.startswith(f"{len(base_weights)} weights of the InceptionV3 base train "
                               f"({sum(int(np.prod(w.shape)) for w in base_weights):,} parameters, the first: ")
@@ -96,35 +97,35 @@ def test_05_1_a_base_that_trains_is_rejected_from_what_fit_would_update(tf):
 
 
 def test_05_1_a_base_of_another_input_size_is_rejected(tf):
-    tf.keras.utils.set_random_seed(0)
+    keras.utils.set_random_seed(0)
     small = lesson05.backbone(75)  # the smallest InceptionV3 (a 299x299 one would need a 222 M-parameter head)
-    model = tf.keras.Model(small.input, head_on(tf, small.get_layer("mixed6").output))
+    model = keras.Model(small.input, head_on(tf, small.get_layer("mixed6").output))
     assert wrong(lesson05.ex1, 3 * 3 * 768 * 1024 + 2049, model) == (
         "model_mixed6 takes 75x75 images; pre_trained takes 150x150: build the model on pre_trained.")
 
 
 def test_05_1_unusual_right_answers_are_accepted(tf, pre_trained):
     # keras.io's way: a model cut at mixed6, called on a new Input with training=False; the count as a numpy int
-    cut = tf.keras.Model(pre_trained.input, pre_trained.get_layer("mixed6").output)
-    inputs = tf.keras.Input(shape=(150, 150, 3))
-    keras_io = tf.keras.Model(inputs, head_on(tf, cut(inputs, training=False)))
+    cut = keras.Model(pre_trained.input, pre_trained.get_layer("mixed6").output)
+    inputs = keras.Input(shape=(150, 150, 3))
+    keras_io = keras.Model(inputs, head_on(tf, cut(inputs, training=False)))
     assert right(lesson05.ex1, np.int64(SIZE), keras_io).startswith("mixed6 gives 7x7x768 at 150x150")
     # Sequential around the nested cut, sigmoid as its own layer; the count as a tf.Tensor
-    layers = tf.keras.layers
-    sequential = tf.keras.Sequential([cut, layers.Flatten(), layers.Dense(1024, activation="relu"), layers.Dense(1),
+    layers = keras.layers
+    sequential = keras.Sequential([cut, layers.Flatten(), layers.Dense(1024, activation="relu"), layers.Dense(1),
                                       layers.Activation("sigmoid")])
     right(lesson05.ex1, tf.constant(SIZE), sequential)
     # the base's own preprocessing inside the model, then the nested cut; the count worked out from the model
     scaled = layers.Rescaling(1 / 127.5, offset=-1)(inputs)
-    with_preprocessing = tf.keras.Model(inputs, head_on(tf, cut(scaled, training=False)))
+    with_preprocessing = keras.Model(inputs, head_on(tf, cut(scaled, training=False)))
     right(lesson05.ex1, sum(int(np.prod(w.shape)) for w in with_preprocessing.trainable_weights), with_preprocessing)
 
 
 # ------------------------------------------------------------------ 05.2: augment the training data only
 def test_05_2_wrong_answers_each_have_their_own_message(tf):
-    layers = tf.keras.layers
-    random_changes = tf.keras.Sequential([layers.RandomFlip("horizontal"), layers.RandomTranslation(0.2, 0.2)])
-    scale = tf.keras.applications.inception_v3.preprocess_input
+    layers = keras.layers
+    random_changes = keras.Sequential([layers.RandomFlip("horizontal"), layers.RandomTranslation(0.2, 0.2)])
+    scale = keras.applications.inception_v3.preprocess_input
 
     def seeded_inside(images, training):  # new layers with a fixed seed on every call: the same "random" change
         images = scale(images)
@@ -149,7 +150,7 @@ def test_05_2_wrong_answers_each_have_their_own_message(tf):
     }
     assert messages["augments validation too"].startswith("two calls with training=False gave different images")
     assert messages["no scaling"] == ("validation values go up to 255: scale them to [-1, 1] with "
-                                      "tf.keras.applications.inception_v3.preprocess_input (pixels / 127.5 - 1).")
+                                      "keras.applications.inception_v3.preprocess_input (pixels / 127.5 - 1).")
     assert messages["the lesson's 1/255"].startswith("validation values are in [0, 1]: that is the lesson's "
                                                      "rescale=1/255, but InceptionV3 was trained on pixels in [-1, 1]")
     assert messages["scaled twice"].endswith("you scaled twice. Scale the 0-255 pixels once.")
@@ -162,16 +163,16 @@ def test_05_2_wrong_answers_each_have_their_own_message(tf):
 
 
 def test_05_2_unusual_right_answers_are_accepted(tf):
-    layers = tf.keras.layers
+    layers = keras.layers
     # a Keras model as the function: the random layers act only when it is called with training=True
-    stack = tf.keras.Sequential([layers.Rescaling(1 / 127.5, offset=-1), layers.RandomFlip("horizontal"),
+    stack = keras.Sequential([layers.Rescaling(1 / 127.5, offset=-1), layers.RandomFlip("horizontal"),
                                  layers.RandomRotation(40 / 360, fill_mode="nearest"),
                                  layers.RandomZoom(0.2, fill_mode="nearest")])
     assert right(lesson05.ex2, stack).startswith("validation: only scaled to [-1, 1], the same on every call")
 
     # tf.image's random ops and numpy out
     def with_tf_image(images, training):
-        images = tf.keras.applications.inception_v3.preprocess_input(images)
+        images = keras.applications.inception_v3.preprocess_input(images)
         if training:
             images = tf.image.random_flip_left_right(tf.image.random_flip_up_down(images))
         return images.numpy()
@@ -179,7 +180,7 @@ def test_05_2_unusual_right_answers_are_accepted(tf):
     right(lesson05.ex2, with_tf_image)
 
     # its own names for the parameters, and the random layers switched by the flag itself
-    random_changes = tf.keras.Sequential([layers.RandomFlip("horizontal"), layers.RandomTranslation(0.2, 0.2)])
+    random_changes = keras.Sequential([layers.RandomFlip("horizontal"), layers.RandomTranslation(0.2, 0.2)])
 
     def own_names(batch, is_training):
         return random_changes(layers.Rescaling(1 / 127.5, offset=-1)(batch), training=is_training)
@@ -191,7 +192,7 @@ def test_05_2_unusual_right_answers_are_accepted(tf):
 def test_05_3_wrong_answers_each_have_their_own_message(tf):
     def head(**change):
         features = lesson05.mixed7_features()
-        return tf.keras.Model(features, head_on(tf, features, **change))
+        return keras.Model(features, head_on(tf, features, **change))
 
     messages = {
         "no dropout": wrong(lesson05.ex3, head()),
@@ -201,7 +202,7 @@ def test_05_3_wrong_answers_each_have_their_own_message(tf):
         "no Flatten": wrong(lesson05.ex3, head(flatten=False, dropout_at=1)),
         "no sigmoid": wrong(lesson05.ex3, head(dropout_at=2, output=None)),
         "pooled": wrong(lesson05.ex3, head(flatten=False, pool=True, dropout_at=2)),
-        "an extra Dense": wrong(lesson05.ex3, head(dropout_at=2, extra=[tf.keras.layers.Dense(64)])),
+        "an extra Dense": wrong(lesson05.ex3, head(dropout_at=2, extra=[keras.layers.Dense(64)])),
         "hidden tanh": wrong(lesson05.ex3, head(dropout_at=2, hidden="tanh")),
     }
     assert messages["no dropout"] == "head has no Dropout layer: add Dropout(0.2) after the Dense(1024)."
@@ -218,48 +219,67 @@ def test_05_3_wrong_answers_each_have_their_own_message(tf):
 
 
 def test_05_3_dropout_switched_off_for_good_is_rejected_by_its_effect(tf):
-    features = lesson05.mixed7_features()
-    layers = tf.keras.layers
+    """In tf_keras (Keras 2) a training=False given when the graph is built sticks: the Dropout never drops."""
+    import tf_keras
+
+    features = tf_keras.Input(shape=(7, 7, 768))
+    layers = tf_keras.layers
     x = layers.Dense(1024, activation="relu")(layers.Flatten()(features))
     x = layers.Dropout(0.2)(x, training=False)  # never drops, not even in fit
-    message = wrong(lesson05.ex3, tf.keras.Model(features, layers.Dense(1, activation="sigmoid")(x)))
+    message = wrong(lesson05.ex3, tf_keras.Model(features, layers.Dense(1, activation="sigmoid")(x)))
     assert message.startswith("in training, head gives the same output on every call: its Dropout drops nothing")
 
 
+def test_05_a_training_flag_fixed_in_a_keras_3_graph_is_overridden_by_fit_and_predict_so_it_is_accepted(tf):
+    """Keras 3's functional model passes the training flag of its own call (fit: True, evaluate and predict:
+    False) to every layer, over one given when the graph was built: judged by effect, such a Dropout is right."""
+    features = lesson05.mixed7_features()
+    layers = keras.layers
+    for fixed in (False, True):
+        x = layers.Dense(1024, activation="relu")(layers.Flatten()(features))
+        x = layers.Dropout(0.2)(x, training=fixed)
+        right(lesson05.ex3, keras.Model(features, layers.Dense(1, activation="sigmoid")(x)))
+
+
 def test_05_3_unusual_right_answers_are_accepted(tf):
-    layers = tf.keras.layers
-    sequential = tf.keras.Sequential([layers.Flatten(input_shape=(7, 7, 768)), layers.Dense(1024, activation="relu"),
-                                      layers.Dropout(0.2), layers.Dense(1, activation="sigmoid")])
+    layers = keras.layers
+    sequential = keras.Sequential([keras.Input((7, 7, 768)), layers.Flatten(), layers.Dense(1024, activation="relu"),
+                                   layers.Dropout(0.2), layers.Dense(1, activation="sigmoid")])
     assert right(lesson05.ex3, sequential).startswith("Dropout(0.2) between Dense(1024) and the output adds no "
                                                       "parameters (still 38,537,217 trainable)")
     # its own Input instead of `features`, relu and sigmoid as layers of their own
-    inputs = tf.keras.Input(shape=(7, 7, 768))
+    inputs = keras.Input(shape=(7, 7, 768))
     x = layers.Activation("relu")(layers.Dense(1024)(layers.Flatten()(inputs)))
     x = layers.Dense(1)(layers.Dropout(0.2)(x))
-    right(lesson05.ex3, tf.keras.Model(inputs, layers.Activation("sigmoid")(x)))
+    right(lesson05.ex3, keras.Model(inputs, layers.Activation("sigmoid")(x)))
 
 
 # ------------------------------------------------------------------ review (issue 23, item 6): more answers
-def test_05_dropout_fixed_on_at_inference_is_named_in_both_head_checks(tf, pre_trained):
-    """Dropout(...)(x, training=True) drops in evaluate and predict too: the head then gives a different
-    output on every inference call. Said as such, not as 'not Flatten, Dense(1024) ...'."""
-    layers = tf.keras.layers
+def test_05_dropout_fixed_on_at_inference_is_named_in_both_head_checks(tf):
+    """Dropout(...)(x, training=True) in a tf_keras (Keras 2) graph drops in evaluate and predict too: the head
+    then gives a different output on every inference call. Said as such, not as 'not Flatten, Dense(1024) ...'."""
+    import tf_keras
+
+    layers = tf_keras.layers
 
     def with_fixed_dropout(features):
         x = layers.Dense(1024, activation="relu")(layers.Flatten()(features))
         x = layers.Dropout(0.2)(x, training=True)
         return layers.Dense(1, activation="sigmoid")(x)
 
-    features = lesson05.mixed7_features()
-    message = wrong(lesson05.ex3, tf.keras.Model(features, with_fixed_dropout(features)))
+    features = tf_keras.Input(shape=(7, 7, 768))
+    message = wrong(lesson05.ex3, tf_keras.Model(features, with_fixed_dropout(features)))
     assert message.startswith("head gives a different output on every call in inference mode (training=False)")
+    tf_keras.utils.set_random_seed(0)
+    pre_trained = tf_keras.applications.InceptionV3(input_shape=(150, 150, 3), include_top=False, weights=None)
+    pre_trained.trainable = False
     mixed6 = pre_trained.get_layer("mixed6").output
-    message = wrong(lesson05.ex1, SIZE, tf.keras.Model(pre_trained.input, with_fixed_dropout(mixed6)))
+    message = wrong(lesson05.ex1, SIZE, tf_keras.Model(pre_trained.input, with_fixed_dropout(mixed6)))
     assert message.startswith("model_mixed6 gives a different output on every call in inference mode")
 
 
 def test_05_2_random_changes_that_move_no_pixel_are_not_the_tasks_augmentation(tf):
-    scale = tf.keras.applications.inception_v3.preprocess_input
+    scale = keras.applications.inception_v3.preprocess_input
 
     def brightness(images, training):
         images = scale(images)
@@ -279,13 +299,13 @@ def test_05_2_random_changes_that_move_no_pixel_are_not_the_tasks_augmentation(t
 
 
 def test_05_more_unusual_right_answers_are_accepted(tf):
-    layers = tf.keras.layers
+    layers = keras.layers
     # 05.3: a seeded Dropout (it still draws a new mask at every call), relu as its own layer after the Dropout
     # (relu and dropout commute), Reshape in place of Flatten
     features = lesson05.mixed7_features()
     x = layers.Dense(1024)(layers.Reshape((7 * 7 * 768,))(features))
     x = layers.ReLU()(layers.Dropout(0.2, seed=1)(x))
-    right(lesson05.ex3, tf.keras.Model(features, layers.Dense(1, activation=tf.nn.sigmoid)(x)))
+    right(lesson05.ex3, keras.Model(features, layers.Dense(1, activation=tf.nn.sigmoid)(x)))
     # 05.2: numpy only, a random horizontal flip per image; the pipeline's scaling then the lesson's geometric
     # layers with constant fill (zeros enter the corners)
     rng = np.random.default_rng(0)
@@ -299,12 +319,12 @@ def test_05_more_unusual_right_answers_are_accepted(tf):
         return x
 
     right(lesson05.ex2, numpy_flips)
-    random_changes = tf.keras.Sequential([
+    random_changes = keras.Sequential([
         layers.RandomRotation(40 / 360, fill_mode="constant"), layers.RandomTranslation(0.2, 0.2, fill_mode="constant"),
         layers.RandomZoom(0.2, fill_mode="constant"), layers.RandomFlip("horizontal")])
 
     def constant_fill(images, training):
-        images = tf.keras.applications.inception_v3.preprocess_input(images)
+        images = keras.applications.inception_v3.preprocess_input(images)
         return random_changes(images, training=True) if training else images
 
     right(lesson05.ex2, constant_fill)

@@ -5,6 +5,7 @@ Models are built with ``weights=None`` (no network) and shared within an exercis
 """
 from __future__ import annotations
 
+import keras
 import numpy as np
 import pytest
 import tensorflow as tf
@@ -20,7 +21,7 @@ TRAINS = FC1_32 + FC2 + OUTPUT  # fc1, fc2 and output of transfer_model()
 
 
 def vgg16(shape=(32, 32, 3), **kwargs):
-    return tf.keras.applications.VGG16(weights=None, include_top=False, input_shape=shape, **kwargs)
+    return keras.applications.VGG16(weights=None, include_top=False, input_shape=shape, **kwargs)
 
 
 def distinct(messages):
@@ -47,9 +48,9 @@ def test_ex1_rejects_each_wrong_answer_with_its_own_message(base32):
         wrong(ex1, FC1_32, vgg16((64, 64, 3))),
         wrong(ex1, FC1_32, vgg16((None, None, 3))),
         wrong(ex1, FC1_32, vgg16(pooling="avg")),
-        wrong(ex1, FC1_32, tf.keras.applications.VGG16(weights=None, include_top=True, input_shape=(32, 32, 3),
+        wrong(ex1, FC1_32, keras.applications.VGG16(weights=None, include_top=True, input_shape=(32, 32, 3),
                                                        classes=10)),
-        wrong(ex1, FC1_32, tf.keras.applications.VGG19(weights=None, include_top=False, input_shape=(32, 32, 3))),
+        wrong(ex1, FC1_32, keras.applications.VGG19(weights=None, include_top=False, input_shape=(32, 32, 3))),
     ]
     assert messages[0] == ("102,764,544 is fc1 on a 7x7x512 map (25,088 values): that is 224x224 inputs, or 32x32 "
                            "with the bridge. Without it the 32x32 map is 1x1x512.")
@@ -72,7 +73,7 @@ def test_ex1_rejects_each_wrong_answer_with_its_own_message(base32):
                             "include_top=False; fc1 is the layer you are sizing, so it must not be in it yet.")
     assert messages[13] == ("vgg16_32 has 16 convolutions with 64, 64, 128, 128, 256, 256, ... filters, not VGG16's "
                             "13 (64, 64, 128, 128, 256, ..., 512): build the base with "
-                            "tf.keras.applications.VGG16(weights=None, include_top=False, input_shape=(32, 32, 3)).")
+                            "keras.applications.VGG16(weights=None, include_top=False, input_shape=(32, 32, 3)).")
     distinct(messages)
 
 
@@ -80,11 +81,11 @@ def test_ex1_accepts_unusual_right_answers(base32):
     # numpy arithmetic on the shape, and a Dense(4096) built on the flattened map and asked its size
     assert right(ex1, np.prod(base32.output.shape[1:]) * 4096 + 4096, base32).startswith(
         "at 32x32 the last feature map is 1x1x512")
-    fc1 = tf.keras.layers.Dense(4096)
+    fc1 = keras.layers.Dense(4096)
     fc1.build((None, int(np.prod(base32.output.shape[1:]))))
     right(ex1, tf.add_n([tf.size(w) for w in fc1.weights]), base32)  # a tf.Tensor
     # a float, and the base wrapped in a Sequential built on an explicit Input
-    wrapped = tf.keras.Sequential([tf.keras.Input((32, 32, 3)), vgg16()])
+    wrapped = keras.Sequential([keras.Input((32, 32, 3)), vgg16()])
     right(ex1, float(FC1_32), wrapped)
 
 
@@ -134,7 +135,7 @@ def test_ex2_rejects_each_wrong_answer_with_its_own_message(transfer):
     set_flags(transfer, frozen=("vgg16",))  # right layers; now the counts
     counts = [TRAINS + VGG16_CONV, OUTPUT, TRAINS - (4096 + 4096 + 10), FC1_32 + FC2, VGG16_CONV, 6, 1234]
     messages += [wrong(ex2, count, transfer) for count in counts]
-    messages.append(wrong(ex2, TRAINS, tf.keras.Sequential([tf.keras.Input((4,)), tf.keras.layers.Dense(2)])))
+    messages.append(wrong(ex2, TRAINS, keras.Sequential([keras.Input((4,)), keras.layers.Dense(2)])))
     messages.append(wrong(ex2, TRAINS, "transfer"))
     assert messages[1] == ("vgg16 still trains (14,714,688 parameters): the convolutional base must be frozen. "
                            "Freeze every layer first, then re-enable fc1, fc2 and output.")
@@ -188,47 +189,47 @@ def any_base():
     return vgg16((None, None, 3))
 
 
-class IgnoresItsBase(tf.keras.Model):
+class IgnoresItsBase(keras.Model):
     """Holds a VGG16 but its head sits on the image: pooled pixels, not VGG16's features."""
 
     def __init__(self):
         super().__init__()
         self.base = vgg16((None, None, 3))
-        self.pool = tf.keras.layers.GlobalAveragePooling2D()
-        self.dense = tf.keras.layers.Dense(10)
+        self.pool = keras.layers.GlobalAveragePooling2D()
+        self.dense = keras.layers.Dense(10)
 
     def call(self, images):
         return self.dense(self.pool(images))
 
 
-class Uses(tf.keras.Model):
+class Uses(keras.Model):
     """A subclassed model that does use its base."""
 
     def __init__(self):
         super().__init__()
         self.base = vgg16((None, None, 3))
-        self.pool = tf.keras.layers.GlobalMaxPooling2D()
-        self.dense = tf.keras.layers.Dense(10, activation="softmax")
+        self.pool = keras.layers.GlobalMaxPooling2D()
+        self.dense = keras.layers.Dense(10, activation="softmax")
 
     def call(self, images):
         return self.dense(self.pool(self.base(images)))
 
 
 def test_ex3_rejects_each_wrong_answer_with_its_own_message(any_base):
-    layers = tf.keras.layers
+    layers = keras.layers
     fixed = vgg16()
-    small = tf.keras.Sequential([tf.keras.Input((None, None, 3)), layers.Conv2D(8, 3, activation="relu"),
+    small = keras.Sequential([keras.Input((None, None, 3)), layers.Conv2D(8, 3, activation="relu"),
                                  layers.GlobalAveragePooling2D(), layers.Dense(10)])
-    cut = tf.keras.Model(any_base.input, head(any_base.get_layer("block4_pool").output,
+    cut = keras.Model(any_base.input, head(any_base.get_layer("block4_pool").output,
                                               layers.GlobalAveragePooling2D(), layers.Dense(10)))
-    vgg19 = tf.keras.applications.VGG19(weights=None, include_top=False, input_shape=(None, None, 3))
+    vgg19 = keras.applications.VGG19(weights=None, include_top=False, input_shape=(None, None, 3))
     messages = [
-        wrong(ex3, tf.keras.Model(fixed.input, head(fixed.output, layers.Flatten(), layers.Dense(10)))),
-        wrong(ex3, tf.keras.Model(any_base.input, head(any_base.output, layers.Dense(10)))),
+        wrong(ex3, keras.Model(fixed.input, head(fixed.output, layers.Flatten(), layers.Dense(10)))),
+        wrong(ex3, keras.Model(any_base.input, head(any_base.output, layers.Dense(10)))),
         wrong(ex3, small),
         wrong(ex3, cut),
-        wrong(ex3, tf.keras.Model(vgg19.input, head(vgg19.output, layers.GlobalAveragePooling2D(), layers.Dense(10)))),
-        wrong(ex3, tf.keras.Model(any_base.input, head(any_base.output, layers.GlobalAveragePooling2D(),
+        wrong(ex3, keras.Model(vgg19.input, head(vgg19.output, layers.GlobalAveragePooling2D(), layers.Dense(10)))),
+        wrong(ex3, keras.Model(any_base.input, head(any_base.output, layers.GlobalAveragePooling2D(),
                                                        layers.Dense(5)))),
         wrong(ex3, IgnoresItsBase()),
         wrong(ex3, "any_size"),
@@ -238,7 +239,7 @@ def test_ex3_rejects_each_wrong_answer_with_its_own_message(any_base):
     assert messages[1] == ("at 64x64 the output has shape (1, 2, 2, 10): the Dense layers ran on every cell of the "
                            "feature map. Pool it to one vector first (GlobalAveragePooling2D).")
     assert messages[2] == ("any_size has 1 convolution with 8 filters, not VGG16's 13 (64, 64, 128, 128, 256, ..., "
-                           "512): build the base with tf.keras.applications.VGG16(weights=None, include_top=False, "
+                           "512): build the base with keras.applications.VGG16(weights=None, include_top=False, "
                            "input_shape=(None, None, 3)).")
     assert messages[3] == ("any_size holds only the first 10 of VGG16's 13 convolutions (it ends at block4_conv3): "
                            "the layers after it sit on a cut VGG16. Use the whole base, up to its output after block5.")
@@ -254,24 +255,37 @@ def test_ex3_rejects_each_wrong_answer_with_its_own_message(any_base):
 
 
 def test_ex3_accepts_unusual_right_answers(any_base):
-    layers = tf.keras.layers
+    layers = keras.layers
     pooled_by_keras = vgg16((None, None, 3), pooling="avg")  # VGG16's own pooling argument
-    right(ex3, tf.keras.Model(pooled_by_keras.input, layers.Dense(10)(pooled_by_keras.output)))
-    inputs = tf.keras.Input((None, None, 3))  # the base nested as a layer, max pooling, softmax
-    right(ex3, tf.keras.Model(inputs, head(any_base(inputs), layers.GlobalMaxPooling2D(),
+    right(ex3, keras.Model(pooled_by_keras.input, layers.Dense(10)(pooled_by_keras.output)))
+    inputs = keras.Input((None, None, 3))  # the base nested as a layer, max pooling, softmax
+    right(ex3, keras.Model(inputs, head(any_base(inputs), layers.GlobalMaxPooling2D(),
                                            layers.Dense(10, activation="softmax"))))
     assert right(ex3, Uses()).startswith("the same weights give 10 logits at 32x32 and at 64x64")
+
+
+def test_the_checks_take_tf_keras_models_too():
+    """One code path for Keras 3 and tf_keras (Keras 2, the TF Hub lessons' package): a right answer and a
+    wrong one built with tf_keras are judged like their Keras 3 twins."""
+    import tf_keras
+
+    base = tf_keras.applications.VGG16(weights=None, include_top=False, input_shape=(None, None, 3))
+    pooled = tf_keras.layers.GlobalAveragePooling2D()(base.output)
+    right(ex3, tf_keras.Model(base.input, tf_keras.layers.Dense(10)(pooled)))
+    base32 = tf_keras.applications.VGG16(weights=None, include_top=False, input_shape=(32, 32, 3))
+    right(ex1, FC1_32, base32)
+    assert wrong(ex1, FC1_32 - 4096, base32) == f"{FC1_32 - 4096:,} counts the weights but not fc1's 4,096 biases."
 
 
 # ------------------------------------------------------------------ review (issue 23, item 6): more answers
 def test_ex1_rejects_a_base_cut_before_its_last_pooling(base32):
     """VGG16 up to block5_conv3 has all 13 convolutions but a 2x2 map: not the base without its top."""
-    cut = tf.keras.Model(base32.input, base32.get_layer("block5_conv3").output)
+    cut = keras.Model(base32.input, base32.get_layer("block5_conv3").output)
     message = wrong(ex1, 2 * 2 * 512 * 4096 + 4096, cut)
     assert message == ("vgg16_32 has 4 of VGG16's 5 max-pooling layers (it ends at block5_conv3): its output is not "
                        "the base's. Use the whole base, built with include_top=False.")
 
 
 def test_ex1_accepts_a_base_built_on_an_input_tensor():
-    base = tf.keras.applications.VGG16(weights=None, include_top=False, input_tensor=tf.keras.Input((32, 32, 3)))
+    base = keras.applications.VGG16(weights=None, include_top=False, input_tensor=keras.Input((32, 32, 3)))
     right(ex1, np.array([FC1_32]), base)  # the count as a one-element array

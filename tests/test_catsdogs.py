@@ -10,6 +10,7 @@ import threading
 import zipfile
 from pathlib import Path
 
+import keras
 import numpy as np
 import pytest
 
@@ -116,13 +117,12 @@ def test_generated_images_are_jpegs_of_the_requested_size_and_splits_differ(gene
 
 def test_a_shuffled_folder_dataset_reshuffles_per_pass_and_a_new_one_repeats_the_order(generated):
     """Why lesson 05 builds a new training dataset for each run instead of reusing one."""
-    import tensorflow as tf
 
     def labels_of(dataset, batches=4):
         return np.concatenate([y.numpy().ravel() for _, y in dataset.repeat().take(batches)])
 
     def folder_dataset():
-        return tf.keras.utils.image_dataset_from_directory(
+        return keras.utils.image_dataset_from_directory(
             generated / "train", label_mode="binary", image_size=(32, 32), batch_size=2, shuffle=True, seed=0)
 
     dataset = folder_dataset()

@@ -154,7 +154,7 @@ def serve(monkeypatch):
 def test_stand_in_returns_what_keras_returns():
     (x_train, y_train), (x_test, y_test) = cifar.load("stand-in", train_size=120, test_size=40, seed=3)
     assert x_train.shape == (120, 32, 32, 3) and x_test.shape == (40, 32, 32, 3)
-    assert x_train.dtype == np.uint8 and y_train.dtype == np.uint8  # as tf.keras.datasets.cifar10 gives them
+    assert x_train.dtype == np.uint8 and y_train.dtype == np.uint8  # as keras.datasets.cifar10 gives them
     assert y_train.shape == (120, 1) and y_test.shape == (40, 1)  # labels as a column
     assert set(np.unique(y_train)) == set(range(10))
     np.testing.assert_array_equal(cifar.load("stand-in", train_size=120, test_size=40, seed=3)[0][0], x_train)

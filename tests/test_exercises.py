@@ -337,16 +337,16 @@ def test_lesson04_wrong_answers():
 
 
 def test_lesson05_wrong_answers():
-    import tensorflow as tf
+    import keras
 
     from course_exercises.lesson05 import ex1, ex2, ex3, mixed7_features, sample_batch
 
     pre_trained = solved("05")["pre_trained"]
 
     def head_on(layer_name):
-        x = tf.keras.layers.Flatten()(pre_trained.get_layer(layer_name).output)
-        x = tf.keras.layers.Dense(1024, activation="relu")(x)
-        return tf.keras.Model(pre_trained.input, tf.keras.layers.Dense(1, activation="sigmoid")(x))
+        x = keras.layers.Flatten()(pre_trained.get_layer(layer_name).output)
+        x = keras.layers.Dense(1024, activation="relu")(x)
+        return keras.Model(pre_trained.input, keras.layers.Dense(1, activation="sigmoid")(x))
 
     assert message(ex1, 38_537_217, head_on("mixed7")).startswith("model_mixed6 still contains mixed7")
     at_mixed6 = head_on("mixed6")
@@ -357,7 +357,7 @@ def test_lesson05_wrong_answers():
         "227,280,897 is the head for 299x299 inputs (a 17x17x768 map); this model takes 150x150.")
     assert message(ex1, 37_632, at_mixed6) == "37,632 is the number of values after Flatten, not the head's parameters."
 
-    shift = tf.keras.layers.RandomTranslation(0.2, 0.2, seed=1)
+    shift = keras.layers.RandomTranslation(0.2, 0.2, seed=1)
     assert message(ex2, lambda images, training: shift(images / 127.5 - 1, training=True)) == (
         "two calls with training=False gave different images: augmentation runs on the validation data too. "
         "Apply it only when training is True.")
@@ -366,7 +366,7 @@ def test_lesson05_wrong_answers():
         "with training=True (in inference mode they do nothing).")
     assert message(ex2, lambda images, training: images) == (
         "validation values go up to 255: scale them to [-1, 1] with "
-        "tf.keras.applications.inception_v3.preprocess_input (pixels / 127.5 - 1).")
+        "keras.applications.inception_v3.preprocess_input (pixels / 127.5 - 1).")
     assert message(ex2, lambda images, training: images / 255.0 / 255.0) == (
         "validation values lie in [0.000, 0.004]: you scaled twice. Scale the 0-255 pixels once.")
     # the lesson's own rescale is not what InceptionV3 was trained on (more cases: test_catalogue_lesson05.py)
@@ -376,14 +376,14 @@ def test_lesson05_wrong_answers():
 
     def head(dropout_at=None, rate=0.2):
         features = mixed7_features()
-        stack = [tf.keras.layers.Flatten(), tf.keras.layers.Dense(1024, activation="relu"),
-                 tf.keras.layers.Dense(1, activation="sigmoid")]
+        stack = [keras.layers.Flatten(), keras.layers.Dense(1024, activation="relu"),
+                 keras.layers.Dense(1, activation="sigmoid")]
         if dropout_at is not None:
-            stack.insert(dropout_at, tf.keras.layers.Dropout(rate))
+            stack.insert(dropout_at, keras.layers.Dropout(rate))
         x = features
         for layer in stack:
             x = layer(x)
-        return tf.keras.Model(features, x)
+        return keras.Model(features, x)
 
     assert message(ex3, head()) == "head has no Dropout layer: add Dropout(0.2) after the Dense(1024)."
     assert message(ex3, head(3)) == ("Dropout comes after the output unit: it would zero the predictions "
@@ -395,7 +395,7 @@ def test_lesson05_wrong_answers():
 
 
 def test_lesson06_wrong_answers():
-    import tensorflow as tf
+    import keras
 
     from course_exercises.lesson06 import ex1, ex2, ex3
 
@@ -421,13 +421,13 @@ def test_lesson06_wrong_answers():
         layer.trainable = True
     assert message(ex2, 33_638_218, transfer).startswith("vgg16 still trains (14,714,688 parameters)")
 
-    fixed = tf.keras.applications.VGG16(weights=None, include_top=False, input_shape=(32, 32, 3))
-    flat = tf.keras.Model(fixed.input, tf.keras.layers.Dense(10)(tf.keras.layers.Flatten()(fixed.output)))
+    fixed = keras.applications.VGG16(weights=None, include_top=False, input_shape=(32, 32, 3))
+    flat = keras.Model(fixed.input, keras.layers.Dense(10)(keras.layers.Flatten()(fixed.output)))
     wrong = message(ex3, flat)
     assert wrong.startswith("your model fails on 64x64 inputs (") and wrong.endswith(
         "Build the base with input_shape=(None, None, 3) and pool the feature map instead of Flatten."), wrong
-    any_base = tf.keras.applications.VGG16(weights=None, include_top=False, input_shape=(None, None, 3))
-    unpooled = tf.keras.Model(any_base.input, tf.keras.layers.Dense(10)(any_base.output))
+    any_base = keras.applications.VGG16(weights=None, include_top=False, input_shape=(None, None, 3))
+    unpooled = keras.Model(any_base.input, keras.layers.Dense(10)(any_base.output))
     assert message(ex3, unpooled) == (
         "at 64x64 the output has shape (1, 2, 2, 10): the Dense layers ran on every cell of the feature map. Pool "
         "it to one vector first (GlobalAveragePooling2D).")

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import json
 
+import keras
 import numpy as np
 import pytest
 import tensorflow as tf
@@ -13,13 +14,14 @@ from course_utils.errors import CourseError
 from course_utils.setup import env
 
 SIZE = 16
-layers = tf.keras.layers
+layers = keras.layers
 
 
 def make_extractor(seed: int = 0, activation: str = "relu", filters: int = 4, extra=()):
-    tf.keras.utils.set_random_seed(seed)
-    extractor = tf.keras.Sequential([
-        layers.Conv2D(filters, 3, strides=2, activation=activation, input_shape=(SIZE, SIZE, 3)),
+    keras.utils.set_random_seed(seed)
+    extractor = keras.Sequential([
+        keras.Input((SIZE, SIZE, 3)),
+        layers.Conv2D(filters, 3, strides=2, activation=activation),
         *extra,
         layers.GlobalAveragePooling2D(),
     ], name="tiny_extractor")
@@ -175,7 +177,7 @@ def test_a_random_layer_inside_the_extractor_is_refused(arrays, root, layer):
     with pytest.raises(fc.AugmentationError, match=f"{type(layer).__name__} layer '{layer.name}' is inside "
                                                    "the extractor 'tiny_extractor'"):
         fc.cached_predict(extractor, batches(arrays), key="tiny", folder=root)
-    nested = tf.keras.Sequential([tf.keras.Sequential([layers.RandomZoom(0.1)], name="inner"), extractor])
+    nested = keras.Sequential([keras.Sequential([layers.RandomZoom(0.1)], name="inner"), extractor])
     nested.trainable = False
     assert [type(found).__name__ for found in fc.random_layers(nested)][0] in ("RandomZoom", type(layer).__name__)
     assert {type(found).__name__ for found in fc.random_layers(nested)} == {"RandomZoom", type(layer).__name__}
@@ -241,7 +243,7 @@ def test_an_entry_in_the_shared_folder_is_read_there_and_nothing_is_written(extr
 
 # --- the key's parts, one behaviour each (mutation testing found these unheld) ----------------------
 
-class Scale(tf.keras.layers.Layer):
+class Scale(keras.layers.Layer):
     """A plain layer (no to_json: the key falls back to get_config) with a config JSON cannot hold."""
 
     def __init__(self, factor, reverse_config=False, **kwargs):
@@ -269,11 +271,11 @@ def test_a_plain_layer_is_keyed_by_its_class_and_config_in_any_key_order():
 
 
 def _two_branches(first_is_max: bool):
-    inputs = tf.keras.Input((4, 4, 3))
-    average = tf.keras.layers.GlobalAveragePooling2D()(inputs)
-    largest = tf.keras.layers.GlobalMaxPooling2D()(inputs)
-    joined = tf.keras.layers.Concatenate()([largest, average] if first_is_max else [average, largest])
-    return tf.keras.Model(inputs, joined)
+    inputs = keras.Input((4, 4, 3))
+    average = keras.layers.GlobalAveragePooling2D()(inputs)
+    largest = keras.layers.GlobalMaxPooling2D()(inputs)
+    joined = keras.layers.Concatenate()([largest, average] if first_is_max else [average, largest])
+    return keras.Model(inputs, joined)
 
 
 def test_the_wiring_between_layers_is_part_of_the_key():
@@ -284,15 +286,15 @@ def test_the_wiring_between_layers_is_part_of_the_key():
 
 def test_labels_given_as_an_array_are_part_of_the_data_spec(arrays):
     images, labels = arrays
-    with_labels = fc.entry_key(tf.keras.layers.Flatten(), images, "k", labels)["data"]
-    assert with_labels != fc.entry_key(tf.keras.layers.Flatten(), images, "k")["data"]
-    assert with_labels != fc.entry_key(tf.keras.layers.Flatten(), images, "k", labels[:-1])["data"]
+    with_labels = fc.entry_key(keras.layers.Flatten(), images, "k", labels)["data"]
+    assert with_labels != fc.entry_key(keras.layers.Flatten(), images, "k")["data"]
+    assert with_labels != fc.entry_key(keras.layers.Flatten(), images, "k", labels[:-1])["data"]
 
 
 @pytest.mark.parametrize("key", ["", "   ", None])
 def test_a_missing_key_says_how_to_name_one(arrays, key):
     with pytest.raises(fc.FeatureCacheError) as error:
-        fc.entry_key(tf.keras.layers.Flatten(), arrays[0], key)
+        fc.entry_key(keras.layers.Flatten(), arrays[0], key)
     assert str(error.value) == ("give key= a name for the data and its preprocessing, e.g. "
                                 "key='flowers train, 224 px, [-1, 1]'; change it when either changes")
 
@@ -343,9 +345,9 @@ def test_other_arrays_under_the_same_key_are_refused(extractor, arrays, root):
 
 
 def named_after_its_activation(activation: str):
-    tf.keras.utils.set_random_seed(0)
-    model = tf.keras.Sequential([layers.Flatten(input_shape=(SIZE, SIZE, 3)),
-                                 layers.Dense(3, activation=activation, name=activation)])
+    keras.utils.set_random_seed(0)
+    model = keras.Sequential([keras.Input((SIZE, SIZE, 3)), layers.Flatten(),
+                              layers.Dense(3, activation=activation, name=activation)])
     model.trainable = False
     return model
 
@@ -406,3 +408,42 @@ def test_the_content_digest_of_a_pass_equals_the_one_computed_in_predict(extract
     assert json.loads((root / entry / "key.json").read_text())["content"] == digest
     np.testing.assert_array_equal(carried, arrays[1])
     assert fc.content_digest(tf.data.Dataset.from_tensor_slices(arrays[0]).batch(8)) != (digest, None)
+
+
+def test_a_keras_3_dtype_policy_is_part_of_the_key_and_not_taken_for_a_layer_name():
+    """Keras 3 writes a layer's dtype as a DTypePolicy config with a "name" field: float32 and bfloat16 features
+    differ, so their keys must too; a layer called "float32" is still a name, replaced by its position."""
+    def dense(dtype, name="dense"):
+        keras.utils.set_random_seed(0)
+        return keras.Sequential([keras.Input((4,)), layers.Dense(3, dtype=dtype, name=name)])
+
+    assert fc.architecture_digest(dense("float32")) != fc.architecture_digest(dense("bfloat16"))
+    assert fc.architecture_digest(dense("float32", "float32")) == fc.architecture_digest(dense("float32", "other"))
+
+
+def test_compiling_the_extractor_does_not_change_its_key():
+    extractor = make_extractor()
+    before = fc.architecture_digest(extractor)
+    extractor.compile(optimizer="sgd", loss="mse")
+    assert fc.architecture_digest(extractor) == before
+
+
+def test_a_tf_keras_extractor_is_checked_keyed_and_cached_like_a_keras_3_one(arrays, root):
+    """The TF Hub lessons build Keras 2 (tf_keras) models: one code path takes both."""
+    import tf_keras
+
+    tf_keras.utils.set_random_seed(0)
+    extractor = tf_keras.Sequential([tf_keras.Input((SIZE, SIZE, 3)), tf_keras.layers.Conv2D(4, 3, strides=2),
+                                     tf_keras.layers.GlobalAveragePooling2D()])
+    with pytest.raises(fc.BackboneNotFrozenError):
+        fc.cached_predict(extractor, batches(arrays), key="tiny", folder=root)
+    noisy = tf_keras.Sequential([tf_keras.Input((SIZE, SIZE, 3)), tf_keras.layers.GaussianNoise(0.1), extractor])
+    noisy.trainable = False
+    with pytest.raises(fc.AugmentationError, match="GaussianNoise"):
+        fc.cached_predict(noisy, batches(arrays), key="tiny", folder=root)
+    extractor.trainable = False
+    features, _ = fc.cached_predict(extractor, batches(arrays), key="tiny", folder=root)
+    again, _ = fc.cached_predict(extractor, batches(arrays), key="tiny", folder=root)
+    assert len(entries(root)) == 1
+    np.testing.assert_allclose(features, extractor.predict(arrays[0], verbose=0), rtol=1e-5, atol=1e-6)
+    np.testing.assert_array_equal(again, features)

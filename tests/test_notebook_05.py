@@ -3,6 +3,7 @@ import json
 import re
 from pathlib import Path
 
+import keras
 import pytest
 
 from course_utils.data import catsdogs
@@ -32,12 +33,11 @@ VALIDATION_COUNTS = catsdogs.generated_counts(QUICK.num_images)["validation"]
 
 
 def test_cutting_at_mixed7_gives_a_7x7x768_grid_at_150_pixels():
-    import tensorflow as tf
 
-    backbone = tf.keras.applications.InceptionV3(input_shape=(150, 150, 3), include_top=False, weights=None)
-    cut = tf.keras.Model(backbone.input, backbone.get_layer("mixed7").output)  # the notebook's cut
-    assert cut.output_shape == (None, 7, 7, 768)
-    assert backbone.output_shape == (None, 3, 3, 2048)  # the last layer: mixed10
+    backbone = keras.applications.InceptionV3(input_shape=(150, 150, 3), include_top=False, weights=None)
+    cut = keras.Model(backbone.input, backbone.get_layer("mixed7").output)  # the notebook's cut
+    assert tuple(cut.output.shape) == (None, 7, 7, 768)
+    assert tuple(backbone.output.shape) == (None, 3, 3, 2048)  # the last layer: mixed10
     assert cut.layers[-1].name == "mixed7" and len(cut.layers) < len(backbone.layers)
     with pytest.raises(ValueError, match="No such layer: mixed_7"):
         backbone.get_layer("mixed_7")
@@ -61,7 +61,7 @@ def test_the_lessons_steps_are_code_in_the_notebook():
     code = "\n".join("".join(c["source"]) for c in nb["cells"] if c["cell_type"] == "code")
     for step in ("image_dataset_from_directory(", "weights=None", ".load_weights(", "layer.trainable = False",
                  '"inception_v3_weights_tf_dim_ordering_tf_kernels_notop.h5"',  # the lesson's file, by name
-                 "tf.keras.applications.inception_v3.preprocess_input", "LogisticRegression(",
+                 "keras.applications.inception_v3.preprocess_input", "LogisticRegression(",
                  ".evaluate(train_plain", ".evaluate(validation_plain",
                  ".get_layer(cfg.cut_layer)", "layers.Dense(1024", "layers.Dropout(", "RMSprop(learning_rate=",
                  ".fit(", "initial_epoch=", "phase_boundary=", ".predict(", "ConfusionMatrixDisplay",
@@ -69,7 +69,7 @@ def test_the_lessons_steps_are_code_in_the_notebook():
                  "course_utils.comparison_table()"):
         assert step in code, step
     # every run re-seeds before its model and before its augmented pipeline
-    assert code.count("tf.keras.utils.set_random_seed(cfg.seed)") == 2
+    assert code.count("keras.utils.set_random_seed(cfg.seed)") == 2
     assert "def build_classifier" in code and "def augmented_training_data" in code
 
 
@@ -77,16 +77,15 @@ def test_dropout_lowers_the_training_accuracy_fit_reports_but_not_what_evaluate_
     """Why section 10 compares evaluate's accuracies: with the weights held still (learning rate 0), fit's
     training accuracy on the same images is lower with dropout on, by dropout alone."""
     import numpy as np
-    import tensorflow as tf
 
-    tf.keras.utils.set_random_seed(0)
+    keras.utils.set_random_seed(0)
     rng = np.random.default_rng(0)
     x = rng.normal(size=(512, 16)).astype("float32")
     y = (x[:, :8].sum(axis=1) > 0).astype("float32")
-    inputs = tf.keras.Input(shape=(16,))
-    hidden = tf.keras.layers.Dense(64, activation="relu")(inputs)
-    model = tf.keras.Model(inputs, tf.keras.layers.Dense(1, activation="sigmoid")(tf.keras.layers.Dropout(0.7)(hidden)))
-    model.compile(optimizer=tf.keras.optimizers.Adam(1e-2), loss="binary_crossentropy", metrics=["accuracy"])
+    inputs = keras.Input(shape=(16,))
+    hidden = keras.layers.Dense(64, activation="relu")(inputs)
+    model = keras.Model(inputs, keras.layers.Dense(1, activation="sigmoid")(keras.layers.Dropout(0.7)(hidden)))
+    model.compile(optimizer=keras.optimizers.Adam(1e-2), loss="binary_crossentropy", metrics=["accuracy"])
     model.fit(x, y, epochs=10, batch_size=64, verbose=0)
     model.optimizer.learning_rate.assign(0.0)  # fit now measures without changing a weight
     before = [w.numpy() for w in model.weights]

@@ -148,12 +148,12 @@ def test_the_notebook_shows_its_evaluation_and_the_comparison(course_run, output
 
 
 def test_the_lessons_steps_are_code_in_the_notebook(code):
-    # cifar.load returns what tf.keras.datasets.cifar10.load_data() returns (tests/test_cifar.py)
+    # cifar.load returns what keras.datasets.cifar10.load_data() returns (tests/test_cifar.py)
     for step in ("= cifar.load(\n    cfg.source, local_copy=CIFAR10_ARCHIVE",
                  "vgg16.preprocess_input", 'applications.VGG16(include_top=False, weights="imagenet"',
                  'applications.VGG16(include_top=True, weights="imagenet")', "layer.trainable = False",
-                 "tf.keras.optimizers.SGD(learning_rate=learning_rate, momentum=cfg.momentum)",
-                 "tf.keras.callbacks.ReduceLROnPlateau(",
+                 "keras.optimizers.SGD(learning_rate=learning_rate, momentum=cfg.momentum)",
+                 "keras.callbacks.ReduceLROnPlateau(",
                  'train_only(small_model, ["output"])',  # head first
                  "train_features = extractor.predict(", "head.fit(train_features, y_train",
                  'train_only(small_model, ["fc1", "fc2", "output"])',  # then fine-tuning, recompiled
@@ -163,7 +163,7 @@ def test_the_lessons_steps_are_code_in_the_notebook(code):
                  "features.cached_predict(", "large_head.fit(", "ConfusionMatrixDisplay.from_predictions(",
                  "confusion_matrix(", "plots.plot_misclassified(", "course_utils.comparison_table()"):
         assert step in code, step
-    for gone in ("weights.pretrained(", "output_shape", "float16"):
+    for gone in ("weights.pretrained(", "output_shape", "float16", "tf.keras.", "TF_USE_LEGACY_KERAS"):
         assert gone not in code, gone
     branches = [line for line in code.splitlines()
                 if re.search(r"\b(if|elif)\b", line) and re.search(r"profile|quick|full", line, re.I)]

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import math
 
+import keras
 import numpy as np
 import pytest
 import tensorflow as tf
@@ -61,37 +62,46 @@ def test_bridge_config_round_trip_and_unknown_size_error():
     layer = vt.AdaptiveAveragePooling2D(5, name="b")
     clone = vt.AdaptiveAveragePooling2D.from_config(layer.get_config())
     assert clone.output_size == 5 and clone.name == "b"
-    assert tuple(layer.compute_output_shape(tf.TensorShape([None, 2, 2, 3]))) == (None, 5, 5, 3)
+    assert tuple(layer.compute_output_shape((None, 2, 2, 3))) == (None, 5, 5, 3)
     with pytest.raises(ValueError, match="fixed input_shape"):
-        vt.AdaptiveAveragePooling2D()(tf.keras.Input((None, None, 512)))
+        vt.AdaptiveAveragePooling2D()(keras.Input((None, None, 512)))
 
 
 @pytest.mark.parametrize("size, feature_size", [(32, 1), (224, 7)])
 def test_the_bridge_gives_a_keras_vgg16_base_the_input_the_pretrained_fc1_takes(size, feature_size):
-    base = tf.keras.applications.vgg16.VGG16(include_top=False, weights=None, input_shape=(size, size, 3))
+    base = keras.applications.vgg16.VGG16(include_top=False, weights=None, input_shape=(size, size, 3))
     bridged = vt.AdaptiveAveragePooling2D(name="bridge")(base.output)
-    assert base.output_shape == (None, feature_size, feature_size, 512)
+    assert tuple(base.output.shape) == (None, feature_size, feature_size, 512)
     assert tuple(bridged.shape) == (None, 7, 7, 512) and 7 * 7 * 512 == 25088  # fc1's kernel: (25088, 4096)
 
 
 # --- cost and timing -----------------------------------------------------------------------
 
 def test_multiply_adds_counts_convolutions_and_dense_layers_in_nested_models():
-    inner = tf.keras.Sequential([tf.keras.Input((8, 8, 2)), tf.keras.layers.Conv2D(4, 3, padding="same")])
-    outer = tf.keras.Sequential([tf.keras.Input((8, 8, 2)), inner, tf.keras.layers.Flatten(),
-                                 tf.keras.layers.Dense(5)])
+    inner = keras.Sequential([keras.Input((8, 8, 2)), keras.layers.Conv2D(4, 3, padding="same")])
+    outer = keras.Sequential([keras.Input((8, 8, 2)), inner, keras.layers.Flatten(),
+                              keras.layers.Dense(5)])
     assert vt.multiply_adds(outer) == {"convolutions": 8 * 8 * 3 * 3 * 2 * 4, "dense": 256 * 5}
 
 
+def test_multiply_adds_takes_a_tf_keras_model_too():
+    """One code path for Keras 3 and the tf_keras (Keras 2) models of the TF Hub lessons."""
+    import tf_keras
+
+    inner = tf_keras.Sequential([tf_keras.Input((8, 8, 2)), tf_keras.layers.Conv2D(4, 3, strides=2, padding="same")])
+    outer = tf_keras.Sequential([tf_keras.Input((8, 8, 2)), inner, tf_keras.layers.Flatten(), tf_keras.layers.Dense(5)])
+    assert vt.multiply_adds(outer) == {"convolutions": 4 * 4 * 3 * 3 * 2 * 4, "dense": 64 * 5}
+
+
 def test_multiply_adds_of_vgg16_at_two_sizes():
-    vgg16 = tf.keras.applications.vgg16.VGG16
+    vgg16 = keras.applications.vgg16.VGG16
     small = vt.multiply_adds(vgg16(include_top=False, weights=None, input_shape=(32, 32, 3)))["convolutions"]
     large = vt.multiply_adds(vgg16(include_top=False, weights=None, input_shape=(224, 224, 3)))["convolutions"]
     assert large == 49 * small and 15.3e9 < large < 15.4e9  # VGG16's well-known 15.5 GFLOPs less the dense part
 
 
 def test_time_train_steps_returns_seconds_and_checks_arguments():
-    model = tf.keras.Sequential([tf.keras.Input((4,)), tf.keras.layers.Dense(2)])
+    model = keras.Sequential([keras.Input((4,)), keras.layers.Dense(2)])
     model.compile(optimizer="sgd", loss="mse")
     x, y = np.ones((8, 4), np.float32), np.zeros((8, 2), np.float32)
     before = model.get_weights()[0].copy()
@@ -115,7 +125,7 @@ def test_plot_pool_matrices_draws_one_panel_per_size():
 # --- issue 17: what a mutation run found unguarded ------------------------------------------------
 
 def test_multiply_adds_adds_up_every_dense_layer():
-    model = tf.keras.Sequential([tf.keras.Input((6,)), tf.keras.layers.Dense(4), tf.keras.layers.Dense(3)])
+    model = keras.Sequential([keras.Input((6,)), keras.layers.Dense(4), keras.layers.Dense(3)])
     assert vt.multiply_adds(model) == {"convolutions": 0, "dense": 6 * 4 + 4 * 3}
 
 

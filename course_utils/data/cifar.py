@@ -1,6 +1,6 @@
 """CIFAR-10 for lesson 06: the data (real or stand-in), the statistics the lesson compares, the pipeline.
 
-:func:`load` returns what ``tf.keras.datasets.cifar10.load_data()`` returns, without Keras touching a file:
+:func:`load` returns what ``keras.datasets.cifar10.load_data()`` returns, without Keras touching a file:
 the verified archive (a classroom's shared copy read where it is) is unpacked by :func:`unpack` (locked,
 staged, checked by content) and read by :func:`read_folder` as Keras's ``load_batch`` reads it (keras
 ``datasets/cifar.py``: ``pickle.load(f, encoding="bytes")``, ``data.reshape(N, 3, 32, 32)``; ``cifar10.py``
@@ -25,7 +25,9 @@ from course_utils.setup import env, files, profiles
 CLASS_NAMES = ("airplane", "automobile", "bird", "cat", "deer", "dog", "frog", "horse", "ship", "truck")
 CIFAR10_URL = "https://www.cs.toronto.edu/~kriz/cifar-10-python.tar.gz"
 CIFAR10_SHA256 = "6d958be074577803d12ecdefd02955f39262c83c16fe9348329d7fe0b5c001ce"
-# The names tf.keras.datasets.cifar10 uses in <cache>/datasets/ (a classroom's shared folder has them).
+# The names tf_keras's (Keras 2) cifar10.load_data uses in <cache>/datasets/ (a classroom's shared folder may have
+# them). Keras 3's loader saves the same archive as cifar-10-batches-py-target (unpacked into ..._extracted/):
+# not looked for here, so a folder Keras 3 filled is downloaded again (the SHA-256 check is the same).
 KERAS_ARCHIVE_NAME = "cifar-10-batches-py.tar.gz"
 KERAS_FOLDER_NAME = "cifar-10-batches-py"
 BATCH_FILES = tuple(f"data_batch_{i}" for i in range(1, 6)) + ("test_batch",)
@@ -47,13 +49,13 @@ class CifarDataError(CourseError, RuntimeError):
     """CIFAR-10 could not be found, downloaded or read; the message says what to do."""
 
 
-# Saved under the name tf.keras.datasets.cifar10 looks for; the bytes of cifar-10-python.tar.gz.
+# Saved under the name tf_keras's cifar10 loader looks for; the bytes of cifar-10-python.tar.gz.
 CIFAR10_ARCHIVE = downloads.Asset(
     name="CIFAR-10 (python version)",
     filename=KERAS_ARCHIVE_NAME,
     urls=(CIFAR10_URL,),
     sha256=CIFAR10_SHA256,
-    provenance="SHA-256 published by Keras (file_hash in tf_keras/src/datasets/cifar10.py)",
+    provenance="SHA-256 published by Keras (file_hash in keras/src/datasets/cifar10.py, as in tf_keras)",
 )
 
 

@@ -15,10 +15,13 @@ from __future__ import annotations
 import timeit
 from collections.abc import Sequence
 
+import keras
 import numpy as np
 import tensorflow as tf
 
-layers = tf.keras.layers
+from course_utils.models import is_keras
+
+layers = keras.layers
 
 BRIDGE_SIZE = 7
 
@@ -77,7 +80,7 @@ class AdaptiveAveragePooling2D(layers.Layer):
         return tf.einsum("ih,bhwc,jw->bijc", rows, inputs, cols)
 
     def compute_output_shape(self, input_shape):
-        return tf.TensorShape([input_shape[0], self.output_size, self.output_size, input_shape[3]])
+        return (input_shape[0], self.output_size, self.output_size, input_shape[3])
 
     def get_config(self):
         return {**super().get_config(), "output_size": self.output_size}
@@ -94,14 +97,14 @@ def multiply_adds(model) -> dict[str, int]:
     totals = {"convolutions": 0, "dense": 0}
 
     def visit(layer):
-        if isinstance(layer, tf.keras.Model):
+        if is_keras(layer, "Model"):
             for inner in layer.layers:
                 visit(inner)
-        elif isinstance(layer, layers.Conv2D):
-            _, out_h, out_w, c_out = layer.output_shape
+        elif is_keras(layer, "Conv2D"):
+            _, out_h, out_w, c_out = layer.output.shape  # Keras 3 layers have no output_shape
             k_h, k_w, c_in, _ = layer.kernel.shape
             totals["convolutions"] += int(out_h * out_w * k_h * k_w * c_in * c_out)
-        elif isinstance(layer, layers.Dense):
+        elif is_keras(layer, "Dense"):
             totals["dense"] += int(layer.kernel.shape[0] * layer.kernel.shape[1])
 
     visit(model)
