@@ -45,8 +45,8 @@ FINE_TUNE_EPOCHS = None  # epochs of fine-tuning MobileNet-v2 after the head has
 # On **Colab**, the next cell installs `course_utils` (it does nothing anywhere else).
 
 # %%
-# Google Colab only: install course_utils and the tf-keras that matches Colab's TensorFlow.
-# Anywhere else this cell does nothing.
+# Google Colab only: install course_utils and the tf-keras that matches Colab's TensorFlow
+# (the TF Hub lessons need it). Anywhere else this cell does nothing.
 import sys
 
 IN_COLAB = "google.colab" in sys.modules
@@ -61,9 +61,6 @@ if IN_COLAB:
                             "git+https://github.com/transfer-learning-course/tf-keras-transfer-learning.git@v0.2.0")
     subprocess.run([sys.executable, "-m", "pip", "install", "-q", course,
                     f"tf-keras=={tf_minor}.*", f"tensorflow=={tf_version}"], check=True)
-    if "tensorflow" in sys.modules:
-        print("TensorFlow was imported before this cell ran: use Runtime > Restart session, "
-              "then run the notebook from the top (Keras 2 must be chosen before TensorFlow loads).")
 
 # %% [markdown]
 # ## Setup

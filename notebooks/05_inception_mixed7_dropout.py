@@ -47,18 +47,22 @@ CATS_DOGS = None         # path to your cats_and_dogs_filtered .zip or folder (N
 # On **Colab**, the next cell installs `course_utils` (it does nothing anywhere else).
 
 # %%
-# Google Colab only: install course_utils (Colab's Keras 3 runs the lesson).
-# Anywhere else this cell does nothing.
+# Google Colab only: install course_utils and the tf-keras that matches Colab's TensorFlow
+# (the TF Hub lessons need it). Anywhere else this cell does nothing.
 import sys
 
 IN_COLAB = "google.colab" in sys.modules
 if IN_COLAB:
     import os
     import subprocess
+    from importlib.metadata import version
 
+    tf_version = version("tensorflow")
+    tf_minor = ".".join(tf_version.split(".")[:2])
     course = os.environ.get("COURSE_UTILS_PIP_TARGET",  # where course_utils comes from
                             "git+https://github.com/transfer-learning-course/tf-keras-transfer-learning.git@v0.2.0")
-    subprocess.run([sys.executable, "-m", "pip", "install", "-q", course], check=True)
+    subprocess.run([sys.executable, "-m", "pip", "install", "-q", course,
+                    f"tf-keras=={tf_minor}.*", f"tensorflow=={tf_version}"], check=True)
 
 # %% [markdown]
 # ## Setup

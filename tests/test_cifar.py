@@ -479,7 +479,7 @@ def test_keras_home_defaults_to_the_data_folder_and_options_reach_the_download(t
 # --- statistics, preprocessing, the pipeline ------------------------------------------------------
 
 def test_prepare_images_on_one_image_matches_the_batch_pipeline():
-    from tensorflow.keras.applications import vgg16
+    from keras.applications import vgg16
 
     images = np.random.default_rng(4).integers(0, 256, (6, 32, 32, 3), dtype=np.uint8)
     labels = np.arange(6)
@@ -520,7 +520,7 @@ def test_channel_stats_of_images_that_are_not_square():
 
 
 def test_caffe_preprocess_with_imagenet_mean_equals_keras_preprocess_input():
-    from tensorflow.keras.applications import vgg16
+    from keras.applications import vgg16
 
     images = np.random.default_rng(2).uniform(0, 255, (4, 5, 5, 3)).astype(np.float32)
     imagenet_rgb = np.asarray((103.939, 116.779, 123.68))[::-1] / 255.0  # Keras's VGG16 mean pixel, BGR

@@ -159,7 +159,7 @@ def test_lesson_04_runs_the_lessons_generator_under_keras_3_beside_image_dataset
 
     nb = course_run.executed("04")
     code, outputs = _code(nb), _outputs(nb)
-    assert "TF_USE_LEGACY_KERAS" not in code and "tf_keras" not in code
+    assert "tf_keras" not in code  # the switch itself: tests/test_no_keras_switch.py
     assert "ImageDataGenerator = tf.keras.preprocessing.image.ImageDataGenerator" in code
     assert "keras.utils.image_dataset_from_directory(" in code and "keras.layers.Rescaling(1 / 255)" in code
     assert "ImageDataGenerator lives in keras.src.legacy.preprocessing.image" in outputs

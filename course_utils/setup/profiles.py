@@ -73,12 +73,12 @@ LESSONS: dict[str, dict[str, Any]] = {
         "common": {"batch_size": 32, "pretrain_epochs": 2, "epochs": 3, "seed": 0},
         "full": {
             "peak_memory_mb": None,
-            "data": "MNIST via tf.keras.datasets (60,000 train / 10,000 test, 28x28)",
+            "data": "MNIST via keras.datasets (60,000 train / 10,000 test, 28x28)",
             "weights": "a small CNN trained and saved by this notebook (.keras)",
             "train_limit": None,
         },
         "quick": {
-            "peak_memory_mb": 1000,
+            "peak_memory_mb": 1100,
             "data": "scikit-learn's bundled 8x8 digits, upscaled to 28x28 (1,437 train / 360 test)",
             "weights": "a small CNN trained and saved by this notebook (.keras)",
             "train_limit": None,
@@ -100,7 +100,7 @@ LESSONS: dict[str, dict[str, Any]] = {
             "image_size": 299,
         },
         "quick": {
-            "peak_memory_mb": 1700,
+            "peak_memory_mb": 1800,
             "data": "5 random images (tf.random.normal) at 75x75, labels 0-4",
             "weights": "InceptionV3 with random init (weights=None) and a locally built "
             "TF Hub-format stand-in under the real handle",
@@ -130,7 +130,7 @@ LESSONS: dict[str, dict[str, Any]] = {
             "num_images": None,
         },
         "quick": {
-            "peak_memory_mb": 1200,
+            "peak_memory_mb": 1300,
             "data": "300 generated 5-class 'flowers' (sizes vary) prepared as a local TFDS tf_flowers",
             "weights": "locally built TF Hub-format stand-ins under the real handles (random weights)",
             # Smaller than the 30-image test split on purpose: predictions span 2 batches.
@@ -165,7 +165,7 @@ LESSONS: dict[str, dict[str, Any]] = {
             "num_images": None,
         },
         "quick": {
-            "peak_memory_mb": 2900,
+            "peak_memory_mb": 3000,
             "data": "200 generated 32x32 images in the Kaggle CSV + folder layout (75% has_cactus = 1); "
             "Part A: photos bundled with scikit-image",
             "weights": "Part A: VGG19 random init (predictions mean nothing); B, C: a locally built "
@@ -213,7 +213,7 @@ LESSONS: dict[str, dict[str, Any]] = {
             "num_images": None,
         },
         "quick": {
-            "peak_memory_mb": 2900,
+            "peak_memory_mb": 3000,
             "data": "generated two-class images (40 train / 20 validation, 150x150) in the "
             "cats_and_dogs_filtered folder layout: NOT cats and dogs",
             "weights": "a random-init InceptionV3 no-top weights file (.h5, same format; BatchNorm "
@@ -247,7 +247,7 @@ LESSONS: dict[str, dict[str, Any]] = {
         },
         "full": {
             "peak_memory_mb": None,
-            "data": "CIFAR-10 via tf.keras.datasets (50,000 train of which 5,000 validation / 10,000 test, 32x32)",
+            "data": "CIFAR-10 via keras.datasets (50,000 train of which 5,000 validation / 10,000 test, 32x32)",
             "weights": "VGG16 ImageNet weights, with its top for fc1/fc2 (Keras Applications)",
             # The lesson's 50 epochs for each run's output layer: the plateau scheduler (patience 10)
             # needs them to act. Then fc1/fc2 join for 10 epochs at a tenth of the lecture's rate.
@@ -267,7 +267,7 @@ LESSONS: dict[str, dict[str, Any]] = {
             "timing_steps": 10,
         },
         "quick": {
-            "peak_memory_mb": 5900,
+            "peak_memory_mb": 6000,
             "data": "generated 10-class 32x32 colour images (CIFAR-10 shaped): 200 train (20 validation) "
             "/ 100 test; 32 + 32 for the 64x64-crop run, 8 + 8 for the 224x224 run",
             "weights": "VGG16 base: a locally built stand-in (random zero-mean filters, LSUV-scaled on photos; "
