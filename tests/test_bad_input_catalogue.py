@@ -106,16 +106,6 @@ def _small():
                              keras.layers.Dense(2, name="out")], name="tiny")
 
 
-def case_layer_name_typo(tmp_path):
-    return (lambda: models.find_layer(_small(), "hiden"), models.LayerNotFoundError,
-            "no layer named 'hiden' in 'tiny'; valid names: hidden, out", _nothing)
-
-
-def case_layer_index_out_of_range(tmp_path):
-    return (lambda: models.find_layer(_small(), 7), models.LayerNotFoundError,
-            "layer index 7 is out of range: 'tiny' has 2 layers (valid indices -2 to 1)", _nothing)
-
-
 def case_missing_saved_model(tmp_path):
     path = tmp_path / "pretrained" / "digit_cnn.keras"
     return (lambda: models.load_saved_model(path), models.ModelFileError,

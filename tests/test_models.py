@@ -29,45 +29,11 @@ def small_model(K=keras):
     )
 
 
-def test_find_layer_by_index_and_name(K):
-    model = small_model(K)
-    assert models.find_layer(model, -2).name == "hidden2"
-    assert models.find_layer(model, "out") is model.layers[-1]
-
-
-def test_find_layer_bad_name_lists_valid_names(K):
-    with pytest.raises(models.LayerNotFoundError, match=r"no layer named 'hiden2'.*hidden1, hidden2, out"):
-        models.find_layer(small_model(K), "hiden2")
-
-
-def test_find_layer_bad_index_gives_the_range(K):
-    with pytest.raises(models.LayerNotFoundError, match=r"index 5 is out of range.*-3 to 2"):
-        models.find_layer(small_model(K), 5)
-
-
-def test_find_layer_wrong_type(K):
-    with pytest.raises(TypeError):
-        models.find_layer(small_model(K), 1.5)
-
-
 def test_parameter_counts_of_a_frozen_model(K):
     model = small_model(K)
     model.trainable = False
     assert models.parameter_counts(model)["trainable"] == 0
     assert models.parameter_counts(model)["total"] == (4 * 8 + 8) + (8 * 6 + 6) + (6 * 3 + 3)
-
-
-def test_freeze_first_counts_and_flags(K):
-    model = small_model(K)
-    frozen = models.freeze_first(model, 2)
-    assert frozen == ["hidden1", "hidden2"]
-    assert [layer.trainable for layer in model.layers] == [False, False, True]
-    assert models.parameter_counts(model)["trainable"] == 6 * 3 + 3
-
-
-def test_freeze_first_out_of_range(K):
-    with pytest.raises(models.LayerNotFoundError, match="has 3 layers"):
-        models.freeze_first(small_model(K), 4)
 
 
 def test_trainable_report_catches_the_typo(K):
@@ -116,85 +82,8 @@ def test_load_saved_model_round_trip(K, tmp_path):
 
 # --- exact behaviour (mutation testing, issue 17) -------------------------------------------
 
-class _Layer:
-    def __init__(self, name):
-        self.name = name
-
-
-class _Model:
-    """Just what find_layer reads: a name and a list of named layers."""
-
-    def __init__(self, count, name="fake"):
-        self.name = name
-        self.layers = [_Layer(f"l{i}") for i in range(count)]
-
-
-@pytest.mark.parametrize("key, index", [(0, 0), (2, 2), (-1, 2), (-3, 0), (np.int64(1), 1), (np.int32(-2), 1)])
-def test_find_layer_every_valid_index_including_numpy_ints(key, index):
-    model = _Model(3)
-    assert models.find_layer(model, key) is model.layers[index]
-
-
-@pytest.mark.parametrize("key", [3, -4, 100, np.int64(3)])
-def test_find_layer_index_just_outside_is_refused_with_the_exact_range(key):
-    with pytest.raises(models.LayerNotFoundError) as err:
-        models.find_layer(_Model(3, "small"), key)
-    assert str(err.value) == f"layer index {key} is out of range: 'small' has 3 layers (valid indices -3 to 2)"
-
-
-@pytest.mark.parametrize("key, kind", [(True, "bool"), (1.0, "float"), (None, "NoneType"), (b"out", "bytes")])
-def test_find_layer_refuses_other_keys_by_type(key, kind):
-    with pytest.raises(TypeError) as err:
-        models.find_layer(_Model(3), key)
-    assert str(err.value) == f"layer key must be an int index or a str name, not {kind}"
-
-
-def test_find_layer_by_name_returns_the_first_with_that_name():
-    model = _Model(3)
-    model.layers[2].name = "l1"
-    assert models.find_layer(model, "l1") is model.layers[1]
-    with pytest.raises(models.LayerNotFoundError, match="valid names: l0, l1, l1$"):
-        models.find_layer(model, "l2")
-
-
-@pytest.mark.parametrize("count", [1, 40])
-def test_find_layer_bad_name_lists_every_name_up_to_forty(count):
-    with pytest.raises(models.LayerNotFoundError) as err:
-        models.find_layer(_Model(count, "m"), "nope")
-    names = ", ".join(f"l{i}" for i in range(count))
-    assert str(err.value) == f"no layer named 'nope' in 'm'; valid names: {names}"
-
-
-def test_find_layer_bad_name_of_a_big_model_shows_the_first_and_last_twenty():
-    with pytest.raises(models.LayerNotFoundError) as err:
-        models.find_layer(_Model(41, "big"), "mixed77")
-    first = ", ".join(f"l{i}" for i in range(20))
-    last = ", ".join(f"l{i}" for i in range(21, 41))
-    assert str(err.value) == f"no layer named 'mixed77' in 'big'; valid names: {first}, ..., {last}"
-
-
 def test_error_classes_are_what_callers_catch():
-    assert issubclass(models.LayerNotFoundError, LookupError)
     assert issubclass(models.ModelFileError, FileNotFoundError)
-
-
-@pytest.mark.parametrize("n, flags", [(0, [True, True, True]), (1, [False, True, True]), (3, [False, False, False])])
-def test_freeze_first_at_the_boundaries_and_unfreezes_the_rest(K, n, flags):
-    model = small_model(K)
-    for layer in model.layers:
-        layer.trainable = False
-    frozen = models.freeze_first(model, n)
-    assert frozen == ["hidden1", "hidden2", "out"][:n]
-    assert [layer.trainable for layer in model.layers] == flags
-
-
-@pytest.mark.parametrize("n", [-1, 4])
-def test_freeze_first_refuses_just_outside_with_the_exact_message(K, n):
-    model = small_model(K)
-    with pytest.raises(models.LayerNotFoundError) as err:
-        models.freeze_first(model, n)
-    assert str(err.value) == f"cannot freeze the first {n} layers: 'small' has 3 layers"
-    assert all(layer.trainable for layer in model.layers)  # nothing changed
 
 
 def _model_with_batchnorm(K):

@@ -12,10 +12,6 @@ import numpy as np
 from course_utils.errors import CourseError
 
 
-class LayerNotFoundError(CourseError, LookupError):
-    """A layer index or name that the model does not have."""
-
-
 class ModelFileError(CourseError, FileNotFoundError):
     """A saved model file that is missing or not a Keras model file."""
 
@@ -86,40 +82,6 @@ def keras_of(obj):
         if isinstance(obj, module.layers.Layer):
             return module
     raise TypeError(f"{type(obj).__name__} is not a Keras model or layer (neither keras nor tf_keras)")
-
-
-def find_layer(model, key: int | str):
-    """The layer at index ``key`` (negative counts from the end) or named ``key``.
-
-    The error for a wrong key lists what is valid, so a typo is a one-line fix.
-    """
-    layers = model.layers
-    if isinstance(key, (int, np.integer)) and not isinstance(key, bool):
-        if -len(layers) <= key < len(layers):
-            return layers[key]
-        raise LayerNotFoundError(
-            f"layer index {key} is out of range: {model.name!r} has {len(layers)} layers "
-            f"(valid indices {-len(layers)} to {len(layers) - 1})"
-        )
-    if isinstance(key, str):
-        for layer in layers:
-            if layer.name == key:
-                return layer
-        names = [layer.name for layer in layers]
-        shown = ", ".join(names) if len(names) <= 40 else ", ".join(names[:20] + ["..."] + names[-20:])
-        raise LayerNotFoundError(f"no layer named {key!r} in {model.name!r}; valid names: {shown}")
-    raise TypeError(f"layer key must be an int index or a str name, not {type(key).__name__}")
-
-
-def freeze_first(model, n: int) -> list[str]:
-    """Freeze ``model.layers[:n]``, make the rest trainable; returns the frozen names."""
-    if not 0 <= n <= len(model.layers):
-        raise LayerNotFoundError(
-            f"cannot freeze the first {n} layers: {model.name!r} has {len(model.layers)} layers"
-        )
-    for index, layer in enumerate(model.layers):
-        layer.trainable = index >= n
-    return [layer.name for layer in model.layers[:n]]
 
 
 def _count(weights) -> int:

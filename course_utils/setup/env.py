@@ -12,6 +12,7 @@ import ipaddress
 import os
 import socket
 import stat
+import sys
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
@@ -260,12 +261,15 @@ def environment(values: Mapping[str, str], *, keep_set: bool = False) -> Iterato
 def set_seeds(seed: int = 0, deterministic: bool = False) -> None:
     """Seed Python, NumPy, TensorFlow and Keras in one call; optionally use deterministic kernels only.
 
-    Keras 3's call seeds Python, NumPy and TensorFlow, which the TF Hub lessons' ``tf_keras`` layers
-    draw from too (tests/test_env.py: the same seed gives the same initial weights in both)."""
+    Keras 3's call seeds Python, NumPy and TensorFlow. Where ``tf_keras`` is imported (the TF Hub
+    lessons), its own call too: once anything has called it, tf_keras layers draw their seeds from a
+    generator of its own, which Keras 3's call leaves where it was (tests/test_env.py)."""
     import keras
     import tensorflow as tf
 
     keras.utils.set_random_seed(seed)
+    if "tf_keras" in sys.modules:
+        sys.modules["tf_keras"].utils.set_random_seed(seed)
     if deterministic:
         tf.config.experimental.enable_op_determinism()
 
