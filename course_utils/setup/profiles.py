@@ -78,7 +78,7 @@ LESSONS: dict[str, dict[str, Any]] = {
             "train_limit": None,
         },
         "quick": {
-            "peak_memory_mb": 1100,
+            "peak_memory_mb": 1000,
             "data": "scikit-learn's bundled 8x8 digits, upscaled to 28x28 (1,437 train / 360 test)",
             "weights": "a small CNN trained and saved by this notebook (.keras)",
             "train_limit": None,
@@ -100,7 +100,7 @@ LESSONS: dict[str, dict[str, Any]] = {
             "image_size": 299,
         },
         "quick": {
-            "peak_memory_mb": 1800,
+            "peak_memory_mb": 2000,
             "data": "5 random images (tf.random.normal) at 75x75, labels 0-4",
             "weights": "InceptionV3 with random init (weights=None) and a locally built "
             "TF Hub-format stand-in under the real handle",
@@ -165,7 +165,7 @@ LESSONS: dict[str, dict[str, Any]] = {
             "num_images": None,
         },
         "quick": {
-            "peak_memory_mb": 3000,
+            "peak_memory_mb": 3100,
             "data": "200 generated 32x32 images in the Kaggle CSV + folder layout (75% has_cactus = 1); "
             "Part A: photos bundled with scikit-image",
             "weights": "Part A: VGG19 random init (predictions mean nothing); B, C: a locally built "
@@ -267,7 +267,7 @@ LESSONS: dict[str, dict[str, Any]] = {
             "timing_steps": 10,
         },
         "quick": {
-            "peak_memory_mb": 6000,
+            "peak_memory_mb": 5900,
             "data": "generated 10-class 32x32 colour images (CIFAR-10 shaped): 200 train (20 validation) "
             "/ 100 test; 32 + 32 for the 64x64-crop run, 8 + 8 for the 224x224 run",
             "weights": "VGG16 base: a locally built stand-in (random zero-mean filters, LSUV-scaled on photos; "
