@@ -12,7 +12,7 @@ import keras
 import numpy as np
 
 from course_exercises import Wrong, as_int, count_params, exercise, expect, judge, not_probabilities, require_model
-from course_utils.models import is_keras, kerases
+from course_utils.models import is_keras, keras_of
 
 LAYER_NAMES = ("add_channel", "conv1", "pool1", "conv2", "pool2", "conv3", "flatten", "digits")
 
@@ -38,12 +38,6 @@ def digit_cnn() -> keras.Model:
 
 def _sample(n: int = 4) -> np.ndarray:
     return np.random.default_rng(0).random((n, 28, 28)).astype("float32")
-
-
-def _keras_of(model):
-    """The Keras package (Keras 3 or tf_keras) that built ``model``: a helper model made from its tensors must come
-    from the same one."""
-    return next(module for module in kerases() if isinstance(model, module.Model))
 
 
 def _layers_in(model) -> list:
@@ -215,7 +209,7 @@ def _ex2(three_way, cnn) -> str:
                          "cnn.layers[-2] (flatten), not cnn.layers[-1].")
     expect(fan_in == width, f"your Dense(3) reads {fan_in:,} numbers per image; cnn's flatten gives {width:,}: take "
                             "the features from cnn.layers[-2].output.")
-    features = np.asarray(_keras_of(cnn).Model(cnn.inputs, flatten.output)(sample, training=False))
+    features = np.asarray(keras_of(cnn).Model(cnn.inputs, flatten.output)(sample, training=False))
     logits = features @ np.asarray(kernel) + (np.asarray(dense.bias) if getattr(dense, "bias", None) is not None else 0)
     problem = not_probabilities(out, dense)
     expect(not problem, f"your model's outputs: {problem} Give the new Dense layer activation='softmax'.")
@@ -273,7 +267,7 @@ def _ex3(conv2_model, cnn) -> str:
                                                   "build the model from cnn's own tensors (cnn.inputs, "
                                                   "cnn.get_layer('conv2').output) so it reuses what cnn has learnt.")
     sample = _sample()
-    reference = np.asarray(_keras_of(cnn).Model(cnn.inputs, conv2.output)(sample, training=False))
+    reference = np.asarray(keras_of(cnn).Model(cnn.inputs, conv2.output)(sample, training=False))
     expect(np.allclose(np.asarray(model(sample, training=False)), reference, atol=1e-5),
            "your model ends in a layer of conv2's shape, but on the same images it does not give conv2's output: "
            "build it as keras.Model(cnn.inputs, cnn.get_layer('conv2').output).")

@@ -12,7 +12,7 @@ import numpy as np
 import tensorflow as tf
 
 from course_exercises import Wrong, as_int, count_params, exercise, expect, judge, require_model
-from course_utils.models import is_keras, kerases
+from course_utils.models import is_keras, keras_of
 
 IMAGE_SIZE = 150
 
@@ -41,11 +41,6 @@ def _find(model, name: str):
             if found:
                 return found
     return None
-
-
-def _package_of(model):
-    """The Keras package (Keras 3 or tf_keras) whose ``Model`` class ``model`` is an instance of."""
-    return next(module for module in kerases() if isinstance(model, module.Model))
 
 
 def _leaves(model) -> list:
@@ -174,7 +169,7 @@ def _ex1(mixed6_head_params, model_mixed6) -> str:
                                            "get_layer('mixed6').output (the layers after the cut then drop out of "
                                            "the model).")
     container, mixed6 = found
-    cut = _package_of(container).Model(container.inputs, mixed6.output)  # the base up to mixed6, its weights shared
+    cut = keras_of(container).Model(container.inputs, mixed6.output)  # the base up to mixed6, its weights shared
     size = tuple(int(d) for d in cut.inputs[0].shape[1:3])
     expect(size == (IMAGE_SIZE, IMAGE_SIZE), f"model_mixed6 takes {size[0]}x{size[1]} images; pre_trained takes "
                                              f"{IMAGE_SIZE}x{IMAGE_SIZE}: build the model on pre_trained.")
