@@ -21,4 +21,3 @@ __all__ = [
     "resolve_profile",
     "start_lesson",
 ]
-__version__ = "0.1.0"
