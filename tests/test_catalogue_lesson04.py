@@ -258,3 +258,105 @@ def test_04_3_a_nested_base_is_judged_layer_by_layer():
     assert right(ex3, 1e-5, model) == (
         "a training step changes block5's 4 convolutions and the head (9,440,258 parameters) at a learning rate 100 "
         "times lower; blocks 1 to 4 stay as they were.")
+
+
+# ------------------------------------------------------------------------------------------ found by mutation testing
+def test_04_1_each_wrong_preprocessing_message_is_whole():
+    from course_exercises.lesson04 import ex1, photo
+
+    x = photo().astype("float32")[None]
+    caffe = keras.applications.vgg19.preprocess_input(x.copy())
+    assert wrong(ex1, x) == ("these are the raw pixels (0 to 255, RGB): VGG19 also needs the channels flipped to BGR "
+                             "and the ImageNet mean pixel subtracted. vgg19.preprocess_input does both.")
+    assert wrong(ex1, x / 127.5 - 1) == (
+        "values in [-1, 1]: that is the 'tf' preprocessing of MobileNet and Inception. VGG19 expects caffe-style "
+        "input: BGR, 0-255 minus the ImageNet mean pixel (vgg19.preprocess_input).")
+    assert wrong(ex1, keras.applications.imagenet_utils.preprocess_input(x.copy(), mode="torch")) == (
+        "ImageNet mean/std normalisation in RGB (the 'torch' mode, PyTorch's): Keras's VGG19 weights come from "
+        "Caffe: BGR, 0-255 minus the mean pixel, no std (vgg19.preprocess_input).")
+    assert wrong(ex1, caffe[..., ::-1]) == ("the mean pixel is subtracted but the channels are still in RGB order: "
+                                            "VGG19 expects BGR (vgg19.preprocess_input flips them).")
+    assert wrong(ex1, keras.applications.vgg19.preprocess_input(caffe.copy())) == (
+        "preprocessed twice (the channels flipped back to RGB, the mean pixel subtracted twice): call "
+        "vgg19.preprocess_input once; it changes a float array in place.")
+
+
+def test_04_1_the_mean_pixel_typed_from_memory_is_not_accepted():
+    from course_exercises.lesson04 import ex1, photo
+
+    # a learner's own caffe preprocessing with the means rounded: off by under one grey level, still not VGG19's
+    by_hand = photo()[None, ..., ::-1].astype("float64") - np.array([104.0, 117.0, 124.0])
+    assert wrong(ex1, by_hand).endswith(
+        "are not what VGG19 expects: use keras.applications.vgg19.preprocess_input on the 0-255 photo.")
+    # divided by 256, not 255: not the [0, 1] of the message about 255 (the tolerance is finer than 1/255)
+    assert wrong(ex1, photo()[None] / 256.0).endswith("are not what VGG19 expects: use "
+                                                      "keras.applications.vgg19.preprocess_input on the 0-255 photo.")
+
+
+def test_04_3_answers_that_are_not_a_model_or_a_rate_or_not_compiled_are_named():
+    from course_exercises.lesson04 import ex3, frozen_model
+
+    model = frozen_model()
+    assert wrong(ex3, 1e-5, "part_b") == "part_b should be a Keras model, not str"
+    assert wrong(ex3, "1e-5", model) == "fine_tune_rate should be a number, not str"
+    bare = keras.Sequential([keras.Input((32, 32, 3)), keras.layers.Flatten(), keras.layers.Dense(2)])
+    assert wrong(ex3, 1e-5, bare) == "the model is not compiled: compile it again after changing trainable."
+
+
+def test_04_3_a_recompile_with_the_old_optimizer_is_named():
+    from course_exercises.lesson04 import ex3, frozen_model
+
+    model = frozen_model()
+    _unfreeze_block5(model)
+    _compile(model, None, optimizer=model.optimizer)  # built for the head's variables by the first phase's step
+    assert wrong(ex3, 1e-5, model) == (
+        "the optimizer was built for the variables that trained before the change, and Keras 3 refuses new ones: "
+        "compile again with a new optimizer, keras.optimizers.Adam(learning_rate=fine_tune_rate), not "
+        "model.optimizer.")
+
+
+def test_04_3_one_layer_flagged_without_a_recompile_and_rates_out_of_range_are_named():
+    from course_exercises.lesson04 import ex3, frozen_model
+
+    model = frozen_model()
+    model.get_layer("block5_conv1").trainable = True
+    assert wrong(ex3, 1e-5, model) == (
+        "block5_conv1 is marked trainable but did not change in a training step: compile again after changing "
+        "trainable (the change takes effect only then).")
+    _unfreeze_block5(model)
+    _compile(model, 1e-3)
+    assert wrong(ex3, 1e-3, model) == (
+        "the learning rate is 0.001, the first phase's: recompile with a rate 10 to 100 times lower (1e-4 to 1e-5), "
+        "or the large updates undo the pretrained weights. (A change of trainable takes effect only when you "
+        "compile.)")
+    _compile(model, 2e-4)
+    assert wrong(ex3, 2e-4, model) == (
+        "a learning rate of 0.0002 is not 10 to 100 times lower than the first phase's 0.001: try 1e-4 or 1e-5.")
+    _compile(model, 1e-4)
+    assert right(ex3, 1e-4, model).startswith("a training step changes block5's 4 convolutions and the head "
+                                              "(9,440,258 parameters) at a learning rate 10 times lower")
+
+
+def test_04_3_sparse_losses_as_a_function_or_an_object_are_accepted():
+    from course_exercises.lesson04 import ex3, frozen_model
+
+    model = frozen_model()
+    _unfreeze_block5(model)
+    for loss in (keras.losses.sparse_categorical_crossentropy, keras.losses.SparseCategoricalCrossentropy(),
+                 keras.losses.CategoricalCrossentropy()):
+        _compile(model, 1e-5, loss=loss)
+        assert right(ex3, 1e-5, model).endswith("blocks 1 to 4 stay as they were.")
+
+
+def test_04_3_the_check_puts_back_the_optimizers_state_after_a_step():
+    from course_exercises.lesson04 import _step_batch, ex3, frozen_model
+
+    model = frozen_model()
+    _unfreeze_block5(model)
+    _compile(model, 1e-5)
+    model.train_on_batch(*_step_batch(model))  # the learner has trained the second phase for one step
+    state = [v.numpy().copy() for v in model.optimizer.variables]
+    right(ex3, 1e-5, model)
+    after = [v.numpy() for v in model.optimizer.variables]
+    assert len(after) == len(state) and all(np.array_equal(a, b) for a, b in zip(state, after))
+    assert int(model.optimizer.iterations.numpy()) == 1
