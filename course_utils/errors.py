@@ -5,6 +5,8 @@ built-in base a caller would expect (``ValueError``, ``OSError``, ...).
 Every message says what went wrong and what to do next.
 """
 
+__all__ = ["CourseError"]
+
 
 class CourseError(Exception):
     """An error the course raises on purpose, with a message that says what to do."""

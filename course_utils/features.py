@@ -43,6 +43,8 @@ from course_utils.errors import CourseError
 from course_utils.models import is_keras
 from course_utils.setup import env, files
 
+__all__ = ["AugmentationError", "BackboneNotFrozenError", "FeatureCacheError", "cached_predict"]
+
 FEATURES, LABELS, ABOUT = "features.npy", "labels.npy", "key.json"
 
 
@@ -58,7 +60,7 @@ class BackboneNotFrozenError(FeatureCacheError):
     """The extractor still has trainable weights, so its features change while training."""
 
 
-def random_layers(extractor) -> list:
+def _random_layers(extractor) -> list:
     """The random layers in ``extractor`` and every layer nested in it: ``GaussianNoise``, and every class
     named ``Random...`` (Keras's ``RandomFlip``, ``RandomZoom``, ..., the course's own ``RandomShear``)."""
     return [layer for layer in [extractor, *_sublayers(extractor)]
@@ -83,7 +85,7 @@ def _sublayers(layer) -> list:
     return list(found.values())
 
 
-def check_extractor(extractor) -> None:
+def _check_extractor(extractor) -> None:
     """Refuse an extractor whose features are not fixed: trainable weights, or a random layer."""
     name = getattr(extractor, "name", type(extractor).__name__)
     trainable = getattr(extractor, "trainable_weights", [])
@@ -92,18 +94,18 @@ def check_extractor(extractor) -> None:
             f"the extractor {name!r} has {len(trainable)} trainable weight tensors, so its features "
             "change while training; freeze it first (extractor.trainable = False) or train the whole "
             "model on images")
-    for layer in random_layers(extractor):
+    for layer in _random_layers(extractor):
         raise AugmentationError(
             f"{type(layer).__name__} layer {layer.name!r} is inside the extractor {name!r}: it augments "
             "the images while training, so features computed once are not the ones training sees. "
             "Train the whole model on images, or cache the features of an extractor without it.")
 
 
-WIRING = ("inbound_nodes", "input_layers", "output_layers", "keras_history")  # lists that start with a layer name
+_WIRING = ("inbound_nodes", "input_layers", "output_layers", "keras_history")  # lists that start with a layer name
 # Keys whose values are not a layer's name though they hold a "name" field: Keras 3 writes a layer's dtype as
 # {"class_name": "DTypePolicy", "config": {"name": "float32"}}, and that name changes the features.
-KEEP_NAMES = ("dtype", "dtype_policy")
-NOT_ARCHITECTURE = ("compile_config",)  # Keras 3 adds the compile arguments; predict does not use them
+_KEEP_NAMES = ("dtype", "dtype_policy")
+_NOT_ARCHITECTURE = ("compile_config",)  # Keras 3 adds the compile arguments; predict does not use them
 
 
 def _canonical(value, names: dict[str, str], wiring: bool = False, keep: bool = False):
@@ -115,8 +117,8 @@ def _canonical(value, names: dict[str, str], wiring: bool = False, keep: bool = 
 
     if isinstance(value, dict):
         return {key: position(item) if key == "name" and isinstance(item, str) and not keep
-                else _canonical(item, names, wiring or key in WIRING, keep or key in KEEP_NAMES)
-                for key, item in sorted(value.items()) if key not in NOT_ARCHITECTURE}
+                else _canonical(item, names, wiring or key in _WIRING, keep or key in _KEEP_NAMES)
+                for key, item in sorted(value.items()) if key not in _NOT_ARCHITECTURE}
     if isinstance(value, list):
         if wiring and value and isinstance(value[0], str):
             return [position(value[0]), *(_canonical(item, names, wiring, keep) for item in value[1:])]
@@ -124,7 +126,7 @@ def _canonical(value, names: dict[str, str], wiring: bool = False, keep: bool = 
     return value
 
 
-def architecture_digest(extractor) -> str:
+def _architecture_digest(extractor) -> str:
     """SHA-256 of ``extractor.to_json()`` (else ``get_config()``), layer names replaced by positions."""
     try:
         config = json.loads(extractor.to_json())
@@ -145,13 +147,13 @@ def _sha256(arrays) -> str:
     return digest.hexdigest()
 
 
-def weights_digest(extractor) -> str:
+def _weights_digest(extractor) -> str:
     """SHA-256 over every weight's shape, dtype and bytes, in ``get_weights()`` order."""
     return _sha256(extractor.get_weights())
 
 
-def data_spec(batches, labels=None) -> str:
-    """The shapes and dtypes of the data (their values and count are in :func:`content_digest`)."""
+def _data_spec(batches, labels=None) -> str:
+    """The shapes and dtypes of the data (their values and count are in :func:`_content_digest`)."""
     def shapes(spec):
         return [(s.shape.as_list(), s.dtype.name) for s in tf.nest.flatten(spec)]
 
@@ -165,14 +167,14 @@ def data_spec(batches, labels=None) -> str:
     return text
 
 
-def entry_key(extractor, batches, key: str, labels=None) -> dict[str, str]:
+def _entry_key(extractor, batches, key: str, labels=None) -> dict[str, str]:
     """The four parts of an entry's key known without reading the data: the caller's key, the data spec,
-    architecture, weights (the folder's name); :func:`content_digest` is the fifth."""
+    architecture, weights (the folder's name); :func:`_content_digest` is the fifth."""
     if not isinstance(key, str) or not key.strip():
         raise FeatureCacheError("give key= a name for the data and its preprocessing, e.g. "
                                 "key='flowers train, 224 px, [-1, 1]'; change it when either changes")
-    return {"key": key, "data": data_spec(batches, labels),
-            "architecture": architecture_digest(extractor), "weights": weights_digest(extractor)}
+    return {"key": key, "data": _data_spec(batches, labels),
+            "architecture": _architecture_digest(extractor), "weights": _weights_digest(extractor)}
 
 
 def _carries_labels(batches, labels) -> bool:
@@ -190,7 +192,7 @@ def _row_prints(element):
     return tf.concat([tf.fingerprint(part) for part in tf.nest.flatten(element)], axis=1)
 
 
-def content_digest(batches, labels=None):
+def _content_digest(batches, labels=None):
     """``(digest, labels the batches carry or None)``: one pass over the batches, without the extractor."""
     if not isinstance(batches, tf.data.Dataset):
         return _sha256([np.asarray(batches), labels]), None
@@ -273,10 +275,10 @@ def cached_predict(extractor, batches, *, key: str, labels=None, folder: str | P
     neither gives them. Both arrays come back memory-mapped from the entry's ``.npy`` files.
 
     Raises :class:`BackboneNotFrozenError` or :class:`AugmentationError` (see
-    :func:`check_extractor`), :class:`FeatureCacheError` for a missing key.
+    :func:`_check_extractor`), :class:`FeatureCacheError` for a missing key.
     """
-    check_extractor(extractor)
-    parts = entry_key(extractor, batches, key, labels)
+    _check_extractor(extractor)
+    parts = _entry_key(extractor, batches, key, labels)
     digest = hashlib.sha256(json.dumps(parts, sort_keys=True).encode()).hexdigest()[:32]
     target = Path(folder if folder is not None else env.data_dir() / "features") / digest
     computed = {}
@@ -302,7 +304,7 @@ def cached_predict(extractor, batches, *, key: str, labels=None, folder: str | P
     if found is None:
         raise FeatureCacheError(f"the feature cache entry {where} cannot be read: delete that folder and run again")
     started = time.perf_counter()
-    content, carried = (computed["content"], computed["labels"]) if computed else content_digest(batches, labels)
+    content, carried = (computed["content"], computed["labels"]) if computed else _content_digest(batches, labels)
     _check_entry(where, found, {**parts, "content": content}, carried if labels is None else labels)
     if not computed:
         print(f"feature cache: read {len(found[0])} feature rows from {where} (key and content checked in "

@@ -45,7 +45,7 @@ class CourseRun:
     def lesson(self, lesson: str) -> runner.NotebookRun:
         if lesson not in self._runs:
             notebooks = runner.find_notebooks(ROOT / "notebooks", [lesson])
-            (run,) = runner.run_all(notebooks, self.build, "quick", timeout=600)
+            (run,) = runner._run_all(notebooks, self.build, "quick", timeout=600)
             self._runs[lesson] = run
         return self._runs[lesson]
 

@@ -75,7 +75,7 @@ def test_a_200_megapixel_image_header_is_named_not_decoded(tmp_path):
     scan = images.scan_images([good, bomb])
     assert scan.good == [good] and list(scan.bad) == [bomb]
     with pytest.raises(images.ImageFileError, match=rf"^{bomb}: too large to decode safely"):
-        images.load_rgb(bomb)
+        images._load_rgb(bomb)
 
 
 @pytest.mark.parametrize("failure, kind, words", [
@@ -112,5 +112,5 @@ def test_cleanup_removes_only_its_own_staging_names(tmp_path):
         path.mkdir()
     live = tmp_path / ".cats_and_dogs_filtered.zip.456-0123abcd.part"  # the archive's download, under its own lock
     live.write_bytes(b"being written")
-    assert files.remove_leftovers(target) == sorted(mine)
+    assert files._remove_leftovers(target) == sorted(mine)
     assert [p.name for p in tmp_path.iterdir()] == [live.name] and live.read_bytes() == b"being written"

@@ -10,7 +10,7 @@ import tensorflow as tf
 
 from course_utils.models import augment
 
-LESSON = augment.LESSON_GENERATOR_ARGS
+LESSON = augment._LESSON_GENERATOR_ARGS
 SCRIPT = Path(__file__).resolve().parent.parent / "notebooks" / "05_inception_mixed7_dropout.py"
 
 
@@ -101,11 +101,11 @@ def test_shear_transform_matches_image_data_generator():
         image, shear=20, row_axis=0, col_axis=1, channel_axis=2, fill_mode="nearest", order=1
     )
     ours = keras.ops.convert_to_numpy(keras.ops.image.affine_transform(
-        image[None].astype("float32"), augment.shear_transforms([20.0], 50, 50), interpolation="bilinear",
+        image[None].astype("float32"), augment._shear_transforms([20.0], 50, 50), interpolation="bilinear",
         fill_mode="nearest"))[0]
     assert np.abs(ours - reference).max() < 1e-4
-    mirrored = augment.shear_transforms([-20.0], 50, 50)
-    assert not np.allclose(np.asarray(mirrored), np.asarray(augment.shear_transforms([20.0], 50, 50)))
+    mirrored = augment._shear_transforms([-20.0], 50, 50)
+    assert not np.allclose(np.asarray(mirrored), np.asarray(augment._shear_transforms([20.0], 50, 50)))
 
 
 def test_keras_random_shear_means_something_else_than_shear_range():
@@ -200,17 +200,17 @@ def test_mapping_table_ends_with_fill_mode_and_the_resampling_row():
 
 
 def test_layer_call_of_a_layer_without_a_mapping_names_it_without_arguments():
-    assert augment.layer_call(keras.layers.Dense(3)) == "Dense()"
+    assert augment._layer_call(keras.layers.Dense(3)) == "Dense()"
 
 
 def test_layer_call_shows_the_shears_own_fill_mode():
-    assert augment.layer_call(augment.RandomShear(1, fill_mode="reflect")) == "RandomShear(degrees=1.0, fill_mode='reflect')"
+    assert augment._layer_call(augment.RandomShear(1, fill_mode="reflect")) == "RandomShear(degrees=1.0, fill_mode='reflect')"
 
 
 def test_shear_transforms_take_float64_angles():
-    transforms = augment.shear_transforms(np.array([20.0, -5.0]), 50, 50)
+    transforms = augment._shear_transforms(np.array([20.0, -5.0]), 50, 50)
     assert transforms.dtype == tf.float32 and tuple(transforms.shape) == (2, 8)
-    np.testing.assert_allclose(transforms.numpy(), augment.shear_transforms([20.0, -5.0], 50, 50).numpy())
+    np.testing.assert_allclose(transforms.numpy(), augment._shear_transforms([20.0, -5.0], 50, 50).numpy())
 
 
 # --- RandomShear, as the mutation run showed it unguarded --------------------------------------------
@@ -239,13 +239,13 @@ def test_random_shear_is_seeded_and_named():
 
 def test_random_shear_draws_angles_both_ways_within_the_range(monkeypatch):
     drawn = []
-    real = augment.shear_transforms
+    real = augment._shear_transforms
 
     def spy(angles, height, width):
         drawn.append((angles.numpy(), int(height), int(width)))
         return real(angles, height, width)
 
-    monkeypatch.setattr(augment, "shear_transforms", spy)
+    monkeypatch.setattr(augment, "_shear_transforms", spy)
     augment.RandomShear(10, seed=1)(np.zeros((64, 40, 60, 3), np.float32), training=True)
     ((angles, height, width),) = drawn
     assert (height, width) == (40, 60)
@@ -272,8 +272,8 @@ def test_random_shear_draws_the_stream_a_seeded_keras_generator_draws(monkeypatc
     """One uniform per image from keras.random.SeedGenerator(seed), in [-degrees, degrees]: seeded draws that
     move on between calls, as Keras 3's own random layers draw."""
     drawn = []
-    real = augment.shear_transforms
-    monkeypatch.setattr(augment, "shear_transforms",
+    real = augment._shear_transforms
+    monkeypatch.setattr(augment, "_shear_transforms",
                         lambda a, h, w: drawn.append(keras.ops.convert_to_numpy(a)) or real(a, h, w))
     layer = augment.RandomShear(10, seed=4)
     for _ in range(2):

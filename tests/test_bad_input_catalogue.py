@@ -20,8 +20,8 @@ from course_utils.data import cactus, catsdogs, downloads, flowers, generated, i
 from course_utils.models import hub, weights
 from course_utils.setup import compat, files, profiles
 
-FLOWERS_FIX = flowers.LAYOUT_HELP
-CATSDOGS_FIX = catsdogs.LAYOUT_HELP
+FLOWERS_FIX = flowers._LAYOUT_HELP
+CATSDOGS_FIX = catsdogs._LAYOUT_HELP
 RE_DOWNLOAD = "re-download or replace them to use them"
 
 
@@ -39,7 +39,7 @@ def _jpeg(path, size=(16, 16)):
 
 
 def _flowers(root, skip=(), extra=(), empty=()):
-    for name in flowers.CLASS_NAMES:
+    for name in flowers._CLASS_NAMES:
         if name in skip:
             continue
         (root / name).mkdir(parents=True)
@@ -143,14 +143,14 @@ def case_keras_2_installed_as_keras(tmp_path):
 
 def case_flowers_missing_folder(tmp_path):
     folder = tmp_path / "flower_photos"
-    return (lambda: flowers.find_flower_folder(folder), flowers.FlowersDataError,
+    return (lambda: flowers._find_flower_folder(folder), flowers.FlowersDataError,
             f"no flower folder at {folder}: {FLOWERS_FIX}", lambda: not folder.exists())
 
 
 def case_flowers_archive_not_unpacked(tmp_path):
     archive = tmp_path / "flower_photos.tgz"
     archive.write_bytes(b"\x1f\x8b archive")
-    return (lambda: flowers.find_flower_folder(archive), flowers.FlowersDataError,
+    return (lambda: flowers._find_flower_folder(archive), flowers.FlowersDataError,
             f"{archive} is a file, not a folder: unpack it first (tar xzf flower_photos.tgz); {FLOWERS_FIX}",
             lambda: archive.read_bytes() == b"\x1f\x8b archive")
 
@@ -158,21 +158,21 @@ def case_flowers_archive_not_unpacked(tmp_path):
 def case_flowers_missing_class(tmp_path):
     root = _flowers(tmp_path / "flower_photos", skip=("roses", "tulips"))
     before = _tree(root)
-    return (lambda: flowers.find_flower_folder(root), flowers.FlowersDataError,
+    return (lambda: flowers._find_flower_folder(root), flowers.FlowersDataError,
             f"{root} has no class folder(s) roses, tulips: {FLOWERS_FIX}", lambda: _tree(root) == before)
 
 
 def case_flowers_unexpected_class(tmp_path):
     root = _flowers(tmp_path / "flower_photos", extra=("lilies",))
     before = _tree(root)
-    return (lambda: flowers.find_flower_folder(root), flowers.FlowersDataError,
+    return (lambda: flowers._find_flower_folder(root), flowers.FlowersDataError,
             f"{root} has unexpected folder(s) lilies besides the 5 classes: {FLOWERS_FIX}",
             lambda: _tree(root) == before)
 
 
 def case_flowers_empty_class(tmp_path):
     root = _flowers(tmp_path / "flower_photos", empty=("daisy",))
-    return (lambda: flowers.find_flower_folder(root), flowers.FlowersDataError,
+    return (lambda: flowers._find_flower_folder(root), flowers.FlowersDataError,
             f"{root / 'daisy'} holds no .jpg images: {FLOWERS_FIX}", lambda: (root / "daisy").is_dir())
 
 
@@ -204,7 +204,7 @@ def case_catsdogs_truncated_zip(tmp_path):
         z.writestr("cats_and_dogs_filtered/train/cats/cat.0.jpg", b"x" * 5000)
     broken = tmp_path / "cats_and_dogs_filtered.zip"
     broken.write_bytes(good.read_bytes()[:-60])
-    return (lambda: catsdogs.check_zip(broken), downloads.VerificationError,
+    return (lambda: catsdogs._check_zip(broken), downloads.VerificationError,
             f"{broken} is not a zip archive (truncated or not the right file); download "
             "cats_and_dogs_filtered.zip again, or point CATS_DOGS at a good copy",
             lambda: _tree(tmp_path) == ["cats_and_dogs_filtered.zip", "good.zip"])
@@ -224,7 +224,7 @@ def case_cactus_wrong_columns(tmp_path):
     root = _cactus(tmp_path / "cactus", [("a.jpg", 1)], header="image,label")
     before = _tree(root)
     return (lambda: cactus.check_cactus_table(pd.read_csv(root / "train.csv"), root), cactus.CactusDataError,
-            f"{root / 'train.csv'}: missing column(s) id, has_cactus; its columns are image, label; {cactus.LAYOUT_HELP}",
+            f"{root / 'train.csv'}: missing column(s) id, has_cactus; its columns are image, label; {cactus._LAYOUT_HELP}",
             lambda: _tree(root) == before)
 
 
@@ -253,7 +253,7 @@ def case_download_offline(tmp_path):
     target = cache / "demo.h5"
     return (lambda: downloads.fetch(ASSET, cache, progress=False),
             downloads.OfflineError,
-            downloads.offline_message(ASSET, target, "https://example.invalid/demo.h5: NetworkBlockedError: "
+            downloads._offline_message(ASSET, target, "https://example.invalid/demo.h5: NetworkBlockedError: "
                                       "offline guard: refused to look up 'example.invalid'; the quick profile and "
                                       "the tests must never need the network"),
             lambda: _tree(cache) == [])
@@ -294,7 +294,7 @@ def case_hub_stand_in_over_real_download(tmp_path):
     real = tmp_path / hub.cache_key(handle)
     real.mkdir()
     (real / "saved_model.pb").write_bytes(b"the real module")
-    return (lambda: hub.install_stand_in(handle, dim=8), hub.HubCacheError,
+    return (lambda: hub._install_stand_in(handle, dim=8), hub.HubCacheError,
             f"{real} holds a real download of {handle}; the quick profile keeps its stand-ins in data/quick/tfhub "
             "- check TFHUB_CACHE_DIR",
             lambda: (real / "saved_model.pb").read_bytes() == b"the real module")

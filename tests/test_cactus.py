@@ -155,7 +155,7 @@ def test_the_notebooks_own_read_csv_is_checked_like_the_loaders(tmp_path):
 def test_stratified_order_keeps_the_proportion_in_every_prefix():
     labels = np.array([1] * 150 + [0] * 50)
     np.random.default_rng(0).shuffle(labels)
-    order = cactus.stratified_order(labels, seed=1)
+    order = cactus._stratified_order(labels, seed=1)
     assert sorted(order) == list(range(200))
     ordered = labels[order]
     for k in (10, 60, 100, 200):
@@ -163,7 +163,7 @@ def test_stratified_order_keeps_the_proportion_in_every_prefix():
 
 
 def test_generated_data_has_the_real_imbalance_and_layout(tmp_path):
-    root = cactus.make_stand_in(tmp_path / "gen", 40, seed=2)
+    root = cactus._make_stand_in(tmp_path / "gen", 40, seed=2)
     table, image_dir = load_table(root)
     assert len(table) == 40 and table["has_cactus"].sum() == 30
     assert table["has_cactus"][:12].sum() == 9  # the validation slice keeps 3:1
@@ -176,17 +176,17 @@ def test_generated_data_has_the_real_imbalance_and_layout(tmp_path):
 
 
 def test_generated_data_is_reused_or_rebuilt_when_settings_change(tmp_path):
-    root = cactus.make_stand_in(tmp_path / "gen", 20, seed=0)
+    root = cactus._make_stand_in(tmp_path / "gen", 20, seed=0)
     stamp = (root / "train.csv").stat().st_mtime_ns
-    cactus.make_stand_in(root, 20, seed=0)
+    cactus._make_stand_in(root, 20, seed=0)
     assert (root / "train.csv").stat().st_mtime_ns == stamp
-    cactus.make_stand_in(root, 24, seed=0)
+    cactus._make_stand_in(root, 24, seed=0)
     assert len(pd.read_csv(root / "train.csv")) == 24
     assert len(list((root / "train").iterdir())) == 24  # the old images are gone
 
 
 def test_generated_classes_carry_a_learnable_signal(tmp_path):
-    root = cactus.make_stand_in(tmp_path / "gen", 40, seed=0)
+    root = cactus._make_stand_in(tmp_path / "gen", 40, seed=0)
     table, image_dir = load_table(root)
     from PIL import Image
 
@@ -198,12 +198,12 @@ def test_generated_classes_carry_a_learnable_signal(tmp_path):
 def test_load_stand_in_goes_under_data_quick_and_says_so(tmp_path, monkeypatch, capsys):
     monkeypatch.setenv("COURSE_DATA_DIR", str(tmp_path / "data"))
     root = cactus.load("stand-in", num_images=12, local_copy="/somewhere")
-    assert root == tmp_path / "data" / "quick" / cactus.GENERATED_FOLDER_NAME
+    assert root == tmp_path / "data" / "quick" / cactus._GENERATED_FOLDER_NAME
     assert capsys.readouterr().out == ("note: the quick profile uses generated images; CACTUS_DIR=/somewhere is not "
                                        f"used\ngenerated stand-in data: {root}\n")
-    assert _files(root) == _files(cactus.make_stand_in(tmp_path / "seed0", 12, seed=0))
+    assert _files(root) == _files(cactus._make_stand_in(tmp_path / "seed0", 12, seed=0))
     seeded = cactus.load("stand-in", num_images=12, seed=5)
-    assert _files(seeded) == _files(cactus.make_stand_in(tmp_path / "seed5", 12, seed=5))
+    assert _files(seeded) == _files(cactus._make_stand_in(tmp_path / "seed5", 12, seed=5))
     with pytest.raises(ValueError, match=r"^the generated stand-in needs num_images$"):
         cactus.load("stand-in")
     with pytest.raises(ValueError, match="unknown source 'kaggle' for the cactus data: use 'real'"):
@@ -256,7 +256,7 @@ def kaggle(tmp_path, monkeypatch):
 
     def use(**options):
         api = FakeKaggle(tmp_path, **options)
-        monkeypatch.setattr(cactus, "kaggle_api", lambda: api)
+        monkeypatch.setattr(cactus, "_kaggle_api", lambda: api)
         return api
 
     return use
@@ -312,15 +312,15 @@ def test_a_corrupt_or_foreign_archive_is_refused(tmp_path):
     broken = tmp_path / "broken.zip"
     broken.write_bytes(bytes(data))
     with pytest.raises(cactus.CactusDataError, match="fails its CRC-32 check") as err:
-        cactus.install_zip(broken, tmp_path / "out")
+        cactus._install_zip(broken, tmp_path / "out")
     assert isinstance(err.value, CourseError) and isinstance(err.value, ValueError)
     (tmp_path / "not.zip").write_text("hello")
     with pytest.raises(cactus.CactusDataError, match="not a zip archive"):
-        cactus.install_zip(tmp_path / "not.zip", tmp_path / "out")
+        cactus._install_zip(tmp_path / "not.zip", tmp_path / "out")
     with zipfile.ZipFile(tmp_path / "other.zip", "w") as other:
         other.writestr("readme.txt", "x")
     with pytest.raises(cactus.CactusDataError, match=r"no train\.csv inside"):
-        cactus.install_zip(tmp_path / "other.zip", tmp_path / "out")
+        cactus._install_zip(tmp_path / "other.zip", tmp_path / "out")
     assert not (tmp_path / "out").exists() and _leftovers(tmp_path) == []
 
 
@@ -353,7 +353,7 @@ def no_kaggle_token(tmp_path, monkeypatch):
 def test_without_the_kaggle_package_the_message_lists_every_step(monkeypatch, no_kaggle_token):
     monkeypatch.setattr(cactus.importlib.util, "find_spec", lambda name: None)
     with pytest.raises(cactus.KaggleSetupError) as err:
-        cactus.kaggle_api()
+        cactus._kaggle_api()
     text = str(err.value)
     for step in ("`kaggle` package is not installed", "pip install kaggle", "~/.kaggle/kaggle.json",
                  "KAGGLE_USERNAME", "/rules", "CACTUS_DIR", "PROFILE=quick"):
@@ -374,7 +374,7 @@ def _fake_kaggle_module(monkeypatch, authenticate):
 def test_kaggle_api_signs_in_with_a_token(monkeypatch, no_kaggle_token):
     signed = []
     api_class = _fake_kaggle_module(monkeypatch, lambda self: signed.append(True))
-    assert isinstance(cactus.kaggle_api(), api_class) and signed == [True]
+    assert isinstance(cactus._kaggle_api(), api_class) and signed == [True]
 
 
 def test_a_rejected_token_is_explained(monkeypatch, no_kaggle_token):
@@ -383,7 +383,7 @@ def test_a_rejected_token_is_explained(monkeypatch, no_kaggle_token):
 
     _fake_kaggle_module(monkeypatch, refuse)
     with pytest.raises(cactus.KaggleSetupError, match=r"could not sign in \(401 Unauthorized\).*Create New Token"):
-        cactus.kaggle_api()
+        cactus._kaggle_api()
 
 
 def test_unreadable_listed_images_are_named_and_left_out_before_training(tmp_path, capsys):
@@ -417,11 +417,11 @@ def test_exactly_five_missing_images_are_all_named_without_a_summary(tmp_path):
 
 def test_stratified_order_is_seeded_and_recorded():
     labels = np.array([1, 1, 1, 0] * 3)
-    order = cactus.stratified_order(labels)
-    assert order.tolist() == cactus.stratified_order(labels, seed=0).tolist()  # seed 0 by default
+    order = cactus._stratified_order(labels)
+    assert order.tolist() == cactus._stratified_order(labels, seed=0).tolist()  # seed 0 by default
     assert order.tolist() == STRATIFIED_SEED_0  # the quick profile's row order, recorded
-    assert cactus.stratified_order(labels, seed=1).tolist() != order.tolist()
-    assert cactus.stratified_order(labels, seed=1).tolist() == cactus.stratified_order(labels, seed=1).tolist()
+    assert cactus._stratified_order(labels, seed=1).tolist() != order.tolist()
+    assert cactus._stratified_order(labels, seed=1).tolist() == cactus._stratified_order(labels, seed=1).tolist()
 
 
 STRATIFIED_SEED_0 = [10, 11, 2, 9, 5, 3, 6, 1, 0, 7, 4, 8]
@@ -430,7 +430,7 @@ STRATIFIED_SEED_0 = [10, 11, 2, 9, 5, 3, 6, 1, 0, 7, 4, 8]
 def test_stratified_order_spreads_three_classes_too():
     labels = np.array([0] * 10 + [1] * 20 + [2] * 30)
     np.random.default_rng(3).shuffle(labels)
-    ordered = labels[cactus.stratified_order(labels, seed=2)]
+    ordered = labels[cactus._stratified_order(labels, seed=2)]
     for k in (6, 12, 30, 60):
         for value, share in ((0, 1 / 6), (1, 2 / 6), (2, 3 / 6)):
             assert abs((ordered[:k] == value).sum() - share * k) <= 1, (k, value)
@@ -441,9 +441,9 @@ def _files(root):
 
 
 def test_generated_defaults_seed_0_and_signal_1(tmp_path):
-    default = _files(cactus.make_stand_in(tmp_path / "a", 16))
-    assert default == _files(cactus.make_stand_in(tmp_path / "b", 16, seed=0, signal=1.0))
-    weaker = _files(cactus.make_stand_in(tmp_path / "c", 16, signal=0.5))
+    default = _files(cactus._make_stand_in(tmp_path / "a", 16))
+    assert default == _files(cactus._make_stand_in(tmp_path / "b", 16, seed=0, signal=1.0))
+    weaker = _files(cactus._make_stand_in(tmp_path / "c", 16, signal=0.5))
     assert weaker["train.csv"] == default["train.csv"]  # same ids and labels, other pixels
     assert {k: v for k, v in weaker.items() if k.startswith("train/")} != {
         k: v for k, v in default.items() if k.startswith("train/")}
@@ -451,11 +451,11 @@ def test_generated_defaults_seed_0_and_signal_1(tmp_path):
 
 def test_generated_data_is_recorded_for_a_seed(tmp_path):
     """The quick profile's data are deterministic: ids and labels for seed 3, recorded."""
-    root = cactus.make_stand_in(tmp_path / "gen", 16, seed=3)
+    root = cactus._make_stand_in(tmp_path / "gen", 16, seed=3)
     table = pd.read_csv(root / "train.csv")
     assert table["has_cactus"].tolist() == GENERATED_SEED_3_LABELS
     assert table["id"][0] == GENERATED_SEED_3_FIRST_ID
-    again = cactus.make_stand_in(tmp_path / "again", 16, seed=3)
+    again = cactus._make_stand_in(tmp_path / "again", 16, seed=3)
     assert _files(again) == _files(root)
 
 
@@ -466,7 +466,7 @@ GENERATED_SEED_3_FIRST_ID = "f8c2becf931aed15f5d3ef2d059d9f3c.jpg"
 def test_generated_signal_zero_has_no_colour_difference(tmp_path):
     from PIL import Image
 
-    root = cactus.make_stand_in(tmp_path / "gen", 40, seed=0, signal=0.0)
+    root = cactus._make_stand_in(tmp_path / "gen", 40, seed=0, signal=0.0)
     table, image_dir = load_table(root)
     red = np.array([np.asarray(Image.open(image_dir / name), float)[..., 0].mean() for name in table["id"]])
     labels = table["has_cactus"].to_numpy()
@@ -476,7 +476,7 @@ def test_generated_signal_zero_has_no_colour_difference(tmp_path):
 def test_generated_stamp_records_the_settings(tmp_path):
     import json
 
-    root = cactus.make_stand_in(tmp_path / "gen", 20, seed=4, signal=0.5)
+    root = cactus._make_stand_in(tmp_path / "gen", 20, seed=4, signal=0.5)
     text = (root / generated.STAMP).read_text()
     assert text.startswith('{\n  "settings": ')  # indented for a person reading it
     assert json.loads(text) == {
@@ -487,15 +487,15 @@ def test_generated_stamp_records_the_settings(tmp_path):
 
 
 def test_generated_data_is_rebuilt_when_its_csv_or_stamp_is_gone(tmp_path):
-    root = cactus.make_stand_in(tmp_path / "gen", 12)
+    root = cactus._make_stand_in(tmp_path / "gen", 12)
     (root / "train.csv").unlink()
-    cactus.make_stand_in(root, 12)
+    cactus._make_stand_in(root, 12)
     assert len(pd.read_csv(root / "train.csv")) == 12
     (root / generated.STAMP).unlink()
-    cactus.make_stand_in(root, 12)
+    cactus._make_stand_in(root, 12)
     assert (root / generated.STAMP).is_file()
     (root / generated.STAMP).write_text("not json")
-    cactus.make_stand_in(root, 12)
+    cactus._make_stand_in(root, 12)
     assert (root / generated.STAMP).read_text().startswith("{")
 
 
@@ -508,7 +508,7 @@ def test_generated_data_is_built_in_a_hidden_part_folder_beside_it_and_a_failure
         return real(root, *args, **kwargs)
 
     monkeypatch.setattr(cactus, "write_kaggle_layout", spy)
-    root = cactus.make_stand_in(tmp_path / "new" / "deep" / "gen", 8)  # parents made too
+    root = cactus._make_stand_in(tmp_path / "new" / "deep" / "gen", 8)  # parents made too
     (where,) = staged
     assert where.parent == root.parent and where.name.startswith(".gen.") and where.name.endswith(".part")
 
@@ -518,7 +518,7 @@ def test_generated_data_is_built_in_a_hidden_part_folder_beside_it_and_a_failure
 
     monkeypatch.setattr(cactus, "write_kaggle_layout", failing)
     with pytest.raises(OSError, match="disk full"):
-        cactus.make_stand_in(tmp_path / "other" / "gen", 8)
+        cactus._make_stand_in(tmp_path / "other" / "gen", 8)
     assert list((tmp_path / "other").iterdir()) == []
 
 
@@ -526,7 +526,7 @@ def test_kaggle_api_looks_for_the_kaggle_package_and_says_what_is_missing(monkey
     asked = []
     monkeypatch.setattr(cactus.importlib.util, "find_spec", lambda name: asked.append(name))
     with pytest.raises(cactus.KaggleSetupError) as err:
-        cactus.kaggle_api()
+        cactus._kaggle_api()
     assert asked == ["kaggle"]
     assert str(err.value).startswith("The `kaggle` package is not installed. The full profile downloads")
 
@@ -538,13 +538,13 @@ def test_without_a_token_the_clients_exit_becomes_the_setup_steps(monkeypatch, n
 
     _fake_kaggle_module(monkeypatch, exit_as_the_client_does)
     with pytest.raises(cactus.KaggleSetupError) as err:
-        cactus.kaggle_api()
+        cactus._kaggle_api()
     assert str(err.value).startswith("No Kaggle API token was found (the client says above where it looked). ")
     assert "Create New Token" in str(err.value) and "Could not find kaggle.json" in capsys.readouterr().out
 
 
 def test_setup_message_steps_read_as_written():
-    text = cactus.setup_message("Reason")
+    text = cactus._setup_message("Reason")
     assert text.startswith("Reason. The full profile downloads the Kaggle competition 'aerial-cactus-identification': ")
     assert ("(1) pip install kaggle (in the course: pip install -e '.[kaggle]'); (2) on kaggle.com open "
             "Settings > API > Create New Token and save the kaggle.json it gives you as ~/.kaggle/kaggle.json "
@@ -567,11 +567,11 @@ def test_install_messages_name_the_archive(tmp_path):
     (tmp_path / "not.zip").write_text("hello")
     with pytest.raises(cactus.CactusDataError, match=rf"^{tmp_path / 'not.zip'} is not a zip archive .*; download it "
                        "again, or expected train.csv"):
-        cactus.install_zip(tmp_path / "not.zip", tmp_path / "out")
+        cactus._install_zip(tmp_path / "not.zip", tmp_path / "out")
     with zipfile.ZipFile(tmp_path / "other.zip", "w") as other:
         other.writestr("readme.txt", "x")
     with pytest.raises(cactus.CactusDataError, match=rf"^{tmp_path / 'other.zip'}: no train\.csv inside; "):
-        cactus.install_zip(tmp_path / "other.zip", tmp_path / "out")
+        cactus._install_zip(tmp_path / "other.zip", tmp_path / "out")
 
 
 def test_a_crc_mismatch_and_damaged_compressed_data_are_both_layout_errors(tmp_path):
@@ -580,7 +580,7 @@ def test_a_crc_mismatch_and_damaged_compressed_data_are_both_layout_errors(tmp_p
     data[data.find(b"JFIF") + 40] ^= 0xFF  # stored member: the CRC catches it
     (tmp_path / "crc.zip").write_bytes(bytes(data))
     with pytest.raises(cactus.CactusDataError, match=rf"^{tmp_path / 'crc.zip'}: member 'train/\S+' fails its CRC-32"):
-        cactus.install_zip(tmp_path / "crc.zip", tmp_path / "out")
+        cactus._install_zip(tmp_path / "crc.zip", tmp_path / "out")
     deflated = tmp_path / "deflated.zip"
     with zipfile.ZipFile(deflated, "w", compression=zipfile.ZIP_DEFLATED) as out:
         out.writestr("train.csv", "id,has_cactus\n" + "".join(f"{i:032x}.jpg,1\n" for i in range(200)))
@@ -590,7 +590,7 @@ def test_a_crc_mismatch_and_damaged_compressed_data_are_both_layout_errors(tmp_p
         data[i] ^= 0xFF
     deflated.write_bytes(bytes(data))
     with pytest.raises(cactus.CactusDataError, match=rf"^{deflated}: damaged zip \("):
-        cactus.install_zip(deflated, tmp_path / "out")
+        cactus._install_zip(deflated, tmp_path / "out")
     assert not (tmp_path / "out").exists() and _leftovers(tmp_path) == []
 
 
@@ -605,7 +605,7 @@ def test_a_damaged_train_zip_inside_the_competitions_zip_is_refused(tmp_path):
         for name, data in members.items():
             outer.writestr(name, data)
     with pytest.raises(cactus.CactusDataError, match=r"train\.zip: member 'train/\S+' fails its CRC-32"):
-        cactus.install_zip(tmp_path / "bad.zip", tmp_path / "out")
+        cactus._install_zip(tmp_path / "bad.zip", tmp_path / "out")
     assert not (tmp_path / "out").exists() and _leftovers(tmp_path) == []
 
 
@@ -613,7 +613,7 @@ def test_install_takes_the_top_train_csv_and_says_what_it_installed(tmp_path, ca
     archive = _competition_zip(tmp_path / "comp.zip", nested=False)
     with zipfile.ZipFile(archive, "a") as extra:
         extra.writestr("backup/train.csv", "id,has_cactus\nold.jpg,1\n")  # an older copy deeper down
-    target = cactus.install_zip(archive, tmp_path / "new" / "deep" / "aerial_cactus")
+    target = cactus._install_zip(archive, tmp_path / "new" / "deep" / "aerial_cactus")
     assert len(pd.read_csv(target / "train.csv")) == 4
     assert capsys.readouterr().out == f"installed 4 images and train.csv at {target}\n"
 
@@ -624,9 +624,9 @@ def test_a_zip_of_a_folder_with_the_images_beside_the_csv_installs_that_folder(t
         out.write(source / "train.csv", "mine/train.csv")
         for image in (source / "train").iterdir():
             out.write(image, f"mine/{image.name}")
-    target = cactus.install_zip(tmp_path / "flat.zip", tmp_path / "out")
+    target = cactus._install_zip(tmp_path / "flat.zip", tmp_path / "out")
     assert sorted(p.name for p in target.iterdir()) == sorted(
-        [p.name for p in (source / "train").iterdir()] + ["train.csv", files.ARCHIVE_STAMP])
+        [p.name for p in (source / "train").iterdir()] + ["train.csv", files._ARCHIVE_STAMP])
     assert load_table(target)[1] == target
 
 
@@ -636,7 +636,7 @@ def test_install_without_an_id_column_says_so(tmp_path):
         out.writestr("train.csv", "name,has_cactus\na.jpg,1\n")
         out.writestr("train/a.jpg", b"x")
     with pytest.raises(cactus.CactusDataError, match=r"train\.csv: missing column\(s\) id; its columns are name, has_"):
-        cactus.install_zip(archive, tmp_path / "out")
+        cactus._install_zip(archive, tmp_path / "out")
 
 
 def test_the_download_shows_progress_unless_asked_not_to_and_is_kept(tmp_path, kaggle):
@@ -657,7 +657,7 @@ def test_a_download_that_leaves_no_zip_says_so(tmp_path, monkeypatch):
             pass
 
     monkeypatch.setenv("COURSE_DATA_DIR", str(tmp_path / "data"))
-    monkeypatch.setattr(cactus, "kaggle_api", Empty)
+    monkeypatch.setattr(cactus, "_kaggle_api", Empty)
     with pytest.raises(cactus.KaggleSetupError, match=r"^The Kaggle download left no \.zip in \S+\.part\. "):
         cactus.load("real")
     assert _listing(tmp_path / "data") == []
@@ -667,8 +667,8 @@ def test_generated_seeds_draw_other_images_not_only_another_order(tmp_path):
     def pixels(root):
         return sorted(p.read_bytes() for p in (root / "train").iterdir())
 
-    assert pixels(cactus.make_stand_in(tmp_path / "s0", 12, seed=0)) != pixels(
-        cactus.make_stand_in(tmp_path / "s3", 12, seed=3))
+    assert pixels(cactus._make_stand_in(tmp_path / "s0", 12, seed=0)) != pixels(
+        cactus._make_stand_in(tmp_path / "s3", 12, seed=3))
 
 
 def test_install_works_in_a_hidden_part_folder_beside_the_target(tmp_path, monkeypatch):
@@ -676,13 +676,13 @@ def test_install_works_in_a_hidden_part_folder_beside_the_target(tmp_path, monke
     real = cactus.check_cactus_table
     monkeypatch.setattr(cactus, "check_cactus_table", lambda table, root: seen.append(Path(root)) or real(table, root))
     target = tmp_path / "data" / "aerial_cactus"
-    cactus.install_zip(_competition_zip(tmp_path / "comp.zip"), target)
+    cactus._install_zip(_competition_zip(tmp_path / "comp.zip"), target)
     staging = seen[0]
     assert staging.parent == target.parent and staging.name.startswith(".aerial_cactus.")
     assert staging.name.endswith(".part") and not staging.exists()
-    assert cactus.install_zip(tmp_path / "comp.zip", target) == target and len(seen) == 1  # installed: kept
+    assert cactus._install_zip(tmp_path / "comp.zip", target) == target and len(seen) == 1  # installed: kept
     (target / "train.csv").unlink()  # someone removed the table: installed again
-    assert cactus.install_zip(tmp_path / "comp.zip", target) == target and len(seen) == 2
+    assert cactus._install_zip(tmp_path / "comp.zip", target) == target and len(seen) == 2
     assert (target / "train.csv").is_file()
 
 
@@ -719,7 +719,7 @@ def test_load_uses_data_another_run_downloaded_while_it_waited(tmp_path, monkeyp
             shutil.copy(zipped, target / zipped.name)
         yield
 
-    monkeypatch.setattr(files, "build_lock", lock)
+    monkeypatch.setattr(files, "_build_lock", lock)
     assert cactus.load("real") == tmp_path / "data" / "aerial_cactus"
 
 
@@ -745,7 +745,7 @@ def test_a_zip_declaring_more_than_the_data_set_needs_is_refused_before_unpackin
     assert archive.stat().st_size < 1 << 20
     with pytest.raises(cactus.CactusDataError, match=rf"comp\.zip: it would unpack to {(512 << 20) + 1:,}|"
                        r"comp\.zip: it would unpack to 536,87\d,\d+ bytes, more than the 209,715,200") as err:
-        cactus.install_zip(archive, tmp_path / "out")
+        cactus._install_zip(archive, tmp_path / "out")
     assert "a zip bomb" in str(err.value) and "download it again" in str(err.value)
     assert not (tmp_path / "out").exists() and _leftovers(tmp_path) == []
 
@@ -764,7 +764,7 @@ def test_the_train_zip_inside_the_competitions_zip_has_the_cap_too(tmp_path):
             outer.writestr(name, data)
     with pytest.raises(cactus.CactusDataError, match=r"train\.zip: it would unpack to 536,87\d,\d+ bytes, more than "
                                                      r"the 209,715,200 this data set needs"):
-        cactus.install_zip(tmp_path / "bomb.zip", tmp_path / "out")
+        cactus._install_zip(tmp_path / "bomb.zip", tmp_path / "out")
     assert not (tmp_path / "out").exists() and _leftovers(tmp_path) == []
 
 

@@ -26,7 +26,7 @@ SMALL = {"train": {"cats": 4, "dogs": 4}, "validation": {"cats": 2, "dogs": 2}}
 @pytest.fixture(scope="module")
 def generated(tmp_path_factory):
     """A small generated data set (12 images) shared by the read-only tests."""
-    return catsdogs.make_stand_in(tmp_path_factory.mktemp("gen") / "set", 12, image_size=32, seed=3)
+    return catsdogs._make_stand_in(tmp_path_factory.mktemp("gen") / "set", 12, image_size=32, seed=3)
 
 
 @pytest.fixture
@@ -37,7 +37,7 @@ def small(tmp_path, monkeypatch):
     size), served at ``url``.
     """
     monkeypatch.setenv("KERAS_HOME", str(tmp_path / "kh"))
-    monkeypatch.setattr(catsdogs, "FULL_COUNTS", SMALL)
+    monkeypatch.setattr(catsdogs, "_FULL_COUNTS", SMALL)
 
     folder = tmp_path / "kh" / "datasets"
 
@@ -142,38 +142,38 @@ def test_generated_classes_differ_in_colour(generated):
 
 
 def test_generated_set_is_reused_or_rebuilt_when_settings_change(tmp_path):
-    first = catsdogs.make_stand_in(tmp_path / "set", 12, image_size=32)
+    first = catsdogs._make_stand_in(tmp_path / "set", 12, image_size=32)
     stamp = (first / STAMP).stat().st_mtime_ns
-    assert catsdogs.make_stand_in(tmp_path / "set", 12, image_size=32) == first
+    assert catsdogs._make_stand_in(tmp_path / "set", 12, image_size=32) == first
     assert (first / STAMP).stat().st_mtime_ns == stamp
-    catsdogs.make_stand_in(tmp_path / "set", 18, image_size=32)
-    assert catsdogs.count_images(first)["train"] == {"cats": 6, "dogs": 6}
+    catsdogs._make_stand_in(tmp_path / "set", 18, image_size=32)
+    assert catsdogs._count_images(first)["train"] == {"cats": 6, "dogs": 6}
     assert listing(tmp_path) == ["set"]  # no building folder left
 
 
 def test_generated_counts_split_two_to_one():
-    assert catsdogs.generated_counts(60) == {"train": {"cats": 20, "dogs": 20},
+    assert catsdogs._generated_counts(60) == {"train": {"cats": 20, "dogs": 20},
                                              "validation": {"cats": 10, "dogs": 10}}
-    assert catsdogs.generated_counts(3000) == catsdogs.FULL_COUNTS
+    assert catsdogs._generated_counts(3000) == catsdogs._FULL_COUNTS
     with pytest.raises(ValueError, match="too small"):
-        catsdogs.generated_counts(2)
+        catsdogs._generated_counts(2)
 
 
 def test_generated_counts_at_the_smallest_size():
-    assert catsdogs.generated_counts(4) == {"train": {"cats": 1, "dogs": 1}, "validation": {"cats": 1, "dogs": 1}}
-    assert catsdogs.generated_counts(41) == {  # 13.7 validation images round to 14, the rest to an even 26
+    assert catsdogs._generated_counts(4) == {"train": {"cats": 1, "dogs": 1}, "validation": {"cats": 1, "dogs": 1}}
+    assert catsdogs._generated_counts(41) == {  # 13.7 validation images round to 14, the rest to an even 26
         "train": {"cats": 13, "dogs": 13}, "validation": {"cats": 7, "dogs": 7}}
 
 
 def test_generated_defaults_are_150_pixels_and_seed_0(tmp_path):
     from PIL import Image
 
-    root = catsdogs.make_stand_in(tmp_path / "a", 4)
+    root = catsdogs._make_stand_in(tmp_path / "a", 4)
     paths, _ = catsdogs.list_images(root, "validation")
     assert Image.open(paths[0]).size == (150, 150)
-    seeded = catsdogs.make_stand_in(tmp_path / "b", 4, seed=0)
-    other = catsdogs.make_stand_in(tmp_path / "c", 4, seed=1)
-    for split in catsdogs.SPLITS:
+    seeded = catsdogs._make_stand_in(tmp_path / "b", 4, seed=0)
+    other = catsdogs._make_stand_in(tmp_path / "c", 4, seed=1)
+    for split in catsdogs._SPLITS:
         for a, b, c in zip(catsdogs.list_images(root, split)[0], catsdogs.list_images(seeded, split)[0],
                            catsdogs.list_images(other, split)[0]):
             assert a.read_bytes() == b.read_bytes() != c.read_bytes()  # seeded: the same images every time
@@ -182,12 +182,12 @@ def test_generated_defaults_are_150_pixels_and_seed_0(tmp_path):
 def test_generated_set_uses_the_size_and_rebuilds_when_images_are_missing(tmp_path):
     from PIL import Image
 
-    root = catsdogs.make_stand_in(tmp_path / "set", 12, image_size=40)
-    assert catsdogs.count_images(root) == {"train": {"cats": 4, "dogs": 4}, "validation": {"cats": 2, "dogs": 2}}
+    root = catsdogs._make_stand_in(tmp_path / "set", 12, image_size=40)
+    assert catsdogs._count_images(root) == {"train": {"cats": 4, "dogs": 4}, "validation": {"cats": 2, "dogs": 2}}
     assert Image.open(catsdogs.list_images(root, "train")[0][0]).size == (40, 40)
     sorted((root / "train" / "dogs").iterdir())[0].unlink()  # same settings, one image gone: built again
-    catsdogs.make_stand_in(tmp_path / "set", 12, image_size=40)
-    assert catsdogs.count_images(root)["train"] == {"cats": 4, "dogs": 4}
+    catsdogs._make_stand_in(tmp_path / "set", 12, image_size=40)
+    assert catsdogs._count_images(root)["train"] == {"cats": 4, "dogs": 4}
 
 
 def test_generated_set_is_built_in_a_hidden_folder_beside_it_and_a_failure_leaves_nothing(tmp_path, monkeypatch):
@@ -199,7 +199,7 @@ def test_generated_set_is_built_in_a_hidden_folder_beside_it_and_a_failure_leave
         return real_write(root, *args, **kwargs)
 
     monkeypatch.setattr(catsdogs, "write_image_folder", spy)
-    catsdogs.make_stand_in(tmp_path / "set", 4, image_size=16)
+    catsdogs._make_stand_in(tmp_path / "set", 4, image_size=16)
     assert [p.parent.parent for p in written] == [tmp_path] * 2
     assert all(p.parent.name.startswith(".set.") and p.parent.name.endswith(".part") for p in written)
 
@@ -209,7 +209,7 @@ def test_generated_set_is_built_in_a_hidden_folder_beside_it_and_a_failure_leave
 
     monkeypatch.setattr(catsdogs, "write_image_folder", failing)
     with pytest.raises(OSError, match="disk full"):
-        catsdogs.make_stand_in(tmp_path / "other" / "set", 4, image_size=16)
+        catsdogs._make_stand_in(tmp_path / "other" / "set", 4, image_size=16)
     assert listing(tmp_path / "other") == []
 
 
@@ -253,7 +253,7 @@ def test_missing_folder_and_wrong_counts(generated, tmp_path):
     with pytest.raises(CatsDogsLayoutError, match="no such folder"):
         catsdogs.check_layout(tmp_path / "nothing")
     with pytest.raises(CatsDogsLayoutError, match="train/cats: 4 images, expected 1000"):
-        catsdogs.check_layout(generated, catsdogs.FULL_COUNTS)
+        catsdogs.check_layout(generated, catsdogs._FULL_COUNTS)
 
 
 def test_other_files_are_ignored(generated, tmp_path):
@@ -267,11 +267,11 @@ def test_other_files_are_ignored(generated, tmp_path):
 
 def test_check_zip_accepts_a_good_archive_and_rejects_bad_ones(generated, tmp_path):
     good = zip_folder(generated, tmp_path / "good.zip")
-    catsdogs.check_zip(good)
+    catsdogs._check_zip(good)
 
     (tmp_path / "text.zip").write_text("not a zip")
     with pytest.raises(downloads.VerificationError, match="not a zip archive"):
-        catsdogs.check_zip(tmp_path / "text.zip")
+        catsdogs._check_zip(tmp_path / "text.zip")
 
     damaged = tmp_path / "damaged.zip"
     with zipfile.ZipFile(damaged, "w", compression=zipfile.ZIP_STORED) as archive:
@@ -280,22 +280,22 @@ def test_check_zip_accepts_a_good_archive_and_rejects_bad_ones(generated, tmp_pa
     data[data.index(b"A" * 100) + 50] = ord("B")  # one changed byte inside the member
     damaged.write_bytes(bytes(data))
     with pytest.raises(downloads.VerificationError, match="CRC-32|damaged"):
-        catsdogs.check_zip(damaged)
+        catsdogs._check_zip(damaged)
 
     evil = zip_folder(generated, tmp_path / "evil.zip", extra={"../../escape.txt": "x"})
     with pytest.raises(downloads.VerificationError, match="unsafe member path"):
-        catsdogs.check_zip(evil)
+        catsdogs._check_zip(evil)
 
 
 @pytest.mark.parametrize("member", ["/etc/cron.d/evil", "\\windows\\evil.txt", "C:/evil.txt"])
 def test_check_zip_refuses_absolute_and_drive_member_paths(generated, tmp_path, member):
     archive = zip_folder(generated, tmp_path / "evil.zip", extra={member: "x"})
     with pytest.raises(downloads.VerificationError, match="unsafe member path"):
-        catsdogs.check_zip(archive)
+        catsdogs._check_zip(archive)
 
 
 def test_check_zip_accepts_a_colon_past_the_first_part_of_a_member_path(generated, tmp_path):
-    catsdogs.check_zip(zip_folder(generated, tmp_path / "ok.zip", extra={"cats_and_dogs_filtered/notes/a:b.txt": "x"}))
+    catsdogs._check_zip(zip_folder(generated, tmp_path / "ok.zip", extra={"cats_and_dogs_filtered/notes/a:b.txt": "x"}))
 
 
 def test_check_zip_reports_damaged_compressed_data_as_a_verification_error(tmp_path):
@@ -309,7 +309,7 @@ def test_check_zip_reports_damaged_compressed_data_as_a_verification_error(tmp_p
         data[i] ^= 0xFF
     damaged.write_bytes(bytes(data))
     with pytest.raises(downloads.VerificationError) as err:
-        catsdogs.check_zip(damaged)
+        catsdogs._check_zip(damaged)
     message = str(err.value)
     assert message.startswith(f"{damaged}: damaged zip (") and "download cats_and_dogs_filtered.zip again" in message
 
@@ -322,7 +322,7 @@ def test_the_real_archive_asset_is_honest_about_its_checks():
     assert asset.sha256 is None and asset.md5 is None  # none is published: none is invented
     assert asset.size == 68_606_236
     assert "no checksum is published" in asset.provenance
-    assert catsdogs.check_zip in asset.extra_checks
+    assert catsdogs._check_zip in asset.extra_checks
 
 
 def test_extract_zip_writes_nothing_for_an_unsafe_archive(generated, tmp_path):
@@ -390,7 +390,7 @@ def test_an_archive_with_other_counts_is_refused(generated, tmp_path, small, mon
     folder, archive = small
     mine = zip_folder(generated, tmp_path / "served.zip")
     archive(mine)
-    monkeypatch.setattr(catsdogs, "FULL_COUNTS", {"train": {"cats": 5, "dogs": 4}, "validation": {"cats": 2, "dogs": 2}})
+    monkeypatch.setattr(catsdogs, "_FULL_COUNTS", {"train": {"cats": 5, "dogs": 4}, "validation": {"cats": 2, "dogs": 2}})
     with pytest.raises(CatsDogsLayoutError, match=r"incomplete or different data set \(train/cats: 4 images, expected 5\)"):
         catsdogs.load("real", local_copy=mine)
     assert "cats_and_dogs_filtered" not in listing(folder)
@@ -487,7 +487,7 @@ def test_a_learners_folder_with_broken_and_odd_images_trains_on_a_checked_view(t
     folder, _ = small
     root = tmp_path / "mine" / "cats_and_dogs_filtered"
     counts = {"train": {"cats": 2, "dogs": 2}, "validation": {"cats": 1, "dogs": 1}}
-    monkeypatch.setattr(catsdogs, "FULL_COUNTS", counts)
+    monkeypatch.setattr(catsdogs, "_FULL_COUNTS", counts)
     for split, per_class in counts.items():
         for name, n in per_class.items():
             (root / split / name).mkdir(parents=True)
@@ -521,7 +521,7 @@ def test_a_classrooms_shared_copy_is_read_where_it_is(generated, tmp_path, monke
     monkeypatch.delenv("KERAS_HOME", raising=False)
     monkeypatch.setenv("COURSE_DATA_DIR", str(mine))
     monkeypatch.setenv(env.SHARED_DATA_VAR, str(shared))
-    monkeypatch.setattr(catsdogs, "FULL_COUNTS", SMALL)
+    monkeypatch.setattr(catsdogs, "_FULL_COUNTS", SMALL)
     copy_tree(generated, shared / "keras" / "datasets" / "cats_and_dogs_filtered")
     env.write_manifest(shared)  # as `make classroom-data` does
     root = catsdogs.load("real")  # the real asset: a download would fail offline
@@ -560,10 +560,10 @@ def test_a_folder_extracted_by_another_run_while_waiting_is_used(generated, tmp_
     def lock(target, timeout=-1):  # the other run finishes just as this one takes the lock
         copy_tree(generated, folder / "cats_and_dogs_filtered")
         stamp = {"archive": "cats_and_dogs_filtered.zip", "sha256": files.sha256(mine)}  # as extract_zip leaves it
-        (folder / "cats_and_dogs_filtered" / files.ARCHIVE_STAMP).write_text(json.dumps(stamp))
+        (folder / "cats_and_dogs_filtered" / files._ARCHIVE_STAMP).write_text(json.dumps(stamp))
         yield
 
-    monkeypatch.setattr(files, "build_lock", lock)
+    monkeypatch.setattr(files, "_build_lock", lock)
     monkeypatch.setattr(files.zipfile.ZipFile, "extractall", lambda *args: pytest.fail("extracted again"))
     assert catsdogs.load("real", local_copy=mine) == folder / "cats_and_dogs_filtered"
 
@@ -573,7 +573,7 @@ def test_a_folder_extracted_by_another_run_while_waiting_is_used(generated, tmp_
 def test_load_stand_in_goes_to_keras_home_and_says_so(tmp_path, monkeypatch, capsys):
     monkeypatch.setenv("KERAS_HOME", str(tmp_path / "kh"))
     root = catsdogs.load("stand-in", num_images=12, image_size=32, local_copy="/somewhere")
-    assert root == tmp_path / "kh" / "datasets" / catsdogs.GENERATED_FOLDER_NAME
+    assert root == tmp_path / "kh" / "datasets" / catsdogs._GENERATED_FOLDER_NAME
     out = capsys.readouterr().out
     assert "your copy /somewhere is not used" in out
     assert f"generated stand-in data at {root} (train: 4 cats, 4 dogs; validation: 2 cats, 2 dogs)" in out
@@ -590,10 +590,10 @@ def test_load_passes_size_and_seed_on_and_defaults_to_150_pixels_seed_0(tmp_path
     monkeypatch.setenv("KERAS_HOME", str(tmp_path / "kh"))
     root = catsdogs.load("stand-in", num_images=4, image_size=24, seed=5)
     assert Image.open(catsdogs.list_images(root, "train")[0][0]).size == (24, 24)
-    assert train_bytes(root) == train_bytes(catsdogs.make_stand_in(tmp_path / "again", 4, image_size=24, seed=5))
+    assert train_bytes(root) == train_bytes(catsdogs._make_stand_in(tmp_path / "again", 4, image_size=24, seed=5))
     default = catsdogs.load("stand-in", num_images=4)
     assert Image.open(catsdogs.list_images(default, "train")[0][0]).size == (150, 150)
-    assert train_bytes(default) == train_bytes(catsdogs.make_stand_in(tmp_path / "s0", 4))
+    assert train_bytes(default) == train_bytes(catsdogs._make_stand_in(tmp_path / "s0", 4))
 
 
 def test_load_real_is_the_default_and_an_unknown_source_is_named(tmp_path, small, monkeypatch):
@@ -609,6 +609,6 @@ def test_load_real_is_the_default_and_an_unknown_source_is_named(tmp_path, small
 def test_keras_home_defaults_to_the_data_folder(generated, tmp_path, monkeypatch, capsys):
     monkeypatch.delenv("KERAS_HOME", raising=False)
     monkeypatch.setenv("COURSE_DATA_DIR", str(tmp_path))
-    monkeypatch.setattr(catsdogs, "FULL_COUNTS", SMALL)
+    monkeypatch.setattr(catsdogs, "_FULL_COUNTS", SMALL)
     copy_tree(generated, tmp_path / "keras" / "datasets" / "cats_and_dogs_filtered")
     assert catsdogs.load("real") == tmp_path / "keras" / "datasets" / "cats_and_dogs_filtered"

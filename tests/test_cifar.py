@@ -85,7 +85,7 @@ def sha256_of(path: Path) -> str:
 def pass_as_real(monkeypatch):
     """``pass_as_real(archive)``: ``archive``'s SHA-256 becomes the published one."""
     def use(archive: Path) -> Path:
-        monkeypatch.setattr(cifar, "CIFAR10_ARCHIVE", dataclasses.replace(cifar.CIFAR10_ARCHIVE, sha256=sha256_of(archive)))
+        monkeypatch.setattr(cifar, "_CIFAR10_ARCHIVE", dataclasses.replace(cifar._CIFAR10_ARCHIVE, sha256=sha256_of(archive)))
         return archive
 
     return use
@@ -140,7 +140,7 @@ def serve(monkeypatch):
         threading.Thread(target=httpd.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True).start()
         servers.append(httpd)
         url = f"http://127.0.0.1:{httpd.server_address[1]}/{path.name}"
-        monkeypatch.setattr(cifar, "CIFAR10_ARCHIVE", dataclasses.replace(cifar.CIFAR10_ARCHIVE, urls=(url,)))
+        monkeypatch.setattr(cifar, "_CIFAR10_ARCHIVE", dataclasses.replace(cifar._CIFAR10_ARCHIVE, urls=(url,)))
         return requested
 
     yield start
@@ -216,12 +216,12 @@ def test_a_local_archive_is_installed_unpacked_and_read(keras_home, fake_archive
     requested = serve(fake_archive)
     loaded = cifar.load("real", local_copy=fake_archive, train_size=25_000)
     assert requested == []  # nothing was downloaded
-    assert (keras_home / "datasets" / cifar.KERAS_ARCHIVE_NAME).is_file()
+    assert (keras_home / "datasets" / cifar._KERAS_ARCHIVE_NAME).is_file()
     assert fake_archive.is_file()  # the learner's file stays where it was
     assert hidden(keras_home / "datasets") == []  # no staging left
     check_fake_data(loaded, train_size=25_000)
-    unpacked = keras_home / "datasets" / cifar.KERAS_FOLDER_NAME
-    assert sorted(p.name for p in unpacked.iterdir()) == sorted([*cifar.BATCH_FILES, cifar.CHECKED, "readme.html"])
+    unpacked = keras_home / "datasets" / cifar._KERAS_FOLDER_NAME
+    assert sorted(p.name for p in unpacked.iterdir()) == sorted([*cifar._BATCH_FILES, cifar._CHECKED, "readme.html"])
 
 
 def test_real_is_the_default_downloads_once_and_reuses(keras_home, fake_archive, fake_is_real, serve, capsys):
@@ -229,8 +229,8 @@ def test_real_is_the_default_downloads_once_and_reuses(keras_home, fake_archive,
     loaded = cifar.load(progress=False)
     assert requested == ["/cifar-10-python.tar.gz"]
     datasets = keras_home / "datasets"
-    assert (datasets / cifar.KERAS_ARCHIVE_NAME).is_file()
-    assert (datasets / cifar.KERAS_FOLDER_NAME / "test_batch").is_file()  # the course unpacked it
+    assert (datasets / cifar._KERAS_ARCHIVE_NAME).is_file()
+    assert (datasets / cifar._KERAS_FOLDER_NAME / "test_batch").is_file()  # the course unpacked it
     check_fake_data(loaded)
     cifar.load("real", train_size=10, test_size=5)
     assert len(requested) == 1  # the verified archive is reused
@@ -253,7 +253,7 @@ def test_an_interrupt_during_the_unpack_leaves_nothing_and_deletes_nothing_else(
         cifar.load("real", local_copy=fake_archive)
     datasets = keras_home / "datasets"
     assert len(written) == 3 and still_there(neighbours)
-    assert not (datasets / cifar.KERAS_FOLDER_NAME).exists() and hidden(datasets) == []
+    assert not (datasets / cifar._KERAS_FOLDER_NAME).exists() and hidden(datasets) == []
     monkeypatch.setattr(tarfile.TarFile, "makefile", makefile)
     check_fake_data(cifar.load("real"))
     assert still_there(neighbours)
@@ -262,7 +262,7 @@ def test_an_interrupt_during_the_unpack_leaves_nothing_and_deletes_nothing_else(
 KILLED_UNPACK = """
 import dataclasses, os, signal, sys, tarfile
 from course_utils.data import cifar
-cifar.CIFAR10_ARCHIVE = dataclasses.replace(cifar.CIFAR10_ARCHIVE, sha256=sys.argv[2])
+cifar._CIFAR10_ARCHIVE = dataclasses.replace(cifar._CIFAR10_ARCHIVE, sha256=sys.argv[2])
 copied, copy = [], tarfile.copyfileobj
 def copy_half_of_the_last_then_die(source, target, length=None, *args, **kwargs):
     copied.append(length)
@@ -283,27 +283,27 @@ def test_a_killed_unpack_leaves_nothing_trusted_and_the_next_run_unpacks_again(
                             cwd=ROOT, env={**os.environ, "KERAS_HOME": str(keras_home)}, capture_output=True, text=True)
     assert killed.returncode == -signal.SIGKILL, killed.stderr[-2000:]
     datasets = keras_home / "datasets"
-    assert not (datasets / cifar.KERAS_FOLDER_NAME).exists() and still_there(neighbours)
+    assert not (datasets / cifar._KERAS_FOLDER_NAME).exists() and still_there(neighbours)
     leftovers = hidden(datasets)
-    assert leftovers and all(name.startswith(f".{cifar.KERAS_FOLDER_NAME}.") for name in leftovers)
+    assert leftovers and all(name.startswith(f".{cifar._KERAS_FOLDER_NAME}.") for name in leftovers)
     check_fake_data(cifar.load("real"))
     assert hidden(datasets) == [] and still_there(neighbours)  # the killed run's staging is cleaned up
 
 
 def test_a_folder_unpacked_by_keras_without_the_check_is_unpacked_again(keras_home, fake_archive, fake_is_real,
                                                                         batch_files):
-    folder = keras_home / "datasets" / cifar.KERAS_FOLDER_NAME
+    folder = keras_home / "datasets" / cifar._KERAS_FOLDER_NAME
     folder.mkdir(parents=True)
     for name, data in batch_files.items():  # every file there, the last one truncated by a killed untar
         (folder / name).write_bytes(data[: len(data) // 2] if name == "test_batch" else data)
     check_fake_data(cifar.load("real", local_copy=fake_archive))
-    assert (folder / cifar.CHECKED).is_file()
+    assert (folder / cifar._CHECKED).is_file()
 
 
 def test_a_damaged_batch_in_the_unpacked_folder_is_refused_naming_the_folder_and_the_fix(
         keras_home, fake_archive, fake_is_real):
     cifar.load("real", local_copy=fake_archive)
-    folder = keras_home / "datasets" / cifar.KERAS_FOLDER_NAME
+    folder = keras_home / "datasets" / cifar._KERAS_FOLDER_NAME
     for damage in (lambda data: data[:-100], lambda data: data[:5000] + b"x" + data[5001:]):  # truncated, changed
         original = (folder / "data_batch_3").read_bytes()
         (folder / "data_batch_3").write_bytes(damage(original))
@@ -326,9 +326,9 @@ def test_an_archive_with_a_truncated_or_missing_batch_is_refused_and_nothing_is_
     archive = pass_as_real(make_tar(tmp_path / "cifar-10-python.tar.gz", members(change(batch_files))))
     with pytest.raises(cifar.CifarDataError, match=reason) as err:
         cifar.load("real", local_copy=archive)
-    assert str(err.value).endswith(f"get a fresh copy from {cifar.CIFAR10_URL}")
+    assert str(err.value).endswith(f"get a fresh copy from {cifar._CIFAR10_URL}")
     datasets = keras_home / "datasets"
-    assert not (datasets / cifar.KERAS_FOLDER_NAME).exists() and hidden(datasets) == [] and still_there(neighbours)
+    assert not (datasets / cifar._KERAS_FOLDER_NAME).exists() and hidden(datasets) == [] and still_there(neighbours)
 
 
 @pytest.mark.parametrize("name", ["../escaped", "cifar-10-batches-py/../../escaped", "cifar-10-batches-py/../../../escaped"])
@@ -338,7 +338,7 @@ def test_a_tar_with_a_member_outside_the_folder_is_refused_before_anything_is_wr
     with pytest.raises(cifar.CifarDataError, match=r"unsafe member .*: not the CIFAR-10 archive: delete it and run again"):
         cifar.load("real", local_copy=archive)
     datasets = keras_home / "datasets"
-    assert not (datasets / cifar.KERAS_FOLDER_NAME).exists() and hidden(datasets) == [] and still_there(neighbours)
+    assert not (datasets / cifar._KERAS_FOLDER_NAME).exists() and hidden(datasets) == [] and still_there(neighbours)
     assert not any(path.exists() for path in (keras_home / "escaped", datasets / "escaped", keras_home.parent / "escaped"))
 
 
@@ -362,12 +362,12 @@ def test_a_link_in_the_archive_is_refused(keras_home, tmp_path, batch_files, pas
 
 
 def test_an_archive_that_unpacks_to_more_than_the_cap_is_refused(keras_home, fake_archive, fake_is_real, monkeypatch):
-    assert cifar.MAX_UNPACKED_BYTES == 200 * 2**20  # six files of about 31 MB fit; a bomb does not
-    monkeypatch.setattr(cifar, "MAX_UNPACKED_BYTES", 180_000_000)
+    assert cifar._MAX_UNPACKED_BYTES == 200 * 2**20  # six files of about 31 MB fit; a bomb does not
+    monkeypatch.setattr(cifar, "_MAX_UNPACKED_BYTES", 180_000_000)
     with pytest.raises(cifar.CifarDataError, match=r"would unpack to 18\d,\d{3},\d{3} bytes, more than the "
                                                    r"180,000,000 allowed for it: not the right file"):
         cifar.load("real", local_copy=fake_archive)
-    assert not (keras_home / "datasets" / cifar.KERAS_FOLDER_NAME).exists()
+    assert not (keras_home / "datasets" / cifar._KERAS_FOLDER_NAME).exists()
 
 
 def test_a_full_disk_during_the_unpack_is_a_course_error_naming_the_folder(keras_home, fake_archive, fake_is_real,
@@ -387,7 +387,7 @@ def test_a_full_disk_during_the_unpack_is_a_course_error_naming_the_folder(keras
 
 def test_a_classroom_run_unpacks_the_shared_archive_offline(tmp_path, fake_archive, fake_is_real, serve, monkeypatch):
     shared, mine = tmp_path / "shared", tmp_path / "mine"
-    shared_archive = shared / "keras" / "datasets" / cifar.KERAS_ARCHIVE_NAME
+    shared_archive = shared / "keras" / "datasets" / cifar._KERAS_ARCHIVE_NAME
     shared_archive.parent.mkdir(parents=True)
     shared_archive.write_bytes(fake_archive.read_bytes())
     env.write_manifest(shared)  # as `make classroom-data` does
@@ -399,8 +399,8 @@ def test_a_classroom_run_unpacks_the_shared_archive_offline(tmp_path, fake_archi
     check_fake_data(cifar.load("real", progress=False))
     assert requested == []  # no download: the shared, verified archive was read where it is
     assert sorted(str(p.relative_to(shared)) for p in shared.rglob("*")) == before  # nothing written there
-    assert not (mine / "keras" / "datasets" / cifar.KERAS_ARCHIVE_NAME).exists()  # no second copy of the archive
-    assert (mine / "keras" / "datasets" / cifar.KERAS_FOLDER_NAME / cifar.CHECKED).is_file()
+    assert not (mine / "keras" / "datasets" / cifar._KERAS_ARCHIVE_NAME).exists()  # no second copy of the archive
+    assert (mine / "keras" / "datasets" / cifar._KERAS_FOLDER_NAME / cifar._CHECKED).is_file()
 
 
 @pytest.mark.parametrize("batch, reason", [
@@ -411,7 +411,7 @@ def test_a_classroom_run_unpacks_the_shared_archive_offline(tmp_path, fake_archi
 ])
 def test_a_batch_must_be_10000_images_of_32x32x3_with_labels_0_to_9(batch, reason):
     with pytest.raises(cifar.CifarDataError, match=f"^here is not a CIFAR-10 batch.*{reason}"):
-        cifar.parse_batch(pickle.dumps(batch), "here")
+        cifar._parse_batch(pickle.dumps(batch), "here")
 
 
 class _Runs:
@@ -423,7 +423,7 @@ def test_a_batch_pickle_that_would_run_code_is_refused_without_running_it(monkey
     hostile, ran = pickle.dumps({b"data": _Runs()}), []
     monkeypatch.setattr(os, "system", lambda command: ran.append(command))
     with pytest.raises(cifar.CifarDataError, match=r"asks for (posix|os)\.system, which no CIFAR-10 batch holds"):
-        cifar.parse_batch(hostile, "here")
+        cifar._parse_batch(hostile, "here")
     assert ran == []
 
 
@@ -432,7 +432,7 @@ def test_offline_without_an_archive_says_what_to_do(keras_home, tmp_path, serve)
     with pytest.raises(cifar.CifarDataError) as info:
         cifar.load("real", progress=False)
     message = str(info.value)
-    assert "cifar-10-python.tar.gz" in message and str(keras_home / "datasets" / cifar.KERAS_ARCHIVE_NAME) in message
+    assert "cifar-10-python.tar.gz" in message and str(keras_home / "datasets" / cifar._KERAS_ARCHIVE_NAME) in message
     assert message.endswith("(CIFAR-10 publishes it as cifar-10-python.tar.gz: give that file's path as "
                             "CIFAR10_ARCHIVE.)")
     assert [p.name for p in (keras_home / "datasets").iterdir()] == []
@@ -452,7 +452,7 @@ def test_a_local_archive_missing_or_wrong(keras_home, tmp_path):
     with pytest.raises(cifar.CifarDataError) as err:
         cifar.load("real", local_copy=missing)
     assert str(err.value) == (
-        f"no CIFAR-10 archive at {missing}: download cifar-10-python.tar.gz from {cifar.CIFAR10_URL} and give "
+        f"no CIFAR-10 archive at {missing}: download cifar-10-python.tar.gz from {cifar._CIFAR10_URL} and give "
         "its path as CIFAR10_ARCHIVE, or leave CIFAR10_ARCHIVE = None to download it, or run the notebook "
         "with PROFILE = 'quick' (offline, generated data)")
     wrong = tmp_path / "cifar-10-python.tar.gz"
@@ -460,7 +460,7 @@ def test_a_local_archive_missing_or_wrong(keras_home, tmp_path):
     with pytest.raises(cifar.CifarDataError, match="does not match the published file"):
         cifar.load("real", local_copy=wrong)
     assert wrong.read_bytes() == b"not cifar"
-    assert not (keras_home / "datasets" / cifar.KERAS_ARCHIVE_NAME).exists()
+    assert not (keras_home / "datasets" / cifar._KERAS_ARCHIVE_NAME).exists()
 
 
 def test_keras_home_defaults_to_the_data_folder_and_options_reach_the_download(tmp_path, monkeypatch):
@@ -486,7 +486,7 @@ def test_prepare_images_on_one_image_matches_the_batch_pipeline():
     for size in (32, 48):
         batched = [(x.numpy(), y.numpy()) for x, y in cifar.image_dataset(
             images, labels, image_size=size, batch_size=4, preprocess=vgg16.preprocess_input)]
-        one_by_one = np.stack([cifar.prepare_images(image, size, vgg16.preprocess_input).numpy() for image in images])
+        one_by_one = np.stack([cifar._prepare_images(image, size, vgg16.preprocess_input).numpy() for image in images])
         assert one_by_one.shape == (6, size, size, 3)
         np.testing.assert_allclose(one_by_one, np.concatenate([x for x, _ in batched]), rtol=1e-6, atol=1e-4)
         assert np.concatenate([y for _, y in batched]).tolist() == labels.tolist()
@@ -561,7 +561,7 @@ def test_image_dataset_without_labels_gives_images_only():
     batches = list(cifar.image_dataset(images, image_size=64, batch_size=4, preprocess=lambda x: x - 1.0))
     assert [tuple(b.shape) for b in batches] == [(4, 64, 64, 3), (1, 64, 64, 3)]  # tensors, not (x, y) pairs
     np.testing.assert_allclose(np.concatenate(batches),
-                               cifar.prepare_images(images, 64, lambda x: x - 1.0).numpy(), rtol=1e-6)
+                               cifar._prepare_images(images, 64, lambda x: x - 1.0).numpy(), rtol=1e-6)
 
 
 def test_image_dataset_shuffles_with_its_seed_and_again_every_pass():
@@ -582,7 +582,7 @@ def test_image_dataset_shuffles_with_its_seed_and_again_every_pass():
 
 def test_prepare_images_casts_to_float32_even_without_resizing():
     images = np.full((2, 32, 32, 3), 7, dtype=np.uint8)
-    out = cifar.prepare_images(images, 32, lambda x: x / 2)
+    out = cifar._prepare_images(images, 32, lambda x: x / 2)
     assert out.dtype.name == "float32" and float(out[0, 0, 0, 0]) == 3.5
 
 

@@ -130,7 +130,7 @@ def test_banner_names_both_folders(tmp_path, monkeypatch):
     (tmp_path / "shared" / "quick").mkdir(parents=True)
     (tmp_path / "shared" / "quick" / "a.bin").write_bytes(b"a")
     env.write_manifest(tmp_path / "shared")
-    text = lesson.banner(lesson_settings("01", "quick"), {"tensorflow": "x", "keras": "y", "device": "cpu"})
+    text = lesson._banner(lesson_settings("01", "quick"), {"tensorflow": "x", "keras": "y", "device": "cpu"})
     line = next(line for line in text.splitlines() if "data folders" in line)
     assert str(tmp_path / "mine") in line and "(yours, written)" in line
     assert f"shared: {tmp_path / 'shared'}, checked: 1 files in the manifest" in line
@@ -214,8 +214,8 @@ def test_a_lesson_runs_against_a_read_only_shared_folder_and_writes_nothing_ther
     mine_copy.write_bytes(payload)
     monkeypatch.setenv("COURSE_DATA_DIR", str(shared))
     monkeypatch.delenv(env.SHARED_DATA_VAR, raising=False)
-    lesson.use_cache_dirs("quick")
-    hub.install_stand_in(HANDLE, dim=8)
+    lesson._use_cache_dirs("quick")
+    hub._install_stand_in(HANDLE, dim=8)
     downloads.fetch(asset_for(payload), shared / "downloads", local_copy=mine_copy)
     shutil.rmtree(shared / ".locks")  # the instructor's own lock files need not be shared
     env.write_manifest(shared)  # as `make classroom-data` does
@@ -274,14 +274,14 @@ def check_reads_and_lesson(shared, learner, home, build, payload, child_env, les
         from course_utils.setup import env, lesson
         from course_utils.models import hub
         from tests.test_classroom import asset_for, HANDLE
-        lesson.use_cache_dirs("quick")
+        lesson._use_cache_dirs("quick")
         hub.prepare_handle(HANDLE, "stand-in", dim=8)
         import tensorflow_hub
         layer = tensorflow_hub.KerasLayer(HANDLE)
         out = layer(np.zeros([1, 32, 32, 3], "float32"))
         path = downloads.fetch(asset_for({payload!r}), env.data_dir() / "downloads")
         print(json.dumps({{"shape": list(out.shape), "download": str(path),
-                           "hub": str(hub.cache_path(HANDLE).resolve())}}))
+                           "hub": str(hub._cache_path(HANDLE).resolve())}}))
         """)]), env={**child_env, **env.offline_environment(pythonpath=str(ROOT))}, cwd=home, capture_output=True,
         text=True, timeout=120)
     assert reads.returncode == 0, reads.stdout[-3000:] + reads.stderr[-3000:]

@@ -138,7 +138,7 @@ def _tensorflow_worker(photos: str, tfds_dir: str, features: str, out: str, barr
     barrier.wait(timeout=120)  # all three have imported TensorFlow: now they race
     printed = io.StringIO()
     with contextlib.redirect_stdout(printed):
-        prepared = flowers.prepare_local_flowers(photos, tfds_dir)
+        prepared = flowers._prepare_local_flowers(photos, tfds_dir)
     with contextlib.redirect_stdout(io.StringIO()) as said:
         cached, _ = fc.cached_predict(backbone, data, key="tiny", folder=features)
     count = sum(1 for _ in flowers.tfds.load("tf_flowers", split="train", data_dir=str(prepared), download=False))
@@ -154,7 +154,7 @@ def test_three_tensorflow_processes_prepare_one_tfds_copy_and_one_feature_entry(
     from course_utils.data import flowers
 
     photos = tmp_path / "flower_photos"
-    flowers.make_stand_in(photos, num_images=25, size_range=(40, 60))
+    flowers._make_stand_in(photos, num_images=25, size_range=(40, 60))
     tfds_dir, features = tmp_path / "tfds", tmp_path / "features"
     outs = [tmp_path / f"run{i}.json" for i in range(PROCESSES)]
     codes = _run_all(_tensorflow_worker, lambda i: (str(photos), str(tfds_dir), str(features), str(outs[i])))
@@ -202,9 +202,9 @@ def _photos_worker(folder: str, barrier) -> None:
     os.environ["KERAS_HOME"] = folder  # the class names go to <folder>/models
     barrier.wait(timeout=60)
     for _ in range(5):  # each run asks again, as every lesson run does
-        paths = photos.write_bundled_photos(folder)
+        paths = photos._write_bundled_photos(folder)
         photos.prepare_class_index("stand-in")
-    assert all(photos.check_photo(p) for p in paths)
+    assert all(photos._check_photo(p) for p in paths)
 
 
 def test_three_runs_writing_the_photos_and_class_names_at_once_all_succeed(tmp_path):
@@ -214,8 +214,8 @@ def test_three_runs_writing_the_photos_and_class_names_at_once_all_succeed(tmp_p
     assert codes == [0] * PROCESSES
     expected = {f"{name}.jpg" for name in photos.BUNDLED_PHOTOS} | {"models"}
     assert {p.name for p in tmp_path.iterdir() if not p.name.startswith(".")} == expected  # no .part left
-    assert [p.name for p in (tmp_path / "models").iterdir()] == [photos.PLACEHOLDER_FILENAME]
+    assert [p.name for p in (tmp_path / "models").iterdir()] == [photos._PLACEHOLDER_FILENAME]
     import json
 
-    names = json.loads((tmp_path / "models" / photos.PLACEHOLDER_FILENAME).read_text())
-    assert names == photos.placeholder_class_index()
+    names = json.loads((tmp_path / "models" / photos._PLACEHOLDER_FILENAME).read_text())
+    assert names == photos._placeholder_class_index()

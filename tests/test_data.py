@@ -96,8 +96,8 @@ def test_mnist_offline_names_the_file_the_place_and_quick(tmp_path, monkeypatch)
     with pytest.raises(OfflineError) as err:
         mnist.load("real")
     message = str(err.value)
-    assert f"Could not download MNIST from {mnist.MNIST_URL}" in message
-    assert mnist.MNIST_URL == "https://storage.googleapis.com/tensorflow/tf-keras-datasets/mnist.npz"
+    assert f"Could not download MNIST from {mnist._MNIST_URL}" in message
+    assert mnist._MNIST_URL == "https://storage.googleapis.com/tensorflow/tf-keras-datasets/mnist.npz"
     assert str(tmp_path / "datasets" / "mnist.npz") in message and "PROFILE=quick" in message
     assert not list((tmp_path / "datasets").iterdir())  # nothing half-written
 
@@ -117,7 +117,7 @@ def test_mnist_reads_a_verified_file(tmp_path, monkeypatch):
     monkeypatch.setenv("KERAS_HOME", str(tmp_path))
     (tmp_path / "datasets").mkdir()
     _fake_mnist(tmp_path / "datasets" / "mnist.npz")
-    monkeypatch.setattr(mnist, "MNIST_SHA256", files.sha256(tmp_path / "datasets" / "mnist.npz"))
+    monkeypatch.setattr(mnist, "_MNIST_SHA256", files.sha256(tmp_path / "datasets" / "mnist.npz"))
     (x_train, y_train), (x_test, y_test) = mnist.load("real")
     assert x_train.shape == (12, 28, 28) and x_train.dtype == np.float32
     assert x_test.shape == (4, 28, 28) and y_train.dtype == np.int64
@@ -153,7 +153,7 @@ def test_mnist_is_the_default_source_and_the_data_folder_the_default_place_never
     folder = tmp_path / "data" / "keras" / "datasets"
     folder.mkdir(parents=True)
     _fake_mnist(folder / "mnist.npz")
-    monkeypatch.setattr(mnist, "MNIST_SHA256", files.sha256(folder / "mnist.npz"))
+    monkeypatch.setattr(mnist, "_MNIST_SHA256", files.sha256(folder / "mnist.npz"))
     (x_train, _), (_, y_test) = mnist.load()
     assert x_train.shape == (12, 28, 28) and y_test.dtype == np.int64 and y_test.tolist() == [0, 1, 2, 3]
 
@@ -164,7 +164,7 @@ def test_a_mnist_file_with_python_objects_is_refused(tmp_path, monkeypatch):
     path = tmp_path / "datasets" / "mnist.npz"
     np.savez(path, x_train=np.array([object()] * 2, dtype=object), y_train=np.arange(2),
              x_test=np.zeros((1, 28, 28), np.uint8), y_test=np.arange(1))
-    monkeypatch.setattr(mnist, "MNIST_SHA256", files.sha256(path))
+    monkeypatch.setattr(mnist, "_MNIST_SHA256", files.sha256(path))
     with pytest.raises(ValueError, match="allow_pickle=False"):  # never unpickled
         mnist.load("real")
 
@@ -232,7 +232,7 @@ def test_data_stand_ins_leave_the_global_random_generators_alone(tmp_path):
     photos.photo_crops(4, 16, seed=1)
     mnist.load("stand-in", seed=1)
     cifar.load("stand-in", train_size=20, test_size=10, seed=1)
-    cactus.make_stand_in(tmp_path / "cactus", 40, seed=1)
-    flowers.make_stand_in(tmp_path / "flowers", 25, seed=1)
-    catsdogs.make_stand_in(tmp_path / "catsdogs", 40, image_size=32, seed=1)
+    cactus._make_stand_in(tmp_path / "cactus", 40, seed=1)
+    flowers._make_stand_in(tmp_path / "flowers", 25, seed=1)
+    catsdogs._make_stand_in(tmp_path / "catsdogs", 40, image_size=32, seed=1)
     assert next_draws() == expected

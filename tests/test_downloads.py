@@ -373,18 +373,18 @@ def test_verify_file_runs_extra_checks(tmp_path):
 
     asset = asset_for("https://example.invalid/f", extra_checks=(reject,))
     with pytest.raises(VerificationError, match="not an archive"):
-        downloads.verify_file(tmp_path / "f", asset)
+        downloads._verify_file(tmp_path / "f", asset)
 
 
 def test_verify_file_names_the_path_unless_told_where(tmp_path):
     (tmp_path / "f").write_bytes(b"x")
     asset = asset_for("https://a.invalid/f", sha256=None)
     with pytest.raises(VerificationError) as err:
-        downloads.verify_file(tmp_path / "f", asset)
+        downloads._verify_file(tmp_path / "f", asset)
     assert str(err.value) == (f"test asset: {tmp_path / 'f'} does not match the published file: size 1 bytes, "
                               f"expected {len(PAYLOAD):,} (expected values: made by the test)")
     with pytest.raises(VerificationError, match="^test asset: the USB stick does not match"):
-        downloads.verify_file(tmp_path / "f", asset, where="the USB stick")
+        downloads._verify_file(tmp_path / "f", asset, where="the USB stick")
 
 
 @pytest.mark.parametrize(
@@ -447,8 +447,8 @@ def test_offline_message_is_exact_with_and_without_a_reason():
             "/data/models/weights.h5 (it is verified: size 10 bytes, MD5 " + "f" * 32 + "), or pass its path "
             "as the notebook's local-copy parameter. PROFILE=quick runs this lesson offline, without any download.")
     head = "Could not download test asset from https://a.invalid/w.h5 or https://b.invalid/w.h5"
-    assert downloads.offline_message(asset, target, "no route") == head + " (no route)." + tail
-    assert downloads.offline_message(asset, target) == head + "." + tail
+    assert downloads._offline_message(asset, target, "no route") == head + " (no route)." + tail
+    assert downloads._offline_message(asset, target) == head + "." + tail
 
 
 def test_a_full_disk_is_a_download_error_not_retried(server, tmp_path):
@@ -536,7 +536,7 @@ def test_fetch_defaults_pooch_s_downloader_three_attempts_per_url_two_then_four_
     with pytest.raises(OfflineError) as err:
         downloads.fetch(asset, tmp_path / "new" / "folder", sleep=waits.append)
     assert made == [{"progressbar": True, "chunk_size": 2**20, "timeout": 60.0,
-                     "headers": {"User-Agent": downloads.USER_AGENT}}]
+                     "headers": {"User-Agent": downloads._USER_AGENT}}]
     assert seen == ["https://a.invalid/w.h5"] * 3 + ["https://b.invalid/w.h5"] * 3
     assert waits == [2.0, 4.0, 2.0, 4.0]
     assert "(https://b.invalid/w.h5: ConnectionError: connection refused)" in str(err.value)
@@ -569,5 +569,5 @@ def test_no_attempt_at_all_is_offline_without_a_reason(tmp_path):
     asset = asset_for("https://a.invalid/w.h5")
     with pytest.raises(OfflineError) as err:
         downloads.fetch(asset, tmp_path, retries=0, downloader=_refuse)
-    assert str(err.value) == downloads.offline_message(asset, tmp_path / "weights.h5")
+    assert str(err.value) == downloads._offline_message(asset, tmp_path / "weights.h5")
     assert str(err.value).startswith("Could not download test asset from https://a.invalid/w.h5. Without")

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from course_utils.setup import env
-from course_utils.setup.lesson import cache_dirs, use_cache_dirs
+from course_utils.setup.lesson import _cache_dirs, _use_cache_dirs
 
 
 def _run(code: str, **extra_env) -> subprocess.CompletedProcess:
@@ -62,8 +62,8 @@ def test_start_lesson_installs_the_guard_where_no_sitecustomize_did(tmp_path):
 
 
 def test_offline_environment_puts_the_guard_first_on_the_path_of_a_new_process():
-    extra = env.offline_environment(pythonpath=os.pathsep.join(["/elsewhere", str(env.OFFLINE_SITE)]))
-    assert extra == {"COURSE_OFFLINE": "1", "PYTHONPATH": os.pathsep.join([str(env.OFFLINE_SITE), "/elsewhere"])}
+    extra = env.offline_environment(pythonpath=os.pathsep.join(["/elsewhere", str(env._OFFLINE_SITE)]))
+    assert extra == {"COURSE_OFFLINE": "1", "PYTHONPATH": os.pathsep.join([str(env._OFFLINE_SITE), "/elsewhere"])}
     code = ("import socket\ntry:\n    socket.create_connection(('192.0.2.1', 80), timeout=1)\n"
             "except OSError as err:\n    print(type(err).__name__)")
     check = "import socket\nassert getattr(socket.socket.connect, '__module__', None) == 'course_utils.setup.env'\n"
@@ -86,7 +86,7 @@ def test_offline_guard_refuses_remote_hosts_but_not_loopback():
 
 def test_quick_caches_never_share_folders_with_full(tmp_path, monkeypatch):
     monkeypatch.setenv("COURSE_DATA_DIR", str(tmp_path))
-    quick, full = cache_dirs("quick"), cache_dirs("full")
+    quick, full = _cache_dirs("quick"), _cache_dirs("full")
     for key in quick:
         assert quick[key] != full[key]
         assert tmp_path in quick[key].parents and tmp_path in full[key].parents
@@ -98,7 +98,7 @@ def test_use_cache_dirs_creates_and_exports(tmp_path, monkeypatch):
     monkeypatch.setenv("COURSE_DATA_DIR", str(tmp_path))
     for key in ("TFHUB_CACHE_DIR", "TFDS_DATA_DIR", "KERAS_HOME"):
         monkeypatch.delenv(key, raising=False)
-    use_cache_dirs("quick")
+    _use_cache_dirs("quick")
     assert os.environ["TFHUB_CACHE_DIR"] == str(tmp_path / "quick" / "tfhub")
     assert os.environ["TFDS_DATA_DIR"] == str(tmp_path / "quick" / "tfds")
     assert os.environ["KERAS_HOME"] == str(tmp_path / "quick" / "keras") and (tmp_path / "quick" / "keras").is_dir()
@@ -119,7 +119,7 @@ def test_offline_guard_refuses_name_lookups_of_remote_hosts():
 ROOT = Path(__file__).resolve().parent.parent
 _WHERE = ("import json\nfrom course_utils.setup import env\nfrom course_utils.course import report\n"
           "print(json.dumps({'checkout': str(env.checkout_root()),\n"
-          "                  'data': str(env.data_dir()), 'records': str(report.records_dir())}))")
+          "                  'data': str(env.data_dir()), 'records': str(report._records_dir())}))")
 
 
 def _installed_copy(tmp_path):
@@ -180,7 +180,7 @@ def test_checkout_keeps_data_and_build_in_the_checkout(monkeypatch):
     ("course_utils.models", "ModelFileError", FileNotFoundError),
     ("course_exercises", "ExerciseFailed", AssertionError),
     ("course_exercises.grading", "GradingError", RuntimeError),
-    ("course_utils.course.runner", "NotebookTimeout", Exception),  # not TimeoutError: nbclient catches those
+    ("course_utils.course.runner", "_NotebookTimeout", Exception),  # not TimeoutError: nbclient catches those
 ])
 def test_each_course_error_keeps_its_builtin_base_under_course_error(module, name, builtin):
     import importlib

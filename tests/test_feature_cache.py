@@ -139,16 +139,16 @@ def test_the_key_changes_with_the_weights_the_architecture_the_key_and_the_data_
 
 
 def test_key_parts_are_digests_of_public_apis(extractor, arrays):
-    parts = fc.entry_key(extractor, batches(arrays), "tiny")
+    parts = fc._entry_key(extractor, batches(arrays), "tiny")
     assert set(parts) == {"key", "data", "architecture", "weights"} and parts["key"] == "tiny"
     assert parts["data"] == "tf.data [([None, 16, 16, 3], 'float32'), ([None], 'int64')]"
-    assert fc.data_spec(arrays[0], arrays[1]) == "array [24, 16, 16, 3] <f4 labels [24] <i8"
-    assert fc.architecture_digest(extractor) == fc.architecture_digest(make_extractor(seed=3))  # weights apart
-    assert fc.weights_digest(extractor) != fc.weights_digest(make_extractor(seed=3))
-    assert fc.architecture_digest(extractor) != fc.architecture_digest(make_extractor(filters=5))
+    assert fc._data_spec(arrays[0], arrays[1]) == "array [24, 16, 16, 3] <f4 labels [24] <i8"
+    assert fc._architecture_digest(extractor) == fc._architecture_digest(make_extractor(seed=3))  # weights apart
+    assert fc._weights_digest(extractor) != fc._weights_digest(make_extractor(seed=3))
+    assert fc._architecture_digest(extractor) != fc._architecture_digest(make_extractor(filters=5))
     for empty in ("", "  ", None):
         with pytest.raises(fc.FeatureCacheError, match="give key= a name for the data and its preprocessing"):
-            fc.entry_key(extractor, batches(arrays), empty)
+            fc._entry_key(extractor, batches(arrays), empty)
 
 
 def test_a_trainable_extractor_is_refused_with_its_message(arrays, root):
@@ -179,8 +179,8 @@ def test_a_random_layer_inside_the_extractor_is_refused(arrays, root, layer):
         fc.cached_predict(extractor, batches(arrays), key="tiny", folder=root)
     nested = keras.Sequential([keras.Sequential([layers.RandomZoom(0.1)], name="inner"), extractor])
     nested.trainable = False
-    assert [type(found).__name__ for found in fc.random_layers(nested)][0] in ("RandomZoom", type(layer).__name__)
-    assert {type(found).__name__ for found in fc.random_layers(nested)} == {"RandomZoom", type(layer).__name__}
+    assert [type(found).__name__ for found in fc._random_layers(nested)][0] in ("RandomZoom", type(layer).__name__)
+    assert {type(found).__name__ for found in fc._random_layers(nested)} == {"RandomZoom", type(layer).__name__}
 
 
 def test_dropout_inside_the_extractor_is_fine(arrays, root):
@@ -264,10 +264,10 @@ class Shift(Scale):
 
 def test_a_plain_layer_is_keyed_by_its_class_and_config_in_any_key_order():
     two, three = Scale(np.float32(2.0)), Scale(np.float32(3.0))  # np.float32: JSON needs repr for it
-    assert fc.architecture_digest(two) != fc.architecture_digest(three)
-    assert fc.architecture_digest(two) == fc.architecture_digest(Scale(np.float32(2.0), name="other_name"))
-    assert fc.architecture_digest(Shift(np.float32(2.0))) != fc.architecture_digest(two)  # same config, other class
-    assert fc.architecture_digest(Scale(np.float32(2.0), reverse_config=True)) == fc.architecture_digest(two)
+    assert fc._architecture_digest(two) != fc._architecture_digest(three)
+    assert fc._architecture_digest(two) == fc._architecture_digest(Scale(np.float32(2.0), name="other_name"))
+    assert fc._architecture_digest(Shift(np.float32(2.0))) != fc._architecture_digest(two)  # same config, other class
+    assert fc._architecture_digest(Scale(np.float32(2.0), reverse_config=True)) == fc._architecture_digest(two)
 
 
 def _two_branches(first_is_max: bool):
@@ -280,21 +280,21 @@ def _two_branches(first_is_max: bool):
 
 def test_the_wiring_between_layers_is_part_of_the_key():
     # the same layers in the same order, joined the other way round: other features, another key
-    assert fc.architecture_digest(_two_branches(True)) != fc.architecture_digest(_two_branches(False))
-    assert fc.architecture_digest(_two_branches(True)) == fc.architecture_digest(_two_branches(True))
+    assert fc._architecture_digest(_two_branches(True)) != fc._architecture_digest(_two_branches(False))
+    assert fc._architecture_digest(_two_branches(True)) == fc._architecture_digest(_two_branches(True))
 
 
 def test_labels_given_as_an_array_are_part_of_the_data_spec(arrays):
     images, labels = arrays
-    with_labels = fc.entry_key(keras.layers.Flatten(), images, "k", labels)["data"]
-    assert with_labels != fc.entry_key(keras.layers.Flatten(), images, "k")["data"]
-    assert with_labels != fc.entry_key(keras.layers.Flatten(), images, "k", labels[:-1])["data"]
+    with_labels = fc._entry_key(keras.layers.Flatten(), images, "k", labels)["data"]
+    assert with_labels != fc._entry_key(keras.layers.Flatten(), images, "k")["data"]
+    assert with_labels != fc._entry_key(keras.layers.Flatten(), images, "k", labels[:-1])["data"]
 
 
 @pytest.mark.parametrize("key", ["", "   ", None])
 def test_a_missing_key_says_how_to_name_one(arrays, key):
     with pytest.raises(fc.FeatureCacheError) as error:
-        fc.entry_key(keras.layers.Flatten(), arrays[0], key)
+        fc._entry_key(keras.layers.Flatten(), arrays[0], key)
     assert str(error.value) == ("give key= a name for the data and its preprocessing, e.g. "
                                 "key='flowers train, 224 px, [-1, 1]'; change it when either changes")
 
@@ -355,7 +355,7 @@ def named_after_its_activation(activation: str):
 def test_a_layer_named_like_a_config_value_keeps_that_value_in_the_key(arrays, root):
     """Dense(name="relu") with relu and Dense(name="tanh") with tanh: once one key, the tanh model got relu features."""
     relu, tanh = named_after_its_activation("relu"), named_after_its_activation("tanh")
-    assert fc.architecture_digest(relu) != fc.architecture_digest(tanh)
+    assert fc._architecture_digest(relu) != fc._architecture_digest(tanh)
     fc.cached_predict(relu, batches(arrays), key="tiny", folder=root)
     features, _ = fc.cached_predict(tanh, batches(arrays), key="tiny", folder=root)
     assert len(entries(root)) == 2
@@ -404,10 +404,10 @@ def test_stored_labels_that_are_not_the_batches_labels_are_refused(extractor, ar
 def test_the_content_digest_of_a_pass_equals_the_one_computed_in_predict(extractor, arrays, root):
     fc.cached_predict(extractor, batches(arrays), key="tiny", folder=root)
     (entry,) = entries(root)
-    digest, carried = fc.content_digest(batches(arrays, batch_size=5))
+    digest, carried = fc._content_digest(batches(arrays, batch_size=5))
     assert json.loads((root / entry / "key.json").read_text())["content"] == digest
     np.testing.assert_array_equal(carried, arrays[1])
-    assert fc.content_digest(tf.data.Dataset.from_tensor_slices(arrays[0]).batch(8)) != (digest, None)
+    assert fc._content_digest(tf.data.Dataset.from_tensor_slices(arrays[0]).batch(8)) != (digest, None)
 
 
 def test_a_keras_3_dtype_policy_is_part_of_the_key_and_not_taken_for_a_layer_name():
@@ -417,15 +417,15 @@ def test_a_keras_3_dtype_policy_is_part_of_the_key_and_not_taken_for_a_layer_nam
         keras.utils.set_random_seed(0)
         return keras.Sequential([keras.Input((4,)), layers.Dense(3, dtype=dtype, name=name)])
 
-    assert fc.architecture_digest(dense("float32")) != fc.architecture_digest(dense("bfloat16"))
-    assert fc.architecture_digest(dense("float32", "float32")) == fc.architecture_digest(dense("float32", "other"))
+    assert fc._architecture_digest(dense("float32")) != fc._architecture_digest(dense("bfloat16"))
+    assert fc._architecture_digest(dense("float32", "float32")) == fc._architecture_digest(dense("float32", "other"))
 
 
 def test_compiling_the_extractor_does_not_change_its_key():
     extractor = make_extractor()
-    before = fc.architecture_digest(extractor)
+    before = fc._architecture_digest(extractor)
     extractor.compile(optimizer="sgd", loss="mse")
-    assert fc.architecture_digest(extractor) == before
+    assert fc._architecture_digest(extractor) == before
 
 
 def test_a_tf_keras_extractor_is_checked_keyed_and_cached_like_a_keras_3_one(arrays, root):

@@ -1,4 +1,4 @@
-from course_utils.setup.files import replace_folder
+from course_utils.setup.files import _replace_folder
 
 
 def test_replace_folder_swaps_in_the_finished_folder(tmp_path):
@@ -8,21 +8,21 @@ def test_replace_folder_swaps_in_the_finished_folder(tmp_path):
     target = tmp_path / "deep" / "x"
     target.mkdir(parents=True)
     (target / "old.txt").write_text("old")
-    assert replace_folder(ready, target) == target
+    assert _replace_folder(ready, target) == target
     assert [p.name for p in target.iterdir()] == ["new.txt"] and not ready.exists()
 
 
 def test_replace_folder_creates_missing_parents(tmp_path):
     ready = tmp_path / "r"
     ready.mkdir()
-    assert replace_folder(ready, tmp_path / "a" / "b").is_dir()
+    assert _replace_folder(ready, tmp_path / "a" / "b").is_dir()
 
 
 def test_replace_folder_puts_a_file_over_a_folder_and_a_folder_over_a_file(tmp_path):
     (tmp_path / "target").mkdir()
     (tmp_path / "target" / "old.txt").write_text("old")
     (tmp_path / "file").write_text("new")
-    assert replace_folder(tmp_path / "file", tmp_path / "target").read_text() == "new"
+    assert _replace_folder(tmp_path / "file", tmp_path / "target").read_text() == "new"
     (tmp_path / "folder").mkdir()
-    replace_folder(tmp_path / "folder", tmp_path / "target")
+    _replace_folder(tmp_path / "folder", tmp_path / "target")
     assert (tmp_path / "target").is_dir() and [p.name for p in tmp_path.iterdir()] == ["target"]  # nothing left aside

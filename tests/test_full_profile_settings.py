@@ -18,7 +18,7 @@ from pathlib import Path
 
 import pytest
 
-from course_utils.course.references import ORIGINAL_CODE, ORIGINAL_SETTINGS
+from course_utils.course.references import _ORIGINAL_CODE, ORIGINAL_SETTINGS
 from course_utils.setup import profiles
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -113,12 +113,12 @@ def _literals(lesson: str) -> dict[str, object]:
     return found
 
 
-@pytest.mark.parametrize("lesson", list(ORIGINAL_CODE))
+@pytest.mark.parametrize("lesson", list(_ORIGINAL_CODE))
 def test_the_notebooks_code_keeps_the_original_lessons_literals(lesson):
     """A source check on purpose: the split strings and TF Hub handles are the lesson's words, literals in
     the code a learner reads (issue 23), the same in both profiles."""
     literals = _literals(lesson)
-    for name, original in ORIGINAL_CODE[lesson].items():
+    for name, original in _ORIGINAL_CODE[lesson].items():
         assert literals.get(name) == original.value, f"lesson {lesson}: {name} ({original.source})"
 
 

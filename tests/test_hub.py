@@ -25,12 +25,12 @@ def test_cache_key_is_sha1_of_handle():
 def test_cache_dir_unset_is_explained(monkeypatch):
     monkeypatch.delenv("TFHUB_CACHE_DIR", raising=False)
     with pytest.raises(course_hub.HubCacheError, match="start_lesson"):
-        course_hub.cache_dir()
+        course_hub._cache_dir()
 
 
 def test_stand_in_loads_under_the_real_handle_offline(hub_cache):
     course_hub.prepare_handle(HANDLE, "stand-in", dim=1280)
-    assert course_hub.is_cached(HANDLE) and course_hub.is_stand_in(HANDLE)
+    assert course_hub.is_cached(HANDLE) and course_hub._is_stand_in(HANDLE)
     assert [path.name for path in hub_cache.iterdir()] == [course_hub.cache_key(HANDLE)]  # no staging folder left
     layer = hub.KerasLayer(HANDLE, input_shape=(224, 224, 3))
     model = tf_keras.Sequential([layer, tf_keras.layers.Dense(5)])  # hub.KerasLayer is a tf_keras layer
@@ -58,7 +58,7 @@ def test_stand_in_runs_frozen_in_a_keras_3_model_through_tfsm_layer(hub_cache):
 
 
 def test_stand_in_variables_follow_trainable(hub_cache):
-    course_hub.install_stand_in(HANDLE, dim=64)
+    course_hub._install_stand_in(HANDLE, dim=64)
     frozen = hub.KerasLayer(HANDLE, trainable=False)
     frozen.build((None, 32, 32, 3))
     assert len(frozen.trainable_weights) == 0 and len(frozen.non_trainable_weights) == 3
@@ -68,7 +68,7 @@ def test_stand_in_variables_follow_trainable(hub_cache):
 
 
 def test_stand_in_features_separate_colours(hub_cache):
-    path = course_hub.build_feature_vector(hub_cache / "fv", dim=32)
+    path = course_hub._build_feature_vector(hub_cache / "fv", dim=32)
     module = tf.saved_model.load(str(path))
     red = np.zeros((1, 16, 16, 3), "float32")
     red[..., 0] = 1
@@ -79,18 +79,18 @@ def test_stand_in_features_separate_colours(hub_cache):
 
 
 def test_install_is_idempotent(hub_cache):
-    first = course_hub.install_stand_in(HANDLE, dim=8)
+    first = course_hub._install_stand_in(HANDLE, dim=8)
     stamp = (first / "saved_model.pb").stat().st_mtime_ns
-    course_hub.install_stand_in(HANDLE, dim=8)
+    course_hub._install_stand_in(HANDLE, dim=8)
     assert (first / "saved_model.pb").stat().st_mtime_ns == stamp
 
 
 def test_stand_in_never_overwrites_a_real_download(hub_cache):
-    real = course_hub.cache_path(HANDLE)
+    real = course_hub._cache_path(HANDLE)
     real.mkdir(parents=True)
     (real / "saved_model.pb").write_bytes(b"real")
     with pytest.raises(course_hub.HubCacheError, match="holds a real download"):
-        course_hub.install_stand_in(HANDLE, dim=8)
+        course_hub._install_stand_in(HANDLE, dim=8)
     assert (real / "saved_model.pb").read_bytes() == b"real"
 
 
@@ -108,13 +108,13 @@ def test_unknown_source(hub_cache):
 
 
 def test_full_profile_refuses_a_stand_in_in_its_cache(hub_cache):
-    course_hub.install_stand_in(HANDLE, dim=8)
+    course_hub._install_stand_in(HANDLE, dim=8)
     with pytest.raises(course_hub.HubCacheError, match="holds a locally built stand-in"):
         course_hub.prepare_handle(HANDLE, "real", dim=8)
 
 
 def test_building_prints_no_tensorflow_info(hub_cache, capsys):
-    course_hub.build_feature_vector(hub_cache / "quiet", dim=4)
+    course_hub._build_feature_vector(hub_cache / "quiet", dim=4)
     captured = capsys.readouterr()
     assert "Assets written" not in captured.out + captured.err
 
@@ -122,8 +122,8 @@ def test_building_prints_no_tensorflow_info(hub_cache, capsys):
 def test_a_link_to_a_module_outside_the_shared_folder_is_refused(hub_cache, tmp_path, monkeypatch):
     from course_utils.setup import env
 
-    elsewhere = course_hub.build_feature_vector(tmp_path / "elsewhere", dim=4)
-    course_hub.cache_path(HANDLE).symlink_to(elsewhere, target_is_directory=True)  # an earlier classroom's link
+    elsewhere = course_hub._build_feature_vector(tmp_path / "elsewhere", dim=4)
+    course_hub._cache_path(HANDLE).symlink_to(elsewhere, target_is_directory=True)  # an earlier classroom's link
     monkeypatch.delenv(env.SHARED_DATA_VAR, raising=False)
     with pytest.raises(course_hub.HubCacheError, match="which is not in the shared folder .*delete that link"):
         course_hub.prepare_handle(HANDLE, "stand-in", dim=4)

@@ -86,11 +86,11 @@ def test_catsdogs_local_folder_leaves_out_a_jpeg_cut_in_its_data(tmp_path, monke
     cut_inside_its_data(root / "train" / "dogs" / "dogs.1.jpg")
 
     monkeypatch.setenv("KERAS_HOME", str(tmp_path / "keras"))
-    monkeypatch.setattr(catsdogs, "FULL_COUNTS", counts)  # a small copy of the real layout
+    monkeypatch.setattr(catsdogs, "_FULL_COUNTS", counts)  # a small copy of the real layout
     view = catsdogs.load("real", local_copy=root)
     assert view != root and view.name == "cats_and_dogs_filtered_checked"
     assert sorted(p.name for p in (view / "train" / "dogs").iterdir()) == ["dogs.0.jpg"]
-    assert catsdogs.count_images(view) == {"train": {"cats": 2, "dogs": 1}, "validation": {"cats": 1, "dogs": 1}}
+    assert catsdogs._count_images(view) == {"train": {"cats": 2, "dogs": 1}, "validation": {"cats": 1, "dogs": 1}}
     out = capsys.readouterr().out
     assert "5 readable images; skipped 1 unreadable: dogs.1.jpg (corrupt or truncated" in out
     assert (root / "train" / "dogs" / "dogs.1.jpg").exists()  # nothing of the learner's is removed
@@ -107,7 +107,7 @@ def test_flowers_local_folder_leaves_out_a_jpeg_cut_in_its_data(tmp_path, monkey
 
     monkeypatch.setenv("TFDS_DATA_DIR", str(tmp_path / "tfds"))
     folder = tmp_path / "flower_photos"
-    for k, name in enumerate(flowers.CLASS_NAMES):
+    for k, name in enumerate(flowers._CLASS_NAMES):
         for i in range(2):
             noisy_jpeg(folder / name / f"{name}_{i}.jpg", seed=10 * k + i, colour=FLOWER_COLOURS[name])
     cut_inside_its_data(folder / "roses" / "roses_1.jpg")
@@ -120,5 +120,5 @@ def test_flowers_local_folder_leaves_out_a_jpeg_cut_in_its_data(tmp_path, monkey
                                data_dir=data_dir)
     assert info.splits["train"].num_examples == 9
     labels = sorted(int(label) for _, label in train)  # every example decodes
-    assert labels.count(flowers.CLASS_NAMES.index("roses")) == 1
+    assert labels.count(flowers._CLASS_NAMES.index("roses")) == 1
     assert (folder / "roses" / "roses_1.jpg").exists()  # the learner's folder is untouched

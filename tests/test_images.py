@@ -44,12 +44,12 @@ def test_summary_names_and_counts(folder):
 
 @pytest.mark.parametrize("name", ["good.jpg", "grey.jpg", "cmyk.jpg", "alpha.png"])
 def test_load_rgb_always_gives_three_channels(folder, name):
-    array = images.load_rgb(folder / name)
+    array = images._load_rgb(folder / name)
     assert array.shape == (20, 30, 3) and array.dtype == np.uint8
 
 
 def test_transparent_pixels_become_white(folder):
-    assert images.load_rgb(folder / "alpha.png").min() == 255
+    assert images._load_rgb(folder / "alpha.png").min() == 255
 
 
 def test_clean_view_keeps_good_converts_odd_and_skips_bad(folder, tmp_path_factory, capsys):
@@ -203,7 +203,7 @@ def test_alpha_is_composited_on_white_pixel_by_pixel(tmp_path):
     red, alpha = rgba[..., 0] / 255.0, rgba[..., 3] / 255.0
     expected_red = 255 * (red * alpha + (1 - alpha))
     expected_green = 255 * (1 - alpha)
-    out = images.load_rgb(tmp_path / "a.png")
+    out = images._load_rgb(tmp_path / "a.png")
     np.testing.assert_allclose(out[..., 0], expected_red, atol=1)
     np.testing.assert_allclose(out[..., 1], expected_green, atol=1)
     np.testing.assert_array_equal(out[..., 1], out[..., 2])
@@ -212,7 +212,7 @@ def test_alpha_is_composited_on_white_pixel_by_pixel(tmp_path):
 def test_grey_with_alpha_is_composited_on_white(tmp_path):
     la = np.stack([np.full((2, 3), 40, np.uint8), np.array([[0, 255, 255], [0, 0, 255]], np.uint8)], axis=-1)
     Image.fromarray(la, mode="LA").save(tmp_path / "la.png")
-    out = images.load_rgb(tmp_path / "la.png")
+    out = images._load_rgb(tmp_path / "la.png")
     assert out.shape == (2, 3, 3)
     np.testing.assert_array_equal(out[..., 0], [[255, 40, 40], [255, 255, 40]])
 
@@ -224,20 +224,20 @@ def test_a_palette_image_with_a_transparent_colour_gets_white_there(tmp_path):
     image.putpixel((1, 0), 1)
     image.save(tmp_path / "t.png", transparency=0)
     image.save(tmp_path / "opaque.png")
-    assert images.load_rgb(tmp_path / "t.png").tolist() == [[[255, 255, 255], [200, 100, 50]]]
-    assert images.load_rgb(tmp_path / "opaque.png").tolist() == [[[10, 20, 30], [200, 100, 50]]]
+    assert images._load_rgb(tmp_path / "t.png").tolist() == [[[255, 255, 255], [200, 100, 50]]]
+    assert images._load_rgb(tmp_path / "opaque.png").tolist() == [[[10, 20, 30], [200, 100, 50]]]
 
 
 def test_grey_and_rgb_are_read_exactly(tmp_path):
     grey = np.arange(12, dtype=np.uint8).reshape(3, 4) * 20
     Image.fromarray(grey).save(tmp_path / "g.png")
-    out = images.load_rgb(tmp_path / "g.png")
+    out = images._load_rgb(tmp_path / "g.png")
     assert out.dtype == np.uint8 and out.shape == (3, 4, 3)
     for channel in range(3):
         np.testing.assert_array_equal(out[..., channel], grey)
     rgb = np.random.default_rng(2).integers(0, 255, (3, 4, 3), dtype=np.uint8)
     Image.fromarray(rgb).save(tmp_path / "c.png")
-    np.testing.assert_array_equal(images.load_rgb(str(tmp_path / "c.png")), rgb)
+    np.testing.assert_array_equal(images._load_rgb(str(tmp_path / "c.png")), rgb)
 
 
 def test_a_converted_image_is_written_as_the_rgb_pixels_at_jpeg_quality_95(tmp_path):
@@ -248,7 +248,7 @@ def test_a_converted_image_is_written_as_the_rgb_pixels_at_jpeg_quality_95(tmp_p
     Image.fromarray(rgba).save(tmp_path / "mine" / "a.png")
     view, _ = images.clean_view(tmp_path / "mine", tmp_path / "view")
     expected = io.BytesIO()
-    Image.fromarray(images.load_rgb(tmp_path / "mine" / "a.png")).save(expected, format="JPEG", quality=95)
+    Image.fromarray(images._load_rgb(tmp_path / "mine" / "a.png")).save(expected, format="JPEG", quality=95)
     assert (view / "a.jpg").read_bytes() == expected.getvalue()
     assert _view_files(view) == ["a.jpg"]
 
@@ -333,11 +333,11 @@ def test_a_transparent_colour_key_in_a_grey_or_rgb_png_gets_white_too(tmp_path):
     rgb = np.array([[[0, 0, 0], [200, 100, 50]]], np.uint8)
     Image.fromarray(rgb).save(tmp_path / "key.png", transparency=(0, 0, 0))
     Image.fromarray(rgb).save(tmp_path / "plain.png")
-    assert images.load_rgb(tmp_path / "key.png").tolist() == [[[255, 255, 255], [200, 100, 50]]]
-    assert images.load_rgb(tmp_path / "plain.png").tolist() == rgb.tolist()
+    assert images._load_rgb(tmp_path / "key.png").tolist() == [[[255, 255, 255], [200, 100, 50]]]
+    assert images._load_rgb(tmp_path / "plain.png").tolist() == rgb.tolist()
     grey = np.array([[0, 90]], np.uint8)
     Image.fromarray(grey).save(tmp_path / "grey_key.png", transparency=0)
-    assert images.load_rgb(tmp_path / "grey_key.png").tolist() == [[[255, 255, 255], [90, 90, 90]]]
+    assert images._load_rgb(tmp_path / "grey_key.png").tolist() == [[[255, 255, 255], [90, 90, 90]]]
 
 
 def test_clean_view_of_nothing_into_a_folder_that_does_not_exist_yet(nested, tmp_path):
@@ -350,7 +350,7 @@ def test_a_failed_clean_view_leaves_no_staging_folder_and_no_view(nested, tmp_pa
     def broken(path):
         raise OSError("disk full")
 
-    monkeypatch.setattr(images, "load_rgb", broken)
+    monkeypatch.setattr(images, "_load_rgb", broken)
     target = tmp_path / "views" / "checked"
     target.parent.mkdir()
     with pytest.raises(OSError, match="disk full"):

@@ -172,14 +172,14 @@ def test_a_hub_stand_in_killed_while_saving_is_rebuilt(tmp_path, monkeypatch):
         def replace(*args):
             {KILL}
         files.os.replace = replace
-        hub.install_stand_in({HANDLE!r}, dim=6)
+        hub._install_stand_in({HANDLE!r}, dim=6)
         """, TFHUB_CACHE_DIR=str(cache))
     from course_utils.models import hub
 
     monkeypatch.setenv("TFHUB_CACHE_DIR", str(cache))
     assert not hub.is_cached(HANDLE)  # nothing under the handle's name: TF Hub would not load it
-    path = hub.install_stand_in(HANDLE, dim=6)
-    assert hub.is_stand_in(HANDLE) and visible(cache) == [path.name]
+    path = hub._install_stand_in(HANDLE, dim=6)
+    assert hub._is_stand_in(HANDLE) and visible(cache) == [path.name]
 
 
 # -- a TFDS prepare ------------------------------------------------------------------------------
@@ -187,7 +187,7 @@ def test_a_tfds_prepare_killed_midway_is_not_trusted_and_is_prepared_again(tmp_p
     from course_utils.data import flowers
 
     photos = tmp_path / "flower_photos"
-    counts = flowers.make_stand_in(photos, num_images=25, size_range=(40, 60))
+    counts = flowers._make_stand_in(photos, num_images=25, size_range=(40, 60))
     tfds_dir = tmp_path / "tfds"
     run_killed(f"""
         from course_utils.data import flowers
@@ -198,11 +198,11 @@ def test_a_tfds_prepare_killed_midway_is_not_trusted_and_is_prepared_again(tmp_p
                     {KILL}
                 yield example
         flowers._LocalFlowers._generate_examples = generate
-        flowers.prepare_local_flowers({str(photos)!r}, {str(tfds_dir)!r})
+        flowers._prepare_local_flowers({str(photos)!r}, {str(tfds_dir)!r})
         """)
     import tensorflow_datasets as tfds
 
-    target = flowers.prepare_local_flowers(photos, tfds_dir)
+    target = flowers._prepare_local_flowers(photos, tfds_dir)
     assert not list(target.rglob("incomplete.*"))
     dataset = tfds.load("tf_flowers", split="train", data_dir=str(target), download=False)
     assert sum(1 for _ in dataset) == sum(counts.values()) == 25

@@ -58,7 +58,7 @@ def test_colab_cell_installs_in_one_resolution_holding_colabs_tensorflow(monkeyp
 
     (install,) = _run_colab_cell(monkeypatch, tensorflow_loaded)
     assert install[:5] == [sys.executable, "-m", "pip", "install", "-q"]
-    assert links.pip_target() in install
+    assert links._pip_target() in install
     assert "--no-deps" not in install  # course_utils' ranges are resolved with everything else: no conflict report
     tf_version = version("tensorflow")
     assert f"tensorflow=={tf_version}" in install, "Colab's TensorFlow must stay where it is"
@@ -69,7 +69,7 @@ def test_colab_cell_installs_in_one_resolution_holding_colabs_tensorflow(monkeyp
 def test_colab_cell_installs_from_the_folder_or_wheel_an_environment_variable_names(monkeypatch):
     (install,) = _run_colab_cell(monkeypatch, **{links.PIP_TARGET_VAR: "/tmp/dist/course_utils-0.1.0-py3-none-any.whl"})
     assert "/tmp/dist/course_utils-0.1.0-py3-none-any.whl" in install
-    assert links.pip_target() not in install
+    assert links._pip_target() not in install
 
 
 def _stale_pair(tmp_path, name="01_own_model_head_swap"):
@@ -82,7 +82,7 @@ def _stale_pair(tmp_path, name="01_own_model_head_swap"):
     folder.mkdir()
     shutil.copy(ROOT / "jupytext.toml", tmp_path / "jupytext.toml")
     nb = jupytext.read(ROOT / "notebooks" / f"{name}.ipynb")
-    (cell,) = [c for c in nb.cells if links.is_colab_cell(c)]
+    (cell,) = [c for c in nb.cells if links._is_colab_cell(c)]
     cell.source = "# an older Colab cell\nimport sys\n\n" + links.COLAB_CELL_MARKER + "\nprint('old')"
     jupytext.write(nb, folder / f"{name}.ipynb")
     jupytext.write(nb, folder / f"{name}.py", fmt="py:percent")
@@ -93,15 +93,15 @@ def test_sync_rewrites_only_the_colab_cell_of_notebook_and_script(tmp_path):
     import jupytext
 
     folder, before = _stale_pair(tmp_path)
-    changed = links.sync_colab_cells(folder)
+    changed = links._sync_colab_cells(folder)
     assert [p.name for p in changed] == ["01_own_model_head_swap.ipynb"]
     for path in (folder / "01_own_model_head_swap.ipynb", folder / "01_own_model_head_swap.py"):
         after = jupytext.read(path)
         assert len(after.cells) == len(before.cells)
         for old, new in zip(before.cells, after.cells, strict=True):
-            expected = links.colab_setup_source() if links.is_colab_cell(old) else old.source
+            expected = links.colab_setup_source() if links._is_colab_cell(old) else old.source
             assert new.source.strip() == expected.strip(), path.name
-    assert links.sync_colab_cells(folder) == []  # a second run changes nothing
+    assert links._sync_colab_cells(folder) == []  # a second run changes nothing
 
 
 def test_sync_refuses_a_notebook_without_its_colab_cell(tmp_path):
@@ -109,15 +109,15 @@ def test_sync_refuses_a_notebook_without_its_colab_cell(tmp_path):
 
     nbformat.write(nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell("x = 1")]), tmp_path / "07_x.ipynb")
     with pytest.raises(ValueError, match="expected one Colab cell"):
-        links.sync_colab_cells(tmp_path)
+        links._sync_colab_cells(tmp_path)
 
 
 def test_badge_and_install_name_the_release_of_pyproject_not_a_branch():
     import tomllib
 
     tag = "v" + tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["version"]
-    assert links.release() == tag
-    assert links.pip_target().endswith(f".git@{tag}")
+    assert links._release() == tag
+    assert links._pip_target().endswith(f".git@{tag}")
     assert f"/blob/{tag}/notebooks/" in links.colab_url("01_own_model_head_swap.ipynb")
     for path in NOTEBOOKS:
         text = path.read_text()

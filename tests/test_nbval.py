@@ -28,7 +28,7 @@ def test_nbval_lax_validates_lesson_01_in_the_quick_profile(tmp_path):
     the one run that proves `make nbval` works, so it is accepted here.
     """
     notebooks = runner.find_notebooks(ROOT / "notebooks", ["01"])
-    command, extra = runner.nbval_command(notebooks, "quick", tmp_path / "records")
+    command, extra = runner._nbval_command(notebooks, "quick", tmp_path / "records")
     environment = {**os.environ, **extra}
     result = subprocess.run(command, env=environment, cwd=ROOT, capture_output=True, text=True, timeout=600)
     assert result.returncode == 0, result.stdout[-4000:] + result.stderr[-2000:]
@@ -41,11 +41,11 @@ def test_nbval_lax_validates_lesson_01_in_the_quick_profile(tmp_path):
 
 def test_nbval_command_is_lax_offline_in_quick_and_online_in_full(tmp_path):
     books = [ROOT / "notebooks" / "01_x.ipynb"]
-    quick_cmd, quick_env = runner.nbval_command(books, "quick", tmp_path)
-    full_cmd, full_env = runner.nbval_command(books, "full", tmp_path)
+    quick_cmd, quick_env = runner._nbval_command(books, "quick", tmp_path)
+    full_cmd, full_env = runner._nbval_command(books, "full", tmp_path)
     assert quick_cmd[1:4] == ["-m", "pytest", "--nbval-lax"] and quick_cmd[-1] == str(books[0])
     assert quick_env["COURSE_PROFILE"] == "quick" and quick_env["COURSE_OFFLINE"] == "1"
-    assert quick_env["PYTHONPATH"].split(os.pathsep)[0] == str(env.OFFLINE_SITE)  # the guard, from the first line
+    assert quick_env["PYTHONPATH"].split(os.pathsep)[0] == str(env._OFFLINE_SITE)  # the guard, from the first line
     assert full_env["COURSE_PROFILE"] == "full" and "COURSE_OFFLINE" not in full_env and "PYTHONPATH" not in full_env
     assert "--nbval-cell-timeout=43200" in full_cmd
 

@@ -72,7 +72,7 @@ def test_lesson_04_majority_baseline_matches_the_generated_labels(course_run, tm
     from course_utils.setup import profiles
 
     quick = profiles.lesson_settings("04", "quick")
-    root = cactus.make_stand_in(tmp_path / "cactus", quick.num_images, seed=quick.seed)
+    root = cactus._make_stand_in(tmp_path / "cactus", quick.num_images, seed=quick.seed)
     labels = pd.read_csv(root / "train.csv")["has_cactus"].to_numpy()
     split = int(len(labels) * quick.validation_split)
     valid, train = labels[:split], labels[split:]

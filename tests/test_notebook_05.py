@@ -29,7 +29,7 @@ def inception_17x17_block_kernels(c7: int, channels_in: int = 768) -> int:
 MIXED6_AND_MIXED7 = inception_17x17_block_kernels(160) + inception_17x17_block_kernels(192)
 QUICK = lesson_settings("05", "quick")
 FULL = lesson_settings("05", "full")
-VALIDATION_COUNTS = catsdogs.generated_counts(QUICK.num_images)["validation"]
+VALIDATION_COUNTS = catsdogs._generated_counts(QUICK.num_images)["validation"]
 
 
 def test_cutting_at_mixed7_gives_a_7x7x768_grid_at_150_pixels():
@@ -115,7 +115,7 @@ def test_lesson_05_augments_training_images_but_never_validation_images(course_r
 @pytest.mark.notebooks
 def test_lesson_05_measures_both_runs_alike_and_both_preprocessings_once(course_run):
     figs = course_run.figures("05")
-    train_total = sum(catsdogs.generated_counts(QUICK.num_images)["train"].values())
+    train_total = sum(catsdogs._generated_counts(QUICK.num_images)["train"].values())
     validation_total = sum(VALIDATION_COUNTS.values())
     for run in ("without_dropout", "with_dropout"):
         # evaluate's accuracy on every training image, less the validation accuracy: whole numbers of images

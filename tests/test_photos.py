@@ -18,7 +18,7 @@ def keras_home(tmp_path, monkeypatch):
 def test_bundled_photos_are_written_as_files_load_img_reads_at_224(tmp_path):
     import tensorflow as tf
 
-    paths = photos.write_bundled_photos(tmp_path)
+    paths = photos._write_bundled_photos(tmp_path)
     assert [p.name for p in paths] == [f"{name}.jpg" for name in photos.BUNDLED_PHOTOS]
     for path in paths:
         array = tf.keras.utils.img_to_array(tf.keras.utils.load_img(path, target_size=(224, 224)))
@@ -27,20 +27,20 @@ def test_bundled_photos_are_written_as_files_load_img_reads_at_224(tmp_path):
 
 
 def test_writing_again_keeps_the_existing_files(tmp_path):
-    first = photos.write_bundled_photos(tmp_path)[1]
+    first = photos._write_bundled_photos(tmp_path)[1]
     stamp = first.stat().st_mtime_ns
-    again = photos.write_bundled_photos(tmp_path)[1]
+    again = photos._write_bundled_photos(tmp_path)[1]
     assert again == first and again.stat().st_mtime_ns == stamp
 
 
 def test_default_folder_is_under_the_data_directory(tmp_path, monkeypatch):
     monkeypatch.setenv("COURSE_DATA_DIR", str(tmp_path))
-    assert photos.write_bundled_photos()[2] == tmp_path / "photos" / "rocket.jpg"
+    assert photos._write_bundled_photos()[2] == tmp_path / "photos" / "rocket.jpg"
 
 
 def test_bundled_photo_is_uint8_rgb():
     for name in photos.BUNDLED_PHOTOS:
-        image = photos.bundled_photo(name)
+        image = photos._bundled_photo(name)
         assert image.dtype == np.uint8 and image.ndim == 3 and image.shape[-1] == 3
 
 
@@ -62,11 +62,11 @@ def test_a_missing_or_unreadable_photo_says_what_to_do(tmp_path):
     text = tmp_path / "notes.txt"
     text.write_text("not a photo")
     with pytest.raises(photos.PhotoError, match="not a photo Keras can read"):
-        photos.check_photo(text)
+        photos._check_photo(text)
     broken = tmp_path / "broken.jpg"
     broken.write_bytes(b"\xff\xd8\xff\xe0 truncated")
     with pytest.raises(photos.PhotoError, match="not a photo Keras can read"):
-        photos.check_photo(broken)
+        photos._check_photo(broken)
 
 
 def test_photo_crops_are_natural_image_patches_in_0_1():
@@ -79,16 +79,16 @@ def test_photo_crops_are_natural_image_patches_in_0_1():
 
 
 def test_placeholder_index_has_the_real_files_shape():
-    index = photos.placeholder_class_index()
+    index = photos._placeholder_class_index()
     assert len(index) == 1000 and index["0"] == ["quick_000", "placeholder_000"]
     assert all(name.startswith("placeholder_") for _, name in index.values())
 
 
 def test_placeholder_class_names_decode_offline(keras_home, capsys):
     path = photos.prepare_class_index("stand-in")
-    assert path == keras_home / "models" / photos.PLACEHOLDER_FILENAME and "PLACEHOLDER" in path.name
-    assert not (keras_home / "models" / photos.IMAGENET_CLASS_INDEX.filename).exists()  # never the real file's name
-    assert capsys.readouterr().out == (f"class names: 1000 generated placeholders ({photos.PLACEHOLDER_FILENAME}); "
+    assert path == keras_home / "models" / photos._PLACEHOLDER_FILENAME and "PLACEHOLDER" in path.name
+    assert not (keras_home / "models" / photos._IMAGENET_CLASS_INDEX.filename).exists()  # never the real file's name
+    assert capsys.readouterr().out == (f"class names: 1000 generated placeholders ({photos._PLACEHOLDER_FILENAME}); "
                                        "the quick profile's random VGG19 predicts nothing real\n")
     scores = np.zeros((2, 1000), np.float32)
     scores[0, 7], scores[0, 3], scores[1, 999] = 0.9, 0.1, 0.5
@@ -119,9 +119,9 @@ def _fake_real_index(keras_home, monkeypatch, entries=1000):
     index["0"] = ["n01440764", "tench"]
     payload = json.dumps(index).encode()
     (keras_home / "models").mkdir(parents=True)
-    (keras_home / "models" / photos.IMAGENET_CLASS_INDEX.filename).write_bytes(payload)
-    asset = photos.IMAGENET_CLASS_INDEX
-    monkeypatch.setattr(photos, "IMAGENET_CLASS_INDEX", downloads.Asset(
+    (keras_home / "models" / photos._IMAGENET_CLASS_INDEX.filename).write_bytes(payload)
+    asset = photos._IMAGENET_CLASS_INDEX
+    monkeypatch.setattr(photos, "_IMAGENET_CLASS_INDEX", downloads.Asset(
         asset.name, asset.filename, asset.urls, md5=hashlib.md5(payload).hexdigest()))
 
 

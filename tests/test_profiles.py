@@ -219,18 +219,18 @@ def test_a_machine_with_less_memory_than_the_lesson_needs_is_told_what_to_do(tmp
     need = cfg["peak_memory_mb"]
     v2 = tmp_path / "memory.max"
     v2.write_text(f"{2 * 2**30}\n")  # Binder's 2 GB, as cgroup v2 writes it
-    limit = lesson.memory_limit_mb([v2])
+    limit = lesson._memory_limit_mb([v2])
     assert limit == 2048
-    warning = lesson.memory_warning(cfg, limit)
+    warning = lesson._memory_warning(cfg, limit)
     assert warning == (f"this lesson's quick profile peaks at about {need:,} MB of memory (the runner measured it) and "
                        "this machine gives the kernel 2,048 MB, so it may die midway ('Kernel died'). Binder gives about "
                        "2 GB: open this lesson on Colab (its badge) or run it on your own machine.")
-    assert lesson.memory_warning(lesson.lesson_settings("01", "quick"), limit) is None  # it fits
-    assert lesson.memory_warning(cfg, None) is None  # no limit known: nothing to say
-    assert lesson.memory_warning(lesson.lesson_settings("06", "full"), limit) is None  # never measured: no guess
+    assert lesson._memory_warning(lesson.lesson_settings("01", "quick"), limit) is None  # it fits
+    assert lesson._memory_warning(cfg, None) is None  # no limit known: nothing to say
+    assert lesson._memory_warning(lesson.lesson_settings("06", "full"), limit) is None  # never measured: no guess
     v2.write_text("max\n")
-    assert lesson.memory_limit_mb([v2]) is None  # unlimited
+    assert lesson._memory_limit_mb([v2]) is None  # unlimited
     v1 = tmp_path / "memory.limit_in_bytes"
     v1.write_text(f"{2**63 - 4096}\n")  # cgroup v1's "no limit"
-    assert lesson.memory_limit_mb([tmp_path / "absent", v1]) is None
-    assert lesson.memory_limit_mb([tmp_path / "absent"]) is None
+    assert lesson._memory_limit_mb([tmp_path / "absent", v1]) is None
+    assert lesson._memory_limit_mb([tmp_path / "absent"]) is None

@@ -52,7 +52,7 @@ def test_begin_drops_earlier_figures(records):
 
 
 def test_record_before_start_explains(monkeypatch):
-    monkeypatch.setattr(report, "_running", [])
+    monkeypatch.setattr(report, "_begun", [])
     with pytest.raises(RuntimeError, match="start_lesson"):
         report.record("x", 1)
 
@@ -112,13 +112,13 @@ def test_records_dir_defaults_to_build_records_of_the_project(tmp_path, monkeypa
             monkeypatch.delenv("COURSE_RECORDS_DIR", raising=False)
         else:
             monkeypatch.setenv("COURSE_RECORDS_DIR", unset)
-        assert report.records_dir() == tmp_path / "build" / "records"
+        assert report._records_dir() == tmp_path / "build" / "records"
         assert (tmp_path / "build" / "records").is_dir()
     monkeypatch.setattr(report, "checkout_root", lambda: None)  # an installed package: under its data folder
     monkeypatch.setenv("COURSE_DATA_DIR", str(tmp_path / "data"))
-    assert report.records_dir() == tmp_path / "data" / "build" / "records"
+    assert report._records_dir() == tmp_path / "data" / "build" / "records"
     monkeypatch.setenv("COURSE_RECORDS_DIR", str(tmp_path / "a" / "b"))
-    assert report.records_dir() == tmp_path / "a" / "b" and (tmp_path / "a" / "b").is_dir()
+    assert report._records_dir() == tmp_path / "a" / "b" and (tmp_path / "a" / "b").is_dir()
     report.begin("04", {})
     assert (tmp_path / "a" / "b" / "lesson_04.json").is_file()
 
@@ -140,7 +140,7 @@ def test_the_record_file_is_the_state_as_indented_json_written_through_a_tempora
     assert re.fullmatch(r"\.lesson_01\.json\.\d+-[0-9a-f]{8}\.part", Path(staged).name)
     assert Path(staged).parent == records and (target, figures) == (str(path), _saved(records)["figures"])
     assert not Path(staged).exists()
-    assert path.read_text() == json.dumps(report.running().read(), indent=2)
+    assert path.read_text() == json.dumps(report._running().read(), indent=2)
 
 
 def test_nothing_of_the_record_stays_in_memory_the_file_is_read_again(records):
@@ -190,13 +190,13 @@ def test_begin_starts_a_fresh_record_meta_cannot_bring_figures(records):
     assert before <= saved["started"] <= after
     assert saved["figures"] == [] and saved["plots"] == []
     assert list(saved) == ["lesson", "started", "profile", "figures", "plots"]
-    assert report.current_lesson() == "03"
+    assert report._current_lesson() == "03"
 
 
 def test_record_before_start_message_is_exact(monkeypatch):
-    monkeypatch.setattr(report, "_running", [])
+    monkeypatch.setattr(report, "_begun", [])
     with pytest.raises(RuntimeError) as err:
-        report.current_lesson()
+        report._current_lesson()
     assert str(err.value) == "no lesson started: run the notebook's setup cell (start_lesson) before record()"
 
 
@@ -322,7 +322,7 @@ def test_comparison_of_a_record_without_profile_or_figures():
 
 
 def test_comparison_without_a_record_or_a_running_lesson_explains(monkeypatch):
-    monkeypatch.setattr(report, "_running", [])
+    monkeypatch.setattr(report, "_begun", [])
     with pytest.raises(RuntimeError, match="start_lesson"):
         report.comparison()
 

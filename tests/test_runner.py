@@ -95,7 +95,7 @@ def test_markdown_report_lists_figures_beside_references():
         "figures": [{"name": "test_accuracy", "value": 0.5, "unit": "", "note": "", "reference": "almost 99%"},
                     {"name": "head_outputs", "value": 10, "unit": "", "note": "Dense(10)", "reference": ""}],
     })
-    text = runner.render_markdown([run], "quick", 3.0)
+    text = runner._render_markdown([run], "quick", 3.0)
     # the same rows the notebook's closing table shows, from report.comparison
     assert ("| test_accuracy | 50.0% | almost 99% after 3 epochs | "
             + references.QUICK_IS_NOT_LIKE_FOR_LIKE + " |") in text
@@ -181,9 +181,9 @@ def test_html_report_renders_tables_and_puts_each_plot_beside_its_table(tmp_path
                     {"name": "head_outputs", "value": 10, "unit": "", "note": "", "reference": ""}]})
     failed = runner.NotebookRun("02_y.ipynb", "02", status="failed", seconds=1.0, failing_cell=7,
                                 error="ValueError: a | b <script>")
-    text = runner.render_markdown([ok, failed], "quick", 4.0)
+    text = runner._render_markdown([ok, failed], "quick", 4.0)
     page = _Page()
-    page.feed(runner.render_html(text, [ok, failed], records))
+    page.feed(runner._render_html(text, [ok, failed], records))
 
     summary = page.tables[0]
     assert summary["section"] is None and summary["header"][:3] == ["Lesson", "Notebook", "Status"]
@@ -195,7 +195,7 @@ def test_html_report_renders_tables_and_puts_each_plot_beside_its_table(tmp_path
     assert img["section"] == "lesson-01" and img["src"].startswith("data:image/png;base64,")
     assert "FAILED" in page.strong and "quick" in page.strong
     assert page.pre == 0
-    html_text = runner.render_html(text, [ok, failed], records)
+    html_text = runner._render_html(text, [ok, failed], records)
     assert "|---" not in html_text and "**" not in html_text
     assert "<script>" not in html_text and "&lt;script&gt;" in html_text  # errors are text, never markup
 
@@ -233,7 +233,7 @@ def test_a_quick_profile_kernel_refuses_the_network_from_its_first_line(tmp_path
     books = tmp_path / "nb"
     books.mkdir()
     _notebook(books / "94_offline.ipynb", OFFLINE_CELL)
-    (run,) = runner.run_all([books / "94_offline.ipynb"], tmp_path / "build", "quick", timeout=300)
+    (run,) = runner._run_all([books / "94_offline.ipynb"], tmp_path / "build", "quick", timeout=300)
     assert run.status == "ok", run.error
     executed = nbformat.read(tmp_path / "build" / "executed" / "94_offline.ipynb", as_version=4)
     printed = "".join(o.get("text", "") for cell in executed.cells for o in cell.get("outputs", []))

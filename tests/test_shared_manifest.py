@@ -133,7 +133,7 @@ def planted_model(path: Path, marker: Path) -> Path:
 
     module = Planted()
     tf.saved_model.save(module, str(path))
-    (path / hub.STAND_IN_MARKER).write_text("Locally built stand-in\n")  # the course's marker is public too
+    (path / hub._STAND_IN_MARKER).write_text("Locally built stand-in\n")  # the course's marker is public too
     return path
 
 
@@ -154,20 +154,20 @@ def test_a_planted_or_swapped_hub_model_is_refused_before_anything_loads_it(scra
     handles = {name: f"https://tfhub.dev/example/{name}/1" for name in ("kept", "planted", "swapped", "weights")}
     monkeypatch.setenv("TFHUB_CACHE_DIR", str(shared / "quick" / "tfhub"))  # the instructor fills it
     for name in ("kept", "swapped", "weights"):
-        hub.install_stand_in(handles[name], dim=8)
+        hub._install_stand_in(handles[name], dim=8)
     shutil.rmtree(shared / ".locks", ignore_errors=True)
     sealed(shared)
     bad = planted_model(scratch / "planted", marker)
-    shutil.copytree(bad, hub.cache_path(handles["planted"]))  # not in the manifest
-    swap(bad, hub.cache_path(handles["swapped"]), ["saved_model.pb", "variables"])  # after the manifest
-    swap(bad, hub.cache_path(handles["weights"]), ["variables"])
+    shutil.copytree(bad, hub._cache_path(handles["planted"]))  # not in the manifest
+    swap(bad, hub._cache_path(handles["swapped"]), ["saved_model.pb", "variables"])  # after the manifest
+    swap(bad, hub._cache_path(handles["weights"]), ["variables"])
     make_read_only(shared)
 
     code = f"""
         import numpy as np, tensorflow_hub
         from course_utils.models import hub
         from course_utils.setup import lesson
-        lesson.use_cache_dirs("quick")
+        lesson._use_cache_dirs("quick")
         handles = {handles!r}
         for name, handle in handles.items():  # as the lessons do: prepare_handle, then hub.KerasLayer
             attempt(name, lambda: tensorflow_hub.KerasLayer(hub.prepare_handle(handle, "stand-in", dim=8))(
@@ -206,7 +206,7 @@ def test_cats_and_dogs_swapped_in_equal_numbers_are_refused(scratch):
         pictures[name] = (scratch / f"{name}.jpg").read_bytes()
     shared = {which: scratch / which for which in ("good", "relabelled")}
     for top in shared.values():
-        for split, counts in catsdogs.FULL_COUNTS.items():
+        for split, counts in catsdogs._FULL_COUNTS.items():
             for name, count in counts.items():
                 folder = top / "keras" / "datasets" / "cats_and_dogs_filtered" / split / name
                 folder.mkdir(parents=True)
@@ -219,7 +219,7 @@ def test_cats_and_dogs_swapped_in_equal_numbers_are_refused(scratch):
         dog = relabelled / "train" / "dogs" / f"dog.{number}.jpg"
         cat.write_bytes(pictures["dogs"])
         dog.write_bytes(pictures["cats"])
-    assert catsdogs.check_layout(relabelled, catsdogs.FULL_COUNTS) == catsdogs.FULL_COUNTS  # counts still match
+    assert catsdogs.check_layout(relabelled, catsdogs._FULL_COUNTS) == catsdogs._FULL_COUNTS  # counts still match
 
     seen = as_learner(f"""
         from course_utils.data import catsdogs
@@ -241,7 +241,7 @@ def test_a_folder_or_manifest_others_can_write_or_a_stranger_owns_is_refused_wit
     cases = {name: filled(name) for name in ("good", "group folder", "group manifest", "world subfolder",
                                               "group file", "stranger", "learner's own", "link", "no manifest")}
     os.chmod(cases["group folder"], 0o775)
-    os.chmod(cases["group manifest"] / env.MANIFEST, 0o664)
+    os.chmod(cases["group manifest"] / env._MANIFEST, 0o664)
     os.chmod(cases["world subfolder"] / "quick", 0o777)
     os.chmod(cases["group file"] / "quick" / "a.bin", 0o664)
     os.chown(cases["stranger"] / "quick", 12345, 12345)
@@ -250,7 +250,7 @@ def test_a_folder_or_manifest_others_can_write_or_a_stranger_owns_is_refused_wit
     os.chmod(cases["link"] / "quick", 0o755)
     (cases["link"] / "quick" / "a.bin").unlink()
     (cases["link"] / "quick" / "a.bin").symlink_to("/etc/hostname")
-    (cases["no manifest"] / env.MANIFEST).unlink()
+    (cases["no manifest"] / env._MANIFEST).unlink()
 
     seen = as_learner(f"""
         for name, top in {({k: str(v) for k, v in cases.items()})!r}.items():
@@ -264,7 +264,7 @@ def test_a_folder_or_manifest_others_can_write_or_a_stranger_owns_is_refused_wit
                                            "checked, each file hashed when first read), read only")
     fix = "the instructor runs `chmod -R go-w {}`"
     for name, path, who in (("group folder", cases["group folder"], "its group (mode 775)"),
-                            ("group manifest", cases["group manifest"] / env.MANIFEST, "its group (mode 664)"),
+                            ("group manifest", cases["group manifest"] / env._MANIFEST, "its group (mode 664)"),
                             ("world subfolder", cases["world subfolder"] / "quick", "its group and everyone"),
                             ("group file", cases["group file"] / "quick" / "a.bin", "its group")):
         refused(seen[name], path, f"is writable by {who}")
@@ -288,11 +288,11 @@ def test_the_manifest_is_sha256sums_format_and_each_path_is_hashed_once_per_proc
     (shared / "quick" / "tfhub" / "m" / "variables" / "variables.index").write_bytes(b"index")
     (shared / "a file with spaces.bin").write_bytes(b"x" * 3)
     sealed(shared)
-    assert (shared / env.MANIFEST).read_text().splitlines() == [
+    assert (shared / env._MANIFEST).read_text().splitlines() == [
         f"{hashlib.sha256(content).hexdigest()}  {name}" for name, content in (
             ("a file with spaces.bin", b"xxx"), ("quick/tfhub/m/saved_model.pb", b"graph"),
             ("quick/tfhub/m/variables/variables.index", b"index"))]
-    assert subprocess.run(["sha256sum", "--check", "--quiet", env.MANIFEST], cwd=shared).returncode == 0
+    assert subprocess.run(["sha256sum", "--check", "--quiet", env._MANIFEST], cwd=shared).returncode == 0
 
     monkeypatch.setenv("COURSE_DATA_DIR", str(mine))
     monkeypatch.setenv(env.SHARED_DATA_VAR, str(shared))

@@ -64,7 +64,7 @@ def test_the_inception_v3_recipe_seed_model_and_calibration_images(monkeypatch):
                         and (images, None))
     monkeypatch.setattr(standins, "calibrate_batchnorm",
                         lambda model, batch: calls.setdefault("calibrated", (model, batch)))
-    assert standins.inception_v3(seed=3) == "the model"
+    assert standins._inception_v3(seed=3) == "the model"
     assert calls["seed"] == 3
     assert calls["model"] == {"input_shape": (150, 150, 3), "include_top": False, "weights": None}
     assert calls["images"] == ((32, (150, 150)), {"num_classes": 2, "seed": 3 + 7919})
@@ -72,7 +72,7 @@ def test_the_inception_v3_recipe_seed_model_and_calibration_images(monkeypatch):
     assert model == "the model" and batch.dtype == np.float32 and np.allclose(batch, 0.2)
     calls.clear()
     given = np.zeros((2, 75, 75, 3), np.float32)
-    standins.inception_v3(input_shape=(75, 75, 3), calibration_images=given)
+    standins._inception_v3(input_shape=(75, 75, 3), calibration_images=given)
     assert calls["seed"] == 0 and calls["model"]["input_shape"] == (75, 75, 3) and "images" not in calls
     assert calls["calibrated"][1] is given
 
@@ -81,9 +81,9 @@ def test_stand_in_init_scales_every_vgg19_convolution_and_needs_varied_images():
     from course_utils.data.photos import photo_crops
 
     model = keras.applications.vgg19.VGG19(weights=None, include_top=False, input_shape=(32, 32, 3))
-    assert len(standins.stand_in_init(model, photo_crops(8, 32), seed=1)) == 16
+    assert len(standins._stand_in_init(model, photo_crops(8, 32), seed=1)) == 16
     with pytest.raises(ValueError, match="no variance"):
-        standins.stand_in_init(model, np.zeros((4, 32, 32, 3), np.float32))
+        standins._stand_in_init(model, np.zeros((4, 32, 32, 3), np.float32))
 
 
 def test_stand_in_init_gives_vgg16_unit_variance_layers_and_a_small_last_one():
@@ -93,7 +93,7 @@ def test_stand_in_init_gives_vgg16_unit_variance_layers_and_a_small_last_one():
     model = keras.applications.vgg16.VGG16(include_top=False, weights=None, input_shape=(32, 32, 3))
     images = keras.applications.vgg16.preprocess_input(
         np.random.default_rng(0).uniform(0, 255, (16, 32, 32, 3)).astype(np.float32))
-    scales = standins.stand_in_init(model, images, seed=0, last_std=standins.VGG16_LAST_STD)
+    scales = standins._stand_in_init(model, images, seed=0, last_std=standins._VGG16_LAST_STD)
     convolutions = [layer for layer in model.layers if isinstance(layer, keras.layers.Conv2D)]
     assert len(scales) == len(convolutions) == 13
     x = images
@@ -106,7 +106,7 @@ def test_stand_in_init_gives_vgg16_unit_variance_layers_and_a_small_last_one():
             np.testing.assert_allclose(kernel.mean(axis=(0, 1, 2)), 0.0, atol=1e-6)  # zero-mean filters
             assert not bias.any()
     for name, std in stds.items():
-        expected = standins.VGG16_LAST_STD if name == "block5_conv3" else 1.0
+        expected = standins._VGG16_LAST_STD if name == "block5_conv3" else 1.0
         assert std == pytest.approx(expected, rel=1e-3), name
 
 
@@ -123,13 +123,13 @@ def test_layer_rms_table_and_unknown_layers():
 
 def test_weights_file_is_intact_needs_the_file_and_a_matching_sidecar(tmp_path):
     path = tmp_path / "w.h5"
-    assert standins.weights_file_is_intact(path) is False
+    assert standins._weights_file_is_intact(path) is False
     path.write_bytes(PAYLOAD)
-    assert standins.weights_file_is_intact(str(path)) is False  # no sidecar
+    assert standins._weights_file_is_intact(str(path)) is False  # no sidecar
     (tmp_path / "w.h5.sha256").write_text(f"{sha256(PAYLOAD)}  w.h5\n")
-    assert standins.weights_file_is_intact(path) is True
+    assert standins._weights_file_is_intact(path) is True
     (tmp_path / "w.h5.sha256").write_text(f"{sha256(b'other')}  w.h5\n")
-    assert standins.weights_file_is_intact(path) is False
+    assert standins._weights_file_is_intact(path) is False
 
 
 def test_inception_v3_stand_in_is_built_once_and_loads_with_the_lessons_call(keras_home, capsys):
@@ -155,7 +155,7 @@ def test_inception_v3_stand_in_is_built_once_and_loads_with_the_lessons_call(ker
         handle.write(b"\x00" * 16)
     standins.stand_in_file("inception_v3_notop")
     assert capsys.readouterr().out.startswith("built stand-in InceptionV3")
-    assert standins.weights_file_is_intact(path)
+    assert standins._weights_file_is_intact(path)
 
 
 @pytest.fixture(scope="module")
@@ -165,7 +165,7 @@ def vgg19_file(tmp_path_factory):
 
 def test_vgg19_stand_in_is_built_once_and_checked(vgg19_file, monkeypatch, capsys):
     monkeypatch.setenv("KERAS_HOME", str(vgg19_file.parent.parent))
-    assert vgg19_file.name == "vgg19_notop_course_stand_in.weights.h5" and standins.weights_file_is_intact(vgg19_file)
+    assert vgg19_file.name == "vgg19_notop_course_stand_in.weights.h5" and standins._weights_file_is_intact(vgg19_file)
     stamp = vgg19_file.stat().st_mtime_ns
     assert standins.stand_in_file("vgg19_notop") == vgg19_file
     assert vgg19_file.stat().st_mtime_ns == stamp
@@ -176,15 +176,15 @@ def test_vgg19_stand_in_is_built_once_and_checked(vgg19_file, monkeypatch, capsy
 def test_a_tampered_stand_in_is_noticed(tmp_path, vgg19_file):
     copy = tmp_path / vgg19_file.name
     shutil.copy(vgg19_file, copy)
-    assert not standins.weights_file_is_intact(copy)  # no .sha256 beside it
-    shutil.copy(standins.sidecar(vgg19_file), standins.sidecar(copy))
-    assert standins.weights_file_is_intact(copy)
+    assert not standins._weights_file_is_intact(copy)  # no .sha256 beside it
+    shutil.copy(standins._sidecar(vgg19_file), standins._sidecar(copy))
+    assert standins._weights_file_is_intact(copy)
     with open(copy, "r+b") as handle:  # flip ten bytes (the file's tail may be zero padding already)
         handle.seek(-100, 2)
         tail = handle.read(10)
         handle.seek(-100, 2)
         handle.write(bytes(b ^ 0xFF for b in tail))
-    assert not standins.weights_file_is_intact(copy)
+    assert not standins._weights_file_is_intact(copy)
 
 
 def test_vgg19_stand_in_keeps_the_signal_where_keras_default_init_loses_it(vgg19_file):
@@ -209,7 +209,7 @@ def test_vgg19_stand_in_file_is_the_documented_recipe(tmp_path):
     loaded = keras.applications.vgg19.VGG19(weights=str(path), include_top=False, input_shape=(32, 32, 3))
     keras.utils.set_random_seed(1)
     expected = keras.applications.vgg19.VGG19(weights=None, include_top=False, input_shape=(32, 32, 3))
-    standins.stand_in_init(expected, photo_crops(64, 32, seed=1), seed=1)
+    standins._stand_in_init(expected, photo_crops(64, 32, seed=1), seed=1)
     assert len(loaded.weights) == len(expected.weights) == 32
     for ours, theirs in zip(loaded.weights, expected.weights):
         np.testing.assert_array_equal(ours.numpy(), theirs.numpy())
@@ -232,7 +232,7 @@ def test_vgg16_stand_in_loads_at_any_size_and_says_what_it_built(vgg16_file, tmp
         seeds.append(seed)
         _save_weights(_tiny_model(), staging)
 
-    monkeypatch.setattr(standins, "build_weights", tiny)
+    monkeypatch.setattr(standins, "_build_weights", tiny)
     monkeypatch.setenv("KERAS_HOME", str(tmp_path / "kh"))
     capsys.readouterr()
     path = standins.stand_in_file("vgg16_notop", seed=3)
@@ -252,7 +252,7 @@ def test_vgg16_stand_in_file_is_the_documented_recipe(tmp_path):
     calibration = keras.applications.vgg16.preprocess_input(photo_crops(64, 32, seed=1) * 255.0)
     keras.utils.set_random_seed(1)
     expected = keras.applications.vgg16.VGG16(include_top=False, weights=None, input_shape=(32, 32, 3))
-    standins.stand_in_init(expected, calibration, seed=1, last_std=0.1)
+    standins._stand_in_init(expected, calibration, seed=1, last_std=0.1)
     assert len(loaded.weights) == len(expected.weights) == 26
     for ours, theirs in zip(loaded.weights, expected.weights):
         np.testing.assert_array_equal(ours.numpy(), theirs.numpy())
@@ -280,7 +280,7 @@ def test_a_classrooms_shared_stand_in_is_read_in_place_and_a_damaged_one_is_not(
                                                                                  capsys):
     mine, shared = tmp_path / "mine", tmp_path / "shared"
     (shared / "keras" / "models").mkdir(parents=True)
-    for path in (vgg16_file, standins.sidecar(vgg16_file)):
+    for path in (vgg16_file, standins._sidecar(vgg16_file)):
         shutil.copy(path, shared / "keras" / "models" / path.name)
     env.write_manifest(shared)  # as `make classroom-data` does
     monkeypatch.delenv("KERAS_HOME", raising=False)
@@ -292,9 +292,9 @@ def test_a_classrooms_shared_stand_in_is_read_in_place_and_a_damaged_one_is_not(
     assert capsys.readouterr().out == f"stand-in VGG16 no-top weights: {copy}\n"
     assert not (mine / "keras").exists()  # nothing built, nothing copied
 
-    standins.sidecar(copy).write_text(f"{'0' * 64}  {copy.name}\n")  # the shared copy no longer checks out
+    standins._sidecar(copy).write_text(f"{'0' * 64}  {copy.name}\n")  # the shared copy no longer checks out
     built = []
-    monkeypatch.setattr(standins, "build_weights", lambda name, staging, seed: built.append(seed)
+    monkeypatch.setattr(standins, "_build_weights", lambda name, staging, seed: built.append(seed)
                         or _save_weights(_tiny_model(), staging))
     assert standins.stand_in_file("vgg16_notop") == mine / "keras" / "models" / vgg16_file.name and built == [0]
 
@@ -313,17 +313,17 @@ def _tiny_model():
 
 def _stand_in_worker(home: str, counter: str, barrier) -> None:
     os.environ["KERAS_HOME"] = home
-    build_weights = standins.build_weights
+    build_weights = standins._build_weights
 
     def counted(name, staging, seed):
         with open(counter, "a") as log:
             log.write(f"{os.getpid()}\n")
         build_weights(name, staging, seed)
 
-    standins.build_weights = counted
+    standins._build_weights = counted
     barrier.wait(timeout=120)
     path = standins.stand_in_file("vgg16_notop")
-    assert standins.weights_file_is_intact(path)
+    assert standins._weights_file_is_intact(path)
 
 
 def test_three_processes_asking_for_the_vgg16_stand_in_build_one_file(tmp_path):
@@ -362,12 +362,12 @@ def test_building_model_stand_ins_leaves_the_global_random_generators_alone(kera
     expected = next_draws()
     keras.utils.set_random_seed(123)
     built = standins.stand_in_file("vgg19_notop")  # keras_home is empty: built now
-    hub.build_feature_vector(tmp_path / "hub", dim=8, seed=0)
+    hub._build_feature_vector(tmp_path / "hub", dim=8, seed=0)
     assert next_draws() == expected
-    assert standins.weights_file_is_intact(built)
+    assert standins._weights_file_is_intact(built)
 
 
 def test_a_failed_build_says_what_the_build_process_said(keras_home):
     with pytest.raises(standins.StandInBuildError, match=r"(?s)VGG19 no-top weights failed \(exit 1\).*ValueError"):
-        standins.build_weights("vgg19_notop", keras_home / "w.h5", seed=-1)  # NumPy takes no negative seed
+        standins._build_weights("vgg19_notop", keras_home / "w.h5", seed=-1)  # NumPy takes no negative seed
     assert not (keras_home / "w.h5").exists()

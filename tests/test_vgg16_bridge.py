@@ -32,15 +32,15 @@ def test_feature_map_size_after_five_pools():
 
 
 def test_adaptive_pool_matrix_follows_pytorch():
-    np.testing.assert_array_equal(vt.adaptive_pool_matrix(1, 7), np.ones((7, 1)))
-    np.testing.assert_array_equal(vt.adaptive_pool_matrix(7, 7), np.eye(7))
-    two = vt.adaptive_pool_matrix(2, 7)
+    np.testing.assert_array_equal(vt._adaptive_pool_matrix(1, 7), np.ones((7, 1)))
+    np.testing.assert_array_equal(vt._adaptive_pool_matrix(7, 7), np.eye(7))
+    two = vt._adaptive_pool_matrix(2, 7)
     np.testing.assert_array_equal(two[:, 0], [1, 1, 1, 0.5, 0, 0, 0])
-    np.testing.assert_array_equal(vt.adaptive_pool_matrix(14, 7)[3], [0] * 6 + [0.5, 0.5] + [0] * 6)
+    np.testing.assert_array_equal(vt._adaptive_pool_matrix(14, 7)[3], [0] * 6 + [0.5, 0.5] + [0] * 6)
     for n in (1, 2, 3, 5, 9, 14):
-        np.testing.assert_allclose(vt.adaptive_pool_matrix(n).sum(axis=1), 1.0, rtol=1e-6)
+        np.testing.assert_allclose(vt._adaptive_pool_matrix(n).sum(axis=1), 1.0, rtol=1e-6)
     with pytest.raises(ValueError, match="positive"):
-        vt.adaptive_pool_matrix(0)
+        vt._adaptive_pool_matrix(0)
 
 
 @pytest.mark.parametrize("size", [1, 2, 3, 5, 7, 9])
@@ -158,7 +158,7 @@ def test_plot_pool_matrices_draws_weights_from_0_to_1_in_blue_with_labels():
     for ax, size in zip(fig.axes, (2, 7)):
         image = ax.images[0]
         assert image.get_cmap().name == "Blues" and image.get_clim() == (0, 1)
-        np.testing.assert_array_equal(image.get_array(), vt.adaptive_pool_matrix(size, 5))
+        np.testing.assert_array_equal(image.get_array(), vt._adaptive_pool_matrix(size, 5))
         assert ax.get_aspect() == "auto" and ax.get_title() == f"{size} -> 5"
         assert ax.get_xlabel() == "input row (or column)" and ax.get_ylabel() == "output row"
         assert list(ax.get_xticks()) == list(range(size)) and list(ax.get_yticks()) == list(range(5))

@@ -24,14 +24,14 @@ def _pretend(monkeypatch, name, content: bytes, tmp_path):
     """Register ``content`` as the published file for ``name`` (its MD5); returns a copy of it."""
     copy = tmp_path / "mine.h5"
     copy.write_bytes(content)
-    asset = weights.IMAGENET_WEIGHTS[name]
-    monkeypatch.setitem(weights.IMAGENET_WEIGHTS, name,
+    asset = weights._IMAGENET_WEIGHTS[name]
+    monkeypatch.setitem(weights._IMAGENET_WEIGHTS, name,
                         dataclasses.replace(asset, md5=hashlib.md5(content).hexdigest(), size=len(content)))
     return copy
 
 
 def test_every_registered_file_has_a_published_hash_and_an_https_url():
-    for name, asset in weights.IMAGENET_WEIGHTS.items():
+    for name, asset in weights._IMAGENET_WEIGHTS.items():
         assert asset.md5 and len(asset.md5) == 32, name
         assert all(url.startswith("https://storage.googleapis.com/") for url in asset.urls)
         assert ("notop" in asset.filename) is name.endswith("_notop")
@@ -44,10 +44,10 @@ def test_the_registry_is_what_tf_keras_downloads(model):
 
     keras_module = importlib.import_module(f"tf_keras.src.applications.{model}")  # a test may read the source
     source = inspect.getsource(keras_module)
-    assert weights.IMAGENET_WEIGHTS[model].urls[0] == keras_module.WEIGHTS_PATH
-    assert weights.IMAGENET_WEIGHTS[f"{model}_notop"].urls[0] == keras_module.WEIGHTS_PATH_NO_TOP
+    assert weights._IMAGENET_WEIGHTS[model].urls[0] == keras_module.WEIGHTS_PATH
+    assert weights._IMAGENET_WEIGHTS[f"{model}_notop"].urls[0] == keras_module.WEIGHTS_PATH_NO_TOP
     for name in (model, f"{model}_notop"):
-        assert f'"{weights.IMAGENET_WEIGHTS[name].md5}"' in source
+        assert f'"{weights._IMAGENET_WEIGHTS[name].md5}"' in source
 
 
 def test_unknown_names_and_sources_are_refused():
@@ -72,7 +72,7 @@ def test_the_stand_in_of_a_base_is_the_built_file_and_a_local_copy_is_not_used(m
     assert weights.pretrained("vgg19_notop", "stand-in", local_copy="/mine/w.h5") == str(tmp_path / "s.h5")
     assert asked == ["vgg19_notop"]
     assert "your copy /mine/w.h5 is not used" in capsys.readouterr().out
-    assert set(standins.RECIPES) == {name for name in weights.IMAGENET_WEIGHTS if name.endswith("_notop")}
+    assert set(standins.RECIPES) == {name for name in weights._IMAGENET_WEIGHTS if name.endswith("_notop")}
 
 
 def test_real_offline_says_where_to_put_the_file_and_leaves_nothing(keras_home):
@@ -88,7 +88,7 @@ def test_real_offline_says_where_to_put_the_file_and_leaves_nothing(keras_home):
 
 def test_real_uses_a_verified_file_in_keras_home(monkeypatch, keras_home, tmp_path):
     _pretend(monkeypatch, "vgg16_notop", b"pretend weights", tmp_path)
-    target = keras_home / "models" / weights.IMAGENET_WEIGHTS["vgg16_notop"].filename
+    target = keras_home / "models" / weights._IMAGENET_WEIGHTS["vgg16_notop"].filename
     target.parent.mkdir(parents=True)
     target.write_bytes(b"pretend weights")
     assert weights.pretrained("vgg16_notop", "real") == str(target)  # no download: it is there and checked
@@ -97,7 +97,7 @@ def test_real_uses_a_verified_file_in_keras_home(monkeypatch, keras_home, tmp_pa
 def test_real_checks_a_local_copy_and_copies_it_into_keras_home(monkeypatch, keras_home, tmp_path):
     mine = _pretend(monkeypatch, "inception_v3_notop", b"my weights", tmp_path)
     path = weights.pretrained("inception_v3_notop", "real", local_copy=mine)
-    assert path == str(keras_home / "models" / weights.IMAGENET_WEIGHTS["inception_v3_notop"].filename)
+    assert path == str(keras_home / "models" / weights._IMAGENET_WEIGHTS["inception_v3_notop"].filename)
     assert files.sha256(path) == files.sha256(mine) and mine.read_bytes() == b"my weights"
     bogus = tmp_path / "bogus.h5"
     bogus.write_bytes(b"not weights")
@@ -154,7 +154,7 @@ def test_a_file_is_also_named_by_its_published_file_name(monkeypatch, tmp_path, 
     asked = []
     monkeypatch.setattr(standins, "stand_in_file", lambda name: asked.append(name) or tmp_path / "s.h5")
     filename = "inception_v3_weights_tf_dim_ordering_tf_kernels_notop.h5"
-    assert weights.IMAGENET_WEIGHTS["inception_v3_notop"].filename == filename
+    assert weights._IMAGENET_WEIGHTS["inception_v3_notop"].filename == filename
     assert weights.pretrained(filename, "stand-in") == str(tmp_path / "s.h5")
     assert asked == ["inception_v3_notop"]
     with pytest.raises(downloads.OfflineError, match="InceptionV3 no-top ImageNet weights"):

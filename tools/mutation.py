@@ -108,7 +108,7 @@ MODULES: tuple[Module, ...] = (
     Module("features", "the feature cache's key", functions=(
         # The four parts of the cache key: the caller's key, the data spec,
         # the architecture (names as positions), the weights.
-        "entry_key", "data_spec", "_canonical", "architecture_digest", "weights_digest",
+        "_entry_key", "_data_spec", "_canonical", "_architecture_digest", "_weights_digest",
     )),
     Module("data.generated", "data splits and loaders"),
     Module("data.mnist", "data splits and loaders"),

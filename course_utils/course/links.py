@@ -11,12 +11,14 @@ import tomllib
 from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 
+__all__ = ["COLAB_CELL_MARKER", "PIP_TARGET_VAR", "colab_setup_source", "colab_url", "main", "write_colab_cell"]
+
 # The public repository is not published yet: change REPOSITORY here only;
 # tests/test_links.py checks that every notebook's badge agrees with it.
-REPOSITORY = "transfer-learning-course/tf-keras-transfer-learning"
+_REPOSITORY = "transfer-learning-course/tf-keras-transfer-learning"
 
 
-def release() -> str:
+def _release() -> str:
     """The release tag of this course: ``v`` + the version of the checkout's pyproject.toml (of the
     installed package where there is no checkout)."""
     pyproject = Path(__file__).resolve().parents[2] / "pyproject.toml"
@@ -28,14 +30,14 @@ def release() -> str:
         raise RuntimeError("course_utils is neither in a checkout nor installed: no release to name") from None
 
 
-def pip_target() -> str:
+def _pip_target() -> str:
     """What the Colab cell installs course_utils from: the release's tag on GitHub."""
-    return f"git+https://github.com/{REPOSITORY}.git@{release()}"
+    return f"git+https://github.com/{_REPOSITORY}.git@{_release()}"
 
 
 def colab_url(notebook: str) -> str:
     """The "Open in Colab" address of ``notebooks/<notebook>`` at this release."""
-    return f"https://colab.research.google.com/github/{REPOSITORY}/blob/{release()}/notebooks/{notebook}"
+    return f"https://colab.research.google.com/github/{_REPOSITORY}/blob/{_release()}/notebooks/{notebook}"
 
 
 # The Colab cell installs from here; a test or an instructor can point it at a
@@ -66,12 +68,12 @@ if IN_COLAB:
     tf_version = version("tensorflow")
     tf_minor = ".".join(tf_version.split(".")[:2])
     course = os.environ.get("{PIP_TARGET_VAR}",  # where course_utils comes from
-                            "{pip_target()}")
+                            "{_pip_target()}")
     subprocess.run([sys.executable, "-m", "pip", "install", "-q", course,
                     f"tf-keras=={{tf_minor}}.*", f"tensorflow=={{tf_version}}"], check=True)'''
 
 
-def is_colab_cell(cell) -> bool:
+def _is_colab_cell(cell) -> bool:
     return cell.get("cell_type") == "code" and COLAB_CELL_MARKER in "".join(cell.get("source", ""))
 
 
@@ -83,7 +85,7 @@ def write_colab_cell(notebook: Path) -> bool:
     import nbformat
 
     nb = nbformat.read(notebook, as_version=4)
-    cells = [cell for cell in nb.cells if is_colab_cell(cell)]
+    cells = [cell for cell in nb.cells if _is_colab_cell(cell)]
     if len(cells) != 1:
         raise ValueError(f"{notebook.name}: expected one Colab cell (with {COLAB_CELL_MARKER!r}), found {len(cells)}")
     if cells[0].source == colab_setup_source():
@@ -93,7 +95,7 @@ def write_colab_cell(notebook: Path) -> bool:
     return True
 
 
-def sync_colab_cells(folder: Path) -> list[Path]:
+def _sync_colab_cells(folder: Path) -> list[Path]:
     """Rewrite the Colab cell of every ``NN_*.ipynb`` in ``folder``; returns the notebooks that changed.
 
     The paired percent-format script follows through ``jupytext --sync`` (jupytext is in the dev extra).
@@ -113,7 +115,7 @@ def main(argv: list[str] | None = None) -> int:
                                                  "from course_utils.course.links.colab_setup_source().")
     parser.add_argument("folder", type=Path, nargs="?", default=Path(__file__).resolve().parents[2] / "notebooks")
     args = parser.parse_args(argv)
-    changed = sync_colab_cells(args.folder)
+    changed = _sync_colab_cells(args.folder)
     print("\n".join(f"Colab cell rewritten: {nb.name} (and {nb.with_suffix('.py').name})" for nb in changed)
           or f"every notebook in {args.folder} already carries the Colab cell of course_utils.course.links")
     return 0

@@ -4,7 +4,7 @@ A notebook calls :func:`record` for every figure the lesson is about, and
 :func:`record_figure` for its key plot. Each call rewrites one JSON file per
 lesson under the records folder (``$COURSE_RECORDS_DIR``, else ``build/records`` in the
 checkout, or in the data folder of an installed package); the runner reads them to build the report.
-The file is the record's only copy (a :class:`LessonRecord` reads, changes and replaces it); what this
+The file is the record's only copy (a :class:`_LessonRecord` reads, changes and replaces it); what this
 module keeps is which file the notebook's calls go to, the one ``start_lesson`` (:func:`begin`) started.
 """
 from __future__ import annotations
@@ -21,10 +21,12 @@ from course_utils.course.references import QUICK_IS_NOT_LIKE_FOR_LIKE, REFERENCE
 from course_utils.setup import files
 from course_utils.setup.env import checkout_root, data_dir
 
-NO_LESSON = "no lesson started: run the notebook's setup cell (start_lesson) before record()"
+__all__ = ["begin", "comparison", "comparison_table", "record", "record_figure", "shown"]
+
+_NO_LESSON = "no lesson started: run the notebook's setup cell (start_lesson) before record()"
 
 
-def records_dir() -> Path:
+def _records_dir() -> Path:
     path = Path(os.environ.get("COURSE_RECORDS_DIR") or (checkout_root() or data_dir()) / "build" / "records")
     path.mkdir(parents=True, exist_ok=True)
     return path
@@ -40,7 +42,7 @@ def _jsonable(value: Any) -> Any:  # tolist first: a NumPy array's .item() refus
     return value.tolist() if hasattr(value, "tolist") else value.item() if hasattr(value, "item") else str(value)
 
 
-class LessonRecord:
+class _LessonRecord:
     """One lesson's record file (``lesson_NN.json``): each change reads it, changes it and replaces it."""
 
     def __init__(self, path: str | Path):
@@ -55,26 +57,26 @@ class LessonRecord:
         _write(self.path, state)
 
 
-_running: list[LessonRecord] = []  # the record the notebook's record() calls go to: begin() sets it
+_begun: list[_LessonRecord] = []  # the record the notebook's record() calls go to: begin() sets it
 
 
-def begin(lesson: str, meta: dict[str, Any]) -> LessonRecord:
+def begin(lesson: str, meta: dict[str, Any]) -> _LessonRecord:
     """Start a fresh record for ``lesson`` (drops figures of any earlier run); the notebook's calls go to it."""
-    record_file = LessonRecord(records_dir() / f"lesson_{lesson}.json")
+    record_file = _LessonRecord(_records_dir() / f"lesson_{lesson}.json")
     _write(record_file.path, {"lesson": lesson, "started": time.time(), **meta, "figures": [], "plots": []})
-    _running[:] = [record_file]
+    _begun[:] = [record_file]
     return record_file
 
 
-def running() -> LessonRecord:
+def _running() -> _LessonRecord:
     """The record :func:`begin` started last in this process, else ``RuntimeError`` saying to run ``start_lesson``."""
-    if not _running:
-        raise RuntimeError(NO_LESSON)
-    return _running[0]
+    if not _begun:
+        raise RuntimeError(_NO_LESSON)
+    return _begun[0]
 
 
-def current_lesson() -> str:
-    return running().read()["lesson"]
+def _current_lesson() -> str:
+    return _running().read()["lesson"]
 
 
 def record(name: str, value: Any, *, unit: str = "", note: str = "", reference: str | None = None) -> Any:
@@ -82,20 +84,20 @@ def record(name: str, value: Any, *, unit: str = "", note: str = "", reference: 
 
     ``reference`` defaults to what the original lesson reported for ``name`` (:mod:`.references`).
     """
-    lesson = current_lesson()
+    lesson = _current_lesson()
     value = value.numpy() if hasattr(value, "numpy") else value
     value = value.item() if hasattr(value, "item") else value
     if isinstance(value, float) and not math.isfinite(value):
         raise ValueError(f"record({name!r}): value is {value}, not a finite number")
     entry = {"name": name, "value": value, "unit": unit, "note": note,
              "reference": reference if reference is not None else reference_for(lesson, name)}
-    running().change(lambda state: state.update(figures=[f for f in state["figures"] if f["name"] != name] + [entry]))
+    _running().change(lambda state: state.update(figures=[f for f in state["figures"] if f["name"] != name] + [entry]))
     return value
 
 
 def record_figure(fig, name: str = "key_plot") -> Path:
     """Save ``fig`` as the lesson's PNG for the HTML report; returns the path."""
-    record_file = running()
+    record_file = _running()
     path = record_file.path.with_name(f"{record_file.path.stem}_{name}.png")
     fig.savefig(path, dpi=80, bbox_inches="tight")
     record_file.change(lambda state: state["plots"].append(path.name) if path.name not in state["plots"] else None)
@@ -123,7 +125,7 @@ def comparison(records: dict[str, Any] | None = None) -> list[dict[str, str]]:
     ``records`` is a lesson's record (a ``lesson_NN.json`` the runner read), by default the running
     notebook's. Figures the lesson reported that this run did not record say so instead of disappearing.
     """
-    records = records if records is not None else running().read()
+    records = records if records is not None else _running().read()
     lesson, profile = records["lesson"], records.get("profile", "")
     ours = {f["name"]: shown(f) for f in records.get("figures", [])}
     return [{"figure": name, f"ours ({profile} profile)": ours.get(name, "not recorded in this run"),

@@ -32,8 +32,10 @@ from course_utils.errors import CourseError
 from course_utils.setup.env import checkout_root, environment, offline_environment
 from course_utils.setup.profiles import PROFILES, resolve_profile
 
-DEFAULT_TIMEOUTS = {"quick": 900, "full": 12 * 3600}
-LOGS = "logs"
+__all__ = ["NotebookRun", "console_line", "find_notebooks", "main", "run_notebook"]
+
+_DEFAULT_TIMEOUTS = {"quick": 900, "full": 12 * 3600}
+_LOGS = "logs"
 
 
 @dataclass
@@ -49,7 +51,7 @@ class NotebookRun:
     peak_memory_mb: float | None = None  # the kernel process's peak resident memory (Linux's VmHWM)
 
 
-def lesson_id(path: Path) -> str:
+def _lesson_id(path: Path) -> str:
     return path.name[:2]
 
 
@@ -57,14 +59,14 @@ def find_notebooks(folder: Path, only: list[str] | None = None) -> list[Path]:
     found = sorted(folder.glob("[0-9][0-9]_*.ipynb"))
     if only:
         wanted = {o.zfill(2) for o in only}
-        found = [p for p in found if lesson_id(p) in wanted]
-        missing = wanted - {lesson_id(p) for p in found}
+        found = [p for p in found if _lesson_id(p) in wanted]
+        missing = wanted - {_lesson_id(p) for p in found}
         if missing:
             raise SystemExit(f"no notebook for lesson(s) {', '.join(sorted(missing))} in {folder}")
     return found
 
 
-def kernel_environment(profile: str, records: Path) -> dict[str, str]:
+def _kernel_environment(profile: str, records: Path) -> dict[str, str]:
     """What the runner (and nbval) put in the environment the notebook kernels inherit; in the quick
     profile the offline guard from the kernel's first line (:func:`~course_utils.setup.env.offline_environment`)."""
     return {"TF_CPP_MIN_LOG_LEVEL": "2", "COURSE_PROFILE": profile,
@@ -78,20 +80,20 @@ def _first_error_line(exc: BaseException) -> str:
     return f"{getattr(exc, 'ename', type(exc).__name__)}: {evalue[0] if evalue else ''}".strip()
 
 
-class NotebookTimeout(CourseError):
+class _NotebookTimeout(CourseError):
     """The whole notebook ran longer than its time limit."""
 
 
 @contextmanager
-def time_limit(seconds: int):
-    """Raise :class:`NotebookTimeout` in this (main) thread after ``seconds`` (SIGALRM; elsewhere only
+def _time_limit(seconds: int):
+    """Raise :class:`_NotebookTimeout` in this (main) thread after ``seconds`` (SIGALRM; elsewhere only
     the per-cell limit applies)."""
     if not seconds or not hasattr(signal, "SIGALRM") or threading.current_thread() is not threading.main_thread():
         yield
         return
 
     def expire(signum, frame):
-        raise NotebookTimeout(f"notebook exceeded its time limit of {seconds} s")
+        raise _NotebookTimeout(f"notebook exceeded its time limit of {seconds} s")
 
     previous = signal.signal(signal.SIGALRM, expire)
     signal.alarm(int(seconds))
@@ -102,7 +104,7 @@ def time_limit(seconds: int):
         signal.signal(signal.SIGALRM, previous)
 
 
-def peak_memory_mb(pid: int) -> float | None:
+def _peak_memory_mb(pid: int) -> float | None:
     """The peak resident memory of process ``pid`` so far, in MB (``VmHWM`` in ``/proc/<pid>/status``),
     or None where there is no such file (not Linux, or the process has ended)."""
     try:
@@ -112,7 +114,7 @@ def peak_memory_mb(pid: int) -> float | None:
     return next((int(line.split()[1]) / 1024 for line in status.splitlines() if line.startswith("VmHWM:")), None)
 
 
-class MemoryWatch:
+class _MemoryWatch:
     """Reads a process's peak memory every ``every`` seconds until it ends, and once more on :meth:`sample`
     (the kernel manager calls it just before shutting the kernel down); the peak only grows."""
 
@@ -122,12 +124,12 @@ class MemoryWatch:
         self._thread.start()
 
     def sample(self) -> None:
-        reading = peak_memory_mb(self.pid)
+        reading = _peak_memory_mb(self.pid)
         if reading is not None:
             self.peak = max(reading, self.peak or 0.0)
 
     def _watch(self, every: float) -> None:
-        while not self._stop.is_set() and peak_memory_mb(self.pid) is not None:
+        while not self._stop.is_set() and _peak_memory_mb(self.pid) is not None:
             self.sample()
             self._stop.wait(every)
 
@@ -137,7 +139,7 @@ class MemoryWatch:
         return self.peak
 
 
-def kernel_manager_logging_to(log: Path, watches: list[MemoryWatch] | None = None):
+def _kernel_manager_logging_to(log: Path, watches: list[_MemoryWatch] | None = None):
     """A Jupyter kernel manager class whose kernels write what the process itself prints (TensorFlow's C++
     lines, "Kernel is running over TCP without encryption") to ``log``, not into the notebook
     (``capture_fd_output=False``); what a cell prints from Python still reaches the notebook. Each kernel's
@@ -151,7 +153,7 @@ def kernel_manager_logging_to(log: Path, watches: list[MemoryWatch] | None = Non
                 await super()._async_launch_kernel([*kernel_cmd, "--IPKernelApp.capture_fd_output=False"], **kw)
             process = getattr(self.provisioner, "process", None)  # the local provisioner's Popen
             if watches is not None and process is not None:
-                self.memory_watch = MemoryWatch(process.pid)
+                self.memory_watch = _MemoryWatch(process.pid)
                 watches.append(self.memory_watch)
 
         async def shutdown_kernel(self, *args, **kwargs):
@@ -172,33 +174,33 @@ def run_notebook(path: Path, out_dir: Path, profile: str, timeout: int, *,
     import papermill as pm
     from papermill.exceptions import PapermillExecutionError
 
-    log = (log or out_dir.parent / LOGS / f"{path.stem}.log").resolve()  # papermill changes directory
+    log = (log or out_dir.parent / _LOGS / f"{path.stem}.log").resolve()  # papermill changes directory
     log.parent.mkdir(parents=True, exist_ok=True)
     log.write_bytes(b"")
-    run = NotebookRun(notebook=path.name, lesson=lesson_id(path), log=str(log))
+    run = NotebookRun(notebook=path.name, lesson=_lesson_id(path), log=str(log))
     bar = progress is not False and {"desc": path.name, "leave": False, "file": sys.stderr, "dynamic_ncols": True,
                                      "disable": None if progress is None else False}  # tqdm: None is "on a terminal"
     start, watches = time.perf_counter(), []
     try:
-        with time_limit(timeout):
+        with _time_limit(timeout):
             pm.execute_notebook(str(path), str(out_dir / path.name), parameters={"PROFILE": profile},
                                 kernel_name=kernel_name, cwd=str(path.parent), log_output=False,
                                 progress_bar=bar, execution_timeout=timeout,
-                                kernel_manager_class=kernel_manager_logging_to(log, watches))
+                                kernel_manager_class=_kernel_manager_logging_to(log, watches))
         run.status = "ok"
     except PapermillExecutionError as exc:
         run.status, run.failing_cell = "timeout" if "Timeout" in exc.ename else "failed", exc.exec_count
         run.error = _first_error_line(exc)
     except Exception as exc:  # the notebook's time limit, the kernel died, bad notebook JSON, a cell over the limit
         run.status = "timeout" if "Timeout" in type(exc).__name__ else "failed"
-        run.error = str(exc) if isinstance(exc, NotebookTimeout) else _first_error_line(exc)
+        run.error = str(exc) if isinstance(exc, _NotebookTimeout) else _first_error_line(exc)
     run.seconds = time.perf_counter() - start
     peaks = [peak for peak in (watch.stop() for watch in watches) if peak is not None]
     run.peak_memory_mb = round(max(peaks), 1) if peaks else None
     return run
 
 
-def render_markdown(runs: list[NotebookRun], profile: str, total: float) -> str:
+def _render_markdown(runs: list[NotebookRun], profile: str, total: float) -> str:
     lines = [
         "# Run report", "",
         f"Profile: **{profile}**. Total wall time {total:.0f} s. "
@@ -235,7 +237,7 @@ def render_markdown(runs: list[NotebookRun], profile: str, total: float) -> str:
     return "\n".join(lines) + "\n"
 
 
-REPORT_CSS = """
+_REPORT_CSS = """
 body{font-family:system-ui,sans-serif;max-width:1200px;margin:2em auto;padding:0 1em;color:#222;line-height:1.45}
 table{border-collapse:collapse;margin:.6em 0 1.2em;font-size:.92em}
 th,td{border:1px solid #ccc;padding:.3em .6em;text-align:left;vertical-align:top}
@@ -249,19 +251,19 @@ code{background:#f4f4f4;padding:0 .2em}
 """
 
 
-def markdown_to_html(text: str) -> str:
+def _markdown_to_html(text: str) -> str:
     """Markdown (with pipe tables) to HTML through mistune, the renderer nbconvert already brings."""
     import mistune
 
     return mistune.create_markdown(escape=True, plugins=["table"])(text)
 
 
-def render_html(markdown_text: str, runs: list[NotebookRun], records_dir: Path) -> str:
-    """The report as a page: :func:`render_markdown`'s text as HTML, each lesson's plot beside its tables."""
+def _render_html(markdown_text: str, runs: list[NotebookRun], records_dir: Path) -> str:
+    """The report as a page: :func:`_render_markdown`'s text as HTML, each lesson's plot beside its tables."""
     head, *sections = markdown_text.split("\n## Lesson ")  # render_markdown's one section per lesson
     records = {run.lesson: run.records or {} for run in runs}
     parts = ["<!doctype html>", "<html lang='en'><head><meta charset='utf-8'><title>Run report</title>",
-             f"<style>{REPORT_CSS}</style></head><body>", markdown_to_html(head)]
+             f"<style>{_REPORT_CSS}</style></head><body>", _markdown_to_html(head)]
     for section in sections:
         heading, _, body = section.partition("\n")
         lesson = heading.split(":")[0]
@@ -270,14 +272,14 @@ def render_html(markdown_text: str, runs: list[NotebookRun], records_dir: Path) 
                           f"{base64.b64encode(png.read_bytes()).decode('ascii')}'>"
                           f"<figcaption>{html.escape(name)}</figcaption>" for name, png in pngs if png.exists())
         parts += [f"<section class='lesson' id='lesson-{html.escape(lesson)}'>",
-                  markdown_to_html("## Lesson " + heading), "<div class='lesson-body'>",
-                  f"<div class='lesson-text'>{markdown_to_html(body)}</div>"]
+                  _markdown_to_html("## Lesson " + heading), "<div class='lesson-body'>",
+                  f"<div class='lesson-text'>{_markdown_to_html(body)}</div>"]
         parts += [f"<figure class='lesson-plots'>{figures}</figure>"] if figures else []
         parts += ["</div>", "</section>"]
     return "\n".join([*parts, "</body></html>"])
 
 
-def render_notebook_html(executed: Path) -> None:
+def _render_notebook_html(executed: Path) -> None:
     try:
         from nbconvert import HTMLExporter
 
@@ -287,24 +289,24 @@ def render_notebook_html(executed: Path) -> None:
         print(f"    (could not render {executed.name} to HTML: {exc})")
 
 
-def run_all(notebooks: list[Path], build: Path, profile: str, timeout: int,
+def _run_all(notebooks: list[Path], build: Path, profile: str, timeout: int,
             progress: bool | None = None) -> list[NotebookRun]:
     """Run ``notebooks`` one after the other into ``build``; one console line each."""
     build = Path(build).resolve()  # the kernels run in the notebooks' folder: a relative path would land there
     executed, records = build / "executed", build / "records"
     for folder in (executed, records):
         folder.mkdir(parents=True, exist_ok=True)
-    with environment(kernel_environment(profile, records)):  # the kernels inherit it
+    with environment(_kernel_environment(profile, records)):  # the kernels inherit it
         runs, width = [], max((len(p.name) for p in notebooks), default=32)
-        print(f"{len(notebooks)} notebook(s), {profile} profile; kernel output in {_shown(build / LOGS)}/", flush=True)
+        print(f"{len(notebooks)} notebook(s), {profile} profile; kernel output in {_shown(build / _LOGS)}/", flush=True)
         for path in notebooks:
-            for stale in records.glob(f"lesson_{lesson_id(path)}*"):
+            for stale in records.glob(f"lesson_{_lesson_id(path)}*"):
                 stale.unlink()
             run = run_notebook(path, executed, profile, timeout, progress=progress)
             record_file = records / f"lesson_{run.lesson}.json"
             run.records = json.loads(record_file.read_text()) if record_file.exists() else {}
             if (executed / path.name).exists():
-                render_notebook_html(executed / path.name)
+                _render_notebook_html(executed / path.name)
             print(console_line(run, width), flush=True)
             runs.append(run)
         return runs
@@ -331,7 +333,7 @@ def console_line(run: NotebookRun, width: int = 32) -> str:
     return line
 
 
-def nbval_command(notebooks: list[Path], profile: str, records: Path) -> tuple[list[str], dict[str, str]]:
+def _nbval_command(notebooks: list[Path], profile: str, records: Path) -> tuple[list[str], dict[str, str]]:
     """``pytest --nbval-lax`` over ``notebooks`` in ``profile``: the command and the environment it adds.
 
     The kernel is this interpreter (``--nbval-current-env``) and inherits the environment:
@@ -340,14 +342,14 @@ def nbval_command(notebooks: list[Path], profile: str, records: Path) -> tuple[l
     cell runs, and compares outputs only of cells marked ``# NBVAL_CHECK_OUTPUT``.
     """
     command = [sys.executable, "-m", "pytest", "--nbval-lax", "--nbval-current-env",
-               f"--nbval-cell-timeout={DEFAULT_TIMEOUTS[profile]}", "-p", "no:cacheprovider",
+               f"--nbval-cell-timeout={_DEFAULT_TIMEOUTS[profile]}", "-p", "no:cacheprovider",
                *map(str, notebooks)]
-    return command, kernel_environment(profile, records)
+    return command, _kernel_environment(profile, records)
 
 
-def run_nbval(notebooks: list[Path], profile: str, build: Path) -> int:
+def _run_nbval(notebooks: list[Path], profile: str, build: Path) -> int:
     """Validate ``notebooks`` with nbval (a pytest run of its own); returns pytest's exit code."""
-    command, extra = nbval_command(notebooks, profile, build / "nbval" / "records")
+    command, extra = _nbval_command(notebooks, profile, build / "nbval" / "records")
     print("COURSE_PROFILE=" + profile + " " + " ".join(_shown(Path(c)) if c.endswith(".ipynb") else c
                                                         for c in command[1:]), flush=True)
     return subprocess.run(command, env={**os.environ, **extra}, cwd=checkout_root()).returncode
@@ -371,13 +373,13 @@ def main(argv: list[str] | None = None) -> int:
         print(f"no notebooks found in {args.notebooks}", file=sys.stderr)
         return 1
     if args.nbval:
-        return run_nbval(notebooks, profile, args.build)
+        return _run_nbval(notebooks, profile, args.build)
     start = time.perf_counter()
-    runs = run_all(notebooks, args.build, profile, args.timeout or DEFAULT_TIMEOUTS[profile], progress=args.progress)
+    runs = _run_all(notebooks, args.build, profile, args.timeout or _DEFAULT_TIMEOUTS[profile], progress=args.progress)
     total = time.perf_counter() - start
-    text = render_markdown(runs, profile, total)
+    text = _render_markdown(runs, profile, total)
     (args.build / "report.md").write_text(text)
-    (args.build / "report.html").write_text(render_html(text, runs, args.build / "records"))
+    (args.build / "report.html").write_text(_render_html(text, runs, args.build / "records"))
     (args.build / "runs.json").write_text(json.dumps([asdict(r) for r in runs], indent=2))
     failed = ", ".join(r.notebook for r in runs if r.status != "ok")
     print(f"{sum(r.status == 'ok' for r in runs)} of {len(runs)} notebooks ran in {total:.0f} s; "

@@ -24,22 +24,24 @@ from course_utils.data.generated import DataLayoutError, build_stand_in, make_im
 from course_utils.errors import CourseError
 from course_utils.setup import env, files, profiles
 
-COMPETITION = "aerial-cactus-identification"
-COMPETITION_URL = f"https://www.kaggle.com/c/{COMPETITION}"
-CSV_NAME = "train.csv"
-ID_COLUMN = "id"
-LABEL_COLUMN = "has_cactus"
-IMAGE_FOLDER = "train"
-FOLDER_NAME = "aerial_cactus"
-GENERATED_FOLDER_NAME = "aerial_cactus_generated"
-IMAGE_SIZE = 32
-IMBALANCE = (1, 3)  # has_cactus 0 : 1, as in the real data (4,364 : 13,136)
-# The most the competition's zip, and the train.zip inside it, may unpack to: the real ones are about 25 MB.
-MAX_UNPACKED = 200 << 20
+__all__ = ["CactusDataError", "KaggleSetupError", "check_cactus_table", "load", "write_kaggle_layout"]
 
-LAYOUT_HELP = (
-    f"expected {CSV_NAME} (columns {ID_COLUMN},{LABEL_COLUMN}) beside a folder {IMAGE_FOLDER}/ "
-    f"(or {IMAGE_FOLDER}/{IMAGE_FOLDER}/) holding one 32x32 JPEG per id. Point the notebook's CACTUS_DIR "
+_COMPETITION = "aerial-cactus-identification"
+_COMPETITION_URL = f"https://www.kaggle.com/c/{_COMPETITION}"
+_CSV_NAME = "train.csv"
+_ID_COLUMN = "id"
+_LABEL_COLUMN = "has_cactus"
+_IMAGE_FOLDER = "train"
+_FOLDER_NAME = "aerial_cactus"
+_GENERATED_FOLDER_NAME = "aerial_cactus_generated"
+_IMAGE_SIZE = 32
+_IMBALANCE = (1, 3)  # has_cactus 0 : 1, as in the real data (4,364 : 13,136)
+# The most the competition's zip, and the train.zip inside it, may unpack to: the real ones are about 25 MB.
+_MAX_UNPACKED = 200 << 20
+
+_LAYOUT_HELP = (
+    f"expected {_CSV_NAME} (columns {_ID_COLUMN},{_LABEL_COLUMN}) beside a folder {_IMAGE_FOLDER}/ "
+    f"(or {_IMAGE_FOLDER}/{_IMAGE_FOLDER}/) holding one 32x32 JPEG per id. Point the notebook's CACTUS_DIR "
     "parameter at your copy of the Kaggle data (the folder or the competition's "
     ".zip), or run with PROFILE=quick (generated images, offline)."
 )
@@ -54,7 +56,7 @@ class KaggleSetupError(CourseError, RuntimeError):
 
 
 def _layout_error(where: Path | str, problem: str) -> CactusDataError:
-    return CactusDataError(f"{where}: {problem}; {LAYOUT_HELP}")
+    return CactusDataError(f"{where}: {problem}; {_LAYOUT_HELP}")
 
 
 def load(source: str = "real", *, local_copy: str | Path | None = None, seed: int = 0, progress: bool = True,
@@ -65,47 +67,47 @@ def load(source: str = "real", *, local_copy: str | Path | None = None, seed: in
     ``.zip``, installed at ``<data>/aerial_cactus``); else that folder (or the classroom's shared
     copy); else the competition downloaded once through the Kaggle API (``progress``: its
     output; :class:`KaggleSetupError` lists the setup steps) and installed.
-    ``"stand-in"``: :func:`make_stand_in` in ``<data>/quick/aerial_cactus_generated``.
+    ``"stand-in"``: :func:`_make_stand_in` in ``<data>/quick/aerial_cactus_generated``.
     """
     if profiles.check_source(source, "the cactus data") == "stand-in":
         if local_copy is not None:
             print(f"note: the quick profile uses generated images; CACTUS_DIR={local_copy} is not used")
         if not num_images:
             raise ValueError("the generated stand-in needs num_images")
-        root = make_stand_in(env.data_dir() / "quick" / GENERATED_FOLDER_NAME, num_images, seed=seed)
+        root = _make_stand_in(env.data_dir() / "quick" / _GENERATED_FOLDER_NAME, num_images, seed=seed)
         print(f"generated stand-in data: {root}")
         return root
-    target = env.data_dir() / FOLDER_NAME
+    target = env.data_dir() / _FOLDER_NAME
     if local_copy is not None:
         local = Path(local_copy).expanduser()
         if local.is_file():
-            return install_zip(local, target)
+            return _install_zip(local, target)
         if not local.is_dir():
             raise _layout_error(local, "no such file or folder (the local copy you named)")
-        if not (local / CSV_NAME).is_file():  # the notebook reads it next: say now that it is not there
+        if not (local / _CSV_NAME).is_file():  # the notebook reads it next: say now that it is not there
             present = sorted(p.name for p in local.iterdir())[:8]
-            raise _layout_error(local, f"no {CSV_NAME} here (found: {', '.join(present) or 'nothing'})")
+            raise _layout_error(local, f"no {_CSV_NAME} here (found: {', '.join(present) or 'nothing'})")
         print(f"your local copy: {local}")
         return local
     found = env.find_data(target, what="the aerial cactus Kaggle data")  # a classroom's shared copy first
-    if (found / CSV_NAME).is_file():
+    if (found / _CSV_NAME).is_file():
         print(f"Kaggle data already installed at {found}")
         return found
-    download = files.build_once(target.with_name(FOLDER_NAME + "_download"),
+    download = files.build_once(target.with_name(_FOLDER_NAME + "_download"),
                                 functools.partial(_download, progress=progress))
-    return install_zip(min(download.glob("*.zip")), target)
+    return _install_zip(min(download.glob("*.zip")), target)
 
 
-def find_image_folder(root: str | Path, sample_ids) -> Path:
+def _find_image_folder(root: str | Path, sample_ids) -> Path:
     """The folder under ``root`` that holds the listed images: ``train/train``, ``train`` or ``root``."""
     root = Path(root)
     sample = [str(i) for i in list(sample_ids)[:20]]
-    candidates = [root / IMAGE_FOLDER / IMAGE_FOLDER, root / IMAGE_FOLDER, root]
+    candidates = [root / _IMAGE_FOLDER / _IMAGE_FOLDER, root / _IMAGE_FOLDER, root]
     for folder in candidates:
         if folder.is_dir() and any((folder / name).is_file() for name in sample):
             return folder
     looked = ", ".join(str(c) for c in candidates[:2])
-    raise _layout_error(root, f"no image folder holding the ids listed in {CSV_NAME} (looked in {looked})")
+    raise _layout_error(root, f"no image folder holding the ids listed in {_CSV_NAME} (looked in {looked})")
 
 
 def _show(values, limit: int = 5) -> str:
@@ -119,47 +121,47 @@ def check_cactus_table(table, root: str | Path):
     (:class:`CactusDataError` names the problem), with ``id`` as str, ``has_cactus`` as int 0/1 and
     the rows of unreadable images left out (named and counted)."""
     root = Path(root).expanduser()
-    csv = root / CSV_NAME
+    csv = root / _CSV_NAME
     table = table.copy()
     table.columns = [str(c).strip() for c in table.columns]
-    missing = [c for c in (ID_COLUMN, LABEL_COLUMN) if c not in table.columns]
+    missing = [c for c in (_ID_COLUMN, _LABEL_COLUMN) if c not in table.columns]
     if missing:
         raise _layout_error(csv, f"missing column(s) {', '.join(missing)}; its columns are {', '.join(table.columns)}")
     if table.empty:
         raise _layout_error(csv, "no rows")
-    table = table[[ID_COLUMN, LABEL_COLUMN]]
+    table = table[[_ID_COLUMN, _LABEL_COLUMN]]
     table = table.astype(object).where(table.notna(), "").astype(str)  # as read: numbers, strings or blanks
-    table[ID_COLUMN] = table[ID_COLUMN].str.strip()
+    table[_ID_COLUMN] = table[_ID_COLUMN].str.strip()
     lines = table.index + 2  # CSV line numbers (line 1 is the header)
-    blank = table[ID_COLUMN] == ""
+    blank = table[_ID_COLUMN] == ""
     if blank.any():
         raise _layout_error(csv, f"{int(blank.sum())} row(s) have an empty id (lines {_show(lines[blank])})")
-    duplicated = table[ID_COLUMN].duplicated()
+    duplicated = table[_ID_COLUMN].duplicated()
     if duplicated.any():
-        names = table.loc[duplicated, ID_COLUMN].unique()
+        names = table.loc[duplicated, _ID_COLUMN].unique()
         raise _layout_error(csv, f"{len(names)} id(s) appear more than once: {_show(names)}")
-    labels = table[LABEL_COLUMN].str.strip()
+    labels = table[_LABEL_COLUMN].str.strip()
     valid = labels.isin(["0", "1", "0.0", "1.0"])
     if not valid.all():
         bad = [f"{value!r} (line {line})" for value, line in zip(labels[~valid], lines[~valid])]
         raise CactusDataError(
-            f"{csv}: {LABEL_COLUMN} must be 0 or 1, but {int((~valid).sum())} of {len(table)} rows have "
+            f"{csv}: {_LABEL_COLUMN} must be 0 or 1, but {int((~valid).sum())} of {len(table)} rows have "
             f"other values: {_show(bad)}. Fix or remove those rows (the loader never guesses a label)."
         )
-    table[LABEL_COLUMN] = labels.astype(float).astype(int)
-    image_dir = find_image_folder(root, table[ID_COLUMN])
+    table[_LABEL_COLUMN] = labels.astype(float).astype(int)
+    image_dir = _find_image_folder(root, table[_ID_COLUMN])
     on_disk = set(os.listdir(image_dir))
-    absent = [name for name in table[ID_COLUMN] if name not in on_disk]
+    absent = [name for name in table[_ID_COLUMN] if name not in on_disk]
     if absent:
         raise CactusDataError(
-            f"{image_dir}: {len(absent)} of {len(table)} images listed in {CSV_NAME} are missing: "
+            f"{image_dir}: {len(absent)} of {len(table)} images listed in {_CSV_NAME} are missing: "
             f"{_show(absent)}. A partial copy? Extract the competition's train.zip again, or delete "
             "the folder and let the notebook download it (or run with PROFILE=quick, offline)."
         )
-    scan = images.scan_images(image_dir / name for name in table[ID_COLUMN])
+    scan = images.scan_images(image_dir / name for name in table[_ID_COLUMN])
     if scan.bad:  # found before training, not mid-epoch; the files themselves are left alone
         print(f"{image_dir}: {scan.summary()}; until then their rows are left out")
-        table = table[~table[ID_COLUMN].isin({p.name for p in scan.bad})]
+        table = table[~table[_ID_COLUMN].isin({p.name for p in scan.bad})]
     return table.reset_index(drop=True), image_dir
 
 
@@ -169,7 +171,7 @@ def write_kaggle_layout(root: str | Path, images: np.ndarray, labels, *, seed: i
     from PIL import Image
 
     root = Path(root)
-    folder = root / IMAGE_FOLDER
+    folder = root / _IMAGE_FOLDER
     folder.mkdir(parents=True, exist_ok=True)
     rng = np.random.default_rng(seed)
     ids = []
@@ -177,11 +179,11 @@ def write_kaggle_layout(root: str | Path, images: np.ndarray, labels, *, seed: i
         name = f"{rng.bytes(16).hex()}.jpg"
         Image.fromarray(np.asarray(image, dtype=np.uint8)).save(folder / name, format="JPEG", quality=95)
         ids.append(name)
-    pd.DataFrame({ID_COLUMN: ids, LABEL_COLUMN: [int(v) for v in labels]}).to_csv(root / CSV_NAME, index=False)
+    pd.DataFrame({_ID_COLUMN: ids, _LABEL_COLUMN: [int(v) for v in labels]}).to_csv(root / _CSV_NAME, index=False)
     return root
 
 
-def stratified_order(labels, *, seed: int = 0) -> np.ndarray:
+def _stratified_order(labels, *, seed: int = 0) -> np.ndarray:
     """A row order that spreads every class evenly through the table (random within each class).
 
     ``validation_split`` takes the *first* rows: in random order a few hundred rows can put 85%
@@ -197,65 +199,65 @@ def stratified_order(labels, *, seed: int = 0) -> np.ndarray:
     return np.argsort(position, kind="stable")
 
 
-def make_stand_in(root: str | Path, num_images: int, *, seed: int = 0, signal: float = 1.0) -> Path:
+def _make_stand_in(root: str | Path, num_images: int, *, seed: int = 0, signal: float = 1.0) -> Path:
     """The quick profile's data at ``root``: ``num_images`` generated 32x32 images (:func:`generated.make_images`),
     about 75% ``has_cactus = 1``; built once, again when the settings recorded beside it change."""
     settings = {"num_images": int(num_images), "seed": int(seed), "signal": float(signal),
-                "imbalance": list(IMBALANCE), "image_size": IMAGE_SIZE, "order": "stratified"}
+                "imbalance": list(_IMBALANCE), "image_size": _IMAGE_SIZE, "order": "stratified"}
 
     def write(staging: Path) -> None:
-        pictures, labels = make_images(num_images, IMAGE_SIZE, 2, imbalance=IMBALANCE, signal=signal, seed=seed)
-        order = stratified_order(labels, seed=seed)
+        pictures, labels = make_images(num_images, _IMAGE_SIZE, 2, imbalance=_IMBALANCE, signal=signal, seed=seed)
+        order = _stratified_order(labels, seed=seed)
         write_kaggle_layout(staging, pictures[order], labels[order], seed=seed)
 
-    return build_stand_in(root, settings, write, complete=lambda path: (path / CSV_NAME).is_file())
+    return build_stand_in(root, settings, write, complete=lambda path: (path / _CSV_NAME).is_file())
 
 
-def setup_message(reason: str) -> str:
+def _setup_message(reason: str) -> str:
     """What to do when the Kaggle download cannot run, in one paragraph."""
     return (
-        f"{reason}. The full profile downloads the Kaggle competition '{COMPETITION}': "
+        f"{reason}. The full profile downloads the Kaggle competition '{_COMPETITION}': "
         "(1) pip install kaggle (in the course: pip install -e '.[kaggle]'); (2) on kaggle.com open "
         "Settings > API > Create New Token and save the "
         "kaggle.json it gives you as ~/.kaggle/kaggle.json (chmod 600), or set KAGGLE_USERNAME and "
-        f"KAGGLE_KEY; (3) accept the competition's rules once at {COMPETITION_URL}/rules. Already have the "
-        f"data? Set the notebook's CACTUS_DIR to the folder holding {CSV_NAME} and "
-        f"{IMAGE_FOLDER}/, or to the competition's .zip. PROFILE=quick runs offline with generated images."
+        f"KAGGLE_KEY; (3) accept the competition's rules once at {_COMPETITION_URL}/rules. Already have the "
+        f"data? Set the notebook's CACTUS_DIR to the folder holding {_CSV_NAME} and "
+        f"{_IMAGE_FOLDER}/, or to the competition's .zip. PROFILE=quick runs offline with generated images."
     )
 
 
-def kaggle_api():
+def _kaggle_api():
     """An authenticated ``KaggleApi``; :class:`KaggleSetupError` with the steps when that cannot be."""
     if importlib.util.find_spec("kaggle") is None:
-        raise KaggleSetupError(setup_message("The `kaggle` package is not installed"))
+        raise KaggleSetupError(_setup_message("The `kaggle` package is not installed"))
     try:
         from kaggle.api.kaggle_api_extended import KaggleApi  # importing kaggle signs in already
 
         api = KaggleApi()
         api.authenticate()
     except SystemExit:  # no token: the client prints where it looked for one, then exits
-        raise KaggleSetupError(setup_message("No Kaggle API token was found (the client says above where it "
+        raise KaggleSetupError(_setup_message("No Kaggle API token was found (the client says above where it "
                                              "looked)")) from None
     except Exception as err:
-        raise KaggleSetupError(setup_message(f"The Kaggle client could not sign in ({err})")) from None
+        raise KaggleSetupError(_setup_message(f"The Kaggle client could not sign in ({err})")) from None
     return api
 
 
 def _download_failure(err: BaseException) -> str:
     text = f"{type(err).__name__}: {err}".strip()
     if "403" in text or "Forbidden" in text:
-        return setup_message(f"Kaggle refused the download (403 Forbidden): accept the rules at "
-                             f"{COMPETITION_URL}/rules while signed in, then run again ({text})")
+        return _setup_message(f"Kaggle refused the download (403 Forbidden): accept the rules at "
+                             f"{_COMPETITION_URL}/rules while signed in, then run again ({text})")
     if "401" in text or "Unauthorized" in text:
-        return setup_message(f"Kaggle rejected the API token (401): create a new token ({text})")
-    return setup_message(f"The download from Kaggle failed ({text}); no network here?")
+        return _setup_message(f"Kaggle rejected the API token (401): create a new token ({text})")
+    return _setup_message(f"The download from Kaggle failed ({text}); no network here?")
 
 
-def install_zip(archive: str | Path, target: str | Path) -> Path:
+def _install_zip(archive: str | Path, target: str | Path) -> Path:
     """The competition's ``.zip`` (or any zip of ``train.csv`` and its images) installed once at ``target``.
 
     :func:`course_utils.setup.files.extract_zip` extracts it (a nested ``train.zip`` too, each up to
-    :data:`MAX_UNPACKED` bytes); the folder of the top-most ``train.csv``, checked as the notebook reads
+    :data:`_MAX_UNPACKED` bytes); the folder of the top-most ``train.csv``, checked as the notebook reads
     it, becomes ``target``. A different zip than the one installed there replaces the install.
     """
     import pandas as pd
@@ -264,31 +266,31 @@ def install_zip(archive: str | Path, target: str | Path) -> Path:
 
     def arrange(staging: Path) -> Path:
         for inner in sorted(staging.rglob("*.zip")):
-            if inner.name == f"{IMAGE_FOLDER}.zip":  # Kaggle's images (test.zip is not needed)
-                files.extract_zip(inner, inner.with_suffix(""), max_unpacked=MAX_UNPACKED)
+            if inner.name == f"{_IMAGE_FOLDER}.zip":  # Kaggle's images (test.zip is not needed)
+                files.extract_zip(inner, inner.with_suffix(""), max_unpacked=_MAX_UNPACKED)
             inner.unlink()
-        csvs = sorted(staging.rglob(CSV_NAME), key=lambda p: len(p.parts))
+        csvs = sorted(staging.rglob(_CSV_NAME), key=lambda p: len(p.parts))
         if not csvs:
-            raise _layout_error(archive, f"no {CSV_NAME} inside")
+            raise _layout_error(archive, f"no {_CSV_NAME} inside")
         table, _ = check_cactus_table(pd.read_csv(csvs[0]), csvs[0].parent)
-        print(f"installed {len(table):,} images and {CSV_NAME} at {target}")
+        print(f"installed {len(table):,} images and {_CSV_NAME} at {target}")
         return csvs[0].parent
 
     try:
-        return files.extract_zip(archive, target, arrange=arrange, ready=lambda path: (path / CSV_NAME).is_file(),
-                                 max_unpacked=MAX_UNPACKED)
+        return files.extract_zip(archive, target, arrange=arrange, ready=lambda path: (path / _CSV_NAME).is_file(),
+                                 max_unpacked=_MAX_UNPACKED)
     except files.ZipError as err:
-        raise CactusDataError(f"{err}; download it again, or {LAYOUT_HELP}") from None
+        raise CactusDataError(f"{err}; download it again, or {_LAYOUT_HELP}") from None
 
 
 def _download(folder: Path, *, progress: bool = True) -> None:
     """Download the competition's zip through the Kaggle API into ``folder``."""
-    api = kaggle_api()
+    api = _kaggle_api()
     folder.mkdir(parents=True)
-    print(f"downloading the Kaggle competition {COMPETITION} (about 25 MB) ...")
+    print(f"downloading the Kaggle competition {_COMPETITION} (about 25 MB) ...")
     try:
-        api.competition_download_files(COMPETITION, path=str(folder), quiet=not progress)
+        api.competition_download_files(_COMPETITION, path=str(folder), quiet=not progress)
     except (Exception, SystemExit) as err:
         raise KaggleSetupError(_download_failure(err)) from None
     if not any(folder.glob("*.zip")):
-        raise KaggleSetupError(setup_message(f"The Kaggle download left no .zip in {folder}"))
+        raise KaggleSetupError(_setup_message(f"The Kaggle download left no .zip in {folder}"))

@@ -15,15 +15,17 @@ from course_utils.data.generated import DataLayoutError, build_stand_in, make_im
 from course_utils.errors import CourseError
 from course_utils.setup import env, files, profiles
 
-FOLDER_NAME = "cats_and_dogs_filtered"
-GENERATED_FOLDER_NAME = "cats_and_dogs_generated"
-SPLITS = ("train", "validation")
-CLASS_NAMES = ("cats", "dogs")  # label 0 = cats, 1 = dogs (alphabetical, as Keras orders them)
-IMAGE_SUFFIXES = (".jpg", ".jpeg")
-FULL_COUNTS = {"train": {"cats": 1000, "dogs": 1000}, "validation": {"cats": 500, "dogs": 500}}
-MAX_UNPACKED = 256 << 20  # the archive (68.6 MB of JPEGs) unpacks to about as much
+__all__ = ["ARCHIVE", "CLASS_NAMES", "CatsDogsLayoutError", "check_layout", "list_images", "load"]
 
-LAYOUT_HELP = (
+_FOLDER_NAME = "cats_and_dogs_filtered"
+_GENERATED_FOLDER_NAME = "cats_and_dogs_generated"
+_SPLITS = ("train", "validation")
+CLASS_NAMES = ("cats", "dogs")  # label 0 = cats, 1 = dogs (alphabetical, as Keras orders them)
+_IMAGE_SUFFIXES = (".jpg", ".jpeg")
+_FULL_COUNTS = {"train": {"cats": 1000, "dogs": 1000}, "validation": {"cats": 500, "dogs": 500}}
+_MAX_UNPACKED = 256 << 20  # the archive (68.6 MB of JPEGs) unpacks to about as much
+
+_LAYOUT_HELP = (
     "expected {train,validation}/{cats,dogs}/*.jpg inside it. Point the notebook's CATS_DOGS "
     "parameter at your copy of cats_and_dogs_filtered (the .zip or the extracted folder), or run "
     "with PROFILE=quick (generated images, offline)."
@@ -35,16 +37,16 @@ class CatsDogsLayoutError(DataLayoutError, CourseError):
 
 
 def _layout_error(root: Path, problem: str) -> CatsDogsLayoutError:
-    return CatsDogsLayoutError(f"{root}: {problem}; " + LAYOUT_HELP)
+    return CatsDogsLayoutError(f"{root}: {problem}; " + _LAYOUT_HELP)
 
 
-def check_zip(path: str | Path) -> None:
+def _check_zip(path: str | Path) -> None:
     """:func:`files.check_zip` as a download check: :func:`downloads.fetch` keeps no damaged archive."""
     try:
-        files.check_zip(path, MAX_UNPACKED)
+        files.check_zip(path, _MAX_UNPACKED)
     except files.ZipError as err:
         raise downloads.VerificationError(
-            f"{err}; download {FOLDER_NAME}.zip again, or point CATS_DOGS at a good copy") from err
+            f"{err}; download {_FOLDER_NAME}.zip again, or point CATS_DOGS at a good copy") from err
 
 
 ARCHIVE = downloads.Asset(
@@ -58,14 +60,14 @@ ARCHIVE = downloads.Asset(
         "no checksum is published for this archive; 68,606,236 bytes is the Content-Length the "
         "bucket serves (public download logs); every member's CRC-32 and the layout are checked too"
     ),
-    extra_checks=(check_zip,),
+    extra_checks=(_check_zip,),
 )
 
 
-def count_images(root: str | Path) -> dict[str, dict[str, int]]:
+def _count_images(root: str | Path) -> dict[str, dict[str, int]]:
     """``{split: {class: number of .jpg files}}`` for the folders that exist."""
-    folders = {split: {name: Path(root) / split / name for name in CLASS_NAMES} for split in SPLITS}
-    return {split: {name: sum(p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES for p in folder.iterdir())
+    folders = {split: {name: Path(root) / split / name for name in CLASS_NAMES} for split in _SPLITS}
+    return {split: {name: sum(p.is_file() and p.suffix.lower() in _IMAGE_SUFFIXES for p in folder.iterdir())
                     for name, folder in by_name.items() if folder.is_dir()} for split, by_name in folders.items()}
 
 
@@ -79,14 +81,14 @@ def check_layout(root: str | Path, expected: Mapping[str, Mapping[str, int]] | N
     root = Path(root)
     if not root.is_dir():
         raise _layout_error(root, "no such folder")
-    for split in SPLITS:
+    for split in _SPLITS:
         if not (root / split).is_dir():
             raise _layout_error(root, f"the {split!r} folder is missing")
         for name in CLASS_NAMES:
             if not (root / split / name).is_dir():
                 raise _layout_error(root, f"the {split}/{name} folder is missing")
-    counts = count_images(root)
-    empty = [f"{split}/{name}" for split in SPLITS for name in CLASS_NAMES if counts[split][name] == 0]
+    counts = _count_images(root)
+    empty = [f"{split}/{name}" for split in _SPLITS for name in CLASS_NAMES if counts[split][name] == 0]
     if empty:
         raise _layout_error(root, f"{empty[0]} has no .jpg images")
     if expected is not None:
@@ -102,14 +104,14 @@ def check_layout(root: str | Path, expected: Mapping[str, Mapping[str, int]] | N
 
 def list_images(root: str | Path, split: str) -> tuple[list[Path], np.ndarray]:
     """Sorted image paths of ``split`` and their labels (0 = cats, 1 = dogs)."""
-    if split not in SPLITS:
-        raise ValueError(f"unknown split {split!r}: use one of {SPLITS}")
+    if split not in _SPLITS:
+        raise ValueError(f"unknown split {split!r}: use one of {_SPLITS}")
     root = Path(root)
     check_layout(root)
     paths: list[Path] = []
     labels: list[int] = []
     for label, name in enumerate(CLASS_NAMES):
-        found = sorted(p for p in (root / split / name).iterdir() if p.suffix.lower() in IMAGE_SUFFIXES)
+        found = sorted(p for p in (root / split / name).iterdir() if p.suffix.lower() in _IMAGE_SUFFIXES)
         paths += found
         labels += [label] * len(found)
     return paths, np.asarray(labels, dtype="int64")  # pragma: no mutate (numpy 2: ints are int64 everywhere)
@@ -129,7 +131,7 @@ def load(source: str = "real", *, local_copy: str | Path | None = None, seed: in
     checked view when images are unreadable or not RGB; or the zip, verified and extracted);
     else ``$KERAS_HOME/datasets/cats_and_dogs_filtered`` (or the classroom's shared copy),
     downloaded (``progress``: its progress bar), verified and extracted there once.
-    ``"stand-in"``: :func:`make_stand_in` in ``$KERAS_HOME/datasets/cats_and_dogs_generated``.
+    ``"stand-in"``: :func:`_make_stand_in` in ``$KERAS_HOME/datasets/cats_and_dogs_generated``.
     """
     folder = env.keras_home() / "datasets"
     if profiles.check_source(source, "cats_and_dogs_filtered") == "stand-in":
@@ -137,25 +139,25 @@ def load(source: str = "real", *, local_copy: str | Path | None = None, seed: in
             raise ValueError("source='stand-in' needs num_images")
         if local_copy is not None:
             print(f"note: the quick profile generates its images; your copy {local_copy} is not used")
-        root = make_stand_in(folder / GENERATED_FOLDER_NAME, num_images, image_size=image_size, seed=seed)
-        print(f"generated stand-in data at {root} ({_describe(count_images(root))})")
+        root = _make_stand_in(folder / _GENERATED_FOLDER_NAME, num_images, image_size=image_size, seed=seed)
+        print(f"generated stand-in data at {root} ({_describe(_count_images(root))})")
         return root
     if local_copy is not None and Path(local_copy).is_dir():
         return _learners_folder(Path(local_copy), folder)
-    final = folder / FOLDER_NAME
+    final = folder / _FOLDER_NAME
     if local_copy is None:  # a classroom's shared, read-only copy is read where it is (env.find_data)
         found = env.find_data(final, what="cats_and_dogs_filtered (extracted)")
         if found.exists():
             try:  # only a complete, checked folder is ever moved here; someone changed this one
-                counts = check_layout(found, FULL_COUNTS)
+                counts = check_layout(found, _FULL_COUNTS)
             except CatsDogsLayoutError as err:
                 raise CatsDogsLayoutError(f"{err} To download and extract it again, delete {found}.") from None
             print(f"cats_and_dogs_filtered: found {found} ({_describe(counts)})")
             return found
     archive = downloads.fetch(ARCHIVE, folder, local_copy=local_copy, progress=progress)
-    root = files.extract_zip(archive, final, arrange=_data_root, ready=lambda path: _holds(path, FULL_COUNTS),
-                             max_unpacked=MAX_UNPACKED)
-    print(f"cats_and_dogs_filtered: extracted to {root} ({_describe(count_images(root))})")
+    root = files.extract_zip(archive, final, arrange=_data_root, ready=lambda path: _holds(path, _FULL_COUNTS),
+                             max_unpacked=_MAX_UNPACKED)
+    print(f"cats_and_dogs_filtered: extracted to {root} ({_describe(_count_images(root))})")
     return root
 
 
@@ -164,7 +166,7 @@ def _data_root(folder: Path) -> Path:
     found = [folder] if (folder / "train").is_dir() else [p for p in folder.iterdir() if (p / "train").is_dir()]
     if len(found) != 1:
         raise _layout_error(folder, "neither it nor a folder inside it has train/ and validation/")
-    check_layout(found[0], FULL_COUNTS)
+    check_layout(found[0], _FULL_COUNTS)
     return found[0]
 
 
@@ -178,17 +180,17 @@ def _holds(root: Path, counts: Mapping[str, Mapping[str, int]]) -> bool:
 def _learners_folder(local: Path, folder: Path) -> Path:
     """The learner's extracted copy, checked; a checked view under ``folder`` when images need it."""
     root = _data_root(local)
-    print(f"cats_and_dogs_filtered: using your folder {root} ({_describe(count_images(root))})")
-    scan = images.scan_images(p for split in SPLITS for name in CLASS_NAMES
+    print(f"cats_and_dogs_filtered: using your folder {root} ({_describe(_count_images(root))})")
+    scan = images.scan_images(p for split in _SPLITS for name in CLASS_NAMES
                               for p in sorted((root / split / name).iterdir()) if p.is_file())
     if scan.bad or scan.converted:  # train on a clean view; the learner's folder stays as it is
-        view, _ = images.clean_view(root, folder / (FOLDER_NAME + "_checked"))
+        view, _ = images.clean_view(root, folder / (_FOLDER_NAME + "_checked"))
         return view
     return root
 
 
-def generated_counts(num_images: int) -> dict[str, dict[str, int]]:
-    """How :func:`make_stand_in` splits ``num_images``: a third for validation, as the real set; balanced classes."""
+def _generated_counts(num_images: int) -> dict[str, dict[str, int]]:
+    """How :func:`_make_stand_in` splits ``num_images``: a third for validation, as the real set; balanced classes."""
     validation = int(round(num_images / 3 / 2)) * 2
     train = (num_images - validation) // 2 * 2
     if train < 2 or validation < 2:
@@ -197,14 +199,14 @@ def generated_counts(num_images: int) -> dict[str, dict[str, int]]:
             "validation": {"cats": validation // 2, "dogs": validation // 2}}
 
 
-def make_stand_in(root: str | Path, num_images: int, *, image_size: int = 150, seed: int = 0) -> Path:
+def _make_stand_in(root: str | Path, num_images: int, *, image_size: int = 150, seed: int = 0) -> Path:
     """Generated two-class JPEGs (:func:`generated.make_images`, other seeds for train and validation)
     in the cats_and_dogs_filtered layout at ``root``, built once and again when the settings change."""
-    counts = generated_counts(num_images)
+    counts = _generated_counts(num_images)
     settings = {"num_images": num_images, "image_size": image_size, "seed": seed, "counts": counts}
 
     def write(staging: Path) -> None:
-        for offset, split in enumerate(SPLITS):
+        for offset, split in enumerate(_SPLITS):
             total = sum(counts[split].values())
             pictures, labels = make_images(total, image_size, num_classes=2, seed=seed + 101 * offset)
             write_image_folder(staging / split, pictures, labels, CLASS_NAMES)

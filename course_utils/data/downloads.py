@@ -25,8 +25,11 @@ import requests
 from course_utils.errors import CourseError
 from course_utils.setup import env, files
 
-USER_AGENT = "transfer-learning-course (course_utils.data.downloads)"
-CHUNK = 1 << 20  # pooch reads 1 KiB at a time (and flushes each): 1 MiB reads an 88 MB file in fewer steps
+__all__ = ["Asset", "DownloadError", "INCEPTION_V3_NOTOP", "LocalCopyError", "OfflineError", "VerificationError", "describe",
+           "fetch"]
+
+_USER_AGENT = "transfer-learning-course (course_utils.data.downloads)"
+_CHUNK = 1 << 20  # pooch reads 1 KiB at a time (and flushes each): 1 MiB reads an 88 MB file in fewer steps
 pooch.get_logger().setLevel("WARNING")  # the course prints its own lines; pooch would repeat them on stderr
 
 
@@ -86,7 +89,7 @@ class Asset:
         return ", ".join(parts + ([f"MD5 {self.md5}"] if self.md5 else []))
 
 
-def verify_file(path: str | Path, asset: Asset, where: str | None = None, *, hashes: bool = True) -> None:
+def _verify_file(path: str | Path, asset: Asset, where: str | None = None, *, hashes: bool = True) -> None:
     """Raise :class:`VerificationError` unless ``path`` has ``asset``'s size and hashes and passes its extra checks."""
     path, problems = Path(path), []
     if asset.size is not None and (size := path.stat().st_size) != asset.size:
@@ -105,13 +108,13 @@ def verify_file(path: str | Path, asset: Asset, where: str | None = None, *, has
 
 def _problem(path: Path, asset: Asset, where: str | None = None) -> VerificationError | None:  # or None if fine
     try:
-        verify_file(path, asset, where)
+        _verify_file(path, asset, where)
     except VerificationError as err:
         return err
     return None
 
 
-def offline_message(asset: Asset, target: Path, reason: str = "") -> str:
+def _offline_message(asset: Asset, target: Path, reason: str = "") -> str:
     """The one message a learner sees when no URL of ``asset`` can be reached."""
     why = f" ({reason})" if reason else ""
     return (
@@ -150,8 +153,8 @@ def fetch(asset: Asset, folder: str | Path, *, local_copy: str | Path | None = N
         folder.mkdir(parents=True, exist_ok=True)  # build_once stages beside the target
     except OSError as err:
         raise files.writing_error(err, folder) from err
-    downloader = downloader or pooch.HTTPDownloader(progressbar=progress, chunk_size=CHUNK, timeout=timeout,
-                                                    headers={"User-Agent": USER_AGENT})
+    downloader = downloader or pooch.HTTPDownloader(progressbar=progress, chunk_size=_CHUNK, timeout=timeout,
+                                                    headers={"User-Agent": _USER_AGENT})
     # build_once: one process downloads (under a lock), the others wait and reuse its verified file
     return files.build_once(target, lambda staging: _download(asset, staging, downloader, retries, backoff, sleep),
                             ready=lambda path: path.is_file() and _problem(path, asset) is None)
@@ -171,7 +174,7 @@ def _download(asset: Asset, staging: Path, downloader, retries: int, backoff: fl
                 print(f"{asset.name}: downloading {url}" + (f" (attempt {attempt}/{retries})" if attempt > 1 else ""))
                 try:
                     got = pooch.retrieve(url, asset.known_hash, fname=asset.filename, path=work, downloader=downloader)
-                    verify_file(got, asset, where=f"the download from {url}", hashes=False)  # pooch checked those
+                    _verify_file(got, asset, where=f"the download from {url}", hashes=False)  # pooch checked those
                     os.replace(got, staging)
                     print(f"{asset.name}: verified ({asset.checks()}); saved to {target}")
                     return
@@ -196,7 +199,7 @@ def _download(asset: Asset, staging: Path, downloader, retries: int, backoff: fl
         shutil.rmtree(work, ignore_errors=True)
     if wrong is not None:
         raise VerificationError(f"{wrong} - nothing was saved. Tried: " + " | ".join(failures)) from None
-    raise OfflineError(offline_message(asset, target, failures[-1] if failures else ""))
+    raise OfflineError(_offline_message(asset, target, failures[-1] if failures else ""))
 
 
 def _causes(err: BaseException) -> list[BaseException]:
@@ -212,13 +215,13 @@ def _install_local_copy(asset: Asset, source: Path, target: Path) -> Path:
         raise LocalCopyError(f"{asset.name}: no file at {source} (the local copy you named). Expected "
                              f"{asset.filename}; or leave the local-copy parameter empty to download it.")
     if source.resolve() == target.resolve():
-        verify_file(target, asset, where=f"your copy {source}")
+        _verify_file(target, asset, where=f"your copy {source}")
         return target
 
     def install(staging: Path) -> None:
         shutil.copyfile(source, staging)
         try:
-            verify_file(staging, asset, where=f"your copy {source}")
+            _verify_file(staging, asset, where=f"your copy {source}")
         except VerificationError as err:
             raise VerificationError(f"{err}. Your file was not changed; get a fresh copy from {asset.urls[0]}, "
                                     "or run with PROFILE=quick (offline).") from None

@@ -28,15 +28,17 @@ from course_utils.setup import env
 from course_utils.setup.files import build_once
 from course_utils.setup.profiles import check_source
 
-DATASET = "tf_flowers"
+__all__ = ["FlowersDataError", "load"]
+
+_DATASET = "tf_flowers"
 #: tf_flowers' label order (label 0 is dandelion); a local folder gets the same.
-CLASS_NAMES: tuple[str, ...] = ("dandelion", "daisy", "tulips", "sunflowers", "roses")
-EXPECTED_LAYOUT = "flower_photos/{daisy,dandelion,roses,sunflowers,tulips}/*.jpg"
-DOWNLOAD_HOST = "download.tensorflow.org"
-FOLDER_ENV_VAR = "COURSE_FLOWERS_DIR"
-PREPARED_STAMP = "COURSE_SOURCE.json"
-LAYOUT_HELP = (f"expected {EXPECTED_LAYOUT} (the unpacked flower_photos.tgz); point FLOWERS_DIR "
-               f"(or ${FOLDER_ENV_VAR}) at that folder, or run with PROFILE='quick' offline")
+_CLASS_NAMES: tuple[str, ...] = ("dandelion", "daisy", "tulips", "sunflowers", "roses")
+_EXPECTED_LAYOUT = "flower_photos/{daisy,dandelion,roses,sunflowers,tulips}/*.jpg"
+_DOWNLOAD_HOST = "download.tensorflow.org"
+_FOLDER_ENV_VAR = "COURSE_FLOWERS_DIR"
+_PREPARED_STAMP = "COURSE_SOURCE.json"
+_LAYOUT_HELP = (f"expected {_EXPECTED_LAYOUT} (the unpacked flower_photos.tgz); point FLOWERS_DIR "
+               f"(or ${_FOLDER_ENV_VAR}) at that folder, or run with PROFILE='quick' offline")
 
 
 class FlowersDataError(generated.DataLayoutError):
@@ -46,31 +48,31 @@ class FlowersDataError(generated.DataLayoutError):
 # --------------------------------------------------------------------------- local folder
 
 
-def find_flower_folder(folder: str | Path) -> Path:
+def _find_flower_folder(folder: str | Path) -> Path:
     """The ``flower_photos`` folder at ``folder`` (or directly inside it), checked: else a one-line
     :class:`FlowersDataError` saying what is wrong and how to fix it."""
     folder = Path(folder).expanduser()
     if not folder.exists():
-        raise FlowersDataError(f"no flower folder at {folder}: {LAYOUT_HELP}")
+        raise FlowersDataError(f"no flower folder at {folder}: {_LAYOUT_HELP}")
     if not folder.is_dir():
         raise FlowersDataError(
-            f"{folder} is a file, not a folder: unpack it first (tar xzf flower_photos.tgz); {LAYOUT_HELP}"
+            f"{folder} is a file, not a folder: unpack it first (tar xzf flower_photos.tgz); {_LAYOUT_HELP}"
         )
     subfolders = _class_dirs(folder)
-    if not set(subfolders) & set(CLASS_NAMES) and "flower_photos" in subfolders:
+    if not set(subfolders) & set(_CLASS_NAMES) and "flower_photos" in subfolders:
         folder = subfolders["flower_photos"]
         subfolders = _class_dirs(folder)
-    missing = sorted(set(CLASS_NAMES) - set(subfolders))
+    missing = sorted(set(_CLASS_NAMES) - set(subfolders))
     if missing:
-        raise FlowersDataError(f"{folder} has no class folder(s) {', '.join(missing)}: {LAYOUT_HELP}")
-    extra = sorted(set(subfolders) - set(CLASS_NAMES))
+        raise FlowersDataError(f"{folder} has no class folder(s) {', '.join(missing)}: {_LAYOUT_HELP}")
+    extra = sorted(set(subfolders) - set(_CLASS_NAMES))
     if extra:
         raise FlowersDataError(
-            f"{folder} has unexpected folder(s) {', '.join(extra)} besides the 5 classes: {LAYOUT_HELP}"
+            f"{folder} has unexpected folder(s) {', '.join(extra)} besides the 5 classes: {_LAYOUT_HELP}"
         )
-    for name in sorted(CLASS_NAMES):
+    for name in sorted(_CLASS_NAMES):
         if not _jpgs(subfolders[name]):
-            raise FlowersDataError(f"{subfolders[name]} holds no .jpg images: {LAYOUT_HELP}")
+            raise FlowersDataError(f"{subfolders[name]} holds no .jpg images: {_LAYOUT_HELP}")
     return folder
 
 
@@ -92,9 +94,9 @@ def _folder_files(folder: Path) -> list[tuple[str, Path]]:
     return files
 
 
-def folder_fingerprint(folder: str | Path) -> str:
+def _folder_fingerprint(folder: str | Path) -> str:
     """A short hash of a flower folder's file names and sizes (changes when the folder does)."""
-    folder = find_flower_folder(folder)
+    folder = _find_flower_folder(folder)
     digest = hashlib.sha1()
     for key, path in _folder_files(folder):
         digest.update(f"{key}:{path.stat().st_size}\n".encode())
@@ -105,7 +107,7 @@ class _LocalFlowers(_tf_flowers.Builder, skip_registration=True):
     """The real tf_flowers builder (name, version, features, label order, example keys), reading
     ``source_folder`` instead of downloading the archive."""
 
-    name = DATASET
+    name = _DATASET
     pkg_dir_path = Path(_tf_flowers.__file__).parent  # README/citation of the real dataset
     source_folder: Path | None = None
 
@@ -114,10 +116,10 @@ class _LocalFlowers(_tf_flowers.Builder, skip_registration=True):
         return [tfds.core.SplitGenerator(name=tfds.Split.TRAIN, gen_kwargs={"images_dir_path": files})]
 
 
-def local_builder(folder: str | Path, data_dir: str | Path) -> tfds.core.DatasetBuilder:
+def _local_builder(folder: str | Path, data_dir: str | Path) -> tfds.core.DatasetBuilder:
     """A tf_flowers builder that prepares the checked local ``folder`` into ``data_dir``."""
     builder = _LocalFlowers(data_dir=str(data_dir))
-    builder.source_folder = find_flower_folder(folder)
+    builder.source_folder = _find_flower_folder(folder)
     return builder
 
 
@@ -140,7 +142,7 @@ def _tfds_quiet(progress: bool = True):
         absl_logging.set_verbosity(before)
 
 
-def prepare_local_flowers(folder: str | Path, data_dir: str | Path | None = None, *,
+def _prepare_local_flowers(folder: str | Path, data_dir: str | Path | None = None, *,
                           progress: bool = True) -> Path:
     """Prepare a local flower folder once as the TFDS dataset ``tf_flowers``; returns its ``data_dir``.
 
@@ -149,31 +151,31 @@ def prepare_local_flowers(folder: str | Path, data_dir: str | Path | None = None
     Unreadable photos are named and left out, odd ones converted (in a checked view, never
     in the learner's folder). Through ``files.build_once``: one process prepares, others wait.
     """
-    folder = find_flower_folder(folder)
-    base = Path(data_dir) if data_dir is not None else tfds_data_dir()
-    target = base / "local_flowers" / folder_fingerprint(folder)
+    folder = _find_flower_folder(folder)
+    base = Path(data_dir) if data_dir is not None else _tfds_data_dir()
+    target = base / "local_flowers" / _folder_fingerprint(folder)
     shared = env.find_data(target, what=f"tf_flowers prepared from {folder}")
-    if shared != target and (shared / PREPARED_STAMP).exists():
+    if shared != target and (shared / _PREPARED_STAMP).exists():
         return shared  # the classroom's copy, read only
 
     def build(staging: Path) -> None:
-        photos = [p for name in CLASS_NAMES for p in _jpgs(_class_dirs(folder)[name])]
+        photos = [p for name in _CLASS_NAMES for p in _jpgs(_class_dirs(folder)[name])]
         scan = images.scan_images(photos)
         source = folder
         if scan.bad or scan.converted:  # found now, not mid-epoch
             source, _ = images.clean_view(folder, target.with_name(target.name + "_checked"), files=photos)
         start = time.perf_counter()
         with _tfds_quiet(progress):
-            local_builder(source, staging).download_and_prepare(
+            _local_builder(source, staging).download_and_prepare(
                 download_config=tfds.download.DownloadConfig(try_download_gcs=False))
-        (staging / PREPARED_STAMP).write_text(json.dumps({"folder": str(folder), "images": len(scan.good)}))
+        (staging / _PREPARED_STAMP).write_text(json.dumps({"folder": str(folder), "images": len(scan.good)}))
         print(f"prepared {len(scan.good)} images from {folder} as tf_flowers in {target} "
               f"({time.perf_counter() - start:.1f} s, once)")
 
-    return build_once(target, build, ready=lambda path: (path / PREPARED_STAMP).is_file())
+    return build_once(target, build, ready=lambda path: (path / _PREPARED_STAMP).is_file())
 
 
-def make_stand_in(root: str | Path, num_images: int = 300, *, seed: int = 0, signal: float = 0.4,
+def _make_stand_in(root: str | Path, num_images: int = 300, *, seed: int = 0, signal: float = 0.4,
                   base_size: int = 64, size_range: tuple[int, int] = (90, 260)) -> dict[str, int]:
     """The quick profile's ``flower_photos`` at ``root``, built once (:func:`generated.build_stand_in`);
     returns the counts. :func:`generated.make_images` at ``base_size``, each resized to its own
@@ -184,29 +186,29 @@ def make_stand_in(root: str | Path, num_images: int = 300, *, seed: int = 0, sig
     from PIL import Image
 
     root = Path(root)
-    settings = {"classes": list(CLASS_NAMES), "num_images": int(num_images), "seed": int(seed),
+    settings = {"classes": list(_CLASS_NAMES), "num_images": int(num_images), "seed": int(seed),
                 "signal": float(signal), "base_size": int(base_size), "size_range": list(size_range), "version": 2}
 
     def write(staging: Path) -> dict[str, int]:
-        pictures, labels = generated.make_images(num_images, base_size, len(CLASS_NAMES), signal=signal, seed=seed)
+        pictures, labels = generated.make_images(num_images, base_size, len(_CLASS_NAMES), signal=signal, seed=seed)
         rng = np.random.default_rng(seed + 1)
         sizes = [tuple(int(v) for v in rng.integers(size_range[0], size_range[1] + 1, size=2)) for _ in pictures]
         pictures = [np.asarray(Image.fromarray(image).resize((width, height), Image.BILINEAR))
                     for image, (height, width) in zip(pictures, sizes)]
-        return generated.write_image_folder(staging, pictures, labels, CLASS_NAMES)
+        return generated.write_image_folder(staging, pictures, labels, _CLASS_NAMES)
 
     if root.exists() and not (root / generated.STAMP).exists():
         raise FlowersDataError(f"{root} exists and was not generated by the course: not overwriting it "
                                "(choose an empty folder for generated images)")
-    if num_images < 5 * len(CLASS_NAMES):
-        raise ValueError(f"num_images must be at least {5 * len(CLASS_NAMES)} (5 per class), got {num_images}")
+    if num_images < 5 * len(_CLASS_NAMES):
+        raise ValueError(f"num_images must be at least {5 * len(_CLASS_NAMES)} (5 per class), got {num_images}")
     return json.loads((generated.build_stand_in(root, settings, write) / generated.STAMP).read_text())["made"]
 
 
 # --------------------------------------------------------------------------- the loader
 
 
-def tfds_data_dir() -> Path:
+def _tfds_data_dir() -> Path:
     """``$TFDS_DATA_DIR`` (``start_lesson`` sets it to the project's ``data/tfds``)."""
     value = os.environ.get("TFDS_DATA_DIR")
     if not value:
@@ -231,30 +233,30 @@ def load(source: str = "real", *, local_copy: str | Path | None = None, seed: in
     unpacked ``flower_photos/`` folder, prepared once; else TFDS's own download (220 MB, once)
     into ``$TFDS_DATA_DIR``, which ``tfds.load`` makes (offline, a :class:`FlowersDataError` at
     once). ``"stand-in"`` (quick): ``num_images`` (300) generated images
-    (:func:`make_stand_in`), prepared the same way. ``progress``: TFDS's bar while preparing.
+    (:func:`_make_stand_in`), prepared the same way. ``progress``: TFDS's bar while preparing.
     """
     check_source(source, "the flowers (lesson 03)")
-    base = tfds_data_dir()
+    base = _tfds_data_dir()
     if source == "stand-in":
         if local_copy:
             print(f"stand-in source: FLOWERS_DIR={local_copy} is ignored; the generated images are used")
         root = env.data_dir() / "quick" / "flower_photos"  # your own (quick to make); its prepared copy may be shared
-        counts = make_stand_in(root, num_images or 300, seed=seed)
+        counts = _make_stand_in(root, num_images or 300, seed=seed)
         print(f"{sum(counts.values())} generated images in {root} (flower_photos layout)")
-        return prepare_local_flowers(root, base, progress=progress)
-    local_copy = local_copy or os.environ.get(FOLDER_ENV_VAR) or None
+        return _prepare_local_flowers(root, base, progress=progress)
+    local_copy = local_copy or os.environ.get(_FOLDER_ENV_VAR) or None
     if local_copy:
-        folder = find_flower_folder(local_copy)
+        folder = _find_flower_folder(local_copy)
         print(f"local copy: {len(_folder_files(folder))} photos in {folder}")
-        return prepare_local_flowers(folder, base, progress=progress)
-    shared = env.find_data(base / DATASET, what="tf_flowers (the real download)")
-    if shared != base / DATASET and shared.is_dir():
+        return _prepare_local_flowers(folder, base, progress=progress)
+    shared = env.find_data(base / _DATASET, what="tf_flowers (the real download)")
+    if shared != base / _DATASET and shared.is_dir():
         return shared.parent  # the classroom's copy, read only
     with _tfds_quiet(progress):
-        prepared = tfds.builder(DATASET, data_dir=str(base)).is_prepared()
-    if not prepared and not _can_reach(DOWNLOAD_HOST, 443):
+        prepared = tfds.builder(_DATASET, data_dir=str(base)).is_prepared()
+    if not prepared and not _can_reach(_DOWNLOAD_HOST, 443):
         raise FlowersDataError(
-            f"tf_flowers is not in {base} and {DOWNLOAD_HOST} cannot be reached to download it "
-            f"(about 220 MB, once): connect to the internet, or {LAYOUT_HELP}"
+            f"tf_flowers is not in {base} and {_DOWNLOAD_HOST} cannot be reached to download it "
+            f"(about 220 MB, once): connect to the internet, or {_LAYOUT_HELP}"
         )
     return base

@@ -17,6 +17,8 @@ import numpy as np
 from course_utils.errors import CourseError
 from course_utils.setup.files import build_once
 
+__all__ = ["DataLayoutError", "STAMP", "build_stand_in", "make_images", "write_image_folder"]
+
 STAMP = "COURSE_GENERATED.json"
 
 

@@ -4,7 +4,7 @@ A learner's own folder can hold anything: a truncated download, a ``.txt``
 that slipped in, a greyscale scan, a CMYK JPEG, a PNG with transparency.
 :func:`scan_images` finds the unreadable ones *before* training (not in the
 middle of an epoch), reports them by name and count, and keeps the rest;
-:func:`load_rgb` converts greyscale, palette, CMYK and alpha images to plain
+:func:`_load_rgb` converts greyscale, palette, CMYK and alpha images to plain
 RGB instead of rejecting them.
 """
 from __future__ import annotations
@@ -19,7 +19,9 @@ import numpy as np
 from course_utils.errors import CourseError
 from course_utils.setup.files import build_once
 
-IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".bmp", ".gif"}
+__all__ = ["ImageFileError", "ScanResult", "check_image", "clean_view", "scan_images"]
+
+_IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".bmp", ".gif"}
 
 
 class ImageFileError(CourseError, ValueError):
@@ -59,7 +61,7 @@ def check_image(path: str | Path) -> str:
     from PIL import Image, UnidentifiedImageError
 
     path = Path(path)
-    if path.suffix.lower() not in IMAGE_SUFFIXES:
+    if path.suffix.lower() not in _IMAGE_SUFFIXES:
         raise ImageFileError(f"not an image file type ({path.suffix or 'no suffix'})")
     if path.stat().st_size == 0:
         raise ImageFileError("empty file")
@@ -91,7 +93,7 @@ def scan_images(paths: Iterable[str | Path]) -> ScanResult:
     return result
 
 
-def load_rgb(path: str | Path) -> np.ndarray:
+def _load_rgb(path: str | Path) -> np.ndarray:
     """The image as uint8 RGB ``[H, W, 3]``; alpha is composited on white."""
     from PIL import Image
 
@@ -129,7 +131,7 @@ def clean_view(source: str | Path, target: str | Path, *,
             out = staging / path.relative_to(source)
             out.parent.mkdir(parents=True, exist_ok=True)
             if path in result.converted:  # as a JPEG: tf.data pipelines may decode JPEG only
-                Image.fromarray(load_rgb(path)).save(out.with_suffix(".jpg"), quality=95)
+                Image.fromarray(_load_rgb(path)).save(out.with_suffix(".jpg"), quality=95)
             else:
                 try:
                     out.symlink_to(path.resolve())

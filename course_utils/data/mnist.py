@@ -5,9 +5,11 @@ from pathlib import Path
 
 import numpy as np
 
-MNIST_URL = "https://storage.googleapis.com/tensorflow/tf-keras-datasets/mnist.npz"
+__all__ = ["load"]
+
+_MNIST_URL = "https://storage.googleapis.com/tensorflow/tf-keras-datasets/mnist.npz"
 # The SHA-256 keras.datasets.mnist itself checks (keras/src/datasets/mnist.py; tf_keras/datasets/mnist.py too).
-MNIST_SHA256 = "731c5ac602752760c8e48fbffcf8c3b850d9dc2a2aedcf2cc48468fc17b673d1"
+_MNIST_SHA256 = "731c5ac602752760c8e48fbffcf8c3b850d9dc2a2aedcf2cc48468fc17b673d1"
 
 
 def _digits_as_mnist(seed: int = 0):
@@ -39,7 +41,7 @@ def load(source: str = "real", *, local_copy: str | Path | None = None, seed: in
         return _digits_as_mnist(seed)
     from course_utils.data.downloads import Asset, fetch
 
-    asset = Asset(name="MNIST", filename="mnist.npz", urls=(MNIST_URL,), sha256=MNIST_SHA256,
+    asset = Asset(name="MNIST", filename="mnist.npz", urls=(_MNIST_URL,), sha256=_MNIST_SHA256,
                   provenance="the file_hash in tf_keras/datasets/mnist.py")
     path = fetch(asset, env.keras_home() / "datasets", local_copy=local_copy, progress=progress)
     with np.load(path, allow_pickle=False) as f:

@@ -20,12 +20,14 @@ from typing import Any
 import keras
 from keras import ops
 
-LESSON_GENERATOR_ARGS: dict[str, Any] = {"rescale": 1.0 / 255, "rotation_range": 40, "width_shift_range": 0.2,
+__all__ = ["RandomShear", "mapping_table"]
+
+_LESSON_GENERATOR_ARGS: dict[str, Any] = {"rescale": 1.0 / 255, "rotation_range": 40, "width_shift_range": 0.2,
                                          "height_shift_range": 0.2, "shear_range": 0.2, "zoom_range": 0.2,
                                          "horizontal_flip": True}
 
 
-def shear_transforms(angles_deg, height, width):
+def _shear_transforms(angles_deg, height, width):
     """Projective-transform rows (``keras.ops.image.affine_transform``) for a shear about the centre.
 
     The same matrix ``ImageDataGenerator.apply_transform`` uses for ``shear``
@@ -69,7 +71,7 @@ class RandomShear(keras.layers.Layer):
         images = ops.expand_dims(inputs, 0) if unbatched else inputs
         shape = ops.shape(images)
         angles = keras.random.uniform((shape[0],), minval=-self.degrees, maxval=self.degrees, seed=self.generator)
-        output = ops.image.affine_transform(images, shear_transforms(angles, shape[1], shape[2]),
+        output = ops.image.affine_transform(images, _shear_transforms(angles, shape[1], shape[2]),
                                             interpolation=self.interpolation, fill_mode=self.fill_mode,
                                             fill_value=self.fill_value)
         return ops.squeeze(output, 0) if unbatched else output
@@ -98,7 +100,7 @@ def _short(value):
     return float(f"{value:.4g}") if isinstance(value, float) else value
 
 
-def layer_call(layer) -> str:
+def _layer_call(layer) -> str:
     """A layer written as the call that makes it, e.g. ``RandomRotation(factor=0.1111, fill_mode='nearest')``."""
     name, config = type(layer).__name__, layer.get_config()
     return f"{name}(" + ", ".join(f"{key}={_short(config[key])!r}" for key in _CALL_KEYS.get(name, ())) + ")"
@@ -125,7 +127,7 @@ _MAPPING = {
                    "(without it, it keeps the aspect ratio)"),
     "horizontal_flip": ("RandomFlip", "mirror left-right with probability 1/2", ""),
 }
-COLUMNS = ("ImageDataGenerator", "what it does", "current way (Keras 3)", "note")
+_COLUMNS = ("ImageDataGenerator", "what it does", "current way (Keras 3)", "note")
 
 
 def mapping_table(stack):
@@ -134,9 +136,9 @@ def mapping_table(stack):
     """
     import pandas as pd
 
-    calls = {type(layer).__name__: layer_call(layer) for layer in stack.layers}
+    calls = {type(layer).__name__: _layer_call(layer) for layer in stack.layers}
     rows = []
-    for key, value in LESSON_GENERATOR_ARGS.items():
+    for key, value in _LESSON_GENERATOR_ARGS.items():
         layer, what, note = _MAPPING[key]
         text = "rescale=1./255" if key == "rescale" else f"{key}={value!r}"
         rows.append((text, what, calls.get(layer, f"(no {layer} layer in the stack)"), note))
@@ -146,4 +148,4 @@ def mapping_table(stack):
                  "the layers default to 'reflect': pass fill_mode='nearest' to each geometric layer"))
     rows.append(("(all geometric changes in one affine transform)", "one resampling per image",
                  "one resampling per layer", "the same range of transforms; chaining adds a little blur"))
-    return pd.DataFrame(rows, columns=list(COLUMNS))
+    return pd.DataFrame(rows, columns=list(_COLUMNS))

@@ -22,14 +22,16 @@ from course_utils.errors import CourseError
 from course_utils.setup import env, profiles
 from course_utils.setup.files import build_once
 
-STAND_IN_MARKER = "COURSE_STAND_IN.txt"
+__all__ = ["HubCacheError", "cache_key", "is_cached", "prepare_handle"]
+
+_STAND_IN_MARKER = "COURSE_STAND_IN.txt"
 
 
 class HubCacheError(CourseError, RuntimeError):
     """The TF Hub cache is not set up for the requested operation."""
 
 
-def cache_dir() -> Path:
+def _cache_dir() -> Path:
     value = os.environ.get("TFHUB_CACHE_DIR")
     if not value:
         raise HubCacheError(
@@ -44,16 +46,16 @@ def cache_key(handle: str) -> str:
     return hashlib.sha1(handle.encode("utf-8")).hexdigest()
 
 
-def cache_path(handle: str) -> Path:
-    return cache_dir() / cache_key(handle)
+def _cache_path(handle: str) -> Path:
+    return _cache_dir() / cache_key(handle)
 
 
 def is_cached(handle: str) -> bool:
-    return (cache_path(handle) / "saved_model.pb").exists()
+    return (_cache_path(handle) / "saved_model.pb").exists()
 
 
-def is_stand_in(handle: str) -> bool:
-    return (cache_path(handle) / STAND_IN_MARKER).exists()
+def _is_stand_in(handle: str) -> bool:
+    return (_cache_path(handle) / _STAND_IN_MARKER).exists()
 
 
 class _FeatureVector(tf.Module):
@@ -85,7 +87,7 @@ class _FeatureVector(tf.Module):
         return tf.nn.relu(tf.matmul(pooled, self.proj))
 
 
-def build_feature_vector(path: str | Path, dim: int, seed: int = 0, note: str = "") -> Path:
+def _build_feature_vector(path: str | Path, dim: int, seed: int = 0, note: str = "") -> Path:
     """Save a TF Hub-format image feature-vector SavedModel at ``path``.
 
     The module exposes ``__call__``, ``variables``, ``trainable_variables``
@@ -107,33 +109,33 @@ def build_feature_vector(path: str | Path, dim: int, seed: int = 0, note: str = 
         tf.saved_model.save(root, str(path))
     finally:
         logger.setLevel(level)
-    (path / STAND_IN_MARKER).write_text(
+    (path / _STAND_IN_MARKER).write_text(
         f"Locally built stand-in (random weights, output dim {dim}, seed {seed}). {note}\n"
         "Not a pretrained model: the course's quick profile uses it to run offline.\n"
     )
     return path
 
 
-def install_stand_in(handle: str, dim: int, seed: int = 0) -> Path:
+def _install_stand_in(handle: str, dim: int, seed: int = 0) -> Path:
     """Build (once) a stand-in for ``handle`` in the TF Hub cache; returns its folder.
 
     Refuses to write into a cache that holds a real download of that handle.
     """
-    target = cache_path(handle)
-    link_shared(handle)
+    target = _cache_path(handle)
+    _link_shared(handle)
     if is_cached(handle):
-        if is_stand_in(handle):
+        if _is_stand_in(handle):
             return target
         raise HubCacheError(
             f"{target} holds a real download of {handle}; the quick profile keeps its stand-ins "
             "in data/quick/tfhub - check TFHUB_CACHE_DIR"
         )
     # One process builds it (cross-process lock); the others wait and reuse it.
-    return build_once(target, lambda staging: build_feature_vector(staging, dim, seed, note=f"Stands in for {handle}."),
+    return build_once(target, lambda staging: _build_feature_vector(staging, dim, seed, note=f"Stands in for {handle}."),
                       ready=lambda path: (path / "saved_model.pb").exists())
 
 
-def link_shared(handle: str) -> Path | None:
+def _link_shared(handle: str) -> Path | None:
     """Make the classroom's shared copy of ``handle`` (if any) the one TF Hub loads.
 
     TF Hub reads one cache folder, the learner's writable one; when the shared folder
@@ -142,7 +144,7 @@ def link_shared(handle: str) -> Path | None:
     the shared module is checked against the shared folder's manifest (``env.check_shared``)
     before TF Hub can load it, in every process, also through a link an earlier run placed.
     """
-    target = cache_path(handle)
+    target = _cache_path(handle)
     if target.is_symlink():
         linked, shared = Path(os.readlink(target)), env.shared_data_dir()
         if shared is None or not linked.is_relative_to(shared.resolve()):
@@ -168,15 +170,15 @@ def prepare_handle(handle: str, source: str, dim: int, seed: int = 0) -> str:
     """
     profiles.check_source(source, f"the TF Hub module {handle}")
     if source == "stand-in":
-        install_stand_in(handle, dim, seed)
-        print(f"TF Hub {handle}\n  -> local stand-in at {cache_path(handle)} (random weights, {dim}-d output)")
+        _install_stand_in(handle, dim, seed)
+        print(f"TF Hub {handle}\n  -> local stand-in at {_cache_path(handle)} (random weights, {dim}-d output)")
     else:
-        link_shared(handle)
-        if is_stand_in(handle):
+        _link_shared(handle)
+        if _is_stand_in(handle):
             raise HubCacheError(
-                f"{cache_path(handle)} holds a locally built stand-in, not the real {handle}: delete that "
+                f"{_cache_path(handle)} holds a locally built stand-in, not the real {handle}: delete that "
                 "folder (the quick profile keeps its stand-ins in data/quick/tfhub)"
             )
         state = "cached" if is_cached(handle) else "will download on first use (needs the internet once)"
-        print(f"TF Hub {handle}\n  -> {cache_path(handle)} ({state})")
+        print(f"TF Hub {handle}\n  -> {_cache_path(handle)} ({state})")
     return handle

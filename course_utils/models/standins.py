@@ -10,7 +10,7 @@ is the same on every machine:
   layer's statistics measured on 32 generated images (:func:`calibrate_batchnorm`).
 * VGG19 no-top (lesson 04) and VGG16 no-top (lesson 06): random zero-mean
   filters scaled layer by layer to unit variance on crops of scikit-image's
-  photos (:func:`stand_in_init`).
+  photos (:func:`_stand_in_init`).
 
 Each file gets a ``.sha256`` beside it, so a damaged copy is noticed and rebuilt.
 A recipe seeds the random generators of the process it runs in (Keras builds
@@ -32,8 +32,10 @@ import numpy as np
 from course_utils.errors import CourseError
 from course_utils.setup import env, files
 
+__all__ = ["RECIPES", "StandInBuildError", "calibrate_batchnorm", "layer_rms", "stand_in_file"]
+
 # The standard deviation VGG16's last convolution's output gets on the calibration photos.
-VGG16_LAST_STD = 0.1
+_VGG16_LAST_STD = 0.1
 
 
 def calibrate_batchnorm(model, images) -> int:
@@ -63,7 +65,7 @@ def calibrate_batchnorm(model, images) -> int:
     return len(batchnorms)
 
 
-def stand_in_init(model, images, *, seed: int = 0, last_std: float | None = None) -> list[float]:
+def _stand_in_init(model, images, *, seed: int = 0, last_std: float | None = None) -> list[float]:
     """Give every convolution of ``model`` random, zero-mean, variance-preserving filters; returns the scales.
 
     Keras's default (Glorot-uniform) initialisation roughly halves the signal
@@ -114,7 +116,7 @@ def stand_in_init(model, images, *, seed: int = 0, last_std: float | None = None
     return scales
 
 
-def inception_v3(*, input_shape=(150, 150, 3), seed: int = 0, calibration_images=None):
+def _inception_v3(*, input_shape=(150, 150, 3), seed: int = 0, calibration_images=None):
     """A random-init (``weights=None``) no-top InceptionV3 with calibrated BatchNorm statistics.
 
     The convolutions are random. Only the BatchNorm statistics are measured,
@@ -136,16 +138,16 @@ def inception_v3(*, input_shape=(150, 150, 3), seed: int = 0, calibration_images
 
 
 def _lsuv_vgg(application, calibration, seed: int, last_std: float | None = None):
-    """``application`` (VGG19 or VGG16) without its top, seeded, then :func:`stand_in_init` on ``calibration``."""
+    """``application`` (VGG19 or VGG16) without its top, seeded, then :func:`_stand_in_init` on ``calibration``."""
     import keras
 
     keras.utils.set_random_seed(seed)
     model = application(weights=None, include_top=False, input_shape=calibration.shape[1:])
-    stand_in_init(model, calibration, seed=seed, last_std=last_std)
+    _stand_in_init(model, calibration, seed=seed, last_std=last_std)
     return model
 
 
-def vgg19(*, seed: int = 0):
+def _vgg19(*, seed: int = 0):
     """A no-top VGG19 for 32x32 inputs, calibrated on 64 crops of the photos scikit-image ships
     (:func:`course_utils.data.photos.photo_crops`): natural images unrelated to the task."""
     import keras
@@ -155,7 +157,7 @@ def vgg19(*, seed: int = 0):
     return _lsuv_vgg(keras.applications.vgg19.VGG19, photo_crops(64, 32, seed=seed), seed)
 
 
-def vgg16(*, seed: int = 0):
+def _vgg16(*, seed: int = 0):
     """A no-top VGG16 calibrated on the same crops in 0-255 through ``vgg16.preprocess_input``, as the
     lesson's images are, with its last convolution's std 0.1. Its weights load into a VGG16 base of any
     input size (convolution weights do not depend on it)."""
@@ -164,10 +166,10 @@ def vgg16(*, seed: int = 0):
     from course_utils.data.photos import photo_crops
 
     calibration = keras.applications.vgg16.preprocess_input(photo_crops(64, 32, seed=seed) * 255.0)
-    return _lsuv_vgg(keras.applications.vgg16.VGG16, calibration, seed, last_std=VGG16_LAST_STD)
+    return _lsuv_vgg(keras.applications.vgg16.VGG16, calibration, seed, last_std=_VGG16_LAST_STD)
 
 
-class Recipe(NamedTuple):
+class _Recipe(NamedTuple):
     title: str
     filename: str
     build: Callable[..., object]  # build(seed=...) -> a model with the stand-in weights
@@ -175,34 +177,34 @@ class Recipe(NamedTuple):
 
 
 RECIPES = {
-    "inception_v3_notop": Recipe("InceptionV3 no-top", "inception_v3_random_init_notop.weights.h5", inception_v3,
+    "inception_v3_notop": _Recipe("InceptionV3 no-top", "inception_v3_random_init_notop.weights.h5", _inception_v3,
                                  "random init, BatchNorm statistics measured"),
-    "vgg19_notop": Recipe("VGG19 no-top", "vgg19_notop_course_stand_in.weights.h5", vgg19,
+    "vgg19_notop": _Recipe("VGG19 no-top", "vgg19_notop_course_stand_in.weights.h5", _vgg19,
                           "random, zero-mean filters, LSUV-scaled"),
-    "vgg16_notop": Recipe("VGG16 no-top", "vgg16_notop_course_stand_in_v1.weights.h5", vgg16,
+    "vgg16_notop": _Recipe("VGG16 no-top", "vgg16_notop_course_stand_in_v1.weights.h5", _vgg16,
                           "random zero-mean filters, LSUV-scaled"),
 }
 
 
-def sidecar(path: str | Path) -> Path:
+def _sidecar(path: str | Path) -> Path:
     """The ``<file>.sha256`` beside a stand-in file: a damaged or half-written file does not match it."""
     path = Path(path)
     return path.with_name(path.name + ".sha256")
 
 
-def weights_file_is_intact(path: str | Path) -> bool:
-    """True when ``path`` exists and matches the SHA-256 in its :func:`sidecar`."""
+def _weights_file_is_intact(path: str | Path) -> bool:
+    """True when ``path`` exists and matches the SHA-256 in its :func:`_sidecar`."""
     path = Path(path)
-    if not (path.is_file() and sidecar(path).is_file()):
+    if not (path.is_file() and _sidecar(path).is_file()):
         return False
-    return sidecar(path).read_text().split()[0] == files.sha256(path)
+    return _sidecar(path).read_text().split()[0] == files.sha256(path)
 
 
 class StandInBuildError(CourseError, RuntimeError):
     """The process that builds a stand-in weights file failed (the message carries the end of its output)."""
 
 
-def build_weights(name: str, staging: Path, seed: int) -> None:
+def _build_weights(name: str, staging: Path, seed: int) -> None:
     """Run the recipe ``RECIPES[name]`` in a new Python process (it inherits the environment, the offline
     guard among it) and save the weights it builds to ``staging``."""
     done = subprocess.run([sys.executable, "-m", __name__, name, str(staging), str(seed)],
@@ -216,25 +218,25 @@ def stand_in_file(name: str, *, seed: int = 0) -> Path:
     """The stand-in weights file for ``name`` (a key of :data:`RECIPES`), built once.
 
     A classroom's shared folder (``env.find_data``) is read first; otherwise the
-    file is built in ``env.keras_home()/models`` (by :func:`build_weights`, in a process of its own) through
+    file is built in ``env.keras_home()/models`` (by :func:`_build_weights`, in a process of its own) through
     ``files.build_once`` (of several processes one builds, the others wait and reuse it), with its
     SHA-256 beside it, so a damaged file is rebuilt.
     """
     recipe = RECIPES[name]
     own = env.keras_home() / "models" / recipe.filename
     found = env.find_data(own, what=f"the stand-in {recipe.title} weights")  # a classroom's shared copy first
-    if found != own and weights_file_is_intact(found):
+    if found != own and _weights_file_is_intact(found):
         print(f"stand-in {recipe.title} weights: {found}")
         return found
     own.parent.mkdir(parents=True, exist_ok=True)
     built = []
 
     def build(staging: Path) -> None:
-        build_weights(name, staging, seed)
-        sidecar(own).write_text(f"{files.sha256(staging)}  {own.name}\n")
+        _build_weights(name, staging, seed)
+        _sidecar(own).write_text(f"{files.sha256(staging)}  {own.name}\n")
         built.append(staging)
 
-    files.build_once(own, build, ready=weights_file_is_intact)
+    files.build_once(own, build, ready=_weights_file_is_intact)
     print(f"built stand-in {recipe.title} weights ({recipe.how}): {own}" if built
           else f"stand-in {recipe.title} weights: {own}")
     return own

@@ -21,9 +21,11 @@ import tensorflow as tf
 
 from course_utils.models import is_keras
 
-layers = keras.layers
+__all__ = ["AdaptiveAveragePooling2D", "feature_map_size", "multiply_adds", "plot_pool_matrices", "time_train_steps"]
 
-BRIDGE_SIZE = 7
+_layers = keras.layers
+
+_BRIDGE_SIZE = 7
 
 
 # --- the bridge ---------------------------------------------------------------------------
@@ -35,7 +37,7 @@ def feature_map_size(input_size: int) -> int:
     return input_size // 2**5
 
 
-def adaptive_pool_matrix(input_size: int, output_size: int = BRIDGE_SIZE) -> np.ndarray:
+def _adaptive_pool_matrix(input_size: int, output_size: int = _BRIDGE_SIZE) -> np.ndarray:
     """``[output_size, input_size]`` averaging weights of PyTorch's adaptive average pooling.
 
     Output cell ``i`` averages input cells ``floor(i * n / m)`` up to
@@ -52,14 +54,14 @@ def adaptive_pool_matrix(input_size: int, output_size: int = BRIDGE_SIZE) -> np.
     return matrix
 
 
-class AdaptiveAveragePooling2D(layers.Layer):
+class AdaptiveAveragePooling2D(_layers.Layer):
     """PyTorch's ``AdaptiveAvgPool2d`` for channels-last Keras tensors: any HxW to ``output_size``.
 
     It has no weights. The input's height and width must be known when the
     model is built (they are: the VGG16 base gets a fixed ``input_shape``).
     """
 
-    def __init__(self, output_size: int = BRIDGE_SIZE, **kwargs):
+    def __init__(self, output_size: int = _BRIDGE_SIZE, **kwargs):
         super().__init__(**kwargs)
         self.output_size = int(output_size)
 
@@ -70,8 +72,8 @@ class AdaptiveAveragePooling2D(layers.Layer):
                 "AdaptiveAveragePooling2D needs a known height and width: give the VGG16 "
                 "base a fixed input_shape, e.g. (32, 32, 3)"
             )
-        self.row_weights = tf.constant(adaptive_pool_matrix(height, self.output_size))
-        self.col_weights = tf.constant(adaptive_pool_matrix(width, self.output_size))
+        self.row_weights = tf.constant(_adaptive_pool_matrix(height, self.output_size))
+        self.col_weights = tf.constant(_adaptive_pool_matrix(width, self.output_size))
         super().build(input_shape)
 
     def call(self, inputs):  # pragma: no mutate block (Keras reads the signature; a mutmut wrapper hides it)
@@ -124,13 +126,13 @@ def time_train_steps(model, images, labels, steps: int = 5, warmup: int = 1) -> 
     return min(timeit.repeat(lambda: model.train_on_batch(images, labels), number=1, repeat=steps))
 
 
-def plot_pool_matrices(input_sizes: Sequence[int], output_size: int = BRIDGE_SIZE):
+def plot_pool_matrices(input_sizes: Sequence[int], output_size: int = _BRIDGE_SIZE):
     """One heat map per input size: which input cells each of the 7 output cells averages."""
     import matplotlib.pyplot as plt
 
     fig, axes = plt.subplots(1, len(input_sizes), figsize=(3.2 * len(input_sizes), 3.4), squeeze=False)
     for ax, size in zip(axes[0], input_sizes):
-        matrix = adaptive_pool_matrix(size, output_size)
+        matrix = _adaptive_pool_matrix(size, output_size)
         ax.imshow(matrix, cmap="Blues", vmin=0, vmax=1, aspect="auto")
         ax.set_title(f"{size} -> {output_size}")
         ax.set_xlabel("input row (or column)")

@@ -29,6 +29,8 @@ from course_utils.errors import CourseError
 from course_utils.models import standins
 from course_utils.setup import env, profiles
 
+__all__ = ["WeightsError", "applications", "pretrained"]
+
 _BASE = "https://storage.googleapis.com/tensorflow/keras-applications"
 
 
@@ -48,7 +50,7 @@ def _asset(model: str, include_top: bool, md5: str, title: str) -> downloads.Ass
     )
 
 
-IMAGENET_WEIGHTS: dict[str, downloads.Asset] = {
+_IMAGENET_WEIGHTS: dict[str, downloads.Asset] = {
     "inception_v3": _asset("inception_v3", True, "9a0d58056eeedaa3f26cb7ebd46da564", "InceptionV3"),
     "inception_v3_notop": downloads.INCEPTION_V3_NOTOP,
     "vgg16": _asset("vgg16", True, "64373286793e3c8b2b4e3219cbf3544b", "VGG16"),
@@ -62,19 +64,19 @@ def pretrained(name: str, source: str | None, *, local_copy: str | Path | None =
                progress: bool = True) -> str | None:
     """What to pass as ``weights=`` (or to ``load_weights``) for ``name`` and the profile's ``source``.
 
-    ``name``: a key of :data:`IMAGENET_WEIGHTS` (``"vgg19"``, ``"vgg19_notop"``, ...) or the
+    ``name``: a key of :data:`_IMAGENET_WEIGHTS` (``"vgg19"``, ``"vgg19_notop"``, ...) or the
     file name of one (``"vgg19_weights_tf_dim_ordering_tf_kernels_notop.h5"``).
     Returns the path of a checked weights file, or ``None`` for Keras's random
     init (``source=None``, or ``"stand-in"`` for a model with its top).
     """
-    name = next((key for key, asset in IMAGENET_WEIGHTS.items() if name == asset.filename), name)
-    if name not in IMAGENET_WEIGHTS:
-        raise WeightsError(f"no pretrained weights registered for {name!r}; known: {', '.join(IMAGENET_WEIGHTS)}")
+    name = next((key for key, asset in _IMAGENET_WEIGHTS.items() if name == asset.filename), name)
+    if name not in _IMAGENET_WEIGHTS:
+        raise WeightsError(f"no pretrained weights registered for {name!r}; known: {', '.join(_IMAGENET_WEIGHTS)}")
     if source is None:
         return None
     profiles.check_source(source, f"the {name} weights")
     if source == "real":
-        asset = IMAGENET_WEIGHTS[name]
+        asset = _IMAGENET_WEIGHTS[name]
         return str(downloads.fetch(asset, env.keras_home() / "models", local_copy=local_copy, progress=progress))
     if local_copy is not None:
         print(f"note: the quick profile uses stand-in weights; your copy {local_copy} is not used")

@@ -13,8 +13,10 @@ from importlib import metadata
 
 from course_utils.errors import CourseError
 
-MIN_TENSORFLOW = (2, 16)
-MIN_KERAS = (3, 0)
+__all__ = ["HUB_LESSONS", "StackError", "check_stack", "installed"]
+
+_MIN_TENSORFLOW = (2, 16)
+_MIN_KERAS = (3, 0)
 HUB_LESSONS = ("02", "03")  # the lessons that build models around hub.KerasLayer, with tf_keras
 
 
@@ -43,13 +45,13 @@ def check_stack(tensorflow_version: str | None = None, keras_version: str | None
     tf_version = tensorflow_version or installed("tensorflow") or installed("tensorflow-cpu")
     if tf_version is None:
         raise StackError("TensorFlow is not installed: run `make venv` (or pip install -e .) first")
-    if _version_tuple(tf_version) < MIN_TENSORFLOW:
+    if _version_tuple(tf_version) < _MIN_TENSORFLOW:
         raise StackError(
             f"TensorFlow {tf_version} is too old for this course (it needs 2.16 or later, with Keras 3): "
             "pip install -U 'tensorflow>=2.16' then restart the kernel"
         )
     keras3 = keras_version or installed("keras")
-    if keras3 is None or _version_tuple(keras3) < MIN_KERAS:
+    if keras3 is None or _version_tuple(keras3) < _MIN_KERAS:
         raise StackError(f"Keras {keras3 or '(not installed)'} is not Keras 3: pip install -U 'keras>=3' "
                          "then restart the kernel")
     tf_minor = ".".join(tf_version.split(".")[:2])

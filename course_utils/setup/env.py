@@ -19,7 +19,11 @@ from pathlib import Path
 
 from course_utils.errors import CourseError
 
-LEARNER_FOLDER = "course_data"
+__all__ = ["NetworkBlockedError", "SHARED_DATA_VAR", "SharedDataError", "block_network", "check_shared", "checkout_root",
+           "data_dir", "describe_data_folders", "describe_device", "environment", "find_data", "keras_home",
+           "offline_environment", "set_seeds", "shared_data_dir", "write_manifest"]
+
+_LEARNER_FOLDER = "course_data"
 
 
 def checkout_root() -> Path | None:
@@ -41,7 +45,7 @@ def data_dir() -> Path:
     named, root = os.environ.get("COURSE_DATA_DIR"), checkout_root()
     if named:
         return Path(named)
-    return root / "data" if root is not None else Path.cwd().resolve() / LEARNER_FOLDER
+    return root / "data" if root is not None else Path.cwd().resolve() / _LEARNER_FOLDER
 
 
 def keras_home() -> Path:
@@ -55,7 +59,7 @@ def keras_home() -> Path:
 
 # -- a classroom's shared, read-only data folder (docs/INSTRUCTORS.md, "Classroom") ------------
 SHARED_DATA_VAR = "COURSE_SHARED_DATA_DIR"
-FILL_HINT = (
+_FILL_HINT = (
     "the instructor adds it on a machine that can write there: "
     "`make classroom-data CLASSROOM_DATA=<shared folder>` (both profiles), or "
     "`COURSE_DATA_DIR=<shared folder> PROFILE=full make lessons`"
@@ -91,13 +95,13 @@ def find_data(path: str | Path, what: str | None = None) -> Path:
     if str(relative) not in _reported_missing:
         _reported_missing.add(str(relative))
         print(f"shared data: {what or relative} is not in the shared folder ({candidate}); this run "
-              f"makes its own copy in {own}. To share it, {FILL_HINT}.", flush=True)
+              f"makes its own copy in {own}. To share it, {_FILL_HINT}.", flush=True)
     return own
 
 
 # -- the shared folder's manifest: what the instructor placed, by content -------------------------
-MANIFEST = "SHA256SUMS"
-MANIFEST_HINT = "`make classroom-manifest CLASSROOM_DATA={root}` lists the folder's files again"
+_MANIFEST = "SHA256SUMS"
+_MANIFEST_HINT = "`make classroom-manifest CLASSROOM_DATA={root}` lists the folder's files again"
 
 
 class SharedDataError(CourseError, RuntimeError):
@@ -118,7 +122,7 @@ def _files_under(folder: Path, root: Path, owners: bool = True) -> list[Path]:
     for parent, folders, names in os.walk(folder):
         for name in folders + names:
             path = Path(parent) / name
-            if stat.S_ISREG(_check_entry(path, root, owners=owners).st_mode) and path != root / MANIFEST:
+            if stat.S_ISREG(_check_entry(path, root, owners=owners).st_mode) and path != root / _MANIFEST:
                 found.append(path)
     return sorted(found)
 
@@ -130,7 +134,7 @@ def _check_entry(path: Path, root: Path, follow: bool = False, owners: bool = Tr
     mode = stat.S_IMODE(info.st_mode)
     if not (stat.S_ISREG(info.st_mode) or stat.S_ISDIR(info.st_mode)):
         raise SharedDataError(f"{path} in the shared folder is neither a file nor a folder (a link?): refused, "
-                              f"not read. The instructor removes it, then {MANIFEST_HINT.format(root=root)}.")
+                              f"not read. The instructor removes it, then {_MANIFEST_HINT.format(root=root)}.")
     if not owners:
         return info
     if mode & 0o022:
@@ -152,13 +156,13 @@ def write_manifest(folder: str | Path) -> Path:
     for path in _files_under(root, root, owners=False):  # before `chmod -R go-w`: modes are not checked here
         name = path.relative_to(root).as_posix()
         if "\\" in name or "\n" in name:
-            raise SharedDataError(f"{path}: a name with a newline or backslash cannot go in {MANIFEST}; rename it")
+            raise SharedDataError(f"{path}: a name with a newline or backslash cannot go in {_MANIFEST}; rename it")
         lines.append(f"{_sha256(path)}  {name}\n")
-    staging = root / f".{MANIFEST}.{os.getpid()}.part"
+    staging = root / f".{_MANIFEST}.{os.getpid()}.part"
     staging.write_text("".join(lines))
     staging.chmod(0o644)
-    os.replace(staging, root / MANIFEST)
-    return root / MANIFEST
+    os.replace(staging, root / _MANIFEST)
+    return root / _MANIFEST
 
 
 _manifests: dict[Path, dict[str, str]] = {}
@@ -167,10 +171,10 @@ _checked: dict[Path, int] = {}
 
 def _manifest(root: Path) -> dict[str, str]:
     """The manifest of the shared folder ``root`` (its owner and modes checked), read once per process."""
-    path = root / MANIFEST
+    path = root / _MANIFEST
     if not path.exists():
-        raise SharedDataError(f"the shared folder {root} has no manifest ({MANIFEST}), so nothing there can be "
-                              f"checked: refused. The instructor writes it: {MANIFEST_HINT.format(root=root)}.")
+        raise SharedDataError(f"the shared folder {root} has no manifest ({_MANIFEST}), so nothing there can be "
+                              f"checked: refused. The instructor writes it: {_MANIFEST_HINT.format(root=root)}.")
     _check_entry(path, root)
     if root not in _manifests:
         entries = {}
@@ -178,7 +182,7 @@ def _manifest(root: Path) -> dict[str, str]:
             digest, space, name = line.partition("  ")
             if not (space and name and len(digest) == 64):
                 raise SharedDataError(f"{path}, line {number}: not `<SHA-256>  <path>`: refused. The instructor "
-                                      f"writes it again: {MANIFEST_HINT.format(root=root)}.")
+                                      f"writes it again: {_MANIFEST_HINT.format(root=root)}.")
             entries[name] = digest
         _manifests[root] = entries
     return _manifests[root]
@@ -210,8 +214,8 @@ def check_shared(path: str | Path) -> int:
     for file in found:
         name = file.relative_to(root).as_posix()
         if name not in entries:
-            raise SharedDataError(f"{file} is not in the shared folder's manifest ({root / MANIFEST}): refused, "
-                                  f"not read. {fix}; if the instructor placed it, {MANIFEST_HINT.format(root=root)}.")
+            raise SharedDataError(f"{file} is not in the shared folder's manifest ({root / _MANIFEST}): refused, "
+                                  f"not read. {fix}; if the instructor placed it, {_MANIFEST_HINT.format(root=root)}.")
         if _sha256(file) != entries[name]:
             raise SharedDataError(f"{file} differs from the SHA-256 in the shared folder's manifest (changed "
                                   f"since it was placed): refused, not read. {fix}.")
@@ -328,13 +332,13 @@ def block_network() -> None:
     socket.getaddrinfo = guarded_getaddrinfo
 
 
-OFFLINE_SITE = Path(__file__).resolve().parent / "offline"  # holds the sitecustomize.py that calls block_network
+_OFFLINE_SITE = Path(__file__).resolve().parent / "offline"  # holds the sitecustomize.py that calls block_network
 
 
 def offline_environment(pythonpath: str | None = None) -> dict[str, str]:
     """The variables that make a new Python process (a notebook kernel, and whatever it starts) refuse the
-    network from its first line: ``COURSE_OFFLINE=1`` and :data:`OFFLINE_SITE` first on ``PYTHONPATH``
+    network from its first line: ``COURSE_OFFLINE=1`` and :data:`_OFFLINE_SITE` first on ``PYTHONPATH``
     (before ``pythonpath``, default ``$PYTHONPATH``), whose ``sitecustomize`` calls :func:`block_network`."""
     rest = os.environ.get("PYTHONPATH", "") if pythonpath is None else pythonpath
-    others = [entry for entry in rest.split(os.pathsep) if entry and entry != str(OFFLINE_SITE)]
-    return {"COURSE_OFFLINE": "1", "PYTHONPATH": os.pathsep.join([str(OFFLINE_SITE), *others])}
+    others = [entry for entry in rest.split(os.pathsep) if entry and entry != str(_OFFLINE_SITE)]
+    return {"COURSE_OFFLINE": "1", "PYTHONPATH": os.pathsep.join([str(_OFFLINE_SITE), *others])}

@@ -1,7 +1,7 @@
 """Build once, put in place: the lock + stage + rename of every build step in the course.
 
 :func:`build_once` is the one helper for it (downloads, stand-ins, prepared data sets,
-checked views, feature caches); :func:`replace_folder` is its last step.
+checked views, feature caches); :func:`_replace_folder` is its last step.
 """
 from __future__ import annotations
 
@@ -23,10 +23,13 @@ from filelock import FileLock
 from course_utils.errors import CourseError
 from course_utils.setup import env
 
+__all__ = ["DiskFullError", "FolderNotWritableError", "TarError", "ZipError", "build_once", "check_zip", "extract_tar",
+           "extract_zip", "sha256", "staging_path", "writing_error"]
+
 #: The most an archive may unpack to unless its caller says otherwise (per asset: ``max_unpacked``).
-MAX_UNPACKED = 1 << 30
+_MAX_UNPACKED = 1 << 30
 #: Beside an extracted archive's files: which archive (SHA-256) they came from.
-ARCHIVE_STAMP = ".course_archive.json"
+_ARCHIVE_STAMP = ".course_archive.json"
 
 
 class FolderNotWritableError(CourseError, PermissionError):
@@ -64,7 +67,7 @@ def _remove(path: Path) -> None:
         path.unlink(missing_ok=True)
 
 
-def replace_folder(ready: str | Path, target: str | Path) -> Path:
+def _replace_folder(ready: str | Path, target: str | Path) -> Path:
     """Move the complete folder (or file) ``ready`` to ``target``, replacing what was there.
 
     Builders write into a staging folder next to ``target`` and call this only
@@ -81,7 +84,7 @@ def replace_folder(ready: str | Path, target: str | Path) -> Path:
 
 
 @contextmanager
-def build_lock(target: str | Path) -> Iterator[None]:
+def _build_lock(target: str | Path) -> Iterator[None]:
     """Hold the cross-process lock for building ``target`` (other processes wait, then see it built).
 
     A ``filelock`` lock, which the operating system frees when its holder dies, even by SIGKILL. Its file,
@@ -102,10 +105,10 @@ def staging_path(target: str | Path) -> Path:
     return target.parent / f".{target.name}.{os.getpid()}-{uuid.uuid4().hex[:8]}.part"
 
 
-def remove_leftovers(target: str | Path) -> list[Path]:
+def _remove_leftovers(target: str | Path) -> list[Path]:
     """Delete the staging folders and files of earlier, killed builds of ``target``.
 
-    Call it only while holding :func:`build_lock` for ``target``: then no live build uses them.
+    Call it only while holding :func:`_build_lock` for ``target``: then no live build uses them.
     """
     target = Path(target)
     # Only staging_path()'s names for this target (and the ".d" / "-root" folders builders add to them):
@@ -133,14 +136,14 @@ def build_once(target: str | Path, build: Callable[[Path], object], *,
     if ready(target):
         return target
     try:
-        with build_lock(target):
+        with _build_lock(target):
             if ready(target):
                 return target
-            remove_leftovers(target)
+            _remove_leftovers(target)
             staging = staging_path(target)
             try:
                 build(staging)
-                replace_folder(staging, target)
+                _replace_folder(staging, target)
             finally:
                 _remove(staging)
     except OSError as err:  # a read-only data folder, a full disk: said with the folder and the fix
@@ -164,7 +167,7 @@ class ZipError(CourseError, ValueError):
     """A zip archive that is damaged, or one whose members would land outside the folder."""
 
 
-def check_zip(archive: str | Path, max_unpacked: int = MAX_UNPACKED) -> None:
+def check_zip(archive: str | Path, max_unpacked: int = _MAX_UNPACKED) -> None:
     """A readable zip whose members all pass their CRC-32, stay inside the folder, are not encrypted and
     unpack to at most ``max_unpacked`` bytes in all, else :class:`ZipError` (before anything is unpacked)."""
     archive = Path(archive)
@@ -192,7 +195,7 @@ def check_zip(archive: str | Path, max_unpacked: int = MAX_UNPACKED) -> None:
 
 
 def extract_zip(archive: str | Path, target: str | Path, *, arrange: Callable[[Path], Path] | None = None,
-                ready: Callable[[Path], bool] | None = None, max_unpacked: int = MAX_UNPACKED) -> Path:
+                ready: Callable[[Path], bool] | None = None, max_unpacked: int = _MAX_UNPACKED) -> Path:
     """``target``: the files of ``archive``, extracted once through :func:`build_once`.
 
     The course's one zip installer. :func:`check_zip` runs first (nothing is written for a damaged
@@ -200,7 +203,7 @@ def extract_zip(archive: str | Path, target: str | Path, *, arrange: Callable[[P
     ``max_unpacked`` bytes). ``arrange(staging)`` may then work on the extracted files (it raises to
     refuse them) and returns the folder, ``staging`` or one inside it, that becomes ``target``.
     ``ready`` is :func:`build_once`'s; a ``target`` extracted from another archive (its SHA-256, kept in
-    :data:`ARCHIVE_STAMP`, differs) is not ready: a corrected archive replaces it. The archive is only read.
+    :data:`_ARCHIVE_STAMP`, differs) is not ready: a corrected archive replaces it. The archive is only read.
     """
     archive = Path(archive)
     digest = sha256(archive)
@@ -210,11 +213,11 @@ def extract_zip(archive: str | Path, target: str | Path, *, arrange: Callable[[P
         with zipfile.ZipFile(archive) as zipped:
             zipped.extractall(staging)
         _keep_only(staging, arrange)
-        (staging / ARCHIVE_STAMP).write_text(json.dumps({"archive": archive.name, "sha256": digest}))
+        (staging / _ARCHIVE_STAMP).write_text(json.dumps({"archive": archive.name, "sha256": digest}))
 
     def from_this_archive(path: Path) -> bool:
         try:
-            stamp = json.loads((path / ARCHIVE_STAMP).read_text())
+            stamp = json.loads((path / _ARCHIVE_STAMP).read_text())
         except (OSError, ValueError):
             return False
         return stamp.get("sha256") == digest and (ready or (lambda p: p.exists()))(path)

@@ -9,8 +9,10 @@ from course_utils.course import report
 from course_utils.setup import compat, env
 from course_utils.setup.profiles import Settings, lesson_settings
 
+__all__ = ["start_lesson"]
 
-def cache_dirs(profile: str) -> dict[str, Path]:
+
+def _cache_dirs(profile: str) -> dict[str, Path]:
     """Where TF Hub, TFDS and Keras keep their files for ``profile``, by the variable that tells each.
 
     Under the data folder; ``quick`` under its ``quick/``, so a locally built
@@ -20,18 +22,18 @@ def cache_dirs(profile: str) -> dict[str, Path]:
     return {"TFHUB_CACHE_DIR": base / "tfhub", "TFDS_DATA_DIR": base / "tfds", "KERAS_HOME": base / "keras"}
 
 
-def use_cache_dirs(profile: str) -> None:
-    """Create :func:`cache_dirs` and point TF Hub, TFDS and Keras at them (never /tmp)."""
-    for variable, folder in cache_dirs(profile).items():
+def _use_cache_dirs(profile: str) -> None:
+    """Create :func:`_cache_dirs` and point TF Hub, TFDS and Keras at them (never /tmp)."""
+    for variable, folder in _cache_dirs(profile).items():
         folder.mkdir(parents=True, exist_ok=True)
         os.environ[variable] = str(folder)
 
 
 # Where a container's memory limit is written: cgroup v2, then v1 (Binder's pods have one).
-CGROUP_LIMITS = (Path("/sys/fs/cgroup/memory.max"), Path("/sys/fs/cgroup/memory/memory.limit_in_bytes"))
+_CGROUP_LIMITS = (Path("/sys/fs/cgroup/memory.max"), Path("/sys/fs/cgroup/memory/memory.limit_in_bytes"))
 
 
-def memory_limit_mb(paths=CGROUP_LIMITS) -> float | None:
+def _memory_limit_mb(paths=_CGROUP_LIMITS) -> float | None:
     """The memory this machine's container lets the kernel use, in MB; None when unlimited or unknown."""
     for path in paths:
         try:
@@ -42,7 +44,7 @@ def memory_limit_mb(paths=CGROUP_LIMITS) -> float | None:
     return None
 
 
-def memory_warning(cfg: Settings, limit_mb: float | None) -> str | None:
+def _memory_warning(cfg: Settings, limit_mb: float | None) -> str | None:
     """What to do when the lesson's measured peak (``peak_memory_mb``, profiles.py) will not fit ``limit_mb``."""
     need = cfg.get("peak_memory_mb")
     if not need or not limit_mb or need < 0.9 * limit_mb:
@@ -52,7 +54,7 @@ def memory_warning(cfg: Settings, limit_mb: float | None) -> str | None:
             "about 2 GB: open this lesson on Colab (its badge) or run it on your own machine.")
 
 
-def banner(cfg: Settings, versions: dict[str, str]) -> str:
+def _banner(cfg: Settings, versions: dict[str, str]) -> str:
     lines = [
         f"Lesson {cfg.lesson}: {cfg.title}",
         f"  profile     : {cfg.profile}"
@@ -78,7 +80,7 @@ def start_lesson(lesson: str, profile: str | None = None, **overrides: Any) -> S
     cfg = lesson_settings(lesson, profile, **overrides)
     if os.environ.get("COURSE_OFFLINE") == "1":  # where no offline sitecustomize ran first (the Colab check,
         env.block_network()  # the grader's kernel): the lesson's own code still cannot reach the network
-    use_cache_dirs(cfg.profile)
+    _use_cache_dirs(cfg.profile)
     for warning in compat.check_stack(hub=lesson in compat.HUB_LESSONS):  # a missing package gets its message
         print("warning:", warning)
 
@@ -92,8 +94,8 @@ def start_lesson(lesson: str, profile: str | None = None, **overrides: Any) -> S
         **({"tf_keras": compat.installed("tf-keras") or "not installed"} if lesson in compat.HUB_LESSONS else {}),
         "device": env.describe_device(),
     }
-    print(banner(cfg, versions))
-    if warning := memory_warning(cfg, memory_limit_mb()):
+    print(_banner(cfg, versions))
+    if warning := _memory_warning(cfg, _memory_limit_mb()):
         print("warning:", warning)
     report.begin(lesson, {**{key: cfg[key] for key in ("title", "profile", "data", "weights")}, **versions})
     return cfg

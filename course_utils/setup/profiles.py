@@ -18,8 +18,11 @@ from typing import Any
 
 from course_utils.errors import CourseError
 
+__all__ = ["LESSONS", "PROFILES", "ProfileError", "SOURCES", "Settings", "SourceError", "check_source", "lesson_settings",
+           "resolve_profile"]
+
 PROFILES = ("full", "quick")
-PROFILE_ENV_VAR = "COURSE_PROFILE"
+_PROFILE_ENV_VAR = "COURSE_PROFILE"
 
 
 class ProfileError(CourseError, ValueError):
@@ -32,10 +35,10 @@ def resolve_profile(parameter: str | None = None) -> str:
     A learner who opens a notebook in Jupyter or Colab without setting anything
     gets the real lesson; the runner and the tests pass ``quick``.
     """
-    chosen = parameter if parameter not in (None, "") else os.environ.get(PROFILE_ENV_VAR) or "full"
+    chosen = parameter if parameter not in (None, "") else os.environ.get(_PROFILE_ENV_VAR) or "full"
     value = str(chosen).strip().lower()
     if value not in PROFILES:
-        source = "PROFILE parameter" if parameter not in (None, "") else f"${PROFILE_ENV_VAR}"
+        source = "PROFILE parameter" if parameter not in (None, "") else f"${_PROFILE_ENV_VAR}"
         raise ProfileError(
             f"unknown profile {chosen!r} (from the {source}): use 'full' (real data and "
             "weights) or 'quick' (offline, small, seconds)"
@@ -47,7 +50,7 @@ def resolve_profile(parameter: str | None = None) -> str:
 # "real" is the lesson's own data set or pretrained file (downloaded once and
 # checked, or the learner's `local_copy`); "stand-in" is built here, offline.
 SOURCES = ("real", "stand-in")
-SOURCE_FOR_PROFILE = {"full": "real", "quick": "stand-in"}
+_SOURCE_FOR_PROFILE = {"full": "real", "quick": "stand-in"}
 
 
 class SourceError(CourseError, ValueError):
@@ -342,7 +345,7 @@ def lesson_settings(lesson: str, profile: str | None = None, **overrides: Any) -
     # (seeds alone do not do it: oneDNN and parallel ops reorder float sums). The full
     # profile keeps TensorFlow's fastest kernels, which matters on a GPU.
     values.setdefault("deterministic", profile == "quick")
-    values.setdefault("source", SOURCE_FOR_PROFILE[profile])  # every loader's and weights call's
+    values.setdefault("source", _SOURCE_FOR_PROFILE[profile])  # every loader's and weights call's
     for key, value in overrides.items():
         if key not in values:
             raise ProfileError(

@@ -11,7 +11,9 @@ import matplotlib.pyplot as plt
 import numpy as np
 from matplotlib.ticker import MaxNLocator
 
-WRONG_COLOUR = "red"
+__all__ = ["plot_history", "plot_images", "plot_misclassified"]
+
+_WRONG_COLOUR = "red"
 
 
 def _history_dict(history) -> dict[str, list[float]]:
@@ -117,7 +119,7 @@ def plot_misclassified(images, true_labels, predicted_labels, confidence, class_
     for ax, i in zip(axes.flat, wrong):
         _show_image(ax, images[i])
         ax.set_title(f"{class_names[int(predicted_labels[i])]} ({class_names[int(true_labels[i])]})\n"
-                     f"{confidence[i]:.0%} sure", color=WRONG_COLOUR, fontsize=9)
+                     f"{confidence[i]:.0%} sure", color=_WRONG_COLOUR, fontsize=9)
     if len(wrong) == 0:
         axes.flat[0].text(0.5, 0.5, "no misclassified images", ha="center", va="center")
     total = int(np.sum(true_labels != predicted_labels))

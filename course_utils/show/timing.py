@@ -12,6 +12,8 @@ from __future__ import annotations
 import sys
 import time
 
+__all__ = ["EpochTimer", "Stopwatch"]
+
 
 class EpochTimer:
     """Records the wall time of every epoch in ``self.times`` (seconds): ``callbacks=[EpochTimer()]``.
