@@ -15,7 +15,6 @@ import pandas as pd
 import pytest
 from PIL import Image
 
-from course_utils import models
 from course_utils.data import cactus, catsdogs, downloads, flowers, generated, images
 from course_utils.models import hub, weights
 from course_utils.setup import compat, files, profiles
@@ -98,29 +97,6 @@ def case_unknown_lesson(tmp_path):
 
 
 # --- models ------------------------------------------------------------------------------
-
-def _small():
-    import keras
-
-    return keras.Sequential([keras.Input((2,)), keras.layers.Dense(3, name="hidden"),
-                             keras.layers.Dense(2, name="out")], name="tiny")
-
-
-def case_missing_saved_model(tmp_path):
-    path = tmp_path / "pretrained" / "digit_cnn.keras"
-    return (lambda: models.load_saved_model(path), models.ModelFileError,
-            f"no saved model at {path}: run the cell that trains and saves it first "
-            "(or point MODEL_PATH at your own .keras file)",
-            lambda: _tree(tmp_path) == [])
-
-
-def case_saved_model_wrong_format(tmp_path):
-    path = tmp_path / "model.txt"
-    path.write_text("not a model")
-    return (lambda: models.load_saved_model(path), models.ModelFileError,
-            f"{path} is not a .keras or .h5 file; save with model.save('name.keras')",
-            lambda: path.read_text() == "not a model")
-
 
 def case_hub_lesson_without_tf_keras(tmp_path):
     # Keras 3 is there, tf-keras is not: lessons 02 and 03 (hub.KerasLayer) say what to install.

@@ -177,7 +177,6 @@ def test_checkout_keeps_data_and_build_in_the_checkout(monkeypatch):
 @pytest.mark.parametrize("module, name, builtin", [
     ("course_utils.setup.env", "NetworkBlockedError", OSError),
     ("course_utils.setup.compat", "StackError", RuntimeError),
-    ("course_utils.models", "ModelFileError", FileNotFoundError),
     ("course_exercises", "ExerciseFailed", AssertionError),
     ("course_exercises.grading", "GradingError", RuntimeError),
     ("course_utils.course.runner", "_NotebookTimeout", Exception),  # not TimeoutError: nbclient catches those

@@ -1,4 +1,3 @@
-import sys
 
 import keras
 import numpy as np
@@ -59,32 +58,7 @@ def test_summarize_trainable(K):
     assert "2 of 3 layers train" in text and "75" in text and "115" in text
 
 
-def test_load_saved_model_missing_file(tmp_path):
-    with pytest.raises(models.ModelFileError, match="no saved model at .*run the cell that trains and saves it"):
-        models.load_saved_model(tmp_path / "nope.keras")
-
-
-def test_load_saved_model_wrong_suffix(tmp_path):
-    path = tmp_path / "model.txt"
-    path.write_text("not a model")
-    with pytest.raises(models.ModelFileError, match="not a .keras or .h5 file"):
-        models.load_saved_model(path)
-
-
-def test_load_saved_model_round_trip(K, tmp_path):
-    model = small_model(K)
-    path = tmp_path / "m.keras"
-    model.save(path)
-    again = models.load_saved_model(path)
-    x = np.random.default_rng(0).normal(size=(3, 4)).astype("float32")
-    np.testing.assert_allclose(model(x).numpy(), again(x).numpy(), rtol=1e-6)
-
-
 # --- exact behaviour (mutation testing, issue 17) -------------------------------------------
-
-def test_error_classes_are_what_callers_catch():
-    assert issubclass(models.ModelFileError, FileNotFoundError)
-
 
 def _model_with_batchnorm(K):
     return K.Sequential([
@@ -124,96 +98,6 @@ def test_summarize_trainable_counts_only_layers_with_weights_and_separates_thous
     assert models.summarize_trainable(model) == "bn_model: 2 of 4 layers train; trainable params 56 / total 10,872"
 
 
-class _FakeKeras:
-    def __init__(self):
-        self.calls = []
-        self.models = self
-
-    def load_model(self, path, **kwargs):
-        self.calls.append((path, kwargs))
-        return "loaded"
-
-
-@pytest.mark.parametrize("name, make", [("m.keras", "file"), ("saved_model", "folder"), ("weird.suffix", "folder")])
-def test_load_saved_model_hands_files_and_folders_to_keras_with_the_options(tmp_path, monkeypatch, name, make):
-    fake = _FakeKeras()
-    monkeypatch.setattr(models, "_keras", lambda path=None: fake)
-    path = tmp_path / name
-    if make == "file":
-        path.write_bytes(b"model")
-    else:
-        path.mkdir()
-    assert models.load_saved_model(str(path), compile=False) == "loaded"
-    assert fake.calls == [(path, {"compile": False, "safe_mode": True})]
-
-
-def _model_with_code(K, marker):
-    """A model whose Lambda layer writes ``marker`` whenever it runs (building the model runs it once)."""
-    inputs = K.Input((2,))
-    code = K.layers.Lambda(lambda x, marker=str(marker): (open(marker, "w").write("code ran"), x)[1])
-    model = K.Model(inputs, K.layers.Dense(1)(code(inputs)))
-    marker.unlink()
-    return model
-
-
-def test_a_legacy_h5_model_is_refused_before_its_code_can_run(K, tmp_path):
-    import warnings
-
-    marker = tmp_path / "ran.txt"
-    path = tmp_path / "model.h5"
-    with warnings.catch_warnings():  # both Keras warn that .h5 is legacy: that is the point
-        warnings.simplefilter("ignore", UserWarning)
-        _model_with_code(K, marker).save(path)  # the .h5 suffix picks the legacy format
-    with pytest.raises(models.UnsafeModelError) as err:
-        models.load_saved_model(path)
-    assert str(err.value).startswith(f"{path} is a legacy HDF5 model file: the course does not load those, because "
-                                     "tf_keras's HDF5 loader ignores safe_mode")
-    assert not marker.exists()
-
-
-def test_tf_kerass_hdf5_loader_runs_a_lambdas_code_even_in_safe_mode(tmp_path):
-    # Why .h5 is refused outright: what the check prevents.
-    marker = tmp_path / "ran.txt"
-    path = tmp_path / "model.h5"
-    _model_with_code(tf_keras, marker).save(path)
-    tf_keras.models.load_model(path, safe_mode=True)
-    assert marker.read_text() == "code ran"
-
-
-def test_a_keras_file_with_code_is_refused_in_safe_mode(K, tmp_path):
-    marker = tmp_path / "ran.txt"
-    path = tmp_path / "model.keras"
-    _model_with_code(K, marker).save(path)
-    with pytest.raises(models.UnsafeModelError, match="holds Python code .a Lambda layer., which safe mode"):
-        models.load_saved_model(path)
-    with pytest.raises(models.UnsafeModelError, match="load_saved_model always loads with safe_mode=True"):
-        models.load_saved_model(path, safe_mode=False)
-    assert not marker.exists()
-
-
-def test_a_keras_file_loads_with_the_keras_that_saved_it(K, tmp_path):
-    # A tf_keras .keras file (a TF Hub lesson's model) comes back as a tf_keras model: Keras 3 cannot
-    # rebuild tf_keras's classes ("Could not locate class 'Functional'"), so its metadata.json decides.
-    inputs = K.Input((4,))
-    model = K.Model(inputs, K.layers.Dense(3, name="out")(inputs), name="functional_model")
-    path = tmp_path / "m.keras"
-    model.save(path)
-    again = models.load_saved_model(path)
-    assert isinstance(again, K.Model) and models.is_keras(again)
-    x = np.random.default_rng(0).normal(size=(3, 4)).astype("float32")
-    np.testing.assert_allclose(model(x).numpy(), again(x).numpy(), rtol=1e-6)
-
-
-def test_a_tf_keras_file_without_tf_keras_installed_says_what_to_install(tmp_path, monkeypatch):
-    path = tmp_path / "hub_model.keras"
-    tf_keras.Sequential([tf_keras.Input((4,)), tf_keras.layers.Dense(3)]).save(path)
-    monkeypatch.setitem(sys.modules, "tf_keras", None)  # what `import tf_keras` meets where it is not installed
-    with pytest.raises(models.ModelFileError) as err:
-        models.load_saved_model(path)
-    assert str(err.value) == (f"{path} was saved by tf_keras {tf_keras.__version__} (the TF Hub lessons' Keras), "
-                              "which is not installed: pip install tf-keras (the version that matches TensorFlow)")
-
-
 def test_is_keras_takes_the_objects_of_either_keras(K):
     model = small_model(K)
     assert models.is_keras(model) and models.is_keras(model, "Sequential")
@@ -222,19 +106,6 @@ def test_is_keras_takes_the_objects_of_either_keras(K):
     assert not models.is_keras(np.zeros(3), "Layer") and not models.is_keras("model")
     with pytest.raises(ValueError, match="'Denze' is not a Keras model or layer class"):
         models.is_keras(model, "Denze")
-
-
-def test_load_saved_model_messages_are_exact(tmp_path):
-    missing = tmp_path / "nope.keras"
-    with pytest.raises(models.ModelFileError) as err:
-        models.load_saved_model(missing)
-    assert str(err.value) == (f"no saved model at {missing}: run the cell that trains and saves it first "
-                              "(or point MODEL_PATH at your own .keras file)")
-    wrong = tmp_path / "model.pb"
-    wrong.write_bytes(b"x")
-    with pytest.raises(models.ModelFileError) as err:
-        models.load_saved_model(wrong)
-    assert str(err.value) == f"{wrong} is not a .keras or .h5 file; save with model.save('name.keras')"
 
 
 def test_a_layer_switched_on_inside_a_frozen_model_is_reported_frozen(K):

@@ -1,55 +1,16 @@
-"""Proofs of the notebooks' own model surgery: find a layer, freeze the first n, *show* what trains.
+"""Proofs of the notebooks' own model surgery: *show* what trains, in either Keras.
 
 The notebooks write the head swap, the cut and the freezing loop themselves; these helpers
 report which layers and how many parameters really train.
 """
 from __future__ import annotations
 
-from pathlib import Path
-
 import numpy as np
 
-from course_utils.errors import CourseError
+__all__ = ["is_keras", "keras_of", "parameter_counts", "summarize_trainable", "trainable_report"]
 
 
-class ModelFileError(CourseError, FileNotFoundError):
-    """A saved model file that is missing or not a Keras model file."""
-
-
-class UnsafeModelError(CourseError, ValueError):
-    """A saved model that would run Python code when loaded (a legacy ``.h5``, a ``Lambda`` in safe mode)."""
-
-
-def _saved_by_keras_2(path: Path) -> str | None:
-    """The ``keras_version`` a ``.keras`` file's ``metadata.json`` names when it is a Keras 2 one (saved by
-    ``tf_keras``), else ``None`` (Keras 3, or not a readable ``.keras`` archive: Keras says what is wrong)."""
-    import json
-    import zipfile
-
-    try:
-        with zipfile.ZipFile(path) as archive:
-            version = str(json.loads(archive.read("metadata.json")).get("keras_version", ""))
-    except (OSError, KeyError, ValueError, zipfile.BadZipFile):
-        return None
-    return version if version.startswith("2.") else None
-
-
-def _keras(path: Path | None = None):
-    """The Keras that loads ``path``: ``tf_keras`` for a ``.keras`` file it saved (Keras 3 cannot rebuild
-    tf_keras's classes), Keras 3 for everything else."""
-    if path is not None and path.is_file() and (version := _saved_by_keras_2(path)):
-        try:
-            import tf_keras
-        except ImportError:
-            raise ModelFileError(f"{path} was saved by tf_keras {version} (the TF Hub lessons' Keras), which is not "
-                                 "installed: pip install tf-keras (the version that matches TensorFlow)") from None
-        return tf_keras
-    import keras
-
-    return keras
-
-
-def kerases() -> tuple:
+def _kerases() -> tuple:
     """The Keras packages this process has imported: Keras 3 (``keras``, which ``tf.keras`` is since
     TensorFlow 2.16) and, in the TF Hub lessons, ``tf_keras``. Imports nothing: an object
     made by one of them means that one is imported already."""
@@ -62,7 +23,7 @@ def is_keras(obj, kind: str = "Model") -> bool:
     """``isinstance(obj, keras.<kind>)`` for Keras 3 or ``tf_keras``: ``kind`` is ``"Model"``, ``"Layer"``,
     ``"Sequential"`` or a layer class in ``keras.layers`` (``"Dense"``, ``"Conv2D"``, ...). One test for
     the objects of both Keras packages, so a check written once takes the learner's model from either."""
-    modules = kerases()
+    modules = _kerases()
     if not modules:  # no Keras imported: nothing can be a Keras object
         return False
     classes = []
@@ -78,7 +39,7 @@ def is_keras(obj, kind: str = "Model") -> bool:
 def keras_of(obj):
     """The Keras package (``keras`` or ``tf_keras``) whose model or layer ``obj`` is: build a model
     around ``obj``'s layers with ``keras_of(obj).Model(...)`` and it is one Keras throughout."""
-    for module in kerases():
+    for module in _kerases():
         if isinstance(obj, module.layers.Layer):
             return module
     raise TypeError(f"{type(obj).__name__} is not a Keras model or layer (neither keras nor tf_keras)")
@@ -140,42 +101,3 @@ def summarize_trainable(model) -> str:
         f"{model.name}: {layers_training} of {len(model.layers)} layers train; "
         f"trainable params {counts['trainable']:,} / total {counts['total']:,}"
     )
-
-
-def load_saved_model(path: str | Path, **kwargs):
-    """``keras.models.load_model`` with a clear error when the file is not there, and no code run on load.
-
-    A ``.keras`` file loads with ``safe_mode`` on: a ``Lambda`` layer's Python code in it is refused
-    (:class:`UnsafeModelError`). It loads with the Keras that saved it (its ``metadata.json``): Keras 3,
-    or ``tf_keras`` for a file a TF Hub lesson's model wrote (Keras 3 cannot rebuild tf_keras's classes), so
-    the model comes back as the same Keras's object. A legacy ``.h5`` file is refused outright:
-    tf_keras's HDF5 loader ignores ``safe_mode`` and rebuilds a ``Lambda`` layer's code, which runs while
-    the model is put back together. Converting it once, where the file is trusted, is one line (the
-    message says it).
-    """
-    path = Path(path)
-    if not path.exists():
-        raise ModelFileError(
-            f"no saved model at {path}: run the cell that trains and saves it first "
-            "(or point MODEL_PATH at your own .keras file)"
-        )
-    if path.is_file() and path.suffix not in (".keras", ".h5"):
-        raise ModelFileError(f"{path} is not a .keras or .h5 file; save with model.save('name.keras')")
-    if path.is_file() and path.suffix == ".h5":
-        raise UnsafeModelError(
-            f"{path} is a legacy HDF5 model file: the course does not load those, because tf_keras's HDF5 loader "
-            "ignores safe_mode and runs the Python code of any Lambda layer in it while loading. If you trust "
-            "where it comes from, convert it once: keras.models.load_model(path).save('name.keras') (tf_keras "
-            "instead of keras for a file tf_keras saved), then load the .keras file (safe mode refuses code in it)"
-        )
-    if kwargs.get("safe_mode", True) is not True:
-        raise UnsafeModelError("load_saved_model always loads with safe_mode=True; for a file you trust, "
-                               "call keras.models.load_model(path, safe_mode=False) yourself")
-    kwargs["safe_mode"] = True
-    try:
-        return _keras(path).models.load_model(path, **kwargs)
-    except ValueError as err:
-        if "safe_mode" not in str(err):
-            raise
-        raise UnsafeModelError(f"{path} holds Python code (a Lambda layer), which safe mode does not load: "
-                               f"{err}") from None
