@@ -26,6 +26,8 @@ CONTRACT: dict[tuple[str, str], str] = {
     ("course_utils.course.links", "colab_url"): "the Colab badge's link; docs/INSTRUCTORS.md names it for releases",
     ("course_utils.course.links", "colab_setup_source"): "the Colab cell's code; docs/INSTRUCTORS.md names it",
     ("course_utils.course.runner", "NotebookRun"): "what run_notebook returns; the test harness keeps them",
+    ("course_utils.course.runner", "run_all"): "what `make lessons` runs; the test harness executes each notebook "
+                                               "through it (tests/conftest.py)",
     ("course_utils.data.images", "ScanResult"): "what scan_images returns",
 }
 

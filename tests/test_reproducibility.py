@@ -49,7 +49,7 @@ def test_lesson_05_repeats_exactly_in_a_second_fresh_run(course_run, tmp_path, m
 
     first = _comparable(course_run.figures("05"))
     monkeypatch.setenv("COURSE_DATA_DIR", str(tmp_path / "data"))
-    (run,) = runner._run_all(runner.find_notebooks(ROOT / "notebooks", ["05"]), tmp_path / "build", "quick", 600)
+    (run,) = runner.run_all(runner.find_notebooks(ROOT / "notebooks", ["05"]), tmp_path / "build", "quick", 600)
     assert run.status == "ok", run.error
     second = _comparable({f["name"]: f["value"] for f in run.records["figures"]})
     second.pop("full_schedule_estimate_h", None)

@@ -32,7 +32,7 @@ from course_utils.errors import CourseError
 from course_utils.setup.env import checkout_root, environment, offline_environment
 from course_utils.setup.profiles import PROFILES, resolve_profile
 
-__all__ = ["NotebookRun", "console_line", "find_notebooks", "main", "run_notebook"]
+__all__ = ["NotebookRun", "console_line", "find_notebooks", "main", "run_all", "run_notebook"]
 
 _DEFAULT_TIMEOUTS = {"quick": 900, "full": 12 * 3600}
 _LOGS = "logs"
@@ -289,7 +289,7 @@ def _render_notebook_html(executed: Path) -> None:
         print(f"    (could not render {executed.name} to HTML: {exc})")
 
 
-def _run_all(notebooks: list[Path], build: Path, profile: str, timeout: int,
+def run_all(notebooks: list[Path], build: Path, profile: str, timeout: int,
             progress: bool | None = None) -> list[NotebookRun]:
     """Run ``notebooks`` one after the other into ``build``; one console line each."""
     build = Path(build).resolve()  # the kernels run in the notebooks' folder: a relative path would land there
@@ -375,7 +375,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.nbval:
         return _run_nbval(notebooks, profile, args.build)
     start = time.perf_counter()
-    runs = _run_all(notebooks, args.build, profile, args.timeout or _DEFAULT_TIMEOUTS[profile], progress=args.progress)
+    runs = run_all(notebooks, args.build, profile, args.timeout or _DEFAULT_TIMEOUTS[profile], progress=args.progress)
     total = time.perf_counter() - start
     text = _render_markdown(runs, profile, total)
     (args.build / "report.md").write_text(text)
