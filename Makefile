@@ -49,7 +49,7 @@ lessons: $(STAMP)
 # The browser test (tests/test_browser.py) drives `make lab` in a headless Chromium:
 # tools/ensure_chromium.sh installs Debian's chromium + chromium-driver when missing.
 test: $(STAMP) chromium
-	$(PY) -m pytest --durations=15  # the 15 slowest tests, to keep the whole run under 10 minutes
+	$(PY) -m pytest -n 2 --dist loadgroup --durations=15  # both cores; the 15 slowest tests
 
 chromium:
 	@bash tools/ensure_chromium.sh

@@ -26,10 +26,26 @@ env.block_network()  # the offline guard: this process refuses non-local connect
 os.environ.update(env.offline_environment())  # and so does every Python process a test starts
 
 
+def pytest_collection_modifyitems(config, items):
+    """``make test`` runs two pytest-xdist workers with ``--dist loadgroup``: a test that reads a lesson's
+    notebook run (``course_run``; tests/test_notebook_NN.py, or a test named test_lesson_NN_...) joins that
+    lesson's group, so each lesson is executed once, in one worker."""
+    import re
+
+    for item in items:
+        found = re.search(r"(?:test_notebook_|::test_lesson_)(0[1-6])", item.nodeid)
+        if found and "course_run" in getattr(item, "fixturenames", ()):
+            item.add_marker(pytest.mark.xdist_group(f"lesson{found.group(1)}"))
+
+
 @pytest.fixture(scope="session", autouse=True)
 def isolated_data_dir(tmp_path_factory):
-    """Everything the tests download or build goes to a fresh folder, not data/."""
-    folder = tmp_path_factory.mktemp("course_data")
+    """Everything the tests download or build goes to a fresh folder, not data/. Under pytest-xdist the
+    workers share one (every build in it is locked and staged, so each stand-in is built once)."""
+    base = tmp_path_factory.getbasetemp()
+    shared = base.parent if os.environ.get("PYTEST_XDIST_WORKER") else base
+    folder = shared / "course_data"
+    folder.mkdir(exist_ok=True)
     os.environ["COURSE_DATA_DIR"] = str(folder)
     os.environ["COURSE_RECORDS_DIR"] = str(tmp_path_factory.mktemp("records"))
     return folder
@@ -45,7 +61,7 @@ class CourseRun:
     def lesson(self, lesson: str) -> runner.NotebookRun:
         if lesson not in self._runs:
             notebooks = runner.find_notebooks(ROOT / "notebooks", [lesson])
-            (run,) = runner._run_all(notebooks, self.build, "quick", timeout=600)
+            (run,) = runner.run_all(notebooks, self.build, "quick", timeout=600)
             self._runs[lesson] = run
         return self._runs[lesson]
 
