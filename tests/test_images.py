@@ -302,7 +302,7 @@ def test_clean_view_replaces_an_older_view_and_a_killed_runs_staging_folder(nest
     target = tmp_path / "checked"
     (target / "old").mkdir(parents=True)
     (target / "old" / "gone.jpg").write_bytes(b"old view")
-    stale = tmp_path / ".checked.123-abcdef01.part"  # files.staging_path's name
+    stale = tmp_path / ".checked.123-abcdef01.part"  # files._staging_path's name
     (stale / "roses").mkdir(parents=True)
     (stale / "roses" / "leftover.jpg").write_bytes(b"from a killed run")
     view, _ = images.clean_view(nested, target)

@@ -136,7 +136,7 @@ def test_the_record_file_is_the_state_as_indented_json_written_through_a_tempora
     monkeypatch.setattr(report.os, "replace", replace)
     report.record("test_accuracy", 0.5, unit="", note="n")
     path = records / "lesson_01.json"
-    ((staged, target, figures),) = moves  # a hidden staging file beside the record (setup.files.staging_path)
+    ((staged, target, figures),) = moves  # a hidden staging file beside the record (setup.files.write_staged)
     assert re.fullmatch(r"\.lesson_01\.json\.\d+-[0-9a-f]{8}\.part", Path(staged).name)
     assert Path(staged).parent == records and (target, figures) == (str(path), _saved(records)["figures"])
     assert not Path(staged).exists()

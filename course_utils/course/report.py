@@ -33,9 +33,7 @@ def _records_dir() -> Path:
 
 
 def _write(path: Path, state: dict[str, Any]) -> None:
-    staged = files.staging_path(path)  # the runner or a reader never sees half a file
-    staged.write_text(json.dumps(state, indent=2, default=_jsonable))
-    os.replace(staged, path)
+    files.write_staged(path, json.dumps(state, indent=2, default=_jsonable))  # the runner never reads half a file
 
 
 def _jsonable(value: Any) -> Any:  # tolist first: a NumPy array's .item() refuses more than one element

@@ -24,7 +24,7 @@ from course_utils.errors import CourseError
 from course_utils.setup import env
 
 __all__ = ["DiskFullError", "FolderNotWritableError", "TarError", "ZipError", "build_once", "check_zip", "extract_tar",
-           "extract_zip", "sha256", "staging_path", "writing_error"]
+           "extract_zip", "sha256", "write_staged", "writing_error"]
 
 #: The most an archive may unpack to unless its caller says otherwise (per asset: ``max_unpacked``).
 _MAX_UNPACKED = 1 << 30
@@ -75,7 +75,7 @@ def _replace_folder(ready: str | Path, target: str | Path) -> Path:
     """
     ready, target = Path(ready), Path(target)
     target.parent.mkdir(parents=True, exist_ok=True)
-    aside = staging_path(target)
+    aside = _staging_path(target)
     if os.path.lexists(target) and (_is_folder(target) or _is_folder(ready)):
         os.rename(target, aside)  # os.replace swaps a file or a link in one step, not a folder: the old one moves aside
     os.replace(ready, target)
@@ -99,10 +99,22 @@ def _build_lock(target: str | Path) -> Iterator[None]:
         yield
 
 
-def staging_path(target: str | Path) -> Path:
+def _staging_path(target: str | Path) -> Path:
     """A fresh, hidden name beside ``target`` for this process to build into."""
     target = Path(target)
     return target.parent / f".{target.name}.{os.getpid()}-{uuid.uuid4().hex[:8]}.part"
+
+
+def write_staged(path: str | Path, text: str, *, mode: int | None = None) -> Path:
+    """Write ``text`` to ``path`` through a staging file beside it and one rename: a reader sees the old file or
+    the whole new one, never half of it. The course's one way to write a file others read (records, manifests)."""
+    path = Path(path)
+    staged = _staging_path(path)
+    staged.write_text(text)
+    if mode is not None:
+        staged.chmod(mode)
+    os.replace(staged, path)
+    return path
 
 
 def _remove_leftovers(target: str | Path) -> list[Path]:
@@ -111,7 +123,7 @@ def _remove_leftovers(target: str | Path) -> list[Path]:
     Call it only while holding :func:`_build_lock` for ``target``: then no live build uses them.
     """
     target = Path(target)
-    # Only staging_path()'s names for this target (and the ".d" / "-root" folders builders add to them):
+    # Only _staging_path()'s names for this target (and the ".d" / "-root" folders builders add to them):
     # ".{name}.*.part*" for "x" also matched "x.zip"'s staging file, which another build was writing.
     own = re.compile(rf"\.{re.escape(target.name)}\.\d+-[0-9a-f]+\.part(\.d|-root)?")
     found = sorted(p for p in target.parent.iterdir() if own.fullmatch(p.name)) if target.parent.is_dir() else []
@@ -140,7 +152,7 @@ def build_once(target: str | Path, build: Callable[[Path], object], *,
             if ready(target):
                 return target
             _remove_leftovers(target)
-            staging = staging_path(target)
+            staging = _staging_path(target)
             try:
                 build(staging)
                 _replace_folder(staging, target)
