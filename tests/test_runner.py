@@ -233,7 +233,7 @@ def test_a_quick_profile_kernel_refuses_the_network_from_its_first_line(tmp_path
     books = tmp_path / "nb"
     books.mkdir()
     _notebook(books / "94_offline.ipynb", OFFLINE_CELL)
-    (run,) = runner._run_all([books / "94_offline.ipynb"], tmp_path / "build", "quick", timeout=300)
+    (run,) = runner.run_all([books / "94_offline.ipynb"], tmp_path / "build", "quick", timeout=300)
     assert run.status == "ok", run.error
     executed = nbformat.read(tmp_path / "build" / "executed" / "94_offline.ipynb", as_version=4)
     printed = "".join(o.get("text", "") for cell in executed.cells for o in cell.get("outputs", []))
