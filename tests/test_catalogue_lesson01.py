@@ -353,3 +353,26 @@ def test_ex3_a_dropout_after_conv2_is_judged_in_inference():
     assert right(ex3, keras.Sequential([cut, keras.layers.Dropout(0.5)]), cnn) == (
         "the model ends at conv2 with 11x11x64 feature maps and shares its weights with cnn: train cnn and this "
         "model sees the change.")
+
+
+def test_ex1_a_frozen_model_switched_back_on_by_an_off_by_one_slice():
+    """Three layers named in one message: kills x__and__mutmut_4 (three names joined with "and" alone)."""
+    cnn = digit_cnn()
+    cnn.trainable = False
+    for layer in cnn.layers[3:]:  # meant: from conv3 on
+        layer.trainable = True
+    assert wrong(ex1, count_trainable, cnn) == (
+        "cnn.trainable = False froze the model itself, so nothing in it trains (cnn.trainable_weights is empty), "
+        "although conv2, conv3 and digits say trainable=True: Keras trains no layer under a frozen parent. Leave "
+        "cnn.trainable as it is and set the flag on conv1 and conv2 only (cnn = digit_cnn() for a fresh copy).")
+
+
+def test_ex2_a_head_with_dropout_is_judged_in_inference():
+    """Dropout before the new Dense(3), a common head: in inference the model gives the softmax of the Dense on the
+    features, so it is right. Kills x__ex2__mutmut_21 (the learner's model called with training=True)."""
+    cnn = digit_cnn()
+    with_dropout = keras.Sequential(cnn.layers[:-1] + [keras.layers.Dropout(0.5),
+                                                        keras.layers.Dense(3, activation="softmax")])
+    assert right(ex2, with_dropout, cnn) == (
+        "3 probabilities per image, summing to 1: the softmax of your Dense(3) on cnn's 1,152 flatten features; "
+        "3,459 new parameters (1,152 x 3 weights + 3 biases).")
