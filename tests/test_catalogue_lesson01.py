@@ -288,3 +288,91 @@ def test_the_checks_take_tf_keras_models_too():
     cnn = tf_keras_cnn()
     assert right(ex3, tf_keras.Model(cnn.inputs, cnn.get_layer("conv2").output), cnn).startswith(
         "the model ends at conv2 with 11x11x64 feature maps")
+
+
+# ---- found by mutation testing
+# Wrong answers whose whole message the learner reads, and right answers that tell a careful check from a careless
+# one; each kills surviving mutants of course_exercises/lesson01.py (named in the test's docstring).
+def test_ex1_more_wrong_answers_and_their_whole_messages():
+    """Kills x__ex1__mutmut_3, 6, 7, 20, 22, 23, 39, 40, 49, 50, 52, 53, 54, 56, 57, 60, 61, 71, 76, 108, 112, 113,
+    118, 127, 128, 129, 135, 136, 137, 138, 143."""
+    typo = digit_cnn()
+    for layer in typo.layers[1:5]:  # noqa: B007 - the lesson's typo
+        keras.layers.trainable = False
+    del keras.layers.trainable
+    everything = digit_cnn()
+    everything.trainable = False
+    head_back_on = digit_cnn()  # the model frozen, then only the head switched back on
+    head_back_on.trainable = False
+    head_back_on.get_layer("digits").trainable = True
+
+    def sizes(model):  # forgot to add them up
+        return [int(np.prod(w.shape)) for w in model.trainable_weights]
+
+    def when_trainable(model):  # no else: None for a frozen model
+        if model.trainable:
+            return count_trainable(model)
+
+    assert wrong(ex1, count_trainable, freeze(digit_cnn()).layers) == "cnn should be a Keras model, not list"
+    assert wrong(ex1, count_trainable, head_back_on) == (
+        "cnn.trainable = False froze the model itself, so nothing in it trains (cnn.trainable_weights is empty), "
+        "although digits says trainable=True: Keras trains no layer under a frozen parent. Leave cnn.trainable as "
+        "it is and set the flag on conv1 and conv2 only (cnn = digit_cnn() for a fresh copy).")
+    assert wrong(ex1, count_trainable, everything) == (
+        "every layer is frozen (cnn.trainable = False freezes them all): conv3 and digits must keep training; "
+        "freeze only conv1 and conv2.")
+    assert wrong(ex1, count_trainable, typo) == (
+        "every layer still trains, conv1 and conv2 too. Set the flag on each layer object (`layer.trainable = "
+        "False` or `cnn.get_layer('conv1').trainable = False`); `layers.trainable = False` sets an attribute on the "
+        "Keras module and freezes nothing.")
+    assert wrong(ex1, count_trainable, freeze(digit_cnn(), ["conv2"])) == (
+        "conv1 still trains: freeze conv1 and conv2.")
+    assert wrong(ex1, count_trainable, freeze(digit_cnn(), ["conv3", "digits"])) == (  # the top frozen, not the bottom
+        "conv1 and conv2 still train: freeze conv1 and conv2.")
+    cnn = freeze(digit_cnn())
+    assert wrong(ex1, sizes, cnn) == "count_trainable(cnn) should be a number, not list"
+    assert wrong(ex1, lambda model: len(model.trainable_weights), cnn) == (
+        "count_trainable(cnn) gives 4, not the number of parameters fit would train in cnn: add up the sizes of "
+        "model.trainable_weights.")
+    assert wrong(ex1, lambda model: sum(int(np.prod(w.shape)) for w in model.non_trainable_weights), cnn) == (
+        "count_trainable(cnn) gives 18,816, the number of frozen parameters; the question asks how many still "
+        "train.")
+    assert wrong(ex1, lambda model: sum(1 for layer in model.layers if layer.trainable_weights), cnn) == (
+        "count_trainable(cnn) gives 2, a number of layers; count their parameters (the values in their weights).")
+    assert wrong(ex1, when_trainable, cnn) == (
+        "count_trainable(a digit_cnn() frozen with model.trainable = False and then get_layer('digits').trainable "
+        "= True) should be a number, not NoneType")
+
+
+def test_ex3_a_dropout_after_conv2_is_judged_in_inference():
+    """A feature extractor ending in Dropout (as one puts before a new head) gives conv2's output in inference, the
+    mode the features are used in: accepted. Kills x__ex3__mutmut_103 (the learner's model called with
+    training=True)."""
+    cnn = digit_cnn()
+    cut = keras.Model(cnn.inputs, cnn.get_layer("conv2").output)
+    assert right(ex3, keras.Sequential([cut, keras.layers.Dropout(0.5)]), cnn) == (
+        "the model ends at conv2 with 11x11x64 feature maps and shares its weights with cnn: train cnn and this "
+        "model sees the change.")
+
+
+def test_ex1_a_frozen_model_switched_back_on_by_an_off_by_one_slice():
+    """Three layers named in one message: kills x__and__mutmut_4 (three names joined with "and" alone)."""
+    cnn = digit_cnn()
+    cnn.trainable = False
+    for layer in cnn.layers[3:]:  # meant: from conv3 on
+        layer.trainable = True
+    assert wrong(ex1, count_trainable, cnn) == (
+        "cnn.trainable = False froze the model itself, so nothing in it trains (cnn.trainable_weights is empty), "
+        "although conv2, conv3 and digits say trainable=True: Keras trains no layer under a frozen parent. Leave "
+        "cnn.trainable as it is and set the flag on conv1 and conv2 only (cnn = digit_cnn() for a fresh copy).")
+
+
+def test_ex2_a_head_with_dropout_is_judged_in_inference():
+    """Dropout before the new Dense(3), a common head: in inference the model gives the softmax of the Dense on the
+    features, so it is right. Kills x__ex2__mutmut_21 (the learner's model called with training=True)."""
+    cnn = digit_cnn()
+    with_dropout = keras.Sequential(cnn.layers[:-1] + [keras.layers.Dropout(0.5),
+                                                        keras.layers.Dense(3, activation="softmax")])
+    assert right(ex2, with_dropout, cnn) == (
+        "3 probabilities per image, summing to 1: the softmax of your Dense(3) on cnn's 1,152 flatten features; "
+        "3,459 new parameters (1,152 x 3 weights + 3 biases).")

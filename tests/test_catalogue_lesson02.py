@@ -190,3 +190,54 @@ def test_ex3_right_answers_written_in_unusual_ways():
     assert expected.startswith("probabilities sum to 1 per image; the predicted classes are [1, 2, 0, 4, 3]")
     assert right(ex3, tf.nn.softmax(logits), tf.argmax(logits, axis=-1)) == expected  # tensors, int64
     assert right(ex3, scipy.special.softmax(logits, axis=1), [1, 2, 0, 4, 3]) == expected  # scipy, a list
+
+
+# ---- found by mutation testing
+# Wrong answers whose whole message the learner reads, and right answers that tell a careful check from a careless
+# one; each kills surviving mutants of course_exercises/lesson02.py (named in the test's docstring).
+def test_ex2_more_wrong_answers_and_their_whole_messages():
+    """Kills x__ex2__mutmut_3, 6, 7 (the hub layer given for the model), x__ex2__mutmut_18 (two hub layers),
+    x__ex2__mutmut_43 (a frozen sub-model without the hub layer blamed) and x__and__mutmut_6, 7 (two names)."""
+    hub_layer = hub.KerasLayer(feature_module(), trainable=True, input_shape=(64, 64, 3))
+    assert wrong(ex2, 337_317, hub_layer) == "hub_model should be a Keras model, not KerasLayer"
+    images = tf_keras.Input((64, 64, 3))  # Part B's frozen hub layer kept beside the trainable one
+    both = tf_keras.layers.Average()([hub.KerasLayer(feature_module(), trainable=True)(images),
+                                      hub.KerasLayer(feature_module(1))(images)])
+    for layer in head():
+        both = layer(both)
+    assert wrong(ex2, 337_317, tf_keras.Model(images, both)) == "hub_model has 2 hub layers; Part B's model has one."
+    preprocess = tf_keras.Sequential([tf_keras.layers.Rescaling(1.0, input_shape=(64, 64, 3))], name="preprocess")
+    preprocess.trainable = False  # frozen, and without weights: not what stops the hub layer
+    default = tf_keras.Sequential([preprocess, hub.KerasLayer(feature_module())] + head())
+    assert wrong(ex2, 270_853, default) == ("the hub layer is frozen (hub.KerasLayer's default is trainable=False): "
+                                            "pass trainable=True.")
+    hidden_frozen = head()
+    for layer in hidden_frozen[:2]:
+        layer.trainable = False
+    names = [layer.name for layer in hidden_frozen]
+    assert wrong(ex2, 337_317, part_b(layers=hidden_frozen)) == (
+        f"{names[0]} and {names[1]} are frozen: the new Dense layers must train (they start from random weights).")
+
+
+def test_ex3_more_right_answers_written_in_unusual_ways():
+    """Classes as a column (keepdims=True) and probabilities rounded for printing are right. Kills x__ex3__mutmut_46
+    (the column not flattened) and x__ex3__mutmut_39 (the check's tolerance dropped to numpy's default)."""
+    logits = example_logits()
+    probabilities = tf.nn.softmax(logits).numpy()
+    expected = ("probabilities sum to 1 per image; the predicted classes are [1, 2, 0, 4, 3] (the same as argmax of "
+                "the logits: softmax keeps the order).")
+    assert right(ex3, probabilities, np.argmax(probabilities, axis=1, keepdims=True)) == expected
+    assert right(ex3, np.round(probabilities, 5), probabilities.argmax(1)) == expected
+
+
+def test_the_exercise_data_is_what_the_notebook_says():
+    """The logits are float32 rows of five, as Part A's new_model returns them (kills x_example_logits__mutmut_25);
+    the stand-in module is reproducible from its seed and differs between seeds (kills
+    xǁ_FeatureVectorModuleǁ__init____mutmut_6 and x_feature_module__mutmut_2, where the seed is dropped)."""
+    logits = example_logits()
+    assert (logits.dtype, logits.shape) == (np.float32, (5, 5))
+    images = np.random.default_rng(0).random((2, 64, 64, 3)).astype("float32")
+    first, again, other = (feature_module(seed)(images).numpy() for seed in (0, 0, 1))
+    assert first.shape == (2, 2048)
+    np.testing.assert_array_equal(first, again)
+    assert not np.allclose(first, other)
