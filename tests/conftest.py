@@ -8,6 +8,7 @@ for it with ``course_run.lesson("03")``.
 from __future__ import annotations
 
 import os
+import re
 from pathlib import Path
 
 import pytest
@@ -26,12 +27,11 @@ env.block_network()  # the offline guard: this process refuses non-local connect
 os.environ.update(env.offline_environment())  # and so does every Python process a test starts
 
 
+@pytest.hookimpl(tryfirst=True)  # before pytest-xdist's own hook reads the marker (it appends "@group" to the id)
 def pytest_collection_modifyitems(config, items):
     """``make test`` runs two pytest-xdist workers with ``--dist loadgroup``: a test that reads a lesson's
     notebook run (``course_run``; tests/test_notebook_NN.py, or a test named test_lesson_NN_...) joins that
     lesson's group, so each lesson is executed once, in one worker."""
-    import re
-
     for item in items:
         found = re.search(r"(?:test_notebook_|::test_lesson_)(0[1-6])", item.nodeid)
         if found and "course_run" in getattr(item, "fixturenames", ()):
