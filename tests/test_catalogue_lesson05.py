@@ -328,3 +328,58 @@ def test_05_more_unusual_right_answers_are_accepted(tf):
         return random_changes(images, training=True) if training else images
 
     right(lesson05.ex2, constant_fill)
+
+
+# ------------------------------------------------------------------ mutation testing: the helpers' own properties
+def test_05_sigmoid_is_one_half_at_zero_and_symmetric():
+    assert lesson05._sigmoid(0.0) == 0.5
+    z = np.array([-3.0, -0.5, 2.0])
+    assert np.allclose(lesson05._sigmoid(z), [0.04742587, 0.37754067, 0.88079708])
+    assert np.allclose(lesson05._sigmoid(-z), 1 - lesson05._sigmoid(z))
+
+
+def test_05_same_is_scale_free_and_inclusive():
+    # an all-zero output equals an all-zero reference (a head whose logits are all 0)
+    assert lesson05._same(np.zeros(3), [0.0, 0.0, 0.0])
+    # exactly 1% of the reference's largest magnitude (plus the 1e-9 floor) still counts as the same
+    assert lesson05._same([1e-2 * 100.0 + 1e-9, 100.0], [0.0, 100.0])
+    assert not lesson05._same([1.1, 100.0], [0.0, 100.0])
+    assert lesson05._same([1e-5, 2.0e-3], [0.0, 2.0e-3])  # small logits are judged against their own scale
+    assert not lesson05._same([1e-4, 2.0e-3], [0.0, 2.0e-3])
+    assert not lesson05._same([1.0, 2.0], [[1.0], [2.0]])  # a column is not a flat vector
+
+
+def test_05_is_sigmoid_of_saturated_and_tiny_logits():
+    logits = np.array([-200.0, 0.3, 2.0, -1.7])
+    # float32 probabilities, one of them exactly 0 (saturated): still sigmoid of those logits
+    assert lesson05._is_sigmoid_of(lesson05._sigmoid(logits).astype("float32"), logits)
+    # one exactly 1
+    assert lesson05._is_sigmoid_of(lesson05._sigmoid(-logits).astype("float32"), -logits)
+    assert not lesson05._is_sigmoid_of(lesson05._sigmoid(logits + 0.5).astype("float32"), logits)
+    # tiny logits (a random-weights base gives small features): 10% off is told apart, in logit space
+    tiny = np.array([1e-5, -2e-5, 3e-5])
+    assert lesson05._is_sigmoid_of(lesson05._sigmoid(tiny), tiny)
+    assert not lesson05._is_sigmoid_of(lesson05._sigmoid(tiny * 1.1), tiny)
+
+
+def test_05_share_of_values_kept_counts_moved_values_and_the_fill():
+    original = np.array([[0.5, 0.25], [0.75, 0.25]])
+    # -1 and 0 (a constant fill of 0 after or before the scaling) count as kept
+    assert lesson05._share_of_values_kept(np.array([-1.0, 0.0]), original) == 1.0
+    # the smallest and the largest values, moved, and one just above each neighbour, are kept
+    assert lesson05._share_of_values_kept(np.array([-1.0, 0.75, 0.75 + 1e-4, 0.25 + 1e-4, 0.5]), original) == 1.0
+    assert lesson05._share_of_values_kept(np.array([0.6, 0.5, 0.1, -0.5]), original) == 0.25
+    # tolerance inclusive: with 0 an exact copy is still kept, with 0.125 a value 0.125 away too
+    assert lesson05._share_of_values_kept(original, original, tolerance=0.0) == 1.0
+    assert lesson05._share_of_values_kept(np.array([0.625]), np.array([0.5]), tolerance=0.125) == 1.0
+
+
+def test_05_fixed_samples_are_the_same_on_every_call_and_in_range():
+    images = lesson05._probe_images(75)
+    assert images.shape == (4, 75, 75, 3) and images.dtype == np.float32
+    assert np.array_equal(images, lesson05._probe_images(75))
+    assert images.min() >= 0 and images.max() <= 255
+    assert images[0].min() < 0.1 and images[0].max() <= 0.25 * 255  # dark to bright
+    assert [round(float(image.max()) / 255, 2) for image in images] == [0.25, 0.5, 0.75, 1.0]
+    assert np.array_equal(lesson05.sample_batch(), lesson05.sample_batch())
+    assert lesson05.mixed7_features().name == "mixed7_output"
