@@ -646,3 +646,10 @@ def test_05_1_right_answer_whole_message_and_a_dropout_already_in_the_head(tf, p
     expected = ("mixed6 gives 7x7x768 at 150x150, the same shape as mixed7 (mixed3 to mixed7 all keep that grid), so "
                 "your head has the same 38,537,217 trainable parameters: 37,632 x 1,024 + 1,024, then 1,024 + 1.")
     assert right(lesson05.ex1, SIZE, keras.Model(pre_trained.input, head_on(tf, mixed6, dropout_at=2))) == expected
+
+
+def test_05_backbone_is_frozen_without_its_top(pre_trained):
+    """What the exercise cell builds: every layer frozen (trainable is False, as printed), the top left out, so its
+    output is mixed10's 3x3x2048 maps at 150x150, not the 1,000 ImageNet classes."""
+    assert pre_trained.trainable is False and pre_trained.trainable_weights == []
+    assert tuple(pre_trained.output.shape) == (None, 3, 3, 2048)
