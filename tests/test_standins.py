@@ -5,6 +5,7 @@ import hashlib
 import multiprocessing
 import os
 import shutil
+import time
 from pathlib import Path
 
 import keras
@@ -132,7 +133,7 @@ def test_weights_file_is_intact_needs_the_file_and_a_matching_sidecar(tmp_path):
     assert standins._weights_file_is_intact(path) is False
 
 
-def test_inception_v3_stand_in_is_built_once_and_loads_with_the_lessons_call(keras_home, capsys):
+def test_inception_v3_stand_in_is_built_once_and_loads_with_the_lessons_call(keras_home, capsys, monkeypatch):
 
     path = standins.stand_in_file("inception_v3_notop")
     assert path == keras_home / "models" / "inception_v3_random_init_notop.weights.h5"
@@ -150,17 +151,31 @@ def test_inception_v3_stand_in_is_built_once_and_loads_with_the_lessons_call(ker
     assert standins.stand_in_file("inception_v3_notop") == path
     assert path.stat().st_mtime_ns == stamp  # reused
     assert capsys.readouterr().out == f"stand-in InceptionV3 no-top weights: {path}\n"
+    good = path.read_bytes()
     with open(path, "r+b") as handle:  # damage it: the .sha256 no longer matches
         handle.seek(5000)
         handle.write(b"\x00" * 16)
-    standins.stand_in_file("inception_v3_notop")
+    rebuilt = []  # the recipe ran above; the rebuild writes the good bytes back (saves a second build)
+    monkeypatch.setattr(standins, "_build_weights",
+                        lambda name, staging, seed: rebuilt.append(name) or Path(staging).write_bytes(good))
+    assert standins.stand_in_file("inception_v3_notop") == path and rebuilt == ["inception_v3_notop"]
     assert capsys.readouterr().out.startswith("built stand-in InceptionV3")
-    assert standins._weights_file_is_intact(path)
+    assert standins._weights_file_is_intact(path) and path.read_bytes() == good
 
 
 @pytest.fixture(scope="module")
-def vgg19_file(tmp_path_factory):
-    return _built_in(tmp_path_factory.mktemp("keras_home"), "vgg19_notop")
+def vgg19_build(tmp_path_factory):
+    """The VGG19 stand-in built once for this module, with the caller's random draws before and after the build."""
+    keras.utils.set_random_seed(123)
+    expected = next_draws()
+    keras.utils.set_random_seed(123)
+    path = _built_in(tmp_path_factory.mktemp("keras_home"), "vgg19_notop")  # an empty KERAS_HOME: built now
+    return path, expected, next_draws()
+
+
+@pytest.fixture
+def vgg19_file(vgg19_build):
+    return vgg19_build[0]
 
 
 def test_vgg19_stand_in_is_built_once_and_checked(vgg19_file, monkeypatch, capsys):
@@ -201,18 +216,36 @@ def test_vgg19_stand_in_keeps_the_signal_where_keras_default_init_loses_it(vgg19
     assert all(np.all(layer.get_weights()[1] == 0) for layer in loaded.layers if layer.weights)
 
 
-def test_vgg19_stand_in_file_is_the_documented_recipe(tmp_path):
+def test_vgg19_stand_in_file_is_the_documented_recipe(vgg19_file):
     """VGG19 without its top at 32x32, stand_in_init(seed) on 64 crops(seed) of the bundled photos."""
     from course_utils.data.photos import photo_crops
 
-    path = _built_in(tmp_path, "vgg19_notop", seed=1)
-    loaded = keras.applications.vgg19.VGG19(weights=str(path), include_top=False, input_shape=(32, 32, 3))
-    keras.utils.set_random_seed(1)
+    loaded = keras.applications.vgg19.VGG19(weights=str(vgg19_file), include_top=False, input_shape=(32, 32, 3))
+    keras.utils.set_random_seed(0)
     expected = keras.applications.vgg19.VGG19(weights=None, include_top=False, input_shape=(32, 32, 3))
-    standins._stand_in_init(expected, photo_crops(64, 32, seed=1), seed=1)
+    standins._stand_in_init(expected, photo_crops(64, 32, seed=0), seed=0)
     assert len(loaded.weights) == len(expected.weights) == 32
     for ours, theirs in zip(loaded.weights, expected.weights):
         np.testing.assert_array_equal(ours.numpy(), theirs.numpy())
+
+
+@pytest.mark.parametrize("name", ["vgg19_notop", "vgg16_notop"])
+def test_the_vgg_recipes_pass_their_seed_to_the_model_and_the_calibration_crops(name, monkeypatch):
+    from course_utils.data.photos import photo_crops
+
+    calls = []
+    monkeypatch.setattr(standins, "_lsuv_vgg", lambda application, calibration, seed, last_std=None:
+                        calls.append((application, calibration, seed, last_std)) or "the model")
+    assert standins.RECIPES[name].build(seed=5) == "the model"
+    ((application, calibration, seed, last_std),) = calls
+    crops = photo_crops(64, 32, seed=5)
+    if name == "vgg19_notop":
+        assert application is keras.applications.vgg19.VGG19 and last_std is None
+        np.testing.assert_array_equal(calibration, crops)
+    else:
+        assert application is keras.applications.vgg16.VGG16 and last_std == standins._VGG16_LAST_STD
+        np.testing.assert_array_equal(calibration, keras.applications.vgg16.preprocess_input(crops * 255.0))
+    assert seed == 5
 
 
 @pytest.fixture(scope="module")
@@ -243,16 +276,15 @@ def test_vgg16_stand_in_loads_at_any_size_and_says_what_it_built(vgg16_file, tmp
     assert capsys.readouterr().out == f"stand-in VGG16 no-top weights: {path}\n"
 
 
-def test_vgg16_stand_in_file_is_the_documented_recipe(tmp_path):
+def test_vgg16_stand_in_file_is_the_documented_recipe(vgg16_file):
     """VGG16 without its top, stand_in_init(seed, last std 0.1) on 64 32x32 crops(seed) of the photos, Caffe-preprocessed."""
     from course_utils.data.photos import photo_crops
 
-    path = _built_in(tmp_path, "vgg16_notop", seed=1)
-    loaded = keras.applications.vgg16.VGG16(include_top=False, weights=str(path), input_shape=(32, 32, 3))
-    calibration = keras.applications.vgg16.preprocess_input(photo_crops(64, 32, seed=1) * 255.0)
-    keras.utils.set_random_seed(1)
+    loaded = keras.applications.vgg16.VGG16(include_top=False, weights=str(vgg16_file), input_shape=(32, 32, 3))
+    calibration = keras.applications.vgg16.preprocess_input(photo_crops(64, 32, seed=0) * 255.0)
+    keras.utils.set_random_seed(0)
     expected = keras.applications.vgg16.VGG16(include_top=False, weights=None, input_shape=(32, 32, 3))
-    standins._stand_in_init(expected, calibration, seed=1, last_std=0.1)
+    standins._stand_in_init(expected, calibration, seed=0, last_std=0.1)
     assert len(loaded.weights) == len(expected.weights) == 26
     for ours, theirs in zip(loaded.weights, expected.weights):
         np.testing.assert_array_equal(ours.numpy(), theirs.numpy())
@@ -313,12 +345,11 @@ def _tiny_model():
 
 def _stand_in_worker(home: str, counter: str, barrier) -> None:
     os.environ["KERAS_HOME"] = home
-    build_weights = standins._build_weights
-
-    def counted(name, staging, seed):
+    def counted(name, staging, seed):  # the lock is what is tested: the recipe's real build is tested above
         with open(counter, "a") as log:
             log.write(f"{os.getpid()}\n")
-        build_weights(name, staging, seed)
+        time.sleep(1)  # long enough for the other two to ask while this one builds
+        Path(staging).write_bytes(PAYLOAD)
 
     standins._build_weights = counted
     barrier.wait(timeout=120)
@@ -355,16 +386,15 @@ def next_draws() -> list:
             keras.initializers.GlorotUniform()((3,)).numpy().tolist()]
 
 
-def test_building_model_stand_ins_leaves_the_global_random_generators_alone(keras_home, tmp_path):
+def test_building_model_stand_ins_leaves_the_global_random_generators_alone(vgg19_build, tmp_path):
     from course_utils.models import hub
 
+    built, expected, after_build = vgg19_build  # the module's VGG19 stand-in, built between two seedings
+    assert after_build == expected
+    assert standins._weights_file_is_intact(built)
     keras.utils.set_random_seed(123)
-    expected = next_draws()
-    keras.utils.set_random_seed(123)
-    built = standins.stand_in_file("vgg19_notop")  # keras_home is empty: built now
     hub._build_feature_vector(tmp_path / "hub", dim=8, seed=0)
     assert next_draws() == expected
-    assert standins._weights_file_is_intact(built)
 
 
 def test_a_failed_build_says_what_the_build_process_said(keras_home):
