@@ -83,7 +83,7 @@ autograde: $(STAMP)
 # with that hash), then takes the write bits away from group and others. PROFILES="quick" for the offline
 # stand-ins only. `make classroom-manifest` does the last two steps alone, after a change made by hand.
 SEAL_CLASSROOM = rm -rf "$$shared/.locks" && \
-	$(PY) -c 'import sys; from course_utils.setup import env; env.write_manifest(sys.argv[1])' "$$shared" && \
+	$(PY) -c 'import sys; from course_utils.setup import classroom; classroom.write_manifest(sys.argv[1])' "$$shared" && \
 	chmod -R go-w,a+rX "$$shared"
 .PHONY: classroom-data classroom-manifest
 classroom-data: $(STAMP)

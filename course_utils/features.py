@@ -41,7 +41,7 @@ import tensorflow as tf
 
 from course_utils.errors import CourseError
 from course_utils.models import is_keras
-from course_utils.setup import env, files
+from course_utils.setup import classroom, env, files
 
 __all__ = ["AugmentationError", "BackboneNotFrozenError", "FeatureCacheError", "cached_predict"]
 
@@ -132,8 +132,7 @@ def _architecture_digest(extractor) -> str:
         config = json.loads(extractor.to_json())
     except (AttributeError, NotImplementedError):
         config = {"class": type(extractor).__name__, "config": extractor.get_config()}
-    text = json.dumps(_canonical(config, {}), sort_keys=True, default=repr)
-    return hashlib.sha256(text.encode()).hexdigest()
+    return files.digest(json.dumps(_canonical(config, {}), sort_keys=True, default=repr))
 
 
 def _sha256(arrays) -> str:
@@ -279,7 +278,7 @@ def cached_predict(extractor, batches, *, key: str, labels=None, folder: str | P
     """
     _check_extractor(extractor)
     parts = _entry_key(extractor, batches, key, labels)
-    digest = hashlib.sha256(json.dumps(parts, sort_keys=True).encode()).hexdigest()[:32]
+    digest = files.digest(json.dumps(parts, sort_keys=True), 32)
     target = Path(folder if folder is not None else env.data_dir() / "features") / digest
     computed = {}
 
@@ -297,7 +296,7 @@ def cached_predict(extractor, batches, *, key: str, labels=None, folder: str | P
         print(f"feature cache: computed {len(features)} feature rows in {about['seconds']:.1f} s, kept in {target}",
               flush=True)
 
-    where = env.find_data(target, what=f"the feature cache entry {digest}")  # a classroom's shared entry first
+    where = classroom.find_data(target, what=f"the feature cache entry {digest}")  # a classroom's shared entry first
     if where == target or _read(where) is None:
         where = files.build_once(target, build, ready=lambda path: _read(path) is not None)
     found = _read(where)

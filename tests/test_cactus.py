@@ -687,18 +687,18 @@ def test_install_works_in_a_hidden_part_folder_beside_the_target(tmp_path, monke
 
 
 def test_load_reads_a_classrooms_shared_copy_or_says_it_is_missing(tmp_path, monkeypatch, kaggle, capsys):
-    from course_utils.setup import env
+    from course_utils.setup import classroom
 
     mine, shared = tmp_path / "data", tmp_path / "shared"
-    monkeypatch.setenv(env.SHARED_DATA_VAR, str(shared))
-    monkeypatch.setattr(env, "_reported_missing", set())
+    monkeypatch.setenv(classroom.SHARED_DATA_VAR, str(shared))
+    monkeypatch.setattr(classroom, "_reported_missing", set())
     kaggle()
     assert cactus.load("real") == mine / "aerial_cactus"
     out = capsys.readouterr().out
     assert "shared data: the aerial cactus Kaggle data is not in the shared folder" in out
     assert "downloading the Kaggle competition" in out
     _write(shared / "aerial_cactus", [1, 0])
-    env.write_manifest(shared)  # as `make classroom-data` does
+    classroom.write_manifest(shared)  # as `make classroom-data` does
     shutil.rmtree(mine / "aerial_cactus")
     kaggle(error=AssertionError("no"))
     assert cactus.load("real") == shared / "aerial_cactus"

@@ -515,15 +515,15 @@ def test_a_learners_folder_with_only_greyscale_images_trains_on_a_converted_view
 
 
 def test_a_classrooms_shared_copy_is_read_where_it_is(generated, tmp_path, monkeypatch, capsys):
-    from course_utils.setup import env
+    from course_utils.setup import classroom
 
     mine, shared = tmp_path / "mine", tmp_path / "shared"
     monkeypatch.delenv("KERAS_HOME", raising=False)
     monkeypatch.setenv("COURSE_DATA_DIR", str(mine))
-    monkeypatch.setenv(env.SHARED_DATA_VAR, str(shared))
+    monkeypatch.setenv(classroom.SHARED_DATA_VAR, str(shared))
     monkeypatch.setattr(catsdogs, "_FULL_COUNTS", SMALL)
     copy_tree(generated, shared / "keras" / "datasets" / "cats_and_dogs_filtered")
-    env.write_manifest(shared)  # as `make classroom-data` does
+    classroom.write_manifest(shared)  # as `make classroom-data` does
     root = catsdogs.load("real")  # the real asset: a download would fail offline
     assert root == shared / "keras" / "datasets" / "cats_and_dogs_filtered"
     assert "cats_and_dogs_filtered: found" in capsys.readouterr().out and not mine.exists()
@@ -531,15 +531,15 @@ def test_a_classrooms_shared_copy_is_read_where_it_is(generated, tmp_path, monke
 
 def test_a_shared_folder_without_the_data_says_so_and_the_run_makes_its_own(generated, tmp_path, monkeypatch,
                                                                               small, serve, capsys):
-    from course_utils.setup import env
+    from course_utils.setup import classroom
 
     _, archive = small
     mine, shared = tmp_path / "mine", tmp_path / "shared"
     shared.mkdir()
     monkeypatch.delenv("KERAS_HOME")
     monkeypatch.setenv("COURSE_DATA_DIR", str(mine))
-    monkeypatch.setenv(env.SHARED_DATA_VAR, str(shared))
-    monkeypatch.setattr(env, "_reported_missing", set())
+    monkeypatch.setenv(classroom.SHARED_DATA_VAR, str(shared))
+    monkeypatch.setattr(classroom, "_reported_missing", set())
     (tmp_path / "served").mkdir()
     source = zip_folder(generated, tmp_path / "served" / "a.zip")
     archive(source, serve(source))

@@ -25,7 +25,7 @@ import pytest
 
 from course_utils.data import cifar
 from course_utils.errors import CourseError
-from course_utils.setup import env
+from course_utils.setup import classroom
 
 PER_BATCH = 10_000  # a CIFAR-10 batch file holds exactly this many images
 ROOT = Path(__file__).resolve().parent.parent
@@ -390,11 +390,11 @@ def test_a_classroom_run_unpacks_the_shared_archive_offline(tmp_path, fake_archi
     shared_archive = shared / "keras" / "datasets" / cifar._KERAS_ARCHIVE_NAME
     shared_archive.parent.mkdir(parents=True)
     shared_archive.write_bytes(fake_archive.read_bytes())
-    env.write_manifest(shared)  # as `make classroom-data` does
+    classroom.write_manifest(shared)  # as `make classroom-data` does
     before = sorted(str(p.relative_to(shared)) for p in shared.rglob("*"))
     monkeypatch.setenv("COURSE_DATA_DIR", str(mine))
     monkeypatch.setenv("KERAS_HOME", str(mine / "keras"))  # as start_lesson sets it
-    monkeypatch.setenv(env.SHARED_DATA_VAR, str(shared))
+    monkeypatch.setenv(classroom.SHARED_DATA_VAR, str(shared))
     requested = serve(fake_archive)
     check_fake_data(cifar.load("real", progress=False))
     assert requested == []  # no download: the shared, verified archive was read where it is

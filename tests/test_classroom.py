@@ -2,7 +2,7 @@
 
 The instructor fills one folder; a learner names it in ``COURSE_SHARED_DATA_DIR`` and keeps
 ``COURSE_DATA_DIR`` for what their runs write. Reads look in the shared folder first
-(``env.find_data``, the one resolver); nothing is ever written there.
+(``classroom.find_data``, the one resolver); nothing is ever written there.
 
 CI runs as root, and root ignores file modes, so the proof runs the lesson as the
 unprivileged user ``nobody`` (``setpriv``). This machine's Python lives under ``/root``
@@ -29,7 +29,7 @@ import numpy as np
 import pytest
 
 from course_utils.data import downloads
-from course_utils.setup import env, lesson
+from course_utils.setup import classroom, env, lesson
 
 ROOT = Path(__file__).resolve().parent.parent
 HANDLE = "https://tfhub.dev/google/tf2-preview/mobilenet_v2/feature_vector/4"
@@ -93,43 +93,43 @@ def asset_for(payload: bytes) -> downloads.Asset:
 def test_find_data_reads_the_shared_copy_first_and_names_a_missing_one_once(tmp_path, monkeypatch, capsys):
     mine, shared = tmp_path / "mine", tmp_path / "shared"
     (shared / "quick" / "tfhub" / "abc").mkdir(parents=True)
-    env.write_manifest(shared)
+    classroom.write_manifest(shared)
     monkeypatch.setenv("COURSE_DATA_DIR", str(mine))
-    monkeypatch.setenv(env.SHARED_DATA_VAR, str(shared))
-    monkeypatch.setattr(env, "_reported_missing", set())
+    monkeypatch.setenv(classroom.SHARED_DATA_VAR, str(shared))
+    monkeypatch.setattr(classroom, "_reported_missing", set())
 
-    assert env.find_data(mine / "quick" / "tfhub" / "abc") == shared / "quick" / "tfhub" / "abc"
-    assert env.find_data("quick/tfhub/abc") == shared / "quick" / "tfhub" / "abc"
+    assert classroom.find_data(mine / "quick" / "tfhub" / "abc") == shared / "quick" / "tfhub" / "abc"
+    assert classroom.find_data("quick/tfhub/abc") == shared / "quick" / "tfhub" / "abc"
     assert capsys.readouterr().out == ""
 
-    assert env.find_data(mine / "features" / "k", what="the feature cache entry k") == mine / "features" / "k"
-    env.find_data(mine / "features" / "k")
+    assert classroom.find_data(mine / "features" / "k", what="the feature cache entry k") == mine / "features" / "k"
+    classroom.find_data(mine / "features" / "k")
     out = capsys.readouterr().out
     assert out.count("\n") == 1, out  # one message, not one per call
     assert "the feature cache entry k" in out and str(shared / "features" / "k") in out
     assert "make classroom-data" in out and "PROFILE=full make lessons" in out
 
     (mine / "quick" / "tfhub" / "abc").mkdir(parents=True)  # the learner's own copy wins once it exists
-    assert env.find_data(mine / "quick" / "tfhub" / "abc") == mine / "quick" / "tfhub" / "abc"
-    assert env.find_data(tmp_path / "elsewhere") == tmp_path / "elsewhere"  # outside the data folder: as is
+    assert classroom.find_data(mine / "quick" / "tfhub" / "abc") == mine / "quick" / "tfhub" / "abc"
+    assert classroom.find_data(tmp_path / "elsewhere") == tmp_path / "elsewhere"  # outside the data folder: as is
 
 
 def test_without_a_shared_folder_nothing_changes(tmp_path, monkeypatch, capsys):
     monkeypatch.setenv("COURSE_DATA_DIR", str(tmp_path))
-    monkeypatch.delenv(env.SHARED_DATA_VAR, raising=False)
-    assert env.find_data(tmp_path / "features" / "k") == tmp_path / "features" / "k"
+    monkeypatch.delenv(classroom.SHARED_DATA_VAR, raising=False)
+    assert classroom.find_data(tmp_path / "features" / "k") == tmp_path / "features" / "k"
     assert capsys.readouterr().out == ""
-    assert env.describe_data_folders() == f"{tmp_path} (yours, written)"
+    assert classroom.describe_data_folders() == f"{tmp_path} (yours, written)"
 
 
 def test_banner_names_both_folders(tmp_path, monkeypatch):
     from course_utils.setup.profiles import lesson_settings
 
     monkeypatch.setenv("COURSE_DATA_DIR", str(tmp_path / "mine"))
-    monkeypatch.setenv(env.SHARED_DATA_VAR, str(tmp_path / "shared"))
+    monkeypatch.setenv(classroom.SHARED_DATA_VAR, str(tmp_path / "shared"))
     (tmp_path / "shared" / "quick").mkdir(parents=True)
     (tmp_path / "shared" / "quick" / "a.bin").write_bytes(b"a")
-    env.write_manifest(tmp_path / "shared")
+    classroom.write_manifest(tmp_path / "shared")
     text = lesson._banner(lesson_settings("01", "quick"), {"tensorflow": "x", "keras": "y", "device": "cpu"})
     line = next(line for line in text.splitlines() if "data folders" in line)
     assert str(tmp_path / "mine") in line and "(yours, written)" in line
@@ -141,11 +141,11 @@ def test_banner_names_both_folders(tmp_path, monkeypatch):
 def _as_instructor_then_learner(monkeypatch, shared: Path, mine: Path):
     """Fill ``shared`` as the instructor (COURSE_DATA_DIR there), then return a switch to the learner's view."""
     monkeypatch.setenv("COURSE_DATA_DIR", str(shared))
-    monkeypatch.delenv(env.SHARED_DATA_VAR, raising=False)
+    monkeypatch.delenv(classroom.SHARED_DATA_VAR, raising=False)
 
     def learner():
         monkeypatch.setenv("COURSE_DATA_DIR", str(mine))
-        monkeypatch.setenv(env.SHARED_DATA_VAR, str(shared))
+        monkeypatch.setenv(classroom.SHARED_DATA_VAR, str(shared))
 
     return learner
 
@@ -166,7 +166,7 @@ def test_a_feature_cache_entry_in_the_shared_folder_is_read_there(tmp_path, monk
     learner = _as_instructor_then_learner(monkeypatch, shared, mine)
     built, _ = fc.cached_predict(backbone, images, key="tiny images /255", labels=labels, batch_size=8)
     assert "computed 24 feature rows" in capsys.readouterr().out
-    env.write_manifest(shared)
+    classroom.write_manifest(shared)
     before = tree_state(shared)
 
     learner()
@@ -186,7 +186,7 @@ def test_a_prepared_tf_flowers_in_the_shared_folder_is_read_there(tmp_path, monk
     learner = _as_instructor_then_learner(monkeypatch, shared, mine)
     monkeypatch.setenv("TFDS_DATA_DIR", str(shared / "quick" / "tfds"))
     filled = flowers.load("stand-in", num_images=25, progress=False)
-    env.write_manifest(shared)
+    classroom.write_manifest(shared)
     before = tree_state(shared)
     capsys.readouterr()
 
@@ -213,12 +213,12 @@ def test_a_lesson_runs_against_a_read_only_shared_folder_and_writes_nothing_ther
     mine_copy = scratch / "instructor.bin"
     mine_copy.write_bytes(payload)
     monkeypatch.setenv("COURSE_DATA_DIR", str(shared))
-    monkeypatch.delenv(env.SHARED_DATA_VAR, raising=False)
+    monkeypatch.delenv(classroom.SHARED_DATA_VAR, raising=False)
     lesson._use_cache_dirs("quick")
     hub._install_stand_in(HANDLE, dim=8)
     downloads.fetch(asset_for(payload), shared / "downloads", local_copy=mine_copy)
     shutil.rmtree(shared / ".locks")  # the instructor's own lock files need not be shared
-    env.write_manifest(shared)  # as `make classroom-data` does
+    classroom.write_manifest(shared)  # as `make classroom-data` does
     make_read_only(shared)
     before = tree_state(shared)
     assert any(key.endswith("saved_model.pb") for key in before) and "downloads/shared.bin" in before
@@ -233,7 +233,7 @@ def test_a_lesson_runs_against_a_read_only_shared_folder_and_writes_nothing_ther
         "MPLCONFIGDIR": str(home / "matplotlib"), "XDG_CACHE_HOME": str(home / "cache"),
         "TMPDIR": str(home), "TF_CPP_MIN_LOG_LEVEL": "2",
         "COURSE_PROFILE": "quick",  # the runner's quick-profile kernels are offline from their first line
-        "COURSE_DATA_DIR": str(learner), env.SHARED_DATA_VAR: str(shared),
+        "COURSE_DATA_DIR": str(learner), classroom.SHARED_DATA_VAR: str(shared),
     }
 
     # 1. It is read-only for that user: a write attempt fails (else this test would prove nothing).

@@ -471,11 +471,11 @@ def test_a_full_disk_is_a_download_error_not_retried(server, tmp_path):
 @pytest.fixture
 def classroom(tmp_path, monkeypatch):
     """A learner's data folder and a classroom's shared one; the asset's name is unique per test."""
-    from course_utils.setup import env
+    from course_utils.setup import classroom
 
     mine, shared = tmp_path / "mine", tmp_path / "shared"
     monkeypatch.setenv("COURSE_DATA_DIR", str(mine))
-    monkeypatch.setenv(env.SHARED_DATA_VAR, str(shared))
+    monkeypatch.setenv(classroom.SHARED_DATA_VAR, str(shared))
     asset = asset_for("https://example.invalid/w.h5", name=f"asset {tmp_path.name}",
                       filename=f"{tmp_path.name}.h5")
     return mine, shared, asset
@@ -485,8 +485,8 @@ def test_a_verified_shared_copy_is_used_where_it_is_and_nothing_is_written(class
     mine, shared, asset = classroom
     (shared / "models").mkdir(parents=True)
     (shared / "models" / asset.filename).write_bytes(PAYLOAD)
-    from course_utils.setup import env
-    env.write_manifest(shared)  # as `make classroom-data` does
+    from course_utils.setup import classroom
+    classroom.write_manifest(shared)  # as `make classroom-data` does
     path = downloads.fetch(asset, mine / "models", downloader=_refuse)
     assert path == shared / "models" / asset.filename
     assert not (mine / "models").exists()
@@ -496,8 +496,8 @@ def test_a_damaged_shared_copy_is_named_and_the_learner_gets_their_own(classroom
     mine, shared, asset = classroom
     (shared / "models").mkdir(parents=True)
     (shared / "models" / asset.filename).write_bytes(b"damaged")
-    from course_utils.setup import env
-    env.write_manifest(shared)  # the instructor's manifest lists it; the asset's own check refuses it
+    from course_utils.setup import classroom
+    classroom.write_manifest(shared)  # the instructor's manifest lists it; the asset's own check refuses it
     path = downloads.fetch(asset, mine / "models", downloader=serving(PAYLOAD), sleep=no_sleep(), progress=False)
     assert path == mine / "models" / asset.filename and path.read_bytes() == PAYLOAD
     assert (shared / "models" / asset.filename).read_bytes() == b"damaged"

@@ -11,7 +11,7 @@ import tensorflow as tf
 from course_utils import features as fc
 from course_utils.data.generated import make_images
 from course_utils.errors import CourseError
-from course_utils.setup import env
+from course_utils.setup import classroom
 
 SIZE = 16
 layers = keras.layers
@@ -221,7 +221,7 @@ def test_an_entry_that_cannot_be_read_is_computed_again(extractor, arrays, root,
 
 def test_the_default_folder_is_under_the_data_dir(extractor, arrays, monkeypatch, tmp_path):
     monkeypatch.setenv("COURSE_DATA_DIR", str(tmp_path / "data"))
-    monkeypatch.delenv(env.SHARED_DATA_VAR, raising=False)
+    monkeypatch.delenv(classroom.SHARED_DATA_VAR, raising=False)
     fc.cached_predict(extractor, batches(arrays), key="tiny")
     assert len(entries(tmp_path / "data" / "features")) == 1
 
@@ -229,11 +229,11 @@ def test_the_default_folder_is_under_the_data_dir(extractor, arrays, monkeypatch
 def test_an_entry_in_the_shared_folder_is_read_there_and_nothing_is_written(extractor, arrays, monkeypatch, tmp_path):
     shared, mine = tmp_path / "shared", tmp_path / "mine"
     monkeypatch.setenv("COURSE_DATA_DIR", str(shared))  # the instructor fills the shared folder
-    monkeypatch.delenv(env.SHARED_DATA_VAR, raising=False)
+    monkeypatch.delenv(classroom.SHARED_DATA_VAR, raising=False)
     built, _ = fc.cached_predict(extractor, batches(arrays), key="tiny")
-    env.write_manifest(shared)  # as `make classroom-data` does
+    classroom.write_manifest(shared)  # as `make classroom-data` does
     monkeypatch.setenv("COURSE_DATA_DIR", str(mine))  # the learner
-    monkeypatch.setenv(env.SHARED_DATA_VAR, str(shared))
+    monkeypatch.setenv(classroom.SHARED_DATA_VAR, str(shared))
     monkeypatch.setattr(extractor, "predict", None)
     features, _ = fc.cached_predict(extractor, batches(arrays), key="tiny")
     assert str(features.filename).startswith(str(shared))

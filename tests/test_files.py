@@ -26,3 +26,13 @@ def test_replace_folder_puts_a_file_over_a_folder_and_a_folder_over_a_file(tmp_p
     (tmp_path / "folder").mkdir()
     _replace_folder(tmp_path / "folder", tmp_path / "target")
     assert (tmp_path / "target").is_dir() and [p.name for p in tmp_path.iterdir()] == ["target"]  # nothing left aside
+
+
+def test_digest_is_the_sha256_of_text_or_bytes_cut_to_a_length():
+    import hashlib
+
+    from course_utils.setup import files
+
+    full = hashlib.sha256(b"flower_photos/a.jpg:12\n").hexdigest()
+    assert files.digest("flower_photos/a.jpg:12\n") == full == files.digest(b"flower_photos/a.jpg:12\n")
+    assert files.digest("flower_photos/a.jpg:12\n", 12) == full[:12]

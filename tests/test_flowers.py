@@ -454,18 +454,18 @@ def test_prepare_checks_only_the_class_photos_and_converts_in_a_checked_view(fol
 
 
 def test_prepare_reads_a_classrooms_prepared_copy_or_names_the_missing_one(folder, tmp_path, monkeypatch, capsys):
-    from course_utils.setup import env
+    from course_utils.setup import classroom
 
     mine, shared = tmp_path / "mine", tmp_path / "shared"
     monkeypatch.setenv("COURSE_DATA_DIR", str(mine))
-    monkeypatch.setenv(env.SHARED_DATA_VAR, str(shared))
-    monkeypatch.setattr(env, "_reported_missing", set())
+    monkeypatch.setenv(classroom.SHARED_DATA_VAR, str(shared))
+    monkeypatch.setattr(classroom, "_reported_missing", set())
     shared.mkdir()
     own = flowers._prepare_local_flowers(folder, mine / "tfds")
     assert f"shared data: tf_flowers prepared from {folder} is not in the shared folder" in capsys.readouterr().out
     relative = own.relative_to(mine)
     shutil.copytree(own, shared / relative)
-    env.write_manifest(shared)  # as `make classroom-data` does
+    classroom.write_manifest(shared)  # as `make classroom-data` does
     shutil.rmtree(own)
     assert flowers._prepare_local_flowers(folder, mine / "tfds") == shared / relative
     assert "prepared" not in capsys.readouterr().out and not own.exists()

@@ -120,13 +120,13 @@ def test_building_prints_no_tensorflow_info(hub_cache, capsys):
 
 
 def test_a_link_to_a_module_outside_the_shared_folder_is_refused(hub_cache, tmp_path, monkeypatch):
-    from course_utils.setup import env
+    from course_utils.setup import classroom
 
     elsewhere = course_hub._build_feature_vector(tmp_path / "elsewhere", dim=4)
     course_hub._cache_path(HANDLE).symlink_to(elsewhere, target_is_directory=True)  # an earlier classroom's link
-    monkeypatch.delenv(env.SHARED_DATA_VAR, raising=False)
+    monkeypatch.delenv(classroom.SHARED_DATA_VAR, raising=False)
     with pytest.raises(course_hub.HubCacheError, match="which is not in the shared folder .*delete that link"):
         course_hub.prepare_handle(HANDLE, "stand-in", dim=4)
-    monkeypatch.setenv(env.SHARED_DATA_VAR, str(tmp_path / "shared"))
+    monkeypatch.setenv(classroom.SHARED_DATA_VAR, str(tmp_path / "shared"))
     with pytest.raises(course_hub.HubCacheError, match="delete that link"):
         course_hub.prepare_handle(HANDLE, "real", dim=4)

@@ -1,7 +1,7 @@
 """Issue 24, item 1: a classroom's shared folder is read only when its manifest vouches for the content.
 
 ``make classroom-data`` writes ``SHA256SUMS`` (every file it placed, by SHA-256); a learner's run
-checks every file it reads there (``env.find_data``, and the TF Hub link in ``models.hub``) and
+checks every file it reads there (``classroom.find_data``, and the TF Hub link in ``models.hub``) and
 refuses what the manifest does not list with that hash, and a folder others could change. Each
 attack below was shown to work on the code before the check: a planted feature-cache entry, a
 planted TF Hub model whose graph writes a file, relabelled images that keep the per-class counts.
@@ -26,7 +26,7 @@ import numpy as np
 import pytest
 from test_classroom import NOBODY, make_read_only, owned_by_nobody, unprivileged
 
-from course_utils.setup import env
+from course_utils.setup import classroom, env, files
 
 ROOT = Path(__file__).resolve().parent.parent
 MARKER = "planted-graph-ran.txt"
@@ -36,7 +36,7 @@ PRELUDE = """
 import json, os, sys
 from pathlib import Path
 from course_utils.errors import CourseError
-from course_utils.setup import env
+from course_utils.setup import classroom, env, files
 results = {}
 def attempt(name, call):
     try:
@@ -63,7 +63,7 @@ def as_learner(code: str, scratch: Path, shared: Path) -> dict:
         "PATH": f"{Path(sys.executable).parent}:/usr/bin:/bin", "HOME": str(home), "USER": "nobody",
         "TMPDIR": str(home), "MPLCONFIGDIR": str(home / "matplotlib"),
         **env.offline_environment(pythonpath=str(ROOT)), "TF_CPP_MIN_LOG_LEVEL": "2",
-        "COURSE_DATA_DIR": str(learner), env.SHARED_DATA_VAR: str(shared),
+        "COURSE_DATA_DIR": str(learner), classroom.SHARED_DATA_VAR: str(shared),
     }
     script = PRELUDE + textwrap.dedent(code) + "\nprint(json.dumps(results))\n"
     done = subprocess.run(unprivileged([sys.executable, "-c", script]), env=child_env, cwd=home,
@@ -81,7 +81,7 @@ def refused(result: dict, path: Path, why: str) -> None:
 
 def sealed(folder: Path) -> Path:
     """``folder`` as ``make classroom-data`` leaves it: manifest written, write bits off for group and others."""
-    env.write_manifest(folder)
+    classroom.write_manifest(folder)
     subprocess.run(["chmod", "-R", "go-w,a+rX", str(folder)], check=True)
     return folder
 
@@ -105,7 +105,7 @@ def test_a_planted_or_changed_feature_entry_is_refused_and_nothing_is_served(scr
 
     seen = as_learner("""
         for name in ("a", "b", "c"):
-            attempt(name, lambda: env.find_data(env.data_dir() / "features" / (name * 32)))
+            attempt(name, lambda: classroom.find_data(env.data_dir() / "features" / (name * 32)))
         results["learner's folder"] = sorted(str(p) for p in env.data_dir().rglob("*"))
         """, scratch, shared)
     assert seen["a"] == {"served": str(good)}  # the instructor's entry, as placed
@@ -224,7 +224,7 @@ def test_cats_and_dogs_swapped_in_equal_numbers_are_refused(scratch):
     seen = as_learner(f"""
         from course_utils.data import catsdogs
         for which, top in {({k: str(v) for k, v in shared.items()})!r}.items():
-            os.environ[env.SHARED_DATA_VAR] = top
+            os.environ[classroom.SHARED_DATA_VAR] = top
             attempt(which, lambda: catsdogs.load("real", progress=False))
         """, scratch, shared["good"])
     assert seen["good"] == {"served": str(shared["good"] / "keras" / "datasets" / "cats_and_dogs_filtered")}
@@ -241,7 +241,7 @@ def test_a_folder_or_manifest_others_can_write_or_a_stranger_owns_is_refused_wit
     cases = {name: filled(name) for name in ("good", "group folder", "group manifest", "world subfolder",
                                               "group file", "stranger", "learner's own", "link", "no manifest")}
     os.chmod(cases["group folder"], 0o775)
-    os.chmod(cases["group manifest"] / env._MANIFEST, 0o664)
+    os.chmod(cases["group manifest"] / classroom._MANIFEST, 0o664)
     os.chmod(cases["world subfolder"] / "quick", 0o777)
     os.chmod(cases["group file"] / "quick" / "a.bin", 0o664)
     os.chown(cases["stranger"] / "quick", 12345, 12345)
@@ -250,13 +250,13 @@ def test_a_folder_or_manifest_others_can_write_or_a_stranger_owns_is_refused_wit
     os.chmod(cases["link"] / "quick", 0o755)
     (cases["link"] / "quick" / "a.bin").unlink()
     (cases["link"] / "quick" / "a.bin").symlink_to("/etc/hostname")
-    (cases["no manifest"] / env._MANIFEST).unlink()
+    (cases["no manifest"] / classroom._MANIFEST).unlink()
 
     seen = as_learner(f"""
         for name, top in {({k: str(v) for k, v in cases.items()})!r}.items():
-            os.environ[env.SHARED_DATA_VAR] = top
-            attempt(name, lambda: env.find_data("quick/a.bin"))
-            results[name]["banner"] = env.describe_data_folders()
+            os.environ[classroom.SHARED_DATA_VAR] = top
+            attempt(name, lambda: classroom.find_data("quick/a.bin"))
+            results[name]["banner"] = classroom.describe_data_folders()
         """, scratch, cases["good"])
     good = cases["good"]
     assert seen["good"]["served"] == str(good / "quick" / "a.bin")
@@ -264,7 +264,7 @@ def test_a_folder_or_manifest_others_can_write_or_a_stranger_owns_is_refused_wit
                                            "checked, each file hashed when first read), read only")
     fix = "the instructor runs `chmod -R go-w {}`"
     for name, path, who in (("group folder", cases["group folder"], "its group (mode 775)"),
-                            ("group manifest", cases["group manifest"] / env._MANIFEST, "its group (mode 664)"),
+                            ("group manifest", cases["group manifest"] / classroom._MANIFEST, "its group (mode 664)"),
                             ("world subfolder", cases["world subfolder"] / "quick", "its group and everyone"),
                             ("group file", cases["group file"] / "quick" / "a.bin", "its group")):
         refused(seen[name], path, f"is writable by {who}")
@@ -288,20 +288,20 @@ def test_the_manifest_is_sha256sums_format_and_each_path_is_hashed_once_per_proc
     (shared / "quick" / "tfhub" / "m" / "variables" / "variables.index").write_bytes(b"index")
     (shared / "a file with spaces.bin").write_bytes(b"x" * 3)
     sealed(shared)
-    assert (shared / env._MANIFEST).read_text().splitlines() == [
+    assert (shared / classroom._MANIFEST).read_text().splitlines() == [
         f"{hashlib.sha256(content).hexdigest()}  {name}" for name, content in (
             ("a file with spaces.bin", b"xxx"), ("quick/tfhub/m/saved_model.pb", b"graph"),
             ("quick/tfhub/m/variables/variables.index", b"index"))]
-    assert subprocess.run(["sha256sum", "--check", "--quiet", env._MANIFEST], cwd=shared).returncode == 0
+    assert subprocess.run(["sha256sum", "--check", "--quiet", classroom._MANIFEST], cwd=shared).returncode == 0
 
     monkeypatch.setenv("COURSE_DATA_DIR", str(mine))
-    monkeypatch.setenv(env.SHARED_DATA_VAR, str(shared))
+    monkeypatch.setenv(classroom.SHARED_DATA_VAR, str(shared))
     hashed = []
-    sha256 = env._sha256
-    monkeypatch.setattr(env, "_sha256", lambda path: hashed.append(path) or sha256(path))
+    sha256 = files.sha256
+    monkeypatch.setattr(files, "sha256", lambda path: hashed.append(path) or sha256(path))
     for _ in range(3):
-        assert env.find_data("quick/tfhub/m") == shared / "quick" / "tfhub" / "m"
+        assert classroom.find_data("quick/tfhub/m") == shared / "quick" / "tfhub" / "m"
     assert len(hashed) == 2  # two files, hashed on the first call only
     os.chmod(shared / "quick", 0o775)  # the owner and mode checks run on every call
-    with pytest.raises(env.SharedDataError, match=re.escape(f"`chmod -R go-w {shared}`")):
-        env.find_data("quick/tfhub/m")
+    with pytest.raises(classroom.SharedDataError, match=re.escape(f"`chmod -R go-w {shared}`")):
+        classroom.find_data("quick/tfhub/m")

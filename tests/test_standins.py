@@ -14,7 +14,7 @@ import pytest
 
 from course_utils.data import generated
 from course_utils.models import standins
-from course_utils.setup import env, files
+from course_utils.setup import classroom, files
 
 PAYLOAD = bytes(range(256)) * 4096 + b"tail"
 
@@ -314,11 +314,11 @@ def test_a_classrooms_shared_stand_in_is_read_in_place_and_a_damaged_one_is_not(
     (shared / "keras" / "models").mkdir(parents=True)
     for path in (vgg16_file, standins._sidecar(vgg16_file)):
         shutil.copy(path, shared / "keras" / "models" / path.name)
-    env.write_manifest(shared)  # as `make classroom-data` does
+    classroom.write_manifest(shared)  # as `make classroom-data` does
     monkeypatch.delenv("KERAS_HOME", raising=False)
     monkeypatch.setenv("COURSE_DATA_DIR", str(mine))
-    monkeypatch.setenv(env.SHARED_DATA_VAR, str(shared))
-    monkeypatch.setattr(env, "_reported_missing", set())
+    monkeypatch.setenv(classroom.SHARED_DATA_VAR, str(shared))
+    monkeypatch.setattr(classroom, "_reported_missing", set())
     copy = shared / "keras" / "models" / vgg16_file.name
     assert standins.stand_in_file("vgg16_notop") == copy
     assert capsys.readouterr().out == f"stand-in VGG16 no-top weights: {copy}\n"

@@ -22,7 +22,7 @@ import numpy as np
 from course_utils.data import images
 from course_utils.data.generated import DataLayoutError, build_stand_in, make_images
 from course_utils.errors import CourseError
-from course_utils.setup import env, files, profiles
+from course_utils.setup import classroom, env, files, profiles
 
 __all__ = ["CactusDataError", "KaggleSetupError", "check_cactus_table", "load", "write_kaggle_layout"]
 
@@ -89,7 +89,7 @@ def load(source: str = "real", *, local_copy: str | Path | None = None, seed: in
             raise _layout_error(local, f"no {_CSV_NAME} here (found: {', '.join(present) or 'nothing'})")
         print(f"your local copy: {local}")
         return local
-    found = env.find_data(target, what="the aerial cactus Kaggle data")  # a classroom's shared copy first
+    found = classroom.find_data(target, what="the aerial cactus Kaggle data")  # a classroom's shared copy first
     if (found / _CSV_NAME).is_file():
         print(f"Kaggle data already installed at {found}")
         return found

@@ -13,7 +13,7 @@ import numpy as np
 from course_utils.data import downloads, images
 from course_utils.data.generated import DataLayoutError, build_stand_in, make_images, write_image_folder
 from course_utils.errors import CourseError
-from course_utils.setup import env, files, profiles
+from course_utils.setup import classroom, env, files, profiles
 
 __all__ = ["ARCHIVE", "CLASS_NAMES", "CatsDogsLayoutError", "check_layout", "list_images", "load"]
 
@@ -145,8 +145,8 @@ def load(source: str = "real", *, local_copy: str | Path | None = None, seed: in
     if local_copy is not None and Path(local_copy).is_dir():
         return _learners_folder(Path(local_copy), folder)
     final = folder / _FOLDER_NAME
-    if local_copy is None:  # a classroom's shared, read-only copy is read where it is (env.find_data)
-        found = env.find_data(final, what="cats_and_dogs_filtered (extracted)")
+    if local_copy is None:  # a classroom's shared, read-only copy is read where it is (classroom.find_data)
+        found = classroom.find_data(final, what="cats_and_dogs_filtered (extracted)")
         if found.exists():
             try:  # only a complete, checked folder is ever moved here; someone changed this one
                 counts = check_layout(found, _FULL_COUNTS)

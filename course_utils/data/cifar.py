@@ -8,7 +8,6 @@ moves channels last, labels a uint8 column), with an unpickler that builds nothi
 """
 from __future__ import annotations
 
-import hashlib
 import io
 import json
 import pickle
@@ -154,7 +153,7 @@ def _unpack(archive: Path, target: Path) -> Path:
                 _parse_batch(data, f"{name} in {archive}")
             except CifarDataError as err:
                 raise CifarDataError(f"{err}: {fix}") from err
-            noted[name] = {"bytes": len(data), "sha256": hashlib.sha256(data).hexdigest()}
+            noted[name] = {"bytes": len(data), "sha256": files.digest(data)}
         (inner / _CHECKED).write_text(json.dumps({"archive_sha256": _CIFAR10_ARCHIVE.sha256, "files": noted}, indent=1))
         return inner
 
@@ -172,7 +171,7 @@ def _read_folder(folder: Path) -> tuple[tuple[np.ndarray, np.ndarray], tuple[np.
     noted, parts = _checked(folder), []
     for name in _BATCH_FILES:
         data = (folder / name).read_bytes() if noted else b""
-        if not noted or hashlib.sha256(data).hexdigest() != noted["files"][name]["sha256"]:
+        if not noted or files.digest(data) != noted["files"][name]["sha256"]:
             raise CifarDataError(f"{folder / name} is not the file unpacked from the verified archive (damaged or "
                                  f"changed since): delete the folder {folder} (keep the .tar.gz beside it) and run again")
         parts.append(_parse_batch(data, str(folder / name)))

@@ -23,7 +23,7 @@ import pooch
 import requests
 
 from course_utils.errors import CourseError
-from course_utils.setup import env, files
+from course_utils.setup import classroom, env, files
 
 __all__ = ["Asset", "DownloadError", "INCEPTION_V3_NOTOP", "LocalCopyError", "OfflineError", "VerificationError", "describe",
            "fetch"]
@@ -139,7 +139,7 @@ def fetch(asset: Asset, folder: str | Path, *, local_copy: str | Path | None = N
     target = folder / asset.filename
     if local_copy is not None:
         return _install_local_copy(asset, Path(local_copy), target)
-    shared = env.find_data(target, what=asset.name)
+    shared = classroom.find_data(target, what=asset.name)
     if shared != target and shared.is_file():  # a classroom's read-only copy: read there, never written
         if (err := _problem(shared, asset, where=f"the shared copy {shared}")) is None:
             return shared

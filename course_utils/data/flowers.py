@@ -11,7 +11,6 @@ dataset (own name, alphabetical labels), and tf_flowers' builder never reads
 from __future__ import annotations
 
 import contextlib
-import hashlib
 import io
 import json
 import os
@@ -24,8 +23,8 @@ import tensorflow_datasets as tfds
 from tensorflow_datasets.datasets.tf_flowers import tf_flowers_dataset_builder as _tf_flowers
 
 from course_utils.data import generated, images
-from course_utils.setup import env
-from course_utils.setup.files import build_once
+from course_utils.setup import classroom, env
+from course_utils.setup.files import build_once, digest
 from course_utils.setup.profiles import check_source
 
 __all__ = ["FlowersDataError", "load"]
@@ -97,10 +96,7 @@ def _folder_files(folder: Path) -> list[tuple[str, Path]]:
 def _folder_fingerprint(folder: str | Path) -> str:
     """A short hash of a flower folder's file names and sizes (changes when the folder does)."""
     folder = _find_flower_folder(folder)
-    digest = hashlib.sha1()
-    for key, path in _folder_files(folder):
-        digest.update(f"{key}:{path.stat().st_size}\n".encode())
-    return digest.hexdigest()[:12]
+    return digest("".join(f"{key}:{path.stat().st_size}\n" for key, path in _folder_files(folder)), 12)
 
 
 class _LocalFlowers(_tf_flowers.Builder, skip_registration=True):
@@ -154,7 +150,7 @@ def _prepare_local_flowers(folder: str | Path, data_dir: str | Path | None = Non
     folder = _find_flower_folder(folder)
     base = Path(data_dir) if data_dir is not None else _tfds_data_dir()
     target = base / "local_flowers" / _folder_fingerprint(folder)
-    shared = env.find_data(target, what=f"tf_flowers prepared from {folder}")
+    shared = classroom.find_data(target, what=f"tf_flowers prepared from {folder}")
     if shared != target and (shared / _PREPARED_STAMP).exists():
         return shared  # the classroom's copy, read only
 
@@ -249,7 +245,7 @@ def load(source: str = "real", *, local_copy: str | Path | None = None, seed: in
         folder = _find_flower_folder(local_copy)
         print(f"local copy: {len(_folder_files(folder))} photos in {folder}")
         return _prepare_local_flowers(folder, base, progress=progress)
-    shared = env.find_data(base / _DATASET, what="tf_flowers (the real download)")
+    shared = classroom.find_data(base / _DATASET, what="tf_flowers (the real download)")
     if shared != base / _DATASET and shared.is_dir():
         return shared.parent  # the classroom's copy, read only
     with _tfds_quiet(progress):

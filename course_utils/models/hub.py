@@ -19,7 +19,7 @@ import numpy as np
 import tensorflow as tf
 
 from course_utils.errors import CourseError
-from course_utils.setup import env, profiles
+from course_utils.setup import classroom, profiles
 from course_utils.setup.files import build_once
 
 __all__ = ["HubCacheError", "cache_key", "is_cached", "prepare_handle"]
@@ -139,22 +139,22 @@ def _link_shared(handle: str) -> Path | None:
     """Make the classroom's shared copy of ``handle`` (if any) the one TF Hub loads.
 
     TF Hub reads one cache folder, the learner's writable one; when the shared folder
-    (``env.find_data``) holds the module and the learner's cache does not, a symbolic
+    (``classroom.find_data``) holds the module and the learner's cache does not, a symbolic
     link to it is placed there (nothing is written in the shared folder). Every file of
-    the shared module is checked against the shared folder's manifest (``env.check_shared``)
+    the shared module is checked against the shared folder's manifest (``classroom.check_shared``)
     before TF Hub can load it, in every process, also through a link an earlier run placed.
     """
     target = _cache_path(handle)
     if target.is_symlink():
-        linked, shared = Path(os.readlink(target)), env.shared_data_dir()
+        linked, shared = Path(os.readlink(target)), classroom.shared_data_dir()
         if shared is None or not linked.is_relative_to(shared.resolve()):
             raise HubCacheError(f"{target} links to {linked}, which is not in the shared folder "
-                                f"({env.SHARED_DATA_VAR}={shared}): delete that link and run again")
-        env.check_shared(linked)
+                                f"({classroom.SHARED_DATA_VAR}={shared}): delete that link and run again")
+        classroom.check_shared(linked)
         return target
     if (target / "saved_model.pb").exists():
         return None
-    found = env.find_data(target, what=f"the TF Hub module {handle}")
+    found = classroom.find_data(target, what=f"the TF Hub module {handle}")
     if found == target or not (found / "saved_model.pb").exists():
         return None
     return build_once(target, lambda staging: staging.symlink_to(found.resolve(), target_is_directory=True),

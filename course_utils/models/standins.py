@@ -30,7 +30,7 @@ from typing import NamedTuple
 import numpy as np
 
 from course_utils.errors import CourseError
-from course_utils.setup import env, files
+from course_utils.setup import classroom, env, files
 
 __all__ = ["RECIPES", "StandInBuildError", "calibrate_batchnorm", "layer_rms", "stand_in_file"]
 
@@ -217,14 +217,14 @@ def _build_weights(name: str, staging: Path, seed: int) -> None:
 def stand_in_file(name: str, *, seed: int = 0) -> Path:
     """The stand-in weights file for ``name`` (a key of :data:`RECIPES`), built once.
 
-    A classroom's shared folder (``env.find_data``) is read first; otherwise the
+    A classroom's shared folder (``classroom.find_data``) is read first; otherwise the
     file is built in ``env.keras_home()/models`` (by :func:`_build_weights`, in a process of its own) through
     ``files.build_once`` (of several processes one builds, the others wait and reuse it), with its
     SHA-256 beside it, so a damaged file is rebuilt.
     """
     recipe = RECIPES[name]
     own = env.keras_home() / "models" / recipe.filename
-    found = env.find_data(own, what=f"the stand-in {recipe.title} weights")  # a classroom's shared copy first
+    found = classroom.find_data(own, what=f"the stand-in {recipe.title} weights")  # a classroom's shared copy first
     if found != own and _weights_file_is_intact(found):
         print(f"stand-in {recipe.title} weights: {found}")
         return found

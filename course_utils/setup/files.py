@@ -23,7 +23,7 @@ from filelock import FileLock
 from course_utils.errors import CourseError
 from course_utils.setup import env
 
-__all__ = ["DiskFullError", "FolderNotWritableError", "TarError", "ZipError", "build_once", "check_zip", "extract_tar",
+__all__ = ["DiskFullError", "FolderNotWritableError", "TarError", "ZipError", "build_once", "check_zip", "digest", "extract_tar",
            "extract_zip", "sha256", "write_staged", "writing_error"]
 
 #: The most an archive may unpack to unless its caller says otherwise (per asset: ``max_unpacked``).
@@ -92,8 +92,7 @@ def _build_lock(target: str | Path) -> Iterator[None]:
     only what was built.
     """
     target = Path(target)
-    key = hashlib.sha1(str(target.resolve()).encode()).hexdigest()[:20]
-    path = env.data_dir() / ".locks" / f"{target.name[:60]}-{key}.lock"
+    path = env.data_dir() / ".locks" / f"{target.name[:60]}-{digest(str(target.resolve()), 20)}.lock"
     path.parent.mkdir(parents=True, exist_ok=True)
     with FileLock(str(path)):
         yield
@@ -164,6 +163,13 @@ def build_once(target: str | Path, build: Callable[[Path], object], *,
             raise
         raise said from err
     return target
+
+
+def digest(data: str | bytes, length: int | None = None) -> str:
+    """The SHA-256 hex digest of ``data`` (text is UTF-8 encoded), cut to ``length`` characters: the course's one
+    key hash (lock names, cache keys, fingerprints). TF Hub's cache folder names are TF Hub's own (SHA-1)."""
+    value = hashlib.sha256(data.encode() if isinstance(data, str) else data).hexdigest()
+    return value if length is None else value[:length]
 
 
 def sha256(path: str | Path, chunk: int = 1 << 20) -> str:

@@ -6,7 +6,7 @@ from pathlib import Path
 from typing import Any
 
 from course_utils.course import report
-from course_utils.setup import compat, env
+from course_utils.setup import classroom, compat, env
 from course_utils.setup.profiles import Settings, lesson_settings
 
 __all__ = ["start_lesson"]
@@ -61,7 +61,7 @@ def _banner(cfg: Settings, versions: dict[str, str]) -> str:
         + ("  (offline stand-ins; figures prove the code, they are NOT the lesson's results)"
            if cfg.profile == "quick" else "  (the lesson as taught: real data and weights)"),
         f"  data        : {cfg.data}",
-        f"  data folders: {env.describe_data_folders()}",
+        f"  data folders: {classroom.describe_data_folders()}",
         f"  weights     : {cfg.weights}",
         f"  TensorFlow  : {versions['tensorflow']}   Keras: {versions['keras']}"
         + (f"   tf_keras: {versions['tf_keras']} (for hub.KerasLayer)" if "tf_keras" in versions else ""),
