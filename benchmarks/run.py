@@ -311,7 +311,7 @@ def bench_backbone(spec: BackboneSpec, train_raw, valid_raw, args, cache_root: P
     with Stopwatch() as hit_clock, contextlib.redirect_stdout(said):
         feature_cache.cached_predict(backbone, train_batches, key=f"bench train {spec.size}", folder=cache_root)
     result.hit_s = hit_clock.seconds
-    if not said.getvalue().startswith("feature cache: read"):
+    if not said.getvalue().startswith("[course] feature cache: read"):
         result.notes.append("second lookup was not a cache hit")
     print(f"  cache hit for the training features: {result.hit_s:.2f} s", flush=True)
     return result

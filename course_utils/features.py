@@ -40,6 +40,7 @@ import numpy as np
 import tensorflow as tf
 
 from course_utils.errors import CourseError
+from course_utils.messages import say
 from course_utils.models import is_keras
 from course_utils.setup import classroom, env, files
 
@@ -293,8 +294,7 @@ def cached_predict(extractor, batches, *, key: str, labels=None, folder: str | P
                  "seconds": round(time.perf_counter() - started, 3), "created": time.strftime("%Y-%m-%d %H:%M:%S")}
         (staging / ABOUT).write_text(json.dumps(about, indent=1, sort_keys=True))
         computed.update(content=content, labels=kept if kept is not None and labels is None else None)
-        print(f"feature cache: computed {len(features)} feature rows in {about['seconds']:.1f} s, kept in {target}",
-              flush=True)
+        say(f"feature cache: computed {len(features)} feature rows in {about['seconds']:.1f} s, kept in {target}")
 
     where = classroom.find_data(target, what=f"the feature cache entry {digest}")  # a classroom's shared entry first
     if where == target or _read(where) is None:
@@ -306,6 +306,6 @@ def cached_predict(extractor, batches, *, key: str, labels=None, folder: str | P
     content, carried = (computed["content"], computed["labels"]) if computed else _content_digest(batches, labels)
     _check_entry(where, found, {**parts, "content": content}, carried if labels is None else labels)
     if not computed:
-        print(f"feature cache: read {len(found[0])} feature rows from {where} (key and content checked in "
-              f"{time.perf_counter() - started:.1f} s, one pass over the batches)", flush=True)
+        say(f"feature cache: read {len(found[0])} feature rows from {where} (key and content checked in "
+            f"{time.perf_counter() - started:.1f} s, one pass over the batches)")
     return found[0], found[1]

@@ -199,8 +199,8 @@ def test_load_stand_in_goes_under_data_quick_and_says_so(tmp_path, monkeypatch, 
     monkeypatch.setenv("COURSE_DATA_DIR", str(tmp_path / "data"))
     root = cactus.load("stand-in", num_images=12, local_copy="/somewhere")
     assert root == tmp_path / "data" / "quick" / cactus._GENERATED_FOLDER_NAME
-    assert capsys.readouterr().out == ("note: the quick profile uses generated images; CACTUS_DIR=/somewhere is not "
-                                       f"used\ngenerated stand-in data: {root}\n")
+    assert capsys.readouterr().out == ("[course] note: the quick profile uses generated images; CACTUS_DIR=/somewhere is not "
+                                       f"used\n[course] generated stand-in data: {root}\n")
     assert _files(root) == _files(cactus._make_stand_in(tmp_path / "seed0", 12, seed=0))
     seeded = cactus.load("stand-in", num_images=12, seed=5)
     assert _files(seeded) == _files(cactus._make_stand_in(tmp_path / "seed5", 12, seed=5))
@@ -280,10 +280,10 @@ def test_download_installs_the_competition_in_place(tmp_path, kaggle, capsys):
     assert sorted(p.name for p in target.iterdir()) == [  # no zips; the stamp names the archive it came from
         ".course_archive.json", "sample_submission.csv", "train", "train.csv"]
     assert _listing(tmp_path / "data") == ["aerial_cactus", "aerial_cactus_download"]
-    assert capsys.readouterr().out == ("downloading the Kaggle competition aerial-cactus-identification (about 25 MB)"
-                                       f" ...\ninstalled 4 images and train.csv at {target}\n")
+    assert capsys.readouterr().out == ("[course] downloading the Kaggle competition aerial-cactus-identification (about 25 MB)"
+                                       f" ...\n[course] installed 4 images and train.csv at {target}\n")
     assert cactus.load("real") == target and len(api.calls) == 1  # installed: reused
-    assert capsys.readouterr().out == f"Kaggle data already installed at {target}\n"
+    assert capsys.readouterr().out == f"[course] Kaggle data already installed at {target}\n"
 
 
 def test_a_refused_download_explains_the_rules_and_leaves_nothing(tmp_path, kaggle):
@@ -328,11 +328,11 @@ def test_a_local_folder_or_zip_is_used_without_downloading(tmp_path, kaggle, cap
     never = kaggle(error=AssertionError("must not download"))
     folder = _write(tmp_path / "mine", [1, 0])
     assert cactus.load("real", local_copy=folder) == folder
-    assert capsys.readouterr().out == f"your local copy: {folder}\n"
+    assert capsys.readouterr().out == f"[course] your local copy: {folder}\n"
     archive = _competition_zip(tmp_path / "aerial-cactus-identification.zip")
     root = cactus.load("real", local_copy=archive)
     assert root == tmp_path / "data" / "aerial_cactus" and archive.is_file()  # the learner's zip is untouched
-    assert capsys.readouterr().out == f"installed 4 images and train.csv at {root}\n"
+    assert capsys.readouterr().out == f"[course] installed 4 images and train.csv at {root}\n"
     assert cactus.load("real") == root  # installed: reused
     assert never.calls == []
     with pytest.raises(cactus.CactusDataError, match=rf"^{tmp_path / 'typo'}: no such file or folder \(the local"):
@@ -615,7 +615,7 @@ def test_install_takes_the_top_train_csv_and_says_what_it_installed(tmp_path, ca
         extra.writestr("backup/train.csv", "id,has_cactus\nold.jpg,1\n")  # an older copy deeper down
     target = cactus._install_zip(archive, tmp_path / "new" / "deep" / "aerial_cactus")
     assert len(pd.read_csv(target / "train.csv")) == 4
-    assert capsys.readouterr().out == f"installed 4 images and train.csv at {target}\n"
+    assert capsys.readouterr().out == f"[course] installed 4 images and train.csv at {target}\n"
 
 
 def test_a_zip_of_a_folder_with_the_images_beside_the_csv_installs_that_folder(tmp_path):

@@ -143,7 +143,7 @@ def _tensorflow_worker(photos: str, tfds_dir: str, features: str, out: str, barr
         cached, _ = fc.cached_predict(backbone, data, key="tiny", folder=features)
     count = sum(1 for _ in flowers.tfds.load("tf_flowers", split="train", data_dir=str(prepared), download=False))
     Path(out).write_text(json.dumps({"prepared": "prepared 25 images" in printed.getvalue(), "count": count,
-                                     "hit": said.getvalue().startswith("feature cache: read 24"),
+                                     "hit": said.getvalue().startswith("[course] feature cache: read 24"),
                                      "entry": str(Path(cached.filename).parent),
                                      "first_row": [float(v) for v in cached[0]]}))
 

@@ -129,7 +129,7 @@ def test_good_file_is_downloaded_by_pooch_verified_and_moved_into_place(server, 
     ((url, known_hash, kw),) = calls  # pooch checks the published hash as it downloads
     assert url == f"{base}/w.h5" and known_hash == f"sha256:{sha256(PAYLOAD)}" and kw["fname"] == "weights.h5"
     out, err = capsys.readouterr()
-    assert out == (f"test asset: downloading {base}/w.h5\ntest asset: verified (size {len(PAYLOAD):,} bytes, "
+    assert out == (f"[course] test asset: downloading {base}/w.h5\n[course] test asset: verified (size {len(PAYLOAD):,} bytes, "
                    f"SHA-256 {sha256(PAYLOAD)}); saved to {path}\n")
     assert "100%" in err  # pooch's progress bar (tqdm) reached the end
 
@@ -265,7 +265,7 @@ def test_the_offline_guard_is_reported_as_offline_and_not_retried(tmp_path, caps
     with pytest.raises(OfflineError, match=r"\(https://a.invalid/w.h5: NetworkBlockedError: offline guard: refused"):
         downloads.fetch(asset_for("https://a.invalid/w.h5"), tmp_path, sleep=waits.append, progress=False)
     assert waits == []  # waiting cannot help
-    assert capsys.readouterr().out == "test asset: downloading https://a.invalid/w.h5\n"
+    assert capsys.readouterr().out == "[course] test asset: downloading https://a.invalid/w.h5\n"
     assert files_in(tmp_path) == []
 
 
@@ -283,7 +283,7 @@ def test_a_verified_file_in_the_cache_is_reused_without_the_network(tmp_path, ca
     (tmp_path / "weights.h5").write_bytes(PAYLOAD)
     path = downloads.fetch(asset_for("https://example.invalid/w.h5"), tmp_path, downloader=_refuse)
     assert path.read_bytes() == PAYLOAD
-    assert capsys.readouterr().out == f"test asset: verified copy at {path}\n"
+    assert capsys.readouterr().out == f"[course] test asset: verified copy at {path}\n"
 
 
 def test_a_corrupt_file_in_the_cache_is_fetched_again(tmp_path, capsys):
@@ -359,7 +359,7 @@ def test_a_learners_copy_is_staged_beside_the_target_then_renamed(tmp_path, monk
     (tmp,) = staged
     assert tmp.parent == tmp_path / "cache" and tmp.name.startswith(".weights.h5.") and tmp.name.endswith(".part")
     assert files_in(tmp_path / "cache") == ["weights.h5"] and path.read_bytes() == PAYLOAD
-    assert capsys.readouterr().out == (f"test asset: your copy {mine} is verified (size {len(PAYLOAD):,} bytes, "
+    assert capsys.readouterr().out == (f"[course] test asset: your copy {mine} is verified (size {len(PAYLOAD):,} bytes, "
                                        f"SHA-256 {sha256(PAYLOAD)}); installed at {path}\n")
 
 
@@ -502,7 +502,7 @@ def test_a_damaged_shared_copy_is_named_and_the_learner_gets_their_own(classroom
     assert path == mine / "models" / asset.filename and path.read_bytes() == PAYLOAD
     assert (shared / "models" / asset.filename).read_bytes() == b"damaged"
     first = capsys.readouterr().out.splitlines()[0]
-    assert first == (f"{asset.name}: {asset.name}: the shared copy {shared / 'models' / asset.filename} does not "
+    assert first == (f"[course] {asset.name}: {asset.name}: the shared copy {shared / 'models' / asset.filename} does not "
                      f"match the published file: size 7 bytes, expected {len(PAYLOAD):,}; SHA-256 "
                      f"{sha256(b'damaged')}, expected {sha256(PAYLOAD)} (expected values: made by the test); "
                      f"fetching your own copy into {mine / 'models' / asset.filename}")
@@ -548,9 +548,9 @@ def test_each_attempt_is_announced(tmp_path, capsys):
         downloads.fetch(asset_for("https://a.invalid/w.h5"), tmp_path, sleep=no_sleep(),
                         downloader=failing(requests.ConnectionError("connection refused")))
     assert capsys.readouterr().out.splitlines() == [
-        "test asset: downloading https://a.invalid/w.h5",
-        "test asset: downloading https://a.invalid/w.h5 (attempt 2/3)",
-        "test asset: downloading https://a.invalid/w.h5 (attempt 3/3)"]
+        "[course] test asset: downloading https://a.invalid/w.h5",
+        "[course] test asset: downloading https://a.invalid/w.h5 (attempt 2/3)",
+        "[course] test asset: downloading https://a.invalid/w.h5 (attempt 3/3)"]
 
 
 def test_two_wrong_mirrors_are_both_named_in_one_message(tmp_path):

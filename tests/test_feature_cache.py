@@ -78,7 +78,7 @@ def test_the_second_call_reads_the_file_and_does_not_call_predict(extractor, arr
     assert isinstance(features, np.memmap) and isinstance(labels, np.memmap)
     np.testing.assert_array_equal(features, first)
     np.testing.assert_array_equal(labels, first_labels)
-    assert capsys.readouterr().out.startswith("feature cache: read 24 feature rows from ")
+    assert capsys.readouterr().out.startswith("[course] feature cache: read 24 feature rows from ")
     assert len(entries(root)) == 1
 
 

@@ -430,7 +430,7 @@ def test_prepare_prints_one_line_and_records_what_it_prepared(folder, tfds_dir, 
     target = flowers._prepare_local_flowers(folder)  # data_dir: $TFDS_DATA_DIR
     assert target == tfds_dir / "local_flowers" / flowers._folder_fingerprint(folder)
     lines = capsys.readouterr().out.splitlines()
-    assert len(lines) == 1 and lines[0].startswith(f"prepared 30 images from {folder} as tf_flowers in {target} (")
+    assert len(lines) == 1 and lines[0].startswith(f"[course] prepared 30 images from {folder} as tf_flowers in {target} (")
     assert json.loads((target / flowers._PREPARED_STAMP).read_text()) == {"folder": str(folder), "images": 30}
 
 

@@ -284,7 +284,7 @@ def test_clean_view_keeps_the_folder_tree_and_leaves_hidden_files_out(nested, tm
     assert not (view / "tulips" / "grey.jpg").is_symlink()
     assert np.asarray(Image.open(view / "tulips" / "grey.jpg")).tolist() == np.full((8, 8, 3), 90).tolist()
     assert result.bad == {nested / "roses" / "empty.jpg": "empty file"}
-    assert lines == [f"{nested}: {result.summary()}"]
+    assert lines == [f"[course] {nested}: {result.summary()}"]
     assert result.summary().startswith("5 readable images (1 will be converted to RGB from L); skipped 1")
 
 

@@ -88,7 +88,7 @@ def test_placeholder_class_names_decode_offline(keras_home, capsys):
     path = photos.prepare_class_index("stand-in")
     assert path == keras_home / "models" / photos._PLACEHOLDER_FILENAME and "PLACEHOLDER" in path.name
     assert not (keras_home / "models" / photos._IMAGENET_CLASS_INDEX.filename).exists()  # never the real file's name
-    assert capsys.readouterr().out == (f"class names: 1000 generated placeholders ({photos._PLACEHOLDER_FILENAME}); "
+    assert capsys.readouterr().out == (f"[course] class names: 1000 generated placeholders ({photos._PLACEHOLDER_FILENAME}); "
                                        "the quick profile's random VGG19 predicts nothing real\n")
     scores = np.zeros((2, 1000), np.float32)
     scores[0, 7], scores[0, 3], scores[1, 999] = 0.9, 0.1, 0.5

@@ -137,7 +137,7 @@ def test_inception_v3_stand_in_is_built_once_and_loads_with_the_lessons_call(ker
 
     path = standins.stand_in_file("inception_v3_notop")
     assert path == keras_home / "models" / "inception_v3_random_init_notop.weights.h5"
-    assert capsys.readouterr().out == ("built stand-in InceptionV3 no-top weights (random init, BatchNorm "
+    assert capsys.readouterr().out == ("[course] built stand-in InceptionV3 no-top weights (random init, BatchNorm "
                                        f"statistics measured): {path}\n")
     assert files_in(path.parent) == sorted([path.name, path.name + ".sha256"])  # no staging file left
     assert (path.parent / (path.name + ".sha256")).read_text() == f"{files.sha256(path)}  {path.name}\n"
@@ -150,7 +150,7 @@ def test_inception_v3_stand_in_is_built_once_and_loads_with_the_lessons_call(ker
     stamp = path.stat().st_mtime_ns
     assert standins.stand_in_file("inception_v3_notop") == path
     assert path.stat().st_mtime_ns == stamp  # reused
-    assert capsys.readouterr().out == f"stand-in InceptionV3 no-top weights: {path}\n"
+    assert capsys.readouterr().out == f"[course] stand-in InceptionV3 no-top weights: {path}\n"
     good = path.read_bytes()
     with open(path, "r+b") as handle:  # damage it: the .sha256 no longer matches
         handle.seek(5000)
@@ -159,7 +159,7 @@ def test_inception_v3_stand_in_is_built_once_and_loads_with_the_lessons_call(ker
     monkeypatch.setattr(standins, "_build_weights",
                         lambda name, staging, seed: rebuilt.append(name) or Path(staging).write_bytes(good))
     assert standins.stand_in_file("inception_v3_notop") == path and rebuilt == ["inception_v3_notop"]
-    assert capsys.readouterr().out.startswith("built stand-in InceptionV3")
+    assert capsys.readouterr().out.startswith("[course] built stand-in InceptionV3")
     assert standins._weights_file_is_intact(path) and path.read_bytes() == good
 
 
@@ -184,7 +184,7 @@ def test_vgg19_stand_in_is_built_once_and_checked(vgg19_file, monkeypatch, capsy
     stamp = vgg19_file.stat().st_mtime_ns
     assert standins.stand_in_file("vgg19_notop") == vgg19_file
     assert vgg19_file.stat().st_mtime_ns == stamp
-    assert capsys.readouterr().out == f"stand-in VGG19 no-top weights: {vgg19_file}\n"
+    assert capsys.readouterr().out == f"[course] stand-in VGG19 no-top weights: {vgg19_file}\n"
     assert files_in(vgg19_file.parent) == sorted([vgg19_file.name, vgg19_file.name + ".sha256"])
 
 
@@ -270,10 +270,10 @@ def test_vgg16_stand_in_loads_at_any_size_and_says_what_it_built(vgg16_file, tmp
     capsys.readouterr()
     path = standins.stand_in_file("vgg16_notop", seed=3)
     assert path == tmp_path / "kh" / "models" / "vgg16_notop_course_stand_in_v1.weights.h5" and seeds == [3]
-    assert capsys.readouterr().out == ("built stand-in VGG16 no-top weights (random zero-mean filters, "
+    assert capsys.readouterr().out == ("[course] built stand-in VGG16 no-top weights (random zero-mean filters, "
                                        f"LSUV-scaled): {path}\n")
     assert standins.stand_in_file("vgg16_notop") == path and seeds == [3]
-    assert capsys.readouterr().out == f"stand-in VGG16 no-top weights: {path}\n"
+    assert capsys.readouterr().out == f"[course] stand-in VGG16 no-top weights: {path}\n"
 
 
 def test_vgg16_stand_in_file_is_the_documented_recipe(vgg16_file):
@@ -321,7 +321,7 @@ def test_a_classrooms_shared_stand_in_is_read_in_place_and_a_damaged_one_is_not(
     monkeypatch.setattr(classroom, "_reported_missing", set())
     copy = shared / "keras" / "models" / vgg16_file.name
     assert standins.stand_in_file("vgg16_notop") == copy
-    assert capsys.readouterr().out == f"stand-in VGG16 no-top weights: {copy}\n"
+    assert capsys.readouterr().out == f"[course] stand-in VGG16 no-top weights: {copy}\n"
     assert not (mine / "keras").exists()  # nothing built, nothing copied
 
     standins._sidecar(copy).write_text(f"{'0' * 64}  {copy.name}\n")  # the shared copy no longer checks out

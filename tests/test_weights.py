@@ -63,7 +63,7 @@ def test_none_is_keras_random_init_and_so_is_the_stand_in_for_a_model_with_its_t
     assert weights.pretrained("vgg19", None) is None
     assert capsys.readouterr().out == ""
     assert weights.pretrained("vgg16", "stand-in") is None
-    assert capsys.readouterr().out == "stand-in for the vgg16 weights: Keras's random init (weights=None)\n"
+    assert capsys.readouterr().out == "[course] stand-in for the vgg16 weights: Keras's random init (weights=None)\n"
 
 
 def test_the_stand_in_of_a_base_is_the_built_file_and_a_local_copy_is_not_used(monkeypatch, tmp_path, capsys):

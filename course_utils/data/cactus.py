@@ -22,6 +22,7 @@ import numpy as np
 from course_utils.data import images
 from course_utils.data.generated import DataLayoutError, build_stand_in, make_images
 from course_utils.errors import CourseError
+from course_utils.messages import say
 from course_utils.setup import classroom, env, files, profiles
 
 __all__ = ["CactusDataError", "KaggleSetupError", "check_cactus_table", "load", "write_kaggle_layout"]
@@ -71,11 +72,11 @@ def load(source: str = "real", *, local_copy: str | Path | None = None, seed: in
     """
     if profiles.check_source(source, "the cactus data") == "stand-in":
         if local_copy is not None:
-            print(f"note: the quick profile uses generated images; CACTUS_DIR={local_copy} is not used")
+            say(f"note: the quick profile uses generated images; CACTUS_DIR={local_copy} is not used")
         if not num_images:
             raise ValueError("the generated stand-in needs num_images")
         root = _make_stand_in(env.data_dir() / "quick" / _GENERATED_FOLDER_NAME, num_images, seed=seed)
-        print(f"generated stand-in data: {root}")
+        say(f"generated stand-in data: {root}")
         return root
     target = env.data_dir() / _FOLDER_NAME
     if local_copy is not None:
@@ -87,11 +88,11 @@ def load(source: str = "real", *, local_copy: str | Path | None = None, seed: in
         if not (local / _CSV_NAME).is_file():  # the notebook reads it next: say now that it is not there
             present = sorted(p.name for p in local.iterdir())[:8]
             raise _layout_error(local, f"no {_CSV_NAME} here (found: {', '.join(present) or 'nothing'})")
-        print(f"your local copy: {local}")
+        say(f"your local copy: {local}")
         return local
     found = classroom.find_data(target, what="the aerial cactus Kaggle data")  # a classroom's shared copy first
     if (found / _CSV_NAME).is_file():
-        print(f"Kaggle data already installed at {found}")
+        say(f"Kaggle data already installed at {found}")
         return found
     download = files.build_once(target.with_name(_FOLDER_NAME + "_download"),
                                 functools.partial(_download, progress=progress))
@@ -160,7 +161,7 @@ def check_cactus_table(table, root: str | Path):
         )
     scan = images.scan_images(image_dir / name for name in table[_ID_COLUMN])
     if scan.bad:  # found before training, not mid-epoch; the files themselves are left alone
-        print(f"{image_dir}: {scan.summary()}; until then their rows are left out")
+        say(f"{image_dir}: {scan.summary()}; until then their rows are left out")
         table = table[~table[_ID_COLUMN].isin({p.name for p in scan.bad})]
     return table.reset_index(drop=True), image_dir
 
@@ -273,7 +274,7 @@ def _install_zip(archive: str | Path, target: str | Path) -> Path:
         if not csvs:
             raise _layout_error(archive, f"no {_CSV_NAME} inside")
         table, _ = check_cactus_table(pd.read_csv(csvs[0]), csvs[0].parent)
-        print(f"installed {len(table):,} images and {_CSV_NAME} at {target}")
+        say(f"installed {len(table):,} images and {_CSV_NAME} at {target}")
         return csvs[0].parent
 
     try:
@@ -287,7 +288,7 @@ def _download(folder: Path, *, progress: bool = True) -> None:
     """Download the competition's zip through the Kaggle API into ``folder``."""
     api = _kaggle_api()
     folder.mkdir(parents=True)
-    print(f"downloading the Kaggle competition {_COMPETITION} (about 25 MB) ...")
+    say(f"downloading the Kaggle competition {_COMPETITION} (about 25 MB) ...")
     try:
         api.competition_download_files(_COMPETITION, path=str(folder), quiet=not progress)
     except (Exception, SystemExit) as err:

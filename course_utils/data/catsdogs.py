@@ -13,6 +13,7 @@ import numpy as np
 from course_utils.data import downloads, images
 from course_utils.data.generated import DataLayoutError, build_stand_in, make_images, write_image_folder
 from course_utils.errors import CourseError
+from course_utils.messages import say
 from course_utils.setup import classroom, env, files, profiles
 
 __all__ = ["ARCHIVE", "CLASS_NAMES", "CatsDogsLayoutError", "check_layout", "list_images", "load"]
@@ -138,9 +139,9 @@ def load(source: str = "real", *, local_copy: str | Path | None = None, seed: in
         if num_images is None:
             raise ValueError("source='stand-in' needs num_images")
         if local_copy is not None:
-            print(f"note: the quick profile generates its images; your copy {local_copy} is not used")
+            say(f"note: the quick profile generates its images; your copy {local_copy} is not used")
         root = _make_stand_in(folder / _GENERATED_FOLDER_NAME, num_images, image_size=image_size, seed=seed)
-        print(f"generated stand-in data at {root} ({_describe(_count_images(root))})")
+        say(f"generated stand-in data at {root} ({_describe(_count_images(root))})")
         return root
     if local_copy is not None and Path(local_copy).is_dir():
         return _learners_folder(Path(local_copy), folder)
@@ -152,12 +153,12 @@ def load(source: str = "real", *, local_copy: str | Path | None = None, seed: in
                 counts = check_layout(found, _FULL_COUNTS)
             except CatsDogsLayoutError as err:
                 raise CatsDogsLayoutError(f"{err} To download and extract it again, delete {found}.") from None
-            print(f"cats_and_dogs_filtered: found {found} ({_describe(counts)})")
+            say(f"cats_and_dogs_filtered: found {found} ({_describe(counts)})")
             return found
     archive = downloads.fetch(ARCHIVE, folder, local_copy=local_copy, progress=progress)
     root = files.extract_zip(archive, final, arrange=_data_root, ready=lambda path: _holds(path, _FULL_COUNTS),
                              max_unpacked=_MAX_UNPACKED)
-    print(f"cats_and_dogs_filtered: extracted to {root} ({_describe(_count_images(root))})")
+    say(f"cats_and_dogs_filtered: extracted to {root} ({_describe(_count_images(root))})")
     return root
 
 
@@ -180,7 +181,7 @@ def _holds(root: Path, counts: Mapping[str, Mapping[str, int]]) -> bool:
 def _learners_folder(local: Path, folder: Path) -> Path:
     """The learner's extracted copy, checked; a checked view under ``folder`` when images need it."""
     root = _data_root(local)
-    print(f"cats_and_dogs_filtered: using your folder {root} ({_describe(_count_images(root))})")
+    say(f"cats_and_dogs_filtered: using your folder {root} ({_describe(_count_images(root))})")
     scan = images.scan_images(p for split in _SPLITS for name in CLASS_NAMES
                               for p in sorted((root / split / name).iterdir()) if p.is_file())
     if scan.bad or scan.converted:  # train on a clean view; the learner's folder stays as it is

@@ -23,6 +23,7 @@ import pooch
 import requests
 
 from course_utils.errors import CourseError
+from course_utils.messages import say
 from course_utils.setup import classroom, env, files
 
 __all__ = ["Asset", "DownloadError", "INCEPTION_V3_NOTOP", "LocalCopyError", "OfflineError", "VerificationError", "describe",
@@ -143,12 +144,12 @@ def fetch(asset: Asset, folder: str | Path, *, local_copy: str | Path | None = N
     if shared != target and shared.is_file():  # a classroom's read-only copy: read there, never written
         if (err := _problem(shared, asset, where=f"the shared copy {shared}")) is None:
             return shared
-        print(f"{asset.name}: {err}; fetching your own copy into {target}")
+        say(f"{asset.name}: {err}; fetching your own copy into {target}")
     if target.exists():
         if (err := _problem(target, asset)) is None:
-            print(f"{asset.name}: verified copy at {target}")
+            say(f"{asset.name}: verified copy at {target}")
             return target
-        print(f"{asset.name}: the file at {target} failed verification ({err}); fetching it again")
+        say(f"{asset.name}: the file at {target} failed verification ({err}); fetching it again")
     try:
         folder.mkdir(parents=True, exist_ok=True)  # build_once stages beside the target
     except OSError as err:
@@ -171,12 +172,12 @@ def _download(asset: Asset, staging: Path, downloader, retries: int, backoff: fl
     try:
         for url in asset.urls:
             for attempt in range(1, retries + 1):
-                print(f"{asset.name}: downloading {url}" + (f" (attempt {attempt}/{retries})" if attempt > 1 else ""))
+                say(f"{asset.name}: downloading {url}" + (f" (attempt {attempt}/{retries})" if attempt > 1 else ""))
                 try:
                     got = pooch.retrieve(url, asset.known_hash, fname=asset.filename, path=work, downloader=downloader)
                     _verify_file(got, asset, where=f"the download from {url}", hashes=False)  # pooch checked those
                     os.replace(got, staging)
-                    print(f"{asset.name}: verified ({asset.checks()}); saved to {target}")
+                    say(f"{asset.name}: verified ({asset.checks()}); saved to {target}")
                     return
                 except (ValueError, VerificationError) as err:  # pooch raises ValueError for a wrong hash
                     wrong = err if isinstance(err, VerificationError) else VerificationError(
@@ -228,7 +229,7 @@ def _install_local_copy(asset: Asset, source: Path, target: Path) -> Path:
 
     target.parent.mkdir(parents=True, exist_ok=True)
     files.build_once(target, install, ready=lambda path: False)  # always the learner's file: they named it
-    print(f"{asset.name}: your copy {source} is verified ({asset.checks()}); installed at {target}")
+    say(f"{asset.name}: your copy {source} is verified ({asset.checks()}); installed at {target}")
     return target
 
 

@@ -23,6 +23,7 @@ import tensorflow_datasets as tfds
 from tensorflow_datasets.datasets.tf_flowers import tf_flowers_dataset_builder as _tf_flowers
 
 from course_utils.data import generated, images
+from course_utils.messages import say
 from course_utils.setup import classroom, env
 from course_utils.setup.files import build_once, digest
 from course_utils.setup.profiles import check_source
@@ -165,8 +166,8 @@ def _prepare_local_flowers(folder: str | Path, data_dir: str | Path | None = Non
             _local_builder(source, staging).download_and_prepare(
                 download_config=tfds.download.DownloadConfig(try_download_gcs=False))
         (staging / _PREPARED_STAMP).write_text(json.dumps({"folder": str(folder), "images": len(scan.good)}))
-        print(f"prepared {len(scan.good)} images from {folder} as tf_flowers in {target} "
-              f"({time.perf_counter() - start:.1f} s, once)")
+        say(f"prepared {len(scan.good)} images from {folder} as tf_flowers in {target} "
+            f"({time.perf_counter() - start:.1f} s, once)")
 
     return build_once(target, build, ready=lambda path: (path / _PREPARED_STAMP).is_file())
 
@@ -235,15 +236,15 @@ def load(source: str = "real", *, local_copy: str | Path | None = None, seed: in
     base = _tfds_data_dir()
     if source == "stand-in":
         if local_copy:
-            print(f"stand-in source: FLOWERS_DIR={local_copy} is ignored; the generated images are used")
+            say(f"stand-in source: FLOWERS_DIR={local_copy} is ignored; the generated images are used")
         root = env.data_dir() / "quick" / "flower_photos"  # your own (quick to make); its prepared copy may be shared
         counts = _make_stand_in(root, num_images or 300, seed=seed)
-        print(f"{sum(counts.values())} generated images in {root} (flower_photos layout)")
+        say(f"{sum(counts.values())} generated images in {root} (flower_photos layout)")
         return _prepare_local_flowers(root, base, progress=progress)
     local_copy = local_copy or os.environ.get(_FOLDER_ENV_VAR) or None
     if local_copy:
         folder = _find_flower_folder(local_copy)
-        print(f"local copy: {len(_folder_files(folder))} photos in {folder}")
+        say(f"local copy: {len(_folder_files(folder))} photos in {folder}")
         return _prepare_local_flowers(folder, base, progress=progress)
     shared = classroom.find_data(base / _DATASET, what="tf_flowers (the real download)")
     if shared != base / _DATASET and shared.is_dir():

@@ -17,6 +17,7 @@ from pathlib import Path
 import numpy as np
 
 from course_utils.errors import CourseError
+from course_utils.messages import say
 from course_utils.setup.files import build_once
 
 __all__ = ["ImageFileError", "ScanResult", "check_image", "clean_view", "scan_images"]
@@ -139,5 +140,5 @@ def clean_view(source: str | Path, target: str | Path, *,
                     shutil.copyfile(path, out)
 
     build_once(target, build, ready=lambda path: False)
-    print(f"{source}: {result.summary()}")
+    say(f"{source}: {result.summary()}")
     return target, result

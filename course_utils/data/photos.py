@@ -17,6 +17,7 @@ import numpy as np
 from course_utils.data import downloads
 from course_utils.data.images import check_image
 from course_utils.errors import CourseError
+from course_utils.messages import say
 from course_utils.setup import env, files, profiles
 
 __all__ = ["BUNDLED_PHOTOS", "ClassIndexError", "PhotoError", "decode_predictions", "photo_crops", "photo_paths",
@@ -124,8 +125,8 @@ def prepare_class_index(source: str = "real", *, local_copy: str | Path | None =
         folder.mkdir(parents=True, exist_ok=True)
         path = files.build_once(folder / _PLACEHOLDER_FILENAME,
                                 lambda staging: staging.write_text(json.dumps(_placeholder_class_index())))
-        print(f"class names: {_NUM_IMAGENET_CLASSES} generated placeholders ({path.name}); "
-              "the quick profile's random VGG19 predicts nothing real")
+        say(f"class names: {_NUM_IMAGENET_CLASSES} generated placeholders ({path.name}); "
+            "the quick profile's random VGG19 predicts nothing real")
     _read_class_index(path)  # a file that is not a class index is refused here, not at the first decode
     return path
 

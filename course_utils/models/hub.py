@@ -19,6 +19,7 @@ import numpy as np
 import tensorflow as tf
 
 from course_utils.errors import CourseError
+from course_utils.messages import say
 from course_utils.setup import classroom, profiles
 from course_utils.setup.files import build_once
 
@@ -171,7 +172,7 @@ def prepare_handle(handle: str, source: str, dim: int, seed: int = 0) -> str:
     profiles.check_source(source, f"the TF Hub module {handle}")
     if source == "stand-in":
         _install_stand_in(handle, dim, seed)
-        print(f"TF Hub {handle}\n  -> local stand-in at {_cache_path(handle)} (random weights, {dim}-d output)")
+        say(f"TF Hub {handle}\n  -> local stand-in at {_cache_path(handle)} (random weights, {dim}-d output)")
     else:
         _link_shared(handle)
         if _is_stand_in(handle):
@@ -180,5 +181,5 @@ def prepare_handle(handle: str, source: str, dim: int, seed: int = 0) -> str:
                 "folder (the quick profile keeps its stand-ins in data/quick/tfhub)"
             )
         state = "cached" if is_cached(handle) else "will download on first use (needs the internet once)"
-        print(f"TF Hub {handle}\n  -> {_cache_path(handle)} ({state})")
+        say(f"TF Hub {handle}\n  -> {_cache_path(handle)} ({state})")
     return handle

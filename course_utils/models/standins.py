@@ -30,6 +30,7 @@ from typing import NamedTuple
 import numpy as np
 
 from course_utils.errors import CourseError
+from course_utils.messages import say
 from course_utils.setup import classroom, env, files
 
 __all__ = ["RECIPES", "StandInBuildError", "calibrate_batchnorm", "layer_rms", "stand_in_file"]
@@ -226,7 +227,7 @@ def stand_in_file(name: str, *, seed: int = 0) -> Path:
     own = env.keras_home() / "models" / recipe.filename
     found = classroom.find_data(own, what=f"the stand-in {recipe.title} weights")  # a classroom's shared copy first
     if found != own and _weights_file_is_intact(found):
-        print(f"stand-in {recipe.title} weights: {found}")
+        say(f"stand-in {recipe.title} weights: {found}")
         return found
     own.parent.mkdir(parents=True, exist_ok=True)
     built = []
@@ -237,8 +238,8 @@ def stand_in_file(name: str, *, seed: int = 0) -> Path:
         built.append(staging)
 
     files.build_once(own, build, ready=_weights_file_is_intact)
-    print(f"built stand-in {recipe.title} weights ({recipe.how}): {own}" if built
-          else f"stand-in {recipe.title} weights: {own}")
+    say(f"built stand-in {recipe.title} weights ({recipe.how}): {own}" if built
+        else f"stand-in {recipe.title} weights: {own}")
     return own
 
 

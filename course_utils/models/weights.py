@@ -26,6 +26,7 @@ from pathlib import Path
 
 from course_utils.data import downloads
 from course_utils.errors import CourseError
+from course_utils.messages import say
 from course_utils.models import standins
 from course_utils.setup import env, profiles
 
@@ -79,9 +80,9 @@ def pretrained(name: str, source: str | None, *, local_copy: str | Path | None =
         asset = _IMAGENET_WEIGHTS[name]
         return str(downloads.fetch(asset, env.keras_home() / "models", local_copy=local_copy, progress=progress))
     if local_copy is not None:
-        print(f"note: the quick profile uses stand-in weights; your copy {local_copy} is not used")
+        say(f"note: the quick profile uses stand-in weights; your copy {local_copy} is not used")
     if name not in standins.RECIPES:
-        print(f"stand-in for the {name} weights: Keras's random init (weights=None)")
+        say(f"stand-in for the {name} weights: Keras's random init (weights=None)")
         return None
     return str(standins.stand_in_file(name))
 

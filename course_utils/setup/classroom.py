@@ -1,9 +1,6 @@
-"""A classroom's shared, read-only data folder (docs/INSTRUCTORS.md, "Classroom"): where each read looks first.
-
-An instructor fills one folder for the class (``make classroom-data``) and lists every file with its SHA-256
-in ``SHA256SUMS`` (:func:`write_manifest`). A run reads a file there only after :func:`check_shared` has
-checked its owner, its modes and its hash (:func:`find_data`); everything a run writes goes to the
-learner's own :func:`course_utils.setup.env.data_dir`.
+"""A classroom's shared, read-only data folder (docs/INSTRUCTORS.md, "Classroom"): every read looks there first
+(:func:`find_data`), through :func:`check_shared` (owner, modes, the SHA-256 in the instructor's ``SHA256SUMS``,
+:func:`write_manifest`); everything a run writes goes to the learner's own ``env.data_dir()``.
 """
 from __future__ import annotations
 
@@ -12,6 +9,7 @@ import stat
 from pathlib import Path
 
 from course_utils.errors import CourseError
+from course_utils.messages import say
 from course_utils.setup import files
 from course_utils.setup.env import data_dir
 
@@ -54,8 +52,8 @@ def find_data(path: str | Path, what: str | None = None) -> Path:
         return candidate
     if str(relative) not in _reported_missing:
         _reported_missing.add(str(relative))
-        print(f"shared data: {what or relative} is not in the shared folder ({candidate}); this run "
-              f"makes its own copy in {own}. To share it, {_FILL_HINT}.", flush=True)
+        say(f"shared data: {what or relative} is not in the shared folder ({candidate}); this run "
+            f"makes its own copy in {own}. To share it, {_FILL_HINT}.")
     return own
 
 

@@ -6,6 +6,7 @@ from pathlib import Path
 from typing import Any
 
 from course_utils.course import report
+from course_utils.messages import say
 from course_utils.setup import classroom, compat, env
 from course_utils.setup.profiles import Settings, lesson_settings
 
@@ -82,7 +83,7 @@ def start_lesson(lesson: str, profile: str | None = None, **overrides: Any) -> S
         env.block_network()  # the grader's kernel): the lesson's own code still cannot reach the network
     _use_cache_dirs(cfg.profile)
     for warning in compat.check_stack(hub=lesson in compat.HUB_LESSONS):  # a missing package gets its message
-        print("warning:", warning)
+        say(f"warning: {warning}")
 
     import keras
     import tensorflow as tf
@@ -94,8 +95,8 @@ def start_lesson(lesson: str, profile: str | None = None, **overrides: Any) -> S
         **({"tf_keras": compat.installed("tf-keras") or "not installed"} if lesson in compat.HUB_LESSONS else {}),
         "device": env.describe_device(),
     }
-    print(_banner(cfg, versions))
+    print(_banner(cfg, versions))  # the lesson's banner: a table of its own
     if warning := _memory_warning(cfg, _memory_limit_mb()):
-        print("warning:", warning)
+        say(f"warning: {warning}")
     report.begin(lesson, {**{key: cfg[key] for key in ("title", "profile", "data", "weights")}, **versions})
     return cfg
