@@ -235,3 +235,22 @@ def require_model(value, what: str):
     if not is_keras(value, "Model"):
         raise Wrong(f"{what} should be a Keras model, not {type(value).__name__}")
     return value
+
+
+def layers_within(model, *, models: bool = False) -> list:
+    """The layers inside ``model`` in order, nested models opened up (each model's public ``layers``, in either
+    Keras): the layers that are not models, or with ``models=True`` the nested models too, each before its own
+    layers. A layer reached twice is listed once; a hub.KerasLayer has no ``layers``, so it is one layer here."""
+    found, seen = [], set()
+
+    def visit(container) -> None:
+        for layer in getattr(container, "layers", None) or []:
+            if id(layer) not in seen:
+                seen.add(id(layer))
+                if models or not hasattr(layer, "layers"):
+                    found.append(layer)
+                if hasattr(layer, "layers"):
+                    visit(layer)
+
+    visit(model)
+    return found

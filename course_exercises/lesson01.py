@@ -11,7 +11,7 @@ from __future__ import annotations
 import keras
 import numpy as np
 
-from course_exercises import Wrong, as_int, count_params, exercise, expect, judge, not_probabilities, require_model
+from course_exercises import Wrong, as_int, count_params, exercise, expect, judge, layers_within, not_probabilities, require_model
 from course_utils.models import is_keras, keras_of
 
 LAYER_NAMES = ("add_channel", "conv1", "pool1", "conv2", "pool2", "conv3", "flatten", "digits")
@@ -38,18 +38,6 @@ def digit_cnn() -> keras.Model:
 
 def _sample(n: int = 4) -> np.ndarray:
     return np.random.default_rng(0).random((n, 28, 28)).astype("float32")
-
-
-def _layers_in(model) -> list:
-    """Every layer inside ``model``, through nested models: the public ``layers`` of each model, walked down
-    (Keras 3 models have no ``submodules``, tf_keras models do)."""
-    found, todo = [], list(getattr(model, "layers", []))
-    while todo:
-        layer = todo.pop(0)
-        if is_keras(layer, "Layer") and not any(layer is seen for seen in found):
-            found.append(layer)
-            todo.extend(getattr(layer, "layers", []))
-    return found
 
 
 def _softmax(logits: np.ndarray) -> np.ndarray:
@@ -189,11 +177,11 @@ def _ex2(three_way, cnn) -> str:
     if out.shape[1] != 3:
         old = " (the old head's 10: is `digits` still the last layer?)" if out.shape[1] == 10 else ""
         raise Wrong(f"your model gives {out.shape[1]} outputs per image{old}; three classes need Dense(3).")
-    mine = _layers_in(model)
+    mine = layers_within(model, models=True)
     expect(any(layer is cnn.get_layer("conv1") for layer in mine),
            "your model does not reuse cnn's layers: build it from cnn's input (cnn.inputs) and "
            "cnn.layers[-2].output, so the new head sits on what cnn has learnt.")
-    cnn_layers = _layers_in(cnn)
+    cnn_layers = layers_within(cnn, models=True)
     new = [layer for layer in mine if layer.weights and not is_keras(layer, "Model")  # not a container
            and not any(layer is old for old in cnn_layers)]
     expect(new, "your model has no new layer with weights: the head is a new Dense(3) on the features.")
@@ -262,7 +250,7 @@ def _ex3(conv2_model, cnn) -> str:
         where = f" ({names[shape]}'s output)" if shape in names else ""
         raise Wrong(f"your model's output has shape {shape}{where}; conv2's output is {expected_shape}: "
                     "end the model at cnn.get_layer('conv2').output.")
-    mine = _layers_in(model)
+    mine = layers_within(model, models=True)
     expect(any(layer is conv2 for layer in mine), "your conv2 is a new layer with random weights of its own: "
                                                   "build the model from cnn's own tensors (cnn.inputs, "
                                                   "cnn.get_layer('conv2').output) so it reuses what cnn has learnt.")

@@ -10,7 +10,7 @@ from __future__ import annotations
 import numpy as np
 import tensorflow as tf
 
-from course_exercises import Wrong, as_int, count_params, exercise, expect, judge, not_probabilities, require_model
+from course_exercises import Wrong, as_int, count_params, exercise, expect, judge, layers_within, not_probabilities, require_model
 from course_utils.models import is_keras
 
 FEATURES = 2048  # Inception-v3's feature vector
@@ -96,18 +96,10 @@ def feature_module(seed: int = 0) -> tf.Module:
     return _FeatureVectorModule(seed)
 
 
-def _walk(layer):
-    """``layer`` and every layer inside it, through nested models (``.layers``), in either Keras package; a
-    hub.KerasLayer has no ``.layers``: its module's insides are not Keras layers."""
-    yield layer
-    for inner in getattr(layer, "layers", None) or []:
-        yield from _walk(inner)
-
-
 def _dense_head(model, hub_layer):
     """The Dense layers of ``model`` (outside the hub layer), in the order they are chained (each reads the
     previous one's units, the first the hub layer's features); None when they do not form one chain."""
-    dense = [m for m in _walk(model) if is_keras(m, "Dense") and m is not hub_layer]
+    dense = [m for m in layers_within(model, models=True) if is_keras(m, "Dense") and m is not hub_layer]
     chain, width = [], FEATURES
     while dense:
         following = [layer for layer in dense if int(layer.kernel.shape[0]) == width]
@@ -151,15 +143,15 @@ def _ex2(trainable_params, hub_model) -> str:
     import tensorflow_hub as hub
 
     model = require_model(hub_model, "hub_model")
-    hub_layers = [m for m in _walk(model) if isinstance(m, hub.KerasLayer)]
+    hub_layers = [m for m in layers_within(model, models=True) if isinstance(m, hub.KerasLayer)]
     expect(hub_layers, "hub_model has no hub.KerasLayer: put hub.KerasLayer(module, trainable=True, ...) first.")
     expect(len(hub_layers) == 1, f"hub_model has {len(hub_layers)} hub layers; Part B's model has one.")
     (hub_layer,) = hub_layers
     updated = {id(w) for w in model.trainable_weights}
     in_hub = [w for w in hub_layer.weights if id(w) in updated]
     if not in_hub:
-        parents = [m.name for m in _walk(model) if is_keras(m, "Model") and not m.trainable
-                   and any(inner is hub_layer for inner in _walk(m))]
+        parents = [m.name for m in [model, *layers_within(model, models=True)]
+                   if is_keras(m, "Model") and not m.trainable and any(inner is hub_layer for inner in layers_within(m))]
         expect(not parents, f"the hub layer sits in {_and(parents)}, which is frozen (trainable = False): fit "
                             "trains nothing under a frozen parent, whatever the hub layer's own flag says. Leave "
                             f"{_and(parents)} trainable and pass trainable=True to hub.KerasLayer.")

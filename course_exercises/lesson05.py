@@ -11,7 +11,7 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from course_exercises import Wrong, as_int, count_params, exercise, expect, judge, require_model
+from course_exercises import Wrong, as_int, count_params, exercise, expect, judge, layers_within, require_model
 from course_utils.models import is_keras, keras_of
 
 IMAGE_SIZE = 150
@@ -41,17 +41,6 @@ def _find(model, name: str):
             if found:
                 return found
     return None
-
-
-def _leaves(model) -> list:
-    """The layers of ``model`` in order, nested models opened up, input layers left out."""
-    out = []
-    for layer in model.layers:
-        if is_keras(layer, "Model"):
-            out.extend(_leaves(layer))
-        elif not is_keras(layer, "InputLayer"):
-            out.append(layer)
-    return out
 
 
 def _activation(layer) -> str | None:
@@ -109,7 +98,7 @@ def _check_head(model, run, features: list[np.ndarray], feature_shape, what: str
                     f"{expected} (Flatten has none, then Dense(1024) and Dense(1)). Build the head from these three "
                     "layers only.")
     w1, b1, w2, b2 = weights[0], *(np.asarray(w, dtype="float64") for w in weights[1:])
-    dense = [layer for layer in _leaves(model) if is_keras(layer, "Dense")]
+    dense = [layer for layer in layers_within(model) if is_keras(layer, "Dense")]
     hidden = []  # the Dense(1024)'s pre-activations on each candidate, computed as needed
     for candidate in features:
         values = np.asarray(candidate() if callable(candidate) else candidate, dtype="float32")
@@ -333,7 +322,7 @@ def _ex3(head) -> str:
     except Exception as error:  # noqa: BLE001 - any failure means the head does not take mixed7's output
         raise Wrong(f"head cannot take mixed7's 7x7x768 output ({type(error).__name__}): build it on features "
                     "(or an Input of shape (7, 7, 768)).") from None
-    layers = _leaves(model)
+    layers = [layer for layer in layers_within(model) if not is_keras(layer, "InputLayer")]
     kinds = [type(layer).__name__ for layer in layers]
     expect("Dropout" in kinds, "head has no Dropout layer: add Dropout(0.2) after the Dense(1024).")
     expect(kinds.count("Dropout") <= 1, "head has more than one Dropout layer; the lesson adds one, after the "

@@ -11,7 +11,7 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from course_exercises import Wrong, as_int, count_params, exercise, expect, judge, require_model
+from course_exercises import Wrong, as_int, count_params, exercise, expect, judge, layers_within, require_model
 from course_utils.models import is_keras
 
 UNITS = 4096
@@ -22,20 +22,12 @@ BUILD_BASE = "keras.applications.VGG16(weights=None, include_top=False, input_sh
 
 def convolutions(model) -> list:
     """Every Conv2D layer of ``model``, nested models included, in the order Keras lists them."""
-    return [layer for layer in _all_layers(model) if is_keras(layer, "Conv2D")]
+    return [layer for layer in layers_within(model) if is_keras(layer, "Conv2D")]
 
 
 def dense_layers(model) -> list:
     """Every Dense layer of ``model``, nested models included."""
-    return [layer for layer in _all_layers(model) if is_keras(layer, "Dense")]
-
-
-def _all_layers(model) -> list:
-    """Every layer of ``model`` that is not a model itself, nested models opened up, in order."""
-    found = []
-    for layer in model.layers:
-        found.extend(_all_layers(layer) if hasattr(layer, "layers") else [layer])
-    return found
+    return [layer for layer in layers_within(model) if is_keras(layer, "Dense")]
 
 
 def not_vgg16(model, what: str, build: str) -> str | None:
@@ -73,9 +65,9 @@ def _ex1(fc1_params, vgg16_32) -> str:
     build = "keras.applications.VGG16(weights=None, include_top=False, input_shape=(32, 32, 3))"
     reason = not_vgg16(model, "vgg16_32", build)
     expect(reason is None, reason)
-    pools = [layer for layer in _all_layers(model) if is_keras(layer, "MaxPooling2D")]
+    pools = [layer for layer in layers_within(model) if is_keras(layer, "MaxPooling2D")]
     expect(len(pools) >= 5, f"vgg16_32 has {len(pools)} of VGG16's 5 max-pooling layers (it ends at "
-                            f"{_all_layers(model)[-1].name}): its output is not the base's. Use the whole base, built "
+                            f"{layers_within(model)[-1].name}): its output is not the base's. Use the whole base, built "
                             "with include_top=False.")
     expect(not dense_layers(model), f"vgg16_32 has its top (its output has shape {tuple(model.outputs[0].shape)}): "
                                     "build it with include_top=False; fc1 is the layer you are sizing, so it must "

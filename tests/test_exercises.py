@@ -517,3 +517,22 @@ def test_what_is_not_a_whole_number_is_named(written, message):
     with pytest.raises(Wrong) as caught:
         as_int(written, "n")
     assert str(caught.value) == message
+
+
+@pytest.mark.parametrize("package", ["keras", "tf_keras"])
+def test_layers_within_opens_nested_models_in_order_in_either_keras(package):
+    from course_exercises import layers_within
+
+    k = importlib.import_module(package)
+    inner = k.Sequential([k.Input((4,)), k.layers.Dense(3, name="inner_dense"), k.layers.Dropout(0.1, name="drop")],
+                         name="base")
+    inputs = k.Input((4,))
+    shared = k.layers.Dense(4, name="shared")
+    outputs = k.layers.Dense(1, name="head")(inner(shared(shared(inputs))))
+    model = k.Model(inputs, outputs)
+    leaves = [layer.name for layer in layers_within(model)]
+    assert leaves[1:] == ["shared", "inner_dense", "drop", "head"]  # the shared layer once; no model among them
+    assert leaves[0].startswith("input")  # a functional model lists its Input layer
+    assert [layer.name for layer in layers_within(model, models=True)][1:] == ["shared", "base", "inner_dense",
+                                                                                 "drop", "head"]
+    assert layers_within(shared) == []  # a layer that is not a model holds no layers here
