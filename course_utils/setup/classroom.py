@@ -10,8 +10,7 @@ from pathlib import Path
 
 from course_utils.errors import CourseError
 from course_utils.messages import say
-from course_utils.setup import files
-from course_utils.setup.env import data_dir
+from course_utils.setup import env, files
 
 __all__ = ["SHARED_DATA_VAR", "SharedDataError", "check_shared", "describe_data_folders", "find_data",
            "shared_data_dir", "write_manifest"]
@@ -27,17 +26,17 @@ _reported_missing: set[str] = set()
 
 def shared_data_dir() -> Path | None:
     """The classroom's read-only data folder (``$COURSE_SHARED_DATA_DIR``), or ``None``: the course only
-    reads there; everything a run writes goes to :func:`data_dir`."""
+    reads there; everything a run writes goes to ``env.data_dir()``."""
     named = os.environ.get(SHARED_DATA_VAR)
     return Path(named) if named else None
 
 
 def find_data(path: str | Path, what: str | None = None) -> Path:
-    """Where to read ``path`` (under :func:`data_dir`, or relative to it) from: the same place in the shared
+    """Where to read ``path`` (under ``env.data_dir()``, or relative to it) from: the same place in the shared
     folder when it is there (checked by :func:`check_shared`, which raises for a copy it refuses), else the
     learner's own (which the caller builds or downloads). A path outside the data folder comes back as is. A
     shared folder that lacks it is said once, with how the instructor adds it (``what`` names the thing)."""
-    own_root, path = data_dir(), Path(path)
+    own_root, path = env.data_dir(), Path(path)
     try:
         relative = path.resolve().relative_to(own_root.resolve()) if path.is_absolute() else path
     except ValueError:  # outside the data folder
@@ -176,7 +175,7 @@ def check_shared(path: str | Path) -> int:
 
 def describe_data_folders() -> str:
     """One line for the banner: the learner's folder, and what was found about the shared one if any."""
-    text = f"{data_dir()} (yours, written)"
+    text = f"{env.data_dir()} (yours, written)"
     shared = shared_data_dir()
     if shared is None:
         return text
