@@ -99,7 +99,7 @@ def feature_module(seed: int = 0) -> tf.Module:
 def _dense_head(model, hub_layer):
     """The Dense layers of ``model`` (outside the hub layer), in the order they are chained (each reads the
     previous one's units, the first the hub layer's features); None when they do not form one chain."""
-    dense = [m for m in layers_within(model, models=True) if is_keras(m, "Dense") and m is not hub_layer]
+    dense = [m for m in layers_within(model) if is_keras(m, "Dense") and m is not hub_layer]
     chain, width = [], FEATURES
     while dense:
         following = [layer for layer in dense if int(layer.kernel.shape[0]) == width]
@@ -143,7 +143,7 @@ def _ex2(trainable_params, hub_model) -> str:
     import tensorflow_hub as hub
 
     model = require_model(hub_model, "hub_model")
-    hub_layers = [m for m in layers_within(model, models=True) if isinstance(m, hub.KerasLayer)]
+    hub_layers = [m for m in layers_within(model) if isinstance(m, hub.KerasLayer)]
     expect(hub_layers, "hub_model has no hub.KerasLayer: put hub.KerasLayer(module, trainable=True, ...) first.")
     expect(len(hub_layers) == 1, f"hub_model has {len(hub_layers)} hub layers; Part B's model has one.")
     (hub_layer,) = hub_layers
