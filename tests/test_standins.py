@@ -345,6 +345,7 @@ def _tiny_model():
 
 def _stand_in_worker(home: str, counter: str, barrier) -> None:
     os.environ["KERAS_HOME"] = home
+
     def counted(name, staging, seed):  # the lock is what is tested: the recipe's real build is tested above
         with open(counter, "a") as log:
             log.write(f"{os.getpid()}\n")
