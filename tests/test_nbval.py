@@ -4,39 +4,70 @@
 ``pytest --nbval-lax`` over the notebooks with the kernel inheriting the
 environment (``COURSE_PROFILE`` picks the profile; in the quick profile the
 offline guard, ``env.offline_environment``, keeps it off the network).
+The test runs it on a small notebook of its own: every lesson is executed once
+already, in the notebook tests.
 """
-import json
 import os
 import re
 import subprocess
 from pathlib import Path
 
 import nbformat
-import pytest
 
 from course_utils.course import runner
 from course_utils.setup import env
 
 ROOT = Path(__file__).resolve().parent.parent
+REFUSED = ("offline guard: refused to look up 'course-offline-check.invalid'; the quick profile and the tests must "
+           "never need the network")
 
 
-@pytest.mark.notebooks
-def test_nbval_lax_validates_lesson_01_in_the_quick_profile(tmp_path):
-    """The nbval proof itself: lesson 01 (the shortest, about 15 s) is executed here a second time in this test run.
+def _small_notebook(path: Path, expected_profile: str) -> Path:
+    """A notebook shaped like a lesson where it matters to nbval: a parameters cell with ``PROFILE = None``, then
+    two ``# NBVAL_CHECK_OUTPUT`` cells whose stored outputs are compared: the offline guard's refusal, and the
+    profile the kernel resolved."""
+    profile = nbformat.v4.new_code_cell('PROFILE = None  # "full" or "quick"', metadata={"tags": ["parameters"]})
+    guard = nbformat.v4.new_code_cell(
+        "# NBVAL_CHECK_OUTPUT\n"
+        "import socket\n"
+        "try:\n"
+        "    socket.getaddrinfo('course-offline-check.invalid', 443)\n"
+        "except OSError as refused:\n"
+        "    print(refused)",
+        execution_count=2,
+        outputs=[nbformat.v4.new_output("stream", name="stdout", text=REFUSED + "\n")])
+    checked = nbformat.v4.new_code_cell(
+        "# NBVAL_CHECK_OUTPUT\nfrom course_utils.setup.profiles import resolve_profile\nprint(resolve_profile(PROFILE))",
+        execution_count=3,
+        outputs=[nbformat.v4.new_output("stream", name="stdout", text=expected_profile + "\n")])
+    notebook = nbformat.v4.new_notebook(cells=[profile, guard, checked])
+    notebook.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
+    nbformat.write(notebook, path)
+    return path
 
-    CONVENTIONS asks for each notebook once per run; this extra execution is
-    the one run that proves `make nbval` works, so it is accepted here.
-    """
-    notebooks = runner.find_notebooks(ROOT / "notebooks", ["01"])
-    command, extra = runner._nbval_command(notebooks, "quick", tmp_path / "records")
-    environment = {**os.environ, **extra}
-    result = subprocess.run(command, env=environment, cwd=ROOT, capture_output=True, text=True, timeout=600)
-    assert result.returncode == 0, result.stdout[-4000:] + result.stderr[-2000:]
-    code_cells = [c for c in nbformat.read(notebooks[0], as_version=4).cells if c.cell_type == "code"]
-    passed = re.search(r"(\d+) passed", result.stdout)
-    assert passed and int(passed.group(1)) == len(code_cells), result.stdout[-2000:]  # one nbval item per code cell
-    record = json.loads((tmp_path / "records" / "lesson_01.json").read_text())
-    assert record["profile"] == "quick"  # the kernel took COURSE_PROFILE from the environment
+
+def _nbval(notebook: Path, tmp_path: Path) -> subprocess.CompletedProcess:
+    """The runner's nbval command, from an environment without the tests' own offline guard: the guard in the
+    kernel is the one the command puts there (without it, the lookup goes to a resolver and fails otherwise)."""
+    command, extra = runner._nbval_command([notebook], "quick", tmp_path / "records")
+    outside = {k: v for k, v in os.environ.items() if k not in ("COURSE_OFFLINE", "PYTHONPATH")}
+    pythonpath = [e for e in os.environ.get("PYTHONPATH", "").split(os.pathsep) if e and e != str(env._OFFLINE_SITE)]
+    outside.update({"PYTHONPATH": os.pathsep.join(pythonpath)} if pythonpath else {})
+    return subprocess.run(command, env={**outside, **extra}, cwd=ROOT, capture_output=True, text=True, timeout=300)
+
+
+def test_nbval_lax_runs_every_cell_and_compares_only_the_marked_ones(tmp_path):
+    """`make nbval`'s command, on a small notebook (the lessons themselves run once, in the notebook tests): the
+    kernel takes the profile from COURSE_PROFILE, is offline from its first line, and a marked cell's output is
+    compared with the stored one."""
+    passing = _nbval(_small_notebook(tmp_path / "quick.ipynb", "quick"), tmp_path)
+    assert passing.returncode == 0, passing.stdout[-4000:] + passing.stderr[-2000:]
+    assert re.search(r"\b3 passed\b", passing.stdout), passing.stdout[-2000:]  # one nbval item per code cell
+
+    stored_full = _nbval(_small_notebook(tmp_path / "stored_full.ipynb", "full"), tmp_path)  # stored: not what runs
+    assert stored_full.returncode == 1, stored_full.stdout[-4000:]
+    assert re.search(r"\b1 failed, 2 passed\b", stored_full.stdout), stored_full.stdout[-2000:]
+    assert "::Cell 2 " in stored_full.stdout and "'full\\n' == 'quick\\n'" in stored_full.stdout  # stored vs printed
 
 
 def test_nbval_command_is_lax_offline_in_quick_and_online_in_full(tmp_path):
