@@ -13,6 +13,7 @@ import subprocess
 from pathlib import Path
 
 import nbformat
+import pytest
 
 from course_utils.course import runner
 from course_utils.setup import env
@@ -37,7 +38,7 @@ def _small_notebook(path: Path, expected_profile: str) -> Path:
         execution_count=2,
         outputs=[nbformat.v4.new_output("stream", name="stdout", text=REFUSED + "\n")])
     checked = nbformat.v4.new_code_cell(
-        "# NBVAL_CHECK_OUTPUT\nfrom course_utils.setup.profiles import resolve_profile\nprint(resolve_profile(PROFILE))",
+        "# NBVAL_CHECK_OUTPUT\nfrom course_utils import resolve_profile\nprint(resolve_profile(PROFILE))",
         execution_count=3,
         outputs=[nbformat.v4.new_output("stream", name="stdout", text=expected_profile + "\n")])
     notebook = nbformat.v4.new_notebook(cells=[profile, guard, checked])
@@ -56,6 +57,7 @@ def _nbval(notebook: Path, tmp_path: Path) -> subprocess.CompletedProcess:
     return subprocess.run(command, env={**outside, **extra}, cwd=ROOT, capture_output=True, text=True, timeout=300)
 
 
+@pytest.mark.notebooks
 def test_nbval_lax_runs_every_cell_and_compares_only_the_marked_ones(tmp_path):
     """`make nbval`'s command, on a small notebook (the lessons themselves run once, in the notebook tests): the
     kernel takes the profile from COURSE_PROFILE, is offline from its first line, and a marked cell's output is
