@@ -24,9 +24,9 @@ REFUSED = ("offline guard: refused to look up 'course-offline-check.invalid'; th
 
 
 def _small_notebook(path: Path, expected_profile: str) -> Path:
-    """A notebook shaped like a lesson where it matters to nbval: a parameters cell with ``PROFILE = None``, then
-    two ``# NBVAL_CHECK_OUTPUT`` cells whose stored outputs are compared: the offline guard's refusal, and the
-    profile the kernel resolved."""
+    """A notebook shaped like a lesson where it matters to nbval: a parameters cell with ``PROFILE = None``, two
+    ``# NBVAL_CHECK_OUTPUT`` cells whose stored outputs are compared (the offline guard's refusal, the profile the
+    kernel resolved), and an unmarked cell whose stored output is not what it prints."""
     profile = nbformat.v4.new_code_cell('PROFILE = None  # "full" or "quick"', metadata={"tags": ["parameters"]})
     guard = nbformat.v4.new_code_cell(
         "# NBVAL_CHECK_OUTPUT\n"
@@ -41,17 +41,21 @@ def _small_notebook(path: Path, expected_profile: str) -> Path:
         "# NBVAL_CHECK_OUTPUT\nfrom course_utils import resolve_profile\nprint(resolve_profile(PROFILE))",
         execution_count=3,
         outputs=[nbformat.v4.new_output("stream", name="stdout", text=expected_profile + "\n")])
-    notebook = nbformat.v4.new_notebook(cells=[profile, guard, checked])
+    unmarked = nbformat.v4.new_code_cell(  # stored output differs from what it prints: --nbval-lax does not compare
+        "print('printed now')", execution_count=4,
+        outputs=[nbformat.v4.new_output("stream", name="stdout", text="stored before\n")])
+    notebook = nbformat.v4.new_notebook(cells=[profile, guard, checked, unmarked])
     notebook.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
     nbformat.write(notebook, path)
     return path
 
 
 def _nbval(notebook: Path, tmp_path: Path) -> subprocess.CompletedProcess:
-    """The runner's nbval command, from an environment without the tests' own offline guard: the guard in the
-    kernel is the one the command puts there (without it, the lookup goes to a resolver and fails otherwise)."""
+    """The runner's nbval command, from an environment without the tests' own offline guard and profile: the guard
+    and the profile in the kernel are the ones the command puts there (without the guard, the lookup goes to a
+    resolver and fails otherwise; without the profile, PROFILE = None resolves to full)."""
     command, extra = runner._nbval_command([notebook], "quick", tmp_path / "records")
-    outside = {k: v for k, v in os.environ.items() if k not in ("COURSE_OFFLINE", "PYTHONPATH")}
+    outside = {k: v for k, v in os.environ.items() if k not in ("COURSE_OFFLINE", "PYTHONPATH", "COURSE_PROFILE")}
     pythonpath = [e for e in os.environ.get("PYTHONPATH", "").split(os.pathsep) if e and e != str(env._OFFLINE_SITE)]
     outside.update({"PYTHONPATH": os.pathsep.join(pythonpath)} if pythonpath else {})
     return subprocess.run(command, env={**outside, **extra}, cwd=ROOT, capture_output=True, text=True, timeout=300)
@@ -64,11 +68,11 @@ def test_nbval_lax_runs_every_cell_and_compares_only_the_marked_ones(tmp_path):
     compared with the stored one."""
     passing = _nbval(_small_notebook(tmp_path / "quick.ipynb", "quick"), tmp_path)
     assert passing.returncode == 0, passing.stdout[-4000:] + passing.stderr[-2000:]
-    assert re.search(r"\b3 passed\b", passing.stdout), passing.stdout[-2000:]  # one nbval item per code cell
+    assert re.search(r"\b4 passed\b", passing.stdout), passing.stdout[-2000:]  # one nbval item per code cell
 
     stored_full = _nbval(_small_notebook(tmp_path / "stored_full.ipynb", "full"), tmp_path)  # stored: not what runs
     assert stored_full.returncode == 1, stored_full.stdout[-4000:]
-    assert re.search(r"\b1 failed, 2 passed\b", stored_full.stdout), stored_full.stdout[-2000:]
+    assert re.search(r"\b1 failed, 3 passed\b", stored_full.stdout), stored_full.stdout[-2000:]
     assert "::Cell 2 " in stored_full.stdout and "'full\\n' == 'quick\\n'" in stored_full.stdout  # stored vs printed
 
 

@@ -107,7 +107,8 @@ def test_markdown_report_lists_figures_beside_references():
 def test_a_notebook_over_its_time_limit_is_reported_as_timeout(tmp_path):
     books = tmp_path / "nb"
     books.mkdir()
-    _notebook(books / "96_slow.ipynb", "import time\nwhile True:  # a cell that never ends (asleep: the other worker gets the core)\n"
+    _notebook(books / "96_slow.ipynb", "import time\n"
+                                       "while True:  # a cell that never ends (asleep: the other worker keeps the core)\n"
                                        "    time.sleep(0.1)")
     _notebook(books / "97_after.ipynb", "print('still runs')")
     build = tmp_path / "build"
