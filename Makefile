@@ -8,7 +8,7 @@ PY := $(VENV)/bin/python
 PROFILE ?= quick
 EXTRAS ?= course,dev,grading
 STAMP := $(VENV)/.course-installed
-# uv installs the stack (TensorFlow: 1.9 GB unpacked) in 47 s here where pip took 118 s (README). It reads PyPI
+# uv installs the stack (TensorFlow: 1.9 GB unpacked) in well under half pip's time (README has both). It reads PyPI
 # (or UV_DEFAULT_INDEX), not pip.conf. --compile-bytecode writes the .pyc files at install, as pip does: where
 # PYTHONDONTWRITEBYTECODE is set (this machine) every process would compile TensorFlow again. INSTALLER=pip: pip alone.
 INSTALLER ?= uv

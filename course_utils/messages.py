@@ -5,6 +5,7 @@ libraries that do the work (pooch, TFDS, the runner's nbclient). Errors are rais
 
 __all__ = ["say"]
 
+
 def say(text: str) -> None:
     """Print ``text`` after ``[course]``, flushed (a message before a long step shows before it starts)."""
     print(f"[course] {text}", flush=True)

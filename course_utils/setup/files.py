@@ -23,8 +23,8 @@ from filelock import FileLock
 from course_utils.errors import CourseError
 from course_utils.setup import env
 
-__all__ = ["DiskFullError", "FolderNotWritableError", "TarError", "ZipError", "build_once", "check_zip", "digest", "extract_tar",
-           "extract_zip", "sha256", "write_staged", "writing_error"]
+__all__ = ["DiskFullError", "FolderNotWritableError", "TarError", "ZipError", "build_once", "check_zip", "digest",
+           "extract_tar", "extract_zip", "sha256", "write_staged", "writing_error"]
 
 #: The most an archive may unpack to unless its caller says otherwise (per asset: ``max_unpacked``).
 _MAX_UNPACKED = 1 << 30
@@ -174,11 +174,11 @@ def digest(data: str | bytes, length: int | None = None) -> str:
 
 def sha256(path: str | Path, chunk: int = 1 << 20) -> str:
     """The SHA-256 hex digest of a file, read in 1 MiB chunks: the course's one file hash."""
-    digest = hashlib.sha256()
+    hasher = hashlib.sha256()  # not `digest`: that is the module's key hash, above
     with open(path, "rb") as f:
         while block := f.read(chunk):
-            digest.update(block)
-    return digest.hexdigest()
+            hasher.update(block)
+    return hasher.hexdigest()
 
 
 class ZipError(CourseError, ValueError):
