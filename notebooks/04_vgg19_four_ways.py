@@ -25,7 +25,7 @@
 # fast feature extraction; (C) all but the first 8 layers, beside
 # fine-tuning after the head has trained; (D) the architecture from random
 # weights. Three images in four show a cactus: each model is scored
-# against the majority baseline too.
+# against the majority baseline.
 
 # %% [markdown]
 # ## Parameters
@@ -39,6 +39,7 @@ PROFILE = None           # "full" (ImageNet weights, Kaggle data) or "quick" (of
 EPOCHS = None            # epochs for each of B, C and D (full: 5, the lesson's)
 BATCH_SIZE = None        # batch size (full: 64, the lesson's)
 FINE_TUNE_EPOCHS = None  # head-first variant of C: epochs after unfreezing (full: 5, as many as C)
+STEPS_PER_EPOCH = None   # batches per epoch of C, its control, head-first and D (None: len(train_generator), the lesson's)
 CACTUS_DIR = None        # your copy of the Kaggle data: folder with train.csv + train/, or the .zip (None: download)
 MY_PHOTOS = None         # Part A: a list of paths to your own photos, added to the bundled ones
 
@@ -98,13 +99,14 @@ from course_utils.models import standins, weights
 from course_utils.show.timing import EpochTimer, Stopwatch
 
 cfg = course_utils.start_lesson("04", PROFILE, epochs=EPOCHS, batch_size=BATCH_SIZE,
-                                fine_tune_epochs=FINE_TUNE_EPOCHS, cactus_dir=CACTUS_DIR)
+                                fine_tune_epochs=FINE_TUNE_EPOCHS, steps_per_epoch=STEPS_PER_EPOCH,
+                                cactus_dir=CACTUS_DIR)
 pd.set_option("display.width", 140)
 
 # %% [markdown]
 # ## Part A — Use the pretrained model as is
 # An ImageNet model names what is in a photo, if it is one of its 1,000
-# classes. Five arguments decide what you get:
+# classes. Five arguments shape it:
 #
 # | argument | here | what it does |
 # |---|---|---|
@@ -190,7 +192,7 @@ predictions.pivot(index="rank", columns="photo", values="class")
 # from `mobilenet`: lucky twice, as `decode_predictions` is shared by all
 # ImageNet models and VGG16 and VGG19 share their preprocessing (BGR, minus
 # ImageNet's mean colour). MobileNet's scales to -1..+1, to VGG19 an almost
-# flat image: no error, only worse predictions (full profile: compare the two
+# flat image: no error, only worse predictions (full profile: compare the
 # lines below). Import both from your model's module.
 
 # %%
@@ -349,15 +351,16 @@ def evaluate(model, name):
 
 # %% [markdown]
 # C and D train with the lesson's settings, each epoch timed. The lesson's
-# `fit_generator` is plain `fit` now.
+# `fit_generator` is plain `fit` now. Quick profile: fewer batches an
+# epoch (`cfg.steps_per_epoch`).
 
 # %%
 def fit_timed(model, epochs, learning_rate=1e-3):
     model.compile(loss="categorical_crossentropy", optimizer=keras.optimizers.Adam(learning_rate=learning_rate),
                   metrics=["accuracy"])
     timer = EpochTimer()
-    history = model.fit(train_generator, epochs=epochs, validation_data=valid_generator,
-                        callbacks=[timer], verbose=2)
+    history = model.fit(train_generator, steps_per_epoch=cfg.steps_per_epoch or len(train_generator),
+                        epochs=epochs, validation_data=valid_generator, callbacks=[timer], verbose=2)
     return history, timer
 
 
@@ -411,7 +414,7 @@ models.trainable_report(model_b)
 # before it). *Fast feature extraction* runs the base once with `predict`,
 # then trains `model_b`'s own `Flatten` and `Dense` on the features. From
 # one start over the same batches, one epoch each way should give the
-# same weights (the run measures the gap). Then B trains on the features.
+# same weights. Then B trains on the features.
 
 # %%
 head_start = model_b.layers[-1].get_weights()  # both ways start here
@@ -534,8 +537,8 @@ fig = plot_with_baseline(history_c, f"C: first 8 layers frozen ({cfg.profile} pr
 # bounded by the stepsize"). The standard way: train the head on
 # the frozen base first (Part B), then unfreeze layers 8+, recompile (a
 # change of `trainable` counts only then) and train at a rate 10-100x
-# lower (VGG19 has no BatchNorm). B's model continues so; `drift`
-# measures how far a run moved the pretrained weights.
+# lower (VGG19 has no BatchNorm), here on B's model. `drift` measures
+# how far a run moved the pretrained weights.
 #
 # C ran at 1e-3, head-first at 1e-5: that alone could explain their gap.
 # The **control** starts as C did (random head, same seed) at head-first's
@@ -637,7 +640,8 @@ table = pd.DataFrame(results).T.round(3)
 table["trainable params"] = pd.Series({name: f"{params:,}" for name, (_, params, _, _) in runs.items()})
 table["s per epoch"] = pd.Series({name: f"{timer.steady:.2f}" for name, (_, _, timer, _) in runs.items()})
 print(f"{cfg.profile} profile, {cfg.epochs} epochs (head-first and its control: {cfg.fine_tune_epochs}), batch {bs}, "
-      f"{train_generator.n:,} training / {valid_generator.n:,} validation images")
+      f"{train_generator.n:,} training / {valid_generator.n:,} validation images; C, its control, head-first and D "
+      f"read {cfg.steps_per_epoch or len(train_generator)} of the {len(train_generator)} batches each epoch")
 display(table.fillna("-"))
 
 fig, axes = plt.subplots(1, len(predicted), figsize=(3.2 * len(predicted), 3.4))

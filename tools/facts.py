@@ -69,6 +69,8 @@ PARAMETERS: dict[str, tuple[tuple[str, str | None, Describe], ...]] = {
         ("BATCH_SIZE", "batch_size", "batch size"),
         ("FINE_TUNE_EPOCHS", "fine_tune_epochs", lambda s: "head-first variant of C: epochs after unfreezing "
          f"(full: {_value(s.fine_tune_epochs)}{', as many as C' if s.fine_tune_epochs == s.epochs else ''})"),
+        ("STEPS_PER_EPOCH", "steps_per_epoch", "batches per epoch of C, its control, head-first and D "
+         "(None: len(train_generator), the lesson's)"),
         ("CACTUS_DIR", "cactus_dir", "your copy of the Kaggle data: folder with train.csv + train/, or the .zip "
          "(None: download)"),
         ("MY_PHOTOS", None, "Part A: a list of paths to your own photos, added to the bundled ones"),
@@ -169,14 +171,18 @@ def readme_table() -> list[str]:
 
 
 def instructors_table() -> list[str]:
-    """docs/INSTRUCTORS.md: one row per setting, full and quick, and what the original lesson used."""
+    """docs/INSTRUCTORS.md: one row per setting, full and quick, and what the original lesson used. A setting
+    the full profile leaves at None (all the images, every batch: "all") has a row when the quick profile sets it."""
     lines = ["| # | setting | full | quick | the original lesson |", "|---|---|---|---|---|"]
     for lesson in LESSONS:
-        quick = lesson_settings(lesson, "quick")
-        for key, value in _shown(lesson).items():
+        full, quick = lesson_settings(lesson, "full"), lesson_settings(lesson, "quick")
+        for key, value in full.items():
+            if key in NOT_IN_TABLES or (value is None and quick[key] is None):
+                continue
             original = ORIGINAL_SETTINGS.get(lesson, {}).get(key)
             said = "" if original is None else _value(original.value)
-            lines.append(f"| {lesson} | `{key}` | {_value(value)} | {_value(quick[key])} | {said} |")
+            shown = "all" if value is None else _value(value)
+            lines.append(f"| {lesson} | `{key}` | {shown} | {_value(quick[key])} | {said} |")
     return lines
 
 
