@@ -116,6 +116,27 @@ def test_lesson_04_b_by_fit_on_images_and_on_predicted_features_is_the_same_mode
 
 
 @pytest.mark.notebooks
+def test_lesson_04_quick_epochs_on_images_stop_after_steps_per_epoch_batches(course_run):
+    """fit's own progress lines: C, its control, head-first and D read steps_per_epoch batches an epoch in the
+    quick profile; B's one epoch on images, which proves fast feature extraction, still reads every batch."""
+    from course_utils.setup import profiles
+
+    quick = profiles.lesson_settings("04", "quick")
+    batches = -(-round(quick.num_images * (1 - quick.validation_split)) // quick.batch_size)  # 140 images: 18
+    progress = {}
+    for cell in course_run.executed("04").cells:
+        if cell.cell_type == "code":
+            text = "".join(o.get("text", "") for o in cell.outputs)
+            progress[cell.source] = re.findall(r"^(\d+)/(\d+) - ", text, re.M)
+    on_images = [lines for source, lines in progress.items() if "fit_timed(" in source and "def fit_timed" not in source]
+    # one line an epoch: C; the control and head-first (one cell); D
+    assert [len(lines) for lines in on_images] == [quick.epochs, 2 * quick.fine_tune_epochs, quick.epochs]
+    assert {pair for lines in on_images for pair in lines} == {(str(quick.steps_per_epoch),) * 2}
+    (lesson_way,) = [lines for source, lines in progress.items() if "model_b.fit(train_in_order" in source]
+    assert lesson_way == [(str(batches), str(batches))]
+
+
+@pytest.mark.notebooks
 def test_lesson_04_head_first_fine_tuning_moves_pretrained_weights_less_than_c(course_run):
     figs = course_run.figures("04")
     # Layers 8+ really trained after unfreezing (the recompile took effect) ...

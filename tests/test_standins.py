@@ -16,6 +16,10 @@ from course_utils.data import generated
 from course_utils.models import standins
 from course_utils.setup import classroom, files
 
+# One worker for the whole module under `make test` (pytest-xdist --dist loadgroup): its module-scoped stand-in builds
+# (about 10 s each) then happen once, not once per worker.
+pytestmark = pytest.mark.xdist_group("standins")
+
 PAYLOAD = bytes(range(256)) * 4096 + b"tail"
 
 
