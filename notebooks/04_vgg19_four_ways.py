@@ -542,9 +542,9 @@ fig = plot_with_baseline(history_c, f"C: first 8 layers frozen ({cfg.profile} pr
 #
 # C ran at 1e-3, head-first at 1e-5: that alone could explain their gap.
 # The **control** starts as C did (random head, same seed) at head-first's
-# rate and epochs: like for like with head-first (layers, rate, epochs,
-# data) except the head's start, B's head epochs before it and the batch
-# order.
+# rate and epochs: like for like with head-first (layers, rate, epochs)
+# except the head's start, B's head epochs before it and the batches each
+# `fit` draws.
 
 # %%
 keras.utils.set_random_seed(cfg.seed)  # the control: C's start, at head-first's learning rate and epochs
@@ -623,12 +623,14 @@ fig = plots.plot_history({"B last layer": history_b, "C first 8 frozen": history
 add_baseline(fig.axes[0])
 course_utils.record_figure(fig)
 
-runs = {"B": ("b", b_counts["trainable"], timer_b, "on features"),
-        "C": ("c", c_counts["trainable"], timer_c, "on images"),
+steps = cfg.steps_per_epoch or len(train_generator)  # C, its control, head-first and D: batches per epoch
+on_images = f"on images, {steps} of {len(train_generator)} batches"
+runs = {"B": ("b", b_counts["trainable"], timer_b, f"on features, {len(train_generator)} batches"),
+        "C": ("c", c_counts["trainable"], timer_c, on_images),
         "C's start at the low rate": ("c_control", models.parameter_counts(control)["trainable"], timer_control,
-                                      "on images"),
-        "C head-first": ("c_head_first", models.parameter_counts(model_b)["trainable"], timer_ft, "on images"),
-        "D": ("d", d_counts["trainable"], timer_d, "on images")}
+                                      on_images),
+        "C head-first": ("c_head_first", models.parameter_counts(model_b)["trainable"], timer_ft, on_images),
+        "D": ("d", d_counts["trainable"], timer_d, on_images)}
 record_names = {"accuracy": "val_accuracy", "precision": "precision", "recall": "recall", "ROC AUC": "roc_auc"}
 for name, (key, params, timer, on) in runs.items():
     for metric, value in results[name].items():
@@ -641,7 +643,7 @@ table["trainable params"] = pd.Series({name: f"{params:,}" for name, (_, params,
 table["s per epoch"] = pd.Series({name: f"{timer.steady:.2f}" for name, (_, _, timer, _) in runs.items()})
 print(f"{cfg.profile} profile, {cfg.epochs} epochs (head-first and its control: {cfg.fine_tune_epochs}), batch {bs}, "
       f"{train_generator.n:,} training / {valid_generator.n:,} validation images; C, its control, head-first and D "
-      f"read {cfg.steps_per_epoch or len(train_generator)} of the {len(train_generator)} batches each epoch")
+      f"read {steps} of the {len(train_generator)} batches each epoch")
 display(table.fillna("-"))
 
 fig, axes = plt.subplots(1, len(predicted), figsize=(3.2 * len(predicted), 3.4))

@@ -122,7 +122,7 @@ def test_lesson_04_quick_epochs_on_images_stop_after_steps_per_epoch_batches(cou
     from course_utils.setup import profiles
 
     quick = profiles.lesson_settings("04", "quick")
-    batches = -(-round(quick.num_images * (1 - quick.validation_split)) // quick.batch_size)  # 140 images: 18
+    batches = -(-course_run.figures("04")["num_train"] // quick.batch_size)  # the generator's 140 images: 18
     progress = {}
     for cell in course_run.executed("04").cells:
         if cell.cell_type == "code":
@@ -134,6 +134,10 @@ def test_lesson_04_quick_epochs_on_images_stop_after_steps_per_epoch_batches(cou
     assert {pair for lines in on_images for pair in lines} == {(str(quick.steps_per_epoch),) * 2}
     (lesson_way,) = [lines for source, lines in progress.items() if "model_b.fit(train_in_order" in source]
     assert lesson_way == [(str(batches), str(batches))]
+    # The full profile reads every batch, as the lesson's fit_generator(steps_per_epoch = len(train_generator)):
+    # its setting stays None and the call a learner reads falls back to the lesson's own argument.
+    assert profiles.lesson_settings("04", "full").steps_per_epoch is None
+    assert "steps_per_epoch=cfg.steps_per_epoch or len(train_generator)" in _code(course_run.executed("04"))
 
 
 @pytest.mark.notebooks

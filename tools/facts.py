@@ -39,6 +39,9 @@ INSTRUCTORS = "docs/INSTRUCTORS.md"
 
 # Not settings a learner reads about: the banner's sentences, bookkeeping, the learner's own paths.
 NOT_IN_TABLES = {"title", "data", "weights", "peak_memory_mb", "deterministic", "source", "lesson", "profile"}
+# Limits the full profile leaves at None: every image, every batch. INSTRUCTORS.md's table shows them as "all".
+ALL_WHEN_NONE = {"num_images", "steps_per_epoch", "train_size", "test_size", "crop_train_limit", "crop_test_limit",
+                 "large_train_limit", "large_test_limit"}
 
 # Each notebook's parameters cell, in order: (NAME, the setting it overrides or None, what it is). A
 # description that is a string gets " (full: <value>[, the lesson's])" when the parameter overrides a
@@ -172,7 +175,7 @@ def readme_table() -> list[str]:
 
 def instructors_table() -> list[str]:
     """docs/INSTRUCTORS.md: one row per setting, full and quick, and what the original lesson used. A setting
-    the full profile leaves at None (all the images, every batch: "all") has a row when the quick profile sets it."""
+    the full profile leaves at None has a row when the quick profile sets it (a limit: "all")."""
     lines = ["| # | setting | full | quick | the original lesson |", "|---|---|---|---|---|"]
     for lesson in LESSONS:
         full, quick = lesson_settings(lesson, "full"), lesson_settings(lesson, "quick")
@@ -181,7 +184,7 @@ def instructors_table() -> list[str]:
                 continue
             original = ORIGINAL_SETTINGS.get(lesson, {}).get(key)
             said = "" if original is None else _value(original.value)
-            shown = "all" if value is None else _value(value)
+            shown = "all" if value is None and key in ALL_WHEN_NONE else _value(value)
             lines.append(f"| {lesson} | `{key}` | {shown} | {_value(quick[key])} | {said} |")
     return lines
 
