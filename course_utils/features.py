@@ -18,9 +18,9 @@ extractor's architecture (``to_json()``, ``name`` fields and the layer names in 
 positions, nothing else), a SHA-256 of its weights, and the data's content: every row ``predict``
 receives (``tf.fingerprint``, in order, counted), so pixel and label values, a ``map`` or ``filter`` and
 the number of batches count. The first call gets it in the ``predict`` pass itself; a later one by one
-pass over the batches without the extractor. The folder is named after the first four parts; ``key.json``
-holds all five and is checked on every read, with the stored labels: a mismatch is a
-:class:`FeatureCacheError` and nothing is served (a pipeline that shuffles differs every pass).
+pass over the batches without the extractor. The folder is named after the first four parts; its manifest
+(``files.write_manifest``) holds all five and is checked on every read, with the stored labels: a mismatch is
+a :class:`FeatureCacheError` and nothing is served (a pipeline that shuffles differs every pass).
 
 Refused, because public APIs can check it: an extractor with trainable weights (its
 features change while the model trains) and an extractor holding a Keras random
@@ -46,7 +46,8 @@ from course_utils.setup import classroom, env, files
 
 __all__ = ["AugmentationError", "BackboneNotFrozenError", "FeatureCacheError", "cached_predict"]
 
-FEATURES, LABELS, ABOUT = "features.npy", "labels.npy", "key.json"
+FEATURES, LABELS = "features.npy", "labels.npy"
+_KIND = "feature cache entry"  # an entry's manifest: its key parts, rows, when
 
 
 class FeatureCacheError(CourseError, RuntimeError):
@@ -233,20 +234,20 @@ def _predict(extractor, batches, labels, batch_size: int):
 
 
 def _read(folder: Path):
-    """``(features, labels, key.json)`` of an entry, arrays memory-mapped; ``None`` when it cannot be read."""
+    """``(features, labels, manifest facts)`` of an entry, arrays memory-mapped; ``None`` when it cannot be read."""
     try:
         features = np.load(folder / FEATURES, mmap_mode="r")
         labels = np.load(folder / LABELS, mmap_mode="r") if (folder / LABELS).is_file() else None
-        about = json.loads((folder / ABOUT).read_text())
     except (OSError, ValueError):
         return None
-    if (labels is not None and len(labels) != len(features)) or not isinstance(about, dict):
+    about = files.read_manifest(folder, _KIND)
+    if (labels is not None and len(labels) != len(features)) or about is None:
         return None
     return features, labels, about
 
 
 def _check_entry(where: Path, found, requested: dict, carried) -> None:
-    """Refuse an entry whose ``key.json`` is not ``requested`` or whose labels are not the ``carried`` ones."""
+    """Refuse an entry whose manifest's key is not ``requested`` or whose labels are not the ``carried`` ones."""
     features, labels, about = found
     differ = [name for name, value in requested.items() if about.get(name) != value]
     if about.get("rows") != len(features):
@@ -292,7 +293,7 @@ def cached_predict(extractor, batches, *, key: str, labels=None, folder: str | P
             np.save(staging / LABELS, np.asarray(kept))
         about = {**parts, "content": content, "extractor": getattr(extractor, "name", None), "rows": len(features),
                  "seconds": round(time.perf_counter() - started, 3), "created": time.strftime("%Y-%m-%d %H:%M:%S")}
-        (staging / ABOUT).write_text(json.dumps(about, indent=1, sort_keys=True))
+        files.write_manifest(staging, _KIND, **about)
         computed.update(content=content, labels=kept if kept is not None and labels is None else None)
         say(f"feature cache: computed {len(features)} feature rows in {about['seconds']:.1f} s, kept in {target}")
 

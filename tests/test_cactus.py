@@ -277,8 +277,8 @@ def test_download_installs_the_competition_in_place(tmp_path, kaggle, capsys):
     assert [call[0] for call in api.calls] == ["aerial-cactus-identification"]
     table, image_dir = load_table(target)
     assert len(table) == 4 and image_dir == target / "train" / "train"  # Kaggle's train.zip, extracted
-    assert sorted(p.name for p in target.iterdir()) == [  # no zips; the stamp names the archive it came from
-        ".course_archive.json", "sample_submission.csv", "train", "train.csv"]
+    assert sorted(p.name for p in target.iterdir()) == [  # no zips; the manifest names the archive it came from
+        "COURSE_MANIFEST.json", "sample_submission.csv", "train", "train.csv"]
     assert _listing(tmp_path / "data") == ["aerial_cactus", "aerial_cactus_download"]
     assert capsys.readouterr().out == ("[course] downloading the Kaggle competition aerial-cactus-identification (about 25 MB)"
                                        f" ...\n[course] installed 4 images and train.csv at {target}\n")
@@ -626,7 +626,7 @@ def test_a_zip_of_a_folder_with_the_images_beside_the_csv_installs_that_folder(t
             out.write(image, f"mine/{image.name}")
     target = cactus._install_zip(tmp_path / "flat.zip", tmp_path / "out")
     assert sorted(p.name for p in target.iterdir()) == sorted(
-        [p.name for p in (source / "train").iterdir()] + ["train.csv", files._ARCHIVE_STAMP])
+        [p.name for p in (source / "train").iterdir()] + ["train.csv", files._MANIFEST])
     assert load_table(target)[1] == target
 
 

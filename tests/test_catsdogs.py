@@ -559,8 +559,8 @@ def test_a_folder_extracted_by_another_run_while_waiting_is_used(generated, tmp_
     @contextlib.contextmanager
     def lock(target, timeout=-1):  # the other run finishes just as this one takes the lock
         copy_tree(generated, folder / "cats_and_dogs_filtered")
-        stamp = {"archive": "cats_and_dogs_filtered.zip", "sha256": files.sha256(mine)}  # as extract_zip leaves it
-        (folder / "cats_and_dogs_filtered" / files._ARCHIVE_STAMP).write_text(json.dumps(stamp))
+        files.write_manifest(folder / "cats_and_dogs_filtered", "zip extraction",  # as extract_zip leaves it
+                             archive="cats_and_dogs_filtered.zip", sha256=files.sha256(mine))
         yield
 
     monkeypatch.setattr(files, "_build_lock", lock)

@@ -25,7 +25,7 @@ import pytest
 
 from course_utils.data import cifar
 from course_utils.errors import CourseError
-from course_utils.setup import classroom
+from course_utils.setup import classroom, files
 
 PER_BATCH = 10_000  # a CIFAR-10 batch file holds exactly this many images
 ROOT = Path(__file__).resolve().parent.parent
@@ -221,7 +221,7 @@ def test_a_local_archive_is_installed_unpacked_and_read(keras_home, fake_archive
     assert hidden(keras_home / "datasets") == []  # no staging left
     check_fake_data(loaded, train_size=25_000)
     unpacked = keras_home / "datasets" / cifar._KERAS_FOLDER_NAME
-    assert sorted(p.name for p in unpacked.iterdir()) == sorted([*cifar._BATCH_FILES, cifar._CHECKED, "readme.html"])
+    assert sorted(p.name for p in unpacked.iterdir()) == sorted([*cifar._BATCH_FILES, files._MANIFEST, "readme.html"])
 
 
 def test_real_is_the_default_downloads_once_and_reuses(keras_home, fake_archive, fake_is_real, serve, capsys):
@@ -297,7 +297,7 @@ def test_a_folder_unpacked_by_keras_without_the_check_is_unpacked_again(keras_ho
     for name, data in batch_files.items():  # every file there, the last one truncated by a killed untar
         (folder / name).write_bytes(data[: len(data) // 2] if name == "test_batch" else data)
     check_fake_data(cifar.load("real", local_copy=fake_archive))
-    assert (folder / cifar._CHECKED).is_file()
+    assert (folder / files._MANIFEST).is_file()
 
 
 def test_a_damaged_batch_in_the_unpacked_folder_is_refused_naming_the_folder_and_the_fix(
@@ -400,7 +400,7 @@ def test_a_classroom_run_unpacks_the_shared_archive_offline(tmp_path, fake_archi
     assert requested == []  # no download: the shared, verified archive was read where it is
     assert sorted(str(p.relative_to(shared)) for p in shared.rglob("*")) == before  # nothing written there
     assert not (mine / "keras" / "datasets" / cifar._KERAS_ARCHIVE_NAME).exists()  # no second copy of the archive
-    assert (mine / "keras" / "datasets" / cifar._KERAS_FOLDER_NAME / cifar._CHECKED).is_file()
+    assert (mine / "keras" / "datasets" / cifar._KERAS_FOLDER_NAME / files._MANIFEST).is_file()
 
 
 @pytest.mark.parametrize("batch, reason", [

@@ -60,8 +60,8 @@ def test_the_same_features_as_predict_and_the_labels_in_their_order(extractor, a
     np.testing.assert_array_equal(kept, labels)
     assert features.shape == (24, 4) and kept.dtype == np.int64
     (entry,) = entries(root)
-    assert sorted(p.name for p in (root / entry).iterdir()) == ["features.npy", "key.json", "labels.npy"]
-    about = json.loads((root / entry / "key.json").read_text())
+    assert sorted(p.name for p in (root / entry).iterdir()) == ["COURSE_MANIFEST.json", "features.npy", "labels.npy"]
+    about = json.loads((root / entry / "COURSE_MANIFEST.json").read_text())
     assert about["key"] == "tiny" and about["rows"] == 24 and about["extractor"] == "tiny_extractor"
     assert "computed 24 feature rows in" in capsys.readouterr().out
 
@@ -363,15 +363,15 @@ def test_a_layer_named_like_a_config_value_keeps_that_value_in_the_key(arrays, r
     assert float(np.min(features)) < 0  # tanh's features, not relu's
 
 
-def test_key_json_is_checked_on_read(extractor, arrays, root):
+def test_the_entry_manifest_is_checked_on_read(extractor, arrays, root):
     fc.cached_predict(extractor, batches(arrays), key="tiny", folder=root)
     (entry,) = entries(root)
-    about = json.loads((root / entry / "key.json").read_text())
-    (root / entry / "key.json").write_text(json.dumps({**about, "weights": "0" * 64}))
+    about = json.loads((root / entry / "COURSE_MANIFEST.json").read_text())
+    (root / entry / "COURSE_MANIFEST.json").write_text(json.dumps({**about, "weights": "0" * 64}))
     with pytest.raises(fc.FeatureCacheError, match=f"the feature cache entry {root / entry} does not match this "
                                                    "call: weights differ, so nothing was read from it"):
         fc.cached_predict(extractor, batches(arrays), key="tiny", folder=root)
-    (root / entry / "key.json").write_text(json.dumps({key: value for key, value in about.items() if key != "key"}))
+    (root / entry / "COURSE_MANIFEST.json").write_text(json.dumps({key: value for key, value in about.items() if key != "key"}))
     with pytest.raises(fc.FeatureCacheError, match="does not match this call: key differ"):
         fc.cached_predict(extractor, batches(arrays), key="tiny", folder=root)
 
@@ -381,14 +381,14 @@ def test_another_entrys_files_in_an_entry_folder_are_refused(extractor, arrays, 
     (other,) = entries(root)
     fc.cached_predict(extractor, batches(arrays), key="tiny", folder=root)
     (entry,) = set(entries(root)) - {other}
-    for name in ("features.npy", "labels.npy", "key.json"):  # a whole entry copied over another
+    for name in ("features.npy", "labels.npy", "COURSE_MANIFEST.json"):  # a whole entry copied over another
         (root / entry / name).write_bytes((root / other / name).read_bytes())
     with pytest.raises(fc.FeatureCacheError, match="does not match this call: key, content differ"):
         fc.cached_predict(extractor, batches(arrays), key="tiny", folder=root)
 
 
 def test_stored_labels_that_are_not_the_batches_labels_are_refused(extractor, arrays, root):
-    """A planted entry: the right key.json, every label 0."""
+    """A planted entry: the right manifest, every label 0."""
     fc.cached_predict(extractor, batches(arrays), key="tiny", folder=root)
     (entry,) = entries(root)
     np.save(root / entry / "labels.npy", np.zeros(24, np.int64))
@@ -405,7 +405,7 @@ def test_the_content_digest_of_a_pass_equals_the_one_computed_in_predict(extract
     fc.cached_predict(extractor, batches(arrays), key="tiny", folder=root)
     (entry,) = entries(root)
     digest, carried = fc._content_digest(batches(arrays, batch_size=5))
-    assert json.loads((root / entry / "key.json").read_text())["content"] == digest
+    assert json.loads((root / entry / "COURSE_MANIFEST.json").read_text())["content"] == digest
     np.testing.assert_array_equal(carried, arrays[1])
     assert fc._content_digest(tf.data.Dataset.from_tensor_slices(arrays[0]).batch(8)) != (digest, None)
 

@@ -431,7 +431,8 @@ def test_prepare_prints_one_line_and_records_what_it_prepared(folder, tfds_dir, 
     assert target == tfds_dir / "local_flowers" / flowers._folder_fingerprint(folder)
     lines = capsys.readouterr().out.splitlines()
     assert len(lines) == 1 and lines[0].startswith(f"[course] prepared 30 images from {folder} as tf_flowers in {target} (")
-    assert json.loads((target / flowers._PREPARED_STAMP).read_text()) == {"folder": str(folder), "images": 30}
+    assert json.loads((target / "COURSE_MANIFEST.json").read_text()) == {
+        "kind": "tfds flowers", "folder": str(folder), "images": 30}
 
 
 def test_prepare_removes_tfds_incomplete_folders_left_by_a_killed_run(folder, tfds_dir):

@@ -7,7 +7,7 @@ import tf_keras
 
 from course_utils.errors import CourseError
 from course_utils.models import hub as course_hub
-from course_utils.setup import profiles
+from course_utils.setup import files, profiles
 
 HANDLE = "https://tfhub.dev/google/tf2-preview/mobilenet_v2/feature_vector/4"
 
@@ -32,6 +32,8 @@ def test_stand_in_loads_under_the_real_handle_offline(hub_cache):
     course_hub.prepare_handle(HANDLE, "stand-in", dim=1280)
     assert course_hub.is_cached(HANDLE) and course_hub._is_stand_in(HANDLE)
     assert [path.name for path in hub_cache.iterdir()] == [course_hub.cache_key(HANDLE)]  # no staging folder left
+    noted = files.read_manifest(course_hub._cache_path(HANDLE), "tf hub stand-in")  # COURSE_MANIFEST.json in it
+    assert noted["dim"] == 1280 and noted["note"].startswith("Locally built stand-in") and "Not a pretrained" in noted["note"]
     layer = hub.KerasLayer(HANDLE, input_shape=(224, 224, 3))
     model = tf_keras.Sequential([layer, tf_keras.layers.Dense(5)])  # hub.KerasLayer is a tf_keras layer
     out = model(np.random.default_rng(0).uniform(size=(2, 224, 224, 3)).astype("float32"))
@@ -89,6 +91,7 @@ def test_stand_in_never_overwrites_a_real_download(hub_cache):
     real = course_hub._cache_path(HANDLE)
     real.mkdir(parents=True)
     (real / "saved_model.pb").write_bytes(b"real")
+    files.write_manifest(real, "zip extraction", sha256="0" * 64)  # a manifest, not a stand-in's
     with pytest.raises(course_hub.HubCacheError, match="holds a real download"):
         course_hub._install_stand_in(HANDLE, dim=8)
     assert (real / "saved_model.pb").read_bytes() == b"real"

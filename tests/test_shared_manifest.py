@@ -91,7 +91,7 @@ def feature_entry(folder: Path, labels: np.ndarray) -> Path:
     folder.mkdir(parents=True)
     np.save(folder / "features.npy", np.arange(len(labels) * 4, dtype="float32").reshape(len(labels), 4))
     np.save(folder / "labels.npy", labels)
-    (folder / "key.json").write_text(json.dumps({"key": "tiny images /255"}))
+    files.write_manifest(folder, "feature cache entry", key="tiny images /255")
     return folder
 
 
@@ -110,7 +110,7 @@ def test_a_planted_or_changed_feature_entry_is_refused_and_nothing_is_served(scr
         """, scratch, shared)
     assert seen["a"] == {"served": str(good)}  # the instructor's entry, as placed
     refused(seen["b"], changed / "labels.npy", "differs from the SHA-256 in the shared folder's manifest")
-    refused(seen["c"], planted / "features.npy", "is not in the shared folder's manifest")
+    refused(seen["c"], planted / "COURSE_MANIFEST.json", "is not in the shared folder's manifest")  # its first file
     assert seen["learner's folder"] == []  # nothing copied, nothing cached
 
 
@@ -133,7 +133,7 @@ def planted_model(path: Path, marker: Path) -> Path:
 
     module = Planted()
     tf.saved_model.save(module, str(path))
-    (path / hub._STAND_IN_MARKER).write_text("Locally built stand-in\n")  # the course's marker is public too
+    files.write_manifest(path, hub._KIND, note="Locally built stand-in")  # the course's manifest is public too
     return path
 
 

@@ -126,14 +126,17 @@ def test_layer_rms_table_and_unknown_layers():
 
 # --- the files --------------------------------------------------------------------------------
 
-def test_weights_file_is_intact_needs_the_file_and_a_matching_sidecar(tmp_path):
+def test_weights_file_is_intact_needs_the_file_and_a_matching_manifest(tmp_path):
     path = tmp_path / "w.h5"
     assert standins._weights_file_is_intact(path) is False
     path.write_bytes(PAYLOAD)
-    assert standins._weights_file_is_intact(str(path)) is False  # no sidecar
-    (tmp_path / "w.h5.sha256").write_text(f"{sha256(PAYLOAD)}  w.h5\n")
+    assert standins._weights_file_is_intact(str(path)) is False  # no manifest
+    files.write_manifest(path, "stand-in weights", sha256=sha256(PAYLOAD))
+    assert files._manifest_path(path) == tmp_path / "w.h5.manifest.json"
     assert standins._weights_file_is_intact(path) is True
-    (tmp_path / "w.h5.sha256").write_text(f"{sha256(b'other')}  w.h5\n")
+    files.write_manifest(path, "stand-in weights", sha256=sha256(b"other"))
+    assert standins._weights_file_is_intact(path) is False
+    files.write_manifest(path, "zip extraction", sha256=sha256(PAYLOAD))  # the right SHA-256, another kind
     assert standins._weights_file_is_intact(path) is False
 
 
@@ -143,8 +146,9 @@ def test_inception_v3_stand_in_is_built_once_and_loads_with_the_lessons_call(ker
     assert path == keras_home / "models" / "inception_v3_random_init_notop.weights.h5"
     assert capsys.readouterr().out == ("[course] built stand-in InceptionV3 no-top weights (random init, BatchNorm "
                                        f"statistics measured): {path}\n")
-    assert files_in(path.parent) == sorted([path.name, path.name + ".sha256"])  # no staging file left
-    assert (path.parent / (path.name + ".sha256")).read_text() == f"{files.sha256(path)}  {path.name}\n"
+    assert files_in(path.parent) == sorted([path.name, path.name + ".manifest.json"])  # no staging file left
+    assert files.read_manifest(path, "stand-in weights") == {"recipe": "inception_v3_notop", "seed": 0,
+                                                             "sha256": files.sha256(path)}
 
     model = keras.applications.InceptionV3(input_shape=(150, 150, 3), include_top=False, weights=None)
     model.load_weights(str(path))  # the lesson's call, unchanged
@@ -189,14 +193,14 @@ def test_vgg19_stand_in_is_built_once_and_checked(vgg19_file, monkeypatch, capsy
     assert standins.stand_in_file("vgg19_notop") == vgg19_file
     assert vgg19_file.stat().st_mtime_ns == stamp
     assert capsys.readouterr().out == f"[course] stand-in VGG19 no-top weights: {vgg19_file}\n"
-    assert files_in(vgg19_file.parent) == sorted([vgg19_file.name, vgg19_file.name + ".sha256"])
+    assert files_in(vgg19_file.parent) == sorted([vgg19_file.name, vgg19_file.name + ".manifest.json"])
 
 
 def test_a_tampered_stand_in_is_noticed(tmp_path, vgg19_file):
     copy = tmp_path / vgg19_file.name
     shutil.copy(vgg19_file, copy)
-    assert not standins._weights_file_is_intact(copy)  # no .sha256 beside it
-    shutil.copy(standins._sidecar(vgg19_file), standins._sidecar(copy))
+    assert not standins._weights_file_is_intact(copy)  # no .manifest.json beside it
+    shutil.copy(files._manifest_path(vgg19_file), files._manifest_path(copy))
     assert standins._weights_file_is_intact(copy)
     with open(copy, "r+b") as handle:  # flip ten bytes (the file's tail may be zero padding already)
         handle.seek(-100, 2)
@@ -316,7 +320,7 @@ def test_a_classrooms_shared_stand_in_is_read_in_place_and_a_damaged_one_is_not(
                                                                                  capsys):
     mine, shared = tmp_path / "mine", tmp_path / "shared"
     (shared / "keras" / "models").mkdir(parents=True)
-    for path in (vgg16_file, standins._sidecar(vgg16_file)):
+    for path in (vgg16_file, files._manifest_path(vgg16_file)):
         shutil.copy(path, shared / "keras" / "models" / path.name)
     classroom.write_manifest(shared)  # as `make classroom-data` does
     monkeypatch.delenv("KERAS_HOME", raising=False)
@@ -328,7 +332,7 @@ def test_a_classrooms_shared_stand_in_is_read_in_place_and_a_damaged_one_is_not(
     assert capsys.readouterr().out == f"[course] stand-in VGG16 no-top weights: {copy}\n"
     assert not (mine / "keras").exists()  # nothing built, nothing copied
 
-    standins._sidecar(copy).write_text(f"{'0' * 64}  {copy.name}\n")  # the shared copy no longer checks out
+    files.write_manifest(copy, "stand-in weights", sha256="0" * 64)  # the shared copy no longer checks out
     built = []
     monkeypatch.setattr(standins, "_build_weights", lambda name, staging, seed: built.append(seed)
                         or _save_weights(_tiny_model(), staging))
@@ -375,7 +379,7 @@ def test_three_processes_asking_for_the_vgg16_stand_in_build_one_file(tmp_path):
     assert [proc.exitcode for proc in procs] == [0, 0, 0]
     assert len(counter.read_text().split()) == 1  # one process built it; the others waited and reused it
     name = standins.RECIPES["vgg16_notop"].filename
-    assert files_in(home / "models") == [name, name + ".sha256"]  # one file, no staging left
+    assert files_in(home / "models") == [name, name + ".manifest.json"]  # one file, no staging left
 
 
 # --- the caller's random generators ----------------------------------------------------------

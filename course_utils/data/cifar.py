@@ -9,7 +9,6 @@ moves channels last, labels a uint8 column), with an unpickler that builds nothi
 from __future__ import annotations
 
 import io
-import json
 import pickle
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -36,7 +35,7 @@ _BATCH_FILES = tuple(f"data_batch_{i}" for i in range(1, 6)) + ("test_batch",)
 _IMAGES_PER_BATCH = 10_000
 # Six batch files of about 31 MB (10,000 images x 3,072 bytes, their labels and file names), batches.meta, readme.html.
 _MAX_UNPACKED_BYTES = 200 * 2**20
-_CHECKED = "course-checked.json"  # written last into the staging folder: the SHA-256 of each batch file
+_KIND = "cifar-10 batches"  # the unpacked folder's manifest, written last: the SHA-256 of each batch file
 # What a CIFAR-10 batch pickle may build: NumPy arrays (the module moved in NumPy 2), nothing else.
 _PICKLE_GLOBALS = {(f"numpy.{core}.{module}", name) for core in ("core", "_core")
                   for module, name in (("multiarray", "_reconstruct"), ("numeric", "_frombuffer"))}
@@ -124,11 +123,11 @@ def _parse_batch(data: bytes, where: str) -> tuple[np.ndarray, np.ndarray]:
 
 
 def _checked(folder: Path) -> dict | None:
-    """The folder's ``course-checked.json`` (the unpack writes it last) for this archive and every batch, else ``None``."""
+    """The folder's manifest (the unpack writes it last) for this archive and every batch, else ``None``."""
+    noted = files.read_manifest(folder, _KIND) or {}
     try:
-        noted = json.loads((folder / _CHECKED).read_text())
         listed = all(len(noted["files"][name]["sha256"]) == 64 for name in _BATCH_FILES)
-    except (OSError, ValueError, KeyError, TypeError):
+    except (KeyError, TypeError):
         return None
     return noted if listed and noted.get("archive_sha256") == _CIFAR10_ARCHIVE.sha256 else None
 
@@ -138,7 +137,7 @@ def _unpack(archive: Path, target: Path) -> Path:
 
     :func:`course_utils.setup.files.extract_tar` (build lock, staging folder, ``filter="data"``, a cap of
     :data:`_MAX_UNPACKED_BYTES`); each batch must parse to 10,000 images with labels 0-9, and its size and
-    SHA-256 go into ``course-checked.json``, written last. A folder without that file (one unpacked by
+    SHA-256 go into its manifest (``COURSE_MANIFEST.json``), written last. A folder without it (one unpacked by
     Keras) is unpacked again; a killed unpack leaves only a staging folder. The archive is only read.
     """
     fix = f"not the CIFAR-10 archive: delete it and run again, or get a fresh copy from {_CIFAR10_URL}"
@@ -154,7 +153,7 @@ def _unpack(archive: Path, target: Path) -> Path:
             except CifarDataError as err:
                 raise CifarDataError(f"{err}: {fix}") from err
             noted[name] = {"bytes": len(data), "sha256": files.digest(data)}
-        (inner / _CHECKED).write_text(json.dumps({"archive_sha256": _CIFAR10_ARCHIVE.sha256, "files": noted}, indent=1))
+        files.write_manifest(inner, _KIND, archive_sha256=_CIFAR10_ARCHIVE.sha256, files=noted)
         return inner
 
     try:

@@ -25,7 +25,7 @@ from tensorflow_datasets.datasets.tf_flowers import tf_flowers_dataset_builder a
 from course_utils.data import generated, images
 from course_utils.messages import say
 from course_utils.setup import classroom, env
-from course_utils.setup.files import build_once, digest
+from course_utils.setup.files import build_once, digest, read_manifest, write_manifest
 from course_utils.setup.profiles import check_source
 
 __all__ = ["FlowersDataError", "load"]
@@ -36,7 +36,7 @@ _CLASS_NAMES: tuple[str, ...] = ("dandelion", "daisy", "tulips", "sunflowers", "
 _EXPECTED_LAYOUT = "flower_photos/{daisy,dandelion,roses,sunflowers,tulips}/*.jpg"
 _DOWNLOAD_HOST = "download.tensorflow.org"
 _FOLDER_ENV_VAR = "COURSE_FLOWERS_DIR"
-_PREPARED_STAMP = "COURSE_SOURCE.json"
+_KIND = "tfds flowers"  # a prepared folder's manifest: the source folder and its image count
 _LAYOUT_HELP = (f"expected {_EXPECTED_LAYOUT} (the unpacked flower_photos.tgz); point FLOWERS_DIR "
                f"(or ${_FOLDER_ENV_VAR}) at that folder, or run with PROFILE='quick' offline")
 
@@ -152,7 +152,7 @@ def _prepare_local_flowers(folder: str | Path, data_dir: str | Path | None = Non
     base = Path(data_dir) if data_dir is not None else _tfds_data_dir()
     target = base / "local_flowers" / _folder_fingerprint(folder)
     shared = classroom.find_data(target, what=f"tf_flowers prepared from {folder}")
-    if shared != target and (shared / _PREPARED_STAMP).exists():
+    if shared != target and read_manifest(shared, _KIND) is not None:
         return shared  # the classroom's copy, read only
 
     def build(staging: Path) -> None:
@@ -165,11 +165,11 @@ def _prepare_local_flowers(folder: str | Path, data_dir: str | Path | None = Non
         with _tfds_quiet(progress):
             _local_builder(source, staging).download_and_prepare(
                 download_config=tfds.download.DownloadConfig(try_download_gcs=False))
-        (staging / _PREPARED_STAMP).write_text(json.dumps({"folder": str(folder), "images": len(scan.good)}))
+        write_manifest(staging, _KIND, folder=str(folder), images=len(scan.good))
         say(f"prepared {len(scan.good)} images from {folder} as tf_flowers in {target} "
             f"({time.perf_counter() - start:.1f} s, once)")
 
-    return build_once(target, build, ready=lambda path: (path / _PREPARED_STAMP).is_file())
+    return build_once(target, build, ready=lambda path: read_manifest(path, _KIND) is not None)
 
 
 def _make_stand_in(root: str | Path, num_images: int = 300, *, seed: int = 0, signal: float = 0.4,

@@ -21,11 +21,11 @@ import tensorflow as tf
 from course_utils.errors import CourseError
 from course_utils.messages import say
 from course_utils.setup import classroom, profiles
-from course_utils.setup.files import build_once
+from course_utils.setup.files import build_once, read_manifest, write_manifest
 
 __all__ = ["HubCacheError", "cache_key", "is_cached", "prepare_handle"]
 
-_STAND_IN_MARKER = "COURSE_STAND_IN.txt"
+_KIND = "tf hub stand-in"  # the manifest of a cache folder holding a locally built stand-in SavedModel
 
 
 class HubCacheError(CourseError, RuntimeError):
@@ -56,7 +56,7 @@ def is_cached(handle: str) -> bool:
 
 
 def _is_stand_in(handle: str) -> bool:
-    return (_cache_path(handle) / _STAND_IN_MARKER).exists()
+    return read_manifest(_cache_path(handle), _KIND) is not None
 
 
 class _FeatureVector(tf.Module):
@@ -110,10 +110,9 @@ def _build_feature_vector(path: str | Path, dim: int, seed: int = 0, note: str =
         tf.saved_model.save(root, str(path))
     finally:
         logger.setLevel(level)
-    (path / _STAND_IN_MARKER).write_text(
-        f"Locally built stand-in (random weights, output dim {dim}, seed {seed}). {note}\n"
-        "Not a pretrained model: the course's quick profile uses it to run offline.\n"
-    )
+    write_manifest(path, _KIND, dim=dim, seed=seed,
+                   note=f"Locally built stand-in (random weights, output dim {dim}, seed {seed}). {note} "
+                   "Not a pretrained model: the course's quick profile uses it to run offline.")
     return path
 
 
@@ -128,8 +127,8 @@ def _install_stand_in(handle: str, dim: int, seed: int = 0) -> Path:
         if _is_stand_in(handle):
             return target
         raise HubCacheError(
-            f"{target} holds a real download of {handle}; the quick profile keeps its stand-ins "
-            "in data/quick/tfhub - check TFHUB_CACHE_DIR"
+            f"{target} holds a real download of {handle} (or a stand-in built before the course wrote manifests: "
+            "delete that folder); the quick profile keeps its stand-ins in data/quick/tfhub - check TFHUB_CACHE_DIR"
         )
     # One process builds it (cross-process lock); the others wait and reuse it.
     return build_once(target, lambda staging: _build_feature_vector(staging, dim, seed, note=f"Stands in for {handle}."),

@@ -187,18 +187,13 @@ RECIPES = {
 }
 
 
-def _sidecar(path: str | Path) -> Path:
-    """The ``<file>.sha256`` beside a stand-in file: a damaged or half-written file does not match it."""
-    path = Path(path)
-    return path.with_name(path.name + ".sha256")
+_KIND = "stand-in weights"  # a stand-in file's manifest, ``<file>.manifest.json`` beside it: its SHA-256
 
 
 def _weights_file_is_intact(path: str | Path) -> bool:
-    """True when ``path`` exists and matches the SHA-256 in its :func:`_sidecar`."""
-    path = Path(path)
-    if not (path.is_file() and _sidecar(path).is_file()):
-        return False
-    return _sidecar(path).read_text().split()[0] == files.sha256(path)
+    """True when ``path`` is a file matching the SHA-256 in its manifest (a damaged or half-written one does not)."""
+    noted = files.read_manifest(path, _KIND) if Path(path).is_file() else None
+    return noted is not None and noted.get("sha256") == files.sha256(path)
 
 
 class StandInBuildError(CourseError, RuntimeError):
@@ -221,7 +216,7 @@ def stand_in_file(name: str, *, seed: int = 0) -> Path:
     A classroom's shared folder (``classroom.find_data``) is read first; otherwise the
     file is built in ``env.keras_home()/models`` (by :func:`_build_weights`, in a process of its own) through
     ``files.build_once`` (of several processes one builds, the others wait and reuse it), with its
-    SHA-256 beside it, so a damaged file is rebuilt.
+    SHA-256 in its manifest beside it (``<file>.manifest.json``), so a damaged file is rebuilt.
     """
     recipe = RECIPES[name]
     own = env.keras_home() / "models" / recipe.filename
@@ -234,7 +229,7 @@ def stand_in_file(name: str, *, seed: int = 0) -> Path:
 
     def build(staging: Path) -> None:
         _build_weights(name, staging, seed)
-        _sidecar(own).write_text(f"{files.sha256(staging)}  {own.name}\n")
+        files.write_manifest(own, _KIND, sha256=files.sha256(staging), recipe=name, seed=seed)
         built.append(staging)
 
     files.build_once(own, build, ready=_weights_file_is_intact)

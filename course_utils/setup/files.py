@@ -2,6 +2,9 @@
 
 :func:`build_once` is the one helper for it (downloads, stand-ins, prepared data sets,
 checked views, feature caches); :func:`_replace_folder` is its last step.
+
+:func:`write_manifest` / :func:`read_manifest` are the course's one manifest format for what it built or placed.
+A classroom's ``SHA256SUMS`` stays in ``sha256sum`` format: it covers a whole shared folder, checked by hand.
 """
 from __future__ import annotations
 
@@ -24,12 +27,11 @@ from course_utils.errors import CourseError
 from course_utils.setup import env
 
 __all__ = ["DiskFullError", "FolderNotWritableError", "TarError", "ZipError", "build_once", "check_zip", "digest",
-           "extract_tar", "extract_zip", "sha256", "write_staged", "writing_error"]
+           "extract_tar", "extract_zip", "read_manifest", "sha256", "write_manifest", "write_staged", "writing_error"]
 
 #: The most an archive may unpack to unless its caller says otherwise (per asset: ``max_unpacked``).
 _MAX_UNPACKED = 1 << 30
-#: Beside an extracted archive's files: which archive (SHA-256) they came from.
-_ARCHIVE_STAMP = ".course_archive.json"
+_MANIFEST = "COURSE_MANIFEST.json"  # a built folder's manifest; a built file's is ``<file>.manifest.json`` beside it
 
 
 class FolderNotWritableError(CourseError, PermissionError):
@@ -114,6 +116,30 @@ def write_staged(path: str | Path, text: str, *, mode: int | None = None) -> Pat
         staged.chmod(mode)
     os.replace(staged, path)
     return path
+
+
+def _manifest_path(target: str | Path) -> Path:
+    """``<target>/COURSE_MANIFEST.json`` for a folder (a link to one too), else ``<target>.manifest.json`` beside it."""
+    target = Path(target)
+    return target / _MANIFEST if target.is_dir() else target.with_name(target.name + ".manifest.json")
+
+
+def write_manifest(target: str | Path, kind: str, /, **facts: object) -> Path:
+    """Write ``target``'s manifest (:func:`_manifest_path`): a JSON object, ``kind`` (what was built) and the
+    ``facts`` that make it valid (SHA-256s, source, counts, key parts); builders write it last, while staging."""
+    return write_staged(_manifest_path(target), json.dumps({**facts, "kind": kind}, indent=1, sort_keys=True) + "\n")
+
+
+def read_manifest(target: str | Path, kind: str) -> dict | None:
+    """The facts of ``target``'s manifest (without ``kind``), or ``None`` when it is missing, unreadable,
+    not a JSON object, or of another ``kind``: then ``target`` is not trusted and is built again."""
+    try:
+        noted = json.loads(_manifest_path(target).read_text())
+    except (OSError, ValueError):  # UnicodeDecodeError is a ValueError
+        return None
+    if not isinstance(noted, dict) or noted.get("kind") != kind:
+        return None
+    return {name: value for name, value in noted.items() if name != "kind"}
 
 
 def _remove_leftovers(target: str | Path) -> list[Path]:
@@ -220,8 +246,8 @@ def extract_zip(archive: str | Path, target: str | Path, *, arrange: Callable[[P
     archive, one with members outside the folder or encrypted, or one that unpacks to more than
     ``max_unpacked`` bytes). ``arrange(staging)`` may then work on the extracted files (it raises to
     refuse them) and returns the folder, ``staging`` or one inside it, that becomes ``target``.
-    ``ready`` is :func:`build_once`'s; a ``target`` extracted from another archive (its SHA-256, kept in
-    :data:`_ARCHIVE_STAMP`, differs) is not ready: a corrected archive replaces it. The archive is only read.
+    ``ready`` is :func:`build_once`'s; a ``target`` extracted from another archive (its SHA-256, in its
+    manifest, differs) is not ready: a corrected archive replaces it. The archive is only read.
     """
     archive = Path(archive)
     digest = sha256(archive)
@@ -231,14 +257,11 @@ def extract_zip(archive: str | Path, target: str | Path, *, arrange: Callable[[P
         with zipfile.ZipFile(archive) as zipped:
             zipped.extractall(staging)
         _keep_only(staging, arrange)
-        (staging / _ARCHIVE_STAMP).write_text(json.dumps({"archive": archive.name, "sha256": digest}))
+        write_manifest(staging, "zip extraction", archive=archive.name, sha256=digest)
 
     def from_this_archive(path: Path) -> bool:
-        try:
-            stamp = json.loads((path / _ARCHIVE_STAMP).read_text())
-        except (OSError, ValueError):
-            return False
-        return stamp.get("sha256") == digest and (ready or (lambda p: p.exists()))(path)
+        noted = read_manifest(path, "zip extraction")
+        return noted is not None and noted.get("sha256") == digest and (ready or (lambda p: p.exists()))(path)
 
     return build_once(target, build, ready=from_this_archive)
 
