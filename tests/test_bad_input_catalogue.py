@@ -271,8 +271,8 @@ def case_hub_stand_in_over_real_download(tmp_path):
     real.mkdir()
     (real / "saved_model.pb").write_bytes(b"the real module")
     return (lambda: hub._install_stand_in(handle, dim=8), hub.HubCacheError,
-            f"{real} holds a real download of {handle} (or a stand-in built before the course wrote manifests: delete "
-            "that folder); the quick profile keeps its stand-ins in data/quick/tfhub - check TFHUB_CACHE_DIR",
+            f"{real} holds a real download of {handle}; the quick profile keeps its stand-ins in data/quick/tfhub "
+            "- check TFHUB_CACHE_DIR",
             lambda: (real / "saved_model.pb").read_bytes() == b"the real module")
 
 

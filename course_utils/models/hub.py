@@ -127,8 +127,8 @@ def _install_stand_in(handle: str, dim: int, seed: int = 0) -> Path:
         if _is_stand_in(handle):
             return target
         raise HubCacheError(
-            f"{target} holds a real download of {handle} (or a stand-in built before the course wrote manifests: "
-            "delete that folder); the quick profile keeps its stand-ins in data/quick/tfhub - check TFHUB_CACHE_DIR"
+            f"{target} holds a real download of {handle}; the quick profile keeps its stand-ins "
+            "in data/quick/tfhub - check TFHUB_CACHE_DIR"
         )
     # One process builds it (cross-process lock); the others wait and reuse it.
     return build_once(target, lambda staging: _build_feature_vector(staging, dim, seed, note=f"Stands in for {handle}."),
