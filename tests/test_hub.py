@@ -116,6 +116,19 @@ def test_full_profile_refuses_a_stand_in_in_its_cache(hub_cache):
         course_hub.prepare_handle(HANDLE, "real", dim=8)
 
 
+def test_a_stand_in_marked_the_old_way_is_still_a_stand_in(hub_cache):
+    """Stand-ins built before the manifests carry COURSE_STAND_IN.txt only: the quick profile reuses one, the full
+    profile refuses it (were it taken for a real download, the full profile would load random weights)."""
+    built = course_hub._install_stand_in(HANDLE, dim=8)
+    files._manifest_path(built).unlink()
+    (built / "COURSE_STAND_IN.txt").write_text("Locally built stand-in (random weights, output dim 8, seed 0).\n")
+    stamp = (built / "saved_model.pb").stat().st_mtime_ns
+    assert course_hub._install_stand_in(HANDLE, dim=8) == built
+    assert (built / "saved_model.pb").stat().st_mtime_ns == stamp
+    with pytest.raises(course_hub.HubCacheError, match="holds a locally built stand-in"):
+        course_hub.prepare_handle(HANDLE, "real", dim=8)
+
+
 def test_building_prints_no_tensorflow_info(hub_cache, capsys):
     course_hub._build_feature_vector(hub_cache / "quiet", dim=4)
     captured = capsys.readouterr()

@@ -26,6 +26,7 @@ from course_utils.setup.files import build_once, read_manifest, write_manifest
 __all__ = ["HubCacheError", "cache_key", "is_cached", "prepare_handle"]
 
 _KIND = "tf hub stand-in"  # the manifest of a cache folder holding a locally built stand-in SavedModel
+_OLD_MARKER = "COURSE_STAND_IN.txt"  # a stand-in's mark up to v0.2.0: read (never written), so none passes as real
 
 
 class HubCacheError(CourseError, RuntimeError):
@@ -56,7 +57,7 @@ def is_cached(handle: str) -> bool:
 
 
 def _is_stand_in(handle: str) -> bool:
-    return read_manifest(_cache_path(handle), _KIND) is not None
+    return read_manifest(_cache_path(handle), _KIND) is not None or (_cache_path(handle) / _OLD_MARKER).is_file()
 
 
 class _FeatureVector(tf.Module):

@@ -182,10 +182,9 @@ LESSONS: dict[str, dict[str, Any]] = {
             # 0.15-0.25 after 2 epochs for each of 8 seeds (data, stand-in weights and head).
             "batch_size": 8,
             "fine_tune_epochs": 1,
-            # C, its control, head-first and D train on images, 19-39 M weights per step: a step took
-            # 0.6-0.9 s alone on a 2-core AVX2 machine, 1.6-2.3 s beside another notebook. 3 of the 18
-            # batches per epoch prove the code path (C still moved layers 8+ over 100x as far as the
-            # control; the notebook prints the ratio) and keep those four runs to 18 steps, not 108.
+            # C, its control, head-first and D train 19-39 M weights a step on images: 0.6-0.9 s alone on 2
+            # AVX2 cores, 1.6-2.3 s beside another notebook. 3 of 18 batches an epoch prove the code path (C still
+            # moved layers 8+ over 100x as far as the control; the notebook prints it): 18 steps in all, not 108.
             "steps_per_epoch": 3,
             "num_images": 200,
         },
