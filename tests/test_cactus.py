@@ -167,7 +167,7 @@ def test_generated_data_has_the_real_imbalance_and_layout(tmp_path):
     table, image_dir = load_table(root)
     assert len(table) == 40 and table["has_cactus"].sum() == 30
     assert table["has_cactus"][:12].sum() == 9  # the validation slice keeps 3:1
-    assert (root / generated.STAMP).is_file()
+    assert generated.manifest(root) is not None
     assert not list(tmp_path.glob(".*part"))
     from PIL import Image
 
@@ -473,13 +473,11 @@ def test_generated_signal_zero_has_no_colour_difference(tmp_path):
     assert abs(red[labels == 0].mean() - red[labels == 1].mean()) < 15  # 40+ with the default signal
 
 
-def test_generated_stamp_records_the_settings(tmp_path):
-    import json
-
+def test_generated_manifest_records_the_settings(tmp_path):
     root = cactus._make_stand_in(tmp_path / "gen", 20, seed=4, signal=0.5)
-    text = (root / generated.STAMP).read_text()
-    assert text.startswith('{\n  "settings": ')  # indented for a person reading it
-    assert json.loads(text) == {
+    text = (root / "COURSE_MANIFEST.json").read_text()
+    assert text.startswith('{\n "kind": "generated data",\n "made": null,\n "settings": {\n')  # indented for a person
+    assert generated.manifest(root) == {
         "settings": {"num_images": 20, "seed": 4, "signal": 0.5, "imbalance": [1, 3], "image_size": 32,
                      "order": "stratified"},
         "made": None,
@@ -491,12 +489,12 @@ def test_generated_data_is_rebuilt_when_its_csv_or_stamp_is_gone(tmp_path):
     (root / "train.csv").unlink()
     cactus._make_stand_in(root, 12)
     assert len(pd.read_csv(root / "train.csv")) == 12
-    (root / generated.STAMP).unlink()
+    (root / "COURSE_MANIFEST.json").unlink()
     cactus._make_stand_in(root, 12)
-    assert (root / generated.STAMP).is_file()
-    (root / generated.STAMP).write_text("not json")
+    assert generated.manifest(root) is not None
+    (root / "COURSE_MANIFEST.json").write_text("not json")
     cactus._make_stand_in(root, 12)
-    assert (root / generated.STAMP).read_text().startswith("{")
+    assert generated.manifest(root) is not None
 
 
 def test_generated_data_is_built_in_a_hidden_part_folder_beside_it_and_a_failure_leaves_nothing(tmp_path, monkeypatch):

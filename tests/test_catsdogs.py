@@ -4,7 +4,6 @@ from __future__ import annotations
 import dataclasses
 import functools
 import http.server
-import json
 import shutil
 import threading
 import zipfile
@@ -16,7 +15,7 @@ import pytest
 
 from course_utils.data import catsdogs, downloads
 from course_utils.data.catsdogs import CatsDogsLayoutError
-from course_utils.data.generated import STAMP, DataLayoutError
+from course_utils.data.generated import DataLayoutError, manifest
 from course_utils.errors import CourseError
 from course_utils.setup import files
 
@@ -98,7 +97,7 @@ def listing(folder: Path) -> list[str]:
 def test_generated_set_has_the_real_layout_and_balanced_counts(generated):
     counts = catsdogs.check_layout(generated, SMALL)
     assert counts == SMALL
-    assert json.loads((generated / STAMP).read_text())["settings"] == {  # what a rebuild is decided on
+    assert manifest(generated)["settings"] == {  # what a rebuild is decided on
         "num_images": 12, "image_size": 32, "seed": 3, "counts": SMALL}
     names = sorted(p.name for p in (generated / "train" / "cats").iterdir())
     assert all(n.endswith(".jpg") for n in names)
@@ -143,9 +142,9 @@ def test_generated_classes_differ_in_colour(generated):
 
 def test_generated_set_is_reused_or_rebuilt_when_settings_change(tmp_path):
     first = catsdogs._make_stand_in(tmp_path / "set", 12, image_size=32)
-    stamp = (first / STAMP).stat().st_mtime_ns
+    stamp = (first / "COURSE_MANIFEST.json").stat().st_mtime_ns
     assert catsdogs._make_stand_in(tmp_path / "set", 12, image_size=32) == first
-    assert (first / STAMP).stat().st_mtime_ns == stamp
+    assert (first / "COURSE_MANIFEST.json").stat().st_mtime_ns == stamp
     catsdogs._make_stand_in(tmp_path / "set", 18, image_size=32)
     assert catsdogs._count_images(first)["train"] == {"cats": 6, "dogs": 6}
     assert listing(tmp_path) == ["set"]  # no building folder left

@@ -8,18 +8,18 @@ chance, and "accuracy above chance" is a check that can fail.
 from __future__ import annotations
 
 import colorsys
-import json
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
 import numpy as np
 
 from course_utils.errors import CourseError
-from course_utils.setup.files import build_once
+from course_utils.setup.files import build_once, read_manifest, write_manifest
 
-__all__ = ["DataLayoutError", "STAMP", "build_stand_in", "make_images", "write_image_folder"]
+__all__ = ["DataLayoutError", "build_stand_in", "built_here", "make_images", "manifest", "write_image_folder"]
 
-STAMP = "COURSE_GENERATED.json"
+_KIND = "generated data"  # the manifest of a generated set: the settings it was built with and what was made
+_OLD_STAMP = "COURSE_GENERATED.json"  # a generated set's mark up to v0.2.0: enough to rebuild it in place
 
 
 class DataLayoutError(CourseError, ValueError):
@@ -83,18 +83,25 @@ def write_image_folder(root: str | Path, images: np.ndarray, labels: np.ndarray,
     return counts
 
 
+def manifest(root: str | Path) -> dict | None:
+    """``{"settings": ..., "made": ...}`` of the generated set at ``root`` (its manifest), or ``None``."""
+    return read_manifest(root, _KIND)
+
+
+def built_here(root: str | Path) -> bool:
+    """True when the course generated ``root`` (now, or before the manifests): it may be rebuilt in place."""
+    return manifest(root) is not None or (Path(root) / _OLD_STAMP).is_file()
+
+
 def build_stand_in(root: str | Path, settings: dict, write: Callable[[Path], object], *,
                    complete: Callable[[Path], bool] = lambda path: True) -> Path:
-    """``root`` written by ``write(staging)`` through ``files.build_once``, stamped (:data:`STAMP`) with
-    ``settings`` and what ``write`` returns: reused while the settings match and ``complete(root)`` holds."""
+    """``root`` written by ``write(staging)`` through ``files.build_once``, its manifest holding ``settings``
+    and what ``write`` returns: reused while the settings match and ``complete(root)`` holds."""
     def ready(path: Path) -> bool:
-        try:
-            return json.loads((path / STAMP).read_text())["settings"] == settings and complete(path)
-        except (OSError, ValueError, KeyError):
-            return False
+        noted = manifest(path)
+        return noted is not None and noted.get("settings") == settings and complete(path)
 
     def build(staging: Path) -> None:
-        made = write(staging)
-        (staging / STAMP).write_text(json.dumps({"settings": settings, "made": made}, indent=2))
+        write_manifest(staging, _KIND, settings=settings, made=write(staging))
 
     return build_once(root, build, ready=ready)
