@@ -384,6 +384,8 @@ probe_table
 first_batch_without = fingerprint(next(iter(augmented_training_data()))[0])
 train_ds = augmented_training_data()
 timer = EpochTimer()
+# Keras 3.15+ warns "`shuffle=True` was passed, but will be ignored": shuffle=True is fit's default, and
+# image_dataset_from_directory(shuffle=True) has already shuffled train_ds. Nothing is lost.
 history = model.fit(
     train_ds,
     validation_data=validation_ds,

@@ -392,6 +392,8 @@ print(models.summarize_trainable(small_model))
 before = {name: [w.copy() for w in small_model.get_layer(name).get_weights()] for name in ("vgg16", "fc1", "fc2")}
 compile_for_training(small_model, cfg.fine_tune_learning_rate)
 fine_timer = EpochTimer()
+# Keras 3.15+ warns "`shuffle=True` was passed, but will be ignored": shuffle=True is fit's default, and
+# images(..., shuffle=True) has already shuffled the training set. Nothing is lost.
 history_fine = small_model.fit(images(x_train, y_train, shuffle=True), validation_data=images(x_valid, y_valid),
                                initial_epoch=cfg.epochs, epochs=cfg.epochs + cfg.fine_tune_epochs,
                                callbacks=training_callbacks(fine_timer), verbose=2)
