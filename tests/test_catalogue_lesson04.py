@@ -141,6 +141,10 @@ def test_04_3_wrong_fine_tuning_each_gets_its_own_message():
     _compile(model, 1e-3)
     messages["first phase's rate"] = wrong(ex3, 1e-3, model)
     messages["rate not the one compiled"] = wrong(ex3, 1e-4, model)
+    # the solution's rate, not the one compiled: written back as Python writes it (1e-05)
+    assert wrong(ex3, 1e-5, model) == (
+        "the model is compiled with a learning rate of 0.001, not your fine_tune_rate 1e-05: compile again after "
+        "changing trainable, with learning_rate=fine_tune_rate.")
     _compile(model, 1e-7)
     messages["rate far too low"] = wrong(ex3, 1e-7, model)
 

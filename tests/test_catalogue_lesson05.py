@@ -167,7 +167,9 @@ def test_05_2_wrong_answers_each_have_their_own_message(tf):
     assert messages["the lesson's 1/255"].startswith("validation values are in [0, 1]: that is the lesson's "
                                                      "rescale=1/255, but InceptionV3 was trained on pixels in [-1, 1]")
     assert messages["scaled twice"].endswith("you scaled twice. Scale the 0-255 pixels once.")
-    assert messages["layers in inference mode"].startswith("training images come out unchanged")
+    assert messages["layers in inference mode"] == (
+        "training images come out unchanged: when training is True, pass them through the random layers, called with "
+        "training=True (in inference mode they do nothing).")
     assert messages["not random"].startswith("training images change, but the same way on every call")
     assert messages["seeded inside"] == messages["not random"]  # the same mistake, seen by its effect
     assert messages["training unscaled"].startswith("training values are not in [-1, 1] like the validation values")
@@ -219,9 +221,12 @@ def test_05_3_wrong_answers_each_have_their_own_message(tf):
         "hidden tanh": wrong(lesson05.ex3, head(dropout_at=2, hidden="tanh")),
     }
     assert messages["no dropout"] == "head has no Dropout layer: add Dropout(0.2) after the Dense(1024)."
-    assert messages["after the output"].startswith("Dropout comes after the output unit")
+    assert messages["after the output"] == ("Dropout comes after the output unit: it would zero the predictions "
+                                            "themselves. Put it between Dense(1024) and Dense(1).")
     assert messages["before Dense(1024)"].startswith("Dropout comes before the Dense(1024)")
-    assert messages["rate kept, not dropped"].startswith("Dropout(0.8) drops 80% of the values in training")
+    assert messages["rate kept, not dropped"] == (
+        "Dropout(0.8) drops 80% of the values in training: the rate is the fraction dropped, and the lesson's "
+        "Dropout(0.2) drops 20%.")
     assert messages["no Flatten"].startswith("head gives an output of shape (None, 7, 7, 1)")
     assert messages["no sigmoid"].startswith("the output unit of head has no sigmoid")
     assert messages["pooled"].startswith("the Dense(1024) of head sees 768 values per image")
@@ -398,6 +403,7 @@ def test_05_fixed_samples_are_the_same_on_every_call_and_in_range():
     assert images[0].min() < 0.1 and images[0].max() <= 0.25 * 255  # dark to bright
     assert [round(float(image.max()) / 255, 2) for image in images] == [0.25, 0.5, 0.75, 1.0]
     assert np.array_equal(lesson05.sample_batch(), lesson05.sample_batch())
+    assert lesson05.sample_batch().shape == (4, 64, 64, 3)
     assert lesson05.mixed7_features().name == "mixed7_output"
 
 
@@ -515,6 +521,7 @@ def test_05_2_more_wrong_answers_whole_messages(tf):
         "resized to 150x150": wrong(lesson05.ex2, lambda images, training: tf.image.resize(scale(images), (150, 150))),
         "pixels / 127.5, no - 1": wrong(lesson05.ex2, lambda images, training: images / 127.5),
         "pixels / 255 - 1": wrong(lesson05.ex2, lambda images, training: images / 255.0 - 1),
+        "divided by 255 twice": wrong(lesson05.ex2, lambda images, training: images / 255.0 / 255.0),
         "the lesson's 1/255": wrong(lesson05.ex2, lambda images, training: random_changes(
             images / 255.0, training=training)),
         "a random crop in training": wrong(lesson05.ex2, lambda images, training: crop(scale(images), training=True)
@@ -540,6 +547,8 @@ def test_05_2_more_wrong_answers_whole_messages(tf):
         "(pixels / 127.5 - 1).")
     assert messages["pixels / 255 - 1"] == ("with training=False the images should only be scaled to [-1, 1] "
                                             "(preprocess_input: pixels / 127.5 - 1), nothing else.")
+    assert messages["divided by 255 twice"] == ("validation values lie in [0.000, 0.004]: you scaled twice. Scale the "
+                                                "0-255 pixels once.")
     assert messages["the lesson's 1/255"] == (
         "validation values are in [0, 1]: that is the lesson's rescale=1/255, but InceptionV3 was trained on pixels "
         "in [-1, 1]. Use keras.applications.inception_v3.preprocess_input (pixels / 127.5 - 1).")

@@ -241,8 +241,8 @@ def test_lesson01_exercises_build_the_notebooks_own_cnn():
 
 
 # ------------------------------------------------------------------ typical wrong answers, per lesson
-# Lessons 01 and 02: tests/test_catalogue_lesson01.py and tests/test_catalogue_lesson02.py (every exercise: wrong
-# answers, each with its own message, and right answers written in unusual ways).
+# Lessons 01, 02, 04 and 05: tests/test_catalogue_lesson0N.py (every exercise: wrong answers, each with its own
+# message, and right answers written in unusual ways).
 
 
 def test_lesson03_wrong_answers():
@@ -291,107 +291,6 @@ def test_lesson03_wrong_answers():
         "answer[0] should be a (name, probability) pair, not 'roses'.")
     assert message(ex3, [(CLASS_NAMES[i], 0.5) for i in ids[:5]]) == (
         "5 answers for 6 images (argmax over axis 0 gives one per class): take argmax over each row (axis=1).")
-
-
-def test_lesson04_wrong_answers():
-    import keras
-
-    from course_exercises.lesson04 import ex1, ex2, ex3, frozen_model, photo
-
-    x = photo().astype("float32")[None]
-    assert message(ex1, x[0]).startswith("batch has no batch axis (224, 224, 3)")
-    assert message(ex1, x / 255) == (
-        "values in [0, 1] (divided by 255): that is the TF Hub models' convention. VGG19's weights expect "
-        "caffe-style input: BGR, 0-255 minus the ImageNet mean pixel, no scaling (vgg19.preprocess_input).")
-    assert message(ex1, x).startswith("these are the raw pixels (0 to 255, RGB)")
-    assert message(ex1, x / 127.5 - 1).startswith("values in [-1, 1]: that is the 'tf' preprocessing")
-    assert message(ex1, keras.applications.imagenet_utils.preprocess_input(x.copy(), mode="torch")).startswith(
-        "ImageNet mean/std normalisation in RGB (the 'torch' mode, PyTorch's)")
-    rgb = keras.applications.vgg19.preprocess_input(x.copy())[..., ::-1]
-    assert message(ex1, rgb).startswith("the mean pixel is subtracted but the channels are still in RGB order")
-
-    assert message(ex2, 50_178) == ("50,178 is the head for 224x224 inputs (a 7x7x512 map, 25,088 values after "
-                                    "Flatten); at 32x32 the map is 1x1x512.")
-    assert message(ex2, 1_024) == "1,024 counts the weights but not the 2 biases of Dense(2)."
-    assert message(ex2, 4_098).startswith("4,098 assumes a 2x2 map, after four poolings")
-
-    part_b = solved("04")["part_b"]
-    try:
-        for layer in part_b.layers:  # everything (in Keras 3, part_b.trainable = True leaves the layers' own False)
-            layer.trainable = True
-        part_b.compile(optimizer=keras.optimizers.Adam(learning_rate=1e-5), loss="categorical_crossentropy")
-        assert message(ex3, 1e-5, part_b).startswith("12 layers before block5 train too (the first: block1_conv1)")
-        fresh = frozen_model()
-        for layer in fresh.layers:
-            layer.trainable = layer.name.startswith("block5") or not layer.name.startswith("block")
-        assert message(ex3, 1e-5, fresh).endswith(  # not recompiled: a training step leaves block5 as it was
-            "are marked trainable but did not change in a training step: compile again after changing trainable "
-            "(the change takes effect only then).")
-        fresh.compile(optimizer=keras.optimizers.Adam(learning_rate=1e-3), loss="categorical_crossentropy")
-        assert message(ex3, 1e-5, fresh) == (
-            "the model is compiled with a learning rate of 0.001, not your fine_tune_rate 1e-05: compile again "
-            "after changing trainable, with learning_rate=fine_tune_rate.")
-        assert message(ex3, 1e-3, fresh).startswith("the learning rate is 0.001, the first phase's: recompile with")
-    finally:
-        _SOLVED.pop("04")
-
-
-def test_lesson05_wrong_answers():
-    import keras
-
-    from course_exercises.lesson05 import ex1, ex2, ex3, mixed7_features, sample_batch
-
-    pre_trained = solved("05")["pre_trained"]
-
-    def head_on(layer_name):
-        x = keras.layers.Flatten()(pre_trained.get_layer(layer_name).output)
-        x = keras.layers.Dense(1024, activation="relu")(x)
-        return keras.Model(pre_trained.input, keras.layers.Dense(1, activation="sigmoid")(x))
-
-    assert message(ex1, 38_537_217, head_on("mixed7")).startswith("model_mixed6 still contains mixed7")
-    at_mixed6 = head_on("mixed6")
-    assert message(ex1, 37_632 * 1024 + 1024, at_mixed6) == (
-        "38,536,192 is 37,632 x 1,024 + 1,024: something is missing. Dense(1024) has 37,632 x 1,024 weights and "
-        "1,024 biases; the output Dense(1) adds 1,024 weights and 1 bias.")
-    assert message(ex1, 17 * 17 * 768 * 1024 + 2049, at_mixed6) == (
-        "227,280,897 is the head for 299x299 inputs (a 17x17x768 map); this model takes 150x150.")
-    assert message(ex1, 37_632, at_mixed6) == "37,632 is the number of values after Flatten, not the head's parameters."
-
-    shift = keras.layers.RandomTranslation(0.2, 0.2, seed=1)
-    assert message(ex2, lambda images, training: shift(images / 127.5 - 1, training=True)) == (
-        "two calls with training=False gave different images: augmentation runs on the validation data too. "
-        "Apply it only when training is True.")
-    assert message(ex2, lambda images, training: shift(images / 127.5 - 1, training=False)) == (
-        "training images come out unchanged: when training is True, pass them through the random layers, called "
-        "with training=True (in inference mode they do nothing).")
-    assert message(ex2, lambda images, training: images) == (
-        "validation values go up to 255: scale them to [-1, 1] with "
-        "keras.applications.inception_v3.preprocess_input (pixels / 127.5 - 1).")
-    assert message(ex2, lambda images, training: images / 255.0 / 255.0) == (
-        "validation values lie in [0.000, 0.004]: you scaled twice. Scale the 0-255 pixels once.")
-    # the lesson's own rescale is not what InceptionV3 was trained on (more cases: test_catalogue_lesson05.py)
-    assert message(ex2, lambda images, training: shift(images / 255.0, training=training)).startswith(
-        "validation values are in [0, 1]: that is the lesson's rescale=1/255")
-    assert sample_batch().shape == (4, 64, 64, 3)
-
-    def head(dropout_at=None, rate=0.2):
-        features = mixed7_features()
-        stack = [keras.layers.Flatten(), keras.layers.Dense(1024, activation="relu"),
-                 keras.layers.Dense(1, activation="sigmoid")]
-        if dropout_at is not None:
-            stack.insert(dropout_at, keras.layers.Dropout(rate))
-        x = features
-        for layer in stack:
-            x = layer(x)
-        return keras.Model(features, x)
-
-    assert message(ex3, head()) == "head has no Dropout layer: add Dropout(0.2) after the Dense(1024)."
-    assert message(ex3, head(3)) == ("Dropout comes after the output unit: it would zero the predictions "
-                                     "themselves. Put it between Dense(1024) and Dense(1).")
-    assert message(ex3, head(2, rate=0.8)) == (
-        "Dropout(0.8) drops 80% of the values in training: the rate is the fraction dropped, and the lesson's "
-        "Dropout(0.2) drops 20%.")
-    assert message(ex3, head(1)).startswith("Dropout comes before the Dense(1024)")
 
 
 def test_lesson06_wrong_answers():
