@@ -117,47 +117,8 @@ def test_a_checked_view_killed_before_its_rename_is_rebuilt(tmp_path):
     assert visible(tmp_path) == ["checked", "photos"]
 
 
-# -- the feature cache ---------------------------------------------------------------------------
-FEATURES = """
-    import numpy as np
-    import tensorflow as tf
-    from course_utils import features as fc
-    from course_utils.data.generated import make_images
-
-    def extractor():
-        tf.keras.utils.set_random_seed(0)
-        model = tf.keras.Sequential([tf.keras.layers.Conv2D(4, 3, strides=2, input_shape=(16, 16, 3)),
-                                     tf.keras.layers.GlobalAveragePooling2D()], name="tiny_extractor")
-        model.trainable = False
-        return model
-
-    def batches():
-        images, labels = make_images(24, 16, 3, seed=0)
-        return tf.data.Dataset.from_tensor_slices((images.astype("float32") / 255.0, labels.astype("int64"))).batch(8)
-"""
-
-
-def test_a_feature_cache_write_killed_midway_is_not_trusted_and_is_recomputed(tmp_path):
-    root = tmp_path / "features"
-    run_killed(FEATURES + f"""
-    save = np.save
-    def save_then_die(path, array):  # features.npy is written, labels.npy not yet
-        save(path, array)
-        {KILL}
-    fc.np.save = save_then_die
-    fc.cached_predict(extractor(), batches(), key="tiny", folder={str(root)!r})
-    """)
-    (leftover,) = visible(root)
-    assert leftover.endswith(".part") and (root / leftover / "features.npy").is_file()  # a staging folder only
-
-    namespace: dict = {}
-    exec(textwrap.dedent(FEATURES), namespace)
-    fc = namespace["fc"]
-    features, labels = fc.cached_predict(namespace["extractor"](), namespace["batches"](), key="tiny", folder=root)
-    assert features.shape == (24, 4) and labels.shape == (24,)
-    assert visible(root) == [Path(features.filename).parent.name]  # the killed run's staging folder is gone
-    again, _ = fc.cached_predict(namespace["extractor"](), namespace["batches"](), key="tiny", folder=root)
-    assert np.array_equal(again, features)
+# The feature cache writes its entry through the same build_once: its staged write is held by test_feature_cache's
+# write-that-fails-midway test, a killed build's leftovers by test_concurrency's build_once test and the ones above.
 
 
 # -- a TF Hub stand-in -----------------------------------------------------------------------------
