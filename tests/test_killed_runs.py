@@ -232,9 +232,3 @@ def test_lesson_01s_save_killed_midway_leaves_the_last_complete_model(tmp_path):
     loaded = tf.keras.models.load_model(path)
     assert np.allclose(loaded.predict(probe, verbose=0), first.predict(probe, verbose=0))
 
-
-def test_lesson_01s_first_save_killed_midway_leaves_no_model_to_load(tmp_path):
-    namespace: dict = {}
-    exec(textwrap.dedent(MODEL), namespace)
-    run_killed(MODEL + KILLED_SAVE.format(kill=KILL, tests=str(ROOT / "tests"), folder=str(tmp_path)))
-    assert not (tmp_path / "pretrained" / "digit_cnn_quick.keras").exists()  # nothing a later run could trust
