@@ -8,6 +8,7 @@ run would, with no manual cleanup, and checks the result is complete and no left
 """
 from __future__ import annotations
 
+import ast
 import hashlib
 import os
 import signal
@@ -113,7 +114,8 @@ def test_a_checked_view_killed_before_its_rename_is_rebuilt(tmp_path):
 
     view, result = images.clean_view(source, target)
     assert sorted(p.name for p in (view / "roses").iterdir()) == ["grey.jpg", "r0.jpg", "r1.jpg", "r2.jpg"]
-    assert Image.open(view / "roses" / "grey.jpg").mode == "RGB"
+    with Image.open(view / "roses" / "grey.jpg") as grey:
+        assert grey.mode == "RGB"
     assert visible(tmp_path) == ["checked", "photos"]
 
 
@@ -176,16 +178,25 @@ MODEL = """
 
     def model(seed=0):
         tf.keras.utils.set_random_seed(seed)
-        return tf.keras.Sequential([tf.keras.layers.Dense(8, activation="relu", input_shape=(4,)),
+        return tf.keras.Sequential([tf.keras.Input(shape=(4,)), tf.keras.layers.Dense(8, activation="relu"),
                                     tf.keras.layers.Dense(3)], name="digit_cnn")
 """
 
 
 def lesson_01_save_step() -> str:
-    """The notebook's own save step, from ``MODEL_PATH = ...`` to its ``print``: the test runs that code."""
-    text = (ROOT / "notebooks" / "01_own_model_head_swap.py").read_text()
-    start = text.index("MODEL_PATH = ")
-    return text[start:text.index('print("saved to"', start)]
+    """The notebook's own save step, run as it is: its statements from the one that assigns
+    ``MODEL_PATH`` to the one that calls ``os.replace``, found in the parsed script (not by wording)."""
+    tree = ast.parse((ROOT / "notebooks" / "01_own_model_head_swap.py").read_text())
+
+    def assigns_model_path(node):
+        return isinstance(node, ast.Assign) and any(getattr(t, "id", None) == "MODEL_PATH" for t in node.targets)
+
+    def calls_os_replace(node):
+        return isinstance(node, ast.Expr) and isinstance(node.value, ast.Call) and ast.unparse(node.value.func) == "os.replace"
+
+    start = next(i for i, node in enumerate(tree.body) if assigns_model_path(node))
+    end = next(i for i, node in enumerate(tree.body) if i > start and calls_os_replace(node))
+    return ast.unparse(ast.Module(body=tree.body[start:end + 1], type_ignores=[]))
 
 
 def save_like_lesson_01(folder: Path, first) -> Path:
