@@ -1,6 +1,7 @@
 """The augmentation pipeline: the lesson's ImageDataGenerator arguments as preprocessing layers."""
 from __future__ import annotations
 
+import ast
 from pathlib import Path
 
 import keras
@@ -16,10 +17,10 @@ SCRIPT = Path(__file__).resolve().parent.parent / "notebooks" / "05_inception_mi
 
 def make_augmentation():
     """The lesson's stack, built by notebook 05's own ``make_augmentation``."""
-    source = SCRIPT.read_text()
-    start = source.index("def make_augmentation():")
+    (function,) = [node for node in ast.parse(SCRIPT.read_text()).body
+                   if isinstance(node, ast.FunctionDef) and node.name == "make_augmentation"]
     namespace = {"tf": tf, "keras": keras, "layers": keras.layers, "augment": augment}
-    exec(source[start:source.index("\n\n\n", start)], namespace)
+    exec(ast.unparse(function), namespace)
     return namespace["make_augmentation"]()
 
 
