@@ -57,6 +57,8 @@ def test_notebook_markdown_stays_within_the_word_limits():
 
 
 def test_the_lessons_steps_are_code_in_the_notebook():
+    """A source check where the words are the lesson: the calls a learner reads and copies. What they do is
+    tested on the run's records (the cut, the frozen base, the same start with and without dropout)."""
     nb = json.loads(NOTEBOOK.read_text())
     code = "\n".join("".join(c["source"]) for c in nb["cells"] if c["cell_type"] == "code")
     for step in ("image_dataset_from_directory(", "weights=None", ".load_weights(", "layer.trainable = False",
@@ -68,9 +70,6 @@ def test_the_lessons_steps_are_code_in_the_notebook():
                  "plots.plot_misclassified(", "np.maximum(probabilities, 1 - probabilities)",
                  "course_utils.comparison_table()"):
         assert step in code, step
-    # every run re-seeds before its model and before its augmented pipeline
-    assert code.count("keras.utils.set_random_seed(cfg.seed)") == 2
-    assert "def build_classifier" in code and "def augmented_training_data" in code
 
 
 def test_dropout_lowers_the_training_accuracy_fit_reports_but_not_what_evaluate_measures():
