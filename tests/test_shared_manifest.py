@@ -305,3 +305,24 @@ def test_the_manifest_is_sha256sums_format_and_each_path_is_hashed_once_per_proc
     os.chmod(shared / "quick", 0o775)  # the owner and mode checks run on every call
     with pytest.raises(classroom.SharedDataError, match=re.escape(f"`chmod -R go-w {shared}`")):
         classroom.find_data("quick/tfhub/m")
+
+
+def test_a_file_the_instructor_adds_later_is_served_once_the_manifest_is_rewritten(tmp_path, monkeypatch):
+    """A learner's kernel stays open while the instructor adds data: what the rewritten manifest lists is
+    read in the same process (the manifest was read once per process before: a kernel restart was needed)."""
+    shared, mine = tmp_path / "shared", tmp_path / "mine"
+    (shared / "quick").mkdir(parents=True)
+    (shared / "quick" / "first.bin").write_bytes(b"first")
+    sealed(shared)
+    monkeypatch.setenv("COURSE_DATA_DIR", str(mine))
+    monkeypatch.setenv(classroom.SHARED_DATA_VAR, str(shared))
+    assert classroom.find_data("quick/first.bin") == shared / "quick" / "first.bin"
+
+    os.chmod(shared / "quick", 0o755)
+    (shared / "quick" / "later.bin").write_bytes(b"later")
+    with pytest.raises(classroom.SharedDataError, match="is not in the shared folder's manifest"):
+        classroom.find_data("quick/later.bin")
+    sealed(shared)  # the instructor runs `make classroom-manifest`
+    assert classroom.find_data("quick/later.bin") == shared / "quick" / "later.bin"
+    assert classroom.check_shared(shared / "quick") == 2
+

@@ -4,6 +4,7 @@
 """
 from __future__ import annotations
 
+import functools
 import os
 import stat
 from pathlib import Path
@@ -110,27 +111,26 @@ def write_manifest(folder: str | Path) -> Path:
     return files.write_staged(root / _MANIFEST, "".join(lines), mode=0o644)
 
 
-_manifests: dict[Path, dict[str, str]] = {}
-_checked: dict[Path, int] = {}
-
-
-def _manifest(root: Path) -> dict[str, str]:
-    """The manifest of the shared folder ``root`` (its owner and modes checked), read once per process."""
-    path = root / _MANIFEST
-    if not path.exists():
+def _stamp(root: Path) -> tuple[int, int, int]:
+    """The shared folder's manifest's inode, size and modification time, its owner and modes checked."""
+    if not (root / _MANIFEST).exists():
         raise SharedDataError(f"the shared folder {root} has no manifest ({_MANIFEST}), so nothing there can be "
                               f"checked: refused. The instructor writes it: {_MANIFEST_HINT.format(root=root)}.")
-    _check_entry(path, root)
-    if root not in _manifests:
-        entries = {}
-        for number, line in enumerate(path.read_text().splitlines(), 1):
-            digest, space, name = line.partition("  ")
-            if not (space and name and len(digest) == 64):
-                raise SharedDataError(f"{path}, line {number}: not `<SHA-256>  <path>`: refused. The instructor "
-                                      f"writes it again: {_MANIFEST_HINT.format(root=root)}.")
-            entries[name] = digest
-        _manifests[root] = entries
-    return _manifests[root]
+    info = _check_entry(root / _MANIFEST, root)
+    return info.st_ino, info.st_size, info.st_mtime_ns
+
+
+@functools.lru_cache(maxsize=8)
+def _manifest(root: Path, stamp: tuple[int, int, int]) -> dict[str, str]:
+    """The manifest's ``{path: SHA-256}``, read once per ``stamp``: a rewritten manifest is read anew."""
+    entries = {}
+    for number, line in enumerate((root / _MANIFEST).read_text().splitlines(), 1):
+        digest, space, name = line.partition("  ")
+        if not (space and name and len(digest) == 64):
+            raise SharedDataError(f"{root / _MANIFEST}, line {number}: not `<SHA-256>  <path>`: refused. The "
+                                  f"instructor writes it again: {_MANIFEST_HINT.format(root=root)}.")
+        entries[name] = digest
+    return entries
 
 
 def check_shared(path: str | Path) -> int:
@@ -141,7 +141,7 @@ def check_shared(path: str | Path) -> int:
     or this user and not writable by group or others; each file must be in the manifest with its SHA-256;
     a folder must hold exactly the files the manifest lists under it. Cost: the owner and mode checks
     (a few ``os.stat``) run on every call; the hashing reads every byte (SHA-256, about 0.5 GB/s on one
-    core, so about 1 s for a 500 MB folder, plus reading it from disk) once per process and path.
+    core: about 1 s for 500 MB, plus the disk) once per process, path and manifest (a rewritten one counts anew).
     """
     given = Path(os.path.abspath(shared_data_dir()))
     root, path = given.resolve(), Path(os.path.abspath(path))
@@ -151,9 +151,13 @@ def check_shared(path: str | Path) -> int:
     _check_entry(root, root, follow=True)
     for depth in range(1, len(relative.parts) + 1):
         _check_entry(root.joinpath(*relative.parts[:depth]), root)
-    entries, target = _manifest(root), root / relative
-    if target in _checked:
-        return _checked[target]
+    return _hash_check(root, relative, _stamp(root))
+
+
+@functools.lru_cache(maxsize=256)
+def _hash_check(root: Path, relative: Path, stamp: tuple[int, int, int]) -> int:
+    """:func:`check_shared`'s hashing, cached per path and manifest ``stamp`` (a refusal is not: it checks again)."""
+    entries, target = _manifest(root, stamp), root / relative
     fix = f"Tell the instructor; to use only your own data meanwhile, unset {SHARED_DATA_VAR}"
     found = _files_under(target, root) if target.is_dir() else [target]
     for file in found:
@@ -169,7 +173,6 @@ def check_shared(path: str | Path) -> int:
     missing = sorted(listed - {file.relative_to(root).as_posix() for file in found})
     if missing:
         raise SharedDataError(f"{root / missing[0]} is in the shared folder's manifest but missing: refused. {fix}.")
-    _checked[target] = len(found)
     return len(found)
 
 
@@ -183,7 +186,7 @@ def describe_data_folders() -> str:
         return text + f"; shared: {shared} (MISSING)"
     try:
         _check_entry(shared.resolve(), shared.resolve(), follow=True)
-        count = len(_manifest(shared.resolve()))
+        count = len(_manifest(shared.resolve(), _stamp(shared.resolve())))
     except SharedDataError as err:
         return text + f"; shared: {shared} REFUSED: {err}"
     access = "writable by you" if os.access(shared, os.W_OK) else "read only"
