@@ -157,7 +157,7 @@ def test_a_feature_cache_entry_in_the_shared_folder_is_read_there(tmp_path, monk
     from course_utils.data.generated import make_images
 
     tf.keras.utils.set_random_seed(0)
-    backbone = tf.keras.Sequential([tf.keras.layers.Conv2D(4, 3, strides=2, input_shape=(16, 16, 3)),
+    backbone = tf.keras.Sequential([tf.keras.Input((16, 16, 3)), tf.keras.layers.Conv2D(4, 3, strides=2),
                                     tf.keras.layers.GlobalAveragePooling2D()], name="tiny_backbone")
     backbone.trainable = False
     images, labels = make_images(24, 16, 3, seed=0)
