@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import http.server
+import logging
 import threading
 from pathlib import Path
 
@@ -118,11 +119,14 @@ def files_in(folder: Path) -> list[str]:
 def test_good_file_is_downloaded_by_pooch_verified_and_moved_into_place(server, tmp_path, capsys, monkeypatch):
     base, handler = server
     handler.routes["/w.h5"] = ("ok", PAYLOAD)
-    calls = []
+    calls, levels = [], []
     real = pooch.retrieve
     monkeypatch.setattr(downloads.pooch, "retrieve", lambda url, known_hash, **kw: calls.append((url, known_hash, kw))
-                        or real(url, known_hash, **kw))
+                        or levels.append(pooch.get_logger().level) or real(url, known_hash, **kw))
+    level = pooch.get_logger().level
     path = downloads.fetch(asset_for(f"{base}/w.h5"), tmp_path / "cache", sleep=no_sleep())
+    # pooch's "Downloading data from ..." would repeat the course's line: its logger is quieter for the call only
+    assert levels == [logging.WARNING] and pooch.get_logger().level == level
     assert path == tmp_path / "cache" / "weights.h5"
     assert path.read_bytes() == PAYLOAD
     assert files_in(tmp_path / "cache") == ["weights.h5"]  # no temporary file or folder left

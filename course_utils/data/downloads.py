@@ -31,7 +31,6 @@ __all__ = ["Asset", "DownloadError", "INCEPTION_V3_NOTOP", "LocalCopyError", "Of
 
 _USER_AGENT = "transfer-learning-course (course_utils.data.downloads)"
 _CHUNK = 1 << 20  # pooch reads 1 KiB at a time (and flushes each): 1 MiB reads an 88 MB file in fewer steps
-pooch.get_logger().setLevel("WARNING")  # the course prints its own lines; pooch would repeat them on stderr
 
 
 class DownloadError(CourseError, RuntimeError):
@@ -169,6 +168,8 @@ def _download(asset: Asset, staging: Path, downloader, retries: int, backoff: fl
     work.mkdir()
     failures: list[str] = []
     wrong: VerificationError | None = None
+    quiet, level = pooch.get_logger(), pooch.get_logger().level  # the course says each step; pooch would repeat it
+    quiet.setLevel("WARNING")  # on stderr: quieter during the download only, then as it was
     try:
         for url in asset.urls:
             for attempt in range(1, retries + 1):
@@ -197,6 +198,7 @@ def _download(asset: Asset, staging: Path, downloader, retries: int, backoff: fl
                     said = files.writing_error(err, target.parent)  # a full disk, a read-only folder: the fix
                     raise DownloadError(f"{asset.name}: could not write {target}: {said}") from err
     finally:
+        quiet.setLevel(level)
         shutil.rmtree(work, ignore_errors=True)
     if wrong is not None:
         raise VerificationError(f"{wrong} - nothing was saved. Tried: " + " | ".join(failures)) from None
