@@ -307,9 +307,10 @@ def test_the_manifest_is_sha256sums_format_and_each_path_is_hashed_once_per_proc
         classroom.find_data("quick/tfhub/m")
 
 
-def test_a_file_the_instructor_adds_later_is_served_once_the_manifest_is_rewritten(tmp_path, monkeypatch):
-    """A learner's kernel stays open while the instructor adds data: what the rewritten manifest lists is
-    read in the same process (the manifest was read once per process before: a kernel restart was needed)."""
+def test_a_running_kernel_sees_a_rewritten_manifest_and_a_file_changed_in_place(tmp_path, monkeypatch):
+    """A learner's kernel stays open while the instructor adds data: what the rewritten manifest lists is read
+    in the same process, and a file changed in place after its first check is refused on the next read (both
+    were cached once per process before: a kernel restart was needed, and a changed file was still served)."""
     shared, mine = tmp_path / "shared", tmp_path / "mine"
     (shared / "quick").mkdir(parents=True)
     (shared / "quick" / "first.bin").write_bytes(b"first")
@@ -326,3 +327,8 @@ def test_a_file_the_instructor_adds_later_is_served_once_the_manifest_is_rewritt
     assert classroom.find_data("quick/later.bin") == shared / "quick" / "later.bin"
     assert classroom.check_shared(shared / "quick") == 2
 
+    (shared / "quick" / "later.bin").write_bytes(b"LATER")  # same size, manifest untouched, modes still 0644
+    with pytest.raises(classroom.SharedDataError, match="later.bin differs from the SHA-256 in the shared folder's"):
+        classroom.find_data("quick/later.bin")
+    with pytest.raises(classroom.SharedDataError, match="later.bin differs from the SHA-256"):
+        classroom.check_shared(shared / "quick")

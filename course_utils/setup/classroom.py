@@ -111,12 +111,13 @@ def write_manifest(folder: str | Path) -> Path:
     return files.write_staged(root / _MANIFEST, "".join(lines), mode=0o644)
 
 
-def _stamp(root: Path) -> tuple[int, int, int]:
-    """The shared folder's manifest's inode, size and modification time, its owner and modes checked."""
-    if not (root / _MANIFEST).exists():
+def _stamp(path: Path, root: Path | None = None) -> tuple[int, int, int]:
+    """``path``'s inode, size and modification time: what changes when it is rewritten or changed in place. With
+    ``root``, ``path`` is the shared folder's manifest and its owner and modes are checked first."""
+    if root is not None and not path.exists():
         raise SharedDataError(f"the shared folder {root} has no manifest ({_MANIFEST}), so nothing there can be "
                               f"checked: refused. The instructor writes it: {_MANIFEST_HINT.format(root=root)}.")
-    info = _check_entry(root / _MANIFEST, root)
+    info = _check_entry(path, root) if root is not None else os.lstat(path)
     return info.st_ino, info.st_size, info.st_mtime_ns
 
 
@@ -140,8 +141,8 @@ def check_shared(path: str | Path) -> int:
     The folder, the manifest and every folder from the shared root down to ``path`` must be owned by root
     or this user and not writable by group or others; each file must be in the manifest with its SHA-256;
     a folder must hold exactly the files the manifest lists under it. Cost: the owner and mode checks
-    (a few ``os.stat``) run on every call; the hashing reads every byte (SHA-256, about 0.5 GB/s on one
-    core: about 1 s for 500 MB, plus the disk) once per process, path and manifest (a rewritten one counts anew).
+    (an ``os.stat`` per file and folder) run on every call; the hashing reads every byte (SHA-256, about 0.5 GB/s
+    on one core: about 1 s for 500 MB, plus the disk) again only when a file or the manifest has changed.
     """
     given = Path(os.path.abspath(shared_data_dir()))
     root, path = given.resolve(), Path(os.path.abspath(path))
@@ -151,15 +152,17 @@ def check_shared(path: str | Path) -> int:
     _check_entry(root, root, follow=True)
     for depth in range(1, len(relative.parts) + 1):
         _check_entry(root.joinpath(*relative.parts[:depth]), root)
-    return _hash_check(root, relative, _stamp(root))
+    target = root / relative
+    found = _files_under(target, root) if target.is_dir() else [target]  # modes and owners checked on every call
+    return _hash_check(root, relative, _stamp(root / _MANIFEST, root), tuple((f, _stamp(f)) for f in found))
 
 
 @functools.lru_cache(maxsize=256)
-def _hash_check(root: Path, relative: Path, stamp: tuple[int, int, int]) -> int:
-    """:func:`check_shared`'s hashing, cached per path and manifest ``stamp`` (a refusal is not: it checks again)."""
-    entries, target = _manifest(root, stamp), root / relative
+def _hash_check(root: Path, relative: Path, stamp: tuple, found: tuple[tuple[Path, tuple], ...]) -> int:
+    """:func:`check_shared`'s hashing, cached per path and the manifest's and files' stamps (inode, size,
+    modification time: a file changed in place is hashed again); a refusal is not cached."""
+    entries, found = _manifest(root, stamp), [file for file, _ in found]
     fix = f"Tell the instructor; to use only your own data meanwhile, unset {SHARED_DATA_VAR}"
-    found = _files_under(target, root) if target.is_dir() else [target]
     for file in found:
         name = file.relative_to(root).as_posix()
         if name not in entries:
@@ -186,7 +189,7 @@ def describe_data_folders() -> str:
         return text + f"; shared: {shared} (MISSING)"
     try:
         _check_entry(shared.resolve(), shared.resolve(), follow=True)
-        count = len(_manifest(shared.resolve(), _stamp(shared.resolve())))
+        count = len(_manifest(shared.resolve(), _stamp(shared.resolve() / _MANIFEST, shared.resolve())))
     except SharedDataError as err:
         return text + f"; shared: {shared} REFUSED: {err}"
     access = "writable by you" if os.access(shared, os.W_OK) else "read only"
