@@ -57,6 +57,14 @@ def test_record_before_start_explains(monkeypatch):
         report.record("x", 1)
 
 
+def test_a_record_removed_after_start_lesson_says_to_start_again(records):
+    (records / "lesson_01.json").unlink()  # a learner cleared build/ with the kernel still running
+    with pytest.raises(RuntimeError) as err:
+        report.record("x", 1)
+    assert str(err.value) == (f"the lesson's record {records / 'lesson_01.json'} is gone (removed since "
+                              "start_lesson): run the notebook's setup cell (start_lesson) again")
+
+
 def test_record_figure_saves_png(records):
     fig, ax = plt.subplots()
     ax.plot([1, 2])

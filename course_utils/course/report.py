@@ -9,6 +9,7 @@ module keeps is which file the notebook's calls go to, the one ``start_lesson`` 
 """
 from __future__ import annotations
 
+import io
 import json
 import math
 import os
@@ -47,6 +48,9 @@ class _LessonRecord:
         self.path = Path(path)
 
     def read(self) -> dict[str, Any]:
+        if not self.path.is_file():
+            raise RuntimeError(f"the lesson's record {self.path} is gone (removed since start_lesson): run the "
+                               "notebook's setup cell (start_lesson) again")
         return json.loads(self.path.read_text())
 
     def change(self, edit: Callable[[dict[str, Any]], None]) -> None:
@@ -97,7 +101,9 @@ def record_figure(fig, name: str = "key_plot") -> Path:
     """Save ``fig`` as the lesson's PNG for the HTML report; returns the path."""
     record_file = _running()
     path = record_file.path.with_name(f"{record_file.path.stem}_{name}.png")
-    fig.savefig(path, dpi=80, bbox_inches="tight")
+    png = io.BytesIO()
+    fig.savefig(png, format="png", dpi=80, bbox_inches="tight")
+    files.write_staged(path, png.getvalue())  # the runner never reads half a picture either
     record_file.change(lambda state: state["plots"].append(path.name) if path.name not in state["plots"] else None)
     return path
 

@@ -29,6 +29,7 @@ from pathlib import Path
 
 from course_utils.course import report
 from course_utils.errors import CourseError
+from course_utils.setup import files
 from course_utils.setup.env import checkout_root, environment, offline_environment
 from course_utils.setup.profiles import PROFILES, resolve_profile
 
@@ -284,7 +285,7 @@ def _render_notebook_html(executed: Path) -> None:
         from nbconvert import HTMLExporter
 
         body, _ = HTMLExporter().from_filename(str(executed))
-        executed.with_suffix(".html").write_text(body, encoding="utf-8")
+        files.write_staged(executed.with_suffix(".html"), body)
     except Exception as exc:  # rendering is a convenience; never fail the run for it
         print(f"    (could not render {executed.name} to HTML: {exc})")
 
@@ -378,9 +379,9 @@ def main(argv: list[str] | None = None) -> int:
     runs = run_all(notebooks, args.build, profile, args.timeout or _DEFAULT_TIMEOUTS[profile], progress=args.progress)
     total = time.perf_counter() - start
     text = _render_markdown(runs, profile, total)
-    (args.build / "report.md").write_text(text)
-    (args.build / "report.html").write_text(_render_html(text, runs, args.build / "records"))
-    (args.build / "runs.json").write_text(json.dumps([asdict(r) for r in runs], indent=2))
+    files.write_staged(args.build / "report.md", text)
+    files.write_staged(args.build / "report.html", _render_html(text, runs, args.build / "records"))
+    files.write_staged(args.build / "runs.json", json.dumps([asdict(r) for r in runs], indent=2))
     failed = ", ".join(r.notebook for r in runs if r.status != "ok")
     print(f"{sum(r.status == 'ok' for r in runs)} of {len(runs)} notebooks ran in {total:.0f} s; "
           f"report: {_shown(args.build / 'report.html')}" + (f"; failed: {failed}" if failed else ""))

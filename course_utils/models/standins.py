@@ -12,7 +12,8 @@ is the same on every machine:
   filters scaled layer by layer to unit variance on crops of scikit-image's
   photos (:func:`_stand_in_init`).
 
-Each file gets a ``.sha256`` beside it, so a damaged copy is noticed and rebuilt.
+Each file gets a manifest beside it (``<file>.manifest.json``: its SHA-256 and recipe), so a damaged copy is
+noticed and rebuilt.
 A recipe seeds the random generators of the process it runs in (Keras builds
 its layers from them), so :func:`stand_in_file` runs it in a Python process of
 its own: the caller's Python, NumPy, TensorFlow and Keras generators stay as

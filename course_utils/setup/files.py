@@ -106,12 +106,12 @@ def _staging_path(target: str | Path) -> Path:
     return target.parent / f".{target.name}.{os.getpid()}-{uuid.uuid4().hex[:8]}.part"
 
 
-def write_staged(path: str | Path, text: str, *, mode: int | None = None) -> Path:
-    """Write ``text`` to ``path`` through a staging file beside it and one rename: a reader sees the old file or
+def write_staged(path: str | Path, content: str | bytes, *, mode: int | None = None) -> Path:
+    """Write ``content`` to ``path`` through a staging file beside it and one rename: a reader sees the old file or
     the whole new one, never half of it. The course's one way to write a file others read (records, manifests)."""
     path = Path(path)
     staged = _staging_path(path)
-    staged.write_text(text)
+    staged.write_bytes(content) if isinstance(content, bytes) else staged.write_text(content, encoding="utf-8")
     if mode is not None:
         staged.chmod(mode)
     os.replace(staged, path)
