@@ -31,7 +31,6 @@ asking at once one computes, and a run killed mid-write leaves nothing that is t
 """
 from __future__ import annotations
 
-import hashlib
 import json
 import time
 from pathlib import Path
@@ -139,13 +138,14 @@ def _architecture_digest(extractor) -> str:
 
 def _sha256(arrays) -> str:
     """SHA-256 over every array's shape, dtype and bytes, in order, and their count (``None``s left out)."""
-    digest, arrays = hashlib.sha256(), [array for array in arrays if array is not None]
-    for array in arrays:
-        array = np.ascontiguousarray(array)
-        digest.update(f"{array.shape}{array.dtype.str}".encode())
-        digest.update(memoryview(array).cast("B"))  # pragma: no mutate (a signed view hashes the same bytes)
-    digest.update(f"n={len(arrays)}".encode())
-    return digest.hexdigest()
+    arrays = [array for array in arrays if array is not None]
+
+    def chunks():
+        for array in map(np.ascontiguousarray, arrays):  # one contiguous copy at a time, if any
+            yield f"{array.shape}{array.dtype.str}".encode()
+            yield memoryview(array).cast("B")  # pragma: no mutate (a signed view hashes the same bytes)
+        yield f"n={len(arrays)}".encode()
+    return files.digest(chunks())
 
 
 def _weights_digest(extractor) -> str:

@@ -17,7 +17,7 @@ import shutil
 import uuid
 import zipfile
 import zlib
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -191,11 +191,14 @@ def build_once(target: str | Path, build: Callable[[Path], object], *,
     return target
 
 
-def digest(data: str | bytes, length: int | None = None) -> str:
-    """The SHA-256 hex digest of ``data`` (text is UTF-8 encoded), cut to ``length`` characters: the course's one
-    key hash (lock names, cache keys, fingerprints). TF Hub's cache folder names are TF Hub's own (SHA-1)."""
-    value = hashlib.sha256(data.encode() if isinstance(data, str) else data).hexdigest()
-    return value if length is None else value[:length]
+def digest(data: str | bytes | Iterable[bytes | memoryview], length: int | None = None) -> str:
+    """The SHA-256 hex digest of ``data`` (text is UTF-8 encoded; chunks, such as arrays' bytes, are hashed in order
+    without joining them), cut to ``length`` characters: the course's one key hash (lock names, cache keys,
+    fingerprints). TF Hub's cache folder names are TF Hub's own (SHA-1)."""
+    hasher = hashlib.sha256()
+    for chunk in [data.encode()] if isinstance(data, str) else [data] if isinstance(data, bytes) else data:
+        hasher.update(chunk)
+    return hasher.hexdigest() if length is None else hasher.hexdigest()[:length]
 
 
 def sha256(path: str | Path, chunk: int = 1 << 20) -> str:
