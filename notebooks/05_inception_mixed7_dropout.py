@@ -189,7 +189,7 @@ def fingerprint(arrays):
 
 
 try:
-    RMSprop(**{"lr": 0.0001})  # the lesson's spelling
+    RMSprop(lr=0.0001)  # the lesson's spelling
 except ValueError as error:
     print("the lesson's lr argument:", error)
 

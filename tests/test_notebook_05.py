@@ -1,6 +1,5 @@
 """Lesson 05 executed in the quick profile, plus the mixed7 cut it relies on."""
 import json
-import re
 from pathlib import Path
 
 import keras
@@ -48,12 +47,6 @@ def test_fine_tuning_settings_lower_the_learning_rate_10_to_100_fold():
         assert 10 <= cfg.learning_rate / cfg.fine_tune_learning_rate <= 100
         assert cfg.fine_tune_after == "mixed5" and cfg.cut_layer == "mixed7"
     assert FULL.fine_tune_epochs >= 10 and QUICK.fine_tune_epochs == 1
-
-
-def test_notebook_markdown_stays_within_the_word_limits():
-    nb = json.loads(NOTEBOOK.read_text())
-    words = [len(re.findall(r"\w+", "".join(c["source"]))) for c in nb["cells"] if c["cell_type"] == "markdown"]
-    assert sum(words) <= 1600 and max(words) <= 200, (sum(words), max(words))  # the project limits, exercises included
 
 
 def test_the_lessons_steps_are_code_in_the_notebook():
@@ -175,6 +168,8 @@ def test_lesson_05_full_schedule_estimate_follows_from_the_measured_epochs(cours
 
 @pytest.mark.notebooks
 def test_lesson_05_notebook_shows_its_plots_and_teaches_the_api_changes(course_run):
+    """The API names in the markdown are checked on purpose: the words are the lesson (what Keras 3 renamed or
+    removed from the original's calls); the layout is test_notebook_hygiene's."""
     run = course_run.lesson("05")
     assert run.status == "ok", run.error
     assert run.records["plots"] == ["lesson_05_key_plot.png"]
@@ -182,11 +177,11 @@ def test_lesson_05_notebook_shows_its_plots_and_teaches_the_api_changes(course_r
     images = [o for c in nb.cells if c.cell_type == "code" for o in c.outputs if "image/png" in o.get("data", {})]
     assert len(images) == 5  # augmentation grid, dropout curves, fine-tuning curve, confusion matrix, gallery
     markdown = "\n".join(c.source for c in nb.cells if c.cell_type == "markdown")
-    for phrase in ("`lr=`", "learning_rate=", "fit_generator", "flow_from_directory", "shear_range=0.2",
-                   "feature", "estimate", "## Ours beside the original lesson", "## Takeaways"):
-        assert phrase in markdown
+    for phrase in ("`lr=`", "learning_rate=", "fit_generator", "flow_from_directory", "shear_range=0.2"):
+        assert phrase in markdown, phrase
     outputs = "\n".join(o.get("text", "") for c in nb.cells if c.cell_type == "code" for o in c.outputs)
     assert "profile quick" in outputs and "estimate for the full schedule" in outputs
+    assert "the lesson's lr argument: Argument(s) not recognized: {'lr': 0.0001}" in outputs  # Keras 3 refuses it
     assert "validation accuracy (quick profile)" in outputs
     assert "linear probe on frozen mixed7 features (quick profile)" in outputs
     assert "profile quick, after 3 epochs, both runs measured alike:" in outputs

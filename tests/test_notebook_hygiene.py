@@ -63,13 +63,17 @@ def test_colab_badge_agrees_with_links(notebook):
     assert links.colab_url(path.name) in first, f"{path.name}: badge does not match course_utils.course.links"
 
 
-def test_no_legacy_api_in_code(notebook):
+def test_every_notebook_follows_the_course_layout(notebook):
+    """CONVENTIONS.md's layout, the same for every lesson: a "What you will learn" paragraph first; at the end our
+    figures beside the original lesson's, then the takeaways; at most 1,600 markdown words, 200 a cell (exercises
+    included). The headings are the layout's words, checked once here for all six."""
     path, nb = notebook
-    for cell in nb["cells"]:
-        if cell["cell_type"] != "code":
-            continue
-        src = "".join(cell["source"])
-        assert "fit_generator(" not in src and "lr=" not in src.replace("learning_rate=", ""), path.name
+    markdown = ["".join(c["source"]) for c in nb["cells"] if c["cell_type"] == "markdown"]
+    assert "what you will learn" in markdown[0].lower() or "what you will learn" in markdown[1].lower(), path.name
+    headings = [line for cell in markdown for line in cell.splitlines() if line.startswith("## ")]
+    assert headings[-2:] == ["## Ours beside the original lesson", "## Takeaways"], (path.name, headings[-2:])
+    words = [len(re.findall(r"\w+", cell)) for cell in markdown]
+    assert sum(words) <= 1600 and max(words) <= 200, (path.name, sum(words), max(words))
 
 
 def test_papermill_can_read_every_parameter(notebook):
