@@ -50,8 +50,8 @@ def find_data(path: str | Path, what: str | None = None) -> Path:
     if candidate.exists() or candidate.is_symlink():
         check_shared(candidate)
         return candidate
-    if str(relative) not in _reported_missing:
-        _reported_missing.add(str(relative))
+    if str(candidate) not in _reported_missing:  # said once per shared folder and path
+        _reported_missing.add(str(candidate))
         say(f"shared data: {what or relative} is not in the shared folder ({candidate}); this run "
             f"makes its own copy in {own}. To share it, {_FILL_HINT}.")
     return own
