@@ -314,16 +314,15 @@ assert models.parameter_counts(small_model)["trainable"] == 4096 * cfg.num_class
 
 # %% [markdown]
 # ## 7. Head first, the lecture's recipe, on features
-# Everything before the output layer is frozen and nothing random runs in
-# it at inference (its dropout is off in `predict`; the lecture's ran): it
-# gives the same 4,096 numbers for an image in every epoch. So `predict` them once and
-# `fit` the output layer on them. The lecture: SGD at 0.01, a plateau
-# scheduler, batch 256, 50 epochs (its notebook's log cuts the rate tenfold
-# at epoch 20). `cfg.momentum`, `cfg.plateau_factor` and
-# `cfg.plateau_patience` are the course's choices, not the lecture's.
-# `head` is `fc2`'s dropout
-# and the output layer on a new input: the *same layer objects*, so
-# training it trains `small_model`.
+# Everything before the output layer is frozen, and nothing random runs in
+# it at inference (its dropout is off in `predict`): it gives the same
+# 4,096 numbers per image every epoch. So `predict` them once and `fit`
+# the output layer on them. The lecture's notebook: SGD 0.01 with momentum
+# 0.9, batch 256, 50 epochs, a plateau scheduler on validation accuracy
+# (factor 0.1, PyTorch's default patience 10; its log cuts the rate at
+# epoch 20). Keras's patience counts one epoch fewer: ours is 11. `head`
+# reuses `fc2`'s dropout and the output layer (the *same objects*) on a
+# new input: training it trains `small_model`.
 
 # %%
 extractor = keras.Model(small_model.input, small_model.get_layer("fc2").output, name="frozen_extractor")

@@ -1,4 +1,5 @@
-"""What the original lessons reported and the settings they used (seeds and LESSONS.md, quoted), in the repository.
+"""What the original lessons reported and the settings they used (seeds, LESSONS.md and lesson 06's published
+notebook, quoted), in the repository.
 
 :data:`REFERENCES` is keyed by the name a notebook records; :data:`ORIGINAL_SETTINGS` and :data:`_ORIGINAL_CODE`
 (at the end) hold the original lessons' own settings and code literals that the full profile and the notebooks keep.
@@ -207,15 +208,31 @@ def reference_for(lesson: str, metric: str) -> str:
     return getattr(REFERENCES.get(lesson, {}).get(metric), "reported", "")
 
 
+# The lecture's published notebook for its small run, which LESSONS.md's brief summarises (momentum, factor and
+# patience are in its code, not in the brief). Its training log: "Validation: xx.xx%" for epochs 1-50, and its one
+# rate cut, "Epoch    20: reducing learning rate of group 0 to 1.0000e-03."
+_PUBLISHED_06 = ("the lecture's published notebook (rasbt/stat453-deep-learning-ss21, "
+                 "L14/5-transfer-learning-vgg16_small.ipynb, commit 73e7f22)")
+_PUBLISHED_06_VALIDATION_PERCENT = (
+    72.54, 73.66, 74.14, 74.00, 74.26, 73.64, 74.12, 72.76, 75.90, 74.72,
+    74.00, 73.74, 73.90, 74.20, 74.46, 74.34, 74.60, 74.30, 75.14, 74.78,
+    77.32, 77.16, 77.16, 77.84, 77.56, 77.58, 77.58, 77.80, 77.78, 77.94,
+    77.70, 77.94, 77.94, 77.52, 77.94, 77.94, 77.76, 78.00, 78.02, 77.98,
+    78.02, 77.80, 77.96, 78.06, 78.14, 77.84, 78.08, 78.06, 77.98, 78.00,
+)
+_PUBLISHED_06_RATE_CUTS = ((20, 1e-3),)  # (epoch, the rate from then on)
+
+
 class _Original(NamedTuple):
     value: object  # the original lesson's value, in the units of the profile setting it matches
-    source: str  # where it is stated: the seed transcript's own words or code, else the course brief's
+    source: str  # where it is stated: the seed transcript's own words or code, the course brief's, or lesson 06's
+    # published notebook's code
 
 
 # The original lessons' own settings, each with the words that state it (seeds/ and LESSONS.md beside the
-# course's workspace, quoted here so that the repository holds them). tests/test_full_profile_settings.py
-# holds the full profile (course_utils/setup/profiles.py) to every value here; `make facts` marks them "the
-# lesson's" in the notebooks' parameter comments and the settings tables.
+# course's workspace, and lesson 06's published notebook, quoted here so that the repository holds them).
+# tests/test_full_profile_settings.py holds the full profile (course_utils/setup/profiles.py) to every value
+# here; `make facts` marks them "the lesson's" in the notebooks' parameter comments and the settings tables.
 ORIGINAL_SETTINGS: dict[str, dict[str, _Original]] = {
     "01": {
         "epochs": _Original(3, "seed 01, the transcript: \"after three epochs, it has almost 99%\""),
@@ -260,6 +277,15 @@ ORIGINAL_SETTINGS: dict[str, dict[str, _Original]] = {
                                 "cropped 64x64\""),
         "crop_size": _Original(64, "brief: \"The lecture's published code for the small run resized to 70 and "
                               "cropped 64x64\""),
+        "momentum": _Original(0.9, _PUBLISHED_06 + ", the code: \"torch.optim.SGD(model.parameters(), momentum=0.9, "
+                              "lr=0.01)\""),
+        "plateau_factor": _Original(0.1, _PUBLISHED_06 + ", the code: \"ReduceLROnPlateau(optimizer, factor=0.1, "
+                                    "mode='max', verbose=True)\""),
+        # No patience is passed: PyTorch's default, 10, "will only decrease the LR after the 3rd epoch" for a patience
+        # of 2 (its docs), so after the 11th epoch without improvement; Keras's patience counts that epoch: 11.
+        "plateau_patience": _Original(11, _PUBLISHED_06 + ", the code: \"ReduceLROnPlateau(optimizer, factor=0.1, "
+                                      "mode='max', verbose=True)\" (PyTorch's default patience=10; its log cuts "
+                                      "the rate at epoch 20, 11 epochs after its best, epoch 9)"),
     },
 }
 
