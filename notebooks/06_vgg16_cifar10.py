@@ -320,9 +320,9 @@ assert models.parameter_counts(small_model)["trainable"] == 4096 * cfg.num_class
 # the output layer on them. The lecture's notebook: SGD 0.01 with momentum
 # 0.9, batch 256, 50 epochs, a plateau scheduler on validation accuracy
 # (factor 0.1, PyTorch's default patience 10; its log cuts the rate at
-# epoch 20). Keras's patience counts one epoch fewer: ours is 11. `head`
-# reuses `fc2`'s dropout and the output layer (the *same objects*) on a
-# new input: training it trains `small_model`.
+# epoch 20). Keras cuts one epoch sooner for the same patience: ours is
+# 11. `head` reuses `fc2`'s dropout and the output layer (the *same
+# objects*): training it trains `small_model`.
 
 # %%
 extractor = keras.Model(small_model.input, small_model.get_layer("fc2").output, name="frozen_extractor")

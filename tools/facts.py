@@ -135,7 +135,8 @@ def _original(lesson: str, key: str) -> str:
     original = ORIGINAL_SETTINGS.get(lesson, {}).get(key)
     if original is None or original.value != lesson_settings(lesson, "full")[key]:
         return ""
-    return ", the lecture's" if lesson == "06" else ", the lesson's"
+    written = f" ({original.as_written})" if original.as_written else ""
+    return (", the lecture's" if lesson == "06" else ", the lesson's") + written
 
 
 def parameter_comment(lesson: str, setting: str | None, describe: Describe) -> str:
@@ -168,7 +169,9 @@ def readme_table() -> list[str]:
         cells = []
         for key, value in _shown(lesson).items():
             text = f"`{key}` {_value(value)}"
-            cells.append(f"**{text}**" if _original(lesson, key) else text)
+            original = ORIGINAL_SETTINGS.get(lesson, {}).get(key)
+            written = f" ({original.as_written})" if _original(lesson, key) and original.as_written else ""
+            cells.append(f"**{text}**{written}" if _original(lesson, key) else text)
         lines.append(f"| {lesson} | {', '.join(cells)} |")
     return lines
 
@@ -183,7 +186,8 @@ def instructors_table() -> list[str]:
             if key in NOT_IN_TABLES or (value is None and quick[key] is None):
                 continue
             original = ORIGINAL_SETTINGS.get(lesson, {}).get(key)
-            said = "" if original is None else _value(original.value)
+            said = "" if original is None else _value(original.value) + (
+                f" ({original.as_written})" if original.as_written else "")
             shown = "all" if value is None and key in ALL_WHEN_NONE else _value(value)
             lines.append(f"| {lesson} | `{key}` | {shown} | {_value(quick[key])} | {said} |")
     return lines

@@ -227,6 +227,7 @@ class _Original(NamedTuple):
     value: object  # the original lesson's value, in the units of the profile setting it matches
     source: str  # where it is stated: the seed transcript's own words or code, the course brief's, or lesson 06's
     # published notebook's code
+    as_written: str = ""  # where the original counts in other terms than the setting: its value in them
 
 
 # The original lessons' own settings, each with the words that state it (seeds/ and LESSONS.md beside the
@@ -277,6 +278,8 @@ ORIGINAL_SETTINGS: dict[str, dict[str, _Original]] = {
                                 "cropped 64x64\""),
         "crop_size": _Original(64, "brief: \"The lecture's published code for the small run resized to 70 and "
                               "cropped 64x64\""),
+        "validation_fraction": _Original(0.1, _PUBLISHED_06 + ", the code: \"get_dataloaders_cifar10(\" ... "
+                                         "\"validation_fraction=0.1,\""),
         "momentum": _Original(0.9, _PUBLISHED_06 + ", the code: \"torch.optim.SGD(model.parameters(), momentum=0.9, "
                               "lr=0.01)\""),
         "plateau_factor": _Original(0.1, _PUBLISHED_06 + ", the code: \"ReduceLROnPlateau(optimizer, factor=0.1, "
@@ -285,7 +288,7 @@ ORIGINAL_SETTINGS: dict[str, dict[str, _Original]] = {
         # of 2 (its docs), so after the 11th epoch without improvement; Keras's patience counts that epoch: 11.
         "plateau_patience": _Original(11, _PUBLISHED_06 + ", the code: \"ReduceLROnPlateau(optimizer, factor=0.1, "
                                       "mode='max', verbose=True)\" (PyTorch's default patience=10; its log cuts "
-                                      "the rate at epoch 20, 11 epochs after its best, epoch 9)"),
+                                      "the rate at epoch 20, 11 epochs after its best, epoch 9)", "10 in PyTorch"),
     },
 }
 
