@@ -93,7 +93,8 @@ REFERENCES: dict[str, dict[str, _Reference]] = {
             "no test accuracy computed (30 test predictions plotted); 'above 80%' without a split",
             "partly: same data, split, module, head and schedule; the lesson reports no test figure"),
         "image_epoch_s": _Reference(
-            "no figure ('the training time is reasonable', Colab GPU; batch 367 trained faster than 1024)",
+            "no figure (the seed, in Chinese: '训练时间很合理', the training time is very reasonable; Colab GPU; "
+            "batch 367 trained faster than 1024)",
             "no: nothing reported to compare; ours is one epoch of model.fit on images on this machine"),
         "inception_val_accuracy": _Reference(
             "above 80% after 6 epochs, similar to MobileNet-v2 (no split named)",
@@ -236,10 +237,10 @@ class _Original(NamedTuple):
 # here; `make facts` marks them "the lesson's" in the notebooks' parameter comments and the settings tables.
 ORIGINAL_SETTINGS: dict[str, dict[str, _Original]] = {
     "01": {
-        "epochs": _Original(3, "seed 01, the transcript: \"after three epochs, it has almost 99%\""),
+        "epochs": _Original(3, "seed 01, the transcript: \"after three epochs， it has almost 99%\""),
     },
     "02": {
-        "epochs": _Original(15, "seed 01, the transcript: \"new model dot fit. X and Y, and then epox are say 15\""),
+        "epochs": _Original(15, "seed 01, the transcript: \"new model dot fit。X and Y， and then epox are say 15\""),
         "image_size": _Original(299, "brief: \"`tf.random.normal((5, 299, 299, 3))` as images\""),
         "num_examples": _Original(5, "brief: \"`tf.random.normal((5, 299, 299, 3))` as images\""),
     },
