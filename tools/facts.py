@@ -130,13 +130,18 @@ def _fraction(ratio: float) -> str:
     return names.get(round(ratio, 12), f"{ratio:g} times")
 
 
+def _as_written(lesson: str, key: str) -> str:
+    """`` (10 in PyTorch)`` where the original counts in other terms than the setting, else ``""``."""
+    original = ORIGINAL_SETTINGS.get(lesson, {}).get(key)
+    return f" ({original.as_written})" if original is not None and original.as_written else ""
+
+
 def _original(lesson: str, key: str) -> str:
     """``", the lesson's"`` when the original lesson used this very value, else ``""``."""
     original = ORIGINAL_SETTINGS.get(lesson, {}).get(key)
     if original is None or original.value != lesson_settings(lesson, "full")[key]:
         return ""
-    written = f" ({original.as_written})" if original.as_written else ""
-    return (", the lecture's" if lesson == "06" else ", the lesson's") + written
+    return (", the lecture's" if lesson == "06" else ", the lesson's") + _as_written(lesson, key)
 
 
 def parameter_comment(lesson: str, setting: str | None, describe: Describe) -> str:
@@ -169,9 +174,7 @@ def readme_table() -> list[str]:
         cells = []
         for key, value in _shown(lesson).items():
             text = f"`{key}` {_value(value)}"
-            original = ORIGINAL_SETTINGS.get(lesson, {}).get(key)
-            written = f" ({original.as_written})" if _original(lesson, key) and original.as_written else ""
-            cells.append(f"**{text}**{written}" if _original(lesson, key) else text)
+            cells.append(f"**{text}**{_as_written(lesson, key)}" if _original(lesson, key) else text)
         lines.append(f"| {lesson} | {', '.join(cells)} |")
     return lines
 
@@ -186,8 +189,7 @@ def instructors_table() -> list[str]:
             if key in NOT_IN_TABLES or (value is None and quick[key] is None):
                 continue
             original = ORIGINAL_SETTINGS.get(lesson, {}).get(key)
-            said = "" if original is None else _value(original.value) + (
-                f" ({original.as_written})" if original.as_written else "")
+            said = "" if original is None else _value(original.value) + _as_written(lesson, key)
             shown = "all" if value is None and key in ALL_WHEN_NONE else _value(value)
             lines.append(f"| {lesson} | `{key}` | {shown} | {_value(quick[key])} | {said} |")
     return lines
