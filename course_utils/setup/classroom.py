@@ -188,8 +188,8 @@ def describe_data_folders() -> str:
     if not shared.is_dir():
         return text + f"; shared: {shared} (MISSING)"
     try:
-        _check_entry(shared.resolve(), shared.resolve(), follow=True)
-        count = len(_manifest(shared.resolve(), _stamp(shared.resolve() / _MANIFEST, shared.resolve())))
+        _check_entry(root := shared.resolve(), root, follow=True)
+        count = len(_manifest(root, _stamp(root / _MANIFEST, root)))
     except SharedDataError as err:
         return text + f"; shared: {shared} REFUSED: {err}"
     access = "writable by you" if os.access(shared, os.W_OK) else "read only"

@@ -111,7 +111,7 @@ def write_staged(path: str | Path, content: str | bytes, *, mode: int | None = N
     the whole new one, never half of it. The course's one way to write a file others read (records, manifests)."""
     path = Path(path)
     staged = _staging_path(path)
-    staged.write_bytes(content) if isinstance(content, bytes) else staged.write_text(content, encoding="utf-8")
+    staged.write_bytes(content if isinstance(content, bytes) else content.encode("utf-8"))
     if mode is not None:
         staged.chmod(mode)
     os.replace(staged, path)
